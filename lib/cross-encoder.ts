@@ -1,0 +1,152 @@
+import { binding, ortLibraryPath, NativeCrossEncoder } from './native';
+import { CallOptions, CallQueue, Counters, refuseWhenBusy, withCallerStack } from './queue';
+import * as v from './validate';
+import { invalidArgument, winnowError } from './errors';
+
+export type Activation = 'sigmoid' | 'softmax' | 'none';
+export type Device = 'cpu' | 'cuda' | 'auto' | `cuda:${number}`;
+
+export interface CrossEncoderOptions {
+  /** Longest pair in tokens, special tokens included. Default: the model's maximum (tokenizer_config / config). */
+  maxLength?: number;
+  /** Pairs per inference batch at most. Default 32. */
+  batchSize?: number;
+  /** Padded tokens per batch at most. Default batchSize × maxLength. */
+  tokenBudget?: number;
+  /** Intra-op threads for ONNX Runtime. Default: one per physical core. */
+  threads?: number;
+  /** Overrides the activation from the model's config (sentence-transformers rules otherwise). */
+  activation?: Activation;
+  /** Execution device. Default 'cpu'. */
+  device?: Device;
+  /** ONNX file inside the folder, e.g. 'model_quantized.onnx' (looked up in the folder, then in onnx/). */
+  file?: string;
+  /** Native calls allowed to run at once on this model. Default 1 (the rest queue). */
+  concurrency?: number;
+  /** CUDA arena limit in bytes. */
+  gpuMemLimit?: number;
+}
+
+const LOAD_OPTIONS = ['maxLength', 'batchSize', 'tokenBudget', 'threads', 'activation', 'device', 'file', 'concurrency', 'gpuMemLimit'] as const;
+
+export interface PredictOptions extends CallOptions {}
+const PREDICT_OPTIONS = ['signal', 'onProgress'] as const;
+
+export interface RankOptions extends CallOptions {
+  /** Keep only the best `topK` results. */
+  topK?: number;
+  /** Include each document's text in its result. */
+  returnDocuments?: boolean;
+}
+const RANK_OPTIONS = ['topK', 'returnDocuments', 'signal', 'onProgress'] as const;
+
+export interface RankResult {
+  /** Position of the document in the input array. */
+  index: number;
+  score: number;
+  text?: string;
+}
+
+/**
+ * A cross-encoder reranker: scores (query, document) pairs with a sequence-classification model,
+ * as sentence-transformers' CrossEncoder does.
+ */
+export class CrossEncoder {
+  private native: NativeCrossEncoder | undefined;
+  private readonly queue: CallQueue;
+  /** Number of output labels per pair. */
+  readonly numLabels: number;
+  /** Effective maximum pair length in tokens. */
+  readonly maxLength: number;
+  /** Device the model runs on ('cpu' or 'cuda:N'). */
+  readonly device: string;
+  /** Activation applied to the logits. */
+  readonly activation: Activation;
+  /** The ONNX file that was loaded. */
+  readonly file: string;
+
+  private constructor(native: NativeCrossEncoder, concurrency: number) {
+    this.native = native;
+    this.queue = new CallQueue(concurrency);
+    const info = native.info();
+    this.numLabels = info.numLabels;
+    this.maxLength = info.maxLength;
+    this.device = info.device;
+    this.activation = info.activation;
+    this.file = info.onnxPath;
+  }
+
+  /** Loads a model folder laid out as on the Hugging Face hub (config.json, tokenizer.json, model.onnx or onnx/*.onnx). */
+  static async load(dir: string, options?: CrossEncoderOptions): Promise<CrossEncoder> {
+    const caller = new Error();
+    const o = v.optionsObject<CrossEncoderOptions>(options, 'CrossEncoder.load options', LOAD_OPTIONS);
+    const opts = {
+      dir: v.directory(dir),
+      ortLibrary: '',
+      maxLength: v.positiveInt(o.maxLength, 'maxLength', 1 << 20),
+      batchSize: v.positiveInt(o.batchSize, 'batchSize', 1 << 16),
+      tokenBudget: v.positiveInt(o.tokenBudget, 'tokenBudget'),
+      threads: v.positiveInt(o.threads, 'threads', 1024),
+      activation: v.oneOf(o.activation, 'activation', ['sigmoid', 'softmax', 'none'] as const),
+      device: v.device(o.device),
+      file: v.str(o.file, 'file'),
+      gpuMemLimit: v.positiveInt(o.gpuMemLimit, 'gpuMemLimit'),
+    };
+    const concurrency = v.positiveInt(o.concurrency, 'concurrency', 64) ?? 1;
+    try {
+      opts.ortLibrary = ortLibraryPath();
+      const native = await binding().NativeCrossEncoder.load(opts);
+      return new CrossEncoder(native, concurrency);
+    } catch (e) {
+      throw withCallerStack(e, caller);
+    }
+  }
+
+  /**
+   * Scores pairs. Returns pairs.length × numLabels scores in input order (row-major).
+   * Only the second text of a pair is truncated; a first text that does not fit alone is QUERY_TOO_LONG.
+   */
+  async predict(pairs: ReadonlyArray<readonly [string, string]>, options?: PredictOptions): Promise<Float32Array> {
+    const o = v.optionsObject<PredictOptions>(options, 'predict options', PREDICT_OPTIONS);
+    const [a, b] = v.pairArrays(pairs, 'pairs');
+    const call: CallOptions = { signal: v.abortSignal(o.signal, 'signal'), onProgress: v.func(o.onProgress, 'onProgress') as CallOptions['onProgress'] };
+    const native = this.alive();
+    return this.queue.run((n) => native.predict(a, b, n), call);
+  }
+
+  /** Scores every document against the query (tokenized once) and returns them best first. */
+  async rank(query: string, documents: readonly string[], options?: RankOptions): Promise<RankResult[]> {
+    const o = v.optionsObject<RankOptions>(options, 'rank options', RANK_OPTIONS);
+    if (typeof query !== 'string') throw invalidArgument('a string', 'query', query);
+    const docs = v.stringArray(documents, 'documents');
+    const topK = v.positiveInt(o.topK, 'topK');
+    const returnDocuments = v.bool(o.returnDocuments, 'returnDocuments') ?? false;
+    const call: CallOptions = { signal: v.abortSignal(o.signal, 'signal'), onProgress: v.func(o.onProgress, 'onProgress') as CallOptions['onProgress'] };
+    const native = this.alive();
+    if (this.numLabels !== 1) {
+      throw winnowError('INVALID_ARGUMENT', `rank() needs a model with one output label; this one has ${this.numLabels}. Use predict().`);
+    }
+    const scores = await this.queue.run((n) => native.score(query, docs as string[], n), call);
+    const order = Array.from(scores.keys()).sort((i, j) => scores[j] - scores[i] || i - j);
+    const kept = topK === undefined ? order : order.slice(0, topK);
+    return kept.map((index) => (returnDocuments ? { index, score: scores[index], text: docs[index] } : { index, score: scores[index] }));
+  }
+
+  /** Calls waiting and running on this model. */
+  counters(): Counters {
+    return this.queue.counters();
+  }
+
+  /** Frees the model. Refused (MODEL_BUSY) while calls are queued or running. */
+  dispose(): void {
+    if (!this.native) return;
+    refuseWhenBusy(this.queue, 'the CrossEncoder');
+    this.native.dispose();
+    this.native = undefined;
+  }
+
+  private alive(): NativeCrossEncoder {
+    if (!this.native) throw winnowError('DISPOSED', 'this CrossEncoder has been disposed');
+    return this.native;
+  }
+}

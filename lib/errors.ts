@@ -1,0 +1,53 @@
+/** Errors thrown by Winnow carry a stable `code` that callers can switch on. */
+export type WinnowErrorCode =
+  | 'INVALID_ARGUMENT'
+  | 'MODEL_NOT_FOUND'
+  | 'CONFIG_INVALID'
+  | 'TOKENIZER_INVALID'
+  | 'TOKENIZER_UNSUPPORTED'
+  | 'ONNX_INVALID'
+  | 'ORT_LOAD_FAILED'
+  | 'INFERENCE_FAILED'
+  | 'QUERY_TOO_LONG'
+  | 'SAFETENSORS_INVALID'
+  | 'CUDA_UNAVAILABLE'
+  | 'IO_ERROR'
+  | 'DISPOSED'
+  | 'MODEL_BUSY'
+  | 'ABORTED'
+  | 'NATIVE_LOAD_FAILED'
+  | 'INTERNAL';
+
+export interface WinnowError extends Error {
+  code: WinnowErrorCode;
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? value.slice(0, 40) + '…' : value);
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'function') return 'a function';
+  if (Array.isArray(value)) return `an array of length ${value.length}`;
+  if (value === null) return 'null';
+  if (typeof value === 'object') return 'an object';
+  return String(value);
+}
+
+function typeName(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  return typeof value;
+}
+
+/** The one message shape for every bad argument (a TypeError or RangeError with code INVALID_ARGUMENT). */
+export function invalidArgument(expected: string, option: string, value: unknown, kind: 'type' | 'range' = 'type'): WinnowError {
+  const message = `Expected ${expected} for ${option} but received ${describe(value)} of type ${typeName(value)}`;
+  const err = (kind === 'range' ? new RangeError(message) : new TypeError(message)) as WinnowError;
+  err.code = 'INVALID_ARGUMENT';
+  return err;
+}
+
+export function winnowError(code: WinnowErrorCode, message: string): WinnowError {
+  const err = new Error(message) as WinnowError;
+  err.code = code;
+  return err;
+}

@@ -1,0 +1,152 @@
+/**
+ * The one place that loads and types the native addon. Every other file imports from here.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { winnowError } from './errors';
+
+export interface NativeProgress {
+  done: number;
+  total: number;
+}
+
+export interface NativeCallOptions {
+  onProgress?: (p: NativeProgress) => void;
+  cancelToken?: unknown;
+}
+
+export interface NativeModelOptions {
+  dir: string;
+  ortLibrary: string;
+  file?: string;
+  device?: string;
+  threads?: number;
+  maxLength?: number;
+  batchSize?: number;
+  tokenBudget?: number;
+  gpuMemLimit?: number;
+}
+
+export interface NativeCrossEncoderInfo {
+  numLabels: number;
+  maxLength: number;
+  modelMaxLength: number;
+  device: string;
+  onnxPath: string;
+  activation: 'sigmoid' | 'softmax' | 'none';
+}
+
+export interface NativeCrossEncoder {
+  predict(firsts: string[], seconds: string[], opts?: NativeCallOptions): Promise<Float32Array>;
+  score(query: string, documents: string[], opts?: NativeCallOptions): Promise<Float32Array>;
+  info(): NativeCrossEncoderInfo;
+  dispose(): void;
+  readonly inFlight: number;
+}
+
+export interface NativeEncoding {
+  ids: Int32Array;
+  typeIds: Int32Array;
+  attentionMask: Uint8Array;
+  specialTokensMask: Uint8Array;
+  offsets: Uint32Array;
+  sequenceIds: (number | null)[];
+  overflowing?: NativeEncoding[];
+}
+
+export interface NativeEncodeOptions {
+  addSpecialTokens?: boolean;
+  maxLength?: number;
+  truncation?: 'longest_first' | 'only_first' | 'only_second';
+  truncationSide?: 'left' | 'right';
+  stride?: number;
+  returnOverflowing?: boolean;
+  padding?: boolean;
+  padToLength?: number;
+  padToMultipleOf?: number;
+  paddingSide?: 'left' | 'right';
+}
+
+export interface NativeTokenizer {
+  encode(text: string, pair: string | null, opts?: NativeEncodeOptions): NativeEncoding;
+  encodeBatch(texts: string[], pairs: string[] | null, opts?: NativeEncodeOptions, call?: NativeCallOptions): Promise<NativeEncoding[]>;
+  decode(ids: Int32Array, skipSpecialTokens: boolean): string;
+  tokenToId(token: string): number | undefined;
+  idToToken(id: number): string | undefined;
+  vocabSize(): number;
+  numSpecialTokensToAdd(pair: boolean): number;
+  dispose(): void;
+}
+
+export interface NativeBinding {
+  NativeCrossEncoder: { load(opts: NativeModelOptions & { activation?: string }): Promise<NativeCrossEncoder> };
+  NativeTokenizer: { fromFile(path: string): Promise<NativeTokenizer>; fromJSON(json: string): Promise<NativeTokenizer> };
+  newCancelToken(): unknown;
+  cancel(token: unknown): void;
+  ortInfo(libraryPath: string): { version: string; library: string; providers: string[] };
+  [key: string]: any;
+}
+
+/** File name of our private copy of ONNX Runtime (its SONAME is changed to match, see scripts/). */
+export const ORT_LIBRARY_NAME = 'libwinnow_onnxruntime.so.1';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+
+let cached: { binding: NativeBinding; addonPath: string } | undefined;
+
+function loadBinding(): { binding: NativeBinding; addonPath: string } {
+  if (cached) return cached;
+  const tried: string[] = [];
+  let addonPath: string | undefined;
+  try {
+    // node-gyp-build: build/Release first (development), then prebuilds/<platform>-<arch>/.
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const gyp = require('node-gyp-build') as { resolve(dir: string): string };
+    addonPath = gyp.resolve(ROOT);
+  } catch (e) {
+    tried.push(`${path.join(ROOT, 'build', 'Release')} and ${path.join(ROOT, 'prebuilds', `${process.platform}-${process.arch}`)}: ${(e as Error).message}`);
+  }
+  if (!addonPath) {
+    throw winnowError(
+      'NATIVE_LOAD_FAILED',
+      `Winnow's native addon was not found for ${process.platform}-${process.arch} (Node ${process.versions.node}). ` +
+        `Tried ${tried.join('; ')}. Prebuilt binaries cover linux-x64; elsewhere build from source with \`npm run build:native\` ` +
+        '(needs cmake, a C++20 compiler, libutf8proc-dev, libpcre2-dev, nlohmann-json3-dev and patchelf).',
+    );
+  }
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const binding = require(addonPath) as NativeBinding;
+    cached = { binding, addonPath };
+    return cached;
+  } catch (e) {
+    throw winnowError('NATIVE_LOAD_FAILED', `Winnow's native addon at ${addonPath} failed to load: ${(e as Error).message}`);
+  }
+}
+
+export function binding(): NativeBinding {
+  return loadBinding().binding;
+}
+
+/**
+ * The ONNX Runtime library Winnow loads: WINNOW_ORT_LIBRARY if set, else the copy shipped beside the addon.
+ */
+export function ortLibraryPath(): string {
+  const fromEnv = process.env.WINNOW_ORT_LIBRARY;
+  if (fromEnv) return fromEnv;
+  const { addonPath } = loadBinding();
+  const candidate = path.join(path.dirname(addonPath), ORT_LIBRARY_NAME);
+  if (!fs.existsSync(candidate)) {
+    throw winnowError(
+      'ORT_LOAD_FAILED',
+      `ONNX Runtime library not found beside the addon (${candidate}). Reinstall winnow-native, or set WINNOW_ORT_LIBRARY to a libonnxruntime.so of version 1.29 or later.`,
+    );
+  }
+  return candidate;
+}
+
+/** Version of ONNX Runtime in use, its path, and the execution providers it was built with. */
+export function runtimeInfo(): { version: string; library: string; providers: string[]; addon: string } {
+  const info = binding().ortInfo(ortLibraryPath());
+  return { ...info, addon: loadBinding().addonPath };
+}

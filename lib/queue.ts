@@ -1,0 +1,96 @@
+import { aborted } from './validate';
+import { binding, NativeCallOptions, NativeProgress } from './native';
+import { winnowError } from './errors';
+
+export interface Counters {
+  /** Calls waiting for a free slot. */
+  queued: number;
+  /** Calls running on native threads. */
+  running: number;
+}
+
+export interface CallOptions {
+  signal?: AbortSignal;
+  onProgress?: (p: NativeProgress) => void;
+}
+
+/**
+ * Per-model call queue: at most `concurrency` native calls run at once (one by default: a model
+ * already uses every core it was given), the rest wait in order. Keeps libuv's pool free for the
+ * rest of the process and makes back-pressure visible through counters().
+ */
+export class CallQueue {
+  private running = 0;
+  private waiting: Array<() => void> = [];
+  constructor(public concurrency = 1) {}
+
+  counters(): Counters {
+    return { queued: this.waiting.length, running: this.running };
+  }
+
+  get busy(): boolean {
+    return this.running > 0 || this.waiting.length > 0;
+  }
+
+  /** Runs `start` when a slot is free; the caller's stack is attached to any rejection. */
+  async run<T>(start: (native: NativeCallOptions) => Promise<T>, opts: CallOptions = {}): Promise<T> {
+    const caller = new Error();
+    const { signal } = opts;
+    try {
+      if (signal?.aborted) throw aborted();
+      if (this.running >= this.concurrency) {
+        await new Promise<void>((resolve, reject) => {
+          const go = () => {
+            signal?.removeEventListener('abort', onAbort);
+            resolve();
+          };
+          const onAbort = () => {
+            this.waiting = this.waiting.filter((w) => w !== go);
+            reject(aborted());
+          };
+          this.waiting.push(go);
+          signal?.addEventListener('abort', onAbort, { once: true });
+        });
+      }
+      this.running++;
+      try {
+        const native: NativeCallOptions = {};
+        if (opts.onProgress) native.onProgress = opts.onProgress;
+        let onAbort: (() => void) | undefined;
+        if (signal) {
+          const token = binding().newCancelToken();
+          native.cancelToken = token;
+          onAbort = () => binding().cancel(token);
+          signal.addEventListener('abort', onAbort, { once: true });
+        }
+        try {
+          return await start(native);
+        } finally {
+          if (onAbort) signal!.removeEventListener('abort', onAbort);
+        }
+      } finally {
+        this.running--;
+        const next = this.waiting.shift();
+        if (next) next();
+      }
+    } catch (e) {
+      throw withCallerStack(e, caller);
+    }
+  }
+}
+
+/** Replaces a native error's stack (libuv frames) with the caller's own. */
+export function withCallerStack(e: unknown, caller: Error): unknown {
+  if (e instanceof Error && caller.stack) {
+    const frames = caller.stack.split('\n').slice(1).join('\n');
+    e.stack = `${e.name}: ${e.message}\n${frames}`;
+  }
+  return e;
+}
+
+export function refuseWhenBusy(queue: CallQueue, what: string): void {
+  if (queue.busy) {
+    const { queued, running } = queue.counters();
+    throw winnowError('MODEL_BUSY', `cannot dispose ${what} while ${running} call(s) run and ${queued} wait; await them first`);
+  }
+}

@@ -1,0 +1,141 @@
+import { binding, NativeEncoding, NativeTokenizer } from './native';
+import { CallOptions, CallQueue, withCallerStack } from './queue';
+import * as v from './validate';
+import { invalidArgument, winnowError } from './errors';
+
+export interface Encoding {
+  ids: Int32Array;
+  typeIds: Int32Array;
+  attentionMask: Uint8Array;
+  specialTokensMask: Uint8Array;
+  /** [start, end) pairs in UTF-16 code units of the text each token came from; (0, 0) for added special tokens. */
+  offsets: Uint32Array;
+  /** 0 for the first text, 1 for the pair, null for special tokens. */
+  sequenceIds: (number | null)[];
+  /** Windows cut off by truncation (with returnOverflowing). */
+  overflowing?: Encoding[];
+}
+
+export interface EncodeOptions {
+  /** Add the post-processor's special tokens ([CLS], [SEP], <s>, ...). Default true. */
+  addSpecialTokens?: boolean;
+  /** Truncate to this many tokens (special tokens included). Default: no truncation. */
+  maxLength?: number;
+  truncation?: 'longest_first' | 'only_first' | 'only_second';
+  truncationSide?: 'left' | 'right';
+  /** Overlap between overflowing windows, in tokens. */
+  stride?: number;
+  returnOverflowing?: boolean;
+  /** Pad (to padToLength, or in encodeBatch to the longest). */
+  padding?: boolean;
+  padToLength?: number;
+  padToMultipleOf?: number;
+  paddingSide?: 'left' | 'right';
+}
+const ENCODE_OPTIONS = [
+  'addSpecialTokens', 'maxLength', 'truncation', 'truncationSide', 'stride', 'returnOverflowing',
+  'padding', 'padToLength', 'padToMultipleOf', 'paddingSide',
+] as const;
+
+function checkEncodeOptions(options: unknown, where: string): EncodeOptions {
+  const o = v.optionsObject<EncodeOptions>(options, where, [...ENCODE_OPTIONS, 'signal', 'onProgress']);
+  v.bool(o.addSpecialTokens, 'addSpecialTokens');
+  v.positiveInt(o.maxLength, 'maxLength');
+  v.oneOf(o.truncation, 'truncation', ['longest_first', 'only_first', 'only_second'] as const);
+  v.oneOf(o.truncationSide, 'truncationSide', ['left', 'right'] as const);
+  v.nonNegativeInt(o.stride, 'stride');
+  v.bool(o.returnOverflowing, 'returnOverflowing');
+  v.bool(o.padding, 'padding');
+  v.positiveInt(o.padToLength, 'padToLength');
+  v.positiveInt(o.padToMultipleOf, 'padToMultipleOf');
+  v.oneOf(o.paddingSide, 'paddingSide', ['left', 'right'] as const);
+  return o;
+}
+
+/** A Hugging Face tokenizer.json, run by Winnow's C++ tokenizer (ids and offsets identical to `tokenizers`). */
+export class Tokenizer {
+  private readonly queue = new CallQueue(1);
+  private native: NativeTokenizer | undefined;
+  private constructor(native: NativeTokenizer) {
+    this.native = native;
+  }
+
+  static async fromFile(path: string): Promise<Tokenizer> {
+    const caller = new Error();
+    if (typeof path !== 'string' || path.length === 0) throw invalidArgument('a file path', 'path', path);
+    try {
+      return new Tokenizer(await binding().NativeTokenizer.fromFile(path));
+    } catch (e) {
+      throw withCallerStack(e, caller);
+    }
+  }
+
+  static async fromJSON(json: string): Promise<Tokenizer> {
+    const caller = new Error();
+    if (typeof json !== 'string') throw invalidArgument('a JSON string', 'json', json);
+    try {
+      return new Tokenizer(await binding().NativeTokenizer.fromJSON(json));
+    } catch (e) {
+      throw withCallerStack(e, caller);
+    }
+  }
+
+  /** Encodes one text or pair synchronously. */
+  encode(text: string, pair?: string | null, options?: EncodeOptions): Encoding {
+    if (typeof text !== 'string') throw invalidArgument('a string', 'text', text);
+    if (pair !== undefined && pair !== null && typeof pair !== 'string') throw invalidArgument('a string or null', 'pair', pair);
+    const o = checkEncodeOptions(options, 'encode options');
+    return this.alive().encode(text, pair ?? null, o) as Encoding;
+  }
+
+  /** Encodes many texts (or [text, pair] tuples) on a native thread. */
+  async encodeBatch(inputs: ReadonlyArray<string | readonly [string, string]>, options?: EncodeOptions & CallOptions): Promise<Encoding[]> {
+    const o = checkEncodeOptions(options, 'encodeBatch options') as EncodeOptions & CallOptions;
+    if (!Array.isArray(inputs)) throw invalidArgument('an array of strings or [string, string] pairs', 'inputs', inputs);
+    const isPairs = inputs.length > 0 && Array.isArray(inputs[0]);
+    let texts: string[];
+    let pairs: string[] | null = null;
+    if (isPairs) [texts, pairs] = v.pairArrays(inputs, 'inputs');
+    else texts = v.stringArray(inputs, 'inputs');
+    const { signal, onProgress, ...encodeOpts } = o;
+    const native = this.alive();
+    return this.queue.run((n) => native.encodeBatch(texts, pairs, encodeOpts, n), {
+      signal: v.abortSignal(signal, 'signal'),
+      onProgress: v.func(onProgress, 'onProgress') as CallOptions['onProgress'],
+    }) as Promise<NativeEncoding[]> as Promise<Encoding[]>;
+  }
+
+  decode(ids: ArrayLike<number>, options?: { skipSpecialTokens?: boolean }): string {
+    const o = v.optionsObject<{ skipSpecialTokens: boolean }>(options, 'decode options', ['skipSpecialTokens']);
+    const arr = ids instanceof Int32Array ? ids : Int32Array.from(ids as ArrayLike<number>);
+    return this.alive().decode(arr, v.bool(o.skipSpecialTokens, 'skipSpecialTokens') ?? false);
+  }
+
+  tokenToId(token: string): number | undefined {
+    return this.alive().tokenToId(v.str(token, 'token') ?? '');
+  }
+
+  idToToken(id: number): string | undefined {
+    if (!Number.isInteger(id)) throw invalidArgument('an integer', 'id', id);
+    return this.alive().idToToken(id);
+  }
+
+  /** Vocabulary size including added tokens. */
+  get vocabSize(): number {
+    return this.alive().vocabSize();
+  }
+
+  numSpecialTokensToAdd(isPair = false): number {
+    return this.alive().numSpecialTokensToAdd(isPair);
+  }
+
+  dispose(): void {
+    this.native?.dispose();
+    this.native = undefined;
+  }
+
+  private alive(): NativeTokenizer {
+    if (!this.native) throw winnowError('DISPOSED', 'this Tokenizer has been disposed');
+    return this.native;
+  }
+}

@@ -1,0 +1,150 @@
+import { invalidArgument, winnowError } from './errors';
+
+/** Options a caller may pass, with the spellings people bring from Python and other libraries. */
+const ALIASES: Record<string, string> = {
+  max_length: 'maxLength',
+  maxlength: 'maxLength',
+  max_seq_length: 'maxLength',
+  batch_size: 'batchSize',
+  batchsize: 'batchSize',
+  top_k: 'topK',
+  topk: 'topK',
+  return_documents: 'returnDocuments',
+  num_threads: 'threads',
+  numThreads: 'threads',
+  intraOpNumThreads: 'threads',
+  activation_fn: 'activation',
+  activationFn: 'activation',
+  token_budget: 'tokenBudget',
+  add_special_tokens: 'addSpecialTokens',
+  skip_special_tokens: 'skipSpecialTokens',
+  on_progress: 'onProgress',
+  prompt_name: 'prompt',
+  normalize_embeddings: 'normalize',
+  truncate_dim: 'dimensions',
+};
+
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0][j] = j;
+  for (let i = 1; i <= a.length; i++)
+    for (let j = 1; j <= b.length; j++)
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+  return d[a.length][b.length];
+}
+
+/** Refuses unknown option names, naming the intended one when it can tell. */
+export function checkOptionNames(options: object, known: readonly string[], where: string): void {
+  for (const key of Object.keys(options)) {
+    if (known.includes(key)) continue;
+    let hint = ALIASES[key] && known.includes(ALIASES[key]) ? ALIASES[key] : undefined;
+    if (!hint) {
+      const lower = key.toLowerCase().replace(/[_-]/g, '');
+      hint = known.find((k) => k.toLowerCase() === lower) ?? known.find((k) => editDistance(k, key) <= 2);
+    }
+    const err = new TypeError(
+      `Unknown option ${key} for ${where}` + (hint ? `; did you mean ${hint}?` : `; known options: ${known.join(', ')}`),
+    ) as TypeError & { code: string };
+    err.code = 'INVALID_ARGUMENT';
+    throw err;
+  }
+}
+
+export function optionsObject<T extends object>(value: unknown, where: string, known: readonly string[]): Partial<T> {
+  if (value === undefined || value === null) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) throw invalidArgument('an object', where, value);
+  checkOptionNames(value, known, where);
+  return value as Partial<T>;
+}
+
+export function positiveInt(value: unknown, option: string, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value)) throw invalidArgument('a positive integer', option, value);
+  if (value < 1 || value > max) throw invalidArgument(`an integer between 1 and ${max}`, option, value, 'range');
+  return value;
+}
+
+export function nonNegativeInt(value: unknown, option: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value)) throw invalidArgument('a non-negative integer', option, value);
+  if (value < 0) throw invalidArgument('a non-negative integer', option, value, 'range');
+  return value;
+}
+
+export function oneOf<T extends string>(value: unknown, option: string, allowed: readonly T[]): T | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !allowed.includes(value as T))
+    throw invalidArgument(`one of ${allowed.map((a) => `'${a}'`).join(', ')}`, option, value);
+  return value as T;
+}
+
+export function bool(value: unknown, option: string): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'boolean') throw invalidArgument('a boolean', option, value);
+  return value;
+}
+
+export function str(value: unknown, option: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') throw invalidArgument('a string', option, value);
+  return value;
+}
+
+export function func(value: unknown, option: string): ((...args: any[]) => unknown) | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'function') throw invalidArgument('a function', option, value);
+  return value as (...args: any[]) => unknown;
+}
+
+export function nonEmptyString(value: unknown, option: string): string {
+  if (typeof value !== 'string') throw invalidArgument('a string', option, value);
+  if (value.length === 0) throw invalidArgument('a non-empty string', option, value, 'range');
+  return value;
+}
+
+export function stringArray(value: unknown, option: string): string[] {
+  if (!Array.isArray(value)) throw invalidArgument('an array of strings', option, value);
+  for (let i = 0; i < value.length; i++)
+    if (typeof value[i] !== 'string') throw invalidArgument('a string', `${option}[${i}]`, value[i]);
+  return value as string[];
+}
+
+/** Splits [a, b][] into two arrays, checking every element. */
+export function pairArrays(value: unknown, option: string): [string[], string[]] {
+  if (!Array.isArray(value)) throw invalidArgument('an array of [string, string] pairs', option, value);
+  const a: string[] = new Array(value.length);
+  const b: string[] = new Array(value.length);
+  for (let i = 0; i < value.length; i++) {
+    const p = value[i];
+    if (!Array.isArray(p) || p.length !== 2) throw invalidArgument('a [string, string] pair', `${option}[${i}]`, p);
+    if (typeof p[0] !== 'string') throw invalidArgument('a string', `${option}[${i}][0]`, p[0]);
+    if (typeof p[1] !== 'string') throw invalidArgument('a string', `${option}[${i}][1]`, p[1]);
+    a[i] = p[0];
+    b[i] = p[1];
+  }
+  return [a, b];
+}
+
+export function abortSignal(value: unknown, option: string): AbortSignal | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null || typeof (value as AbortSignal).aborted !== 'boolean')
+    throw invalidArgument('an AbortSignal', option, value);
+  return value as AbortSignal;
+}
+
+export const DEVICES = ['cpu', 'cuda', 'auto'] as const;
+export function device(value: unknown, option = 'device'): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !/^(cpu|cuda|auto|cuda:\d{1,3})$/.test(value))
+    throw invalidArgument("'cpu', 'cuda', 'cuda:N' or 'auto'", option, value);
+  return value;
+}
+
+export function directory(value: unknown, option = 'dir'): string {
+  if (typeof value !== 'string' || value.length === 0) throw invalidArgument('a model folder path', option, value);
+  return value;
+}
+
+export function aborted(): Error {
+  return winnowError('ABORTED', 'the operation was aborted');
+}

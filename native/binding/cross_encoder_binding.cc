@@ -1,0 +1,91 @@
+#include <napi.h>
+
+#include "addon_data.h"
+#include "model_wrap.h"
+#include "pipelines/cross_encoder.h"
+
+namespace winnow::binding {
+
+using pipelines::CrossEncoder;
+
+class CrossEncoderWrap : public ModelWrap<CrossEncoderWrap, CrossEncoder> {
+ public:
+  static void Init(Napi::Env env, Napi::Object exports) {
+    Napi::Function f = DefineClass(env, "NativeCrossEncoder",
+                                   {StaticMethod("load", &CrossEncoderWrap::Load),
+                                    InstanceMethod("predict", &CrossEncoderWrap::Predict),
+                                    InstanceMethod("score", &CrossEncoderWrap::Score),
+                                    InstanceMethod("dispose", &CrossEncoderWrap::Dispose),
+                                    InstanceMethod("info", &CrossEncoderWrap::Info),
+                                    InstanceAccessor("inFlight", &CrossEncoderWrap::InFlight, nullptr)});
+    GetAddonData(env)->cross_encoder = Napi::Persistent(f);
+    exports.Set("NativeCrossEncoder", f);
+  }
+
+  using ModelWrap::ModelWrap;
+
+ private:
+  static Napi::Value Load(const Napi::CallbackInfo& info) {
+    if (!info[0].IsObject()) throw Napi::TypeError::New(info.Env(), "load(options) needs an options object");
+    pipelines::CrossEncoderOptions opts;
+    Napi::Object o = info[0].As<Napi::Object>();
+    ReadModelOptions(o, &opts);
+    opts.activation = GetString(o, "activation");
+    return LoadAsync(info, &GetAddonData(info.Env())->cross_encoder, [opts]() { return CrossEncoder::Load(opts); });
+  }
+
+  // predict(firsts: string[], seconds: string[], opts) -> Promise<Float32Array>
+  Napi::Value Predict(const Napi::CallbackInfo& info) {
+    auto core = CoreOrThrow(info.Env());
+    auto firsts = std::make_shared<std::vector<std::string>>(GetStringArray(info.Env(), info[0], "pairs[i][0]"));
+    auto seconds = std::make_shared<std::vector<std::string>>(GetStringArray(info.Env(), info[1], "pairs[i][1]"));
+    if (firsts->size() != seconds->size()) throw Napi::TypeError::New(info.Env(), "pair arrays differ in length");
+    auto scores = std::make_shared<std::vector<float>>();
+    auto* w = MakeWorker(
+        info.Env(),
+        [core, firsts, seconds, scores](const pipelines::RunControl& control) {
+          std::vector<std::pair<std::string_view, std::string_view>> pairs(firsts->size());
+          for (size_t i = 0; i < pairs.size(); ++i) pairs[i] = {(*firsts)[i], (*seconds)[i]};
+          return core->Predict(pairs, scores.get(), control);
+        },
+        [scores](Napi::Env env) -> Napi::Value { return ToFloat32Array(env, *scores); });
+    return StartCall(info, w, info[2]);
+  }
+
+  // score(query: string, documents: string[], opts) -> Promise<Float32Array>
+  Napi::Value Score(const Napi::CallbackInfo& info) {
+    auto core = CoreOrThrow(info.Env());
+    if (!info[0].IsString()) throw Napi::TypeError::New(info.Env(), "query must be a string");
+    auto query = std::make_shared<std::string>(info[0].As<Napi::String>().Utf8Value());
+    auto docs = std::make_shared<std::vector<std::string>>(GetStringArray(info.Env(), info[1], "documents"));
+    auto scores = std::make_shared<std::vector<float>>();
+    auto* w = MakeWorker(
+        info.Env(),
+        [core, query, docs, scores](const pipelines::RunControl& control) {
+          std::vector<std::string_view> views(docs->begin(), docs->end());
+          return core->Score(*query, views, scores.get(), control);
+        },
+        [scores](Napi::Env env) -> Napi::Value { return ToFloat32Array(env, *scores); });
+    return StartCall(info, w, info[2]);
+  }
+
+  Napi::Value Info(const Napi::CallbackInfo& info) {
+    auto core = CoreOrThrow(info.Env());
+    Napi::Env env = info.Env();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("numLabels", Napi::Number::New(env, static_cast<double>(core->num_labels())));
+    o.Set("maxLength", Napi::Number::New(env, static_cast<double>(core->max_length())));
+    o.Set("modelMaxLength", Napi::Number::New(env, static_cast<double>(core->model_max_length())));
+    o.Set("device", Napi::String::New(env, core->session().device()));
+    o.Set("onnxPath", Napi::String::New(env, core->session().path()));
+    const char* act = core->activation() == pipelines::Activation::kSigmoid   ? "sigmoid"
+                      : core->activation() == pipelines::Activation::kSoftmax ? "softmax"
+                                                                              : "none";
+    o.Set("activation", Napi::String::New(env, act));
+    return o;
+  }
+};
+
+void InitCrossEncoder(Napi::Env env, Napi::Object exports) { CrossEncoderWrap::Init(env, exports); }
+
+}  // namespace winnow::binding

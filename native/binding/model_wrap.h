@@ -1,0 +1,88 @@
+// Shared shape of every model wrapper: async load, in-flight counting, dispose rules.
+#pragma once
+
+#include <napi.h>
+
+#include <atomic>
+#include <memory>
+
+#include "napi_util.h"
+
+namespace winnow::binding {
+
+inline constexpr const char* kDisposedCode = "DISPOSED";
+inline constexpr const char* kBusyCode = "MODEL_BUSY";
+
+CancelFlag GetCancelFlag(const Napi::Value& v);  // from a token made by newCancelToken(), or null
+
+template <class Derived, class Core>
+class ModelWrap : public Napi::ObjectWrap<Derived> {
+ public:
+  explicit ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Derived>(info) {
+    if (info.Length() != 1 || !info[0].IsExternal())
+      throw Napi::TypeError::New(info.Env(), "use the static load() function");
+    auto* holder = info[0].As<Napi::External<std::shared_ptr<Core>>>().Data();
+    core_ = *holder;
+  }
+
+  // Starts `load(options)` on a worker; resolves with a new wrapper.
+  template <class LoadFn>
+  static Napi::Value LoadAsync(const Napi::CallbackInfo& info, Napi::FunctionReference* ctor, LoadFn load) {
+    auto core = std::make_shared<std::shared_ptr<Core>>();
+    auto* w = MakeWorker(
+        info.Env(),
+        [core, load](const pipelines::RunControl&) -> Status {
+          auto r = load();
+          if (!r.ok()) return r.status();
+          *core = std::shared_ptr<Core>(std::move(r).value());
+          return Status::Ok();
+        },
+        [core, ctor](Napi::Env env) -> Napi::Value {
+          auto ext = Napi::External<std::shared_ptr<Core>>::New(env, core.get());
+          return ctor->New({ext});
+        });
+    w->Queue();
+    return w->Promise();
+  }
+
+  // The core for a new call: throws DISPOSED after dispose().
+  std::shared_ptr<Core> CoreOrThrow(Napi::Env env) {
+    if (!core_) {
+      Napi::Error e = Napi::Error::New(env, "this model has been disposed");
+      e.Set("code", Napi::String::New(env, kDisposedCode));
+      throw e;
+    }
+    return core_;
+  }
+
+  // Queues `w` as a call on this model: the model stays alive and counts as busy until it settles.
+  Napi::Value StartCall(const Napi::CallbackInfo& info, PromiseWorker* w, const Napi::Value& opts) {
+    if (opts.IsObject()) {
+      Napi::Object o = opts.As<Napi::Object>();
+      w->SetProgressCallback(o.Get("onProgress"));
+      w->SetCancelFlag(GetCancelFlag(o.Get("cancelToken")));
+    }
+    w->HoldOwner(this->Value(), &inflight_);
+    w->Queue();
+    return w->Promise();
+  }
+
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    if (inflight_.load() > 0) {
+      Napi::Error e = Napi::Error::New(info.Env(), "cannot dispose while " + std::to_string(inflight_.load()) +
+                                                       " call(s) are running; await them first");
+      e.Set("code", Napi::String::New(info.Env(), kBusyCode));
+      throw e;
+    }
+    core_.reset();
+    return info.Env().Undefined();
+  }
+
+  Napi::Value InFlight(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), inflight_.load()); }
+
+ protected:
+  std::shared_ptr<Core> core_;
+  std::atomic<int> inflight_{0};
+};
+
+}  // namespace winnow::binding

@@ -1,0 +1,150 @@
+#include "napi_util.h"
+
+#include <cmath>
+#include <cstring>
+
+namespace winnow::binding {
+
+Napi::Error StatusToError(Napi::Env env, const Status& status) {
+  const std::string& code = status.code();
+  Napi::Error err = (code == codes::kInvalidArgument || code == codes::kQueryTooLong)
+                        ? static_cast<Napi::Error>(Napi::RangeError::New(env, status.message()))
+                        : Napi::Error::New(env, status.message());
+  err.Set("code", Napi::String::New(env, code));
+  return err;
+}
+
+void ThrowStatus(Napi::Env env, const Status& status) { throw StatusToError(env, status); }
+
+namespace {
+[[noreturn]] void TypeErr(Napi::Env env, const std::string& what, const Napi::Value& v) {
+  throw Napi::TypeError::New(env, "Expected " + what + " but received a value of another type");
+}
+}  // namespace
+
+std::string GetString(const Napi::Object& o, const char* key, const std::string& fallback) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined() || v.IsNull()) return fallback;
+  if (!v.IsString()) TypeErr(o.Env(), std::string("a string for ") + key, v);
+  return v.As<Napi::String>().Utf8Value();
+}
+
+double GetNumber(const Napi::Object& o, const char* key, double fallback) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined() || v.IsNull()) return fallback;
+  if (!v.IsNumber()) TypeErr(o.Env(), std::string("a number for ") + key, v);
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+bool GetBool(const Napi::Object& o, const char* key, bool fallback) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined() || v.IsNull()) return fallback;
+  if (!v.IsBoolean()) TypeErr(o.Env(), std::string("a boolean for ") + key, v);
+  return v.As<Napi::Boolean>().Value();
+}
+
+std::vector<std::string> GetStringArray(Napi::Env env, const Napi::Value& v, const char* what) {
+  if (!v.IsArray()) TypeErr(env, std::string("an array of strings for ") + what, v);
+  Napi::Array a = v.As<Napi::Array>();
+  std::vector<std::string> out;
+  out.reserve(a.Length());
+  for (uint32_t i = 0; i < a.Length(); ++i) {
+    Napi::Value s = a.Get(i);
+    if (!s.IsString()) TypeErr(env, std::string("a string for ") + what + "[" + std::to_string(i) + "]", s);
+    // napi converts lone surrogates to U+FFFD, so the core always sees valid UTF-8.
+    out.push_back(s.As<Napi::String>().Utf8Value());
+  }
+  return out;
+}
+
+void ReadModelOptions(const Napi::Object& o, pipelines::ModelOptions* out) {
+  out->dir = GetString(o, "dir");
+  out->file = GetString(o, "file");
+  out->ort_library = GetString(o, "ortLibrary");
+  out->device = GetString(o, "device", "cpu");
+  out->threads = static_cast<int>(GetNumber(o, "threads", 0));
+  out->max_length = static_cast<size_t>(GetNumber(o, "maxLength", 0));
+  out->batch_size = static_cast<size_t>(GetNumber(o, "batchSize", 32));
+  out->token_budget = static_cast<size_t>(GetNumber(o, "tokenBudget", 0));
+  out->gpu_mem_limit = static_cast<size_t>(GetNumber(o, "gpuMemLimit", 0));
+}
+
+PromiseWorker::PromiseWorker(Napi::Env env)
+    : Napi::AsyncProgressQueueWorker<ProgressEvent>(env), deferred_(Napi::Promise::Deferred::New(env)) {}
+
+void PromiseWorker::SetProgressCallback(const Napi::Value& fn) {
+  if (fn.IsFunction()) progress_fn_ = Napi::Persistent(fn.As<Napi::Function>());
+}
+
+void PromiseWorker::HoldOwner(const Napi::Object& owner, std::atomic<int>* inflight) {
+  owner_ = Napi::Persistent(owner);
+  inflight_ = inflight;
+  inflight_->fetch_add(1);
+}
+
+void PromiseWorker::Execute(const ExecutionProgress& progress) {
+  pipelines::RunControl control;
+  control.cancel = cancel_.get();
+  if (!progress_fn_.IsEmpty()) {
+    control.progress = [&progress](size_t done, size_t total) {
+      ProgressEvent e{done, total};
+      progress.Send(&e, 1);
+    };
+  }
+  try {
+    status_ = Run(control);
+  } catch (const std::bad_alloc&) {
+    status_ = Status(codes::kInternal, "out of memory");
+  } catch (const std::exception& e) {
+    status_ = Status(codes::kInternal, e.what());
+  }
+}
+
+void PromiseWorker::OnProgress(const ProgressEvent* data, size_t count) {
+  if (progress_fn_.IsEmpty() || count == 0) return;
+  Napi::Env env = Env();
+  Napi::HandleScope scope(env);
+  const ProgressEvent& e = data[count - 1];
+  Napi::Object info = Napi::Object::New(env);
+  info.Set("done", Napi::Number::New(env, static_cast<double>(e.done)));
+  info.Set("total", Napi::Number::New(env, static_cast<double>(e.total)));
+  try {
+    progress_fn_.Call({info});
+  } catch (const Napi::Error&) {
+    // A throwing progress callback must not break the run.
+  }
+}
+
+void PromiseWorker::Release() {
+  if (inflight_) inflight_->fetch_sub(1);
+  inflight_ = nullptr;
+  if (!owner_.IsEmpty()) owner_.Reset();
+}
+
+void PromiseWorker::OnOK() {
+  Napi::Env env = Env();
+  Napi::HandleScope scope(env);
+  Release();
+  if (!status_.ok()) {
+    deferred_.Reject(StatusToError(env, status_).Value());
+    return;
+  }
+  try {
+    deferred_.Resolve(Result(env));
+  } catch (const Napi::Error& e) {
+    deferred_.Reject(e.Value());
+  }
+}
+
+void PromiseWorker::OnError(const Napi::Error& e) {
+  Release();
+  deferred_.Reject(e.Value());
+}
+
+Napi::Float32Array ToFloat32Array(Napi::Env env, const std::vector<float>& v) {
+  Napi::Float32Array a = Napi::Float32Array::New(env, v.size());
+  if (!v.empty()) std::memcpy(a.Data(), v.data(), v.size() * sizeof(float));
+  return a;
+}
+
+}  // namespace winnow::binding

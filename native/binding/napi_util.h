@@ -1,0 +1,88 @@
+// The only layer that sees V8 types: conversions on the main thread, a promise worker whose
+// Execute() never touches Napi values, and Status -> JS error conversion with a stable `code`.
+#pragma once
+
+#include <napi.h>
+
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "pipelines/transformer_model.h"
+
+namespace winnow::binding {
+
+// Error class by meaning: RangeError for values out of range, Error for everything else.
+Napi::Error StatusToError(Napi::Env env, const Status& status);
+[[noreturn]] void ThrowStatus(Napi::Env env, const Status& status);
+
+// Option readers: the TypeScript layer validated types already; these still refuse wrong types
+// with a TypeError instead of crashing.
+std::string GetString(const Napi::Object& o, const char* key, const std::string& fallback = "");
+double GetNumber(const Napi::Object& o, const char* key, double fallback);
+bool GetBool(const Napi::Object& o, const char* key, bool fallback);
+std::vector<std::string> GetStringArray(Napi::Env env, const Napi::Value& v, const char* what);
+void ReadModelOptions(const Napi::Object& o, pipelines::ModelOptions* out);
+
+// Cancellation tokens shared between JS (abort) and a running worker.
+using CancelFlag = std::shared_ptr<std::atomic<bool>>;
+
+struct ProgressEvent {
+  size_t done, total;
+};
+
+// Base of every asynchronous call: Run() on a worker thread, Result() on the main thread.
+class PromiseWorker : public Napi::AsyncProgressQueueWorker<ProgressEvent> {
+ public:
+  explicit PromiseWorker(Napi::Env env);
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void SetProgressCallback(const Napi::Value& fn);
+  void SetCancelFlag(CancelFlag flag) { cancel_ = std::move(flag); }
+  // Kept alive (and counted as busy) until the promise settles.
+  void HoldOwner(const Napi::Object& owner, std::atomic<int>* inflight);
+
+ protected:
+  virtual Status Run(const pipelines::RunControl& control) = 0;
+  virtual Napi::Value Result(Napi::Env env) = 0;
+
+ private:
+  void Execute(const ExecutionProgress& progress) override;
+  void OnProgress(const ProgressEvent* data, size_t count) override;
+  void OnOK() override;
+  void OnError(const Napi::Error& e) override;
+  void Release();
+
+  Status status_;
+  Napi::Promise::Deferred deferred_;
+  Napi::FunctionReference progress_fn_;
+  Napi::ObjectReference owner_;
+  std::atomic<int>* inflight_ = nullptr;
+  CancelFlag cancel_;
+};
+
+// A worker built from two lambdas, for one-off async calls.
+template <class RunFn, class ResultFn>
+class LambdaWorker : public PromiseWorker {
+ public:
+  LambdaWorker(Napi::Env env, RunFn run, ResultFn result) : PromiseWorker(env), run_(std::move(run)), result_(std::move(result)) {}
+
+ protected:
+  Status Run(const pipelines::RunControl& control) override { return run_(control); }
+  Napi::Value Result(Napi::Env env) override { return result_(env); }
+
+ private:
+  RunFn run_;
+  ResultFn result_;
+};
+
+template <class RunFn, class ResultFn>
+LambdaWorker<RunFn, ResultFn>* MakeWorker(Napi::Env env, RunFn run, ResultFn result) {
+  return new LambdaWorker<RunFn, ResultFn>(env, std::move(run), std::move(result));
+}
+
+Napi::Float32Array ToFloat32Array(Napi::Env env, const std::vector<float>& v);
+
+}  // namespace winnow::binding

@@ -1,0 +1,177 @@
+#include "pipelines/cross_encoder.h"
+
+#include <cmath>
+#include <unordered_map>
+
+#include "batching/batcher.h"
+#include "loaders/model_folder.h"
+
+namespace winnow::pipelines {
+
+namespace {
+
+// sentence-transformers stores the activation as a class path, in config.json under
+// "sentence_transformers.activation_fn" (v4+) or "sbert_ce_default_activation_function" (older).
+StatusOr<std::optional<Activation>> ActivationFromConfig(const nlohmann::json& config, const std::string& file) {
+  std::string name;
+  auto st = config.find("sentence_transformers");
+  if (st != config.end() && st->is_object()) {
+    auto fn = st->find("activation_fn");
+    if (fn != st->end() && fn->is_string()) name = fn->get<std::string>();
+  }
+  auto old = config.find("sbert_ce_default_activation_function");
+  if (name.empty() && old != config.end() && old->is_string()) name = old->get<std::string>();
+  if (name.empty()) return std::optional<Activation>();
+  std::string cls = name.substr(name.rfind('.') == std::string::npos ? 0 : name.rfind('.') + 1);
+  if (cls == "Sigmoid") return std::optional<Activation>(Activation::kSigmoid);
+  if (cls == "Identity") return std::optional<Activation>(Activation::kNone);
+  if (cls == "Softmax") return std::optional<Activation>(Activation::kSoftmax);
+  return Status(codes::kConfigInvalid, file + ": activation function " + name +
+                                           " is not supported; pass activation: 'sigmoid' | 'softmax' | 'none'");
+}
+
+void Activate(Activation a, float* row, size_t n) {
+  switch (a) {
+    case Activation::kNone:
+      return;
+    case Activation::kSigmoid:
+      for (size_t i = 0; i < n; ++i) row[i] = 1.0f / (1.0f + std::exp(-row[i]));
+      return;
+    case Activation::kSoftmax: {
+      float mx = row[0];
+      for (size_t i = 1; i < n; ++i) mx = std::max(mx, row[i]);
+      float sum = 0;
+      for (size_t i = 0; i < n; ++i) sum += (row[i] = std::exp(row[i] - mx));
+      for (size_t i = 0; i < n; ++i) row[i] /= sum;
+      return;
+    }
+  }
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<CrossEncoder>> CrossEncoder::Load(const CrossEncoderOptions& options) {
+  std::unique_ptr<CrossEncoder> m(new CrossEncoder());
+  WINNOW_RETURN_IF_ERROR(m->LoadCommon(options));
+  const std::string config_path = loaders::JoinPath(options.dir, "config.json");
+
+  // num_labels: explicit field, else the size of id2label (as transformers' PretrainedConfig does).
+  WINNOW_ASSIGN_OR_RETURN(auto num_labels, loaders::GetInt(m->config_, "num_labels", config_path));
+  if (num_labels) {
+    m->num_labels_ = static_cast<size_t>(*num_labels);
+  } else if (auto it = m->config_.find("id2label"); it != m->config_.end() && it->is_object() && !it->empty()) {
+    m->num_labels_ = it->size();
+  } else {
+    m->num_labels_ = 2;  // transformers' default
+  }
+  if (m->num_labels_ == 0) return Status(codes::kConfigInvalid, config_path + ": num_labels must be positive");
+
+  if (options.activation.empty()) {
+    WINNOW_ASSIGN_OR_RETURN(auto from_config, ActivationFromConfig(m->config_, config_path));
+    m->activation_ = from_config ? *from_config : (m->num_labels_ == 1 ? Activation::kSigmoid : Activation::kNone);
+  } else if (options.activation == "sigmoid") {
+    m->activation_ = Activation::kSigmoid;
+  } else if (options.activation == "softmax") {
+    m->activation_ = Activation::kSoftmax;
+  } else if (options.activation == "none") {
+    m->activation_ = Activation::kNone;
+  } else {
+    return Status(codes::kInvalidArgument, "Expected 'sigmoid', 'softmax' or 'none' for activation but received '" +
+                                               options.activation + "'");
+  }
+
+  const auto& outs = m->session_->output_names();
+  m->logits_name_ = m->session_->HasOutput("logits") ? "logits" : (outs.empty() ? "" : outs[0]);
+  if (m->logits_name_.empty()) return Status(codes::kOnnxInvalid, m->session_->path() + " has no outputs");
+  return m;
+}
+
+Status CrossEncoder::EncodeQuery(std::string_view query, tok::Encoding* out) const {
+  WINNOW_RETURN_IF_ERROR(tokenizer_->EncodeRaw(query, out));
+  const size_t specials = tokenizer_->NumSpecialTokensToAdd(/*is_pair=*/true);
+  if (out->size() + specials > max_length_) {
+    return Status(codes::kQueryTooLong, "the query has " + std::to_string(out->size()) + " tokens; with " +
+                                            std::to_string(specials) + " special tokens it exceeds maxLength " +
+                                            std::to_string(max_length_) + " (queries are never truncated)");
+  }
+  return Status::Ok();
+}
+
+Status CrossEncoder::EncodePair(const tok::Encoding& query, std::string_view doc, tok::Encoding* out) const {
+  tok::Encoding d;
+  WINNOW_RETURN_IF_ERROR(tokenizer_->EncodeRaw(doc, &d));
+  tok::EncodeOptions opts;
+  opts.truncation.max_length = max_length_;
+  opts.truncation.strategy = tok::TruncationStrategy::kOnlySecond;
+  return tokenizer_->PostProcess(query, &d, opts, out);
+}
+
+Status CrossEncoder::Predict(const std::vector<std::pair<std::string_view, std::string_view>>& pairs,
+                             std::vector<float>* scores, const RunControl& control) const {
+  std::vector<tok::Encoding> encodings(pairs.size());
+  // Consecutive pairs usually share their query: tokenize each distinct query once.
+  std::unordered_map<std::string_view, tok::Encoding> queries;
+  for (size_t i = 0; i < pairs.size(); ++i) {
+    auto it = queries.find(pairs[i].first);
+    if (it == queries.end()) {
+      tok::Encoding q;
+      WINNOW_RETURN_IF_ERROR(EncodeQuery(pairs[i].first, &q));
+      it = queries.emplace(pairs[i].first, std::move(q)).first;
+    }
+    WINNOW_RETURN_IF_ERROR(EncodePair(it->second, pairs[i].second, &encodings[i]));
+    if (control.cancelled()) return Cancelled();
+  }
+  return ScoreEncodings(encodings, scores, control);
+}
+
+Status CrossEncoder::Score(std::string_view query, const std::vector<std::string_view>& documents,
+                           std::vector<float>* scores, const RunControl& control) const {
+  tok::Encoding q;
+  WINNOW_RETURN_IF_ERROR(EncodeQuery(query, &q));
+  std::vector<tok::Encoding> encodings(documents.size());
+  for (size_t i = 0; i < documents.size(); ++i) {
+    WINNOW_RETURN_IF_ERROR(EncodePair(q, documents[i], &encodings[i]));
+    if (control.cancelled()) return Cancelled();
+  }
+  return ScoreEncodings(encodings, scores, control);
+}
+
+Status CrossEncoder::ScoreEncodings(const std::vector<tok::Encoding>& encodings, std::vector<float>* scores,
+                                    const RunControl& control) const {
+  const size_t n = encodings.size();
+  scores->assign(n * num_labels_, 0.0f);
+  if (n == 0) return Status::Ok();
+  std::vector<size_t> lengths(n);
+  for (size_t i = 0; i < n; ++i) lengths[i] = encodings[i].size();
+  const auto batches = batching::PlanBatches(lengths, options_.batch_size, TokenBudget());
+  BatchTensors tensors;
+  std::vector<const tok::Encoding*> rows;
+  std::vector<Ort::Value> results;
+  size_t done = 0;
+  for (const auto& batch : batches) {
+    if (control.cancelled()) return Cancelled();
+    rows.clear();
+    for (size_t idx : batch.indices) rows.push_back(&encodings[idx]);
+    FillBatch(rows, batch.max_len, &tensors);
+    WINNOW_RETURN_IF_ERROR(RunBatch(tensors, {logits_name_.c_str()}, &results));
+    auto info = results[0].GetTensorTypeAndShapeInfo();
+    auto shape = info.GetShape();
+    const size_t expect = batch.indices.size() * num_labels_;
+    if (info.GetElementType() != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT || info.GetElementCount() != expect) {
+      return Status(codes::kOnnxInvalid, "output " + logits_name_ + " has " + std::to_string(info.GetElementCount()) +
+                                             " values for " + std::to_string(batch.indices.size()) +
+                                             " rows; expected float32 [batch, " + std::to_string(num_labels_) + "]");
+    }
+    const float* logits = results[0].GetTensorData<float>();  // [batch, num_labels]
+    for (size_t r = 0; r < batch.indices.size(); ++r) {
+      float* dst = scores->data() + batch.indices[r] * num_labels_;
+      std::copy(logits + r * num_labels_, logits + (r + 1) * num_labels_, dst);
+      Activate(activation_, dst, num_labels_);
+    }
+    done += batch.indices.size();
+    if (control.progress) control.progress(done, n);
+  }
+  return Status::Ok();
+}
+
+}  // namespace winnow::pipelines

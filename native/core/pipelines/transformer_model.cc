@@ -1,0 +1,118 @@
+#include "pipelines/transformer_model.h"
+
+#include <algorithm>
+
+#include "loaders/model_folder.h"
+
+namespace winnow::pipelines {
+
+using loaders::JoinPath;
+
+Status TransformerModel::LoadCommon(const ModelOptions& options) {
+  options_ = options;
+  if (!loaders::DirExists(options.dir)) return Status(codes::kModelNotFound, "model folder " + options.dir + " does not exist");
+  const std::string config_path = JoinPath(options.dir, "config.json");
+  WINNOW_ASSIGN_OR_RETURN(config_, loaders::ReadJson(config_path, codes::kConfigInvalid));
+  WINNOW_ASSIGN_OR_RETURN(auto tok_config, loaders::ReadOptionalJson(JoinPath(options.dir, "tokenizer_config.json"),
+                                                                     codes::kConfigInvalid));
+  const std::string tokenizer_path = JoinPath(options.dir, "tokenizer.json");
+  if (!loaders::FileExists(tokenizer_path))
+    return Status(codes::kModelNotFound, "missing " + tokenizer_path + " (Winnow needs the fast-tokenizer file)");
+  WINNOW_ASSIGN_OR_RETURN(tokenizer_, tok::Tokenizer::FromFile(tokenizer_path));
+  WINNOW_ASSIGN_OR_RETURN(std::string onnx_path, loaders::ResolveOnnxFile(options.dir, options.file));
+
+  // The model's own limit: the tokenizer's model_max_length when it is real (HF writes 1e30 when
+  // unset), capped by the position table (RoBERTa-style models reserve padding_idx + 1 positions).
+  WINNOW_ASSIGN_OR_RETURN(auto max_pos, loaders::GetInt(config_, "max_position_embeddings", config_path));
+  WINNOW_ASSIGN_OR_RETURN(auto model_type, loaders::GetString(config_, "model_type", config_path));
+  size_t limit = 0;
+  if (max_pos && *max_pos > 0) {
+    limit = static_cast<size_t>(*max_pos);
+    if (model_type && (*model_type == "roberta" || *model_type == "xlm-roberta" || *model_type == "camembert")) {
+      WINNOW_ASSIGN_OR_RETURN(auto pad, loaders::GetInt(config_, "pad_token_id", config_path));
+      limit -= std::min<size_t>(limit, static_cast<size_t>((pad ? *pad : 1) + 1));
+    }
+  }
+  if (tok_config) {
+    auto it = tok_config->find("model_max_length");
+    if (it != tok_config->end() && it->is_number() && it->get<double>() > 0 && it->get<double>() < 1e7) {
+      size_t m = static_cast<size_t>(it->get<double>());
+      limit = limit ? std::min(limit, m) : m;
+    }
+  }
+  if (limit == 0) limit = 512;
+  model_max_length_ = limit;
+  if (options.max_length > 0) {
+    if (options.max_length > limit)
+      return Status(codes::kInvalidArgument, "maxLength " + std::to_string(options.max_length) +
+                                                 " exceeds the model's maximum of " + std::to_string(limit));
+    max_length_ = options.max_length;
+  } else {
+    max_length_ = limit;
+  }
+
+  WINNOW_ASSIGN_OR_RETURN(auto pad_id, loaders::GetInt(config_, "pad_token_id", config_path));
+  if (auto padding = tokenizer_->DefaultPadding()) pad_id_ = padding->pad_id;
+  else if (pad_id) pad_id_ = *pad_id;
+
+  WINNOW_ASSIGN_OR_RETURN(auto rt, rt::OrtRuntime::Get(options.ort_library));
+  rt::SessionConfig sc;
+  sc.intra_op_threads = options.threads;
+  sc.gpu_mem_limit = options.gpu_mem_limit;
+  WINNOW_ASSIGN_OR_RETURN(sc.device, rt::ParseDevice(options.device));
+  WINNOW_ASSIGN_OR_RETURN(session_, rt::Session::Load(rt, onnx_path, sc));
+  for (const char* required : {"input_ids", "attention_mask"}) {
+    if (!session_->HasInput(required))
+      return Status(codes::kOnnxInvalid, onnx_path + " has no input named " + required);
+  }
+  has_token_type_ids_ = session_->HasInput("token_type_ids");
+  has_position_ids_ = session_->HasInput("position_ids");
+  for (const auto& name : session_->input_names()) {
+    if (name != "input_ids" && name != "attention_mask" && name != "token_type_ids" && name != "position_ids")
+      return Status(codes::kOnnxInvalid, onnx_path + " has an input Winnow cannot feed: " + name);
+  }
+  return Status::Ok();
+}
+
+size_t TransformerModel::TokenBudget() const {
+  return options_.token_budget ? options_.token_budget : std::max<size_t>(options_.batch_size, 1) * max_length_;
+}
+
+void TransformerModel::FillBatch(const std::vector<const tok::Encoding*>& rows, size_t seq, BatchTensors* out) const {
+  const size_t n = rows.size();
+  out->rows = static_cast<int64_t>(n);
+  out->seq = static_cast<int64_t>(seq);
+  out->input_ids.assign(n * seq, pad_id_);
+  out->attention_mask.assign(n * seq, 0);
+  out->token_type_ids.assign(has_token_type_ids_ || has_position_ids_ ? n * seq : 0, 0);
+  for (size_t r = 0; r < n; ++r) {
+    const tok::Encoding& e = *rows[r];
+    const size_t len = std::min(seq, e.size());
+    int64_t* ids = &out->input_ids[r * seq];
+    int64_t* mask = &out->attention_mask[r * seq];
+    for (size_t i = 0; i < len; ++i) {
+      ids[i] = e.ids[i];
+      mask[i] = 1;
+    }
+    if (has_token_type_ids_) {
+      int64_t* types = &out->token_type_ids[r * seq];
+      for (size_t i = 0; i < len; ++i) types[i] = e.type_ids[i];
+    }
+  }
+}
+
+Status TransformerModel::RunBatch(const BatchTensors& t, const std::vector<const char*>& outputs,
+                                  std::vector<Ort::Value>* results) const {
+  std::vector<rt::Int64Input> inputs = {{"input_ids", t.input_ids.data()}, {"attention_mask", t.attention_mask.data()}};
+  if (has_token_type_ids_) inputs.push_back({"token_type_ids", t.token_type_ids.data()});
+  std::vector<int64_t> positions;
+  if (has_position_ids_) {
+    positions.resize(static_cast<size_t>(t.rows * t.seq));
+    for (int64_t r = 0; r < t.rows; ++r)
+      for (int64_t i = 0; i < t.seq; ++i) positions[r * t.seq + i] = i;
+    inputs.push_back({"position_ids", positions.data()});
+  }
+  return session_->Run(inputs, t.rows, t.seq, outputs, results);
+}
+
+}  // namespace winnow::pipelines

@@ -1,0 +1,75 @@
+// What every ONNX transformer pipeline shares: folder loading (config.json, tokenizer.json,
+// tokenizer_config.json, the ONNX file), the effective max length, and padded batch tensors.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/status.h"
+#include "runtime/session.h"
+#include "tokenizer/tokenizer.h"
+
+namespace winnow::pipelines {
+
+struct ModelOptions {
+  std::string dir;
+  std::string file;          // ONNX file name inside the folder ("" = model.onnx / onnx/model.onnx)
+  std::string ort_library;   // path of the ONNX Runtime library to dlopen
+  std::string device = "cpu";
+  int threads = 0;           // intra-op threads, 0 = ONNX Runtime default
+  size_t max_length = 0;     // 0 = the model's own maximum
+  size_t batch_size = 32;    // rows per inference batch at most
+  size_t token_budget = 0;   // padded tokens per batch at most (0 = batch_size * max_length)
+  size_t gpu_mem_limit = 0;
+};
+
+// Progress and cancellation for long calls. Both optional; progress is called from a worker thread.
+struct RunControl {
+  std::function<void(size_t done, size_t total)> progress;
+  const std::atomic<bool>* cancel = nullptr;
+  bool cancelled() const { return cancel && cancel->load(std::memory_order_relaxed); }
+};
+
+// Padded int64 tensors for one batch, [rows, seq] each.
+struct BatchTensors {
+  int64_t rows = 0, seq = 0;
+  std::vector<int64_t> input_ids, attention_mask, token_type_ids;
+};
+
+class TransformerModel {
+ public:
+  virtual ~TransformerModel() = default;
+  const tok::Tokenizer& tokenizer() const { return *tokenizer_; }
+  const rt::Session& session() const { return *session_; }
+  size_t max_length() const { return max_length_; }
+  size_t model_max_length() const { return model_max_length_; }
+  const nlohmann::json& config() const { return config_; }
+  const ModelOptions& options() const { return options_; }
+
+ protected:
+  Status LoadCommon(const ModelOptions& options);
+  void FillBatch(const std::vector<const tok::Encoding*>& rows, size_t seq, BatchTensors* out) const;
+  Status RunBatch(const BatchTensors& t, const std::vector<const char*>& outputs, std::vector<Ort::Value>* results) const;
+  size_t TokenBudget() const;
+
+  ModelOptions options_;
+  nlohmann::json config_;
+  std::unique_ptr<tok::Tokenizer> tokenizer_;
+  std::unique_ptr<rt::Session> session_;
+  size_t max_length_ = 512;
+  size_t model_max_length_ = 512;
+  int64_t pad_id_ = 0;
+  bool has_token_type_ids_ = false;
+  bool has_position_ids_ = false;
+};
+
+// Statuses for cancelled calls.
+inline Status Cancelled() { return Status("ABORTED", "the operation was aborted"); }
+
+}  // namespace winnow::pipelines

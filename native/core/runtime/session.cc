@@ -1,0 +1,149 @@
+#include "runtime/session.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <sys/stat.h>
+
+namespace winnow::rt {
+
+StatusOr<DeviceSpec> ParseDevice(const std::string& s) {
+  DeviceSpec d;
+  if (s == "cpu") return d;
+  if (s == "auto") {
+    d.kind = DeviceSpec::Kind::kAuto;
+    return d;
+  }
+  if (s == "cuda") {
+    d.kind = DeviceSpec::Kind::kCuda;
+    return d;
+  }
+  if (s.rfind("cuda:", 0) == 0 && s.size() > 5 && s.size() < 9 &&
+      std::all_of(s.begin() + 5, s.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    d.kind = DeviceSpec::Kind::kCuda;
+    d.device_id = std::atoi(s.c_str() + 5);
+    return d;
+  }
+  return Status(codes::kInvalidArgument, "Expected one of 'cpu', 'cuda', 'cuda:N', 'auto' for device but received '" + s + "'");
+}
+
+namespace {
+
+std::string JoinLog(const std::vector<std::string>& log) {
+  std::string out;
+  for (const auto& line : log) {
+    if (!out.empty()) out += "; ";
+    out += line;
+  }
+  return out;
+}
+
+// Appends the CUDA provider. Returns a Status naming the real cause (from ONNX Runtime's log) on failure.
+Status AppendCuda(OrtRuntime* rt, Ort::SessionOptions& so, const SessionConfig& config) {
+  const OrtApi& api = Ort::GetApi();
+  OrtCUDAProviderOptionsV2* cuda = nullptr;
+  if (OrtStatus* st = api.CreateCUDAProviderOptions(&cuda)) {
+    std::string msg = api.GetErrorMessage(st);
+    api.ReleaseStatus(st);
+    return Status(codes::kCudaUnavailable, "this ONNX Runtime library has no CUDA support: " + msg);
+  }
+  std::vector<std::string> keys = {"device_id", "arena_extend_strategy", "cudnn_conv_algo_search",
+                                   "do_copy_in_default_stream", "use_tf32"};
+  std::vector<std::string> values = {std::to_string(config.device.device_id), "kSameAsRequested", "HEURISTIC", "1", "1"};
+  if (config.gpu_mem_limit > 0) {
+    keys.push_back("gpu_mem_limit");
+    values.push_back(std::to_string(config.gpu_mem_limit));
+  }
+  std::vector<const char*> k, v;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    k.push_back(keys[i].c_str());
+    v.push_back(values[i].c_str());
+  }
+  Status result;
+  if (OrtStatus* st = api.UpdateCUDAProviderOptions(cuda, k.data(), v.data(), k.size())) {
+    result = Status(codes::kCudaUnavailable, std::string("invalid CUDA provider options: ") + api.GetErrorMessage(st));
+    api.ReleaseStatus(st);
+  } else if (OrtStatus* st2 = api.SessionOptionsAppendExecutionProvider_CUDA_V2(so, cuda)) {
+    std::string msg = api.GetErrorMessage(st2);
+    api.ReleaseStatus(st2);
+    std::string log = JoinLog(rt->TakeRecentLog());
+    result = Status(codes::kCudaUnavailable,
+                    "the CUDA execution provider could not start: " + (log.empty() ? msg : log + " (" + msg + ")"));
+  }
+  api.ReleaseCUDAProviderOptions(cuda);
+  return result;
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::string& onnx_path,
+                                                 const SessionConfig& config) {
+  struct stat sb;
+  if (stat(onnx_path.c_str(), &sb) != 0) return Status(codes::kModelNotFound, "no ONNX file at " + onnx_path);
+  std::unique_ptr<Session> s(new Session());
+  s->rt_ = rt;
+  s->path_ = onnx_path;
+  rt->TakeRecentLog();
+  try {
+    Ort::SessionOptions so;
+    so.SetGraphOptimizationLevel(GraphOptimizationLevel::ORT_ENABLE_ALL);
+    so.SetExecutionMode(ExecutionMode::ORT_SEQUENTIAL);
+    so.SetInterOpNumThreads(1);
+    if (config.intra_op_threads > 0) so.SetIntraOpNumThreads(config.intra_op_threads);
+    // Inputs are already on the host; keep ONNX Runtime's own logging quiet unless it matters.
+    so.SetLogSeverityLevel(ORT_LOGGING_LEVEL_WARNING);
+    bool use_cuda = false;
+    if (config.device.kind != DeviceSpec::Kind::kCpu) {
+      Status st = AppendCuda(rt, so, config);
+      if (st.ok()) {
+        use_cuda = true;
+      } else if (config.device.kind == DeviceSpec::Kind::kCuda) {
+        return st;
+      }
+    }
+    s->session_ = std::make_unique<Ort::Session>(rt->env(), onnx_path.c_str(), so);
+    s->device_ = use_cuda ? "cuda:" + std::to_string(config.device.device_id) : "cpu";
+    Ort::AllocatorWithDefaultOptions alloc;
+    for (size_t i = 0; i < s->session_->GetInputCount(); ++i)
+      s->input_names_.emplace_back(s->session_->GetInputNameAllocated(i, alloc).get());
+    for (size_t i = 0; i < s->session_->GetOutputCount(); ++i)
+      s->output_names_.emplace_back(s->session_->GetOutputNameAllocated(i, alloc).get());
+  } catch (const Ort::Exception& e) {
+    std::string log = JoinLog(rt->TakeRecentLog());
+    const char* code = config.device.kind == DeviceSpec::Kind::kCuda ? codes::kCudaUnavailable : codes::kOnnxInvalid;
+    if (e.GetOrtErrorCode() == ORT_INVALID_PROTOBUF || e.GetOrtErrorCode() == ORT_INVALID_GRAPH ||
+        e.GetOrtErrorCode() == ORT_NO_SUCHFILE)
+      code = codes::kOnnxInvalid;
+    return Status(code, "could not load " + onnx_path + ": " + e.what() + (log.empty() ? "" : " [" + log + "]"));
+  }
+  return s;
+}
+
+bool Session::HasInput(const std::string& name) const {
+  return std::find(input_names_.begin(), input_names_.end(), name) != input_names_.end();
+}
+bool Session::HasOutput(const std::string& name) const {
+  return std::find(output_names_.begin(), output_names_.end(), name) != output_names_.end();
+}
+
+Status Session::Run(const std::vector<Int64Input>& inputs, int64_t batch, int64_t seq,
+                    const std::vector<const char*>& outputs, std::vector<Ort::Value>* results) const {
+  try {
+    auto mem = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
+    const int64_t shape[2] = {batch, seq};
+    std::vector<Ort::Value> values;
+    std::vector<const char*> names;
+    values.reserve(inputs.size());
+    for (const auto& in : inputs) {
+      values.push_back(Ort::Value::CreateTensor<int64_t>(mem, const_cast<int64_t*>(in.data),
+                                                         static_cast<size_t>(batch * seq), shape, 2));
+      names.push_back(in.name);
+    }
+    *results = session_->Run(Ort::RunOptions{nullptr}, names.data(), values.data(), values.size(), outputs.data(),
+                             outputs.size());
+  } catch (const Ort::Exception& e) {
+    return FromOrtException(e, codes::kInferenceFailed, "inference failed on " + path_);
+  }
+  return Status::Ok();
+}
+
+}  // namespace winnow::rt

@@ -1,0 +1,63 @@
+// One ONNX model loaded into ONNX Runtime, with the execution provider chosen by `device`.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "runtime/ort_runtime.h"
+
+namespace winnow::rt {
+
+struct DeviceSpec {
+  enum class Kind { kCpu, kCuda, kAuto } kind = Kind::kCpu;
+  int device_id = 0;
+};
+
+// Parses "cpu", "cuda", "cuda:N", "auto". Errors: codes::kInvalidArgument.
+StatusOr<DeviceSpec> ParseDevice(const std::string& s);
+
+struct SessionConfig {
+  int intra_op_threads = 0;  // 0: ONNX Runtime's default (one per physical core)
+  DeviceSpec device;
+  size_t gpu_mem_limit = 0;  // bytes, 0: no limit
+};
+
+// A named int64 input of shape [batch, seq].
+struct Int64Input {
+  const char* name;
+  const int64_t* data;
+};
+
+class Session {
+ public:
+  // Errors: codes::kOnnxInvalid (file cannot be parsed / loaded), codes::kCudaUnavailable.
+  static StatusOr<std::unique_ptr<Session>> Load(OrtRuntime* rt, const std::string& onnx_path,
+                                                 const SessionConfig& config);
+
+  bool HasInput(const std::string& name) const;
+  bool HasOutput(const std::string& name) const;
+  const std::vector<std::string>& input_names() const { return input_names_; }
+  const std::vector<std::string>& output_names() const { return output_names_; }
+  // "cpu" or "cuda:N": where the session actually runs.
+  const std::string& device() const { return device_; }
+  const std::string& path() const { return path_; }
+
+  // Runs the graph on int64 inputs of shape [batch, seq] and returns the named outputs.
+  // Thread-safe (ONNX Runtime sessions are). Errors: codes::kInferenceFailed.
+  Status Run(const std::vector<Int64Input>& inputs, int64_t batch, int64_t seq,
+             const std::vector<const char*>& outputs, std::vector<Ort::Value>* results) const;
+
+ private:
+  Session() = default;
+  OrtRuntime* rt_ = nullptr;
+  std::unique_ptr<Ort::Session> session_;
+  std::vector<std::string> input_names_;
+  std::vector<std::string> output_names_;
+  std::string device_ = "cpu";
+  std::string path_;
+};
+
+}  // namespace winnow::rt

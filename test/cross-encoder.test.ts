@@ -1,0 +1,320 @@
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CrossEncoder } from '../lib/index';
+import { corpusPairs, FIXTURES, maxAbsDiff, referenceLogits, ROOT, sigmoid } from './helpers/reference';
+
+const TINY = path.join(FIXTURES, 'bert-ce-tiny');
+const THREE = path.join(FIXTURES, 'bert-ce-tiny-3labels');
+
+function tmpModel(files: Record<string, string | Buffer>, from = TINY): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'winnow-model-'));
+  for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json']) fs.copyFileSync(path.join(from, f), path.join(dir, f));
+  fs.mkdirSync(path.join(dir, 'onnx'));
+  fs.copyFileSync(path.join(from, 'onnx', 'model.onnx'), path.join(dir, 'onnx', 'model.onnx'));
+  for (const [name, content] of Object.entries(files)) {
+    const p = path.join(dir, name);
+    fs.mkdirSync(path.dirname(p), { recursive: true });
+    fs.writeFileSync(p, content);
+  }
+  return dir;
+}
+
+describe('CrossEncoder parity with tokenizers + onnxruntime-node', () => {
+  let ce: CrossEncoder;
+  beforeAll(async () => {
+    ce = await CrossEncoder.load(TINY, { threads: 1 });
+  });
+  afterAll(() => ce.dispose());
+
+  it('reads the model folder', () => {
+    expect(ce.numLabels).toBe(1);
+    expect(ce.maxLength).toBe(512);
+    expect(ce.activation).toBe('sigmoid');
+    expect(ce.device).toBe('cpu');
+    expect(ce.file).toBe(path.join(TINY, 'onnx', 'model.onnx'));
+  });
+
+  it('scores real pairs within 1e-5 of the reference, long documents truncated the same way', async () => {
+    const pairs = corpusPairs(48);
+    // Make some documents longer than maxLength so truncation is exercised.
+    pairs.push([pairs[0][0], pairs.slice(0, 12).map((p) => p[1]).join(' ')]);
+    pairs.push(['ünïcödé 日本語 query', 'Ça va? 東京は日本の首都です。 emoji 👩‍👩‍👧 text']);
+    const ref = await referenceLogits(TINY, pairs, { maxLength: 512 });
+    const got = await ce.predict(pairs);
+    expect(got.length).toBe(pairs.length);
+    const expected = ref.map((r) => sigmoid(r[0]));
+    expect(maxAbsDiff(got, expected)).toBeLessThan(1e-5);
+    // The scores are spread, so a constant or shuffled output would fail.
+    expect(Math.max(...expected) - Math.min(...expected)).toBeGreaterThan(0.01);
+  });
+
+  it('honours maxLength like only_second truncation', async () => {
+    const small = await CrossEncoder.load(TINY, { threads: 1, maxLength: 24 });
+    const pairs = corpusPairs(10);
+    const ref = await referenceLogits(TINY, pairs, { maxLength: 24 });
+    expect(maxAbsDiff(await small.predict(pairs), ref.map((r) => sigmoid(r[0])))).toBeLessThan(1e-5);
+    small.dispose();
+  });
+
+  it('runs the int8 file chosen with `file`', async () => {
+    const q = await CrossEncoder.load(TINY, { threads: 1, file: 'model_quantized.onnx' });
+    expect(q.file).toBe(path.join(TINY, 'onnx', 'model_quantized.onnx'));
+    const pairs = corpusPairs(16);
+    const ref = await referenceLogits(TINY, pairs, { maxLength: 512, file: 'model_quantized.onnx' });
+    expect(maxAbsDiff(await q.predict(pairs), ref.map((r) => sigmoid(r[0])))).toBeLessThan(1e-5);
+    q.dispose();
+  });
+});
+
+describe('CrossEncoder batching', () => {
+  it('gives the same scores whatever the batch size and order', async () => {
+    const pairs = corpusPairs(40);
+    const one = await CrossEncoder.load(TINY, { threads: 1, batchSize: 1 });
+    const seven = await CrossEncoder.load(TINY, { threads: 1, batchSize: 7 });
+    const big = await CrossEncoder.load(TINY, { threads: 2, batchSize: 64, tokenBudget: 100000 });
+    const a = await one.predict(pairs);
+    const b = await seven.predict(pairs);
+    const c = await big.predict(pairs);
+    expect(maxAbsDiff(a, b)).toBeLessThan(1e-5);
+    expect(maxAbsDiff(a, c)).toBeLessThan(1e-5);
+    const perm = pairs.map((_, i) => i).reverse();
+    const shuffled = await big.predict(perm.map((i) => pairs[i]));
+    expect(maxAbsDiff(perm.map((i) => a[i]), shuffled)).toBeLessThan(1e-5);
+    // A single pair alone scores the same as inside a batch.
+    const single = await big.predict([pairs[5]]);
+    expect(Math.abs(single[0] - a[5])).toBeLessThan(1e-5);
+    for (const m of [one, seven, big]) m.dispose();
+  });
+});
+
+describe('CrossEncoder.rank', () => {
+  let ce: CrossEncoder;
+  beforeAll(async () => {
+    ce = await CrossEncoder.load(TINY, { threads: 1 });
+  });
+  afterAll(() => ce.dispose());
+
+  it('returns documents best first with their input index, and equals predict', async () => {
+    const pairs = corpusPairs(30);
+    const query = pairs[0][0];
+    const docs = pairs.map((p) => p[1]);
+    const scores = await ce.predict(docs.map((d) => [query, d] as [string, string]));
+    const ranked = await ce.rank(query, docs);
+    expect(ranked.length).toBe(docs.length);
+    for (let i = 1; i < ranked.length; i++) expect(ranked[i - 1].score).toBeGreaterThanOrEqual(ranked[i].score);
+    for (const r of ranked) expect(Math.abs(r.score - scores[r.index])).toBeLessThan(1e-6);
+    expect(new Set(ranked.map((r) => r.index)).size).toBe(docs.length);
+    expect(ranked[0].text).toBeUndefined();
+    const top = await ce.rank(query, docs, { topK: 3, returnDocuments: true });
+    expect(top.map((r) => r.index)).toEqual(ranked.slice(0, 3).map((r) => r.index));
+    expect(top[0].text).toBe(docs[top[0].index]);
+  });
+
+  it('handles empty lists, empty strings and a 1 MB document', async () => {
+    expect(await ce.rank('q', [])).toEqual([]);
+    expect((await ce.predict([])).length).toBe(0);
+    const [empty] = await ce.predict([['', '']]);
+    expect(Number.isFinite(empty)).toBe(true);
+    const huge = 'lorem ipsum dolor sit amet '.repeat(40000); // ~1 MB
+    const head = huge.slice(0, 4000);
+    const [h, s] = await ce.predict([['query', huge], ['query', head]]);
+    // Both are cut to the same first 512 tokens.
+    expect(Math.abs(h - s)).toBeLessThan(1e-6);
+  });
+
+  it('refuses a query that does not fit alone, with a code', async () => {
+    const small = await CrossEncoder.load(TINY, { maxLength: 16 });
+    await expect(small.rank('one two three four five six seven eight nine ten eleven twelve thirteen fourteen', ['d'])).rejects.toMatchObject({
+      name: 'RangeError',
+      code: 'QUERY_TOO_LONG',
+    });
+    small.dispose();
+  });
+});
+
+describe('CrossEncoder with several labels', () => {
+  it('returns numLabels scores per pair with identity by default, softmax on request', async () => {
+    const m = await CrossEncoder.load(THREE);
+    expect(m.numLabels).toBe(3);
+    expect(m.activation).toBe('none');
+    const pairs = corpusPairs(5);
+    const raw = await m.predict(pairs);
+    expect(raw.length).toBe(15);
+    const ref = await referenceLogits(THREE, pairs, { maxLength: 512 });
+    expect(maxAbsDiff(raw, ref.flat())).toBeLessThan(1e-5);
+    const sm = await CrossEncoder.load(THREE, { activation: 'softmax' });
+    const probs = await sm.predict(pairs);
+    for (let i = 0; i < 5; i++) expect(probs[3 * i] + probs[3 * i + 1] + probs[3 * i + 2]).toBeCloseTo(1, 5);
+    await expect(m.rank('q', ['d'])).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    m.dispose();
+    sm.dispose();
+  });
+
+  it('takes the activation from a sentence-transformers config', async () => {
+    const cfg = JSON.parse(fs.readFileSync(path.join(TINY, 'config.json'), 'utf8'));
+    cfg.sentence_transformers = { activation_fn: 'torch.nn.modules.linear.Identity' };
+    const dir = tmpModel({ 'config.json': JSON.stringify(cfg) });
+    const m = await CrossEncoder.load(dir);
+    expect(m.activation).toBe('none');
+    const pairs = corpusPairs(3);
+    const ref = await referenceLogits(TINY, pairs, { maxLength: 512 });
+    expect(maxAbsDiff(await m.predict(pairs), ref.map((r) => r[0]))).toBeLessThan(1e-5);
+    m.dispose();
+  });
+});
+
+describe('CrossEncoder off the event loop', () => {
+  it('serves 50 concurrent calls with the same results as serial ones', async () => {
+    const ce = await CrossEncoder.load(TINY, { threads: 1 });
+    const pairs = corpusPairs(50);
+    const serial = await ce.predict(pairs);
+    const results = await Promise.all(pairs.map((p) => ce.predict([p])));
+    results.forEach((r, i) => expect(Math.abs(r[0] - serial[i])).toBeLessThan(1e-5));
+    expect(ce.counters()).toEqual({ queued: 0, running: 0 });
+    ce.dispose();
+  });
+
+  it('keeps timers ticking during a long predict', async () => {
+    const ce = await CrossEncoder.load(TINY, { threads: 1 });
+    const pairs = corpusPairs(400);
+    const many = Array.from({ length: 6 }, () => pairs).flat();
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 5);
+    const started = Date.now();
+    await ce.predict(many);
+    const elapsed = Date.now() - started;
+    clearInterval(timer);
+    // A blocked loop would tick at most once; a free one ticks roughly every 5 ms.
+    expect(elapsed).toBeGreaterThan(50);
+    expect(ticks).toBeGreaterThan(elapsed / 5 / 4);
+    ce.dispose();
+  });
+
+  it('refuses dispose while a call runs, then disposes', async () => {
+    const ce = await CrossEncoder.load(TINY, { threads: 1 });
+    const running = ce.predict(corpusPairs(200));
+    expect(() => ce.dispose()).toThrow(expect.objectContaining({ code: 'MODEL_BUSY' }));
+    await running;
+    ce.dispose();
+    await expect(ce.predict([['a', 'b']])).rejects.toMatchObject({ code: 'DISPOSED' });
+  });
+
+  it('reports progress and can be aborted', async () => {
+    const ce = await CrossEncoder.load(TINY, { threads: 1, batchSize: 8 });
+    const seen: number[] = [];
+    await ce.predict(corpusPairs(64), { onProgress: (p) => seen.push(p.done) });
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen[seen.length - 1]).toBe(64);
+    const ac = new AbortController();
+    const p = ce.predict(Array.from({ length: 10 }, () => corpusPairs(300)).flat(), { signal: ac.signal });
+    setTimeout(() => ac.abort(), 20);
+    await expect(p).rejects.toMatchObject({ code: 'ABORTED' });
+    const pre = new AbortController();
+    pre.abort();
+    await expect(ce.predict([['a', 'b']], { signal: pre.signal })).rejects.toMatchObject({ code: 'ABORTED' });
+    ce.dispose();
+  });
+});
+
+describe('CrossEncoder argument and file errors', () => {
+  let ce: CrossEncoder;
+  beforeAll(async () => {
+    ce = await CrossEncoder.load(TINY);
+  });
+  afterAll(() => ce.dispose());
+
+  it('gives TypeErrors with one message template', async () => {
+    await expect(ce.predict('nope' as any)).rejects.toThrow(
+      new TypeError('Expected an array of [string, string] pairs for pairs but received "nope" of type string'),
+    );
+    await expect(ce.predict([['a', 2]] as any)).rejects.toThrow(
+      new TypeError('Expected a string for pairs[0][1] but received 2 of type number'),
+    );
+    await expect(ce.rank('q', ['a', null] as any)).rejects.toThrow(
+      new TypeError('Expected a string for documents[1] but received null of type null'),
+    );
+    await expect(ce.rank(42 as any, [])).rejects.toThrow(new TypeError('Expected a string for query but received 42 of type number'));
+    await expect(ce.rank('q', [], { topK: 0 })).rejects.toThrow(
+      new RangeError(`Expected an integer between 1 and ${Number.MAX_SAFE_INTEGER} for topK but received 0 of type number`),
+    );
+    await expect(CrossEncoder.load(TINY, { batchSize: '8' as any })).rejects.toThrow(
+      new TypeError('Expected a positive integer for batchSize but received "8" of type string'),
+    );
+    await expect(CrossEncoder.load(TINY, { device: 'gpu' as any })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+
+  it('names the option a misspelling meant', async () => {
+    await expect(CrossEncoder.load(TINY, { max_length: 128 } as any)).rejects.toThrow('Unknown option max_length for CrossEncoder.load options; did you mean maxLength?');
+    await expect(ce.rank('q', ['d'], { top_k: 1 } as any)).rejects.toThrow('did you mean topK?');
+    await expect(ce.rank('q', ['d'], { topk: 1 } as any)).rejects.toThrow('did you mean topK?');
+  });
+
+  it('lists every path tried when no ONNX file fits', async () => {
+    const dir = tmpModel({});
+    fs.rmSync(path.join(dir, 'onnx'), { recursive: true });
+    const err = await CrossEncoder.load(dir).catch((e) => e);
+    expect(err.code).toBe('MODEL_NOT_FOUND');
+    expect(err.message).toContain(path.join(dir, 'model.onnx'));
+    expect(err.message).toContain(path.join(dir, 'onnx', 'model.onnx'));
+    const named = await CrossEncoder.load(TINY, { file: 'model_fp16.onnx' }).catch((e) => e);
+    expect(named.code).toBe('MODEL_NOT_FOUND');
+    expect(named.message).toContain(path.join(TINY, 'model_fp16.onnx'));
+    expect(named.message).toContain(path.join(TINY, 'onnx', 'model_fp16.onnx'));
+    await expect(CrossEncoder.load('/no/such/folder')).rejects.toMatchObject({ code: 'MODEL_NOT_FOUND' });
+  });
+
+  it('gives codes for malformed config, tokenizer and onnx files', async () => {
+    await expect(CrossEncoder.load(tmpModel({ 'config.json': '{ not json' }))).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+    await expect(CrossEncoder.load(tmpModel({ 'config.json': '{"max_position_embeddings": "512"}' }))).rejects.toMatchObject({
+      code: 'CONFIG_INVALID',
+      message: expect.stringContaining('max_position_embeddings'),
+    });
+    await expect(CrossEncoder.load(tmpModel({ 'tokenizer.json': '[1,2' }))).rejects.toMatchObject({ code: 'TOKENIZER_INVALID' });
+    const badModel = JSON.parse(fs.readFileSync(path.join(TINY, 'tokenizer.json'), 'utf8'));
+    badModel.normalizer = { type: 'Sequence', normalizers: [{ type: 'NFC' }, { type: 'Foo' }] };
+    await expect(CrossEncoder.load(tmpModel({ 'tokenizer.json': JSON.stringify(badModel) }))).rejects.toMatchObject({
+      code: 'TOKENIZER_UNSUPPORTED',
+      message: expect.stringContaining('normalizer.normalizers[1].type = "Foo"'),
+    });
+    await expect(CrossEncoder.load(tmpModel({ 'onnx/model.onnx': Buffer.from('not an onnx file at all') }))).rejects.toMatchObject({
+      code: 'ONNX_INVALID',
+    });
+  });
+});
+
+describe('ONNX Runtime isolation', () => {
+  const script = (first: 'winnow' | 'ort') => `
+    const path = require('path');
+    const load = {
+      winnow: async () => {
+        const { CrossEncoder } = require(${JSON.stringify(path.join(ROOT, 'dist/cjs/index.js'))});
+        const ce = await CrossEncoder.load(${JSON.stringify(TINY)});
+        const s = await ce.predict([['a query', 'a document']]);
+        return s[0];
+      },
+      ort: async () => {
+        const ort = require('onnxruntime-node');
+        const s = await ort.InferenceSession.create(${JSON.stringify(path.join(TINY, 'onnx/model.onnx'))});
+        const t = (v) => new ort.Tensor('int64', BigInt64Array.from(v.map(BigInt)), [1, v.length]);
+        const r = await s.run({ input_ids: t([101, 1037, 102, 2000, 102]), attention_mask: t([1,1,1,1,1]), token_type_ids: t([0,0,0,1,1]) });
+        return r.logits.data[0];
+      },
+    };
+    (async () => {
+      const order = ${JSON.stringify(first === 'winnow' ? ['winnow', 'ort'] : ['ort', 'winnow'])};
+      const out = [];
+      for (const k of order) out.push(await load[k]());
+      console.log(JSON.stringify(out));
+    })().catch((e) => { console.error(e); process.exit(1); });`;
+
+  for (const first of ['winnow', 'ort'] as const) {
+    it(`works beside onnxruntime-node when ${first} loads first`, () => {
+      const out = execFileSync(process.execPath, ['-e', script(first)], { cwd: ROOT, encoding: 'utf8' });
+      const values = JSON.parse(out.trim().split('\n').pop()!);
+      expect(values.every((x: number) => Number.isFinite(x))).toBe(true);
+    });
+  }
+});
