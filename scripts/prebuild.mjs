@@ -1,0 +1,19 @@
+// Produces prebuilds/linux-x64/ (the addon + our private ONNX Runtime beside it) with prebuildify,
+// which drives scripts/prebuild-gyp.mjs in place of node-gyp.
+import { execFileSync } from 'node:child_process';
+import { readdirSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const require = createRequire(import.meta.url);
+rmSync(path.join(root, 'prebuilds'), { recursive: true, force: true });
+execFileSync(
+  process.execPath,
+  [require.resolve('prebuildify/bin.js'), '--napi', '--strip', '--target', `node@${process.versions.node}`,
+   '--node-gyp', path.join(root, 'scripts', 'prebuild-gyp.mjs')],
+  { stdio: 'inherit', cwd: root },
+);
+const dir = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`);
+console.log(`${path.relative(root, dir)}: ${readdirSync(dir).join(', ')}`);
