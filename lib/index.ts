@@ -5,3 +5,5 @@ export type { Encoding, EncodeOptions } from './tokenizer';
 export type { Counters, CallOptions } from './queue';
 export type { WinnowError, WinnowErrorCode } from './errors';
 export { runtimeInfo } from './native';
+export { Embeddings } from './embeddings';
+export type { EmbeddingArray } from './embeddings';
