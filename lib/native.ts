@@ -134,6 +134,10 @@ export function binding(): NativeBinding {
 export function ortLibraryPath(): string {
   const fromEnv = process.env.WINNOW_ORT_LIBRARY;
   if (fromEnv) return fromEnv;
+  // With the optional CUDA package installed, its core (CPU and CUDA in one library) serves every
+  // model: one process can hold only one ONNX Runtime.
+  const cuda = cudaPackageCore();
+  if (cuda) return cuda;
   const { addonPath } = loadBinding();
   const candidate = path.join(path.dirname(addonPath), ORT_LIBRARY_NAME);
   if (!fs.existsSync(candidate)) {
@@ -143,6 +147,25 @@ export function ortLibraryPath(): string {
     );
   }
   return candidate;
+}
+
+/** Name of the optional package that carries the CUDA build of ONNX Runtime. */
+export const CUDA_PACKAGE = `winnow-native-cuda-${process.platform}-${process.arch}`;
+
+function cudaPackageCore(): string | undefined {
+  if (process.env.WINNOW_DISABLE_CUDA_PACKAGE === '1') return undefined;
+  let pkg: { coreLibrary(): string } | undefined;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    pkg = require(CUDA_PACKAGE);
+  } catch {
+    return undefined;
+  }
+  try {
+    return pkg!.coreLibrary();
+  } catch (e) {
+    throw winnowError('ORT_LOAD_FAILED', `${CUDA_PACKAGE} is installed but incomplete: ${(e as Error).message}`);
+  }
 }
 
 /** Version of ONNX Runtime in use, its path, and the execution providers it was built with. */

@@ -144,32 +144,46 @@ Status CrossEncoder::ScoreEncodings(const std::vector<tok::Encoding>& encodings,
   std::vector<size_t> lengths(n);
   for (size_t i = 0; i < n; ++i) lengths[i] = encodings[i].size();
   const auto batches = batching::PlanBatches(lengths, options_.batch_size, TokenBudget());
-  BatchTensors tensors;
-  std::vector<const tok::Encoding*> rows;
-  std::vector<Ort::Value> results;
   size_t done = 0;
   for (const auto& batch : batches) {
     if (control.cancelled()) return Cancelled();
-    rows.clear();
-    for (size_t idx : batch.indices) rows.push_back(&encodings[idx]);
-    FillBatch(rows, batch.max_len, &tensors);
-    WINNOW_RETURN_IF_ERROR(RunBatch(tensors, {logits_name_.c_str()}, &results));
-    auto info = results[0].GetTensorTypeAndShapeInfo();
-    auto shape = info.GetShape();
-    const size_t expect = batch.indices.size() * num_labels_;
-    if (info.GetElementType() != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT || info.GetElementCount() != expect) {
-      return Status(codes::kOnnxInvalid, "output " + logits_name_ + " has " + std::to_string(info.GetElementCount()) +
-                                             " values for " + std::to_string(batch.indices.size()) +
-                                             " rows; expected float32 [batch, " + std::to_string(num_labels_) + "]");
-    }
-    const float* logits = results[0].GetTensorData<float>();  // [batch, num_labels]
-    for (size_t r = 0; r < batch.indices.size(); ++r) {
-      float* dst = scores->data() + batch.indices[r] * num_labels_;
-      std::copy(logits + r * num_labels_, logits + (r + 1) * num_labels_, dst);
-      Activate(activation_, dst, num_labels_);
-    }
+    WINNOW_RETURN_IF_ERROR(ScoreBatch(encodings, batch.indices.data(), batch.indices.size(), batch.max_len, scores));
     done += batch.indices.size();
     if (control.progress) control.progress(done, n);
+  }
+  return Status::Ok();
+}
+
+Status CrossEncoder::ScoreBatch(const std::vector<tok::Encoding>& encodings, const size_t* indices, size_t count,
+                                size_t max_len, std::vector<float>* scores) const {
+  BatchTensors tensors;
+  std::vector<const tok::Encoding*> rows(count);
+  for (size_t r = 0; r < count; ++r) rows[r] = &encodings[indices[r]];
+  FillBatch(rows, max_len, &tensors);
+  std::vector<Ort::Value> results;
+  Status st = RunBatch(tensors, {logits_name_.c_str()}, &results);
+  if (IsOutOfMemory(st) && count > 1) {
+    // Out of device memory: halve the batch and retry rather than fail the call.
+    const size_t half = count / 2;
+    WINNOW_RETURN_IF_ERROR(ScoreBatch(encodings, indices, half, max_len, scores));
+    return ScoreBatch(encodings, indices + half, count - half, max_len, scores);
+  }
+  WINNOW_RETURN_IF_ERROR(st);
+  std::vector<float> scratch;
+  std::vector<int64_t> shape;
+  const float* logits = nullptr;  // [batch, num_labels]
+  WINNOW_RETURN_IF_ERROR(OutputAsFloat(results[0], logits_name_, &scratch, &logits, &shape));
+  size_t elements = 1;
+  for (int64_t d : shape) elements *= static_cast<size_t>(std::max<int64_t>(d, 0));
+  if (elements != count * num_labels_) {
+    return Status(codes::kOnnxInvalid, "output " + logits_name_ + " has " + std::to_string(elements) + " values for " +
+                                           std::to_string(count) + " rows; expected [batch, " +
+                                           std::to_string(num_labels_) + "]");
+  }
+  for (size_t r = 0; r < count; ++r) {
+    float* dst = scores->data() + indices[r] * num_labels_;
+    std::copy(logits + r * num_labels_, logits + (r + 1) * num_labels_, dst);
+    Activate(activation_, dst, num_labels_);
   }
   return Status::Ok();
 }

@@ -39,6 +39,8 @@ class CrossEncoder : public TransformerModel {
   Status EncodeQuery(std::string_view query, tok::Encoding* out) const;
   Status ScoreEncodings(const std::vector<tok::Encoding>& encodings, std::vector<float>* scores,
                         const RunControl& control) const;
+  Status ScoreBatch(const std::vector<tok::Encoding>& encodings, const size_t* indices, size_t count, size_t max_len,
+                    std::vector<float>* scores) const;
 
   size_t num_labels_ = 1;
   Activation activation_ = Activation::kSigmoid;

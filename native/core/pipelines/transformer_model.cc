@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/half.h"
 #include "loaders/model_folder.h"
 
 namespace winnow::pipelines {
@@ -113,6 +114,34 @@ Status TransformerModel::RunBatch(const BatchTensors& t, const std::vector<const
     inputs.push_back({"position_ids", positions.data()});
   }
   return session_->Run(inputs, t.rows, t.seq, outputs, results);
+}
+
+Status OutputAsFloat(const Ort::Value& value, const std::string& name, std::vector<float>* scratch, const float** data,
+                     std::vector<int64_t>* shape) {
+  auto info = value.GetTensorTypeAndShapeInfo();
+  *shape = info.GetShape();
+  const size_t n = info.GetElementCount();
+  switch (info.GetElementType()) {
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT:
+      *data = value.GetTensorData<float>();
+      return Status::Ok();
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT16: {
+      const auto* h = reinterpret_cast<const uint16_t*>(value.GetTensorRawData());
+      scratch->resize(n);
+      for (size_t i = 0; i < n; ++i) (*scratch)[i] = HalfToFloat(h[i]);
+      *data = scratch->data();
+      return Status::Ok();
+    }
+    default:
+      return Status(codes::kOnnxInvalid, "output " + name + " is neither float32 nor float16");
+  }
+}
+
+bool IsOutOfMemory(const Status& status) {
+  if (status.ok() || status.code() != codes::kInferenceFailed) return false;
+  const std::string& m = status.message();
+  return m.find("out of memory") != std::string::npos || m.find("Failed to allocate") != std::string::npos ||
+         m.find("CUDNN_STATUS_ALLOC_FAILED") != std::string::npos || m.find("CUBLAS_STATUS_ALLOC_FAILED") != std::string::npos;
 }
 
 }  // namespace winnow::pipelines

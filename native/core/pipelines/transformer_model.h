@@ -69,6 +69,14 @@ class TransformerModel {
   bool has_position_ids_ = false;
 };
 
+// Reads a float32 or float16 output tensor as float32: `data` points into the tensor (float32) or
+// into `scratch` (converted float16). `shape` gets the tensor's shape. Other types: kOnnxInvalid.
+Status OutputAsFloat(const Ort::Value& value, const std::string& name, std::vector<float>* scratch, const float** data,
+                     std::vector<int64_t>* shape);
+
+// Whether a failed run ran out of device memory (the caller may split the batch and retry).
+bool IsOutOfMemory(const Status& status);
+
 // Statuses for cancelled calls.
 inline Status Cancelled() { return Status("ABORTED", "the operation was aborted"); }
 
