@@ -1,0 +1,142 @@
+import { binding, NativeStaticModel } from './native';
+import { CallOptions, CallQueue, Counters, refuseWhenBusy, withCallerStack } from './queue';
+import * as v from './validate';
+import { winnowError } from './errors';
+import { Embeddings } from './embeddings';
+
+export interface StaticModelOptions {
+  /** Overrides config.json `normalize` (or, without it, the presence of a Normalize module). */
+  normalize?: boolean;
+  /** Native threads per call. Default: one per hardware thread. */
+  threads?: number;
+  /** Native calls allowed to run at once on this model. Default 1 (the rest queue). */
+  concurrency?: number;
+}
+const LOAD_OPTIONS = ['normalize', 'threads', 'concurrency'] as const;
+
+export interface StaticEncodeOptions extends CallOptions {
+  /** Tokens kept per text (after a cut to maxLength × median token length characters). Default 512; null: no truncation. */
+  maxLength?: number | null;
+  /** Texts per native work item (progress and cancellation granularity). Default 1024. */
+  batchSize?: number;
+}
+const ENCODE_OPTIONS = ['maxLength', 'batchSize', 'signal', 'onProgress'] as const;
+const SYNC_OPTIONS = ['maxLength', 'batchSize'] as const;
+
+/** Data type of the embedding table as stored (and kept) in memory. */
+export type StaticDType = 'float32' | 'float16' | 'bfloat16' | 'int8';
+
+/**
+ * Model2Vec static embeddings (minishlab/potion-*, sentence-transformers StaticEmbedding): tokenize,
+ * look up rows of the memory-mapped table, average, as model2vec's `StaticModel.encode` does.
+ */
+export class StaticModel {
+  private native: NativeStaticModel | undefined;
+  private readonly queue: CallQueue;
+  /** Values per embedding. */
+  readonly dim: number;
+  /** Tokens in the tokenizer's vocabulary (added tokens included). */
+  readonly vocabSize: number;
+  /** Whether embeddings are L2-normalised. */
+  readonly normalize: boolean;
+  /** The table's dtype as stored in the file. */
+  readonly dtype: StaticDType;
+  /** Median vocabulary token length in characters (the character cut is maxLength × this). */
+  readonly medianTokenLength: number;
+  /** The safetensors file that was loaded. */
+  readonly file: string;
+
+  private constructor(native: NativeStaticModel, concurrency: number) {
+    this.native = native;
+    this.queue = new CallQueue(concurrency);
+    const info = native.info();
+    this.dim = info.dim;
+    this.vocabSize = info.vocabSize;
+    this.normalize = info.normalize;
+    this.dtype = info.dtype;
+    this.medianTokenLength = info.medianTokenLength;
+    this.file = info.safetensorsPath;
+  }
+
+  /** Loads a Model2Vec folder (model.safetensors, tokenizer.json, config.json) or a sentence-transformers StaticEmbedding folder. */
+  static async load(dir: string, options?: StaticModelOptions): Promise<StaticModel> {
+    const caller = new Error();
+    const o = v.optionsObject<StaticModelOptions>(options, 'StaticModel.load options', LOAD_OPTIONS);
+    const opts = {
+      dir: v.directory(dir),
+      normalize: v.bool(o.normalize, 'normalize'),
+      threads: v.positiveInt(o.threads, 'threads', 1024),
+    };
+    const concurrency = v.positiveInt(o.concurrency, 'concurrency', 64) ?? 1;
+    try {
+      const native = await binding().NativeStaticModel.load(opts);
+      return new StaticModel(native, concurrency);
+    } catch (e) {
+      throw withCallerStack(e, caller);
+    }
+  }
+
+  /** Embeds texts on native threads: one contiguous `texts.length × dim` matrix, in input order. */
+  async encode(texts: readonly string[], options?: StaticEncodeOptions): Promise<Embeddings> {
+    const o = v.optionsObject<StaticEncodeOptions>(options, 'encode options', ENCODE_OPTIONS);
+    const list = v.stringArray(texts, 'texts');
+    const native = this.alive();
+    const opts = encodeOptions(o);
+    const data = await this.queue.run((n) => native.encode(list, opts, n), callOptions(o));
+    return new Embeddings(data, list.length, this.dim);
+  }
+
+  /** encode() on the calling thread, for a handful of short texts on a hot path. */
+  encodeSync(texts: readonly string[], options?: Omit<StaticEncodeOptions, 'signal' | 'onProgress'>): Embeddings {
+    const o = v.optionsObject<StaticEncodeOptions>(options, 'encodeSync options', SYNC_OPTIONS);
+    const list = v.stringArray(texts, 'texts');
+    const native = this.alive();
+    return new Embeddings(native.encodeSync(list, encodeOptions(o)), list.length, this.dim);
+  }
+
+  /** Per-token vectors: for each text a `tokens × dim` array of (mapped, weighted) table rows, not normalised. */
+  async encodeAsSequence(texts: readonly string[], options?: StaticEncodeOptions): Promise<Float32Array[]> {
+    const o = v.optionsObject<StaticEncodeOptions>(options, 'encodeAsSequence options', ENCODE_OPTIONS);
+    const list = v.stringArray(texts, 'texts');
+    const native = this.alive();
+    const opts = encodeOptions(o);
+    return this.queue.run((n) => native.encodeAsSequence(list, opts, n), callOptions(o));
+  }
+
+  /** Tokens each text contributes (after the character cut, unknown-token removal and maxLength): tokenization only. */
+  async countTokens(texts: readonly string[], options?: StaticEncodeOptions): Promise<Uint32Array> {
+    const o = v.optionsObject<StaticEncodeOptions>(options, 'countTokens options', ENCODE_OPTIONS);
+    const list = v.stringArray(texts, 'texts');
+    const native = this.alive();
+    const opts = encodeOptions(o);
+    return this.queue.run((n) => native.countTokens(list, opts, n), callOptions(o));
+  }
+
+  /** Calls waiting and running on this model. */
+  counters(): Counters {
+    return this.queue.counters();
+  }
+
+  /** Frees the model (unmaps the table). Refused (MODEL_BUSY) while calls are queued or running. */
+  dispose(): void {
+    if (!this.native) return;
+    refuseWhenBusy(this.queue, 'the StaticModel');
+    this.native.dispose();
+    this.native = undefined;
+  }
+
+  private alive(): NativeStaticModel {
+    if (!this.native) throw winnowError('DISPOSED', 'this StaticModel has been disposed');
+    return this.native;
+  }
+}
+
+function encodeOptions(o: Partial<StaticEncodeOptions>): { maxLength: number; batchSize: number } {
+  // The native side takes 0 for "no truncation" (model2vec's max_length=None).
+  const maxLength = o.maxLength === null ? 0 : (v.positiveInt(o.maxLength, 'maxLength', 1 << 24) ?? 512);
+  return { maxLength, batchSize: v.positiveInt(o.batchSize, 'batchSize', 1 << 24) ?? 1024 };
+}
+
+function callOptions(o: Partial<StaticEncodeOptions>): CallOptions {
+  return { signal: v.abortSignal(o.signal, 'signal'), onProgress: v.func(o.onProgress, 'onProgress') as CallOptions['onProgress'] };
+}

@@ -1,0 +1,56 @@
+// Internal: the per-level kernel table behind pooling.h. Each level lives in its own .cc file,
+// compiled per function with __attribute__((target(...))) so the rest of the binary stays baseline.
+// All kernel code in those files has internal linkage so no ISA-specific copy of a template or
+// inline function can be merged into (and leak out through) another level.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "common/half.h"
+#include "pooling/pooling.h"
+
+namespace winnow::pooling::internal {
+
+struct Kernels {
+  // acc[dim] += sum over i (in order) of row(ids[i]) * RowScale(ids[i]). ids are pre-validated.
+  void (*bag_sum)(const TableView& t, const int32_t* ids, size_t n, float* acc);
+  void (*add_scaled)(float* acc, const float* x, float a, size_t dim);  // acc += a * x
+  void (*max_into)(float* acc, const float* x, size_t dim);             // acc = max(acc, x)
+  double (*sum_squares)(const float* x, size_t dim);                    // accumulated in fp64
+  void (*scale)(float* x, float s, size_t dim);                         // x *= s
+};
+
+const Kernels& ScalarKernels();
+const Kernels* Avx2Kernels();    // nullptr when not compiled in (non-x86)
+const Kernels* Avx512Kernels();  // nullptr when not compiled in (non-x86)
+const Kernels* NeonKernels();    // nullptr when not compiled in (non-aarch64)
+
+inline const uint8_t* RowPtr(const TableView& t, int32_t id) {
+  const size_t row = t.mapping != nullptr ? static_cast<size_t>(t.mapping[id]) : static_cast<size_t>(id);
+  return static_cast<const uint8_t*>(t.data) + row * t.dim * TableDTypeSize(t.dtype);
+}
+
+inline float RowScale(const TableView& t, int32_t id) {
+  const float w = t.row_weights != nullptr ? t.row_weights[id] : 1.0f;
+  return t.dtype == TableDType::kI8 ? w * t.i8_scale : w;
+}
+
+// Element d of a row, converted to fp32 (unaligned-safe).
+template <TableDType DT>
+inline float LoadElement(const uint8_t* row, size_t d) {
+  if constexpr (DT == TableDType::kF32) {
+    float v;
+    std::memcpy(&v, row + d * 4, 4);
+    return v;
+  } else if constexpr (DT == TableDType::kF16 || DT == TableDType::kBF16) {
+    uint16_t h;
+    std::memcpy(&h, row + d * 2, 2);
+    return DT == TableDType::kF16 ? HalfToFloat(h) : Bf16ToFloat(h);
+  } else {
+    return static_cast<float>(static_cast<int8_t>(row[d]));
+  }
+}
+
+}  // namespace winnow::pooling::internal

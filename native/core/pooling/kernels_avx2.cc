@@ -1,0 +1,140 @@
+// AVX2 + FMA + F16C kernels (8 fp32 lanes). Compiled per function with target attributes; only
+// called after cpu_features has confirmed the CPU and OS support them.
+#include "pooling/kernels.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+
+#include <algorithm>
+
+#define WINNOW_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+namespace winnow::pooling::internal {
+namespace {
+
+template <TableDType DT>
+WINNOW_AVX2 inline __m256 Load8(const uint8_t* row, size_t d) {
+  if constexpr (DT == TableDType::kF32) {
+    return _mm256_loadu_ps(reinterpret_cast<const float*>(row + d * 4));
+  } else if constexpr (DT == TableDType::kF16) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + d * 2)));
+  } else if constexpr (DT == TableDType::kBF16) {
+    const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + d * 2)));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+  } else {
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(row + d))));
+  }
+}
+
+// Tokens are resolved in chunks; for each block of 32 dims the accumulators stay in registers
+// while every token of the chunk is added in order (so each element sees the scalar order).
+template <TableDType DT>
+WINNOW_AVX2 void BagSum(const TableView& t, const int32_t* ids, size_t n, float* acc) {
+  constexpr size_t kChunk = 64;
+  const uint8_t* rows[kChunk];
+  float scales[kChunk];
+  const size_t dim = t.dim;
+  const size_t row_bytes = dim * TableDTypeSize(DT);
+  for (size_t start = 0; start < n; start += kChunk) {
+    const size_t m = std::min(kChunk, n - start);
+    for (size_t i = 0; i < m; ++i) {
+      rows[i] = RowPtr(t, ids[start + i]);
+      scales[i] = RowScale(t, ids[start + i]);
+      if (row_bytes <= 4096) {
+        for (size_t off = 0; off < row_bytes; off += 64) _mm_prefetch(reinterpret_cast<const char*>(rows[i]) + off, _MM_HINT_T0);
+      }
+    }
+    size_t d = 0;
+    for (; d + 32 <= dim; d += 32) {
+      __m256 a0 = _mm256_loadu_ps(acc + d), a1 = _mm256_loadu_ps(acc + d + 8);
+      __m256 a2 = _mm256_loadu_ps(acc + d + 16), a3 = _mm256_loadu_ps(acc + d + 24);
+      for (size_t i = 0; i < m; ++i) {
+        const __m256 s = _mm256_set1_ps(scales[i]);
+        a0 = _mm256_fmadd_ps(Load8<DT>(rows[i], d), s, a0);
+        a1 = _mm256_fmadd_ps(Load8<DT>(rows[i], d + 8), s, a1);
+        a2 = _mm256_fmadd_ps(Load8<DT>(rows[i], d + 16), s, a2);
+        a3 = _mm256_fmadd_ps(Load8<DT>(rows[i], d + 24), s, a3);
+      }
+      _mm256_storeu_ps(acc + d, a0);
+      _mm256_storeu_ps(acc + d + 8, a1);
+      _mm256_storeu_ps(acc + d + 16, a2);
+      _mm256_storeu_ps(acc + d + 24, a3);
+    }
+    for (; d + 8 <= dim; d += 8) {
+      __m256 a = _mm256_loadu_ps(acc + d);
+      for (size_t i = 0; i < m; ++i) a = _mm256_fmadd_ps(Load8<DT>(rows[i], d), _mm256_set1_ps(scales[i]), a);
+      _mm256_storeu_ps(acc + d, a);
+    }
+    for (; d < dim; ++d) {
+      float a = acc[d];
+      for (size_t i = 0; i < m; ++i) a += LoadElement<DT>(rows[i], d) * scales[i];
+      acc[d] = a;
+    }
+  }
+}
+
+WINNOW_AVX2 void BagSumAny(const TableView& t, const int32_t* ids, size_t n, float* acc) {
+  switch (t.dtype) {
+    case TableDType::kF32: return BagSum<TableDType::kF32>(t, ids, n, acc);
+    case TableDType::kF16: return BagSum<TableDType::kF16>(t, ids, n, acc);
+    case TableDType::kBF16: return BagSum<TableDType::kBF16>(t, ids, n, acc);
+    case TableDType::kI8: return BagSum<TableDType::kI8>(t, ids, n, acc);
+  }
+}
+
+WINNOW_AVX2 void AddScaled(float* acc, const float* x, float a, size_t dim) {
+  const __m256 va = _mm256_set1_ps(a);
+  size_t d = 0;
+  for (; d + 8 <= dim; d += 8) {
+    _mm256_storeu_ps(acc + d, _mm256_fmadd_ps(_mm256_loadu_ps(x + d), va, _mm256_loadu_ps(acc + d)));
+  }
+  for (; d < dim; ++d) acc[d] += a * x[d];
+}
+
+WINNOW_AVX2 void MaxInto(float* acc, const float* x, size_t dim) {
+  size_t d = 0;
+  for (; d + 8 <= dim; d += 8) {
+    _mm256_storeu_ps(acc + d, _mm256_max_ps(_mm256_loadu_ps(acc + d), _mm256_loadu_ps(x + d)));
+  }
+  for (; d < dim; ++d) acc[d] = std::max(acc[d], x[d]);
+}
+
+WINNOW_AVX2 double SumSquares(const float* x, size_t dim) {
+  __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
+  size_t d = 0;
+  for (; d + 8 <= dim; d += 8) {
+    const __m256d lo = _mm256_cvtps_pd(_mm_loadu_ps(x + d));
+    const __m256d hi = _mm256_cvtps_pd(_mm_loadu_ps(x + d + 4));
+    s0 = _mm256_fmadd_pd(lo, lo, s0);
+    s1 = _mm256_fmadd_pd(hi, hi, s1);
+  }
+  alignas(32) double lanes[4];
+  _mm256_store_pd(lanes, _mm256_add_pd(s0, s1));
+  double s = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+  for (; d < dim; ++d) s += static_cast<double>(x[d]) * x[d];
+  return s;
+}
+
+WINNOW_AVX2 void Scale(float* x, float s, size_t dim) {
+  const __m256 vs = _mm256_set1_ps(s);
+  size_t d = 0;
+  for (; d + 8 <= dim; d += 8) _mm256_storeu_ps(x + d, _mm256_mul_ps(_mm256_loadu_ps(x + d), vs));
+  for (; d < dim; ++d) x[d] *= s;
+}
+
+}  // namespace
+
+const Kernels* Avx2Kernels() {
+  static const Kernels k{BagSumAny, AddScaled, MaxInto, SumSquares, Scale};
+  return &k;
+}
+
+}  // namespace winnow::pooling::internal
+
+#else
+
+namespace winnow::pooling::internal {
+const Kernels* Avx2Kernels() { return nullptr; }
+}  // namespace winnow::pooling::internal
+
+#endif

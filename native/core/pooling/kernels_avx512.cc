@@ -1,0 +1,158 @@
+// AVX-512 (F, BW, VL, DQ) kernels: 16 fp32 lanes, masked loads/stores for ragged tails.
+// Compiled per function with target attributes; only called after cpu_features has confirmed
+// the CPU and OS (opmask + ZMM state) support them.
+#include "pooling/kernels.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+// GCC 12 warns about its own _mm512_undefined_* helpers inside masked intrinsics (GCC PR 105593).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#include <immintrin.h>
+
+#include <algorithm>
+
+#define WINNOW_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")))
+
+namespace winnow::pooling::internal {
+namespace {
+
+WINNOW_AVX512 inline __mmask16 TailMask(size_t left) {
+  return left >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << left) - 1u);
+}
+
+// 16 elements from row[d..d+16), lanes outside `m` read nothing and come back as 0.
+template <TableDType DT>
+WINNOW_AVX512 inline __m512 Load16(const uint8_t* row, size_t d, __mmask16 m) {
+  if constexpr (DT == TableDType::kF32) {
+    return _mm512_maskz_loadu_ps(m, row + d * 4);
+  } else if constexpr (DT == TableDType::kF16) {
+    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, row + d * 2));
+  } else if constexpr (DT == TableDType::kBF16) {
+    const __m512i w = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, row + d * 2));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
+  } else {
+    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, row + d)));
+  }
+}
+
+template <TableDType DT>
+WINNOW_AVX512 inline __m512 Load16(const uint8_t* row, size_t d) {
+  if constexpr (DT == TableDType::kF32) {
+    return _mm512_loadu_ps(row + d * 4);
+  } else if constexpr (DT == TableDType::kF16) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + d * 2)));
+  } else if constexpr (DT == TableDType::kBF16) {
+    const __m512i w = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + d * 2)));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
+  } else {
+    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + d))));
+  }
+}
+
+// Tokens are resolved in chunks; for each block of 64 dims the accumulators stay in registers
+// while every token of the chunk is added in order (so each element sees the scalar order).
+template <TableDType DT>
+WINNOW_AVX512 void BagSum(const TableView& t, const int32_t* ids, size_t n, float* acc) {
+  constexpr size_t kChunk = 64;
+  const uint8_t* rows[kChunk];
+  float scales[kChunk];
+  const size_t dim = t.dim;
+  const size_t row_bytes = dim * TableDTypeSize(DT);
+  for (size_t start = 0; start < n; start += kChunk) {
+    const size_t m = std::min(kChunk, n - start);
+    for (size_t i = 0; i < m; ++i) {
+      rows[i] = RowPtr(t, ids[start + i]);
+      scales[i] = RowScale(t, ids[start + i]);
+      if (row_bytes <= 4096) {
+        for (size_t off = 0; off < row_bytes; off += 64) _mm_prefetch(reinterpret_cast<const char*>(rows[i]) + off, _MM_HINT_T0);
+      }
+    }
+    size_t d = 0;
+    for (; d + 64 <= dim; d += 64) {
+      __m512 a0 = _mm512_loadu_ps(acc + d), a1 = _mm512_loadu_ps(acc + d + 16);
+      __m512 a2 = _mm512_loadu_ps(acc + d + 32), a3 = _mm512_loadu_ps(acc + d + 48);
+      for (size_t i = 0; i < m; ++i) {
+        const __m512 s = _mm512_set1_ps(scales[i]);
+        a0 = _mm512_fmadd_ps(Load16<DT>(rows[i], d), s, a0);
+        a1 = _mm512_fmadd_ps(Load16<DT>(rows[i], d + 16), s, a1);
+        a2 = _mm512_fmadd_ps(Load16<DT>(rows[i], d + 32), s, a2);
+        a3 = _mm512_fmadd_ps(Load16<DT>(rows[i], d + 48), s, a3);
+      }
+      _mm512_storeu_ps(acc + d, a0);
+      _mm512_storeu_ps(acc + d + 16, a1);
+      _mm512_storeu_ps(acc + d + 32, a2);
+      _mm512_storeu_ps(acc + d + 48, a3);
+    }
+    for (; d < dim; d += 16) {
+      const __mmask16 mask = TailMask(dim - d);
+      __m512 a = _mm512_maskz_loadu_ps(mask, acc + d);
+      for (size_t i = 0; i < m; ++i) a = _mm512_fmadd_ps(Load16<DT>(rows[i], d, mask), _mm512_set1_ps(scales[i]), a);
+      _mm512_mask_storeu_ps(acc + d, mask, a);
+    }
+  }
+}
+
+WINNOW_AVX512 void BagSumAny(const TableView& t, const int32_t* ids, size_t n, float* acc) {
+  switch (t.dtype) {
+    case TableDType::kF32: return BagSum<TableDType::kF32>(t, ids, n, acc);
+    case TableDType::kF16: return BagSum<TableDType::kF16>(t, ids, n, acc);
+    case TableDType::kBF16: return BagSum<TableDType::kBF16>(t, ids, n, acc);
+    case TableDType::kI8: return BagSum<TableDType::kI8>(t, ids, n, acc);
+  }
+}
+
+WINNOW_AVX512 void AddScaled(float* acc, const float* x, float a, size_t dim) {
+  const __m512 va = _mm512_set1_ps(a);
+  for (size_t d = 0; d < dim; d += 16) {
+    const __mmask16 m = TailMask(dim - d);
+    const __m512 r = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, x + d), va, _mm512_maskz_loadu_ps(m, acc + d));
+    _mm512_mask_storeu_ps(acc + d, m, r);
+  }
+}
+
+WINNOW_AVX512 void MaxInto(float* acc, const float* x, size_t dim) {
+  for (size_t d = 0; d < dim; d += 16) {
+    const __mmask16 m = TailMask(dim - d);
+    const __m512 r = _mm512_max_ps(_mm512_maskz_loadu_ps(m, acc + d), _mm512_maskz_loadu_ps(m, x + d));
+    _mm512_mask_storeu_ps(acc + d, m, r);
+  }
+}
+
+WINNOW_AVX512 double SumSquares(const float* x, size_t dim) {
+  __m512d s0 = _mm512_setzero_pd(), s1 = _mm512_setzero_pd();
+  for (size_t d = 0; d < dim; d += 16) {
+    const __m512 v = _mm512_maskz_loadu_ps(TailMask(dim - d), x + d);
+    const __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
+    const __m512d hi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+    s0 = _mm512_fmadd_pd(lo, lo, s0);
+    s1 = _mm512_fmadd_pd(hi, hi, s1);
+  }
+  return _mm512_reduce_add_pd(_mm512_add_pd(s0, s1));
+}
+
+WINNOW_AVX512 void Scale(float* x, float s, size_t dim) {
+  const __m512 vs = _mm512_set1_ps(s);
+  for (size_t d = 0; d < dim; d += 16) {
+    const __mmask16 m = TailMask(dim - d);
+    _mm512_mask_storeu_ps(x + d, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + d), vs));
+  }
+}
+
+}  // namespace
+
+const Kernels* Avx512Kernels() {
+  static const Kernels k{BagSumAny, AddScaled, MaxInto, SumSquares, Scale};
+  return &k;
+}
+
+}  // namespace winnow::pooling::internal
+
+#else
+
+namespace winnow::pooling::internal {
+const Kernels* Avx512Kernels() { return nullptr; }
+}  // namespace winnow::pooling::internal
+
+#endif

@@ -1,0 +1,195 @@
+#include "pooling/pooling.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "pooling/kernels.h"
+
+namespace winnow::pooling {
+namespace {
+
+using internal::Kernels;
+
+const Kernels* KernelsFor(SimdLevel level) {
+  if (!CpuSupports(level)) return nullptr;
+  switch (level) {
+    case SimdLevel::kScalar: return &internal::ScalarKernels();
+    case SimdLevel::kAvx2: return internal::Avx2Kernels();
+    case SimdLevel::kAvx512: return internal::Avx512Kernels();
+    case SimdLevel::kNeon: return internal::NeonKernels();
+  }
+  return nullptr;
+}
+
+// Resolved once per process; a function-pointer table, so each call costs one indirect call.
+const Kernels& ActiveKernels() {
+  static const Kernels* const k = [] {
+    const Kernels* found = KernelsFor(ActiveSimdLevel());
+    return found != nullptr ? found : &internal::ScalarKernels();
+  }();
+  return *k;
+}
+
+Status LevelUnavailable(SimdLevel level) {
+  return Status(codes::kInvalidArgument,
+                std::string("SIMD level '") + SimdLevelName(level) + "' is not available on this CPU/build");
+}
+
+Status ValidateIds(const TableView& t, const int32_t* ids, size_t n) {
+  const size_t vocab = t.vocab != 0 ? t.vocab : t.rows;
+  for (size_t i = 0; i < n; ++i) {
+    const int32_t id = ids[i];
+    if (id < 0 || static_cast<size_t>(id) >= vocab) {
+      return Status(codes::kInvalidArgument, "token id " + std::to_string(id) + " at position " + std::to_string(i) +
+                                                 " is outside the vocabulary of " + std::to_string(vocab));
+    }
+    if (t.mapping != nullptr) {
+      const int64_t row = t.mapping[id];
+      if (row < 0 || static_cast<uint64_t>(row) >= t.rows) {
+        return Status(codes::kInvalidArgument, "token id " + std::to_string(id) + " maps to row " + std::to_string(row) +
+                                                   ", outside the table of " + std::to_string(t.rows) + " rows");
+      }
+    } else if (static_cast<size_t>(id) >= t.rows) {
+      return Status(codes::kInvalidArgument, "token id " + std::to_string(id) + " is outside the table of " +
+                                                 std::to_string(t.rows) + " rows");
+    }
+  }
+  return Status::Ok();
+}
+
+Status RunEmbeddingBag(const Kernels& k, const TableView& t, const int32_t* ids, size_t n, float* out,
+                       bool normalize) {
+  WINNOW_RETURN_IF_ERROR(ValidateIds(t, ids, n));
+  std::fill(out, out + t.dim, 0.0f);
+  if (n == 0 || t.dim == 0) return Status::Ok();
+  k.bag_sum(t, ids, n, out);
+  k.scale(out, 1.0f / static_cast<float>(n), t.dim);
+  if (normalize) {
+    const double ss = k.sum_squares(out, t.dim);
+    if (ss > 0) k.scale(out, static_cast<float>(1.0 / std::sqrt(ss)), t.dim);
+  }
+  return Status::Ok();
+}
+
+void NormalizeRows(const Kernels& k, float* x, size_t rows, size_t dim) {
+  for (size_t r = 0; r < rows; ++r) {
+    float* row = x + r * dim;
+    const double norm = std::sqrt(k.sum_squares(row, dim));
+    k.scale(row, static_cast<float>(1.0 / std::max(norm, 1e-12)), dim);
+  }
+}
+
+Status RunPoolHidden(const Kernels& k, const float* hidden, const int64_t* mask, size_t batch, size_t seq,
+                     size_t dim, PoolMode mode, float* out) {
+  for (size_t b = 0; b < batch; ++b) {
+    const float* h = hidden + b * seq * dim;  // [seq, dim]
+    const int64_t* m = mask + b * seq;        // [seq]
+    float* o = out + b * dim;                 // [dim]
+    switch (mode) {
+      case PoolMode::kCls:
+        if (seq == 0) {
+          std::fill(o, o + dim, 0.0f);
+        } else {
+          std::copy(h, h + dim, o);
+        }
+        break;
+      case PoolMode::kMean:
+      case PoolMode::kWeightedMean: {
+        std::fill(o, o + dim, 0.0f);
+        float weight_sum = 0;
+        for (size_t s = 0; s < seq; ++s) {
+          if (m[s] == 0) continue;
+          const float w = mode == PoolMode::kMean ? 1.0f : static_cast<float>(s + 1);
+          k.add_scaled(o, h + s * dim, w, dim);
+          weight_sum += w;
+        }
+        k.scale(o, 1.0f / std::max(weight_sum, 1e-9f), dim);
+        break;
+      }
+      case PoolMode::kMax: {
+        std::fill(o, o + dim, -std::numeric_limits<float>::infinity());
+        bool any_masked = seq == 0;
+        for (size_t s = 0; s < seq; ++s) {
+          if (m[s] == 0) {
+            any_masked = true;
+          } else {
+            k.max_into(o, h + s * dim, dim);
+          }
+        }
+        // sentence-transformers writes -1e9 into masked positions before taking the max.
+        if (any_masked) {
+          for (size_t d = 0; d < dim; ++d) o[d] = std::max(o[d], -1e9f);
+        }
+        break;
+      }
+      case PoolMode::kLastToken: {
+        size_t s = seq;
+        while (s > 0 && m[s - 1] == 0) --s;
+        if (s == 0) {
+          std::fill(o, o + dim, 0.0f);
+        } else {
+          std::copy(h + (s - 1) * dim, h + s * dim, o);
+        }
+        break;
+      }
+      default:
+        return Status(codes::kInvalidArgument, "unknown pooling mode " + std::to_string(static_cast<int>(mode)));
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+size_t TableDTypeSize(TableDType dtype) {
+  switch (dtype) {
+    case TableDType::kF32: return 4;
+    case TableDType::kF16:
+    case TableDType::kBF16: return 2;
+    case TableDType::kI8: return 1;
+  }
+  return 0;
+}
+
+bool KernelLevelAvailable(SimdLevel level) { return KernelsFor(level) != nullptr; }
+
+const char* ActiveSimdLevelName() {
+  const SimdLevel level = ActiveSimdLevel();
+  return SimdLevelName(KernelsFor(level) != nullptr ? level : SimdLevel::kScalar);
+}
+
+Status EmbeddingBag(const TableView& table, const int32_t* ids, size_t n, float* out, bool normalize) {
+  return RunEmbeddingBag(ActiveKernels(), table, ids, n, out, normalize);
+}
+
+Status EmbeddingBag(SimdLevel level, const TableView& table, const int32_t* ids, size_t n, float* out,
+                    bool normalize) {
+  const Kernels* k = KernelsFor(level);
+  if (k == nullptr) return LevelUnavailable(level);
+  return RunEmbeddingBag(*k, table, ids, n, out, normalize);
+}
+
+Status PoolHidden(const float* hidden, const int64_t* mask, size_t batch, size_t seq, size_t dim, PoolMode mode,
+                  float* out) {
+  return RunPoolHidden(ActiveKernels(), hidden, mask, batch, seq, dim, mode, out);
+}
+
+Status PoolHidden(SimdLevel level, const float* hidden, const int64_t* mask, size_t batch, size_t seq, size_t dim,
+                  PoolMode mode, float* out) {
+  const Kernels* k = KernelsFor(level);
+  if (k == nullptr) return LevelUnavailable(level);
+  return RunPoolHidden(*k, hidden, mask, batch, seq, dim, mode, out);
+}
+
+void L2NormalizeRows(float* x, size_t rows, size_t dim) { NormalizeRows(ActiveKernels(), x, rows, dim); }
+
+Status L2NormalizeRows(SimdLevel level, float* x, size_t rows, size_t dim) {
+  const Kernels* k = KernelsFor(level);
+  if (k == nullptr) return LevelUnavailable(level);
+  NormalizeRows(*k, x, rows, dim);
+  return Status::Ok();
+}
+
+}  // namespace winnow::pooling
