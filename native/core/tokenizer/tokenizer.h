@@ -91,6 +91,9 @@ class Tokenizer {
   virtual std::optional<int32_t> UnkId() const = 0;
   // The padding config from tokenizer.json (`padding` key), if present.
   virtual std::optional<PaddingOptions> DefaultPadding() const = 0;
+  // The truncation config from tokenizer.json (`truncation` key), if present. (Added after the
+  // original contract; not pure so that other implementations keep compiling.)
+  virtual std::optional<TruncationOptions> DefaultTruncation() const { return std::nullopt; }
 
   virtual Status Decode(const int32_t* ids, size_t n, bool skip_special_tokens, std::string* out) const = 0;
 };

@@ -1,0 +1,39 @@
+// Post-processors (tokenizer.json `post_processor`), truncation and padding, with HF semantics.
+// To add a type (RobertaProcessing, ByteLevel): implement PostProcessor and add a branch to
+// LoadPostProcessor in post_processors.cc.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/status.h"
+#include "tokenizer/tokenizer.h"
+
+namespace winnow::tok {
+
+class PostProcessor {
+ public:
+  virtual ~PostProcessor() = default;
+  // Number of special tokens added for a single sequence / a pair.
+  virtual size_t AddedTokens(bool is_pair) const = 0;
+  // HF process_encodings: 1 or 2 encodings in (sequence ids set), any number out; the caller merges.
+  virtual Status ProcessEncodings(std::vector<Encoding>* encodings, bool add_special_tokens) const = 0;
+};
+
+StatusOr<std::unique_ptr<PostProcessor>> LoadPostProcessor(const nlohmann::json& j, const std::string& path);
+
+// HF Encoding::merge_with(pair, growing_offsets = false), overflowing combinations included.
+void MergeInto(Encoding* self, const Encoding& pair);
+Encoding MergeEncodings(std::vector<Encoding> encodings);
+
+// HF truncate_encodings. `pair` may be null.
+Status TruncateEncodings(Encoding* first, Encoding* pair, const TruncationOptions& opts);
+// HF Encoding::truncate (one sequence; windows beyond the first go to `overflowing`).
+Status TruncateEncoding(Encoding* e, size_t max_len, size_t stride, Direction dir);
+// HF Encoding::pad, overflowing included. `target` is the final length.
+void PadEncoding(Encoding* e, size_t target, int32_t pad_id, int32_t pad_type_id, Direction dir);
+
+}  // namespace winnow::tok

@@ -1,0 +1,203 @@
+#include "tokenizer/pre_tokenizers.h"
+
+#include <vector>
+
+#include "tokenizer/json_util.h"
+#include "tokenizer/regex.h"
+#include "tokenizer/unicode.h"
+
+namespace winnow::tok {
+namespace {
+
+using json_util::json;
+
+// Splits on whitespace (removed) and isolates punctuation in one pass; equals HF's two splits.
+class BertPreTokenizer final : public PreTokenizer {
+ public:
+  Status PreTokenize(PreTokenizedString* p) const override {
+    return p->SplitWith([](const NormalizedString& ns, std::vector<Split>* out) {
+      const std::string& s = ns.get();
+      size_t start = 0;
+      size_t i = 0;
+      auto flush = [&](size_t end) {
+        if (end > start) out->push_back(Split{ns.Slice(start, end), false, {}});
+      };
+      while (i < s.size()) {
+        const unsigned char c = static_cast<unsigned char>(s[i]);
+        int len = 1;
+        bool ws, punct;
+        if (c < 0x80) {
+          const uint8_t f = unicode::kAsciiFlags[c];
+          ws = f & unicode::kAsciiWhitespace;
+          punct = f & unicode::kAsciiPunct;
+        } else {
+          uint32_t cp = unicode::Decode(s, i, &len);
+          ws = unicode::IsWhitespace(cp);
+          punct = !ws && unicode::IsBertPunctuation(cp);
+        }
+        if (ws) {
+          flush(i);
+          start = i + len;
+        } else if (punct) {
+          flush(i);
+          out->push_back(Split{ns.Slice(i, i + len), false, {}});
+          start = i + len;
+        }
+        i += len;
+      }
+      flush(s.size());
+      return Status::Ok();
+    });
+  }
+};
+
+// \w+|[^\w\s]+ kept, whitespace removed.
+class WhitespacePreTokenizer final : public PreTokenizer {
+ public:
+  Status PreTokenize(PreTokenizedString* p) const override {
+    return p->SplitWith([](const NormalizedString& ns, std::vector<Split>* out) {
+      const std::string& s = ns.get();
+      size_t i = 0;
+      int cur = 0;  // 0 none, 1 word run, 2 other run
+      size_t start = 0;
+      while (i < s.size()) {
+        int len;
+        uint32_t cp = unicode::Decode(s, i, &len);
+        int cls = unicode::IsWhitespace(cp) ? 0 : unicode::IsWordChar(cp) ? 1 : 2;
+        if (cls != cur) {
+          if (cur != 0) out->push_back(Split{ns.Slice(start, i), false, {}});
+          cur = cls;
+          start = i;
+        }
+        i += len;
+      }
+      if (cur != 0) out->push_back(Split{ns.Slice(start, s.size()), false, {}});
+      return Status::Ok();
+    });
+  }
+};
+
+template <class Pred>
+class CharSplitPreTokenizer final : public PreTokenizer {
+ public:
+  CharSplitPreTokenizer(Pred pred, SplitBehavior b) : pred_(pred), behavior_(b) {}
+  Status PreTokenize(PreTokenizedString* p) const override {
+    std::vector<Match> matches;
+    return p->SplitWith([&](const NormalizedString& ns, std::vector<Split>* out) {
+      FindCharMatches(ns.get(), pred_, &matches);
+      SplitByMatches(ns, matches, behavior_, false, out);
+      return Status::Ok();
+    });
+  }
+
+ private:
+  Pred pred_;
+  SplitBehavior behavior_;
+};
+template <class Pred>
+std::unique_ptr<PreTokenizer> MakeCharSplit(Pred p, SplitBehavior b) {
+  return std::unique_ptr<PreTokenizer>(new CharSplitPreTokenizer<Pred>(p, b));
+}
+
+class SplitPreTokenizer final : public PreTokenizer {
+ public:
+  SplitPreTokenizer(std::unique_ptr<Regex> re, SplitBehavior b, bool invert)
+      : re_(std::move(re)), behavior_(b), invert_(invert) {}
+  Status PreTokenize(PreTokenizedString* p) const override {
+    std::vector<Match> matches;
+    return p->SplitWith([&](const NormalizedString& ns, std::vector<Split>* out) {
+      WINNOW_RETURN_IF_ERROR(re_->FindMatches(ns.get(), &matches));
+      SplitByMatches(ns, matches, behavior_, invert_, out);
+      return Status::Ok();
+    });
+  }
+
+ private:
+  std::unique_ptr<Regex> re_;
+  SplitBehavior behavior_;
+  bool invert_;
+};
+
+class SequencePreTokenizer final : public PreTokenizer {
+ public:
+  explicit SequencePreTokenizer(std::vector<std::unique_ptr<PreTokenizer>> s) : seq_(std::move(s)) {}
+  Status PreTokenize(PreTokenizedString* p) const override {
+    for (const auto& t : seq_) WINNOW_RETURN_IF_ERROR(t->PreTokenize(p));
+    return Status::Ok();
+  }
+
+ private:
+  std::vector<std::unique_ptr<PreTokenizer>> seq_;
+};
+
+}  // namespace
+
+Status ParseSplitBehavior(const nlohmann::json& v, const std::string& path, SplitBehavior* out) {
+  if (!v.is_string()) return InvalidAt(path, "expected a split behavior string");
+  const std::string s = v.get<std::string>();
+  if (s == "Removed") *out = SplitBehavior::kRemoved;
+  else if (s == "Isolated") *out = SplitBehavior::kIsolated;
+  else if (s == "MergedWithPrevious") *out = SplitBehavior::kMergedWithPrevious;
+  else if (s == "MergedWithNext") *out = SplitBehavior::kMergedWithNext;
+  else if (s == "Contiguous") *out = SplitBehavior::kContiguous;
+  else return InvalidAt(path, "unknown split behavior \"" + s + "\"");
+  return Status::Ok();
+}
+
+StatusOr<std::unique_ptr<PreTokenizer>> LoadPreTokenizer(const nlohmann::json& j, const std::string& path) {
+  using namespace json_util;
+  std::string type;
+  WINNOW_RETURN_IF_ERROR(GetType(j, path, &type));
+  if (type == "BertPreTokenizer") return std::unique_ptr<PreTokenizer>(new BertPreTokenizer());
+  if (type == "Whitespace") return std::unique_ptr<PreTokenizer>(new WhitespacePreTokenizer());
+  if (type == "WhitespaceSplit")
+    return MakeCharSplit([](uint32_t c) { return unicode::IsWhitespace(c); }, SplitBehavior::kRemoved);
+  if (type == "Punctuation") {
+    SplitBehavior b = SplitBehavior::kIsolated;
+    if (const json* v = Find(j, "behavior")) WINNOW_RETURN_IF_ERROR(ParseSplitBehavior(*v, Key(path, "behavior"), &b));
+    return MakeCharSplit([](uint32_t c) { return unicode::IsBertPunctuation(c); }, b);
+  }
+  if (type == "Digits") {
+    bool individual = false;
+    WINNOW_RETURN_IF_ERROR(GetBool(j, "individual_digits", path, &individual));
+    return MakeCharSplit([](uint32_t c) { return unicode::IsNumeric(c); },
+                         individual ? SplitBehavior::kIsolated : SplitBehavior::kContiguous);
+  }
+  if (type == "CharDelimiterSplit") {
+    std::string d;
+    WINNOW_RETURN_IF_ERROR(GetString(j, "delimiter", path, &d, /*required=*/true));
+    int len = 0;
+    uint32_t cp = d.empty() ? 0 : unicode::Decode(d, 0, &len);
+    if (d.empty() || static_cast<size_t>(len) != d.size())
+      return InvalidAt(Key(path, "delimiter"), "expected a single character");
+    return MakeCharSplit([cp](uint32_t c) { return c == cp; }, SplitBehavior::kRemoved);
+  }
+  if (type == "Split") {
+    const json* pat = Find(j, "pattern");
+    if (!pat) return InvalidAt(Key(path, "pattern"), "missing required pattern");
+    WINNOW_ASSIGN_OR_RETURN(std::unique_ptr<Regex> re, LoadPattern(*pat, Key(path, "pattern")));
+    SplitBehavior b;
+    const json* bv = Find(j, "behavior");
+    if (!bv) return InvalidAt(Key(path, "behavior"), "missing required split behavior");
+    WINNOW_RETURN_IF_ERROR(ParseSplitBehavior(*bv, Key(path, "behavior"), &b));
+    bool invert = false;
+    WINNOW_RETURN_IF_ERROR(GetBool(j, "invert", path, &invert));
+    return std::unique_ptr<PreTokenizer>(new SplitPreTokenizer(std::move(re), b, invert));
+  }
+  if (type == "Sequence") {
+    const json* arr = Find(j, "pretokenizers");
+    const std::string apath = Key(path, "pretokenizers");
+    if (!arr || !arr->is_array()) return InvalidAt(apath, "expected an array");
+    std::vector<std::unique_ptr<PreTokenizer>> seq;
+    for (size_t i = 0; i < arr->size(); ++i) {
+      WINNOW_ASSIGN_OR_RETURN(std::unique_ptr<PreTokenizer> t, LoadPreTokenizer((*arr)[i], Index(apath, i)));
+      seq.push_back(std::move(t));
+    }
+    return std::unique_ptr<PreTokenizer>(new SequencePreTokenizer(std::move(seq)));
+  }
+  if (type.empty()) return InvalidAt(Key(path, "type"), "missing pre-tokenizer type");
+  // ByteLevel, Metaspace, UnicodeScripts: not implemented yet.
+  return Unsupported(path, type);
+}
+
+}  // namespace winnow::tok

@@ -1,0 +1,356 @@
+// Tokenizer: tokenizer.json loading and the encode pipeline (added tokens -> normalizer ->
+// pre-tokenizer -> model -> truncation -> post-processor -> padding), bit-exact with HF tokenizers.
+#include "tokenizer/tokenizer.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "tokenizer/added_vocabulary.h"
+#include "tokenizer/decoders.h"
+#include "tokenizer/json_util.h"
+#include "tokenizer/model.h"
+#include "tokenizer/normalizers.h"
+#include "tokenizer/post_processors.h"
+#include "tokenizer/pre_tokenizers.h"
+#include "tokenizer/unicode.h"
+
+namespace winnow::tok {
+namespace {
+
+using json_util::json;
+
+class TokenizerImpl final : public Tokenizer {
+ public:
+  Status Load(const json& root);
+
+  Status EncodeRaw(std::string_view text, Encoding* out) const override {
+    *out = Encoding();
+    PreTokenizedString pts(std::string_view{});
+    WINNOW_RETURN_IF_ERROR(added_.ExtractAndNormalize(normalizer_.get(), text, &pts));
+    if (pre_tokenizer_) WINNOW_RETURN_IF_ERROR(pre_tokenizer_->PreTokenize(&pts));
+    std::vector<Token> toks;
+    size_t reserve = 0;
+    for (const Split& s : pts.splits()) reserve += s.has_tokens ? s.tokens.size() : 1;
+    out->ids.reserve(reserve);
+    out->offsets.reserve(reserve);
+    for (const Split& s : pts.splits()) {
+      const std::vector<Token>* tv = &s.tokens;
+      if (!s.has_tokens) {
+        toks.clear();
+        WINNOW_RETURN_IF_ERROR(model_->Tokenize(s.normalized.get(), &toks));
+        tv = &toks;
+      }
+      for (const Token& t : *tv) {
+        out->ids.push_back(t.id);
+        out->offsets.push_back(s.normalized.ToOriginal(t.start, t.end));
+      }
+    }
+    const size_t n = out->ids.size();
+    out->type_ids.assign(n, 0);
+    out->special_tokens_mask.assign(n, 0);
+    out->attention_mask.assign(n, 1);
+    out->sequence_ids.assign(n, 0);
+    return Status::Ok();
+  }
+
+  Status PostProcess(Encoding first, Encoding* pair, const EncodeOptions& opts, Encoding* out) const override {
+    std::optional<Encoding> second;
+    if (pair) {
+      second = *pair;
+      std::fill(second->type_ids.begin(), second->type_ids.end(), 1);
+      std::fill(second->sequence_ids.begin(), second->sequence_ids.end(), 1);
+    }
+    std::fill(first.sequence_ids.begin(), first.sequence_ids.end(), 0);
+    Encoding* sp = second ? &*second : nullptr;
+    if (opts.truncation.max_length > 0) {
+      TruncationOptions t = opts.truncation;
+      const size_t n_added = NumSpecialTokensToAdd(sp != nullptr);
+      if (opts.add_special_tokens && n_added > 0) {
+        if (t.max_length < n_added)
+          return Status(codes::kInvalidArgument, "truncation max_length (" + std::to_string(t.max_length) +
+                                                     ") is smaller than the number of special tokens (" +
+                                                     std::to_string(n_added) + ")");
+        t.max_length -= n_added;
+      }
+      if (t.max_length == 0) {
+        WINNOW_RETURN_IF_ERROR(TruncateEncoding(&first, 0, t.stride, t.direction));
+        if (sp) WINNOW_RETURN_IF_ERROR(TruncateEncoding(sp, 0, t.stride, t.direction));
+      } else {
+        WINNOW_RETURN_IF_ERROR(TruncateEncodings(&first, sp, t));
+      }
+      if (!t.keep_overflowing) {
+        first.overflowing.clear();
+        if (sp) sp->overflowing.clear();
+      }
+    } else {
+      first.overflowing.clear();
+      if (sp) sp->overflowing.clear();
+    }
+    std::vector<Encoding> encs;
+    encs.push_back(std::move(first));
+    if (sp) encs.push_back(std::move(*sp));
+    if (post_processor_) WINNOW_RETURN_IF_ERROR(post_processor_->ProcessEncodings(&encs, opts.add_special_tokens));
+    *out = MergeEncodings(std::move(encs));
+    if (opts.padding.enabled) {
+      size_t target = opts.padding.length ? opts.padding.length : out->ids.size();
+      const size_t m = opts.padding.pad_to_multiple_of;
+      if (m > 0 && target % m > 0) target += m - target % m;
+      PadEncoding(out, target, opts.padding.pad_id, opts.padding.pad_type_id, opts.padding.direction);
+    }
+    return Status::Ok();
+  }
+
+  Status Encode(std::string_view text, const std::string_view* pair, const EncodeOptions& opts,
+                Encoding* out) const override {
+    Encoding a;
+    WINNOW_RETURN_IF_ERROR(EncodeRaw(text, &a));
+    if (!pair) return PostProcess(std::move(a), nullptr, opts, out);
+    Encoding b;
+    WINNOW_RETURN_IF_ERROR(EncodeRaw(*pair, &b));
+    return PostProcess(std::move(a), &b, opts, out);
+  }
+
+  size_t NumSpecialTokensToAdd(bool is_pair) const override {
+    return post_processor_ ? post_processor_->AddedTokens(is_pair) : 0;
+  }
+
+  std::optional<int32_t> TokenToId(std::string_view token) const override {
+    if (auto id = added_.TokenToId(token)) return id;
+    return model_->TokenToId(token);
+  }
+  std::optional<std::string> IdToToken(int32_t id) const override {
+    if (auto t = added_.IdToToken(id)) return std::string(*t);
+    if (auto t = model_->IdToToken(id)) return std::string(*t);
+    return std::nullopt;
+  }
+  size_t VocabSize() const override { return model_->VocabSize() + added_.NumNotInModel(*model_); }
+  std::optional<int32_t> UnkId() const override { return model_->UnkId(); }
+  std::optional<PaddingOptions> DefaultPadding() const override { return padding_; }
+  std::optional<TruncationOptions> DefaultTruncation() const override { return truncation_; }
+
+  Status Decode(const int32_t* ids, size_t n, bool skip_special_tokens, std::string* out) const override {
+    std::vector<std::string> tokens;
+    tokens.reserve(n);
+    for (size_t i = 0; i < n; ++i) {
+      std::optional<std::string_view> t = added_.IdToToken(ids[i]);
+      if (!t) t = model_->IdToToken(ids[i]);
+      if (!t) continue;
+      if (skip_special_tokens && added_.IsSpecialToken(*t)) continue;
+      tokens.emplace_back(*t);
+    }
+    out->clear();
+    if (!decoder_) {
+      for (size_t i = 0; i < tokens.size(); ++i) {
+        if (i) *out += ' ';
+        *out += tokens[i];
+      }
+      return Status::Ok();
+    }
+    WINNOW_RETURN_IF_ERROR(decoder_->DecodeChain(&tokens));
+    for (const std::string& t : tokens) *out += t;
+    return Status::Ok();
+  }
+
+ private:
+  Status LoadModel(const json& j);
+  Status LoadAddedTokens(const json& j);
+  Status LoadTruncation(const json& j);
+  Status LoadPadding(const json& j);
+
+  std::unique_ptr<Normalizer> normalizer_;
+  std::unique_ptr<PreTokenizer> pre_tokenizer_;
+  std::unique_ptr<Model> model_;
+  std::unique_ptr<PostProcessor> post_processor_;
+  std::unique_ptr<Decoder> decoder_;
+  AddedVocabulary added_;
+  std::optional<TruncationOptions> truncation_;
+  std::optional<PaddingOptions> padding_;
+};
+
+Status TokenizerImpl::LoadModel(const json& j) {
+  using namespace json_util;
+  const std::string path = "model";
+  WINNOW_RETURN_IF_ERROR(ExpectObject(j, path));
+  std::string type;
+  WINNOW_RETURN_IF_ERROR(GetString(j, "type", path, &type));
+  if (type.empty()) {
+    // Old files carry no type: recognise the family by its fields.
+    const json* vocab = Find(j, "vocab");
+    if (!vocab) return InvalidAt(Key(path, "vocab"), "missing required vocabulary");
+    if (j.contains("merges")) type = "BPE";
+    else if (vocab->is_array()) type = "Unigram";
+    else if (j.contains("continuing_subword_prefix") || j.contains("max_input_chars_per_word")) type = "WordPiece";
+    else type = "WordLevel";
+  }
+  StatusOr<std::unique_ptr<Model>> m = Status(codes::kInternal, "unreachable");
+  if (type == "WordPiece") m = LoadWordPiece(j, path);
+  else if (type == "WordLevel") m = LoadWordLevel(j, path);
+  else if (type == "BPE") m = LoadBpe(j, path);
+  else if (type == "Unigram") m = LoadUnigram(j, path);
+  else return Unsupported(path, type);
+  if (!m.ok()) return m.status();
+  model_ = std::move(m).value();
+  return Status::Ok();
+}
+
+Status TokenizerImpl::LoadAddedTokens(const json& j) {
+  using namespace json_util;
+  const std::string path = "added_tokens";
+  if (!j.is_array()) return InvalidAt(path, std::string("expected an array, got ") + j.type_name());
+  std::vector<AddedToken> tokens;
+  for (size_t i = 0; i < j.size(); ++i) {
+    const json& t = j[i];
+    const std::string tpath = Index(path, i);
+    WINNOW_RETURN_IF_ERROR(ExpectObject(t, tpath));
+    AddedToken a;
+    WINNOW_RETURN_IF_ERROR(GetString(t, "content", tpath, &a.content, /*required=*/true));
+    if (const json* id = Find(t, "id")) {
+      int32_t unused;
+      WINNOW_RETURN_IF_ERROR(ToId(*id, Key(tpath, "id"), &unused));
+    }
+    WINNOW_RETURN_IF_ERROR(GetBool(t, "special", tpath, &a.special));
+    a.normalized = !a.special;
+    WINNOW_RETURN_IF_ERROR(GetBool(t, "single_word", tpath, &a.single_word));
+    WINNOW_RETURN_IF_ERROR(GetBool(t, "lstrip", tpath, &a.lstrip));
+    WINNOW_RETURN_IF_ERROR(GetBool(t, "rstrip", tpath, &a.rstrip));
+    WINNOW_RETURN_IF_ERROR(GetBool(t, "normalized", tpath, &a.normalized));
+    tokens.push_back(std::move(a));
+  }
+  return added_.AddTokens(tokens, *model_, normalizer_.get());
+}
+
+Status ParseDirection(const json& j, const char* key, const std::string& path, Direction* d) {
+  std::string s;
+  WINNOW_RETURN_IF_ERROR(json_util::GetString(j, key, path, &s));
+  if (s.empty() || s == "Right") *d = Direction::kRight;
+  else if (s == "Left") *d = Direction::kLeft;
+  else return InvalidAt(json_util::Key(path, key), "expected \"Right\" or \"Left\", got \"" + s + "\"");
+  return Status::Ok();
+}
+
+Status TokenizerImpl::LoadTruncation(const json& j) {
+  using namespace json_util;
+  const std::string path = "truncation";
+  WINNOW_RETURN_IF_ERROR(ExpectObject(j, path));
+  TruncationOptions t;
+  t.keep_overflowing = true;
+  uint64_t v = 0;
+  WINNOW_RETURN_IF_ERROR(GetUint(j, "max_length", path, &v, /*required=*/true));
+  t.max_length = v;
+  v = 0;
+  WINNOW_RETURN_IF_ERROR(GetUint(j, "stride", path, &v));
+  t.stride = v;
+  std::string s;
+  WINNOW_RETURN_IF_ERROR(GetString(j, "strategy", path, &s));
+  if (s.empty() || s == "LongestFirst") t.strategy = TruncationStrategy::kLongestFirst;
+  else if (s == "OnlyFirst") t.strategy = TruncationStrategy::kOnlyFirst;
+  else if (s == "OnlySecond") t.strategy = TruncationStrategy::kOnlySecond;
+  else return InvalidAt(Key(path, "strategy"), "unknown truncation strategy \"" + s + "\"");
+  WINNOW_RETURN_IF_ERROR(ParseDirection(j, "direction", path, &t.direction));
+  truncation_ = t;
+  return Status::Ok();
+}
+
+Status TokenizerImpl::LoadPadding(const json& j) {
+  using namespace json_util;
+  const std::string path = "padding";
+  WINNOW_RETURN_IF_ERROR(ExpectObject(j, path));
+  PaddingOptions p;
+  p.enabled = true;
+  if (const json* st = Find(j, "strategy")) {
+    if (st->is_string() && st->get<std::string>() == "BatchLongest") {
+      p.length = 0;
+    } else if (st->is_object() && st->contains("Fixed")) {
+      uint64_t n = 0;
+      WINNOW_RETURN_IF_ERROR(GetUint(*st, "Fixed", Key(path, "strategy"), &n, true));
+      p.length = n;
+    } else {
+      return InvalidAt(Key(path, "strategy"), "expected \"BatchLongest\" or {\"Fixed\": n}");
+    }
+  }
+  WINNOW_RETURN_IF_ERROR(ParseDirection(j, "direction", path, &p.direction));
+  uint64_t v = 0;
+  WINNOW_RETURN_IF_ERROR(GetUint(j, "pad_to_multiple_of", path, &v));
+  p.pad_to_multiple_of = v;
+  if (const json* id = Find(j, "pad_id")) WINNOW_RETURN_IF_ERROR(ToId(*id, Key(path, "pad_id"), &p.pad_id));
+  if (const json* id = Find(j, "pad_type_id")) WINNOW_RETURN_IF_ERROR(ToId(*id, Key(path, "pad_type_id"), &p.pad_type_id));
+  padding_ = p;
+  return Status::Ok();
+}
+
+Status TokenizerImpl::Load(const json& root) {
+  using namespace json_util;
+  if (!root.is_object()) return InvalidAt("$", std::string("expected a tokenizer.json object, got ") + root.type_name());
+  if (const json* n = Find(root, "normalizer")) {
+    WINNOW_ASSIGN_OR_RETURN(normalizer_, LoadNormalizer(*n, "normalizer"));
+  }
+  if (const json* p = Find(root, "pre_tokenizer")) {
+    WINNOW_ASSIGN_OR_RETURN(pre_tokenizer_, LoadPreTokenizer(*p, "pre_tokenizer"));
+  }
+  const json* m = Find(root, "model");
+  if (!m) return InvalidAt("model", "missing required model");
+  WINNOW_RETURN_IF_ERROR(LoadModel(*m));
+  if (const json* p = Find(root, "post_processor")) {
+    WINNOW_ASSIGN_OR_RETURN(post_processor_, LoadPostProcessor(*p, "post_processor"));
+  }
+  if (const json* d = Find(root, "decoder")) {
+    WINNOW_ASSIGN_OR_RETURN(decoder_, LoadDecoder(*d, "decoder"));
+  }
+  if (const json* a = Find(root, "added_tokens")) WINNOW_RETURN_IF_ERROR(LoadAddedTokens(*a));
+  if (const json* t = Find(root, "truncation")) WINNOW_RETURN_IF_ERROR(LoadTruncation(*t));
+  if (const json* p = Find(root, "padding")) WINNOW_RETURN_IF_ERROR(LoadPadding(*p));
+  return Status::Ok();
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromJson(std::string_view text) {
+  json root;
+  try {
+    root = json::parse(text.begin(), text.end());
+  } catch (const std::exception& e) {
+    return Status(codes::kTokenizerInvalid, std::string("$: not valid JSON: ") + e.what());
+  }
+  auto t = std::make_unique<TokenizerImpl>();
+  try {
+    WINNOW_RETURN_IF_ERROR(t->Load(root));
+  } catch (const std::exception& e) {
+    // Every access is type-checked; this is a last line of defence.
+    return Status(codes::kTokenizerInvalid, std::string("$: ") + e.what());
+  }
+  return std::unique_ptr<Tokenizer>(std::move(t));
+}
+
+StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromFile(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return Status(codes::kIo, "cannot open tokenizer file " + path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  if (f.bad()) return Status(codes::kIo, "cannot read tokenizer file " + path);
+  return FromJson(ss.str());
+}
+
+void ByteOffsetsToUtf16(std::string_view text, std::vector<std::pair<uint32_t, uint32_t>>* offsets) {
+  size_t byte_pos = 0;
+  uint32_t u16_pos = 0;
+  auto convert = [&](uint32_t b) -> uint32_t {
+    if (b < byte_pos) {
+      byte_pos = 0;
+      u16_pos = 0;
+    }
+    while (byte_pos < b && byte_pos < text.size()) {
+      const unsigned char c = static_cast<unsigned char>(text[byte_pos]);
+      int n = unicode::Utf8Len(c);
+      if (byte_pos + n > text.size()) n = static_cast<int>(text.size() - byte_pos);
+      u16_pos += n == 4 ? 2 : 1;
+      byte_pos += n;
+    }
+    return u16_pos;
+  };
+  for (auto& o : *offsets) {
+    o.first = convert(o.first);
+    o.second = convert(o.second);
+  }
+}
+
+}  // namespace winnow::tok
