@@ -48,6 +48,7 @@ StatusOr<OrtRuntime*> OrtRuntime::Get(const std::string& library_path) {
 
   auto* rt = new OrtRuntime();
   rt->handle_ = handle;
+  rt->api_base_ = base;
   rt->library_path_ = library_path;
   try {
     rt->env_ = std::make_unique<Ort::Env>(ORT_LOGGING_LEVEL_WARNING, "winnow", &OrtRuntime::LogCallback, rt);
@@ -59,7 +60,9 @@ StatusOr<OrtRuntime*> OrtRuntime::Get(const std::string& library_path) {
   return rt;
 }
 
-std::string OrtRuntime::version() const { return Ort::GetVersionString(); }
+// Through the loaded base, never Ort::GetVersionString(): that calls OrtGetApiBase directly, a symbol this addon never
+// links (ONNX Runtime is dlopen'ed RTLD_LOCAL), so it only resolved when another addon had exported it.
+std::string OrtRuntime::version() const { return api_base_->GetVersionString(); }
 
 void OrtRuntime::LogCallback(void* param, OrtLoggingLevel severity, const char* category, const char* logid,
                              const char* code_location, const char* message) {

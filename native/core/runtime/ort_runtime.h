@@ -35,6 +35,7 @@ class OrtRuntime {
                           const char* code_location, const char* message);
 
   void* handle_ = nullptr;
+  const OrtApiBase* api_base_ = nullptr;
   std::string library_path_;
   std::unique_ptr<Ort::Env> env_;
   std::mutex log_mu_;
