@@ -1,0 +1,93 @@
+// Renders the cross-encoder section of docs/benchmark.md from a results object, and swaps it into the
+// file while keeping every other section (one `## ` section per benchmark).
+export const TITLE = '## Cross-encoder reranking (issue #2)';
+
+const HEADER = `# Benchmarks
+
+Each benchmark is data (\`bench/trials.mjs\`) plus one driver per library (\`bench/drivers/\`); every
+(driver, trial) runs in a fresh \`node\` process. Raw results go to \`bench/results/<date>.json\`
+(git-ignored); the tables below are written by \`bench/run.mjs\`. One section per benchmark.
+
+\`\`\`sh
+sudo apt-get install python3-torch python3-onnx   # only to generate the benchmark models
+cd bench && npm install && npm run bench         # needs the addon built at the root (npm run build)
+\`\`\`
+`;
+
+const f = (x, d = 1) => (x === undefined ? '–' : x.toFixed(d));
+
+export function renderSection(r) {
+  const { env, pairs, flops, roof, roofEstimate: est } = r;
+  const rows = [];
+  for (const t of r.trials) {
+    const kind = t.file.includes('quantized') ? 'int8' : 'fp32';
+    for (const run of r.runs.filter((x) => x.trial === t.name)) {
+      if (!run.pairsPerS) {
+        rows.push(`| ${kind} | ${run.driver} | ${run.skipped ? 'not run: ' + run.skipped : 'failed: ' + run.failed} | | | | | |`);
+        continue;
+      }
+      const diff = run.maxAbsDiffVsRef === undefined ? 'reference' : run.maxAbsDiffVsRef.toExponential(1);
+      rows.push(`| ${kind} | ${run.name} | ${f(run.pairsPerS)} | ${f(run.rankMedianMs, 0)} | ${f(run.rankP90Ms, 0)} | ${f(run.loadMs, 0)} | ${f(run.rssMB, 0)} | ${diff} |`);
+    }
+    rows.push(`| ${kind} | *compute roof* (${f(roof.mix[kind], 0)} ${kind === 'int8' ? 'GOP' : 'GFLOP'}/s × unpadded FLOPs) | ${f(est[kind].pairsPerS)} | ${f(est[kind].rankMs, 0)} | | | | |`);
+  }
+  const versions = Object.entries(env.versions).map(([k, v]) => `${k} ${v}`).join(', ');
+  const p = pairs.padding;
+  const loads = r.runs.filter((x) => x.loadavg).map((x) => x.loadavg[0]);
+  const shapes = roof.shapes.map((s) => `${s.kind} ${s.shape} ${f(s.gflops, 0)}`).join('; ');
+  const reused = [...new Set(r.runs.filter((x) => x.reused).map((x) => x.name))];
+  const note = reused.length ? `Rows for ${reused.join(', ')} come from an earlier invocation the same day (\`run.mjs --only\` merges them); the roof is from the latest one.\n` : '';
+  return `${TITLE}
+
+Scoring (query, document) pairs with a MiniLM-L6-H384 cross-encoder (\`bench/models/minilm-ce\`: the real
+architecture and tokenizer with random weights, see [fixtures.md](fixtures.md); the speed is that of the real
+model, the scores mean nothing). Same model file, same pairs, batch size ${env.batch} and ${env.threads} intra-op threads
+in every library.
+
+- **Date** ${env.date}; **machine** ${env.machine}; **Node** ${env.node}.
+- **Versions** ${versions}. Winnow loads its own ONNX Runtime (1.29.0); transformers.js 4.3.1 pins and loads
+  onnxruntime-node 1.30.0.
+- **Pairs** ${pairs.n} from DBpedia-Entity (queries with their first 16 judged documents, qrels order; document
+  text \`title. text\`): mean ${f(p.pairs.meanTokens)} tokens, max ${p.pairs.maxTokens}. \`rank\`: query \`${pairs.rankQuery}\`
+  with its first 100 judged documents (mean ${f(p.rank.meanTokens)} tokens, max ${p.rank.maxTokens}).
+- **Peers**: transformers.js = \`AutoTokenizer\` with \`text_pair\`, \`padding: true, truncation: true\` +
+  \`AutoModelForSequenceClassification\` (\`dtype\` fp32 / q8, \`session_options.intraOpNumThreads\`); onnxruntime-node +
+  tokenizers = \`encode(query, doc)\` then an \`InferenceSession\` per batch. Both batch in input order, pad to the
+  longest pair of each batch and apply the sigmoid; their \`rank\` scores the 100 pairs and sorts.
+  Winnow: \`CrossEncoder.load(dir, { threads, batchSize })\`, \`predict\`, \`rank\`.
+- **Timing**: one untimed pass over all pairs (parity scores, warm-up) and one untimed \`rank\`, then
+  ${r.trials[0].pairReps} timed passes over the ${pairs.n} pairs (pairs/s from the median) and ${r.trials[0].rankReps} timed \`rank\` calls
+  (median and p90, linear interpolation). Load (ms) and RSS (MiB, after the runs) are per process.
+- **Parity**: max |Δ sigmoid score| over all ${pairs.n} pairs against onnxruntime-node + tokenizers. fp32 must agree to
+  ~1e-6; int8 graphs quantize activations per tensor over the whole batch (padding included), so an
+  implementation that batches differently legitimately gets slightly different int8 scores.
+
+| file | library | pairs/s (${pairs.n} pairs) | rank 100 docs median (ms) | p90 (ms) | load (ms) | RSS (MiB) | max \\|Δscore\\| |
+|---|---|---:|---:|---:|---:|---:|---|
+${rows.join('\n')}
+
+**Compute roof.** The pairs need ${f(flops.pairs / 1e9, 0)} GFLOP without padding (${f(100 * flops.linearShare, 1)} % in the linear layers:
+per token per layer 2·(4h² + 2h·ffn) = ${f((2 * (4 * roof.h * roof.h + 2 * roof.h * roof.ffn)) / 1e6, 2)} MFLOP, plus 4·T·h for attention, plus pooler
+and classifier); the 100 \`rank\` documents need ${f(flops.rank / 1e9, 0)} GFLOP. ONNX Runtime's GEMM on this machine with
+${roof.threads} threads (a one-node MatMul / MatMulInteger graph, constant B, M = ${roof.M} rows ≈ batch × mean padded length,
+onnxruntime-node ${roof.onnxruntimeNode}, \`bench/roof.mjs\`): ${shapes} GFLOP/s (int8: GOP/s, MatMulInteger u8×s8 only,
+without the activation quantization); FLOP-weighted over one layer's linear shapes: **${f(roof.mix.fp32)} GFLOP/s fp32, ${f(roof.mix.int8)} GOP/s int8**.
+Roof = needed FLOPs / that rate: a run at the roof spends nothing on padding, tokenization, attention
+softmax, layer norms, GELU or glue.
+
+**Padding.** Mean padded length per batch of ${env.batch}: ${f(p.pairs.inputOrder.meanPaddedLength)} tokens in input order vs
+${f(p.pairs.lengthSorted.meanPaddedLength)} length-sorted (${pairs.n} pairs; mean real length ${f(p.pairs.meanTokens)}): ${f(p.pairs.inputOrder.paddedTokens / p.pairs.realTokens, 2)}× vs
+${f(p.pairs.lengthSorted.paddedTokens / p.pairs.realTokens, 2)}× the real tokens. For the 100 \`rank\` documents: ${f(p.rank.inputOrder.meanPaddedLength)} vs ${f(p.rank.lengthSorted.meanPaddedLength)} tokens
+(${f(p.rank.inputOrder.paddedTokens / p.rank.realTokens, 2)}× vs ${f(p.rank.lengthSorted.paddedTokens / p.rank.realTokens, 2)}×).
+
+${note}${loads.length && Math.max(...loads) > 1.5 ? `**Caveat**: the machine was shared while this ran (1-minute load average ${f(Math.min(...loads))}–${f(Math.max(...loads))} at the start of the
+measurement processes, on 2 cores); absolute numbers are low and noisy, ratios between rows run back to back are more telling.\n` : ''}`;
+}
+
+export function replaceSection(doc, section) {
+  if (!doc.trim()) return `${HEADER}\n${section}`;
+  const start = doc.indexOf(TITLE);
+  if (start < 0) return `${doc.trimEnd()}\n\n${section}`;
+  const next = doc.indexOf('\n## ', start + TITLE.length);
+  return doc.slice(0, start) + section + (next < 0 ? '' : doc.slice(next + 1));
+}

@@ -1,0 +1,296 @@
+#include "pipelines/pruning_encoder.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "batching/batcher.h"
+#include "loaders/model_folder.h"
+
+namespace winnow::pipelines {
+
+namespace {
+
+constexpr const char* kRankingOutput = "ranking_logits";
+constexpr const char* kPruningOutput = "pruning_logits";
+
+// Appends tokens [from, to) of `src` to `dst` (every per-token vector the source has).
+void AppendRange(const tok::Encoding& src, size_t from, size_t to, tok::Encoding* dst) {
+  auto copy = [&](const auto& s, auto& d) {
+    if (s.size() == src.size()) d.insert(d.end(), s.begin() + from, s.begin() + to);
+  };
+  copy(src.ids, dst->ids);
+  copy(src.type_ids, dst->type_ids);
+  copy(src.special_tokens_mask, dst->special_tokens_mask);
+  copy(src.attention_mask, dst->attention_mask);
+  copy(src.offsets, dst->offsets);
+  copy(src.sequence_ids, dst->sequence_ids);
+}
+
+// Positions of the second sequence's tokens in a post-processed pair.
+std::vector<size_t> SecondSequencePositions(const tok::Encoding& e) {
+  std::vector<size_t> pos;
+  for (size_t i = 0; i < e.sequence_ids.size(); ++i)
+    if (e.sequence_ids[i] == 1) pos.push_back(i);
+  return pos;
+}
+
+float Sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+
+}  // namespace
+
+StatusOr<std::unique_ptr<PruningEncoder>> PruningEncoder::Load(const PruningEncoderOptions& options) {
+  std::unique_ptr<PruningEncoder> m(new PruningEncoder());
+  const std::string meta_path = loaders::JoinPath(options.dir, "winnow_pruning.json");
+  ModelOptions common = options;
+  double meta_threshold = -1;
+  if (loaders::DirExists(options.dir)) {
+    WINNOW_ASSIGN_OR_RETURN(auto meta, loaders::ReadOptionalJson(meta_path, codes::kConfigInvalid));
+    if (!meta) {
+      return Status(codes::kConfigInvalid, "missing " + meta_path +
+                                               ": not a pruning reranker folder (export one with scripts/pruning/export_pruning_onnx.py)");
+    }
+    auto t = meta->find("threshold");
+    if (t != meta->end() && !t->is_null()) {
+      if (!t->is_number() || t->get<double>() < 0 || t->get<double>() > 1)
+        return Status(codes::kConfigInvalid, meta_path + ": threshold must be a number between 0 and 1");
+      meta_threshold = t->get<double>();
+    }
+    WINNOW_ASSIGN_OR_RETURN(auto max_len, loaders::GetInt(*meta, "max_length", meta_path));
+    if (common.max_length == 0 && max_len && *max_len > 0) common.max_length = static_cast<size_t>(*max_len);
+    WINNOW_ASSIGN_OR_RETURN(auto model, loaders::GetString(*meta, "model", meta_path));
+    if (common.file.empty() && model) common.file = *model;
+  }
+  WINNOW_RETURN_IF_ERROR(m->LoadCommon(common));
+  for (const char* name : {kRankingOutput, kPruningOutput}) {
+    if (!m->session_->HasOutput(name))
+      return Status(codes::kOnnxInvalid, m->session_->path() + " has no output named " + name +
+                                             " (see docs/pruning-export.md for the ONNX contract)");
+  }
+  m->threshold_ = options.threshold >= 0 ? options.threshold : meta_threshold >= 0 ? meta_threshold : 0.1;
+  return m;
+}
+
+Status PruningEncoder::EncodeQuery(std::string_view query, tok::Encoding* out) const {
+  WINNOW_RETURN_IF_ERROR(tokenizer_->EncodeRaw(query, out));
+  const size_t specials = tokenizer_->NumSpecialTokensToAdd(/*is_pair=*/true);
+  if (out->size() + specials >= max_length_) {
+    return Status(codes::kQueryTooLong, "the query has " + std::to_string(out->size()) + " tokens; with " +
+                                            std::to_string(specials) + " special tokens it leaves no room for the document within maxLength " +
+                                            std::to_string(max_length_) + " (queries are never truncated)");
+  }
+  return Status::Ok();
+}
+
+Status PruningEncoder::RunBlocks(const std::vector<tok::Encoding>& blocks, std::vector<float>* scores,
+                                 std::vector<std::vector<float>>* keep, const RunControl& control) const {
+  const size_t n = blocks.size();
+  scores->assign(n, 0.0f);
+  if (keep) keep->assign(n, {});
+  if (n == 0) return Status::Ok();
+  std::vector<size_t> lengths(n);
+  for (size_t i = 0; i < n; ++i) lengths[i] = blocks[i].size();
+  const auto batches = batching::PlanBatches(lengths, options_.batch_size, TokenBudget());
+  BatchTensors tensors;
+  std::vector<const tok::Encoding*> rows;
+  std::vector<Ort::Value> results;
+  std::vector<const char*> outputs = {kRankingOutput};
+  if (keep) outputs.push_back(kPruningOutput);
+  size_t done = 0;
+  for (const auto& batch : batches) {
+    if (control.cancelled()) return Cancelled();
+    rows.clear();
+    for (size_t idx : batch.indices) rows.push_back(&blocks[idx]);
+    FillBatch(rows, batch.max_len, &tensors);
+    WINNOW_RETURN_IF_ERROR(RunBatch(tensors, outputs, &results));
+    const size_t nrows = batch.indices.size();
+    auto rinfo = results[0].GetTensorTypeAndShapeInfo();
+    if (rinfo.GetElementType() != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT || rinfo.GetElementCount() != nrows)
+      return Status(codes::kOnnxInvalid, std::string("output ") + kRankingOutput + " must be float32 [batch, 1]");
+    const float* ranking = results[0].GetTensorData<float>();  // [batch, 1]
+    const float* pruning = nullptr;                            // [batch, seq, 2]
+    if (keep) {
+      auto pinfo = results[1].GetTensorTypeAndShapeInfo();
+      if (pinfo.GetElementType() != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT ||
+          pinfo.GetElementCount() != nrows * batch.max_len * 2)
+        return Status(codes::kOnnxInvalid, std::string("output ") + kPruningOutput + " must be float32 [batch, sequence, 2]");
+      pruning = results[1].GetTensorData<float>();
+    }
+    for (size_t r = 0; r < nrows; ++r) {
+      const size_t b = batch.indices[r];
+      (*scores)[b] = Sigmoid(ranking[r]);
+      if (!keep) continue;
+      auto& k = (*keep)[b];
+      k.resize(blocks[b].size());
+      const float* row = pruning + r * batch.max_len * 2;
+      for (size_t t = 0; t < k.size(); ++t) k[t] = Sigmoid(row[2 * t + 1] - row[2 * t]);  // softmax(...)[1]
+    }
+    done += nrows;
+    if (control.progress) control.progress(done, n);
+  }
+  return Status::Ok();
+}
+
+Status PruningEncoder::Predict(const std::vector<std::pair<std::string_view, std::string_view>>& pairs,
+                               std::vector<float>* scores, const RunControl& control) const {
+  std::vector<tok::Encoding> blocks(pairs.size());
+  tok::Encoding q;
+  std::string_view q_text;
+  bool have_q = false;
+  tok::EncodeOptions opts;
+  opts.truncation.max_length = max_length_;
+  opts.truncation.strategy = tok::TruncationStrategy::kOnlySecond;
+  for (size_t i = 0; i < pairs.size(); ++i) {
+    if (!have_q || pairs[i].first != q_text) {
+      q = tok::Encoding();
+      WINNOW_RETURN_IF_ERROR(EncodeQuery(pairs[i].first, &q));
+      q_text = pairs[i].first;
+      have_q = true;
+    }
+    tok::Encoding d;
+    WINNOW_RETURN_IF_ERROR(tokenizer_->EncodeRaw(pairs[i].second, &d));
+    WINNOW_RETURN_IF_ERROR(tokenizer_->PostProcess(q, &d, opts, &blocks[i]));
+    if (control.cancelled()) return Cancelled();
+  }
+  return RunBlocks(blocks, scores, nullptr, control);
+}
+
+Status PruningEncoder::Process(const std::vector<std::string_view>& queries, const std::vector<PruneInput>& inputs,
+                               const PruneOptions& options, std::vector<PruneResult>* results,
+                               const RunControl& control) const {
+  const bool token_level = options.granularity == Granularity::kToken;
+  const double threshold = options.threshold >= 0 ? options.threshold : token_level ? 0.5 : threshold_;
+  const size_t specials = tokenizer_->NumSpecialTokensToAdd(/*is_pair=*/true);
+  std::vector<tok::Encoding> q(queries.size());
+  for (size_t i = 0; i < queries.size(); ++i) WINNOW_RETURN_IF_ERROR(EncodeQuery(queries[i], &q[i]));
+
+  results->assign(inputs.size(), PruneResult());
+  std::vector<tok::Encoding> blocks;
+  std::vector<size_t> block_doc;  // block -> input index
+  // Sentence granularity: which second-sequence tokens of a block belong to which fragment.
+  struct Fragment {
+    size_t block, offset, len;  // token range [offset, offset + len) of the block's second sequence
+  };
+  std::vector<std::vector<std::vector<Fragment>>> fragments(inputs.size());  // [doc][sentence] -> fragments
+  std::vector<std::vector<size_t>> sentence_tokens(inputs.size());
+  tok::EncodeOptions no_trunc;
+  tok::EncodeOptions trunc;
+  trunc.truncation.max_length = max_length_;
+  trunc.truncation.strategy = tok::TruncationStrategy::kOnlySecond;
+
+  for (size_t d = 0; d < inputs.size(); ++d) {
+    const PruneInput& in = inputs[d];
+    if (in.query >= q.size()) return Status(codes::kInternal, "query index out of range");
+    const tok::Encoding& qe = q[in.query];
+    PruneResult& res = (*results)[d];
+    if (token_level) {
+      tok::Encoding de;
+      WINNOW_RETURN_IF_ERROR(tokenizer_->EncodeRaw(in.text, &de));
+      if (de.size() == 0) continue;
+      blocks.emplace_back();
+      WINNOW_RETURN_IF_ERROR(tokenizer_->PostProcess(qe, &de, trunc, &blocks.back()));
+      block_doc.push_back(d);
+      continue;
+    }
+    std::vector<std::pair<size_t, size_t>> split;
+    const auto& sentences = in.sentences ? *in.sentences : (split = SplitSentences(in.text, options.language));
+    const size_t room = max_length_ - qe.size() - specials;  // > 0 by EncodeQuery
+    res.sentences.resize(sentences.size());
+    fragments[d].resize(sentences.size());
+    sentence_tokens[d].resize(sentences.size());
+    tok::Encoding concat;  // second sequence of the block being filled
+    std::vector<std::pair<size_t, Fragment>> pending;  // (sentence, fragment) in the block being filled
+    auto flush = [&]() -> Status {
+      if (concat.size() == 0) return Status::Ok();
+      const size_t b = blocks.size();
+      blocks.emplace_back();
+      WINNOW_RETURN_IF_ERROR(tokenizer_->PostProcess(qe, &concat, no_trunc, &blocks.back()));
+      block_doc.push_back(d);
+      for (auto& [s, f] : pending) {
+        f.block = b;
+        fragments[d][s].push_back(f);
+      }
+      pending.clear();
+      concat = tok::Encoding();
+      return Status::Ok();
+    };
+    for (size_t s = 0; s < sentences.size(); ++s) {
+      const auto [begin, end] = sentences[s];
+      res.sentences[s].begin = begin;
+      res.sentences[s].end = end;
+      tok::Encoding se;
+      WINNOW_RETURN_IF_ERROR(tokenizer_->EncodeRaw(in.text.substr(begin, end - begin), &se));
+      sentence_tokens[d][s] = se.size();
+      for (size_t from = 0; from < se.size(); from += room) {
+        const size_t len = std::min(room, se.size() - from);
+        if (concat.size() + len > room) WINNOW_RETURN_IF_ERROR(flush());
+        pending.push_back({s, Fragment{0, concat.size(), len}});
+        AppendRange(se, from, from + len, &concat);
+      }
+    }
+    WINNOW_RETURN_IF_ERROR(flush());
+    if (control.cancelled()) return Cancelled();
+  }
+
+  std::vector<float> scores;
+  std::vector<std::vector<float>> keep;
+  WINNOW_RETURN_IF_ERROR(RunBlocks(blocks, &scores, &keep, control));
+
+  for (size_t b = 0; b < blocks.size(); ++b) {
+    PruneResult& res = (*results)[block_doc[b]];
+    res.score = std::max(res.score, scores[b]);
+  }
+  auto add_span = [](PruneResult& res, size_t begin, size_t end) {
+    if (!res.kept.empty() && res.kept.back().second == begin) res.kept.back().second = end;
+    else res.kept.emplace_back(begin, end);
+  };
+  if (token_level) {
+    for (size_t b = 0; b < blocks.size(); ++b) {
+      PruneResult& res = (*results)[block_doc[b]];
+      const auto pos = SecondSequencePositions(blocks[b]);
+      res.tokens_total = pos.size();
+      bool prev_kept = false;
+      for (size_t p : pos) {
+        const bool k = keep[b][p] > threshold;
+        if (k) {
+          ++res.tokens_kept;
+          const auto [s, e] = blocks[b].offsets[p];
+          if (prev_kept) res.kept.back().second = std::max<size_t>(res.kept.back().second, e);
+          else res.kept.emplace_back(s, e);
+        }
+        prev_kept = k;
+      }
+    }
+  } else {
+    std::vector<std::vector<size_t>> positions(blocks.size());
+    for (size_t b = 0; b < blocks.size(); ++b) positions[b] = SecondSequencePositions(blocks[b]);
+    for (size_t d = 0; d < inputs.size(); ++d) {
+      PruneResult& res = (*results)[d];
+      for (size_t s = 0; s < res.sentences.size(); ++s) {
+        SentenceResult& sr = res.sentences[s];
+        const auto& frags = fragments[d][s];
+        double sum = 0;
+        for (const Fragment& f : frags) {
+          const auto& pos = positions[f.block];
+          if (f.offset + f.len > pos.size())
+            return Status(codes::kInternal, "the post-processor did not keep the document tokens in place");
+          double fs = 0;
+          for (size_t t = f.offset; t < f.offset + f.len; ++t) fs += keep[f.block][pos[t]];
+          sum += fs / static_cast<double>(f.len);
+        }
+        sr.probability = frags.empty() ? 0.0f : static_cast<float>(sum / static_cast<double>(frags.size()));
+        sr.kept = !frags.empty() && sum / static_cast<double>(frags.size()) > threshold;
+        res.tokens_total += sentence_tokens[d][s];
+        if (sr.kept) {
+          res.tokens_kept += sentence_tokens[d][s];
+          add_span(res, sr.begin, sr.end);
+        }
+      }
+    }
+  }
+  if (options.zero_score_when_empty)
+    for (auto& res : *results)
+      if (res.kept.empty()) res.score = 0;
+  return Status::Ok();
+}
+
+}  // namespace winnow::pipelines
