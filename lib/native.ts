@@ -25,6 +25,7 @@ export interface NativeModelOptions {
   batchSize?: number;
   tokenBudget?: number;
   gpuMemLimit?: number;
+  allowTf32?: boolean;
 }
 
 export interface NativeCrossEncoderInfo {
@@ -84,13 +85,16 @@ export interface NativeBinding {
   newCancelToken(): unknown;
   cancel(token: unknown): void;
   ortInfo(libraryPath: string): { version: string; library: string; providers: string[] };
+  NativePruningEncoder: { load(opts: NativeModelOptions & { threshold?: number }): Promise<NativePruningEncoder> };
+  NativeStaticModel: { load(opts: { dir: string; normalize?: boolean; threads?: number }): Promise<NativeStaticModel> };
   [key: string]: any;
 }
 
 /** File name of our private copy of ONNX Runtime (its SONAME is changed to match, see scripts/). */
 export const ORT_LIBRARY_NAME = 'libwinnow_onnxruntime.so.1';
 
-const ROOT = path.resolve(__dirname, '..', '..');
+// The package root: two levels up from dist/<format>/, one from lib/ (tests run the sources).
+const ROOT = [path.resolve(__dirname, '..', '..'), path.resolve(__dirname, '..')].find((d) => fs.existsSync(path.join(d, 'package.json'))) ?? path.resolve(__dirname, '..', '..');
 
 let cached: { binding: NativeBinding; addonPath: string } | undefined;
 
@@ -172,4 +176,114 @@ function cudaPackageCore(): string | undefined {
 export function runtimeInfo(): { version: string; library: string; providers: string[]; addon: string } {
   const info = binding().ortInfo(ortLibraryPath());
   return { ...info, addon: loadBinding().addonPath };
+}
+
+// ---- PruningEncoder (issue #6) ----
+
+export interface NativePruningEncoderInfo {
+  maxLength: number;
+  modelMaxLength: number;
+  threshold: number;
+  device: string;
+  onnxPath: string;
+}
+
+/** One document's result; spans are flat UTF-16 [start, end) pairs into the document (sentences.join('') when pre-split). */
+export interface NativePruneResult {
+  score: number;
+  tokensTotal: number;
+  tokensKept: number;
+  keptSpans: Uint32Array;
+  sentenceSpans?: Uint32Array;
+  sentenceProbs?: Float32Array;
+  sentenceKept?: Uint8Array;
+}
+
+export interface NativePruneOptions extends NativeCallOptions {
+  threshold?: number;
+  granularity?: 'sentence' | 'token';
+  language?: 'en' | 'ja' | 'auto';
+  zeroScoreWhenEmpty?: boolean;
+}
+
+export interface NativePruningEncoder {
+  process(queries: string[], queryOf: number[], documents: Array<string | string[]>, opts?: NativePruneOptions): Promise<NativePruneResult[]>;
+  predict(firsts: string[], seconds: string[], opts?: NativeCallOptions): Promise<Float32Array>;
+  info(): NativePruningEncoderInfo;
+  dispose(): void;
+  readonly inFlight: number;
+}
+
+// ---- SentenceEncoder (issue #5) ----
+
+export interface NativeSentenceEncoderInfo {
+  dim: number;
+  maxLength: number;
+  modelMaxLength: number;
+  device: string;
+  onnxPath: string;
+  pooling: string;
+  poolingFromConfig: boolean;
+  includePrompt: boolean;
+  normalize: boolean;
+  lowerCase: boolean;
+  output: string;
+  prompts: Record<string, string>;
+  defaultPromptName: string | null;
+}
+
+export interface NativeSentenceEncodeParams {
+  prompt?: string;
+  normalize?: boolean;
+  dimensions?: number;
+  precision?: 'float32' | 'int8' | 'uint8' | 'binary' | 'ubinary';
+  ranges?: Float32Array;
+}
+
+export interface NativeSentenceEncoder {
+  encode(
+    texts: string[],
+    params: NativeSentenceEncodeParams,
+    opts?: NativeCallOptions,
+  ): Promise<{ data: Float32Array | Int8Array | Uint8Array; rows: number; dim: number }>;
+  info(): NativeSentenceEncoderInfo;
+  dispose(): void;
+  readonly inFlight: number;
+}
+
+export interface NativeSentenceEncoderClass {
+  load(opts: NativeModelOptions): Promise<NativeSentenceEncoder>;
+}
+
+// ---- StaticModel (issue #4) ----
+
+export interface NativeStaticModelInfo {
+  dim: number;
+  vocabSize: number;
+  rows: number;
+  dtype: 'float32' | 'float16' | 'bfloat16' | 'int8';
+  normalize: boolean;
+  medianTokenLength: number;
+  threads: number;
+  weights: boolean;
+  mapping: boolean;
+  safetensorsPath: string;
+  tokenizerPath: string;
+  simd: string;
+}
+
+/** maxLength 0 = no truncation. */
+export interface NativeStaticEncodeParams {
+  maxLength: number;
+  batchSize: number;
+}
+
+export interface NativeStaticModel {
+  encode(texts: string[], params: NativeStaticEncodeParams, opts?: NativeCallOptions): Promise<Float32Array>;
+  encodeSync(texts: string[], params: NativeStaticEncodeParams): Float32Array;
+  encodeAsSequence(texts: string[], params: NativeStaticEncodeParams, opts?: NativeCallOptions): Promise<Float32Array[]>;
+  countTokens(texts: string[], params: NativeStaticEncodeParams, opts?: NativeCallOptions): Promise<Uint32Array>;
+  info(): NativeStaticModelInfo;
+  dispose(): void;
+  readonly inFlight: number;
 }

@@ -8,6 +8,9 @@ namespace winnow::binding {
 
 void InitCrossEncoder(Napi::Env env, Napi::Object exports);
 void InitTokenizer(Napi::Env env, Napi::Object exports);
+void InitPruningEncoder(Napi::Env env, Napi::Object exports);
+void InitSentenceEncoder(Napi::Env env, Napi::Object exports);
+void InitStaticModel(Napi::Env env, Napi::Object exports);
 
 namespace {
 
@@ -49,6 +52,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new AddonData());
   InitCrossEncoder(env, exports);
   InitTokenizer(env, exports);
+  InitPruningEncoder(env, exports);
+  InitSentenceEncoder(env, exports);
+  InitStaticModel(env, exports);
   exports.Set("newCancelToken", Napi::Function::New(env, NewCancelToken));
   exports.Set("cancel", Napi::Function::New(env, Cancel));
   exports.Set("ortInfo", Napi::Function::New(env, OrtInfo));

@@ -67,6 +67,7 @@ void ReadModelOptions(const Napi::Object& o, pipelines::ModelOptions* out) {
   out->batch_size = static_cast<size_t>(GetNumber(o, "batchSize", 32));
   out->token_budget = static_cast<size_t>(GetNumber(o, "tokenBudget", 0));
   out->gpu_mem_limit = static_cast<size_t>(GetNumber(o, "gpuMemLimit", 0));
+  out->allow_tf32 = GetBool(o, "allowTf32", false);
 }
 
 PromiseWorker::PromiseWorker(Napi::Env env)

@@ -28,9 +28,12 @@ tok::EncodeOptions ReadEncodeOptions(const Napi::Value& v, const tok::Tokenizer&
     opts.padding.enabled = true;
     if (auto def = t.DefaultPadding()) opts.padding = *def;
     opts.padding.enabled = true;
-    opts.padding.length = static_cast<size_t>(GetNumber(o, "padToLength", 0));
-    opts.padding.pad_to_multiple_of = static_cast<size_t>(GetNumber(o, "padToMultipleOf", 0));
-    if (GetString(o, "paddingSide", "right") == "left") opts.padding.direction = tok::Direction::kLeft;
+    // Explicit options win over the file's `padding` section (pad id / type id always come from it).
+    if (!o.Get("padToLength").IsUndefined()) opts.padding.length = static_cast<size_t>(GetNumber(o, "padToLength", 0));
+    if (!o.Get("padToMultipleOf").IsUndefined())
+      opts.padding.pad_to_multiple_of = static_cast<size_t>(GetNumber(o, "padToMultipleOf", 0));
+    if (!o.Get("paddingSide").IsUndefined())
+      opts.padding.direction = GetString(o, "paddingSide", "right") == "left" ? tok::Direction::kLeft : tok::Direction::kRight;
   }
   return opts;
 }

@@ -60,8 +60,22 @@ Status TransformerModel::LoadCommon(const ModelOptions& options) {
   rt::SessionConfig sc;
   sc.intra_op_threads = options.threads;
   sc.gpu_mem_limit = options.gpu_mem_limit;
+  sc.allow_tf32 = options.allow_tf32;
   WINNOW_ASSIGN_OR_RETURN(sc.device, rt::ParseDevice(options.device));
-  WINNOW_ASSIGN_OR_RETURN(session_, rt::Session::Load(rt, onnx_path, sc));
+  // On a GPU, a folder's fp16 export (onnx/model_fp16.onnx) is preferred when no file was named.
+  std::string fp16_path;
+  if (sc.device.kind != rt::DeviceSpec::Kind::kCpu && options.file.empty()) {
+    auto fp16 = loaders::ResolveOnnxFile(options.dir, "model_fp16.onnx");
+    if (fp16.ok()) fp16_path = *fp16;
+  }
+  if (!fp16_path.empty()) {
+    WINNOW_ASSIGN_OR_RETURN(session_, rt::Session::Load(rt, fp16_path, sc));
+    if (session_->device() == "cpu") session_.reset();  // 'auto' fell back to the CPU: use fp32 there
+  }
+  if (!session_) {
+    WINNOW_ASSIGN_OR_RETURN(session_, rt::Session::Load(rt, onnx_path, sc));
+  }
+  onnx_path = session_->path();
   for (const char* required : {"input_ids", "attention_mask"}) {
     if (!session_->HasInput(required))
       return Status(codes::kOnnxInvalid, onnx_path + " has no input named " + required);

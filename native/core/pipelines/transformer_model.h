@@ -27,6 +27,7 @@ struct ModelOptions {
   size_t batch_size = 32;    // rows per inference batch at most
   size_t token_budget = 0;   // padded tokens per batch at most (0 = batch_size * max_length)
   size_t gpu_mem_limit = 0;
+  bool allow_tf32 = false;   // CUDA only
 };
 
 // Progress and cancellation for long calls. Both optional; progress is called from a worker thread.

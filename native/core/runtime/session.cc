@@ -48,7 +48,8 @@ Status AppendCuda(OrtRuntime* rt, Ort::SessionOptions& so, const SessionConfig& 
   }
   std::vector<std::string> keys = {"device_id", "arena_extend_strategy", "cudnn_conv_algo_search",
                                    "do_copy_in_default_stream", "use_tf32"};
-  std::vector<std::string> values = {std::to_string(config.device.device_id), "kSameAsRequested", "HEURISTIC", "1", "1"};
+  std::vector<std::string> values = {std::to_string(config.device.device_id), "kSameAsRequested", "HEURISTIC", "1",
+                                     config.allow_tf32 ? "1" : "0"};
   if (config.gpu_mem_limit > 0) {
     keys.push_back("gpu_mem_limit");
     values.push_back(std::to_string(config.gpu_mem_limit));

@@ -23,6 +23,7 @@ struct SessionConfig {
   int intra_op_threads = 0;  // 0: ONNX Runtime's default (one per physical core)
   DeviceSpec device;
   size_t gpu_mem_limit = 0;  // bytes, 0: no limit
+  bool allow_tf32 = false;   // TF32 matmuls on CUDA: faster, but fp32 results drift ~1e-3
 };
 
 // A named int64 input of shape [batch, seq].

@@ -238,6 +238,51 @@ void NormalizedString::Prepend(std::string_view s) {
   Transform(v, 0);
 }
 
+void NormalizedString::ByteLevel() {
+  if (normalized_.empty()) return;
+  // Every byte becomes a 1- or 2-byte char. Char k of original char c (spanning [i, i+len)) gets
+  // align_[i] for k == 0 (replacement) and the alignment of the previous byte (insertion) after,
+  // which for a whole char is align_[i + len - 1]; both are the char's alignment.
+  std::string out;
+  std::vector<Align> al;
+  out.reserve(normalized_.size() * 2);
+  al.reserve(normalized_.size() * 2);
+  const std::string_view s(normalized_);
+  for (size_t i = 0; i < s.size();) {
+    int len = unicode::Utf8Len(static_cast<unsigned char>(s[i]));
+    if (i + len > s.size()) len = static_cast<int>(s.size() - i);
+    for (int k = 0; k < len; ++k) {
+      const uint32_t cp = unicode::ByteToChar(static_cast<uint8_t>(s[i + k]));
+      char buf[4];
+      const int n = unicode::Encode(cp, buf);
+      out.append(buf, n);
+      al.insert(al.end(), n, k == 0 ? align_[i] : align_[i + len - 1]);
+    }
+    i += len;
+  }
+  normalized_ = std::move(out);
+  align_ = std::move(al);
+}
+
+void NormalizedString::ReplaceAsciiChar(char c, std::string_view with) {
+  if (normalized_.find(c) == std::string::npos) return;
+  std::string out;
+  std::vector<Align> al;
+  out.reserve(normalized_.size() + 8);
+  al.reserve(normalized_.size() + 8);
+  for (size_t i = 0; i < normalized_.size(); ++i) {
+    if (normalized_[i] == c) {
+      out.append(with);
+      al.insert(al.end(), with.size(), align_[i]);
+    } else {
+      out.push_back(normalized_[i]);
+      al.push_back(align_[i]);
+    }
+  }
+  normalized_ = std::move(out);
+  align_ = std::move(al);
+}
+
 void NormalizedString::Strip(bool left, bool right) {
   size_t b = 0, e = normalized_.size();
   if (left) {

@@ -64,6 +64,12 @@ class NormalizedString {
   void Nfc();
   void Nfkc();
   void Prepend(std::string_view s);
+  // GPT-2 byte-level mapping: every byte becomes its bytes_to_unicode char; the first char of an
+  // original char replaces it, the others are insertions (HF ByteLevel normalize / pre-tokenize).
+  void ByteLevel();
+  // Replaces every occurrence of the ASCII char `c` by `with` (HF replace with a char pattern: the
+  // new chars are insertions aligned with the replaced char).
+  void ReplaceAsciiChar(char c, std::string_view with);
   // Strips Rust-whitespace on the left and/or right.
   void Strip(bool left, bool right);
 

@@ -155,6 +155,177 @@ class ReplaceNormalizer final : public Normalizer {
   std::string content_;
 };
 
+// SentencePiece's precompiled charsmap: a darts-clone double-array trie over UTF-8 bytes whose
+// values are offsets of NUL-terminated replacement strings. Applied as HF's spm_precompiled does:
+// grapheme by grapheme (the whole grapheme when shorter than 6 bytes, with the replacement of the
+// *shortest* trie key that is a prefix of it), falling back to char by char.
+class PrecompiledNormalizer final : public Normalizer {
+ public:
+  Status Load(const std::string& blob, const std::string& path) {
+    if (blob.empty()) return Status::Ok();  // no rules: identity
+    if (blob.size() < 4) return InvalidAt(path, "charsmap too short");
+    const auto* b = reinterpret_cast<const unsigned char*>(blob.data());
+    const uint32_t trie_size = b[0] | (b[1] << 8) | (b[2] << 16) | (static_cast<uint32_t>(b[3]) << 24);
+    if (trie_size % 4 != 0 || 4 + static_cast<size_t>(trie_size) > blob.size())
+      return InvalidAt(path, "charsmap trie size " + std::to_string(trie_size) + " does not fit the data");
+    trie_.resize(trie_size / 4);
+    for (size_t i = 0; i < trie_.size(); ++i) {
+      const unsigned char* q = b + 4 + 4 * i;
+      trie_[i] = q[0] | (q[1] << 8) | (q[2] << 16) | (static_cast<uint32_t>(q[3]) << 24);
+    }
+    normalized_ = blob.substr(4 + trie_size);
+    return Status::Ok();
+  }
+
+  Status Normalize(NormalizedString* s) const override {
+    if (trie_.empty() || s->empty()) return Status::Ok();
+    const std::string& str = s->get();
+    std::vector<CharChange> tr;
+    tr.reserve(str.size());
+    bool modified = false;
+    auto flush = [&](size_t gb, size_t ge) {
+      std::string_view g(str.data() + gb, ge - gb);
+      std::string_view norm;
+      if (g.size() < 6 && Transform(g, &norm)) {
+        modified = true;
+        Replace(&tr, g, norm);
+        return;
+      }
+      for (size_t i = gb; i < ge;) {
+        int len;
+        const uint32_t cp = unicode::Decode(str, i, &len);
+        std::string_view part(str.data() + i, len);
+        if (Transform(part, &norm)) {
+          modified = true;
+          Replace(&tr, part, norm);
+        } else {
+          tr.push_back({cp, 0});
+        }
+        i += len;
+      }
+    };
+    // Extended grapheme clusters (UAX #29) with the reference's tables.
+    int32_t state = 0;
+    size_t gstart = 0;
+    uint32_t prev = 0;
+    for (size_t i = 0; i < str.size();) {
+      int len;
+      const uint32_t cp = unicode::Decode(str, i, &len);
+      if (i > 0 && unicode::GraphemeBreak(prev, cp, &state)) {
+        flush(gstart, i);
+        gstart = i;
+      }
+      prev = cp;
+      i += len;
+    }
+    flush(gstart, str.size());
+    if (modified) s->Transform(tr, 0);
+    return Status::Ok();
+  }
+
+ private:
+  static size_t Offset(uint32_t unit) { return (unit >> 10) << ((unit & (1u << 9)) >> 6); }
+
+  // Replacement of the shortest key that prefixes `chunk`.
+  bool Transform(std::string_view chunk, std::string_view* out) const {
+    size_t pos = Offset(trie_[0]);
+    for (unsigned char c : chunk) {
+      if (c == 0) return false;
+      pos ^= c;
+      if (pos >= trie_.size()) return false;
+      const uint32_t unit = trie_[pos];
+      if ((unit & (0x80000000u | 0xFFu)) != c) return false;
+      pos ^= Offset(unit);
+      if ((unit >> 8) & 1) {
+        if (pos >= trie_.size()) return false;
+        const size_t v = trie_[pos] & 0x7FFFFFFFu;
+        if (v > normalized_.size()) return false;
+        size_t e = normalized_.find('\0', v);
+        if (e == std::string::npos) e = normalized_.size();
+        *out = std::string_view(normalized_).substr(v, e - v);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  static void Replace(std::vector<CharChange>* tr, std::string_view old_part, std::string_view new_part) {
+    long old_count = 0, new_count = 0;
+    for (size_t i = 0; i < old_part.size();) {
+      int len;
+      unicode::Decode(old_part, i, &len);
+      i += len;
+      ++old_count;
+    }
+    for (size_t i = 0; i < new_part.size();) {
+      int len;
+      tr->push_back({unicode::Decode(new_part, i, &len), 0});
+      i += len;
+      ++new_count;
+    }
+    const long diff = new_count - old_count;
+    if (diff > 0) {
+      for (long k = 0; k < diff; ++k) (*tr)[tr->size() - 1 - k].change = 1;
+    } else if (diff < 0 && !tr->empty()) {
+      tr->back().change += static_cast<int32_t>(diff);
+    }
+  }
+
+  std::vector<uint32_t> trie_;
+  std::string normalized_;
+};
+
+class ByteLevelNormalizer final : public Normalizer {
+ public:
+  Status Normalize(NormalizedString* s) const override {
+    s->ByteLevel();
+    return Status::Ok();
+  }
+};
+
+// Marian's NMT normalizer: drops some controls, maps some separators to ' '.
+class NmtNormalizer final : public Normalizer {
+ public:
+  Status Normalize(NormalizedString* s) const override {
+    s->MapChars([](uint32_t c, auto emit) {
+      if ((c >= 0x1 && c <= 0x8) || c == 0xB || (c >= 0xE && c <= 0x1F) || c == 0x7F || c == 0x8F || c == 0x9F) return;
+      if (c == 0x9 || c == 0xA || c == 0xC || c == 0xD || c == 0x1680 || (c >= 0x200B && c <= 0x200F) || c == 0x2028 ||
+          c == 0x2029 || c == 0x2581 || c == 0xFEFF || c == 0xFFFD)
+        c = ' ';
+      emit(c);
+    });
+    return Status::Ok();
+  }
+};
+
+bool Base64Decode(const std::string& in, std::string* out) {
+  auto val = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+' || c == '-') return 62;
+    if (c == '/' || c == '_') return 63;
+    return -1;
+  };
+  out->clear();
+  out->reserve(in.size() * 3 / 4);
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char c : in) {
+    if (c == '=') break;
+    if (c == '\n' || c == '\r') continue;
+    const int v = val(c);
+    if (v < 0) return false;
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out->push_back(static_cast<char>((acc >> bits) & 0xFF));
+    }
+  }
+  return true;
+}
+
 class SequenceNormalizer final : public Normalizer {
  public:
   explicit SequenceNormalizer(std::vector<std::unique_ptr<Normalizer>> n) : seq_(std::move(n)) {}
@@ -232,8 +403,17 @@ StatusOr<std::unique_ptr<Normalizer>> LoadNormalizer(const nlohmann::json& j, co
     }
     return std::unique_ptr<Normalizer>(new SequenceNormalizer(std::move(seq)));
   }
+  if (type == "Precompiled") {
+    std::string b64, blob;
+    WINNOW_RETURN_IF_ERROR(GetString(j, "precompiled_charsmap", path, &b64));
+    if (!Base64Decode(b64, &blob)) return InvalidAt(Key(path, "precompiled_charsmap"), "not valid base64");
+    auto n = std::make_unique<PrecompiledNormalizer>();
+    WINNOW_RETURN_IF_ERROR(n->Load(blob, Key(path, "precompiled_charsmap")));
+    return std::unique_ptr<Normalizer>(std::move(n));
+  }
+  if (type == "ByteLevel") return std::unique_ptr<Normalizer>(new ByteLevelNormalizer());
+  if (type == "Nmt") return std::unique_ptr<Normalizer>(new NmtNormalizer());
   if (type.empty()) return InvalidAt(Key(path, "type"), "missing normalizer type");
-  // Precompiled, ByteLevel, Nmt: not implemented yet.
   return Unsupported(path, type);
 }
 

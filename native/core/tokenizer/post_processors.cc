@@ -4,6 +4,7 @@
 #include <map>
 
 #include "tokenizer/json_util.h"
+#include "tokenizer/unicode.h"
 
 namespace winnow::tok {
 namespace {
@@ -134,6 +135,89 @@ class SequenceProcessor final : public PostProcessor {
   }
 };
 
+// HF byte_level::process_offsets: trims offsets of tokens that start / end with byte-level spaces
+// ('Ġ') or whitespace. Offsets are bytes of the original text, as HF's are internally.
+void TrimByteLevelOffsets(Encoding* e, bool add_prefix_space, const IdToTokenFn& id_to_token) {
+  auto is_space = [](uint32_t c) { return c == 0x120 || unicode::IsWhitespace(c); };
+  std::vector<uint32_t> cps;
+  for (size_t i = 0; i < e->ids.size(); ++i) {
+    std::optional<std::string> tok = id_to_token ? id_to_token(e->ids[i]) : std::nullopt;
+    if (!tok) continue;
+    cps.clear();
+    for (size_t k = 0; k < tok->size();) {
+      int len;
+      cps.push_back(unicode::Decode(*tok, k, &len));
+      k += len;
+    }
+    size_t leading = 0, trailing = 0;
+    while (leading < cps.size() && is_space(cps[leading])) ++leading;
+    while (trailing < cps.size() && is_space(cps[cps.size() - 1 - trailing])) ++trailing;
+    auto& off = e->offsets[i];
+    if (leading > 0) {
+      const bool is_first = i == 0 || off.first == 0;
+      if (is_first && add_prefix_space && leading == 1) leading = 0;
+      off.first = static_cast<uint32_t>(std::min<size_t>(off.first + leading, off.second));
+    }
+    if (trailing > 0 && off.second >= trailing) off.second = static_cast<uint32_t>(std::max<size_t>(off.second - trailing, off.first));
+  }
+}
+
+class ByteLevelProcessor final : public PostProcessor {
+ public:
+  bool add_prefix_space_ = true, trim_offsets_ = true;
+  IdToTokenFn id_to_token_;
+  size_t AddedTokens(bool) const override { return 0; }
+  Status ProcessEncodings(std::vector<Encoding>* encodings, bool) const override {
+    if (trim_offsets_) {
+      for (Encoding& e : *encodings) {
+        TrimByteLevelOffsets(&e, add_prefix_space_, id_to_token_);
+        for (Encoding& o : e.overflowing) TrimByteLevelOffsets(&o, add_prefix_space_, id_to_token_);
+      }
+    }
+    for (size_t i = 0; i < encodings->size(); ++i) {
+      Encoding& e = (*encodings)[i];
+      std::fill(e.sequence_ids.begin(), e.sequence_ids.end(), static_cast<int8_t>(i));
+      for (Encoding& o : e.overflowing) std::fill(o.sequence_ids.begin(), o.sequence_ids.end(), static_cast<int8_t>(i));
+    }
+    return Status::Ok();
+  }
+};
+
+class RobertaProcessing final : public PostProcessor {
+ public:
+  int32_t sep_ = 0, cls_ = 0;
+  bool add_prefix_space_ = true, trim_offsets_ = true;
+  IdToTokenFn id_to_token_;
+  size_t AddedTokens(bool is_pair) const override { return is_pair ? 4 : 2; }
+
+  void Wrap(Encoding* e, size_t i) const {
+    Encoding out;
+    Append(&out, i == 0 ? cls_ : sep_, 0, 1, -1);
+    AppendAll(&out, *e);
+    std::fill(out.type_ids.begin(), out.type_ids.end(), 0);
+    std::fill(out.special_tokens_mask.begin() + 1, out.special_tokens_mask.end(), 0);
+    std::fill(out.attention_mask.begin(), out.attention_mask.end(), 1);
+    Append(&out, sep_, 0, 1, -1);
+    for (Encoding& o : e->overflowing) Wrap(&o, i);
+    out.overflowing = std::move(e->overflowing);
+    *e = std::move(out);
+  }
+
+  Status ProcessEncodings(std::vector<Encoding>* encodings, bool add_special) const override {
+    for (Encoding& e : *encodings) {
+      if (trim_offsets_) {
+        TrimByteLevelOffsets(&e, add_prefix_space_, id_to_token_);
+        for (Encoding& o : e.overflowing) TrimByteLevelOffsets(&o, add_prefix_space_, id_to_token_);
+      }
+      std::fill(e.type_ids.begin(), e.type_ids.end(), 0);
+      for (Encoding& o : e.overflowing) std::fill(o.type_ids.begin(), o.type_ids.end(), 0);
+    }
+    if (!add_special) return Status::Ok();
+    for (size_t i = 0; i < encodings->size(); ++i) Wrap(&(*encodings)[i], i);
+    return Status::Ok();
+  }
+};
+
 Status ParseTemplate(const json& j, const std::string& path, std::vector<Piece>* out) {
   using namespace json_util;
   out->clear();
@@ -195,7 +279,8 @@ Status ParseTokenIdPair(const json& j, const std::string& path, int32_t* id) {
 
 }  // namespace
 
-StatusOr<std::unique_ptr<PostProcessor>> LoadPostProcessor(const nlohmann::json& j, const std::string& path) {
+StatusOr<std::unique_ptr<PostProcessor>> LoadPostProcessor(const nlohmann::json& j, const std::string& path,
+                                                           IdToTokenFn id_to_token) {
   using namespace json_util;
   std::string type;
   WINNOW_RETURN_IF_ERROR(GetType(j, path, &type));
@@ -257,13 +342,32 @@ StatusOr<std::unique_ptr<PostProcessor>> LoadPostProcessor(const nlohmann::json&
     if (!arr || !arr->is_array()) return InvalidAt(apath, "expected an array");
     auto s = std::make_unique<SequenceProcessor>();
     for (size_t i = 0; i < arr->size(); ++i) {
-      WINNOW_ASSIGN_OR_RETURN(std::unique_ptr<PostProcessor> p, LoadPostProcessor((*arr)[i], Index(apath, i)));
+      WINNOW_ASSIGN_OR_RETURN(std::unique_ptr<PostProcessor> p, LoadPostProcessor((*arr)[i], Index(apath, i), id_to_token));
       s->seq_.push_back(std::move(p));
     }
     return std::unique_ptr<PostProcessor>(std::move(s));
   }
+  if (type == "RobertaProcessing") {
+    auto r = std::make_unique<RobertaProcessing>();
+    const json* sep = Find(j, "sep");
+    const json* cls = Find(j, "cls");
+    if (!sep) return InvalidAt(Key(path, "sep"), "missing required [\"token\", id]");
+    if (!cls) return InvalidAt(Key(path, "cls"), "missing required [\"token\", id]");
+    WINNOW_RETURN_IF_ERROR(ParseTokenIdPair(*sep, Key(path, "sep"), &r->sep_));
+    WINNOW_RETURN_IF_ERROR(ParseTokenIdPair(*cls, Key(path, "cls"), &r->cls_));
+    WINNOW_RETURN_IF_ERROR(GetBool(j, "trim_offsets", path, &r->trim_offsets_));
+    WINNOW_RETURN_IF_ERROR(GetBool(j, "add_prefix_space", path, &r->add_prefix_space_));
+    r->id_to_token_ = id_to_token;
+    return std::unique_ptr<PostProcessor>(std::move(r));
+  }
+  if (type == "ByteLevel") {
+    auto b = std::make_unique<ByteLevelProcessor>();
+    WINNOW_RETURN_IF_ERROR(GetBool(j, "trim_offsets", path, &b->trim_offsets_));
+    WINNOW_RETURN_IF_ERROR(GetBool(j, "add_prefix_space", path, &b->add_prefix_space_));
+    b->id_to_token_ = id_to_token;
+    return std::unique_ptr<PostProcessor>(std::move(b));
+  }
   if (type.empty()) return InvalidAt(Key(path, "type"), "missing post-processor type");
-  // RobertaProcessing, ByteLevel: not implemented yet.
   return Unsupported(path, type);
 }
 

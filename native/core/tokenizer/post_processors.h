@@ -3,7 +3,9 @@
 // LoadPostProcessor in post_processors.cc.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,7 +25,12 @@ class PostProcessor {
   virtual Status ProcessEncodings(std::vector<Encoding>* encodings, bool add_special_tokens) const = 0;
 };
 
-StatusOr<std::unique_ptr<PostProcessor>> LoadPostProcessor(const nlohmann::json& j, const std::string& path);
+// Maps a token id to its string (added tokens first, then the model); the byte-level offset
+// trimming of ByteLevel / RobertaProcessing reads the token strings through it.
+using IdToTokenFn = std::function<std::optional<std::string>(int32_t)>;
+
+StatusOr<std::unique_ptr<PostProcessor>> LoadPostProcessor(const nlohmann::json& j, const std::string& path,
+                                                           IdToTokenFn id_to_token = nullptr);
 
 // HF Encoding::merge_with(pair, growing_offsets = false), overflowing combinations included.
 void MergeInto(Encoding* self, const Encoding& pair);

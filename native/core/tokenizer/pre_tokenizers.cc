@@ -118,6 +118,72 @@ class SplitPreTokenizer final : public PreTokenizer {
   bool invert_;
 };
 
+// Oniguruma's \s (White_Space), which the Rust library's GPT-2 regex uses; PCRE2's UCP \s lacks
+// U+0085.
+#define WINNOW_WS "\\t\\n\\x{0B}\\f\\r \\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}"
+constexpr const char* kGpt2Pattern =
+    "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^" WINNOW_WS "\\p{L}\\p{N}]+|[" WINNOW_WS "]+(?![^" WINNOW_WS
+    "])|[" WINNOW_WS "]+";
+#undef WINNOW_WS
+
+class ByteLevelPreTokenizer final : public PreTokenizer {
+ public:
+  ByteLevelPreTokenizer(bool add_prefix_space, std::unique_ptr<Regex> re)
+      : add_prefix_space_(add_prefix_space), re_(std::move(re)) {}
+  Status PreTokenize(PreTokenizedString* p) const override {
+    std::vector<Match> matches;
+    return p->SplitWith([&](NormalizedString& ns, std::vector<Split>* out) {
+      if (add_prefix_space_ && !ns.get().empty() && ns.get()[0] != ' ') ns.Prepend(" ");
+      const size_t first = out->size();
+      if (re_) {
+        WINNOW_RETURN_IF_ERROR(re_->FindMatches(ns.get(), &matches));
+        SplitByMatches(ns, matches, SplitBehavior::kIsolated, false, out);
+      } else {
+        out->push_back(Split{std::move(ns), false, {}});
+      }
+      for (size_t i = first; i < out->size(); ++i) (*out)[i].normalized.ByteLevel();
+      return Status::Ok();
+    });
+  }
+
+ private:
+  bool add_prefix_space_;
+  std::unique_ptr<Regex> re_;
+};
+
+class MetaspacePreTokenizer final : public PreTokenizer {
+ public:
+  enum Scheme { kAlways, kFirst, kNever };
+  MetaspacePreTokenizer(std::string repl, Scheme scheme, bool split)
+      : repl_(std::move(repl)), scheme_(scheme), split_(split) {
+    int len = 0;
+    repl_cp_ = unicode::Decode(repl_, 0, &len);
+  }
+  Status PreTokenize(PreTokenizedString* p) const override {
+    std::vector<Match> matches;
+    return p->SplitWith([&](NormalizedString& ns, std::vector<Split>* out) {
+      ns.ReplaceAsciiChar(' ', repl_);
+      const bool starts = ns.get().compare(0, repl_.size(), repl_) == 0;
+      if (scheme_ == kAlways && !starts) ns.Prepend(repl_);
+      if (scheme_ == kFirst && !starts && ns.original_start() == 0) ns.Prepend(repl_);
+      if (split_) {
+        const uint32_t r = repl_cp_;
+        FindCharMatches(ns.get(), [r](uint32_t c) { return c == r; }, &matches);
+        SplitByMatches(ns, matches, SplitBehavior::kMergedWithNext, false, out);
+      } else {
+        out->push_back(Split{std::move(ns), false, {}});
+      }
+      return Status::Ok();
+    });
+  }
+
+ private:
+  std::string repl_;
+  uint32_t repl_cp_ = 0;
+  Scheme scheme_;
+  bool split_;
+};
+
 class SequencePreTokenizer final : public PreTokenizer {
  public:
   explicit SequencePreTokenizer(std::vector<std::unique_ptr<PreTokenizer>> s) : seq_(std::move(s)) {}
@@ -195,8 +261,45 @@ StatusOr<std::unique_ptr<PreTokenizer>> LoadPreTokenizer(const nlohmann::json& j
     }
     return std::unique_ptr<PreTokenizer>(new SequencePreTokenizer(std::move(seq)));
   }
+  if (type == "ByteLevel") {
+    bool add_prefix_space = true, use_regex = true, trim_offsets = true;
+    WINNOW_RETURN_IF_ERROR(GetBool(j, "add_prefix_space", path, &add_prefix_space));
+    WINNOW_RETURN_IF_ERROR(GetBool(j, "use_regex", path, &use_regex));
+    WINNOW_RETURN_IF_ERROR(GetBool(j, "trim_offsets", path, &trim_offsets));  // post-processing only
+    std::unique_ptr<Regex> re;
+    if (use_regex) {
+      WINNOW_ASSIGN_OR_RETURN(re, Regex::Compile(kGpt2Pattern, path));
+    }
+    return std::unique_ptr<PreTokenizer>(new ByteLevelPreTokenizer(add_prefix_space, std::move(re)));
+  }
+  if (type == "Metaspace") {
+    std::string repl = "\xE2\x96\x81";
+    WINNOW_RETURN_IF_ERROR(GetString(j, "replacement", path, &repl));
+    int len = 0;
+    if (repl.empty() || (unicode::Decode(repl, 0, &len), static_cast<size_t>(len) != repl.size()))
+      return InvalidAt(Key(path, "replacement"), "expected a single character");
+    bool split = true;
+    WINNOW_RETURN_IF_ERROR(GetBool(j, "split", path, &split));
+    std::string scheme;
+    WINNOW_RETURN_IF_ERROR(GetString(j, "prepend_scheme", path, &scheme));
+    MetaspacePreTokenizer::Scheme sc = MetaspacePreTokenizer::kAlways;
+    if (scheme.empty()) {
+      bool add_prefix_space = true;
+      WINNOW_RETURN_IF_ERROR(GetBool(j, "add_prefix_space", path, &add_prefix_space));
+      sc = add_prefix_space ? MetaspacePreTokenizer::kAlways : MetaspacePreTokenizer::kNever;
+    } else if (scheme == "always") {
+      sc = MetaspacePreTokenizer::kAlways;
+    } else if (scheme == "first") {
+      sc = MetaspacePreTokenizer::kFirst;
+    } else if (scheme == "never") {
+      sc = MetaspacePreTokenizer::kNever;
+    } else {
+      return InvalidAt(Key(path, "prepend_scheme"), "expected \"always\", \"first\" or \"never\", got \"" + scheme + "\"");
+    }
+    return std::unique_ptr<PreTokenizer>(new MetaspacePreTokenizer(std::move(repl), sc, split));
+  }
   if (type.empty()) return InvalidAt(Key(path, "type"), "missing pre-tokenizer type");
-  // ByteLevel, Metaspace, UnicodeScripts: not implemented yet.
+  // UnicodeScripts: not implemented yet.
   return Unsupported(path, type);
 }
 

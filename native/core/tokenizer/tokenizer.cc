@@ -291,7 +291,7 @@ Status TokenizerImpl::Load(const json& root) {
   if (!m) return InvalidAt("model", "missing required model");
   WINNOW_RETURN_IF_ERROR(LoadModel(*m));
   if (const json* p = Find(root, "post_processor")) {
-    WINNOW_ASSIGN_OR_RETURN(post_processor_, LoadPostProcessor(*p, "post_processor"));
+    WINNOW_ASSIGN_OR_RETURN(post_processor_, LoadPostProcessor(*p, "post_processor", [this](int32_t id) { return IdToToken(id); }));
   }
   if (const json* d = Find(root, "decoder")) {
     WINNOW_ASSIGN_OR_RETURN(decoder_, LoadDecoder(*d, "decoder"));
@@ -338,10 +338,13 @@ void ByteOffsetsToUtf16(std::string_view text, std::vector<std::pair<uint32_t, u
       byte_pos = 0;
       u16_pos = 0;
     }
+    // A position inside a char (byte-level offsets trimmed by a post-processor can end there)
+    // maps to that char's start, as the reference's byte -> char conversion does.
     while (byte_pos < b && byte_pos < text.size()) {
       const unsigned char c = static_cast<unsigned char>(text[byte_pos]);
       int n = unicode::Utf8Len(c);
       if (byte_pos + n > text.size()) n = static_cast<int>(text.size() - byte_pos);
+      if (byte_pos + n > b) break;
       u16_pos += n == 4 ? 2 : 1;
       byte_pos += n;
     }

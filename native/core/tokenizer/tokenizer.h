@@ -98,7 +98,8 @@ class Tokenizer {
   virtual Status Decode(const int32_t* ids, size_t n, bool skip_special_tokens, std::string* out) const = 0;
 };
 
-// Converts byte offsets into `text` (valid UTF-8) to UTF-16 code-unit offsets, in place.
+// Converts byte offsets into `text` (valid UTF-8) to UTF-16 code-unit offsets, in place. A byte
+// offset inside a char maps to the start of that char (as the reference binding converts them).
 void ByteOffsetsToUtf16(std::string_view text, std::vector<std::pair<uint32_t, uint32_t>>* offsets);
 
 }  // namespace winnow::tok

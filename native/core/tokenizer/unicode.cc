@@ -8,6 +8,7 @@
 namespace winnow::tok::unicode {
 namespace {
 #include "tokenizer/unicode_tables.inc"
+#include "tokenizer/grapheme_tables.inc"
 
 template <size_t N>
 bool InRanges(const uint32_t (&table)[N][2], uint32_t cp) {
@@ -107,6 +108,23 @@ int ToLower(uint32_t cp, uint32_t out[3]) {
   const auto* it = std::lower_bound(b, e, cp, [](const uint32_t (&row)[2], uint32_t v) { return row[0] < v; });
   out[0] = (it != e && (*it)[0] == cp) ? (*it)[1] : cp;
   return 1;
+}
+
+bool IsGraphemeExtend(uint32_t cp) { return cp >= 0x300 && InRanges(kGraphemeExtend, cp); }
+
+bool GraphemeBreak(uint32_t prev, uint32_t cur, int32_t* state) {
+  const bool utf8proc_break = utf8proc_grapheme_break_stateful(static_cast<utf8proc_int32_t>(prev),
+                                                               static_cast<utf8proc_int32_t>(cur), state);
+  const int prev_class = utf8proc_get_property(static_cast<utf8proc_int32_t>(prev))->boundclass;
+  if (prev_class == UTF8PROC_BOUNDCLASS_CR || prev_class == UTF8PROC_BOUNDCLASS_LF ||
+      prev_class == UTF8PROC_BOUNDCLASS_CONTROL)
+    return utf8proc_break;
+  if (IsGraphemeExtend(cur)) return false;
+  const int cur_class = utf8proc_get_property(static_cast<utf8proc_int32_t>(cur))->boundclass;
+  if (cur_class == UTF8PROC_BOUNDCLASS_EXTEND || cur_class == UTF8PROC_BOUNDCLASS_SPACINGMARK ||
+      cur_class == UTF8PROC_BOUNDCLASS_ZWJ)
+    return true;  // an extender for utf8proc's (older or newer) tables, not for the reference's
+  return utf8proc_break;
 }
 
 }  // namespace winnow::tok::unicode

@@ -80,6 +80,24 @@ bool IsAlphabetic(uint32_t cp);       // Rust char::is_alphabetic (approximation
 bool IsAlphanumeric(uint32_t cp);     // is_alphabetic || is_numeric
 bool IsWordChar(uint32_t cp);         // regex \w (Oniguruma Unicode): Alphabetic | M | Nd | Pc | ZWJ/ZWNJ
 
+// GPT-2 bytes_to_unicode: the printable char standing for byte `b`.
+inline uint32_t ByteToChar(uint8_t b) {
+  if ((b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174)) return b;
+  // Remaining bytes are numbered from 256 in increasing byte order.
+  uint32_t n;
+  if (b <= 32) n = b;                      // 0..32 -> 256..288
+  else if (b == 127) n = 33;               // 127 -> 289
+  else if (b <= 160) n = 34 + (b - 128);   // 128..160 -> 290..322
+  else n = 67;                             // 173 -> 323
+  return 256 + n;
+}
+
+// Extended grapheme clusters (UAX #29) as the reference's unicode-segmentation tables cut them:
+// utf8proc's rules with the reference's Extend | SpacingMark | ZWJ set (probed, see
+// grapheme_tables.inc). `state` starts at 0 for each string.
+bool IsGraphemeExtend(uint32_t cp);
+bool GraphemeBreak(uint32_t prev, uint32_t cur, int32_t* state);
+
 // Canonical combining class as the Rust library's (older) normalization tables know it.
 int CombiningClass(uint32_t cp);
 

@@ -10,7 +10,9 @@
 //    byte_fallback is on and all of them exist (each spanning the whole string), else unk_id.
 //  * Duplicate pieces: the last id wins for lookups (HashMap insert semantics).
 #include <array>
+#include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <optional>
 #include <limits>
 #include <string>
@@ -83,6 +85,37 @@ class ByteTrie {
   std::vector<int32_t> term_;
 };
 
+// Piece -> tokens cache (as HF's Unigram cache): the Viterbi result depends only on the piece.
+// Sharded, each shard a mutex-guarded map cleared when full.
+class PieceCache {
+ public:
+  static constexpr size_t kShards = 64;
+  static constexpr size_t kPerShard = 1024;  // ~65k pieces in total
+  static constexpr size_t kMaxKeyLen = 64;
+
+  bool Get(std::string_view key, uint64_t h, std::vector<Token>* out) const {
+    Shard& s = shards_[h % kShards];
+    std::lock_guard<std::mutex> lock(s.mu);
+    auto it = s.map.find(key);
+    if (it == s.map.end()) return false;
+    out->insert(out->end(), it->second.begin(), it->second.end());
+    return true;
+  }
+  void Put(std::string_view key, uint64_t h, const Token* begin, const Token* end) const {
+    Shard& s = shards_[h % kShards];
+    std::lock_guard<std::mutex> lock(s.mu);
+    if (s.map.size() >= kPerShard) s.map.clear();
+    s.map.try_emplace(std::string(key), begin, end);
+  }
+
+ private:
+  struct Shard {
+    std::mutex mu;
+    std::unordered_map<std::string, std::vector<Token>, internal::StringHash, std::equal_to<>> map;
+  };
+  mutable std::array<Shard, kShards> shards_;
+};
+
 struct BestNode {
   int32_t id;
   int32_t starts_at;  // -1: not reached yet
@@ -100,8 +133,21 @@ class UnigramModel final : public Model {
   double min_score = std::numeric_limits<double>::infinity();
   std::array<int32_t, 256> byte_ids{};
 
+  PieceCache cache;
+
   Status Tokenize(std::string_view s, std::vector<Token>* out) const override {
     if (s.empty()) return Status::Ok();
+    const bool cacheable = s.size() <= PieceCache::kMaxKeyLen;
+    if (!cacheable) return TokenizeUncached(s, out);
+    const uint64_t h = internal::HashBytes(s);
+    if (cache.Get(s, h, out)) return Status::Ok();
+    const size_t first = out->size();
+    WINNOW_RETURN_IF_ERROR(TokenizeUncached(s, out));
+    cache.Put(s, h, out->data() + first, out->data() + out->size());
+    return Status::Ok();
+  }
+
+  Status TokenizeUncached(std::string_view s, std::vector<Token>* out) const {
     const size_t size = s.size();
     const double unk_score = min_score - kUnkPenalty;
     thread_local std::vector<BestNode> best;
@@ -205,6 +251,65 @@ class UnigramModel final : public Model {
 
 }  // namespace
 
+namespace {
+
+// The Rust library reads tokenizer.json with serde_json's default (not correctly rounded) float
+// parser: the decimal significand as a u64 (digits past u64 ignored), converted to f64, then one
+// multiplication / division by a power of ten. Long significands (17 digits) thus round twice and
+// can land one ulp away from strtod's value, which changes Viterbi tie-breaks. The files hold the
+// shortest round-trip representation, so we regenerate it from the double and parse it that way.
+double SerdeJsonF64(double v) {
+  if (!std::isfinite(v) || v == 0.0) return v;
+  char buf[64];
+  auto r = std::to_chars(buf, buf + sizeof(buf), v);  // shortest round-trip form
+  if (r.ec != std::errc()) return v;
+  const char* p = buf;
+  const char* end = r.ptr;
+  bool positive = true;
+  if (p < end && *p == '-') {
+    positive = false;
+    ++p;
+  }
+  uint64_t sig = 0;
+  int32_t exponent = 0;
+  bool overflow = false, frac = false;
+  for (; p < end && *p != 'e' && *p != 'E'; ++p) {
+    if (*p == '.') {
+      frac = true;
+      continue;
+    }
+    const uint64_t d = static_cast<uint64_t>(*p - '0');
+    if (!overflow && sig <= (std::numeric_limits<uint64_t>::max() - d) / 10) {
+      sig = sig * 10 + d;
+      if (frac) --exponent;
+    } else {
+      overflow = true;  // serde ignores further digits (integer digits still scale)
+      if (!frac) ++exponent;
+    }
+  }
+  if (p < end) exponent += std::atoi(p + 1);
+  static const auto kPow10 = [] {
+    std::array<double, 309> t{};
+    for (int i = 0; i < 309; ++i) t[i] = std::strtod(("1e" + std::to_string(i)).c_str(), nullptr);  // as Rust's literals
+    return t;
+  }();
+  double f = static_cast<double>(sig);
+  while (true) {
+    const int32_t a = exponent < 0 ? -exponent : exponent;
+    if (a < 309) {
+      if (exponent >= 0) f *= kPow10[a];
+      else f /= kPow10[a];
+      break;
+    }
+    if (f == 0.0 || exponent >= 0) break;
+    f /= 1e308;
+    exponent += 308;
+  }
+  return positive ? f : -f;
+}
+
+}  // namespace
+
 StatusOr<std::unique_ptr<Model>> LoadUnigram(const nlohmann::json& j, const std::string& path) {
   if (!j.is_object()) return InvalidAt(path, "expected an object");
   if (auto it = j.find("type"); it != j.end() && !(it->is_string() && it->get<std::string>() == "Unigram"))
@@ -223,7 +328,7 @@ StatusOr<std::unique_ptr<Model>> LoadUnigram(const nlohmann::json& j, const std:
     if (!e.is_array() || e.size() != 2 || !e[0].is_string() || !e[1].is_number())
       return InvalidAt(path + ".vocab[" + std::to_string(i) + "]", "expected [piece, score]");
     m->pieces.push_back(e[0].get<std::string>());
-    double score = e[1].get<double>();
+    double score = e[1].is_number_float() ? SerdeJsonF64(e[1].get<double>()) : e[1].get<double>();
     m->scores.push_back(score);
     if (score < m->min_score) m->min_score = score;
     m->token_to_id[m->pieces.back()] = static_cast<int32_t>(i);  // last duplicate wins

@@ -1,0 +1,49 @@
+// Peer: transformers.js (@huggingface/transformers), pipeline('feature-extraction') with
+// { pooling: 'mean', normalize: true }, offline from the local folder, batches of `batch` texts in
+// input order (the pipeline pads each batch to its longest text).
+import { createRequire } from 'node:module';
+import fs from 'node:fs';
+import path from 'node:path';
+import { env, pipeline } from '@huggingface/transformers';
+
+const require = createRequire(import.meta.url);
+export const name = 'transformers.js';
+
+export function versions() {
+  let dir = path.dirname(require.resolve('@huggingface/transformers'));
+  while (!fs.existsSync(path.join(dir, 'package.json'))) dir = path.dirname(dir);
+  const own = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')).version;
+  let ortNode = '?';
+  try {
+    ortNode = createRequire(path.join(dir, 'package.json'))('onnxruntime-node/package.json').version;
+  } catch {}
+  return { '@huggingface/transformers': own, 'onnxruntime-node (transformers.js)': ortNode };
+}
+
+export async function load(modelDir, { threads, batch, maxLength }) {
+  env.allowRemoteModels = false;
+  env.allowLocalModels = true;
+  env.localModelPath = path.dirname(modelDir) + path.sep;
+  const extractor = await pipeline('feature-extraction', path.basename(modelDir), {
+    device: 'cpu',
+    dtype: 'fp32',
+    session_options: { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' },
+  });
+  return {
+    encode: async (texts) => {
+      const parts = [];
+      for (let s = 0; s < texts.length; s += batch) {
+        const t = await extractor(texts.slice(s, s + batch), { pooling: 'mean', normalize: true, truncation: true, max_length: maxLength });
+        parts.push(t.data);
+      }
+      const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+      let o = 0;
+      for (const p of parts) {
+        out.set(p, o);
+        o += p.length;
+      }
+      return out;
+    },
+    close: () => extractor.dispose(),
+  };
+}

@@ -1,0 +1,30 @@
+// One driver measured in a fresh process:  node worker.mjs <driver> <out.json>
+// Load, one untimed pass (its vectors are kept for the cross-library cosine check), warm-up, then
+// `reps` timed passes over all texts.
+import fs from 'node:fs';
+import { loadTexts, modelDir, settings } from './common.mjs';
+
+const [driverName, outFile] = process.argv.slice(2);
+const driver = await import(`./drivers/${driverName}.mjs`);
+const texts = loadTexts();
+const now = () => performance.now();
+let result;
+try {
+  let t = now();
+  const model = await driver.load(modelDir, settings);
+  const loadMs = now() - t;
+  const vectors = await model.encode(texts);
+  for (let i = 0; i < settings.warmup; i++) await model.encode(texts);
+  const ms = [];
+  for (let i = 0; i < settings.reps; i++) {
+    t = now();
+    await model.encode(texts);
+    ms.push(now() - t);
+  }
+  const rssMB = process.memoryUsage().rss / 2 ** 20;
+  await model.close();
+  result = { driver: driverName, name: driver.name, versions: driver.versions(), loadMs, ms, rssMB, dim: vectors.length / texts.length, vectors: Array.from(vectors) };
+} catch (e) {
+  result = { driver: driverName, name: driver.name ?? driverName, error: String(e?.stack ?? e) };
+}
+fs.writeFileSync(outFile, JSON.stringify(result));

@@ -1,0 +1,178 @@
+import { binding, ortLibraryPath, NativeSentenceEncoder, NativeSentenceEncoderClass } from './native';
+import { CallOptions, CallQueue, Counters, refuseWhenBusy, withCallerStack } from './queue';
+import * as v from './validate';
+import { invalidArgument, winnowError } from './errors';
+import { Embeddings } from './embeddings';
+import type { Device } from './cross-encoder';
+
+export interface SentenceEncoderOptions {
+  /** Longest text in tokens, prompt and special tokens included; longer texts are cut on the right. Default: sentence_bert_config.json max_seq_length, else the model's maximum. */
+  maxLength?: number;
+  /** Texts per inference batch at most. Default 32. */
+  batchSize?: number;
+  /** Padded tokens per batch at most. Default batchSize × maxLength. */
+  tokenBudget?: number;
+  /** Intra-op threads for ONNX Runtime. Default: one per physical core. */
+  threads?: number;
+  /** Execution device. Default 'cpu'. */
+  device?: Device;
+  /** ONNX file inside the folder, e.g. 'model_quantized.onnx' (looked up in the folder, then in onnx/). */
+  file?: string;
+  /** Native calls allowed to run at once on this model. Default 1 (the rest queue). */
+  concurrency?: number;
+  /** CUDA arena limit in bytes. */
+  gpuMemLimit?: number;
+  /** CUDA: allow TF32 matmuls for fp32 models (faster; scores drift about 1e-3 from the CPU). Default false. */
+  allowTf32?: boolean;
+}
+
+const LOAD_OPTIONS = ['maxLength', 'batchSize', 'tokenBudget', 'threads', 'device', 'file', 'concurrency', 'gpuMemLimit', 'allowTf32'] as const;
+
+export type Precision = 'float32' | 'int8' | 'uint8' | 'binary' | 'ubinary';
+const PRECISIONS = ['float32', 'int8', 'uint8', 'binary', 'ubinary'] as const;
+
+/** The typed array each precision returns. */
+export interface PrecisionArray {
+  float32: Float32Array;
+  int8: Int8Array;
+  uint8: Uint8Array;
+  binary: Int8Array;
+  ubinary: Uint8Array;
+}
+
+export interface SentenceEncodeOptions<P extends Precision = Precision> extends CallOptions {
+  /** A prompt name from config_sentence_transformers.json (e.g. 'query'), else a literal prefix (e.g. 'query: '). Default: the config's default_prompt_name. '' = none. */
+  prompt?: string;
+  /** L2-normalise (after `dimensions`). Default: true when modules.json has a Normalize module. */
+  normalize?: boolean;
+  /** Matryoshka truncation: keep the first `dimensions` values. */
+  dimensions?: number;
+  /** Output precision, as sentence-transformers' quantize_embeddings. Default 'float32'. */
+  precision?: P;
+  /** int8 / uint8 calibration: per-dimension minimums then maximums (2 × dimensions values). Default: this call's own embeddings. */
+  ranges?: Float32Array | readonly [ArrayLike<number>, ArrayLike<number>];
+}
+const ENCODE_OPTIONS = ['prompt', 'normalize', 'dimensions', 'precision', 'ranges', 'signal', 'onProgress'] as const;
+
+/**
+ * Transformer sentence embeddings (E5, BGE, GTE, MiniLM, ...) with sentence-transformers'
+ * SentenceTransformer.encode semantics.
+ */
+export class SentenceEncoder {
+  private native: NativeSentenceEncoder | undefined;
+  private readonly queue: CallQueue;
+  /** Embedding size (before `dimensions`). */
+  readonly dim: number;
+  /** Effective maximum text length in tokens. */
+  readonly maxLength: number;
+  /** Device the model runs on ('cpu' or 'cuda:N'). */
+  readonly device: string;
+  /** Named prompts from config_sentence_transformers.json. */
+  readonly prompts: Readonly<Record<string, string>>;
+  /** The prompt used when `prompt` is not given, or null. */
+  readonly defaultPromptName: string | null;
+  /** Pooling in use: 'mean', 'cls', 'max', 'lasttoken', 'weightedmean', 'mean_sqrt_len' (joined by '+' when several), or 'graph' when the ONNX file outputs sentence_embedding. */
+  readonly pooling: string;
+  /** Whether embeddings are normalised by default (a Normalize module is present). */
+  readonly normalize: boolean;
+  /** The ONNX file that was loaded. */
+  readonly file: string;
+
+  private constructor(native: NativeSentenceEncoder, concurrency: number) {
+    this.native = native;
+    this.queue = new CallQueue(concurrency);
+    const info = native.info();
+    this.dim = info.dim;
+    this.maxLength = info.maxLength;
+    this.device = info.device;
+    this.prompts = Object.freeze({ ...info.prompts });
+    this.defaultPromptName = info.defaultPromptName;
+    this.pooling = info.pooling;
+    this.normalize = info.normalize;
+    this.file = info.onnxPath;
+  }
+
+  /** Loads a sentence-transformers folder (modules.json, 1_Pooling/, config.json, tokenizer.json, model.onnx or onnx/*.onnx). */
+  static async load(dir: string, options?: SentenceEncoderOptions): Promise<SentenceEncoder> {
+    const caller = new Error();
+    const o = v.optionsObject<SentenceEncoderOptions>(options, 'SentenceEncoder.load options', LOAD_OPTIONS);
+    const opts = {
+      dir: v.directory(dir),
+      ortLibrary: '',
+      maxLength: v.positiveInt(o.maxLength, 'maxLength', 1 << 20),
+      batchSize: v.positiveInt(o.batchSize, 'batchSize', 1 << 16),
+      tokenBudget: v.positiveInt(o.tokenBudget, 'tokenBudget'),
+      threads: v.positiveInt(o.threads, 'threads', 1024),
+      device: v.device(o.device),
+      file: v.str(o.file, 'file'),
+      gpuMemLimit: v.positiveInt(o.gpuMemLimit, 'gpuMemLimit'),
+      allowTf32: v.bool(o.allowTf32, 'allowTf32'),
+    };
+    const concurrency = v.positiveInt(o.concurrency, 'concurrency', 64) ?? 1;
+    try {
+      opts.ortLibrary = ortLibraryPath();
+      const native = await (binding().NativeSentenceEncoder as NativeSentenceEncoderClass).load(opts);
+      return new SentenceEncoder(native, concurrency);
+    } catch (e) {
+      throw withCallerStack(e, caller);
+    }
+  }
+
+  /**
+   * Embeds `texts` in input order. Texts longer than maxLength tokens are truncated (as
+   * sentence-transformers does). Quantised precisions return Int8Array / Uint8Array rows.
+   */
+  async encode<P extends Precision = 'float32'>(texts: readonly string[], options?: SentenceEncodeOptions<P>): Promise<Embeddings<PrecisionArray[P]>> {
+    const o = v.optionsObject<SentenceEncodeOptions<P>>(options, 'encode options', ENCODE_OPTIONS);
+    const list = v.stringArray(texts, 'texts');
+    const prompt = v.str(o.prompt, 'prompt');
+    const normalize = v.bool(o.normalize, 'normalize');
+    const dimensions = v.positiveInt(o.dimensions, 'dimensions', this.dim);
+    const precision = v.oneOf(o.precision, 'precision', PRECISIONS) ?? 'float32';
+    const ranges = quantizationRanges(o.ranges, dimensions ?? this.dim, precision);
+    const call: CallOptions = { signal: v.abortSignal(o.signal, 'signal'), onProgress: v.func(o.onProgress, 'onProgress') as CallOptions['onProgress'] };
+    const native = this.alive();
+    const params = { prompt, normalize, dimensions, precision, ranges };
+    const r = await this.queue.run((n) => native.encode(list, params, n), call);
+    return new Embeddings(r.data as PrecisionArray[P], r.rows, r.dim);
+  }
+
+  /** Calls waiting and running on this model. */
+  counters(): Counters {
+    return this.queue.counters();
+  }
+
+  /** Frees the model. Refused (MODEL_BUSY) while calls are queued or running. */
+  dispose(): void {
+    if (!this.native) return;
+    refuseWhenBusy(this.queue, 'the SentenceEncoder');
+    this.native.dispose();
+    this.native = undefined;
+  }
+
+  private alive(): NativeSentenceEncoder {
+    if (!this.native) throw winnowError('DISPOSED', 'this SentenceEncoder has been disposed');
+    return this.native;
+  }
+}
+
+/** Checks `ranges` and flattens it to mins then maxes. */
+function quantizationRanges(value: unknown, dims: number, precision: Precision): Float32Array | undefined {
+  if (value === undefined) return undefined;
+  const what = `a Float32Array of ${2 * dims} values or [mins, maxes] of ${dims} numbers each`;
+  let flat: Float32Array;
+  if (value instanceof Float32Array) {
+    flat = value;
+  } else if (Array.isArray(value) && value.length === 2 && value.every((r) => r != null && typeof r === 'object' && typeof (r as ArrayLike<number>).length === 'number')) {
+    const [lo, hi] = value as [ArrayLike<number>, ArrayLike<number>];
+    if (lo.length !== dims || hi.length !== dims) throw invalidArgument(what, 'ranges', value, 'range');
+    flat = new Float32Array(2 * dims);
+    flat.set(Array.from(lo), 0);
+    flat.set(Array.from(hi), dims);
+  } else {
+    throw invalidArgument(what, 'ranges', value);
+  }
+  if (flat.length !== 2 * dims) throw invalidArgument(what, 'ranges', value, 'range');
+  if (precision !== 'int8' && precision !== 'uint8') throw invalidArgument("'int8' or 'uint8' (ranges is given)", 'precision', precision);
+  return flat;
+}

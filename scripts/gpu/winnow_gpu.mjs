@@ -1,0 +1,99 @@
+// Winnow on an NVIDIA GPU: parity of every transformer class on 'cuda' against 'cpu', device selection,
+// the missing-library error, and CrossEncoder throughput for the pairs st_bench.py scores.
+//   node scripts/gpu/winnow_gpu.mjs XLMR_DIR PAIRS_JSON OUT_JSON
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+
+const require = createRequire(import.meta.url);
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
+const W = require(path.join(root, 'dist/cjs/index.js'));
+const [xlmrDir, pairsPath, outPath] = process.argv.slice(2);
+const spec = JSON.parse(readFileSync(pairsPath, 'utf8'));
+const fx = (n) => path.join(root, 'test/fixtures/models', n);
+const out = { checks: [], runs: [] };
+const check = (name, ok, detail) => {
+  out.checks.push({ name, ok, detail });
+  console.log(`${ok ? 'PASS' : 'FAIL'} ${name} ${JSON.stringify(detail)}`);
+};
+const maxDiff = (a, b) => a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i])), 0);
+const order = (s) => Array.from(s.keys()).sort((i, j) => s[j] - s[i] || i - j);
+
+out.runtime = W.runtimeInfo();
+check('CUDA provider in the loaded ONNX Runtime', out.runtime.providers.includes('CUDAExecutionProvider'), out.runtime);
+
+// CrossEncoder: tiny BERT and the bge-reranker-base-shaped XLM-R, fp32 on both devices, fp16 on the GPU.
+const pairs = spec.sets.short.slice(0, 64);
+for (const [dir, files] of [[fx('bert-ce-tiny'), ['model.onnx']], [xlmrDir, ['model.onnx', 'model_fp16.onnx']]]) {
+  const cpu = await W.CrossEncoder.load(dir, { device: 'cpu' });
+  const ref = await cpu.predict(pairs);
+  cpu.dispose();
+  for (const file of files) {
+    const gpu = await W.CrossEncoder.load(dir, { device: 'cuda', file });
+    const got = await gpu.predict(pairs);
+    const tol = file.includes('fp16') ? 1e-2 : 1e-4;
+    const d = maxDiff(got, ref);
+    const sameOrder = JSON.stringify(order(got)) === JSON.stringify(order(ref));
+    check(`CrossEncoder ${path.basename(dir)} ${file} cuda vs cpu fp32 within ${tol}`, d < tol, { maxAbsDiff: d, device: gpu.device });
+    check(`CrossEncoder ${path.basename(dir)} ${file} identical ranking`, sameOrder || file.includes('fp16'), { sameOrder });
+    gpu.dispose();
+  }
+}
+const picked = await W.CrossEncoder.load(xlmrDir, { device: 'cuda' });
+check('cuda picks onnx/model_fp16.onnx when no file is named', picked.file.endsWith('model_fp16.onnx'), { file: picked.file });
+picked.dispose();
+const auto = await W.CrossEncoder.load(fx('bert-ce-tiny'), { device: 'auto' });
+check("device 'auto' picks the GPU", auto.device === 'cuda:0', { device: auto.device });
+auto.dispose();
+
+if (W.SentenceEncoder) {
+  const texts = spec.sets.short.slice(0, 32).map((p) => p[1]);
+  const c = await W.SentenceEncoder.load(fx('e5-tiny'), { device: 'cpu' });
+  const g = await W.SentenceEncoder.load(fx('e5-tiny'), { device: 'cuda' });
+  const a = await c.encode(texts);
+  const b = await g.encode(texts);
+  check('SentenceEncoder e5-tiny cuda vs cpu within 1e-4', maxDiff(a.data, b.data) < 1e-4, { maxAbsDiff: maxDiff(a.data, b.data), device: g.device });
+  c.dispose();
+  g.dispose();
+}
+if (W.PruningEncoder) {
+  const c = await W.PruningEncoder.load(fx('pruning-bert-tiny'), { device: 'cpu' });
+  const g = await W.PruningEncoder.load(fx('pruning-bert-tiny'), { device: 'cuda' });
+  const docs = spec.sets.short.slice(0, 16).map((p) => p[1]);
+  const a = await c.prune(pairs[0][0], docs);
+  const b = await g.prune(pairs[0][0], docs);
+  const d = maxDiff(a.map((r) => r.rankingScore), b.map((r) => r.rankingScore));
+  const same = a.every((r, i) => r.prunedDocument === b[i].prunedDocument);
+  check('PruningEncoder cuda vs cpu: scores within 1e-4, same kept text', d < 1e-4 && same, { maxAbsDiff: d, sameKept: same, device: g.device });
+  c.dispose();
+  g.dispose();
+}
+
+// Missing CUDA libraries: a child process without them on the library path.
+const child = `const W=require(${JSON.stringify(path.join(root, 'dist/cjs/index.js'))});W.CrossEncoder.load(${JSON.stringify(fx('bert-ce-tiny'))},{device:'cuda'}).then(()=>console.log('LOADED'),e=>console.log(JSON.stringify({code:e.code,message:e.message})))`;
+const res = execFileSync(process.execPath, ['-e', child], { env: { ...process.env, LD_LIBRARY_PATH: '' }, encoding: 'utf8' }).trim();
+let parsed = {};
+try { parsed = JSON.parse(res.split('\n').pop()); } catch { parsed = { raw: res }; }
+check('missing CUDA libraries: CUDA_UNAVAILABLE naming the library', parsed.code === 'CUDA_UNAVAILABLE' && /lib\w+\.so/.test(parsed.message ?? ''), parsed);
+
+// Throughput: fp16 and fp32 on the GPU, the batch sizes and pair sets st_bench.py uses.
+for (const [file, allowTf32] of [['model_fp16.onnx', false], ['model.onnx', false], ['model.onnx', true]]) {
+  for (const [name, set] of Object.entries(spec.sets)) {
+    for (const bs of spec.batch_sizes) {
+      const ce = await W.CrossEncoder.load(xlmrDir, { device: 'cuda', file, batchSize: bs, allowTf32 });
+      await ce.predict(set.slice(0, bs * 2));
+      let best = Infinity;
+      for (let r = 0; r < 3; r++) {
+        const t0 = performance.now();
+        await ce.predict(set);
+        best = Math.min(best, (performance.now() - t0) / 1000);
+      }
+      const run = { file, allowTf32, set: name, batch_size: bs, pairs: set.length, seconds: best, pairs_per_s: set.length / best };
+      out.runs.push(run);
+      console.log(JSON.stringify(run));
+      ce.dispose();
+    }
+  }
+}
+writeFileSync(outPath, JSON.stringify(out, null, 1));

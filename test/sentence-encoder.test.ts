@@ -1,0 +1,410 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Embeddings, SentenceEncoder } from '../lib/index';
+import { FIXTURES, maxAbsDiff, SHARED } from './helpers/reference';
+import { cosine, quantize8, quantizeBits, ranges, referenceEmbeddings, RefMode, RefOptions } from './helpers/st-reference';
+
+const E5 = path.join(FIXTURES, 'e5-tiny');
+const CLS = path.join(FIXTURES, 'e5-tiny-cls');
+const GRAPH = path.join(FIXTURES, 'e5-tiny-sentence-embedding');
+
+function corpusTexts(n: number): string[] {
+  const lines = fs.readFileSync(path.join(SHARED, 'corpora', 'dbpedia-entity', 'corpus.jsonl'), 'utf8').split('\n');
+  const out: string[] = [];
+  for (const line of lines) {
+    if (!line) continue;
+    const d = JSON.parse(line) as { title: string; text: string };
+    out.push(`${d.title}. ${d.text}`);
+    if (out.length >= n) break;
+  }
+  return out;
+}
+
+/** Texts covering short, long (truncated at 512 tokens), unicode and empty inputs. */
+function parityTexts(): string[] {
+  const docs = corpusTexts(24);
+  return [...docs, docs.slice(0, 14).join(' '), 'Ça va? 東京は日本の首都です。 emoji 👩‍👩‍👧 text', '', 'a'];
+}
+
+const tmpDirs: string[] = [];
+/** A copy of e5-tiny with some files replaced (null removes a file or folder). */
+function variant(files: Record<string, string | null>, from = E5): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'winnow-st-'));
+  tmpDirs.push(dir);
+  fs.cpSync(from, dir, { recursive: true });
+  for (const [name, content] of Object.entries(files)) {
+    const p = path.join(dir, name);
+    if (content === null) fs.rmSync(p, { recursive: true, force: true });
+    else {
+      fs.mkdirSync(path.dirname(p), { recursive: true });
+      fs.writeFileSync(p, content);
+    }
+  }
+  return dir;
+}
+
+function poolingConfig(modes: RefMode[], includePrompt = true): string {
+  const flag = (m: RefMode) => modes.includes(m);
+  return JSON.stringify({
+    word_embedding_dimension: 32,
+    pooling_mode_cls_token: flag('cls'),
+    pooling_mode_mean_tokens: flag('mean'),
+    pooling_mode_max_tokens: flag('max'),
+    pooling_mode_mean_sqrt_len_tokens: flag('mean_sqrt_len'),
+    pooling_mode_weightedmean_tokens: flag('weightedmean'),
+    pooling_mode_lasttoken: flag('lasttoken'),
+    include_prompt: includePrompt,
+  });
+}
+
+const MODULES_NO_NORMALIZE = JSON.stringify([
+  { idx: 0, name: '0', path: '', type: 'sentence_transformers.models.Transformer' },
+  { idx: 1, name: '1', path: '1_Pooling', type: 'sentence_transformers.models.Pooling' },
+]);
+
+afterAll(() => {
+  for (const d of tmpDirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
+/**
+ * Every row: cosine ≥ 0.99999 and max |Δ| ≤ 1e-5 against the reference (scaled by the row's largest
+ * value when that exceeds 1: unnormalised mean_sqrt_len rows reach ~20, where float32 accumulation
+ * alone is ~1e-6 relative); returns the worst values.
+ */
+function expectParity(got: Embeddings, ref: number[][]): { minCos: number; maxDiff: number } {
+  expect(got.rows).toBe(ref.length);
+  expect(got.dim).toBe(ref[0].length);
+  let minCos = 1;
+  let maxDiff = 0;
+  ref.forEach((r, i) => {
+    const row = got.row(i);
+    const norm = Math.hypot(...r);
+    // cosine is undefined for a zero vector; those rows must simply match.
+    if (norm > 0) minCos = Math.min(minCos, cosine(row, r));
+    maxDiff = Math.max(maxDiff, maxAbsDiff(row, r) / Math.max(1, ...r.map(Math.abs)));
+  });
+  expect(minCos).toBeGreaterThanOrEqual(0.99999);
+  expect(maxDiff).toBeLessThanOrEqual(1e-5);
+  return { minCos, maxDiff };
+}
+
+/** Rejects with exactly this class and message, and code INVALID_ARGUMENT. */
+async function rejectsWith(p: Promise<unknown>, cls: typeof TypeError | typeof RangeError, message: string): Promise<void> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(cls);
+  expect(err).toMatchObject({ name: cls.name, message, code: 'INVALID_ARGUMENT' });
+}
+
+const parity: Record<string, { minCos: number; maxDiff: number }> = {};
+
+describe('SentenceEncoder parity with tokenizers + onnxruntime-node + sentence-transformers pooling', () => {
+  const texts = parityTexts();
+  afterAll(() => {
+    // eslint-disable-next-line no-console
+    console.log('parity (min cosine, max |Δ|):', JSON.stringify(parity));
+  });
+
+  it('reads the sentence-transformers folder', async () => {
+    const enc = await SentenceEncoder.load(E5, { threads: 1 });
+    expect(enc.dim).toBe(32);
+    expect(enc.maxLength).toBe(512);
+    expect(enc.device).toBe('cpu');
+    expect(enc.normalize).toBe(true);
+    expect(enc.pooling).toBe('mean');
+    expect(enc.prompts).toEqual({});
+    expect(enc.defaultPromptName).toBeNull();
+    expect(enc.file).toBe(path.join(E5, 'onnx', 'model.onnx'));
+    const cls = await SentenceEncoder.load(CLS);
+    expect(cls.pooling).toBe('cls');
+    expect(cls.normalize).toBe(false);
+    expect(cls.prompts).toEqual({ query: 'query: ', passage: 'passage: ' });
+    enc.dispose();
+    cls.dispose();
+  });
+
+  const cases: Array<[string, () => string, RefMode[], boolean]> = [
+    ['mean + Normalize (e5-tiny)', () => E5, ['mean'], true],
+    ['cls, no Normalize (e5-tiny-cls)', () => CLS, ['cls'], false],
+    ['max', () => variant({ '1_Pooling/config.json': poolingConfig(['max']) }), ['max'], true],
+    ['lasttoken', () => variant({ '1_Pooling/config.json': poolingConfig(['lasttoken']) }), ['lasttoken'], true],
+    ['weightedmean', () => variant({ '1_Pooling/config.json': poolingConfig(['weightedmean']) }), ['weightedmean'], true],
+    ['mean_sqrt_len, no Normalize', () => variant({ '1_Pooling/config.json': poolingConfig(['mean_sqrt_len']), 'modules.json': MODULES_NO_NORMALIZE }), ['mean_sqrt_len'], false],
+    ['cls + max + mean concatenated', () => variant({ '1_Pooling/config.json': poolingConfig(['cls', 'max', 'mean']) }), ['cls', 'max', 'mean'], true],
+    ['no 1_Pooling folder: mean fallback', () => variant({ '1_Pooling': null }), ['mean'], true],
+    ['no modules.json: mean, no Normalize', () => variant({ 'modules.json': null, '1_Pooling': null }), ['mean'], false],
+  ];
+  for (const [name, dirOf, modes, normalize] of cases) {
+    it(`pools like sentence-transformers: ${name}`, async () => {
+      const dir = dirOf();
+      const enc = await SentenceEncoder.load(dir, { threads: 1, batchSize: 8 });
+      expect(enc.dim).toBe(32 * modes.length);
+      expect(enc.pooling).toBe(modes.join('+'));
+      expect(enc.normalize).toBe(normalize);
+      const ref = await referenceEmbeddings(dir, texts, { maxLength: 512, modes, normalize });
+      const got = await enc.encode(texts);
+      expect(got.data).toBeInstanceOf(Float32Array);
+      parity[name] = expectParity(got, ref);
+      // Spread: a constant or shuffled output would fail.
+      expect(cosine(got.row(0), got.row(1))).toBeLessThan(0.9999);
+      enc.dispose();
+    });
+  }
+
+  it('uses a graph that outputs sentence_embedding directly, equal to pooling natively', async () => {
+    const enc = await SentenceEncoder.load(GRAPH, { threads: 1 });
+    expect(enc.pooling).toBe('graph');
+    const ref = await referenceEmbeddings(E5, texts, { maxLength: 512, modes: ['mean'], normalize: true });
+    parity['graph sentence_embedding'] = expectParity(await enc.encode(texts), ref);
+    enc.dispose();
+  });
+
+  it('truncates long texts to maxLength on the right, like sentence-transformers', async () => {
+    const enc = await SentenceEncoder.load(E5, { threads: 1, maxLength: 16 });
+    expect(enc.maxLength).toBe(16);
+    const ref = await referenceEmbeddings(E5, texts, { maxLength: 16, modes: ['mean'], normalize: true });
+    parity['maxLength 16'] = expectParity(await enc.encode(texts), ref);
+    const huge = 'lorem ipsum dolor sit amet '.repeat(40000); // ~1 MB
+    const [a, b] = (await enc.encode([huge, huge.slice(0, 400)])).toArray();
+    expect(maxAbsDiff(a, b)).toBeLessThan(1e-6);
+    enc.dispose();
+  });
+
+  it('takes the default maxLength from sentence_bert_config.json max_seq_length', async () => {
+    const dir = variant({ 'sentence_bert_config.json': JSON.stringify({ max_seq_length: 20, do_lower_case: false }) });
+    const enc = await SentenceEncoder.load(dir, { threads: 1 });
+    expect(enc.maxLength).toBe(20);
+    const ref = await referenceEmbeddings(dir, texts.slice(0, 6), { maxLength: 20, modes: ['mean'], normalize: true });
+    expectParity(await enc.encode(texts.slice(0, 6)), ref);
+    enc.dispose();
+  });
+});
+
+describe('SentenceEncoder batching', () => {
+  it('gives the same vectors whatever the batch size, order or neighbours', async () => {
+    const texts = corpusTexts(40);
+    const one = await SentenceEncoder.load(E5, { threads: 1, batchSize: 1 });
+    const seven = await SentenceEncoder.load(E5, { threads: 1, batchSize: 7 });
+    const big = await SentenceEncoder.load(E5, { threads: 2, batchSize: 64, tokenBudget: 100000 });
+    const a = await one.encode(texts);
+    const b = await seven.encode(texts);
+    const c = await big.encode(texts);
+    expect(maxAbsDiff(a.data, b.data)).toBeLessThan(1e-6);
+    expect(maxAbsDiff(a.data, c.data)).toBeLessThan(1e-6);
+    const perm = texts.map((_, i) => i).reverse();
+    const shuffled = await big.encode(perm.map((i) => texts[i]));
+    perm.forEach((src, i) => expect(maxAbsDiff(shuffled.row(i), a.row(src))).toBeLessThan(1e-6));
+    const single = await big.encode([texts[5]]);
+    expect(maxAbsDiff(single.row(0), a.row(5))).toBeLessThan(1e-6);
+    for (const m of [one, seven, big]) m.dispose();
+  });
+
+  it('handles an empty list', async () => {
+    const enc = await SentenceEncoder.load(E5);
+    const e = await enc.encode([]);
+    expect(e.rows).toBe(0);
+    expect(e.dim).toBe(32);
+    expect((await enc.encode([], { precision: 'int8' })).data).toBeInstanceOf(Int8Array);
+    enc.dispose();
+  });
+});
+
+describe('SentenceEncoder prompts, dimensions, normalize', () => {
+  const texts = corpusTexts(12);
+  let cls: SentenceEncoder;
+  let e5: SentenceEncoder;
+  beforeAll(async () => {
+    cls = await SentenceEncoder.load(CLS, { threads: 1 });
+    e5 = await SentenceEncoder.load(E5, { threads: 1 });
+  });
+  afterAll(() => {
+    cls.dispose();
+    e5.dispose();
+  });
+
+  it('looks a prompt up by name, else uses it as a literal prefix', async () => {
+    const ref = await referenceEmbeddings(CLS, texts, { maxLength: 512, modes: ['cls'], normalize: false, prompt: 'query: ' });
+    const byName = await cls.encode(texts, { prompt: 'query' });
+    parity['prompt by name'] = expectParity(byName, ref);
+    const literal = await cls.encode(texts, { prompt: 'query: ' });
+    expect(maxAbsDiff(byName.data, literal.data)).toBe(0);
+    const none = await cls.encode(texts);
+    expect(maxAbsDiff(none.data, byName.data)).toBeGreaterThan(1e-3);
+  });
+
+  it("gives E5 models without prompts 'query: ' / 'passage: ' as literal prefixes", async () => {
+    const ref = await referenceEmbeddings(E5, texts, { maxLength: 512, modes: ['mean'], normalize: true, prompt: 'passage: ' });
+    parity['literal prompt'] = expectParity(await e5.encode(texts, { prompt: 'passage: ' }), ref);
+  });
+
+  it('uses default_prompt_name when no prompt is given, and prompt "" turns it off', async () => {
+    const cfg = JSON.parse(fs.readFileSync(path.join(CLS, 'config_sentence_transformers.json'), 'utf8'));
+    cfg.default_prompt_name = 'passage';
+    const dir = variant({ 'config_sentence_transformers.json': JSON.stringify(cfg) }, CLS);
+    const enc = await SentenceEncoder.load(dir, { threads: 1 });
+    expect(enc.defaultPromptName).toBe('passage');
+    const withDefault = await enc.encode(texts);
+    expect(maxAbsDiff(withDefault.data, (await cls.encode(texts, { prompt: 'passage' })).data)).toBe(0);
+    expect(maxAbsDiff((await enc.encode(texts, { prompt: '' })).data, (await cls.encode(texts)).data)).toBe(0);
+    enc.dispose();
+  });
+
+  it('leaves the prompt out of pooling when include_prompt is false', async () => {
+    const dir = variant({ '1_Pooling/config.json': poolingConfig(['mean'], false) });
+    const enc = await SentenceEncoder.load(dir, { threads: 1, batchSize: 5 });
+    const ref = await referenceEmbeddings(dir, texts, { maxLength: 512, modes: ['mean'], normalize: true, prompt: 'query: ', includePrompt: false });
+    parity['include_prompt false'] = expectParity(await enc.encode(texts, { prompt: 'query: ' }), ref);
+    enc.dispose();
+  });
+
+  it('truncates to `dimensions` then re-normalises when normalisation applies', async () => {
+    const ref = await referenceEmbeddings(E5, texts, { maxLength: 512, modes: ['mean'], normalize: true, dimensions: 16 });
+    const got = await e5.encode(texts, { dimensions: 16 });
+    expect(got.dim).toBe(16);
+    parity['dimensions 16'] = expectParity(got, ref);
+    for (const r of got) expect(Math.hypot(...r)).toBeCloseTo(1, 5);
+    // Without normalisation: the first 16 values as they are.
+    const full = await cls.encode(texts);
+    const cut = await cls.encode(texts, { dimensions: 16 });
+    full.toArray().forEach((r, i) => expect(maxAbsDiff(r.subarray(0, 16), cut.row(i))).toBe(0));
+  });
+
+  it('overrides the model default with normalize', async () => {
+    const raw = await e5.encode(texts, { normalize: false });
+    const ref = await referenceEmbeddings(E5, texts, { maxLength: 512, modes: ['mean'], normalize: false });
+    parity['normalize false'] = expectParity(raw, ref);
+    const unit = await cls.encode(texts, { normalize: true });
+    const refUnit = await referenceEmbeddings(CLS, texts, { maxLength: 512, modes: ['cls'], normalize: true });
+    parity['normalize true'] = expectParity(unit, refUnit);
+  });
+});
+
+describe('SentenceEncoder quantised precisions (sentence-transformers quantize_embeddings)', () => {
+  const texts = corpusTexts(30);
+  let enc: SentenceEncoder;
+  let f32: number[][];
+  let ref: number[][];
+  beforeAll(async () => {
+    enc = await SentenceEncoder.load(E5, { threads: 1 });
+    f32 = (await enc.encode(texts)).toArray().map((r) => Array.from(r));
+    ref = await referenceEmbeddings(E5, texts, { maxLength: 512, modes: ['mean'], normalize: true });
+  });
+  afterAll(() => enc.dispose());
+
+  for (const kind of ['int8', 'uint8'] as const) {
+    it(`${kind}: ranges from the call's own embeddings, exact`, async () => {
+      const got = await enc.encode(texts, { precision: kind });
+      expect(got.data).toBeInstanceOf(kind === 'int8' ? Int8Array : Uint8Array);
+      expect(got.dim).toBe(32);
+      expect(got.toArray().map((r) => Array.from(r))).toEqual(quantize8(f32, kind));
+      // Against the independent float32 reference: at most one bucket apart.
+      const fromRef = quantize8(ref, kind);
+      got.toArray().forEach((r, i) => expect(maxAbsDiff(r, fromRef[i])).toBeLessThanOrEqual(1));
+      // The extremes of every dimension land on the ends of the scale.
+      const lo = kind === 'int8' ? -128 : 0;
+      for (let d = 0; d < 32; d++) expect(Math.min(...got.toArray().map((r) => r[d]))).toBe(lo);
+    });
+
+    it(`${kind}: calibration ranges given`, async () => {
+      const calib = ranges(f32.map((r) => r.map((x) => x * 1.5)));
+      const got = await enc.encode(texts.slice(0, 3), { precision: kind, ranges: calib });
+      expect(got.toArray().map((r) => Array.from(r))).toEqual(quantize8(f32.slice(0, 3), kind, calib));
+      const flat = new Float32Array([...calib[0], ...calib[1]]);
+      expect((await enc.encode(texts.slice(0, 3), { precision: kind, ranges: flat })).data).toEqual(got.data);
+    });
+  }
+
+  for (const kind of ['binary', 'ubinary'] as const) {
+    it(`${kind}: packed sign bits, exact`, async () => {
+      const got = await enc.encode(texts, { precision: kind });
+      expect(got.data).toBeInstanceOf(kind === 'binary' ? Int8Array : Uint8Array);
+      expect(got.dim).toBe(4);
+      expect(got.toArray().map((r) => Array.from(r))).toEqual(quantizeBits(f32, kind));
+      expect(got.toArray().map((r) => Array.from(r))).toEqual(quantizeBits(ref, kind));
+      const cut = await enc.encode(texts, { precision: kind, dimensions: 12 });
+      expect(cut.dim).toBe(2);
+      const f12 = (await enc.encode(texts, { dimensions: 12 })).toArray();
+      expect(cut.toArray().map((r) => Array.from(r))).toEqual(quantizeBits(f12, kind));
+    });
+  }
+});
+
+describe('SentenceEncoder off the event loop', () => {
+  it('refuses dispose while a call runs, then disposes', async () => {
+    const enc = await SentenceEncoder.load(E5, { threads: 1 });
+    const running = enc.encode(corpusTexts(200));
+    expect(enc.counters().running).toBe(1);
+    expect(() => enc.dispose()).toThrow(expect.objectContaining({ code: 'MODEL_BUSY' }));
+    await running;
+    expect(enc.counters()).toEqual({ queued: 0, running: 0 });
+    enc.dispose();
+    await expect(enc.encode(['a'])).rejects.toMatchObject({ code: 'DISPOSED' });
+  });
+
+  it('reports progress and can be aborted', async () => {
+    const enc = await SentenceEncoder.load(E5, { threads: 1, batchSize: 8 });
+    const seen: number[] = [];
+    await enc.encode(corpusTexts(64), { onProgress: (p) => seen.push(p.done) });
+    expect(seen[seen.length - 1]).toBe(64);
+    const ac = new AbortController();
+    const p = enc.encode(Array.from({ length: 10 }, () => corpusTexts(300)).flat(), { signal: ac.signal });
+    setTimeout(() => ac.abort(), 20);
+    await expect(p).rejects.toMatchObject({ code: 'ABORTED' });
+    enc.dispose();
+  });
+
+  it('serves concurrent calls with the same results as one call', async () => {
+    const enc = await SentenceEncoder.load(E5, { threads: 1, concurrency: 2 });
+    const texts = corpusTexts(20);
+    const all = await enc.encode(texts);
+    const each = await Promise.all(texts.map((t) => enc.encode([t])));
+    each.forEach((e, i) => expect(maxAbsDiff(e.row(0), all.row(i))).toBeLessThan(1e-6));
+    enc.dispose();
+  });
+});
+
+describe('SentenceEncoder argument and file errors', () => {
+  let enc: SentenceEncoder;
+  beforeAll(async () => {
+    enc = await SentenceEncoder.load(E5);
+  });
+  afterAll(() => enc.dispose());
+
+  it('gives TypeErrors and RangeErrors with one message template', async () => {
+    await rejectsWith(enc.encode('nope' as any), TypeError, 'Expected an array of strings for texts but received "nope" of type string');
+    await rejectsWith(enc.encode(['a', 3] as any), TypeError, 'Expected a string for texts[1] but received 3 of type number');
+    await rejectsWith(enc.encode(['a'], { precision: 'float16' as any }), TypeError, "Expected one of 'float32', 'int8', 'uint8', 'binary', 'ubinary' for precision but received \"float16\" of type string");
+    await rejectsWith(enc.encode(['a'], { dimensions: 33 }), RangeError, 'Expected an integer between 1 and 32 for dimensions but received 33 of type number');
+    await rejectsWith(enc.encode(['a'], { normalize: 'yes' as any }), TypeError, 'Expected a boolean for normalize but received "yes" of type string');
+    await rejectsWith(enc.encode(['a'], { prompt: 1 as any }), TypeError, 'Expected a string for prompt but received 1 of type number');
+    await expect(enc.encode(['a'], { precision: 'int8', ranges: [[0], [1]] })).rejects.toMatchObject({ name: 'RangeError', code: 'INVALID_ARGUMENT' });
+    await rejectsWith(enc.encode(['a'], { ranges: new Float32Array(64) }), TypeError, `Expected 'int8' or 'uint8' (ranges is given) for precision but received "float32" of type string`);
+    await rejectsWith(SentenceEncoder.load(E5, { batchSize: '8' as any }), TypeError, 'Expected a positive integer for batchSize but received "8" of type string');
+  });
+
+  it('names the option a misspelling meant', async () => {
+    await expect(enc.encode(['a'], { normalize_embeddings: true } as any)).rejects.toThrow('Unknown option normalize_embeddings for encode options; did you mean normalize?');
+    await expect(enc.encode(['a'], { truncate_dim: 8 } as any)).rejects.toThrow('did you mean dimensions?');
+    await expect(enc.encode(['a'], { prompt_name: 'query' } as any)).rejects.toThrow('did you mean prompt?');
+    await expect(SentenceEncoder.load(E5, { max_seq_length: 128 } as any)).rejects.toThrow('did you mean maxLength?');
+  });
+
+  it('rejects bad folders with codes', async () => {
+    await expect(SentenceEncoder.load(path.join(os.tmpdir(), 'no-such-model-dir'))).rejects.toMatchObject({ code: 'MODEL_NOT_FOUND' });
+    await expect(SentenceEncoder.load(E5, { maxLength: 4096 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(SentenceEncoder.load(E5, { file: 'model_fp16.onnx' })).rejects.toMatchObject({ code: 'MODEL_NOT_FOUND' });
+    const dense = JSON.stringify([
+      ...JSON.parse(MODULES_NO_NORMALIZE),
+      { idx: 2, name: '2', path: '2_Dense', type: 'sentence_transformers.models.Dense' },
+    ]);
+    await expect(SentenceEncoder.load(variant({ 'modules.json': dense }))).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+    await expect(SentenceEncoder.load(variant({ '1_Pooling/config.json': '{ nope' }))).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+    await expect(SentenceEncoder.load(variant({ '1_Pooling/config.json': poolingConfig([]) }))).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+    const badDefault = variant({ 'config_sentence_transformers.json': JSON.stringify({ prompts: { query: 'q: ' }, default_prompt_name: 'doc' }) });
+    await expect(SentenceEncoder.load(badDefault)).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+  });
+});
