@@ -108,19 +108,18 @@ Status CrossEncoder::EncodePair(const tok::Encoding& query, std::string_view doc
 
 Status CrossEncoder::Predict(const std::vector<std::pair<std::string_view, std::string_view>>& pairs,
                              std::vector<float>* scores, const RunControl& control) const {
-  std::vector<tok::Encoding> encodings(pairs.size());
   // Consecutive pairs usually share their query: tokenize each distinct query once.
   std::unordered_map<std::string_view, tok::Encoding> queries;
-  for (size_t i = 0; i < pairs.size(); ++i) {
-    auto it = queries.find(pairs[i].first);
-    if (it == queries.end()) {
-      tok::Encoding q;
-      WINNOW_RETURN_IF_ERROR(EncodeQuery(pairs[i].first, &q));
-      it = queries.emplace(pairs[i].first, std::move(q)).first;
-    }
-    WINNOW_RETURN_IF_ERROR(EncodePair(it->second, pairs[i].second, &encodings[i]));
-    if (control.cancelled()) return Cancelled();
+  for (const auto& p : pairs) {
+    if (queries.count(p.first)) continue;
+    tok::Encoding q;
+    WINNOW_RETURN_IF_ERROR(EncodeQuery(p.first, &q));
+    queries.emplace(p.first, std::move(q));
   }
+  std::vector<tok::Encoding> encodings(pairs.size());
+  WINNOW_RETURN_IF_ERROR(EncodePairsParallel(
+      pairs.size(), [&](size_t i, tok::Encoding* out) { return EncodePair(queries.at(pairs[i].first), pairs[i].second, out); },
+      &encodings, control));
   return ScoreEncodings(encodings, scores, control);
 }
 
@@ -129,11 +128,22 @@ Status CrossEncoder::Score(std::string_view query, const std::vector<std::string
   tok::Encoding q;
   WINNOW_RETURN_IF_ERROR(EncodeQuery(query, &q));
   std::vector<tok::Encoding> encodings(documents.size());
-  for (size_t i = 0; i < documents.size(); ++i) {
-    WINNOW_RETURN_IF_ERROR(EncodePair(q, documents[i], &encodings[i]));
-    if (control.cancelled()) return Cancelled();
-  }
+  WINNOW_RETURN_IF_ERROR(EncodePairsParallel(
+      documents.size(), [&](size_t i, tok::Encoding* out) { return EncodePair(q, documents[i], out); }, &encodings,
+      control));
   return ScoreEncodings(encodings, scores, control);
+}
+
+Status CrossEncoder::EncodePairsParallel(size_t n, const std::function<Status(size_t, tok::Encoding*)>& encode,
+                                         std::vector<tok::Encoding>* out, const RunControl& control) const {
+  // Documents are tokenized on the model's threads; the first error in input order wins.
+  std::vector<Status> errors(n);
+  ParallelFor(pool_.get(), n, 16, [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end && !control.cancelled(); ++i) errors[i] = encode(i, &(*out)[i]);
+  });
+  if (control.cancelled()) return Cancelled();
+  for (const Status& st : errors) WINNOW_RETURN_IF_ERROR(st);
+  return Status::Ok();
 }
 
 Status CrossEncoder::ScoreEncodings(const std::vector<tok::Encoding>& encodings, std::vector<float>* scores,

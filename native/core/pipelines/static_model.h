@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/thread_pool.h"
 #include "common/status.h"
 #include "loaders/safetensors.h"
 #include "pipelines/transformer_model.h"  // RunControl, Cancelled()
@@ -32,7 +33,6 @@ struct StaticEncodeOptions {
   bool single_thread = false;  // run on the calling thread only (encodeSync)
 };
 
-class ThreadPool;
 
 class StaticModel {
  public:

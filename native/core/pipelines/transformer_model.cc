@@ -56,6 +56,8 @@ Status TransformerModel::LoadCommon(const ModelOptions& options) {
   if (auto padding = tokenizer_->DefaultPadding()) pad_id_ = padding->pad_id;
   else if (pad_id) pad_id_ = *pad_id;
 
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  pool_ = std::make_unique<ThreadPool>((options.threads > 0 ? options.threads : cores) - 1);
   WINNOW_ASSIGN_OR_RETURN(auto rt, rt::OrtRuntime::Get(options.ort_library));
   rt::SessionConfig sc;
   sc.intra_op_threads = options.threads;

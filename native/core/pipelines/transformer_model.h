@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/status.h"
+#include "common/thread_pool.h"
 #include "runtime/session.h"
 #include "tokenizer/tokenizer.h"
 
@@ -68,6 +69,7 @@ class TransformerModel {
   int64_t pad_id_ = 0;
   bool has_token_type_ids_ = false;
   bool has_position_ids_ = false;
+  std::unique_ptr<ThreadPool> pool_;  // tokenization threads (the `threads` option, else one per core)
 };
 
 // Reads a float32 or float16 output tensor as float32: `data` points into the tensor (float32) or
