@@ -9,7 +9,8 @@ import path from 'node:path';
 const require = createRequire(import.meta.url);
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
 const W = require(path.join(root, 'dist/cjs/index.js'));
-const [xlmrDir, pairsPath, outPath] = process.argv.slice(2);
+const [xlmrDir, pairsPath, outPath, mode] = process.argv.slice(2);
+const benchOnly = mode === '--bench-only';
 const spec = JSON.parse(readFileSync(pairsPath, 'utf8'));
 const fx = (n) => path.join(root, 'test/fixtures/models', n);
 const out = { checks: [], runs: [] };
@@ -23,6 +24,7 @@ const order = (s) => Array.from(s.keys()).sort((i, j) => s[j] - s[i] || i - j);
 out.runtime = W.runtimeInfo();
 check('CUDA provider in the loaded ONNX Runtime', out.runtime.providers.includes('CUDAExecutionProvider'), out.runtime);
 
+if (!benchOnly) {
 // CrossEncoder: tiny BERT and the bge-reranker-base-shaped XLM-R, fp32 on both devices, fp16 on the GPU.
 const pairs = spec.sets.short.slice(0, 64);
 for (const [dir, files] of [[fx('bert-ce-tiny'), ['model.onnx']], [xlmrDir, ['model.onnx', 'model_fp16.onnx']]]) {
@@ -77,6 +79,7 @@ let parsed = {};
 try { parsed = JSON.parse(res.split('\n').pop()); } catch { parsed = { raw: res }; }
 check('missing CUDA libraries: CUDA_UNAVAILABLE naming the library', parsed.code === 'CUDA_UNAVAILABLE' && /lib\w+\.so/.test(parsed.message ?? ''), parsed);
 
+}
 // Throughput: fp16 and fp32 on the GPU, the batch sizes and pair sets st_bench.py uses.
 for (const [file, allowTf32] of [['model_fp16.onnx', false], ['model.onnx', false], ['model.onnx', true]]) {
   for (const [name, set] of Object.entries(spec.sets)) {

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (ASan + UBSan) into build-fuzz/:
+#   tokenizer_json_fuzzer    (mode 1: tokenizer.json candidates -> Tokenizer::FromJson + encode)
+#   tokenizer_encode_fuzzer  (mode 2: texts encoded by the real tokenizers, invariants checked)
+# Needs clang with libFuzzer: apt-get install -y clang-19 libclang-rt-19-dev (CXX=... to override).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+OUT=${WINNOW_FUZZ_BUILD:-$ROOT/build-fuzz}
+CXX=${CXX:-$(command -v clang++-19 || command -v clang++-16 || command -v clang++-14 || command -v clang++)}
+JOBS=${JOBS:-2}
+mkdir -p "$OUT/obj"
+FLAGS=(-std=c++20 -O1 -g -fno-omit-frame-pointer
+       -fsanitize=address,undefined -fno-sanitize-recover=undefined -Wno-deprecated-declarations
+       -I"$ROOT/native/core" -DPCRE2_CODE_UNIT_WIDTH=8 -DUTF8PROC_STATIC)
+# Core sources, instrumented for coverage (fuzzer-no-link) so libFuzzer sees their edges.
+objs=()
+pids=()
+for src in "$ROOT"/native/core/tokenizer/*.cc; do
+  obj="$OUT/obj/$(basename "${src%.cc}").o"
+  objs+=("$obj")
+  if [[ ! -f "$obj" || "$src" -nt "$obj" || "$0" -nt "$obj" ]] || \
+     [[ -n "$(find "$ROOT/native/core/tokenizer" "$ROOT/native/core/common" -name '*.h' -newer "$obj" -o -name '*.inc' -newer "$obj" | head -1)" ]]; then
+    "$CXX" "${FLAGS[@]}" -fsanitize=fuzzer-no-link -c "$src" -o "$obj" &
+    pids+=($!)
+    if (( ${#pids[@]} >= JOBS )); then wait "${pids[0]}"; pids=("${pids[@]:1}"); fi
+  fi
+done
+for p in "${pids[@]}"; do wait "$p"; done
+LIBS=(/usr/lib/x86_64-linux-gnu/libutf8proc.a /usr/lib/x86_64-linux-gnu/libpcre2-8.a -lpthread)
+for mode in 1 2; do
+  name=$([[ $mode == 1 ]] && echo tokenizer_json_fuzzer || echo tokenizer_encode_fuzzer)
+  "$CXX" "${FLAGS[@]}" -fsanitize=fuzzer -DWINNOW_FUZZ_MODE=$mode "$ROOT/fuzz/tokenizer_fuzzer.cc" "${objs[@]}" "${LIBS[@]}" -o "$OUT/$name"
+  echo "built $OUT/$name"
+done
