@@ -1,7 +1,6 @@
 // Winnow on an NVIDIA GPU: parity of every transformer class on 'cuda' against 'cpu', device selection,
 // the missing-library error, and CrossEncoder throughput for the pairs st_bench.py scores.
 //   node scripts/gpu/winnow_gpu.mjs XLMR_DIR PAIRS_JSON OUT_JSON
-import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -38,7 +37,7 @@ for (const [dir, files] of [[fx('bert-ce-tiny'), ['model.onnx']], [xlmrDir, ['mo
     const d = maxDiff(got, ref);
     const sameOrder = JSON.stringify(order(got)) === JSON.stringify(order(ref));
     check(`CrossEncoder ${path.basename(dir)} ${file} cuda vs cpu fp32 within ${tol}`, d < tol, { maxAbsDiff: d, device: gpu.device });
-    check(`CrossEncoder ${path.basename(dir)} ${file} identical ranking`, sameOrder || file.includes('fp16'), { sameOrder });
+    check(`CrossEncoder ${path.basename(dir)} ${file} identical ranking`, sameOrder, { sameOrder });
     gpu.dispose();
   }
 }
@@ -72,13 +71,9 @@ if (W.PruningEncoder) {
   g.dispose();
 }
 
-// Missing CUDA libraries: a child process without them on the library path.
-const child = `const W=require(${JSON.stringify(path.join(root, 'dist/cjs/index.js'))});W.CrossEncoder.load(${JSON.stringify(fx('bert-ce-tiny'))},{device:'cuda'}).then(()=>console.log('LOADED'),e=>console.log(JSON.stringify({code:e.code,message:e.message})))`;
-const res = execFileSync(process.execPath, ['-e', child], { env: { ...process.env, LD_LIBRARY_PATH: '' }, encoding: 'utf8' }).trim();
-let parsed = {};
-try { parsed = JSON.parse(res.split('\n').pop()); } catch { parsed = { raw: res }; }
-check('missing CUDA libraries: CUDA_UNAVAILABLE naming the library', parsed.code === 'CUDA_UNAVAILABLE' && /lib\w+\.so/.test(parsed.message ?? ''), parsed);
-
+// The missing-library error is proven in CI (test/cuda.test.ts) with a stand-in provider: on the GPU
+// image the CUDA libraries are also installed system-wide, so an empty LD_LIBRARY_PATH hides nothing
+// (seen on the H200: the model loaded).
 }
 // Throughput: fp16 and fp32 on the GPU, the batch sizes and pair sets st_bench.py uses.
 for (const [file, allowTf32] of [['model_fp16.onnx', false], ['model.onnx', false], ['model.onnx', true]]) {
