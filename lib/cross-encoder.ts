@@ -1,6 +1,7 @@
 import { binding, ortLibraryPath, NativeCrossEncoder } from './native';
 import { CallOptions, CallQueue, Counters, refuseWhenBusy, withCallerStack } from './queue';
 import * as v from './validate';
+import { TRANSFORMER_LOAD_OPTIONS, transformerLoadOptions } from './model-options';
 import { invalidArgument, winnowError } from './errors';
 
 export type Activation = 'sigmoid' | 'softmax' | 'none';
@@ -29,7 +30,7 @@ export interface CrossEncoderOptions {
   allowTf32?: boolean;
 }
 
-const LOAD_OPTIONS = ['maxLength', 'batchSize', 'tokenBudget', 'threads', 'activation', 'device', 'file', 'concurrency', 'gpuMemLimit', 'allowTf32'] as const;
+const LOAD_OPTIONS = [...TRANSFORMER_LOAD_OPTIONS, 'activation'] as const;
 
 export interface PredictOptions extends CallOptions {}
 const PREDICT_OPTIONS = ['signal', 'onProgress'] as const;
@@ -82,20 +83,8 @@ export class CrossEncoder {
   static async load(dir: string, options?: CrossEncoderOptions): Promise<CrossEncoder> {
     const caller = new Error();
     const o = v.optionsObject<CrossEncoderOptions>(options, 'CrossEncoder.load options', LOAD_OPTIONS);
-    const opts = {
-      dir: v.directory(dir),
-      ortLibrary: '',
-      maxLength: v.positiveInt(o.maxLength, 'maxLength', 1 << 20),
-      batchSize: v.positiveInt(o.batchSize, 'batchSize', 1 << 16),
-      tokenBudget: v.positiveInt(o.tokenBudget, 'tokenBudget'),
-      threads: v.positiveInt(o.threads, 'threads', 1024),
-      activation: v.oneOf(o.activation, 'activation', ['sigmoid', 'softmax', 'none'] as const),
-      device: v.device(o.device),
-      file: v.str(o.file, 'file'),
-      gpuMemLimit: v.positiveInt(o.gpuMemLimit, 'gpuMemLimit'),
-      allowTf32: v.bool(o.allowTf32, 'allowTf32'),
-    };
-    const concurrency = v.positiveInt(o.concurrency, 'concurrency', 64) ?? 1;
+    const { native: shared, concurrency } = transformerLoadOptions(dir, o);
+    const opts = { ...shared, activation: v.oneOf(o.activation, 'activation', ['sigmoid', 'softmax', 'none'] as const) };
     try {
       opts.ortLibrary = ortLibraryPath();
       const native = await binding().NativeCrossEncoder.load(opts);

@@ -1,6 +1,7 @@
 import { binding, ortLibraryPath, NativePruneResult, NativePruningEncoder } from './native';
 import { CallOptions, CallQueue, Counters, refuseWhenBusy, withCallerStack } from './queue';
 import * as v from './validate';
+import { TRANSFORMER_LOAD_OPTIONS, transformerLoadOptions } from './model-options';
 import { invalidArgument, winnowError } from './errors';
 import type { Device } from './cross-encoder';
 
@@ -29,7 +30,7 @@ export interface PruningEncoderOptions {
   /** CUDA: allow TF32 matmuls for fp32 models (faster; scores drift about 1e-3 from the CPU). Default false. */
   allowTf32?: boolean;
 }
-const LOAD_OPTIONS = ['maxLength', 'batchSize', 'tokenBudget', 'threads', 'device', 'file', 'threshold', 'concurrency', 'gpuMemLimit', 'allowTf32'] as const;
+const LOAD_OPTIONS = [...TRANSFORMER_LOAD_OPTIONS, 'threshold'] as const;
 
 export interface PruneOptions extends CallOptions {
   /** Keep a sentence (token) when its keep probability exceeds this. Default: the model's threshold (sentence), 0.5 (token). */
@@ -114,20 +115,8 @@ export class PruningEncoder {
   static async load(dir: string, options?: PruningEncoderOptions): Promise<PruningEncoder> {
     const caller = new Error();
     const o = v.optionsObject<PruningEncoderOptions>(options, 'PruningEncoder.load options', LOAD_OPTIONS);
-    const opts = {
-      dir: v.directory(dir),
-      ortLibrary: '',
-      maxLength: v.positiveInt(o.maxLength, 'maxLength', 1 << 20),
-      batchSize: v.positiveInt(o.batchSize, 'batchSize', 1 << 16),
-      tokenBudget: v.positiveInt(o.tokenBudget, 'tokenBudget'),
-      threads: v.positiveInt(o.threads, 'threads', 1024),
-      device: v.device(o.device),
-      file: v.str(o.file, 'file'),
-      threshold: threshold(o.threshold),
-      gpuMemLimit: v.positiveInt(o.gpuMemLimit, 'gpuMemLimit'),
-      allowTf32: v.bool(o.allowTf32, 'allowTf32'),
-    };
-    const concurrency = v.positiveInt(o.concurrency, 'concurrency', 64) ?? 1;
+    const { native: shared, concurrency } = transformerLoadOptions(dir, o);
+    const opts = { ...shared, threshold: threshold(o.threshold) };
     try {
       opts.ortLibrary = ortLibraryPath();
       const native = await binding().NativePruningEncoder.load(opts);

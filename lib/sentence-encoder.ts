@@ -1,6 +1,7 @@
 import { binding, ortLibraryPath, NativeSentenceEncoder, NativeSentenceEncoderClass } from './native';
 import { CallOptions, CallQueue, Counters, refuseWhenBusy, withCallerStack } from './queue';
 import * as v from './validate';
+import { TRANSFORMER_LOAD_OPTIONS, transformerLoadOptions } from './model-options';
 import { invalidArgument, winnowError } from './errors';
 import { Embeddings } from './embeddings';
 import type { Device } from './cross-encoder';
@@ -26,7 +27,7 @@ export interface SentenceEncoderOptions {
   allowTf32?: boolean;
 }
 
-const LOAD_OPTIONS = ['maxLength', 'batchSize', 'tokenBudget', 'threads', 'device', 'file', 'concurrency', 'gpuMemLimit', 'allowTf32'] as const;
+const LOAD_OPTIONS = [...TRANSFORMER_LOAD_OPTIONS] as const;
 
 export type Precision = 'float32' | 'int8' | 'uint8' | 'binary' | 'ubinary';
 const PRECISIONS = ['float32', 'int8', 'uint8', 'binary', 'ubinary'] as const;
@@ -96,19 +97,8 @@ export class SentenceEncoder {
   static async load(dir: string, options?: SentenceEncoderOptions): Promise<SentenceEncoder> {
     const caller = new Error();
     const o = v.optionsObject<SentenceEncoderOptions>(options, 'SentenceEncoder.load options', LOAD_OPTIONS);
-    const opts = {
-      dir: v.directory(dir),
-      ortLibrary: '',
-      maxLength: v.positiveInt(o.maxLength, 'maxLength', 1 << 20),
-      batchSize: v.positiveInt(o.batchSize, 'batchSize', 1 << 16),
-      tokenBudget: v.positiveInt(o.tokenBudget, 'tokenBudget'),
-      threads: v.positiveInt(o.threads, 'threads', 1024),
-      device: v.device(o.device),
-      file: v.str(o.file, 'file'),
-      gpuMemLimit: v.positiveInt(o.gpuMemLimit, 'gpuMemLimit'),
-      allowTf32: v.bool(o.allowTf32, 'allowTf32'),
-    };
-    const concurrency = v.positiveInt(o.concurrency, 'concurrency', 64) ?? 1;
+    const { native: shared, concurrency } = transformerLoadOptions(dir, o);
+    const opts = { ...shared };
     try {
       opts.ortLibrary = ortLibraryPath();
       const native = await (binding().NativeSentenceEncoder as NativeSentenceEncoderClass).load(opts);

@@ -1,0 +1,47 @@
+import type { NativeModelOptions } from './native';
+import * as v from './validate';
+
+/** Load options every ONNX transformer class shares (CrossEncoder, SentenceEncoder, PruningEncoder). */
+export interface TransformerLoadOptions {
+  /** Longest input in tokens, special tokens included. Default: the model's maximum. */
+  maxLength?: number;
+  /** Rows per inference batch at most. Default 32. */
+  batchSize?: number;
+  /** Padded tokens per batch at most. Default batchSize × maxLength. */
+  tokenBudget?: number;
+  /** Threads for ONNX Runtime and tokenization. Default: one per core. */
+  threads?: number;
+  /** Execution device. Default 'cpu'. */
+  device?: 'cpu' | 'cuda' | 'auto' | `cuda:${number}`;
+  /** ONNX file inside the folder, e.g. 'model_quantized.onnx' (looked up in the folder, then in onnx/). */
+  file?: string;
+  /** Native calls allowed to run at once on this model. Default 1 (the rest queue). */
+  concurrency?: number;
+  /** CUDA arena limit in bytes. */
+  gpuMemLimit?: number;
+  /** CUDA: allow TF32 matmuls for fp32 models (faster; scores drift about 1e-3 from the CPU). Default false. */
+  allowTf32?: boolean;
+}
+
+export const TRANSFORMER_LOAD_OPTIONS = [
+  'maxLength', 'batchSize', 'tokenBudget', 'threads', 'device', 'file', 'concurrency', 'gpuMemLimit', 'allowTf32',
+] as const;
+
+/** Validates the shared options; `ortLibrary` is filled in by the caller just before loading. */
+export function transformerLoadOptions(dir: unknown, o: TransformerLoadOptions): { native: NativeModelOptions; concurrency: number } {
+  return {
+    native: {
+      dir: v.directory(dir),
+      ortLibrary: '',
+      maxLength: v.positiveInt(o.maxLength, 'maxLength', 1 << 20),
+      batchSize: v.positiveInt(o.batchSize, 'batchSize', 1 << 16),
+      tokenBudget: v.positiveInt(o.tokenBudget, 'tokenBudget'),
+      threads: v.positiveInt(o.threads, 'threads', 1024),
+      device: v.device(o.device),
+      file: v.str(o.file, 'file'),
+      gpuMemLimit: v.positiveInt(o.gpuMemLimit, 'gpuMemLimit'),
+      allowTf32: v.bool(o.allowTf32, 'allowTf32'),
+    },
+    concurrency: v.positiveInt(o.concurrency, 'concurrency', 64) ?? 1,
+  };
+}
