@@ -20,6 +20,8 @@ fi
 # onnxruntime-node is only a test reference: skip its download of CUDA provider files.
 export ONNXRUNTIME_NODE_INSTALL=skip
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-audit --no-fund
+  # `npm install`, not `npm ci`: npm 11 writes lockfiles without rollup's other-platform optional
+  # packages and then refuses them in `npm ci`; `npm install` follows the same lockfile.
+  npm install --no-audit --no-fund
 fi
 npm run build
