@@ -21,6 +21,7 @@ const bertStrip = tk.bertNormalizer({ cleanText: false, handleChineseChars: fals
 const stripAccents = tk.stripAccentsNormalizer();
 const lower = tk.lowercase();
 const nfd = tk.nfdNormalizer();
+const nfkd = tk.nfkdNormalizer();
 const bertPre = tk.bertPreTokenizer();
 const wsPre = tk.whitespacePreTokenizer();
 const digits = tk.digitsPreTokenizer(true);
@@ -43,7 +44,8 @@ function graphemeProbe() {
   return tk.precompiled([...blob]);
 }
 
-const sets = { ctl: [], punc: [], mn: [], mark: [], word: [], numeric: [], ccc0: [], gext: [] };
+const sets = { ctl: [], punc: [], mn: [], mark: [], word: [], numeric: [], ccc0: [], gext: [], nodecomp: [], nocompat: [] };
+let otherDecomp = 0;
 const lowerMap = [];
 const gp = graphemeProbe();
 for (let cp = 0; cp <= MAX; cp++) {
@@ -63,6 +65,19 @@ for (let cp = 0; cp <= MAX; cp++) {
     if (s.normalize('NFD') !== nfd.normalizeString(s)) sets.ccc0.push(cp);
   }
   if (cp >= 0x80 && gp.normalizeString('a' + ch) === 'b') sets.gext.push(cp);
+  if (cp >= 0x80) {
+    // Decomposed by the modern NFD / NFKD (Node's ICU; utf8proc is no newer) but not by the
+    // reference (its tables predate the character's decomposition).
+    const d = nfd.normalizeString(ch);
+    if (d !== ch.normalize('NFD')) d === ch ? sets.nodecomp.push(cp) : otherDecomp++;
+    const k = nfkd.normalizeString(ch);
+    if (k !== ch.normalize('NFKD')) k === ch ? sets.nocompat.push(cp) : otherDecomp++;
+  }
+}
+
+if (otherDecomp) {
+  console.error(`${otherDecomp} code points decompose differently (not just not at all) in the reference: unsupported`);
+  process.exit(2);
 }
 
 const hex = (n) => '0x' + n.toString(16).toUpperCase();
@@ -113,6 +128,17 @@ const unicodeInc =
     ranges(sets.ccc0),
     '// Code points that have a non-zero canonical combining class in current Unicode but none in the\n' +
       '// (older) tables of the Rust library, so it never reorders them during NFD.\n',
+  ) +
+  table(
+    'kNoCanonicalDecompositionInReference',
+    ranges(sets.nodecomp),
+    '// Code points with a canonical decomposition in current Unicode but none in the reference (NFD /\n' +
+      '// NFC leave them alone, and NFC never composes into them).\n',
+  ) +
+  table(
+    'kNoCompatDecompositionInReference',
+    ranges(sets.nocompat),
+    '// Code points that NFKD decomposes in current Unicode but the reference leaves alone.\n',
   );
 const graphemeInc =
   HEADER +

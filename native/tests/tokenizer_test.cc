@@ -159,6 +159,47 @@ TEST(Tokenizer, TruncationWithStrideProducesOverflowingWindows) {
   EXPECT_EQ(st.code(), codes::kInvalidArgument);
 }
 
+// tokenizers 0.23 stops a sequence after the pre-token that reaches max_length tokens (special
+// tokens not deducted) before truncating, so overflowing windows end there. Values from 0.23.2.
+TEST(Tokenizer, TruncationStopsAtMaxLengthBeforeWindowing) {
+  auto t = Load(TenPieceJson());
+  EncodeOptions o;
+  o.truncation.max_length = 5;
+  o.truncation.stride = 1;
+  o.truncation.keep_overflowing = true;
+  // 8 tokens (4 5 6 7 8 4 5 4); "unaffable" ends at token 5 >= 5: windows over the first 5 only.
+  Encoding e = Enc(*t, "hello world unaffable hello world hello", nullptr, o);
+  EXPECT_EQ(e.ids, (std::vector<int32_t>{2, 4, 5, 6, 3}));
+  ASSERT_EQ(e.overflowing.size(), 1u);
+  EXPECT_EQ(e.overflowing[0].ids, (std::vector<int32_t>{2, 6, 7, 8, 3}));
+  // EncodeRaw + PostProcess gives the same (the split boundaries travel with the raw encoding).
+  Encoding raw, joined;
+  ASSERT_TRUE(t->EncodeRaw("hello world unaffable hello world hello", &raw).ok());
+  ASSERT_TRUE(t->PostProcess(raw, nullptr, o, &joined).ok());
+  EXPECT_EQ(joined.ids, e.ids);
+  ASSERT_EQ(joined.overflowing.size(), 1u);
+  EXPECT_EQ(joined.overflowing[0].ids, e.overflowing[0].ids);
+}
+
+// Pair windows: every combination, in Encoding::merge_with order, with the template around each.
+TEST(Tokenizer, PairOverflowingWindowsFollowMergeOrder) {
+  auto t = Load(TenPieceJson());
+  EncodeOptions o;
+  o.truncation.max_length = 7;
+  o.truncation.stride = 1;
+  o.truncation.keep_overflowing = true;
+  std::string_view b = "world hello world";
+  Encoding e = Enc(*t, "hello world un hello", &b, o);
+  EXPECT_EQ(e.ids, (std::vector<int32_t>{2, 4, 5, 3, 5, 4, 3}));
+  const std::vector<std::vector<int32_t>> want = {{2, 5, 6, 3, 5, 4, 3}, {2, 5, 6, 3, 4, 5, 3}, {2, 6, 4, 3, 5, 4, 3},
+                                                  {2, 6, 4, 3, 4, 5, 3}, {2, 4, 5, 3, 4, 5, 3}};
+  ASSERT_EQ(e.overflowing.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(e.overflowing[i].ids, want[i]) << i;
+    EXPECT_EQ(e.overflowing[i].type_ids, (std::vector<int32_t>{0, 0, 0, 0, 1, 1, 1})) << i;
+  }
+}
+
 TEST(Tokenizer, PairTruncationStrategies) {
   auto t = Load(TenPieceJson());
   std::string_view b = "world world world world";
@@ -321,6 +362,16 @@ TEST(Tokenizer, NormalizedStringAlignments) {
   EXPECT_EQ(c.get(), "\xC3\xA9");
   // A composed char takes the alignment of the first char it replaces (HF transform, change -1).
   EXPECT_EQ(c.ToOriginal(0, 2), (Align{0, 1}));
+}
+
+// Characters whose decomposition is newer than the reference's tables stay as they are.
+TEST(Tokenizer, NormalizationUsesTheReferenceUnicodeVersion) {
+  NormalizedString k("\xF0\x9F\xAF\xB0\xE2\x91\xA0", 0);  // U+1FBF0 (NFKC "0" since Unicode 13), U+2460
+  k.Nfkc();
+  EXPECT_EQ(k.get(), "\xF0\x9F\xAF\xB0" "1");
+  NormalizedString c("\xF0\x91\xA4\xB5\xF0\x91\xA4\xB0", 0);  // U+11935 U+11930 (NFC U+11938 today)
+  c.Nfc();
+  EXPECT_EQ(c.get(), "\xF0\x91\xA4\xB5\xF0\x91\xA4\xB0");
 }
 
 TEST(Tokenizer, RealBertFilesLoad) {

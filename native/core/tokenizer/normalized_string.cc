@@ -98,7 +98,7 @@ namespace {
 bool DecomposeChar(uint32_t cp, bool compat, std::vector<CharChange>* out) {
   utf8proc_int32_t buf[32];
   int last = 0;
-  if (cp == 0x11938) {  // decomposition added after the Unicode version HF ships
+  if (unicode::NoDecompositionInReference(cp, compat)) {  // decomposition added after HF's tables
     out->push_back({cp, 0});
     return false;
   }
@@ -148,7 +148,10 @@ uint32_t ComposePair(uint32_t a, uint32_t b) {
     return a + (b - TBase);
   utf8proc_int32_t buf[2] = {static_cast<utf8proc_int32_t>(a), static_cast<utf8proc_int32_t>(b)};
   utf8proc_ssize_t n = utf8proc_normalize_utf32(buf, 2, UTF8PROC_COMPOSE);
-  return n == 1 ? static_cast<uint32_t>(buf[0]) : 0;
+  if (n != 1) return 0;
+  const uint32_t c = static_cast<uint32_t>(buf[0]);
+  // A composition the reference does not know (its tables lack the decomposition).
+  return unicode::NoDecompositionInReference(c, false) ? 0 : c;
 }
 
 void Compose(std::vector<CharChange>* v) {

@@ -52,47 +52,35 @@ class TemplateProcessing final : public PostProcessor {
     return n;
   }
 
-  Status Apply(const std::vector<Piece>& tmpl, std::vector<Encoding>& encs, bool add_special, Encoding* out) const {
-    *out = Encoding();
-    std::vector<bool> taken(encs.size(), false);
+  // HF TemplateProcessing::process_encodings + Encoding::merge: one encoding per piece (a sequence
+  // piece is the sequence itself, whose main window takes the piece's type id while its overflowing
+  // windows keep their own type ids, as in the reference), merged left to right, so the overflowing
+  // windows are every combination Encoding::merge_with produces, in its order.
+  Status ProcessEncodings(std::vector<Encoding>* encodings, bool add_special) const override {
+    const std::vector<Piece>& tmpl = encodings->size() == 2 ? pair_ : single_;
+    std::vector<Encoding> pieces;
+    pieces.reserve(tmpl.size());
+    std::vector<bool> taken(encodings->size(), false);
     for (const Piece& p : tmpl) {
       if (p.is_sequence) {
-        if (static_cast<size_t>(p.seq) >= encs.size())
+        if (static_cast<size_t>(p.seq) >= encodings->size())
           return Status(codes::kInvalidArgument, "post_processor template refers to $B but no pair was given");
         Encoding e;
         if (!taken[p.seq]) {
-          e = encs[p.seq];
+          e = std::move((*encodings)[p.seq]);
           taken[p.seq] = true;
         }
         std::fill(e.type_ids.begin(), e.type_ids.end(), p.type_id);
         std::fill(e.sequence_ids.begin(), e.sequence_ids.end(), static_cast<int8_t>(p.seq));
-        AppendAll(out, e);
+        pieces.push_back(std::move(e));
       } else if (add_special) {
-        for (int32_t id : specials_.at(p.token).ids) Append(out, id, p.type_id, 1, -1);
-      }
-    }
-    return Status::Ok();
-  }
-
-  Status ProcessEncodings(std::vector<Encoding>* encodings, bool add_special) const override {
-    const std::vector<Piece>& tmpl = encodings->size() == 2 ? pair_ : single_;
-    // Overflowing windows are templated on their own, then combined as Encoding::merge does.
-    std::vector<Encoding> encs = *encodings;
-    for (Encoding& e : encs) e.overflowing.clear();
-    Encoding result;
-    WINNOW_RETURN_IF_ERROR(Apply(tmpl, encs, add_special, &result));
-    for (size_t i = 0; i < encodings->size(); ++i) {
-      for (const Encoding& o : (*encodings)[i].overflowing) {
-        std::vector<Encoding> alt = encs;
-        alt[i] = o;
-        alt[i].overflowing.clear();
-        Encoding r;
-        WINNOW_RETURN_IF_ERROR(Apply(tmpl, alt, add_special, &r));
-        result.overflowing.push_back(std::move(r));
+        Encoding e;
+        for (int32_t id : specials_.at(p.token).ids) Append(&e, id, p.type_id, 1, -1);
+        pieces.push_back(std::move(e));
       }
     }
     encodings->clear();
-    encodings->push_back(std::move(result));
+    encodings->push_back(MergeEncodings(std::move(pieces)));
     return Status::Ok();
   }
 };
@@ -446,6 +434,40 @@ Status TruncateEncoding(Encoding* e, size_t max_len, size_t stride, Direction di
   for (size_t i = 1; i < parts.size(); ++i) first.overflowing.push_back(slice(parts[i].first, parts[i].second));
   *e = std::move(first);
   return Status::Ok();
+}
+
+void EarlyStopAtMaxLength(Encoding* e, size_t max_length, Direction dir) {
+  std::vector<std::pair<uint32_t, uint32_t>> splits = std::move(e->model_splits);
+  e->model_splits.clear();
+  const size_t n = e->ids.size();
+  if (max_length == 0 || n <= max_length) return;
+  size_t begin = 0, end = n;
+  if (dir == Direction::kRight) {
+    for (const auto& s : splits) {
+      if (s.second >= max_length) {
+        end = s.second;
+        break;
+      }
+    }
+  } else {
+    for (auto it = splits.rbegin(); it != splits.rend(); ++it) {
+      if (n - it->first >= max_length) {
+        begin = it->first;
+        break;
+      }
+    }
+  }
+  if (begin == 0 && end == n) return;
+  auto cut = [&](auto& v) {
+    v.erase(v.begin() + static_cast<std::ptrdiff_t>(end), v.end());
+    v.erase(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(begin));
+  };
+  cut(e->ids);
+  cut(e->type_ids);
+  cut(e->special_tokens_mask);
+  cut(e->attention_mask);
+  cut(e->offsets);
+  cut(e->sequence_ids);
 }
 
 Status TruncateEncodings(Encoding* first, Encoding* pair, const TruncationOptions& p) {

@@ -36,6 +36,13 @@ StatusOr<std::unique_ptr<PostProcessor>> LoadPostProcessor(const nlohmann::json&
 void MergeInto(Encoding* self, const Encoding& pair);
 Encoding MergeEncodings(std::vector<Encoding> encodings);
 
+// What tokenizers 0.23 does to each sequence before truncate_encodings when truncation is on: the
+// model stops tokenizing once the sequence holds at least `max_length` tokens (the full max_length,
+// special tokens and stride not deducted), checked after each model-tokenized split (added tokens
+// count but are no stopping point), from the end with Direction::kLeft. Everything past that split
+// is dropped, so the overflowing windows only cover the kept part. Uses e->model_splits (no-op
+// without them); clears them.
+void EarlyStopAtMaxLength(Encoding* e, size_t max_length, Direction dir);
 // HF truncate_encodings. `pair` may be null.
 Status TruncateEncodings(Encoding* first, Encoding* pair, const TruncationOptions& opts);
 // HF Encoding::truncate (one sequence; windows beyond the first go to `overflowing`).

@@ -35,6 +35,7 @@ class TokenizerImpl final : public Tokenizer {
     out->offsets.reserve(reserve);
     for (const Split& s : pts.splits()) {
       const std::vector<Token>* tv = &s.tokens;
+      const uint32_t begin = static_cast<uint32_t>(out->ids.size());
       if (!s.has_tokens) {
         toks.clear();
         WINNOW_RETURN_IF_ERROR(model_->Tokenize(s.normalized.get(), &toks));
@@ -44,6 +45,7 @@ class TokenizerImpl final : public Tokenizer {
         out->ids.push_back(t.id);
         out->offsets.push_back(s.normalized.ToOriginal(t.start, t.end));
       }
+      if (!s.has_tokens) out->model_splits.emplace_back(begin, static_cast<uint32_t>(out->ids.size()));
     }
     const size_t n = out->ids.size();
     out->type_ids.assign(n, 0);
@@ -64,6 +66,8 @@ class TokenizerImpl final : public Tokenizer {
     Encoding* sp = second ? &*second : nullptr;
     if (opts.truncation.max_length > 0) {
       TruncationOptions t = opts.truncation;
+      EarlyStopAtMaxLength(&first, t.max_length, t.direction);
+      if (sp) EarlyStopAtMaxLength(sp, t.max_length, t.direction);
       const size_t n_added = NumSpecialTokensToAdd(sp != nullptr);
       if (opts.add_special_tokens && n_added > 0) {
         if (t.max_length < n_added)

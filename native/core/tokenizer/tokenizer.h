@@ -30,6 +30,11 @@ struct Encoding {
   std::vector<int8_t> sequence_ids;
   // Windows cut off by truncation when a stride/overflow was requested.
   std::vector<Encoding> overflowing;
+  // Set by EncodeRaw only: token ranges [begin, end) of the splits the model tokenized (added-token
+  // splits excluded), in order. PostProcess uses them, when truncating, to stop the sequence after
+  // the split that reaches max_length tokens, as tokenizers 0.23 does before truncating (see
+  // EarlyStopAtMaxLength in post_processors.h). Empty on encodings built any other way.
+  std::vector<std::pair<uint32_t, uint32_t>> model_splits;
 
   size_t size() const { return ids.size(); }
 };

@@ -93,6 +93,11 @@ int CombiningClass(uint32_t cp) {
   return ccc;
 }
 
+bool NoDecompositionInReference(uint32_t cp, bool compat) {
+  if (compat) return cp >= kNoCompatDecompositionInReference[0][0] && InRanges(kNoCompatDecompositionInReference, cp);
+  return cp >= kNoCanonicalDecompositionInReference[0][0] && InRanges(kNoCanonicalDecompositionInReference, cp);
+}
+
 int ToLower(uint32_t cp, uint32_t out[3]) {
   if (cp < 128) {
     out[0] = (cp >= 'A' && cp <= 'Z') ? cp + 32 : cp;

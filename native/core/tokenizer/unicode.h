@@ -100,6 +100,10 @@ bool GraphemeBreak(uint32_t prev, uint32_t cur, int32_t* state);
 
 // Canonical combining class as the Rust library's (older) normalization tables know it.
 int CombiningClass(uint32_t cp);
+// True when the reference (unicode-normalization-alignments, older tables) has no canonical
+// (compat = false) / canonical-or-compatibility (compat = true) decomposition for `cp` although
+// current Unicode (utf8proc) has one.
+bool NoDecompositionInReference(uint32_t cp, bool compat);
 
 // Rust char::to_lowercase: writes up to 3 code points into out, returns the count.
 int ToLower(uint32_t cp, uint32_t out[3]);
