@@ -163,6 +163,35 @@ describe('PruningEncoder parity with the TypeScript reference (tokenizers + onnx
   });
 });
 
+describe('PruningEncoder on a ModernBERT export (byte-level BPE, no token type input)', () => {
+  // Made on the GPU machine with transformers 5.17 by scripts/pruning/gpu_modernbert_check.sh
+  // (random ModernBERT, hidden 64, 2 layers, local attention 16) and export_pruning_onnx.py.
+  const MB = path.join(FIXTURES, 'pruning-modernbert-tiny');
+
+  it('matches the reference on English and Japanese documents, across blocks', async () => {
+    const pe = await PruningEncoder.load(MB, { threads: 1, maxLength: 64 });
+    const mref = await PruningReference.load(MB, 64);
+    expect(pe.maxLength).toBe(64);
+    expect(pe.threshold).toBeCloseTo(0.1, 9);
+    const pairs: Array<[string, string]> = [
+      ...corpusPairs(12),
+      ...JA_QUERIES.map((q, i) => [q, JA_DOCS[i]] as [string, string]),
+    ];
+    const got = await pe.predictWithPruning(pairs, { returnSentences: true });
+    let worst = 0;
+    let kept = 0;
+    for (let i = 0; i < pairs.length; i++) {
+      const r = await mref.process(pairs[i][0], pairs[i][1]);
+      worst = Math.max(worst, expectParity(got[i], r));
+      kept += r.sentences.filter((s) => s.kept).length;
+    }
+    expect(kept).toBeGreaterThan(0);
+    console.log(`modernbert parity: max |diff| ${worst.toExponential(2)}`);
+    pe.dispose();
+    await mref.release();
+  });
+});
+
 describe('PruningEncoder behaviour', () => {
   let pe: PruningEncoder;
   beforeAll(async () => {
