@@ -7,7 +7,7 @@ export interface TransformerLoadOptions {
   maxLength?: number;
   /** Rows per inference batch at most. Default 32. */
   batchSize?: number;
-  /** Padded tokens per batch at most. Default batchSize × maxLength. */
+  /** Padded tokens per batch at most. Default 1024 on CPU, batchSize × maxLength on GPU. */
   tokenBudget?: number;
   /** Threads for ONNX Runtime and tokenization. Default: one per core. */
   threads?: number;

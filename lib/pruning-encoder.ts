@@ -13,7 +13,7 @@ export interface PruningEncoderOptions {
   maxLength?: number;
   /** Blocks per inference batch at most. Default 32. */
   batchSize?: number;
-  /** Padded tokens per batch at most. Default batchSize × maxLength. */
+  /** Padded tokens per batch at most. Default 1024 on CPU, batchSize × maxLength on GPU. */
   tokenBudget?: number;
   /** Intra-op threads for ONNX Runtime. Default: one per physical core. */
   threads?: number;

@@ -92,7 +92,12 @@ Status TransformerModel::LoadCommon(const ModelOptions& options) {
 }
 
 size_t TransformerModel::TokenBudget() const {
-  return options_.token_budget ? options_.token_budget : std::max<size_t>(options_.batch_size, 1) * max_length_;
+  if (options_.token_budget) return options_.token_budget;
+  // On a CPU, padding is pure waste and GEMMs of ~1k rows already run near full speed: small,
+  // length-sorted batches (bench: rank of 100 documents 2.0 s -> 0.84 s with MiniLM-L6 on 2 cores).
+  // A GPU wants large batches.
+  if (session_ && session_->device() == "cpu") return kCpuTokenBudget;
+  return std::max<size_t>(options_.batch_size, 1) * max_length_;
 }
 
 void TransformerModel::FillBatch(const std::vector<const tok::Encoding*>& rows, size_t seq, BatchTensors* out) const {

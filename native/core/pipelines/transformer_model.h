@@ -18,6 +18,9 @@
 
 namespace winnow::pipelines {
 
+// Default padded tokens per batch on the CPU (a single longer row still runs alone).
+inline constexpr size_t kCpuTokenBudget = 1024;
+
 struct ModelOptions {
   std::string dir;
   std::string file;          // ONNX file name inside the folder ("" = model.onnx / onnx/model.onnx)
@@ -26,7 +29,7 @@ struct ModelOptions {
   int threads = 0;           // intra-op threads, 0 = ONNX Runtime default
   size_t max_length = 0;     // 0 = the model's own maximum
   size_t batch_size = 32;    // rows per inference batch at most
-  size_t token_budget = 0;   // padded tokens per batch at most (0 = batch_size * max_length)
+  size_t token_budget = 0;   // padded tokens per batch at most (0 = kCpuTokenBudget on CPU, batch_size * max_length on GPU)
   size_t gpu_mem_limit = 0;
   bool allow_tf32 = false;   // CUDA only
 };
