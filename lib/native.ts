@@ -45,28 +45,10 @@ export interface NativeCrossEncoder {
   readonly inFlight: number;
 }
 
-export interface NativeEncoding {
-  ids: Int32Array;
-  typeIds: Int32Array;
-  attentionMask: Uint8Array;
-  specialTokensMask: Uint8Array;
-  offsets: Uint32Array;
-  sequenceIds: (number | null)[];
-  overflowing?: NativeEncoding[];
-}
+// The tokenizer's result and options are declared once, with their docs, in tokenizer.ts.
+export type NativeEncoding = import('./tokenizer').Encoding;
 
-export interface NativeEncodeOptions {
-  addSpecialTokens?: boolean;
-  maxLength?: number;
-  truncation?: 'longest_first' | 'only_first' | 'only_second';
-  truncationSide?: 'left' | 'right';
-  stride?: number;
-  returnOverflowing?: boolean;
-  padding?: boolean;
-  padToLength?: number;
-  padToMultipleOf?: number;
-  paddingSide?: 'left' | 'right';
-}
+export type NativeEncodeOptions = import('./tokenizer').EncodeOptions;
 
 export interface NativeTokenizer {
   encode(text: string, pair: string | null, opts?: NativeEncodeOptions): NativeEncoding;

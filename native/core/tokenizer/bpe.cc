@@ -61,35 +61,8 @@ struct HeapLess {
   }
 };
 
-// Piece -> tokens cache. Sharded, each shard a mutex-guarded hash map that is cleared when full.
-class TokenCache {
- public:
-  static constexpr size_t kShards = 64;
-  static constexpr size_t kPerShard = 2048;  // ~131k pieces in total
-  static constexpr size_t kMaxKeyLen = 128;
-
-  bool Get(std::string_view key, uint64_t h, std::vector<Token>* out) const {
-    Shard& s = shards_[h % kShards];
-    std::lock_guard<std::mutex> lock(s.mu);
-    auto it = s.map.find(key);
-    if (it == s.map.end()) return false;
-    out->insert(out->end(), it->second.begin(), it->second.end());
-    return true;
-  }
-  void Put(std::string_view key, uint64_t h, const Token* begin, const Token* end) const {
-    Shard& s = shards_[h % kShards];
-    std::lock_guard<std::mutex> lock(s.mu);
-    if (s.map.size() >= kPerShard) s.map.clear();
-    s.map.try_emplace(std::string(key), begin, end);
-  }
-
- private:
-  struct Shard {
-    std::mutex mu;
-    std::unordered_map<std::string, std::vector<Token>, internal::StringHash, std::equal_to<>> map;
-  };
-  mutable std::array<Shard, kShards> shards_;
-};
+// Piece -> tokens cache: ~131k pieces of at most 128 bytes.
+using TokenCache = internal::PieceCache<2048, 128>;
 
 class BpeModel final : public Model {
  public:

@@ -1,12 +1,16 @@
 // Small hashing helpers shared by the BPE and Unigram models (internal to the tokenizer directory).
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <mutex>
 #include <vector>
+
+#include "tokenizer/model.h"
 
 namespace winnow::tok::internal {
 
@@ -124,5 +128,36 @@ inline std::string ByteToken(unsigned char b) {
   s[4] = kHex[b & 15];
   return s;
 }
+
+// Piece -> tokens cache shared by the BPE and Unigram models: 64 shards, each a mutex-guarded hash
+// map cleared when it holds kPerShard pieces; pieces longer than kMaxKeyLen bytes are not cached.
+template <size_t kPerShard, size_t kMaxKeyLenBytes>
+class PieceCache {
+ public:
+  static constexpr size_t kShards = 64;
+  static constexpr size_t kMaxKeyLen = kMaxKeyLenBytes;
+
+  bool Get(std::string_view key, uint64_t h, std::vector<Token>* out) const {
+    Shard& s = shards_[h % kShards];
+    std::lock_guard<std::mutex> lock(s.mu);
+    auto it = s.map.find(key);
+    if (it == s.map.end()) return false;
+    out->insert(out->end(), it->second.begin(), it->second.end());
+    return true;
+  }
+  void Put(std::string_view key, uint64_t h, const Token* begin, const Token* end) const {
+    Shard& s = shards_[h % kShards];
+    std::lock_guard<std::mutex> lock(s.mu);
+    if (s.map.size() >= kPerShard) s.map.clear();
+    s.map.try_emplace(std::string(key), begin, end);
+  }
+
+ private:
+  struct Shard {
+    std::mutex mu;
+    std::unordered_map<std::string, std::vector<Token>, StringHash, std::equal_to<>> map;
+  };
+  mutable std::array<Shard, kShards> shards_;
+};
 
 }  // namespace winnow::tok::internal

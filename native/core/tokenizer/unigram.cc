@@ -85,36 +85,9 @@ class ByteTrie {
   std::vector<int32_t> term_;
 };
 
-// Piece -> tokens cache (as HF's Unigram cache): the Viterbi result depends only on the piece.
-// Sharded, each shard a mutex-guarded map cleared when full.
-class PieceCache {
- public:
-  static constexpr size_t kShards = 64;
-  static constexpr size_t kPerShard = 1024;  // ~65k pieces in total
-  static constexpr size_t kMaxKeyLen = 64;
-
-  bool Get(std::string_view key, uint64_t h, std::vector<Token>* out) const {
-    Shard& s = shards_[h % kShards];
-    std::lock_guard<std::mutex> lock(s.mu);
-    auto it = s.map.find(key);
-    if (it == s.map.end()) return false;
-    out->insert(out->end(), it->second.begin(), it->second.end());
-    return true;
-  }
-  void Put(std::string_view key, uint64_t h, const Token* begin, const Token* end) const {
-    Shard& s = shards_[h % kShards];
-    std::lock_guard<std::mutex> lock(s.mu);
-    if (s.map.size() >= kPerShard) s.map.clear();
-    s.map.try_emplace(std::string(key), begin, end);
-  }
-
- private:
-  struct Shard {
-    std::mutex mu;
-    std::unordered_map<std::string, std::vector<Token>, internal::StringHash, std::equal_to<>> map;
-  };
-  mutable std::array<Shard, kShards> shards_;
-};
+// Piece -> tokens cache (as HF's Unigram cache: the Viterbi result depends only on the piece):
+// ~65k pieces of at most 64 bytes.
+using PieceCache = internal::PieceCache<1024, 64>;
 
 struct BestNode {
   int32_t id;
