@@ -1,33 +1,21 @@
 import { binding, ortLibraryPath, NativeCrossEncoder } from './native';
 import { CallOptions, CallQueue, Counters, refuseWhenBusy, withCallerStack } from './queue';
 import * as v from './validate';
-import { TRANSFORMER_LOAD_OPTIONS, transformerLoadOptions } from './model-options';
+import { TRANSFORMER_LOAD_OPTIONS, TransformerLoadOptions, transformerLoadOptions } from './model-options';
 import { invalidArgument, winnowError } from './errors';
 
 export type Activation = 'sigmoid' | 'softmax' | 'none';
 export type Device = 'cpu' | 'cuda' | 'auto' | `cuda:${number}`;
 
-export interface CrossEncoderOptions {
+export interface CrossEncoderOptions extends TransformerLoadOptions {
   /** Longest pair in tokens, special tokens included. Default: the model's maximum (tokenizer_config / config). */
   maxLength?: number;
   /** Pairs per inference batch at most. Default 32. */
   batchSize?: number;
-  /** Padded tokens per batch at most. Default 1024 on CPU, batchSize × maxLength on GPU. */
-  tokenBudget?: number;
-  /** Intra-op threads for ONNX Runtime. Default: one per physical core. */
-  threads?: number;
   /** Overrides the activation from the model's config (sentence-transformers rules otherwise). */
   activation?: Activation;
-  /** Execution device. Default 'cpu'. */
-  device?: Device;
   /** ONNX file inside the folder, e.g. 'model_quantized.onnx' (looked up in the folder, then in onnx/). */
   file?: string;
-  /** Native calls allowed to run at once on this model. Default 1 (the rest queue). */
-  concurrency?: number;
-  /** CUDA arena limit in bytes. */
-  gpuMemLimit?: number;
-  /** CUDA: allow TF32 matmuls for fp32 models (faster; scores drift about 1e-3 from the CPU). Default false. */
-  allowTf32?: boolean;
 }
 
 const LOAD_OPTIONS = [...TRANSFORMER_LOAD_OPTIONS, 'activation'] as const;
@@ -67,6 +55,8 @@ export class CrossEncoder {
   readonly activation: Activation;
   /** The ONNX file that was loaded. */
   readonly file: string;
+  /** Residual Add + layer norm pairs fused into SkipLayerNormalization at load (see the `fuseLayerNorm` option). */
+  readonly fusedLayerNorms: number;
 
   private constructor(native: NativeCrossEncoder, concurrency: number) {
     this.native = native;
@@ -77,6 +67,7 @@ export class CrossEncoder {
     this.device = info.device;
     this.activation = info.activation;
     this.file = info.onnxPath;
+    this.fusedLayerNorms = info.fusedLayerNorms;
   }
 
   /** Loads a model folder laid out as on the Hugging Face hub (config.json, tokenizer.json, model.onnx or onnx/*.onnx). */

@@ -21,10 +21,17 @@ export interface TransformerLoadOptions {
   gpuMemLimit?: number;
   /** CUDA: allow TF32 matmuls for fp32 models (faster; scores drift about 1e-3 from the CPU). Default false. */
   allowTf32?: boolean;
+  /**
+   * Fuse each residual Add + layer norm into ONNX Runtime's SkipLayerNormalization when loading (same
+   * arithmetic; on the CPU ONNX Runtime's LayerNormalization kernel is several times slower). The model is
+   * loaded as written when nothing matches, when ONNX Runtime refuses the result, and for graphs that
+   * quantize activations (int8 files: a norm output 1e-7 off could round to another int8 step). Default true.
+   */
+  fuseLayerNorm?: boolean;
 }
 
 export const TRANSFORMER_LOAD_OPTIONS = [
-  'maxLength', 'batchSize', 'tokenBudget', 'threads', 'device', 'file', 'concurrency', 'gpuMemLimit', 'allowTf32',
+  'maxLength', 'batchSize', 'tokenBudget', 'threads', 'device', 'file', 'concurrency', 'gpuMemLimit', 'allowTf32', 'fuseLayerNorm',
 ] as const;
 
 /** Validates the shared options; `ortLibrary` is filled in by the caller just before loading. */
@@ -41,6 +48,7 @@ export function transformerLoadOptions(dir: unknown, o: TransformerLoadOptions):
       file: v.str(o.file, 'file'),
       gpuMemLimit: v.positiveInt(o.gpuMemLimit, 'gpuMemLimit'),
       allowTf32: v.bool(o.allowTf32, 'allowTf32'),
+      fuseLayerNorm: v.bool(o.fuseLayerNorm, 'fuseLayerNorm'),
     },
     concurrency: v.positiveInt(o.concurrency, 'concurrency', 64) ?? 1,
   };

@@ -26,6 +26,7 @@ export interface NativeModelOptions {
   tokenBudget?: number;
   gpuMemLimit?: number;
   allowTf32?: boolean;
+  fuseLayerNorm?: boolean;
 }
 
 export interface NativeCrossEncoderInfo {
@@ -34,6 +35,7 @@ export interface NativeCrossEncoderInfo {
   modelMaxLength: number;
   device: string;
   onnxPath: string;
+  fusedLayerNorms: number;
   activation: 'sigmoid' | 'softmax' | 'none';
 }
 
@@ -168,6 +170,7 @@ export interface NativePruningEncoderInfo {
   threshold: number;
   device: string;
   onnxPath: string;
+  fusedLayerNorms: number;
 }
 
 /** One document's result; spans are flat UTF-16 [start, end) pairs into the document (sentences.join('') when pre-split). */
@@ -204,6 +207,7 @@ export interface NativeSentenceEncoderInfo {
   modelMaxLength: number;
   device: string;
   onnxPath: string;
+  fusedLayerNorms: number;
   pooling: string;
   poolingFromConfig: boolean;
   includePrompt: boolean;

@@ -1,34 +1,22 @@
 import { binding, ortLibraryPath, NativePruneResult, NativePruningEncoder } from './native';
 import { CallOptions, CallQueue, Counters, refuseWhenBusy, withCallerStack } from './queue';
 import * as v from './validate';
-import { TRANSFORMER_LOAD_OPTIONS, transformerLoadOptions } from './model-options';
+import { TRANSFORMER_LOAD_OPTIONS, TransformerLoadOptions, transformerLoadOptions } from './model-options';
 import { invalidArgument, winnowError } from './errors';
 import type { Device } from './cross-encoder';
 
 export type PruningGranularity = 'sentence' | 'token';
 export type PruningLanguage = 'en' | 'ja' | 'auto';
 
-export interface PruningEncoderOptions {
+export interface PruningEncoderOptions extends TransformerLoadOptions {
   /** Longest block in tokens, special tokens included. Default: winnow_pruning.json's max_length, else the model's maximum. */
   maxLength?: number;
   /** Blocks per inference batch at most. Default 32. */
   batchSize?: number;
-  /** Padded tokens per batch at most. Default 1024 on CPU, batchSize × maxLength on GPU. */
-  tokenBudget?: number;
-  /** Intra-op threads for ONNX Runtime. Default: one per physical core. */
-  threads?: number;
-  /** Execution device. Default 'cpu'. */
-  device?: Device;
   /** ONNX file inside the folder. Default: winnow_pruning.json's model, else model.onnx. */
   file?: string;
   /** Default sentence keep threshold. Default: winnow_pruning.json's threshold, else 0.1. */
   threshold?: number;
-  /** Native calls allowed to run at once on this model. Default 1 (the rest queue). */
-  concurrency?: number;
-  /** CUDA arena limit in bytes. */
-  gpuMemLimit?: number;
-  /** CUDA: allow TF32 matmuls for fp32 models (faster; scores drift about 1e-3 from the CPU). Default false. */
-  allowTf32?: boolean;
 }
 const LOAD_OPTIONS = [...TRANSFORMER_LOAD_OPTIONS, 'threshold'] as const;
 
@@ -100,6 +88,8 @@ export class PruningEncoder {
   readonly device: string;
   /** The ONNX file that was loaded. */
   readonly file: string;
+  /** Residual Add + layer norm pairs fused into SkipLayerNormalization at load (see the `fuseLayerNorm` option). */
+  readonly fusedLayerNorms: number;
 
   private constructor(native: NativePruningEncoder, concurrency: number) {
     this.native = native;
@@ -109,6 +99,7 @@ export class PruningEncoder {
     this.maxLength = info.maxLength;
     this.device = info.device;
     this.file = info.onnxPath;
+    this.fusedLayerNorms = info.fusedLayerNorms;
   }
 
   /** Loads a folder made by scripts/pruning/export_pruning_onnx.py (model.onnx, config.json, tokenizer.json, winnow_pruning.json). */

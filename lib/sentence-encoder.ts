@@ -1,30 +1,18 @@
 import { binding, ortLibraryPath, NativeSentenceEncoder, NativeSentenceEncoderClass } from './native';
 import { CallOptions, CallQueue, Counters, refuseWhenBusy, withCallerStack } from './queue';
 import * as v from './validate';
-import { TRANSFORMER_LOAD_OPTIONS, transformerLoadOptions } from './model-options';
+import { TRANSFORMER_LOAD_OPTIONS, TransformerLoadOptions, transformerLoadOptions } from './model-options';
 import { invalidArgument, winnowError } from './errors';
 import { Embeddings } from './embeddings';
 import type { Device } from './cross-encoder';
 
-export interface SentenceEncoderOptions {
+export interface SentenceEncoderOptions extends TransformerLoadOptions {
   /** Longest text in tokens, prompt and special tokens included; longer texts are cut on the right. Default: sentence_bert_config.json max_seq_length, else the model's maximum. */
   maxLength?: number;
   /** Texts per inference batch at most. Default 32. */
   batchSize?: number;
-  /** Padded tokens per batch at most. Default 1024 on CPU, batchSize × maxLength on GPU. */
-  tokenBudget?: number;
-  /** Intra-op threads for ONNX Runtime. Default: one per physical core. */
-  threads?: number;
-  /** Execution device. Default 'cpu'. */
-  device?: Device;
   /** ONNX file inside the folder, e.g. 'model_quantized.onnx' (looked up in the folder, then in onnx/). */
   file?: string;
-  /** Native calls allowed to run at once on this model. Default 1 (the rest queue). */
-  concurrency?: number;
-  /** CUDA arena limit in bytes. */
-  gpuMemLimit?: number;
-  /** CUDA: allow TF32 matmuls for fp32 models (faster; scores drift about 1e-3 from the CPU). Default false. */
-  allowTf32?: boolean;
 }
 
 const LOAD_OPTIONS = [...TRANSFORMER_LOAD_OPTIONS] as const;
@@ -78,6 +66,8 @@ export class SentenceEncoder {
   readonly normalize: boolean;
   /** The ONNX file that was loaded. */
   readonly file: string;
+  /** Residual Add + layer norm pairs fused into SkipLayerNormalization at load (see the `fuseLayerNorm` option). */
+  readonly fusedLayerNorms: number;
 
   private constructor(native: NativeSentenceEncoder, concurrency: number) {
     this.native = native;
@@ -91,6 +81,7 @@ export class SentenceEncoder {
     this.pooling = info.pooling;
     this.normalize = info.normalize;
     this.file = info.onnxPath;
+    this.fusedLayerNorms = info.fusedLayerNorms;
   }
 
   /** Loads a sentence-transformers folder (modules.json, 1_Pooling/, config.json, tokenizer.json, model.onnx or onnx/*.onnx). */

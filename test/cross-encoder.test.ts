@@ -22,6 +22,33 @@ function tmpModel(files: Record<string, string | Buffer>, from = TINY): string {
   return dir;
 }
 
+describe('layer norm fusion (fuseLayerNorm)', () => {
+  it('fuses every residual norm and scores like the graph as written', async () => {
+    const fused = await CrossEncoder.load(TINY, { threads: 1 });
+    const plain = await CrossEncoder.load(TINY, { threads: 1, fuseLayerNorm: false });
+    expect(fused.fusedLayerNorms).toBe(5);
+    expect(plain.fusedLayerNorms).toBe(0);
+    const pairs = corpusPairs(40);
+    const a = await fused.predict(pairs);
+    const b = await plain.predict(pairs);
+    expect(maxAbsDiff(a, b)).toBeLessThan(1e-5);
+    // Both really ran the network: the scores are spread.
+    expect(Math.max(...b) - Math.min(...b)).toBeGreaterThan(0.01);
+    fused.dispose();
+    plain.dispose();
+  });
+
+  it('leaves int8 graphs as written (their activations are quantized)', async () => {
+    const q = await CrossEncoder.load(TINY, { file: 'model_quantized.onnx', threads: 1 });
+    expect(q.fusedLayerNorms).toBe(0);
+    q.dispose();
+  });
+
+  it('rejects a non-boolean fuseLayerNorm', async () => {
+    await expect(CrossEncoder.load(TINY, { fuseLayerNorm: 'yes' as unknown as boolean })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+});
+
 describe('CrossEncoder parity with tokenizers + onnxruntime-node', () => {
   let ce: CrossEncoder;
   beforeAll(async () => {
@@ -35,6 +62,8 @@ describe('CrossEncoder parity with tokenizers + onnxruntime-node', () => {
     expect(ce.activation).toBe('sigmoid');
     expect(ce.device).toBe('cpu');
     expect(ce.file).toBe(path.join(TINY, 'onnx', 'model.onnx'));
+    // 2 layers x 2 residual norms + the embeddings' norm, written out op by op in this opset-14 export.
+    expect(ce.fusedLayerNorms).toBe(5);
   });
 
   it('scores real pairs within 1e-5 of the reference, long documents truncated the same way', async () => {

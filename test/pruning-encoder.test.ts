@@ -63,6 +63,7 @@ describe('PruningEncoder parity with the TypeScript reference (tokenizers + onnx
     expect(pe.maxLength).toBe(256);
     expect(pe.device).toBe('cpu');
     expect(pe.file).toBe(path.join(DIR, 'model.onnx'));
+    expect(pe.fusedLayerNorms).toBe(5); // opset-17 LayerNormalization ops; parity below is against the file as written
   });
 
   it('keeps the same sentences of real English documents', async () => {

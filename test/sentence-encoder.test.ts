@@ -119,6 +119,7 @@ describe('SentenceEncoder parity with tokenizers + onnxruntime-node + sentence-t
     expect(enc.prompts).toEqual({});
     expect(enc.defaultPromptName).toBeNull();
     expect(enc.file).toBe(path.join(E5, 'onnx', 'model.onnx'));
+    expect(enc.fusedLayerNorms).toBe(5); // the vectors below are checked against the graph as written
     const cls = await SentenceEncoder.load(CLS);
     expect(cls.pooling).toBe('cls');
     expect(cls.normalize).toBe(false);

@@ -72,12 +72,8 @@ class CrossEncoderWrap : public ModelWrap<CrossEncoderWrap, CrossEncoder> {
   Napi::Value Info(const Napi::CallbackInfo& info) {
     auto core = CoreOrThrow(info.Env());
     Napi::Env env = info.Env();
-    Napi::Object o = Napi::Object::New(env);
+    Napi::Object o = SessionInfo(env, *core);
     o.Set("numLabels", Napi::Number::New(env, static_cast<double>(core->num_labels())));
-    o.Set("maxLength", Napi::Number::New(env, static_cast<double>(core->max_length())));
-    o.Set("modelMaxLength", Napi::Number::New(env, static_cast<double>(core->model_max_length())));
-    o.Set("device", Napi::String::New(env, core->session().device()));
-    o.Set("onnxPath", Napi::String::New(env, core->session().path()));
     const char* act = core->activation() == pipelines::Activation::kSigmoid   ? "sigmoid"
                       : core->activation() == pipelines::Activation::kSoftmax ? "softmax"
                                                                               : "none";

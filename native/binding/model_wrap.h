@@ -45,6 +45,17 @@ class ModelWrap : public Napi::ObjectWrap<Derived> {
     return w->Promise();
   }
 
+  // The info fields every transformer model shares (its core has max_length(), model_max_length(), session()).
+  static Napi::Object SessionInfo(Napi::Env env, const Core& core) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("maxLength", Napi::Number::New(env, static_cast<double>(core.max_length())));
+    o.Set("modelMaxLength", Napi::Number::New(env, static_cast<double>(core.model_max_length())));
+    o.Set("device", Napi::String::New(env, core.session().device()));
+    o.Set("onnxPath", Napi::String::New(env, core.session().path()));
+    o.Set("fusedLayerNorms", Napi::Number::New(env, core.session().fused_layer_norms()));
+    return o;
+  }
+
   // The core for a new call: throws DISPOSED after dispose().
   std::shared_ptr<Core> CoreOrThrow(Napi::Env env) {
     if (!core_) {

@@ -68,6 +68,7 @@ void ReadModelOptions(const Napi::Object& o, pipelines::ModelOptions* out) {
   out->token_budget = static_cast<size_t>(GetNumber(o, "tokenBudget", 0));
   out->gpu_mem_limit = static_cast<size_t>(GetNumber(o, "gpuMemLimit", 0));
   out->allow_tf32 = GetBool(o, "allowTf32", false);
+  out->fuse_layer_norm = GetBool(o, "fuseLayerNorm", true);
 }
 
 PromiseWorker::PromiseWorker(Napi::Env env)

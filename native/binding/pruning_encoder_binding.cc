@@ -167,12 +167,8 @@ class PruningEncoderWrap : public ModelWrap<PruningEncoderWrap, PruningEncoder> 
   Napi::Value Info(const Napi::CallbackInfo& info) {
     auto core = CoreOrThrow(info.Env());
     Napi::Env env = info.Env();
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("maxLength", Napi::Number::New(env, static_cast<double>(core->max_length())));
-    o.Set("modelMaxLength", Napi::Number::New(env, static_cast<double>(core->model_max_length())));
+    Napi::Object o = SessionInfo(env, *core);
     o.Set("threshold", Napi::Number::New(env, core->threshold()));
-    o.Set("device", Napi::String::New(env, core->session().device()));
-    o.Set("onnxPath", Napi::String::New(env, core->session().path()));
     return o;
   }
 };

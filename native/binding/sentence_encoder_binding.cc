@@ -106,12 +106,8 @@ class SentenceEncoderWrap : public ModelWrap<SentenceEncoderWrap, SentenceEncode
   Napi::Value Info(const Napi::CallbackInfo& info) {
     auto core = CoreOrThrow(info.Env());
     Napi::Env env = info.Env();
-    Napi::Object o = Napi::Object::New(env);
+    Napi::Object o = SessionInfo(env, *core);
     o.Set("dim", Napi::Number::New(env, static_cast<double>(core->dim())));
-    o.Set("maxLength", Napi::Number::New(env, static_cast<double>(core->max_length())));
-    o.Set("modelMaxLength", Napi::Number::New(env, static_cast<double>(core->model_max_length())));
-    o.Set("device", Napi::String::New(env, core->session().device()));
-    o.Set("onnxPath", Napi::String::New(env, core->session().path()));
     o.Set("pooling", Napi::String::New(env, core->pooling_name()));
     o.Set("poolingFromConfig", Napi::Boolean::New(env, core->pooling_from_config()));
     o.Set("includePrompt", Napi::Boolean::New(env, core->include_prompt()));

@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <fstream>
 #include <sys/stat.h>
+
+#include "runtime/graph_rewrite.h"
 
 namespace winnow::rt {
 
@@ -74,6 +77,53 @@ Status AppendCuda(OrtRuntime* rt, Ort::SessionOptions& so, const SessionConfig& 
   return result;
 }
 
+// The model with its layer norms fused (graph_rewrite.h), or an empty string when there is nothing to
+// fuse or the file cannot be rewritten in memory (over 2 GiB, external weights, subgraphs).
+std::string FusedModel(const std::string& path, size_t file_size, int* fused) {
+  *fused = 0;
+  if (file_size == 0 || file_size >= (size_t{1} << 31)) return {};
+  std::string bytes(file_size, '\0');
+  std::ifstream in(path, std::ios::binary);
+  if (!in.read(bytes.data(), static_cast<std::streamsize>(file_size))) return {};
+  auto rewrite = FuseSkipLayerNorm(bytes);
+  if (!rewrite.ok() || rewrite->skip_layer_norms == 0) return {};
+  *fused = rewrite->skip_layer_norms;
+  return std::move(rewrite->model);
+}
+
+// One run on a tiny batch (2 x 8 tokens: ids 0, mask 1), so that a fused graph ONNX Runtime accepts at load
+// but cannot run (a skip of an unexpected shape) is caught here and the file is loaded as written instead.
+bool SmokeRun(Ort::Session& session) {
+  Ort::AllocatorWithDefaultOptions alloc;
+  constexpr int64_t kBatch = 2, kSeq = 8;
+  const int64_t shape[2] = {kBatch, kSeq};
+  std::vector<std::string> names;
+  std::vector<std::vector<int64_t>> data;
+  std::vector<Ort::Value> values;
+  auto mem = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
+  for (size_t i = 0; i < session.GetInputCount(); ++i) {
+    Ort::TypeInfo type = session.GetInputTypeInfo(i);  // owns what `info` views
+    if (type.GetONNXType() != ONNX_TYPE_TENSOR) return false;
+    auto info = type.GetTensorTypeAndShapeInfo();
+    if (info.GetElementType() != ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64 || info.GetDimensionsCount() != 2) return false;
+    names.emplace_back(session.GetInputNameAllocated(i, alloc).get());
+    data.emplace_back(kBatch * kSeq, names.back() == "attention_mask" ? 1 : 0);
+  }
+  for (auto& d : data) values.push_back(Ort::Value::CreateTensor<int64_t>(mem, d.data(), d.size(), shape, 2));
+  std::vector<const char*> in_names, out_names;
+  std::vector<std::string> outs;
+  for (auto& n : names) in_names.push_back(n.c_str());
+  for (size_t i = 0; i < session.GetOutputCount(); ++i) outs.emplace_back(session.GetOutputNameAllocated(i, alloc).get());
+  for (auto& n : outs) out_names.push_back(n.c_str());
+  try {
+    session.Run(Ort::RunOptions{nullptr}, in_names.data(), values.data(), values.size(), out_names.data(),
+                out_names.size());
+  } catch (const Ort::Exception&) {
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::string& onnx_path,
@@ -101,7 +151,23 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
         return st;
       }
     }
-    s->session_ = std::make_unique<Ort::Session>(rt->env(), onnx_path.c_str(), so);
+    if (config.fuse_layer_norm) {
+      int fused = 0;
+      std::string model = FusedModel(onnx_path, static_cast<size_t>(sb.st_size), &fused);
+      if (!model.empty()) {
+        try {
+          auto fused_session = std::make_unique<Ort::Session>(rt->env(), model.data(), model.size(), so);
+          if (SmokeRun(*fused_session)) {
+            s->session_ = std::move(fused_session);
+            s->fused_layer_norms_ = fused;
+          }
+        } catch (const Ort::Exception&) {
+          // ONNX Runtime refused the rewritten graph: load the file as written below.
+        }
+        rt->TakeRecentLog();
+      }
+    }
+    if (!s->session_) s->session_ = std::make_unique<Ort::Session>(rt->env(), onnx_path.c_str(), so);
     s->device_ = use_cuda ? "cuda:" + std::to_string(config.device.device_id) : "cpu";
     Ort::AllocatorWithDefaultOptions alloc;
     for (size_t i = 0; i < s->session_->GetInputCount(); ++i)

@@ -24,6 +24,7 @@ struct SessionConfig {
   DeviceSpec device;
   size_t gpu_mem_limit = 0;  // bytes, 0: no limit
   bool allow_tf32 = false;   // TF32 matmuls on CUDA: faster, but fp32 results drift ~1e-3
+  bool fuse_layer_norm = true;  // graph_rewrite.h: residual Add + layer norm -> SkipLayerNormalization
 };
 
 // A named int64 input of shape [batch, seq].
@@ -45,6 +46,8 @@ class Session {
   // "cpu" or "cuda:N": where the session actually runs.
   const std::string& device() const { return device_; }
   const std::string& path() const { return path_; }
+  // Layer norms fused into SkipLayerNormalization at load (0 when none matched or the rewrite was refused).
+  int fused_layer_norms() const { return fused_layer_norms_; }
 
   // Runs the graph on int64 inputs of shape [batch, seq] and returns the named outputs.
   // Thread-safe (ONNX Runtime sessions are). Errors: codes::kInferenceFailed.
@@ -59,6 +62,7 @@ class Session {
   std::vector<std::string> output_names_;
   std::string device_ = "cpu";
   std::string path_;
+  int fused_layer_norms_ = 0;
 };
 
 }  // namespace winnow::rt

@@ -1,0 +1,27 @@
+// Load-time graph rewrites that ONNX Runtime's own optimizer does not do on the CPU.
+//
+// FuseSkipLayerNorm: a residual Add followed by a layer norm over the last axis — either the
+// LayerNormalization op (opset >= 17) or the decomposed form older exporters write
+// (ReduceMean, Sub, Pow 2, ReduceMean, Add eps, Sqrt, Div, Mul gamma, Add beta) — becomes one
+// com.microsoft SkipLayerNormalization node. Same arithmetic; on the CPU ONNX Runtime 1.29's
+// LayerNormalization kernel is about 5x slower than its SkipLayerNormalization kernel, which made
+// layer norms 15 % of a MiniLM cross-encoder's time (see docs/benchmark.md).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+
+namespace winnow::rt {
+
+struct GraphRewrite {
+  std::string model;         // the rewritten ModelProto; empty when nothing was rewritten
+  int skip_layer_norms = 0;  // patterns fused
+  std::string skipped;       // why the model was left as it is (external data, subgraphs), if it was
+};
+
+// Errors: codes::kOnnxInvalid when `model` is not a well-formed ModelProto.
+StatusOr<GraphRewrite> FuseSkipLayerNorm(std::string_view model);
+
+}  // namespace winnow::rt
