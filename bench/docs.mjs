@@ -1,3 +1,4 @@
+import os from 'node:os';
 // Renders the cross-encoder section of docs/benchmark.md from a results object, and swaps it into the
 // file while keeping every other section (one `## ` section per benchmark).
 export const TITLE = '## Cross-encoder reranking (issue #2)';
@@ -31,9 +32,16 @@ export function renderSection(r) {
     }
     rows.push(`| ${kind} | *compute roof* (${f(roof.mix[kind], 0)} ${kind === 'int8' ? 'GOP' : 'GFLOP'}/s × unpadded FLOPs) | ${f(est[kind].pairsPerS)} | ${f(est[kind].rankMs, 0)} | | | | |`);
   }
+  // Each library's fp32 / int8 pairs/s as a share of that roof.
+  const shares = r.trials.map((t) => {
+    const kind = t.file.includes('quantized') ? 'int8' : 'fp32';
+    const parts = r.runs.filter((x) => x.trial === t.name && x.pairsPerS).map((x) => `${x.name} ${f((100 * x.pairsPerS) / est[kind].pairsPerS, 0)} %`);
+    return `${kind}: ${parts.join(', ')}`;
+  }).join('; ');
   const versions = Object.entries(env.versions).map(([k, v]) => `${k} ${v}`).join(', ');
   const p = pairs.padding;
   const loads = r.runs.filter((x) => x.loadavg).map((x) => x.loadavg[0]);
+  const cores = os.cpus().length;
   const shapes = roof.shapes.map((s) => `${s.kind} ${s.shape} ${f(s.gflops, 0)}`).join('; ');
   const reused = [...new Set(r.runs.filter((x) => x.reused).map((x) => x.name))];
   const note = reused.length ? `Rows for ${reused.join(', ')} come from an earlier invocation the same day (\`run.mjs --only\` merges them); the roof is from the latest one.\n` : '';
@@ -54,7 +62,8 @@ in every library.
   \`AutoModelForSequenceClassification\` (\`dtype\` fp32 / q8, \`session_options.intraOpNumThreads\`); onnxruntime-node +
   tokenizers = \`encode(query, doc)\` then an \`InferenceSession\` per batch. Both batch in input order, pad to the
   longest pair of each batch and apply the sigmoid; their \`rank\` scores the 100 pairs and sorts.
-  Winnow: \`CrossEncoder.load(dir, { threads, batchSize })\`, \`predict\`, \`rank\`.
+  Winnow: \`CrossEncoder.load(dir, { threads, batchSize })\`, \`predict\`, \`rank\` (defaults: length-sorted batches of at
+  most 1024 padded tokens; residual Add + layer norm fused into SkipLayerNormalization at load, \`fuseLayerNorm\`).
 - **Timing**: one untimed pass over all pairs (parity scores, warm-up) and one untimed \`rank\`, then
   ${r.trials[0].pairReps} timed passes over the ${pairs.n} pairs (pairs/s from the median) and ${r.trials[0].rankReps} timed \`rank\` calls
   (median and p90, linear interpolation). Load (ms) and RSS (MiB, after the runs) are per process.
@@ -73,15 +82,16 @@ ${roof.threads} threads (a one-node MatMul / MatMulInteger graph, constant B, M 
 onnxruntime-node ${roof.onnxruntimeNode}, \`bench/roof.mjs\`): ${shapes} GFLOP/s (int8: GOP/s, MatMulInteger u8×s8 only,
 without the activation quantization); FLOP-weighted over one layer's linear shapes: **${f(roof.mix.fp32)} GFLOP/s fp32, ${f(roof.mix.int8)} GOP/s int8**.
 Roof = needed FLOPs / that rate: a run at the roof spends nothing on padding, tokenization, attention
-softmax, layer norms, GELU or glue.
+softmax, layer norms, GELU or glue. Pairs/s as a share of the roof: ${shares}.
 
 **Padding.** Mean padded length per batch of ${env.batch}: ${f(p.pairs.inputOrder.meanPaddedLength)} tokens in input order vs
 ${f(p.pairs.lengthSorted.meanPaddedLength)} length-sorted (${pairs.n} pairs; mean real length ${f(p.pairs.meanTokens)}): ${f(p.pairs.inputOrder.paddedTokens / p.pairs.realTokens, 2)}× vs
 ${f(p.pairs.lengthSorted.paddedTokens / p.pairs.realTokens, 2)}× the real tokens. For the 100 \`rank\` documents: ${f(p.rank.inputOrder.meanPaddedLength)} vs ${f(p.rank.lengthSorted.meanPaddedLength)} tokens
 (${f(p.rank.inputOrder.paddedTokens / p.rank.realTokens, 2)}× vs ${f(p.rank.lengthSorted.paddedTokens / p.rank.realTokens, 2)}×).
 
-${note}${loads.length && Math.max(...loads) > 1.5 ? `**Caveat**: the machine was shared while this ran (1-minute load average ${f(Math.min(...loads))}–${f(Math.max(...loads))} at the start of the
-measurement processes, on 2 cores); absolute numbers are low and noisy, ratios between rows run back to back are more telling.\n` : ''}`;
+${note}${loads.length ? `**Load.** 1-minute load average ${f(Math.min(...loads))}–${f(Math.max(...loads))} at the start of the measurement processes, on ${cores} cores. The
+processes run back to back and each keeps every core busy, so a value up to about ${cores} is the benchmark itself${Math.max(...loads) > cores + 0.5 ? `;
+**caveat**: higher values mean other work shared the machine: absolute numbers are low and noisy, ratios between rows run back to back are more telling` : ''}.\n\n` : ''}`;
 }
 
 export function replaceSection(doc, section) {

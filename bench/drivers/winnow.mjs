@@ -14,10 +14,7 @@ function winnow() {
 }
 
 export function versions() {
-  const v = { 'winnow-native': require(path.join(root, 'package.json')).version };
-  // runtimeInfo() is not called: in the 2026-11-23 build it kills the process
-  // ("symbol lookup error: winnow.node: undefined symbol: OrtGetApiBase").
-  return v;
+  return { 'winnow-native': require(path.join(root, 'package.json')).version };
 }
 
 export async function load(modelDir, { threads, batch, file }) {
