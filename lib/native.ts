@@ -54,7 +54,7 @@ export type NativeEncodeOptions = import('./tokenizer').EncodeOptions;
 
 export interface NativeTokenizer {
   encode(text: string, pair: string | null, opts?: NativeEncodeOptions): NativeEncoding;
-  encodeBatch(texts: string[], pairs: string[] | null, opts?: NativeEncodeOptions, call?: NativeCallOptions): Promise<NativeEncoding[]>;
+  encodeBatch(texts: string[], pairs: string[] | null, opts?: NativeEncodeOptions & { threads?: number }, call?: NativeCallOptions): Promise<NativeEncoding[]>;
   decode(ids: Int32Array, skipSpecialTokens: boolean): string;
   tokenToId(token: string): number | undefined;
   idToToken(id: number): string | undefined;

@@ -37,8 +37,14 @@ const ENCODE_OPTIONS = [
   'padding', 'padToLength', 'padToMultipleOf', 'paddingSide',
 ] as const;
 
-function checkEncodeOptions(options: unknown, where: string): EncodeOptions {
-  const o = v.optionsObject<EncodeOptions>(options, where, [...ENCODE_OPTIONS, 'signal', 'onProgress']);
+/** encodeBatch options: the encode options, cancellation, and how many native threads share the texts. */
+export interface EncodeBatchOptions extends EncodeOptions, CallOptions {
+  /** Native threads that share the texts. Default: one per core. Results do not depend on it. */
+  threads?: number;
+}
+
+function checkEncodeOptions(options: unknown, where: string, extra: readonly string[] = []): EncodeOptions {
+  const o = v.optionsObject<EncodeOptions>(options, where, [...ENCODE_OPTIONS, 'signal', 'onProgress', ...extra]);
   v.bool(o.addSpecialTokens, 'addSpecialTokens');
   v.positiveInt(o.maxLength, 'maxLength');
   v.oneOf(o.truncation, 'truncation', ['longest_first', 'only_first', 'only_second'] as const);
@@ -88,9 +94,10 @@ export class Tokenizer {
     return this.alive().encode(text, pair ?? null, o) as Encoding;
   }
 
-  /** Encodes many texts (or [text, pair] tuples) on a native thread. */
-  async encodeBatch(inputs: ReadonlyArray<string | readonly [string, string]>, options?: EncodeOptions & CallOptions): Promise<Encoding[]> {
-    const o = checkEncodeOptions(options, 'encodeBatch options') as EncodeOptions & CallOptions;
+  /** Encodes many texts (or [text, pair] tuples) on native threads (`threads`, default one per core), off the event loop. */
+  async encodeBatch(inputs: ReadonlyArray<string | readonly [string, string]>, options?: EncodeBatchOptions): Promise<Encoding[]> {
+    const o = checkEncodeOptions(options, 'encodeBatch options', ['threads']) as EncodeBatchOptions;
+    v.positiveInt(o.threads, 'threads', 1024);
     if (!Array.isArray(inputs)) throw invalidArgument('an array of strings or [string, string] pairs', 'inputs', inputs);
     const isPairs = inputs.length > 0 && Array.isArray(inputs[0]);
     let texts: string[];

@@ -150,6 +150,19 @@ describe.each(ALL)('Tokenizer parity: $name', (entry) => {
     expect(countMismatches(rp, op, 'encodeBatch pairs', pairs)).toBe(0);
   });
 
+  it('encodeBatch gives the same encodings on 1, 3 and the default number of threads', async () => {
+    const flat = async (inputs: ReadonlyArray<string | readonly [string, string]>, threads?: number) =>
+      JSON.stringify((await ours.encodeBatch(inputs, { threads, padding: true, maxLength: 64, truncation: 'longest_first' })).map(ourFlat));
+    const one = await flat(singles, 1);
+    expect(await flat(singles, 3)).toBe(one);
+    expect(await flat(singles)).toBe(one);
+    const onePairs = await flat(pairs, 1);
+    expect(await flat(pairs, 3)).toBe(onePairs);
+    // Batch padding is to the longest of the whole batch, not of one thread's share.
+    const lens = new Set((await ours.encodeBatch(singles, { threads: 3, padding: true })).map((e) => e.ids.length));
+    expect(lens.size).toBe(1);
+  });
+
   it('truncation with stride and overflowing windows', async () => {
     const cases: { maxLength: number; stride: number; side: 'left' | 'right' }[] = [
       { maxLength: 16, stride: 4, side: 'right' },
@@ -280,5 +293,21 @@ describe('Tokenizer load errors', () => {
 
   it('a missing file is IO_ERROR', async () => {
     await expect(Tokenizer.fromFile('/nonexistent/tokenizer.json')).rejects.toMatchObject({ code: 'IO_ERROR' });
+  });
+
+  it('encodeBatch: threads is validated, and a failing text fails the call on any number of threads', async () => {
+    const tok = await Tokenizer.fromFile(SHARED_FILES[0].path);
+    await expect(tok.encodeBatch(['a'], { threads: 0 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(tok.encodeBatch(['a'], { threads: 1.5 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    // only_second cannot shorten a pair whose first text alone is over maxLength: one bad pair among 200.
+    const batch: [string, string][] = pairs.slice(0, 100).map(([a]) => [a.slice(0, 20), 'short']);
+    batch.splice(137 % batch.length, 0, [singles.slice(0, 40).join(' '), 'short']);
+    for (const threads of [1, 4]) {
+      await expect(tok.encodeBatch(batch, { threads, maxLength: 32, truncation: 'only_second' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    }
+    // Without the bad pair every thread count succeeds.
+    const good = batch.filter((p) => p[1] === 'short' && p[0].length <= 20);
+    expect((await tok.encodeBatch(good, { threads: 4, maxLength: 32, truncation: 'only_second' })).length).toBe(good.length);
+    tok.dispose();
   });
 });

@@ -44,12 +44,9 @@ let encodeAll; // () => Promise<Int32Array[] | number[][]>
 try {
   if (lib === 'winnow') {
     const { Tokenizer } = mod;
-    // encodeBatch runs on one native thread per call: "threads > 1" = that many instances, each
-    // encoding an equal share of the texts concurrently.
-    const toks = [];
-    for (let i = 0; i < threads; ++i) toks.push(await Tokenizer.fromFile(file));
-    const shares = Array.from({ length: threads }, (_, i) => texts.slice(Math.floor((i * texts.length) / threads), Math.floor(((i + 1) * texts.length) / threads)));
-    encodeAll = async () => (await Promise.all(toks.map((t, i) => t.encodeBatch(shares[i], { addSpecialTokens: false })))).flat().map((e) => e.ids);
+    // One instance; encodeBatch spreads the texts over `threads` native threads.
+    const tok = await Tokenizer.fromFile(file);
+    encodeAll = async () => (await tok.encodeBatch(texts, { addSpecialTokens: false, threads })).map((e) => e.ids);
   } else if (lib === 'rust') {
     // Thread count: RAYON_NUM_THREADS (set by run.mjs).
     const { Tokenizer } = mod;
@@ -66,9 +63,9 @@ try {
   out({ unsupported: String(e?.message ?? e).split('\n')[0].slice(0, 160) });
   process.exit(0);
 }
-const loadMs = (now() - t0) / (lib === 'winnow' ? threads : 1);
+const loadMs = now() - t0;
 global.gc?.();
-const rssDeltaMB = (process.memoryUsage().rss - rss0) / 2 ** 20 / (lib === 'winnow' ? threads : 1);
+const rssDeltaMB = (process.memoryUsage().rss - rss0) / 2 ** 20;
 
 let ids;
 try {

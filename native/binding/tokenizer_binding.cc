@@ -1,8 +1,13 @@
 #include <napi.h>
 
+#include <atomic>
 #include <cstring>
+#include <memory>
+#include <mutex>
+#include <thread>
 
 #include "addon_data.h"
+#include "common/thread_pool.h"
 #include "model_wrap.h"
 #include "tokenizer/tokenizer.h"
 
@@ -135,26 +140,48 @@ class TokenizerWrap : public ModelWrap<TokenizerWrap, tok::Tokenizer> {
     if (has_pairs) *pairs = GetStringArray(info.Env(), info[1], "pairs");
     if (has_pairs && pairs->size() != texts->size()) throw Napi::TypeError::New(info.Env(), "pair arrays differ in length");
     auto opts = ReadEncodeOptions(info[2], *core);
+    int threads = 0;
+    if (info[2].IsObject()) threads = static_cast<int>(GetNumber(info[2].As<Napi::Object>(), "threads", 0));
+    if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     auto out = std::make_shared<std::vector<tok::Encoding>>();
     auto* w = MakeWorker(
         info.Env(),
-        [core, texts, pairs, has_pairs, opts, out](const pipelines::RunControl& control) -> Status {
-          out->resize(texts->size());
-          for (size_t i = 0; i < texts->size(); ++i) {
-            std::string_view bv = has_pairs ? std::string_view((*pairs)[i]) : std::string_view();
-            WINNOW_RETURN_IF_ERROR(core->Encode((*texts)[i], has_pairs ? &bv : nullptr, opts, &(*out)[i]));
-            if (control.cancelled()) return pipelines::Cancelled();
-          }
+        [core, texts, pairs, has_pairs, opts, out, threads](const pipelines::RunControl& control) -> Status {
+          const size_t n = texts->size();
+          out->resize(n);
+          // Texts are spread over `threads` threads in chunks; the error reported is the first in input order.
+          constexpr size_t kChunk = 32;
+          std::unique_ptr<ThreadPool> pool;
+          if (threads > 1 && n > kChunk) pool = std::make_unique<ThreadPool>(threads - 1);
+          std::mutex mu;
+          size_t error_at = n;
+          Status error;
+          std::atomic<bool> stop{false};
+          auto encode_all = [&](const tok::EncodeOptions& o) {
+            ParallelFor(pool.get(), n, kChunk, [&](size_t begin, size_t end) {
+              for (size_t i = begin; i < end && !stop.load(std::memory_order_relaxed); ++i) {
+                std::string_view bv = has_pairs ? std::string_view((*pairs)[i]) : std::string_view();
+                Status st = core->Encode((*texts)[i], has_pairs ? &bv : nullptr, o, &(*out)[i]);
+                if (!st.ok()) {
+                  std::lock_guard<std::mutex> lock(mu);
+                  if (i < error_at) error_at = i, error = st;
+                  return;  // later texts of this chunk cannot come first; other chunks go on
+                }
+              }
+              if (control.cancelled()) stop = true;
+            });
+          };
+          encode_all(opts);
+          if (control.cancelled()) return pipelines::Cancelled();
+          if (!error.ok()) return error;
           // Batch padding: pad every encoding to the longest when padding is on without a length.
-          if (opts.padding.enabled && opts.padding.length == 0 && !out->empty()) {
+          if (opts.padding.enabled && opts.padding.length == 0 && n > 0) {
             size_t longest = 0;
             for (auto& e : *out) longest = std::max(longest, e.size());
-            for (size_t i = 0; i < texts->size(); ++i) {
-              std::string_view bv = has_pairs ? std::string_view((*pairs)[i]) : std::string_view();
-              tok::EncodeOptions o2 = opts;
-              o2.padding.length = longest;
-              WINNOW_RETURN_IF_ERROR(core->Encode((*texts)[i], has_pairs ? &bv : nullptr, o2, &(*out)[i]));
-            }
+            tok::EncodeOptions o2 = opts;
+            o2.padding.length = longest;
+            encode_all(o2);
+            if (!error.ok()) return error;
           }
           return Status::Ok();
         },
