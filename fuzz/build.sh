@@ -2,6 +2,7 @@
 # Builds the libFuzzer targets (ASan + UBSan) into build-fuzz/:
 #   tokenizer_json_fuzzer    (mode 1: tokenizer.json candidates -> Tokenizer::FromJson + encode)
 #   tokenizer_encode_fuzzer  (mode 2: texts encoded by the real tokenizers, invariants checked)
+#   graph_rewrite_fuzzer     (ONNX ModelProto bytes -> the layer-norm fusion of runtime/graph_rewrite.h)
 # Needs clang with libFuzzer: apt-get install -y clang-19 libclang-rt-19-dev (CXX=... to override).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,11 +17,11 @@ FLAGS=(-std=c++20 -O1 -g -fno-omit-frame-pointer
 # Core sources, instrumented for coverage (fuzzer-no-link) so libFuzzer sees their edges.
 objs=()
 pids=()
-for src in "$ROOT"/native/core/tokenizer/*.cc; do
+for src in "$ROOT"/native/core/tokenizer/*.cc "$ROOT"/native/core/runtime/graph_rewrite.cc "$ROOT"/native/core/runtime/protobuf_wire.cc; do
   obj="$OUT/obj/$(basename "${src%.cc}").o"
   objs+=("$obj")
   if [[ ! -f "$obj" || "$src" -nt "$obj" || "$0" -nt "$obj" ]] || \
-     [[ -n "$(find "$ROOT/native/core/tokenizer" "$ROOT/native/core/common" -name '*.h' -newer "$obj" -o -name '*.inc' -newer "$obj" | head -1)" ]]; then
+     [[ -n "$(find "$ROOT/native/core/tokenizer" "$ROOT/native/core/common" "$ROOT/native/core/runtime" -name '*.h' -newer "$obj" -o -name '*.inc' -newer "$obj" | head -1)" ]]; then
     "$CXX" "${FLAGS[@]}" -fsanitize=fuzzer-no-link -c "$src" -o "$obj" &
     pids+=($!)
     if (( ${#pids[@]} >= JOBS )); then wait "${pids[0]}"; pids=("${pids[@]:1}"); fi
@@ -33,3 +34,5 @@ for mode in 1 2; do
   "$CXX" "${FLAGS[@]}" -fsanitize=fuzzer -DWINNOW_FUZZ_MODE=$mode "$ROOT/fuzz/tokenizer_fuzzer.cc" "${objs[@]}" "${LIBS[@]}" -o "$OUT/$name"
   echo "built $OUT/$name"
 done
+"$CXX" "${FLAGS[@]}" -fsanitize=fuzzer "$ROOT/fuzz/graph_rewrite_fuzzer.cc" "$OUT/obj/graph_rewrite.o" "$OUT/obj/protobuf_wire.o" -o "$OUT/graph_rewrite_fuzzer"
+echo "built $OUT/graph_rewrite_fuzzer"

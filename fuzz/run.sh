@@ -4,6 +4,7 @@
 # timeouts land in build-fuzz/artifacts/; logs in build-fuzz/{json,encode}.log.
 #   fuzz/run.sh 300            # both targets, 5 min each
 #   TARGETS=encode fuzz/run.sh 60
+#   TARGETS=onnx fuzz/run.sh 300  # the graph rewrite (not in the default set)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-300}
@@ -16,7 +17,9 @@ pids=()
 for t in $TARGETS; do
   mkdir -p "$B/corpus-$t"
   if [[ $t == json ]]; then extra=(-max_len=350000 -dict=fuzz/tokenizer.dict); else extra=(-max_len=4096); fi
-  "$B/tokenizer_${t}_fuzzer" "$B/corpus-$t" "fuzz/seeds/$t" "${extra[@]}" \
+  bin="$B/tokenizer_${t}_fuzzer"
+  [[ $t == onnx ]] && bin="$B/graph_rewrite_fuzzer"
+  "$bin" "$B/corpus-$t" "fuzz/seeds/$t" "${extra[@]}" \
       -max_total_time="$SECS" -timeout=20 -rss_limit_mb=4096 -print_final_stats=1 \
       -artifact_prefix="$B/artifacts/$t-" >"$B/$t.log" 2>&1 &
   pids+=($!)

@@ -1,0 +1,35 @@
+// Writes fuzz/seeds/onnx/: small ONNX models holding the layer-norm patterns graph_rewrite.cc fuses
+// (LayerNormalization op; the decomposed opset-14 form) and one near miss, for graph_rewrite_fuzzer.
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const out = path.join(path.dirname(fileURLToPath(import.meta.url)), 'seeds', 'onnx');
+const varint = (n) => { const b = []; let v = BigInt(n); do { let x = Number(v & 0x7fn); v >>= 7n; if (v) x |= 0x80; b.push(x); } while (v); return Buffer.from(b); };
+const key = (f, w) => varint((f << 3) | w);
+const int = (f, n) => Buffer.concat([key(f, 0), varint(BigInt.asUintN(64, BigInt(n)))]);
+const len = (f, b) => Buffer.concat([key(f, 2), varint(b.length), b]);
+const str = (f, s) => len(f, Buffer.from(s));
+const msg = (f, parts) => len(f, Buffer.concat(parts));
+const f32 = (v) => { const b = Buffer.alloc(4); b.writeFloatLE(v); return b; };
+const floatAttr = (name, v) => msg(5, [str(1, name), Buffer.concat([key(2, 5), f32(v)]), int(20, 1)]);
+const intsAttr = (name, vs) => msg(5, [str(1, name), ...vs.map((v) => int(8, v)), int(20, 7)]);
+const scalar = (name, v) => msg(5, [int(2, 1), str(8, name), len(9, f32(v))]);
+const vec = (name, n) => msg(5, [int(1, n), int(2, 1), str(8, name), len(9, Buffer.concat(Array.from({ length: n }, () => f32(1))))]);
+const constNode = (o, v) => msg(1, [str(2, o), str(4, 'Constant'), msg(5, [str(1, 'value'), len(5, Buffer.concat([int(2, 1), str(8, o), len(9, f32(v))])), int(20, 4)])]);
+const node = (op, ins, outs, attrs = []) => msg(1, [...ins.map((i) => str(1, i)), ...outs.map((o) => str(2, o)), str(4, op), ...attrs]);
+const model = (nodes, inits, outputs, opset) =>
+  Buffer.concat([int(1, 8), msg(7, [...nodes, str(2, 'g'), ...inits, ...outputs.map((o) => msg(12, [str(1, o)]))]), msg(8, [str(1, ''), int(2, opset)])]);
+const decomposed = (x, y) => [
+  node('ReduceMean', [x], ['mu'], [intsAttr('axes', [-1])]), node('Sub', [x, 'mu'], ['d']), constNode('two', 2),
+  node('Pow', ['d', 'two'], ['p']), node('ReduceMean', ['p'], ['var'], [intsAttr('axes', [-1])]), constNode('eps', 1e-12),
+  node('Add', ['var', 'eps'], ['ve']), node('Sqrt', ['ve'], ['sd']), node('Div', ['d', 'sd'], ['n']),
+  node('Mul', ['n', 'gamma'], ['m']), node('Add', ['m', 'beta'], [y]),
+];
+fs.mkdirSync(out, { recursive: true });
+const gb = [vec('gamma', 4), vec('beta', 4)];
+fs.writeFileSync(path.join(out, 'layernorm-op'), model([node('Add', ['A', 'B'], ['S']), node('LayerNormalization', ['S', 'gamma', 'beta'], ['Y'], [floatAttr('epsilon', 1e-12)])], gb, ['Y'], 17));
+fs.writeFileSync(path.join(out, 'decomposed'), model([node('Add', ['A', 'B'], ['S']), ...decomposed('S', 'Y')], gb, ['Y'], 14));
+fs.writeFileSync(path.join(out, 'two-layers'), model([node('Add', ['A', 'B'], ['S']), node('LayerNormalization', ['S', 'gamma', 'beta'], ['Y']), node('Add', ['Y', 'C'], ['S2']), node('LayerNormalization', ['S2', 'gamma', 'beta'], ['Z'])], gb, ['Z'], 17));
+fs.writeFileSync(path.join(out, 'near-miss-bias'), model([node('Add', ['A', 'gamma'], ['S']), node('LayerNormalization', ['S', 'gamma', 'beta'], ['Y'])], gb, ['Y'], 17));
+console.log(`wrote ${fs.readdirSync(out).length} seeds to ${out}`);
