@@ -12,6 +12,8 @@ export interface Encoding {
   offsets: Uint32Array;
   /** 0 for the first text, 1 for the pair, null for special tokens. */
   sequenceIds: (number | null)[];
+  // The typed arrays of one encode / encodeBatch call are views into one shared ArrayBuffer
+  // (`ids.buffer` is that buffer); `.slice()` one to keep it on its own.
   /** Windows cut off by truncation (with returnOverflowing). */
   overflowing?: Encoding[];
 }
@@ -36,6 +38,19 @@ const ENCODE_OPTIONS = [
   'addSpecialTokens', 'maxLength', 'truncation', 'truncationSide', 'stride', 'returnOverflowing',
   'padding', 'padToLength', 'padToMultipleOf', 'paddingSide',
 ] as const;
+
+/**
+ * The native side hands `sequenceIds` over as an Int8Array (-1 for special tokens): converting it here, in
+ * JavaScript, is several times cheaper than building the array element by element through N-API.
+ */
+function finishEncoding(e: NativeEncoding): Encoding {
+  const raw = e.sequenceIds as unknown as Int8Array;
+  const seq: (number | null)[] = new Array(raw.length);
+  for (let i = 0; i < raw.length; i++) seq[i] = raw[i] < 0 ? null : raw[i];
+  e.sequenceIds = seq;
+  if (e.overflowing) for (const o of e.overflowing) finishEncoding(o);
+  return e;
+}
 
 /** encodeBatch options: the encode options, cancellation, and how many native threads share the texts. */
 export interface EncodeBatchOptions extends EncodeOptions, CallOptions {
@@ -91,7 +106,7 @@ export class Tokenizer {
     if (typeof text !== 'string') throw invalidArgument('a string', 'text', text);
     if (pair !== undefined && pair !== null && typeof pair !== 'string') throw invalidArgument('a string or null', 'pair', pair);
     const o = checkEncodeOptions(options, 'encode options');
-    return this.alive().encode(text, pair ?? null, o) as Encoding;
+    return finishEncoding(this.alive().encode(text, pair ?? null, o));
   }
 
   /** Encodes many texts (or [text, pair] tuples) on native threads (`threads`, default one per core), off the event loop. */
@@ -106,10 +121,12 @@ export class Tokenizer {
     else texts = v.stringArray(inputs, 'inputs');
     const { signal, onProgress, ...encodeOpts } = o;
     const native = this.alive();
-    return this.queue.run((n) => native.encodeBatch(texts, pairs, encodeOpts, n), {
+    const encodings = (await this.queue.run((n) => native.encodeBatch(texts, pairs, encodeOpts, n), {
       signal: v.abortSignal(signal, 'signal'),
       onProgress: v.func(onProgress, 'onProgress') as CallOptions['onProgress'],
-    }) as Promise<NativeEncoding[]> as Promise<Encoding[]>;
+    })) as NativeEncoding[];
+    for (const e of encodings) finishEncoding(e);
+    return encodings;
   }
 
   decode(ids: ArrayLike<number>, options?: { skipSpecialTokens?: boolean }): string {

@@ -295,6 +295,25 @@ describe('Tokenizer load errors', () => {
     await expect(Tokenizer.fromFile('/nonexistent/tokenizer.json')).rejects.toMatchObject({ code: 'IO_ERROR' });
   });
 
+  it('encodeBatch: one shared ArrayBuffer per call, each view the right length, independent after slice()', async () => {
+    const tok = await Tokenizer.fromFile(SHARED_FILES[0].path);
+    const b = await tok.encodeBatch(['one two three', 'four', 'five six'], { threads: 2 });
+    expect(b[0].ids.buffer).toBe(b[2].typeIds.buffer);
+    for (const e of b) {
+      expect(e.typeIds.length).toBe(e.ids.length);
+      expect(e.attentionMask.length).toBe(e.ids.length);
+      expect(e.specialTokensMask.length).toBe(e.ids.length);
+      expect(e.offsets.length).toBe(2 * e.ids.length);
+      expect(e.sequenceIds.length).toBe(e.ids.length);
+      expect(e.sequenceIds[0]).toBeNull(); // [CLS]
+    }
+    const own = b[1].ids.slice();
+    b[1].ids[1] = -7;
+    expect(own[1]).not.toBe(-7);
+    expect(tok.encode('four').ids).toEqual(own);
+    tok.dispose();
+  });
+
   it('encodeBatch: threads is validated, and a failing text fails the call on any number of threads', async () => {
     const tok = await Tokenizer.fromFile(SHARED_FILES[0].path);
     await expect(tok.encodeBatch(['a'], { threads: 0 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });

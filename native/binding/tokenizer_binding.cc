@@ -43,45 +43,88 @@ tok::EncodeOptions ReadEncodeOptions(const Napi::Value& v, const tok::Tokenizer&
   return opts;
 }
 
-template <class T, class ArrayT>
-ArrayT CopyTo(Napi::Env env, const std::vector<T>& v) {
-  ArrayT a = ArrayT::New(env, v.size());
-  if (!v.empty()) std::memcpy(a.Data(), v.data(), v.size() * sizeof(T));
-  return a;
-}
-
-// Offsets go to JS in UTF-16 code units (what JS strings index), as [start, end] pairs.
-Napi::Object EncodingToJs(Napi::Env env, tok::Encoding& e, const std::string& a, const std::string* b) {
-  // Convert each sequence's offsets with its own text.
+// Offsets go to JS in UTF-16 code units (what JS strings index), as [start, end] pairs. Converted on the
+// thread that encoded (each sequence's offsets against its own text); special tokens get (0, 0).
+void ToUtf16Offsets(tok::Encoding* e, const std::string& a, const std::string* b) {
   std::vector<std::pair<uint32_t, uint32_t>> first, second;
-  for (size_t i = 0; i < e.size(); ++i) (e.sequence_ids[i] == 1 ? second : first).push_back(e.offsets[i]);
+  for (size_t i = 0; i < e->size(); ++i) (e->sequence_ids[i] == 1 ? second : first).push_back(e->offsets[i]);
   tok::ByteOffsetsToUtf16(a, &first);
   if (b) tok::ByteOffsetsToUtf16(*b, &second);
-  Napi::Uint32Array offsets = Napi::Uint32Array::New(env, e.size() * 2);
   size_t fi = 0, si = 0;
-  for (size_t i = 0; i < e.size(); ++i) {
-    auto o = e.sequence_ids[i] == 1 ? second[si++] : first[fi++];
-    if (e.sequence_ids[i] < 0) o = {0, 0};
-    offsets[2 * i] = o.first;
-    offsets[2 * i + 1] = o.second;
+  for (size_t i = 0; i < e->size(); ++i) {
+    auto o = e->sequence_ids[i] == 1 ? second[si++] : first[fi++];
+    e->offsets[i] = e->sequence_ids[i] < 0 ? std::pair<uint32_t, uint32_t>{0, 0} : o;
   }
-  Napi::Object r = Napi::Object::New(env);
-  r.Set("ids", CopyTo<int32_t, Napi::Int32Array>(env, e.ids));
-  r.Set("typeIds", CopyTo<int32_t, Napi::Int32Array>(env, e.type_ids));
-  r.Set("attentionMask", CopyTo<uint8_t, Napi::Uint8Array>(env, e.attention_mask));
-  r.Set("specialTokensMask", CopyTo<uint8_t, Napi::Uint8Array>(env, e.special_tokens_mask));
-  r.Set("offsets", offsets);
-  Napi::Array seq = Napi::Array::New(env, e.size());
-  for (size_t i = 0; i < e.size(); ++i)
-    seq.Set(i, e.sequence_ids[i] < 0 ? env.Null() : Napi::Number::New(env, e.sequence_ids[i]));
-  r.Set("sequenceIds", seq);
-  if (!e.overflowing.empty()) {
-    Napi::Array over = Napi::Array::New(env, e.overflowing.size());
-    for (size_t i = 0; i < e.overflowing.size(); ++i) over.Set(i, EncodingToJs(env, e.overflowing[i], a, b));
-    r.Set("overflowing", over);
-  }
-  return r;
+  for (auto& over : e->overflowing) ToUtf16Offsets(&over, a, b);
 }
+
+// Builds the JS encodings of one call. Every typed array is a view into one ArrayBuffer (one allocation
+// per call instead of six per text); `sequenceIds` comes out as an Int8Array (-1 = null) that
+// lib/tokenizer.ts turns into the public (number | null)[] in JavaScript, far cheaper than element-wise
+// N-API sets.
+class EncodingsToJs {
+ public:
+  EncodingsToJs(Napi::Env env, const std::vector<const tok::Encoding*>& roots)
+      : env_(env),
+        k_ids_(Napi::String::New(env, "ids")),
+        k_type_ids_(Napi::String::New(env, "typeIds")),
+        k_mask_(Napi::String::New(env, "attentionMask")),
+        k_special_(Napi::String::New(env, "specialTokensMask")),
+        k_offsets_(Napi::String::New(env, "offsets")),
+        k_seq_(Napi::String::New(env, "sequenceIds")),
+        k_over_(Napi::String::New(env, "overflowing")) {
+    size_t tokens = 0;
+    for (const tok::Encoding* e : roots) tokens += Count(*e);
+    // [ids | typeIds | offsets x2] as 32-bit values, then [attentionMask | specialTokensMask | sequenceIds] bytes.
+    buffer_ = Napi::ArrayBuffer::New(env, std::max<size_t>(tokens * 19, 1));
+    words_ = static_cast<uint32_t*>(buffer_.Data());
+    bytes_ = reinterpret_cast<uint8_t*>(words_ + tokens * 4);
+  }
+
+  Napi::Object Build(const tok::Encoding& e) {
+    const size_t n = e.size();
+    const size_t w = word_pos_, b = byte_pos_;
+    std::memcpy(words_ + w, e.ids.data(), n * 4);
+    std::memcpy(words_ + w + n, e.type_ids.data(), n * 4);
+    for (size_t i = 0; i < n; ++i) {
+      words_[w + 2 * n + 2 * i] = e.offsets[i].first;
+      words_[w + 2 * n + 2 * i + 1] = e.offsets[i].second;
+    }
+    std::memcpy(bytes_ + b, e.attention_mask.data(), n);
+    std::memcpy(bytes_ + b + n, e.special_tokens_mask.data(), n);
+    for (size_t i = 0; i < n; ++i) bytes_[b + 2 * n + i] = static_cast<uint8_t>(static_cast<int8_t>(e.sequence_ids[i]));
+    word_pos_ += 4 * n;
+    byte_pos_ += 3 * n;
+    const size_t words_at = reinterpret_cast<uint8_t*>(words_) - static_cast<uint8_t*>(buffer_.Data());
+    const size_t bytes_at = bytes_ - static_cast<uint8_t*>(buffer_.Data());
+    Napi::Object r = Napi::Object::New(env_);
+    r.Set(k_ids_, Napi::Int32Array::New(env_, n, buffer_, words_at + 4 * w));
+    r.Set(k_type_ids_, Napi::Int32Array::New(env_, n, buffer_, words_at + 4 * (w + n)));
+    r.Set(k_mask_, Napi::Uint8Array::New(env_, n, buffer_, bytes_at + b));
+    r.Set(k_special_, Napi::Uint8Array::New(env_, n, buffer_, bytes_at + b + n));
+    r.Set(k_offsets_, Napi::Uint32Array::New(env_, 2 * n, buffer_, words_at + 4 * (w + 2 * n)));
+    r.Set(k_seq_, Napi::Int8Array::New(env_, n, buffer_, bytes_at + b + 2 * n));
+    if (!e.overflowing.empty()) {
+      Napi::Array over = Napi::Array::New(env_, e.overflowing.size());
+      for (size_t i = 0; i < e.overflowing.size(); ++i) over.Set(i, Build(e.overflowing[i]));
+      r.Set(k_over_, over);
+    }
+    return r;
+  }
+
+ private:
+  static size_t Count(const tok::Encoding& e) {
+    size_t n = e.size();
+    for (const auto& o : e.overflowing) n += Count(o);
+    return n;
+  }
+  Napi::Env env_;
+  Napi::String k_ids_, k_type_ids_, k_mask_, k_special_, k_offsets_, k_seq_, k_over_;
+  Napi::ArrayBuffer buffer_;
+  uint32_t* words_ = nullptr;
+  uint8_t* bytes_ = nullptr;
+  size_t word_pos_ = 0, byte_pos_ = 0;
+};
 
 }  // namespace
 
@@ -128,7 +171,8 @@ class TokenizerWrap : public ModelWrap<TokenizerWrap, tok::Tokenizer> {
     tok::Encoding e;
     Status st = core->Encode(a, has_pair ? &bv : nullptr, ReadEncodeOptions(info[2], *core), &e);
     if (!st.ok()) ThrowStatus(info.Env(), st);
-    return EncodingToJs(info.Env(), e, a, has_pair ? &b : nullptr);
+    ToUtf16Offsets(&e, a, has_pair ? &b : nullptr);
+    return EncodingsToJs(info.Env(), {&e}).Build(e);
   }
 
   // encodeBatch(texts: string[], pairs: string[]|null, opts) -> Promise<encoding[]>
@@ -162,6 +206,7 @@ class TokenizerWrap : public ModelWrap<TokenizerWrap, tok::Tokenizer> {
               for (size_t i = begin; i < end && !stop.load(std::memory_order_relaxed); ++i) {
                 std::string_view bv = has_pairs ? std::string_view((*pairs)[i]) : std::string_view();
                 Status st = core->Encode((*texts)[i], has_pairs ? &bv : nullptr, o, &(*out)[i]);
+                if (st.ok()) ToUtf16Offsets(&(*out)[i], (*texts)[i], has_pairs ? &(*pairs)[i] : nullptr);
                 if (!st.ok()) {
                   std::lock_guard<std::mutex> lock(mu);
                   if (i < error_at) error_at = i, error = st;
@@ -185,10 +230,12 @@ class TokenizerWrap : public ModelWrap<TokenizerWrap, tok::Tokenizer> {
           }
           return Status::Ok();
         },
-        [texts, pairs, has_pairs, out](Napi::Env env) -> Napi::Value {
+        [out](Napi::Env env) -> Napi::Value {
+          std::vector<const tok::Encoding*> roots(out->size());
+          for (size_t i = 0; i < out->size(); ++i) roots[i] = &(*out)[i];
+          EncodingsToJs build(env, roots);
           Napi::Array a = Napi::Array::New(env, out->size());
-          for (size_t i = 0; i < out->size(); ++i)
-            a.Set(i, EncodingToJs(env, (*out)[i], (*texts)[i], has_pairs ? &(*pairs)[i] : nullptr));
+          for (size_t i = 0; i < out->size(); ++i) a.Set(i, build.Build((*out)[i]));
           return a;
         });
     return StartCall(info, w, info[3]);
