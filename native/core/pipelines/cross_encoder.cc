@@ -166,36 +166,29 @@ Status CrossEncoder::ScoreEncodings(const std::vector<tok::Encoding>& encodings,
 
 Status CrossEncoder::ScoreBatch(const std::vector<tok::Encoding>& encodings, const size_t* indices, size_t count,
                                 size_t max_len, std::vector<float>* scores) const {
-  BatchTensors tensors;
   std::vector<const tok::Encoding*> rows(count);
   for (size_t r = 0; r < count; ++r) rows[r] = &encodings[indices[r]];
-  FillBatch(rows, max_len, &tensors);
-  std::vector<Ort::Value> results;
-  Status st = RunBatch(tensors, {logits_name_.c_str()}, &results);
-  if (IsOutOfMemory(st) && count > 1) {
-    // Out of device memory: halve the batch and retry rather than fail the call.
-    const size_t half = count / 2;
-    WINNOW_RETURN_IF_ERROR(ScoreBatch(encodings, indices, half, max_len, scores));
-    return ScoreBatch(encodings, indices + half, count - half, max_len, scores);
-  }
-  WINNOW_RETURN_IF_ERROR(st);
-  std::vector<float> scratch;
-  std::vector<int64_t> shape;
-  const float* logits = nullptr;  // [batch, num_labels]
-  WINNOW_RETURN_IF_ERROR(OutputAsFloat(results[0], logits_name_, &scratch, &logits, &shape));
-  size_t elements = 1;
-  for (int64_t d : shape) elements *= static_cast<size_t>(std::max<int64_t>(d, 0));
-  if (elements != count * num_labels_) {
-    return Status(codes::kOnnxInvalid, "output " + logits_name_ + " has " + std::to_string(elements) + " values for " +
-                                           std::to_string(count) + " rows; expected [batch, " +
-                                           std::to_string(num_labels_) + "]");
-  }
-  for (size_t r = 0; r < count; ++r) {
-    float* dst = scores->data() + indices[r] * num_labels_;
-    std::copy(logits + r * num_labels_, logits + (r + 1) * num_labels_, dst);
-    Activate(activation_, dst, num_labels_);
-  }
-  return Status::Ok();
+  return RunRows(rows, max_len, {logits_name_.c_str()},
+                 [&](size_t first, const BatchTensors& t, std::vector<Ort::Value>& results) -> Status {
+                   const size_t n = static_cast<size_t>(t.rows);
+                   std::vector<float> scratch;
+                   std::vector<int64_t> shape;
+                   const float* logits = nullptr;  // [batch, num_labels]
+                   WINNOW_RETURN_IF_ERROR(OutputAsFloat(results[0], logits_name_, &scratch, &logits, &shape));
+                   size_t elements = 1;
+                   for (int64_t d : shape) elements *= static_cast<size_t>(std::max<int64_t>(d, 0));
+                   if (elements != n * num_labels_) {
+                     return Status(codes::kOnnxInvalid, "output " + logits_name_ + " has " + std::to_string(elements) +
+                                                            " values for " + std::to_string(n) + " rows; expected [batch, " +
+                                                            std::to_string(num_labels_) + "]");
+                   }
+                   for (size_t r = 0; r < n; ++r) {
+                     float* dst = scores->data() + indices[first + r] * num_labels_;
+                     std::copy(logits + r * num_labels_, logits + (r + 1) * num_labels_, dst);
+                     Activate(activation_, dst, num_labels_);
+                   }
+                   return Status::Ok();
+                 });
 }
 
 }  // namespace winnow::pipelines

@@ -90,9 +90,7 @@ Status PruningEncoder::RunBlocks(const std::vector<tok::Encoding>& blocks, std::
   std::vector<size_t> lengths(n);
   for (size_t i = 0; i < n; ++i) lengths[i] = blocks[i].size();
   const auto batches = batching::PlanBatches(lengths, options_.batch_size, TokenBudget());
-  BatchTensors tensors;
   std::vector<const tok::Encoding*> rows;
-  std::vector<Ort::Value> results;
   std::vector<const char*> outputs = {kRankingOutput};
   if (keep) outputs.push_back(kPruningOutput);
   size_t done = 0;
@@ -100,30 +98,33 @@ Status PruningEncoder::RunBlocks(const std::vector<tok::Encoding>& blocks, std::
     if (control.cancelled()) return Cancelled();
     rows.clear();
     for (size_t idx : batch.indices) rows.push_back(&blocks[idx]);
-    FillBatch(rows, batch.max_len, &tensors);
-    WINNOW_RETURN_IF_ERROR(RunBatch(tensors, outputs, &results));
     const size_t nrows = batch.indices.size();
-    auto rinfo = results[0].GetTensorTypeAndShapeInfo();
-    if (rinfo.GetElementType() != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT || rinfo.GetElementCount() != nrows)
-      return Status(codes::kOnnxInvalid, std::string("output ") + kRankingOutput + " must be float32 [batch, 1]");
-    const float* ranking = results[0].GetTensorData<float>();  // [batch, 1]
-    const float* pruning = nullptr;                            // [batch, seq, 2]
-    if (keep) {
-      auto pinfo = results[1].GetTensorTypeAndShapeInfo();
-      if (pinfo.GetElementType() != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT ||
-          pinfo.GetElementCount() != nrows * batch.max_len * 2)
-        return Status(codes::kOnnxInvalid, std::string("output ") + kPruningOutput + " must be float32 [batch, sequence, 2]");
-      pruning = results[1].GetTensorData<float>();
-    }
-    for (size_t r = 0; r < nrows; ++r) {
-      const size_t b = batch.indices[r];
-      (*scores)[b] = Sigmoid(ranking[r]);
-      if (!keep) continue;
-      auto& k = (*keep)[b];
-      k.resize(blocks[b].size());
-      const float* row = pruning + r * batch.max_len * 2;
-      for (size_t t = 0; t < k.size(); ++t) k[t] = Sigmoid(row[2 * t + 1] - row[2 * t]);  // softmax(...)[1]
-    }
+    WINNOW_RETURN_IF_ERROR(RunRows(rows, batch.max_len, outputs, [&](size_t first, const BatchTensors& t,
+                                                                     std::vector<Ort::Value>& results) -> Status {
+      const size_t count = static_cast<size_t>(t.rows);
+      auto rinfo = results[0].GetTensorTypeAndShapeInfo();
+      if (rinfo.GetElementType() != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT || rinfo.GetElementCount() != count)
+        return Status(codes::kOnnxInvalid, std::string("output ") + kRankingOutput + " must be float32 [batch, 1]");
+      const float* ranking = results[0].GetTensorData<float>();  // [batch, 1]
+      const float* pruning = nullptr;                            // [batch, seq, 2]
+      if (keep) {
+        auto pinfo = results[1].GetTensorTypeAndShapeInfo();
+        if (pinfo.GetElementType() != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT ||
+            pinfo.GetElementCount() != count * batch.max_len * 2)
+          return Status(codes::kOnnxInvalid, std::string("output ") + kPruningOutput + " must be float32 [batch, sequence, 2]");
+        pruning = results[1].GetTensorData<float>();
+      }
+      for (size_t r = 0; r < count; ++r) {
+        const size_t b = batch.indices[first + r];
+        (*scores)[b] = Sigmoid(ranking[r]);
+        if (!keep) continue;
+        auto& k = (*keep)[b];
+        k.resize(blocks[b].size());
+        const float* row = pruning + r * batch.max_len * 2;
+        for (size_t j = 0; j < k.size(); ++j) k[j] = Sigmoid(row[2 * j + 1] - row[2 * j]);  // softmax(...)[1]
+      }
+      return Status::Ok();
+    }));
     done += nrows;
     if (control.progress) control.progress(done, n);
   }

@@ -200,9 +200,8 @@ std::string SentenceEncoder::Prepare(std::string_view prompt, std::string_view t
   return lower_case_ ? Lower(s) : s;
 }
 
-Status SentenceEncoder::EmbedBatch(const BatchTensors& t, size_t prompt_length, float* out) const {
-  std::vector<Ort::Value> results;
-  WINNOW_RETURN_IF_ERROR(RunBatch(t, {output_name_.c_str()}, &results));
+Status SentenceEncoder::PoolBatch(const BatchTensors& t, std::vector<Ort::Value>& results, size_t prompt_length,
+                                  float* out) const {
   auto info = results[0].GetTensorTypeAndShapeInfo();
   const size_t rows = static_cast<size_t>(t.rows), seq = static_cast<size_t>(t.seq);
   const size_t expect = modes_.empty() ? rows * dim_ : rows * seq * hidden_;
@@ -275,17 +274,19 @@ Status SentenceEncoder::Encode(const std::vector<std::string_view>& texts, const
   }
 
   std::vector<tok::Encoding> encodings(n);
-  for (size_t i = 0; i < n; ++i) {
-    WINNOW_RETURN_IF_ERROR(tokenizer_->Encode(Prepare(prompt, texts[i]), nullptr, opts, &encodings[i]));
-    if ((i & 63) == 63 && control.cancelled()) return Cancelled();
-  }
+  std::vector<Status> errors(n);
+  ParallelFor(pool_.get(), n, 16, [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end && !control.cancelled(); ++i)
+      errors[i] = tokenizer_->Encode(Prepare(prompt, texts[i]), nullptr, opts, &encodings[i]);
+  });
+  if (control.cancelled()) return Cancelled();
+  for (const Status& st : errors) WINNOW_RETURN_IF_ERROR(st);
 
   std::vector<float> full(n * dim_);
   if (n > 0) {
     std::vector<size_t> lengths(n);
     for (size_t i = 0; i < n; ++i) lengths[i] = encodings[i].size();
     const auto batches = batching::PlanBatches(lengths, options_.batch_size, TokenBudget());
-    BatchTensors tensors;
     std::vector<const tok::Encoding*> rows;
     std::vector<float> emb;
     size_t done = 0;
@@ -293,11 +294,16 @@ Status SentenceEncoder::Encode(const std::vector<std::string_view>& texts, const
       if (control.cancelled()) return Cancelled();
       rows.clear();
       for (size_t idx : batch.indices) rows.push_back(&encodings[idx]);
-      FillBatch(rows, batch.max_len, &tensors);
-      emb.resize(rows.size() * dim_);
-      WINNOW_RETURN_IF_ERROR(EmbedBatch(tensors, prompt_length, emb.data()));
-      for (size_t r = 0; r < rows.size(); ++r)
-        std::copy(emb.data() + r * dim_, emb.data() + (r + 1) * dim_, full.data() + batch.indices[r] * dim_);
+      WINNOW_RETURN_IF_ERROR(RunRows(rows, batch.max_len, {output_name_.c_str()},
+                                     [&](size_t first, const BatchTensors& t, std::vector<Ort::Value>& results) -> Status {
+                                       const size_t count = static_cast<size_t>(t.rows);
+                                       emb.resize(count * dim_);
+                                       WINNOW_RETURN_IF_ERROR(PoolBatch(t, results, prompt_length, emb.data()));
+                                       for (size_t r = 0; r < count; ++r)
+                                         std::copy(emb.data() + r * dim_, emb.data() + (r + 1) * dim_,
+                                                   full.data() + batch.indices[first + r] * dim_);
+                                       return Status::Ok();
+                                     }));
       done += rows.size();
       if (control.progress) control.progress(done, n);
     }

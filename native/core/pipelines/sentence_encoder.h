@@ -66,7 +66,9 @@ class SentenceEncoder : public TransformerModel {
   Status ProbeDim();
   StatusOr<std::string> ResolvePrompt(const std::optional<std::string>& prompt) const;
   std::string Prepare(std::string_view prompt, std::string_view text) const;
-  Status EmbedBatch(const BatchTensors& t, size_t prompt_length, float* out /*[rows, dim_]*/) const;
+  // Pools (or copies, for graphs with sentence_embedding) one batch's output into out[rows, dim_].
+  Status PoolBatch(const BatchTensors& t, std::vector<Ort::Value>& results, size_t prompt_length,
+                   float* out /*[rows, dim_]*/) const;
 
   std::vector<Mode> modes_;      // empty when the graph outputs sentence_embedding
   bool pooling_from_config_ = false;

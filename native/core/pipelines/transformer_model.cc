@@ -1,6 +1,7 @@
 #include "pipelines/transformer_model.h"
 
 #include <algorithm>
+#include <cstdlib>
 
 #include "common/half.h"
 #include "loaders/model_folder.h"
@@ -58,6 +59,8 @@ Status TransformerModel::LoadCommon(const ModelOptions& options) {
 
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   pool_ = std::make_unique<ThreadPool>((options.threads > 0 ? options.threads : cores) - 1);
+  if (const char* inject = std::getenv("WINNOW_TEST_OOM_ABOVE_ROWS"); inject && *inject)
+    inject_oom_above_rows_ = std::atoll(inject);
   WINNOW_ASSIGN_OR_RETURN(auto rt, rt::OrtRuntime::Get(options.ort_library));
   rt::SessionConfig sc;
   sc.intra_op_threads = options.threads;
@@ -126,6 +129,9 @@ void TransformerModel::FillBatch(const std::vector<const tok::Encoding*>& rows, 
 
 Status TransformerModel::RunBatch(const BatchTensors& t, const std::vector<const char*>& outputs,
                                   std::vector<Ort::Value>* results) const {
+  if (inject_oom_above_rows_ >= 0 && t.rows > inject_oom_above_rows_)
+    return Status(codes::kInferenceFailed, "Failed to allocate memory for a batch of " + std::to_string(t.rows) +
+                                               " rows: out of memory (injected by WINNOW_TEST_OOM_ABOVE_ROWS)");
   std::vector<rt::Int64Input> inputs = {{"input_ids", t.input_ids.data()}, {"attention_mask", t.attention_mask.data()}};
   if (has_token_type_ids_) inputs.push_back({"token_type_ids", t.token_type_ids.data()});
   std::vector<int64_t> positions;
@@ -136,6 +142,27 @@ Status TransformerModel::RunBatch(const BatchTensors& t, const std::vector<const
     inputs.push_back({"position_ids", positions.data()});
   }
   return session_->Run(inputs, t.rows, t.seq, outputs, results);
+}
+
+Status TransformerModel::RunRows(const std::vector<const tok::Encoding*>& rows, size_t seq,
+                                 const std::vector<const char*>& outputs, const BatchConsumer& consume) const {
+  return RunRowsFrom(rows, 0, rows.size(), seq, outputs, consume);
+}
+
+Status TransformerModel::RunRowsFrom(const std::vector<const tok::Encoding*>& rows, size_t first, size_t count,
+                                     size_t seq, const std::vector<const char*>& outputs,
+                                     const BatchConsumer& consume) const {
+  BatchTensors tensors;
+  FillBatch(std::vector<const tok::Encoding*>(rows.begin() + first, rows.begin() + first + count), seq, &tensors);
+  std::vector<Ort::Value> results;
+  Status st = RunBatch(tensors, outputs, &results);
+  if (IsOutOfMemory(st) && count > 1) {
+    const size_t half = count / 2;
+    WINNOW_RETURN_IF_ERROR(RunRowsFrom(rows, first, half, seq, outputs, consume));
+    return RunRowsFrom(rows, first + half, count - half, seq, outputs, consume);
+  }
+  WINNOW_RETURN_IF_ERROR(st);
+  return consume(first, tensors, results);
 }
 
 Status OutputAsFloat(const Ort::Value& value, const std::string& name, std::vector<float>* scratch, const float** data,

@@ -62,6 +62,13 @@ class TransformerModel {
   Status LoadCommon(const ModelOptions& options);
   void FillBatch(const std::vector<const tok::Encoding*>& rows, size_t seq, BatchTensors* out) const;
   Status RunBatch(const BatchTensors& t, const std::vector<const char*>& outputs, std::vector<Ort::Value>* results) const;
+  // Runs `rows` padded to `seq` and hands the outputs to `consume(first, tensors, results)`, where the
+  // tensors hold rows [first, first + tensors.rows). When the device runs out of memory the rows are
+  // split in half and each half is run (and consumed) on its own, down to single rows, so a call does
+  // not fail for a batch that was merely too big.
+  using BatchConsumer = std::function<Status(size_t first, const BatchTensors& t, std::vector<Ort::Value>& results)>;
+  Status RunRows(const std::vector<const tok::Encoding*>& rows, size_t seq, const std::vector<const char*>& outputs,
+                 const BatchConsumer& consume) const;
   size_t TokenBudget() const;
 
   ModelOptions options_;
@@ -74,6 +81,12 @@ class TransformerModel {
   bool has_token_type_ids_ = false;
   bool has_position_ids_ = false;
   std::unique_ptr<ThreadPool> pool_;  // tokenization threads (the `threads` option, else one per core)
+  // Test hook (WINNOW_TEST_OOM_ABOVE_ROWS): batches of more rows fail as out of memory. -1: off.
+  long long inject_oom_above_rows_ = -1;
+
+ private:
+  Status RunRowsFrom(const std::vector<const tok::Encoding*>& rows, size_t first, size_t count, size_t seq,
+                     const std::vector<const char*>& outputs, const BatchConsumer& consume) const;
 };
 
 // Reads a float32 or float16 output tensor as float32: `data` points into the tensor (float32) or
