@@ -38,10 +38,19 @@ describe('layer norm fusion (fuseLayerNorm)', () => {
     plain.dispose();
   });
 
-  it('leaves int8 graphs as written (their activations are quantized)', async () => {
-    const q = await CrossEncoder.load(TINY, { file: 'model_quantized.onnx', threads: 1 });
+  it('leaves int8 graphs as written by default; fuseLayerNorm: true fuses them, scores moving by int8 steps only', async () => {
+    const q = await CrossEncoder.load(TINY, { file: 'model_quantized.onnx', threads: 1, batchSize: 1 });
     expect(q.fusedLayerNorms).toBe(0);
+    const qf = await CrossEncoder.load(TINY, { file: 'model_quantized.onnx', threads: 1, batchSize: 1, fuseLayerNorm: true });
+    expect(qf.fusedLayerNorms).toBe(5);
+    const pairs = corpusPairs(30);
+    const a = await q.predict(pairs);
+    const b = await qf.predict(pairs);
+    const d = maxAbsDiff(a, b);
+    expect(d).toBeLessThan(2e-2); // a few activation rounding steps, nothing like a broken graph
+    expect(Math.max(...a) - Math.min(...a)).toBeGreaterThan(0.01);
     q.dispose();
+    qf.dispose();
   });
 
   it('rejects a non-boolean fuseLayerNorm', async () => {

@@ -68,7 +68,11 @@ void ReadModelOptions(const Napi::Object& o, pipelines::ModelOptions* out) {
   out->token_budget = static_cast<size_t>(GetNumber(o, "tokenBudget", 0));
   out->gpu_mem_limit = static_cast<size_t>(GetNumber(o, "gpuMemLimit", 0));
   out->allow_tf32 = GetBool(o, "allowTf32", false);
-  out->fuse_layer_norm = GetBool(o, "fuseLayerNorm", true);
+  // fuseLayerNorm: undefined = float graphs only, true = quantized graphs too, false = never.
+  Napi::Value fuse = o.Get("fuseLayerNorm");
+  out->fuse_layer_norm = !fuse.IsBoolean()                    ? rt::SessionConfig::Fusion::kAuto
+                         : fuse.As<Napi::Boolean>().Value() ? rt::SessionConfig::Fusion::kAll
+                                                            : rt::SessionConfig::Fusion::kOff;
 }
 
 PromiseWorker::PromiseWorker(Napi::Env env)

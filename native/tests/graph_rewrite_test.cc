@@ -301,6 +301,15 @@ TEST(GraphRewrite, LeavesQuantizedGraphsAsWritten) {
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->skip_layer_norms, 0);
   EXPECT_NE(r->skipped.find("quantiz"), std::string::npos);
+  // Asked for explicitly (fuseLayerNorm: true), the norm is fused and the quantizer reads its output.
+  auto q = FuseSkipLayerNorm(g.Model(17), /*quantized=*/true);
+  ASSERT_TRUE(q.ok());
+  EXPECT_EQ(q->skip_layer_norms, 1);
+  auto nodes = Nodes(q->model);
+  ASSERT_EQ(nodes.size(), 2u);
+  EXPECT_EQ(nodes[0].op, "SkipLayerNormalization");
+  EXPECT_EQ(nodes[1].op, "DynamicQuantizeLinear");
+  EXPECT_EQ(nodes[1].inputs, (std::vector<std::string>{"Y"}));
 }
 
 TEST(GraphRewrite, MalformedInputIsAnErrorNeverACrash) {

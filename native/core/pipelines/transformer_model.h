@@ -32,7 +32,7 @@ struct ModelOptions {
   size_t token_budget = 0;   // padded tokens per batch at most (0 = kCpuTokenBudget on CPU, batch_size * max_length on GPU)
   size_t gpu_mem_limit = 0;
   bool allow_tf32 = false;   // CUDA only
-  bool fuse_layer_norm = true;  // rt::SessionConfig::fuse_layer_norm
+  rt::SessionConfig::Fusion fuse_layer_norm = rt::SessionConfig::Fusion::kAuto;
 };
 
 // Progress and cancellation for long calls. Both optional; progress is called from a worker thread.

@@ -429,7 +429,7 @@ std::string SkipLayerNormNode(const Fusion& fu, int index) {
 
 }  // namespace
 
-StatusOr<GraphRewrite> FuseSkipLayerNorm(std::string_view model) {
+StatusOr<GraphRewrite> FuseSkipLayerNorm(std::string_view model, bool quantized) {
   GraphRewrite result;
   std::string_view graph_bytes;
   bool has_graph = false, has_ms_domain = false;
@@ -468,9 +468,9 @@ StatusOr<GraphRewrite> FuseSkipLayerNorm(std::string_view model) {
           return result;
         }
         // Quantized activations: a norm output 1e-7 off can round to the next int8 step, so a fused
-        // graph would no longer match the file as written (~2e-3 on a score). Leave those graphs alone.
-        if (n.op == "DynamicQuantizeLinear" || n.op == "QuantizeLinear" || n.op == "DynamicQuantizeMatMul" ||
-            n.op == "MatMulInteger" || n.op == "QLinearMatMul" || n.op == "MatMulIntegerToFloat") {
+        // graph would no longer match the file as written (~2e-3 on a score). Only when asked.
+        if (!quantized && (n.op == "DynamicQuantizeLinear" || n.op == "QuantizeLinear" || n.op == "DynamicQuantizeMatMul" ||
+            n.op == "MatMulInteger" || n.op == "QLinearMatMul" || n.op == "MatMulIntegerToFloat")) {
           result.skipped = "the graph quantizes activations";
           return result;
         }

@@ -21,7 +21,9 @@ struct GraphRewrite {
   std::string skipped;       // why the model was left as it is (external data, subgraphs), if it was
 };
 
+// Graphs that quantize activations (DynamicQuantizeLinear, MatMulInteger, ...) are left alone unless
+// `quantized` is set: there a norm output 1e-7 off can round to the next int8 step (scores move ~2e-3).
 // Errors: codes::kOnnxInvalid when `model` is not a well-formed ModelProto.
-StatusOr<GraphRewrite> FuseSkipLayerNorm(std::string_view model);
+StatusOr<GraphRewrite> FuseSkipLayerNorm(std::string_view model, bool quantized = false);
 
 }  // namespace winnow::rt

@@ -79,13 +79,13 @@ Status AppendCuda(OrtRuntime* rt, Ort::SessionOptions& so, const SessionConfig& 
 
 // The model with its layer norms fused (graph_rewrite.h), or an empty string when there is nothing to
 // fuse or the file cannot be rewritten in memory (over 2 GiB, external weights, subgraphs).
-std::string FusedModel(const std::string& path, size_t file_size, int* fused) {
+std::string FusedModel(const std::string& path, size_t file_size, bool quantized, int* fused) {
   *fused = 0;
   if (file_size == 0 || file_size >= (size_t{1} << 31)) return {};
   std::string bytes(file_size, '\0');
   std::ifstream in(path, std::ios::binary);
   if (!in.read(bytes.data(), static_cast<std::streamsize>(file_size))) return {};
-  auto rewrite = FuseSkipLayerNorm(bytes);
+  auto rewrite = FuseSkipLayerNorm(bytes, quantized);
   if (!rewrite.ok() || rewrite->skip_layer_norms == 0) return {};
   *fused = rewrite->skip_layer_norms;
   return std::move(rewrite->model);
@@ -151,9 +151,10 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
         return st;
       }
     }
-    if (config.fuse_layer_norm) {
+    if (config.fuse_layer_norm != SessionConfig::Fusion::kOff) {
       int fused = 0;
-      std::string model = FusedModel(onnx_path, static_cast<size_t>(sb.st_size), &fused);
+      std::string model = FusedModel(onnx_path, static_cast<size_t>(sb.st_size),
+                                     config.fuse_layer_norm == SessionConfig::Fusion::kAll, &fused);
       if (!model.empty()) {
         try {
           auto fused_session = std::make_unique<Ort::Session>(rt->env(), model.data(), model.size(), so);

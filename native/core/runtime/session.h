@@ -24,7 +24,9 @@ struct SessionConfig {
   DeviceSpec device;
   size_t gpu_mem_limit = 0;  // bytes, 0: no limit
   bool allow_tf32 = false;   // TF32 matmuls on CUDA: faster, but fp32 results drift ~1e-3
-  bool fuse_layer_norm = true;  // graph_rewrite.h: residual Add + layer norm -> SkipLayerNormalization
+  // graph_rewrite.h: residual Add + layer norm -> SkipLayerNormalization. kAuto: float graphs only;
+  // kAll: graphs that quantize activations too (their scores move by about one int8 step).
+  enum class Fusion { kOff, kAuto, kAll } fuse_layer_norm = Fusion::kAuto;
 };
 
 // A named int64 input of shape [batch, seq].
