@@ -1,9 +1,10 @@
 // Where the cross-encoder's CPU time goes. Replays, with onnxruntime-node, exactly the batches Winnow
 // forms for the benchmark's 512 pairs (length-sorted, at most 32 rows and 1024 padded tokens each),
-// and times them next to Winnow's predict on the same pairs: once with the graph as written
-// (`fuseLayerNorm: false`, the same graph ONNX Runtime replays) and once with Winnow's defaults.
+// and times them next to Winnow's predict on the same pairs: with the graph as written
+// (`fuseLayerNorm: false`, the same graph ONNX Runtime replays), with Winnow's defaults, and with
+// `fuseLayerNorm: true` (which also fuses int8 graphs).
 // With --profile, also prints ONNX Runtime's per-operator time for the replay (graph as written).
-//   node bench/replay.mjs [--profile] [--model bench/models/minilm-ce]
+//   node bench/replay.mjs [--profile] [--model bench/models/minilm-ce] [--file model_quantized.onnx]
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,6 +20,7 @@ const { Tokenizer } = require('tokenizers');
 const args = process.argv.slice(2);
 const dir = args.includes('--model') ? path.resolve(args[args.indexOf('--model') + 1]) : path.join(here, 'models', common.model);
 const profile = args.includes('--profile');
+const file = args.includes('--file') ? args[args.indexOf('--file') + 1] : 'model.onnx';
 const BUDGET = 1024; // Winnow's CPU default (native/core/pipelines/transformer_model.h)
 
 const pairs = makePairs(loadCorpus(), common.pairs, common.perQuery);
@@ -42,7 +44,7 @@ batches.push({ rows: cur, T: maxLen });
 const padded = batches.reduce((s, b) => s + b.rows.length * b.T, 0);
 const real = lens.reduce((a, b) => a + b, 0);
 
-const onnx = path.join(dir, 'onnx', 'model.onnx');
+const onnx = path.join(dir, 'onnx', file);
 const profDir = fs.mkdtempSync(path.join(os.tmpdir(), 'winnow-replay-'));
 const sessionOptions = { intraOpNumThreads: common.threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' };
 const session = await ort.InferenceSession.create(onnx, sessionOptions);
@@ -63,24 +65,29 @@ const feeds = batches.map(({ rows, T }) => {
 });
 
 const { CrossEncoder } = require(path.join(here, '..', 'dist', 'cjs', 'index.js'));
-const asWritten = await CrossEncoder.load(dir, { threads: common.threads, batchSize: common.batch, fuseLayerNorm: false });
-const fused = await CrossEncoder.load(dir, { threads: common.threads, batchSize: common.batch });
+const base = { threads: common.threads, batchSize: common.batch, file };
+const asWritten = await CrossEncoder.load(dir, { ...base, fuseLayerNorm: false });
+const fused = await CrossEncoder.load(dir, base);
+const forced = await CrossEncoder.load(dir, { ...base, fuseLayerNorm: true });
 const replay = async (s = session) => { for (const f of feeds) await s.run(f); };
 const time = async (fn) => { const t0 = performance.now(); await fn(); return performance.now() - t0; };
 await replay();
 await asWritten.predict(pairs);
 await fused.predict(pairs);
-const rows = { replay: [], asWritten: [], fused: [] };
+await forced.predict(pairs);
+const rows = { replay: [], asWritten: [], fused: [], forced: [] };
 for (let rep = 0; rep < 3; rep++) {
   rows.replay.push(await time(() => replay()));
   rows.asWritten.push(await time(() => asWritten.predict(pairs)));
   rows.fused.push(await time(() => fused.predict(pairs)));
+  rows.forced.push(await time(() => forced.predict(pairs)));
 }
 const best = (a) => Math.min(...a);
-console.log(`${batches.length} batches, padded/real tokens ${(padded / real).toFixed(3)}, ${common.threads} threads, best of 3`);
+console.log(`${file}: ${batches.length} batches, padded/real tokens ${(padded / real).toFixed(3)}, ${common.threads} threads, best of 3`);
 console.log(`onnxruntime-node replay (graph as written)  ${best(rows.replay).toFixed(0)} ms  ${((1000 * pairs.length) / best(rows.replay)).toFixed(1)} pairs/s`);
 console.log(`Winnow, fuseLayerNorm: false (same graph)    ${best(rows.asWritten).toFixed(0)} ms  ${((1000 * pairs.length) / best(rows.asWritten)).toFixed(1)} pairs/s`);
 console.log(`Winnow, defaults (${fused.fusedLayerNorms} norms fused)            ${best(rows.fused).toFixed(0)} ms  ${((1000 * pairs.length) / best(rows.fused)).toFixed(1)} pairs/s`);
+console.log(`Winnow, fuseLayerNorm: true (${forced.fusedLayerNorms} fused)        ${best(rows.forced).toFixed(0)} ms  ${((1000 * pairs.length) / best(rows.forced)).toFixed(1)} pairs/s`);
 if (profile) {
   // A separate session: profiling slows the run it records.
   const prof = await ort.InferenceSession.create(onnx, { ...sessionOptions, enableProfiling: true, profileFilePrefix: path.join(profDir, 'p') });
@@ -96,5 +103,4 @@ if (profile) {
   for (const [op, us] of Object.entries(byOp).sort((a, b) => b[1] - a[1]).slice(0, 10)) console.log(`  ${op.padEnd(26)} ${((100 * us) / total).toFixed(1)} %`);
 }
 fs.rmSync(profDir, { recursive: true, force: true });
-asWritten.dispose();
-fused.dispose();
+for (const m of [asWritten, fused, forced]) m.dispose();
