@@ -2,9 +2,9 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <fstream>
 #include <sys/stat.h>
 
+#include "common/mmap.h"
 #include "runtime/graph_rewrite.h"
 
 namespace winnow::rt {
@@ -82,10 +82,9 @@ Status AppendCuda(OrtRuntime* rt, Ort::SessionOptions& so, const SessionConfig& 
 std::string FusedModel(const std::string& path, size_t file_size, bool quantized, int* fused) {
   *fused = 0;
   if (file_size == 0 || file_size >= (size_t{1} << 31)) return {};
-  std::string bytes(file_size, '\0');
-  std::ifstream in(path, std::ios::binary);
-  if (!in.read(bytes.data(), static_cast<std::streamsize>(file_size))) return {};
-  auto rewrite = FuseSkipLayerNorm(bytes, quantized);
+  auto file = MappedFile::Open(path);  // read in place: no copy of the weights besides the rewritten model
+  if (!file.ok()) return {};
+  auto rewrite = FuseSkipLayerNorm(std::string_view(reinterpret_cast<const char*>(file->data()), file->size()), quantized);
   if (!rewrite.ok() || rewrite->skip_layer_norms == 0) return {};
   *fused = rewrite->skip_layer_norms;
   return std::move(rewrite->model);
