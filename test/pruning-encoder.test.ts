@@ -174,6 +174,8 @@ describe('PruningEncoder on a ModernBERT export (byte-level BPE, no token type i
     const mref = await PruningReference.load(MB, 64);
     expect(pe.maxLength).toBe(64);
     expect(pe.threshold).toBeCloseTo(0.1, 9);
+    // Pre-norm: the residual sums feed the next layer too and come out of SkipLayerNormalization's 4th output.
+    expect(pe.fusedLayerNorms).toBe(4);
     const pairs: Array<[string, string]> = [
       ...corpusPairs(12),
       ...JA_QUERIES.map((q, i) => [q, JA_DOCS[i]] as [string, string]),

@@ -201,13 +201,38 @@ TEST(GraphRewrite, FusesDecomposedLayerNorm) {
   EXPECT_FLOAT_EQ(nodes[0].epsilon, 1e-12f);
 }
 
+// Pre-norm transformers (ModernBERT) read the residual sum again after the norm: it comes out of the fused
+// node as input_skip_bias_sum (output 3) under its old name, so its later readers are untouched. A bias-free
+// norm's zero bias written as a Constant node counts as a constant.
+TEST(GraphRewrite, KeepsAResidualSumReadAfterTheNorm) {
+  G g;
+  g.Node("Add", {"A", "B"}, {"S"});
+  g.Constant("zero_bias", 0.0f);
+  g.Node("LayerNormalization", {"S", "gamma", "zero_bias"}, {"Y"});
+  g.Node("Relu", {"Y"}, {"R"});
+  g.Node("Add", {"S", "R"}, {"Z"});
+  g.Initializer(VectorTensor("gamma", 4));
+  g.Output("Z");
+  auto r = FuseSkipLayerNorm(g.Model(17));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->skip_layer_norms, 1);
+  auto nodes = Nodes(r->model);
+  ASSERT_EQ(nodes.size(), 3u);
+  EXPECT_EQ(nodes[0].op, "SkipLayerNormalization");
+  EXPECT_EQ(nodes[0].inputs, (std::vector<std::string>{"A", "B", "gamma", "zero_bias"}));
+  EXPECT_EQ(nodes[0].outputs, (std::vector<std::string>{"Y", "", "", "S"}));
+  EXPECT_EQ(nodes[2].op, "Add");
+  EXPECT_EQ(nodes[2].inputs, (std::vector<std::string>{"S", "R"}));
+}
+
 // Each case breaks one condition of the pattern; none may be fused.
 TEST(GraphRewrite, LeavesNearMissesAlone) {
-  {  // the residual sum is read again later (pre-norm transformers such as ModernBERT)
+  {  // the residual sum is read before the norm: the fused node (placed at the norm) would come too late
     G g;
     g.Node("Add", {"A", "B"}, {"S"});
+    g.Node("Relu", {"S"}, {"R"});
     g.Node("LayerNormalization", {"S", "gamma", "beta"}, {"Y"});
-    g.Node("Add", {"S", "Y"}, {"Z"});
+    g.Node("Add", {"R", "Y"}, {"Z"});
     g.Initializer(VectorTensor("gamma", 4));
     g.Initializer(VectorTensor("beta", 4));
     g.Output("Z");
@@ -350,11 +375,13 @@ TEST(GraphRewrite, FixtureExports) {
   struct Case {
     const char* file;
     int fused;
+    int norms_left;  // layer norms with no residual Add in front
   };
   // bert-ce-tiny: opset 14, decomposed norms (2 layers x 2 + embeddings); pruning-bert-tiny: opset 17
-  // LayerNormalization ops; ModernBERT is pre-norm: every residual sum is read twice, nothing to fuse.
-  for (const Case& c : {Case{"bert-ce-tiny/onnx/model.onnx", 5}, Case{"pruning-bert-tiny/model.onnx", 5},
-                        Case{"pruning-modernbert-tiny/model.onnx", 0}}) {
+  // LayerNormalization ops; ModernBERT is pre-norm (2 layers: mlp_norm, attn_norm of layer 1, final_norm;
+  // its embedding norm and head norm follow no residual Add).
+  for (const Case& c : {Case{"bert-ce-tiny/onnx/model.onnx", 5, 0}, Case{"pruning-bert-tiny/model.onnx", 5, 0},
+                        Case{"pruning-modernbert-tiny/model.onnx", 4, 2}}) {
     const std::string bytes = ReadFile(dir + c.file);
     ASSERT_FALSE(bytes.empty()) << c.file;
     auto r = FuseSkipLayerNorm(bytes);
@@ -367,7 +394,7 @@ TEST(GraphRewrite, FixtureExports) {
       norms += n.op == "LayerNormalization" || n.op == "ReduceMean";
     }
     EXPECT_EQ(skip, c.fused) << c.file;
-    EXPECT_EQ(norms, 0) << c.file;
+    EXPECT_EQ(norms, c.norms_left) << c.file;
   }
 }
 

@@ -1,5 +1,6 @@
 #include "runtime/graph_rewrite.h"
 
+#include <algorithm>
 #include <cstring>
 #include <optional>
 #include <unordered_map>
@@ -239,7 +240,6 @@ class Graph {
  public:
   std::vector<Node> nodes;
   std::unordered_map<std::string_view, std::string_view> constants;  // name -> TensorProto payload
-  std::unordered_set<std::string_view> initializers;
   std::unordered_map<std::string_view, std::vector<size_t>> consumers;  // value -> consuming nodes (with repeats)
   std::unordered_map<std::string_view, size_t> producer;
   std::unordered_set<std::string_view> graph_outputs;
@@ -284,7 +284,8 @@ class Graph {
     auto t = Constant(name);
     return t ? ScalarValue(*t) : std::nullopt;
   }
-  bool IsInitializer(std::string_view name) const { return initializers.count(name) > 0; }
+  // An initializer or a Constant node's output (exporters write zero biases of bias-free norms as Constant nodes).
+  bool IsConstant(std::string_view name) const { return constants.count(name) > 0; }
 };
 
 bool IsOp(const Node& n, std::string_view op) { return n.op == op && (n.domain.empty() || n.domain == "ai.onnx"); }
@@ -320,15 +321,28 @@ struct Fusion {
   std::vector<size_t> drop;  // nodes removed
   size_t at = 0;             // node replaced by the fused one (its last node)
   std::string_view input, skip, gamma, beta, output;
+  std::string_view sum;  // the residual sum, when something besides the norm reads it (pre-norm models)
   float epsilon = 1e-5f;
 };
 
-// The residual Add feeding a layer norm whose input `x` is read only by the norm's own nodes.
+// The residual Add feeding a layer norm. `x` (the sum) is read `uses` times by the norm's own nodes; when
+// later nodes read it too (pre-norm transformers such as ModernBERT feed it to the next residual Add),
+// SkipLayerNormalization hands it on as its fourth output, input_skip_bias_sum. Those readers must come
+// after the norm in the node list, where the fused node is placed, so the list stays in topological order.
 bool MatchResidualAdd(const Graph& g, std::string_view x, size_t uses, Fusion* fu) {
   size_t ai;
   const Node* add = g.Producer(x, &ai);
   if (!add || !IsOp(*add, "Add") || add->inputs.size() != 2 || add->outputs.size() != 1) return false;
-  if (!g.UsedExactly(x, uses)) return false;
+  if (g.graph_outputs.count(x)) return false;
+  if (!g.UsedExactly(x, uses)) {
+    size_t own = 0;
+    for (size_t c : g.consumers.at(x)) {
+      if (std::find(fu->drop.begin(), fu->drop.end(), c) != fu->drop.end()) ++own;
+      else if (c <= fu->at) return false;
+    }
+    if (own != uses) return false;
+    fu->sum = x;
+  }
   // Both operands computed (a residual sum), not a constant bias: SkipLayerNormalization takes a skip of
   // shape [B, S, H], [1, S, H] or [S, H] only.
   for (std::string_view operand : add->inputs)
@@ -347,7 +361,7 @@ bool MatchLayerNormOp(const Graph& g, size_t i, Fusion* fu) {
   if (axis.i && *axis.i != -1) return false;
   for (size_t k = 1; k < n.outputs.size(); ++k)
     if (!n.outputs[k].empty() && !g.UsedExactly(n.outputs[k], 0)) return false;
-  if (!g.IsInitializer(n.inputs[1]) || (n.inputs.size() >= 3 && !n.inputs[2].empty() && !g.IsInitializer(n.inputs[2])))
+  if (!g.IsConstant(n.inputs[1]) || (n.inputs.size() >= 3 && !n.inputs[2].empty() && !g.IsConstant(n.inputs[2])))
     return false;
   Attr eps = FindAttr(n, "epsilon");
   fu->epsilon = eps.f ? *eps.f : 1e-5f;
@@ -397,11 +411,11 @@ bool MatchDecomposedLayerNorm(const Graph& g, size_t i, Fusion* fu) {
   const Node* mul = g.SoleConsumer(div->outputs[0], &mi);
   if (!mul || !IsOp(*mul, "Mul") || mul->outputs.size() != 1) return false;
   auto gamma = OtherOperand(*mul, div->outputs[0]);
-  if (!gamma || !g.IsInitializer(*gamma)) return false;
+  if (!gamma || !g.IsConstant(*gamma)) return false;
   const Node* add_beta = g.SoleConsumer(mul->outputs[0], &bi);
   if (!add_beta || !IsOp(*add_beta, "Add") || add_beta->outputs.size() != 1) return false;
   auto beta = OtherOperand(*add_beta, mul->outputs[0]);
-  if (!beta || !g.IsInitializer(*beta)) return false;
+  if (!beta || !g.IsConstant(*beta)) return false;
   fu->drop = {i, si, pi, ri, ei, qi, di, mi, bi};
   fu->at = bi;
   fu->gamma = *gamma;
@@ -416,6 +430,11 @@ std::string SkipLayerNormNode(const Fusion& fu, int index) {
   for (std::string_view in : {fu.input, fu.skip, fu.gamma}) pb::AppendLen(&node, node_f::kInput, in);
   if (!fu.beta.empty()) pb::AppendLen(&node, node_f::kInput, fu.beta);
   pb::AppendLen(&node, node_f::kOutput, fu.output);
+  if (!fu.sum.empty()) {  // outputs: output, mean, inv_std_var, input_skip_bias_sum
+    pb::AppendLen(&node, node_f::kOutput, "");
+    pb::AppendLen(&node, node_f::kOutput, "");
+    pb::AppendLen(&node, node_f::kOutput, fu.sum);
+  }
   pb::AppendLen(&node, node_f::kName, "winnow/SkipLayerNorm_" + std::to_string(index));
   pb::AppendLen(&node, node_f::kOpType, "SkipLayerNormalization");
   std::string attr;
@@ -487,7 +506,6 @@ StatusOr<GraphRewrite> FuseSkipLayerNorm(std::string_view model, bool quantized)
         while (tr.Next(&tf))
           if (tf.number == tensor_f::kName && tf.wire == pb::kLen) {
             g.constants[tf.bytes] = f.bytes;
-            g.initializers.insert(tf.bytes);
           }
       } else if (f.number == graph_f::kOutput) {
         pb::Reader vr(f.bytes);

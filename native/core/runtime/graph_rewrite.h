@@ -3,7 +3,9 @@
 // FuseSkipLayerNorm: a residual Add followed by a layer norm over the last axis — either the
 // LayerNormalization op (opset >= 17) or the decomposed form older exporters write
 // (ReduceMean, Sub, Pow 2, ReduceMean, Add eps, Sqrt, Div, Mul gamma, Add beta) — becomes one
-// com.microsoft SkipLayerNormalization node. Same arithmetic; on the CPU ONNX Runtime 1.29's
+// com.microsoft SkipLayerNormalization node. Post-norm models (BERT, XLM-R) read the sum only in the
+// norm; pre-norm ones (ModernBERT) read it again in the next residual Add and get it from the fused
+// node's input_skip_bias_sum output. Same arithmetic; on the CPU ONNX Runtime 1.29's
 // LayerNormalization kernel is about 5x slower than its SkipLayerNormalization kernel, which made
 // layer norms 15 % of a MiniLM cross-encoder's time (see docs/benchmark.md).
 #pragma once
