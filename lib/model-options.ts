@@ -24,11 +24,12 @@ export interface TransformerLoadOptions {
   /**
    * Fuse each residual Add + layer norm into ONNX Runtime's SkipLayerNormalization when loading (same
    * arithmetic; on the CPU ONNX Runtime's LayerNormalization kernel is several times slower). Default
-   * (unset): float graphs only, where scores stay within ~3e-6 of the file as written. `true`: graphs that
-   * quantize activations (int8 files) too, about 30 % faster there; but a norm output 1e-7 off can round to
-   * another int8 step, so scores move (up to 3.5e-2 measured, the size of int8's own dependence on batch
-   * composition). `false`: load the file as written. Nothing is fused when nothing matches or ONNX Runtime
-   * refuses the result (one tiny run at load checks it).
+   * (unset): float graphs on the CPU, where scores stay within ~3e-6 of the file as written (CUDA sessions
+   * load the file as written until the rewrite is measured on a GPU). `true`: on every device, and
+   * graphs that quantize activations (int8 files) too, about 30 % faster there; but a norm output 1e-7 off
+   * can round to another int8 step, so scores move (up to 3.5e-2 measured, the size of int8's own
+   * dependence on batch composition). `false`: load the file as written. Nothing is fused when nothing
+   * matches or ONNX Runtime refuses the result (one tiny run at load checks it).
    */
   fuseLayerNorm?: boolean;
 }

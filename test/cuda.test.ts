@@ -21,6 +21,8 @@ describe('device selection on a machine without CUDA', () => {
   it("'auto' falls back to the CPU and says so in .device", async () => {
     const ce = await CrossEncoder.load(TINY, { device: 'auto' });
     expect(ce.device).toBe('cpu');
+    // Decided after the fallback: a session that ends up on the CPU gets the CPU's layer norm fusion.
+    expect(ce.fusedLayerNorms).toBe(5);
     const cpu = await CrossEncoder.load(TINY, { device: 'cpu' });
     const pairs: Array<[string, string]> = [['a query', 'a document'], ['another', 'text']];
     expect(Array.from(await ce.predict(pairs))).toEqual(Array.from(await cpu.predict(pairs)));

@@ -150,7 +150,11 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
         return st;
       }
     }
-    if (config.fuse_layer_norm != SessionConfig::Fusion::kOff) {
+    // Unset (kAuto): CPU sessions only. On CUDA the rewrite is not measured yet, and ONNX Runtime's attention
+    // fusion anchors on LayerNormalization nodes, which the rewrite removes.
+    const bool fuse = config.fuse_layer_norm == SessionConfig::Fusion::kAll ||
+                      (config.fuse_layer_norm == SessionConfig::Fusion::kAuto && !use_cuda);
+    if (fuse) {
       int fused = 0;
       std::string model = FusedModel(onnx_path, static_cast<size_t>(sb.st_size),
                                      config.fuse_layer_norm == SessionConfig::Fusion::kAll, &fused);

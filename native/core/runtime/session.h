@@ -24,8 +24,8 @@ struct SessionConfig {
   DeviceSpec device;
   size_t gpu_mem_limit = 0;  // bytes, 0: no limit
   bool allow_tf32 = false;   // TF32 matmuls on CUDA: faster, but fp32 results drift ~1e-3
-  // graph_rewrite.h: residual Add + layer norm -> SkipLayerNormalization. kAuto: float graphs only;
-  // kAll: graphs that quantize activations too (their scores move by about one int8 step).
+  // graph_rewrite.h: residual Add + layer norm -> SkipLayerNormalization. kAuto: float graphs on the CPU;
+  // kAll: any device, and graphs that quantize activations too (their int8 scores move).
   enum class Fusion { kOff, kAuto, kAll } fuse_layer_norm = Fusion::kAuto;
 };
 
