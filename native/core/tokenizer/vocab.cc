@@ -58,4 +58,20 @@ std::optional<std::string_view> Vocab::Token(int32_t id) const {
   return it->second;
 }
 
+Status VocabModel::LoadVocab(const nlohmann::json& j, const std::string& path) {
+  using namespace json_util;
+  const json* v = Find(j, "vocab");
+  if (!v) return InvalidAt(Key(path, "vocab"), "missing required vocabulary");
+  WINNOW_RETURN_IF_ERROR(vocab_.Load(*v, Key(path, "vocab")));
+  WINNOW_RETURN_IF_ERROR(GetString(j, "unk_token", path, &unk_token_));
+  unk_id_ = vocab_.Find(unk_token_);
+  path_ = path;
+  return Status::Ok();
+}
+
+StatusOr<int32_t> VocabModel::UnknownId() const {
+  if (unk_id_ < 0) return InvalidAt(path_ + ".unk_token", "unknown token \"" + unk_token_ + "\" is not in the vocabulary");
+  return unk_id_;
+}
+
 }  // namespace winnow::tok

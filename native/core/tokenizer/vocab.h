@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/status.h"
+#include "tokenizer/model.h"
 
 namespace winnow::tok {
 
@@ -100,6 +101,35 @@ class Vocab {
   StringIdMap map_;
   std::vector<std::string_view> dense_;  // id -> token when ids are dense
   std::unordered_map<int32_t, std::string_view> sparse_;
+};
+
+// What WordPiece and WordLevel share: a Vocab, an unknown token looked up in it, and the Model lookups
+// over that vocabulary.
+class VocabModel : public Model {
+ public:
+  std::optional<int32_t> TokenToId(std::string_view token) const override {
+    const int32_t id = vocab_.Find(token);
+    if (id < 0) return std::nullopt;
+    return id;
+  }
+  std::optional<std::string_view> IdToToken(int32_t id) const override { return vocab_.Token(id); }
+  size_t VocabSize() const override { return vocab_.size(); }
+  std::optional<int32_t> UnkId() const override {
+    if (unk_id_ < 0) return std::nullopt;
+    return unk_id_;
+  }
+
+ protected:
+  explicit VocabModel(std::string unk_token) : unk_token_(std::move(unk_token)) {}
+  // Reads `vocab` (required) and `unk_token` (optional, default from the constructor) of the model object.
+  Status LoadVocab(const nlohmann::json& j, const std::string& path);
+  // The unknown token's id, or the error for a vocabulary that lacks it.
+  StatusOr<int32_t> UnknownId() const;
+
+  Vocab vocab_;
+  std::string unk_token_;
+  int32_t unk_id_ = -1;
+  std::string path_;
 };
 
 }  // namespace winnow::tok

@@ -11,26 +11,22 @@ namespace {
 
 inline bool IsContinuation(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
 
-class WordPiece final : public Model {
+class WordPiece final : public VocabModel {
  public:
+  WordPiece() : VocabModel("[UNK]") {}
   Status Init(const nlohmann::json& j, const std::string& path) {
     using namespace json_util;
-    const json* v = Find(j, "vocab");
-    if (!v) return InvalidAt(Key(path, "vocab"), "missing required vocabulary");
-    WINNOW_RETURN_IF_ERROR(vocab_.Load(*v, Key(path, "vocab")));
-    WINNOW_RETURN_IF_ERROR(GetString(j, "unk_token", path, &unk_token_));
+    WINNOW_RETURN_IF_ERROR(LoadVocab(j, path));
     WINNOW_RETURN_IF_ERROR(GetString(j, "continuing_subword_prefix", path, &prefix_));
     uint64_t max_chars = 100;
     WINNOW_RETURN_IF_ERROR(GetUint(j, "max_input_chars_per_word", path, &max_chars, false, UINT64_MAX));
     max_chars_ = max_chars;
-    unk_id_ = vocab_.Find(unk_token_);
     std::vector<std::pair<std::string_view, int32_t>> cont;
     for (const auto& [tok, id] : vocab_.entries()) {
       if (tok.size() >= prefix_.size() && tok.substr(0, prefix_.size()) == prefix_)
         cont.emplace_back(tok.substr(prefix_.size()), id);
     }
     cont_.Build(cont);
-    path_ = path;
     return Status::Ok();
   }
 
@@ -63,33 +59,16 @@ class WordPiece final : public Model {
     return Status::Ok();
   }
 
-  std::optional<int32_t> TokenToId(std::string_view token) const override {
-    int32_t id = vocab_.Find(token);
-    if (id < 0) return std::nullopt;
-    return id;
-  }
-  std::optional<std::string_view> IdToToken(int32_t id) const override { return vocab_.Token(id); }
-  size_t VocabSize() const override { return vocab_.size(); }
-  std::optional<int32_t> UnkId() const override {
-    if (unk_id_ < 0) return std::nullopt;
-    return unk_id_;
-  }
-
  private:
   Status PushUnk(uint32_t n, std::vector<Token>* out) const {
-    if (unk_id_ < 0) return InvalidAt(path_ + ".unk_token", "unknown token \"" + unk_token_ + "\" is not in the vocabulary");
-    out->push_back(Token{unk_id_, 0, n});
+    WINNOW_ASSIGN_OR_RETURN(const int32_t unk, UnknownId());
+    out->push_back(Token{unk, 0, n});
     return Status::Ok();
   }
 
- private:
-  Vocab vocab_;
   StringIdMap cont_;
-  std::string unk_token_ = "[UNK]";
   std::string prefix_ = "##";
   uint64_t max_chars_ = 100;
-  int32_t unk_id_ = -1;
-  std::string path_;
 };
 
 }  // namespace
