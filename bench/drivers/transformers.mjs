@@ -3,24 +3,14 @@
 // AutoModelForSequenceClassification; batches of `batch` pairs in input order; sigmoid on the logits
 // (as sentence-transformers' CrossEncoder does for one label). Threads go through `session_options`,
 // which transformers.js passes to onnxruntime-node's InferenceSession.create.
-import { createRequire } from 'node:module';
-import fs from 'node:fs';
 import path from 'node:path';
+import { versionsWithOrt } from '../package-version.mjs';
 import { env, AutoTokenizer, AutoModelForSequenceClassification } from '@huggingface/transformers';
 
-const require = createRequire(import.meta.url);
 export const name = 'transformers.js';
 
 export function versions() {
-  // the package's "exports" hide package.json: find its folder from the resolved entry point
-  let dir = path.dirname(require.resolve('@huggingface/transformers'));
-  while (!fs.existsSync(path.join(dir, 'package.json'))) dir = path.dirname(dir);
-  const own = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')).version;
-  let ortNode = '?';
-  try {
-    ortNode = createRequire(path.join(dir, 'package.json'))('onnxruntime-node/package.json').version;
-  } catch {}
-  return { '@huggingface/transformers': own, 'onnxruntime-node (transformers.js)': ortNode };
+  return versionsWithOrt('@huggingface/transformers', 'transformers.js');
 }
 
 const sigmoid = (x) => 1 / (1 + Math.exp(-x));

@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadTexts } from './texts.mjs';
+import { packageVersion } from '../package-version.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..', '..');
@@ -60,15 +61,7 @@ for (const driver of only) {
 const versions = {
   node: process.versions.node,
   'winnow-native': require(path.join(root, 'package.json')).version,
-  '@huggingface/transformers': (() => {
-    try {
-      let dir = path.dirname(require.resolve('@huggingface/transformers', { paths: [path.join(here, '..')] }));
-      while (!fs.existsSync(path.join(dir, 'package.json'))) dir = path.dirname(dir);
-      return JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')).version;
-    } catch {
-      return '?';
-    }
-  })(),
+  '@huggingface/transformers': packageVersion('@huggingface/transformers'),
   tokenizers: require(require.resolve('tokenizers/package.json', { paths: [path.join(here, '..')] })).version,
 };
 const date = new Date().toISOString().slice(0, 10);

@@ -1,23 +1,14 @@
 // Peer: transformers.js (@huggingface/transformers), pipeline('feature-extraction') with
 // { pooling: 'mean', normalize: true }, offline from the local folder, batches of `batch` texts in
 // input order (the pipeline pads each batch to its longest text).
-import { createRequire } from 'node:module';
-import fs from 'node:fs';
 import path from 'node:path';
+import { versionsWithOrt } from '../../package-version.mjs';
 import { env, pipeline } from '@huggingface/transformers';
 
-const require = createRequire(import.meta.url);
 export const name = 'transformers.js';
 
 export function versions() {
-  let dir = path.dirname(require.resolve('@huggingface/transformers'));
-  while (!fs.existsSync(path.join(dir, 'package.json'))) dir = path.dirname(dir);
-  const own = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')).version;
-  let ortNode = '?';
-  try {
-    ortNode = createRequire(path.join(dir, 'package.json'))('onnxruntime-node/package.json').version;
-  } catch {}
-  return { '@huggingface/transformers': own, 'onnxruntime-node (transformers.js)': ortNode };
+  return versionsWithOrt('@huggingface/transformers', 'transformers.js');
 }
 
 export async function load(modelDir, { threads, batch, maxLength }) {
