@@ -14,6 +14,7 @@
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { makeCorpus } from '../test/helpers/multilingual-corpus.mjs';
+import { charToUtf16 } from '../test/helpers/offsets.mjs';
 
 const require = createRequire(import.meta.url);
 const { Tokenizer } = require('tokenizers');
@@ -38,17 +39,6 @@ const corpus = makeCorpus(seed, nSingles + 2 * nPairs).map(wellFormed);
 const inputs = [];
 for (let i = 0; i < nSingles; i++) inputs.push({ a: corpus[i], b: null });
 for (let i = 0; i < nPairs; i++) inputs.push({ a: corpus[nSingles + 2 * i], b: corpus[nSingles + 2 * i + 1] });
-
-// Code-point offsets -> UTF-16 offsets in `text`.
-function charToUtf16(text) {
-  const map = [0];
-  let u = 0;
-  for (const ch of text) {
-    u += ch.length;
-    map.push(u);
-  }
-  return (c) => (c < map.length ? map[c] : u + (c - map.length + 1));
-}
 
 const tok = Tokenizer.fromFile(file);
 let failures = 0;

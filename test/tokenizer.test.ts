@@ -10,6 +10,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Tokenizer } from '../lib/index';
 // @ts-ignore -- plain ESM helper without types
 import { makeCorpus } from './helpers/multilingual-corpus.mjs';
+import { charToUtf16 } from './helpers/offsets.mjs';
 // @ts-ignore -- plain ESM script without types
 import { trainMatrix } from '../scripts/tokenizer-train-matrix.mjs';
 
@@ -36,17 +37,6 @@ const pairs: [string, string][] = [];
 for (let i = 0; i < N_PAIRS; i++) pairs.push([texts[N_TEXTS + 2 * i], texts[N_TEXTS + 2 * i + 1]]);
 
 type Flat = { ids: number[]; typeIds: number[]; offsets: number[][]; special: number[]; attention: number[] };
-
-// Code-point offsets (what the reference's Node binding reports) -> UTF-16 offsets.
-function charToUtf16(text: string): (c: number) => number {
-  const map = [0];
-  let u = 0;
-  for (const ch of text) {
-    u += ch.length;
-    map.push(u);
-  }
-  return (c) => (c < map.length ? map[c] : u + (c - map.length + 1));
-}
 
 function refFlat(e: any, a: string, b: string | null): Flat {
   const seq = e.getSequenceIds();
