@@ -9,6 +9,7 @@
 #include "addon_data.h"
 #include "common/thread_pool.h"
 #include "model_wrap.h"
+#include "tokenizer/post_processors.h"
 #include "tokenizer/tokenizer.h"
 
 namespace winnow::binding {
@@ -78,7 +79,8 @@ class EncodingsToJs {
     // [ids | typeIds | offsets x2] as 32-bit values, then [attentionMask | specialTokensMask | sequenceIds] bytes.
     buffer_ = Napi::ArrayBuffer::New(env, std::max<size_t>(tokens * 19, 1));
     words_ = static_cast<uint32_t*>(buffer_.Data());
-    bytes_ = reinterpret_cast<uint8_t*>(words_ + tokens * 4);
+    bytes_at_ = tokens * 16;
+    bytes_ = static_cast<uint8_t*>(buffer_.Data()) + bytes_at_;
   }
 
   Napi::Object Build(const tok::Encoding& e) {
@@ -95,15 +97,13 @@ class EncodingsToJs {
     for (size_t i = 0; i < n; ++i) bytes_[b + 2 * n + i] = static_cast<uint8_t>(static_cast<int8_t>(e.sequence_ids[i]));
     word_pos_ += 4 * n;
     byte_pos_ += 3 * n;
-    const size_t words_at = reinterpret_cast<uint8_t*>(words_) - static_cast<uint8_t*>(buffer_.Data());
-    const size_t bytes_at = bytes_ - static_cast<uint8_t*>(buffer_.Data());
     Napi::Object r = Napi::Object::New(env_);
-    r.Set(k_ids_, Napi::Int32Array::New(env_, n, buffer_, words_at + 4 * w));
-    r.Set(k_type_ids_, Napi::Int32Array::New(env_, n, buffer_, words_at + 4 * (w + n)));
-    r.Set(k_mask_, Napi::Uint8Array::New(env_, n, buffer_, bytes_at + b));
-    r.Set(k_special_, Napi::Uint8Array::New(env_, n, buffer_, bytes_at + b + n));
-    r.Set(k_offsets_, Napi::Uint32Array::New(env_, 2 * n, buffer_, words_at + 4 * (w + 2 * n)));
-    r.Set(k_seq_, Napi::Int8Array::New(env_, n, buffer_, bytes_at + b + 2 * n));
+    r.Set(k_ids_, Napi::Int32Array::New(env_, n, buffer_, 4 * w));
+    r.Set(k_type_ids_, Napi::Int32Array::New(env_, n, buffer_, 4 * (w + n)));
+    r.Set(k_mask_, Napi::Uint8Array::New(env_, n, buffer_, bytes_at_ + b));
+    r.Set(k_special_, Napi::Uint8Array::New(env_, n, buffer_, bytes_at_ + b + n));
+    r.Set(k_offsets_, Napi::Uint32Array::New(env_, 2 * n, buffer_, 4 * (w + 2 * n)));
+    r.Set(k_seq_, Napi::Int8Array::New(env_, n, buffer_, bytes_at_ + b + 2 * n));
     if (!e.overflowing.empty()) {
       Napi::Array over = Napi::Array::New(env_, e.overflowing.size());
       for (size_t i = 0; i < e.overflowing.size(); ++i) over.Set(i, Build(e.overflowing[i]));
@@ -121,8 +121,9 @@ class EncodingsToJs {
   Napi::Env env_;
   Napi::String k_ids_, k_type_ids_, k_mask_, k_special_, k_offsets_, k_seq_, k_over_;
   Napi::ArrayBuffer buffer_;
-  uint32_t* words_ = nullptr;
-  uint8_t* bytes_ = nullptr;
+  uint32_t* words_ = nullptr;  // the 32-bit region starts the buffer
+  uint8_t* bytes_ = nullptr;   // the byte region, at bytes_at_
+  size_t bytes_at_ = 0;
   size_t word_pos_ = 0, byte_pos_ = 0;
 };
 
@@ -201,32 +202,28 @@ class TokenizerWrap : public ModelWrap<TokenizerWrap, tok::Tokenizer> {
           size_t error_at = n;
           Status error;
           std::atomic<bool> stop{false};
-          auto encode_all = [&](const tok::EncodeOptions& o) {
-            ParallelFor(pool.get(), n, kChunk, [&](size_t begin, size_t end) {
-              for (size_t i = begin; i < end && !stop.load(std::memory_order_relaxed); ++i) {
-                std::string_view bv = has_pairs ? std::string_view((*pairs)[i]) : std::string_view();
-                Status st = core->Encode((*texts)[i], has_pairs ? &bv : nullptr, o, &(*out)[i]);
-                if (st.ok()) ToUtf16Offsets(&(*out)[i], (*texts)[i], has_pairs ? &(*pairs)[i] : nullptr);
-                if (!st.ok()) {
-                  std::lock_guard<std::mutex> lock(mu);
-                  if (i < error_at) error_at = i, error = st;
-                  return;  // later texts of this chunk cannot come first; other chunks go on
-                }
+          ParallelFor(pool.get(), n, kChunk, [&](size_t begin, size_t end) {
+            for (size_t i = begin; i < end && !stop.load(std::memory_order_relaxed); ++i) {
+              std::string_view bv = has_pairs ? std::string_view((*pairs)[i]) : std::string_view();
+              Status st = core->Encode((*texts)[i], has_pairs ? &bv : nullptr, opts, &(*out)[i]);
+              if (!st.ok()) {
+                std::lock_guard<std::mutex> lock(mu);
+                if (i < error_at) error_at = i, error = st;
+                return;  // later texts of this chunk cannot come first; other chunks go on
               }
-              if (control.cancelled()) stop = true;
-            });
-          };
-          encode_all(opts);
+              ToUtf16Offsets(&(*out)[i], (*texts)[i], has_pairs ? &(*pairs)[i] : nullptr);
+            }
+            if (control.cancelled()) stop = true;
+          });
           if (control.cancelled()) return pipelines::Cancelled();
           if (!error.ok()) return error;
-          // Batch padding: pad every encoding to the longest when padding is on without a length.
-          if (opts.padding.enabled && opts.padding.length == 0 && n > 0) {
+          // Batch padding: with padding on and no length, each encoding came back padded to its own length
+          // (rounded to pad_to_multiple_of); pad them all on to the longest, overflowing windows included.
+          if (opts.padding.enabled && opts.padding.length == 0) {
             size_t longest = 0;
             for (auto& e : *out) longest = std::max(longest, e.size());
-            tok::EncodeOptions o2 = opts;
-            o2.padding.length = longest;
-            encode_all(o2);
-            if (!error.ok()) return error;
+            for (auto& e : *out)
+              tok::PadEncoding(&e, longest, opts.padding.pad_id, opts.padding.pad_type_id, opts.padding.direction);
           }
           return Status::Ok();
         },
