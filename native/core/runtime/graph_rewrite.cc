@@ -72,23 +72,6 @@ struct Attr {
   std::vector<int64_t> ints;
 };
 
-bool AppendVarints(std::string_view packed, std::vector<int64_t>* out) {
-  size_t pos = 0;
-  while (pos < packed.size()) {
-    uint64_t v = 0;
-    int shift = 0;
-    for (;;) {
-      if (pos >= packed.size() || shift >= 64) return false;
-      const uint8_t b = static_cast<uint8_t>(packed[pos++]);
-      v |= static_cast<uint64_t>(b & 0x7f) << shift;
-      shift += 7;
-      if (!(b & 0x80)) break;
-    }
-    out->push_back(static_cast<int64_t>(v));
-  }
-  return true;
-}
-
 Attr FindAttr(const Node& n, std::string_view name) {
   Attr a;
   for (std::string_view payload : n.attributes) {
@@ -102,7 +85,7 @@ Attr FindAttr(const Node& n, std::string_view name) {
       else if (f.number == attr_f::kI && f.wire == pb::kVarint) cur.i = static_cast<int64_t>(f.varint);
       else if (f.number == attr_f::kT && f.wire == pb::kLen) cur.t = f.bytes;
       else if (f.number == attr_f::kInts && f.wire == pb::kVarint) cur.ints.push_back(static_cast<int64_t>(f.varint));
-      else if (f.number == attr_f::kInts && f.wire == pb::kLen) AppendVarints(f.bytes, &cur.ints);
+      else if (f.number == attr_f::kInts && f.wire == pb::kLen) pb::ReadPackedVarints(f.bytes, &cur.ints);
     }
     if (match && r.ok()) {
       cur.found = true;
@@ -131,7 +114,7 @@ std::optional<Tensor> ParseTensor(std::string_view bytes) {
     switch (f.number) {
       case tensor_f::kDims:
         if (f.wire == pb::kVarint) t.dims.push_back(static_cast<int64_t>(f.varint));
-        else if (f.wire == pb::kLen && !AppendVarints(f.bytes, &t.dims)) return std::nullopt;
+        else if (f.wire == pb::kLen && !pb::ReadPackedVarints(f.bytes, &t.dims)) return std::nullopt;
         break;
       case tensor_f::kDataType: t.data_type = f.varint; break;
       case tensor_f::kRawData: t.raw = f.bytes; break;
@@ -164,7 +147,7 @@ std::optional<Tensor> ParseTensor(std::string_view bytes) {
       case tensor_f::kInt32Data:
       case tensor_f::kInt64Data:
         if (f.wire == pb::kVarint) t.ints.push_back(static_cast<int64_t>(f.varint));
-        else if (f.wire == pb::kLen && !AppendVarints(f.bytes, &t.ints)) return std::nullopt;
+        else if (f.wire == pb::kLen && !pb::ReadPackedVarints(f.bytes, &t.ints)) return std::nullopt;
         break;
       default: break;
     }

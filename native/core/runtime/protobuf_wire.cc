@@ -4,11 +4,11 @@
 
 namespace winnow::rt::pb {
 
-bool Reader::Varint(uint64_t* v) {
+bool ReadVarint(std::string_view buf, size_t* pos, uint64_t* v) {
   uint64_t result = 0;
   for (int shift = 0; shift < 64; shift += 7) {
-    if (pos_ >= buf_.size()) return false;
-    const uint8_t b = static_cast<uint8_t>(buf_[pos_++]);
+    if (*pos >= buf.size()) return false;
+    const uint8_t b = static_cast<uint8_t>(buf[(*pos)++]);
     result |= static_cast<uint64_t>(b & 0x7f) << shift;
     if (!(b & 0x80)) {
       *v = result;
@@ -18,18 +18,28 @@ bool Reader::Varint(uint64_t* v) {
   return false;  // more than 10 bytes
 }
 
+bool ReadPackedVarints(std::string_view packed, std::vector<int64_t>* out) {
+  size_t pos = 0;
+  while (pos < packed.size()) {
+    uint64_t v;
+    if (!ReadVarint(packed, &pos, &v)) return false;
+    out->push_back(static_cast<int64_t>(v));
+  }
+  return true;
+}
+
 bool Reader::Next(Field* f) {
   if (!ok_ || pos_ >= buf_.size()) return false;
   const size_t start = pos_;
   uint64_t tag;
-  if (!Varint(&tag) || (tag >> 3) == 0 || (tag >> 3) > 0x1fffffff) return ok_ = false;
+  if (!ReadVarint(buf_, &pos_, &tag) || (tag >> 3) == 0 || (tag >> 3) > 0x1fffffff) return ok_ = false;
   f->number = static_cast<uint32_t>(tag >> 3);
   f->wire = static_cast<uint8_t>(tag & 7);
   f->varint = 0;
   f->bytes = {};
   switch (f->wire) {
     case kVarint:
-      if (!Varint(&f->varint)) return ok_ = false;
+      if (!ReadVarint(buf_, &pos_, &f->varint)) return ok_ = false;
       break;
     case kFixed64:
     case kFixed32: {
@@ -43,7 +53,7 @@ bool Reader::Next(Field* f) {
     }
     case kLen: {
       uint64_t len;
-      if (!Varint(&len) || len > buf_.size() - pos_) return ok_ = false;
+      if (!ReadVarint(buf_, &pos_, &len) || len > buf_.size() - pos_) return ok_ = false;
       f->bytes = buf_.substr(pos_, static_cast<size_t>(len));
       pos_ += static_cast<size_t>(len);
       break;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace winnow::rt::pb {
 
@@ -19,6 +20,13 @@ struct Field {
   std::string_view raw;    // the whole field, tag included (to copy it through unchanged)
 };
 
+// Decodes the varint at buf[*pos], advancing *pos. False (and *pos unspecified) when it is truncated or
+// longer than 10 bytes.
+bool ReadVarint(std::string_view buf, size_t* pos, uint64_t* v);
+
+// Appends the varints of a packed repeated field (e.g. repeated int64). False on malformed input.
+bool ReadPackedVarints(std::string_view packed, std::vector<int64_t>* out);
+
 class Reader {
  public:
   explicit Reader(std::string_view buf) : buf_(buf) {}
@@ -27,7 +35,6 @@ class Reader {
   bool ok() const { return ok_; }
 
  private:
-  bool Varint(uint64_t* v);
   std::string_view buf_;
   size_t pos_ = 0;
   bool ok_ = true;
