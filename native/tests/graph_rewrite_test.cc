@@ -301,6 +301,22 @@ TEST(GraphRewrite, LeavesNearMissesAlone) {
   }
 }
 
+// Found by graph_rewrite_fuzzer: with S produced twice, a second pass fused the other Add. Such a graph is not
+// valid ONNX; it is left as it is.
+TEST(GraphRewrite, RefusesAValueWithTwoProducers) {
+  G g;
+  g.Node("Add", {"A", "B"}, {"S"});
+  g.Node("LayerNormalization", {"S", "gamma", "beta"}, {"Y"});
+  g.Node("Add", {"A", "C"}, {"S"});
+  g.Initializer(VectorTensor("gamma", 4));
+  g.Initializer(VectorTensor("beta", 4));
+  g.Output("Y");
+  auto r = FuseSkipLayerNorm(g.Model(17));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->skip_layer_norms, 0);
+  EXPECT_NE(r->skipped.find("more than one node"), std::string::npos);
+}
+
 TEST(GraphRewrite, RefusesExternalWeights) {
   G g;
   g.Node("Add", {"A", "B"}, {"S"});

@@ -227,17 +227,20 @@ class Graph {
   std::unordered_map<std::string_view, size_t> producer;
   std::unordered_set<std::string_view> graph_outputs;
 
-  void Index() {
+  // False when a value is produced by two nodes: not a valid ONNX graph, and the matchers' producer
+  // lookups would be ambiguous.
+  bool Index() {
     for (size_t i = 0; i < nodes.size(); ++i) {
       for (auto in : nodes[i].inputs)
         if (!in.empty()) consumers[in].push_back(i);
       for (auto out : nodes[i].outputs)
-        if (!out.empty()) producer[out] = i;
+        if (!out.empty() && !producer.emplace(out, i).second) return false;
       if (nodes[i].op == "Constant" && nodes[i].domain.empty() && nodes[i].outputs.size() == 1) {
         Attr v = FindAttr(nodes[i], "value");
         if (v.t) constants[nodes[i].outputs[0]] = *v.t;
       }
     }
+    return true;
   }
 
   // The value is read by exactly `n` node inputs and is not a graph output.
@@ -499,7 +502,10 @@ StatusOr<GraphRewrite> FuseSkipLayerNorm(std::string_view model, bool quantized)
     }
     if (!r.ok()) return Malformed("graph");
   }
-  g.Index();
+  if (!g.Index()) {
+    result.skipped = "a value is produced by more than one node";
+    return result;
+  }
 
   std::vector<char> claimed(g.nodes.size(), 0);
   std::unordered_map<size_t, std::string> replacement;
