@@ -90,39 +90,6 @@ std::string FusedModel(const std::string& path, size_t file_size, bool quantized
   return std::move(rewrite->model);
 }
 
-// One run on a tiny batch (2 x 8 tokens: ids 0, mask 1), so that a fused graph ONNX Runtime accepts at load
-// but cannot run (a skip of an unexpected shape) is caught here and the file is loaded as written instead.
-bool SmokeRun(Ort::Session& session) {
-  Ort::AllocatorWithDefaultOptions alloc;
-  constexpr int64_t kBatch = 2, kSeq = 8;
-  const int64_t shape[2] = {kBatch, kSeq};
-  std::vector<std::string> names;
-  std::vector<std::vector<int64_t>> data;
-  std::vector<Ort::Value> values;
-  auto mem = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
-  for (size_t i = 0; i < session.GetInputCount(); ++i) {
-    Ort::TypeInfo type = session.GetInputTypeInfo(i);  // owns what `info` views
-    if (type.GetONNXType() != ONNX_TYPE_TENSOR) return false;
-    auto info = type.GetTensorTypeAndShapeInfo();
-    if (info.GetElementType() != ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64 || info.GetDimensionsCount() != 2) return false;
-    names.emplace_back(session.GetInputNameAllocated(i, alloc).get());
-    data.emplace_back(kBatch * kSeq, names.back() == "attention_mask" ? 1 : 0);
-  }
-  for (auto& d : data) values.push_back(Ort::Value::CreateTensor<int64_t>(mem, d.data(), d.size(), shape, 2));
-  std::vector<const char*> in_names, out_names;
-  std::vector<std::string> outs;
-  for (auto& n : names) in_names.push_back(n.c_str());
-  for (size_t i = 0; i < session.GetOutputCount(); ++i) outs.emplace_back(session.GetOutputNameAllocated(i, alloc).get());
-  for (auto& n : outs) out_names.push_back(n.c_str());
-  try {
-    session.Run(Ort::RunOptions{nullptr}, in_names.data(), values.data(), values.size(), out_names.data(),
-                out_names.size());
-  } catch (const Ort::Exception&) {
-    return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::string& onnx_path,
@@ -160,24 +127,21 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
                                      config.fuse_layer_norm == SessionConfig::Fusion::kAll, &fused);
       if (!model.empty()) {
         try {
-          auto fused_session = std::make_unique<Ort::Session>(rt->env(), model.data(), model.size(), so);
-          if (SmokeRun(*fused_session)) {
-            s->session_ = std::move(fused_session);
-            s->fused_layer_norms_ = fused;
-          }
+          s->session_ = std::make_unique<Ort::Session>(rt->env(), model.data(), model.size(), so);
+          s->ReadNames();
+          if (s->SmokeRun()) s->fused_layer_norms_ = fused;
+          else s->session_.reset();
         } catch (const Ort::Exception&) {
-          // ONNX Runtime refused the rewritten graph: load the file as written below.
+          s->session_.reset();  // ONNX Runtime refused the rewritten graph: load the file as written below.
         }
         rt->TakeRecentLog();
       }
     }
-    if (!s->session_) s->session_ = std::make_unique<Ort::Session>(rt->env(), onnx_path.c_str(), so);
+    if (!s->session_) {
+      s->session_ = std::make_unique<Ort::Session>(rt->env(), onnx_path.c_str(), so);
+      s->ReadNames();
+    }
     s->device_ = use_cuda ? "cuda:" + std::to_string(config.device.device_id) : "cpu";
-    Ort::AllocatorWithDefaultOptions alloc;
-    for (size_t i = 0; i < s->session_->GetInputCount(); ++i)
-      s->input_names_.emplace_back(s->session_->GetInputNameAllocated(i, alloc).get());
-    for (size_t i = 0; i < s->session_->GetOutputCount(); ++i)
-      s->output_names_.emplace_back(s->session_->GetOutputNameAllocated(i, alloc).get());
   } catch (const Ort::Exception& e) {
     std::string log = JoinLog(rt->TakeRecentLog());
     const char* code = config.device.kind == DeviceSpec::Kind::kCuda ? codes::kCudaUnavailable : codes::kOnnxInvalid;
@@ -187,6 +151,37 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
     return Status(code, "could not load " + onnx_path + ": " + e.what() + (log.empty() ? "" : " [" + log + "]"));
   }
   return s;
+}
+
+void Session::ReadNames() {
+  Ort::AllocatorWithDefaultOptions alloc;
+  input_names_.clear();
+  output_names_.clear();
+  for (size_t i = 0; i < session_->GetInputCount(); ++i)
+    input_names_.emplace_back(session_->GetInputNameAllocated(i, alloc).get());
+  for (size_t i = 0; i < session_->GetOutputCount(); ++i)
+    output_names_.emplace_back(session_->GetOutputNameAllocated(i, alloc).get());
+}
+
+bool Session::SmokeRun() const {
+  for (size_t i = 0; i < session_->GetInputCount(); ++i) {
+    Ort::TypeInfo type = session_->GetInputTypeInfo(i);  // owns what `info` views
+    if (type.GetONNXType() != ONNX_TYPE_TENSOR) return false;
+    auto info = type.GetTensorTypeAndShapeInfo();
+    if (info.GetElementType() != ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64 || info.GetDimensionsCount() != 2) return false;
+  }
+  constexpr int64_t kBatch = 2, kSeq = 8;
+  std::vector<std::vector<int64_t>> data;
+  data.reserve(input_names_.size());  // Int64Input points into these
+  std::vector<Int64Input> inputs;
+  for (const auto& name : input_names_) {
+    data.emplace_back(kBatch * kSeq, name == "attention_mask" ? 1 : 0);
+    inputs.push_back({name.c_str(), data.back().data()});
+  }
+  std::vector<const char*> outputs;
+  for (const auto& name : output_names_) outputs.push_back(name.c_str());
+  std::vector<Ort::Value> results;
+  return Run(inputs, kBatch, kSeq, outputs, &results).ok();
 }
 
 bool Session::HasInput(const std::string& name) const {

@@ -58,6 +58,11 @@ class Session {
 
  private:
   Session() = default;
+  void ReadNames();  // input_names_ / output_names_ from session_
+  // One run on a tiny batch (2 x 8 tokens: ids 0, mask 1), so that a fused graph ONNX Runtime accepts at load
+  // but cannot run (a skip of an unexpected shape) is caught at load. False also when an input is not int64
+  // [batch, seq].
+  bool SmokeRun() const;
   OrtRuntime* rt_ = nullptr;
   std::unique_ptr<Ort::Session> session_;
   std::vector<std::string> input_names_;
