@@ -1,5 +1,5 @@
 import { binding, ortLibraryPath, NativeCrossEncoder } from './native';
-import { CallOptions, CallQueue, Counters, refuseWhenBusy, withCallerStack } from './queue';
+import { CallOptions, CallQueue, ModelCounters, modelCounters, refuseWhenBusy, withCallerStack } from './queue';
 import * as v from './validate';
 import { TRANSFORMER_LOAD_OPTIONS, TransformerLoadOptions, transformerLoadOptions } from './model-options';
 import { invalidArgument, winnowError } from './errors';
@@ -10,7 +10,7 @@ export type Device = 'cpu' | 'cuda' | 'auto' | `cuda:${number}`;
 export interface CrossEncoderOptions extends TransformerLoadOptions {
   /** Longest pair in tokens, special tokens included. Default: the model's maximum (tokenizer_config / config). */
   maxLength?: number;
-  /** Pairs per inference batch at most. Default 32. */
+  /** Pairs per inference batch at most. Default 32 on CPU, 128 on GPU. */
   batchSize?: number;
   /** Overrides the activation from the model's config (sentence-transformers rules otherwise). */
   activation?: Activation;
@@ -115,9 +115,9 @@ export class CrossEncoder {
     return kept.map((index) => (returnDocuments ? { index, score: scores[index], text: docs[index] } : { index, score: scores[index] }));
   }
 
-  /** Calls waiting and running on this model. */
-  counters(): Counters {
-    return this.queue.counters();
+  /** Calls waiting and running on this model, and what it has run since it loaded (batches, rows, padding, shapes). */
+  counters(): ModelCounters {
+    return modelCounters(this.queue, this.native);
   }
 
   /** Frees the model. Refused (MODEL_BUSY) while calls are queued or running. */

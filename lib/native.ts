@@ -27,6 +27,7 @@ export interface NativeModelOptions {
   gpuMemLimit?: number;
   allowTf32?: boolean;
   fuseLayerNorm?: boolean;
+  lengthBuckets?: boolean;
 }
 
 export interface NativeCrossEncoderInfo {
@@ -39,10 +40,20 @@ export interface NativeCrossEncoderInfo {
   activation: 'sigmoid' | 'softmax' | 'none';
 }
 
+/** What a transformer model has run since it loaded (see ModelCounters in queue.ts). */
+export interface NativeBatchStats {
+  batches: number;
+  rows: number;
+  tokens: number;
+  paddedTokens: number;
+  sequenceLengths: number[];
+}
+
 export interface NativeCrossEncoder {
   predict(firsts: string[], seconds: string[], opts?: NativeCallOptions): Promise<Float32Array>;
   score(query: string, documents: string[], opts?: NativeCallOptions): Promise<Float32Array>;
   info(): NativeCrossEncoderInfo;
+  batchStats(): NativeBatchStats;
   dispose(): void;
   readonly inFlight: number;
 }
@@ -195,6 +206,7 @@ export interface NativePruningEncoder {
   process(queries: string[], queryOf: number[], documents: Array<string | string[]>, opts?: NativePruneOptions): Promise<NativePruneResult[]>;
   predict(firsts: string[], seconds: string[], opts?: NativeCallOptions): Promise<Float32Array>;
   info(): NativePruningEncoderInfo;
+  batchStats(): NativeBatchStats;
   dispose(): void;
   readonly inFlight: number;
 }
@@ -233,6 +245,7 @@ export interface NativeSentenceEncoder {
     opts?: NativeCallOptions,
   ): Promise<{ data: Float32Array | Int8Array | Uint8Array; rows: number; dim: number }>;
   info(): NativeSentenceEncoderInfo;
+  batchStats(): NativeBatchStats;
   dispose(): void;
   readonly inFlight: number;
 }

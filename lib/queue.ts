@@ -9,6 +9,27 @@ export interface Counters {
   running: number;
 }
 
+/** counters() of CrossEncoder, SentenceEncoder and PruningEncoder: the call queue plus what has run. */
+export interface ModelCounters extends Counters {
+  /** Inference batches run since load (a batch split after an out-of-memory counts each part that ran). */
+  batches: number;
+  /** Rows (pairs, texts, pruning blocks) run. */
+  rows: number;
+  /** Real tokens run. */
+  tokens: number;
+  /** Rows × padded length summed over batches: what the device computed. tokens / paddedTokens is the padding efficiency. */
+  paddedTokens: number;
+  /** Distinct padded sequence lengths (tensor shapes) run, ascending; few with `lengthBuckets`. */
+  sequenceLengths: number[];
+}
+
+/** The counters of a transformer model: its queue plus the native batch statistics (zeros once disposed). */
+export function modelCounters(queue: CallQueue, native: { batchStats(): ModelCountersNative } | undefined): ModelCounters {
+  const stats = native?.batchStats() ?? { batches: 0, rows: 0, tokens: 0, paddedTokens: 0, sequenceLengths: [] };
+  return { ...queue.counters(), ...stats };
+}
+type ModelCountersNative = Omit<ModelCounters, keyof Counters>;
+
 export interface CallOptions {
   signal?: AbortSignal;
   onProgress?: (p: NativeProgress) => void;

@@ -1,5 +1,5 @@
 import { binding, ortLibraryPath, NativeSentenceEncoder, NativeSentenceEncoderClass } from './native';
-import { CallOptions, CallQueue, Counters, refuseWhenBusy, withCallerStack } from './queue';
+import { CallOptions, CallQueue, ModelCounters, modelCounters, refuseWhenBusy, withCallerStack } from './queue';
 import * as v from './validate';
 import { TRANSFORMER_LOAD_OPTIONS, TransformerLoadOptions, transformerLoadOptions } from './model-options';
 import { invalidArgument, winnowError } from './errors';
@@ -9,7 +9,7 @@ import type { Device } from './cross-encoder';
 export interface SentenceEncoderOptions extends TransformerLoadOptions {
   /** Longest text in tokens, prompt and special tokens included; longer texts are cut on the right. Default: sentence_bert_config.json max_seq_length, else the model's maximum. */
   maxLength?: number;
-  /** Texts per inference batch at most. Default 32. */
+  /** Texts per inference batch at most. Default 32 on CPU, 128 on GPU. */
   batchSize?: number;
   /** ONNX file inside the folder, e.g. 'model_quantized.onnx' (looked up in the folder, then in onnx/). */
   file?: string;
@@ -118,9 +118,9 @@ export class SentenceEncoder {
     return new Embeddings(r.data as PrecisionArray[P], r.rows, r.dim);
   }
 
-  /** Calls waiting and running on this model. */
-  counters(): Counters {
-    return this.queue.counters();
+  /** Calls waiting and running on this model, and what it has run since it loaded (batches, rows, padding, shapes). */
+  counters(): ModelCounters {
+    return modelCounters(this.queue, this.native);
   }
 
   /** Frees the model. Refused (MODEL_BUSY) while calls are queued or running. */

@@ -341,8 +341,9 @@ describe('SentenceEncoder off the event loop', () => {
     expect(enc.counters().running).toBe(1);
     expect(() => enc.dispose()).toThrow(expect.objectContaining({ code: 'MODEL_BUSY' }));
     await running;
-    expect(enc.counters()).toEqual({ queued: 0, running: 0 });
+    expect(enc.counters()).toMatchObject({ queued: 0, running: 0, rows: 200 });
     enc.dispose();
+    expect(enc.counters()).toMatchObject({ queued: 0, running: 0, rows: 0, batches: 0 });
     await expect(enc.encode(['a'])).rejects.toMatchObject({ code: 'DISPOSED' });
   });
 

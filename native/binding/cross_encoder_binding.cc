@@ -17,6 +17,7 @@ class CrossEncoderWrap : public ModelWrap<CrossEncoderWrap, CrossEncoder> {
                                     InstanceMethod("score", &CrossEncoderWrap::Score),
                                     InstanceMethod("dispose", &CrossEncoderWrap::Dispose),
                                     InstanceMethod("info", &CrossEncoderWrap::Info),
+                                    InstanceMethod("batchStats", &CrossEncoderWrap::BatchStats),
                                     InstanceAccessor("inFlight", &CrossEncoderWrap::InFlight, nullptr)});
     GetAddonData(env)->cross_encoder = Napi::Persistent(f);
     exports.Set("NativeCrossEncoder", f);

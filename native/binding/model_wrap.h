@@ -89,6 +89,22 @@ class ModelWrap : public Napi::ObjectWrap<Derived> {
     return info.Env().Undefined();
   }
 
+  // batchStats() -> { batches, rows, tokens, paddedTokens, sequenceLengths: number[] } (zeros after dispose)
+  Napi::Value BatchStats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const pipelines::BatchStats s = core_ ? core_->batch_stats() : pipelines::BatchStats();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("batches", Napi::Number::New(env, static_cast<double>(s.batches)));
+    o.Set("rows", Napi::Number::New(env, static_cast<double>(s.rows)));
+    o.Set("tokens", Napi::Number::New(env, static_cast<double>(s.tokens)));
+    o.Set("paddedTokens", Napi::Number::New(env, static_cast<double>(s.padded_tokens)));
+    Napi::Array lengths = Napi::Array::New(env, s.sequence_lengths.size());
+    uint32_t i = 0;
+    for (size_t len : s.sequence_lengths) lengths.Set(i++, Napi::Number::New(env, static_cast<double>(len)));
+    o.Set("sequenceLengths", lengths);
+    return o;
+  }
+
   Napi::Value InFlight(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), inflight_.load()); }
 
  protected:

@@ -64,7 +64,7 @@ void ReadModelOptions(const Napi::Object& o, pipelines::ModelOptions* out) {
   out->device = GetString(o, "device", "cpu");
   out->threads = static_cast<int>(GetNumber(o, "threads", 0));
   out->max_length = static_cast<size_t>(GetNumber(o, "maxLength", 0));
-  out->batch_size = static_cast<size_t>(GetNumber(o, "batchSize", 32));
+  out->batch_size = static_cast<size_t>(GetNumber(o, "batchSize", 0));  // 0: 32 on CPU, 128 on GPU
   out->token_budget = static_cast<size_t>(GetNumber(o, "tokenBudget", 0));
   out->gpu_mem_limit = static_cast<size_t>(GetNumber(o, "gpuMemLimit", 0));
   out->allow_tf32 = GetBool(o, "allowTf32", false);
@@ -73,6 +73,11 @@ void ReadModelOptions(const Napi::Object& o, pipelines::ModelOptions* out) {
   out->fuse_layer_norm = !fuse.IsBoolean()                    ? rt::SessionConfig::Fusion::kAuto
                          : fuse.As<Napi::Boolean>().Value() ? rt::SessionConfig::Fusion::kAll
                                                             : rt::SessionConfig::Fusion::kOff;
+  // lengthBuckets: undefined = on a GPU only.
+  Napi::Value buckets = o.Get("lengthBuckets");
+  out->length_buckets = !buckets.IsBoolean()                    ? pipelines::ModelOptions::Toggle::kAuto
+                        : buckets.As<Napi::Boolean>().Value() ? pipelines::ModelOptions::Toggle::kOn
+                                                              : pipelines::ModelOptions::Toggle::kOff;
 }
 
 PromiseWorker::PromiseWorker(Napi::Env env)

@@ -39,6 +39,7 @@ class PruningEncoderWrap : public ModelWrap<PruningEncoderWrap, PruningEncoder> 
                                     InstanceMethod("predict", &PruningEncoderWrap::Predict),
                                     InstanceMethod("dispose", &PruningEncoderWrap::Dispose),
                                     InstanceMethod("info", &PruningEncoderWrap::Info),
+                                    InstanceMethod("batchStats", &PruningEncoderWrap::BatchStats),
                                     InstanceAccessor("inFlight", &PruningEncoderWrap::InFlight, nullptr)});
     GetAddonData(env)->pruning_encoder = Napi::Persistent(f);
     exports.Set("NativePruningEncoder", f);

@@ -59,6 +59,7 @@ class SentenceEncoderWrap : public ModelWrap<SentenceEncoderWrap, SentenceEncode
                                     InstanceMethod("encode", &SentenceEncoderWrap::Encode),
                                     InstanceMethod("dispose", &SentenceEncoderWrap::Dispose),
                                     InstanceMethod("info", &SentenceEncoderWrap::Info),
+                                    InstanceMethod("batchStats", &SentenceEncoderWrap::BatchStats),
                                     InstanceAccessor("inFlight", &SentenceEncoderWrap::InFlight, nullptr)});
     GetAddonData(env)->sentence_encoder = Napi::Persistent(f);
     exports.Set("NativeSentenceEncoder", f);

@@ -5,7 +5,14 @@
 
 namespace winnow::batching {
 
-std::vector<Batch> PlanBatches(const std::vector<size_t>& lengths, size_t max_batch_size, size_t token_budget) {
+size_t BucketLength(size_t len, size_t cap) {
+  const size_t step = len <= 128 ? 16 : len <= 256 ? 32 : 64;
+  const size_t bucket = (len + step - 1) / step * step;
+  return std::max(len, std::min(bucket, cap));
+}
+
+std::vector<Batch> PlanBatches(const std::vector<size_t>& lengths, size_t max_batch_size, size_t token_budget,
+                               size_t bucket_cap) {
   std::vector<size_t> order(lengths.size());
   std::iota(order.begin(), order.end(), size_t{0});
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return lengths[a] > lengths[b]; });
@@ -14,6 +21,7 @@ std::vector<Batch> PlanBatches(const std::vector<size_t>& lengths, size_t max_ba
   Batch cur;
   for (size_t idx : order) {
     size_t len = std::max<size_t>(lengths[idx], 1);
+    if (bucket_cap > 0) len = BucketLength(len, bucket_cap);
     // Sorted longest first: the batch's max_len is its first row's length.
     size_t max_len = cur.indices.empty() ? len : cur.max_len;
     bool fits = cur.indices.size() < max_batch_size && (token_budget == 0 || max_len * (cur.indices.size() + 1) <= token_budget);

@@ -11,9 +11,17 @@ struct Batch {
   size_t max_len = 0;           // every row is padded to this
 };
 
+// The padded length for a batch whose longest row has `len` tokens when lengths are bucketed: `len` rounded
+// up to a multiple of 16 up to 128, of 32 up to 256, of 64 beyond, and never above `cap` (nor below `len`).
+// A GPU then sees 16 sequence lengths up to 512 instead of up to 512 different ones.
+size_t BucketLength(size_t len, size_t cap);
+
 // Sorts items by length (longest first, ties by input order) and packs them while
 // max_len * rows <= token_budget and rows <= max_batch_size (a single item always fits).
+// With bucket_cap > 0, each batch's max_len is BucketLength(longest row, bucket_cap) and the budget
+// counts the bucketed length.
 // Every index appears in exactly one batch; callers restore input order through `indices`.
-std::vector<Batch> PlanBatches(const std::vector<size_t>& lengths, size_t max_batch_size, size_t token_budget);
+std::vector<Batch> PlanBatches(const std::vector<size_t>& lengths, size_t max_batch_size, size_t token_budget,
+                               size_t bucket_cap = 0);
 
 }  // namespace winnow::batching

@@ -3,7 +3,6 @@
 #include <cmath>
 #include <unordered_map>
 
-#include "batching/batcher.h"
 #include "loaders/model_folder.h"
 
 namespace winnow::pipelines {
@@ -116,79 +115,45 @@ Status CrossEncoder::Predict(const std::vector<std::pair<std::string_view, std::
     WINNOW_RETURN_IF_ERROR(EncodeQuery(p.first, &q));
     queries.emplace(p.first, std::move(q));
   }
-  std::vector<tok::Encoding> encodings(pairs.size());
-  WINNOW_RETURN_IF_ERROR(EncodePairsParallel(
+  return ScorePairs(
       pairs.size(), [&](size_t i, tok::Encoding* out) { return EncodePair(queries.at(pairs[i].first), pairs[i].second, out); },
-      &encodings, control));
-  return ScoreEncodings(encodings, scores, control);
+      scores, control);
 }
 
 Status CrossEncoder::Score(std::string_view query, const std::vector<std::string_view>& documents,
                            std::vector<float>* scores, const RunControl& control) const {
   tok::Encoding q;
   WINNOW_RETURN_IF_ERROR(EncodeQuery(query, &q));
-  std::vector<tok::Encoding> encodings(documents.size());
-  WINNOW_RETURN_IF_ERROR(EncodePairsParallel(
-      documents.size(), [&](size_t i, tok::Encoding* out) { return EncodePair(q, documents[i], out); }, &encodings,
-      control));
-  return ScoreEncodings(encodings, scores, control);
+  return ScorePairs(
+      documents.size(), [&](size_t i, tok::Encoding* out) { return EncodePair(q, documents[i], out); }, scores, control);
 }
 
-Status CrossEncoder::EncodePairsParallel(size_t n, const std::function<Status(size_t, tok::Encoding*)>& encode,
-                                         std::vector<tok::Encoding>* out, const RunControl& control) const {
-  // Documents are tokenized on the model's threads; the first error in input order wins.
-  std::vector<Status> errors(n);
-  ParallelFor(pool_.get(), n, 16, [&](size_t begin, size_t end) {
-    for (size_t i = begin; i < end && !control.cancelled(); ++i) errors[i] = encode(i, &(*out)[i]);
-  });
-  if (control.cancelled()) return Cancelled();
-  for (const Status& st : errors) WINNOW_RETURN_IF_ERROR(st);
-  return Status::Ok();
-}
-
-Status CrossEncoder::ScoreEncodings(const std::vector<tok::Encoding>& encodings, std::vector<float>* scores,
-                                    const RunControl& control) const {
-  const size_t n = encodings.size();
+Status CrossEncoder::ScorePairs(size_t n, const EncodeFn& encode, std::vector<float>* scores,
+                                const RunControl& control) const {
   scores->assign(n * num_labels_, 0.0f);
-  if (n == 0) return Status::Ok();
-  std::vector<size_t> lengths(n);
-  for (size_t i = 0; i < n; ++i) lengths[i] = encodings[i].size();
-  const auto batches = batching::PlanBatches(lengths, options_.batch_size, TokenBudget());
-  size_t done = 0;
-  for (const auto& batch : batches) {
-    if (control.cancelled()) return Cancelled();
-    WINNOW_RETURN_IF_ERROR(ScoreBatch(encodings, batch.indices.data(), batch.indices.size(), batch.max_len, scores));
-    done += batch.indices.size();
-    if (control.progress) control.progress(done, n);
-  }
-  return Status::Ok();
-}
-
-Status CrossEncoder::ScoreBatch(const std::vector<tok::Encoding>& encodings, const size_t* indices, size_t count,
-                                size_t max_len, std::vector<float>* scores) const {
-  std::vector<const tok::Encoding*> rows(count);
-  for (size_t r = 0; r < count; ++r) rows[r] = &encodings[indices[r]];
-  return RunRows(rows, max_len, {logits_name_.c_str()},
-                 [&](size_t first, const BatchTensors& t, std::vector<Ort::Value>& results) -> Status {
-                   const size_t n = static_cast<size_t>(t.rows);
-                   std::vector<float> scratch;
-                   std::vector<int64_t> shape;
-                   const float* logits = nullptr;  // [batch, num_labels]
-                   WINNOW_RETURN_IF_ERROR(OutputAsFloat(results[0], logits_name_, &scratch, &logits, &shape));
-                   size_t elements = 1;
-                   for (int64_t d : shape) elements *= static_cast<size_t>(std::max<int64_t>(d, 0));
-                   if (elements != n * num_labels_) {
-                     return Status(codes::kOnnxInvalid, "output " + logits_name_ + " has " + std::to_string(elements) +
-                                                            " values for " + std::to_string(n) + " rows; expected [batch, " +
-                                                            std::to_string(num_labels_) + "]");
-                   }
-                   for (size_t r = 0; r < n; ++r) {
-                     float* dst = scores->data() + indices[first + r] * num_labels_;
-                     std::copy(logits + r * num_labels_, logits + (r + 1) * num_labels_, dst);
-                     Activate(activation_, dst, num_labels_);
-                   }
-                   return Status::Ok();
-                 });
+  return EncodeAndRun(n, encode, {logits_name_.c_str()},
+                      [&](const size_t* items, const BatchTensors& t, std::vector<Ort::Value>& results) -> Status {
+                        const size_t rows = static_cast<size_t>(t.rows);
+                        std::vector<float> scratch;
+                        std::vector<int64_t> shape;
+                        const float* logits = nullptr;  // [batch, num_labels]
+                        WINNOW_RETURN_IF_ERROR(OutputAsFloat(results[0], logits_name_, &scratch, &logits, &shape));
+                        size_t elements = 1;
+                        for (int64_t d : shape) elements *= static_cast<size_t>(std::max<int64_t>(d, 0));
+                        if (elements != rows * num_labels_) {
+                          return Status(codes::kOnnxInvalid, "output " + logits_name_ + " has " +
+                                                                 std::to_string(elements) + " values for " +
+                                                                 std::to_string(rows) + " rows; expected [batch, " +
+                                                                 std::to_string(num_labels_) + "]");
+                        }
+                        for (size_t r = 0; r < rows; ++r) {
+                          float* dst = scores->data() + items[r] * num_labels_;
+                          std::copy(logits + r * num_labels_, logits + (r + 1) * num_labels_, dst);
+                          Activate(activation_, dst, num_labels_);
+                        }
+                        return Status::Ok();
+                      },
+                      control);
 }
 
 }  // namespace winnow::pipelines

@@ -37,12 +37,8 @@ class CrossEncoder : public TransformerModel {
  private:
   Status EncodePair(const tok::Encoding& query, std::string_view doc, tok::Encoding* out) const;
   Status EncodeQuery(std::string_view query, tok::Encoding* out) const;
-  Status ScoreEncodings(const std::vector<tok::Encoding>& encodings, std::vector<float>* scores,
-                        const RunControl& control) const;
-  Status EncodePairsParallel(size_t n, const std::function<Status(size_t, tok::Encoding*)>& encode,
-                             std::vector<tok::Encoding>* out, const RunControl& control) const;
-  Status ScoreBatch(const std::vector<tok::Encoding>& encodings, const size_t* indices, size_t count, size_t max_len,
-                    std::vector<float>* scores) const;
+  // Tokenizes n pairs with `encode` and scores them (TransformerModel::EncodeAndRun).
+  Status ScorePairs(size_t n, const EncodeFn& encode, std::vector<float>* scores, const RunControl& control) const;
 
   size_t num_labels_ = 1;
   Activation activation_ = Activation::kSigmoid;

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <unordered_map>
 
-#include "batching/batcher.h"
 #include "loaders/model_folder.h"
 
 namespace winnow::pipelines {
@@ -81,78 +81,57 @@ Status PruningEncoder::EncodeQuery(std::string_view query, tok::Encoding* out) c
   return Status::Ok();
 }
 
-Status PruningEncoder::RunBlocks(const std::vector<tok::Encoding>& blocks, std::vector<float>* scores,
-                                 std::vector<std::vector<float>>* keep, const RunControl& control) const {
-  const size_t n = blocks.size();
-  scores->assign(n, 0.0f);
-  if (keep) keep->assign(n, {});
-  if (n == 0) return Status::Ok();
-  std::vector<size_t> lengths(n);
-  for (size_t i = 0; i < n; ++i) lengths[i] = blocks[i].size();
-  const auto batches = batching::PlanBatches(lengths, options_.batch_size, TokenBudget());
-  std::vector<const tok::Encoding*> rows;
-  std::vector<const char*> outputs = {kRankingOutput};
-  if (keep) outputs.push_back(kPruningOutput);
-  size_t done = 0;
-  for (const auto& batch : batches) {
-    if (control.cancelled()) return Cancelled();
-    rows.clear();
-    for (size_t idx : batch.indices) rows.push_back(&blocks[idx]);
-    const size_t nrows = batch.indices.size();
-    WINNOW_RETURN_IF_ERROR(RunRows(rows, batch.max_len, outputs, [&](size_t first, const BatchTensors& t,
-                                                                     std::vector<Ort::Value>& results) -> Status {
-      const size_t count = static_cast<size_t>(t.rows);
-      auto rinfo = results[0].GetTensorTypeAndShapeInfo();
-      if (rinfo.GetElementType() != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT || rinfo.GetElementCount() != count)
-        return Status(codes::kOnnxInvalid, std::string("output ") + kRankingOutput + " must be float32 [batch, 1]");
-      const float* ranking = results[0].GetTensorData<float>();  // [batch, 1]
-      const float* pruning = nullptr;                            // [batch, seq, 2]
-      if (keep) {
-        auto pinfo = results[1].GetTensorTypeAndShapeInfo();
-        if (pinfo.GetElementType() != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT ||
-            pinfo.GetElementCount() != count * batch.max_len * 2)
-          return Status(codes::kOnnxInvalid, std::string("output ") + kPruningOutput + " must be float32 [batch, sequence, 2]");
-        pruning = results[1].GetTensorData<float>();
-      }
-      for (size_t r = 0; r < count; ++r) {
-        const size_t b = batch.indices[first + r];
-        (*scores)[b] = Sigmoid(ranking[r]);
-        if (!keep) continue;
-        auto& k = (*keep)[b];
-        k.resize(blocks[b].size());
-        const float* row = pruning + r * batch.max_len * 2;
-        for (size_t j = 0; j < k.size(); ++j) k[j] = Sigmoid(row[2 * j + 1] - row[2 * j]);  // softmax(...)[1]
-      }
-      return Status::Ok();
-    }));
-    done += nrows;
-    if (control.progress) control.progress(done, n);
-  }
-  return Status::Ok();
+TransformerModel::ItemConsumer PruningEncoder::BlockConsumer(const std::vector<tok::Encoding>* blocks,
+                                                            std::vector<float>* scores,
+                                                            std::vector<std::vector<float>>* keep) const {
+  return [=](const size_t* items, const BatchTensors& t, std::vector<Ort::Value>& results) -> Status {
+    const size_t count = static_cast<size_t>(t.rows), seq = static_cast<size_t>(t.seq);
+    auto rinfo = results[0].GetTensorTypeAndShapeInfo();
+    if (rinfo.GetElementType() != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT || rinfo.GetElementCount() != count)
+      return Status(codes::kOnnxInvalid, std::string("output ") + kRankingOutput + " must be float32 [batch, 1]");
+    const float* ranking = results[0].GetTensorData<float>();  // [batch, 1]
+    const float* pruning = nullptr;                            // [batch, seq, 2]
+    if (keep) {
+      auto pinfo = results[1].GetTensorTypeAndShapeInfo();
+      if (pinfo.GetElementType() != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT || pinfo.GetElementCount() != count * seq * 2)
+        return Status(codes::kOnnxInvalid, std::string("output ") + kPruningOutput + " must be float32 [batch, sequence, 2]");
+      pruning = results[1].GetTensorData<float>();
+    }
+    for (size_t r = 0; r < count; ++r) {
+      const size_t b = items[r];
+      (*scores)[b] = Sigmoid(ranking[r]);
+      if (!keep) continue;
+      auto& k = (*keep)[b];
+      k.resize((*blocks)[b].size());
+      const float* row = pruning + r * seq * 2;
+      for (size_t j = 0; j < k.size(); ++j) k[j] = Sigmoid(row[2 * j + 1] - row[2 * j]);  // softmax(...)[1]
+    }
+    return Status::Ok();
+  };
 }
 
 Status PruningEncoder::Predict(const std::vector<std::pair<std::string_view, std::string_view>>& pairs,
                                std::vector<float>* scores, const RunControl& control) const {
-  std::vector<tok::Encoding> blocks(pairs.size());
-  tok::Encoding q;
-  std::string_view q_text;
-  bool have_q = false;
+  // Each distinct query is tokenized once; documents are tokenized on the model's threads.
+  std::unordered_map<std::string_view, tok::Encoding> queries;
+  for (const auto& p : pairs) {
+    if (queries.count(p.first)) continue;
+    tok::Encoding q;
+    WINNOW_RETURN_IF_ERROR(EncodeQuery(p.first, &q));
+    queries.emplace(p.first, std::move(q));
+  }
   tok::EncodeOptions opts;
   opts.truncation.max_length = max_length_;
   opts.truncation.strategy = tok::TruncationStrategy::kOnlySecond;
-  for (size_t i = 0; i < pairs.size(); ++i) {
-    if (!have_q || pairs[i].first != q_text) {
-      q = tok::Encoding();
-      WINNOW_RETURN_IF_ERROR(EncodeQuery(pairs[i].first, &q));
-      q_text = pairs[i].first;
-      have_q = true;
-    }
-    tok::Encoding d;
-    WINNOW_RETURN_IF_ERROR(tokenizer_->EncodeRaw(pairs[i].second, &d));
-    WINNOW_RETURN_IF_ERROR(tokenizer_->PostProcess(q, &d, opts, &blocks[i]));
-    if (control.cancelled()) return Cancelled();
-  }
-  return RunBlocks(blocks, scores, nullptr, control);
+  scores->assign(pairs.size(), 0.0f);
+  return EncodeAndRun(
+      pairs.size(),
+      [&](size_t i, tok::Encoding* out) -> Status {
+        tok::Encoding d;
+        WINNOW_RETURN_IF_ERROR(tokenizer_->EncodeRaw(pairs[i].second, &d));
+        return tokenizer_->PostProcess(queries.at(pairs[i].first), &d, opts, out);
+      },
+      {kRankingOutput}, BlockConsumer(nullptr, scores, nullptr), control);
 }
 
 Status PruningEncoder::Process(const std::vector<std::string_view>& queries, const std::vector<PruneInput>& inputs,
@@ -232,9 +211,11 @@ Status PruningEncoder::Process(const std::vector<std::string_view>& queries, con
     if (control.cancelled()) return Cancelled();
   }
 
-  std::vector<float> scores;
-  std::vector<std::vector<float>> keep;
-  WINNOW_RETURN_IF_ERROR(RunBlocks(blocks, &scores, &keep, control));
+  std::vector<float> scores(blocks.size(), 0.0f);
+  std::vector<std::vector<float>> keep(blocks.size());
+  size_t done = 0;
+  WINNOW_RETURN_IF_ERROR(RunEncodings(blocks, 0, blocks.size(), &done, {kRankingOutput, kPruningOutput},
+                                      BlockConsumer(&blocks, &scores, &keep), control));
 
   for (size_t b = 0; b < blocks.size(); ++b) {
     PruneResult& res = (*results)[block_doc[b]];

@@ -63,10 +63,10 @@ class PruningEncoder : public TransformerModel {
 
  private:
   Status EncodeQuery(std::string_view query, tok::Encoding* out) const;
-  // Runs `blocks` (post-processed encodings) in token-budget batches; fills one ranking score per block and,
-  // when `keep` is non-null, the keep probability of every position of every block.
-  Status RunBlocks(const std::vector<tok::Encoding>& blocks, std::vector<float>* scores,
-                   std::vector<std::vector<float>>* keep, const RunControl& control) const;
+  // Reads a batch of blocks (post-processed pairs): one ranking score per block into `scores` and, when
+  // `keep` is non-null, the keep probability of every position of every block (`blocks` gives their sizes).
+  ItemConsumer BlockConsumer(const std::vector<tok::Encoding>* blocks, std::vector<float>* scores,
+                             std::vector<std::vector<float>>* keep) const;
 
   double threshold_ = 0.1;
 };

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 
-#include "batching/batcher.h"
 #include "loaders/model_folder.h"
 #include "pooling/quantize.h"
 #include "tokenizer/unicode.h"
@@ -273,41 +272,20 @@ Status SentenceEncoder::Encode(const std::vector<std::string_view>& texts, const
     prompt_length = p.size() > 0 ? p.size() - 1 : 0;
   }
 
-  std::vector<tok::Encoding> encodings(n);
-  std::vector<Status> errors(n);
-  ParallelFor(pool_.get(), n, 16, [&](size_t begin, size_t end) {
-    for (size_t i = begin; i < end && !control.cancelled(); ++i)
-      errors[i] = tokenizer_->Encode(Prepare(prompt, texts[i]), nullptr, opts, &encodings[i]);
-  });
-  if (control.cancelled()) return Cancelled();
-  for (const Status& st : errors) WINNOW_RETURN_IF_ERROR(st);
-
   std::vector<float> full(n * dim_);
-  if (n > 0) {
-    std::vector<size_t> lengths(n);
-    for (size_t i = 0; i < n; ++i) lengths[i] = encodings[i].size();
-    const auto batches = batching::PlanBatches(lengths, options_.batch_size, TokenBudget());
-    std::vector<const tok::Encoding*> rows;
-    std::vector<float> emb;
-    size_t done = 0;
-    for (const auto& batch : batches) {
-      if (control.cancelled()) return Cancelled();
-      rows.clear();
-      for (size_t idx : batch.indices) rows.push_back(&encodings[idx]);
-      WINNOW_RETURN_IF_ERROR(RunRows(rows, batch.max_len, {output_name_.c_str()},
-                                     [&](size_t first, const BatchTensors& t, std::vector<Ort::Value>& results) -> Status {
-                                       const size_t count = static_cast<size_t>(t.rows);
-                                       emb.resize(count * dim_);
-                                       WINNOW_RETURN_IF_ERROR(PoolBatch(t, results, prompt_length, emb.data()));
-                                       for (size_t r = 0; r < count; ++r)
-                                         std::copy(emb.data() + r * dim_, emb.data() + (r + 1) * dim_,
-                                                   full.data() + batch.indices[first + r] * dim_);
-                                       return Status::Ok();
-                                     }));
-      done += rows.size();
-      if (control.progress) control.progress(done, n);
-    }
-  }
+  std::vector<float> emb;
+  WINNOW_RETURN_IF_ERROR(EncodeAndRun(
+      n, [&](size_t i, tok::Encoding* out) { return tokenizer_->Encode(Prepare(prompt, texts[i]), nullptr, opts, out); },
+      {output_name_.c_str()},
+      [&](const size_t* items, const BatchTensors& t, std::vector<Ort::Value>& results) -> Status {
+        const size_t count = static_cast<size_t>(t.rows);
+        emb.resize(count * dim_);
+        WINNOW_RETURN_IF_ERROR(PoolBatch(t, results, prompt_length, emb.data()));
+        for (size_t r = 0; r < count; ++r)
+          std::copy(emb.data() + r * dim_, emb.data() + (r + 1) * dim_, full.data() + items[r] * dim_);
+        return Status::Ok();
+      },
+      control));
 
   // Matryoshka truncation, then Normalize (so truncated vectors are unit length again).
   if (dims < dim_) {

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -18,8 +20,12 @@
 
 namespace winnow::pipelines {
 
-// Default padded tokens per batch on the CPU (a single longer row still runs alone).
+// Defaults when batchSize / tokenBudget are not given: rows per batch at most, and padded tokens per
+// batch at most (a single longer row still runs alone).
+inline constexpr size_t kCpuBatchRows = 32;
+inline constexpr size_t kGpuBatchRows = 128;
 inline constexpr size_t kCpuTokenBudget = 1024;
+inline constexpr size_t kGpuTokenBudget = 32768;
 
 struct ModelOptions {
   std::string dir;
@@ -28,18 +34,34 @@ struct ModelOptions {
   std::string device = "cpu";
   int threads = 0;           // intra-op threads, 0 = ONNX Runtime default
   size_t max_length = 0;     // 0 = the model's own maximum
-  size_t batch_size = 32;    // rows per inference batch at most
-  size_t token_budget = 0;   // padded tokens per batch at most (0 = kCpuTokenBudget on CPU, batch_size * max_length on GPU)
+  size_t batch_size = 0;     // rows per inference batch at most (0 = kCpuBatchRows on CPU, kGpuBatchRows on GPU)
+  size_t token_budget = 0;   // padded tokens per batch at most (0 = kCpuTokenBudget on CPU; on GPU
+                             // kGpuTokenBudget, or batch_size x max_length when batch_size is set and that is more)
   size_t gpu_mem_limit = 0;
   bool allow_tf32 = false;   // CUDA only
   rt::SessionConfig::Fusion fuse_layer_norm = rt::SessionConfig::Fusion::kAuto;
+  // Pad each batch to a bucketed length (batching::BucketLength) so the device sees few shapes.
+  // kAuto: on a GPU only (on a CPU padding is pure waste).
+  enum class Toggle { kAuto, kOn, kOff } length_buckets = Toggle::kAuto;
 };
+
+// Items tokenized ahead per chunk by EncodeAndRun: the next chunk is tokenized while the current one runs.
+inline constexpr size_t kChunkItems = 4096;
 
 // Progress and cancellation for long calls. Both optional; progress is called from a worker thread.
 struct RunControl {
   std::function<void(size_t done, size_t total)> progress;
   const std::atomic<bool>* cancel = nullptr;
   bool cancelled() const { return cancel && cancel->load(std::memory_order_relaxed); }
+};
+
+// What the model has run since it loaded (every call, every batch that succeeded, split halves counted
+// as they ran).
+struct BatchStats {
+  uint64_t batches = 0, rows = 0;
+  uint64_t tokens = 0;         // real tokens (attention mask 1)
+  uint64_t padded_tokens = 0;  // rows x padded length: what the device computed
+  std::set<size_t> sequence_lengths;  // distinct padded lengths (shapes) seen
 };
 
 // Padded int64 tensors for one batch, [rows, seq] each.
@@ -57,6 +79,10 @@ class TransformerModel {
   size_t model_max_length() const { return model_max_length_; }
   const nlohmann::json& config() const { return config_; }
   const ModelOptions& options() const { return options_; }
+  BatchStats batch_stats() const {
+    std::lock_guard<std::mutex> lk(stats_mu_);
+    return stats_;
+  }
 
  protected:
   Status LoadCommon(const ModelOptions& options);
@@ -70,6 +96,25 @@ class TransformerModel {
   Status RunRows(const std::vector<const tok::Encoding*>& rows, size_t seq, const std::vector<const char*>& outputs,
                  const BatchConsumer& consume) const;
   size_t TokenBudget() const;
+  size_t BatchRows() const;
+  bool LengthBuckets() const;
+
+  // Row r of `t` is item items[r] (an index into the caller's input).
+  using ItemConsumer =
+      std::function<Status(const size_t* items, const BatchTensors& t, std::vector<Ort::Value>& results)>;
+  using EncodeFn = std::function<Status(size_t item, tok::Encoding* out)>;
+  // Tokenizes items [0, n) with `encode` on the model's threads and runs them in length-sorted batches,
+  // handing each batch's outputs to `consume`; progress counts items. Items go in chunks of kChunkItems:
+  // while one chunk runs, the next is tokenized on another thread (on a GPU the CPU would otherwise wait),
+  // and at most two chunks of encodings are held at once, however many items a call has. A call of at most
+  // one chunk tokenizes everything first, as before. The first tokenization error in input order wins.
+  Status EncodeAndRun(size_t n, const EncodeFn& encode, const std::vector<const char*>& outputs,
+                      const ItemConsumer& consume, const RunControl& control) const;
+  // Runs encodings already made as one chunk: item i is encodings[i - base]; progress reports
+  // (*done, total) after each batch.
+  Status RunEncodings(const std::vector<tok::Encoding>& encodings, size_t base, size_t total, size_t* done,
+                      const std::vector<const char*>& outputs, const ItemConsumer& consume,
+                      const RunControl& control) const;
 
   ModelOptions options_;
   nlohmann::json config_;
@@ -83,6 +128,9 @@ class TransformerModel {
   std::unique_ptr<ThreadPool> pool_;  // tokenization threads (the `threads` option, else one per core)
   // Test hook (WINNOW_TEST_OOM_ABOVE_ROWS): batches of more rows fail as out of memory. -1: off.
   long long inject_oom_above_rows_ = -1;
+  size_t chunk_items_ = kChunkItems;  // test hook: WINNOW_TEST_CHUNK_ITEMS
+  mutable std::mutex stats_mu_;
+  mutable BatchStats stats_;
 
  private:
   Status RunRowsFrom(const std::vector<const tok::Encoding*>& rows, size_t first, size_t count, size_t seq,

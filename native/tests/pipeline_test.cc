@@ -1,0 +1,159 @@
+// The transformer pipelines' batching under AddressSanitizer: chunked tokenization on a second thread,
+// length buckets, concurrent calls and cancellation, on the tiny fixtures with the ONNX Runtime library
+// the addon build puts in build/Release (npm test builds it before these tests run).
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
+#include <string>
+#include <sys/stat.h>
+#include <thread>
+#include <vector>
+
+#include "pipelines/cross_encoder.h"
+#include "pipelines/sentence_encoder.h"
+
+namespace winnow::pipelines {
+namespace {
+
+const std::string kFixtures = std::string(WINNOW_SOURCE_DIR) + "/test/fixtures/models/";
+
+std::string OrtLibrary() {
+  if (const char* env = std::getenv("WINNOW_ORT_LIBRARY"); env && *env) return env;
+  return std::string(WINNOW_SOURCE_DIR) + "/build/Release/libwinnow_onnxruntime.so.1";
+}
+
+// Deterministic pairs of varied lengths; a few share their query.
+std::vector<std::pair<std::string, std::string>> MakePairs(size_t n) {
+  const char* words[] = {"river", "the", "museum", "of", "ancient", "coins", "was", "built", "in", "1907",
+                         "by", "a", "merchant", "whose", "family", "sailed", "north", "every", "spring", "again"};
+  std::vector<std::pair<std::string, std::string>> out;
+  uint32_t x = 12345;
+  auto next = [&] { return x = x * 1103515245u + 12345u; };
+  for (size_t i = 0; i < n; ++i) {
+    std::string q = "who built the " + std::string(words[i / 4 % 20]) + "?";
+    std::string d;
+    const size_t len = 3 + next() % 120;
+    for (size_t w = 0; w < len; ++w) d += std::string(words[next() % 20]) + (w % 9 == 8 ? ". " : " ");
+    out.emplace_back(q, d);
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string_view, std::string_view>> Views(const std::vector<std::pair<std::string, std::string>>& p) {
+  std::vector<std::pair<std::string_view, std::string_view>> v;
+  for (const auto& [a, b] : p) v.emplace_back(a, b);
+  return v;
+}
+
+class PipelineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    struct stat sb;
+    ASSERT_EQ(stat(OrtLibrary().c_str(), &sb), 0)
+        << "no ONNX Runtime library at " << OrtLibrary() << ": run `npm run build` first (or set WINNOW_ORT_LIBRARY)";
+  }
+  static std::unique_ptr<CrossEncoder> LoadCe(const char* chunk_env, ModelOptions::Toggle buckets) {
+    if (chunk_env) setenv("WINNOW_TEST_CHUNK_ITEMS", chunk_env, 1);
+    CrossEncoderOptions o;
+    o.dir = kFixtures + "bert-ce-tiny";
+    o.ort_library = OrtLibrary();
+    o.threads = 2;
+    o.batch_size = 4;
+    o.length_buckets = buckets;
+    auto m = CrossEncoder::Load(o);
+    unsetenv("WINNOW_TEST_CHUNK_ITEMS");
+    EXPECT_TRUE(m.ok()) << m.status().ToString();
+    return m.ok() ? std::move(m).value() : nullptr;
+  }
+};
+
+float MaxDiff(const std::vector<float>& a, const std::vector<float>& b) {
+  EXPECT_EQ(a.size(), b.size());
+  float m = 0;
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i) m = std::max(m, std::fabs(a[i] - b[i]));
+  return m;
+}
+
+TEST_F(PipelineTest, ChunkedBucketedAndConcurrentCallsAgree) {
+  const auto owned = MakePairs(61);
+  const auto pairs = Views(owned);
+  auto plain = LoadCe(nullptr, ModelOptions::Toggle::kOff);
+  auto chunked = LoadCe("5", ModelOptions::Toggle::kOn);
+  ASSERT_TRUE(plain && chunked);
+  std::vector<float> expected, got;
+  ASSERT_TRUE(plain->Predict(pairs, &expected).ok());
+  ASSERT_TRUE(chunked->Predict(pairs, &got).ok());
+  EXPECT_LT(MaxDiff(got, expected), 1e-5f);
+  const BatchStats sp = plain->batch_stats(), sc = chunked->batch_stats();
+  EXPECT_EQ(sp.rows, pairs.size());
+  EXPECT_EQ(sc.rows, pairs.size());
+  EXPECT_EQ(sc.tokens, sp.tokens);
+  EXPECT_GT(sc.padded_tokens, sp.padded_tokens);
+  for (size_t len : sc.sequence_lengths) EXPECT_TRUE(len % 16 == 0 || len == chunked->model_max_length()) << len;
+
+  // Three calls at once on the chunked model (each with its own producer thread).
+  std::vector<std::vector<float>> results(3);
+  std::vector<std::thread> callers;
+  for (int t = 0; t < 3; ++t)
+    callers.emplace_back([&, t] { EXPECT_TRUE(chunked->Predict(pairs, &results[t]).ok()); });
+  for (auto& c : callers) c.join();
+  for (const auto& r : results) EXPECT_LT(MaxDiff(r, expected), 1e-5f);
+}
+
+TEST_F(PipelineTest, CancelStopsAChunkedCall) {
+  const auto owned = MakePairs(200);
+  const auto pairs = Views(owned);
+  auto chunked = LoadCe("3", ModelOptions::Toggle::kAuto);
+  ASSERT_TRUE(chunked);
+  std::atomic<bool> cancel{false};
+  size_t last = 0;
+  RunControl control;
+  control.cancel = &cancel;
+  control.progress = [&](size_t done, size_t total) {
+    EXPECT_EQ(total, pairs.size());
+    EXPECT_GT(done, last);
+    last = done;
+    if (done >= 20) cancel.store(true);
+  };
+  std::vector<float> scores;
+  Status st = chunked->Predict(pairs, &scores, control);
+  EXPECT_EQ(st.code(), std::string("ABORTED")) << st.ToString();
+  EXPECT_LT(last, pairs.size());
+  // Usable afterwards.
+  std::vector<float> again;
+  ASSERT_TRUE(chunked->Predict(std::vector<std::pair<std::string_view, std::string_view>>(pairs.begin(), pairs.begin() + 9), &again).ok());
+  EXPECT_EQ(again.size(), 9u);
+}
+
+TEST_F(PipelineTest, SentenceEncoderChunkedEqualsPlain) {
+  const auto owned = MakePairs(40);
+  std::vector<std::string_view> texts;
+  for (const auto& p : owned) texts.push_back(p.second);
+  auto load = [](const char* chunk_env) {
+    if (chunk_env) setenv("WINNOW_TEST_CHUNK_ITEMS", chunk_env, 1);
+    SentenceEncoderOptions o;
+    o.dir = kFixtures + "e5-tiny";
+    o.ort_library = OrtLibrary();
+    o.threads = 2;
+    o.batch_size = 3;
+    auto m = SentenceEncoder::Load(o);
+    unsetenv("WINNOW_TEST_CHUNK_ITEMS");
+    EXPECT_TRUE(m.ok()) << m.status().ToString();
+    return m.ok() ? std::move(m).value() : nullptr;
+  };
+  auto plain = load(nullptr);
+  auto chunked = load("4");
+  ASSERT_TRUE(plain && chunked);
+  EncodeParams params;
+  EncodeResult a, b;
+  ASSERT_TRUE(plain->Encode(texts, params, &a).ok());
+  ASSERT_TRUE(chunked->Encode(texts, params, &b).ok());
+  EXPECT_EQ(a.rows, texts.size());
+  EXPECT_LT(MaxDiff(a.f32, b.f32), 1e-5f);
+  EXPECT_GT(chunked->batch_stats().batches, plain->batch_stats().batches);
+}
+
+}  // namespace
+}  // namespace winnow::pipelines
