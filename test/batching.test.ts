@@ -2,25 +2,17 @@
 // tokenizes the next chunk while the current one runs. Both change only how rows are grouped and padded,
 // so results must equal the plain path's within float rounding, in input order.
 import * as path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CrossEncoder, PruningEncoder, SentenceEncoder } from '../lib/index';
+import { withEnv } from './helpers/env';
 import { corpusPairs, FIXTURES, maxAbsDiff } from './helpers/reference';
 
 const CHUNK_ENV = 'WINNOW_TEST_CHUNK_ITEMS';
 const pairs = corpusPairs(90).map(([q, d], i) => [q, d.slice(0, 40 + ((i * 37) % 400))] as [string, string]);
 
-async function withChunks<T>(items: number, load: () => Promise<T>): Promise<T> {
-  process.env[CHUNK_ENV] = String(items);
-  try {
-    return await load();
-  } finally {
-    delete process.env[CHUNK_ENV];
-  }
+function withChunks<T>(items: number, load: () => Promise<T>): Promise<T> {
+  return withEnv(CHUNK_ENV, items, load);
 }
-
-afterEach(() => {
-  delete process.env[CHUNK_ENV];
-});
 
 describe('length buckets', () => {
   it('CrossEncoder: bucketed padding gives the same scores and ranking', async () => {

@@ -3,25 +3,17 @@
 // loads) any batch of more than N rows fails the way ONNX Runtime reports an allocation failure. A model
 // without the split logic would reject; with it the results must equal those of an unconstrained model.
 import * as path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CrossEncoder, PruningEncoder, SentenceEncoder } from '../lib/index';
+import { withEnv } from './helpers/env';
 import { corpusPairs, FIXTURES, maxAbsDiff } from './helpers/reference';
 
 const ENV = 'WINNOW_TEST_OOM_ABOVE_ROWS';
 const pairs = corpusPairs(40).map(([q, d]) => [q, d.slice(0, 300)] as [string, string]);
 
-async function withInjectedOom<T>(rows: number, load: () => Promise<T>): Promise<T> {
-  process.env[ENV] = String(rows);
-  try {
-    return await load();
-  } finally {
-    delete process.env[ENV];
-  }
+function withInjectedOom<T>(rows: number, load: () => Promise<T>): Promise<T> {
+  return withEnv(ENV, rows, load);
 }
-
-afterEach(() => {
-  delete process.env[ENV];
-});
 
 describe('out-of-memory batches are split and retried', () => {
   it('CrossEncoder: same scores when batches over 3 rows fail; single rows failing is an error', async () => {

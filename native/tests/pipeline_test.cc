@@ -47,6 +47,22 @@ std::vector<std::pair<std::string_view, std::string_view>> Views(const std::vect
   return v;
 }
 
+// Loads a model with `set` applied to its options and, when chunk_env is given, WINNOW_TEST_CHUNK_ITEMS set
+// for the load only.
+template <class Model, class Options, class Set>
+std::unique_ptr<Model> LoadModel(const char* fixture, const char* chunk_env, Set set) {
+  if (chunk_env) setenv("WINNOW_TEST_CHUNK_ITEMS", chunk_env, 1);
+  Options o;
+  o.dir = kFixtures + fixture;
+  o.ort_library = OrtLibrary();
+  o.threads = 2;
+  set(o);
+  auto m = Model::Load(o);
+  unsetenv("WINNOW_TEST_CHUNK_ITEMS");
+  EXPECT_TRUE(m.ok()) << m.status().ToString();
+  return m.ok() ? std::move(m).value() : nullptr;
+}
+
 class PipelineTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -55,17 +71,10 @@ class PipelineTest : public ::testing::Test {
         << "no ONNX Runtime library at " << OrtLibrary() << ": run `npm run build` first (or set WINNOW_ORT_LIBRARY)";
   }
   static std::unique_ptr<CrossEncoder> LoadCe(const char* chunk_env, ModelOptions::Toggle buckets) {
-    if (chunk_env) setenv("WINNOW_TEST_CHUNK_ITEMS", chunk_env, 1);
-    CrossEncoderOptions o;
-    o.dir = kFixtures + "bert-ce-tiny";
-    o.ort_library = OrtLibrary();
-    o.threads = 2;
-    o.batch_size = 4;
-    o.length_buckets = buckets;
-    auto m = CrossEncoder::Load(o);
-    unsetenv("WINNOW_TEST_CHUNK_ITEMS");
-    EXPECT_TRUE(m.ok()) << m.status().ToString();
-    return m.ok() ? std::move(m).value() : nullptr;
+    return LoadModel<CrossEncoder, CrossEncoderOptions>("bert-ce-tiny", chunk_env, [&](CrossEncoderOptions& o) {
+      o.batch_size = 4;
+      o.length_buckets = buckets;
+    });
   }
 };
 
@@ -132,16 +141,8 @@ TEST_F(PipelineTest, SentenceEncoderChunkedEqualsPlain) {
   std::vector<std::string_view> texts;
   for (const auto& p : owned) texts.push_back(p.second);
   auto load = [](const char* chunk_env) {
-    if (chunk_env) setenv("WINNOW_TEST_CHUNK_ITEMS", chunk_env, 1);
-    SentenceEncoderOptions o;
-    o.dir = kFixtures + "e5-tiny";
-    o.ort_library = OrtLibrary();
-    o.threads = 2;
-    o.batch_size = 3;
-    auto m = SentenceEncoder::Load(o);
-    unsetenv("WINNOW_TEST_CHUNK_ITEMS");
-    EXPECT_TRUE(m.ok()) << m.status().ToString();
-    return m.ok() ? std::move(m).value() : nullptr;
+    return LoadModel<SentenceEncoder, SentenceEncoderOptions>("e5-tiny", chunk_env,
+                                                              [](SentenceEncoderOptions& o) { o.batch_size = 3; });
   };
   auto plain = load(nullptr);
   auto chunked = load("4");

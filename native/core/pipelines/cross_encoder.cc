@@ -1,7 +1,6 @@
 #include "pipelines/cross_encoder.h"
 
 #include <cmath>
-#include <unordered_map>
 
 #include "loaders/model_folder.h"
 
@@ -96,64 +95,45 @@ Status CrossEncoder::EncodeQuery(std::string_view query, tok::Encoding* out) con
   return Status::Ok();
 }
 
-Status CrossEncoder::EncodePair(const tok::Encoding& query, std::string_view doc, tok::Encoding* out) const {
-  tok::Encoding d;
-  WINNOW_RETURN_IF_ERROR(tokenizer_->EncodeRaw(doc, &d));
-  tok::EncodeOptions opts;
-  opts.truncation.max_length = max_length_;
-  opts.truncation.strategy = tok::TruncationStrategy::kOnlySecond;
-  return tokenizer_->PostProcess(query, &d, opts, out);
-}
-
 Status CrossEncoder::Predict(const std::vector<std::pair<std::string_view, std::string_view>>& pairs,
                              std::vector<float>* scores, const RunControl& control) const {
-  // Consecutive pairs usually share their query: tokenize each distinct query once.
-  std::unordered_map<std::string_view, tok::Encoding> queries;
-  for (const auto& p : pairs) {
-    if (queries.count(p.first)) continue;
-    tok::Encoding q;
-    WINNOW_RETURN_IF_ERROR(EncodeQuery(p.first, &q));
-    queries.emplace(p.first, std::move(q));
-  }
-  return ScorePairs(
-      pairs.size(), [&](size_t i, tok::Encoding* out) { return EncodePair(queries.at(pairs[i].first), pairs[i].second, out); },
-      scores, control);
+  scores->assign(pairs.size() * num_labels_, 0.0f);
+  return RunPairs(
+      pairs, [this](std::string_view q, tok::Encoding* out) { return EncodeQuery(q, out); }, {logits_name_.c_str()},
+      LogitsConsumer(scores), control);
 }
 
 Status CrossEncoder::Score(std::string_view query, const std::vector<std::string_view>& documents,
                            std::vector<float>* scores, const RunControl& control) const {
   tok::Encoding q;
   WINNOW_RETURN_IF_ERROR(EncodeQuery(query, &q));
-  return ScorePairs(
-      documents.size(), [&](size_t i, tok::Encoding* out) { return EncodePair(q, documents[i], out); }, scores, control);
+  scores->assign(documents.size() * num_labels_, 0.0f);
+  return EncodeAndRun(
+      documents.size(), [&](size_t i, tok::Encoding* out) { return EncodePair(q, documents[i], out); },
+      {logits_name_.c_str()}, LogitsConsumer(scores), control);
 }
 
-Status CrossEncoder::ScorePairs(size_t n, const EncodeFn& encode, std::vector<float>* scores,
-                                const RunControl& control) const {
-  scores->assign(n * num_labels_, 0.0f);
-  return EncodeAndRun(n, encode, {logits_name_.c_str()},
-                      [&](const size_t* items, const BatchTensors& t, std::vector<Ort::Value>& results) -> Status {
-                        const size_t rows = static_cast<size_t>(t.rows);
-                        std::vector<float> scratch;
-                        std::vector<int64_t> shape;
-                        const float* logits = nullptr;  // [batch, num_labels]
-                        WINNOW_RETURN_IF_ERROR(OutputAsFloat(results[0], logits_name_, &scratch, &logits, &shape));
-                        size_t elements = 1;
-                        for (int64_t d : shape) elements *= static_cast<size_t>(std::max<int64_t>(d, 0));
-                        if (elements != rows * num_labels_) {
-                          return Status(codes::kOnnxInvalid, "output " + logits_name_ + " has " +
-                                                                 std::to_string(elements) + " values for " +
-                                                                 std::to_string(rows) + " rows; expected [batch, " +
-                                                                 std::to_string(num_labels_) + "]");
-                        }
-                        for (size_t r = 0; r < rows; ++r) {
-                          float* dst = scores->data() + items[r] * num_labels_;
-                          std::copy(logits + r * num_labels_, logits + (r + 1) * num_labels_, dst);
-                          Activate(activation_, dst, num_labels_);
-                        }
-                        return Status::Ok();
-                      },
-                      control);
+TransformerModel::ItemConsumer CrossEncoder::LogitsConsumer(std::vector<float>* scores) const {
+  return [this, scores](const size_t* items, const BatchTensors& t, std::vector<Ort::Value>& results) -> Status {
+    const size_t rows = static_cast<size_t>(t.rows);
+    std::vector<float> scratch;
+    std::vector<int64_t> shape;
+    const float* logits = nullptr;  // [batch, num_labels]
+    WINNOW_RETURN_IF_ERROR(OutputAsFloat(results[0], logits_name_, &scratch, &logits, &shape));
+    size_t elements = 1;
+    for (int64_t d : shape) elements *= static_cast<size_t>(std::max<int64_t>(d, 0));
+    if (elements != rows * num_labels_) {
+      return Status(codes::kOnnxInvalid, "output " + logits_name_ + " has " + std::to_string(elements) + " values for " +
+                                             std::to_string(rows) + " rows; expected [batch, " +
+                                             std::to_string(num_labels_) + "]");
+    }
+    for (size_t r = 0; r < rows; ++r) {
+      float* dst = scores->data() + items[r] * num_labels_;
+      std::copy(logits + r * num_labels_, logits + (r + 1) * num_labels_, dst);
+      Activate(activation_, dst, num_labels_);
+    }
+    return Status::Ok();
+  };
 }
 
 }  // namespace winnow::pipelines

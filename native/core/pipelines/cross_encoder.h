@@ -35,10 +35,9 @@ class CrossEncoder : public TransformerModel {
                const RunControl& control = {}) const;
 
  private:
-  Status EncodePair(const tok::Encoding& query, std::string_view doc, tok::Encoding* out) const;
   Status EncodeQuery(std::string_view query, tok::Encoding* out) const;
-  // Tokenizes n pairs with `encode` and scores them (TransformerModel::EncodeAndRun).
-  Status ScorePairs(size_t n, const EncodeFn& encode, std::vector<float>* scores, const RunControl& control) const;
+  // Writes each row's activated logits to scores[item * num_labels ...].
+  ItemConsumer LogitsConsumer(std::vector<float>* scores) const;
 
   size_t num_labels_ = 1;
   Activation activation_ = Activation::kSigmoid;

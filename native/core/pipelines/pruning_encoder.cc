@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <unordered_map>
 
 #include "loaders/model_folder.h"
 
@@ -112,25 +111,9 @@ TransformerModel::ItemConsumer PruningEncoder::BlockConsumer(const std::vector<t
 
 Status PruningEncoder::Predict(const std::vector<std::pair<std::string_view, std::string_view>>& pairs,
                                std::vector<float>* scores, const RunControl& control) const {
-  // Each distinct query is tokenized once; documents are tokenized on the model's threads.
-  std::unordered_map<std::string_view, tok::Encoding> queries;
-  for (const auto& p : pairs) {
-    if (queries.count(p.first)) continue;
-    tok::Encoding q;
-    WINNOW_RETURN_IF_ERROR(EncodeQuery(p.first, &q));
-    queries.emplace(p.first, std::move(q));
-  }
-  tok::EncodeOptions opts;
-  opts.truncation.max_length = max_length_;
-  opts.truncation.strategy = tok::TruncationStrategy::kOnlySecond;
   scores->assign(pairs.size(), 0.0f);
-  return EncodeAndRun(
-      pairs.size(),
-      [&](size_t i, tok::Encoding* out) -> Status {
-        tok::Encoding d;
-        WINNOW_RETURN_IF_ERROR(tokenizer_->EncodeRaw(pairs[i].second, &d));
-        return tokenizer_->PostProcess(queries.at(pairs[i].first), &d, opts, out);
-      },
+  return RunPairs(
+      pairs, [this](std::string_view q, tok::Encoding* out) { return EncodeQuery(q, out); },
       {kRankingOutput}, BlockConsumer(nullptr, scores, nullptr), control);
 }
 

@@ -203,6 +203,31 @@ Status TransformerModel::EncodeAndRun(size_t n, const EncodeFn& encode, const st
   }
 }
 
+Status TransformerModel::RunPairs(const Pairs& pairs, const QueryEncoder& encode_query,
+                                  const std::vector<const char*>& outputs, const ItemConsumer& consume,
+                                  const RunControl& control) const {
+  // Consecutive pairs usually share their query: tokenize each distinct query once.
+  std::unordered_map<std::string_view, tok::Encoding> queries;
+  for (const auto& p : pairs) {
+    if (queries.count(p.first)) continue;
+    tok::Encoding q;
+    WINNOW_RETURN_IF_ERROR(encode_query(p.first, &q));
+    queries.emplace(p.first, std::move(q));
+  }
+  return EncodeAndRun(
+      pairs.size(), [&](size_t i, tok::Encoding* out) { return EncodePair(queries.at(pairs[i].first), pairs[i].second, out); },
+      outputs, consume, control);
+}
+
+Status TransformerModel::EncodePair(const tok::Encoding& query, std::string_view doc, tok::Encoding* out) const {
+  tok::Encoding d;
+  WINNOW_RETURN_IF_ERROR(tokenizer_->EncodeRaw(doc, &d));
+  tok::EncodeOptions opts;
+  opts.truncation.max_length = max_length_;
+  opts.truncation.strategy = tok::TruncationStrategy::kOnlySecond;
+  return tokenizer_->PostProcess(query, &d, opts, out);
+}
+
 void TransformerModel::FillBatch(const std::vector<const tok::Encoding*>& rows, size_t seq, BatchTensors* out) const {
   const size_t n = rows.size();
   out->rows = static_cast<int64_t>(n);

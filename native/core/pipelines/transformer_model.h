@@ -9,6 +9,9 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -110,6 +113,15 @@ class TransformerModel {
   // one chunk tokenizes everything first, as before. The first tokenization error in input order wins.
   Status EncodeAndRun(size_t n, const EncodeFn& encode, const std::vector<const char*>& outputs,
                       const ItemConsumer& consume, const RunControl& control) const;
+  using Pairs = std::vector<std::pair<std::string_view, std::string_view>>;
+  using QueryEncoder = std::function<Status(std::string_view query, tok::Encoding* out)>;
+  // Pairs as rerankers see them: each distinct first text is tokenized once with `encode_query` (which
+  // refuses queries too long to leave room), each pair then goes through EncodePair, and all run through
+  // EncodeAndRun.
+  Status RunPairs(const Pairs& pairs, const QueryEncoder& encode_query, const std::vector<const char*>& outputs,
+                  const ItemConsumer& consume, const RunControl& control) const;
+  // `query` (raw encoding) + `doc` post-processed as a pair; only the document is truncated to max_length.
+  Status EncodePair(const tok::Encoding& query, std::string_view doc, tok::Encoding* out) const;
   // Runs encodings already made as one chunk: item i is encodings[i - base]; progress reports
   // (*done, total) after each batch.
   Status RunEncodings(const std::vector<tok::Encoding>& encodings, size_t base, size_t total, size_t* done,
