@@ -11,7 +11,7 @@ Each benchmark is data (\`bench/trials.mjs\`) plus one driver per library (\`ben
 
 \`\`\`sh
 sudo apt-get install python3-torch python3-onnx   # only to generate the benchmark models
-cd bench && npm install && npm run bench         # needs the addon built at the root (npm run build)
+cd bench && ONNXRUNTIME_NODE_INSTALL=skip ONNXRUNTIME_NODE_INSTALL_CUDA=skip npm install && npm run bench   # needs the addon built at the root (npm run build); the skips keep both onnxruntime-node versions from downloading CUDA files
 \`\`\`
 `;
 

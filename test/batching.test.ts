@@ -10,8 +10,10 @@ import { corpusPairs, FIXTURES, maxAbsDiff } from './helpers/reference';
 const CHUNK_ENV = 'WINNOW_TEST_CHUNK_ITEMS';
 const pairs = corpusPairs(90).map(([q, d], i) => [q, d.slice(0, 40 + ((i * 37) % 400))] as [string, string]);
 
-function withChunks<T>(items: number, load: () => Promise<T>): Promise<T> {
-  return withEnv(CHUNK_ENV, items, load);
+// Chunks of `items`; `overlap`: tokenize the next chunk on a second thread as on a GPU (the CPU default is
+// to tokenize it after the current one).
+function withChunks<T>(items: number, load: () => Promise<T>, overlap = false): Promise<T> {
+  return withEnv({ [CHUNK_ENV]: items, WINNOW_TEST_OVERLAP: overlap ? 1 : 0 }, load);
 }
 
 describe('length buckets', () => {
@@ -96,11 +98,11 @@ describe('length buckets', () => {
 });
 
 describe('chunked tokenization pipeline', () => {
-  it('CrossEncoder: chunks of 7 pairs give the plain scores in input order, with progress over all pairs', async () => {
+  it('CrossEncoder: chunks of 7 pairs, tokenized while the previous chunk runs, give the plain scores in input order, with progress over all pairs', async () => {
     const dir = path.join(FIXTURES, 'bert-ce-tiny');
     const opts = { threads: 2, batchSize: 4 };
     const plain = await CrossEncoder.load(dir, opts);
-    const chunked = await withChunks(7, () => CrossEncoder.load(dir, opts));
+    const chunked = await withChunks(7, () => CrossEncoder.load(dir, opts), true);
     const expected = await plain.predict(pairs);
     const seen: Array<[number, number]> = [];
     const got = await chunked.predict(pairs, { onProgress: (p) => seen.push([p.done, p.total]) });
@@ -128,7 +130,7 @@ describe('chunked tokenization pipeline', () => {
 
   it('CrossEncoder: abort stops a chunked call', async () => {
     const dir = path.join(FIXTURES, 'bert-ce-tiny');
-    const chunked = await withChunks(5, () => CrossEncoder.load(dir, { threads: 1, batchSize: 2 }));
+    const chunked = await withChunks(5, () => CrossEncoder.load(dir, { threads: 1, batchSize: 2 }), true);
     const many = Array.from({ length: 40 }, () => pairs).flat();
     const ac = new AbortController();
     let calls = 0;
@@ -144,7 +146,7 @@ describe('chunked tokenization pipeline', () => {
     chunked.dispose();
   });
 
-  it('SentenceEncoder and PruningEncoder.predict: chunked results equal plain ones', async () => {
+  it('SentenceEncoder and PruningEncoder.predict: chunked results equal plain ones (chunks one after another, as on a CPU)', async () => {
     const texts = pairs.map((p) => p[1]);
     const e5 = path.join(FIXTURES, 'e5-tiny');
     const plain = await SentenceEncoder.load(e5, { threads: 2, batchSize: 4 });

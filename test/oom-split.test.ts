@@ -12,7 +12,7 @@ const ENV = 'WINNOW_TEST_OOM_ABOVE_ROWS';
 const pairs = corpusPairs(40).map(([q, d]) => [q, d.slice(0, 300)] as [string, string]);
 
 function withInjectedOom<T>(rows: number, load: () => Promise<T>): Promise<T> {
-  return withEnv(ENV, rows, load);
+  return withEnv({ [ENV]: rows }, load);
 }
 
 describe('out-of-memory batches are split and retried', () => {

@@ -48,10 +48,11 @@ std::vector<std::pair<std::string_view, std::string_view>> Views(const std::vect
 }
 
 // Loads a model with `set` applied to its options and, when chunk_env is given, WINNOW_TEST_CHUNK_ITEMS set
-// for the load only.
+// for the load only, with the next chunk tokenized on a second thread (as on a GPU) when `overlap`.
 template <class Model, class Options, class Set>
-std::unique_ptr<Model> LoadModel(const char* fixture, const char* chunk_env, Set set) {
+std::unique_ptr<Model> LoadModel(const char* fixture, const char* chunk_env, Set set, bool overlap = true) {
   if (chunk_env) setenv("WINNOW_TEST_CHUNK_ITEMS", chunk_env, 1);
+  setenv("WINNOW_TEST_OVERLAP", overlap ? "1" : "0", 1);
   Options o;
   o.dir = kFixtures + fixture;
   o.ort_library = OrtLibrary();
@@ -59,6 +60,7 @@ std::unique_ptr<Model> LoadModel(const char* fixture, const char* chunk_env, Set
   set(o);
   auto m = Model::Load(o);
   unsetenv("WINNOW_TEST_CHUNK_ITEMS");
+  unsetenv("WINNOW_TEST_OVERLAP");
   EXPECT_TRUE(m.ok()) << m.status().ToString();
   return m.ok() ? std::move(m).value() : nullptr;
 }
@@ -142,7 +144,7 @@ TEST_F(PipelineTest, SentenceEncoderChunkedEqualsPlain) {
   for (const auto& p : owned) texts.push_back(p.second);
   auto load = [](const char* chunk_env) {
     return LoadModel<SentenceEncoder, SentenceEncoderOptions>("e5-tiny", chunk_env,
-                                                              [](SentenceEncoderOptions& o) { o.batch_size = 3; });
+                                                              [](SentenceEncoderOptions& o) { o.batch_size = 3; }, false);
   };
   auto plain = load(nullptr);
   auto chunked = load("4");

@@ -1,10 +1,10 @@
-// Test hooks read from the environment when a model loads (WINNOW_TEST_OOM_ABOVE_ROWS, WINNOW_TEST_CHUNK_ITEMS):
-// set for the load only, so other models in the same worker are unaffected.
-export async function withEnv<T>(name: string, value: number, load: () => Promise<T>): Promise<T> {
-  process.env[name] = String(value);
+// Test hooks read from the environment when a model loads (WINNOW_TEST_OOM_ABOVE_ROWS, WINNOW_TEST_CHUNK_ITEMS,
+// WINNOW_TEST_OVERLAP): set for the load only, so other models in the same worker are unaffected.
+export async function withEnv<T>(vars: Record<string, number>, load: () => Promise<T>): Promise<T> {
+  for (const [name, value] of Object.entries(vars)) process.env[name] = String(value);
   try {
     return await load();
   } finally {
-    delete process.env[name];
+    for (const name of Object.keys(vars)) delete process.env[name];
   }
 }

@@ -107,10 +107,10 @@ class TransformerModel {
       std::function<Status(const size_t* items, const BatchTensors& t, std::vector<Ort::Value>& results)>;
   using EncodeFn = std::function<Status(size_t item, tok::Encoding* out)>;
   // Tokenizes items [0, n) with `encode` on the model's threads and runs them in length-sorted batches,
-  // handing each batch's outputs to `consume`; progress counts items. Items go in chunks of kChunkItems:
-  // while one chunk runs, the next is tokenized on another thread (on a GPU the CPU would otherwise wait),
-  // and at most two chunks of encodings are held at once, however many items a call has. A call of at most
-  // one chunk tokenizes everything first, as before. The first tokenization error in input order wins.
+  // handing each batch's outputs to `consume`; progress counts items. Items go in chunks of kChunkItems, so
+  // at most two chunks of encodings are held at once however many items a call has; on a GPU the next chunk
+  // is tokenized on another thread while the current one runs (the CPU would otherwise wait). A call of at
+  // most one chunk tokenizes everything first, as before. The first tokenization error in input order wins.
   Status EncodeAndRun(size_t n, const EncodeFn& encode, const std::vector<const char*>& outputs,
                       const ItemConsumer& consume, const RunControl& control) const;
   using Pairs = std::vector<std::pair<std::string_view, std::string_view>>;
@@ -141,6 +141,7 @@ class TransformerModel {
   // Test hook (WINNOW_TEST_OOM_ABOVE_ROWS): batches of more rows fail as out of memory. -1: off.
   long long inject_oom_above_rows_ = -1;
   size_t chunk_items_ = kChunkItems;  // test hook: WINNOW_TEST_CHUNK_ITEMS
+  bool overlap_tokenization_ = false;  // GPU sessions; test hook: WINNOW_TEST_OVERLAP=0|1
   mutable std::mutex stats_mu_;
   mutable BatchStats stats_;
 
