@@ -17,7 +17,7 @@ namespace {
 // Field numbers from onnx.proto.
 namespace model_f { constexpr uint32_t kGraph = 7, kOpsetImport = 8; }
 namespace opset_f { constexpr uint32_t kDomain = 1, kVersion = 2; }
-namespace graph_f { constexpr uint32_t kNode = 1, kInitializer = 5, kOutput = 12; }
+namespace graph_f { constexpr uint32_t kNode = 1, kInitializer = 5, kInput = 11, kOutput = 12; }
 namespace node_f { constexpr uint32_t kInput = 1, kOutput = 2, kName = 3, kOpType = 4, kAttribute = 5, kDomain = 7; }
 namespace attr_f { constexpr uint32_t kName = 1, kF = 2, kI = 3, kT = 5, kG = 6, kInts = 8, kGraphs = 11, kType = 20; }
 namespace tensor_f {
@@ -432,81 +432,169 @@ std::string SkipLayerNormNode(const Fusion& fu, int index) {
   return node;
 }
 
-}  // namespace
+// A ModelProto read far enough to rewrite its graph's node list.
+struct ParsedModel {
+  std::string_view model, graph_bytes;
+  bool has_ms_domain = false;
+  int64_t onnx_opset = 0;  // version of the default domain
+  std::vector<pb::Field> graph_fields;
+  std::unordered_set<std::string_view> graph_inputs;
+  Graph g;
+};
 
-StatusOr<GraphRewrite> FuseSkipLayerNorm(std::string_view model, bool quantized) {
-  GraphRewrite result;
-  std::string_view graph_bytes;
-  bool has_graph = false, has_ms_domain = false;
+bool QuantizesActivations(const Node& n) {
+  return n.op == "DynamicQuantizeLinear" || n.op == "QuantizeLinear" || n.op == "DynamicQuantizeMatMul" ||
+         n.op == "MatMulInteger" || n.op == "QLinearMatMul" || n.op == "MatMulIntegerToFloat";
+}
+
+// Errors: malformed protobuf. `*skipped` is set (and the rewrite must leave the model alone) for graphs with
+// subgraphs, external weights, a value produced twice, or (unless `quantized`) quantized activations: there
+// a float 1e-7 off can round to the next int8 step (~2e-3 on a score).
+Status ParseModel(std::string_view model, bool quantized, ParsedModel* pm, std::string* skipped) {
+  pm->model = model;
+  bool has_graph = false;
   {
     pb::Reader r(model);
     pb::Field f;
     while (r.Next(&f)) {
       if (f.number == model_f::kGraph && f.wire == pb::kLen) {
-        graph_bytes = f.bytes;
+        pm->graph_bytes = f.bytes;
         has_graph = true;
       } else if (f.number == model_f::kOpsetImport && f.wire == pb::kLen) {
         pb::Reader o(f.bytes);
         pb::Field of;
-        while (o.Next(&of))
-          if (of.number == opset_f::kDomain && of.bytes == "com.microsoft") has_ms_domain = true;
+        std::string_view domain;
+        int64_t version = 0;
+        while (o.Next(&of)) {
+          if (of.number == opset_f::kDomain && of.wire == pb::kLen) domain = of.bytes;
+          else if (of.number == opset_f::kVersion && of.wire == pb::kVarint) version = static_cast<int64_t>(of.varint);
+        }
+        if (domain == "com.microsoft") pm->has_ms_domain = true;
+        else if (domain.empty() || domain == "ai.onnx") pm->onnx_opset = version;
       }
     }
     if (!r.ok()) return Malformed("model");
     if (!has_graph) return Malformed("no graph");
   }
-
-  Graph g;
-  std::vector<pb::Field> graph_fields;
-  {
-    pb::Reader r(graph_bytes);
-    pb::Field f;
-    while (r.Next(&f)) {
-      graph_fields.push_back(f);
-      if (f.wire != pb::kLen) continue;
-      if (f.number == graph_f::kNode) {
-        Node n;
-        n.raw = f.raw;
-        if (!ParseNode(f.bytes, &n)) return Malformed("node");
-        if (n.has_subgraph) {
-          result.skipped = "the graph has subgraphs";
-          return result;
-        }
-        // Quantized activations: a norm output 1e-7 off can round to the next int8 step, so a fused
-        // graph would no longer match the file as written (~2e-3 on a score). Only when asked.
-        if (!quantized && (n.op == "DynamicQuantizeLinear" || n.op == "QuantizeLinear" || n.op == "DynamicQuantizeMatMul" ||
-            n.op == "MatMulInteger" || n.op == "QLinearMatMul" || n.op == "MatMulIntegerToFloat")) {
-          result.skipped = "the graph quantizes activations";
-          return result;
-        }
-        g.nodes.push_back(std::move(n));
-      } else if (f.number == graph_f::kInitializer) {
-        auto t = ParseTensor(f.bytes);
-        if (!t) return Malformed("initializer");
-        if (t->external) {
-          result.skipped = "weights are in external data files";
-          return result;
-        }
-        pb::Reader tr(f.bytes);
-        pb::Field tf;
-        while (tr.Next(&tf))
-          if (tf.number == tensor_f::kName && tf.wire == pb::kLen) {
-            g.constants[tf.bytes] = f.bytes;
-          }
-      } else if (f.number == graph_f::kOutput) {
-        pb::Reader vr(f.bytes);
-        pb::Field vf;
-        while (vr.Next(&vf))
-          if (vf.number == 1 && vf.wire == pb::kLen) g.graph_outputs.insert(vf.bytes);
+  Graph& g = pm->g;
+  pb::Reader r(pm->graph_bytes);
+  pb::Field f;
+  while (r.Next(&f)) {
+    pm->graph_fields.push_back(f);
+    if (f.wire != pb::kLen) continue;
+    if (f.number == graph_f::kNode) {
+      Node n;
+      n.raw = f.raw;
+      if (!ParseNode(f.bytes, &n)) return Malformed("node");
+      if (n.has_subgraph) {
+        *skipped = "the graph has subgraphs";
+        return Status::Ok();
       }
+      if (!quantized && QuantizesActivations(n)) {
+        *skipped = "the graph quantizes activations";
+        return Status::Ok();
+      }
+      g.nodes.push_back(std::move(n));
+    } else if (f.number == graph_f::kInitializer) {
+      auto t = ParseTensor(f.bytes);
+      if (!t) return Malformed("initializer");
+      if (t->external) {
+        *skipped = "weights are in external data files";
+        return Status::Ok();
+      }
+      pb::Reader tr(f.bytes);
+      pb::Field tf;
+      while (tr.Next(&tf))
+        if (tf.number == tensor_f::kName && tf.wire == pb::kLen) g.constants[tf.bytes] = f.bytes;
+    } else if (f.number == graph_f::kOutput || f.number == graph_f::kInput) {
+      pb::Reader vr(f.bytes);
+      pb::Field vf;
+      while (vr.Next(&vf))
+        if (vf.number == 1 && vf.wire == pb::kLen)
+          (f.number == graph_f::kOutput ? g.graph_outputs : pm->graph_inputs).insert(vf.bytes);
     }
-    if (!r.ok()) return Malformed("graph");
   }
-  if (!g.Index()) {
-    result.skipped = "a value is produced by more than one node";
-    return result;
-  }
+  if (!r.ok()) return Malformed("graph");
+  if (!g.Index()) *skipped = "a value is produced by more than one node";
+  return Status::Ok();
+}
 
+// The model with `claimed` nodes removed, `replacement` nodes written in place of the node at their index and
+// `prologue` nodes (serialized NodeProtos reading only graph inputs and constants) first. With
+// `drop_dead`, nodes whose outputs nothing reads any more (shape arithmetic of removed reshapes, a mask
+// no longer used) go too.
+std::string EmitModel(const ParsedModel& pm, const std::vector<char>& claimed,
+                      const std::unordered_map<size_t, std::string>& replacement,
+                      const std::vector<std::string>& prologue, bool drop_dead) {
+  const Graph& g = pm.g;
+  std::vector<char> live(g.nodes.size(), 1);
+  if (drop_dead) {
+    // Backwards over the (topologically ordered) node list: a node is live when a graph output or a live
+    // node reads one of its outputs. Replacement nodes read what the node they replace was matched with.
+    std::unordered_set<std::string_view> needed(g.graph_outputs.begin(), g.graph_outputs.end());
+    std::vector<Node> parsed_replacements;
+    for (size_t i = g.nodes.size(); i-- > 0;) {
+      const Node* n = &g.nodes[i];
+      Node rep;
+      auto it = replacement.find(i);
+      if (it != replacement.end()) {
+        if (!ParseNode(it->second, &rep)) continue;
+        n = &rep;
+      } else if (claimed[i]) {
+        live[i] = 0;
+        continue;
+      }
+      bool used = false;
+      for (auto out : n->outputs) used = used || (!out.empty() && needed.count(out));
+      live[i] = used;
+      if (used)
+        for (auto in : n->inputs) needed.insert(in);
+    }
+  }
+  std::string graph;
+  graph.reserve(pm.graph_bytes.size());
+  bool prologue_written = false;
+  size_t node_index = 0;
+  for (const pb::Field& f : pm.graph_fields) {
+    if (f.number == graph_f::kNode && f.wire == pb::kLen) {
+      if (!prologue_written) {
+        for (const auto& n : prologue) pb::AppendLen(&graph, graph_f::kNode, n);
+        prologue_written = true;
+      }
+      const size_t i = node_index++;
+      if (!live[i]) continue;
+      auto it = replacement.find(i);
+      if (it != replacement.end()) pb::AppendLen(&graph, graph_f::kNode, it->second);
+      else if (!claimed[i]) graph.append(f.raw);
+      continue;
+    }
+    graph.append(f.raw);
+  }
+  std::string out;
+  out.reserve(pm.model.size() + 64);
+  pb::Reader r(pm.model);
+  pb::Field f;
+  while (r.Next(&f)) {
+    if (f.number == model_f::kGraph && f.wire == pb::kLen) pb::AppendLen(&out, model_f::kGraph, graph);
+    else out.append(f.raw);
+  }
+  if (!pm.has_ms_domain) {
+    std::string opset;
+    pb::AppendLen(&opset, opset_f::kDomain, "com.microsoft");
+    pb::AppendVarintField(&opset, opset_f::kVersion, 1);
+    pb::AppendLen(&out, model_f::kOpsetImport, opset);
+  }
+  return out;
+}
+
+}  // namespace
+
+StatusOr<GraphRewrite> FuseSkipLayerNorm(std::string_view model, bool quantized) {
+  GraphRewrite result;
+  ParsedModel pm;
+  WINNOW_RETURN_IF_ERROR(ParseModel(model, quantized, &pm, &result.skipped));
+  if (!result.skipped.empty()) return result;
+  const Graph& g = pm.g;
   std::vector<char> claimed(g.nodes.size(), 0);
   std::unordered_map<size_t, std::string> replacement;
   for (size_t i = 0; i < g.nodes.size(); ++i) {
@@ -522,34 +610,7 @@ StatusOr<GraphRewrite> FuseSkipLayerNorm(std::string_view model, bool quantized)
     replacement[fu.at] = SkipLayerNormNode(fu, result.skip_layer_norms++);
   }
   if (result.skip_layer_norms == 0) return result;
-
-  std::string graph;
-  graph.reserve(graph_bytes.size());
-  size_t node_index = 0;
-  for (const pb::Field& f : graph_fields) {
-    if (f.number == graph_f::kNode && f.wire == pb::kLen) {
-      const size_t i = node_index++;
-      auto it = replacement.find(i);
-      if (it != replacement.end()) pb::AppendLen(&graph, graph_f::kNode, it->second);
-      else if (!claimed[i]) graph.append(f.raw);
-      continue;
-    }
-    graph.append(f.raw);
-  }
-
-  result.model.reserve(model.size() + 64);
-  pb::Reader r(model);
-  pb::Field f;
-  while (r.Next(&f)) {
-    if (f.number == model_f::kGraph && f.wire == pb::kLen) pb::AppendLen(&result.model, model_f::kGraph, graph);
-    else result.model.append(f.raw);
-  }
-  if (!has_ms_domain) {
-    std::string opset;
-    pb::AppendLen(&opset, opset_f::kDomain, "com.microsoft");
-    pb::AppendVarintField(&opset, opset_f::kVersion, 1);
-    pb::AppendLen(&result.model, model_f::kOpsetImport, opset);
-  }
+  result.model = EmitModel(pm, claimed, replacement, {}, false);
   return result;
 }
 
