@@ -5,6 +5,7 @@
 
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <random>
 #include <sstream>
 #include <string>
@@ -411,6 +412,43 @@ TEST(GraphRewrite, FixtureExports) {
     }
     EXPECT_EQ(skip, c.fused) << c.file;
     EXPECT_EQ(norms, c.norms_left) << c.file;
+  }
+}
+
+}  // namespace
+}  // namespace winnow::rt
+
+namespace winnow::rt {
+namespace {
+
+// ---- attention fusion ---------------------------------------------------------------------------------
+
+TEST(AttentionFusion, FixtureExports) {
+  const std::string dir = std::string(WINNOW_SOURCE_DIR) + "/test/fixtures/models/";
+  struct Case {
+    const char* file;
+    int fused;
+  };
+  // The BERT-family fixtures are written like Hugging Face's eager attention (opset 14 and 17); ModernBERT
+  // rotates Q and K between the split and the product (rotary embeddings): not this pattern.
+  for (const Case& c : {Case{"bert-ce-tiny/onnx/model.onnx", 2}, Case{"pruning-bert-tiny/model.onnx", 2},
+                        Case{"e5-tiny/onnx/model.onnx", 2}, Case{"pruning-modernbert-tiny/model.onnx", 0}}) {
+    const std::string bytes = ReadFile(dir + c.file);
+    ASSERT_FALSE(bytes.empty()) << c.file;
+    auto r = FuseAttention(bytes);
+    ASSERT_TRUE(r.ok()) << c.file << ": " << r.status().ToString();
+    EXPECT_EQ(r->attentions, c.fused) << c.file << " " << r->skipped;
+    if (c.fused == 0) continue;
+    std::map<std::string, int> ops;
+    for (const auto& n : Nodes(r->model)) ops[n.op]++;
+    EXPECT_EQ(ops["MultiHeadAttention"], c.fused) << c.file;
+    EXPECT_EQ(ops["Softmax"], 0) << c.file;
+    EXPECT_EQ(ops["Transpose"], 0) << c.file;
+    EXPECT_EQ(ops["ReduceSum"], 1) << c.file;
+    // Fused again: nothing left to fuse, and the key lengths are not added twice.
+    auto again = FuseAttention(r->model);
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ(again->attentions, 0) << c.file;
   }
 }
 

@@ -1,6 +1,7 @@
 #include "runtime/graph_rewrite.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <optional>
 #include <unordered_map>
@@ -25,7 +26,7 @@ constexpr uint32_t kDims = 1, kDataType = 2, kFloatData = 4, kInt32Data = 5, kIn
                    kDoubleData = 10, kDataLocation = 14;
 }
 namespace dtype { constexpr uint64_t kFloat = 1, kInt32 = 6, kInt64 = 7, kFloat16 = 10, kDouble = 11; }
-constexpr uint64_t kAttrFloat = 1;
+constexpr uint64_t kAttrFloat = 1, kAttrInt = 2, kAttrTensor = 4, kAttrInts = 7;
 
 struct Node {
   std::string_view raw;  // the whole NodeProto field, to copy through unchanged
@@ -442,6 +443,327 @@ struct ParsedModel {
   Graph g;
 };
 
+// ---- attention ---------------------------------------------------------------------------------------
+
+bool IsTranspose(const Node& n, std::vector<int64_t>* perm) {
+  if (!IsOp(n, "Transpose") || n.inputs.size() != 1 || n.outputs.size() != 1) return false;
+  *perm = FindAttr(n, "perm").ints;
+  return perm->size() == 4;
+}
+
+// Heads and head size from the shape operand of a [B, S, D] -> [B, S, H, dh] Reshape: a constant, or a Concat
+// whose trailing inputs are constants (exporters compute B and S from Shape). -1 where the shape says -1.
+bool ReshapeHeads(const Graph& g, std::string_view shape, int64_t* heads, int64_t* head_size) {
+  std::vector<int64_t> tail;
+  if (auto t = g.Constant(shape)) {
+    auto v = IntValues(*t);
+    if (!v || v->size() != 4) return false;
+    tail = *v;
+  } else {
+    size_t ci;
+    const Node* concat = g.Producer(shape, &ci);
+    if (!concat || !IsOp(*concat, "Concat")) return false;
+    for (size_t k = concat->inputs.size(); k-- > 0 && tail.size() < 2;) {
+      auto t = g.Constant(concat->inputs[k]);
+      auto v = t ? IntValues(*t) : std::nullopt;
+      if (!v) return false;
+      tail.insert(tail.begin(), v->begin(), v->end());
+    }
+  }
+  if (tail.size() < 2) return false;
+  *heads = tail[tail.size() - 2];
+  *head_size = tail[tail.size() - 1];
+  return (*heads > 0 || *heads == -1) && (*head_size > 0 || *head_size == -1) && !(*heads == -1 && *head_size == -1);
+}
+
+// Width D of a projection output x = MatMul(h, W) [+ b]: from the bias or the weight's shape.
+int64_t ProjectionWidth(const Graph& g, std::string_view x) {
+  size_t i;
+  const Node* n = g.Producer(x, &i);
+  if (n && IsOp(*n, "Add") && n->inputs.size() == 2) {
+    for (auto operand : n->inputs)
+      if (auto t = g.Constant(operand); t && t->dims.size() == 1) return t->dims[0];
+    for (auto operand : n->inputs) {
+      size_t mi;
+      const Node* m = g.Producer(operand, &mi);
+      if (m && IsOp(*m, "MatMul")) n = m;
+    }
+  }
+  if (n && IsOp(*n, "MatMul") && n->inputs.size() == 2)
+    if (auto t = g.Constant(n->inputs[1]); t && t->dims.size() == 2) return t->dims[1];
+  return -1;
+}
+
+struct HeadSplit {
+  std::string_view projection;  // the [B, S, D] tensor before the split
+  int64_t heads = 0, head_size = 0;
+  double scale = 1.0;                 // constant factors met on the way
+  std::string_view runtime_factor;    // a computed scalar multiplied in (SDPA exports), if any
+};
+
+// Walks from a per-head operand of an attention MatMul back to the projection it was split from:
+// Transposes (their permutations composed must equal `want`), Mul / Div by scalars, then one Reshape to
+// [B, S, H, dh]. Every value on the way must be read by that chain only.
+bool MatchHeadSplit(const Graph& g, std::string_view value, const std::vector<int64_t>& want, bool allow_scale,
+                    std::vector<size_t>* drop, HeadSplit* hs) {
+  std::vector<int64_t> perm = {0, 1, 2, 3};
+  for (int steps = 0; steps < 6; ++steps) {
+    if (!g.UsedExactly(value, 1)) return false;
+    size_t i;
+    const Node* n = g.Producer(value, &i);
+    if (!n || n->outputs.size() != 1) return false;
+    std::vector<int64_t> p;
+    if (IsTranspose(*n, &p)) {
+      for (int64_t& c : perm) {
+        if (c < 0 || c > 3 || p[c] < 0 || p[c] > 3) return false;
+        c = p[c];
+      }
+      drop->push_back(i);
+      value = n->inputs[0];
+      continue;
+    }
+    if (allow_scale && (IsOp(*n, "Mul") || IsOp(*n, "Div")) && n->inputs.size() == 2) {
+      const bool div = IsOp(*n, "Div");
+      std::string_view x = n->inputs[0], factor = n->inputs[1];
+      if (!div && g.IsConstant(x)) std::swap(x, factor);
+      if (auto c = g.ScalarConstant(factor)) {
+        if (!(*c != 0) || !std::isfinite(*c)) return false;
+        hs->scale = div ? hs->scale / *c : hs->scale * *c;
+      } else if (!div && hs->runtime_factor.empty() && !g.IsConstant(factor)) {
+        hs->runtime_factor = factor;  // exporters write Mul(tensor, factor)
+      } else {
+        return false;
+      }
+      drop->push_back(i);
+      value = x;
+      continue;
+    }
+    if (IsOp(*n, "Reshape") && n->inputs.size() == 2) {
+      if (perm != want) return false;
+      if (!ReshapeHeads(g, n->inputs[1], &hs->heads, &hs->head_size)) return false;
+      hs->projection = n->inputs[0];
+      const int64_t width = ProjectionWidth(g, hs->projection);
+      if (hs->heads == -1 || hs->head_size == -1) {
+        const int64_t known = hs->heads == -1 ? hs->head_size : hs->heads;
+        if (width <= 0 || width % known) return false;
+        (hs->heads == -1 ? hs->heads : hs->head_size) = width / known;
+      }
+      if (width > 0 && width != hs->heads * hs->head_size) return false;
+      drop->push_back(i);
+      return true;
+    }
+    return false;
+  }
+  return false;
+}
+
+// The graph inputs `value` is computed from (through at most `limit` nodes), or false past the limit.
+bool InputsOf(const ParsedModel& pm, std::string_view value, std::unordered_set<std::string_view>* inputs) {
+  std::vector<std::string_view> todo = {value};
+  std::unordered_set<std::string_view> seen;
+  while (!todo.empty()) {
+    std::string_view v = todo.back();
+    todo.pop_back();
+    if (v.empty() || !seen.insert(v).second) continue;
+    if (seen.size() > 256) return false;
+    if (pm.graph_inputs.count(v) && !pm.g.IsConstant(v)) {
+      inputs->insert(v);
+      continue;
+    }
+    size_t i;
+    if (const Node* n = pm.g.Producer(v, &i))
+      for (auto in : n->inputs) todo.push_back(in);
+  }
+  return true;
+}
+
+struct AttentionMatch {
+  std::vector<size_t> drop;
+  size_t at = 0;  // the final Reshape, replaced by the fused node
+  std::string_view q, k, v, output;
+  int64_t heads = 0, head_size = 0;
+  float scale = 0;
+};
+
+// Self-attention as BERT-family exports write it, anchored at its Softmax:
+//   Q = split(q), K = split(k) transposed, V = split(v)          split: Reshape [B,S,H,dh] + Transpose
+//   out = merge(Softmax(Q K^T * scale + mask) V)                 merge: Transpose + Reshape [B,S,D]
+// where mask is computed from the attention_mask input only (the additive padding mask). The scale is a
+// product of constant Mul / Div factors, or, in scaled_dot_product_attention exports, the same computed
+// factor on Q and K (then 1/sqrt(dh) is assumed; Session checks the fused graph against the file).
+bool MatchAttention(const ParsedModel& pm, size_t si, AttentionMatch* m) {
+  const Graph& g = pm.g;
+  const Node& sm = g.nodes[si];
+  if (!IsOp(sm, "Softmax") || sm.inputs.size() != 1 || sm.outputs.size() != 1) return false;
+  Attr axis = FindAttr(sm, "axis");
+  if (!axis.i || (*axis.i != -1 && *axis.i != 3)) return false;
+  m->drop = {si};
+  // The mask Add.
+  size_t ai;
+  const Node* add = g.Producer(sm.inputs[0], &ai);
+  if (!add || !IsOp(*add, "Add") || add->inputs.size() != 2 || !g.UsedExactly(sm.inputs[0], 1)) return false;
+  m->drop.push_back(ai);
+  // The scores: a MatMul of Q and K, maybe scaled after it.
+  HeadSplit qs, ks, vs;
+  std::string_view scores, mask;
+  size_t qki = 0;
+  const Node* qk = nullptr;
+  for (int side = 0; side < 2 && !qk; ++side) {
+    std::string_view x = add->inputs[side];
+    std::vector<size_t> drop;
+    double scale = 1.0;
+    for (int steps = 0; steps < 2; ++steps) {
+      if (!g.UsedExactly(x, 1)) break;
+      size_t i;
+      const Node* n = g.Producer(x, &i);
+      if (!n || n->outputs.size() != 1) break;
+      if (IsOp(*n, "MatMul") && n->inputs.size() == 2) {
+        qk = n;
+        qki = i;
+        break;
+      }
+      if ((IsOp(*n, "Div") || IsOp(*n, "Mul")) && n->inputs.size() == 2) {
+        const bool div = IsOp(*n, "Div");
+        std::string_view operand = n->inputs[0], factor = n->inputs[1];
+        if (!div && g.IsConstant(operand)) std::swap(operand, factor);
+        auto c = g.ScalarConstant(factor);
+        if (!c || !(*c != 0) || !std::isfinite(*c)) break;
+        scale = div ? scale / *c : scale * *c;
+        drop.push_back(i);
+        x = operand;
+        continue;
+      }
+      break;
+    }
+    if (qk) {
+      m->drop.insert(m->drop.end(), drop.begin(), drop.end());
+      m->drop.push_back(qki);
+      qs.scale = scale;
+      mask = add->inputs[1 - side];
+    }
+  }
+  if (!qk || g.IsConstant(mask)) return false;
+  std::unordered_set<std::string_view> mask_inputs;
+  if (!InputsOf(pm, mask, &mask_inputs) || mask_inputs.size() != 1 || !mask_inputs.count("attention_mask")) return false;
+  if (!MatchHeadSplit(g, qk->inputs[0], {0, 2, 1, 3}, true, &m->drop, &qs)) return false;
+  if (!MatchHeadSplit(g, qk->inputs[1], {0, 2, 3, 1}, true, &m->drop, &ks)) return false;
+  // probs V
+  size_t pvi, ti, ri;
+  const Node* pv = g.SoleConsumer(sm.outputs[0], &pvi);
+  if (!pv || !IsOp(*pv, "MatMul") || pv->inputs.size() != 2 || pv->inputs[0] != sm.outputs[0] || pv->outputs.size() != 1)
+    return false;
+  if (!MatchHeadSplit(g, pv->inputs[1], {0, 2, 1, 3}, false, &m->drop, &vs)) return false;
+  std::vector<int64_t> perm;
+  const Node* tr = g.SoleConsumer(pv->outputs[0], &ti);
+  if (!tr || !IsTranspose(*tr, &perm) || perm != std::vector<int64_t>{0, 2, 1, 3}) return false;
+  // The merge Reshape; exporters also read the merged tensor's Shape to compute its target shape (that
+  // arithmetic goes with the Reshape; EmitModel checks nothing else still reads what was removed).
+  const Node* merge = nullptr;
+  if (g.graph_outputs.count(tr->outputs[0])) return false;
+  for (size_t c : g.consumers.at(tr->outputs[0])) {
+    const Node& n = g.nodes[c];
+    if (IsOp(n, "Shape")) continue;
+    if (merge) return false;
+    merge = &n;
+    ri = c;
+  }
+  if (!merge || !IsOp(*merge, "Reshape") || merge->inputs.size() != 2 || merge->inputs[0] != tr->outputs[0] ||
+      merge->outputs.size() != 1)
+    return false;
+  m->drop.insert(m->drop.end(), {pvi, ti, ri});
+  if (qs.heads != ks.heads || qs.heads != vs.heads || qs.head_size != ks.head_size || qs.head_size != vs.head_size)
+    return false;
+  double scale = qs.scale * ks.scale;
+  if (!qs.runtime_factor.empty() || !ks.runtime_factor.empty()) {
+    // scaled_dot_product_attention exports multiply Q and K each by sqrt(scale), computed from the shape.
+    if (qs.runtime_factor != ks.runtime_factor) return false;
+    scale /= std::sqrt(static_cast<double>(qs.head_size));
+  }
+  if (!(scale > 0) || !std::isfinite(scale)) return false;
+  m->at = ri;
+  m->q = qs.projection;
+  m->k = ks.projection;
+  m->v = vs.projection;
+  m->output = merge->outputs[0];
+  m->heads = qs.heads;
+  m->head_size = qs.head_size;
+  m->scale = static_cast<float>(scale);
+  return true;
+}
+
+constexpr std::string_view kKeyLengths = "winnow/attention_key_lengths";
+
+std::string MultiHeadAttentionNode(const AttentionMatch& m, int index) {
+  std::string node;
+  for (std::string_view in : {m.q, m.k, m.v, std::string_view(), kKeyLengths}) pb::AppendLen(&node, node_f::kInput, in);
+  pb::AppendLen(&node, node_f::kOutput, m.output);
+  pb::AppendLen(&node, node_f::kName, "winnow/MultiHeadAttention_" + std::to_string(index));
+  pb::AppendLen(&node, node_f::kOpType, "MultiHeadAttention");
+  std::string heads;
+  pb::AppendLen(&heads, attr_f::kName, "num_heads");
+  pb::AppendVarintField(&heads, attr_f::kI, static_cast<uint64_t>(m.heads));
+  pb::AppendVarintField(&heads, attr_f::kType, kAttrInt);
+  pb::AppendLen(&node, node_f::kAttribute, heads);
+  std::string scale;
+  pb::AppendLen(&scale, attr_f::kName, "scale");
+  pb::AppendFixed32Field(&scale, attr_f::kF, FloatBits(m.scale));
+  pb::AppendVarintField(&scale, attr_f::kType, kAttrFloat);
+  pb::AppendLen(&node, node_f::kAttribute, scale);
+  pb::AppendLen(&node, node_f::kDomain, "com.microsoft");
+  return node;
+}
+
+// int32 [B] valid lengths of the right-padded attention_mask: Cast to int32, ReduceSum over axis 1.
+std::vector<std::string> KeyLengthNodes(int64_t opset) {
+  std::vector<std::string> nodes;
+  const std::string mask32 = "winnow/attention_mask_int32", axes = "winnow/attention_sum_axes";
+  {
+    std::string n, a;
+    pb::AppendLen(&n, node_f::kInput, "attention_mask");
+    pb::AppendLen(&n, node_f::kOutput, mask32);
+    pb::AppendLen(&n, node_f::kName, "winnow/CastAttentionMask");
+    pb::AppendLen(&n, node_f::kOpType, "Cast");
+    pb::AppendLen(&a, attr_f::kName, "to");
+    pb::AppendVarintField(&a, attr_f::kI, dtype::kInt32);
+    pb::AppendVarintField(&a, attr_f::kType, kAttrInt);
+    pb::AppendLen(&n, node_f::kAttribute, a);
+    nodes.push_back(n);
+  }
+  std::string axis_attr;
+  if (opset >= 13) {  // axes is an input since opset 13
+    std::string n, a, t;
+    pb::AppendVarintField(&t, tensor_f::kDims, 1);
+    pb::AppendVarintField(&t, tensor_f::kDataType, dtype::kInt64);
+    pb::AppendVarintField(&t, tensor_f::kInt64Data, 1);
+    pb::AppendLen(&t, tensor_f::kName, axes);
+    pb::AppendLen(&n, node_f::kOutput, axes);
+    pb::AppendLen(&n, node_f::kName, "winnow/AttentionSumAxes");
+    pb::AppendLen(&n, node_f::kOpType, "Constant");
+    pb::AppendLen(&a, attr_f::kName, "value");
+    pb::AppendLen(&a, attr_f::kT, t);
+    pb::AppendVarintField(&a, attr_f::kType, kAttrTensor);
+    pb::AppendLen(&n, node_f::kAttribute, a);
+    nodes.push_back(n);
+  } else {
+    pb::AppendLen(&axis_attr, attr_f::kName, "axes");
+    pb::AppendVarintField(&axis_attr, attr_f::kInts, 1);
+    pb::AppendVarintField(&axis_attr, attr_f::kType, kAttrInts);
+  }
+  std::string n, keep;
+  pb::AppendLen(&n, node_f::kInput, mask32);
+  if (opset >= 13) pb::AppendLen(&n, node_f::kInput, axes);
+  pb::AppendLen(&n, node_f::kOutput, kKeyLengths);
+  pb::AppendLen(&n, node_f::kName, "winnow/AttentionKeyLengths");
+  pb::AppendLen(&n, node_f::kOpType, "ReduceSum");
+  pb::AppendLen(&keep, attr_f::kName, "keepdims");
+  pb::AppendVarintField(&keep, attr_f::kI, 0);
+  pb::AppendVarintField(&keep, attr_f::kType, kAttrInt);
+  pb::AppendLen(&n, node_f::kAttribute, keep);
+  if (!axis_attr.empty()) pb::AppendLen(&n, node_f::kAttribute, axis_attr);
+  nodes.push_back(n);
+  return nodes;
+}
+
 bool QuantizesActivations(const Node& n) {
   return n.op == "DynamicQuantizeLinear" || n.op == "QuantizeLinear" || n.op == "DynamicQuantizeMatMul" ||
          n.op == "MatMulInteger" || n.op == "QLinearMatMul" || n.op == "MatMulIntegerToFloat";
@@ -523,9 +845,10 @@ Status ParseModel(std::string_view model, bool quantized, ParsedModel* pm, std::
 // `prologue` nodes (serialized NodeProtos reading only graph inputs and constants) first. With
 // `drop_dead`, nodes whose outputs nothing reads any more (shape arithmetic of removed reshapes, a mask
 // no longer used) go too.
-std::string EmitModel(const ParsedModel& pm, const std::vector<char>& claimed,
-                      const std::unordered_map<size_t, std::string>& replacement,
-                      const std::vector<std::string>& prologue, bool drop_dead) {
+// With `drop_dead` the result is checked: nullopt when a kept node would read a removed value.
+std::optional<std::string> EmitModel(const ParsedModel& pm, const std::vector<char>& claimed,
+                                     const std::unordered_map<size_t, std::string>& replacement,
+                                     const std::vector<std::string>& prologue, bool drop_dead) {
   const Graph& g = pm.g;
   std::vector<char> live(g.nodes.size(), 1);
   if (drop_dead) {
@@ -549,6 +872,28 @@ std::string EmitModel(const ParsedModel& pm, const std::vector<char>& claimed,
       live[i] = used;
       if (used)
         for (auto in : n->inputs) needed.insert(in);
+    }
+  }
+  if (drop_dead) {
+    // Every node kept must read only values that still exist: graph inputs, constants, outputs of kept,
+    // replacement or prologue nodes. Otherwise a match removed something a node outside it still reads.
+    std::unordered_set<std::string_view> available(pm.graph_inputs.begin(), pm.graph_inputs.end());
+    for (const auto& [name, payload] : g.constants) available.insert(name);
+    std::vector<Node> extra(prologue.size());
+    for (size_t k = 0; k < prologue.size(); ++k) {
+      if (!ParseNode(prologue[k], &extra[k])) return std::nullopt;
+      for (auto out : extra[k].outputs) available.insert(out);
+    }
+    std::unordered_map<size_t, Node> reps;
+    for (const auto& [i, bytes] : replacement)
+      if (!ParseNode(bytes, &reps[i])) return std::nullopt;
+    for (size_t i = 0; i < g.nodes.size(); ++i) {
+      if (!live[i]) continue;
+      auto it = reps.find(i);
+      const Node& n = it != reps.end() ? it->second : g.nodes[i];
+      for (auto in : n.inputs)
+        if (!in.empty() && !available.count(in)) return std::nullopt;
+      for (auto out : n.outputs) available.insert(out);
     }
   }
   std::string graph;
@@ -610,7 +955,40 @@ StatusOr<GraphRewrite> FuseSkipLayerNorm(std::string_view model, bool quantized)
     replacement[fu.at] = SkipLayerNormNode(fu, result.skip_layer_norms++);
   }
   if (result.skip_layer_norms == 0) return result;
-  result.model = EmitModel(pm, claimed, replacement, {}, false);
+  result.model = *EmitModel(pm, claimed, replacement, {}, false);
+  return result;
+}
+
+StatusOr<GraphRewrite> FuseAttention(std::string_view model, bool quantized) {
+  GraphRewrite result;
+  ParsedModel pm;
+  WINNOW_RETURN_IF_ERROR(ParseModel(model, quantized, &pm, &result.skipped));
+  if (!result.skipped.empty()) return result;
+  if (!pm.graph_inputs.count("attention_mask") || pm.g.producer.count("attention_mask") ||
+      pm.g.producer.count(kKeyLengths)) {
+    result.skipped = "no attention_mask input";
+    return result;
+  }
+  const Graph& g = pm.g;
+  std::vector<char> claimed(g.nodes.size(), 0);
+  std::unordered_map<size_t, std::string> replacement;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    AttentionMatch m;
+    if (!MatchAttention(pm, i, &m)) continue;
+    bool free = true;
+    for (size_t k : m.drop) free = free && !claimed[k];
+    if (!free) continue;
+    for (size_t k : m.drop) claimed[k] = 1;
+    replacement[m.at] = MultiHeadAttentionNode(m, result.attentions++);
+  }
+  if (result.attentions == 0) return result;
+  auto fused = EmitModel(pm, claimed, replacement, KeyLengthNodes(pm.onnx_opset), true);
+  if (!fused) {
+    result.attentions = 0;
+    result.skipped = "a node outside the attention blocks reads a value inside one";
+    return result;
+  }
+  result.model = std::move(*fused);
   return result;
 }
 

@@ -20,6 +20,7 @@ namespace winnow::rt {
 struct GraphRewrite {
   std::string model;         // the rewritten ModelProto; empty when nothing was rewritten
   int skip_layer_norms = 0;  // patterns fused
+  int attentions = 0;        // FuseAttention: self-attention blocks fused
   std::string skipped;       // why the model was left as it is (external data, subgraphs), if it was
 };
 
@@ -27,5 +28,15 @@ struct GraphRewrite {
 // `quantized` is set: there a norm output 1e-7 off can round to the next int8 step (scores move ~2e-3).
 // Errors: codes::kOnnxInvalid when `model` is not a well-formed ModelProto.
 StatusOr<GraphRewrite> FuseSkipLayerNorm(std::string_view model, bool quantized = false);
+
+// FuseAttention: each BERT-style self-attention block (Q/K/V split into heads by Reshape + Transpose,
+// Softmax(Q K^T * scale + padding mask) V, heads merged back) becomes one com.microsoft MultiHeadAttention
+// node reading the three projections, with a key_padding_mask of valid lengths ([B] int32, the sum of
+// attention_mask) — so the mask is exact only for right-padded batches, which is how Winnow pads. On CUDA
+// that form runs fused attention kernels (TensorRT fused MHA in fp16, no [B, H, S, S] score tensor); the
+// caller must compare the fused graph with the original, since scaled_dot_product_attention exports compute
+// their scale at run time and the rewrite assumes 1/sqrt(head size) there. Nodes left unread (the shape
+// arithmetic of removed reshapes, the additive mask) are removed. Same `quantized` rule as above.
+StatusOr<GraphRewrite> FuseAttention(std::string_view model, bool quantized = false);
 
 }  // namespace winnow::rt
