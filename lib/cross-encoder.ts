@@ -57,6 +57,8 @@ export class CrossEncoder {
   readonly file: string;
   /** Residual Add + layer norm pairs fused into SkipLayerNormalization at load (see the `fuseLayerNorm` option). */
   readonly fusedLayerNorms: number;
+  /** Self-attention blocks fused into MultiHeadAttention at load (see the `fuseAttention` option). */
+  readonly fusedAttentions: number;
 
   private constructor(native: NativeCrossEncoder, concurrency: number) {
     this.native = native;
@@ -68,6 +70,7 @@ export class CrossEncoder {
     this.activation = info.activation;
     this.file = info.onnxPath;
     this.fusedLayerNorms = info.fusedLayerNorms;
+    this.fusedAttentions = info.fusedAttentions;
   }
 
   /** Loads a model folder laid out as on the Hugging Face hub (config.json, tokenizer.json, model.onnx or onnx/*.onnx). */

@@ -39,11 +39,20 @@ export interface TransformerLoadOptions {
    * (on the CPU the extra padding is pure cost). Scores do not depend on it beyond float rounding.
    */
   lengthBuckets?: boolean;
+  /**
+   * Rewrite each BERT-style self-attention block (heads split by Reshape + Transpose, Softmax(QKᵀ·scale +
+   * padding mask)·V, heads merged) into ONNX Runtime's fused MultiHeadAttention op at load, with the padding
+   * given as each row's length. Meant for CUDA, where that op runs fused attention kernels instead of
+   * writing a [batch, heads, seq, seq] score tensor; **its GPU speed has not been measured yet**, and on the
+   * CPU it measured no faster. The fused graph is kept only if it gives the same outputs as the graph
+   * without it on a padded probe batch at load (otherwise `fusedAttentions` is 0). Default false.
+   */
+  fuseAttention?: boolean;
 }
 
 export const TRANSFORMER_LOAD_OPTIONS = [
   'maxLength', 'batchSize', 'tokenBudget', 'threads', 'device', 'file', 'concurrency', 'gpuMemLimit', 'allowTf32', 'fuseLayerNorm',
-  'lengthBuckets',
+  'lengthBuckets', 'fuseAttention',
 ] as const;
 
 /** Validates the shared options; `ortLibrary` is filled in by the caller just before loading. */
@@ -62,6 +71,7 @@ export function transformerLoadOptions(dir: unknown, o: TransformerLoadOptions):
       allowTf32: v.bool(o.allowTf32, 'allowTf32'),
       fuseLayerNorm: v.bool(o.fuseLayerNorm, 'fuseLayerNorm'),
       lengthBuckets: v.bool(o.lengthBuckets, 'lengthBuckets'),
+      fuseAttention: v.bool(o.fuseAttention, 'fuseAttention'),
     },
     concurrency: v.positiveInt(o.concurrency, 'concurrency', 64) ?? 1,
   };

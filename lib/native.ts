@@ -28,6 +28,7 @@ export interface NativeModelOptions {
   allowTf32?: boolean;
   fuseLayerNorm?: boolean;
   lengthBuckets?: boolean;
+  fuseAttention?: boolean;
 }
 
 export interface NativeCrossEncoderInfo {
@@ -37,6 +38,7 @@ export interface NativeCrossEncoderInfo {
   device: string;
   onnxPath: string;
   fusedLayerNorms: number;
+  fusedAttentions: number;
   activation: 'sigmoid' | 'softmax' | 'none';
 }
 
@@ -182,6 +184,7 @@ export interface NativePruningEncoderInfo {
   device: string;
   onnxPath: string;
   fusedLayerNorms: number;
+  fusedAttentions: number;
 }
 
 /** One document's result; spans are flat UTF-16 [start, end) pairs into the document (sentences.join('') when pre-split). */
@@ -220,6 +223,7 @@ export interface NativeSentenceEncoderInfo {
   device: string;
   onnxPath: string;
   fusedLayerNorms: number;
+  fusedAttentions: number;
   pooling: string;
   poolingFromConfig: boolean;
   includePrompt: boolean;

@@ -90,6 +90,8 @@ export class PruningEncoder {
   readonly file: string;
   /** Residual Add + layer norm pairs fused into SkipLayerNormalization at load (see the `fuseLayerNorm` option). */
   readonly fusedLayerNorms: number;
+  /** Self-attention blocks fused into MultiHeadAttention at load (see the `fuseAttention` option). */
+  readonly fusedAttentions: number;
 
   private constructor(native: NativePruningEncoder, concurrency: number) {
     this.native = native;
@@ -100,6 +102,7 @@ export class PruningEncoder {
     this.device = info.device;
     this.file = info.onnxPath;
     this.fusedLayerNorms = info.fusedLayerNorms;
+    this.fusedAttentions = info.fusedAttentions;
   }
 
   /** Loads a folder made by scripts/pruning/export_pruning_onnx.py (model.onnx, config.json, tokenizer.json, winnow_pruning.json). */

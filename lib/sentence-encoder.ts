@@ -68,6 +68,8 @@ export class SentenceEncoder {
   readonly file: string;
   /** Residual Add + layer norm pairs fused into SkipLayerNormalization at load (see the `fuseLayerNorm` option). */
   readonly fusedLayerNorms: number;
+  /** Self-attention blocks fused into MultiHeadAttention at load (see the `fuseAttention` option). */
+  readonly fusedAttentions: number;
 
   private constructor(native: NativeSentenceEncoder, concurrency: number) {
     this.native = native;
@@ -82,6 +84,7 @@ export class SentenceEncoder {
     this.normalize = info.normalize;
     this.file = info.onnxPath;
     this.fusedLayerNorms = info.fusedLayerNorms;
+    this.fusedAttentions = info.fusedAttentions;
   }
 
   /** Loads a sentence-transformers folder (modules.json, 1_Pooling/, config.json, tokenizer.json, model.onnx or onnx/*.onnx). */

@@ -53,6 +53,7 @@ class ModelWrap : public Napi::ObjectWrap<Derived> {
     o.Set("device", Napi::String::New(env, core.session().device()));
     o.Set("onnxPath", Napi::String::New(env, core.session().path()));
     o.Set("fusedLayerNorms", Napi::Number::New(env, core.session().fused_layer_norms()));
+    o.Set("fusedAttentions", Napi::Number::New(env, core.session().fused_attentions()));
     return o;
   }
 

@@ -73,6 +73,7 @@ void ReadModelOptions(const Napi::Object& o, pipelines::ModelOptions* out) {
   out->fuse_layer_norm = !fuse.IsBoolean()                    ? rt::SessionConfig::Fusion::kAuto
                          : fuse.As<Napi::Boolean>().Value() ? rt::SessionConfig::Fusion::kAll
                                                             : rt::SessionConfig::Fusion::kOff;
+  out->fuse_attention = GetBool(o, "fuseAttention", false);
   // lengthBuckets: undefined = on a GPU only.
   Napi::Value buckets = o.Get("lengthBuckets");
   out->length_buckets = !buckets.IsBoolean()                    ? pipelines::ModelOptions::Toggle::kAuto

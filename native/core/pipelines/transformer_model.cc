@@ -69,6 +69,7 @@ Status TransformerModel::LoadCommon(const ModelOptions& options) {
   sc.gpu_mem_limit = options.gpu_mem_limit;
   sc.allow_tf32 = options.allow_tf32;
   sc.fuse_layer_norm = options.fuse_layer_norm;
+  sc.fuse_attention = options.fuse_attention;
   WINNOW_ASSIGN_OR_RETURN(sc.device, rt::ParseDevice(options.device));
   // On a GPU, a folder's fp16 export (onnx/model_fp16.onnx) is preferred when no file was named.
   std::string fp16_path;

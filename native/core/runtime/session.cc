@@ -1,9 +1,11 @@
 #include "runtime/session.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <sys/stat.h>
 
+#include "common/half.h"
 #include "common/mmap.h"
 #include "runtime/graph_rewrite.h"
 
@@ -77,17 +79,45 @@ Status AppendCuda(OrtRuntime* rt, Ort::SessionOptions& so, const SessionConfig& 
   return result;
 }
 
-// The model with its layer norms fused (graph_rewrite.h), or an empty string when there is nothing to
-// fuse or the file cannot be rewritten in memory (over 2 GiB, external weights, subgraphs).
-std::string FusedModel(const std::string& path, size_t file_size, bool quantized, int* fused) {
-  *fused = 0;
-  if (file_size == 0 || file_size >= (size_t{1} << 31)) return {};
-  auto file = MappedFile::Open(path);  // read in place: no copy of the weights besides the rewritten model
-  if (!file.ok()) return {};
-  auto rewrite = FuseSkipLayerNorm(std::string_view(reinterpret_cast<const char*>(file->data()), file->size()), quantized);
-  if (!rewrite.ok() || rewrite->skip_layer_norms == 0) return {};
-  *fused = rewrite->skip_layer_norms;
-  return std::move(rewrite->model);
+// The rewrites of graph_rewrite.h applied to a file read in place (no copy of the weights besides the
+// rewritten model). Empty strings when there is nothing to rewrite or the file cannot be rewritten in memory
+// (over 2 GiB, external weights, subgraphs).
+struct Rewritten {
+  std::string norms;      // layer norms fused
+  std::string attention;  // attention fused too (on top of `norms` when that is not empty)
+  int skip_layer_norms = 0, attentions = 0;
+};
+
+Rewritten RewriteModel(const std::string& path, size_t file_size, bool fuse_norms, bool quantized, bool fuse_attention) {
+  Rewritten out;
+  if (file_size == 0 || file_size >= (size_t{1} << 31) || !(fuse_norms || fuse_attention)) return out;
+  auto file = MappedFile::Open(path);
+  if (!file.ok()) return out;
+  const std::string_view bytes(reinterpret_cast<const char*>(file->data()), file->size());
+  if (fuse_norms) {
+    auto rewrite = FuseSkipLayerNorm(bytes, quantized);
+    if (rewrite.ok() && rewrite->skip_layer_norms > 0) {
+      out.norms = std::move(rewrite->model);
+      out.skip_layer_norms = rewrite->skip_layer_norms;
+    }
+  }
+  if (fuse_attention) {
+    auto rewrite = FuseAttention(out.norms.empty() ? bytes : std::string_view(out.norms), quantized);
+    if (rewrite.ok() && rewrite->attentions > 0) {
+      out.attention = std::move(rewrite->model);
+      out.attentions = rewrite->attentions;
+    }
+  }
+  return out;
+}
+
+// Outputs of two graphs on the probe batch agree: fp32 graphs within 1e-3 (relative above 1), float16 ones or
+// TF32 sessions within 2e-2.
+bool SameOutputs(const std::vector<float>& a, const std::vector<float>& b, float tolerance) {
+  if (a.size() != b.size() || a.empty()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (!(std::fabs(a[i] - b[i]) <= tolerance * (1.0f + std::fabs(b[i])))) return false;
+  return true;
 }
 
 }  // namespace
@@ -121,20 +151,50 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
     // fusion anchors on LayerNormalization nodes, which the rewrite removes.
     const bool fuse = config.fuse_layer_norm == SessionConfig::Fusion::kAll ||
                       (config.fuse_layer_norm == SessionConfig::Fusion::kAuto && !use_cuda);
-    if (fuse) {
-      int fused = 0;
-      std::string model = FusedModel(onnx_path, static_cast<size_t>(sb.st_size),
-                                     config.fuse_layer_norm == SessionConfig::Fusion::kAll, &fused);
-      if (!model.empty()) {
-        try {
-          s->session_ = std::make_unique<Ort::Session>(rt->env(), model.data(), model.size(), so);
-          s->ReadNames();
-          if (s->SmokeRun()) s->fused_layer_norms_ = fused;
-          else s->session_.reset();
-        } catch (const Ort::Exception&) {
-          s->session_.reset();  // ONNX Runtime refused the rewritten graph: load the file as written below.
-        }
-        rt->TakeRecentLog();
+    const bool quantized = config.fuse_layer_norm == SessionConfig::Fusion::kAll;
+    Rewritten rw = RewriteModel(onnx_path, static_cast<size_t>(sb.st_size), fuse, quantized, config.fuse_attention);
+    // A rewritten graph ONNX Runtime refuses, or cannot run on the probe batch, is dropped for the next one.
+    auto try_load = [&](const std::string& model) -> std::unique_ptr<Ort::Session> {
+      if (model.empty()) return nullptr;
+      try {
+        s->session_ = std::make_unique<Ort::Session>(rt->env(), model.data(), model.size(), so);
+        s->ReadNames();
+        if (s->ProbeRun()) return std::move(s->session_);
+      } catch (const Ort::Exception&) {
+      }
+      s->session_.reset();
+      rt->TakeRecentLog();
+      return nullptr;
+    };
+    if (auto fused = try_load(rw.attention)) {
+      // Kept only if it computes what the graph without it computes (the rewrite assumes a right-padded mask and,
+      // for scaled_dot_product_attention exports, the usual scale).
+      std::vector<float> with, without;
+      s->session_ = std::move(fused);
+      const bool ran = s->ProbeRun(&with);
+      auto fused_session = std::move(s->session_);
+      auto reference = try_load(rw.norms);
+      const bool reference_is_norms = reference != nullptr;
+      if (!reference) {
+        reference = std::make_unique<Ort::Session>(rt->env(), onnx_path.c_str(), so);
+      }
+      s->session_ = std::move(reference);
+      s->ReadNames();
+      const bool ref_ran = s->ProbeRun(&without);
+      const float tolerance = use_cuda ? 2e-2f : 1e-3f;
+      if (ran && ref_ran && SameOutputs(with, without, tolerance)) {
+        s->session_ = std::move(fused_session);
+        s->ReadNames();
+        s->fused_attentions_ = rw.attentions;
+        s->fused_layer_norms_ = rw.skip_layer_norms;
+      } else if (reference_is_norms) {
+        s->fused_layer_norms_ = rw.skip_layer_norms;
+      }
+    }
+    if (!s->session_) {
+      if ((s->session_ = try_load(rw.norms))) {
+        s->ReadNames();
+        s->fused_layer_norms_ = rw.skip_layer_norms;
       }
     }
     if (!s->session_) {
@@ -163,25 +223,50 @@ void Session::ReadNames() {
     output_names_.emplace_back(session_->GetOutputNameAllocated(i, alloc).get());
 }
 
-bool Session::SmokeRun() const {
+bool Session::ProbeRun(std::vector<float>* values) const {
   for (size_t i = 0; i < session_->GetInputCount(); ++i) {
     Ort::TypeInfo type = session_->GetInputTypeInfo(i);  // owns what `info` views
     if (type.GetONNXType() != ONNX_TYPE_TENSOR) return false;
     auto info = type.GetTensorTypeAndShapeInfo();
     if (info.GetElementType() != ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64 || info.GetDimensionsCount() != 2) return false;
   }
-  constexpr int64_t kBatch = 2, kSeq = 8;
+  // Ids 1-15 exist in every vocabulary; distinct tokens so that attention is not uniform.
+  constexpr int64_t kBatch = 2, kSeq = 16, kShortRow = 9;
   std::vector<std::vector<int64_t>> data;
   data.reserve(input_names_.size());  // Int64Input points into these
   std::vector<Int64Input> inputs;
   for (const auto& name : input_names_) {
-    data.emplace_back(kBatch * kSeq, name == "attention_mask" ? 1 : 0);
+    std::vector<int64_t> v(kBatch * kSeq, 0);
+    for (int64_t r = 0; r < kBatch; ++r)
+      for (int64_t j = 0; j < kSeq; ++j) {
+        const bool real = r == 0 || j < kShortRow;
+        int64_t& x = v[r * kSeq + j];
+        if (name == "attention_mask") x = real ? 1 : 0;
+        else if (name == "input_ids") x = real ? 1 + (r * 5 + j * 7) % 15 : 0;
+        else if (name == "position_ids") x = j;
+      }
+    data.push_back(std::move(v));
     inputs.push_back({name.c_str(), data.back().data()});
   }
   std::vector<const char*> outputs;
   for (const auto& name : output_names_) outputs.push_back(name.c_str());
   std::vector<Ort::Value> results;
-  return Run(inputs, kBatch, kSeq, outputs, &results).ok();
+  if (!Run(inputs, kBatch, kSeq, outputs, &results).ok()) return false;
+  if (values) {
+    for (auto& v : results) {
+      if (!v.IsTensor()) continue;
+      auto info = v.GetTensorTypeAndShapeInfo();
+      const size_t n = info.GetElementCount();
+      if (info.GetElementType() == ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT) {
+        const float* p = v.GetTensorData<float>();
+        values->insert(values->end(), p, p + n);
+      } else if (info.GetElementType() == ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT16) {
+        const uint16_t* p = reinterpret_cast<const uint16_t*>(v.GetTensorRawData());
+        for (size_t i = 0; i < n; ++i) values->push_back(HalfToFloat(p[i]));
+      }
+    }
+  }
+  return true;
 }
 
 bool Session::HasInput(const std::string& name) const {

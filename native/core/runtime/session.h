@@ -27,6 +27,9 @@ struct SessionConfig {
   // graph_rewrite.h: residual Add + layer norm -> SkipLayerNormalization. kAuto: float graphs on the CPU;
   // kAll: any device, and graphs that quantize activations too (their int8 scores move).
   enum class Fusion { kOff, kAuto, kAll } fuse_layer_norm = Fusion::kAuto;
+  // graph_rewrite.h FuseAttention: self-attention -> com.microsoft MultiHeadAttention (fused attention kernels on
+  // CUDA). Opt-in; the fused graph is kept only when its outputs on a padded probe batch match the graph without it.
+  bool fuse_attention = false;
 };
 
 // A named int64 input of shape [batch, seq].
@@ -50,6 +53,8 @@ class Session {
   const std::string& path() const { return path_; }
   // Layer norms fused into SkipLayerNormalization at load (0 when none matched or the rewrite was refused).
   int fused_layer_norms() const { return fused_layer_norms_; }
+  // Self-attention blocks fused into MultiHeadAttention at load (0 unless asked for, or when the check failed).
+  int fused_attentions() const { return fused_attentions_; }
 
   // Runs the graph on int64 inputs of shape [batch, seq] and returns the named outputs.
   // Thread-safe (ONNX Runtime sessions are). Errors: codes::kInferenceFailed.
@@ -59,10 +64,11 @@ class Session {
  private:
   Session() = default;
   void ReadNames();  // input_names_ / output_names_ from session_
-  // One run on a tiny batch (2 x 8 tokens: ids 0, mask 1), so that a fused graph ONNX Runtime accepts at load
-  // but cannot run (a skip of an unexpected shape) is caught at load. False also when an input is not int64
+  // One run on a tiny padded batch (2 x 16 tokens, the second row 9 long), so that a fused graph ONNX Runtime
+  // accepts at load but cannot run (a skip of an unexpected shape) is caught at load. Appends every float /
+  // float16 output element to `values` when given. False when the run fails or an input is not int64
   // [batch, seq].
-  bool SmokeRun() const;
+  bool ProbeRun(std::vector<float>* values = nullptr) const;
   OrtRuntime* rt_ = nullptr;
   std::unique_ptr<Ort::Session> session_;
   std::vector<std::string> input_names_;
@@ -70,6 +76,7 @@ class Session {
   std::string device_ = "cpu";
   std::string path_;
   int fused_layer_norms_ = 0;
+  int fused_attentions_ = 0;
 };
 
 }  // namespace winnow::rt
