@@ -6,6 +6,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <set>
 #include <random>
 #include <sstream>
 #include <string>
@@ -61,7 +62,7 @@ std::string VectorTensor(const std::string& name, size_t n, bool external = fals
 }
 
 struct G {
-  std::string nodes, initializers, outputs;
+  std::string nodes, initializers, outputs, inputs;
   void Node(const std::string& op, const std::vector<std::string>& in, const std::vector<std::string>& out,
             const std::vector<std::string>& attrs = {}) {
     std::string n;
@@ -80,6 +81,22 @@ struct G {
     Node("Constant", {}, {out}, {a});
   }
   void Initializer(const std::string& t) { pb::AppendLen(&initializers, 5, t); }
+  void Input(const std::string& name) {
+    std::string vi;
+    pb::AppendLen(&vi, 1, name);
+    pb::AppendLen(&inputs, 11, vi);
+  }
+  void IntConstant(const std::string& out, const std::vector<int64_t>& v) {
+    std::string t, a;
+    pb::AppendVarintField(&t, 1, v.size());
+    pb::AppendVarintField(&t, 2, 7);  // INT64
+    for (int64_t x : v) pb::AppendVarintField(&t, 7, static_cast<uint64_t>(x));
+    pb::AppendLen(&t, 8, out);
+    pb::AppendLen(&a, 1, "value");
+    pb::AppendLen(&a, 5, t);
+    pb::AppendVarintField(&a, 20, 4);
+    Node("Constant", {}, {out}, {a});
+  }
   void Output(const std::string& name) {
     std::string vi;
     pb::AppendLen(&vi, 1, name);
@@ -88,7 +105,7 @@ struct G {
   std::string Model(int opset = 14) const {
     std::string graph = nodes;
     pb::AppendLen(&graph, 2, "g");
-    graph += initializers + outputs;
+    graph += initializers + inputs + outputs;
     std::string m, op;
     pb::AppendVarintField(&m, 1, 8);
     pb::AppendLen(&op, 1, "");
@@ -120,7 +137,9 @@ void DecomposedLayerNorm(G* g, const std::string& x, const std::string& y, float
 struct ReadNode {
   std::vector<std::string> inputs, outputs;
   std::string op, domain;
-  float epsilon = 0;
+  float epsilon = 0;                     // the last float attribute
+  std::map<std::string, int64_t> ints;   // int attributes by name
+  std::map<std::string, float> floats;   // float attributes by name
 };
 
 std::vector<ReadNode> Nodes(const std::string& model, std::vector<std::string>* domains = nullptr) {
@@ -150,8 +169,12 @@ std::vector<ReadNode> Nodes(const std::string& model, std::vector<std::string>* 
         if (nf.number == 5) {
           pb::Reader ar(nf.bytes);
           pb::Field af;
-          while (ar.Next(&af))
-            if (af.number == 2) n.epsilon = BitsToFloat(static_cast<uint32_t>(af.varint));
+          std::string name;
+          while (ar.Next(&af)) {
+            if (af.number == 1) name = af.bytes;
+            if (af.number == 2) n.floats[name] = n.epsilon = BitsToFloat(static_cast<uint32_t>(af.varint));
+            if (af.number == 3) n.ints[name] = static_cast<int64_t>(af.varint);
+          }
         }
       }
       EXPECT_TRUE(nr.ok());
@@ -450,6 +473,215 @@ TEST(AttentionFusion, FixtureExports) {
     ASSERT_TRUE(again.ok());
     EXPECT_EQ(again->attentions, 0) << c.file;
   }
+}
+
+}  // namespace
+}  // namespace winnow::rt
+
+namespace winnow::rt {
+namespace {
+
+std::string MatrixTensor(const std::string& name, size_t rows, size_t cols) {
+  std::string t;
+  pb::AppendVarintField(&t, 1, rows);
+  pb::AppendVarintField(&t, 1, cols);
+  pb::AppendVarintField(&t, 2, 1);
+  pb::AppendLen(&t, 8, name);
+  std::vector<float> v(rows * cols, 0.5f);
+  pb::AppendLen(&t, 9, std::string(reinterpret_cast<const char*>(v.data()), v.size() * 4));
+  return t;
+}
+
+// One self-attention block over x [B, S, 8] with 2 heads of 4, written as Hugging Face's eager BERT attention
+// exports; each field bends one part of it.
+struct AttentionSpec {
+  std::string mask_input = "attention_mask";
+  int64_t softmax_axis = -1;
+  std::vector<int64_t> k_perm = {0, 2, 3, 1};
+  std::vector<int64_t> split_shape = {0, 0, 2, 4};
+  bool probs_is_output = false;
+  bool constant_mask = false;
+  bool sdpa = false;            // Q and K each scaled by Sqrt(a computed value), no Div after the product
+  bool sdpa_other_root = false;  // ... by the Sqrt of two different values
+  bool merge_shape_read = true;  // the merged tensor's Shape feeds the merge Reshape's target shape
+};
+
+std::string AttentionModel(const AttentionSpec& a, int opset = 14) {
+  G g;
+  g.Input("x");
+  g.Input("attention_mask");
+  g.Input("token_type_ids");
+  for (const char* p : {"q", "k", "v"}) {
+    g.Initializer(MatrixTensor(std::string("W") + p, 8, 8));
+    g.Initializer(VectorTensor(std::string("b") + p, 8));
+    g.Node("MatMul", {"x", std::string("W") + p}, {std::string(p) + "_mm"});
+    g.Node("Add", {std::string("b") + p, std::string(p) + "_mm"}, {std::string(p) + "3"});
+  }
+  // The additive mask (1 - mask) * min, as BERT computes it.
+  if (a.constant_mask) {
+    g.Constant("addmask", 0.0f);
+  } else {
+    g.Node("Cast", {a.mask_input}, {"mf"}, {Attr("to", {}, 1)});
+    g.Constant("one", 1.0f);
+    g.Node("Sub", {"one", "mf"}, {"inv"});
+    g.Constant("big", -3.4e38f);
+    g.Node("Mul", {"inv", "big"}, {"addmask"});
+  }
+  g.IntConstant("shape4", a.split_shape);
+  g.Node("Reshape", {"q3", "shape4"}, {"qr"});
+  g.Node("Transpose", {"qr"}, {"qh"}, {Attr("perm", {}, {}, {0, 2, 1, 3})});
+  g.Node("Reshape", {"k3", "shape4"}, {"kr"});
+  g.Node("Transpose", {"kr"}, {"kt"}, {Attr("perm", {}, {}, a.k_perm)});
+  g.Node("Reshape", {"v3", "shape4"}, {"vr"});
+  g.Node("Transpose", {"vr"}, {"vh"}, {Attr("perm", {}, {}, {0, 2, 1, 3})});
+  std::string scores_in = "ss";
+  if (a.sdpa) {
+    g.Node("Shape", {"qh"}, {"qshape"});
+    g.Node("Cast", {"qshape"}, {"r1"}, {Attr("to", {}, 1)});
+    g.Node("Sqrt", {"r1"}, {"sq"});
+    g.Node("Sqrt", {a.sdpa_other_root ? "mf" : "r1"}, {"sk"});
+    g.Node("Mul", {"qh", "sq"}, {"qs"});
+    g.Node("Mul", {"kt", "sk"}, {"ks"});
+    g.Node("MatMul", {"qs", "ks"}, {"ss"});
+  } else {
+    g.Node("MatMul", {"qh", "kt"}, {"s"});
+    g.Constant("c2", 2.0f);
+    g.Node("Div", {"s", "c2"}, {"ss"});
+  }
+  g.Node("Add", {scores_in, "addmask"}, {"sm_in"});
+  g.Node("Softmax", {"sm_in"}, {"p"}, {Attr("axis", {}, a.softmax_axis)});
+  g.Node("MatMul", {"p", "vh"}, {"ctx"});
+  g.Node("Transpose", {"ctx"}, {"ctx_t"}, {Attr("perm", {}, {}, {0, 2, 1, 3})});
+  if (a.merge_shape_read) {
+    g.Node("Shape", {"ctx_t"}, {"ctx_shape"});
+    g.IntConstant("starts", {0});
+    g.IntConstant("ends", {2});
+    g.Node("Slice", {"ctx_shape", "starts", "ends"}, {"bs"});
+    g.IntConstant("d8", {8});
+    g.Node("Concat", {"bs", "d8"}, {"shape3"}, {Attr("axis", {}, 0)});
+  } else {
+    g.IntConstant("shape3", {0, 0, 8});
+  }
+  g.Node("Reshape", {"ctx_t", "shape3"}, {"out"});
+  g.Node("Relu", {"out"}, {"y"});
+  g.Output("y");
+  if (a.probs_is_output) g.Output("p");
+  return g.Model(opset);
+}
+
+TEST(AttentionFusion, FusesEagerAttention) {
+  for (int opset : {11, 14, 17}) {
+    auto r = FuseAttention(AttentionModel({}, opset));
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    ASSERT_EQ(r->attentions, 1) << opset << " " << r->skipped;
+    std::vector<std::string> domains;
+    auto nodes = Nodes(r->model, &domains);
+    EXPECT_NE(std::find(domains.begin(), domains.end(), "com.microsoft"), domains.end());
+    std::multiset<std::string> ops;
+    for (const auto& n : nodes) ops.insert(n.op);
+    // Left: the three projections, the key lengths (Cast + ReduceSum), the fused node, the Relu. The split
+    // and merge, the mask arithmetic and the merge's shape arithmetic are gone.
+    EXPECT_EQ(ops, (std::multiset<std::string>{"MatMul", "MatMul", "MatMul", "Add", "Add", "Add", "Cast", "ReduceSum",
+                                                "MultiHeadAttention", "Relu"}))
+        << opset;
+    for (const auto& n : nodes) {
+      if (n.op == "ReduceSum") {
+        EXPECT_EQ(n.inputs.size(), opset >= 13 ? 2u : 1u);  // axes: an input since opset 13
+        EXPECT_EQ(n.ints.at("keepdims"), 0);
+      }
+      if (n.op == "Cast") {
+        EXPECT_EQ(n.inputs, std::vector<std::string>{"attention_mask"});
+        EXPECT_EQ(n.ints.at("to"), 6);  // int32
+      }
+      if (n.op != "MultiHeadAttention") continue;
+      EXPECT_EQ(n.domain, "com.microsoft");
+      ASSERT_EQ(n.inputs.size(), 5u);
+      EXPECT_EQ(n.inputs[0], "q3");
+      EXPECT_EQ(n.inputs[1], "k3");
+      EXPECT_EQ(n.inputs[2], "v3");
+      EXPECT_EQ(n.inputs[3], "");
+      EXPECT_EQ(n.outputs, std::vector<std::string>{"out"});
+      EXPECT_EQ(n.ints.at("num_heads"), 2);
+      EXPECT_FLOAT_EQ(n.floats.at("scale"), 0.5f);  // the Div by 2
+    }
+  }
+}
+
+TEST(AttentionFusion, HeadsFromTheProjectionWhenTheShapeSaysMinusOne) {
+  AttentionSpec a;
+  a.split_shape = {0, 0, -1, 4};  // (*input_shape, -1, head_dim), as transformers 5 writes it
+  auto r = FuseAttention(AttentionModel(a));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->attentions, 1);
+  for (const auto& n : Nodes(r->model))
+    if (n.op == "MultiHeadAttention") EXPECT_EQ(n.ints.at("num_heads"), 2);
+}
+
+TEST(AttentionFusion, ScaledDotProductAttentionExport) {
+  AttentionSpec a;
+  a.sdpa = true;
+  auto r = FuseAttention(AttentionModel(a));
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->attentions, 1) << r->skipped;
+  for (const auto& n : Nodes(r->model))
+    if (n.op == "MultiHeadAttention") EXPECT_FLOAT_EQ(n.floats.at("scale"), 0.5f);  // assumed 1/sqrt(4)
+  a.sdpa_other_root = true;  // Q and K scaled by different computed factors: not assumed
+  r = FuseAttention(AttentionModel(a));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->attentions, 0);
+}
+
+TEST(AttentionFusion, LeavesNearMissesAlone) {
+  std::vector<std::pair<const char*, AttentionSpec>> cases;
+  AttentionSpec a;
+  a.mask_input = "token_type_ids";  // a mask that is not the padding mask
+  cases.push_back({"mask from another input", a});
+  a = {};
+  a.constant_mask = true;
+  cases.push_back({"constant mask", a});
+  a = {};
+  a.softmax_axis = 1;
+  cases.push_back({"softmax over another axis", a});
+  a = {};
+  a.k_perm = {0, 2, 1, 3};
+  cases.push_back({"K not transposed", a});
+  a = {};
+  a.split_shape = {0, 0, 3, 4};  // 3 x 4 != the projection's 8
+  cases.push_back({"split that does not match the projection", a});
+  a = {};
+  a.probs_is_output = true;
+  cases.push_back({"attention probabilities read outside", a});
+  for (const auto& [what, spec] : cases) {
+    auto r = FuseAttention(AttentionModel(spec));
+    ASSERT_TRUE(r.ok()) << what;
+    EXPECT_EQ(r->attentions, 0) << what;
+    EXPECT_TRUE(r->model.empty()) << what;
+  }
+  // Without the merge's Shape read the pattern still matches.
+  AttentionSpec plain;
+  plain.merge_shape_read = false;
+  auto r = FuseAttention(AttentionModel(plain));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->attentions, 1);
+}
+
+TEST(AttentionFusion, MalformedInputIsAnErrorNeverACrash) {
+  const std::string model = AttentionModel({});
+  std::mt19937 rng(7);
+  int fused = 0;
+  for (int i = 0; i < 3000; ++i) {
+    std::string m = model;
+    const int flips = 1 + static_cast<int>(rng() % 4);
+    for (int k = 0; k < flips; ++k) m[rng() % m.size()] = static_cast<char>(rng());
+    auto r = FuseAttention(m);  // ok or an error; under ASan, never out of bounds
+    if (r.ok() && r->attentions > 0) {
+      ++fused;
+      auto again = FuseAttention(r->model);
+      ASSERT_TRUE(again.ok());
+      EXPECT_EQ(again->attentions, 0);
+    }
+  }
+  EXPECT_GT(fused, 0);  // most single flips land in weights and still fuse
 }
 
 }  // namespace

@@ -445,6 +445,22 @@ struct ParsedModel {
 
 // ---- attention ---------------------------------------------------------------------------------------
 
+// `value` is read by exactly one node besides Shape nodes (exporters read shapes to compute reshape targets
+// and attention scales; that arithmetic goes with the pattern, and EmitModel checks nothing else still needs
+// it). Returns that node's index.
+std::optional<size_t> SoleReaderBesidesShape(const Graph& g, std::string_view value) {
+  if (g.graph_outputs.count(value)) return std::nullopt;
+  auto it = g.consumers.find(value);
+  if (it == g.consumers.end()) return std::nullopt;
+  std::optional<size_t> reader;
+  for (size_t c : it->second) {
+    if (IsOp(g.nodes[c], "Shape")) continue;
+    if (reader) return std::nullopt;
+    reader = c;
+  }
+  return reader;
+}
+
 bool IsTranspose(const Node& n, std::vector<int64_t>* perm) {
   if (!IsOp(n, "Transpose") || n.inputs.size() != 1 || n.outputs.size() != 1) return false;
   *perm = FindAttr(n, "perm").ints;
@@ -508,7 +524,7 @@ bool MatchHeadSplit(const Graph& g, std::string_view value, const std::vector<in
                     std::vector<size_t>* drop, HeadSplit* hs) {
   std::vector<int64_t> perm = {0, 1, 2, 3};
   for (int steps = 0; steps < 6; ++steps) {
-    if (!g.UsedExactly(value, 1)) return false;
+    if (!SoleReaderBesidesShape(g, value)) return false;
     size_t i;
     const Node* n = g.Producer(value, &i);
     if (!n || n->outputs.size() != 1) return false;
@@ -557,7 +573,7 @@ bool MatchHeadSplit(const Graph& g, std::string_view value, const std::vector<in
   return false;
 }
 
-// The graph inputs `value` is computed from (through at most `limit` nodes), or false past the limit.
+// The graph inputs whose values `value` is computed from (within 256 values), or false past that.
 bool InputsOf(const ParsedModel& pm, std::string_view value, std::unordered_set<std::string_view>* inputs) {
   std::vector<std::string_view> todo = {value};
   std::unordered_set<std::string_view> seen;
@@ -571,7 +587,8 @@ bool InputsOf(const ParsedModel& pm, std::string_view value, std::unordered_set<
       continue;
     }
     size_t i;
-    if (const Node* n = pm.g.Producer(v, &i))
+    const Node* n = pm.g.Producer(v, &i);
+    if (n && !IsOp(*n, "Shape") && !IsOp(*n, "Size"))  // a shape is not the values (exporters read Shape(input_ids))
       for (auto in : n->inputs) todo.push_back(in);
   }
   return true;
@@ -656,18 +673,12 @@ bool MatchAttention(const ParsedModel& pm, size_t si, AttentionMatch* m) {
   std::vector<int64_t> perm;
   const Node* tr = g.SoleConsumer(pv->outputs[0], &ti);
   if (!tr || !IsTranspose(*tr, &perm) || perm != std::vector<int64_t>{0, 2, 1, 3}) return false;
-  // The merge Reshape; exporters also read the merged tensor's Shape to compute its target shape (that
-  // arithmetic goes with the Reshape; EmitModel checks nothing else still reads what was removed).
-  const Node* merge = nullptr;
-  if (g.graph_outputs.count(tr->outputs[0])) return false;
-  for (size_t c : g.consumers.at(tr->outputs[0])) {
-    const Node& n = g.nodes[c];
-    if (IsOp(n, "Shape")) continue;
-    if (merge) return false;
-    merge = &n;
-    ri = c;
-  }
-  if (!merge || !IsOp(*merge, "Reshape") || merge->inputs.size() != 2 || merge->inputs[0] != tr->outputs[0] ||
+  // The merge Reshape (exporters also read the merged tensor's Shape to compute its target shape).
+  auto merge_index = SoleReaderBesidesShape(g, tr->outputs[0]);
+  if (!merge_index) return false;
+  ri = *merge_index;
+  const Node* merge = &g.nodes[ri];
+  if (!IsOp(*merge, "Reshape") || merge->inputs.size() != 2 || merge->inputs[0] != tr->outputs[0] ||
       merge->outputs.size() != 1)
     return false;
   m->drop.insert(m->drop.end(), {pvi, ti, ri});
@@ -676,7 +687,14 @@ bool MatchAttention(const ParsedModel& pm, size_t si, AttentionMatch* m) {
   double scale = qs.scale * ks.scale;
   if (!qs.runtime_factor.empty() || !ks.runtime_factor.empty()) {
     // scaled_dot_product_attention exports multiply Q and K each by sqrt(scale), computed from the shape.
-    if (qs.runtime_factor != ks.runtime_factor) return false;
+    // Each side has its own Sqrt(scale) node in torch's export: the same factor, or Sqrt of the same value.
+    auto root = [&](std::string_view f) {
+      size_t i;
+      const Node* n = g.Producer(f, &i);
+      return n && IsOp(*n, "Sqrt") && n->inputs.size() == 1 ? n->inputs[0] : f;
+    };
+    if (qs.runtime_factor.empty() || ks.runtime_factor.empty() || root(qs.runtime_factor) != root(ks.runtime_factor))
+      return false;
     scale /= std::sqrt(static_cast<double>(qs.head_size));
   }
   if (!(scale > 0) || !std::isfinite(scale)) return false;
@@ -959,7 +977,7 @@ StatusOr<GraphRewrite> FuseSkipLayerNorm(std::string_view model, bool quantized)
   return result;
 }
 
-StatusOr<GraphRewrite> FuseAttention(std::string_view model, bool quantized) {
+StatusOr<GraphRewrite> FuseAttention(std::string_view model, bool quantized, float test_scale) {
   GraphRewrite result;
   ParsedModel pm;
   WINNOW_RETURN_IF_ERROR(ParseModel(model, quantized, &pm, &result.skipped));
@@ -979,6 +997,7 @@ StatusOr<GraphRewrite> FuseAttention(std::string_view model, bool quantized) {
     for (size_t k : m.drop) free = free && !claimed[k];
     if (!free) continue;
     for (size_t k : m.drop) claimed[k] = 1;
+    m.scale *= test_scale;
     replacement[m.at] = MultiHeadAttentionNode(m, result.attentions++);
   }
   if (result.attentions == 0) return result;

@@ -37,6 +37,7 @@ StatusOr<GraphRewrite> FuseSkipLayerNorm(std::string_view model, bool quantized 
 // caller must compare the fused graph with the original, since scaled_dot_product_attention exports compute
 // their scale at run time and the rewrite assumes 1/sqrt(head size) there. Nodes left unread (the shape
 // arithmetic of removed reshapes, the additive mask) are removed. Same `quantized` rule as above.
-StatusOr<GraphRewrite> FuseAttention(std::string_view model, bool quantized = false);
+// `test_scale` multiplies every fused scale: tests use it to check that a wrong fusion is caught at load.
+StatusOr<GraphRewrite> FuseAttention(std::string_view model, bool quantized = false, float test_scale = 1.0f);
 
 }  // namespace winnow::rt

@@ -102,7 +102,10 @@ Rewritten RewriteModel(const std::string& path, size_t file_size, bool fuse_norm
     }
   }
   if (fuse_attention) {
-    auto rewrite = FuseAttention(out.norms.empty() ? bytes : std::string_view(out.norms), quantized);
+    // WINNOW_TEST_ATTENTION_SCALE: tests make the fusion wrong on purpose to see the load-time check drop it.
+    const char* test_scale = std::getenv("WINNOW_TEST_ATTENTION_SCALE");
+    auto rewrite = FuseAttention(out.norms.empty() ? bytes : std::string_view(out.norms), quantized,
+                                 test_scale && *test_scale ? std::strtof(test_scale, nullptr) : 1.0f);
     if (rewrite.ok() && rewrite->attentions > 0) {
       out.attention = std::move(rewrite->model);
       out.attentions = rewrite->attentions;

@@ -1,0 +1,113 @@
+// fuseAttention: self-attention rewritten into ONNX Runtime's MultiHeadAttention at load (graph_rewrite.h).
+// Meant for CUDA; here the CPU provider runs the same op, so every result is checked against the graph as
+// written and against the independent reference (tokenizers + onnxruntime-node).
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { CrossEncoder, PruningEncoder, SentenceEncoder } from '../lib/index';
+import { withEnv } from './helpers/env';
+import { corpusPairs, FIXTURES, maxAbsDiff, referenceLogits, sigmoid } from './helpers/reference';
+
+const TINY = path.join(FIXTURES, 'bert-ce-tiny');
+
+// Pairs of very different lengths, so every batch is padded and the key-length mask matters.
+function mixedPairs(): Array<[string, string]> {
+  const pairs = corpusPairs(40);
+  pairs.push([pairs[0][0], pairs.slice(0, 12).map((p) => p[1]).join(' ')]); // truncated at 512 tokens
+  pairs.push(['q', 'a']);
+  pairs.push(['ünïcödé 日本語 query', 'Ça va? 東京は日本の首都です。']);
+  return pairs;
+}
+
+describe('attention fusion (fuseAttention)', () => {
+  it('fuses both layers of the BERT cross-encoder and scores within 1e-5 of the reference at every batch size', async () => {
+    const pairs = mixedPairs();
+    const ref = (await referenceLogits(TINY, pairs, { maxLength: 512 })).map((r) => sigmoid(r[0]));
+    const plain = await CrossEncoder.load(TINY, { threads: 1 });
+    expect(plain.fusedAttentions).toBe(0); // off unless asked for
+    const expected = await plain.predict(pairs);
+    for (const batchSize of [1, 7, 64]) {
+      const fused = await CrossEncoder.load(TINY, { threads: 1, fuseAttention: true, batchSize });
+      expect(fused.fusedAttentions).toBe(2);
+      expect(fused.fusedLayerNorms).toBe(5); // both rewrites apply together
+      const got = await fused.predict(pairs);
+      expect(maxAbsDiff(got, ref)).toBeLessThan(1e-5);
+      expect(maxAbsDiff(got, expected)).toBeLessThan(1e-5);
+      fused.dispose();
+    }
+    expect(Math.max(...ref) - Math.min(...ref)).toBeGreaterThan(0.01);
+    plain.dispose();
+  });
+
+  it('keeps the fused graph only when it matches the graph without it at load', async () => {
+    // The hook multiplies every fused attention scale by 1.5: a wrong fusion the load-time probe must catch.
+    const wrong = await withEnv({ WINNOW_TEST_ATTENTION_SCALE: 1.5 }, () =>
+      CrossEncoder.load(TINY, { threads: 1, fuseAttention: true }));
+    expect(wrong.fusedAttentions).toBe(0);
+    expect(wrong.fusedLayerNorms).toBe(5); // falls back to the norm-fused graph, not to nothing
+    const plain = await CrossEncoder.load(TINY, { threads: 1 });
+    const pairs = mixedPairs();
+    expect(maxAbsDiff(await wrong.predict(pairs), await plain.predict(pairs))).toBeLessThan(1e-6);
+    // Without the hook the same load fuses: the hook, not the model, made the difference.
+    const right = await withEnv({ WINNOW_TEST_ATTENTION_SCALE: 1 }, () =>
+      CrossEncoder.load(TINY, { threads: 1, fuseAttention: true }));
+    expect(right.fusedAttentions).toBe(2);
+    for (const m of [wrong, plain, right]) m.dispose();
+  });
+
+  it('fuses with fuseLayerNorm: false too', async () => {
+    const m = await CrossEncoder.load(TINY, { threads: 1, fuseAttention: true, fuseLayerNorm: false });
+    expect(m.fusedAttentions).toBe(2);
+    expect(m.fusedLayerNorms).toBe(0);
+    const pairs = mixedPairs();
+    const ref = (await referenceLogits(TINY, pairs, { maxLength: 512 })).map((r) => sigmoid(r[0]));
+    expect(maxAbsDiff(await m.predict(pairs), ref)).toBeLessThan(1e-5);
+    m.dispose();
+  });
+
+  it('leaves int8 graphs as written unless fuseLayerNorm: true allows rewriting them', async () => {
+    const q = await CrossEncoder.load(TINY, { file: 'model_quantized.onnx', threads: 1, fuseAttention: true });
+    expect(q.fusedAttentions).toBe(0);
+    q.dispose();
+  });
+
+  it('SentenceEncoder: the same vectors', async () => {
+    const texts = mixedPairs().map((p) => p[1]);
+    const plain = await SentenceEncoder.load(path.join(FIXTURES, 'e5-tiny'), { threads: 1 });
+    const fused = await SentenceEncoder.load(path.join(FIXTURES, 'e5-tiny'), { threads: 1, fuseAttention: true });
+    expect(fused.fusedAttentions).toBe(2);
+    const a = await plain.encode(texts);
+    const b = await fused.encode(texts);
+    expect(maxAbsDiff(a.data, b.data)).toBeLessThan(1e-6);
+    plain.dispose();
+    fused.dispose();
+  });
+
+  it('PruningEncoder: the same kept text; ModernBERT (rotary attention) is left as written', async () => {
+    const dir = path.join(FIXTURES, 'pruning-bert-tiny');
+    const plain = await PruningEncoder.load(dir, { threads: 1 });
+    const fused = await PruningEncoder.load(dir, { threads: 1, fuseAttention: true });
+    expect(fused.fusedAttentions).toBe(2);
+    const pairs = corpusPairs(12);
+    const query = pairs[0][0];
+    const docs = pairs.map((p) => p[1]);
+    const a = await plain.prune(query, docs);
+    const b = await fused.prune(query, docs);
+    for (let i = 0; i < docs.length; i++) {
+      expect(typeof a[i].prunedDocument).toBe('string');
+      expect(b[i].prunedDocument).toBe(a[i].prunedDocument);
+      expect(b[i].keptSpans).toEqual(a[i].keptSpans);
+      expect(Math.abs(b[i].rankingScore - a[i].rankingScore)).toBeLessThan(1e-5);
+    }
+    // Not a trivial comparison: some documents lose text and some keep some.
+    expect(a.some((r) => r.prunedDocument.length > 0 && r.compressionRatio > 0)).toBe(true);
+    plain.dispose();
+    fused.dispose();
+    const modern = await PruningEncoder.load(path.join(FIXTURES, 'pruning-modernbert-tiny'), { threads: 1, fuseAttention: true });
+    expect(modern.fusedAttentions).toBe(0);
+    modern.dispose();
+  });
+
+  it('rejects a non-boolean fuseAttention', async () => {
+    await expect(CrossEncoder.load(TINY, { fuseAttention: 1 as unknown as boolean })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+});
