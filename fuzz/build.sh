@@ -2,7 +2,7 @@
 # Builds the libFuzzer targets (ASan + UBSan) into build-fuzz/:
 #   tokenizer_json_fuzzer    (mode 1: tokenizer.json candidates -> Tokenizer::FromJson + encode)
 #   tokenizer_encode_fuzzer  (mode 2: texts encoded by the real tokenizers, invariants checked)
-#   graph_rewrite_fuzzer     (ONNX ModelProto bytes -> the layer-norm fusion of runtime/graph_rewrite.h)
+#   graph_rewrite_fuzzer     (ONNX ModelProto bytes -> the layer-norm and attention fusions of runtime/graph_rewrite.h)
 # Needs clang with libFuzzer: apt-get install -y clang-19 libclang-rt-19-dev (CXX=... to override).
 set -euo pipefail
 cd "$(dirname "$0")/.."

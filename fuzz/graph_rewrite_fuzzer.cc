@@ -1,6 +1,7 @@
-// libFuzzer target for the load-time graph rewrite (native/core/runtime/graph_rewrite.h): arbitrary bytes
-// as an ONNX ModelProto. FuseSkipLayerNorm must return a Status, never crash or read out of bounds; when it
-// rewrites, its output must parse again and hold nothing more to fuse (the rewrite is idempotent).
+// libFuzzer target for the load-time graph rewrites (native/core/runtime/graph_rewrite.h): arbitrary bytes
+// as an ONNX ModelProto. FuseSkipLayerNorm and FuseAttention must return a Status, never crash or read out of
+// bounds; when one rewrites, its output must parse again and hold nothing more for it to fuse (each rewrite is
+// idempotent), and the other rewrite must still read it.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -8,15 +9,30 @@
 
 #include "runtime/graph_rewrite.h"
 
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  std::string_view model(reinterpret_cast<const char*>(data), size);
-  auto r = winnow::rt::FuseSkipLayerNorm(model);
-  if (!r.ok() || r->skip_layer_norms == 0) return 0;
-  auto again = winnow::rt::FuseSkipLayerNorm(r->model);
-  if (!again.ok() || again->skip_layer_norms != 0) {
-    std::fprintf(stderr, "INVARIANT: rewritten model %s (%d more fused)\n", again.ok() ? "fused again" : "unreadable",
-                 again.ok() ? again->skip_layer_norms : -1);
+namespace {
+
+template <typename Rewrite, typename Count>
+void CheckIdempotent(const char* what, std::string_view model, Rewrite rewrite, Count count) {
+  auto r = rewrite(model);
+  if (!r.ok() || count(*r) == 0) return;
+  auto again = rewrite(r->model);
+  if (!again.ok() || count(*again) != 0) {
+    std::fprintf(stderr, "INVARIANT: %s: rewritten model %s (%d more fused)\n", what,
+                 again.ok() ? "fused again" : "unreadable", again.ok() ? count(*again) : -1);
     std::abort();
   }
+  // The other rewrite reads the result (a Status either way, never a crash).
+  (void)winnow::rt::FuseSkipLayerNorm(r->model);
+  (void)winnow::rt::FuseAttention(r->model);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::string_view model(reinterpret_cast<const char*>(data), size);
+  CheckIdempotent("layer norm", model, [](std::string_view m) { return winnow::rt::FuseSkipLayerNorm(m); },
+                  [](const winnow::rt::GraphRewrite& g) { return g.skip_layer_norms; });
+  CheckIdempotent("attention", model, [](std::string_view m) { return winnow::rt::FuseAttention(m); },
+                  [](const winnow::rt::GraphRewrite& g) { return g.attentions; });
   return 0;
 }

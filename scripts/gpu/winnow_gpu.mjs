@@ -41,6 +41,18 @@ for (const [dir, files] of [[fx('bert-ce-tiny'), ['model.onnx']], [xlmrDir, ['mo
     gpu.dispose();
   }
 }
+// fuseAttention (MultiHeadAttention at load): the same tolerances as above on the GPU, and how many blocks of
+// this transformers export matched (12 layers; 0 means the export's attention is not the matched pattern).
+for (const [file, tol] of [['model.onnx', 1e-4], ['model_fp16.onnx', 1e-2]]) {
+  const cpu = await W.CrossEncoder.load(xlmrDir, { device: 'cpu' });
+  const ref = await cpu.predict(pairs);
+  cpu.dispose();
+  const gpu = await W.CrossEncoder.load(xlmrDir, { device: 'cuda', file, fuseAttention: true });
+  const d = maxDiff(await gpu.predict(pairs), ref);
+  check(`CrossEncoder xlmr ${file} fuseAttention cuda vs cpu fp32 within ${tol}`, d < tol && gpu.fusedAttentions === 12,
+    { maxAbsDiff: d, fusedAttentions: gpu.fusedAttentions, fusedLayerNorms: gpu.fusedLayerNorms });
+  gpu.dispose();
+}
 const picked = await W.CrossEncoder.load(xlmrDir, { device: 'cuda' });
 check('cuda picks onnx/model_fp16.onnx when no file is named', picked.file.endsWith('model_fp16.onnx'), { file: picked.file });
 picked.dispose();
@@ -75,11 +87,21 @@ if (W.PruningEncoder) {
 // image the CUDA libraries are also installed system-wide, so an empty LD_LIBRARY_PATH hides nothing
 // (seen on the H200: the model loaded).
 }
-// Throughput: fp16 and fp32 on the GPU, the batch sizes and pair sets st_bench.py uses.
-for (const [file, allowTf32] of [['model_fp16.onnx', false], ['model.onnx', false], ['model.onnx', true]]) {
+// Throughput on the GPU for the batch sizes and pair sets st_bench.py uses: fp16 and fp32, each load-time
+// rewrite on and off (WINNOW_GPU_CONFIGS=fp16 keeps the fp16 rows only, to fit a short device session).
+const configs = [
+  { file: 'model_fp16.onnx' },
+  { file: 'model_fp16.onnx', fuseAttention: true },
+  { file: 'model_fp16.onnx', fuseAttention: true, fuseLayerNorm: true },
+  { file: 'model_fp16.onnx', lengthBuckets: false },
+  { file: 'model.onnx' },
+  { file: 'model.onnx', allowTf32: true },
+  { file: 'model.onnx', allowTf32: true, fuseAttention: true },
+].filter((c) => process.env.WINNOW_GPU_CONFIGS !== 'fp16' || c.file === 'model_fp16.onnx');
+for (const config of configs) {
   for (const [name, set] of Object.entries(spec.sets)) {
     for (const bs of spec.batch_sizes) {
-      const ce = await W.CrossEncoder.load(xlmrDir, { device: 'cuda', file, batchSize: bs, allowTf32 });
+      const ce = await W.CrossEncoder.load(xlmrDir, { device: 'cuda', batchSize: bs, ...config });
       await ce.predict(set.slice(0, bs * 2));
       let best = Infinity;
       for (let r = 0; r < 3; r++) {
@@ -87,7 +109,8 @@ for (const [file, allowTf32] of [['model_fp16.onnx', false], ['model.onnx', fals
         await ce.predict(set);
         best = Math.min(best, (performance.now() - t0) / 1000);
       }
-      const run = { file, allowTf32, set: name, batch_size: bs, pairs: set.length, seconds: best, pairs_per_s: set.length / best };
+      const run = { ...config, fusedAttentions: ce.fusedAttentions, fusedLayerNorms: ce.fusedLayerNorms, set: name,
+                    batch_size: bs, pairs: set.length, seconds: best, pairs_per_s: set.length / best };
       out.runs.push(run);
       console.log(JSON.stringify(run));
       ce.dispose();
