@@ -157,45 +157,38 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
     const bool quantized = config.fuse_layer_norm == SessionConfig::Fusion::kAll;
     Rewritten rw = RewriteModel(onnx_path, static_cast<size_t>(sb.st_size), fuse, quantized, config.fuse_attention);
     // A rewritten graph ONNX Runtime refuses, or cannot run on the probe batch, is dropped for the next one.
-    auto try_load = [&](const std::string& model) -> std::unique_ptr<Ort::Session> {
+    auto try_load = [&](const std::string& model, std::vector<float>* probe) -> std::unique_ptr<Ort::Session> {
       if (model.empty()) return nullptr;
       try {
         s->session_ = std::make_unique<Ort::Session>(rt->env(), model.data(), model.size(), so);
         s->ReadNames();
-        if (s->ProbeRun()) return std::move(s->session_);
+        if (s->ProbeRun(probe)) return std::move(s->session_);
       } catch (const Ort::Exception&) {
       }
       s->session_.reset();
       rt->TakeRecentLog();
       return nullptr;
     };
-    if (auto fused = try_load(rw.attention)) {
+    std::vector<float> with, without;
+    if (auto fused = try_load(rw.attention, &with)) {
       // Kept only if it computes what the graph without it computes (the rewrite assumes a right-padded mask and,
       // for scaled_dot_product_attention exports, the usual scale).
-      std::vector<float> with, without;
-      s->session_ = std::move(fused);
-      const bool ran = s->ProbeRun(&with);
-      auto fused_session = std::move(s->session_);
-      auto reference = try_load(rw.norms);
+      auto reference = try_load(rw.norms, &without);
       const bool reference_is_norms = reference != nullptr;
       if (!reference) {
-        reference = std::make_unique<Ort::Session>(rt->env(), onnx_path.c_str(), so);
-      }
-      s->session_ = std::move(reference);
-      s->ReadNames();
-      const bool ref_ran = s->ProbeRun(&without);
-      const float tolerance = use_cuda ? 2e-2f : 1e-3f;
-      if (ran && ref_ran && SameOutputs(with, without, tolerance)) {
-        s->session_ = std::move(fused_session);
+        s->session_ = std::make_unique<Ort::Session>(rt->env(), onnx_path.c_str(), so);
         s->ReadNames();
-        s->fused_attentions_ = rw.attentions;
-        s->fused_layer_norms_ = rw.skip_layer_norms;
-      } else if (reference_is_norms) {
-        s->fused_layer_norms_ = rw.skip_layer_norms;
+        if (!s->ProbeRun(&without)) without.clear();
+        reference = std::move(s->session_);
       }
+      const bool same = SameOutputs(with, without, use_cuda ? 2e-2f : 1e-3f);
+      s->session_ = same ? std::move(fused) : std::move(reference);
+      s->ReadNames();
+      if (same) s->fused_attentions_ = rw.attentions;
+      if (same || reference_is_norms) s->fused_layer_norms_ = rw.skip_layer_norms;
     }
     if (!s->session_) {
-      if ((s->session_ = try_load(rw.norms))) {
+      if ((s->session_ = try_load(rw.norms, nullptr))) {
         s->ReadNames();
         s->fused_layer_norms_ = rw.skip_layer_norms;
       }
