@@ -152,6 +152,14 @@ describe('StaticModel parity with a plain model2vec reference (tokenizers + JS)'
     await m.encode(TEXTS, { batchSize: 16, onProgress: (p) => seen.push(p.done) });
     expect(seen.length).toBeGreaterThan(0);
     expect(seen[seen.length - 1]).toBe(TEXTS.length);
+    // Two workers finish chunks concurrently: events must still arrive in increasing order, ending at the total
+    // (they once did not: a worker that counted first could send after one that counted later).
+    for (let run = 0; run < 20; run++) {
+      const events: number[] = [];
+      await m.encode(TEXTS, { batchSize: 4, onProgress: (p) => events.push(p.done) });
+      expect(events).toEqual([...events].sort((a, b) => a - b));
+      expect(events[events.length - 1]).toBe(TEXTS.length);
+    }
     const ac = new AbortController();
     ac.abort();
     await expect(m.encode(TEXTS, { signal: ac.signal })).rejects.toMatchObject({ code: 'ABORTED' });

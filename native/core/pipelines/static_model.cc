@@ -290,10 +290,13 @@ Status StaticModel::ParallelChunks(size_t n, const StaticEncodeOptions& opts, co
         failed = true;
         return;
       }
-      const size_t d = done.fetch_add(end - begin) + (end - begin);
       if (control.progress) {
+        // Counted and sent under one lock, so the events arrive in increasing order (two workers counting
+        // first and sending after could deliver 368 after 388, and the last event would not be the total).
         std::lock_guard<std::mutex> lk(mu);
-        control.progress(d, n);
+        control.progress(done.fetch_add(end - begin) + (end - begin), n);
+      } else {
+        done.fetch_add(end - begin);
       }
     }
   };
