@@ -163,3 +163,46 @@ describe('chunked tokenization pipeline', () => {
     for (const m of [plain, chunked, pp, pc]) m.dispose();
   });
 });
+
+// WINNOW_IO_BINDING=1 (off by default until measured on a GPU): every run goes through an IoBinding whose input
+// buffers are pooled and reused (pinned memory on CUDA, ordinary memory here), outputs bound to host memory.
+describe('I/O binding', () => {
+  const ioBinding = (m: unknown): string => (m as { native: { info(): { ioBinding: string } } }).native.info().ioBinding;
+  const bound = <T>(load: () => Promise<T>) => withEnv({ WINNOW_IO_BINDING: 1 }, load);
+
+  it('CrossEncoder: the same scores, also with three calls at once', async () => {
+    const dir = path.join(FIXTURES, 'bert-ce-tiny');
+    const plain = await CrossEncoder.load(dir, { threads: 1, batchSize: 8 });
+    const b = await bound(() => CrossEncoder.load(dir, { threads: 1, batchSize: 8, concurrency: 3 }));
+    expect(ioBinding(plain)).toBe('off');
+    expect(ioBinding(b)).toBe('host');
+    const expected = await plain.predict(pairs);
+    const got = await Promise.all([b.predict(pairs), b.predict(pairs.slice(7)), b.predict(pairs)]);
+    expect(Array.from(got[0])).toEqual(Array.from(expected));
+    expect(Array.from(got[1])).toEqual(Array.from(expected.slice(7)));
+    expect(Array.from(got[2])).toEqual(Array.from(expected));
+    plain.dispose();
+    b.dispose();
+  });
+
+  it('SentenceEncoder and PruningEncoder: the same results', async () => {
+    const texts = pairs.map((p) => p[1]);
+    const e5 = path.join(FIXTURES, 'e5-tiny');
+    const plain = await SentenceEncoder.load(e5, { threads: 1 });
+    const b = await bound(() => SentenceEncoder.load(e5, { threads: 1 }));
+    expect(ioBinding(b)).toBe('host');
+    expect(maxAbsDiff((await b.encode(texts)).data, (await plain.encode(texts)).data)).toBe(0);
+    plain.dispose();
+    b.dispose();
+    const dir = path.join(FIXTURES, 'pruning-bert-tiny');
+    const pp = await PruningEncoder.load(dir, { threads: 1 });
+    const pb = await bound(() => PruningEncoder.load(dir, { threads: 1 }));
+    expect(ioBinding(pb)).toBe('host');
+    const a = await pp.prune(pairs[0][0], texts.slice(0, 20));
+    const c = await pb.prune(pairs[0][0], texts.slice(0, 20));
+    expect(c.map((r) => r.prunedDocument)).toEqual(a.map((r) => r.prunedDocument));
+    expect(maxAbsDiff(c.map((r) => r.rankingScore), a.map((r) => r.rankingScore))).toBe(0);
+    pp.dispose();
+    pb.dispose();
+  });
+});

@@ -160,3 +160,31 @@ TEST_F(PipelineTest, SentenceEncoderChunkedEqualsPlain) {
 
 }  // namespace
 }  // namespace winnow::pipelines
+
+namespace winnow::pipelines {
+namespace {
+
+// WINNOW_IO_BINDING=1: runs go through an IoBinding with pooled staging buffers (pinned on CUDA, ordinary memory
+// here). Under ASan: growing buffers (batches of rising length), concurrent calls each with its own buffer set.
+TEST_F(PipelineTest, IoBindingEqualsPlainRuns) {
+  const auto owned = MakePairs(61);
+  const auto pairs = Views(owned);
+  auto plain = LoadCe(nullptr, ModelOptions::Toggle::kOff);
+  setenv("WINNOW_IO_BINDING", "1", 1);
+  auto bound = LoadCe("7", ModelOptions::Toggle::kOff);
+  unsetenv("WINNOW_IO_BINDING");
+  ASSERT_TRUE(plain && bound);
+  EXPECT_STREQ(plain->session().io_binding(), "off");
+  EXPECT_STREQ(bound->session().io_binding(), "host");
+  std::vector<float> expected;
+  ASSERT_TRUE(plain->Predict(pairs, &expected).ok());
+  std::vector<std::vector<float>> results(3);
+  std::vector<std::thread> callers;
+  for (int t = 0; t < 3; ++t)
+    callers.emplace_back([&, t] { EXPECT_TRUE(bound->Predict(pairs, &results[t]).ok()); });
+  for (auto& c : callers) c.join();
+  for (const auto& r : results) EXPECT_EQ(r, expected);  // the same kernels on the same inputs: bit for bit
+}
+
+}  // namespace
+}  // namespace winnow::pipelines

@@ -70,6 +70,7 @@ Status TransformerModel::LoadCommon(const ModelOptions& options) {
   sc.allow_tf32 = options.allow_tf32;
   sc.fuse_layer_norm = options.fuse_layer_norm;
   sc.fuse_attention = options.fuse_attention;
+  if (const char* io = std::getenv("WINNOW_IO_BINDING"); io && *io) sc.io_binding = std::string(io) == "1";
   WINNOW_ASSIGN_OR_RETURN(sc.device, rt::ParseDevice(options.device));
   // On a GPU, a folder's fp16 export (onnx/model_fp16.onnx) is preferred when no file was named.
   std::string fp16_path;

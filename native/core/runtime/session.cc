@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <unordered_map>
 #include <cstdlib>
 #include <sys/stat.h>
 
@@ -198,6 +200,15 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
       s->ReadNames();
     }
     s->device_ = use_cuda ? "cuda:" + std::to_string(config.device.device_id) : "cpu";
+    if (config.io_binding) {
+      s->EnableIoBinding(config);
+      // The bound path must run the probe batch and give what the plain path gives, or it is not used.
+      std::vector<float> bound, plain;
+      const bool ok = s->ProbeRun(&bound);
+      auto binding = std::move(s->binding_);
+      if (ok && s->ProbeRun(&plain) && SameOutputs(bound, plain, 1e-6f)) s->binding_ = std::move(binding);
+      rt->TakeRecentLog();
+    }
   } catch (const Ort::Exception& e) {
     std::string log = JoinLog(rt->TakeRecentLog());
     const char* code = config.device.kind == DeviceSpec::Kind::kCuda ? codes::kCudaUnavailable : codes::kOnnxInvalid;
@@ -265,6 +276,112 @@ bool Session::ProbeRun(std::vector<float>* values) const {
   return true;
 }
 
+// ---- I/O binding ---------------------------------------------------------------------------------------
+
+struct Session::Binding {
+  struct Buffer {
+    void* data = nullptr;
+    size_t bytes = 0;
+  };
+  // One Run's staging buffers (by input name) and its IoBinding; a Run takes a free set or makes one, so
+  // concurrent Runs never share buffers, and returns it after (the copies to the device are done by then).
+  struct Set {
+    std::unordered_map<std::string, Buffer> buffers;
+    std::unique_ptr<Ort::IoBinding> io;
+  };
+  Ort::MemoryInfo host{nullptr};
+  std::unique_ptr<Ort::Allocator> pinned;  // the session's CudaPinned allocator; null: aligned host memory
+  std::mutex mu;
+  std::vector<std::unique_ptr<Set>> free_sets;
+
+  void* Allocate(size_t bytes) {
+    if (pinned) return pinned->Alloc(bytes);
+    return std::aligned_alloc(64, (bytes + 63) / 64 * 64);
+  }
+  void Free(void* p) {
+    if (!p) return;
+    if (pinned) pinned->Free(p);
+    else std::free(p);
+  }
+  ~Binding() {
+    for (auto& set : free_sets)
+      for (auto& [name, buf] : set->buffers) Free(buf.data);
+  }
+};
+
+Session::~Session() {
+  binding_.reset();  // its buffers may come from the session's allocator: freed before the session goes
+  session_.reset();
+}
+
+const char* Session::io_binding() const {
+  if (!binding_) return "off";
+  return binding_->pinned ? "pinned" : "host";
+}
+
+void Session::EnableIoBinding(const SessionConfig& config) {
+  auto b = std::make_unique<Binding>();
+  if (device_ != "cpu") {
+    try {
+      Ort::MemoryInfo pinned("CudaPinned", OrtDeviceAllocator, config.device.device_id, OrtMemTypeCPUOutput);
+      b->pinned = std::make_unique<Ort::Allocator>(*session_, pinned);
+      b->host = std::move(pinned);
+    } catch (const Ort::Exception&) {
+      b->pinned.reset();
+    }
+  }
+  if (!b->pinned) b->host = Ort::MemoryInfo::CreateCpu(OrtDeviceAllocator, OrtMemTypeDefault);
+  binding_ = std::move(b);
+}
+
+Status Session::RunBound(const std::vector<Int64Input>& inputs, int64_t batch, int64_t seq,
+                         const std::vector<const char*>& outputs, std::vector<Ort::Value>* results) const {
+  Binding& b = *binding_;
+  std::unique_ptr<Binding::Set> set;
+  {
+    std::lock_guard<std::mutex> lk(b.mu);
+    if (!b.free_sets.empty()) {
+      set = std::move(b.free_sets.back());
+      b.free_sets.pop_back();
+    }
+  }
+  if (!set) set = std::make_unique<Binding::Set>();
+  Status status = Status::Ok();
+  try {
+    if (!set->io) set->io = std::make_unique<Ort::IoBinding>(*session_);
+    set->io->ClearBoundInputs();
+    set->io->ClearBoundOutputs();
+    const size_t count = static_cast<size_t>(batch * seq);
+    const int64_t shape[2] = {batch, seq};
+    for (const auto& in : inputs) {
+      Binding::Buffer& buf = set->buffers[in.name];
+      if (buf.bytes < count * sizeof(int64_t)) {
+        // Room for larger batches to come: grow by at least half.
+        const size_t bytes = std::max(count * sizeof(int64_t), buf.bytes + buf.bytes / 2);
+        b.Free(buf.data);
+        buf = {};
+        buf.data = b.Allocate(bytes);
+        if (!buf.data) throw std::bad_alloc();
+        buf.bytes = bytes;
+      }
+      std::memcpy(buf.data, in.data, count * sizeof(int64_t));
+      Ort::Value v = Ort::Value::CreateTensor<int64_t>(b.host, static_cast<int64_t*>(buf.data), count, shape, 2);
+      set->io->BindInput(in.name, v);
+    }
+    for (const char* name : outputs) set->io->BindOutput(name, b.host);
+    session_->Run(Ort::RunOptions{nullptr}, *set->io);
+    *results = set->io->GetOutputValues();
+    set->io->ClearBoundInputs();  // the input values view the buffers; nothing keeps them past this Run
+  } catch (const Ort::Exception& e) {
+    status = FromOrtException(e, codes::kInferenceFailed, "inference failed on " + path_);
+  } catch (const std::bad_alloc&) {
+    status = Status(codes::kInferenceFailed, "inference failed on " + path_ + ": out of memory for the input buffers");
+  }
+  std::lock_guard<std::mutex> lk(b.mu);
+  b.free_sets.push_back(std::move(set));
+  return status;
+}
+
 bool Session::HasInput(const std::string& name) const {
   return std::find(input_names_.begin(), input_names_.end(), name) != input_names_.end();
 }
@@ -274,6 +391,7 @@ bool Session::HasOutput(const std::string& name) const {
 
 Status Session::Run(const std::vector<Int64Input>& inputs, int64_t batch, int64_t seq,
                     const std::vector<const char*>& outputs, std::vector<Ort::Value>* results) const {
+  if (binding_) return RunBound(inputs, batch, seq, outputs, results);
   try {
     auto mem = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
     const int64_t shape[2] = {batch, seq};

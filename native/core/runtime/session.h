@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,10 @@ struct SessionConfig {
   // graph_rewrite.h FuseAttention: self-attention -> com.microsoft MultiHeadAttention (fused attention kernels on
   // CUDA). Opt-in; the fused graph is kept only when its outputs on a padded probe batch match the graph without it.
   bool fuse_attention = false;
+  // Run through an IoBinding with input buffers reused between batches, staged in pinned (page-locked) host memory
+  // on CUDA (faster, asynchronous copies to the device) and outputs landing there too. Off by default until measured
+  // on a GPU; WINNOW_IO_BINDING=1 turns it on (the CPU runs the same code with ordinary memory, for tests).
+  bool io_binding = false;
 };
 
 // A named int64 input of shape [batch, seq].
@@ -55,6 +60,9 @@ class Session {
   int fused_layer_norms() const { return fused_layer_norms_; }
   // Self-attention blocks fused into MultiHeadAttention at load (0 unless asked for, or when the check failed).
   int fused_attentions() const { return fused_attentions_; }
+  // "off", "pinned" (CUDA: page-locked staging buffers) or "host" (ordinary memory: CPU sessions, or CUDA when
+  // ONNX Runtime has no pinned allocator).
+  const char* io_binding() const;
 
   // Runs the graph on int64 inputs of shape [batch, seq] and returns the named outputs.
   // Thread-safe (ONNX Runtime sessions are). Errors: codes::kInferenceFailed.
@@ -69,6 +77,10 @@ class Session {
   // float16 output element to `values` when given. False when the run fails or an input is not int64
   // [batch, seq].
   bool ProbeRun(std::vector<float>* values = nullptr) const;
+  void EnableIoBinding(const SessionConfig& config);
+  Status RunBound(const std::vector<Int64Input>& inputs, int64_t batch, int64_t seq,
+                  const std::vector<const char*>& outputs, std::vector<Ort::Value>* results) const;
+  struct Binding;  // staging buffers and IoBindings, pooled per concurrent Run
   OrtRuntime* rt_ = nullptr;
   std::unique_ptr<Ort::Session> session_;
   std::vector<std::string> input_names_;
@@ -77,6 +89,10 @@ class Session {
   std::string path_;
   int fused_layer_norms_ = 0;
   int fused_attentions_ = 0;
+  std::unique_ptr<Binding> binding_;
+
+ public:
+  ~Session();
 };
 
 }  // namespace winnow::rt
