@@ -412,6 +412,22 @@ bool MatchDecomposedLayerNorm(const Graph& g, size_t i, Fusion* fu) {
   return MatchResidualAdd(g, x, 2, fu);  // x is read by the first ReduceMean and the Sub
 }
 
+// Serialized AttributeProtos.
+std::string FloatAttribute(std::string_view name, float v) {
+  std::string a;
+  pb::AppendLen(&a, attr_f::kName, name);
+  pb::AppendFixed32Field(&a, attr_f::kF, FloatBits(v));
+  pb::AppendVarintField(&a, attr_f::kType, kAttrFloat);
+  return a;
+}
+std::string IntAttribute(std::string_view name, int64_t v) {
+  std::string a;
+  pb::AppendLen(&a, attr_f::kName, name);
+  pb::AppendVarintField(&a, attr_f::kI, static_cast<uint64_t>(v));
+  pb::AppendVarintField(&a, attr_f::kType, kAttrInt);
+  return a;
+}
+
 std::string SkipLayerNormNode(const Fusion& fu, int index) {
   std::string node;
   for (std::string_view in : {fu.input, fu.skip, fu.gamma}) pb::AppendLen(&node, node_f::kInput, in);
@@ -424,11 +440,7 @@ std::string SkipLayerNormNode(const Fusion& fu, int index) {
   }
   pb::AppendLen(&node, node_f::kName, "winnow/SkipLayerNorm_" + std::to_string(index));
   pb::AppendLen(&node, node_f::kOpType, "SkipLayerNormalization");
-  std::string attr;
-  pb::AppendLen(&attr, attr_f::kName, "epsilon");
-  pb::AppendFixed32Field(&attr, attr_f::kF, FloatBits(fu.epsilon));
-  pb::AppendVarintField(&attr, attr_f::kType, kAttrFloat);
-  pb::AppendLen(&node, node_f::kAttribute, attr);
+  pb::AppendLen(&node, node_f::kAttribute, FloatAttribute("epsilon", fu.epsilon));
   pb::AppendLen(&node, node_f::kDomain, "com.microsoft");
   return node;
 }
@@ -717,16 +729,8 @@ std::string MultiHeadAttentionNode(const AttentionMatch& m, int index) {
   pb::AppendLen(&node, node_f::kOutput, m.output);
   pb::AppendLen(&node, node_f::kName, "winnow/MultiHeadAttention_" + std::to_string(index));
   pb::AppendLen(&node, node_f::kOpType, "MultiHeadAttention");
-  std::string heads;
-  pb::AppendLen(&heads, attr_f::kName, "num_heads");
-  pb::AppendVarintField(&heads, attr_f::kI, static_cast<uint64_t>(m.heads));
-  pb::AppendVarintField(&heads, attr_f::kType, kAttrInt);
-  pb::AppendLen(&node, node_f::kAttribute, heads);
-  std::string scale;
-  pb::AppendLen(&scale, attr_f::kName, "scale");
-  pb::AppendFixed32Field(&scale, attr_f::kF, FloatBits(m.scale));
-  pb::AppendVarintField(&scale, attr_f::kType, kAttrFloat);
-  pb::AppendLen(&node, node_f::kAttribute, scale);
+  pb::AppendLen(&node, node_f::kAttribute, IntAttribute("num_heads", m.heads));
+  pb::AppendLen(&node, node_f::kAttribute, FloatAttribute("scale", m.scale));
   pb::AppendLen(&node, node_f::kDomain, "com.microsoft");
   return node;
 }
@@ -736,15 +740,12 @@ std::vector<std::string> KeyLengthNodes(int64_t opset) {
   std::vector<std::string> nodes;
   const std::string mask32 = "winnow/attention_mask_int32", axes = "winnow/attention_sum_axes";
   {
-    std::string n, a;
+    std::string n;
     pb::AppendLen(&n, node_f::kInput, "attention_mask");
     pb::AppendLen(&n, node_f::kOutput, mask32);
     pb::AppendLen(&n, node_f::kName, "winnow/CastAttentionMask");
     pb::AppendLen(&n, node_f::kOpType, "Cast");
-    pb::AppendLen(&a, attr_f::kName, "to");
-    pb::AppendVarintField(&a, attr_f::kI, dtype::kInt32);
-    pb::AppendVarintField(&a, attr_f::kType, kAttrInt);
-    pb::AppendLen(&n, node_f::kAttribute, a);
+    pb::AppendLen(&n, node_f::kAttribute, IntAttribute("to", dtype::kInt32));
     nodes.push_back(n);
   }
   std::string axis_attr;
@@ -767,16 +768,13 @@ std::vector<std::string> KeyLengthNodes(int64_t opset) {
     pb::AppendVarintField(&axis_attr, attr_f::kInts, 1);
     pb::AppendVarintField(&axis_attr, attr_f::kType, kAttrInts);
   }
-  std::string n, keep;
+  std::string n;
   pb::AppendLen(&n, node_f::kInput, mask32);
   if (opset >= 13) pb::AppendLen(&n, node_f::kInput, axes);
   pb::AppendLen(&n, node_f::kOutput, kKeyLengths);
   pb::AppendLen(&n, node_f::kName, "winnow/AttentionKeyLengths");
   pb::AppendLen(&n, node_f::kOpType, "ReduceSum");
-  pb::AppendLen(&keep, attr_f::kName, "keepdims");
-  pb::AppendVarintField(&keep, attr_f::kI, 0);
-  pb::AppendVarintField(&keep, attr_f::kType, kAttrInt);
-  pb::AppendLen(&n, node_f::kAttribute, keep);
+  pb::AppendLen(&n, node_f::kAttribute, IntAttribute("keepdims", 0));
   if (!axis_attr.empty()) pb::AppendLen(&n, node_f::kAttribute, axis_attr);
   nodes.push_back(n);
   return nodes;
