@@ -85,8 +85,8 @@ Status AppendCuda(OrtRuntime* rt, Ort::SessionOptions& so, const SessionConfig& 
 // rewritten model). Empty strings when there is nothing to rewrite or the file cannot be rewritten in memory
 // (over 2 GiB, external weights, subgraphs).
 struct Rewritten {
-  std::string norms;      // layer norms fused
-  std::string attention;  // attention fused too (on top of `norms` when that is not empty)
+  std::string norms;      // layer norms fused (empty when `attention` is not: it holds them too)
+  std::string attention;  // attention fused, with the layer norms when those were fused
   int skip_layer_norms = 0, attentions = 0;
 };
 
@@ -111,6 +111,7 @@ Rewritten RewriteModel(const std::string& path, size_t file_size, bool fuse_norm
     if (rewrite.ok() && rewrite->attentions > 0) {
       out.attention = std::move(rewrite->model);
       out.attentions = rewrite->attentions;
+      std::string().swap(out.norms);  // contained in `attention`; one model copy in memory, not two
     }
   }
   return out;
@@ -171,23 +172,26 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
       rt->TakeRecentLog();
       return nullptr;
     };
-    std::vector<float> with, without;
-    if (auto fused = try_load(rw.attention, &with)) {
-      // Kept only if it computes what the graph without it computes (the rewrite assumes a right-padded mask and,
-      // for scaled_dot_product_attention exports, the usual scale).
-      auto reference = try_load(rw.norms, &without);
-      const bool reference_is_norms = reference != nullptr;
-      if (!reference) {
-        s->session_ = std::make_unique<Ort::Session>(rt->env(), onnx_path.c_str(), so);
-        s->ReadNames();
-        if (!s->ProbeRun(&without)) without.clear();
-        reference = std::move(s->session_);
-      }
-      const bool same = SameOutputs(with, without, use_cuda ? 2e-2f : 1e-3f);
-      s->session_ = same ? std::move(fused) : std::move(reference);
+    if (!rw.attention.empty()) {
+      // Kept only if it computes what the file as written computes (the rewrite assumes a right-padded mask and,
+      // for scaled_dot_product_attention exports, the usual scale). One session at a time: the file's probe
+      // outputs first, then the fused graph's.
+      std::vector<float> with, without;
+      s->session_ = std::make_unique<Ort::Session>(rt->env(), onnx_path.c_str(), so);
       s->ReadNames();
-      if (same) s->fused_attentions_ = rw.attentions;
-      if (same || reference_is_norms) s->fused_layer_norms_ = rw.skip_layer_norms;
+      if (!s->ProbeRun(&without)) without.clear();
+      s->session_.reset();
+      auto fused = try_load(rw.attention, &with);
+      std::string().swap(rw.attention);
+      if (fused && SameOutputs(with, without, use_cuda ? 2e-2f : 1e-3f)) {
+        s->session_ = std::move(fused);
+        s->ReadNames();
+        s->fused_attentions_ = rw.attentions;
+        s->fused_layer_norms_ = rw.skip_layer_norms;
+      } else {
+        fused.reset();
+        rw = RewriteModel(onnx_path, static_cast<size_t>(sb.st_size), fuse, quantized, false);  // norms only
+      }
     }
     if (!s->session_) {
       if ((s->session_ = try_load(rw.norms, nullptr))) {
