@@ -38,7 +38,7 @@ describe('attention fusion (fuseAttention)', () => {
     plain.dispose();
   });
 
-  it('keeps the fused graph only when it matches the graph without it at load', async () => {
+  it('keeps the fused graph only when it matches the file as written at load', async () => {
     // The hook multiplies every fused attention scale by 1.5: a wrong fusion the load-time probe must catch.
     const wrong = await withEnv({ WINNOW_TEST_ATTENTION_SCALE: 1.5 }, () =>
       CrossEncoder.load(TINY, { threads: 1, fuseAttention: true }));

@@ -2,10 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
-#include <unordered_map>
 #include <cstdlib>
+#include <cstring>
 #include <sys/stat.h>
+#include <unordered_map>
 
 #include "common/half.h"
 #include "common/mmap.h"

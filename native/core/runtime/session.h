@@ -29,7 +29,7 @@ struct SessionConfig {
   // kAll: any device, and graphs that quantize activations too (their int8 scores move).
   enum class Fusion { kOff, kAuto, kAll } fuse_layer_norm = Fusion::kAuto;
   // graph_rewrite.h FuseAttention: self-attention -> com.microsoft MultiHeadAttention (fused attention kernels on
-  // CUDA). Opt-in; the fused graph is kept only when its outputs on a padded probe batch match the graph without it.
+  // CUDA). Opt-in; the fused graph is kept only when its outputs on a padded probe batch match the file as written.
   bool fuse_attention = false;
   // Run through an IoBinding with input buffers reused between batches, staged in pinned (page-locked) host memory
   // on CUDA (faster, asynchronous copies to the device) and outputs landing there too. Off by default until measured
