@@ -29,9 +29,11 @@ if (!benchOnly) {
 const haveFixtures = existsSync(fx('bert-ce-tiny'));
 if (!haveFixtures) console.log('test/fixtures/models is absent: fixture checks skipped');
 const pairs = spec.sets.short.slice(0, 64);
+const cpuScores = new Map(); // model folder -> fp32 CPU scores of `pairs`, computed once
 for (const [dir, files] of [...(haveFixtures ? [[fx('bert-ce-tiny'), ['model.onnx']]] : []), [xlmrDir, ['model.onnx', 'model_fp16.onnx']]]) {
   const cpu = await W.CrossEncoder.load(dir, { device: 'cpu' });
   const ref = await cpu.predict(pairs);
+  cpuScores.set(dir, ref);
   cpu.dispose();
   for (const file of files) {
     const gpu = await W.CrossEncoder.load(dir, { device: 'cuda', file });
@@ -47,9 +49,7 @@ for (const [dir, files] of [...(haveFixtures ? [[fx('bert-ce-tiny'), ['model.onn
 // fuseAttention (MultiHeadAttention at load): the same tolerances as above on the GPU, and how many blocks of
 // this transformers export matched (12 layers; 0 means the export's attention is not the matched pattern).
 for (const [file, tol] of [['model.onnx', 1e-4], ['model_fp16.onnx', 1e-2]]) {
-  const cpu = await W.CrossEncoder.load(xlmrDir, { device: 'cpu' });
-  const ref = await cpu.predict(pairs);
-  cpu.dispose();
+  const ref = cpuScores.get(xlmrDir);
   const gpu = await W.CrossEncoder.load(xlmrDir, { device: 'cuda', file, fuseAttention: true });
   const d = maxDiff(await gpu.predict(pairs), ref);
   check(`CrossEncoder xlmr ${file} fuseAttention cuda vs cpu fp32 within ${tol}`, d < tol && gpu.fusedAttentions === 12,

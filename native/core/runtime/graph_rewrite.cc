@@ -428,6 +428,14 @@ std::string IntAttribute(std::string_view name, int64_t v) {
   return a;
 }
 
+// Marks the nodes of a match as taken, unless one of them already belongs to an earlier match.
+bool Claim(const std::vector<size_t>& nodes, std::vector<char>* claimed) {
+  for (size_t k : nodes)
+    if ((*claimed)[k]) return false;
+  for (size_t k : nodes) (*claimed)[k] = 1;
+  return true;
+}
+
 std::string SkipLayerNormNode(const Fusion& fu, int index) {
   std::string node;
   for (std::string_view in : {fu.input, fu.skip, fu.gamma}) pb::AppendLen(&node, node_f::kInput, in);
@@ -456,6 +464,19 @@ struct ParsedModel {
 };
 
 // ---- attention ---------------------------------------------------------------------------------------
+
+// For a Mul or Div of a tensor by a finite, non-zero scalar constant: the factor it multiplies by (1/c for a
+// Div) and, in `*operand`, the tensor. Exporters write the constant on either side of a Mul.
+std::optional<double> ConstantFactor(const Graph& g, const Node& n, std::string_view* operand) {
+  const bool div = IsOp(n, "Div");
+  if (!(div || IsOp(n, "Mul")) || n.inputs.size() != 2) return std::nullopt;
+  std::string_view x = n.inputs[0], factor = n.inputs[1];
+  if (!div && g.IsConstant(x)) std::swap(x, factor);
+  auto c = g.ScalarConstant(factor);
+  if (!c || !(*c != 0) || !std::isfinite(*c)) return std::nullopt;
+  *operand = x;
+  return div ? 1.0 / *c : *c;
+}
 
 // `value` is read by exactly one node besides Shape nodes (exporters read shapes to compute reshape targets
 // and attention scales; that arithmetic goes with the pattern, and EmitModel checks nothing else still needs
@@ -551,19 +572,16 @@ bool MatchHeadSplit(const Graph& g, std::string_view value, const std::vector<in
       continue;
     }
     if (allow_scale && (IsOp(*n, "Mul") || IsOp(*n, "Div")) && n->inputs.size() == 2) {
-      const bool div = IsOp(*n, "Div");
-      std::string_view x = n->inputs[0], factor = n->inputs[1];
-      if (!div && g.IsConstant(x)) std::swap(x, factor);
-      if (auto c = g.ScalarConstant(factor)) {
-        if (!(*c != 0) || !std::isfinite(*c)) return false;
-        hs->scale = div ? hs->scale / *c : hs->scale * *c;
-      } else if (!div && hs->runtime_factor.empty() && !g.IsConstant(factor)) {
-        hs->runtime_factor = factor;  // exporters write Mul(tensor, factor)
+      if (auto c = ConstantFactor(g, *n, &value)) {
+        hs->scale *= *c;
+      } else if (IsOp(*n, "Mul") && hs->runtime_factor.empty() && !g.IsConstant(n->inputs[0]) &&
+                 !g.IsConstant(n->inputs[1])) {
+        hs->runtime_factor = n->inputs[1];  // exporters write Mul(tensor, factor)
+        value = n->inputs[0];
       } else {
         return false;
       }
       drop->push_back(i);
-      value = x;
       continue;
     }
     if (IsOp(*n, "Reshape") && n->inputs.size() == 2) {
@@ -610,7 +628,7 @@ struct AttentionMatch {
   std::vector<size_t> drop;
   size_t at = 0;  // the final Reshape, replaced by the fused node
   std::string_view q, k, v, output;
-  int64_t heads = 0, head_size = 0;
+  int64_t heads = 0;
   float scale = 0;
 };
 
@@ -634,7 +652,7 @@ bool MatchAttention(const ParsedModel& pm, size_t si, AttentionMatch* m) {
   m->drop.push_back(ai);
   // The scores: a MatMul of Q and K, maybe scaled after it.
   HeadSplit qs, ks, vs;
-  std::string_view scores, mask;
+  std::string_view mask;
   size_t qki = 0;
   const Node* qk = nullptr;
   for (int side = 0; side < 2 && !qk; ++side) {
@@ -651,18 +669,10 @@ bool MatchAttention(const ParsedModel& pm, size_t si, AttentionMatch* m) {
         qki = i;
         break;
       }
-      if ((IsOp(*n, "Div") || IsOp(*n, "Mul")) && n->inputs.size() == 2) {
-        const bool div = IsOp(*n, "Div");
-        std::string_view operand = n->inputs[0], factor = n->inputs[1];
-        if (!div && g.IsConstant(operand)) std::swap(operand, factor);
-        auto c = g.ScalarConstant(factor);
-        if (!c || !(*c != 0) || !std::isfinite(*c)) break;
-        scale = div ? scale / *c : scale * *c;
-        drop.push_back(i);
-        x = operand;
-        continue;
-      }
-      break;
+      auto c = ConstantFactor(g, *n, &x);
+      if (!c) break;
+      scale *= *c;
+      drop.push_back(i);
     }
     if (qk) {
       m->drop.insert(m->drop.end(), drop.begin(), drop.end());
@@ -716,7 +726,6 @@ bool MatchAttention(const ParsedModel& pm, size_t si, AttentionMatch* m) {
   m->v = vs.projection;
   m->output = merge->outputs[0];
   m->heads = qs.heads;
-  m->head_size = qs.head_size;
   m->scale = static_cast<float>(scale);
   return true;
 }
@@ -860,37 +869,35 @@ Status ParseModel(std::string_view model, bool quantized, ParsedModel* pm, std::
 // The model with `claimed` nodes removed, `replacement` nodes written in place of the node at their index and
 // `prologue` nodes (serialized NodeProtos reading only graph inputs and constants) first. With
 // `drop_dead`, nodes whose outputs nothing reads any more (shape arithmetic of removed reshapes, a mask
-// no longer used) go too.
-// With `drop_dead` the result is checked: nullopt when a kept node would read a removed value.
+// no longer used) go too, and the result is checked: nullopt when a kept node would read a removed value.
 std::optional<std::string> EmitModel(const ParsedModel& pm, const std::vector<char>& claimed,
                                      const std::unordered_map<size_t, std::string>& replacement,
                                      const std::vector<std::string>& prologue, bool drop_dead) {
   const Graph& g = pm.g;
   std::vector<char> live(g.nodes.size(), 1);
   if (drop_dead) {
+    std::unordered_map<size_t, Node> reps;  // replacement nodes, parsed: what they read and write
+    for (const auto& [i, bytes] : replacement)
+      if (!ParseNode(bytes, &reps[i])) return std::nullopt;
+    auto node_at = [&](size_t i) -> const Node& {
+      auto it = reps.find(i);
+      return it != reps.end() ? it->second : g.nodes[i];
+    };
     // Backwards over the (topologically ordered) node list: a node is live when a graph output or a live
-    // node reads one of its outputs. Replacement nodes read what the node they replace was matched with.
+    // node reads one of its outputs.
     std::unordered_set<std::string_view> needed(g.graph_outputs.begin(), g.graph_outputs.end());
-    std::vector<Node> parsed_replacements;
     for (size_t i = g.nodes.size(); i-- > 0;) {
-      const Node* n = &g.nodes[i];
-      Node rep;
-      auto it = replacement.find(i);
-      if (it != replacement.end()) {
-        if (!ParseNode(it->second, &rep)) continue;
-        n = &rep;
-      } else if (claimed[i]) {
+      if (claimed[i] && !reps.count(i)) {
         live[i] = 0;
         continue;
       }
+      const Node& n = node_at(i);
       bool used = false;
-      for (auto out : n->outputs) used = used || (!out.empty() && needed.count(out));
+      for (auto out : n.outputs) used = used || (!out.empty() && needed.count(out));
       live[i] = used;
       if (used)
-        for (auto in : n->inputs) needed.insert(in);
+        for (auto in : n.inputs) needed.insert(in);
     }
-  }
-  if (drop_dead) {
     // Every node kept must read only values that still exist: graph inputs, constants, outputs of kept,
     // replacement or prologue nodes. Otherwise a match removed something a node outside it still reads.
     std::unordered_set<std::string_view> available(pm.graph_inputs.begin(), pm.graph_inputs.end());
@@ -900,16 +907,11 @@ std::optional<std::string> EmitModel(const ParsedModel& pm, const std::vector<ch
       if (!ParseNode(prologue[k], &extra[k])) return std::nullopt;
       for (auto out : extra[k].outputs) available.insert(out);
     }
-    std::unordered_map<size_t, Node> reps;
-    for (const auto& [i, bytes] : replacement)
-      if (!ParseNode(bytes, &reps[i])) return std::nullopt;
     for (size_t i = 0; i < g.nodes.size(); ++i) {
       if (!live[i]) continue;
-      auto it = reps.find(i);
-      const Node& n = it != reps.end() ? it->second : g.nodes[i];
-      for (auto in : n.inputs)
+      for (auto in : node_at(i).inputs)
         if (!in.empty() && !available.count(in)) return std::nullopt;
-      for (auto out : n.outputs) available.insert(out);
+      for (auto out : node_at(i).outputs) available.insert(out);
     }
   }
   std::string graph;
@@ -964,10 +966,7 @@ StatusOr<GraphRewrite> FuseSkipLayerNorm(std::string_view model, bool quantized)
       fu = Fusion();
       if (!MatchDecomposedLayerNorm(g, i, &fu)) continue;
     }
-    bool free = true;
-    for (size_t k : fu.drop) free = free && !claimed[k];
-    if (!free) continue;
-    for (size_t k : fu.drop) claimed[k] = 1;
+    if (!Claim(fu.drop, &claimed)) continue;
     replacement[fu.at] = SkipLayerNormNode(fu, result.skip_layer_norms++);
   }
   if (result.skip_layer_norms == 0) return result;
@@ -991,10 +990,7 @@ StatusOr<GraphRewrite> FuseAttention(std::string_view model, bool quantized, flo
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     AttentionMatch m;
     if (!MatchAttention(pm, i, &m)) continue;
-    bool free = true;
-    for (size_t k : m.drop) free = free && !claimed[k];
-    if (!free) continue;
-    for (size_t k : m.drop) claimed[k] = 1;
+    if (!Claim(m.drop, &claimed)) continue;
     m.scale *= test_scale;
     replacement[m.at] = MultiHeadAttentionNode(m, result.attentions++);
   }

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <sys/stat.h>
 #include <unordered_map>
 
@@ -172,13 +173,16 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
       rt->TakeRecentLog();
       return nullptr;
     };
+    auto load_file = [&] {
+      s->session_ = std::make_unique<Ort::Session>(rt->env(), onnx_path.c_str(), so);
+      s->ReadNames();
+    };
     if (!rw.attention.empty()) {
       // Kept only if it computes what the file as written computes (the rewrite assumes a right-padded mask and,
       // for scaled_dot_product_attention exports, the usual scale). One session at a time: the file's probe
       // outputs first, then the fused graph's.
       std::vector<float> with, without;
-      s->session_ = std::make_unique<Ort::Session>(rt->env(), onnx_path.c_str(), so);
-      s->ReadNames();
+      load_file();
       if (!s->ProbeRun(&without)) without.clear();
       s->session_.reset();
       auto fused = try_load(rw.attention, &with);
@@ -199,10 +203,7 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
         s->fused_layer_norms_ = rw.skip_layer_norms;
       }
     }
-    if (!s->session_) {
-      s->session_ = std::make_unique<Ort::Session>(rt->env(), onnx_path.c_str(), so);
-      s->ReadNames();
-    }
+    if (!s->session_) load_file();
     s->device_ = use_cuda ? "cuda:" + std::to_string(config.device.device_id) : "cpu";
     if (config.io_binding) {
       s->EnableIoBinding(config);

@@ -3,7 +3,6 @@
 
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -45,6 +44,7 @@ struct Int64Input {
 
 class Session {
  public:
+  ~Session();
   // Errors: codes::kOnnxInvalid (file cannot be parsed / loaded), codes::kCudaUnavailable.
   static StatusOr<std::unique_ptr<Session>> Load(OrtRuntime* rt, const std::string& onnx_path,
                                                  const SessionConfig& config);
@@ -90,9 +90,6 @@ class Session {
   int fused_layer_norms_ = 0;
   int fused_attentions_ = 0;
   std::unique_ptr<Binding> binding_;
-
- public:
-  ~Session();
 };
 
 }  // namespace winnow::rt
