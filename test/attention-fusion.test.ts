@@ -8,6 +8,8 @@ import { withEnv } from './helpers/env';
 import { corpusPairs, FIXTURES, maxAbsDiff, referenceLogits, sigmoid } from './helpers/reference';
 
 const TINY = path.join(FIXTURES, 'bert-ce-tiny');
+// Internal: how many fused blocks run as com.microsoft Attention (Q, K, V packed) rather than MultiHeadAttention.
+const packed = (m: unknown): number => (m as { native: { info(): { packedAttentions: number } } }).native.info().packedAttentions;
 
 // Pairs of very different lengths, so every batch is padded and the key-length mask matters.
 function mixedPairs(): Array<[string, string]> {
@@ -28,6 +30,7 @@ describe('attention fusion (fuseAttention)', () => {
     for (const batchSize of [1, 7, 64]) {
       const fused = await CrossEncoder.load(TINY, { threads: 1, fuseAttention: true, batchSize });
       expect(fused.fusedAttentions).toBe(2);
+      expect(packed(fused)).toBe(2); // Q, K, V packed into one GEMM: com.microsoft Attention
       expect(fused.fusedLayerNorms).toBe(5); // both rewrites apply together
       const got = await fused.predict(pairs);
       expect(maxAbsDiff(got, ref)).toBeLessThan(1e-5);
@@ -36,6 +39,19 @@ describe('attention fusion (fuseAttention)', () => {
     }
     expect(Math.max(...ref) - Math.min(...ref)).toBeGreaterThan(0.01);
     plain.dispose();
+  });
+
+  it('the MultiHeadAttention form (projections left as written) scores within 1e-5 of the reference too', async () => {
+    const pairs = mixedPairs();
+    const ref = (await referenceLogits(TINY, pairs, { maxLength: 512 })).map((r) => sigmoid(r[0]));
+    for (const batchSize of [1, 64]) {
+      const m = await withEnv({ WINNOW_ATTENTION_PACK_QKV: 0 }, () =>
+        CrossEncoder.load(TINY, { threads: 1, fuseAttention: true, batchSize }));
+      expect(m.fusedAttentions).toBe(2);
+      expect(packed(m)).toBe(0);
+      expect(maxAbsDiff(await m.predict(pairs), ref)).toBeLessThan(1e-5);
+      m.dispose();
+    }
   });
 
   it('keeps the fused graph only when it matches the file as written at load', async () => {

@@ -446,6 +446,73 @@ namespace {
 
 // ---- attention fusion ---------------------------------------------------------------------------------
 
+// A float tensor whose element i is base + i (float16 when `half`), so a test can tell where each value went.
+std::string CountingTensor(const std::string& name, const std::vector<int64_t>& dims, float base, bool half = false) {
+  std::string t;
+  for (int64_t d : dims) pb::AppendVarintField(&t, 1, static_cast<uint64_t>(d));
+  pb::AppendVarintField(&t, 2, half ? 10 : 1);
+  pb::AppendLen(&t, 8, name);
+  size_t n = 1;
+  for (int64_t d : dims) n *= static_cast<size_t>(d);
+  std::string raw;
+  for (size_t i = 0; i < n; ++i) {
+    const float v = base + static_cast<float>(i);
+    if (half) {
+      const uint16_t h = FloatToHalf(v);
+      raw.append(reinterpret_cast<const char*>(&h), 2);
+    } else {
+      raw.append(reinterpret_cast<const char*>(&v), 4);
+    }
+  }
+  pb::AppendLen(&t, 9, raw);
+  return t;
+}
+
+struct ReadTensor {
+  std::vector<int64_t> dims;
+  int64_t data_type = 0;
+  std::vector<float> values;  // from raw_data
+};
+
+std::map<std::string, ReadTensor> Initializers(const std::string& model) {
+  std::map<std::string, ReadTensor> out;
+  pb::Reader r(model);
+  pb::Field f;
+  while (r.Next(&f)) {
+    if (f.number != 7) continue;
+    pb::Reader gr(f.bytes);
+    pb::Field gf;
+    while (gr.Next(&gf)) {
+      if (gf.number != 5) continue;
+      pb::Reader tr(gf.bytes);
+      pb::Field tf;
+      std::string name, raw;
+      ReadTensor t;
+      while (tr.Next(&tf)) {
+        if (tf.number == 1) t.dims.push_back(static_cast<int64_t>(tf.varint));
+        if (tf.number == 2) t.data_type = static_cast<int64_t>(tf.varint);
+        if (tf.number == 8) name = tf.bytes;
+        if (tf.number == 9) raw = tf.bytes;
+      }
+      const size_t width = t.data_type == 10 ? 2 : 4;
+      for (size_t i = 0; i + width <= raw.size(); i += width) {
+        if (width == 2) {
+          uint16_t h;
+          std::memcpy(&h, raw.data() + i, 2);
+          t.values.push_back(HalfToFloat(h));
+        } else {
+          float v;
+          std::memcpy(&v, raw.data() + i, 4);
+          t.values.push_back(v);
+        }
+      }
+      out[name] = t;
+    }
+  }
+  return out;
+}
+
+
 TEST(AttentionFusion, FixtureExports) {
   const std::string dir = std::string(WINNOW_SOURCE_DIR) + "/test/fixtures/models/";
   struct Case {
@@ -462,9 +529,19 @@ TEST(AttentionFusion, FixtureExports) {
     ASSERT_TRUE(r.ok()) << c.file << ": " << r.status().ToString();
     EXPECT_EQ(r->attentions, c.fused) << c.file << " " << r->skipped;
     if (c.fused == 0) continue;
-    std::map<std::string, int> ops;
-    for (const auto& n : Nodes(r->model)) ops[n.op]++;
-    EXPECT_EQ(ops["MultiHeadAttention"], c.fused) << c.file;
+    EXPECT_EQ(r->packed_qkv, c.fused) << c.file;
+    std::map<std::string, int> ops, before;
+    std::set<std::string> read;
+    for (const auto& n : Nodes(r->model)) {
+      ops[n.op]++;
+      read.insert(n.inputs.begin(), n.inputs.end());
+    }
+    for (const auto& n : Nodes(bytes)) before[n.op]++;
+    EXPECT_EQ(ops["Attention"], c.fused) << c.file;
+    EXPECT_EQ(ops["MultiHeadAttention"], 0) << c.file;
+    EXPECT_EQ(ops["MatMul"], before["MatMul"] - 5 * c.fused) << c.file;  // Q, K, V, scores, probs x V
+    // Every initializer left is read by a node: the unpacked Q/K/V weights went with their MatMuls.
+    for (const auto& [name, t] : Initializers(r->model)) EXPECT_TRUE(read.count(name)) << c.file << " " << name;
     EXPECT_EQ(ops["Softmax"], 0) << c.file;
     EXPECT_EQ(ops["Transpose"], 0) << c.file;
     EXPECT_EQ(ops["ReduceSum"], 1) << c.file;
@@ -481,17 +558,6 @@ TEST(AttentionFusion, FixtureExports) {
 namespace winnow::rt {
 namespace {
 
-std::string MatrixTensor(const std::string& name, size_t rows, size_t cols) {
-  std::string t;
-  pb::AppendVarintField(&t, 1, rows);
-  pb::AppendVarintField(&t, 1, cols);
-  pb::AppendVarintField(&t, 2, 1);
-  pb::AppendLen(&t, 8, name);
-  std::vector<float> v(rows * cols, 0.5f);
-  pb::AppendLen(&t, 9, std::string(reinterpret_cast<const char*>(v.data()), v.size() * 4));
-  return t;
-}
-
 // One self-attention block over x [B, S, 8] with 2 heads of 4, written as Hugging Face's eager BERT attention
 // exports; each field bends one part of it.
 struct AttentionSpec {
@@ -504,18 +570,34 @@ struct AttentionSpec {
   bool sdpa = false;            // Q and K each scaled by Sqrt(a computed value), no Div after the product
   bool sdpa_other_root = false;  // ... by the Sqrt of two different values
   bool merge_shape_read = true;  // the merged tensor's Shape feeds the merge Reshape's target shape
+  bool half_weights = false;      // projection weights and biases in float16
+  bool k_from_other_input = false;  // K projected from another tensor than Q and V
+  bool q_shape_read_outside = false;  // a node outside the block reads Shape(Q's projection)
+  bool shared_k_matmul_read = false;  // K's MatMul output also read by a node outside the block
 };
 
 std::string AttentionModel(const AttentionSpec& a, int opset = 14) {
   G g;
   g.Input("x");
+  g.Input("x2");
   g.Input("attention_mask");
   g.Input("token_type_ids");
+  float base = 0;
   for (const char* p : {"q", "k", "v"}) {
-    g.Initializer(MatrixTensor(std::string("W") + p, 8, 8));
-    g.Initializer(VectorTensor(std::string("b") + p, 8));
-    g.Node("MatMul", {"x", std::string("W") + p}, {std::string(p) + "_mm"});
+    g.Initializer(CountingTensor(std::string("W") + p, {8, 8}, base, a.half_weights));
+    g.Initializer(CountingTensor(std::string("b") + p, {8}, base + 1000, a.half_weights));
+    base += 100;
+    const bool other = a.k_from_other_input && std::string(p) == "k";
+    g.Node("MatMul", {other ? "x2" : "x", std::string("W") + p}, {std::string(p) + "_mm"});
     g.Node("Add", {std::string("b") + p, std::string(p) + "_mm"}, {std::string(p) + "3"});
+  }
+  if (a.q_shape_read_outside) {
+    g.Node("Shape", {"q3"}, {"q3_shape"});
+    g.Output("q3_shape");
+  }
+  if (a.shared_k_matmul_read) {
+    g.Node("Neg", {"k_mm"}, {"k_neg"});
+    g.Output("k_neg");
   }
   // The additive mask (1 - mask) * min, as BERT computes it.
   if (a.constant_mask) {
@@ -569,9 +651,76 @@ std::string AttentionModel(const AttentionSpec& a, int opset = 14) {
   return g.Model(opset);
 }
 
+TEST(AttentionFusion, PacksTheProjectionsIntoOneAttentionNode) {
+  for (bool half : {false, true}) {
+    AttentionSpec a;
+    a.half_weights = half;
+    auto r = FuseAttention(AttentionModel(a));
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    ASSERT_EQ(r->attentions, 1) << r->skipped;
+    EXPECT_EQ(r->packed_qkv, 1);
+    std::multiset<std::string> ops;
+    for (const auto& n : Nodes(r->model)) {
+      ops.insert(n.op);
+      if (n.op != "Attention") continue;
+      EXPECT_EQ(n.domain, "com.microsoft");
+      EXPECT_EQ(n.inputs, (std::vector<std::string>{"x", "winnow/attention_qkv_weight_0", "winnow/attention_qkv_bias_0",
+                                                    "winnow/attention_key_lengths"}));
+      EXPECT_EQ(n.outputs, std::vector<std::string>{"out"});
+      EXPECT_EQ(n.ints.at("num_heads"), 2);
+      EXPECT_FLOAT_EQ(n.floats.at("scale"), 0.5f);
+    }
+    // The three projections, split, scores, mask and merge are all in the one node.
+    EXPECT_EQ(ops, (std::multiset<std::string>{"Cast", "ReduceSum", "Attention", "Relu"}));
+    auto init = Initializers(r->model);
+    for (const char* gone : {"Wq", "Wk", "Wv", "bq", "bk", "bv"}) EXPECT_EQ(init.count(gone), 0u) << gone;
+    const ReadTensor& w = init.at("winnow/attention_qkv_weight_0");
+    const ReadTensor& b = init.at("winnow/attention_qkv_bias_0");
+    EXPECT_EQ(w.dims, (std::vector<int64_t>{8, 24}));
+    EXPECT_EQ(b.dims, (std::vector<int64_t>{24}));
+    EXPECT_EQ(w.data_type, half ? 10 : 1);
+    EXPECT_EQ(b.data_type, half ? 10 : 1);
+    ASSERT_EQ(w.values.size(), 192u);
+    ASSERT_EQ(b.values.size(), 24u);
+    // Row r of the packed matrix is row r of Wq, then of Wk, then of Wv (MatMul(x, W): W is [in, out]).
+    for (int r = 0; r < 8; ++r)
+      for (int p = 0; p < 3; ++p)
+        for (int c = 0; c < 8; ++c) EXPECT_EQ(w.values[r * 24 + p * 8 + c], 100.0f * p + r * 8 + c) << r << p << c;
+    for (int p = 0; p < 3; ++p)
+      for (int c = 0; c < 8; ++c) EXPECT_EQ(b.values[p * 8 + c], 1000.0f + 100.0f * p + c);
+  }
+}
+
+TEST(AttentionFusion, MultiHeadAttentionWhereTheProjectionsCannotBePacked) {
+  std::vector<std::pair<const char*, AttentionSpec>> cases;
+  AttentionSpec a;
+  a.k_from_other_input = true;
+  cases.push_back({"K projected from another input", a});
+  a = {};
+  a.shared_k_matmul_read = true;
+  cases.push_back({"K's product read outside", a});
+  a = {};
+  a.q_shape_read_outside = true;  // packing would remove Q's projection, which that Shape still reads
+  cases.push_back({"Q's projection read outside", a});
+  for (const auto& [what, spec] : cases) {
+    auto r = FuseAttention(AttentionModel(spec));
+    ASSERT_TRUE(r.ok()) << what;
+    EXPECT_EQ(r->attentions, 1) << what << " " << r->skipped;
+    EXPECT_EQ(r->packed_qkv, 0) << what;
+    std::map<std::string, int> ops;
+    for (const auto& n : Nodes(r->model)) ops[n.op]++;
+    EXPECT_EQ(ops["MultiHeadAttention"], 1) << what;
+    EXPECT_EQ(ops["Attention"], 0) << what;
+    EXPECT_EQ(ops["MatMul"], 3) << what;
+    auto init = Initializers(r->model);
+    EXPECT_EQ(init.count("Wq"), 1u) << what;
+    EXPECT_EQ(init.count("winnow/attention_qkv_weight_0"), 0u) << what;
+  }
+}
+
 TEST(AttentionFusion, FusesEagerAttention) {
   for (int opset : {11, 14, 17}) {
-    auto r = FuseAttention(AttentionModel({}, opset));
+    auto r = FuseAttention(AttentionModel({}, opset), false, 1.0f, /*pack_qkv=*/false);
     ASSERT_TRUE(r.ok()) << r.status().ToString();
     ASSERT_EQ(r->attentions, 1) << opset << " " << r->skipped;
     std::vector<std::string> domains;
@@ -614,7 +763,7 @@ TEST(AttentionFusion, HeadsFromTheProjectionWhenTheShapeSaysMinusOne) {
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->attentions, 1);
   for (const auto& n : Nodes(r->model))
-    if (n.op == "MultiHeadAttention") EXPECT_EQ(n.ints.at("num_heads"), 2);
+    if (n.op == "Attention") EXPECT_EQ(n.ints.at("num_heads"), 2);
 }
 
 TEST(AttentionFusion, ScaledDotProductAttentionExport) {
@@ -624,7 +773,7 @@ TEST(AttentionFusion, ScaledDotProductAttentionExport) {
   ASSERT_TRUE(r.ok());
   ASSERT_EQ(r->attentions, 1) << r->skipped;
   for (const auto& n : Nodes(r->model))
-    if (n.op == "MultiHeadAttention") EXPECT_FLOAT_EQ(n.floats.at("scale"), 0.5f);  // assumed 1/sqrt(4)
+    if (n.op == "Attention") EXPECT_FLOAT_EQ(n.floats.at("scale"), 0.5f);  // assumed 1/sqrt(4)
   a.sdpa_other_root = true;  // Q and K scaled by different computed factors: not assumed
   r = FuseAttention(AttentionModel(a));
   ASSERT_TRUE(r.ok());

@@ -46,15 +46,29 @@ for (const [dir, files] of [...(haveFixtures ? [[fx('bert-ce-tiny'), ['model.onn
     gpu.dispose();
   }
 }
-// fuseAttention (MultiHeadAttention at load): the same tolerances as above on the GPU, and how many blocks of
-// this transformers export matched (12 layers; 0 means the export's attention is not the matched pattern).
+// Loads with some WINNOW_* variables set for the load only (the native side reads them while loading).
+async function loadWithEnv(env, dir, options) {
+  Object.assign(process.env, env);
+  try {
+    return await W.CrossEncoder.load(dir, options);
+  } finally {
+    for (const k of Object.keys(env)) delete process.env[k];
+  }
+}
+const packedOf = (m) => m.native.info().packedAttentions;
+// fuseAttention: the same tolerances as above on the GPU, and how many blocks of this transformers export matched
+// (12 layers; 0 means the export's attention is not the matched pattern), in both forms: com.microsoft Attention
+// with Q, K, V packed (the default) and MultiHeadAttention over the three projections (WINNOW_ATTENTION_PACK_QKV=0).
 for (const [file, tol] of [['model.onnx', 1e-4], ['model_fp16.onnx', 1e-2]]) {
-  const ref = cpuScores.get(xlmrDir);
-  const gpu = await W.CrossEncoder.load(xlmrDir, { device: 'cuda', file, fuseAttention: true });
-  const d = maxDiff(await gpu.predict(pairs), ref);
-  check(`CrossEncoder xlmr ${file} fuseAttention cuda vs cpu fp32 within ${tol}`, d < tol && gpu.fusedAttentions === 12,
-    { maxAbsDiff: d, fusedAttentions: gpu.fusedAttentions, fusedLayerNorms: gpu.fusedLayerNorms });
-  gpu.dispose();
+  for (const [form, env, packed] of [['Attention', {}, 12], ['MultiHeadAttention', { WINNOW_ATTENTION_PACK_QKV: '0' }, 0]]) {
+    const ref = cpuScores.get(xlmrDir);
+    const gpu = await loadWithEnv(env, xlmrDir, { device: 'cuda', file, fuseAttention: true });
+    const d = maxDiff(await gpu.predict(pairs), ref);
+    check(`CrossEncoder xlmr ${file} fuseAttention (${form}) cuda vs cpu fp32 within ${tol}`,
+      d < tol && gpu.fusedAttentions === 12 && packedOf(gpu) === packed,
+      { maxAbsDiff: d, fusedAttentions: gpu.fusedAttentions, packedAttentions: packedOf(gpu), fusedLayerNorms: gpu.fusedLayerNorms });
+    gpu.dispose();
+  }
 }
 const picked = await W.CrossEncoder.load(xlmrDir, { device: 'cuda' });
 check('cuda picks onnx/model_fp16.onnx when no file is named', picked.file.endsWith('model_fp16.onnx'), { file: picked.file });
@@ -95,9 +109,10 @@ if (haveFixtures) {
 const configs = [
   { file: 'model_fp16.onnx' },
   { file: 'model_fp16.onnx', fuseAttention: true },
+  { file: 'model_fp16.onnx', fuseAttention: true, env: { WINNOW_ATTENTION_PACK_QKV: '0' } }, // MultiHeadAttention form
   { file: 'model_fp16.onnx', fuseAttention: true, fuseLayerNorm: true },
   { file: 'model_fp16.onnx', lengthBuckets: false },
-  { file: 'model_fp16.onnx', ioBinding: true }, // WINNOW_IO_BINDING=1: pinned staging buffers, IoBinding
+  { file: 'model_fp16.onnx', env: { WINNOW_IO_BINDING: '1' } }, // pinned staging buffers, IoBinding
   { file: 'model.onnx' },
   { file: 'model.onnx', allowTf32: true },
   { file: 'model.onnx', allowTf32: true, fuseAttention: true },
@@ -105,10 +120,8 @@ const configs = [
 for (const config of configs) {
   for (const [name, set] of Object.entries(spec.sets)) {
     for (const bs of spec.batch_sizes) {
-      const { ioBinding, ...options } = config;
-      if (ioBinding) process.env.WINNOW_IO_BINDING = '1';
-      const ce = await W.CrossEncoder.load(xlmrDir, { device: 'cuda', batchSize: bs, ...options });
-      delete process.env.WINNOW_IO_BINDING;
+      const { env, ...options } = config;
+      const ce = await loadWithEnv(env ?? {}, xlmrDir, { device: 'cuda', batchSize: bs, ...options });
       await ce.predict(set.slice(0, bs * 2));
       let best = Infinity;
       for (let r = 0; r < 3; r++) {
@@ -116,7 +129,7 @@ for (const config of configs) {
         await ce.predict(set);
         best = Math.min(best, (performance.now() - t0) / 1000);
       }
-      const run = { ...config, ioBinding: ce.native.info().ioBinding, fusedAttentions: ce.fusedAttentions, fusedLayerNorms: ce.fusedLayerNorms, set: name,
+      const run = { ...config, ioBinding: ce.native.info().ioBinding, fusedAttentions: ce.fusedAttentions, packedAttentions: packedOf(ce), fusedLayerNorms: ce.fusedLayerNorms, set: name,
                     batch_size: bs, pairs: set.length, seconds: best, pairs_per_s: set.length / best };
       out.runs.push(run);
       console.log(JSON.stringify(run));

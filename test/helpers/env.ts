@@ -1,5 +1,5 @@
 // Test hooks read from the environment when a model loads (WINNOW_TEST_OOM_ABOVE_ROWS, WINNOW_TEST_CHUNK_ITEMS,
-// WINNOW_TEST_OVERLAP, WINNOW_TEST_ATTENTION_SCALE, and WINNOW_IO_BINDING): set for the load only, so other models
+// WINNOW_TEST_OVERLAP, WINNOW_TEST_ATTENTION_SCALE, WINNOW_ATTENTION_PACK_QKV and WINNOW_IO_BINDING): set for the load only, so other models
 // in the same worker are unaffected.
 export async function withEnv<T>(vars: Record<string, number>, load: () => Promise<T>): Promise<T> {
   for (const [name, value] of Object.entries(vars)) process.env[name] = String(value);

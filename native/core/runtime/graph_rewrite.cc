@@ -628,7 +628,7 @@ struct AttentionMatch {
   std::vector<size_t> drop;
   size_t at = 0;  // the final Reshape, replaced by the fused node
   std::string_view q, k, v, output;
-  int64_t heads = 0;
+  int64_t heads = 0, width = 0;  // width: heads x head size
   float scale = 0;
 };
 
@@ -726,7 +726,111 @@ bool MatchAttention(const ParsedModel& pm, size_t si, AttentionMatch* m) {
   m->v = vs.projection;
   m->output = merge->outputs[0];
   m->heads = qs.heads;
+  m->width = qs.heads * qs.head_size;
   m->scale = static_cast<float>(scale);
+  return true;
+}
+
+// The element bytes of a dense float / float16 constant, row-major, however the exporter stored them.
+std::optional<std::string> ElementBytes(const Tensor& t) {
+  const size_t n = NumElements(t);
+  if (n == 0 || t.external) return std::nullopt;
+  const size_t width = t.data_type == dtype::kFloat ? 4 : t.data_type == dtype::kFloat16 ? 2 : 0;
+  if (width == 0) return std::nullopt;
+  if (!t.raw.empty()) {
+    if (t.raw.size() != n * width) return std::nullopt;
+    return std::string(t.raw);
+  }
+  std::string out(n * width, '\0');
+  if (t.data_type == dtype::kFloat && t.floats.size() == n) {
+    std::memcpy(out.data(), t.floats.data(), out.size());
+    return out;
+  }
+  if (t.data_type == dtype::kFloat16 && t.ints.size() == n) {  // float16 values travel in int32_data
+    for (size_t i = 0; i < n; ++i) {
+      const uint16_t h = static_cast<uint16_t>(t.ints[i]);
+      std::memcpy(out.data() + 2 * i, &h, 2);
+    }
+    return out;
+  }
+  return std::nullopt;
+}
+
+// A projection y = x W + b (either operand order in the Add) with W [in, d] and b [d] constants of one float
+// type, whose MatMul only the Add reads.
+struct Projection {
+  std::string_view x;
+  size_t matmul = 0, add = 0;
+  Tensor w, b;
+};
+
+bool MatchProjection(const Graph& g, std::string_view y, Projection* p) {
+  const Node* add = g.Producer(y, &p->add);
+  if (!add || !IsOp(*add, "Add") || add->inputs.size() != 2 || add->outputs.size() != 1) return false;
+  for (int side = 0; side < 2; ++side) {
+    auto b = g.Constant(add->inputs[side]);
+    const Node* mm = g.Producer(add->inputs[1 - side], &p->matmul);
+    if (!b || !mm) continue;
+    if (!IsOp(*mm, "MatMul") || mm->inputs.size() != 2 || mm->outputs.size() != 1 || !g.UsedExactly(mm->outputs[0], 1))
+      return false;
+    auto w = g.Constant(mm->inputs[1]);
+    if (!w || w->dims.size() != 2 || b->dims.size() != 1 || w->dims[1] != b->dims[0] || w->data_type != b->data_type)
+      return false;
+    p->x = mm->inputs[0];
+    p->w = std::move(*w);
+    p->b = std::move(*b);
+    return !g.IsConstant(p->x);
+  }
+  return false;
+}
+
+// Q, K and V projected from one input: the three weights side by side as one [in, 3d] matrix and the biases
+// as one [3d] vector, so that com.microsoft Attention runs one GEMM where the graph ran three.
+struct PackedQkv {
+  std::string_view input;
+  std::vector<size_t> drop;  // the three MatMuls and Adds
+  std::string weights, bias;  // serialized TensorProtos
+  std::string weight_name, bias_name;
+};
+
+std::string DenseTensor(const std::string& name, uint64_t data_type, const std::vector<int64_t>& dims,
+                        const std::string& bytes) {
+  std::string t;
+  for (int64_t d : dims) pb::AppendVarintField(&t, tensor_f::kDims, static_cast<uint64_t>(d));
+  pb::AppendVarintField(&t, tensor_f::kDataType, data_type);
+  pb::AppendLen(&t, tensor_f::kName, name);
+  pb::AppendLen(&t, tensor_f::kRawData, bytes);
+  return t;
+}
+
+bool PackProjections(const Graph& g, const AttentionMatch& m, int index, PackedQkv* out) {
+  Projection p[3];
+  const std::string_view values[3] = {m.q, m.k, m.v};
+  std::string w[3], b[3];
+  for (int k = 0; k < 3; ++k) {
+    if (!MatchProjection(g, values[k], &p[k])) return false;
+    if (p[k].x != p[0].x || p[k].w.data_type != p[0].w.data_type || p[k].w.dims[0] != p[0].w.dims[0] ||
+        p[k].w.dims[1] != m.width)
+      return false;
+    auto wb = ElementBytes(p[k].w), bb = ElementBytes(p[k].b);
+    if (!wb || !bb) return false;
+    w[k] = std::move(*wb);
+    b[k] = std::move(*bb);
+  }
+  if (p[0].matmul == p[1].matmul || p[0].matmul == p[2].matmul || p[1].matmul == p[2].matmul) return false;
+  const size_t rows = static_cast<size_t>(p[0].w.dims[0]), row_bytes = w[0].size() / rows;
+  std::string packed;
+  packed.reserve(3 * w[0].size());
+  for (size_t r = 0; r < rows; ++r)
+    for (int k = 0; k < 3; ++k) packed.append(w[k], r * row_bytes, row_bytes);
+  out->weight_name = "winnow/attention_qkv_weight_" + std::to_string(index);
+  out->bias_name = "winnow/attention_qkv_bias_" + std::to_string(index);
+  if (g.IsConstant(out->weight_name) || g.IsConstant(out->bias_name)) return false;
+  out->weights = DenseTensor(out->weight_name, p[0].w.data_type, {p[0].w.dims[0], 3 * m.width}, packed);
+  out->bias = DenseTensor(out->bias_name, p[0].w.data_type, {3 * m.width}, b[0] + b[1] + b[2]);
+  out->input = p[0].x;
+  out->drop.clear();
+  for (const Projection& q : p) out->drop.insert(out->drop.end(), {q.matmul, q.add});
   return true;
 }
 
@@ -738,6 +842,19 @@ std::string MultiHeadAttentionNode(const AttentionMatch& m, int index) {
   pb::AppendLen(&node, node_f::kOutput, m.output);
   pb::AppendLen(&node, node_f::kName, "winnow/MultiHeadAttention_" + std::to_string(index));
   pb::AppendLen(&node, node_f::kOpType, "MultiHeadAttention");
+  pb::AppendLen(&node, node_f::kAttribute, IntAttribute("num_heads", m.heads));
+  pb::AppendLen(&node, node_f::kAttribute, FloatAttribute("scale", m.scale));
+  pb::AppendLen(&node, node_f::kDomain, "com.microsoft");
+  return node;
+}
+
+std::string PackedAttentionNode(const AttentionMatch& m, const PackedQkv& qkv, int index) {
+  std::string node;
+  for (std::string_view in : {qkv.input, std::string_view(qkv.weight_name), std::string_view(qkv.bias_name), kKeyLengths})
+    pb::AppendLen(&node, node_f::kInput, in);
+  pb::AppendLen(&node, node_f::kOutput, m.output);
+  pb::AppendLen(&node, node_f::kName, "winnow/Attention_" + std::to_string(index));
+  pb::AppendLen(&node, node_f::kOpType, "Attention");
   pb::AppendLen(&node, node_f::kAttribute, IntAttribute("num_heads", m.heads));
   pb::AppendLen(&node, node_f::kAttribute, FloatAttribute("scale", m.scale));
   pb::AppendLen(&node, node_f::kDomain, "com.microsoft");
@@ -872,9 +989,11 @@ Status ParseModel(std::string_view model, bool quantized, ParsedModel* pm, std::
 // no longer used) go too, and the result is checked: nullopt when a kept node would read a removed value.
 std::optional<std::string> EmitModel(const ParsedModel& pm, const std::vector<char>& claimed,
                                      const std::unordered_map<size_t, std::string>& replacement,
-                                     const std::vector<std::string>& prologue, bool drop_dead) {
+                                     const std::vector<std::string>& prologue, bool drop_dead,
+                                     const std::vector<std::string>& initializers = {}) {
   const Graph& g = pm.g;
   std::vector<char> live(g.nodes.size(), 1);
+  std::unordered_set<std::string_view> needed(g.graph_outputs.begin(), g.graph_outputs.end());
   if (drop_dead) {
     std::unordered_map<size_t, Node> reps;  // replacement nodes, parsed: what they read and write
     for (const auto& [i, bytes] : replacement)
@@ -885,7 +1004,6 @@ std::optional<std::string> EmitModel(const ParsedModel& pm, const std::vector<ch
     };
     // Backwards over the (topologically ordered) node list: a node is live when a graph output or a live
     // node reads one of its outputs.
-    std::unordered_set<std::string_view> needed(g.graph_outputs.begin(), g.graph_outputs.end());
     for (size_t i = g.nodes.size(); i-- > 0;) {
       if (claimed[i] && !reps.count(i)) {
         live[i] = 0;
@@ -906,7 +1024,16 @@ std::optional<std::string> EmitModel(const ParsedModel& pm, const std::vector<ch
     for (size_t k = 0; k < prologue.size(); ++k) {
       if (!ParseNode(prologue[k], &extra[k])) return std::nullopt;
       for (auto out : extra[k].outputs) available.insert(out);
+      for (auto in : extra[k].inputs) needed.insert(in);
     }
+    std::vector<std::string> added_names;  // the new initializers' names (they outlive `available`'s views)
+    for (const std::string& t : initializers) {
+      pb::Reader tr(t);
+      pb::Field tf;
+      while (tr.Next(&tf))
+        if (tf.number == tensor_f::kName && tf.wire == pb::kLen) added_names.emplace_back(tf.bytes);
+    }
+    for (const std::string& name : added_names) available.insert(name);
     for (size_t i = 0; i < g.nodes.size(); ++i) {
       if (!live[i]) continue;
       for (auto in : node_at(i).inputs)
@@ -931,8 +1058,19 @@ std::optional<std::string> EmitModel(const ParsedModel& pm, const std::vector<ch
       else if (!claimed[i]) graph.append(f.raw);
       continue;
     }
+    if (drop_dead && f.number == graph_f::kInitializer && f.wire == pb::kLen) {
+      // Weights only removed nodes read (the projections packed into one) go with them, unless the
+      // initializer is also declared a graph input (then removing it would make that input required).
+      pb::Reader tr(f.bytes);
+      pb::Field tf;
+      std::string_view name;
+      while (tr.Next(&tf))
+        if (tf.number == tensor_f::kName && tf.wire == pb::kLen) name = tf.bytes;
+      if (!name.empty() && !needed.count(name) && !pm.graph_inputs.count(name)) continue;
+    }
     graph.append(f.raw);
   }
+  for (const std::string& t : initializers) pb::AppendLen(&graph, graph_f::kInitializer, t);
   std::string out;
   out.reserve(pm.model.size() + 64);
   pb::Reader r(pm.model);
@@ -974,7 +1112,7 @@ StatusOr<GraphRewrite> FuseSkipLayerNorm(std::string_view model, bool quantized)
   return result;
 }
 
-StatusOr<GraphRewrite> FuseAttention(std::string_view model, bool quantized, float test_scale) {
+StatusOr<GraphRewrite> FuseAttention(std::string_view model, bool quantized, float test_scale, bool pack_qkv) {
   GraphRewrite result;
   ParsedModel pm;
   WINNOW_RETURN_IF_ERROR(ParseModel(model, quantized, &pm, &result.skipped));
@@ -985,23 +1123,47 @@ StatusOr<GraphRewrite> FuseAttention(std::string_view model, bool quantized, flo
     return result;
   }
   const Graph& g = pm.g;
-  std::vector<char> claimed(g.nodes.size(), 0);
-  std::unordered_map<size_t, std::string> replacement;
-  for (size_t i = 0; i < g.nodes.size(); ++i) {
-    AttentionMatch m;
-    if (!MatchAttention(pm, i, &m)) continue;
-    if (!Claim(m.drop, &claimed)) continue;
-    m.scale *= test_scale;
-    replacement[m.at] = MultiHeadAttentionNode(m, result.attentions++);
+  std::vector<AttentionMatch> matches;
+  {
+    std::vector<char> claimed(g.nodes.size(), 0);
+    for (size_t i = 0; i < g.nodes.size(); ++i) {
+      AttentionMatch m;
+      if (!MatchAttention(pm, i, &m) || !Claim(m.drop, &claimed)) continue;
+      m.scale *= test_scale;
+      matches.push_back(std::move(m));
+    }
   }
-  if (result.attentions == 0) return result;
-  auto fused = EmitModel(pm, claimed, replacement, KeyLengthNodes(pm.onnx_opset), true);
-  if (!fused) {
-    result.attentions = 0;
-    result.skipped = "a node outside the attention blocks reads a value inside one";
-    return result;
+  if (matches.empty()) return result;
+  // With Q, K and V packed where the projections allow it (com.microsoft Attention), then, if that leaves a
+  // node reading a removed value (a projection read elsewhere), every block as MultiHeadAttention.
+  for (bool pack : {pack_qkv, false}) {
+    std::vector<char> claimed(g.nodes.size(), 0);
+    std::unordered_map<size_t, std::string> replacement;
+    std::vector<std::string> initializers;
+    int index = 0, packed = 0;
+    for (const AttentionMatch& m : matches) {
+      Claim(m.drop, &claimed);  // disjoint: claimed once above
+      PackedQkv qkv;
+      if (pack && PackProjections(g, m, index, &qkv) && Claim(qkv.drop, &claimed)) {
+        replacement[m.at] = PackedAttentionNode(m, qkv, index);
+        initializers.push_back(std::move(qkv.weights));
+        initializers.push_back(std::move(qkv.bias));
+        ++packed;
+      } else {
+        replacement[m.at] = MultiHeadAttentionNode(m, index);
+      }
+      ++index;
+    }
+    auto fused = EmitModel(pm, claimed, replacement, KeyLengthNodes(pm.onnx_opset), true, initializers);
+    if (fused) {
+      result.model = std::move(*fused);
+      result.attentions = index;
+      result.packed_qkv = packed;
+      return result;
+    }
+    if (!pack) break;
   }
-  result.model = std::move(*fused);
+  result.skipped = "a node outside the attention blocks reads a value inside one";
   return result;
 }
 

@@ -21,6 +21,7 @@ struct GraphRewrite {
   std::string model;         // the rewritten ModelProto; empty when nothing was rewritten
   int skip_layer_norms = 0;  // patterns fused
   int attentions = 0;        // FuseAttention: self-attention blocks fused
+  int packed_qkv = 0;        // ... of those, with the Q, K, V projections packed into one (Attention op)
   std::string skipped;       // why the model was left as it is (external data, subgraphs), if it was
 };
 
@@ -37,7 +38,11 @@ StatusOr<GraphRewrite> FuseSkipLayerNorm(std::string_view model, bool quantized 
 // caller must compare the fused graph with the original, since scaled_dot_product_attention exports compute
 // their scale at run time and the rewrite assumes 1/sqrt(head size) there. Nodes left unread (the shape
 // arithmetic of removed reshapes, the additive mask) are removed. Same `quantized` rule as above.
+// With `pack_qkv`, a block whose Q, K and V are projections x W + b of one input with constant weights
+// becomes com.microsoft Attention instead: the three weights packed side by side into one [in, 3D] matrix
+// (one GEMM instead of three; ONNX Runtime's standard BERT path on CPU and CUDA), the old weights removed.
 // `test_scale` multiplies every fused scale: tests use it to check that a wrong fusion is caught at load.
-StatusOr<GraphRewrite> FuseAttention(std::string_view model, bool quantized = false, float test_scale = 1.0f);
+StatusOr<GraphRewrite> FuseAttention(std::string_view model, bool quantized = false, float test_scale = 1.0f,
+                                     bool pack_qkv = true);
 
 }  // namespace winnow::rt

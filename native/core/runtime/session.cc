@@ -88,7 +88,7 @@ Status AppendCuda(OrtRuntime* rt, Ort::SessionOptions& so, const SessionConfig& 
 struct Rewritten {
   std::string norms;      // layer norms fused (empty when `attention` is not: it holds them too)
   std::string attention;  // attention fused, with the layer norms when those were fused
-  int skip_layer_norms = 0, attentions = 0;
+  int skip_layer_norms = 0, attentions = 0, packed_qkv = 0;
 };
 
 Rewritten RewriteModel(const std::string& path, size_t file_size, bool fuse_norms, bool quantized, bool fuse_attention) {
@@ -107,11 +107,14 @@ Rewritten RewriteModel(const std::string& path, size_t file_size, bool fuse_norm
   if (fuse_attention) {
     // WINNOW_TEST_ATTENTION_SCALE: tests make the fusion wrong on purpose to see the load-time check drop it.
     const char* test_scale = std::getenv("WINNOW_TEST_ATTENTION_SCALE");
+    const char* pack = std::getenv("WINNOW_ATTENTION_PACK_QKV");  // 0: MultiHeadAttention only (comparisons)
     auto rewrite = FuseAttention(out.norms.empty() ? bytes : std::string_view(out.norms), quantized,
-                                 test_scale && *test_scale ? std::strtof(test_scale, nullptr) : 1.0f);
+                                 test_scale && *test_scale ? std::strtof(test_scale, nullptr) : 1.0f,
+                                 !(pack && std::string_view(pack) == "0"));
     if (rewrite.ok() && rewrite->attentions > 0) {
       out.attention = std::move(rewrite->model);
       out.attentions = rewrite->attentions;
+      out.packed_qkv = rewrite->packed_qkv;
       std::string().swap(out.norms);  // contained in `attention`; one model copy in memory, not two
     }
   }
@@ -191,6 +194,7 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
         s->session_ = std::move(fused);
         s->ReadNames();
         s->fused_attentions_ = rw.attentions;
+        s->packed_attentions_ = rw.packed_qkv;
         s->fused_layer_norms_ = rw.skip_layer_norms;
       } else {
         fused.reset();

@@ -60,6 +60,8 @@ class Session {
   int fused_layer_norms() const { return fused_layer_norms_; }
   // Self-attention blocks fused into MultiHeadAttention at load (0 unless asked for, or when the check failed).
   int fused_attentions() const { return fused_attentions_; }
+  // Of those, how many run as com.microsoft Attention with Q, K, V packed (the rest: MultiHeadAttention).
+  int packed_attentions() const { return packed_attentions_; }
   // "off", "pinned" (CUDA: page-locked staging buffers) or "host" (ordinary memory: CPU sessions, or CUDA when
   // ONNX Runtime has no pinned allocator).
   const char* io_binding() const;
@@ -88,7 +90,7 @@ class Session {
   std::string device_ = "cpu";
   std::string path_;
   int fused_layer_norms_ = 0;
-  int fused_attentions_ = 0;
+  int fused_attentions_ = 0, packed_attentions_ = 0;
   std::unique_ptr<Binding> binding_;
 };
 
