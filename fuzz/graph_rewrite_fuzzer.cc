@@ -1,7 +1,8 @@
 // libFuzzer target for the load-time graph rewrites (native/core/runtime/graph_rewrite.h): arbitrary bytes
-// as an ONNX ModelProto. FuseSkipLayerNorm and FuseAttention must return a Status, never crash or read out of
-// bounds; when one rewrites, its output must parse again and hold nothing more for it to fuse (each rewrite is
-// idempotent), and the other rewrite must still read it.
+// as an ONNX ModelProto. FuseSkipLayerNorm, FuseAttention, both in one pass (RewriteGraph) and
+// CountAttentionBlocks must return a Status, never crash or read out of bounds; when one rewrites, its output must
+// parse again and hold nothing more for it to fuse (each rewrite is idempotent), and the other rewrite must still
+// read it; FuseAttention fuses either every block CountAttentionBlocks counts or none.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -34,5 +35,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                   [](const winnow::rt::GraphRewrite& g) { return g.skip_layer_norms; });
   CheckIdempotent("attention", model, [](std::string_view m) { return winnow::rt::FuseAttention(m); },
                   [](const winnow::rt::GraphRewrite& g) { return g.attentions; });
+  winnow::rt::RewriteOptions both;
+  both.layer_norms = both.attention = true;
+  CheckIdempotent("both", model, [&](std::string_view m) { return winnow::rt::RewriteGraph(m, both); },
+                  [](const winnow::rt::GraphRewrite& g) { return g.skip_layer_norms + g.attentions; });
+  auto count = winnow::rt::CountAttentionBlocks(model);
+  auto fused = winnow::rt::FuseAttention(model);
+  if (count.ok() != fused.ok() || (fused.ok() && fused->attentions != 0 && fused->attentions != *count)) {
+    std::fprintf(stderr, "INVARIANT: CountAttentionBlocks %d, FuseAttention fused %d\n", count.ok() ? *count : -1,
+                 fused.ok() ? fused->attentions : -1);
+    std::abort();
+  }
   return 0;
 }

@@ -1,6 +1,6 @@
-// fuseAttention: self-attention rewritten into ONNX Runtime's MultiHeadAttention at load (graph_rewrite.h).
-// Meant for CUDA; here the CPU provider runs the same op, so every result is checked against the graph as
-// written and against the independent reference (tokenizers + onnxruntime-node).
+// fuseAttention: self-attention rewritten at load into ONNX Runtime's Attention op (Q, K, V packed) or
+// MultiHeadAttention (graph_rewrite.h). On by default for float graphs on the CPU; every result is checked
+// against the graph as written and against the independent reference (tokenizers + onnxruntime-node).
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CrossEncoder, PruningEncoder, SentenceEncoder } from '../lib/index';
@@ -24,11 +24,12 @@ describe('attention fusion (fuseAttention)', () => {
   it('fuses both layers of the BERT cross-encoder and scores within 1e-5 of the reference at every batch size', async () => {
     const pairs = mixedPairs();
     const ref = (await referenceLogits(TINY, pairs, { maxLength: 512 })).map((r) => sigmoid(r[0]));
-    const plain = await CrossEncoder.load(TINY, { threads: 1 });
-    expect(plain.fusedAttentions).toBe(0); // off unless asked for
+    const plain = await CrossEncoder.load(TINY, { threads: 1, fuseAttention: false });
+    expect(plain.fusedAttentions).toBe(0);
     const expected = await plain.predict(pairs);
-    for (const batchSize of [1, 7, 64]) {
-      const fused = await CrossEncoder.load(TINY, { threads: 1, fuseAttention: true, batchSize });
+    for (const [batchSize, fuseAttention] of [[1, undefined], [7, true], [64, undefined]] as const) {
+      // undefined: the CPU default fuses float graphs
+      const fused = await CrossEncoder.load(TINY, { threads: 1, fuseAttention, batchSize });
       expect(fused.fusedAttentions).toBe(2);
       expect(packed(fused)).toBe(2); // Q, K, V packed into one GEMM: com.microsoft Attention
       expect(fused.fusedLayerNorms).toBe(5); // both rewrites apply together
@@ -60,7 +61,7 @@ describe('attention fusion (fuseAttention)', () => {
       CrossEncoder.load(TINY, { threads: 1, fuseAttention: true }));
     expect(wrong.fusedAttentions).toBe(0);
     expect(wrong.fusedLayerNorms).toBe(5); // falls back to the norm-fused graph, not to nothing
-    const plain = await CrossEncoder.load(TINY, { threads: 1 });
+    const plain = await CrossEncoder.load(TINY, { threads: 1, fuseAttention: false });
     const pairs = mixedPairs();
     expect(maxAbsDiff(await wrong.predict(pairs), await plain.predict(pairs))).toBeLessThan(1e-6);
     // Without the hook the same load fuses: the hook, not the model, made the difference.
@@ -80,16 +81,23 @@ describe('attention fusion (fuseAttention)', () => {
     m.dispose();
   });
 
-  it('leaves int8 graphs as written unless fuseLayerNorm: true allows rewriting them', async () => {
-    const q = await CrossEncoder.load(TINY, { file: 'model_quantized.onnx', threads: 1, fuseAttention: true });
-    expect(q.fusedAttentions).toBe(0);
-    q.dispose();
+  it('leaves int8 graphs as written unless both fuseLayerNorm and fuseAttention are true', async () => {
+    const file = 'model_quantized.onnx';
+    for (const options of [{}, { fuseAttention: true }, { fuseLayerNorm: true }]) {
+      const q = await CrossEncoder.load(TINY, { file, threads: 1, ...options });
+      expect(q.fusedAttentions).toBe(0);
+      q.dispose();
+    }
+    const both = await CrossEncoder.load(TINY, { file, threads: 1, fuseAttention: true, fuseLayerNorm: true });
+    expect(both.fusedAttentions).toBe(2);
+    expect(packed(both)).toBe(0); // int8 projections (MatMulInteger) are not packed: MultiHeadAttention
+    both.dispose();
   });
 
   it('SentenceEncoder: the same vectors', async () => {
     const texts = mixedPairs().map((p) => p[1]);
-    const plain = await SentenceEncoder.load(path.join(FIXTURES, 'e5-tiny'), { threads: 1 });
-    const fused = await SentenceEncoder.load(path.join(FIXTURES, 'e5-tiny'), { threads: 1, fuseAttention: true });
+    const plain = await SentenceEncoder.load(path.join(FIXTURES, 'e5-tiny'), { threads: 1, fuseAttention: false });
+    const fused = await SentenceEncoder.load(path.join(FIXTURES, 'e5-tiny'), { threads: 1 });
     expect(fused.fusedAttentions).toBe(2);
     const a = await plain.encode(texts);
     const b = await fused.encode(texts);
@@ -100,8 +108,8 @@ describe('attention fusion (fuseAttention)', () => {
 
   it('PruningEncoder: the same kept text; ModernBERT (rotary attention) is left as written', async () => {
     const dir = path.join(FIXTURES, 'pruning-bert-tiny');
-    const plain = await PruningEncoder.load(dir, { threads: 1 });
-    const fused = await PruningEncoder.load(dir, { threads: 1, fuseAttention: true });
+    const plain = await PruningEncoder.load(dir, { threads: 1, fuseAttention: false });
+    const fused = await PruningEncoder.load(dir, { threads: 1 });
     expect(fused.fusedAttentions).toBe(2);
     const pairs = corpusPairs(12);
     const query = pairs[0][0];
@@ -118,7 +126,7 @@ describe('attention fusion (fuseAttention)', () => {
     expect(a.some((r) => r.prunedDocument.length > 0 && r.compressionRatio > 0)).toBe(true);
     plain.dispose();
     fused.dispose();
-    const modern = await PruningEncoder.load(path.join(FIXTURES, 'pruning-modernbert-tiny'), { threads: 1, fuseAttention: true });
+    const modern = await PruningEncoder.load(path.join(FIXTURES, 'pruning-modernbert-tiny'), { threads: 1 });
     expect(modern.fusedAttentions).toBe(0);
     modern.dispose();
   });

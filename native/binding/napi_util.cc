@@ -73,7 +73,12 @@ void ReadModelOptions(const Napi::Object& o, pipelines::ModelOptions* out) {
   out->fuse_layer_norm = !fuse.IsBoolean()                    ? rt::SessionConfig::Fusion::kAuto
                          : fuse.As<Napi::Boolean>().Value() ? rt::SessionConfig::Fusion::kAll
                                                             : rt::SessionConfig::Fusion::kOff;
-  out->fuse_attention = GetBool(o, "fuseAttention", false);
+  // fuseAttention: undefined = float graphs on the CPU, true = on every device (and quantized graphs when
+  // fuseLayerNorm is true), false = never.
+  Napi::Value attention = o.Get("fuseAttention");
+  out->fuse_attention = !attention.IsBoolean()                    ? rt::SessionConfig::Fusion::kAuto
+                        : attention.As<Napi::Boolean>().Value() ? rt::SessionConfig::Fusion::kAll
+                                                                : rt::SessionConfig::Fusion::kOff;
   // lengthBuckets: undefined = on a GPU only.
   Napi::Value buckets = o.Get("lengthBuckets");
   out->length_buckets = !buckets.IsBoolean()                    ? pipelines::ModelOptions::Toggle::kAuto

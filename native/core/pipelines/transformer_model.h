@@ -43,7 +43,7 @@ struct ModelOptions {
   size_t gpu_mem_limit = 0;
   bool allow_tf32 = false;   // CUDA only
   rt::SessionConfig::Fusion fuse_layer_norm = rt::SessionConfig::Fusion::kAuto;
-  bool fuse_attention = false;  // rt::SessionConfig::fuse_attention
+  rt::SessionConfig::Fusion fuse_attention = rt::SessionConfig::Fusion::kAuto;
   // Pad each batch to a bucketed length (batching::BucketLength) so the device sees few shapes.
   // kAuto: on a GPU only (on a CPU padding is pure waste).
   enum class Toggle { kAuto, kOn, kOff } length_buckets = Toggle::kAuto;

@@ -458,6 +458,7 @@ struct ParsedModel {
   std::string_view model, graph_bytes;
   bool has_ms_domain = false;
   int64_t onnx_opset = 0;  // version of the default domain
+  bool quantizes = false;  // a node quantizes activations (DynamicQuantizeLinear, MatMulInteger, ...)
   std::vector<pb::Field> graph_fields;
   std::unordered_set<std::string_view> graph_inputs;
   Graph g;
@@ -954,6 +955,7 @@ Status ParseModel(std::string_view model, bool quantized, ParsedModel* pm, std::
         *skipped = "the graph has subgraphs";
         return Status::Ok();
       }
+      if (QuantizesActivations(n)) pm->quantizes = true;
       if (!quantized && QuantizesActivations(n)) {
         *skipped = "the graph quantizes activations";
         return Status::Ok();
@@ -1088,83 +1090,125 @@ std::optional<std::string> EmitModel(const ParsedModel& pm, const std::vector<ch
   return out;
 }
 
-}  // namespace
+// The attention blocks of a parsed model, each claimed once; empty (with `*skipped` set) when the model cannot be
+// rewritten or has no attention_mask input.
+std::vector<AttentionMatch> FindAttentions(const ParsedModel& pm, std::string* skipped) {
+  std::vector<AttentionMatch> matches;
+  if (!skipped->empty()) return matches;
+  if (!pm.graph_inputs.count("attention_mask") || pm.g.producer.count("attention_mask") ||
+      pm.g.producer.count(kKeyLengths)) {
+    *skipped = "no attention_mask input";
+    return matches;
+  }
+  std::vector<char> claimed(pm.g.nodes.size(), 0);
+  for (size_t i = 0; i < pm.g.nodes.size(); ++i) {
+    AttentionMatch m;
+    if (MatchAttention(pm, i, &m) && Claim(m.drop, &claimed)) matches.push_back(std::move(m));
+  }
+  return matches;
+}
 
-StatusOr<GraphRewrite> FuseSkipLayerNorm(std::string_view model, bool quantized) {
-  GraphRewrite result;
-  ParsedModel pm;
-  WINNOW_RETURN_IF_ERROR(ParseModel(model, quantized, &pm, &result.skipped));
-  if (!result.skipped.empty()) return result;
-  const Graph& g = pm.g;
-  std::vector<char> claimed(g.nodes.size(), 0);
-  std::unordered_map<size_t, std::string> replacement;
+// The layer norm fusions of graph_rewrite.h, claimed in `claimed`, written into `replacement`.
+int AddNormFusions(const Graph& g, std::vector<char>* claimed, std::unordered_map<size_t, std::string>* replacement) {
+  int n = 0;
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     Fusion fu;
     if (!MatchLayerNormOp(g, i, &fu)) {
       fu = Fusion();
       if (!MatchDecomposedLayerNorm(g, i, &fu)) continue;
     }
-    if (!Claim(fu.drop, &claimed)) continue;
-    replacement[fu.at] = SkipLayerNormNode(fu, result.skip_layer_norms++);
+    if (!Claim(fu.drop, claimed)) continue;
+    (*replacement)[fu.at] = SkipLayerNormNode(fu, n++);
   }
-  if (result.skip_layer_norms == 0) return result;
-  result.model = *EmitModel(pm, claimed, replacement, {}, false);
-  return result;
+  return n;
 }
 
-StatusOr<GraphRewrite> FuseAttention(std::string_view model, bool quantized, float test_scale, bool pack_qkv) {
+}  // namespace
+
+StatusOr<GraphRewrite> RewriteGraph(std::string_view model, const RewriteOptions& o) {
   GraphRewrite result;
   ParsedModel pm;
-  WINNOW_RETURN_IF_ERROR(ParseModel(model, quantized, &pm, &result.skipped));
+  WINNOW_RETURN_IF_ERROR(ParseModel(model, /*quantized=*/true, &pm, &result.skipped));
   if (!result.skipped.empty()) return result;
-  if (!pm.graph_inputs.count("attention_mask") || pm.g.producer.count("attention_mask") ||
-      pm.g.producer.count(kKeyLengths)) {
-    result.skipped = "no attention_mask input";
-    return result;
+  // Graphs that quantize activations only where asked: a float 1e-7 off can round to the next int8 step.
+  const bool norms = o.layer_norms && (!pm.quantizes || o.quantized_norms);
+  const bool attention = o.attention && (!pm.quantizes || o.quantized_attention);
+  if ((o.layer_norms && !norms) || (o.attention && !attention)) result.skipped = "the graph quantizes activations";
+  std::vector<AttentionMatch> matches;
+  if (attention) {
+    matches = FindAttentions(pm, &result.skipped);
+    for (AttentionMatch& m : matches) m.scale *= o.test_scale;
   }
   const Graph& g = pm.g;
-  std::vector<AttentionMatch> matches;
-  {
-    std::vector<char> claimed(g.nodes.size(), 0);
-    for (size_t i = 0; i < g.nodes.size(); ++i) {
-      AttentionMatch m;
-      if (!MatchAttention(pm, i, &m) || !Claim(m.drop, &claimed)) continue;
-      m.scale *= test_scale;
-      matches.push_back(std::move(m));
-    }
+  // Attention blocks with Q, K and V packed where the projections allow it (com.microsoft Attention); if that
+  // leaves a node reading a removed value (a projection read elsewhere), every block as MultiHeadAttention; if
+  // that fails too, the norms alone. Everything is written in one pass: one copy of the weights.
+  enum Form { kPacked, kMultiHead, kNormsOnly };
+  std::vector<Form> forms;
+  if (!matches.empty()) {
+    if (o.pack_qkv) forms.push_back(kPacked);
+    forms.push_back(kMultiHead);
   }
-  if (matches.empty()) return result;
-  // With Q, K and V packed where the projections allow it (com.microsoft Attention), then, if that leaves a
-  // node reading a removed value (a projection read elsewhere), every block as MultiHeadAttention.
-  for (bool pack : {pack_qkv, false}) {
+  forms.push_back(kNormsOnly);
+  for (Form form : forms) {
     std::vector<char> claimed(g.nodes.size(), 0);
     std::unordered_map<size_t, std::string> replacement;
     std::vector<std::string> initializers;
+    const int fused_norms = norms ? AddNormFusions(g, &claimed, &replacement) : 0;
     int index = 0, packed = 0;
-    for (const AttentionMatch& m : matches) {
-      Claim(m.drop, &claimed);  // disjoint: claimed once above
-      PackedQkv qkv;
-      if (pack && PackProjections(g, m, index, &qkv) && Claim(qkv.drop, &claimed)) {
-        replacement[m.at] = PackedAttentionNode(m, qkv, index);
-        initializers.push_back(std::move(qkv.weights));
-        initializers.push_back(std::move(qkv.bias));
-        ++packed;
-      } else {
-        replacement[m.at] = MultiHeadAttentionNode(m, index);
+    if (form != kNormsOnly) {
+      for (const AttentionMatch& m : matches) {
+        if (!Claim(m.drop, &claimed)) continue;  // disjoint from each other; a norm fusion's node: left alone
+        PackedQkv qkv;
+        if (form == kPacked && PackProjections(g, m, index, &qkv) && Claim(qkv.drop, &claimed)) {
+          replacement[m.at] = PackedAttentionNode(m, qkv, index);
+          initializers.push_back(std::move(qkv.weights));
+          initializers.push_back(std::move(qkv.bias));
+          ++packed;
+        } else {
+          replacement[m.at] = MultiHeadAttentionNode(m, index);
+        }
+        ++index;
       }
-      ++index;
     }
-    auto fused = EmitModel(pm, claimed, replacement, KeyLengthNodes(pm.onnx_opset), true, initializers);
-    if (fused) {
-      result.model = std::move(*fused);
-      result.attentions = index;
-      result.packed_qkv = packed;
-      return result;
+    if (fused_norms == 0 && index == 0) return result;
+    std::optional<std::string> out =
+        form == kNormsOnly ? EmitModel(pm, claimed, replacement, {}, false)
+                           : EmitModel(pm, claimed, replacement, KeyLengthNodes(pm.onnx_opset), true, initializers);
+    if (!out) {
+      result.skipped = "a node outside the attention blocks reads a value inside one";
+      continue;
     }
-    if (!pack) break;
+    result.model = std::move(*out);
+    result.skip_layer_norms = fused_norms;
+    result.attentions = index;
+    result.packed_qkv = packed;
+    return result;
   }
-  result.skipped = "a node outside the attention blocks reads a value inside one";
   return result;
+}
+
+StatusOr<GraphRewrite> FuseSkipLayerNorm(std::string_view model, bool quantized) {
+  RewriteOptions o;
+  o.layer_norms = true;
+  o.quantized_norms = quantized;
+  return RewriteGraph(model, o);
+}
+
+StatusOr<GraphRewrite> FuseAttention(std::string_view model, bool quantized, float test_scale, bool pack_qkv) {
+  RewriteOptions o;
+  o.attention = true;
+  o.quantized_attention = quantized;
+  o.test_scale = test_scale;
+  o.pack_qkv = pack_qkv;
+  return RewriteGraph(model, o);
+}
+
+StatusOr<int> CountAttentionBlocks(std::string_view model, bool quantized) {
+  ParsedModel pm;
+  std::string skipped;
+  WINNOW_RETURN_IF_ERROR(ParseModel(model, quantized, &pm, &skipped));
+  return static_cast<int>(FindAttentions(pm, &skipped).size());
 }
 
 }  // namespace winnow::rt

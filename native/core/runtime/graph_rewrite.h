@@ -45,4 +45,18 @@ StatusOr<GraphRewrite> FuseSkipLayerNorm(std::string_view model, bool quantized 
 StatusOr<GraphRewrite> FuseAttention(std::string_view model, bool quantized = false, float test_scale = 1.0f,
                                      bool pack_qkv = true);
 
+// Both rewrites in one pass (one rewritten copy of the model in memory), each as its function below describes;
+// `quantized_*`: that rewrite applies to graphs that quantize activations too.
+struct RewriteOptions {
+  bool layer_norms = false, quantized_norms = false;
+  bool attention = false, quantized_attention = false;
+  float test_scale = 1.0f;  // FuseAttention's
+  bool pack_qkv = true;     // FuseAttention's
+};
+StatusOr<GraphRewrite> RewriteGraph(std::string_view model, const RewriteOptions& options);
+
+// How many blocks FuseAttention would fuse (0 when it would leave the model alone), without writing the rewritten
+// model: a cheap look before deciding to load the file to check a rewrite against. Errors as above.
+StatusOr<int> CountAttentionBlocks(std::string_view model, bool quantized = false);
+
 }  // namespace winnow::rt

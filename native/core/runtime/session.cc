@@ -6,6 +6,9 @@
 #include <cstring>
 #include <mutex>
 #include <sys/stat.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <unordered_map>
 
 #include "common/half.h"
@@ -82,43 +85,43 @@ Status AppendCuda(OrtRuntime* rt, Ort::SessionOptions& so, const SessionConfig& 
   return result;
 }
 
-// The rewrites of graph_rewrite.h applied to a file read in place (no copy of the weights besides the
-// rewritten model). Empty strings when there is nothing to rewrite or the file cannot be rewritten in memory
-// (over 2 GiB, external weights, subgraphs).
+// The rewrites of graph_rewrite.h applied in one pass to a file read in place (no copy of the weights besides
+// the rewritten model). `model` is empty when there is nothing to rewrite or the file cannot be rewritten in
+// memory (over 2 GiB, external weights, subgraphs).
 struct Rewritten {
-  std::string norms;      // layer norms fused (empty when `attention` is not: it holds them too)
-  std::string attention;  // attention fused, with the layer norms when those were fused
+  std::string model;
   int skip_layer_norms = 0, attentions = 0, packed_qkv = 0;
 };
 
-Rewritten RewriteModel(const std::string& path, size_t file_size, bool fuse_norms, bool quantized, bool fuse_attention) {
+Rewritten RewriteModel(const std::string& path, size_t file_size, RewriteOptions o) {
   Rewritten out;
-  if (file_size == 0 || file_size >= (size_t{1} << 31) || !(fuse_norms || fuse_attention)) return out;
+  if (file_size == 0 || file_size >= (size_t{1} << 31) || !(o.layer_norms || o.attention)) return out;
   auto file = MappedFile::Open(path);
   if (!file.ok()) return out;
-  const std::string_view bytes(reinterpret_cast<const char*>(file->data()), file->size());
-  if (fuse_norms) {
-    auto rewrite = FuseSkipLayerNorm(bytes, quantized);
-    if (rewrite.ok() && rewrite->skip_layer_norms > 0) {
-      out.norms = std::move(rewrite->model);
-      out.skip_layer_norms = rewrite->skip_layer_norms;
-    }
-  }
-  if (fuse_attention) {
+  if (o.attention) {
     // WINNOW_TEST_ATTENTION_SCALE: tests make the fusion wrong on purpose to see the load-time check drop it.
     const char* test_scale = std::getenv("WINNOW_TEST_ATTENTION_SCALE");
+    if (test_scale && *test_scale) o.test_scale = std::strtof(test_scale, nullptr);
     const char* pack = std::getenv("WINNOW_ATTENTION_PACK_QKV");  // 0: MultiHeadAttention only (comparisons)
-    auto rewrite = FuseAttention(out.norms.empty() ? bytes : std::string_view(out.norms), quantized,
-                                 test_scale && *test_scale ? std::strtof(test_scale, nullptr) : 1.0f,
-                                 !(pack && std::string_view(pack) == "0"));
-    if (rewrite.ok() && rewrite->attentions > 0) {
-      out.attention = std::move(rewrite->model);
-      out.attentions = rewrite->attentions;
-      out.packed_qkv = rewrite->packed_qkv;
-      std::string().swap(out.norms);  // contained in `attention`; one model copy in memory, not two
-    }
+    o.pack_qkv = !(pack && std::string_view(pack) == "0");
+  }
+  auto rewrite = RewriteGraph(std::string_view(reinterpret_cast<const char*>(file->data()), file->size()), o);
+  if (rewrite.ok() && !rewrite->model.empty()) {
+    out.model = std::move(rewrite->model);
+    out.skip_layer_norms = rewrite->skip_layer_norms;
+    out.attentions = rewrite->attentions;
+    out.packed_qkv = rewrite->packed_qkv;
   }
   return out;
+}
+
+// FuseAttention's blocks in the file, counted without rewriting it (0 when it cannot be read or rewritten).
+int AttentionBlocks(const std::string& path, size_t file_size, bool quantized) {
+  if (file_size == 0 || file_size >= (size_t{1} << 31)) return 0;
+  auto file = MappedFile::Open(path);
+  if (!file.ok()) return 0;
+  auto n = CountAttentionBlocks(std::string_view(reinterpret_cast<const char*>(file->data()), file->size()), quantized);
+  return n.ok() ? *n : 0;
 }
 
 // Outputs of two graphs on the probe batch agree: fp32 graphs within 1e-3 (relative above 1), float16 ones or
@@ -162,7 +165,9 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
     const bool fuse = config.fuse_layer_norm == SessionConfig::Fusion::kAll ||
                       (config.fuse_layer_norm == SessionConfig::Fusion::kAuto && !use_cuda);
     const bool quantized = config.fuse_layer_norm == SessionConfig::Fusion::kAll;
-    Rewritten rw = RewriteModel(onnx_path, static_cast<size_t>(sb.st_size), fuse, quantized, config.fuse_attention);
+    const bool attention = config.fuse_attention == SessionConfig::Fusion::kAll ||
+                           (config.fuse_attention == SessionConfig::Fusion::kAuto && !use_cuda);
+    const bool attention_quantized = quantized && config.fuse_attention == SessionConfig::Fusion::kAll;
     // A rewritten graph ONNX Runtime refuses, or cannot run on the probe batch, is dropped for the next one.
     auto try_load = [&](const std::string& model, std::vector<float>* probe) -> std::unique_ptr<Ort::Session> {
       if (model.empty()) return nullptr;
@@ -180,16 +185,29 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
       s->session_ = std::make_unique<Ort::Session>(rt->env(), onnx_path.c_str(), so);
       s->ReadNames();
     };
-    if (!rw.attention.empty()) {
-      // Kept only if it computes what the file as written computes (the rewrite assumes a right-padded mask and,
-      // for scaled_dot_product_attention exports, the usual scale). One session at a time: the file's probe
-      // outputs first, then the fused graph's.
-      std::vector<float> with, without;
+    // A fused attention graph is kept only if it computes what the file as written computes (the rewrite assumes
+    // a right-padded mask and, for scaled_dot_product_attention exports, the usual scale). When the file has
+    // blocks to fuse, it runs the probe batch first, before anything is rewritten: one model in memory at a time.
+    std::vector<float> without;
+    bool check_attention = false;
+    if (attention && AttentionBlocks(onnx_path, static_cast<size_t>(sb.st_size), attention_quantized) > 0) {
       load_file();
-      if (!s->ProbeRun(&without)) without.clear();
+      check_attention = s->ProbeRun(&without);
       s->session_.reset();
-      auto fused = try_load(rw.attention, &with);
-      std::string().swap(rw.attention);
+#if defined(__GLIBC__)
+      malloc_trim(0);  // hand that session's freed heap back before the rewrite allocates its copy of the model
+#endif
+    }
+    RewriteOptions ro;
+    ro.layer_norms = fuse;
+    ro.quantized_norms = quantized;
+    ro.attention = check_attention;
+    ro.quantized_attention = attention_quantized;
+    Rewritten rw = RewriteModel(onnx_path, static_cast<size_t>(sb.st_size), ro);
+    if (rw.attentions > 0) {
+      std::vector<float> with;
+      auto fused = try_load(rw.model, &with);
+      std::string().swap(rw.model);
       if (fused && SameOutputs(with, without, use_cuda ? 2e-2f : 1e-3f)) {
         s->session_ = std::move(fused);
         s->ReadNames();
@@ -198,11 +216,12 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
         s->fused_layer_norms_ = rw.skip_layer_norms;
       } else {
         fused.reset();
-        rw = RewriteModel(onnx_path, static_cast<size_t>(sb.st_size), fuse, quantized, false);  // norms only
+        ro.attention = false;
+        rw = RewriteModel(onnx_path, static_cast<size_t>(sb.st_size), ro);  // norms only
       }
     }
     if (!s->session_) {
-      if ((s->session_ = try_load(rw.norms, nullptr))) {
+      if ((s->session_ = try_load(rw.model, nullptr))) {
         s->ReadNames();
         s->fused_layer_norms_ = rw.skip_layer_norms;
       }

@@ -27,9 +27,11 @@ struct SessionConfig {
   // graph_rewrite.h: residual Add + layer norm -> SkipLayerNormalization. kAuto: float graphs on the CPU;
   // kAll: any device, and graphs that quantize activations too (their int8 scores move).
   enum class Fusion { kOff, kAuto, kAll } fuse_layer_norm = Fusion::kAuto;
-  // graph_rewrite.h FuseAttention: self-attention -> com.microsoft MultiHeadAttention (fused attention kernels on
-  // CUDA). Opt-in; the fused graph is kept only when its outputs on a padded probe batch match the file as written.
-  bool fuse_attention = false;
+  // graph_rewrite.h FuseAttention: self-attention -> com.microsoft Attention / MultiHeadAttention. kAuto: float
+  // graphs on the CPU (measured faster there; unmeasured on CUDA); kAll: any device, and quantized graphs when
+  // fuse_layer_norm is kAll too. The fused graph is kept only when its outputs on a padded probe batch match the
+  // file as written.
+  Fusion fuse_attention = Fusion::kAuto;
   // Run through an IoBinding with input buffers reused between batches, staged in pinned (page-locked) host memory
   // on CUDA (faster, asynchronous copies to the device) and outputs landing there too. Off by default until measured
   // on a GPU; WINNOW_IO_BINDING=1 turns it on (the CPU runs the same code with ordinary memory, for tests).
