@@ -41,12 +41,12 @@ export interface TransformerLoadOptions {
   lengthBuckets?: boolean;
   /**
    * Rewrite each BERT-style self-attention block (heads split by Reshape + Transpose, Softmax(QKᵀ·scale +
-   * padding mask)·V, heads merged) into ONNX Runtime's fused MultiHeadAttention op at load, with the padding
-   * given as each row's length. Meant for CUDA, where that op runs fused attention kernels instead of
-   * writing a [batch, heads, seq, seq] score tensor; **its GPU speed has not been measured yet**, and on the
-   * CPU it measured about 1.5 % faster. The fused graph is kept only if it gives the same outputs as the file
-   * as written on a padded probe batch at load, which loads the file once more (otherwise `fusedAttentions`
-   * is 0). Default false.
+   * padding mask)·V, heads merged) at load into ONNX Runtime's Attention op, with the Q, K, V weights packed into
+   * one matrix (MultiHeadAttention when the projections cannot be packed), the padding given as each row's
+   * length. Kept only if it gives the same outputs as the file as written on a padded probe batch at load
+   * (otherwise `fusedAttentions` is 0). Unset: float graphs on the CPU (about 5 % faster there; loading takes
+   * longer); CUDA sessions keep the graph as written until measured on a GPU. `true`: every device, and int8
+   * graphs when `fuseLayerNorm` is true too. `false`: never.
    */
   fuseAttention?: boolean;
 }
