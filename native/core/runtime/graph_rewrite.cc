@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <initializer_list>
 #include <optional>
 #include <unordered_map>
 #include <unordered_set>
@@ -837,29 +838,28 @@ bool PackProjections(const Graph& g, const AttentionMatch& m, int index, PackedQ
 
 constexpr std::string_view kKeyLengths = "winnow/attention_key_lengths";
 
-std::string MultiHeadAttentionNode(const AttentionMatch& m, int index) {
+// A com.microsoft attention node (`op`: MultiHeadAttention or Attention) replacing the block `m`.
+std::string AttentionNode(std::string_view op, std::initializer_list<std::string_view> inputs, const AttentionMatch& m,
+                          int index) {
   std::string node;
-  for (std::string_view in : {m.q, m.k, m.v, std::string_view(), kKeyLengths}) pb::AppendLen(&node, node_f::kInput, in);
+  for (std::string_view in : inputs) pb::AppendLen(&node, node_f::kInput, in);
   pb::AppendLen(&node, node_f::kOutput, m.output);
-  pb::AppendLen(&node, node_f::kName, "winnow/MultiHeadAttention_" + std::to_string(index));
-  pb::AppendLen(&node, node_f::kOpType, "MultiHeadAttention");
+  pb::AppendLen(&node, node_f::kName, "winnow/" + std::string(op) + "_" + std::to_string(index));
+  pb::AppendLen(&node, node_f::kOpType, op);
   pb::AppendLen(&node, node_f::kAttribute, IntAttribute("num_heads", m.heads));
   pb::AppendLen(&node, node_f::kAttribute, FloatAttribute("scale", m.scale));
   pb::AppendLen(&node, node_f::kDomain, "com.microsoft");
   return node;
 }
 
+// Inputs query, key, value, (no bias), key_padding_mask.
+std::string MultiHeadAttentionNode(const AttentionMatch& m, int index) {
+  return AttentionNode("MultiHeadAttention", {m.q, m.k, m.v, std::string_view(), kKeyLengths}, m, index);
+}
+
+// Inputs input, weights [in, 3D], bias [3D], mask_index ([B] lengths).
 std::string PackedAttentionNode(const AttentionMatch& m, const PackedQkv& qkv, int index) {
-  std::string node;
-  for (std::string_view in : {qkv.input, std::string_view(qkv.weight_name), std::string_view(qkv.bias_name), kKeyLengths})
-    pb::AppendLen(&node, node_f::kInput, in);
-  pb::AppendLen(&node, node_f::kOutput, m.output);
-  pb::AppendLen(&node, node_f::kName, "winnow/Attention_" + std::to_string(index));
-  pb::AppendLen(&node, node_f::kOpType, "Attention");
-  pb::AppendLen(&node, node_f::kAttribute, IntAttribute("num_heads", m.heads));
-  pb::AppendLen(&node, node_f::kAttribute, FloatAttribute("scale", m.scale));
-  pb::AppendLen(&node, node_f::kDomain, "com.microsoft");
-  return node;
+  return AttentionNode("Attention", {qkv.input, qkv.weight_name, qkv.bias_name, kKeyLengths}, m, index);
 }
 
 // int32 [B] valid lengths of the right-padded attention_mask: Cast to int32, ReduceSum over axis 1.
