@@ -57,7 +57,7 @@ export class CrossEncoder {
   readonly file: string;
   /** Residual Add + layer norm pairs fused into SkipLayerNormalization at load (see the `fuseLayerNorm` option). */
   readonly fusedLayerNorms: number;
-  /** Self-attention blocks fused into MultiHeadAttention at load (see the `fuseAttention` option). */
+  /** Self-attention blocks fused into one ONNX Runtime attention op each at load (see the `fuseAttention` option). */
   readonly fusedAttentions: number;
 
   private constructor(native: NativeCrossEncoder, concurrency: number) {
