@@ -3,6 +3,7 @@
 //   node bench/ab.mjs --model bench/models/minilm-ce --a '{"fuseAttention":false}' --b '{}' --rounds 10
 //   node bench/ab.mjs --class SentenceEncoder --model bench/models/e5-small --a '{"fuseAttention":false}' --b '{}'
 //   node bench/ab.mjs --b-env '{"WINNOW_ATTENTION_PACK_QKV":"0"}' ...   (variables set while B loads)
+//   node bench/ab.mjs --a-repo ../old-checkout ...                        (A from another built checkout)
 // Prints items/s per side (median over rounds) and the median, min and max of the per-round ratio B/A.
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -11,7 +12,8 @@ import { loadCorpus, makePairs } from './pairs.mjs';
 const args = Object.fromEntries(
   process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]]] : acc), []),
 );
-const repo = path.resolve(args.repo ?? '.');
+// --a-repo / --b-repo: another checkout (built) for one side, to compare two builds.
+const repo = path.resolve((args.child && args[`${args.child}-repo`]) ?? args.repo ?? '.');
 const W = createRequire(import.meta.url)(path.join(repo, 'dist', 'cjs', 'index.js'));
 const cls = args.class ?? 'CrossEncoder';
 const n = Number(args.items ?? args.pairs ?? 512);
@@ -53,8 +55,8 @@ if (args.child) {
   const b = spawn('b'); // loaded one after the other: load-time memory peaks do not overlap
   const ib = (await b.next()).ready;
   console.log(`${cls} ${path.basename(model)}, ${n} items, ${threads} threads, ${rounds} rounds`);
-  console.log(`A ${args.a ?? '{}'} ${args['a-env'] ?? ''}: ${ia}`);
-  console.log(`B ${args.b ?? '{}'} ${args['b-env'] ?? ''}: ${ib}`);
+  console.log(`A ${args['a-repo'] ?? ''} ${args.a ?? '{}'} ${args['a-env'] ?? ''}: ${ia}`);
+  console.log(`B ${args['b-repo'] ?? ''} ${args.b ?? '{}'} ${args['b-env'] ?? ''}: ${ib}`);
   await a.run();
   await b.run();
   const ra = [], rb = [], ratio = [];

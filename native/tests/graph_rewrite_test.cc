@@ -835,3 +835,76 @@ TEST(AttentionFusion, MalformedInputIsAnErrorNeverACrash) {
 
 }  // namespace
 }  // namespace winnow::rt
+
+namespace winnow::rt {
+namespace {
+
+// With external_weights, the rewritten model refers to the weights in place: each large initializer kept from the
+// file becomes external data whose offset and length point at its original bytes in the file.
+TEST(GraphRewrite, ExternalWeightsPointIntoTheFile) {
+  const std::string bytes = ReadFile(std::string(WINNOW_SOURCE_DIR) + "/test/fixtures/models/bert-ce-tiny/onnx/model.onnx");
+  ASSERT_FALSE(bytes.empty());
+  RewriteOptions o;
+  o.layer_norms = o.attention = true;
+  auto inline_weights = RewriteGraph(bytes, o);
+  o.external_weights = "weights.bin";
+  auto external = RewriteGraph(bytes, o);
+  ASSERT_TRUE(inline_weights.ok() && external.ok());
+  EXPECT_EQ(external->skip_layer_norms, inline_weights->skip_layer_norms);
+  EXPECT_EQ(external->attentions, 2);
+  EXPECT_LT(external->model.size(), inline_weights->model.size() / 4);  // the graph, not the weights
+  // Read the initializers back: external ones must hold exactly the bytes the inline model holds.
+  std::map<std::string, std::string> inline_raw;
+  int external_count = 0, checked = 0;
+  for (const std::string* m : {&inline_weights->model, &external->model}) {
+    pb::Reader r(*m);
+    pb::Field f;
+    while (r.Next(&f)) {
+      if (f.number != 7) continue;
+      pb::Reader gr(f.bytes);
+      pb::Field gf;
+      while (gr.Next(&gf)) {
+        if (gf.number != 5) continue;
+        pb::Reader tr(gf.bytes);
+        pb::Field tf;
+        std::string name, raw;
+        std::map<std::string, std::string> ext;
+        int64_t location = 0;
+        while (tr.Next(&tf)) {
+          if (tf.number == 8) name = tf.bytes;
+          if (tf.number == 9) raw = tf.bytes;
+          if (tf.number == 14) location = static_cast<int64_t>(tf.varint);
+          if (tf.number == 13) {
+            pb::Reader er(tf.bytes);
+            pb::Field ef;
+            std::string k, v;
+            while (er.Next(&ef)) (ef.number == 1 ? k : v) = ef.bytes;
+            ext[k] = v;
+          }
+        }
+        if (m == &inline_weights->model) {
+          inline_raw[name] = raw;
+          continue;
+        }
+        if (location != 1) {
+          // Inline: small ones, and the packed Q/K/V weights the rewrite made (they are not in the file).
+          EXPECT_TRUE(raw.size() < 4096u || name.rfind("winnow/attention_qkv_", 0) == 0) << name;
+          continue;
+        }
+        ++external_count;
+        EXPECT_TRUE(raw.empty()) << name;
+        EXPECT_EQ(ext["location"], "weights.bin") << name;
+        const size_t offset = std::stoull(ext["offset"]), length = std::stoull(ext["length"]);
+        ASSERT_LE(offset + length, bytes.size()) << name;
+        ASSERT_TRUE(inline_raw.count(name)) << name;
+        EXPECT_EQ(bytes.substr(offset, length), inline_raw[name]) << name;
+        ++checked;
+      }
+    }
+  }
+  EXPECT_GE(external_count, 9);  // embeddings, FFN and output projections, classifier
+  EXPECT_EQ(checked, external_count);
+}
+
+}  // namespace
+}  // namespace winnow::rt

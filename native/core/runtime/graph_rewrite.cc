@@ -24,7 +24,7 @@ namespace node_f { constexpr uint32_t kInput = 1, kOutput = 2, kName = 3, kOpTyp
 namespace attr_f { constexpr uint32_t kName = 1, kF = 2, kI = 3, kT = 5, kG = 6, kInts = 8, kGraphs = 11, kType = 20; }
 namespace tensor_f {
 constexpr uint32_t kDims = 1, kDataType = 2, kFloatData = 4, kInt32Data = 5, kInt64Data = 7, kName = 8, kRawData = 9,
-                   kDoubleData = 10, kDataLocation = 14;
+                   kDoubleData = 10, kExternalData = 13, kDataLocation = 14;
 }
 namespace dtype { constexpr uint64_t kFloat = 1, kInt32 = 6, kInt64 = 7, kFloat16 = 10, kDouble = 11; }
 constexpr uint64_t kAttrFloat = 1, kAttrInt = 2, kAttrTensor = 4, kAttrInts = 7;
@@ -985,6 +985,37 @@ Status ParseModel(std::string_view model, bool quantized, ParsedModel* pm, std::
   return Status::Ok();
 }
 
+// An initializer field of `model` written with its raw_data as external data at its offset in `model` (location
+// `location`), when it has raw_data of 4 KiB or more and no external data already; false otherwise.
+bool AppendExternalized(const pb::Field& initializer, std::string_view model, std::string_view location,
+                        std::string* graph) {
+  pb::Reader r(initializer.bytes);
+  pb::Field f;
+  std::string_view raw;
+  while (r.Next(&f)) {
+    if (f.number == tensor_f::kExternalData || f.number == tensor_f::kDataLocation) return false;
+    if (f.number == tensor_f::kRawData && f.wire == pb::kLen) raw = f.bytes;
+  }
+  if (!r.ok() || raw.size() < 4096 || raw.data() < model.data() || raw.data() + raw.size() > model.data() + model.size())
+    return false;
+  std::string t;
+  pb::Reader again(initializer.bytes);
+  while (again.Next(&f))
+    if (f.number != tensor_f::kRawData) t.append(f.raw);
+  auto entry = [&](std::string_view key, const std::string& value) {
+    std::string e;
+    pb::AppendLen(&e, 1, key);
+    pb::AppendLen(&e, 2, value);
+    pb::AppendLen(&t, tensor_f::kExternalData, e);
+  };
+  entry("location", std::string(location));
+  entry("offset", std::to_string(raw.data() - model.data()));
+  entry("length", std::to_string(raw.size()));
+  pb::AppendVarintField(&t, tensor_f::kDataLocation, 1);  // EXTERNAL
+  pb::AppendLen(graph, graph_f::kInitializer, t);
+  return true;
+}
+
 // The model with `claimed` nodes removed, `replacement` nodes written in place of the node at their index and
 // `prologue` nodes (serialized NodeProtos reading only graph inputs and constants) first. With
 // `drop_dead`, nodes whose outputs nothing reads any more (shape arithmetic of removed reshapes, a mask
@@ -992,7 +1023,8 @@ Status ParseModel(std::string_view model, bool quantized, ParsedModel* pm, std::
 std::optional<std::string> EmitModel(const ParsedModel& pm, const std::vector<char>& claimed,
                                      const std::unordered_map<size_t, std::string>& replacement,
                                      const std::vector<std::string>& prologue, bool drop_dead,
-                                     const std::vector<std::string>& initializers = {}) {
+                                     const std::vector<std::string>& initializers = {},
+                                     std::string_view external_location = {}) {
   const Graph& g = pm.g;
   std::vector<char> live(g.nodes.size(), 1);
   std::unordered_set<std::string_view> needed(g.graph_outputs.begin(), g.graph_outputs.end());
@@ -1044,7 +1076,7 @@ std::optional<std::string> EmitModel(const ParsedModel& pm, const std::vector<ch
     }
   }
   std::string graph;
-  graph.reserve(pm.graph_bytes.size());
+  if (external_location.empty()) graph.reserve(pm.graph_bytes.size());
   bool prologue_written = false;
   size_t node_index = 0;
   for (const pb::Field& f : pm.graph_fields) {
@@ -1070,11 +1102,14 @@ std::optional<std::string> EmitModel(const ParsedModel& pm, const std::vector<ch
         if (tf.number == tensor_f::kName && tf.wire == pb::kLen) name = tf.bytes;
       if (!name.empty() && !needed.count(name) && !pm.graph_inputs.count(name)) continue;
     }
+    if (!external_location.empty() && f.number == graph_f::kInitializer && f.wire == pb::kLen &&
+        AppendExternalized(f, pm.model, external_location, &graph))
+      continue;
     graph.append(f.raw);
   }
   for (const std::string& t : initializers) pb::AppendLen(&graph, graph_f::kInitializer, t);
   std::string out;
-  out.reserve(pm.model.size() + 64);
+  out.reserve((external_location.empty() ? pm.model.size() : graph.size() + 4096) + 64);
   pb::Reader r(pm.model);
   pb::Field f;
   while (r.Next(&f)) {
@@ -1173,8 +1208,9 @@ StatusOr<GraphRewrite> RewriteGraph(std::string_view model, const RewriteOptions
     }
     if (fused_norms == 0 && index == 0) return result;
     std::optional<std::string> out =
-        form == kNormsOnly ? EmitModel(pm, claimed, replacement, {}, false)
-                           : EmitModel(pm, claimed, replacement, KeyLengthNodes(pm.onnx_opset), true, initializers);
+        form == kNormsOnly ? EmitModel(pm, claimed, replacement, {}, false, {}, o.external_weights)
+                           : EmitModel(pm, claimed, replacement, KeyLengthNodes(pm.onnx_opset), true, initializers,
+                                       o.external_weights);
     if (!out) {
       result.skipped = "a node outside the attention blocks reads a value inside one";
       continue;

@@ -52,6 +52,11 @@ struct RewriteOptions {
   bool attention = false, quantized_attention = false;
   float test_scale = 1.0f;  // FuseAttention's
   bool pack_qkv = true;     // FuseAttention's
+  // Non-empty: initializers of 4 KiB or more kept unchanged from `model` are written as external data at their
+  // offset in `model`, under this location name, so the rewritten model holds the graph and not a second copy of
+  // the weights. The caller hands `model` to ONNX Runtime as that in-memory file
+  // (SessionOptions::AddExternalInitializersFromFilesInMemory) and keeps it alive as long as the session.
+  std::string external_weights;
 };
 StatusOr<GraphRewrite> RewriteGraph(std::string_view model, const RewriteOptions& options);
 

@@ -93,11 +93,9 @@ struct Rewritten {
   int skip_layer_norms = 0, attentions = 0, packed_qkv = 0;
 };
 
-Rewritten RewriteModel(const std::string& path, size_t file_size, RewriteOptions o) {
+Rewritten RewriteModel(const MappedFile& file, RewriteOptions o) {
   Rewritten out;
-  if (file_size == 0 || file_size >= (size_t{1} << 31) || !(o.layer_norms || o.attention)) return out;
-  auto file = MappedFile::Open(path);
-  if (!file.ok()) return out;
+  if (!file.data() || !(o.layer_norms || o.attention)) return out;
   if (o.attention) {
     // WINNOW_TEST_ATTENTION_SCALE: tests make the fusion wrong on purpose to see the load-time check drop it.
     const char* test_scale = std::getenv("WINNOW_TEST_ATTENTION_SCALE");
@@ -105,7 +103,7 @@ Rewritten RewriteModel(const std::string& path, size_t file_size, RewriteOptions
     const char* pack = std::getenv("WINNOW_ATTENTION_PACK_QKV");  // 0: MultiHeadAttention only (comparisons)
     o.pack_qkv = !(pack && std::string_view(pack) == "0");
   }
-  auto rewrite = RewriteGraph(std::string_view(reinterpret_cast<const char*>(file->data()), file->size()), o);
+  auto rewrite = RewriteGraph(std::string_view(reinterpret_cast<const char*>(file.data()), file.size()), o);
   if (rewrite.ok() && !rewrite->model.empty()) {
     out.model = std::move(rewrite->model);
     out.skip_layer_norms = rewrite->skip_layer_norms;
@@ -116,11 +114,9 @@ Rewritten RewriteModel(const std::string& path, size_t file_size, RewriteOptions
 }
 
 // FuseAttention's blocks in the file, counted without rewriting it (0 when it cannot be read or rewritten).
-int AttentionBlocks(const std::string& path, size_t file_size, bool quantized) {
-  if (file_size == 0 || file_size >= (size_t{1} << 31)) return 0;
-  auto file = MappedFile::Open(path);
-  if (!file.ok()) return 0;
-  auto n = CountAttentionBlocks(std::string_view(reinterpret_cast<const char*>(file->data()), file->size()), quantized);
+int AttentionBlocks(const MappedFile& file, bool quantized) {
+  if (!file.data()) return 0;
+  auto n = CountAttentionBlocks(std::string_view(reinterpret_cast<const char*>(file.data()), file.size()), quantized);
   return n.ok() ? *n : 0;
 }
 
@@ -168,6 +164,18 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
     const bool attention = config.fuse_attention == SessionConfig::Fusion::kAll ||
                            (config.fuse_attention == SessionConfig::Fusion::kAuto && !use_cuda);
     const bool attention_quantized = quantized && config.fuse_attention == SessionConfig::Fusion::kAll;
+    // The file, mapped, for the rewrites (models over 2 GiB, past protobuf's limit, are loaded as written). The
+    // rewritten graph refers to its weights in place (external data at their offsets in the file), which ONNX
+    // Runtime reads from this mapping: the weights are not copied into a rewritten model and parsed again.
+    MappedFile mapped;
+    if ((fuse || attention) && sb.st_size > 0 && static_cast<uint64_t>(sb.st_size) < (uint64_t{1} << 31)) {
+      auto m = MappedFile::Open(onnx_path);
+      if (m.ok()) mapped = std::move(*m);
+    }
+    static constexpr char kWeights[] = "winnow-model-weights";
+    if (mapped.data())
+      so.AddExternalInitializersFromFilesInMemory({kWeights}, {const_cast<char*>(reinterpret_cast<const char*>(mapped.data()))},
+                                                  {mapped.size()});
     // A rewritten graph ONNX Runtime refuses, or cannot run on the probe batch, is dropped for the next one.
     auto try_load = [&](const std::string& model, std::vector<float>* probe) -> std::unique_ptr<Ort::Session> {
       if (model.empty()) return nullptr;
@@ -190,7 +198,7 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
     // blocks to fuse, it runs the probe batch first, before anything is rewritten: one model in memory at a time.
     std::vector<float> without;
     bool check_attention = false;
-    if (attention && AttentionBlocks(onnx_path, static_cast<size_t>(sb.st_size), attention_quantized) > 0) {
+    if (attention && AttentionBlocks(mapped, attention_quantized) > 0) {
       load_file();
       check_attention = s->ProbeRun(&without);
       s->session_.reset();
@@ -203,7 +211,8 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
     ro.quantized_norms = quantized;
     ro.attention = check_attention;
     ro.quantized_attention = attention_quantized;
-    Rewritten rw = RewriteModel(onnx_path, static_cast<size_t>(sb.st_size), ro);
+    if (mapped.data()) ro.external_weights = kWeights;
+    Rewritten rw = RewriteModel(mapped, ro);
     if (rw.attentions > 0) {
       std::vector<float> with;
       auto fused = try_load(rw.model, &with);
@@ -217,7 +226,7 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
       } else {
         fused.reset();
         ro.attention = false;
-        rw = RewriteModel(onnx_path, static_cast<size_t>(sb.st_size), ro);  // norms only
+        rw = RewriteModel(mapped, ro);  // norms only
       }
     }
     if (!s->session_) {
@@ -227,6 +236,7 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
       }
     }
     if (!s->session_) load_file();
+    if (s->fused_layer_norms_ > 0 || s->fused_attentions_ > 0) s->model_file_ = std::move(mapped);  // its weights
     s->device_ = use_cuda ? "cuda:" + std::to_string(config.device.device_id) : "cpu";
     if (config.io_binding) {
       s->EnableIoBinding(config);
