@@ -39,6 +39,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   both.layer_norms = both.attention = true;
   CheckIdempotent("both", model, [&](std::string_view m) { return winnow::rt::RewriteGraph(m, both); },
                   [](const winnow::rt::GraphRewrite& g) { return g.skip_layer_norms + g.attentions; });
+  // Weights left in place (external data pointing into `model`), down to tiny initializers so the inputs here
+  // (at most 4 KiB) reach that code.
+  both.external_weights = "weights";
+  both.external_min_bytes = 8;
+  CheckIdempotent("both, weights in place", model, [&](std::string_view m) { return winnow::rt::RewriteGraph(m, both); },
+                  [](const winnow::rt::GraphRewrite& g) { return g.skip_layer_norms + g.attentions; });
   auto count = winnow::rt::CountAttentionBlocks(model);
   auto fused = winnow::rt::FuseAttention(model);
   if (count.ok() != fused.ok() || (fused.ok() && fused->attentions != 0 && fused->attentions != *count)) {

@@ -986,9 +986,9 @@ Status ParseModel(std::string_view model, bool quantized, ParsedModel* pm, std::
 }
 
 // An initializer field of `model` written with its raw_data as external data at its offset in `model` (location
-// `location`), when it has raw_data of 4 KiB or more and no external data already; false otherwise.
+// `location`), when it has raw_data of `min_bytes` or more and no external data already; false otherwise.
 bool AppendExternalized(const pb::Field& initializer, std::string_view model, std::string_view location,
-                        std::string* graph) {
+                        size_t min_bytes, std::string* graph) {
   pb::Reader r(initializer.bytes);
   pb::Field f;
   std::string_view raw;
@@ -996,7 +996,8 @@ bool AppendExternalized(const pb::Field& initializer, std::string_view model, st
     if (f.number == tensor_f::kExternalData || f.number == tensor_f::kDataLocation) return false;
     if (f.number == tensor_f::kRawData && f.wire == pb::kLen) raw = f.bytes;
   }
-  if (!r.ok() || raw.size() < 4096 || raw.data() < model.data() || raw.data() + raw.size() > model.data() + model.size())
+  if (!r.ok() || raw.empty() || raw.size() < min_bytes || raw.data() < model.data() ||
+      raw.data() + raw.size() > model.data() + model.size())
     return false;
   std::string t;
   pb::Reader again(initializer.bytes);
@@ -1024,7 +1025,7 @@ std::optional<std::string> EmitModel(const ParsedModel& pm, const std::vector<ch
                                      const std::unordered_map<size_t, std::string>& replacement,
                                      const std::vector<std::string>& prologue, bool drop_dead,
                                      const std::vector<std::string>& initializers = {},
-                                     std::string_view external_location = {}) {
+                                     std::string_view external_location = {}, size_t external_min_bytes = 0) {
   const Graph& g = pm.g;
   std::vector<char> live(g.nodes.size(), 1);
   std::unordered_set<std::string_view> needed(g.graph_outputs.begin(), g.graph_outputs.end());
@@ -1103,7 +1104,7 @@ std::optional<std::string> EmitModel(const ParsedModel& pm, const std::vector<ch
       if (!name.empty() && !needed.count(name) && !pm.graph_inputs.count(name)) continue;
     }
     if (!external_location.empty() && f.number == graph_f::kInitializer && f.wire == pb::kLen &&
-        AppendExternalized(f, pm.model, external_location, &graph))
+        AppendExternalized(f, pm.model, external_location, external_min_bytes, &graph))
       continue;
     graph.append(f.raw);
   }
@@ -1208,9 +1209,9 @@ StatusOr<GraphRewrite> RewriteGraph(std::string_view model, const RewriteOptions
     }
     if (fused_norms == 0 && index == 0) return result;
     std::optional<std::string> out =
-        form == kNormsOnly ? EmitModel(pm, claimed, replacement, {}, false, {}, o.external_weights)
+        form == kNormsOnly ? EmitModel(pm, claimed, replacement, {}, false, {}, o.external_weights, o.external_min_bytes)
                            : EmitModel(pm, claimed, replacement, KeyLengthNodes(pm.onnx_opset), true, initializers,
-                                       o.external_weights);
+                                       o.external_weights, o.external_min_bytes);
     if (!out) {
       result.skipped = "a node outside the attention blocks reads a value inside one";
       continue;

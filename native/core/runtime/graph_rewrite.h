@@ -52,11 +52,12 @@ struct RewriteOptions {
   bool attention = false, quantized_attention = false;
   float test_scale = 1.0f;  // FuseAttention's
   bool pack_qkv = true;     // FuseAttention's
-  // Non-empty: initializers of 4 KiB or more kept unchanged from `model` are written as external data at their
+  // Non-empty: initializers of external_min_bytes or more kept unchanged from `model` are written as external data at their
   // offset in `model`, under this location name, so the rewritten model holds the graph and not a second copy of
   // the weights. The caller hands `model` to ONNX Runtime as that in-memory file
   // (SessionOptions::AddExternalInitializersFromFilesInMemory) and keeps it alive as long as the session.
   std::string external_weights;
+  size_t external_min_bytes = 4096;  // smaller initializers stay inline (the fuzzer lowers it)
 };
 StatusOr<GraphRewrite> RewriteGraph(std::string_view model, const RewriteOptions& options);
 
