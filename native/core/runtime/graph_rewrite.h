@@ -45,7 +45,7 @@ StatusOr<GraphRewrite> FuseSkipLayerNorm(std::string_view model, bool quantized 
 StatusOr<GraphRewrite> FuseAttention(std::string_view model, bool quantized = false, float test_scale = 1.0f,
                                      bool pack_qkv = true);
 
-// Both rewrites in one pass (one rewritten copy of the model in memory), each as its function below describes;
+// Both rewrites in one pass (one rewritten model in memory), each as its function below describes;
 // `quantized_*`: that rewrite applies to graphs that quantize activations too.
 struct RewriteOptions {
   bool layer_norms = false, quantized_norms = false;

@@ -203,7 +203,7 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
       check_attention = s->ProbeRun(&without);
       s->session_.reset();
 #if defined(__GLIBC__)
-      malloc_trim(0);  // hand that session's freed heap back before the rewrite allocates its copy of the model
+      malloc_trim(0);  // hand that session's freed heap (its copy of the weights) back before the next one loads
 #endif
     }
     RewriteOptions ro;
