@@ -236,7 +236,14 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
       }
     }
     if (!s->session_) load_file();
-    if (s->fused_layer_norms_ > 0 || s->fused_attentions_ > 0) s->model_file_ = std::move(mapped);  // its weights
+    if (s->fused_layer_norms_ > 0 || s->fused_attentions_ > 0) {
+      // ONNX Runtime has copied the weights it read from the mapping into its own buffers (and prepacked the
+      // matrices), so the file's pages need not stay resident: without this, a rewritten model kept one more
+      // copy of its weights in the process's RSS for its whole life (bge-reranker-base shape: 2.3 GiB after
+      // load instead of 1.2). The mapping itself stays, in case anything reads it again.
+      mapped.DropResidentPages();
+      s->model_file_ = std::move(mapped);
+    }
     s->device_ = use_cuda ? "cuda:" + std::to_string(config.device.device_id) : "cpu";
     if (config.io_binding) {
       s->EnableIoBinding(config);

@@ -1,0 +1,31 @@
+// One process, one model load: how long CrossEncoder.load takes and what it leaves resident.
+//   node bench/load.mjs --model bench/models/bge-reranker-base [--options '{"fuseAttention":false}'] [--repo ../old]
+// Prints load time, peak RSS at load, then RSS (anonymous and file-backed) after the load and after one call
+// of 64 pairs (Linux: /proc/self/smaps_rollup).
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { loadCorpus, makePairs } from './pairs.mjs';
+
+const args = Object.fromEntries(
+  process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]]] : acc), []),
+);
+const repo = path.resolve(args.repo ?? '.');
+const { CrossEncoder } = createRequire(import.meta.url)(path.join(repo, 'dist', 'cjs', 'index.js'));
+const extra = args.options ? JSON.parse(args.options) : {};
+const mib = (kb) => `${(kb / 1024).toFixed(0)} MiB`;
+function resident() {
+  const rollup = readFileSync('/proc/self/smaps_rollup', 'utf8');
+  const kb = (name) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(rollup)?.[1] ?? 0);
+  return `RSS ${mib(kb('Rss'))} (anonymous ${mib(kb('Anonymous'))}, file ${mib(kb('Rss') - kb('Anonymous'))})`;
+}
+const t0 = performance.now();
+const ce = await CrossEncoder.load(path.resolve(args.model ?? 'bench/models/minilm-ce'), { threads: Number(args.threads ?? 2), ...extra });
+const loadMs = performance.now() - t0;
+const peak = process.resourceUsage().maxRSS;
+const afterLoad = resident();
+await ce.predict(makePairs(loadCorpus(), 64, 64));
+console.log(
+  `${path.basename(args.model ?? 'minilm-ce')}${args.options ? ' ' + args.options : ''}: load ${loadMs.toFixed(0)} ms, ` +
+    `peak RSS at load ${mib(peak)}; after load ${afterLoad}; after 64 pairs ${resident()}`,
+);
