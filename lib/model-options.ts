@@ -1,8 +1,14 @@
 import type { NativeModelOptions } from './native';
+import { resolveModelDir } from './hub-cache';
 import * as v from './validate';
 
 /** Load options every ONNX transformer class shares (CrossEncoder, SentenceEncoder, PruningEncoder). */
 export interface TransformerLoadOptions {
+  /**
+   * When the first argument of `load` is a hub id (`'org/name'`) rather than a folder: the branch, tag or commit of
+   * the snapshot to take from the local Hugging Face cache. Default 'main'.
+   */
+  revision?: string;
   /** Longest input in tokens, special tokens included. Default: the model's maximum. */
   maxLength?: number;
   /** Rows per inference batch at most. Default 32 on CPU, 128 on GPU. */
@@ -54,14 +60,14 @@ export interface TransformerLoadOptions {
 
 export const TRANSFORMER_LOAD_OPTIONS = [
   'maxLength', 'batchSize', 'tokenBudget', 'threads', 'device', 'file', 'concurrency', 'gpuMemLimit', 'allowTf32', 'fuseLayerNorm',
-  'lengthBuckets', 'fuseAttention',
+  'lengthBuckets', 'fuseAttention', 'revision',
 ] as const;
 
 /** Validates the shared options; `ortLibrary` is filled in by the caller just before loading. */
 export function transformerLoadOptions(dir: unknown, o: TransformerLoadOptions): { native: NativeModelOptions; concurrency: number } {
   return {
     native: {
-      dir: v.directory(dir),
+      dir: resolveModelDir(v.directory(dir), v.str(o.revision, 'revision')),
       ortLibrary: '',
       maxLength: v.positiveInt(o.maxLength, 'maxLength', 1 << 20),
       batchSize: v.positiveInt(o.batchSize, 'batchSize', 1 << 16),

@@ -1,10 +1,13 @@
 import { binding, NativeStaticModel } from './native';
 import { CallOptions, CallQueue, Counters, refuseWhenBusy, withCallerStack } from './queue';
+import { resolveModelDir } from './hub-cache';
 import * as v from './validate';
 import { winnowError } from './errors';
 import { Embeddings } from './embeddings';
 
 export interface StaticModelOptions {
+  /** When `load` is given a hub id (`'minishlab/potion-base-8M'`): the branch, tag or commit to take from the local Hugging Face cache. Default 'main'. */
+  revision?: string;
   /** Overrides config.json `normalize` (or, without it, the presence of a Normalize module). */
   normalize?: boolean;
   /** Native threads per call. Default: one per hardware thread. */
@@ -12,7 +15,7 @@ export interface StaticModelOptions {
   /** Native calls allowed to run at once on this model. Default 1 (the rest queue). */
   concurrency?: number;
 }
-const LOAD_OPTIONS = ['normalize', 'threads', 'concurrency'] as const;
+const LOAD_OPTIONS = ['normalize', 'threads', 'concurrency', 'revision'] as const;
 
 export interface StaticEncodeOptions extends CallOptions {
   /** Tokens kept per text (after a cut to maxLength × median token length characters). Default 512; null: no truncation. */
@@ -63,7 +66,7 @@ export class StaticModel {
     const caller = new Error();
     const o = v.optionsObject<StaticModelOptions>(options, 'StaticModel.load options', LOAD_OPTIONS);
     const opts = {
-      dir: v.directory(dir),
+      dir: resolveModelDir(v.directory(dir), v.str(o.revision, 'revision')),
       normalize: v.bool(o.normalize, 'normalize'),
       threads: v.positiveInt(o.threads, 'threads', 1024),
     };
