@@ -1,6 +1,6 @@
 // One process, one model load: how long CrossEncoder.load takes and what it leaves resident.
 //   node bench/load.mjs --model bench/models/bge-reranker-base [--options '{"fuseAttention":false}'] [--repo ../old]
-// Prints load time, peak RSS at load, then RSS (anonymous and file-backed) after the load and after one call
+// Prints load time, peak RSS at load (and the most anonymous memory seen during it), then RSS (anonymous and file-backed) after the load and after one call
 // of 64 pairs (Linux: /proc/self/smaps_rollup).
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -19,13 +19,21 @@ function resident() {
   const kb = (name) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(rollup)?.[1] ?? 0);
   return `RSS ${mib(kb('Rss'))} (anonymous ${mib(kb('Anonymous'))}, file ${mib(kb('Rss') - kb('Anonymous'))})`;
 }
+// Sampled while the load runs on its native thread: the most anonymous (heap) memory seen, which unlike the
+// file's mapped pages the kernel cannot drop under pressure.
+let anonPeak = 0;
+const sampler = setInterval(() => {
+  const m = /^Anonymous:\s+(\d+)/m.exec(readFileSync('/proc/self/smaps_rollup', 'utf8'));
+  anonPeak = Math.max(anonPeak, Number(m?.[1] ?? 0));
+}, 10);
 const t0 = performance.now();
 const ce = await CrossEncoder.load(path.resolve(args.model ?? 'bench/models/minilm-ce'), { threads: Number(args.threads ?? 2), ...extra });
 const loadMs = performance.now() - t0;
+clearInterval(sampler);
 const peak = process.resourceUsage().maxRSS;
 const afterLoad = resident();
 await ce.predict(makePairs(loadCorpus(), 64, 64));
 console.log(
   `${path.basename(args.model ?? 'minilm-ce')}${args.options ? ' ' + args.options : ''}: load ${loadMs.toFixed(0)} ms, ` +
-    `peak RSS at load ${mib(peak)}; after load ${afterLoad}; after 64 pairs ${resident()}`,
+    `peak RSS at load ${mib(peak)} (anonymous, sampled every 10 ms: ${mib(anonPeak)}); after load ${afterLoad}; after 64 pairs ${resident()}`,
 );
