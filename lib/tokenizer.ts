@@ -2,6 +2,9 @@ import { binding, NativeEncoding, NativeTokenizer } from './native';
 import { CallOptions, CallQueue, withCallerStack } from './queue';
 import * as v from './validate';
 import { invalidArgument, winnowError } from './errors';
+import { resolveModelDir } from './hub-cache';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 
 export interface Encoding {
   ids: Int32Array;
@@ -89,6 +92,20 @@ export class Tokenizer {
     } catch (e) {
       throw withCallerStack(e, caller);
     }
+  }
+
+  /**
+   * The `tokenizer.json` of a model folder, or of a hub id (`'bert-base-uncased'`, `'BAAI/bge-reranker-base'`) already
+   * in the local Hugging Face cache (`revision`: branch, tag or commit; default 'main'), as `tokenizers`'
+   * `Tokenizer.fromPretrained` names it. Never downloads.
+   */
+  static async fromPretrained(dirOrId: string, options?: { revision?: string }): Promise<Tokenizer> {
+    const caller = new Error();
+    if (typeof dirOrId !== 'string' || dirOrId.length === 0) throw invalidArgument('a model folder path or hub id', 'dirOrId', dirOrId);
+    const o = v.optionsObject<{ revision?: string }>(options, 'Tokenizer.fromPretrained options', ['revision'] as const);
+    const file = join(resolveModelDir(dirOrId, v.str(o.revision, 'revision')), 'tokenizer.json');
+    if (!existsSync(file)) throw withCallerStack(winnowError('MODEL_NOT_FOUND', `missing ${file} (Winnow needs the fast-tokenizer file)`), caller);
+    return Tokenizer.fromFile(file);
   }
 
   static async fromJSON(json: string): Promise<Tokenizer> {

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CrossEncoder, SentenceEncoder, StaticModel } from '../lib/index';
+import { CrossEncoder, SentenceEncoder, StaticModel, Tokenizer } from '../lib/index';
 import { hubCacheDir, parseHubId, resolveModelDir } from '../lib/hub-cache';
 import { FIXTURES } from './helpers/reference';
 
@@ -97,6 +97,22 @@ describe('hub ids from the local Hugging Face cache', () => {
     const e5Direct = await SentenceEncoder.load(path.join(FIXTURES, 'e5-tiny'), { threads: 1 });
     expect((await e5.encode(['query: hub'])).data).toEqual((await e5Direct.encode(['query: hub'])).data);
     for (const m of [potion, direct, e5, e5Direct]) m.dispose();
+  });
+
+  it('Tokenizer.fromPretrained reads tokenizer.json of a folder or a cached hub id', async () => {
+    const byId = await Tokenizer.fromPretrained('winnow-test/bert-ce-tiny');
+    const byFolder = await Tokenizer.fromPretrained(path.join(FIXTURES, 'bert-ce-tiny'));
+    const byFile = await Tokenizer.fromFile(path.join(FIXTURES, 'bert-ce-tiny', 'tokenizer.json'));
+    const text = 'Who wrote Hamlet? Shakespeare, in 1600.';
+    expect(byId.encode(text).ids).toEqual(byFile.encode(text).ids);
+    expect(byFolder.encode(text).offsets).toEqual(byFile.encode(text).offsets);
+    const potion = await Tokenizer.fromPretrained('potion-tiny', { revision: COMMIT_A });
+    expect(potion.encode(text).ids).toEqual((await Tokenizer.fromFile(path.join(FIXTURES, 'potion-tiny', 'tokenizer.json'))).encode(text).ids);
+    const noFile = await Tokenizer.fromPretrained(path.join(FIXTURES, 'potion-tiny-st')).catch((e) => e);
+    expect(noFile.code).toBe('MODEL_NOT_FOUND');
+    expect(noFile.message).toContain('tokenizer.json');
+    const badOption = await Tokenizer.fromPretrained('potion-tiny', { revison: 'main' } as never).catch((e) => e);
+    expect(badOption.code).toBe('INVALID_ARGUMENT');
   });
 
   it('says what is missing and how to get it', async () => {
