@@ -42,6 +42,11 @@ export function renderSection(r) {
   const p = pairs.padding;
   const loads = r.runs.filter((x) => x.loadavg).map((x) => x.loadavg[0]);
   const cores = os.cpus().length;
+  // Measured before, between and after the model runs; the best counts (older results files have one measurement).
+  const ms = roof.measurements ?? [];
+  const roofSpread = ms.length > 1
+    ? `, the best of ${ms.length} measurements taken before, between and after the model runs (both row counts; fp32 ${f(Math.min(...ms.map((m) => m.fp32)), 0)}–${f(Math.max(...ms.map((m) => m.fp32)), 0)} GFLOP/s, int8 ${f(Math.min(...ms.map((m) => m.int8)), 0)}–${f(Math.max(...ms.map((m) => m.int8)), 0)} GOP/s)`
+    : '';
   const shapes = roof.shapes.map((s) => `${s.kind} ${s.shape} ${f(s.gflops, 0)}`).join('; ');
   const reused = [...new Set(r.runs.filter((x) => x.reused).map((x) => x.name))];
   const note = reused.length ? `Rows for ${reused.join(', ')} come from an earlier invocation the same day (\`run.mjs --only\` merges them); the roof is from the latest one.\n` : '';
@@ -63,7 +68,8 @@ in every library.
   tokenizers = \`encode(query, doc)\` then an \`InferenceSession\` per batch. Both batch in input order, pad to the
   longest pair of each batch and apply the sigmoid; their \`rank\` scores the 100 pairs and sorts.
   Winnow: \`CrossEncoder.load(dir, { threads, batchSize })\`, \`predict\`, \`rank\` (defaults: length-sorted batches of at
-  most 1024 padded tokens; residual Add + layer norm fused into SkipLayerNormalization at load, \`fuseLayerNorm\`).
+  most 1024 padded tokens; at load, residual Add + layer norm fused into SkipLayerNormalization, \`fuseLayerNorm\`, and each
+  attention block into ONNX Runtime's Attention op with Q, K and V packed, \`fuseAttention\`).
 - **Timing**: one untimed pass over all pairs (parity scores, warm-up) and one untimed \`rank\`, then
   ${r.trials[0].pairReps} timed passes over the ${pairs.n} pairs (pairs/s from the median) and ${r.trials[0].rankReps} timed \`rank\` calls
   (median and p90, linear interpolation). Load (ms) and RSS (MiB, after the runs) are per process.
@@ -78,9 +84,9 @@ ${rows.join('\n')}
 **Compute roof.** The pairs need ${f(flops.pairs / 1e9, 0)} GFLOP without padding (${f(100 * flops.linearShare, 1)} % in the linear layers:
 per token per layer 2·(4h² + 2h·ffn) = ${f((2 * (4 * roof.h * roof.h + 2 * roof.h * roof.ffn)) / 1e6, 2)} MFLOP, plus 4·T·h for attention, plus pooler
 and classifier); the 100 \`rank\` documents need ${f(flops.rank / 1e9, 0)} GFLOP. ONNX Runtime's GEMM on this machine with
-${roof.threads} threads (a one-node MatMul / MatMulInteger graph, constant B, M = ${roof.M} rows ≈ batch × mean padded length,
-onnxruntime-node ${roof.onnxruntimeNode}, \`bench/roof.mjs\`): ${shapes} GFLOP/s (int8: GOP/s, MatMulInteger u8×s8 only,
-without the activation quantization); FLOP-weighted over one layer's linear shapes: **${f(roof.mix.fp32)} GFLOP/s fp32, ${f(roof.mix.int8)} GOP/s int8**.
+${roof.threads} threads (a one-node MatMul / MatMulInteger graph, constant B, ${roof.Ms ? `M = ${roof.Ms.join(' and ')} rows (Winnow's CPU padded-token budget, and batch × mean padded length); best at M = ${roof.M}` : `M = ${roof.M} rows ≈ batch × mean padded length`},
+onnxruntime-node ${roof.onnxruntimeNode}, \`bench/roof.mjs\`; Q, K and V as one packed GEMM): ${shapes} GFLOP/s (int8: GOP/s, MatMulInteger u8×s8 only,
+without the activation quantization); FLOP-weighted over one layer's linear shapes: **${f(roof.mix.fp32)} GFLOP/s fp32, ${f(roof.mix.int8)} GOP/s int8**${roofSpread}.
 Roof = needed FLOPs / that rate: a run at the roof spends nothing on padding, tokenization, attention
 softmax, layer norms, GELU or glue. Pairs/s as a share of the roof: ${shares}.
 
