@@ -53,6 +53,29 @@ describe('layer norm fusion (fuseLayerNorm)', () => {
     qf.dispose();
   });
 
+  it.runIf(process.platform === 'linux')('does not keep the model file resident once loaded (the rewrite reads it mapped)', async () => {
+    // Resident kB of this process's mappings of `file`, from /proc/self/smaps.
+    const residentKb = (file: string) => {
+      let total = 0, inFile = false;
+      for (const line of fs.readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
+        if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) inFile = line.endsWith(` ${file}`);
+        else if (inFile && line.startsWith('Rss:')) total += Number(line.split(/\s+/)[1]);
+      }
+      return total;
+    };
+    const dir = tmpModel({});
+    const file = fs.realpathSync(path.join(dir, 'onnx', 'model.onnx'));
+    const ce = await CrossEncoder.load(dir, { threads: 1 });
+    expect(ce.fusedLayerNorms).toBeGreaterThan(0);
+    expect(fs.readFileSync('/proc/self/maps', 'utf8')).toContain(file); // still mapped...
+    expect(residentKb(file)).toBe(0); // ...but none of its 4 MB resident
+    const scores = await ce.predict([['who wrote hamlet?', 'Hamlet is a tragedy by William Shakespeare.']]);
+    expect(Number.isFinite(scores[0])).toBe(true);
+    expect(residentKb(file)).toBe(0); // ONNX Runtime runs from its own copies
+    ce.dispose();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
   it('rejects a non-boolean fuseLayerNorm', async () => {
     await expect(CrossEncoder.load(TINY, { fuseLayerNorm: 'yes' as unknown as boolean })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
   });
