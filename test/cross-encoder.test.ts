@@ -327,6 +327,17 @@ describe('CrossEncoder argument and file errors', () => {
     expect(err.code).toBe('MODEL_NOT_FOUND');
     expect(err.message).toContain(path.join(dir, 'model.onnx'));
     expect(err.message).toContain(path.join(dir, 'onnx', 'model.onnx'));
+    expect(err.message).toContain('has no .onnx file');
+    // Only other exports downloaded: the error names them and the option that picks one.
+    fs.mkdirSync(path.join(dir, 'onnx'));
+    fs.copyFileSync(path.join(TINY, 'onnx', 'model_quantized.onnx'), path.join(dir, 'onnx', 'model_qint8_avx512.onnx'));
+    fs.copyFileSync(path.join(TINY, 'onnx', 'model_quantized.onnx'), path.join(dir, 'onnx', 'model_O4.onnx'));
+    const others = await CrossEncoder.load(dir).catch((e) => e);
+    expect(others.code).toBe('MODEL_NOT_FOUND');
+    expect(others.message).toContain("The folder has onnx/model_O4.onnx, onnx/model_qint8_avx512.onnx: name one with the file option (e.g. { file: 'model_O4.onnx' })");
+    const picked = await CrossEncoder.load(dir, { file: 'model_qint8_avx512.onnx', threads: 1 });
+    expect(picked.file).toBe(path.join(dir, 'onnx', 'model_qint8_avx512.onnx'));
+    picked.dispose();
     const named = await CrossEncoder.load(TINY, { file: 'model_fp16.onnx' }).catch((e) => e);
     expect(named.code).toBe('MODEL_NOT_FOUND');
     expect(named.message).toContain(path.join(TINY, 'model_fp16.onnx'));

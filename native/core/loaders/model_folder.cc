@@ -1,8 +1,12 @@
 #include "loaders/model_folder.h"
 
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include <algorithm>
 #include <fstream>
 #include <sstream>
-#include <sys/stat.h>
+#include <vector>
 
 namespace winnow::loaders {
 
@@ -22,6 +26,21 @@ std::string JoinPath(const std::string& a, const std::string& b) {
   return a + "/" + b;
 }
 
+// The .onnx files directly in `dir` (not its subfolders), sorted; empty when there are none or it cannot be read.
+static std::vector<std::string> OnnxFilesIn(const std::string& dir) {
+  std::vector<std::string> out;
+  DIR* d = opendir(dir.c_str());
+  if (!d) return out;
+  while (const dirent* e = readdir(d)) {
+    const std::string name = e->d_name;
+    if (name.size() > 5 && name.compare(name.size() - 5, 5, ".onnx") == 0 && FileExists(JoinPath(dir, name)))
+      out.push_back(name);
+  }
+  closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 StatusOr<std::string> ResolveOnnxFile(const std::string& dir, const std::string& file) {
   if (!DirExists(dir)) return Status(codes::kModelNotFound, "model folder " + dir + " does not exist");
   std::vector<std::string> tried;
@@ -35,6 +54,18 @@ StatusOr<std::string> ResolveOnnxFile(const std::string& dir, const std::string&
     if (FileExists(p)) return p;
   std::string msg = "no ONNX model in " + dir + "; tried:";
   for (const auto& p : tried) msg += " " + p;
+  // Hub repositories often hold several exports (onnx/model_quantized.onnx, model_qint8_avx512.onnx, model_O4.onnx,
+  // ...) and a download may have taken only some: name the ones that are there.
+  std::vector<std::string> present = OnnxFilesIn(dir);
+  for (const std::string& f : OnnxFilesIn(JoinPath(dir, "onnx"))) present.push_back("onnx/" + f);
+  if (!present.empty()) {
+    msg += ". The folder has";
+    for (size_t i = 0; i < present.size(); ++i) msg += (i ? ", " : " ") + present[i];
+    msg += ": name one with the file option (e.g. { file: '" + present.front().substr(present.front().rfind('/') + 1) + "' })";
+  } else {
+    msg += ". The folder has no .onnx file: download the repository's onnx/ folder, or export the model to ONNX "
+           "(e.g. with optimum: optimum-cli export onnx --model <model> <folder>)";
+  }
   return Status(codes::kModelNotFound, msg);
 }
 
