@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CrossEncoder, SentenceEncoder, StaticModel, Tokenizer } from '../lib/index';
 import { hubCacheDir, parseHubId, resolveModelDir } from '../lib/hub-cache';
+import { writeWithExternalData } from './helpers/external-data';
 import { FIXTURES } from './helpers/reference';
 
 const COMMIT_A = 'a'.repeat(8) + '0123456789abcdef0123456789abcdef';
@@ -76,6 +77,27 @@ describe('hub ids from the local Hugging Face cache', () => {
     expect(a[0]).not.toBe(a[1]);
     byId.dispose();
     byPath.dispose();
+  });
+
+  it('loads weights kept in an external data file, from a folder and through the cache\'s symlinks', async () => {
+    // As exporters write models over 2 GiB (model.onnx + model.onnx_data); in the hub cache both names are links
+    // into blobs/, whose own names are hashes, so the data file must be found beside the link, not its target.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'winnow-external-'));
+    for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json']) fs.copyFileSync(path.join(FIXTURES, 'bert-ce-tiny', f), path.join(dir, f));
+    const moved = writeWithExternalData(fs.readFileSync(path.join(FIXTURES, 'bert-ce-tiny', 'onnx', 'model.onnx')), path.join(dir, 'onnx'), 'model.onnx');
+    expect(moved).toBeGreaterThan(10);
+    expect(fs.statSync(path.join(dir, 'onnx', 'model.onnx')).size).toBeLessThan(200_000);
+    const inline = await CrossEncoder.load(path.join(FIXTURES, 'bert-ce-tiny'), { threads: 1, fuseLayerNorm: false, fuseAttention: false });
+    const expected = await inline.predict(PAIRS);
+    const folder = await CrossEncoder.load(dir, { threads: 1 });
+    expect(folder.fusedLayerNorms).toBe(0); // graphs with external weights are loaded as written
+    expect(await folder.predict(PAIRS)).toEqual(expected);
+    addSnapshot(cache, 'winnow-test/bert-ce-external', COMMIT_A, dir, ['main']);
+    const cached = await CrossEncoder.load('winnow-test/bert-ce-external', { threads: 1 });
+    expect(fs.lstatSync(path.join(path.dirname(cached.file), 'model.onnx_data')).isSymbolicLink()).toBe(true);
+    expect(await cached.predict(PAIRS)).toEqual(expected);
+    for (const m of [inline, folder, cached]) m.dispose();
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 
   it('takes a branch, a nested ref or a commit hash as revision', async () => {

@@ -172,15 +172,19 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
       auto m = MappedFile::Open(onnx_path);
       if (m.ok()) mapped = std::move(*m);
     }
+    // Only the rewritten graph gets the mapping as an in-memory file: with that table set, ONNX Runtime looks up
+    // every external initializer in it, so a file as written that keeps its weights in its own external data file
+    // (model.onnx_data) would fail to load with it.
     static constexpr char kWeights[] = "winnow-model-weights";
+    Ort::SessionOptions rewritten_so = so.Clone();
     if (mapped.data())
-      so.AddExternalInitializersFromFilesInMemory({kWeights}, {const_cast<char*>(reinterpret_cast<const char*>(mapped.data()))},
-                                                  {mapped.size()});
+      rewritten_so.AddExternalInitializersFromFilesInMemory(
+          {kWeights}, {const_cast<char*>(reinterpret_cast<const char*>(mapped.data()))}, {mapped.size()});
     // A rewritten graph ONNX Runtime refuses, or cannot run on the probe batch, is dropped for the next one.
     auto try_load = [&](const std::string& model, std::vector<float>* probe) -> std::unique_ptr<Ort::Session> {
       if (model.empty()) return nullptr;
       try {
-        s->session_ = std::make_unique<Ort::Session>(rt->env(), model.data(), model.size(), so);
+        s->session_ = std::make_unique<Ort::Session>(rt->env(), model.data(), model.size(), rewritten_so);
         s->ReadNames();
         if (s->ProbeRun(probe)) return std::move(s->session_);
       } catch (const Ort::Exception&) {
