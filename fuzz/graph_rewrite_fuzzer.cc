@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <string_view>
 
 #include "runtime/graph_rewrite.h"
@@ -45,6 +46,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   both.external_min_bytes = 8;
   CheckIdempotent("both, weights in place", model, [&](std::string_view m) { return winnow::rt::RewriteGraph(m, both); },
                   [](const winnow::rt::GraphRewrite& g) { return g.skip_layer_norms + g.attentions; });
+  // External weights read from handed-in files: every location the model names maps to the input itself, so
+  // offsets and lengths taken from the fuzzed model land anywhere in (or past) it.
+  auto locations = winnow::rt::ExternalDataLocations(model);
+  if (locations.ok() && !locations->empty()) {
+    winnow::rt::ExternalFiles files;
+    for (const std::string& l : *locations) files[l] = model;
+    winnow::rt::RewriteOptions with_files = both;
+    with_files.external_files = &files;
+    CheckIdempotent("both, external files", model,
+                    [&](std::string_view m) { return winnow::rt::RewriteGraph(m, with_files); },
+                    [](const winnow::rt::GraphRewrite& g) { return g.skip_layer_norms + g.attentions; });
+    (void)winnow::rt::CountAttentionBlocks(model, false, &files);
+  }
   auto count = winnow::rt::CountAttentionBlocks(model);
   auto fused = winnow::rt::FuseAttention(model);
   if (count.ok() != fused.ok() || (fused.ok() && fused->attentions != 0 && fused->attentions != *count)) {

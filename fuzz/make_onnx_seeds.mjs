@@ -49,4 +49,10 @@ const attention = [
 ];
 const attentionInits = [...['q', 'k', 'v'].flatMap((p) => [vec(`b${p}`, 8), msg(5, [int(1, 8), int(1, 8), int(2, 1), str(8, `W${p}`), len(9, Buffer.alloc(256))])]), i64('shape4', [0, 0, 2, 4]), i64('d8', [8])];
 fs.writeFileSync(path.join(out, 'attention'), model(attention, attentionInits, ['out'], 14, ['x', 'attention_mask']));
+// The same attention block with its weights in an external data file (location "model.onnx_data"; the fuzzer
+// hands in the input itself as that file, so these offsets point into the seed).
+const extTensor = (name, dims, offset) => msg(5, [...dims.map((d) => int(1, d)), int(2, 1), str(8, name),
+  ...[['location', 'model.onnx_data'], ['offset', String(offset)], ['length', String(dims.reduce((a, b) => a * b, 1) * 4)]].map(([k, v]) => msg(13, [str(1, k), str(2, v)])), int(14, 1)]);
+const externalInits = [...['q', 'k', 'v'].flatMap((p, i) => [extTensor(`b${p}`, [8], 32 * i), extTensor(`W${p}`, [8, 8], 64 + 256 * i)]), i64('shape4', [0, 0, 2, 4]), i64('d8', [8])];
+fs.writeFileSync(path.join(out, 'attention-external'), model(attention, externalInits, ['out'], 14, ['x', 'attention_mask']));
 console.log(`wrote ${fs.readdirSync(out).length} seeds to ${out}`);

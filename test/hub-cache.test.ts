@@ -87,16 +87,28 @@ describe('hub ids from the local Hugging Face cache', () => {
     const moved = writeWithExternalData(fs.readFileSync(path.join(FIXTURES, 'bert-ce-tiny', 'onnx', 'model.onnx')), path.join(dir, 'onnx'), 'model.onnx');
     expect(moved).toBeGreaterThan(10);
     expect(fs.statSync(path.join(dir, 'onnx', 'model.onnx')).size).toBeLessThan(200_000);
-    const inline = await CrossEncoder.load(path.join(FIXTURES, 'bert-ce-tiny'), { threads: 1, fuseLayerNorm: false, fuseAttention: false });
+    // The load-time rewrites read the external weights too (the data file is mapped beside the graph): the same
+    // norms and attention blocks fuse, Q/K/V packed from the external bytes, and the scores are the inline file's.
+    const inline = await CrossEncoder.load(path.join(FIXTURES, 'bert-ce-tiny'), { threads: 1 });
     const expected = await inline.predict(PAIRS);
+    const asWritten = await CrossEncoder.load(path.join(FIXTURES, 'bert-ce-tiny'), { threads: 1, fuseLayerNorm: false, fuseAttention: false });
     const folder = await CrossEncoder.load(dir, { threads: 1 });
-    expect(folder.fusedLayerNorms).toBe(0); // graphs with external weights are loaded as written
+    expect([folder.fusedLayerNorms, folder.fusedAttentions]).toEqual([inline.fusedLayerNorms, inline.fusedAttentions]);
+    expect(inline.fusedAttentions).toBeGreaterThan(0);
     expect(await folder.predict(PAIRS)).toEqual(expected);
+    const plain = await CrossEncoder.load(dir, { threads: 1, fuseLayerNorm: false, fuseAttention: false });
+    expect(await plain.predict(PAIRS)).toEqual(await asWritten.predict(PAIRS));
     addSnapshot(cache, 'winnow-test/bert-ce-external', COMMIT_A, dir, ['main']);
     const cached = await CrossEncoder.load('winnow-test/bert-ce-external', { threads: 1 });
     expect(fs.lstatSync(path.join(path.dirname(cached.file), 'model.onnx_data')).isSymbolicLink()).toBe(true);
+    expect(cached.fusedAttentions).toBe(inline.fusedAttentions);
     expect(await cached.predict(PAIRS)).toEqual(expected);
-    for (const m of [inline, folder, cached]) m.dispose();
+    // A data file that is missing: the model cannot load at all, and says which file.
+    fs.rmSync(path.join(dir, 'onnx', 'model.onnx_data'));
+    const missing = await CrossEncoder.load(dir, { threads: 1 }).catch((e) => e);
+    expect(missing.code).toBe('ONNX_INVALID');
+    expect(missing.message).toContain('model.onnx_data');
+    for (const m of [inline, asWritten, folder, plain, cached]) m.dispose();
     fs.rmSync(dir, { recursive: true, force: true });
   });
 

@@ -354,6 +354,25 @@ TEST(GraphRewrite, RefusesExternalWeights) {
   EXPECT_NE(r->skipped.find("external"), std::string::npos);
 }
 
+// A float tensor [n] whose data is `length` bytes at `offset` in external file `location` (TensorProto.external_data).
+std::string ExternalTensor(const std::string& name, size_t n, const std::string& location, size_t offset) {
+  std::string t;
+  pb::AppendVarintField(&t, 1, n);
+  pb::AppendVarintField(&t, 2, 1);
+  pb::AppendLen(&t, 8, name);
+  auto entry = [&](const std::string& key, const std::string& value) {
+    std::string e;
+    pb::AppendLen(&e, 1, key);
+    pb::AppendLen(&e, 2, value);
+    pb::AppendLen(&t, 13, e);
+  };
+  entry("location", location);
+  entry("offset", std::to_string(offset));
+  entry("length", std::to_string(n * 4));
+  pb::AppendVarintField(&t, 14, 1);
+  return t;
+}
+
 TEST(GraphRewrite, LeavesQuantizedGraphsAsWritten) {
   G g;
   g.Node("Add", {"A", "B"}, {"S"});
@@ -826,6 +845,20 @@ TEST(AttentionFusion, LeavesNearMissesAlone) {
   EXPECT_EQ(r->attentions, 1);
 }
 
+// Found by graph_rewrite_fuzzer: CountAttentionBlocks stopped reading a graph at its first quantizing node
+// (answering 0) where FuseAttention read on and reported the malformed node after it. Both read the whole graph now.
+TEST(AttentionFusion, CountAgreesWithTheRewriteOnMalformedQuantizedGraphs) {
+  G g;
+  g.Node("DynamicQuantizeLinear", {"x"}, {"xq", "xs", "xz"});
+  pb::AppendLen(&g.nodes, 1, std::string("\x0a\xff", 2));  // a node whose first field claims 255 bytes
+  g.Output("xq");
+  const std::string model = g.Model(14);
+  auto count = CountAttentionBlocks(model);
+  auto fused = FuseAttention(model);
+  EXPECT_FALSE(fused.ok());
+  EXPECT_EQ(count.ok(), fused.ok());
+}
+
 TEST(AttentionFusion, MalformedInputIsAnErrorNeverACrash) {
   const std::string model = AttentionModel({});
   std::mt19937 rng(7);
@@ -853,6 +886,53 @@ namespace {
 
 // With external_weights, the rewritten model refers to the weights in place: each large initializer kept from the
 // file becomes external data whose offset and length point at its original bytes in the file.
+TEST(GraphRewrite, ExternalWeightsReadFromTheFilesHandedIn) {
+  G g;
+  g.Node("Add", {"A", "B"}, {"S"});
+  g.Node("LayerNormalization", {"S", "gamma", "beta"}, {"Y"});
+  g.Initializer(ExternalTensor("gamma", 4, "model.onnx_data", 16));
+  g.Initializer(ExternalTensor("beta", 4, "model.onnx_data", 32));
+  g.Output("Y");
+  const std::string model = g.Model(17);
+  auto locations = ExternalDataLocations(model);
+  ASSERT_TRUE(locations.ok());
+  EXPECT_EQ(*locations, std::vector<std::string>{"model.onnx_data"});
+
+  RewriteOptions o;
+  o.layer_norms = true;
+  auto without = RewriteGraph(model, o);  // no files handed in: left alone
+  ASSERT_TRUE(without.ok());
+  EXPECT_EQ(without->skip_layer_norms, 0);
+  EXPECT_NE(without->skipped.find("external"), std::string::npos);
+
+  const std::string data(48, '\0');
+  ExternalFiles files{{"model.onnx_data", data}};
+  o.external_files = &files;
+  auto with = RewriteGraph(model, o);
+  ASSERT_TRUE(with.ok()) << with.status().ToString();
+  EXPECT_EQ(with->skip_layer_norms, 1) << with->skipped;
+  // The external references are kept as written, for ONNX Runtime to read from the same files.
+  const auto init = Initializers(with->model);
+  for (const char* name : {"gamma", "beta"}) {
+    const auto& t = init.at(name);
+    EXPECT_EQ(t.data_location, 1) << name;
+    EXPECT_TRUE(t.raw.empty()) << name;
+    EXPECT_EQ(t.external.at("location"), "model.onnx_data") << name;
+  }
+
+  const std::string short_file(40, '\0');  // beta's bytes end at 48
+  ExternalFiles truncated{{"model.onnx_data", short_file}};
+  o.external_files = &truncated;
+  auto cut = RewriteGraph(model, o);
+  ASSERT_TRUE(cut.ok());
+  EXPECT_EQ(cut->skip_layer_norms, 0);
+  ExternalFiles other{{"other.bin", data}};
+  o.external_files = &other;
+  auto unnamed = RewriteGraph(model, o);
+  ASSERT_TRUE(unnamed.ok());
+  EXPECT_EQ(unnamed->skip_layer_norms, 0);
+}
+
 TEST(GraphRewrite, ExternalWeightsPointIntoTheFile) {
   const std::string bytes = ReadFile(std::string(WINNOW_SOURCE_DIR) + "/test/fixtures/models/bert-ce-tiny/onnx/model.onnx");
   ASSERT_FALSE(bytes.empty());

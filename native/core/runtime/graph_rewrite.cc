@@ -105,15 +105,58 @@ struct Tensor {
   std::vector<float> floats;
   std::vector<double> doubles;
   std::vector<int64_t> ints;
-  bool external = false;
+  bool external = false;  // data_location EXTERNAL: `raw` is empty unless the file was handed in (resolved)
+  bool resolved = false;
 };
+
+// The external data files of the model being parsed (RewriteOptions::external_files), for the duration of one
+// RewriteGraph / CountAttentionBlocks call on this thread: ParseTensor reads external tensors' bytes from them.
+thread_local const ExternalFiles* t_external_files = nullptr;
+
+struct ExternalFilesScope {
+  explicit ExternalFilesScope(const ExternalFiles* files) : saved(t_external_files) { t_external_files = files; }
+  ~ExternalFilesScope() { t_external_files = saved; }
+  const ExternalFiles* saved;
+};
+
+// An external_data entry (StringStringEntryProto: key 1, value 2).
+std::pair<std::string_view, std::string_view> KeyValue(std::string_view entry) {
+  pb::Reader r(entry);
+  pb::Field f;
+  std::string_view key, value;
+  while (r.Next(&f)) {
+    if (f.number == 1 && f.wire == pb::kLen) key = f.bytes;
+    else if (f.number == 2 && f.wire == pb::kLen) value = f.bytes;
+  }
+  return {key, value};
+}
+
+std::optional<uint64_t> Decimal(std::string_view s) {
+  if (s.empty() || s.size() > 19) return std::nullopt;
+  uint64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return v;
+}
 
 std::optional<Tensor> ParseTensor(std::string_view bytes) {
   Tensor t;
   pb::Reader r(bytes);
   pb::Field f;
+  std::string_view location;
+  std::optional<uint64_t> offset = 0, length;
   while (r.Next(&f)) {
     switch (f.number) {
+      case tensor_f::kExternalData:
+        if (f.wire == pb::kLen) {
+          auto [key, value] = KeyValue(f.bytes);
+          if (key == "location") location = value;
+          else if (key == "offset") offset = Decimal(value);
+          else if (key == "length") length = Decimal(value);
+        }
+        break;
       case tensor_f::kDims:
         if (f.wire == pb::kVarint) t.dims.push_back(static_cast<int64_t>(f.varint));
         else if (f.wire == pb::kLen && !pb::ReadPackedVarints(f.bytes, &t.dims)) return std::nullopt;
@@ -155,6 +198,16 @@ std::optional<Tensor> ParseTensor(std::string_view bytes) {
     }
   }
   if (!r.ok()) return std::nullopt;
+  if (t.external && t_external_files && offset) {
+    auto file = t_external_files->find(location);
+    if (file != t_external_files->end() && *offset <= file->second.size()) {
+      const uint64_t n = length ? *length : file->second.size() - *offset;
+      if (n <= file->second.size() - *offset) {
+        t.raw = file->second.substr(*offset, n);
+        t.resolved = true;
+      }
+    }
+  }
   return t;
 }
 
@@ -168,7 +221,7 @@ size_t NumElements(const Tensor& t) {
 }
 
 std::optional<double> ScalarValue(const Tensor& t) {
-  if (t.external || NumElements(t) != 1) return std::nullopt;
+  if ((t.external && !t.resolved) || NumElements(t) != 1) return std::nullopt;
   switch (t.data_type) {
     case dtype::kFloat:
       if (t.raw.size() == 4) {
@@ -199,7 +252,7 @@ std::optional<double> ScalarValue(const Tensor& t) {
 }
 
 std::optional<std::vector<int64_t>> IntValues(const Tensor& t) {
-  if (t.external) return std::nullopt;
+  if (t.external && !t.resolved) return std::nullopt;
   const size_t n = NumElements(t);
   if (t.data_type == dtype::kInt64 && !t.raw.empty()) {
     if (t.raw.size() != n * 8) return std::nullopt;
@@ -736,7 +789,7 @@ bool MatchAttention(const ParsedModel& pm, size_t si, AttentionMatch* m) {
 // The element bytes of a dense float / float16 constant, row-major, however the exporter stored them.
 std::optional<std::string> ElementBytes(const Tensor& t) {
   const size_t n = NumElements(t);
-  if (n == 0 || t.external) return std::nullopt;
+  if (n == 0 || (t.external && !t.resolved)) return std::nullopt;
   const size_t width = t.data_type == dtype::kFloat ? 4 : t.data_type == dtype::kFloat16 ? 2 : 0;
   if (width == 0) return std::nullopt;
   if (!t.raw.empty()) {
@@ -964,7 +1017,7 @@ Status ParseModel(std::string_view model, bool quantized, ParsedModel* pm, std::
     } else if (f.number == graph_f::kInitializer) {
       auto t = ParseTensor(f.bytes);
       if (!t) return Malformed("initializer");
-      if (t->external) {
+      if (t->external && !t->resolved) {  // an external data file that was not handed in
         *skipped = "weights are in external data files";
         return Status::Ok();
       }
@@ -1162,6 +1215,7 @@ int AddNormFusions(const Graph& g, std::vector<char>* claimed, std::unordered_ma
 }  // namespace
 
 StatusOr<GraphRewrite> RewriteGraph(std::string_view model, const RewriteOptions& o) {
+  ExternalFilesScope files(o.external_files);
   GraphRewrite result;
   ParsedModel pm;
   WINNOW_RETURN_IF_ERROR(ParseModel(model, /*quantized=*/true, &pm, &result.skipped));
@@ -1241,11 +1295,38 @@ StatusOr<GraphRewrite> FuseAttention(std::string_view model, bool quantized, flo
   return RewriteGraph(model, o);
 }
 
-StatusOr<int> CountAttentionBlocks(std::string_view model, bool quantized) {
+StatusOr<int> CountAttentionBlocks(std::string_view model, bool quantized, const ExternalFiles* external_files) {
+  ExternalFilesScope files(external_files);
   ParsedModel pm;
   std::string skipped;
-  WINNOW_RETURN_IF_ERROR(ParseModel(model, quantized, &pm, &skipped));
+  // Parsed as RewriteGraph parses (the whole graph, quantized or not), so that both find the same malformations.
+  WINNOW_RETURN_IF_ERROR(ParseModel(model, /*quantized=*/true, &pm, &skipped));
+  if (!skipped.empty() || (pm.quantizes && !quantized)) return 0;
   return static_cast<int>(FindAttentions(pm, &skipped).size());
+}
+
+StatusOr<std::vector<std::string>> ExternalDataLocations(std::string_view model) {
+  std::vector<std::string> out;
+  std::string_view graph;
+  pb::Reader r(model);
+  pb::Field f;
+  while (r.Next(&f))
+    if (f.number == model_f::kGraph && f.wire == pb::kLen) graph = f.bytes;
+  if (!r.ok()) return Malformed("model");
+  pb::Reader g(graph);
+  while (g.Next(&f)) {
+    if (f.number != graph_f::kInitializer || f.wire != pb::kLen) continue;
+    pb::Reader t(f.bytes);
+    pb::Field tf;
+    while (t.Next(&tf)) {
+      if (tf.number != tensor_f::kExternalData || tf.wire != pb::kLen) continue;
+      auto [key, value] = KeyValue(tf.bytes);
+      if (key == "location" && std::find(out.begin(), out.end(), value) == out.end()) out.emplace_back(value);
+    }
+    if (!t.ok()) return Malformed("initializer");
+  }
+  if (!g.ok()) return Malformed("graph");
+  return out;
 }
 
 }  // namespace winnow::rt

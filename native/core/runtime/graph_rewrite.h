@@ -10,8 +10,10 @@
 // layer norms 15 % of a MiniLM cross-encoder's time (see docs/benchmark.md).
 #pragma once
 
+#include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/status.h"
 
@@ -45,6 +47,12 @@ StatusOr<GraphRewrite> FuseSkipLayerNorm(std::string_view model, bool quantized 
 StatusOr<GraphRewrite> FuseAttention(std::string_view model, bool quantized = false, float test_scale = 1.0f,
                                      bool pack_qkv = true);
 
+// External data files of a model (its initializers' external_data locations, e.g. "model.onnx_data"), by
+// location, mapped in memory by the caller. With them, the rewrites read external weights where they need values
+// (packing Q, K, V) and keep their references unchanged in the rewritten model; the caller hands ONNX Runtime the
+// same buffers under the same names. Without them, a model with external weights is left alone.
+using ExternalFiles = std::map<std::string, std::string_view, std::less<>>;
+
 // Both rewrites in one pass (one rewritten model in memory), each as its function below describes;
 // `quantized_*`: that rewrite applies to graphs that quantize activations too.
 struct RewriteOptions {
@@ -58,11 +66,17 @@ struct RewriteOptions {
   // (SessionOptions::AddExternalInitializersFromFilesInMemory) and keeps it alive as long as the session.
   std::string external_weights;
   size_t external_min_bytes = 4096;  // smaller initializers stay inline (the fuzzer lowers it)
+  const ExternalFiles* external_files = nullptr;  // the model's own external data files, if it has any
 };
 StatusOr<GraphRewrite> RewriteGraph(std::string_view model, const RewriteOptions& options);
 
 // How many blocks FuseAttention would fuse (0 when it would leave the model alone), without writing the rewritten
 // model: a cheap look before deciding to load the file to check a rewrite against. Errors as above.
-StatusOr<int> CountAttentionBlocks(std::string_view model, bool quantized = false);
+StatusOr<int> CountAttentionBlocks(std::string_view model, bool quantized = false,
+                                   const ExternalFiles* external_files = nullptr);
+
+// The distinct external_data locations the model's initializers name, in order of appearance (empty when its
+// weights are all inline). Errors: codes::kOnnxInvalid for a malformed ModelProto.
+StatusOr<std::vector<std::string>> ExternalDataLocations(std::string_view model);
 
 }  // namespace winnow::rt

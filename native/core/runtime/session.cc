@@ -87,7 +87,7 @@ Status AppendCuda(OrtRuntime* rt, Ort::SessionOptions& so, const SessionConfig& 
 
 // The rewrites of graph_rewrite.h applied in one pass to a file read in place (no copy of the weights besides
 // the rewritten model). `model` is empty when there is nothing to rewrite or the file cannot be rewritten in
-// memory (over 2 GiB, external weights, subgraphs).
+// memory (over 2 GiB, external weights whose files were not mapped, subgraphs).
 struct Rewritten {
   std::string model;
   int skip_layer_norms = 0, attentions = 0, packed_qkv = 0;
@@ -114,9 +114,10 @@ Rewritten RewriteModel(const MappedFile& file, RewriteOptions o) {
 }
 
 // FuseAttention's blocks in the file, counted without rewriting it (0 when it cannot be read or rewritten).
-int AttentionBlocks(const MappedFile& file, bool quantized) {
+int AttentionBlocks(const MappedFile& file, bool quantized, const ExternalFiles* external_files) {
   if (!file.data()) return 0;
-  auto n = CountAttentionBlocks(std::string_view(reinterpret_cast<const char*>(file.data()), file.size()), quantized);
+  auto n = CountAttentionBlocks(std::string_view(reinterpret_cast<const char*>(file.data()), file.size()), quantized,
+                                external_files);
   return n.ok() ? *n : 0;
 }
 
@@ -172,14 +173,44 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
       auto m = MappedFile::Open(onnx_path);
       if (m.ok()) mapped = std::move(*m);
     }
-    // Only the rewritten graph gets the mapping as an in-memory file: with that table set, ONNX Runtime looks up
-    // every external initializer in it, so a file as written that keeps its weights in its own external data file
-    // (model.onnx_data) would fail to load with it.
+    // A model whose weights are in its own external data files (model.onnx_data, as exporters write models over
+    // 2 GiB): those files are mapped too, so the rewrites can read the weights they need and the rewritten graph,
+    // which keeps those references, finds them in memory under the same names. A name that is not a plain
+    // relative path inside the model's folder, or a file that cannot be mapped, leaves the model as written.
+    std::vector<MappedFile> data_files;
+    ExternalFiles external_files;
+    if (mapped.data()) {
+      auto locations = ExternalDataLocations(std::string_view(reinterpret_cast<const char*>(mapped.data()), mapped.size()));
+      const std::string folder = onnx_path.substr(0, onnx_path.find_last_of('/') + 1);
+      for (const std::string& location : locations.ok() ? *locations : std::vector<std::string>{}) {
+        const bool plain = !location.empty() && location[0] != '/' && location.find("..") == std::string::npos &&
+                           location.find('\\') == std::string::npos && location.find('\0') == std::string::npos;
+        auto m = plain ? MappedFile::Open(folder + location) : StatusOr<MappedFile>(Status(codes::kIo, location));
+        if (!m.ok() || !m->data()) {
+          external_files.clear();
+          break;
+        }
+        external_files[location] = std::string_view(reinterpret_cast<const char*>(m->data()), m->size());
+        data_files.push_back(std::move(*m));
+      }
+      if (external_files.empty()) data_files.clear();
+    }
+    // Only the rewritten graph gets the in-memory files: with that table set, ONNX Runtime looks up every
+    // external initializer in it, so the file as written (loaded for the probe run, or when no rewrite is kept)
+    // must not have it, or its own model.onnx_data would not be found.
     static constexpr char kWeights[] = "winnow-model-weights";
     Ort::SessionOptions rewritten_so = so.Clone();
-    if (mapped.data())
-      rewritten_so.AddExternalInitializersFromFilesInMemory(
-          {kWeights}, {const_cast<char*>(reinterpret_cast<const char*>(mapped.data()))}, {mapped.size()});
+    if (mapped.data()) {
+      std::vector<std::string> names{kWeights};
+      std::vector<char*> buffers{const_cast<char*>(reinterpret_cast<const char*>(mapped.data()))};
+      std::vector<size_t> sizes{mapped.size()};
+      for (const auto& [name, bytes] : external_files) {
+        names.push_back(name);
+        buffers.push_back(const_cast<char*>(bytes.data()));
+        sizes.push_back(bytes.size());
+      }
+      rewritten_so.AddExternalInitializersFromFilesInMemory(names, buffers, sizes);
+    }
     // A rewritten graph ONNX Runtime refuses, or cannot run on the probe batch, is dropped for the next one.
     auto try_load = [&](const std::string& model, std::vector<float>* probe) -> std::unique_ptr<Ort::Session> {
       if (model.empty()) return nullptr;
@@ -202,7 +233,7 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
     // blocks to fuse, it runs the probe batch first, before anything is rewritten: one model in memory at a time.
     std::vector<float> without;
     bool check_attention = false;
-    if (attention && AttentionBlocks(mapped, attention_quantized) > 0) {
+    if (attention && AttentionBlocks(mapped, attention_quantized, &external_files) > 0) {
       load_file();
       check_attention = s->ProbeRun(&without);
       s->session_.reset();
@@ -216,6 +247,7 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
     ro.attention = check_attention;
     ro.quantized_attention = attention_quantized;
     if (mapped.data()) ro.external_weights = kWeights;
+    ro.external_files = &external_files;
     Rewritten rw = RewriteModel(mapped, ro);
     if (rw.attentions > 0) {
       std::vector<float> with;
@@ -247,6 +279,8 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
       // load instead of 1.2). The mapping itself stays, in case anything reads it again.
       mapped.DropResidentPages();
       s->model_file_ = std::move(mapped);
+      for (MappedFile& f : data_files) f.DropResidentPages();
+      s->data_files_ = std::move(data_files);
     }
     s->device_ = use_cuda ? "cuda:" + std::to_string(config.device.device_id) : "cpu";
     if (config.io_binding) {
