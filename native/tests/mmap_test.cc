@@ -1,9 +1,7 @@
 #include <gtest/gtest.h>
 
-#include <cstdint>
 #include <cstdio>
 #include <fstream>
-#include <sstream>
 #include <string>
 #include <utility>
 
@@ -37,38 +35,6 @@ TEST(MappedFile, MapsContents) {
   EXPECT_EQ(assigned.data()[6], 'w');
   std::remove(path.c_str());
 }
-
-#if defined(__linux__)
-// Resident kB of the mapping that starts at `p`, from /proc/self/smaps (-1 when it is not found).
-long ResidentKb(const void* p) {
-  std::ifstream smaps("/proc/self/smaps");
-  std::ostringstream start;
-  start << std::hex << reinterpret_cast<uintptr_t>(p) << "-";
-  bool in = false;
-  for (std::string line; std::getline(smaps, line);) {
-    if (line.find('-') != std::string::npos && line.find(' ') > line.find('-') && line.find(':') > line.find(' '))
-      in = line.rfind(start.str(), 0) == 0;  // a mapping's header line: "start-end perms ..."
-    else if (in && line.rfind("Rss:", 0) == 0)
-      return std::stol(line.substr(4));
-  }
-  return -1;
-}
-
-TEST(MappedFile, DropResidentPagesKeepsTheContents) {
-  std::string bytes(4 << 20, '\0');
-  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>(i * 131 % 251);
-  const std::string path = WriteTemp("drop.bin", bytes);
-  StatusOr<MappedFile> f = MappedFile::Open(path);
-  ASSERT_TRUE(f.ok()) << f.status().ToString();
-  ASSERT_EQ(std::string(reinterpret_cast<const char*>(f->data()), f->size()), bytes);  // every page read
-  EXPECT_GE(ResidentKb(f->data()), 4 << 10);
-  f->DropResidentPages();
-  EXPECT_EQ(ResidentKb(f->data()), 0);
-  EXPECT_EQ(std::string(reinterpret_cast<const char*>(f->data()), f->size()), bytes);  // read again from the file
-  MappedFile().DropResidentPages();  // nothing mapped: nothing to do
-  std::remove(path.c_str());
-}
-#endif
 
 TEST(MappedFile, EmptyFile) {
   const std::string path = WriteTemp("empty.bin", "");

@@ -55,10 +55,6 @@ StatusOr<MappedFile> MappedFile::Open(const std::string& path) {
 
 MappedFile::~MappedFile() { Reset(); }
 
-void MappedFile::DropResidentPages() const {
-  if (data_ != nullptr) ::madvise(const_cast<uint8_t*>(data_), size_, MADV_DONTNEED);
-}
-
 MappedFile::MappedFile(MappedFile&& other) noexcept
     : data_(std::exchange(other.data_, nullptr)),
       size_(std::exchange(other.size_, 0)),

@@ -26,9 +26,6 @@ class MappedFile {
   const uint8_t* data() const { return data_; }  // [size()]
   size_t size() const { return size_; }
   const std::string& path() const { return path_; }
-  // Takes the pages read so far out of this process's resident set (madvise MADV_DONTNEED). The mapping stays
-  // valid: a page touched again is read again from the file.
-  void DropResidentPages() const;
 
  private:
   void Reset();

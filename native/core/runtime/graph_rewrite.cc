@@ -112,11 +112,20 @@ struct Tensor {
 // The external data files of the model being parsed (RewriteOptions::external_files), for the duration of one
 // RewriteGraph / CountAttentionBlocks call on this thread: ParseTensor reads external tensors' bytes from them.
 thread_local const ExternalFiles* t_external_files = nullptr;
+thread_local const ExternalRenames* t_external_renames = nullptr;  // RewriteOptions::external_renames, likewise
 
 struct ExternalFilesScope {
-  explicit ExternalFilesScope(const ExternalFiles* files) : saved(t_external_files) { t_external_files = files; }
-  ~ExternalFilesScope() { t_external_files = saved; }
+  explicit ExternalFilesScope(const ExternalFiles* files, const ExternalRenames* renames = nullptr)
+      : saved(t_external_files), saved_renames(t_external_renames) {
+    t_external_files = files;
+    t_external_renames = renames;
+  }
+  ~ExternalFilesScope() {
+    t_external_files = saved;
+    t_external_renames = saved_renames;
+  }
   const ExternalFiles* saved;
+  const ExternalRenames* saved_renames;
 };
 
 // An external_data entry (StringStringEntryProto: key 1, value 2).
@@ -1070,6 +1079,33 @@ bool AppendExternalized(const pb::Field& initializer, std::string_view model, st
   return true;
 }
 
+// An initializer field whose external_data location is in `renames`, written with the new location; false (nothing
+// written) when it names none of them.
+bool AppendRenamed(const pb::Field& initializer, const ExternalRenames& renames, std::string* graph) {
+  pb::Reader r(initializer.bytes);
+  pb::Field f;
+  std::string t;
+  bool renamed = false;
+  while (r.Next(&f)) {
+    if (f.number == tensor_f::kExternalData && f.wire == pb::kLen) {
+      auto [key, value] = KeyValue(f.bytes);
+      auto to = key == "location" ? renames.find(value) : renames.end();
+      if (to != renames.end()) {
+        std::string e;
+        pb::AppendLen(&e, 1, key);
+        pb::AppendLen(&e, 2, to->second);
+        pb::AppendLen(&t, tensor_f::kExternalData, e);
+        renamed = true;
+        continue;
+      }
+    }
+    t.append(f.raw);
+  }
+  if (!r.ok() || !renamed) return false;
+  pb::AppendLen(graph, graph_f::kInitializer, t);
+  return true;
+}
+
 // The model with `claimed` nodes removed, `replacement` nodes written in place of the node at their index and
 // `prologue` nodes (serialized NodeProtos reading only graph inputs and constants) first. With
 // `drop_dead`, nodes whose outputs nothing reads any more (shape arithmetic of removed reshapes, a mask
@@ -1159,6 +1195,9 @@ std::optional<std::string> EmitModel(const ParsedModel& pm, const std::vector<ch
     if (!external_location.empty() && f.number == graph_f::kInitializer && f.wire == pb::kLen &&
         AppendExternalized(f, pm.model, external_location, external_min_bytes, &graph))
       continue;
+    if (t_external_renames && !t_external_renames->empty() && f.number == graph_f::kInitializer &&
+        f.wire == pb::kLen && AppendRenamed(f, *t_external_renames, &graph))
+      continue;
     graph.append(f.raw);
   }
   for (const std::string& t : initializers) pb::AppendLen(&graph, graph_f::kInitializer, t);
@@ -1215,7 +1254,7 @@ int AddNormFusions(const Graph& g, std::vector<char>* claimed, std::unordered_ma
 }  // namespace
 
 StatusOr<GraphRewrite> RewriteGraph(std::string_view model, const RewriteOptions& o) {
-  ExternalFilesScope files(o.external_files);
+  ExternalFilesScope files(o.external_files, &o.external_renames);
   GraphRewrite result;
   ParsedModel pm;
   WINNOW_RETURN_IF_ERROR(ParseModel(model, /*quantized=*/true, &pm, &result.skipped));

@@ -52,6 +52,9 @@ StatusOr<GraphRewrite> FuseAttention(std::string_view model, bool quantized = fa
 // (packing Q, K, V) and keep their references unchanged in the rewritten model; the caller hands ONNX Runtime the
 // same buffers under the same names. Without them, a model with external weights is left alone.
 using ExternalFiles = std::map<std::string, std::string_view, std::less<>>;
+// New names for those files in the rewritten model (external_data locations rewritten), e.g. the real names of
+// links, when ONNX Runtime is to find them in another folder.
+using ExternalRenames = std::map<std::string, std::string, std::less<>>;
 
 // Both rewrites in one pass (one rewritten model in memory), each as its function below describes;
 // `quantized_*`: that rewrite applies to graphs that quantize activations too.
@@ -67,6 +70,7 @@ struct RewriteOptions {
   std::string external_weights;
   size_t external_min_bytes = 4096;  // smaller initializers stay inline (the fuzzer lowers it)
   const ExternalFiles* external_files = nullptr;  // the model's own external data files, if it has any
+  ExternalRenames external_renames;               // ... and the names to give them in the rewritten model
 };
 StatusOr<GraphRewrite> RewriteGraph(std::string_view model, const RewriteOptions& options);
 

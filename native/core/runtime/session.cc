@@ -165,52 +165,64 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
     const bool attention = config.fuse_attention == SessionConfig::Fusion::kAll ||
                            (config.fuse_attention == SessionConfig::Fusion::kAuto && !use_cuda);
     const bool attention_quantized = quantized && config.fuse_attention == SessionConfig::Fusion::kAll;
-    // The file, mapped, for the rewrites (models over 2 GiB, past protobuf's limit, are loaded as written). The
-    // rewritten graph refers to its weights in place (external data at their offsets in the file), which ONNX
-    // Runtime reads from this mapping: the weights are not copied into a rewritten model and parsed again.
+    // The file, mapped, for the rewrites to read (models over 2 GiB, past protobuf's limit, are loaded as written).
+    // The rewritten graph refers to the weights it keeps in place, as external data at their offsets in the model
+    // file on disk, which ONNX Runtime then maps and uses where they lie, as it does with a model.onnx_data: the
+    // weights are neither copied into the rewritten model nor read into memory twice. The file is named by its
+    // real path (a hub-cache snapshot links into blobs/), and ONNX Runtime is told that folder.
     MappedFile mapped;
+    std::string real_dir, real_name;
     if ((fuse || attention) && sb.st_size > 0 && static_cast<uint64_t>(sb.st_size) < (uint64_t{1} << 31)) {
-      auto m = MappedFile::Open(onnx_path);
+      if (char* real = realpath(onnx_path.c_str(), nullptr)) {
+        const std::string r = real;
+        std::free(real);
+        real_dir = r.substr(0, r.find_last_of('/') + 1);
+        real_name = r.substr(r.find_last_of('/') + 1);
+      }
+      auto m = real_name.empty() ? StatusOr<MappedFile>(Status(codes::kIo, onnx_path)) : MappedFile::Open(onnx_path);
       if (m.ok()) mapped = std::move(*m);
     }
     // A model whose weights are in its own external data files (model.onnx_data, as exporters write models over
-    // 2 GiB): those files are mapped too, so the rewrites can read the weights they need and the rewritten graph,
-    // which keeps those references, finds them in memory under the same names. A name that is not a plain
-    // relative path inside the model's folder, or a file that cannot be mapped, leaves the model as written.
+    // 2 GiB): the rewrites read the weights they need from those files, mapped too, and the rewritten graph keeps
+    // the references, renamed to the files' real names. ONNX Runtime resolves every external file in one folder,
+    // so each file's real path must lie in the model file's real folder (in a hub-cache snapshot both are links
+    // into blobs/); otherwise (a name with a folder in it, a missing file) the model is loaded as written.
     std::vector<MappedFile> data_files;
     ExternalFiles external_files;
-    if (mapped.data()) {
+    ExternalRenames renames;
+    bool rewritable = mapped.data() != nullptr;
+    if (rewritable) {
       auto locations = ExternalDataLocations(std::string_view(reinterpret_cast<const char*>(mapped.data()), mapped.size()));
-      const std::string folder = onnx_path.substr(0, onnx_path.find_last_of('/') + 1);
-      for (const std::string& location : locations.ok() ? *locations : std::vector<std::string>{}) {
-        const bool plain = !location.empty() && location[0] != '/' && location.find("..") == std::string::npos &&
-                           location.find('\\') == std::string::npos && location.find('\0') == std::string::npos;
-        auto m = plain ? MappedFile::Open(folder + location) : StatusOr<MappedFile>(Status(codes::kIo, location));
+      rewritable = locations.ok();
+      for (const std::string& location : rewritable ? *locations : std::vector<std::string>{}) {
+        const std::string logical = onnx_path.substr(0, onnx_path.find_last_of('/') + 1) + location;
+        char* real = location.find('/') == std::string::npos && location.find('\0') == std::string::npos
+                         ? realpath(logical.c_str(), nullptr)
+                         : nullptr;
+        const std::string real_path = real ? real : "";
+        std::free(real);
+        const bool beside = !real_path.empty() && real_path.compare(0, real_dir.size(), real_dir) == 0 &&
+                            real_path.find('/', real_dir.size()) == std::string::npos;
+        auto m = beside ? MappedFile::Open(real_path) : StatusOr<MappedFile>(Status(codes::kIo, location));
+        if (beside && real_path.substr(real_dir.size()) != location) renames[location] = real_path.substr(real_dir.size());
         if (!m.ok() || !m->data()) {
-          external_files.clear();
+          rewritable = false;
           break;
         }
         external_files[location] = std::string_view(reinterpret_cast<const char*>(m->data()), m->size());
         data_files.push_back(std::move(*m));
       }
-      if (external_files.empty()) data_files.clear();
     }
-    // Only the rewritten graph gets the in-memory files: with that table set, ONNX Runtime looks up every
-    // external initializer in it, so the file as written (loaded for the probe run, or when no rewrite is kept)
-    // must not have it, or its own model.onnx_data would not be found.
-    static constexpr char kWeights[] = "winnow-model-weights";
+    if (!rewritable) {
+      mapped = MappedFile();
+      external_files.clear();
+      data_files.clear();
+      renames.clear();
+    }
+    // Only the rewritten graph is told where its weights are; the file as written (loaded for the probe run, or
+    // when no rewrite is kept) resolves its own external data as usual.
     Ort::SessionOptions rewritten_so = so.Clone();
-    if (mapped.data()) {
-      std::vector<std::string> names{kWeights};
-      std::vector<char*> buffers{const_cast<char*>(reinterpret_cast<const char*>(mapped.data()))};
-      std::vector<size_t> sizes{mapped.size()};
-      for (const auto& [name, bytes] : external_files) {
-        names.push_back(name);
-        buffers.push_back(const_cast<char*>(bytes.data()));
-        sizes.push_back(bytes.size());
-      }
-      rewritten_so.AddExternalInitializersFromFilesInMemory(names, buffers, sizes);
-    }
+    if (mapped.data()) rewritten_so.AddConfigEntry("session.model_external_initializers_file_folder_path", real_dir.c_str());
     // A rewritten graph ONNX Runtime refuses, or cannot run on the probe batch, is dropped for the next one.
     auto try_load = [&](const std::string& model, std::vector<float>* probe) -> std::unique_ptr<Ort::Session> {
       if (model.empty()) return nullptr;
@@ -246,8 +258,9 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
     ro.quantized_norms = quantized;
     ro.attention = check_attention;
     ro.quantized_attention = attention_quantized;
-    if (mapped.data()) ro.external_weights = kWeights;
+    if (mapped.data()) ro.external_weights = real_name;
     ro.external_files = &external_files;
+    ro.external_renames = renames;
     Rewritten rw = RewriteModel(mapped, ro);
     if (rw.attentions > 0) {
       std::vector<float> with;
@@ -272,16 +285,6 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
       }
     }
     if (!s->session_) load_file();
-    if (s->fused_layer_norms_ > 0 || s->fused_attentions_ > 0) {
-      // ONNX Runtime has copied the weights it read from the mapping into its own buffers (and prepacked the
-      // matrices), so the file's pages need not stay resident: without this, a rewritten model kept one more
-      // copy of its weights in the process's RSS for its whole life (bge-reranker-base shape: 2.3 GiB after
-      // load instead of 1.2). The mapping itself stays, in case anything reads it again.
-      mapped.DropResidentPages();
-      s->model_file_ = std::move(mapped);
-      for (MappedFile& f : data_files) f.DropResidentPages();
-      s->data_files_ = std::move(data_files);
-    }
     s->device_ = use_cuda ? "cuda:" + std::to_string(config.device.device_id) : "cpu";
     if (config.io_binding) {
       s->EnableIoBinding(config);

@@ -6,7 +6,6 @@
 #include <string>
 #include <vector>
 
-#include "common/mmap.h"
 #include "common/status.h"
 #include "runtime/ort_runtime.h"
 
@@ -87,10 +86,6 @@ class Session {
                   const std::vector<const char*>& outputs, std::vector<Ort::Value>* results) const;
   struct Binding;  // staging buffers and IoBindings, pooled per concurrent Run
   OrtRuntime* rt_ = nullptr;
-  // The model file, mapped, when the session runs a rewritten graph whose weights ONNX Runtime reads from it
-  // (external data in memory). Declared before session_ so that it is unmapped after the session is gone.
-  MappedFile model_file_;
-  std::vector<MappedFile> data_files_;  // ... and its external data files (model.onnx_data), if it has any
   std::unique_ptr<Ort::Session> session_;
   std::vector<std::string> input_names_;
   std::vector<std::string> output_names_;
