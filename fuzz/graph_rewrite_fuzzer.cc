@@ -51,8 +51,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto locations = winnow::rt::ExternalDataLocations(model);
   if (locations.ok() && !locations->empty()) {
     winnow::rt::ExternalFiles files;
-    for (const std::string& l : *locations) files[l] = model;
     winnow::rt::RewriteOptions with_files = both;
+    for (const std::string& l : *locations) {
+      files[l] = model;
+      if (l.size() % 2) with_files.external_renames[l] = "renamed-" + l;  // some, as links' real names are
+    }
     with_files.external_files = &files;
     CheckIdempotent("both, external files", model,
                     [&](std::string_view m) { return winnow::rt::RewriteGraph(m, with_files); },
