@@ -1,6 +1,8 @@
 // Just enough of the ONNX protobuf encoding (onnx.proto3, IR 8) to write one-node graphs for the
-// GEMM microbenchmark, with no Python and no protobuf package. Field numbers are onnx.proto's.
-const varint = (n) => {
+// GEMM microbenchmark, with no Python and no protobuf package. Field numbers are onnx.proto's. The wire-format
+// primitives (varint, key, bytes) also serve fuzz/make_onnx_seeds.mjs and test/helpers/external-data.ts.
+/** A non-negative integer (number or bigint) as a protobuf varint. */
+export const varint = (n) => {
   const out = [];
   let v = BigInt(n);
   do {
@@ -11,9 +13,11 @@ const varint = (n) => {
   } while (v);
   return Buffer.from(out);
 };
-const key = (field, wire) => varint((field << 3) | wire);
+/** A field key: field number and wire type. */
+export const key = (field, wire) => varint((field << 3) | wire);
 const int = (field, n) => Buffer.concat([key(field, 0), varint(n)]);
-const bytes = (field, buf) => Buffer.concat([key(field, 2), varint(buf.length), buf]);
+/** A length-delimited field. */
+export const bytes = (field, buf) => Buffer.concat([key(field, 2), varint(buf.length), buf]);
 const str = (field, s) => bytes(field, Buffer.from(s, 'utf8'));
 const msg = (field, parts) => bytes(field, Buffer.concat(parts));
 

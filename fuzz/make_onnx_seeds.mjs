@@ -3,12 +3,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { bytes as len, key, varint } from '../bench/onnx-proto.mjs';
 
 const out = path.join(path.dirname(fileURLToPath(import.meta.url)), 'seeds', 'onnx');
-const varint = (n) => { const b = []; let v = BigInt(n); do { let x = Number(v & 0x7fn); v >>= 7n; if (v) x |= 0x80; b.push(x); } while (v); return Buffer.from(b); };
-const key = (f, w) => varint((f << 3) | w);
 const int = (f, n) => Buffer.concat([key(f, 0), varint(BigInt.asUintN(64, BigInt(n)))]);
-const len = (f, b) => Buffer.concat([key(f, 2), varint(b.length), b]);
 const str = (f, s) => len(f, Buffer.from(s));
 const msg = (f, parts) => len(f, Buffer.concat(parts));
 const f32 = (v) => { const b = Buffer.alloc(4); b.writeFloatLE(v); return b; };

@@ -4,6 +4,7 @@
 // copied as it is. TensorProto gains external_data (13: location, offset, length) and data_location (14) = EXTERNAL.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { bytes as lengthDelimited, key, varint } from '../../bench/onnx-proto.mjs';
 
 interface Field {
   field: number;
@@ -23,27 +24,15 @@ function readVarint(buf: Buffer, pos: number): [bigint, number] {
   }
 }
 
-function varint(n: number | bigint): Buffer {
-  const out: number[] = [];
-  let v = BigInt(n);
-  do {
-    let b = Number(v & 0x7fn);
-    v >>= 7n;
-    if (v) b |= 0x80;
-    out.push(b);
-  } while (v);
-  return Buffer.from(out);
-}
-
 function fields(buf: Buffer): Field[] {
   const out: Field[] = [];
   let pos = 0;
   while (pos < buf.length) {
     const start = pos;
-    const [key, p] = readVarint(buf, pos);
+    const [tag, p] = readVarint(buf, pos);
     pos = p;
-    const field = Number(key >> 3n);
-    const wire = Number(key & 7n);
+    const field = Number(tag >> 3n);
+    const wire = Number(tag & 7n);
     let payload: Buffer | undefined;
     if (wire === 0) pos = readVarint(buf, pos)[1];
     else if (wire === 1) pos += 8;
@@ -58,8 +47,7 @@ function fields(buf: Buffer): Field[] {
   return out;
 }
 
-const lengthDelimited = (field: number, payload: Buffer) => Buffer.concat([varint((field << 3) | 2), varint(payload.length), payload]);
-const entry = (key: string, value: string) => lengthDelimited(13, Buffer.concat([lengthDelimited(1, Buffer.from(key)), lengthDelimited(2, Buffer.from(value))]));
+const entry = (name: string, value: string) => lengthDelimited(13, Buffer.concat([lengthDelimited(1, Buffer.from(name)), lengthDelimited(2, Buffer.from(value))]));
 
 /**
  * Writes `model` to `outDir/<name>` with every initializer of `minBytes` or more in `outDir/<name>_data`
@@ -83,7 +71,7 @@ export function writeWithExternalData(model: Buffer, outDir: string, name: strin
       entry('location', dataName),
       entry('offset', String(offset)),
       entry('length', String(raw.payload.length)),
-      Buffer.concat([varint((14 << 3) | 0), varint(1)]),
+      Buffer.concat([key(14, 0), varint(1)]),
     ];
     offset += raw.payload.length;
     moved++;
