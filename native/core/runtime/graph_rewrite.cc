@@ -112,20 +112,11 @@ struct Tensor {
 // The external data files of the model being parsed (RewriteOptions::external_files), for the duration of one
 // RewriteGraph / CountAttentionBlocks call on this thread: ParseTensor reads external tensors' bytes from them.
 thread_local const ExternalFiles* t_external_files = nullptr;
-thread_local const ExternalRenames* t_external_renames = nullptr;  // RewriteOptions::external_renames, likewise
 
 struct ExternalFilesScope {
-  explicit ExternalFilesScope(const ExternalFiles* files, const ExternalRenames* renames = nullptr)
-      : saved(t_external_files), saved_renames(t_external_renames) {
-    t_external_files = files;
-    t_external_renames = renames;
-  }
-  ~ExternalFilesScope() {
-    t_external_files = saved;
-    t_external_renames = saved_renames;
-  }
+  explicit ExternalFilesScope(const ExternalFiles* files) : saved(t_external_files) { t_external_files = files; }
+  ~ExternalFilesScope() { t_external_files = saved; }
   const ExternalFiles* saved;
-  const ExternalRenames* saved_renames;
 };
 
 // An external_data entry (StringStringEntryProto: key 1, value 2).
@@ -1113,8 +1104,11 @@ bool AppendRenamed(const pb::Field& initializer, const ExternalRenames& renames,
 std::optional<std::string> EmitModel(const ParsedModel& pm, const std::vector<char>& claimed,
                                      const std::unordered_map<size_t, std::string>& replacement,
                                      const std::vector<std::string>& prologue, bool drop_dead,
-                                     const std::vector<std::string>& initializers = {},
-                                     std::string_view external_location = {}, size_t external_min_bytes = 0) {
+                                     const std::vector<std::string>& initializers, const RewriteOptions& o) {
+  // Weights kept from `pm.model` go out as external data into it (o.external_weights), and references to the
+  // model's own external files under their new names (o.external_renames).
+  const std::string_view external_location = o.external_weights;
+  const size_t external_min_bytes = o.external_min_bytes;
   const Graph& g = pm.g;
   std::vector<char> live(g.nodes.size(), 1);
   std::unordered_set<std::string_view> needed(g.graph_outputs.begin(), g.graph_outputs.end());
@@ -1195,8 +1189,8 @@ std::optional<std::string> EmitModel(const ParsedModel& pm, const std::vector<ch
     if (!external_location.empty() && f.number == graph_f::kInitializer && f.wire == pb::kLen &&
         AppendExternalized(f, pm.model, external_location, external_min_bytes, &graph))
       continue;
-    if (t_external_renames && !t_external_renames->empty() && f.number == graph_f::kInitializer &&
-        f.wire == pb::kLen && AppendRenamed(f, *t_external_renames, &graph))
+    if (!o.external_renames.empty() && f.number == graph_f::kInitializer && f.wire == pb::kLen &&
+        AppendRenamed(f, o.external_renames, &graph))
       continue;
     graph.append(f.raw);
   }
@@ -1254,7 +1248,7 @@ int AddNormFusions(const Graph& g, std::vector<char>* claimed, std::unordered_ma
 }  // namespace
 
 StatusOr<GraphRewrite> RewriteGraph(std::string_view model, const RewriteOptions& o) {
-  ExternalFilesScope files(o.external_files, &o.external_renames);
+  ExternalFilesScope files(o.external_files);
   GraphRewrite result;
   ParsedModel pm;
   WINNOW_RETURN_IF_ERROR(ParseModel(model, /*quantized=*/true, &pm, &result.skipped));
@@ -1302,9 +1296,8 @@ StatusOr<GraphRewrite> RewriteGraph(std::string_view model, const RewriteOptions
     }
     if (fused_norms == 0 && index == 0) return result;
     std::optional<std::string> out =
-        form == kNormsOnly ? EmitModel(pm, claimed, replacement, {}, false, {}, o.external_weights, o.external_min_bytes)
-                           : EmitModel(pm, claimed, replacement, KeyLengthNodes(pm.onnx_opset), true, initializers,
-                                       o.external_weights, o.external_min_bytes);
+        form == kNormsOnly ? EmitModel(pm, claimed, replacement, {}, false, {}, o)
+                           : EmitModel(pm, claimed, replacement, KeyLengthNodes(pm.onnx_opset), true, initializers, o);
     if (!out) {
       result.skipped = "a node outside the attention blocks reads a value inside one";
       continue;

@@ -194,21 +194,21 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
     if (rewritable) {
       auto locations = ExternalDataLocations(std::string_view(reinterpret_cast<const char*>(mapped.data()), mapped.size()));
       rewritable = locations.ok();
+      const std::string folder = onnx_path.substr(0, onnx_path.find_last_of('/') + 1);  // as the graph names files
       for (const std::string& location : rewritable ? *locations : std::vector<std::string>{}) {
-        const std::string logical = onnx_path.substr(0, onnx_path.find_last_of('/') + 1) + location;
         char* real = location.find('/') == std::string::npos && location.find('\0') == std::string::npos
-                         ? realpath(logical.c_str(), nullptr)
+                         ? realpath((folder + location).c_str(), nullptr)
                          : nullptr;
         const std::string real_path = real ? real : "";
         std::free(real);
         const bool beside = !real_path.empty() && real_path.compare(0, real_dir.size(), real_dir) == 0 &&
                             real_path.find('/', real_dir.size()) == std::string::npos;
         auto m = beside ? MappedFile::Open(real_path) : StatusOr<MappedFile>(Status(codes::kIo, location));
-        if (beside && real_path.substr(real_dir.size()) != location) renames[location] = real_path.substr(real_dir.size());
         if (!m.ok() || !m->data()) {
           rewritable = false;
           break;
         }
+        if (real_path.substr(real_dir.size()) != location) renames[location] = real_path.substr(real_dir.size());
         external_files[location] = std::string_view(reinterpret_cast<const char*>(m->data()), m->size());
         data_files.push_back(std::move(*m));
       }
@@ -260,7 +260,7 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
     ro.quantized_attention = attention_quantized;
     if (mapped.data()) ro.external_weights = real_name;
     ro.external_files = &external_files;
-    ro.external_renames = renames;
+    ro.external_renames = std::move(renames);
     Rewritten rw = RewriteModel(mapped, ro);
     if (rw.attentions > 0) {
       std::vector<float> with;
