@@ -131,6 +131,14 @@ std::pair<std::string_view, std::string_view> KeyValue(std::string_view entry) {
   return {key, value};
 }
 
+// Appends an external_data entry to a TensorProto being written (KeyValue's inverse).
+void AppendExternalDataEntry(std::string* tensor, std::string_view key, std::string_view value) {
+  std::string e;
+  pb::AppendLen(&e, 1, key);
+  pb::AppendLen(&e, 2, value);
+  pb::AppendLen(tensor, tensor_f::kExternalData, e);
+}
+
 std::optional<uint64_t> Decimal(std::string_view s) {
   if (s.empty() || s.size() > 19) return std::nullopt;
   uint64_t v = 0;
@@ -1056,15 +1064,9 @@ bool AppendExternalized(const pb::Field& initializer, std::string_view model, st
   pb::Reader again(initializer.bytes);
   while (again.Next(&f))
     if (f.number != tensor_f::kRawData) t.append(f.raw);
-  auto entry = [&](std::string_view key, const std::string& value) {
-    std::string e;
-    pb::AppendLen(&e, 1, key);
-    pb::AppendLen(&e, 2, value);
-    pb::AppendLen(&t, tensor_f::kExternalData, e);
-  };
-  entry("location", std::string(location));
-  entry("offset", std::to_string(raw.data() - model.data()));
-  entry("length", std::to_string(raw.size()));
+  AppendExternalDataEntry(&t, "location", location);
+  AppendExternalDataEntry(&t, "offset", std::to_string(raw.data() - model.data()));
+  AppendExternalDataEntry(&t, "length", std::to_string(raw.size()));
   pb::AppendVarintField(&t, tensor_f::kDataLocation, 1);  // EXTERNAL
   pb::AppendLen(graph, graph_f::kInitializer, t);
   return true;
@@ -1082,10 +1084,7 @@ bool AppendRenamed(const pb::Field& initializer, const ExternalRenames& renames,
       auto [key, value] = KeyValue(f.bytes);
       auto to = key == "location" ? renames.find(value) : renames.end();
       if (to != renames.end()) {
-        std::string e;
-        pb::AppendLen(&e, 1, key);
-        pb::AppendLen(&e, 2, to->second);
-        pb::AppendLen(&t, tensor_f::kExternalData, e);
+        AppendExternalDataEntry(&t, key, to->second);
         renamed = true;
         continue;
       }
