@@ -2,7 +2,8 @@
 // as an ONNX ModelProto. FuseSkipLayerNorm, FuseAttention, both in one pass (RewriteGraph) and
 // CountAttentionBlocks must return a Status, never crash or read out of bounds; when one rewrites, its output must
 // parse again and hold nothing more for it to fuse (each rewrite is idempotent), and the other rewrite must still
-// read it; FuseAttention fuses either every block CountAttentionBlocks counts or none.
+// read it; FuseAttention fuses either every block CountAttentionBlocks counts or none; the graph as written with its
+// weights in place (WeightsInPlace) fuses as the input does when the input is handed in as its weights' file.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -46,6 +47,26 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   both.external_min_bytes = 8;
   CheckIdempotent("both, weights in place", model, [&](std::string_view m) { return winnow::rt::RewriteGraph(m, both); },
                   [](const winnow::rt::GraphRewrite& g) { return g.skip_layer_norms + g.attentions; });
+  // The graph as written with its weights in place: read back with the input handed in as that file, it fuses as
+  // the input does (the same values behind every initializer).
+  auto in_place = winnow::rt::WeightsInPlace(model, both);
+  if (in_place.ok() && !in_place->model.empty()) {
+    winnow::rt::ExternalFiles self{{"weights", model}};
+    winnow::rt::RewriteOptions read_back = both;
+    read_back.external_weights.clear();
+    read_back.external_files = &self;
+    both.external_weights.clear();
+    auto direct = winnow::rt::RewriteGraph(model, both);
+    auto via = winnow::rt::RewriteGraph(in_place->model, read_back);
+    both.external_weights = "weights";
+    if (direct.ok() && (!via.ok() || via->skip_layer_norms != direct->skip_layer_norms ||
+                        via->attentions != direct->attentions || via->packed_qkv != direct->packed_qkv)) {
+      std::fprintf(stderr, "INVARIANT: weights in place fuse %d/%d/%d, as written %d/%d/%d (%s)\n",
+                   via.ok() ? via->skip_layer_norms : -1, via.ok() ? via->attentions : -1, via.ok() ? via->packed_qkv : -1,
+                   direct->skip_layer_norms, direct->attentions, direct->packed_qkv, via.ok() ? via->skipped.c_str() : "");
+      std::abort();
+    }
+  }
   // External weights read from handed-in files: every location the model names maps to the input itself, so
   // offsets and lengths taken from the fuzzed model land anywhere in (or past) it.
   auto locations = winnow::rt::ExternalDataLocations(model);

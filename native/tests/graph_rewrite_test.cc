@@ -965,5 +965,64 @@ TEST(GraphRewrite, ExternalWeightsPointIntoTheFile) {
   EXPECT_GE(external_count, 9);  // embeddings, FFN and output projections, classifier
 }
 
+// WeightsInPlace: the graph as written, node for node, with each large initializer pointing at its bytes in the file
+// and the small ones inline as they were.
+TEST(GraphRewrite, WeightsInPlaceKeepsTheGraphAsWritten) {
+  const std::string bytes = ReadFile(std::string(WINNOW_SOURCE_DIR) + "/test/fixtures/models/bert-ce-tiny/onnx/model.onnx");
+  ASSERT_FALSE(bytes.empty());
+  RewriteOptions o;
+  o.layer_norms = o.attention = true;  // not read: nothing is fused
+  auto none = WeightsInPlace(bytes, o);  // no location to name
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->model.empty());
+  EXPECT_FALSE(none->skipped.empty());
+
+  o.external_weights = "model.onnx";
+  auto w = WeightsInPlace(bytes, o);
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  ASSERT_FALSE(w->model.empty()) << w->skipped;
+  EXPECT_EQ(w->skip_layer_norms + w->attentions, 0);
+  EXPECT_LT(w->model.size(), bytes.size() / 4);
+  const auto before = Nodes(bytes), after = Nodes(w->model);
+  ASSERT_EQ(after.size(), before.size());
+  for (size_t i = 0; i < before.size(); ++i) {
+    EXPECT_EQ(after[i].op, before[i].op) << i;
+    EXPECT_EQ(after[i].inputs, before[i].inputs) << i;
+    EXPECT_EQ(after[i].outputs, before[i].outputs) << i;
+  }
+  const auto written = Initializers(bytes), kept = Initializers(w->model);
+  ASSERT_EQ(kept.size(), written.size());
+  int external = 0;
+  for (const auto& [name, t] : kept) {
+    ASSERT_TRUE(written.count(name)) << name;
+    if (t.data_location != 1) {
+      EXPECT_LT(t.raw.size(), 4096u) << name;
+      EXPECT_EQ(t.raw, written.at(name).raw) << name;
+      continue;
+    }
+    ++external;
+    EXPECT_EQ(t.external.at("location"), "model.onnx") << name;
+    const size_t offset = std::stoull(t.external.at("offset")), length = std::stoull(t.external.at("length"));
+    ASSERT_LE(offset + length, bytes.size()) << name;
+    EXPECT_EQ(bytes.substr(offset, length), written.at(name).raw) << name;
+  }
+  EXPECT_GE(external, 9);
+
+  // A graph the rewrites leave alone (a node with a subgraph) is left to ONNX Runtime to read.
+  G g;
+  std::string branch, attr;
+  pb::AppendLen(&branch, 2, "then");
+  pb::AppendLen(&attr, 1, "then_branch");
+  pb::AppendLen(&attr, 6, branch);
+  pb::AppendVarintField(&attr, 20, 5);  // GRAPH
+  g.Node("If", {"cond"}, {"Y"}, {attr});
+  g.Initializer(VectorTensor("w", 2048));
+  g.Output("Y");
+  auto sub = WeightsInPlace(g.Model(), o);
+  ASSERT_TRUE(sub.ok());
+  EXPECT_TRUE(sub->model.empty());
+  EXPECT_NE(sub->skipped.find("subgraph"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace winnow::rt

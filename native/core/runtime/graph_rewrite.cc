@@ -1310,6 +1310,22 @@ StatusOr<GraphRewrite> RewriteGraph(std::string_view model, const RewriteOptions
   return result;
 }
 
+StatusOr<GraphRewrite> WeightsInPlace(std::string_view model, const RewriteOptions& o) {
+  ExternalFilesScope files(o.external_files);
+  GraphRewrite result;
+  ParsedModel pm;
+  WINNOW_RETURN_IF_ERROR(ParseModel(model, /*quantized=*/true, &pm, &result.skipped));
+  if (!result.skipped.empty()) return result;
+  if (o.external_weights.empty() && o.external_renames.empty()) {
+    result.skipped = "no external location to write the weights under";
+    return result;
+  }
+  std::vector<char> claimed(pm.g.nodes.size(), 0);
+  std::optional<std::string> out = EmitModel(pm, claimed, {}, {}, false, {}, o);
+  if (out) result.model = std::move(*out);
+  return result;
+}
+
 StatusOr<GraphRewrite> FuseSkipLayerNorm(std::string_view model, bool quantized) {
   RewriteOptions o;
   o.layer_norms = true;

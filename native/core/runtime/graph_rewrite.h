@@ -63,16 +63,23 @@ struct RewriteOptions {
   bool attention = false, quantized_attention = false;
   float test_scale = 1.0f;  // FuseAttention's
   bool pack_qkv = true;     // FuseAttention's
-  // Non-empty: initializers of external_min_bytes or more kept unchanged from `model` are written as external data at their
-  // offset in `model`, under this location name, so the rewritten model holds the graph and not a second copy of
-  // the weights. The caller hands `model` to ONNX Runtime as that in-memory file
-  // (SessionOptions::AddExternalInitializersFromFilesInMemory) and keeps it alive as long as the session.
+  // Non-empty: initializers of external_min_bytes or more kept unchanged from `model` are written as external data at
+  // their offset in `model`, under this location name, so the rewritten model holds the graph and not a second copy
+  // of the weights. The caller names the model file itself here (its real name) and tells ONNX Runtime its folder
+  // (session.model_external_initializers_file_folder_path), which then maps the file and uses the weights in place.
   std::string external_weights;
   size_t external_min_bytes = 4096;  // smaller initializers stay inline (the fuzzer lowers it)
   const ExternalFiles* external_files = nullptr;  // the model's own external data files, if it has any
   ExternalRenames external_renames;               // ... and the names to give them in the rewritten model
 };
 StatusOr<GraphRewrite> RewriteGraph(std::string_view model, const RewriteOptions& options);
+
+// The model as written, its weights referring to where they lie: what RewriteGraph writes when it fuses nothing.
+// Initializers of o.external_min_bytes or more go out as external data at their offset in `model` under
+// o.external_weights, references to the model's own external files are renamed by o.external_renames; the fusion
+// options are not read. `model` is empty (and `skipped` says why) when the graph is one the rewrites leave alone
+// (subgraphs, external files not handed in). Errors as above.
+StatusOr<GraphRewrite> WeightsInPlace(std::string_view model, const RewriteOptions& options);
 
 // How many blocks FuseAttention would fuse (0 when it would leave the model alone), without writing the rewritten
 // model: a cheap look before deciding to load the file to check a rewrite against. Errors as above.

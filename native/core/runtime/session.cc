@@ -170,9 +170,15 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
     // file on disk, which ONNX Runtime then maps and uses where they lie, as it does with a model.onnx_data: the
     // weights are neither copied into the rewritten model nor read into memory twice. The file is named by its
     // real path (a hub-cache snapshot links into blobs/), and ONNX Runtime is told that folder.
+    // CPU sessions load even the graph as written this way (WeightsInPlace): ONNX Runtime would otherwise copy every
+    // weight out of the file, the unused rows of a 250k-token embedding table too. CUDA sessions copy the weights to
+    // the device either way; there only a rewrite maps the file. WINNOW_WEIGHTS_IN_PLACE=0: the file as written is
+    // read by ONNX Runtime as usual (comparisons).
+    const char* in_place_env = std::getenv("WINNOW_WEIGHTS_IN_PLACE");
+    const bool in_place = !use_cuda && !(in_place_env && std::string_view(in_place_env) == "0");
     MappedFile mapped;
     std::string real_dir, real_name;
-    if ((fuse || attention) && sb.st_size > 0 && static_cast<uint64_t>(sb.st_size) < (uint64_t{1} << 31)) {
+    if ((fuse || attention || in_place) && sb.st_size > 0 && static_cast<uint64_t>(sb.st_size) < (uint64_t{1} << 31)) {
       if (char* real = realpath(onnx_path.c_str(), nullptr)) {
         const std::string r = real;
         std::free(real);
@@ -219,8 +225,8 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
       data_files.clear();
       renames.clear();
     }
-    // Only the rewritten graph is told where its weights are; the file as written (loaded for the probe run, or
-    // when no rewrite is kept) resolves its own external data as usual.
+    // Only the rewritten graph is told where its weights are; the file as written, read by ONNX Runtime, resolves its
+    // own external data as usual.
     Ort::SessionOptions rewritten_so = so.Clone();
     if (mapped.data()) rewritten_so.AddConfigEntry("session.model_external_initializers_file_folder_path", real_dir.c_str());
     // A rewritten graph ONNX Runtime refuses, or cannot run on the probe batch, is dropped for the next one.
@@ -236,7 +242,26 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
       rt->TakeRecentLog();
       return nullptr;
     };
+    RewriteOptions ro;
+    if (mapped.data()) ro.external_weights = real_name;
+    ro.external_files = &external_files;
+    ro.external_renames = std::move(renames);
+    // The graph as written: with its weights in place when it can be (in_place), else the file read by ONNX Runtime.
     auto load_file = [&] {
+      if (in_place && mapped.data()) {
+        auto written = WeightsInPlace(std::string_view(reinterpret_cast<const char*>(mapped.data()), mapped.size()), ro);
+        if (written.ok() && !written->model.empty()) {
+          try {
+            s->session_ = std::make_unique<Ort::Session>(rt->env(), written->model.data(), written->model.size(),
+                                                         rewritten_so);
+            s->ReadNames();
+            return;
+          } catch (const Ort::Exception&) {
+            s->session_.reset();
+            rt->TakeRecentLog();
+          }
+        }
+      }
       s->session_ = std::make_unique<Ort::Session>(rt->env(), onnx_path.c_str(), so);
       s->ReadNames();
     };
@@ -253,14 +278,10 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
       malloc_trim(0);  // hand that session's freed heap (its copy of the weights) back before the next one loads
 #endif
     }
-    RewriteOptions ro;
     ro.layer_norms = fuse;
     ro.quantized_norms = quantized;
     ro.attention = check_attention;
     ro.quantized_attention = attention_quantized;
-    if (mapped.data()) ro.external_weights = real_name;
-    ro.external_files = &external_files;
-    ro.external_renames = std::move(renames);
     Rewritten rw = RewriteModel(mapped, ro);
     if (rw.attentions > 0) {
       std::vector<float> with;
@@ -285,6 +306,11 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
       }
     }
     if (!s->session_) load_file();
+#if defined(__GLIBC__)
+    // The load's transient buffers (the probe session's, ONNX Runtime's graph copies) are free now, but glibc keeps
+    // their pages where they lie between live blocks: 40-50 MiB on the bge-reranker-base shape. Hand them back.
+    malloc_trim(0);
+#endif
     s->device_ = use_cuda ? "cuda:" + std::to_string(config.device.device_id) : "cpu";
     if (config.io_binding) {
       s->EnableIoBinding(config);
