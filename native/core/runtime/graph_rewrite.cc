@@ -109,16 +109,6 @@ struct Tensor {
   bool resolved = false;
 };
 
-// The external data files of the model being parsed (RewriteOptions::external_files), for the duration of one
-// RewriteGraph / CountAttentionBlocks call on this thread: ParseTensor reads external tensors' bytes from them.
-thread_local const ExternalFiles* t_external_files = nullptr;
-
-struct ExternalFilesScope {
-  explicit ExternalFilesScope(const ExternalFiles* files) : saved(t_external_files) { t_external_files = files; }
-  ~ExternalFilesScope() { t_external_files = saved; }
-  const ExternalFiles* saved;
-};
-
 // An external_data entry (StringStringEntryProto: key 1, value 2).
 std::pair<std::string_view, std::string_view> KeyValue(std::string_view entry) {
   pb::Reader r(entry);
@@ -149,7 +139,9 @@ std::optional<uint64_t> Decimal(std::string_view s) {
   return v;
 }
 
-std::optional<Tensor> ParseTensor(std::string_view bytes) {
+// `files`: the model's external data files (RewriteOptions::external_files), from which an external tensor's bytes
+// are read (`resolved`); null: external tensors stay unresolved.
+std::optional<Tensor> ParseTensor(std::string_view bytes, const ExternalFiles* files) {
   Tensor t;
   pb::Reader r(bytes);
   pb::Field f;
@@ -206,9 +198,9 @@ std::optional<Tensor> ParseTensor(std::string_view bytes) {
     }
   }
   if (!r.ok()) return std::nullopt;
-  if (t.external && t_external_files && offset) {
-    auto file = t_external_files->find(location);
-    if (file != t_external_files->end() && *offset <= file->second.size()) {
+  if (t.external && files && offset) {
+    auto file = files->find(location);
+    if (file != files->end() && *offset <= file->second.size()) {
       const uint64_t n = length ? *length : file->second.size() - *offset;
       if (n <= file->second.size() - *offset) {
         t.raw = file->second.substr(*offset, n);
@@ -289,6 +281,7 @@ class Graph {
   std::unordered_map<std::string_view, std::vector<size_t>> consumers;  // value -> consuming nodes (with repeats)
   std::unordered_map<std::string_view, size_t> producer;
   std::unordered_set<std::string_view> graph_outputs;
+  const ExternalFiles* external_files = nullptr;  // where external constants' bytes are read from
 
   // False when a value is produced by two nodes: not a valid ONNX graph, and the matchers' producer
   // lookups would be ambiguous.
@@ -327,7 +320,7 @@ class Graph {
   std::optional<Tensor> Constant(std::string_view name) const {
     auto it = constants.find(name);
     if (it == constants.end()) return std::nullopt;
-    return ParseTensor(it->second);
+    return ParseTensor(it->second, external_files);
   }
   std::optional<double> ScalarConstant(std::string_view name) const {
     auto t = Constant(name);
@@ -974,10 +967,12 @@ bool QuantizesActivations(const Node& n) {
 }
 
 // Errors: malformed protobuf. `*skipped` is set (and the rewrite must leave the model alone) for graphs with
-// subgraphs, external weights, a value produced twice, or (unless `quantized`) quantized activations: there
-// a float 1e-7 off can round to the next int8 step (~2e-3 on a score).
-Status ParseModel(std::string_view model, bool quantized, ParsedModel* pm, std::string* skipped) {
+// subgraphs, external weights not in `files`, or a value produced twice. `pm->quantizes` says whether the graph
+// quantizes activations (the callers decide: there a float 1e-7 off can round to the next int8 step, ~2e-3 on a
+// score).
+Status ParseModel(std::string_view model, const ExternalFiles* files, ParsedModel* pm, std::string* skipped) {
   pm->model = model;
+  pm->g.external_files = files;
   bool has_graph = false;
   {
     pb::Reader r(model);
@@ -1017,13 +1012,9 @@ Status ParseModel(std::string_view model, bool quantized, ParsedModel* pm, std::
         return Status::Ok();
       }
       if (QuantizesActivations(n)) pm->quantizes = true;
-      if (!quantized && QuantizesActivations(n)) {
-        *skipped = "the graph quantizes activations";
-        return Status::Ok();
-      }
       g.nodes.push_back(std::move(n));
     } else if (f.number == graph_f::kInitializer) {
-      auto t = ParseTensor(f.bytes);
+      auto t = ParseTensor(f.bytes, files);
       if (!t) return Malformed("initializer");
       if (t->external && !t->resolved) {  // an external data file that was not handed in
         *skipped = "weights are in external data files";
@@ -1247,10 +1238,9 @@ int AddNormFusions(const Graph& g, std::vector<char>* claimed, std::unordered_ma
 }  // namespace
 
 StatusOr<GraphRewrite> RewriteGraph(std::string_view model, const RewriteOptions& o) {
-  ExternalFilesScope files(o.external_files);
   GraphRewrite result;
   ParsedModel pm;
-  WINNOW_RETURN_IF_ERROR(ParseModel(model, /*quantized=*/true, &pm, &result.skipped));
+  WINNOW_RETURN_IF_ERROR(ParseModel(model, o.external_files, &pm, &result.skipped));
   if (!result.skipped.empty()) return result;
   // Graphs that quantize activations only where asked: a float 1e-7 off can round to the next int8 step.
   const bool norms = o.layer_norms && (!pm.quantizes || o.quantized_norms);
@@ -1311,10 +1301,9 @@ StatusOr<GraphRewrite> RewriteGraph(std::string_view model, const RewriteOptions
 }
 
 StatusOr<GraphRewrite> WeightsInPlace(std::string_view model, const RewriteOptions& o) {
-  ExternalFilesScope files(o.external_files);
   GraphRewrite result;
   ParsedModel pm;
-  WINNOW_RETURN_IF_ERROR(ParseModel(model, /*quantized=*/true, &pm, &result.skipped));
+  WINNOW_RETURN_IF_ERROR(ParseModel(model, o.external_files, &pm, &result.skipped));
   if (!result.skipped.empty()) return result;
   if (o.external_weights.empty() && o.external_renames.empty()) {
     result.skipped = "no external location to write the weights under";
@@ -1343,11 +1332,10 @@ StatusOr<GraphRewrite> FuseAttention(std::string_view model, bool quantized, flo
 }
 
 StatusOr<int> CountAttentionBlocks(std::string_view model, bool quantized, const ExternalFiles* external_files) {
-  ExternalFilesScope files(external_files);
   ParsedModel pm;
   std::string skipped;
   // Parsed as RewriteGraph parses (the whole graph, quantized or not), so that both find the same malformations.
-  WINNOW_RETURN_IF_ERROR(ParseModel(model, /*quantized=*/true, &pm, &skipped));
+  WINNOW_RETURN_IF_ERROR(ParseModel(model, external_files, &pm, &skipped));
   if (!skipped.empty() || (pm.quantizes && !quantized)) return 0;
   return static_cast<int>(FindAttentions(pm, &skipped).size());
 }
