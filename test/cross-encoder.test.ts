@@ -78,6 +78,19 @@ describe('layer norm fusion (fuseLayerNorm)', () => {
     expect(mappings(file)).toBeGreaterThan(0); // ce still holds it
     ce.dispose();
     expect(mappings(file)).toBe(0); // released with the sessions
+    // An int8 graph, which the rewrites leave as written by default, is mapped the same way, with the same scores.
+    const int8 = path.join(dir, 'onnx', 'model_quantized.onnx');
+    fs.copyFileSync(path.join(TINY, 'onnx', 'model_quantized.onnx'), int8);
+    const q = await CrossEncoder.load(dir, { threads: 1, batchSize: 1, file: 'model_quantized.onnx' });
+    expect(q.fusedLayerNorms).toBe(0);
+    expect(mappings(fs.realpathSync(int8))).toBeGreaterThan(0);
+    const qRead = await withEnv({ WINNOW_WEIGHTS_IN_PLACE: 0 }, () =>
+      CrossEncoder.load(dir, { threads: 1, batchSize: 1, file: 'model_quantized.onnx' }),
+    );
+    expect(await q.predict(pairs)).toEqual(await qRead.predict(pairs));
+    q.dispose();
+    qRead.dispose();
+    expect(mappings(fs.realpathSync(int8))).toBe(0);
     fs.rmSync(dir, { recursive: true, force: true });
   });
 

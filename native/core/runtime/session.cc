@@ -275,7 +275,7 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
       check_attention = s->ProbeRun(&without);
       s->session_.reset();
 #if defined(__GLIBC__)
-      malloc_trim(0);  // hand that session's freed heap (its copy of the weights) back before the next one loads
+      malloc_trim(0);  // hand that session's freed heap (its prepacked weights) back before the next one loads
 #endif
     }
     ro.layer_norms = fuse;
