@@ -1,8 +1,9 @@
 // One process, one model load: how long CrossEncoder.load takes and what it leaves resident.
 //   node bench/load.mjs --model bench/models/bge-reranker-base [--options '{"fuseAttention":false}'] [--repo ../old]
+//     [--pairs 64] [--save scores.json] [--compare other-scores.json]
 // Prints load time, peak RSS at load (and the most anonymous memory seen during it), then RSS (anonymous and file-backed) after the load and after one call
 // of 64 pairs (Linux: /proc/self/smaps_rollup).
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { loadCorpus, makePairs } from './pairs.mjs';
@@ -32,8 +33,15 @@ const loadMs = performance.now() - t0;
 clearInterval(sampler);
 const peak = process.resourceUsage().maxRSS;
 const afterLoad = resident();
-await ce.predict(makePairs(loadCorpus(), 64, 64));
+const n = Number(args.pairs ?? 64);
+const scores = Array.from(await ce.predict(makePairs(loadCorpus(), n, 64)));
+if (args.save) writeFileSync(args.save, JSON.stringify(scores));
+// --compare: max |Δ| against scores saved by another run (another configuration of the same model).
+const compare = args.compare ? JSON.parse(readFileSync(args.compare, 'utf8')) : null;
+const delta = compare ? Math.max(...scores.map((s, i) => Math.abs(s - compare[i]))) : null;
 console.log(
   `${path.basename(args.model ?? 'minilm-ce')}${args.options ? ' ' + args.options : ''}: load ${loadMs.toFixed(0)} ms, ` +
-    `peak RSS at load ${mib(peak)} (anonymous, sampled every 10 ms: ${mib(anonPeak)}); after load ${afterLoad}; after 64 pairs ${resident()}`,
+    `peak RSS at load ${mib(peak)} (anonymous, sampled every 10 ms: ${mib(anonPeak)}); after load ${afterLoad}; after ${n} pairs ${resident()}; ` +
+    `fused: ${ce.fusedLayerNorms} norms, ${ce.fusedAttentions} attention blocks` +
+    (delta === null ? '' : `; max |Δscore| vs ${args.compare}: ${delta.toExponential(2)}`),
 );
