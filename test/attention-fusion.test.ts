@@ -42,6 +42,23 @@ describe('attention fusion (fuseAttention)', () => {
     plain.dispose();
   });
 
+  it('leaves blocks as wide as the CPU default bound unfused unless fuseAttention is true', async () => {
+    // The CPU default fuses blocks narrower than 768 only (no gain measured at 768 and 1024, a slower load); the
+    // hook moves that bound to the fixture's width, 32.
+    const atBound = await withEnv({ WINNOW_TEST_ATTENTION_AUTO_WIDTH: 32 }, () => CrossEncoder.load(TINY, { threads: 1 }));
+    expect(atBound.fusedAttentions).toBe(0);
+    expect(atBound.fusedLayerNorms).toBe(5); // the norms are fused whatever the width
+    const asked = await withEnv({ WINNOW_TEST_ATTENTION_AUTO_WIDTH: 32 }, () =>
+      CrossEncoder.load(TINY, { threads: 1, fuseAttention: true }),
+    );
+    expect(asked.fusedAttentions).toBe(2);
+    const above = await withEnv({ WINNOW_TEST_ATTENTION_AUTO_WIDTH: 33 }, () => CrossEncoder.load(TINY, { threads: 1 }));
+    expect(above.fusedAttentions).toBe(2);
+    const pairs = mixedPairs();
+    expect(maxAbsDiff(await atBound.predict(pairs), await asked.predict(pairs))).toBeLessThan(1e-5);
+    for (const m of [atBound, asked, above]) m.dispose();
+  });
+
   it('the MultiHeadAttention form (projections left as written) scores within 1e-5 of the reference too', async () => {
     const pairs = mixedPairs();
     const ref = (await referenceLogits(TINY, pairs, { maxLength: 512 })).map((r) => sigmoid(r[0]));

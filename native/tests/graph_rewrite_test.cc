@@ -559,6 +559,11 @@ TEST(AttentionFusion, FixtureExports) {
     auto r = FuseAttention(bytes);
     ASSERT_TRUE(r.ok()) << c.file << ": " << r.status().ToString();
     EXPECT_EQ(r->attentions, c.fused) << c.file << " " << r->skipped;
+    int64_t width = -1;
+    auto count = CountAttentionBlocks(bytes, false, nullptr, &width);
+    ASSERT_TRUE(count.ok()) << c.file;
+    EXPECT_EQ(*count, c.fused) << c.file;
+    EXPECT_EQ(width, c.fused ? 32 : 0) << c.file;  // the fixtures' hidden size (heads x head size)
     if (c.fused == 0) continue;
     EXPECT_EQ(r->packed_qkv, c.fused) << c.file;
     std::map<std::string, int> ops, before;

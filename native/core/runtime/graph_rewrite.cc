@@ -1331,13 +1331,18 @@ StatusOr<GraphRewrite> FuseAttention(std::string_view model, bool quantized, flo
   return RewriteGraph(model, o);
 }
 
-StatusOr<int> CountAttentionBlocks(std::string_view model, bool quantized, const ExternalFiles* external_files) {
+StatusOr<int> CountAttentionBlocks(std::string_view model, bool quantized, const ExternalFiles* external_files,
+                                   int64_t* width) {
+  if (width) *width = 0;
   ParsedModel pm;
   std::string skipped;
   // Parsed as RewriteGraph parses (the whole graph, quantized or not), so that both find the same malformations.
   WINNOW_RETURN_IF_ERROR(ParseModel(model, external_files, &pm, &skipped));
   if (!skipped.empty() || (pm.quantizes && !quantized)) return 0;
-  return static_cast<int>(FindAttentions(pm, &skipped).size());
+  const std::vector<AttentionMatch> matches = FindAttentions(pm, &skipped);
+  for (const AttentionMatch& m : matches)
+    if (width) *width = std::max(*width, m.width);
+  return static_cast<int>(matches.size());
 }
 
 StatusOr<std::vector<std::string>> ExternalDataLocations(std::string_view model) {

@@ -114,11 +114,22 @@ Rewritten RewriteModel(const MappedFile& file, RewriteOptions o) {
 }
 
 // FuseAttention's blocks in the file, counted without rewriting it (0 when it cannot be read or rewritten).
-int AttentionBlocks(const MappedFile& file, bool quantized, const ExternalFiles* external_files) {
+// `width`: the widest block's (heads x head size).
+int AttentionBlocks(const MappedFile& file, bool quantized, const ExternalFiles* external_files, int64_t* width) {
+  *width = 0;
   if (!file.data()) return 0;
   auto n = CountAttentionBlocks(std::string_view(reinterpret_cast<const char*>(file.data()), file.size()), quantized,
-                                external_files);
+                                external_files, width);
   return n.ok() ? *n : 0;
+}
+
+// With fuseAttention unset, CPU sessions fuse attention blocks narrower than this only. At width 384 (MiniLM,
+// e5-small) the packed Q/K/V GEMM is 5-6 % faster; at 768 and 1024 (bge-reranker-base, bge-reranker-v2-m3 shapes)
+// no gain was measurable, while the probe run the fusion needs made loading 1.7-2.6x slower and its peak memory
+// 1.5-1.7x higher (docs/benchmark.md). WINNOW_TEST_ATTENTION_AUTO_WIDTH moves the bound (tests).
+int64_t AutoAttentionMaxWidth() {
+  const char* v = std::getenv("WINNOW_TEST_ATTENTION_AUTO_WIDTH");
+  return v && *v ? std::strtoll(v, nullptr, 10) : 768;
 }
 
 // Outputs of two graphs on the probe batch agree: fp32 graphs within 1e-3 (relative above 1), float16 ones or
@@ -162,6 +173,7 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
     const bool fuse = config.fuse_layer_norm == SessionConfig::Fusion::kAll ||
                       (config.fuse_layer_norm == SessionConfig::Fusion::kAuto && !use_cuda);
     const bool quantized = config.fuse_layer_norm == SessionConfig::Fusion::kAll;
+    // Attention likewise, and then only for blocks narrower than AutoAttentionMaxWidth().
     const bool attention = config.fuse_attention == SessionConfig::Fusion::kAll ||
                            (config.fuse_attention == SessionConfig::Fusion::kAuto && !use_cuda);
     const bool attention_quantized = quantized && config.fuse_attention == SessionConfig::Fusion::kAll;
@@ -270,7 +282,9 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
     // blocks to fuse, it runs the probe batch first, before anything is rewritten: one model in memory at a time.
     std::vector<float> without;
     bool check_attention = false;
-    if (attention && AttentionBlocks(mapped, attention_quantized, &external_files) > 0) {
+    int64_t attention_width = 0;
+    if (attention && AttentionBlocks(mapped, attention_quantized, &external_files, &attention_width) > 0 &&
+        (config.fuse_attention == SessionConfig::Fusion::kAll || attention_width < AutoAttentionMaxWidth())) {
       load_file();
       check_attention = s->ProbeRun(&without);
       s->session_.reset();
