@@ -52,13 +52,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto in_place = winnow::rt::WeightsInPlace(model, both);
   if (in_place.ok() && !in_place->model.empty()) {
     winnow::rt::ExternalFiles self{{"weights", model}};
-    winnow::rt::RewriteOptions read_back = both;
-    read_back.external_weights.clear();
+    winnow::rt::RewriteOptions as_written = both;  // fused into an inline model, no weights named in place
+    as_written.external_weights.clear();
+    winnow::rt::RewriteOptions read_back = as_written;
     read_back.external_files = &self;
-    both.external_weights.clear();
-    auto direct = winnow::rt::RewriteGraph(model, both);
+    auto direct = winnow::rt::RewriteGraph(model, as_written);
     auto via = winnow::rt::RewriteGraph(in_place->model, read_back);
-    both.external_weights = "weights";
     if (direct.ok() && (!via.ok() || via->skip_layer_norms != direct->skip_layer_norms ||
                         via->attentions != direct->attentions || via->packed_qkv != direct->packed_qkv)) {
       std::fprintf(stderr, "INVARIANT: weights in place fuse %d/%d/%d, as written %d/%d/%d (%s)\n",

@@ -71,6 +71,10 @@ Status TransformerModel::LoadCommon(const ModelOptions& options) {
   sc.fuse_layer_norm = options.fuse_layer_norm;
   sc.fuse_attention = options.fuse_attention;
   if (const char* io = std::getenv("WINNOW_IO_BINDING"); io && *io) sc.io_binding = std::string(io) == "1";
+  if (const char* in_place = std::getenv("WINNOW_WEIGHTS_IN_PLACE"); in_place && *in_place)
+    sc.weights_in_place = std::string(in_place) != "0";
+  if (const char* width = std::getenv("WINNOW_TEST_ATTENTION_AUTO_WIDTH"); width && *width)
+    sc.auto_attention_max_width = std::atoll(width);
   WINNOW_ASSIGN_OR_RETURN(sc.device, rt::ParseDevice(options.device));
   // On a GPU, a folder's fp16 export (onnx/model_fp16.onnx) is preferred when no file was named.
   std::string fp16_path;

@@ -123,15 +123,6 @@ int AttentionBlocks(const MappedFile& file, bool quantized, const ExternalFiles*
   return n.ok() ? *n : 0;
 }
 
-// With fuseAttention unset, CPU sessions fuse attention blocks narrower than this only. At width 384 (MiniLM,
-// e5-small) the packed Q/K/V GEMM is 5-6 % faster; at 768 and 1024 (bge-reranker-base, bge-reranker-v2-m3 shapes)
-// no gain was measurable, while the probe run the fusion needs made loading 1.7-2.6x slower and its peak memory
-// 1.5-1.7x higher (docs/benchmark.md). WINNOW_TEST_ATTENTION_AUTO_WIDTH moves the bound (tests).
-int64_t AutoAttentionMaxWidth() {
-  const char* v = std::getenv("WINNOW_TEST_ATTENTION_AUTO_WIDTH");
-  return v && *v ? std::strtoll(v, nullptr, 10) : 768;
-}
-
 // Outputs of two graphs on the probe batch agree: fp32 graphs within 1e-3 (relative above 1), float16 ones or
 // TF32 sessions within 2e-2.
 bool SameOutputs(const std::vector<float>& a, const std::vector<float>& b, float tolerance) {
@@ -173,7 +164,7 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
     const bool fuse = config.fuse_layer_norm == SessionConfig::Fusion::kAll ||
                       (config.fuse_layer_norm == SessionConfig::Fusion::kAuto && !use_cuda);
     const bool quantized = config.fuse_layer_norm == SessionConfig::Fusion::kAll;
-    // Attention likewise, and then only for blocks narrower than AutoAttentionMaxWidth().
+    // Attention likewise, and then only for blocks narrower than config.auto_attention_max_width.
     const bool attention = config.fuse_attention == SessionConfig::Fusion::kAll ||
                            (config.fuse_attention == SessionConfig::Fusion::kAuto && !use_cuda);
     const bool attention_quantized = quantized && config.fuse_attention == SessionConfig::Fusion::kAll;
@@ -182,12 +173,10 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
     // file on disk, which ONNX Runtime then maps and uses where they lie, as it does with a model.onnx_data: the
     // weights are neither copied into the rewritten model nor read into memory twice. The file is named by its
     // real path (a hub-cache snapshot links into blobs/), and ONNX Runtime is told that folder.
-    // CPU sessions load even the graph as written this way (WeightsInPlace): ONNX Runtime would otherwise copy every
-    // weight out of the file, the unused rows of a 250k-token embedding table too. CUDA sessions copy the weights to
-    // the device either way; there only a rewrite maps the file. WINNOW_WEIGHTS_IN_PLACE=0: the file as written is
-    // read by ONNX Runtime as usual (comparisons).
-    const char* in_place_env = std::getenv("WINNOW_WEIGHTS_IN_PLACE");
-    const bool in_place = !use_cuda && !(in_place_env && std::string_view(in_place_env) == "0");
+    // CPU sessions load even the graph as written this way (WeightsInPlace, config.weights_in_place): ONNX Runtime
+    // would otherwise copy every weight out of the file, the unused rows of a 250k-token embedding table too. CUDA
+    // sessions copy the weights to the device either way; there only a rewrite maps the file.
+    const bool in_place = !use_cuda && config.weights_in_place;
     MappedFile mapped;
     std::string real_dir, real_name;
     if ((fuse || attention || in_place) && sb.st_size > 0 && static_cast<uint64_t>(sb.st_size) < (uint64_t{1} << 31)) {
@@ -241,12 +230,23 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
     // own external data as usual.
     Ort::SessionOptions rewritten_so = so.Clone();
     if (mapped.data()) rewritten_so.AddConfigEntry("session.model_external_initializers_file_folder_path", real_dir.c_str());
-    // A rewritten graph ONNX Runtime refuses, or cannot run on the probe batch, is dropped for the next one.
-    auto try_load = [&](const std::string& model, std::vector<float>* probe) -> std::unique_ptr<Ort::Session> {
-      if (model.empty()) return nullptr;
+    // A graph written here (its weights named in place) as the session; false, with ONNX Runtime's log of the
+    // refusal taken, when ONNX Runtime refuses it.
+    auto open_written = [&](const std::string& model) {
       try {
         s->session_ = std::make_unique<Ort::Session>(rt->env(), model.data(), model.size(), rewritten_so);
         s->ReadNames();
+        return true;
+      } catch (const Ort::Exception&) {
+        s->session_.reset();
+        rt->TakeRecentLog();
+        return false;
+      }
+    };
+    // A rewritten graph ONNX Runtime refuses, or cannot run on the probe batch, is dropped for the next one.
+    auto try_load = [&](const std::string& model, std::vector<float>* probe) -> std::unique_ptr<Ort::Session> {
+      if (model.empty() || !open_written(model)) return nullptr;
+      try {
         if (s->ProbeRun(probe)) return std::move(s->session_);
       } catch (const Ort::Exception&) {
       }
@@ -262,17 +262,7 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
     auto load_file = [&] {
       if (in_place && mapped.data()) {
         auto written = WeightsInPlace(std::string_view(reinterpret_cast<const char*>(mapped.data()), mapped.size()), ro);
-        if (written.ok() && !written->model.empty()) {
-          try {
-            s->session_ = std::make_unique<Ort::Session>(rt->env(), written->model.data(), written->model.size(),
-                                                         rewritten_so);
-            s->ReadNames();
-            return;
-          } catch (const Ort::Exception&) {
-            s->session_.reset();
-            rt->TakeRecentLog();
-          }
-        }
+        if (written.ok() && !written->model.empty() && open_written(written->model)) return;
       }
       s->session_ = std::make_unique<Ort::Session>(rt->env(), onnx_path.c_str(), so);
       s->ReadNames();
@@ -284,7 +274,7 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
     bool check_attention = false;
     int64_t attention_width = 0;
     if (attention && AttentionBlocks(mapped, attention_quantized, &external_files, &attention_width) > 0 &&
-        (config.fuse_attention == SessionConfig::Fusion::kAll || attention_width < AutoAttentionMaxWidth())) {
+        (config.fuse_attention == SessionConfig::Fusion::kAll || attention_width < config.auto_attention_max_width)) {
       load_file();
       check_attention = s->ProbeRun(&without);
       s->session_.reset();

@@ -28,10 +28,19 @@ struct SessionConfig {
   // kAll: any device, and graphs that quantize activations too (their int8 scores move).
   enum class Fusion { kOff, kAuto, kAll } fuse_layer_norm = Fusion::kAuto;
   // graph_rewrite.h FuseAttention: self-attention -> com.microsoft Attention / MultiHeadAttention. kAuto: float
-  // graphs on the CPU (measured faster there; unmeasured on CUDA); kAll: any device, and quantized graphs when
-  // fuse_layer_norm is kAll too. The fused graph is kept only when its outputs on a padded probe batch match the
-  // file as written.
+  // graphs on the CPU whose blocks are narrower than auto_attention_max_width (measured faster there; unmeasured on
+  // CUDA); kAll: any device and width, and quantized graphs when fuse_layer_norm is kAll too. The fused graph is
+  // kept only when its outputs on a padded probe batch match the file as written.
   Fusion fuse_attention = Fusion::kAuto;
+  // Heads x head size from which kAuto leaves attention alone: at 384 (MiniLM, e5-small) the packed Q/K/V GEMM is
+  // 5-6 % faster; at 768 and 1024 (bge-reranker-base, bge-reranker-v2-m3 shapes) no gain was measurable, while the
+  // probe run the fusion needs made loading 1.7-2.6x slower and its peak memory 1.5-1.7x higher
+  // (docs/benchmark.md). WINNOW_TEST_ATTENTION_AUTO_WIDTH moves it (tests).
+  int64_t auto_attention_max_width = 768;
+  // CPU sessions hand ONNX Runtime even the graph as written naming the model file as the external data of its
+  // weights (graph_rewrite.h WeightsInPlace), so ONNX Runtime maps them rather than copying them out of the file.
+  // WINNOW_WEIGHTS_IN_PLACE=0 turns it off (comparisons).
+  bool weights_in_place = true;
   // Run through an IoBinding with input buffers reused between batches, staged in pinned (page-locked) host memory
   // on CUDA (faster, asynchronous copies to the device) and outputs landing there too. Off by default until measured
   // on a GPU; WINNOW_IO_BINDING=1 turns it on (the CPU runs the same code with ordinary memory, for tests).
