@@ -232,9 +232,9 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
     if (mapped.data()) rewritten_so.AddConfigEntry("session.model_external_initializers_file_folder_path", real_dir.c_str());
     // A graph written here (its weights named in place) as the session; false, with ONNX Runtime's log of the
     // refusal taken, when ONNX Runtime refuses it.
-    auto open_written = [&](const std::string& model) {
+    auto open_written = [&](const std::string& model, const Ort::SessionOptions& options) {
       try {
-        s->session_ = std::make_unique<Ort::Session>(rt->env(), model.data(), model.size(), rewritten_so);
+        s->session_ = std::make_unique<Ort::Session>(rt->env(), model.data(), model.size(), options);
         s->ReadNames();
         return true;
       } catch (const Ort::Exception&) {
@@ -245,7 +245,7 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
     };
     // A rewritten graph ONNX Runtime refuses, or cannot run on the probe batch, is dropped for the next one.
     auto try_load = [&](const std::string& model, std::vector<float>* probe) -> std::unique_ptr<Ort::Session> {
-      if (model.empty() || !open_written(model)) return nullptr;
+      if (model.empty() || !open_written(model, rewritten_so)) return nullptr;
       try {
         if (s->ProbeRun(probe)) return std::move(s->session_);
       } catch (const Ort::Exception&) {
@@ -259,12 +259,12 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
     ro.external_files = &external_files;
     ro.external_renames = std::move(renames);
     // The graph as written: with its weights in place when it can be (in_place), else the file read by ONNX Runtime.
-    auto load_file = [&] {
+    auto load_file = [&](const Ort::SessionOptions& file_so, const Ort::SessionOptions& written_so) {
       if (in_place && mapped.data()) {
         auto written = WeightsInPlace(std::string_view(reinterpret_cast<const char*>(mapped.data()), mapped.size()), ro);
-        if (written.ok() && !written->model.empty() && open_written(written->model)) return;
+        if (written.ok() && !written->model.empty() && open_written(written->model, written_so)) return;
       }
-      s->session_ = std::make_unique<Ort::Session>(rt->env(), onnx_path.c_str(), so);
+      s->session_ = std::make_unique<Ort::Session>(rt->env(), onnx_path.c_str(), file_so);
       s->ReadNames();
     };
     // A fused attention graph is kept only if it computes what the file as written computes (the rewrite assumes
@@ -275,11 +275,19 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
     int64_t attention_width = 0;
     if (attention && AttentionBlocks(mapped, attention_quantized, &external_files, &attention_width) > 0 &&
         (config.fuse_attention == SessionConfig::Fusion::kAll || attention_width < config.auto_attention_max_width)) {
-      load_file();
+      // The reference session runs one small batch and is dropped: it is built cheaply, without ONNX Runtime's
+      // graph fusions and without prepacking its weights (a copy of every matrix, which set the load's peak).
+      auto cheap = [](const Ort::SessionOptions& options) {
+        Ort::SessionOptions c = options.Clone();
+        c.SetGraphOptimizationLevel(GraphOptimizationLevel::ORT_ENABLE_BASIC);
+        c.AddConfigEntry("session.disable_prepacking", "1");
+        return c;
+      };
+      load_file(cheap(so), cheap(rewritten_so));
       check_attention = s->ProbeRun(&without);
       s->session_.reset();
 #if defined(__GLIBC__)
-      malloc_trim(0);  // hand that session's freed heap (its prepacked weights) back before the next one loads
+      malloc_trim(0);  // hand that session's freed heap (its graph copies) back before the next one loads
 #endif
     }
     ro.layer_norms = fuse;
@@ -309,7 +317,7 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
         s->fused_layer_norms_ = rw.skip_layer_norms;
       }
     }
-    if (!s->session_) load_file();
+    if (!s->session_) load_file(so, rewritten_so);
 #if defined(__GLIBC__)
     // The load's transient buffers (the probe session's, ONNX Runtime's graph copies) are free now, but glibc keeps
     // their pages where they lie between live blocks: 40-50 MiB on the bge-reranker-base shape. Hand them back.
