@@ -75,6 +75,9 @@ Status TransformerModel::LoadCommon(const ModelOptions& options) {
     sc.weights_in_place = std::string(in_place) != "0";
   if (const char* width = std::getenv("WINNOW_TEST_ATTENTION_AUTO_WIDTH"); width && *width)
     sc.auto_attention_max_width = std::atoll(width);
+  if (const char* pack = std::getenv("WINNOW_ATTENTION_PACK_QKV"); pack && *pack) sc.pack_qkv = std::string(pack) != "0";
+  if (const char* scale = std::getenv("WINNOW_TEST_ATTENTION_SCALE"); scale && *scale)
+    sc.test_attention_scale = std::strtof(scale, nullptr);
   WINNOW_ASSIGN_OR_RETURN(sc.device, rt::ParseDevice(options.device));
   // On a GPU, a folder's fp16 export (onnx/model_fp16.onnx) is preferred when no file was named.
   std::string fp16_path;

@@ -93,16 +93,9 @@ struct Rewritten {
   int skip_layer_norms = 0, attentions = 0, packed_qkv = 0;
 };
 
-Rewritten RewriteModel(const MappedFile& file, RewriteOptions o) {
+Rewritten RewriteModel(const MappedFile& file, const RewriteOptions& o) {
   Rewritten out;
   if (!file.data() || !(o.layer_norms || o.attention)) return out;
-  if (o.attention) {
-    // WINNOW_TEST_ATTENTION_SCALE: tests make the fusion wrong on purpose to see the load-time check drop it.
-    const char* test_scale = std::getenv("WINNOW_TEST_ATTENTION_SCALE");
-    if (test_scale && *test_scale) o.test_scale = std::strtof(test_scale, nullptr);
-    const char* pack = std::getenv("WINNOW_ATTENTION_PACK_QKV");  // 0: MultiHeadAttention only (comparisons)
-    o.pack_qkv = !(pack && std::string_view(pack) == "0");
-  }
   auto rewrite = RewriteGraph(std::string_view(reinterpret_cast<const char*>(file.data()), file.size()), o);
   if (rewrite.ok() && !rewrite->model.empty()) {
     out.model = std::move(rewrite->model);
@@ -294,6 +287,8 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
     ro.quantized_norms = quantized;
     ro.attention = check_attention;
     ro.quantized_attention = attention_quantized;
+    ro.pack_qkv = config.pack_qkv;
+    ro.test_scale = config.test_attention_scale;
     Rewritten rw = RewriteModel(mapped, ro);
     if (rw.attentions > 0) {
       std::vector<float> with;

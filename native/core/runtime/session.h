@@ -33,10 +33,17 @@ struct SessionConfig {
   // kept only when its outputs on a padded probe batch match the file as written.
   Fusion fuse_attention = Fusion::kAuto;
   // Heads x head size from which kAuto leaves attention alone: at 384 (MiniLM, e5-small) the packed Q/K/V GEMM is
-  // 5-6 % faster; at 768 and 1024 (bge-reranker-base, bge-reranker-v2-m3 shapes) no gain was measurable, while the
-  // probe run the fusion needs made loading 1.7-2.6x slower and its peak memory 1.5-1.7x higher
+  // 5-6 % faster; at 768 and 1024 (bge-reranker-base, bge-reranker-v2-m3 shapes) no gain was measurable, while
+  // fusing made loading 1.4-2x slower (the probe run, the packed weights) and its peak memory 1.4-1.5x higher
   // (docs/benchmark.md). WINNOW_TEST_ATTENTION_AUTO_WIDTH moves it (tests).
   int64_t auto_attention_max_width = 768;
+  // Fused blocks whose Q, K and V are projections of one input get them packed into one GEMM (com.microsoft
+  // Attention); false keeps MultiHeadAttention over the projections as written. WINNOW_ATTENTION_PACK_QKV=0
+  // (comparisons).
+  bool pack_qkv = true;
+  // Multiplies every fused attention scale, so that the fusion is wrong and the load-time check must drop it.
+  // WINNOW_TEST_ATTENTION_SCALE (tests only).
+  float test_attention_scale = 1.0f;
   // CPU sessions hand ONNX Runtime even the graph as written naming the model file as the external data of its
   // weights (graph_rewrite.h WeightsInPlace), so ONNX Runtime maps them rather than copying them out of the file.
   // WINNOW_WEIGHTS_IN_PLACE=0 turns it off (comparisons).
