@@ -1,6 +1,7 @@
 // Winnow on an NVIDIA GPU: parity of every transformer class on 'cuda' against 'cpu', device selection,
 // the missing-library error, and CrossEncoder throughput for the pairs st_bench.py scores.
 //   node scripts/gpu/winnow_gpu.mjs XLMR_DIR PAIRS_JSON OUT_JSON
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -11,6 +12,17 @@ const W = require(path.join(root, 'dist/cjs/index.js'));
 const [xlmrDir, pairsPath, outPath, mode] = process.argv.slice(2);
 const benchOnly = mode === '--bench-only';
 const spec = JSON.parse(readFileSync(pairsPath, 'utf8'));
+// --host-peak FILE (a child process of the run below): load FILE of XLMR_DIR on cuda, score 64 short pairs, print
+// the load time, the process's peak host RSS and the scores as one JSON line.
+if (mode === '--host-peak') {
+  const t0 = performance.now();
+  const ce = await W.CrossEncoder.load(xlmrDir, { device: 'cuda', file: outPath });
+  const loadMs = performance.now() - t0;
+  const peakMiB = process.resourceUsage().maxRSS / 1024;
+  const scores = Array.from(await ce.predict(spec.sets.short.slice(0, 64)));
+  console.log(JSON.stringify({ loadMs, peakMiB, scores }));
+  process.exit(0);
+}
 const fx = (n) => path.join(root, 'test/fixtures/models', n);
 const out = { checks: [], runs: [] };
 const check = (name, ok, detail) => {
@@ -98,6 +110,23 @@ if (haveFixtures) {
   check('PruningEncoder cuda vs cpu: scores within 1e-4, same kept text', d < 1e-4 && same, { maxAbsDiff: d, sameKept: same, device: g.device });
   c.dispose();
   g.dispose();
+}
+
+// Host memory at a CUDA load: ONNX Runtime reading the file as written (the default) against the graph naming the
+// model file as the external data of its weights (WINNOW_WEIGHTS_IN_PLACE=cuda), each in a fresh process (peak RSS
+// is per process). Same scores expected; if the peak falls, in place should become the CUDA default.
+for (const file of ['model.onnx', 'model_fp16.onnx']) {
+  const probe = (env) => {
+    const stdout = execFileSync(process.execPath, [new URL(import.meta.url).pathname, xlmrDir, pairsPath, file, '--host-peak'],
+      { env: { ...process.env, ...env }, encoding: 'utf8' });
+    return JSON.parse(stdout.trim().split('\n').pop());
+  };
+  const asRead = probe({});
+  const inPlace = probe({ WINNOW_WEIGHTS_IN_PLACE: 'cuda' });
+  const d = maxDiff(inPlace.scores, asRead.scores);
+  const detail = { maxAbsDiff: d, peakMiB: [asRead.peakMiB, inPlace.peakMiB], loadMs: [asRead.loadMs, inPlace.loadMs] };
+  check(`CrossEncoder xlmr ${file} on cuda, weights in place: same scores (within 1e-6); host peak as read vs in place`, d <= 1e-6, detail);
+  out.hostPeak = { ...out.hostPeak, [file]: detail };
 }
 
 // The missing-library error is proven in CI (test/cuda.test.ts) with a stand-in provider: on the GPU

@@ -71,8 +71,10 @@ Status TransformerModel::LoadCommon(const ModelOptions& options) {
   sc.fuse_layer_norm = options.fuse_layer_norm;
   sc.fuse_attention = options.fuse_attention;
   if (const char* io = std::getenv("WINNOW_IO_BINDING"); io && *io) sc.io_binding = std::string(io) == "1";
-  if (const char* in_place = std::getenv("WINNOW_WEIGHTS_IN_PLACE"); in_place && *in_place)
+  if (const char* in_place = std::getenv("WINNOW_WEIGHTS_IN_PLACE"); in_place && *in_place) {
     sc.weights_in_place = std::string(in_place) != "0";
+    sc.weights_in_place_cuda = std::string(in_place) == "cuda";
+  }
   if (const char* width = std::getenv("WINNOW_TEST_ATTENTION_AUTO_WIDTH"); width && *width)
     sc.auto_attention_max_width = std::atoll(width);
   if (const char* pack = std::getenv("WINNOW_ATTENTION_PACK_QKV"); pack && *pack) sc.pack_qkv = std::string(pack) != "0";

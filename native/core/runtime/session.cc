@@ -168,8 +168,9 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
     // real path (a hub-cache snapshot links into blobs/), and ONNX Runtime is told that folder.
     // CPU sessions load even the graph as written this way (WeightsInPlace, config.weights_in_place): ONNX Runtime
     // would otherwise copy every weight out of the file, the unused rows of a 250k-token embedding table too. CUDA
-    // sessions copy the weights to the device either way; there only a rewrite maps the file.
-    const bool in_place = !use_cuda && config.weights_in_place;
+    // sessions copy the weights to the device either way; there only a rewrite maps the file, unless
+    // config.weights_in_place_cuda (not yet checked on a GPU).
+    const bool in_place = config.weights_in_place && (!use_cuda || config.weights_in_place_cuda);
     MappedFile mapped;
     std::string real_dir, real_name;
     if ((fuse || attention || in_place) && sb.st_size > 0 && static_cast<uint64_t>(sb.st_size) < (uint64_t{1} << 31)) {

@@ -48,6 +48,10 @@ struct SessionConfig {
   // weights (graph_rewrite.h WeightsInPlace), so ONNX Runtime maps them rather than copying them out of the file.
   // WINNOW_WEIGHTS_IN_PLACE=0 turns it off (comparisons).
   bool weights_in_place = true;
+  // The same for CUDA sessions, whose weights ONNX Runtime would then copy to the device straight from the mapped
+  // file instead of reading the whole file into host memory first. Off until checked on a GPU
+  // (scripts/gpu/winnow_gpu.mjs measures the host peak both ways); WINNOW_WEIGHTS_IN_PLACE=cuda turns it on.
+  bool weights_in_place_cuda = false;
   // Run through an IoBinding with input buffers reused between batches, staged in pinned (page-locked) host memory
   // on CUDA (faster, asynchronous copies to the device) and outputs landing there too. Off by default until measured
   // on a GPU; WINNOW_IO_BINDING=1 turns it on (the CPU runs the same code with ordinary memory, for tests).
