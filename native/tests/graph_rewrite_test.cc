@@ -576,8 +576,12 @@ TEST(AttentionFusion, FixtureExports) {
     EXPECT_EQ(ops["Attention"], c.fused) << c.file;
     EXPECT_EQ(ops["MultiHeadAttention"], 0) << c.file;
     EXPECT_EQ(ops["MatMul"], before["MatMul"] - 5 * c.fused) << c.file;  // Q, K, V, scores, probs x V
-    // Every initializer left is read by a node: the unpacked Q/K/V weights went with their MatMuls.
+    // Every initializer left is read by a node (the Q/K/V weights by the Concats that pack them).
     for (const auto& [name, t] : Initializers(r->model)) EXPECT_TRUE(read.count(name)) << c.file << " " << name;
+    int packing = 0;  // the Concats that pack each block's Q/K/V weights and biases
+    for (const auto& n : Nodes(r->model))
+      packing += n.op == "Concat" && n.outputs.size() == 1 && n.outputs[0].rfind("winnow/attention_qkv_", 0) == 0;
+    EXPECT_EQ(packing, 2 * c.fused) << c.file;
     EXPECT_EQ(ops["Softmax"], 0) << c.file;
     EXPECT_EQ(ops["Transpose"], 0) << c.file;
     EXPECT_EQ(ops["ReduceSum"], 1) << c.file;
@@ -706,24 +710,47 @@ TEST(AttentionFusion, PacksTheProjectionsIntoOneAttentionNode) {
       EXPECT_EQ(n.ints.at("num_heads"), 2);
       EXPECT_FLOAT_EQ(n.floats.at("scale"), 0.5f);
     }
-    // The three projections, split, scores, mask and merge are all in the one node.
-    EXPECT_EQ(ops, (std::multiset<std::string>{"Cast", "ReduceSum", "Attention", "Relu"}));
+    // The three projections, split, scores, mask and merge are all in the one node; two Concats pack the weights
+    // (ONNX Runtime folds them at load), and the Q/K/V MatMuls and Adds are gone.
+    EXPECT_EQ(ops, (std::multiset<std::string>{"Cast", "ReduceSum", "Concat", "Concat", "Attention", "Relu"}));
     auto init = Initializers(r->model);
-    for (const char* gone : {"Wq", "Wk", "Wv", "bq", "bk", "bv"}) EXPECT_EQ(init.count(gone), 0u) << gone;
-    const ReadTensor& w = init.at("winnow/attention_qkv_weight_0");
-    const ReadTensor& b = init.at("winnow/attention_qkv_bias_0");
-    EXPECT_EQ(w.dims, (std::vector<int64_t>{8, 24}));
-    EXPECT_EQ(b.dims, (std::vector<int64_t>{24}));
-    EXPECT_EQ(w.data_type, half ? 10 : 1);
-    EXPECT_EQ(b.data_type, half ? 10 : 1);
-    ASSERT_EQ(w.values.size(), 192u);
-    ASSERT_EQ(b.values.size(), 24u);
+    EXPECT_EQ(init.count("winnow/attention_qkv_weight_0"), 0u);  // made by ONNX Runtime, not written inline
+    // Each Concat's output as ONNX defines it, from the initializers it names.
+    auto concat = [&](const std::string& output, std::vector<int64_t>* dims) {
+      std::vector<float> values;
+      for (const auto& n : Nodes(r->model)) {
+        if (n.op != "Concat" || n.outputs != std::vector<std::string>{output}) continue;
+        EXPECT_EQ(n.inputs.size(), 3u) << output;
+        std::vector<const ReadTensor*> parts;
+        for (const auto& in : n.inputs) {
+          parts.push_back(&init.at(in));
+          EXPECT_EQ(parts.back()->data_type, half ? 10 : 1) << in;
+        }
+        const int64_t axis = n.ints.at("axis");
+        *dims = parts[0]->dims;
+        for (size_t k = 1; k < parts.size(); ++k) (*dims)[axis] += parts[k]->dims[axis];
+        const int64_t rows = axis == 1 ? parts[0]->dims[0] : 1;
+        for (int64_t row = 0; row < rows; ++row)
+          for (const ReadTensor* t : parts) {
+            const size_t width = t->values.size() / rows;
+            values.insert(values.end(), t->values.begin() + row * width, t->values.begin() + (row + 1) * width);
+          }
+      }
+      return values;
+    };
+    std::vector<int64_t> wdims, bdims;
+    const std::vector<float> w = concat("winnow/attention_qkv_weight_0", &wdims);
+    const std::vector<float> b = concat("winnow/attention_qkv_bias_0", &bdims);
+    EXPECT_EQ(wdims, (std::vector<int64_t>{8, 24}));
+    EXPECT_EQ(bdims, (std::vector<int64_t>{24}));
+    ASSERT_EQ(w.size(), 192u);
+    ASSERT_EQ(b.size(), 24u);
     // Row r of the packed matrix is row r of Wq, then of Wk, then of Wv (MatMul(x, W): W is [in, out]).
     for (int r = 0; r < 8; ++r)
       for (int p = 0; p < 3; ++p)
-        for (int c = 0; c < 8; ++c) EXPECT_EQ(w.values[r * 24 + p * 8 + c], 100.0f * p + r * 8 + c) << r << p << c;
+        for (int c = 0; c < 8; ++c) EXPECT_EQ(w[r * 24 + p * 8 + c], 100.0f * p + r * 8 + c) << r << p << c;
     for (int p = 0; p < 3; ++p)
-      for (int c = 0; c < 8; ++c) EXPECT_EQ(b.values[p * 8 + c], 1000.0f + 100.0f * p + c);
+      for (int c = 0; c < 8; ++c) EXPECT_EQ(b[p * 8 + c], 1000.0f + 100.0f * p + c);
   }
 }
 
@@ -955,8 +982,7 @@ TEST(GraphRewrite, ExternalWeightsPointIntoTheFile) {
   int external_count = 0;
   for (const auto& [name, t] : Initializers(external->model)) {
     if (t.data_location != 1) {
-      // Inline: small ones, and the packed Q/K/V weights the rewrite made (they are not in the file).
-      EXPECT_TRUE(t.raw.size() < 4096u || name.rfind("winnow/attention_qkv_", 0) == 0) << name;
+      EXPECT_LT(t.raw.size(), 4096u) << name;  // inline: small ones only (the packed Q/K/V are Concats now)
       continue;
     }
     ++external_count;

@@ -787,35 +787,10 @@ bool MatchAttention(const ParsedModel& pm, size_t si, AttentionMatch* m) {
   return true;
 }
 
-// The element bytes of a dense float / float16 constant, row-major, however the exporter stored them.
-std::optional<std::string> ElementBytes(const Tensor& t) {
-  const size_t n = NumElements(t);
-  if (n == 0 || (t.external && !t.resolved)) return std::nullopt;
-  const size_t width = t.data_type == dtype::kFloat ? 4 : t.data_type == dtype::kFloat16 ? 2 : 0;
-  if (width == 0) return std::nullopt;
-  if (!t.raw.empty()) {
-    if (t.raw.size() != n * width) return std::nullopt;
-    return std::string(t.raw);
-  }
-  std::string out(n * width, '\0');
-  if (t.data_type == dtype::kFloat && t.floats.size() == n) {
-    std::memcpy(out.data(), t.floats.data(), out.size());
-    return out;
-  }
-  if (t.data_type == dtype::kFloat16 && t.ints.size() == n) {  // float16 values travel in int32_data
-    for (size_t i = 0; i < n; ++i) {
-      const uint16_t h = static_cast<uint16_t>(t.ints[i]);
-      std::memcpy(out.data() + 2 * i, &h, 2);
-    }
-    return out;
-  }
-  return std::nullopt;
-}
-
 // A projection y = x W + b (either operand order in the Add) with W [in, d] and b [d] constants of one float
 // type, whose MatMul only the Add reads.
 struct Projection {
-  std::string_view x;
+  std::string_view x, w_name, b_name;
   size_t matmul = 0, add = 0;
   Tensor w, b;
 };
@@ -833,6 +808,8 @@ bool MatchProjection(const Graph& g, std::string_view y, Projection* p) {
     if (!w || w->dims.size() != 2 || b->dims.size() != 1 || w->dims[1] != b->dims[0] || w->data_type != b->data_type)
       return false;
     p->x = mm->inputs[0];
+    p->w_name = mm->inputs[1];
+    p->b_name = add->inputs[side];
     p->w = std::move(*w);
     p->b = std::move(*b);
     return !g.IsConstant(p->x);
@@ -841,49 +818,44 @@ bool MatchProjection(const Graph& g, std::string_view y, Projection* p) {
 }
 
 // Q, K and V projected from one input: the three weights side by side as one [in, 3d] matrix and the biases
-// as one [3d] vector, so that com.microsoft Attention runs one GEMM where the graph ran three.
+// as one [3d] vector, so that com.microsoft Attention runs one GEMM where the graph ran three. The packing is
+// written as two Concat nodes over the weights as they are (in place in the model file) rather than as new packed
+// initializers: ONNX Runtime folds them at load into the matrix that the Attention kernel then prepacks, so the
+// packed copy is made once, by ONNX Runtime, instead of being written into the rewritten model, parsed and copied
+// again (bge-reranker-base shape: anonymous peak at load 500 -> 363 MiB, the unfused graph's 357).
 struct PackedQkv {
   std::string_view input;
-  std::vector<size_t> drop;  // the three MatMuls and Adds
-  std::string weights, bias;  // serialized TensorProtos
+  std::vector<size_t> drop;          // the three MatMuls and Adds
+  std::vector<std::string> nodes;    // the two Concats (serialized NodeProtos, reading constants only)
   std::string weight_name, bias_name;
 };
-
-std::string DenseTensor(const std::string& name, uint64_t data_type, const std::vector<int64_t>& dims,
-                        const std::string& bytes) {
-  std::string t;
-  for (int64_t d : dims) pb::AppendVarintField(&t, tensor_f::kDims, static_cast<uint64_t>(d));
-  pb::AppendVarintField(&t, tensor_f::kDataType, data_type);
-  pb::AppendLen(&t, tensor_f::kName, name);
-  pb::AppendLen(&t, tensor_f::kRawData, bytes);
-  return t;
-}
 
 bool PackProjections(const Graph& g, const AttentionMatch& m, int index, PackedQkv* out) {
   Projection p[3];
   const std::string_view values[3] = {m.q, m.k, m.v};
-  std::string w[3], b[3];
   for (int k = 0; k < 3; ++k) {
     if (!MatchProjection(g, values[k], &p[k])) return false;
     if (p[k].x != p[0].x || p[k].w.data_type != p[0].w.data_type || p[k].w.dims[0] != p[0].w.dims[0] ||
         p[k].w.dims[1] != m.width)
       return false;
-    auto wb = ElementBytes(p[k].w), bb = ElementBytes(p[k].b);
-    if (!wb || !bb) return false;
-    w[k] = std::move(*wb);
-    b[k] = std::move(*bb);
   }
+  // Attention takes float and float16 weights.
+  if (p[0].w.data_type != dtype::kFloat && p[0].w.data_type != dtype::kFloat16) return false;
   if (p[0].matmul == p[1].matmul || p[0].matmul == p[2].matmul || p[1].matmul == p[2].matmul) return false;
-  const size_t rows = static_cast<size_t>(p[0].w.dims[0]), row_bytes = w[0].size() / rows;
-  std::string packed;
-  packed.reserve(3 * w[0].size());
-  for (size_t r = 0; r < rows; ++r)
-    for (int k = 0; k < 3; ++k) packed.append(w[k], r * row_bytes, row_bytes);
   out->weight_name = "winnow/attention_qkv_weight_" + std::to_string(index);
   out->bias_name = "winnow/attention_qkv_bias_" + std::to_string(index);
   if (g.IsConstant(out->weight_name) || g.IsConstant(out->bias_name)) return false;
-  out->weights = DenseTensor(out->weight_name, p[0].w.data_type, {p[0].w.dims[0], 3 * m.width}, packed);
-  out->bias = DenseTensor(out->bias_name, p[0].w.data_type, {3 * m.width}, b[0] + b[1] + b[2]);
+  out->nodes.clear();
+  for (const bool weights : {true, false}) {
+    std::string n;
+    for (const Projection& q : p) pb::AppendLen(&n, node_f::kInput, weights ? q.w_name : q.b_name);
+    pb::AppendLen(&n, node_f::kOutput, weights ? out->weight_name : out->bias_name);
+    pb::AppendLen(&n, node_f::kName, (weights ? "winnow/PackQkvWeight" : "winnow/PackQkvBias") + std::to_string(index));
+    pb::AppendLen(&n, node_f::kOpType, "Concat");
+    // [in, d] x 3 -> [in, 3d]: row r is row r of Wq, then of Wk, then of Wv; the biases one after another.
+    pb::AppendLen(&n, node_f::kAttribute, IntAttribute("axis", weights ? 1 : 0));
+    out->nodes.push_back(std::move(n));
+  }
   out->input = p[0].x;
   out->drop.clear();
   for (const Projection& q : p) out->drop.insert(out->drop.end(), {q.matmul, q.add});
@@ -1094,7 +1066,7 @@ bool AppendRenamed(const pb::Field& initializer, const ExternalRenames& renames,
 std::optional<std::string> EmitModel(const ParsedModel& pm, const std::vector<char>& claimed,
                                      const std::unordered_map<size_t, std::string>& replacement,
                                      const std::vector<std::string>& prologue, bool drop_dead,
-                                     const std::vector<std::string>& initializers, const RewriteOptions& o) {
+                                     const RewriteOptions& o) {
   // Weights kept from `pm.model` go out as external data into it (o.external_weights), and references to the
   // model's own external files under their new names (o.external_renames).
   const std::string_view external_location = o.external_weights;
@@ -1134,14 +1106,6 @@ std::optional<std::string> EmitModel(const ParsedModel& pm, const std::vector<ch
       for (auto out : extra[k].outputs) available.insert(out);
       for (auto in : extra[k].inputs) needed.insert(in);
     }
-    std::vector<std::string> added_names;  // the new initializers' names (they outlive `available`'s views)
-    for (const std::string& t : initializers) {
-      pb::Reader tr(t);
-      pb::Field tf;
-      while (tr.Next(&tf))
-        if (tf.number == tensor_f::kName && tf.wire == pb::kLen) added_names.emplace_back(tf.bytes);
-    }
-    for (const std::string& name : added_names) available.insert(name);
     for (size_t i = 0; i < g.nodes.size(); ++i) {
       if (!live[i]) continue;
       for (auto in : node_at(i).inputs)
@@ -1184,7 +1148,6 @@ std::optional<std::string> EmitModel(const ParsedModel& pm, const std::vector<ch
       continue;
     graph.append(f.raw);
   }
-  for (const std::string& t : initializers) pb::AppendLen(&graph, graph_f::kInitializer, t);
   std::string out;
   out.reserve((external_location.empty() ? pm.model.size() : graph.size() + 4096) + 64);
   pb::Reader r(pm.model);
@@ -1265,7 +1228,7 @@ StatusOr<GraphRewrite> RewriteGraph(std::string_view model, const RewriteOptions
   for (Form form : forms) {
     std::vector<char> claimed(g.nodes.size(), 0);
     std::unordered_map<size_t, std::string> replacement;
-    std::vector<std::string> initializers;
+    std::vector<std::string> prologue = KeyLengthNodes(pm.onnx_opset);  // and the packing Concats
     const int fused_norms = norms ? AddNormFusions(g, &claimed, &replacement) : 0;
     int index = 0, packed = 0;
     if (form != kNormsOnly) {
@@ -1274,8 +1237,7 @@ StatusOr<GraphRewrite> RewriteGraph(std::string_view model, const RewriteOptions
         PackedQkv qkv;
         if (form == kPacked && PackProjections(g, m, index, &qkv) && Claim(qkv.drop, &claimed)) {
           replacement[m.at] = PackedAttentionNode(m, qkv, index);
-          initializers.push_back(std::move(qkv.weights));
-          initializers.push_back(std::move(qkv.bias));
+          for (auto& n : qkv.nodes) prologue.push_back(std::move(n));
           ++packed;
         } else {
           replacement[m.at] = MultiHeadAttentionNode(m, index);
@@ -1285,8 +1247,8 @@ StatusOr<GraphRewrite> RewriteGraph(std::string_view model, const RewriteOptions
     }
     if (fused_norms == 0 && index == 0) return result;
     std::optional<std::string> out =
-        form == kNormsOnly ? EmitModel(pm, claimed, replacement, {}, false, {}, o)
-                           : EmitModel(pm, claimed, replacement, KeyLengthNodes(pm.onnx_opset), true, initializers, o);
+        form == kNormsOnly ? EmitModel(pm, claimed, replacement, {}, false, o)
+                           : EmitModel(pm, claimed, replacement, prologue, true, o);
     if (!out) {
       result.skipped = "a node outside the attention blocks reads a value inside one";
       continue;
@@ -1310,7 +1272,7 @@ StatusOr<GraphRewrite> WeightsInPlace(std::string_view model, const RewriteOptio
     return result;
   }
   std::vector<char> claimed(pm.g.nodes.size(), 0);
-  std::optional<std::string> out = EmitModel(pm, claimed, {}, {}, false, {}, o);
+  std::optional<std::string> out = EmitModel(pm, claimed, {}, {}, false, o);
   if (out) result.model = std::move(*out);
   return result;
 }
