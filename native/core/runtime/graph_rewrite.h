@@ -42,7 +42,8 @@ StatusOr<GraphRewrite> FuseSkipLayerNorm(std::string_view model, bool quantized 
 // arithmetic of removed reshapes, the additive mask) are removed. Same `quantized` rule as above.
 // With `pack_qkv`, a block whose Q, K and V are projections x W + b of one input with constant weights
 // becomes com.microsoft Attention instead: the three weights packed side by side into one [in, 3D] matrix
-// (one GEMM instead of three; ONNX Runtime's standard BERT path on CPU and CUDA), the old weights removed.
+// (one GEMM instead of three; ONNX Runtime's standard BERT path on CPU and CUDA). The packing is two Concat
+// nodes over the weights as they are, which ONNX Runtime folds into one constant at load.
 // `test_scale` multiplies every fused scale: tests use it to check that a wrong fusion is caught at load.
 StatusOr<GraphRewrite> FuseAttention(std::string_view model, bool quantized = false, float test_scale = 1.0f,
                                      bool pack_qkv = true);
