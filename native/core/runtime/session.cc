@@ -270,7 +270,7 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
     if (attention && AttentionBlocks(mapped, attention_quantized, &external_files, &attention_width) > 0 &&
         (config.fuse_attention == SessionConfig::Fusion::kAll || attention_width < config.auto_attention_max_width)) {
       // The reference session runs one small batch and is dropped: it is built cheaply, without ONNX Runtime's
-      // graph fusions and without prepacking its weights (a copy of every matrix, which set the load's peak).
+      // graph fusions and without prepacking its weights (a copy of every matrix).
       auto cheap = [](const Ort::SessionOptions& options) {
         Ort::SessionOptions c = options.Clone();
         c.SetGraphOptimizationLevel(GraphOptimizationLevel::ORT_ENABLE_BASIC);
