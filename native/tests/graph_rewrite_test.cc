@@ -695,6 +695,14 @@ TEST(AttentionFusion, PacksTheProjectionsIntoOneAttentionNode) {
   for (bool half : {false, true}) {
     AttentionSpec a;
     a.half_weights = half;
+    // CountAttentionBlocks tells float16 blocks apart (the CPU kernels of the fused ops are float32 only).
+    int64_t width = 0;
+    bool float16 = !half;
+    auto count = CountAttentionBlocks(AttentionModel(a), false, nullptr, &width, &float16);
+    ASSERT_TRUE(count.ok());
+    EXPECT_EQ(*count, 1);
+    EXPECT_EQ(width, 8);
+    EXPECT_EQ(float16, half);
     auto r = FuseAttention(AttentionModel(a));
     ASSERT_TRUE(r.ok()) << r.status().ToString();
     ASSERT_EQ(r->attentions, 1) << r->skipped;

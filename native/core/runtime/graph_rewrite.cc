@@ -1294,16 +1294,20 @@ StatusOr<GraphRewrite> FuseAttention(std::string_view model, bool quantized, flo
 }
 
 StatusOr<int> CountAttentionBlocks(std::string_view model, bool quantized, const ExternalFiles* external_files,
-                                   int64_t* width) {
+                                   int64_t* width, bool* float16) {
   if (width) *width = 0;
+  if (float16) *float16 = false;
   ParsedModel pm;
   std::string skipped;
   // Parsed as RewriteGraph parses (the whole graph, quantized or not), so that both find the same malformations.
   WINNOW_RETURN_IF_ERROR(ParseModel(model, external_files, &pm, &skipped));
   if (!skipped.empty() || (pm.quantizes && !quantized)) return 0;
   const std::vector<AttentionMatch> matches = FindAttentions(pm, &skipped);
-  for (const AttentionMatch& m : matches)
+  for (const AttentionMatch& m : matches) {
     if (width) *width = std::max(*width, m.width);
+    Projection q;
+    if (float16 && MatchProjection(pm.g, m.q, &q) && q.w.data_type == dtype::kFloat16) *float16 = true;
+  }
   return static_cast<int>(matches.size());
 }
 
