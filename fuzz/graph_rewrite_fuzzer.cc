@@ -82,8 +82,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                     [](const winnow::rt::GraphRewrite& g) { return g.skip_layer_norms + g.attentions; });
     (void)winnow::rt::CountAttentionBlocks(model, false, &files);
   }
-  auto count = winnow::rt::CountAttentionBlocks(model);
+  int64_t width = -1;
+  bool float16 = true;
+  auto count = winnow::rt::CountAttentionBlocks(model, false, nullptr, &width, &float16);
   auto fused = winnow::rt::FuseAttention(model);
+  // No block: no width and nothing in float16.
+  if (count.ok() && *count == 0 && (width != 0 || float16)) {
+    std::fprintf(stderr, "INVARIANT: no attention block, but width %lld, float16 %d\n", static_cast<long long>(width),
+                 float16);
+    std::abort();
+  }
   if (count.ok() != fused.ok() || (fused.ok() && fused->attentions != 0 && fused->attentions != *count)) {
     std::fprintf(stderr, "INVARIANT: CountAttentionBlocks %d, FuseAttention fused %d\n", count.ok() ? *count : -1,
                  fused.ok() ? fused->attentions : -1);
