@@ -29,6 +29,7 @@ export interface NativeModelOptions {
   fuseLayerNorm?: boolean;
   lengthBuckets?: boolean;
   fuseAttention?: boolean;
+  prepackWeights?: boolean;
 }
 
 export interface NativeCrossEncoderInfo {

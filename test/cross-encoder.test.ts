@@ -94,6 +94,40 @@ describe('layer norm fusion (fuseLayerNorm)', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  it.runIf(process.platform === 'linux')('prepackWeights: false keeps the weight matrices in the mapped file, with the same scores', async () => {
+    // By default ONNX Runtime packs each weight matrix for its CPU kernels into memory of its own and lets go of
+    // the file's pages for it; with prepackWeights false it keeps using the matrices where they lie in the mapped
+    // file (shared between processes), so more of the file stays mapped.
+    const mappedKiB = (file: string) => {
+      let inFile = false;
+      let kib = 0;
+      for (const line of fs.readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
+        if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) inFile = line.endsWith(` ${file}`);
+        else if (inFile && line.startsWith('Size:')) kib += Number(line.split(/\s+/)[1]);
+      }
+      return kib;
+    };
+    const dir = tmpModel({});
+    const file = fs.realpathSync(path.join(dir, 'onnx', 'model.onnx'));
+    const pairs = corpusPairs(12);
+    const packed = await CrossEncoder.load(dir, { threads: 1 });
+    const packedKiB = mappedKiB(file);
+    const a = await packed.predict(pairs);
+    packed.dispose();
+    expect(mappedKiB(file)).toBe(0);
+    const unpacked = await CrossEncoder.load(dir, { threads: 1, prepackWeights: false });
+    const unpackedKiB = mappedKiB(file);
+    // At least the tiny model's attention output and FFN matrices: 2 layers x (32 x 32 + 2 x 32 x 64) floats =
+    // 40 KiB (Q, K and V are folded into one packed matrix either way when attention is fused).
+    expect(unpackedKiB - packedKiB).toBeGreaterThanOrEqual(40);
+    const b = await unpacked.predict(pairs);
+    expect(maxAbsDiff(a, b)).toBeLessThan(1e-6);
+    expect(Math.max(...b) - Math.min(...b)).toBeGreaterThan(0.01);
+    unpacked.dispose();
+    await expect(CrossEncoder.load(dir, { prepackWeights: 1 as unknown as boolean })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
   it('rejects a non-boolean fuseLayerNorm', async () => {
     await expect(CrossEncoder.load(TINY, { fuseLayerNorm: 'yes' as unknown as boolean })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
   });

@@ -68,6 +68,7 @@ void ReadModelOptions(const Napi::Object& o, pipelines::ModelOptions* out) {
   out->token_budget = static_cast<size_t>(GetNumber(o, "tokenBudget", 0));
   out->gpu_mem_limit = static_cast<size_t>(GetNumber(o, "gpuMemLimit", 0));
   out->allow_tf32 = GetBool(o, "allowTf32", false);
+  out->prepack_weights = GetBool(o, "prepackWeights", true);
   // fuseLayerNorm: undefined = float graphs only, true = quantized graphs too, false = never.
   Napi::Value fuse = o.Get("fuseLayerNorm");
   out->fuse_layer_norm = !fuse.IsBoolean()                    ? rt::SessionConfig::Fusion::kAuto

@@ -70,6 +70,7 @@ Status TransformerModel::LoadCommon(const ModelOptions& options) {
   sc.allow_tf32 = options.allow_tf32;
   sc.fuse_layer_norm = options.fuse_layer_norm;
   sc.fuse_attention = options.fuse_attention;
+  sc.prepack_weights = options.prepack_weights;
   if (const char* io = std::getenv("WINNOW_IO_BINDING"); io && *io) sc.io_binding = std::string(io) == "1";
   if (const char* in_place = std::getenv("WINNOW_WEIGHTS_IN_PLACE"); in_place && *in_place) {
     sc.weights_in_place = std::string(in_place) != "0";

@@ -44,6 +44,7 @@ struct ModelOptions {
   bool allow_tf32 = false;   // CUDA only
   rt::SessionConfig::Fusion fuse_layer_norm = rt::SessionConfig::Fusion::kAuto;
   rt::SessionConfig::Fusion fuse_attention = rt::SessionConfig::Fusion::kAuto;
+  bool prepack_weights = true;  // false: no packed copy of the weights (rt::SessionConfig::prepack_weights)
   // Pad each batch to a bucketed length (batching::BucketLength) so the device sees few shapes.
   // kAuto: on a GPU only (on a CPU padding is pure waste).
   enum class Toggle { kAuto, kOn, kOff } length_buckets = Toggle::kAuto;

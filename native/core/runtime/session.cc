@@ -145,6 +145,9 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
     if (config.intra_op_threads > 0) so.SetIntraOpNumThreads(config.intra_op_threads);
     // Inputs are already on the host; keep ONNX Runtime's own logging quiet unless it matters.
     so.SetLogSeverityLevel(ORT_LOGGING_LEVEL_WARNING);
+    // prepackWeights false: ONNX Runtime's CPU kernels keep no packed copy of the weights, which then stay in the
+    // mapped model file only (shared between processes); the matrices are packed on each call instead.
+    if (!config.prepack_weights) so.AddConfigEntry("session.disable_prepacking", "1");
     bool use_cuda = false;
     if (config.device.kind != DeviceSpec::Kind::kCpu) {
       Status st = AppendCuda(rt, so, config);

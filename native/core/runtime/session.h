@@ -52,6 +52,9 @@ struct SessionConfig {
   // file instead of reading the whole file into host memory first. Off until checked on a GPU
   // (scripts/gpu/winnow_gpu.mjs measures the host peak both ways); WINNOW_WEIGHTS_IN_PLACE=cuda turns it on.
   bool weights_in_place_cuda = false;
+  // ONNX Runtime's CPU matrix kernels keep a packed copy of every weight matrix (session.disable_prepacking off).
+  // false: they pack on each call instead, and the weights live only in the mapped file (ModelOptions).
+  bool prepack_weights = true;
   // Run through an IoBinding with input buffers reused between batches, staged in pinned (page-locked) host memory
   // on CUDA (faster, asynchronous copies to the device) and outputs landing there too. Off by default until measured
   // on a GPU; WINNOW_IO_BINDING=1 turns it on (the CPU runs the same code with ordinary memory, for tests).
