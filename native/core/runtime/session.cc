@@ -280,11 +280,13 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
         !(attention_float16 && !use_cuda) &&
         (config.fuse_attention == SessionConfig::Fusion::kAll || attention_width < config.auto_attention_max_width)) {
       // The reference session runs one small batch and is dropped: it is built cheaply, without ONNX Runtime's
-      // graph fusions and without prepacking its weights (a copy of every matrix).
-      auto cheap = [](const Ort::SessionOptions& options) {
+      // graph fusions and without prepacking its weights (a copy of every matrix). With prepackWeights false the
+      // options carry that entry already, and ONNX Runtime logs a warning (kept for the load's error text) when an
+      // entry is set twice.
+      auto cheap = [&](const Ort::SessionOptions& options) {
         Ort::SessionOptions c = options.Clone();
         c.SetGraphOptimizationLevel(GraphOptimizationLevel::ORT_ENABLE_BASIC);
-        c.AddConfigEntry("session.disable_prepacking", "1");
+        if (config.prepack_weights) c.AddConfigEntry("session.disable_prepacking", "1");
         return c;
       };
       load_file(cheap(so), cheap(rewritten_so));
