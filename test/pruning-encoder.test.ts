@@ -174,7 +174,7 @@ describe('PruningEncoder on a ModernBERT export (byte-level BPE, no token type i
     const mref = await PruningReference.load(MB, 64);
     expect(pe.maxLength).toBe(64);
     expect(pe.threshold).toBeCloseTo(0.1, 9);
-    // Pre-norm: the residual sums feed the next layer too and come out of SkipLayerNormalization's 4th output.
+    // Pre-norm: the residual sums feed the next layer too and come out of the fused norm's second output.
     expect(pe.fusedLayerNorms).toBe(4);
     const pairs: Array<[string, string]> = [
       ...corpusPairs(12),
@@ -192,6 +192,19 @@ describe('PruningEncoder on a ModernBERT export (byte-level BPE, no token type i
     console.log(`modernbert parity: max |diff| ${worst.toExponential(2)}`);
     pe.dispose();
     await mref.release();
+  });
+
+  it('fused norms, their sums handed on, give the very outputs of the graph as written', async () => {
+    const fused = await PruningEncoder.load(MB, { threads: 1, maxLength: 64 });
+    const plain = await PruningEncoder.load(MB, { threads: 1, maxLength: 64, fuseLayerNorm: false });
+    expect(fused.fusedLayerNorms).toBe(4);
+    expect(plain.fusedLayerNorms).toBe(0);
+    const pairs = corpusPairs(8);
+    const a = await plain.predictWithPruning(pairs, { returnSentences: true });
+    expect(await fused.predictWithPruning(pairs, { returnSentences: true })).toEqual(a);
+    expect(new Set(a.map((r) => r.rankingScore)).size).toBeGreaterThan(1);
+    fused.dispose();
+    plain.dispose();
   });
 });
 

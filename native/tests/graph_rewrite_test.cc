@@ -3,6 +3,7 @@
 // with ONNX Runtime is tested from JavaScript (test/cross-encoder.test.ts, "layer norm fusion").
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -1061,6 +1062,59 @@ TEST(GraphRewrite, WeightsInPlaceKeepsTheGraphAsWritten) {
   ASSERT_TRUE(sub.ok());
   EXPECT_TRUE(sub->model.empty());
   EXPECT_NE(sub->skipped.find("subgraph"), std::string::npos);
+}
+
+// exact_norms: float32 norms become com.winnow LayerNorm (ONNX Runtime's arithmetic, so quantized graphs too), the
+// domain imported; a float16 norm is not one of them and, in a quantized graph, stays as written.
+TEST(GraphRewrite, ExactNormsInQuantizedGraphs) {
+  auto model = [](bool half) {
+    G g;
+    g.Node("Add", {"A", "B"}, {"S"});
+    g.Node("LayerNormalization", {"S", "gamma", "beta"}, {"Y"}, {Attr("epsilon", 1e-7f, {})});
+    g.Node("DynamicQuantizeLinear", {"Y"}, {"Yq", "Ys", "Yz"});
+    g.Node("Add", {"S", "Y"}, {"Z"});  // the sum read again after the norm (pre-norm)
+    std::string gamma = VectorTensor("gamma", 4), beta = VectorTensor("beta", 4);
+    if (half) {
+      gamma = CountingTensor("gamma", {4}, 1.0f, true);
+      beta = CountingTensor("beta", {4}, 0.0f, true);
+    }
+    g.Initializer(gamma);
+    g.Initializer(beta);
+    g.Output("Yq");
+    g.Output("Z");
+    return g.Model(17);
+  };
+  RewriteOptions o;
+  o.layer_norms = true;
+  o.exact_norms = true;
+  auto r = RewriteGraph(model(false), o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->skip_layer_norms, 1);
+  EXPECT_EQ(r->exact_layer_norms, 1);
+  EXPECT_TRUE(r->skipped.empty()) << r->skipped;
+  std::vector<std::string> domains;
+  auto nodes = Nodes(r->model, &domains);
+  ASSERT_EQ(nodes.size(), 3u);
+  EXPECT_EQ(nodes[0].op, "LayerNorm");
+  EXPECT_EQ(nodes[0].domain, "com.winnow");
+  EXPECT_EQ(nodes[0].inputs, (std::vector<std::string>{"A", "B", "gamma", "beta"}));
+  EXPECT_EQ(nodes[0].outputs, (std::vector<std::string>{"Y", "S"}));
+  EXPECT_FLOAT_EQ(nodes[0].floats["epsilon"], 1e-7f);
+  EXPECT_EQ(std::count(domains.begin(), domains.end(), "com.winnow"), 1);
+  // float16 norms: not exact; left alone in a quantized graph unless quantized_norms allows SkipLayerNormalization.
+  auto h = RewriteGraph(model(true), o);
+  ASSERT_TRUE(h.ok());
+  EXPECT_EQ(h->skip_layer_norms, 0);
+  EXPECT_TRUE(h->model.empty());
+  o.quantized_norms = true;
+  h = RewriteGraph(model(true), o);
+  ASSERT_TRUE(h.ok());
+  EXPECT_EQ(h->skip_layer_norms, 1);
+  EXPECT_EQ(h->exact_layer_norms, 0);
+  domains.clear();
+  nodes = Nodes(h->model, &domains);
+  EXPECT_EQ(nodes[0].op, "SkipLayerNormalization");
+  EXPECT_EQ(std::count(domains.begin(), domains.end(), "com.winnow"), 0);
 }
 
 }  // namespace

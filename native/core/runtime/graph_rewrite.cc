@@ -508,6 +508,21 @@ std::string SkipLayerNormNode(const Fusion& fu, int index) {
   return node;
 }
 
+// com.winnow LayerNorm (runtime/custom_ops.h): the same fusion with ONNX Runtime's LayerNormalization arithmetic,
+// bit for bit. Inputs (input, skip, gamma, beta?), outputs (output, sum?).
+std::string ExactLayerNormNode(const Fusion& fu, int index) {
+  std::string node;
+  for (std::string_view in : {fu.input, fu.skip, fu.gamma}) pb::AppendLen(&node, node_f::kInput, in);
+  if (!fu.beta.empty()) pb::AppendLen(&node, node_f::kInput, fu.beta);
+  pb::AppendLen(&node, node_f::kOutput, fu.output);
+  if (!fu.sum.empty()) pb::AppendLen(&node, node_f::kOutput, fu.sum);
+  pb::AppendLen(&node, node_f::kName, "winnow/LayerNorm_" + std::to_string(index));
+  pb::AppendLen(&node, node_f::kOpType, "LayerNorm");
+  pb::AppendLen(&node, node_f::kAttribute, FloatAttribute("epsilon", fu.epsilon));
+  pb::AppendLen(&node, node_f::kDomain, "com.winnow");
+  return node;
+}
+
 // A ModelProto read far enough to rewrite its graph's node list.
 struct ParsedModel {
   std::string_view model, graph_bytes;
@@ -1065,7 +1080,7 @@ bool AppendRenamed(const pb::Field& initializer, const ExternalRenames& renames,
 // no longer used) go too, and the result is checked: nullopt when a kept node would read a removed value.
 std::optional<std::string> EmitModel(const ParsedModel& pm, const std::vector<char>& claimed,
                                      const std::unordered_map<size_t, std::string>& replacement,
-                                     const std::vector<std::string>& prologue, bool drop_dead,
+                                     const std::vector<std::string>& prologue, bool drop_dead, bool winnow_ops,
                                      const RewriteOptions& o) {
   // Weights kept from `pm.model` go out as external data into it (o.external_weights), and references to the
   // model's own external files under their new names (o.external_renames).
@@ -1162,6 +1177,12 @@ std::optional<std::string> EmitModel(const ParsedModel& pm, const std::vector<ch
     pb::AppendVarintField(&opset, opset_f::kVersion, 1);
     pb::AppendLen(&out, model_f::kOpsetImport, opset);
   }
+  if (winnow_ops) {
+    std::string opset;
+    pb::AppendLen(&opset, opset_f::kDomain, "com.winnow");
+    pb::AppendVarintField(&opset, opset_f::kVersion, 1);
+    pb::AppendLen(&out, model_f::kOpsetImport, opset);
+  }
   return out;
 }
 
@@ -1183,8 +1204,11 @@ std::vector<AttentionMatch> FindAttentions(const ParsedModel& pm, std::string* s
   return matches;
 }
 
-// The layer norm fusions of graph_rewrite.h, claimed in `claimed`, written into `replacement`.
-int AddNormFusions(const Graph& g, std::vector<char>* claimed, std::unordered_map<size_t, std::string>* replacement) {
+// The layer norm fusions of graph_rewrite.h, claimed in `claimed`, written into `replacement`. `exact`: float32
+// norms become com.winnow LayerNorm; `inexact`: the others (all of them without `exact`) SkipLayerNormalization.
+// `*exact_count` counts the former.
+int AddNormFusions(const Graph& g, bool exact, bool inexact, std::vector<char>* claimed,
+                   std::unordered_map<size_t, std::string>* replacement, int* exact_count) {
   int n = 0;
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     Fusion fu;
@@ -1192,8 +1216,17 @@ int AddNormFusions(const Graph& g, std::vector<char>* claimed, std::unordered_ma
       fu = Fusion();
       if (!MatchDecomposedLayerNorm(g, i, &fu)) continue;
     }
+    bool float32 = false;
+    if (exact) {
+      auto gamma = g.Constant(fu.gamma);
+      auto beta = fu.beta.empty() ? std::optional<Tensor>() : g.Constant(fu.beta);
+      float32 = gamma && gamma->data_type == dtype::kFloat && (fu.beta.empty() || (beta && beta->data_type == dtype::kFloat));
+    }
+    if (!float32 && !inexact) continue;
     if (!Claim(fu.drop, claimed)) continue;
-    (*replacement)[fu.at] = SkipLayerNormNode(fu, n++);
+    (*replacement)[fu.at] = float32 ? ExactLayerNormNode(fu, n) : SkipLayerNormNode(fu, n);
+    ++n;
+    if (float32) ++*exact_count;
   }
   return n;
 }
@@ -1206,9 +1239,12 @@ StatusOr<GraphRewrite> RewriteGraph(std::string_view model, const RewriteOptions
   WINNOW_RETURN_IF_ERROR(ParseModel(model, o.external_files, &pm, &result.skipped));
   if (!result.skipped.empty()) return result;
   // Graphs that quantize activations only where asked: a float 1e-7 off can round to the next int8 step.
-  const bool norms = o.layer_norms && (!pm.quantizes || o.quantized_norms);
+  // Exact norms (com.winnow LayerNorm) compute what the graph computes, quantized or not.
+  const bool inexact_norms = o.layer_norms && (!pm.quantizes || o.quantized_norms);
+  const bool norms = inexact_norms || (o.layer_norms && o.exact_norms);
   const bool attention = o.attention && (!pm.quantizes || o.quantized_attention);
-  if ((o.layer_norms && !norms) || (o.attention && !attention)) result.skipped = "the graph quantizes activations";
+  if ((o.layer_norms && !inexact_norms && !o.exact_norms) || (o.attention && !attention))
+    result.skipped = "the graph quantizes activations";
   std::vector<AttentionMatch> matches;
   if (attention) {
     matches = FindAttentions(pm, &result.skipped);
@@ -1229,7 +1265,9 @@ StatusOr<GraphRewrite> RewriteGraph(std::string_view model, const RewriteOptions
     std::vector<char> claimed(g.nodes.size(), 0);
     std::unordered_map<size_t, std::string> replacement;
     std::vector<std::string> prologue = KeyLengthNodes(pm.onnx_opset);  // and the packing Concats
-    const int fused_norms = norms ? AddNormFusions(g, &claimed, &replacement) : 0;
+    int exact_norms = 0;
+    const int fused_norms =
+        norms ? AddNormFusions(g, o.exact_norms, inexact_norms, &claimed, &replacement, &exact_norms) : 0;
     int index = 0, packed = 0;
     if (form != kNormsOnly) {
       for (const AttentionMatch& m : matches) {
@@ -1247,14 +1285,15 @@ StatusOr<GraphRewrite> RewriteGraph(std::string_view model, const RewriteOptions
     }
     if (fused_norms == 0 && index == 0) return result;
     std::optional<std::string> out =
-        form == kNormsOnly ? EmitModel(pm, claimed, replacement, {}, false, o)
-                           : EmitModel(pm, claimed, replacement, prologue, true, o);
+        form == kNormsOnly ? EmitModel(pm, claimed, replacement, {}, false, exact_norms > 0, o)
+                           : EmitModel(pm, claimed, replacement, prologue, true, exact_norms > 0, o);
     if (!out) {
       result.skipped = "a node outside the attention blocks reads a value inside one";
       continue;
     }
     result.model = std::move(*out);
     result.skip_layer_norms = fused_norms;
+    result.exact_layer_norms = exact_norms;
     result.attentions = index;
     result.packed_qkv = packed;
     return result;
@@ -1272,7 +1311,7 @@ StatusOr<GraphRewrite> WeightsInPlace(std::string_view model, const RewriteOptio
     return result;
   }
   std::vector<char> claimed(pm.g.nodes.size(), 0);
-  std::optional<std::string> out = EmitModel(pm, claimed, {}, {}, false, o);
+  std::optional<std::string> out = EmitModel(pm, claimed, {}, {}, false, false, o);
   if (out) result.model = std::move(*out);
   return result;
 }

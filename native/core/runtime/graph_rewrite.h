@@ -21,7 +21,8 @@ namespace winnow::rt {
 
 struct GraphRewrite {
   std::string model;         // the rewritten ModelProto; empty when nothing was rewritten
-  int skip_layer_norms = 0;  // patterns fused
+  int skip_layer_norms = 0;  // patterns fused (exact ones included)
+  int exact_layer_norms = 0;  // ... of those, as com.winnow LayerNorm (RewriteOptions::exact_norms)
   int attentions = 0;        // FuseAttention: self-attention blocks fused
   int packed_qkv = 0;        // ... of those, with the Q, K, V projections packed into one (Attention op)
   std::string skipped;       // why the model was left as it is (external data, subgraphs), if it was
@@ -61,6 +62,10 @@ using ExternalRenames = std::map<std::string, std::string, std::less<>>;
 // `quantized_*`: that rewrite applies to graphs that quantize activations too.
 struct RewriteOptions {
   bool layer_norms = false, quantized_norms = false;
+  // Float32 norms become com.winnow LayerNorm (runtime/custom_ops.h: ONNX Runtime's LayerNormalization arithmetic
+  // bit for bit, vectorized), in graphs that quantize activations too; other norms as `quantized_norms` says.
+  // Only for sessions that register Winnow's operators (CPU).
+  bool exact_norms = false;
   bool attention = false, quantized_attention = false;
   float test_scale = 1.0f;  // FuseAttention's
   bool pack_qkv = true;     // FuseAttention's

@@ -13,6 +13,7 @@
 
 #include "common/half.h"
 #include "common/mmap.h"
+#include "runtime/custom_ops.h"
 #include "runtime/graph_rewrite.h"
 
 namespace winnow::rt {
@@ -148,6 +149,8 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
     // prepackWeights false: ONNX Runtime's CPU kernels keep no packed copy of the weights, which then stay in the
     // mapped model file only (shared between processes); the matrices are packed on each call instead.
     if (!config.prepack_weights) so.AddConfigEntry("session.disable_prepacking", "1");
+    // Winnow's operators (runtime/custom_ops.h), which the CPU rewrites use.
+    if (OrtCustomOpDomain* domain = CustomOpDomain()) so.Add(domain);
     bool use_cuda = false;
     if (config.device.kind != DeviceSpec::Kind::kCpu) {
       Status st = AppendCuda(rt, so, config);
@@ -298,6 +301,9 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
     }
     ro.layer_norms = fuse;
     ro.quantized_norms = quantized;
+    // On the CPU, float32 norms become com.winnow LayerNorm: ONNX Runtime's own LayerNormalization arithmetic, so
+    // int8 graphs are rewritten too with their scores unchanged.
+    ro.exact_norms = !use_cuda && CustomOpDomain() != nullptr && !config.inexact_norms;
     ro.attention = check_attention;
     ro.quantized_attention = attention_quantized;
     ro.pack_qkv = config.pack_qkv;

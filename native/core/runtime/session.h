@@ -27,6 +27,10 @@ struct SessionConfig {
   // graph_rewrite.h: residual Add + layer norm -> SkipLayerNormalization. kAuto: float graphs on the CPU;
   // kAll: any device, and graphs that quantize activations too (their int8 scores move).
   enum class Fusion { kOff, kAuto, kAll } fuse_layer_norm = Fusion::kAuto;
+  // CPU sessions fuse float32 norms into com.winnow LayerNorm (ONNX Runtime's LayerNormalization arithmetic, bit for
+  // bit, so int8 graphs too under kAuto); true: into SkipLayerNormalization as CUDA sessions do.
+  // WINNOW_EXACT_LAYER_NORM=0 (comparisons).
+  bool inexact_norms = false;
   // graph_rewrite.h FuseAttention: self-attention -> com.microsoft Attention / MultiHeadAttention. kAuto: float
   // graphs on the CPU whose blocks are narrower than auto_attention_max_width (measured faster there; unmeasured on
   // CUDA); kAll: any device and width, and quantized graphs when fuse_layer_norm is kAll too. The fused graph is

@@ -1,0 +1,57 @@
+#include "layernorm/layer_norm.h"
+
+#include <cmath>
+
+namespace winnow::layernorm {
+namespace internal {
+
+// One row at a time, in ONNX Runtime's order. x = input + skip is written to `sum` (or to `output`, which the
+// normalized row then overwrites in place) before its statistics are taken.
+void LayerNormScalar(const Rows& r, size_t begin, size_t end) {
+  const size_t cols = r.cols;
+  const float n = static_cast<float>(cols);
+  for (size_t row = begin; row < end; ++row) {
+    const float* in = r.input + row * cols;
+    const float* x = in;
+    if (r.skip || r.sum) {
+      float* dst = r.sum ? r.sum + row * cols : r.output + row * cols;
+      const float* s = r.skip ? r.skip + (row % r.skip_rows) * cols : nullptr;
+      for (size_t k = 0; k < cols; ++k) dst[k] = s ? in[k] + s[k] : in[k];
+      x = dst;
+    }
+    float mean = 0.0f, m2 = 0.0f;
+    for (size_t k = 0; k < cols; ++k) {
+      const float d = x[k] - mean;
+      mean = mean + d / static_cast<float>(k + 1);
+      m2 = m2 + d * (x[k] - mean);
+    }
+    const float sd = std::sqrt(m2 / n + r.epsilon);
+    float* y = r.output + row * cols;
+    for (size_t k = 0; k < cols; ++k) {
+      const float v = (x[k] - mean) / sd * r.gamma[k];
+      y[k] = r.beta ? v + r.beta[k] : v;
+    }
+  }
+}
+
+}  // namespace internal
+
+namespace {
+internal::Kernel KernelFor(SimdLevel level) {
+  internal::Kernel k = nullptr;
+  if (level == SimdLevel::kAvx512 && CpuSupports(level)) k = internal::Avx512Kernel();
+  if (level == SimdLevel::kAvx2 && CpuSupports(level)) k = internal::Avx2Kernel();
+  return k ? k : &internal::LayerNormScalar;
+}
+}  // namespace
+
+void LayerNormAt(SimdLevel level, const Rows& rows, size_t begin, size_t end) {
+  KernelFor(level)(rows, begin, end);
+}
+
+void LayerNorm(const Rows& rows, size_t begin, size_t end) {
+  static const internal::Kernel kernel = KernelFor(ActiveSimdLevel());
+  kernel(rows, begin, end);
+}
+
+}  // namespace winnow::layernorm

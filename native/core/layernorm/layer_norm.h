@@ -1,0 +1,53 @@
+// Layer normalization with ONNX Runtime 1.29's CPU arithmetic, bit for bit, but fast.
+//
+// ONNX Runtime's CPU LayerNormalization kernel (what a LayerNormalization node, or the decomposed
+// ReduceMean / Sub / Pow / Sqrt / Div form it fuses into one, runs as) takes each row's mean and variance
+// with Welford's online update, one row at a time:
+//   mean += (x_k - mean) / k;  m2 += (x_k - mean_before) * (x_k - mean_after)     (k = 1 .. cols)
+//   sd = sqrt(m2 / cols + epsilon);  y = (x - mean) / sd * gamma + beta
+// Each step waits on a division, so a 384-wide row costs thousands of cycles: on a MiniLM cross-encoder's
+// int8 graph its layer norms were 31 % of the time. The same float operations in the same order, done for 8
+// (AVX2) or 16 (AVX-512) rows at once — one row per vector lane, the rows transposed in registers — give the
+// same bits many times faster. No operation may be contracted into an FMA: these files are built with
+// -ffp-contract=off.
+//
+// Found by probing ONNX Runtime 1.29 with rows whose sums expose the accumulation order and with its optional
+// Mean / InvStdDev outputs (test/layer-norm probe in native/tests/layer_norm_test.cc checks it against the
+// library itself).
+#pragma once
+
+#include <cstddef>
+
+#include "common/cpu_features.h"
+
+namespace winnow::layernorm {
+
+// Rows of `cols` floats. The normalized rows are (input + skip) when skip is given; `skip_rows` of them repeat
+// down the rows (row r adds skip row r % skip_rows: a [1, S, H] skip under a [B, S, H] input). `sum`, when given,
+// receives input + skip (pre-norm models read it again). `output` may be `sum` or `input`.
+struct Rows {
+  const float* input = nullptr;
+  const float* skip = nullptr;
+  size_t skip_rows = 0;
+  const float* gamma = nullptr;
+  const float* beta = nullptr;  // nullptr: no bias
+  float* output = nullptr;
+  float* sum = nullptr;
+  size_t cols = 0;
+  float epsilon = 1e-5f;
+};
+
+// Rows [begin, end), at the process's SIMD level (cpu_features.h). Callers split work in chunks of kChunkRows.
+inline constexpr size_t kChunkRows = 64;
+void LayerNorm(const Rows& rows, size_t begin, size_t end);
+// The same at a given level (tests); a level this CPU or build lacks runs the scalar code.
+void LayerNormAt(SimdLevel level, const Rows& rows, size_t begin, size_t end);
+
+namespace internal {
+using Kernel = void (*)(const Rows& rows, size_t begin, size_t end);
+void LayerNormScalar(const Rows& rows, size_t begin, size_t end);
+Kernel Avx2Kernel();    // nullptr when not compiled in (non-x86)
+Kernel Avx512Kernel();  // nullptr when not compiled in (non-x86)
+}  // namespace internal
+
+}  // namespace winnow::layernorm

@@ -1,0 +1,20 @@
+// Winnow's own ONNX Runtime operators (CPU), registered in every session's options under kCustomDomain.
+//
+// com.winnow LayerNorm: inputs (input, skip?, gamma, beta?), attribute epsilon (float, default 1e-5);
+// outputs (output, sum?). Normalizes the last axis of input + skip (skip broadcast down the rows when it has
+// fewer, e.g. [1, S, H] under [B, S, H]; either operand may be the larger), exactly as ONNX Runtime 1.29's CPU
+// LayerNormalization kernel would normalize Add(input, skip), bit for bit, but vectorized across rows
+// (layernorm/layer_norm.h). `sum` is input + skip, for pre-norm models that read it again. Float32 only.
+#pragma once
+
+#include "runtime/ort_runtime.h"
+
+namespace winnow::rt {
+
+inline constexpr const char kCustomDomain[] = "com.winnow";
+inline constexpr const char kLayerNormOp[] = "LayerNorm";
+
+// The process-wide domain holding Winnow's operators (created on first use, never freed: sessions refer to it).
+OrtCustomOpDomain* CustomOpDomain();
+
+}  // namespace winnow::rt

@@ -1,0 +1,298 @@
+// The exact layer norm (layernorm/layer_norm.h) and its ONNX Runtime operator (runtime/custom_ops.h):
+//   - every SIMD level this CPU runs gives the scalar code's bits, for ragged widths, row counts and offsets;
+//   - the scalar code gives ONNX Runtime's own LayerNormalization bits (the real library, run here), on random
+//     rows and on rows built so that any other accumulation order would show;
+//   - a graph rewritten with RewriteOptions::exact_norms (com.winnow LayerNorm) gives the graph as written's bits
+//     through ONNX Runtime, with the residual sum handed on when a later node reads it.
+#include <gtest/gtest.h>
+
+#include <sys/stat.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "common/half.h"
+#include "layernorm/layer_norm.h"
+#include "runtime/custom_ops.h"
+#include "runtime/graph_rewrite.h"
+#include "runtime/ort_runtime.h"
+#include "runtime/protobuf_wire.h"
+
+namespace winnow {
+namespace pb = rt::pb;
+namespace {
+
+std::vector<float> Random(size_t n, uint32_t seed, float scale = 2.0f, float offset = 0.3f) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> d(0.0f, 1.0f);
+  std::vector<float> v(n);
+  for (float& x : v) x = d(rng) * scale + offset;
+  return v;
+}
+
+bool SameBits(const std::vector<float>& a, const std::vector<float>& b, std::string* where) {
+  if (a.size() != b.size()) {
+    *where = "sizes " + std::to_string(a.size()) + " vs " + std::to_string(b.size());
+    return false;
+  }
+  for (size_t i = 0; i < a.size(); ++i)
+    if (std::memcmp(&a[i], &b[i], 4) != 0) {
+      char text[96];
+      std::snprintf(text, sizeof text, "element %zu: %a vs %a", i, a[i], b[i]);
+      *where = text;
+      return false;
+    }
+  return true;
+}
+
+// One configuration run at `level` over all rows, in kChunkRows pieces starting at `offset` (then the rest).
+struct Case {
+  size_t rows, cols, skip_rows;  // skip_rows 0: no skip
+  bool beta, sum;
+};
+void RunCase(SimdLevel level, const Case& c, size_t offset, std::vector<float>* out, std::vector<float>* sum) {
+  const auto in = Random(c.rows * c.cols, 1), skip = Random(c.skip_rows * c.cols + 1, 2);
+  const auto gamma = Random(c.cols, 3, 0.3f, 1.0f), beta = Random(c.cols, 4, 0.1f, 0.0f);
+  out->assign(c.rows * c.cols, -7.0f);
+  sum->assign(c.sum ? c.rows * c.cols : 0, -7.0f);
+  layernorm::Rows r;
+  r.input = in.data();
+  r.skip = c.skip_rows ? skip.data() : nullptr;
+  r.skip_rows = c.skip_rows;
+  r.gamma = gamma.data();
+  r.beta = c.beta ? beta.data() : nullptr;
+  r.output = out->data();
+  r.sum = c.sum ? sum->data() : nullptr;
+  r.cols = c.cols;
+  r.epsilon = 1e-12f;
+  offset = std::min(offset, c.rows);
+  for (size_t b = offset; b < c.rows; b += layernorm::kChunkRows)
+    layernorm::LayerNormAt(level, r, b, std::min(c.rows, b + layernorm::kChunkRows));
+  if (offset) layernorm::LayerNormAt(level, r, 0, offset);
+}
+
+TEST(LayerNorm, EverySimdLevelGivesTheScalarBits) {
+  const Case cases[] = {{1, 1, 0, true, false},    {3, 7, 0, true, false},    {16, 16, 16, true, true},
+                        {17, 33, 17, false, true}, {64, 384, 64, true, false}, {65, 384, 1, true, true},
+                        {130, 100, 10, true, false}, {40, 1000, 8, false, false}};
+  int compared = 0;
+  for (SimdLevel level : kAllSimdLevels) {
+    if (level == SimdLevel::kScalar || !CpuSupports(level)) continue;
+    for (const Case& c : cases)
+      for (size_t offset : {size_t(0), size_t(5)}) {
+        std::vector<float> want, want_sum, got, got_sum;
+        RunCase(SimdLevel::kScalar, c, offset, &want, &want_sum);
+        RunCase(level, c, offset, &got, &got_sum);
+        std::string where;
+        EXPECT_TRUE(SameBits(want, got, &where)) << SimdLevelName(level) << " rows " << c.rows << " cols " << c.cols
+                                                 << " skip " << c.skip_rows << ": " << where;
+        EXPECT_TRUE(SameBits(want_sum, got_sum, &where)) << SimdLevelName(level) << " sum: " << where;
+        for (float v : got) ASSERT_TRUE(std::isfinite(v));
+        ++compared;
+      }
+  }
+  if (compared == 0) GTEST_SKIP() << "no SIMD level besides scalar on this CPU";
+}
+
+TEST(LayerNorm, NormalizesAndAddsTheSkip) {
+  // Independent of ONNX Runtime: the scalar code normalizes (mean 0, variance 1 before gamma / beta, within
+  // float rounding), adds a broadcast skip row, and writes the sum when asked.
+  const size_t rows = 6, cols = 50;
+  const auto in = Random(rows * cols, 9), skip = Random(2 * cols, 10);
+  std::vector<float> gamma(cols, 1.0f), out(rows * cols), sum(rows * cols);
+  layernorm::Rows r;
+  r.input = in.data();
+  r.skip = skip.data();
+  r.skip_rows = 2;
+  r.gamma = gamma.data();
+  r.output = out.data();
+  r.sum = sum.data();
+  r.cols = cols;
+  r.epsilon = 0.0f;
+  layernorm::LayerNormAt(SimdLevel::kScalar, r, 0, rows);
+  for (size_t i = 0; i < rows; ++i) {
+    double m = 0, v = 0;
+    for (size_t k = 0; k < cols; ++k) {
+      EXPECT_EQ(sum[i * cols + k], in[i * cols + k] + skip[(i % 2) * cols + k]);
+      m += out[i * cols + k];
+      v += double(out[i * cols + k]) * out[i * cols + k];
+    }
+    EXPECT_NEAR(m / cols, 0.0, 1e-6);
+    EXPECT_NEAR(v / cols, 1.0, 1e-5);
+  }
+}
+
+// ---- against ONNX Runtime ---------------------------------------------------------------------------------
+
+std::string OrtLibrary() {
+  if (const char* env = std::getenv("WINNOW_ORT_LIBRARY"); env && *env) return env;
+  return std::string(WINNOW_SOURCE_DIR) + "/build/Release/libwinnow_onnxruntime.so.1";
+}
+
+std::string FloatTensor(const std::string& name, const std::vector<float>& v) {
+  std::string t;
+  pb::AppendVarintField(&t, 1, v.size());
+  pb::AppendVarintField(&t, 2, 1);  // FLOAT
+  pb::AppendLen(&t, 8, name);
+  pb::AppendLen(&t, 9, std::string(reinterpret_cast<const char*>(v.data()), v.size() * 4));
+  return t;
+}
+
+// ValueInfoProto of a float tensor [rows, cols] (rows symbolic).
+std::string FloatValue(const std::string& name, size_t cols) {
+  std::string rows_dim, cols_dim, shape, tensor, type, vi;
+  pb::AppendLen(&rows_dim, 2, "rows");
+  pb::AppendVarintField(&cols_dim, 1, cols);
+  pb::AppendLen(&shape, 1, rows_dim);
+  pb::AppendLen(&shape, 1, cols_dim);
+  pb::AppendVarintField(&tensor, 1, 1);
+  pb::AppendLen(&tensor, 2, shape);
+  pb::AppendLen(&type, 1, tensor);
+  pb::AppendLen(&vi, 1, name);
+  pb::AppendLen(&vi, 2, type);
+  return vi;
+}
+
+std::string Node(const std::string& op, const std::vector<std::string>& in, const std::vector<std::string>& out,
+                 float epsilon = -1) {
+  std::string n;
+  for (auto& i : in) pb::AppendLen(&n, 1, i);
+  for (auto& o : out) pb::AppendLen(&n, 2, o);
+  pb::AppendLen(&n, 3, op + "_" + out[0]);
+  pb::AppendLen(&n, 4, op);
+  if (epsilon >= 0) {
+    std::string a;
+    pb::AppendLen(&a, 1, "epsilon");
+    pb::AppendFixed32Field(&a, 2, FloatBits(epsilon));
+    pb::AppendVarintField(&a, 20, 1);
+    pb::AppendLen(&n, 5, a);
+  }
+  return n;
+}
+
+// Y = LayerNormalization(A + B) (opset 17); with `pre_norm`, also Z = S + Y, so the sum is read after the norm.
+std::string NormModel(size_t cols, const std::vector<float>& gamma, const std::vector<float>& beta, bool pre_norm) {
+  std::string graph;
+  pb::AppendLen(&graph, 1, Node("Add", {"A", "B"}, {"S"}));
+  pb::AppendLen(&graph, 1, Node("LayerNormalization", {"S", "gamma", "beta"}, {"Y"}, 1e-12f));
+  if (pre_norm) pb::AppendLen(&graph, 1, Node("Add", {"S", "Y"}, {"Z"}));
+  pb::AppendLen(&graph, 2, "g");
+  pb::AppendLen(&graph, 5, FloatTensor("gamma", gamma));
+  pb::AppendLen(&graph, 5, FloatTensor("beta", beta));
+  pb::AppendLen(&graph, 11, FloatValue("A", cols));
+  pb::AppendLen(&graph, 11, FloatValue("B", cols));
+  pb::AppendLen(&graph, 12, FloatValue(pre_norm ? "Z" : "Y", cols));
+  std::string m, op;
+  pb::AppendVarintField(&m, 1, 8);
+  pb::AppendLen(&op, 1, "");
+  pb::AppendVarintField(&op, 2, 17);
+  pb::AppendLen(&m, 7, graph);
+  pb::AppendLen(&m, 8, op);
+  return m;
+}
+
+class LayerNormOrt : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    struct stat sb;
+    ASSERT_EQ(stat(OrtLibrary().c_str(), &sb), 0)
+        << "no ONNX Runtime library at " << OrtLibrary() << ": run `npm run build` first (or set WINNOW_ORT_LIBRARY)";
+    auto rt = rt::OrtRuntime::Get(OrtLibrary());
+    ASSERT_TRUE(rt.ok()) << rt.status().ToString();
+    rt_ = *rt;
+    ASSERT_NE(rt::CustomOpDomain(), nullptr);
+  }
+  std::vector<float> Run(const std::string& model, const std::vector<float>& a, const std::vector<float>& b,
+                         size_t cols, int threads) {
+    Ort::SessionOptions so;
+    so.SetGraphOptimizationLevel(GraphOptimizationLevel::ORT_ENABLE_ALL);
+    so.SetIntraOpNumThreads(threads);
+    so.Add(rt::CustomOpDomain());
+    Ort::Session s(rt_->env(), model.data(), model.size(), so);
+    auto mem = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
+    const int64_t shape[2] = {static_cast<int64_t>(a.size() / cols), static_cast<int64_t>(cols)};
+    std::vector<Ort::Value> in;
+    in.push_back(Ort::Value::CreateTensor<float>(mem, const_cast<float*>(a.data()), a.size(), shape, 2));
+    in.push_back(Ort::Value::CreateTensor<float>(mem, const_cast<float*>(b.data()), b.size(), shape, 2));
+    const char* in_names[] = {"A", "B"};
+    Ort::AllocatorWithDefaultOptions alloc;
+    const std::string out_name = s.GetOutputNameAllocated(0, alloc).get();
+    const char* out_names[] = {out_name.c_str()};
+    auto out = s.Run(Ort::RunOptions{nullptr}, in_names, in.data(), 2, out_names, 1);
+    const float* p = out[0].GetTensorData<float>();
+    return std::vector<float>(p, p + a.size());
+  }
+  rt::OrtRuntime* rt_ = nullptr;
+};
+
+// Rows whose sum is 2^25 plus 1s: a running float sum absorbs every 1 after the large value, a pairwise or
+// multi-lane sum absorbs some, Welford's mean none of them in the same way. Then random rows.
+std::vector<float> ProbeRows(size_t cols, size_t random_rows) {
+  std::vector<float> a;
+  for (size_t at = 0; at < cols; ++at)
+    for (size_t k = 0; k < cols; ++k) a.push_back(k == at ? 33554432.0f : 1.0f);
+  auto r = Random(random_rows * cols, 21);
+  a.insert(a.end(), r.begin(), r.end());
+  return a;
+}
+
+TEST_F(LayerNormOrt, ScalarCodeGivesOnnxRuntimesLayerNormalizationBits) {
+  for (size_t cols : {size_t(384), size_t(37)}) {
+    const auto a = ProbeRows(cols, 300);
+    const std::vector<float> b(a.size(), 0.0f);
+    const auto gamma = Random(cols, 3, 0.3f, 1.0f), beta = Random(cols, 4, 0.1f, 0.0f);
+    const auto ort = Run(NormModel(cols, gamma, beta, false), a, b, cols, 1);
+    std::vector<float> ours(a.size());
+    layernorm::Rows r;
+    r.input = a.data();
+    r.gamma = gamma.data();
+    r.beta = beta.data();
+    r.output = ours.data();
+    r.cols = cols;
+    r.epsilon = 1e-12f;
+    layernorm::LayerNormAt(SimdLevel::kScalar, r, 0, a.size() / cols);
+    std::string where;
+    EXPECT_TRUE(SameBits(ort, ours, &where)) << "cols " << cols << ": " << where;
+    // The rows tell accumulation orders apart: running sums of x and x^2 (the textbook kernel) miss.
+    std::vector<float> naive(a.size());
+    for (size_t row = 0; row < a.size() / cols; ++row) {
+      const float* x = &a[row * cols];
+      float s = 0, s2 = 0;
+      for (size_t k = 0; k < cols; ++k) {
+        s += x[k];
+        s2 += x[k] * x[k];
+      }
+      const float mean = s / cols, sd = std::sqrt(s2 / cols - mean * mean + 1e-12f);
+      for (size_t k = 0; k < cols; ++k) naive[row * cols + k] = (x[k] - mean) / sd * gamma[k] + beta[k];
+    }
+    EXPECT_FALSE(SameBits(ort, naive, &where));
+  }
+}
+
+TEST_F(LayerNormOrt, RewrittenGraphGivesTheGraphAsWrittensBits) {
+  const size_t cols = 96;
+  const auto gamma = Random(cols, 3, 0.3f, 1.0f), beta = Random(cols, 4, 0.1f, 0.0f);
+  const auto a = ProbeRows(cols, 500), b = Random(a.size(), 22, 0.5f, 0.0f);
+  for (bool pre_norm : {false, true}) {
+    const std::string written = NormModel(cols, gamma, beta, pre_norm);
+    rt::RewriteOptions o;
+    o.layer_norms = true;
+    o.exact_norms = true;
+    auto rw = rt::RewriteGraph(written, o);
+    ASSERT_TRUE(rw.ok()) << rw.status().ToString();
+    ASSERT_EQ(rw->exact_layer_norms, 1);
+    for (int threads : {1, 2}) {
+      const auto want = Run(written, a, b, cols, threads);
+      const auto got = Run(rw->model, a, b, cols, threads);
+      std::string where;
+      EXPECT_TRUE(SameBits(want, got, &where)) << "pre_norm " << pre_norm << " threads " << threads << ": " << where;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace winnow
