@@ -41,6 +41,25 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   both.layer_norms = both.attention = true;
   CheckIdempotent("both", model, [&](std::string_view m) { return winnow::rt::RewriteGraph(m, both); },
                   [](const winnow::rt::GraphRewrite& g) { return g.skip_layer_norms + g.attentions; });
+  // Exact norms (com.winnow LayerNorm for float32 ones): idempotent too, and the same matches as the
+  // SkipLayerNormalization form, only written differently.
+  {
+    winnow::rt::RewriteOptions exact, inexact;
+    exact.layer_norms = inexact.layer_norms = true;
+    exact.quantized_norms = inexact.quantized_norms = true;
+    exact.exact_norms = true;
+    CheckIdempotent("exact norms", model, [&](std::string_view m) { return winnow::rt::RewriteGraph(m, exact); },
+                    [](const winnow::rt::GraphRewrite& g) { return g.skip_layer_norms; });
+    auto e = winnow::rt::RewriteGraph(model, exact);
+    auto i = winnow::rt::RewriteGraph(model, inexact);
+    if (e.ok() != i.ok() || (e.ok() && (e->skip_layer_norms != i->skip_layer_norms ||
+                                         e->exact_layer_norms > e->skip_layer_norms || i->exact_layer_norms != 0))) {
+      std::fprintf(stderr, "INVARIANT: exact norms %d (%d exact), SkipLayerNormalization %d\n",
+                   e.ok() ? e->skip_layer_norms : -1, e.ok() ? e->exact_layer_norms : -1,
+                   i.ok() ? i->skip_layer_norms : -1);
+      std::abort();
+    }
+  }
   // Weights left in place (external data pointing into `model`), down to tiny initializers so the inputs here
   // (at most 4 KiB) reach that code.
   both.external_weights = "weights";

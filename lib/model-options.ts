@@ -28,14 +28,15 @@ export interface TransformerLoadOptions {
   /** CUDA: allow TF32 matmuls for fp32 models (faster; scores drift about 1e-3 from the CPU). Default false. */
   allowTf32?: boolean;
   /**
-   * Fuse each residual Add + layer norm into ONNX Runtime's SkipLayerNormalization when loading (same
-   * arithmetic; on the CPU ONNX Runtime's LayerNormalization kernel is several times slower). Default
-   * (unset): float graphs on the CPU, where scores stay within ~3e-6 of the file as written (CUDA sessions
-   * load the file as written until the rewrite is measured on a GPU). `true`: on every device, and
-   * graphs that quantize activations (int8 files) too, about 30 % faster there; but a norm output 1e-7 off
-   * can round to another int8 step, so scores move (up to 3.5e-2 measured, the size of int8's own
-   * dependence on batch composition). `false`: load the file as written. Nothing is fused when nothing
-   * matches or ONNX Runtime refuses the result (one tiny run at load checks it).
+   * Fuse each residual Add + layer norm when loading. CPU sessions get Winnow's own operator, which does ONNX
+   * Runtime's LayerNormalization arithmetic bit for bit but vectorized across rows (AVX-512 / AVX2, chosen at
+   * run time): the scores are the very floats of the file as written, int8 files included, and faster (MiniLM
+   * int8 about 30 %). Float16 norms and CUDA sessions get ONNX Runtime's SkipLayerNormalization (float scores
+   * within ~3e-6). Default (unset): CPU sessions (CUDA sessions load the file as written until the rewrite is
+   * measured on a GPU). `true`: every device; where SkipLayerNormalization lands in an int8 graph, a norm output
+   * 1e-7 off can round to another int8 step, so scores move (up to 3.5e-2 measured). `false`: load the file as
+   * written. Nothing is fused when nothing matches or ONNX Runtime refuses the result (one tiny run at load checks
+   * it).
    */
   fuseLayerNorm?: boolean;
   /**

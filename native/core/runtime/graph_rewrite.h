@@ -5,9 +5,11 @@
 // (ReduceMean, Sub, Pow 2, ReduceMean, Add eps, Sqrt, Div, Mul gamma, Add beta) — becomes one
 // com.microsoft SkipLayerNormalization node. Post-norm models (BERT, XLM-R) read the sum only in the
 // norm; pre-norm ones (ModernBERT) read it again in the next residual Add and get it from the fused
-// node's input_skip_bias_sum output. Same arithmetic; on the CPU ONNX Runtime 1.29's
-// LayerNormalization kernel is about 5x slower than its SkipLayerNormalization kernel, which made
-// layer norms 15 % of a MiniLM cross-encoder's time (see docs/benchmark.md).
+// node's input_skip_bias_sum output. Close arithmetic (float scores within ~3e-6), not the same: ONNX
+// Runtime 1.29's CPU LayerNormalization kernel (what the graph as written runs) takes Welford's per-row
+// update, about 5x slower than SkipLayerNormalization's running sums. With RewriteOptions::exact_norms,
+// float32 norms become com.winnow LayerNorm instead (runtime/custom_ops.h): LayerNormalization's own
+// arithmetic, vectorized, so the same bits, faster than either.
 #pragma once
 
 #include <map>
