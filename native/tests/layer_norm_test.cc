@@ -142,10 +142,11 @@ std::string FloatTensor(const std::string& name, const std::vector<float>& v) {
   return t;
 }
 
-// ValueInfoProto of a float tensor [rows, cols] (rows symbolic).
-std::string FloatValue(const std::string& name, size_t cols) {
+// ValueInfoProto of a float tensor [rows, cols] (rows symbolic unless fixed_rows).
+std::string FloatValue(const std::string& name, size_t cols, size_t fixed_rows = 0) {
   std::string rows_dim, cols_dim, shape, tensor, type, vi;
-  pb::AppendLen(&rows_dim, 2, "rows");
+  if (fixed_rows) pb::AppendVarintField(&rows_dim, 1, fixed_rows);
+  else pb::AppendLen(&rows_dim, 2, "rows");
   pb::AppendVarintField(&cols_dim, 1, cols);
   pb::AppendLen(&shape, 1, rows_dim);
   pb::AppendLen(&shape, 1, cols_dim);
@@ -175,16 +176,18 @@ std::string Node(const std::string& op, const std::vector<std::string>& in, cons
 }
 
 // Y = LayerNormalization(A + B) (opset 17); with `pre_norm`, also Z = S + Y, so the sum is read after the norm.
-std::string NormModel(size_t cols, const std::vector<float>& gamma, const std::vector<float>& beta, bool pre_norm) {
+// `b_rows`: B is [b_rows, cols] (broadcast down A's rows) instead of A's shape; `swap`: Add(B, A).
+std::string NormModel(size_t cols, const std::vector<float>& gamma, const std::vector<float>& beta, bool pre_norm,
+                      size_t b_rows = 0, bool swap = false) {
   std::string graph;
-  pb::AppendLen(&graph, 1, Node("Add", {"A", "B"}, {"S"}));
+  pb::AppendLen(&graph, 1, Node("Add", swap ? std::vector<std::string>{"B", "A"} : std::vector<std::string>{"A", "B"}, {"S"}));
   pb::AppendLen(&graph, 1, Node("LayerNormalization", {"S", "gamma", "beta"}, {"Y"}, 1e-12f));
   if (pre_norm) pb::AppendLen(&graph, 1, Node("Add", {"S", "Y"}, {"Z"}));
   pb::AppendLen(&graph, 2, "g");
   pb::AppendLen(&graph, 5, FloatTensor("gamma", gamma));
   pb::AppendLen(&graph, 5, FloatTensor("beta", beta));
   pb::AppendLen(&graph, 11, FloatValue("A", cols));
-  pb::AppendLen(&graph, 11, FloatValue("B", cols));
+  pb::AppendLen(&graph, 11, FloatValue("B", cols, b_rows));
   pb::AppendLen(&graph, 12, FloatValue(pre_norm ? "Z" : "Y", cols));
   std::string m, op;
   pb::AppendVarintField(&m, 1, 8);
@@ -215,9 +218,10 @@ class LayerNormOrt : public ::testing::Test {
     Ort::Session s(rt_->env(), model.data(), model.size(), so);
     auto mem = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
     const int64_t shape[2] = {static_cast<int64_t>(a.size() / cols), static_cast<int64_t>(cols)};
+    const int64_t b_shape[2] = {static_cast<int64_t>(b.size() / cols), static_cast<int64_t>(cols)};
     std::vector<Ort::Value> in;
     in.push_back(Ort::Value::CreateTensor<float>(mem, const_cast<float*>(a.data()), a.size(), shape, 2));
-    in.push_back(Ort::Value::CreateTensor<float>(mem, const_cast<float*>(b.data()), b.size(), shape, 2));
+    in.push_back(Ort::Value::CreateTensor<float>(mem, const_cast<float*>(b.data()), b.size(), b_shape, 2));
     const char* in_names[] = {"A", "B"};
     Ort::AllocatorWithDefaultOptions alloc;
     const std::string out_name = s.GetOutputNameAllocated(0, alloc).get();
@@ -291,6 +295,20 @@ TEST_F(LayerNormOrt, RewrittenGraphGivesTheGraphAsWrittensBits) {
       std::string where;
       EXPECT_TRUE(SameBits(want, got, &where)) << "pre_norm " << pre_norm << " threads " << threads << ": " << where;
     }
+  }
+  // A one-row skip ([1, cols]) broadcast down the rows, on either side of the Add.
+  const auto row = Random(cols, 23, 0.5f, 0.0f);
+  for (bool swap : {false, true}) {
+    const std::string written = NormModel(cols, gamma, beta, false, 1, swap);
+    rt::RewriteOptions o;
+    o.layer_norms = true;
+    o.exact_norms = true;
+    auto rw = rt::RewriteGraph(written, o);
+    ASSERT_TRUE(rw.ok() && rw->exact_layer_norms == 1);
+    const auto want = Run(written, a, row, cols, 2);
+    const auto got = Run(rw->model, a, row, cols, 2);
+    std::string where;
+    EXPECT_TRUE(SameBits(want, got, &where)) << "broadcast skip, swap " << swap << ": " << where;
   }
 }
 
