@@ -3,7 +3,8 @@
 // and times them next to Winnow's predict on the same pairs: with the graph as written
 // (`fuseLayerNorm: false`, the same graph ONNX Runtime replays), with Winnow's defaults, and with
 // `fuseLayerNorm: true` (which also fuses int8 graphs).
-// With --profile, also prints ONNX Runtime's per-operator time for the replay (graph as written).
+// With --profile, also prints ONNX Runtime's per-operator time for the replay (graph as written) and for Winnow's
+// defaults (the rewritten graph, profiled through WINNOW_PROFILE).
 //   node bench/replay.mjs [--profile] [--model bench/models/minilm-ce] [--file model_quantized.onnx]
 import fs from 'node:fs';
 import os from 'node:os';
@@ -88,19 +89,33 @@ console.log(`onnxruntime-node replay (graph as written)  ${best(rows.replay).toF
 console.log(`Winnow, fuseLayerNorm: false (same graph)    ${best(rows.asWritten).toFixed(0)} ms  ${((1000 * pairs.length) / best(rows.asWritten)).toFixed(1)} pairs/s`);
 console.log(`Winnow, defaults (${fused.fusedLayerNorms} norms fused)            ${best(rows.fused).toFixed(0)} ms  ${((1000 * pairs.length) / best(rows.fused)).toFixed(1)} pairs/s`);
 console.log(`Winnow, fuseLayerNorm: true (${forced.fusedLayerNorms} fused)        ${best(rows.forced).toFixed(0)} ms  ${((1000 * pairs.length) / best(rows.forced)).toFixed(1)} pairs/s`);
-if (profile) {
-  // A separate session: profiling slows the run it records.
-  const prof = await ort.InferenceSession.create(onnx, { ...sessionOptions, enableProfiling: true, profileFilePrefix: path.join(profDir, 'p') });
-  await replay(prof);
-  prof.endProfiling();
-  await prof.release();
-  const file = path.join(profDir, fs.readdirSync(profDir).find((f) => f.endsWith('.json')));
+// Per-operator kernel time from an ONNX Runtime profile file's events.
+function printProfile(title, file) {
   const events = JSON.parse(fs.readFileSync(file, 'utf8'));
   const byOp = {};
   for (const e of events) if (e.cat === 'Node' && e.name.endsWith('_kernel_time')) byOp[e.args.op_name] = (byOp[e.args.op_name] ?? 0) + e.dur;
   const total = Object.values(byOp).reduce((a, b) => a + b, 0);
-  console.log('ONNX Runtime kernel time by operator (replay, graph as written):');
+  console.log(`ONNX Runtime kernel time by operator (${title}):`);
   for (const [op, us] of Object.entries(byOp).sort((a, b) => b[1] - a[1]).slice(0, 10)) console.log(`  ${op.padEnd(26)} ${((100 * us) / total).toFixed(1)} %`);
+}
+if (profile) {
+  // Separate sessions: profiling slows the run it records.
+  const prof = await ort.InferenceSession.create(onnx, { ...sessionOptions, enableProfiling: true, profileFilePrefix: path.join(profDir, 'p') });
+  await replay(prof);
+  prof.endProfiling();
+  await prof.release();
+  printProfile('replay, graph as written', path.join(profDir, fs.readdirSync(profDir).find((f) => f.startsWith('p') && f.endsWith('.json'))));
+  // Winnow with its defaults (the rewritten graph): WINNOW_PROFILE while it loads; the file is written on dispose.
+  process.env.WINNOW_PROFILE = path.join(profDir, 'w');
+  const w = await CrossEncoder.load(dir, base);
+  delete process.env.WINNOW_PROFILE;
+  await w.predict(pairs);
+  w.dispose();
+  for (let i = 0; i < 100 && !fs.readdirSync(profDir).some((f) => f.startsWith('w') && f.endsWith('.json')); i++)
+    await new Promise((r) => setTimeout(r, 50));
+  const wFile = fs.readdirSync(profDir).find((f) => f.startsWith('w') && f.endsWith('.json'));
+  if (wFile) printProfile(`Winnow, defaults, ${w.fusedLayerNorms} norms and ${w.fusedAttentions} attention blocks fused`, path.join(profDir, wFile));
+  else console.log('no profile file from Winnow');
 }
 fs.rmSync(profDir, { recursive: true, force: true });
 for (const m of [asWritten, fused, forced]) m.dispose();

@@ -79,6 +79,7 @@ Status TransformerModel::LoadCommon(const ModelOptions& options) {
   if (const char* width = std::getenv("WINNOW_TEST_ATTENTION_AUTO_WIDTH"); width && *width)
     sc.auto_attention_max_width = std::atoll(width);
   if (const char* pack = std::getenv("WINNOW_ATTENTION_PACK_QKV"); pack && *pack) sc.pack_qkv = std::string(pack) != "0";
+  if (const char* profile = std::getenv("WINNOW_PROFILE"); profile && *profile) sc.profile_prefix = profile;
   if (const char* exact = std::getenv("WINNOW_EXACT_LAYER_NORM"); exact && *exact)
     sc.inexact_norms = std::string(exact) == "0";
   if (const char* scale = std::getenv("WINNOW_TEST_ATTENTION_SCALE"); scale && *scale)

@@ -149,6 +149,7 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
     // prepackWeights false: ONNX Runtime's CPU kernels keep no packed copy of the weights, which then stay in the
     // mapped model file only (shared between processes); the matrices are packed on each call instead.
     if (!config.prepack_weights) so.AddConfigEntry("session.disable_prepacking", "1");
+    if (!config.profile_prefix.empty()) so.EnableProfiling(config.profile_prefix.c_str());
     // Winnow's operators (runtime/custom_ops.h), which the CPU rewrites use.
     if (OrtCustomOpDomain* domain = CustomOpDomain()) so.Add(domain);
     bool use_cuda = false;
@@ -289,6 +290,7 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
       auto cheap = [&](const Ort::SessionOptions& options) {
         Ort::SessionOptions c = options.Clone();
         c.SetGraphOptimizationLevel(GraphOptimizationLevel::ORT_ENABLE_BASIC);
+        c.DisableProfiling();
         if (config.prepack_weights) c.AddConfigEntry("session.disable_prepacking", "1");
         return c;
       };

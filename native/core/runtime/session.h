@@ -63,6 +63,10 @@ struct SessionConfig {
   // on CUDA (faster, asynchronous copies to the device) and outputs landing there too. Off by default until measured
   // on a GPU; WINNOW_IO_BINDING=1 turns it on (the CPU runs the same code with ordinary memory, for tests).
   bool io_binding = false;
+  // Non-empty: ONNX Runtime profiles the session (per-operator times) into <prefix>_<time>.json, written when the
+  // session is released. WINNOW_PROFILE=<prefix> (bench/replay.mjs --profile). The load's probe sessions are not
+  // profiled.
+  std::string profile_prefix;
 };
 
 // A named int64 input of shape [batch, seq].
