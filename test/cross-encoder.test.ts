@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CrossEncoder } from '../lib/index';
 import { withEnv } from './helpers/env';
+import { fileMappings } from './helpers/maps';
 import { corpusPairs, FIXTURES, maxAbsDiff, referenceLogits, ROOT, sigmoid } from './helpers/reference';
 
 const TINY = path.join(FIXTURES, 'bert-ce-tiny');
@@ -71,7 +72,7 @@ describe('layer norm fusion (fuseLayerNorm)', () => {
     // The graph handed to ONNX Runtime, rewritten or as written, names the model file itself as the external data
     // of its weights, so ONNX Runtime maps the file and uses them where they lie (no copy in memory); Winnow keeps
     // no mapping of its own. WINNOW_WEIGHTS_IN_PLACE=0 hands ONNX Runtime the file to read instead.
-    const mappings = (file: string) => fs.readFileSync('/proc/self/maps', 'utf8').split('\n').filter((l) => l.endsWith(` ${file}`)).length;
+    const mappings = (file: string) => fileMappings(file).count;
     const dir = tmpModel({});
     const file = fs.realpathSync(path.join(dir, 'onnx', 'model.onnx'));
     const asWritten = { threads: 1, fuseLayerNorm: false, fuseAttention: false };
@@ -111,15 +112,7 @@ describe('layer norm fusion (fuseLayerNorm)', () => {
     // By default ONNX Runtime packs each weight matrix for its CPU kernels into memory of its own and lets go of
     // the file's pages for it; with prepackWeights false it keeps using the matrices where they lie in the mapped
     // file (shared between processes), so more of the file stays mapped.
-    const mappedKiB = (file: string) => {
-      let inFile = false;
-      let kib = 0;
-      for (const line of fs.readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
-        if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) inFile = line.endsWith(` ${file}`);
-        else if (inFile && line.startsWith('Size:')) kib += Number(line.split(/\s+/)[1]);
-      }
-      return kib;
-    };
+    const mappedKiB = (file: string) => fileMappings(file).kib;
     const dir = tmpModel({});
     const file = fs.realpathSync(path.join(dir, 'onnx', 'model.onnx'));
     const pairs = corpusPairs(12);

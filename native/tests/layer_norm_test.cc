@@ -21,6 +21,7 @@
 #include "runtime/graph_rewrite.h"
 #include "runtime/ort_runtime.h"
 #include "runtime/protobuf_wire.h"
+#include "ort_library.h"
 
 namespace winnow {
 namespace pb = rt::pb;
@@ -128,10 +129,7 @@ TEST(LayerNorm, NormalizesAndAddsTheSkip) {
 
 // ---- against ONNX Runtime ---------------------------------------------------------------------------------
 
-std::string OrtLibrary() {
-  if (const char* env = std::getenv("WINNOW_ORT_LIBRARY"); env && *env) return env;
-  return std::string(WINNOW_SOURCE_DIR) + "/build/Release/libwinnow_onnxruntime.so.1";
-}
+using winnow::test_support::OrtLibrary;
 
 std::string FloatTensor(const std::string& name, const std::vector<float>& v) {
   std::string t;

@@ -13,16 +13,14 @@
 
 #include "pipelines/cross_encoder.h"
 #include "pipelines/sentence_encoder.h"
+#include "ort_library.h"
 
 namespace winnow::pipelines {
 namespace {
 
 const std::string kFixtures = std::string(WINNOW_SOURCE_DIR) + "/test/fixtures/models/";
 
-std::string OrtLibrary() {
-  if (const char* env = std::getenv("WINNOW_ORT_LIBRARY"); env && *env) return env;
-  return std::string(WINNOW_SOURCE_DIR) + "/build/Release/libwinnow_onnxruntime.so.1";
-}
+using winnow::test_support::OrtLibrary;
 
 // Deterministic pairs of varied lengths; a few share their query.
 std::vector<std::pair<std::string, std::string>> MakePairs(size_t n) {
