@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -55,7 +56,8 @@ struct Case {
   size_t rows, cols, skip_rows;  // skip_rows 0: no skip
   bool beta, sum;
 };
-void RunCase(SimdLevel level, const Case& c, size_t offset, std::vector<float>* out, std::vector<float>* sum) {
+using Kernel = std::function<void(const layernorm::Rows&, size_t, size_t)>;
+void RunCase(const Kernel& kernel, const Case& c, size_t offset, std::vector<float>* out, std::vector<float>* sum) {
   const auto in = Random(c.rows * c.cols, 1), skip = Random(c.skip_rows * c.cols + 1, 2);
   const auto gamma = Random(c.cols, 3, 0.3f, 1.0f), beta = Random(c.cols, 4, 0.1f, 0.0f);
   out->assign(c.rows * c.cols, -7.0f);
@@ -71,27 +73,34 @@ void RunCase(SimdLevel level, const Case& c, size_t offset, std::vector<float>* 
   r.cols = c.cols;
   r.epsilon = 1e-12f;
   offset = std::min(offset, c.rows);
-  for (size_t b = offset; b < c.rows; b += layernorm::kChunkRows)
-    layernorm::LayerNormAt(level, r, b, std::min(c.rows, b + layernorm::kChunkRows));
-  if (offset) layernorm::LayerNormAt(level, r, 0, offset);
+  for (size_t b = offset; b < c.rows; b += layernorm::kChunkRows) kernel(r, b, std::min(c.rows, b + layernorm::kChunkRows));
+  if (offset) kernel(r, 0, offset);
 }
 
 TEST(LayerNorm, EverySimdLevelGivesTheScalarBits) {
   const Case cases[] = {{1, 1, 0, true, false},    {3, 7, 0, true, false},    {16, 16, 16, true, true},
                         {17, 33, 17, false, true}, {64, 384, 64, true, false}, {65, 384, 1, true, true},
                         {130, 100, 10, true, false}, {40, 1000, 8, false, false}};
+  // Each level this CPU runs, and the generic 4-lane code (NEON's on aarch64), which any CPU runs.
+  std::vector<std::pair<std::string, Kernel>> kernels;
+  for (SimdLevel level : kAllSimdLevels)
+    if (level != SimdLevel::kScalar && CpuSupports(level))
+      kernels.emplace_back(SimdLevelName(level), [level](const layernorm::Rows& r, size_t b, size_t e) {
+        layernorm::LayerNormAt(level, r, b, e);
+      });
+  if (auto vec = layernorm::internal::Vec128Kernel()) kernels.emplace_back("vec128", vec);
+  const Kernel scalar = &layernorm::internal::LayerNormScalar;
   int compared = 0;
-  for (SimdLevel level : kAllSimdLevels) {
-    if (level == SimdLevel::kScalar || !CpuSupports(level)) continue;
+  for (const auto& [name, kernel] : kernels) {
     for (const Case& c : cases)
       for (size_t offset : {size_t(0), size_t(5)}) {
         std::vector<float> want, want_sum, got, got_sum;
-        RunCase(SimdLevel::kScalar, c, offset, &want, &want_sum);
-        RunCase(level, c, offset, &got, &got_sum);
+        RunCase(scalar, c, offset, &want, &want_sum);
+        RunCase(kernel, c, offset, &got, &got_sum);
         std::string where;
-        EXPECT_TRUE(SameBits(want, got, &where)) << SimdLevelName(level) << " rows " << c.rows << " cols " << c.cols
+        EXPECT_TRUE(SameBits(want, got, &where)) << name << " rows " << c.rows << " cols " << c.cols
                                                  << " skip " << c.skip_rows << ": " << where;
-        EXPECT_TRUE(SameBits(want_sum, got_sum, &where)) << SimdLevelName(level) << " sum: " << where;
+        EXPECT_TRUE(SameBits(want_sum, got_sum, &where)) << name << " sum: " << where;
         for (float v : got) ASSERT_TRUE(std::isfinite(v));
         ++compared;
       }

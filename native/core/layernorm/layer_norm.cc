@@ -41,6 +41,7 @@ internal::Kernel KernelFor(SimdLevel level) {
   internal::Kernel k = nullptr;
   if (level == SimdLevel::kAvx512 && CpuSupports(level)) k = internal::Avx512Kernel();
   if (level == SimdLevel::kAvx2 && CpuSupports(level)) k = internal::Avx2Kernel();
+  if (level == SimdLevel::kNeon && CpuSupports(level)) k = internal::Vec128Kernel();
   return k ? k : &internal::LayerNormScalar;
 }
 }  // namespace

@@ -8,7 +8,7 @@
 // Each step waits on a division, so a 384-wide row costs thousands of cycles: on a MiniLM cross-encoder's
 // int8 graph its layer norms were 31 % of the time. The same float operations in the same order, done for 8
 // (AVX2) or 16 (AVX-512) rows at once — one row per vector lane, the rows transposed in registers — give the
-// same bits many times faster. No operation may be contracted into an FMA: these files are built with
+// same bits many times faster (NEON: 4 rows). No operation may be contracted into an FMA: these files are built with
 // -ffp-contract=off.
 //
 // Found by probing ONNX Runtime 1.29 with rows whose sums expose the accumulation order and with its optional
@@ -48,6 +48,7 @@ using Kernel = void (*)(const Rows& rows, size_t begin, size_t end);
 void LayerNormScalar(const Rows& rows, size_t begin, size_t end);
 Kernel Avx2Kernel();    // nullptr when not compiled in (non-x86)
 Kernel Avx512Kernel();  // nullptr when not compiled in (non-x86)
+Kernel Vec128Kernel();  // 4 lanes, the compiler's generic vectors: NEON on aarch64 (the neon level), SSE2 on x86-64
 }  // namespace internal
 
 }  // namespace winnow::layernorm
