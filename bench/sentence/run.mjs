@@ -90,7 +90,7 @@ if (writeDocs) {
     'Versions: ' + Object.entries(versions).map(([k, v]) => `${k} ${v}`).join(', ') + '.',
     '',
     'Where the time goes: both run the same ONNX graph on ONNX Runtime; transformers.js pads each batch of 32 (input order) to its longest text, ' +
-      'Winnow sorts texts by length and packs batches up to the token budget, so it runs far fewer padding tokens, fuses each residual Add + layer norm into ONNX Runtime\'s faster SkipLayerNormalization at load, and tokenizes, pools and normalises natively.',
+      'Winnow sorts texts by length and packs batches up to the token budget, so it runs far fewer padding tokens, fuses each residual Add + layer norm at load into its own operator (ONNX Runtime\'s LayerNormalization arithmetic bit for bit, vectorized across rows), and tokenizes, pools and normalises natively.',
     '',
   ].join('\n');
   const doc = path.join(root, 'docs', 'benchmark.md');
