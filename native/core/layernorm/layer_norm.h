@@ -24,7 +24,7 @@ namespace winnow::layernorm {
 
 // Rows of `cols` floats. The normalized rows are (input + skip) when skip is given; `skip_rows` of them repeat
 // down the rows (row r adds skip row r % skip_rows: a [1, S, H] skip under a [B, S, H] input). `sum`, when given,
-// receives input + skip (pre-norm models read it again). `output` may be `sum` or `input`.
+// receives input + skip (pre-norm models read it again). `output` may be `input` (normalized in place).
 struct Rows {
   const float* input = nullptr;
   const float* skip = nullptr;

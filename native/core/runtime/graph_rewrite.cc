@@ -1243,8 +1243,7 @@ StatusOr<GraphRewrite> RewriteGraph(std::string_view model, const RewriteOptions
   const bool inexact_norms = o.layer_norms && (!pm.quantizes || o.quantized_norms);
   const bool norms = inexact_norms || (o.layer_norms && o.exact_norms);
   const bool attention = o.attention && (!pm.quantizes || o.quantized_attention);
-  if ((o.layer_norms && !inexact_norms && !o.exact_norms) || (o.attention && !attention))
-    result.skipped = "the graph quantizes activations";
+  if ((o.layer_norms && !norms) || (o.attention && !attention)) result.skipped = "the graph quantizes activations";
   std::vector<AttentionMatch> matches;
   if (attention) {
     matches = FindAttentions(pm, &result.skipped);

@@ -24,8 +24,9 @@ struct SessionConfig {
   DeviceSpec device;
   size_t gpu_mem_limit = 0;  // bytes, 0: no limit
   bool allow_tf32 = false;   // TF32 matmuls on CUDA: faster, but fp32 results drift ~1e-3
-  // graph_rewrite.h: residual Add + layer norm -> SkipLayerNormalization. kAuto: float graphs on the CPU;
-  // kAll: any device, and graphs that quantize activations too (their int8 scores move).
+  // graph_rewrite.h: residual Add + layer norm fused. kAuto: CPU sessions (float32 norms exact, see inexact_norms,
+  // so int8 graphs too); kAll: any device, and SkipLayerNormalization in graphs that quantize activations too (CUDA,
+  // float16 norms: their int8 scores move).
   enum class Fusion { kOff, kAuto, kAll } fuse_layer_norm = Fusion::kAuto;
   // CPU sessions fuse float32 norms into com.winnow LayerNorm (ONNX Runtime's LayerNormalization arithmetic, bit for
   // bit, so int8 graphs too under kAuto); true: into SkipLayerNormalization as CUDA sessions do.
@@ -89,7 +90,7 @@ class Session {
   // "cpu" or "cuda:N": where the session actually runs.
   const std::string& device() const { return device_; }
   const std::string& path() const { return path_; }
-  // Layer norms fused into SkipLayerNormalization at load (0 when none matched or the rewrite was refused).
+  // Layer norms fused at load, exact or into SkipLayerNormalization (0 when none matched or the rewrite was refused).
   int fused_layer_norms() const { return fused_layer_norms_; }
   // Self-attention blocks fused into MultiHeadAttention at load (0 unless asked for, or when the check failed).
   int fused_attentions() const { return fused_attentions_; }
