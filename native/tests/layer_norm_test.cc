@@ -84,7 +84,7 @@ TEST(LayerNorm, EverySimdLevelGivesTheScalarBits) {
   // Each level this CPU runs, and the generic 4-lane code (NEON's on aarch64), which any CPU runs.
   std::vector<std::pair<std::string, Kernel>> kernels;
   for (SimdLevel level : kAllSimdLevels)
-    if (level != SimdLevel::kScalar && CpuSupports(level))
+    if (CpuSupports(level))
       kernels.emplace_back(SimdLevelName(level), [level](const layernorm::Rows& r, size_t b, size_t e) {
         layernorm::LayerNormAt(level, r, b, e);
       });
@@ -105,7 +105,7 @@ TEST(LayerNorm, EverySimdLevelGivesTheScalarBits) {
         ++compared;
       }
   }
-  if (compared == 0) GTEST_SKIP() << "no SIMD level besides scalar on this CPU";
+  EXPECT_GT(compared, 0);
 }
 
 TEST(LayerNorm, NormalizesAndAddsTheSkip) {
@@ -123,7 +123,7 @@ TEST(LayerNorm, NormalizesAndAddsTheSkip) {
   r.sum = sum.data();
   r.cols = cols;
   r.epsilon = 0.0f;
-  layernorm::LayerNormAt(SimdLevel::kScalar, r, 0, rows);
+  layernorm::internal::LayerNormScalar(r, 0, rows);
   for (size_t i = 0; i < rows; ++i) {
     double m = 0, v = 0;
     for (size_t k = 0; k < cols; ++k) {
@@ -265,7 +265,7 @@ TEST_F(LayerNormOrt, ScalarCodeGivesOnnxRuntimesLayerNormalizationBits) {
     r.output = ours.data();
     r.cols = cols;
     r.epsilon = 1e-12f;
-    layernorm::LayerNormAt(SimdLevel::kScalar, r, 0, a.size() / cols);
+    layernorm::internal::LayerNormScalar(r, 0, a.size() / cols);
     std::string where;
     EXPECT_TRUE(SameBits(ort, ours, &where)) << "cols " << cols << ": " << where;
     // The rows tell accumulation orders apart: running sums of x and x^2 (the textbook kernel) miss.

@@ -8,8 +8,13 @@
 // Each step waits on a division, so a 384-wide row costs thousands of cycles: on a MiniLM cross-encoder's
 // int8 graph its layer norms were 31 % of the time. The same float operations in the same order, done for 8
 // (AVX2) or 16 (AVX-512) rows at once — one row per vector lane, the rows transposed in registers — give the
-// same bits many times faster (NEON: 4 rows). No operation may be contracted into an FMA: these files are built with
-// -ffp-contract=off.
+// same bits many times faster (NEON: 4 rows). These files are built with -ffp-contract=off: the compiler may
+// contract nothing, and the code fuses a multiply-add exactly where ONNX Runtime's own build does.
+//
+// That differs by architecture. ONNX Runtime's x86-64 library does every step above as written. Its aarch64
+// library (built by a compiler that contracts by default) fuses two: m2 = fma(x_k - mean_before, x_k - mean_after,
+// m2) and, with a bias, y = fma((x - mean) / sd, gamma, beta). Found by running the arm64 library under qemu
+// (scripts/arm64.mjs), where the x86 arithmetic missed in the last bit and this one matched every element.
 //
 // Found by probing ONNX Runtime 1.29 with rows whose sums expose the accumulation order and with its optional
 // Mean / InvStdDev outputs (test/layer-norm probe in native/tests/layer_norm_test.cc checks it against the
@@ -21,6 +26,13 @@
 #include "common/cpu_features.h"
 
 namespace winnow::layernorm {
+
+// Whether this build reproduces ONNX Runtime's aarch64 arithmetic (the two fused multiply-adds above).
+#if defined(__aarch64__)
+inline constexpr bool kOrtFusesMulAdd = true;
+#else
+inline constexpr bool kOrtFusesMulAdd = false;
+#endif
 
 // Rows of `cols` floats. The normalized rows are (input + skip) when skip is given; `skip_rows` of them repeat
 // down the rows (row r adds skip row r % skip_rows: a [1, S, H] skip under a [B, S, H] input). `sum`, when given,
@@ -40,7 +52,8 @@ struct Rows {
 // Rows [begin, end), at the process's SIMD level (cpu_features.h). Callers split work in chunks of kChunkRows.
 inline constexpr size_t kChunkRows = 64;
 void LayerNorm(const Rows& rows, size_t begin, size_t end);
-// The same at a given level (tests); a level this CPU or build lacks runs the scalar code.
+// The same at a given level (tests); a level this CPU or build lacks runs the scalar level's code (on x86-64 the
+// SSE2 4-lane kernel, on other CPUs internal::LayerNormScalar).
 void LayerNormAt(SimdLevel level, const Rows& rows, size_t begin, size_t end);
 
 namespace internal {

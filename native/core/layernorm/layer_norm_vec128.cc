@@ -6,6 +6,9 @@
 #if defined(__GNUC__) || defined(__clang__)
 #include <cmath>
 #include <cstring>
+#if defined(__aarch64__)
+#include <arm_neon.h>
+#endif
 
 #define WINNOW_LN_TARGET
 
@@ -33,6 +36,16 @@ struct V128 {
   static T Sub(T a, T b) { return a - b; }
   static T Mul(T a, T b) { return a * b; }
   static T Div(T a, T b) { return a / b; }
+#if defined(__aarch64__)
+  static T Fma(T a, T b, T c) { return reinterpret_cast<T>(vfmaq_f32(reinterpret_cast<float32x4_t>(c),
+                                                                      reinterpret_cast<float32x4_t>(a),
+                                                                      reinterpret_cast<float32x4_t>(b))); }
+#else
+  static T Fma(T a, T b, T c) {
+    return T{std::fma(a[0], b[0], c[0]), std::fma(a[1], b[1], c[1]), std::fma(a[2], b[2], c[2]),
+             std::fma(a[3], b[3], c[3])};
+  }
+#endif
   static T Sqrt(T a) { return T{std::sqrt(a[0]), std::sqrt(a[1]), std::sqrt(a[2]), std::sqrt(a[3])}; }
   static void Transpose(T r[4]) {
     const T a = r[0], b = r[1], c = r[2], d = r[3];
