@@ -112,7 +112,7 @@ function loadBinding(): { binding: NativeBinding; addonPath: string } {
     throw winnowError(
       'NATIVE_LOAD_FAILED',
       `Winnow's native addon was not found for ${process.platform}-${process.arch} (Node ${process.versions.node}). ` +
-        `Tried ${tried.join('; ')}. Prebuilt binaries cover linux-x64; elsewhere build from source with \`npm run build:native\` ` +
+        `Tried ${tried.join('; ')}. Prebuilt binaries cover linux-x64 and linux-arm64; elsewhere build from source with \`npm run build:native\` ` +
         '(needs cmake, a C++20 compiler, libutf8proc-dev, libpcre2-dev, nlohmann-json3-dev and patchelf).',
     );
   }

@@ -26,7 +26,7 @@ const { CrossEncoder, runtimeInfo } = require('winnow-native');
   const ce = await CrossEncoder.load(process.argv[2]);
   const r = await ce.rank('capital of france', ['Berlin is in Germany.', 'Paris is the capital of France.']);
   if (r.length !== 2 || !(r[0].score >= r[1].score)) throw new Error('bad ranking ' + JSON.stringify(r));
-  console.log('cjs ok', info.version, JSON.stringify(r));
+  console.log('cjs ok', process.arch, info.version, JSON.stringify(r));
 })().catch((e) => { console.error(e); process.exit(1); });
 JS
 cat > esm.mjs <<JS
@@ -34,8 +34,17 @@ import { CrossEncoder } from 'winnow-native';
 const ce = await CrossEncoder.load(process.argv[2]);
 const s = await ce.predict([['a', 'b']]);
 if (!(s instanceof Float32Array) || s.length !== 1) throw new Error('bad scores');
-console.log('esm ok', s[0]);
+console.log('esm ok', process.arch, s[0]);
 JS
 PATH="$work/bin" node cjs.cjs "$model"
 PATH="$work/bin" node esm.mjs "$model"
-echo "pack test: 2 passed, 0 failed"
+passed=2
+# The same on linux-arm64, under qemu, when the tarball has that prebuild (scripts/arm64.mjs).
+listing=$(tar -tzf "$work/$tarball")
+if grep -qx 'package/prebuilds/linux-arm64/winnow-native.node' <<<"$listing" && [ -x "$root/build/arm64-node/package/bin/node" ]; then
+  qemu=$(command -v qemu-aarch64)
+  PATH="$work/bin" WINNOW_QEMU="$qemu" node "$root/scripts/arm64.mjs" node cjs.cjs "$model"
+  PATH="$work/bin" WINNOW_QEMU="$qemu" node "$root/scripts/arm64.mjs" node esm.mjs "$model"
+  passed=4
+fi
+echo "pack test: $passed passed, 0 failed"

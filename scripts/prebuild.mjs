@@ -1,5 +1,5 @@
 // Produces prebuilds/linux-x64/ (the addon + our private ONNX Runtime beside it) with prebuildify,
-// which drives scripts/prebuild-gyp.mjs in place of node-gyp.
+// which drives scripts/prebuild-gyp.mjs in place of node-gyp, then prebuilds/linux-arm64/ (cross-built).
 import { execFileSync } from 'node:child_process';
 import { readdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -17,3 +17,11 @@ execFileSync(
 );
 const dir = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`);
 console.log(`${path.relative(root, dir)}: ${readdirSync(dir).join(', ')}`);
+
+// linux-arm64, cross-built (scripts/arm64.mjs), when this machine has the cross toolchain.
+if (process.platform === 'linux' && process.arch === 'x64') {
+  const { missingPieces } = await import('./arm64.mjs');
+  const missing = missingPieces();
+  if (missing.length === 0) execFileSync(process.execPath, [path.join(root, 'scripts', 'arm64.mjs'), 'prebuild'], { stdio: 'inherit', cwd: root });
+  else console.log(`prebuilds/linux-arm64 not made: missing ${missing.join(', ')} (bash scripts/setup.sh installs them)`);
+}

@@ -17,6 +17,27 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
+# Linux arm64 is cross-built and tested under qemu-user (scripts/arm64.mjs): the cross compiler, qemu, and the
+# arm64 builds of the libraries (Debian multiarch). Where the apt sources carry no arm64 packages this is skipped
+# with a warning, and `npm run test:arm64` then says what is missing.
+ARM64_PACKAGES=(g++-aarch64-linux-gnu qemu-user libc6:arm64 libstdc++6:arm64 libutf8proc-dev:arm64 libpcre2-dev:arm64 libgtest-dev:arm64)
+arm_missing=()
+for p in "${ARM64_PACKAGES[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || arm_missing+=("$p")
+done
+if [ ${#arm_missing[@]} -gt 0 ] && [ "${WINNOW_SKIP_ARM64:-0}" != 1 ]; then
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  echo "setup: installing ${arm_missing[*]} (arm64 cross-build and qemu)"
+  added=0
+  if ! dpkg --print-foreign-architectures | grep -qx arm64; then $SUDO dpkg --add-architecture arm64; added=1; fi
+  if ! { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${arm_missing[@]}" >/dev/null; }; then
+    echo "setup: WARNING: could not install the arm64 packages; arm64 is not built or tested on this machine" >&2
+    # Leave apt as it was: sources without arm64 would make every later `apt-get update` fail.
+    if [ "$added" = 1 ]; then $SUDO dpkg --remove-architecture arm64 || true; $SUDO apt-get update -qq || true; fi
+  fi
+fi
+
 # onnxruntime-node is only a test reference: skip its download of CUDA provider files.
 export ONNXRUNTIME_NODE_INSTALL=skip
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
@@ -25,3 +46,5 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm install --no-audit --no-fund
 fi
 npm run build
+# The arm64 node binary the arm64 checks run under qemu.
+if command -v qemu-aarch64 >/dev/null 2>&1; then node scripts/arm64.mjs fetch-node; fi

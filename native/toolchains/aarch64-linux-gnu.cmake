@@ -13,4 +13,6 @@ set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE BOTH)
 set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE BOTH)
 # ctest runs the tests under qemu-user; the library path is the multiarch one (libc6:arm64), so the dynamic loader
 # and libc come from the same package (the cross toolchain's own libc is a different build: mixing the two hangs).
-set(CMAKE_CROSSCOMPILING_EMULATOR qemu-aarch64)
+# qemu's `max` CPU (SVE, i8mm, bf16, dotprod) without SME: with SME on, ONNX Runtime's int8 matmuls came out wrong
+# under qemu 7.2 (scripts/arm64.mjs explains).
+set(CMAKE_CROSSCOMPILING_EMULATOR qemu-aarch64 -cpu max,sme=off)
