@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 node scripts/prebuild.mjs
+# Every prebuilt binary loads on glibc 2.28 and later (symbol versions).
+node scripts/glibc-floor.mjs
 rm -f winnow-native-*.tgz
 tarball=$(npm pack --silent | tail -n 1)
 work=$(mktemp -d)
