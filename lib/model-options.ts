@@ -29,7 +29,7 @@ export interface TransformerLoadOptions {
   allowTf32?: boolean;
   /**
    * Fuse each residual Add + layer norm when loading. CPU sessions get Winnow's own operator, which does ONNX
-   * Runtime's LayerNormalization arithmetic bit for bit but vectorized across rows (AVX-512 / AVX2 / NEON, chosen at
+   * Runtime's LayerNormalization arithmetic bit for bit but vectorized across rows (AVX-512 / AVX2 / SSE2 / NEON, chosen at
    * run time): the scores are the very floats of the file as written, int8 files included, and faster (MiniLM
    * int8 about 30 %). Float16 norms and CUDA sessions get ONNX Runtime's SkipLayerNormalization (float scores
    * within ~3e-6). Default (unset): CPU sessions (CUDA sessions load the file as written until the rewrite is
