@@ -16,8 +16,7 @@
 //
 // The parity runs on two emulated CPUs: neoverse-n1 (ARMv8.2 with dotprod: Graviton2, Ampere Altra) and qemu's
 // `max` without SME (SVE, i8mm, bf16: Graviton3 and later). With SME on (`max`), ONNX Runtime 1.29's int8
-// matmuls gave wrong scores under qemu 7.2 (0.35 where x86-64 and every other CPU model give 0.28); whether
-// qemu's early SME emulation or ONNX Runtime's SME kernels are at fault is not settled here.
+// matmuls gave wrong scores under qemu 7.2 (qemu 10 gives plausible ones: docs/platforms.md, "SME").
 import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
