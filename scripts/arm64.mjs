@@ -140,7 +140,7 @@ export function compare(host, arm) {
     if (!got) { line(key, false, 'missing on arm64'); continue; }
     if (key.startsWith('tokenizer/')) {
       const same = JSON.stringify(want) === JSON.stringify(got);
-      line(key, same, same ? `${want.length} encodings, ids and offsets identical` : 'ids or offsets differ');
+      line(key, same, same ? `${want.length} ${key.endsWith('/decode') ? 'decoded texts' : 'encodings, ids and offsets'} identical` : 'results differ');
     } else if (key.startsWith('pruning/')) {
       const texts = want.every((r, i) => r.text === got[i]?.text && JSON.stringify(r.spans) === JSON.stringify(got[i].spans));
       const d = maxDiff(want.map((r) => r.score), got.map((r) => r.score));

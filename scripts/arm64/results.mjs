@@ -22,14 +22,17 @@ const texts = makeCorpus(7, 60);
 const queries = ['capital of france', 'who wrote hamlet', 'tallest mountain on earth', 'rivers of africa'];
 const pairs = texts.slice(0, 40).map((t, i) => [queries[i % queries.length], t]);
 
-// Tokenizers: ids, type ids and offsets of single texts and pairs.
+// Tokenizers: ids, type ids and offsets of 1,000 texts (every script, emoji, control characters, mojibake, long
+// words: byte handling is where char signedness and the like would show) and 40 pairs; decoded text of 200.
+const manyTexts = makeCorpus(11, 1000);
 for (const name of ['bert-base-uncased', 'modernbert-base', 't5-small', 'all-minilm-l6-v2', 'potion-base-8m']) {
   const file = path.join(tokenizers, name, 'tokenizer.json');
   if (!existsSync(file)) continue;
   const tok = await w.Tokenizer.fromFile(file);
-  const singles = await tok.encodeBatch(texts);
+  const singles = await tok.encodeBatch(manyTexts);
   const withPairs = await tok.encodeBatch(pairs);
   put(`tokenizer/${name}`, [...singles, ...withPairs].map((e) => ({ ids: Array.from(e.ids), typeIds: Array.from(e.typeIds), offsets: Array.from(e.offsets) })));
+  put(`tokenizer/${name}/decode`, singles.slice(0, 200).map((e) => tok.decode(e.ids, { skipSpecialTokens: true })));
 }
 
 // Cross-encoders, fp32 and int8, with the layer norms fused (the default) and as written.
