@@ -5,6 +5,7 @@ export type { Encoding, EncodeOptions, EncodeBatchOptions } from './tokenizer';
 export type { Counters, ModelCounters, CallOptions } from './queue';
 export type { WinnowError, WinnowErrorCode } from './errors';
 export { runtimeInfo } from './native';
+export type { SimdLevel } from './native';
 export { Embeddings } from './embeddings';
 export type { EmbeddingArray } from './embeddings';
 export { PruningEncoder } from './pruning-encoder';

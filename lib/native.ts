@@ -83,6 +83,7 @@ export interface NativeBinding {
   newCancelToken(): unknown;
   cancel(token: unknown): void;
   ortInfo(libraryPath: string): { version: string; library: string; providers: string[] };
+  simdLevel(): string;
   NativePruningEncoder: { load(opts: NativeModelOptions & { threshold?: number }): Promise<NativePruningEncoder> };
   NativeStaticModel: { load(opts: { dir: string; normalize?: boolean; threads?: number }): Promise<NativeStaticModel> };
   [key: string]: any;
@@ -171,9 +172,12 @@ function cudaPackageCore(): string | undefined {
 }
 
 /** Version of ONNX Runtime in use, its path, and the execution providers it was built with. */
-export function runtimeInfo(): { version: string; library: string; providers: string[]; addon: string } {
+/** Which SIMD kernels Winnow's own code runs (pooling, static embeddings, layer norm): the best the CPU has, capped by WINNOW_SIMD. */
+export type SimdLevel = 'avx512' | 'avx2' | 'neon' | 'scalar';
+
+export function runtimeInfo(): { version: string; library: string; providers: string[]; addon: string; simd: SimdLevel } {
   const info = binding().ortInfo(ortLibraryPath());
-  return { ...info, addon: loadBinding().addonPath };
+  return { ...info, addon: loadBinding().addonPath, simd: binding().simdLevel() as SimdLevel };
 }
 
 // ---- PruningEncoder (issue #6) ----

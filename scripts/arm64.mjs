@@ -184,6 +184,8 @@ function parity() {
     runArmNode([script, armFile], { cpu, env: { PREBUILDS_ONLY: '1' } });
     const arm = JSON.parse(readFileSync(armFile, 'utf8'));
     if (arm.arch !== 'arm64' || !arm.addon.includes('linux-arm64')) throw new Error(`arm64 run loaded ${arm.addon} on ${arm.arch}`);
+    if (arm.simd !== 'neon') failures.push(`${cpu}: Winnow's kernels ran at SIMD level ${arm.simd}, not neon`);
+    else console.log(`ok   SIMD level neon (ONNX Runtime ${arm.ort})`);
     failures.push(...compare(host, arm).map((f) => `${cpu}: ${f}`));
   }
   if (failures.length) throw new Error(`arm64 parity: ${failures.length} failed:\n${failures.join('\n')}`);

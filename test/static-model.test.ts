@@ -1,9 +1,10 @@
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Embeddings, StaticModel } from '../lib/index';
-import { FIXTURES } from './helpers/reference';
+import { Embeddings, runtimeInfo, StaticModel } from '../lib/index';
+import { FIXTURES, ROOT } from './helpers/reference';
 import { cosine, maxAbs, Model2VecReference } from './helpers/model2vec-reference';
 // @ts-ignore -- plain ESM helper without types
 import { makeCorpus } from './helpers/multilingual-corpus.mjs';
@@ -207,5 +208,36 @@ describe('StaticModel errors', () => {
     await rejectsWith(m.encodeAsSequence(['a'], { batchSize: -1 }), RangeError, 'Expected an integer between 1 and 16777216 for batchSize but received -1 of type number');
     expect((await m.encode([])).rows).toBe(0);
     m.dispose();
+  });
+});
+
+describe('SIMD level (runtimeInfo().simd, WINNOW_SIMD)', () => {
+  // What this CPU offers, read independently of the addon (Linux /proc/cpuinfo flags).
+  function expectedBest(): string {
+    if (process.arch === 'arm64') return 'neon';
+    if (process.arch !== 'x64') return 'scalar';
+    const flags = new Set((/^flags\s*:(.*)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? '').trim().split(/\s+/));
+    const avx2 = ['avx', 'avx2', 'fma', 'f16c'].every((f) => flags.has(f));
+    if (avx2 && ['avx512f', 'avx512dq', 'avx512bw', 'avx512vl'].every((f) => flags.has(f))) return 'avx512';
+    return avx2 ? 'avx2' : 'scalar';
+  }
+  const simdIn = (value: string) =>
+    execFileSync(process.execPath, ['-e', `console.log(require(${JSON.stringify(path.join(ROOT, 'dist/cjs/index.js'))}).runtimeInfo().simd)`], {
+      env: { ...process.env, WINNOW_SIMD: value },
+      encoding: 'utf8',
+    }).trim();
+
+  it('reports the best level the CPU has', () => {
+    if (!process.env.WINNOW_SIMD) expect(runtimeInfo().simd).toBe(expectedBest());
+    expect(simdIn('')).toBe(expectedBest());
+  });
+
+  it('WINNOW_SIMD caps the level; a level the CPU lacks falls back; an unknown name is ignored', () => {
+    const best = expectedBest();
+    expect(simdIn('scalar')).toBe('scalar');
+    expect(simdIn('avx2')).toBe(best === 'avx512' || best === 'avx2' ? 'avx2' : 'scalar');
+    expect(simdIn('avx512')).toBe(best === 'neon' ? 'scalar' : best);
+    expect(simdIn('neon')).toBe(best === 'neon' ? 'neon' : 'scalar');
+    expect(simdIn('sse9')).toBe(best);
   });
 });

@@ -1,6 +1,7 @@
 #include <napi.h>
 
 #include "addon_data.h"
+#include "common/cpu_features.h"
 #include "model_wrap.h"
 #include "runtime/ort_runtime.h"
 
@@ -41,6 +42,12 @@ Napi::Value OrtInfo(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// simdLevel() -> 'avx512' | 'avx2' | 'neon' | 'scalar': the level Winnow's own kernels run at in this process
+// (the best the CPU has, capped by WINNOW_SIMD).
+Napi::Value SimdLevel(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), SimdLevelName(ActiveSimdLevel()));
+}
+
 }  // namespace
 
 CancelFlag GetCancelFlag(const Napi::Value& v) {
@@ -58,6 +65,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("newCancelToken", Napi::Function::New(env, NewCancelToken));
   exports.Set("cancel", Napi::Function::New(env, Cancel));
   exports.Set("ortInfo", Napi::Function::New(env, OrtInfo));
+  exports.Set("simdLevel", Napi::Function::New(env, SimdLevel));
   return exports;
 }
 

@@ -15,7 +15,8 @@ const models = path.join(root, 'test', 'fixtures', 'models');
 const tokenizers = path.join(root, '..', 'shared', 'tokenizers');
 
 const bits = (a) => Array.from(new Uint32Array(Float32Array.from(a).buffer));
-const out = { arch: process.arch, addon: w.runtimeInfo().addon, ort: w.runtimeInfo().version, results: {} };
+const info = w.runtimeInfo();
+const out = { arch: process.arch, addon: info.addon, ort: info.version, simd: info.simd, results: {} };
 const put = (key, value) => { out.results[key] = value; };
 
 const texts = makeCorpus(7, 60);
