@@ -18,7 +18,7 @@
 // `max` without SME (SVE, i8mm, bf16: Graviton3 and later). With SME on (`max`), ONNX Runtime 1.29's int8
 // matmuls gave wrong scores under qemu 7.2 (qemu 10 gives plausible ones: docs/platforms.md, "SME").
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -59,9 +59,12 @@ function requireTools(opts) {
   if (missing.length) throw new Error(`arm64: missing ${missing.join(', ')}; bash scripts/setup.sh installs them`);
 }
 
+// Compiles the shim unless it is newer than its source (prebuild and parity both need it).
 function buildShim() {
+  const src = path.join(root, 'native', 'tests', 'qemu', 'fake_cpuinfo.c');
+  if (existsSync(shim) && statSync(shim).mtimeMs >= statSync(src).mtimeMs) return;
   mkdirSync(path.dirname(shim), { recursive: true });
-  run('aarch64-linux-gnu-gcc', ['-O2', '-shared', '-fPIC', '-o', shim, path.join(root, 'native', 'tests', 'qemu', 'fake_cpuinfo.c'), '-ldl']);
+  run('aarch64-linux-gnu-gcc', ['-O2', '-shared', '-fPIC', '-o', shim, src, '-ldl']);
 }
 
 /** Runs the arm64 node on `args` under qemu, with the cpuinfo shim in the guest. */

@@ -4,14 +4,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+# The packages among the arguments that dpkg does not have installed, one per line.
+not_installed() {
+  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done
+}
+
 APT_PACKAGES=(cmake ninja-build g++ patchelf libgtest-dev libutf8proc-dev libpcre2-dev nlohmann-json3-dev)
-missing=()
-for p in "${APT_PACKAGES[@]}"; do
-  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
-done
+mapfile -t missing < <(not_installed "${APT_PACKAGES[@]}")
 if [ ${#missing[@]} -gt 0 ]; then
-  SUDO=""
-  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   echo "setup: installing ${missing[*]}"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
@@ -21,13 +23,8 @@ fi
 # arm64 builds of the libraries (Debian multiarch). Where the apt sources carry no arm64 packages this is skipped
 # with a warning, and `npm run test:arm64` then says what is missing.
 ARM64_PACKAGES=(g++-aarch64-linux-gnu qemu-user libc6:arm64 libstdc++6:arm64 libutf8proc-dev:arm64 libpcre2-dev:arm64 libgtest-dev:arm64)
-arm_missing=()
-for p in "${ARM64_PACKAGES[@]}"; do
-  dpkg -s "$p" >/dev/null 2>&1 || arm_missing+=("$p")
-done
+mapfile -t arm_missing < <(not_installed "${ARM64_PACKAGES[@]}")
 if [ ${#arm_missing[@]} -gt 0 ] && [ "${WINNOW_SKIP_ARM64:-0}" != 1 ]; then
-  SUDO=""
-  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   echo "setup: installing ${arm_missing[*]} (arm64 cross-build and qemu)"
   added=0
   if ! dpkg --print-foreign-architectures | grep -qx arm64; then $SUDO dpkg --add-architecture arm64; added=1; fi

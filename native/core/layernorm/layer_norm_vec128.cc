@@ -37,14 +37,10 @@ struct V128 {
   static T Mul(T a, T b) { return a * b; }
   static T Div(T a, T b) { return a / b; }
 #if defined(__aarch64__)
+  // Only the aarch64 build fuses (kOrtFusesMulAdd); elsewhere Welford never names Fma, as with AVX2 / AVX-512.
   static T Fma(T a, T b, T c) { return reinterpret_cast<T>(vfmaq_f32(reinterpret_cast<float32x4_t>(c),
                                                                       reinterpret_cast<float32x4_t>(a),
                                                                       reinterpret_cast<float32x4_t>(b))); }
-#else
-  static T Fma(T a, T b, T c) {
-    return T{std::fma(a[0], b[0], c[0]), std::fma(a[1], b[1], c[1]), std::fma(a[2], b[2], c[2]),
-             std::fma(a[3], b[3], c[3])};
-  }
 #endif
   static T Sqrt(T a) { return T{std::sqrt(a[0]), std::sqrt(a[1]), std::sqrt(a[2]), std::sqrt(a[3])}; }
   static void Transpose(T r[4]) {
