@@ -97,23 +97,49 @@ const ROOT = [path.resolve(__dirname, '..', '..'), path.resolve(__dirname, '..')
 
 let cached: { binding: NativeBinding; addonPath: string } | undefined;
 
+/** The optional package that carries the addon for this platform (scripts/platform-package.mjs). */
+export const PLATFORM_PACKAGE = `winnow-native-${process.platform}-${process.arch}`;
+
+const ADDON_NAME = 'winnow-native.node';
+
+function isMusl(): boolean {
+  if (process.platform !== 'linux') return false;
+  const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined;
+  return !report?.header?.glibcVersionRuntime;
+}
+
+/**
+ * Where the addon may be, in order: WINNOW_ADDON alone when set; else a build from source in this package
+ * (build/Release, `npm run build:native`), the platform package npm installed beside this one, and this
+ * package's own prebuilds/<platform>-<arch>/ (a checkout after `npm run prebuild`).
+ */
+function addonCandidates(): string[] {
+  if (process.env.WINNOW_ADDON) return [path.resolve(process.env.WINNOW_ADDON)];
+  const out = [path.join(ROOT, 'build', 'Release', 'winnow.node')];
+  try {
+    out.push(path.join(path.dirname(require.resolve(`${PLATFORM_PACKAGE}/package.json`)), ADDON_NAME));
+  } catch {
+    out.push(`${PLATFORM_PACKAGE}/${ADDON_NAME} (package not installed)`);
+  }
+  out.push(path.join(ROOT, 'prebuilds', `${process.platform}-${process.arch}`, ADDON_NAME));
+  return out;
+}
+
 function loadBinding(): { binding: NativeBinding; addonPath: string } {
   if (cached) return cached;
-  const tried: string[] = [];
-  let addonPath: string | undefined;
-  try {
-    // node-gyp-build: build/Release first (development), then prebuilds/<platform>-<arch>/.
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const gyp = require('node-gyp-build') as { resolve(dir: string): string };
-    addonPath = gyp.resolve(ROOT);
-  } catch (e) {
-    tried.push(`${path.join(ROOT, 'build', 'Release')} and ${path.join(ROOT, 'prebuilds', `${process.platform}-${process.arch}`)}: ${(e as Error).message}`);
-  }
+  const candidates = addonCandidates();
+  const addonPath = candidates.find((c) => fs.existsSync(c));
   if (!addonPath) {
+    const why =
+      process.platform === 'linux' && (process.arch === 'x64' || process.arch === 'arm64')
+        ? isMusl()
+          ? ' This is a musl system (Alpine?): the prebuilt binaries need glibc 2.28 or later.'
+          : ` npm installs ${PLATFORM_PACKAGE} as an optional dependency: check that it was not skipped (--omit=optional, --no-optional, or a lockfile made on another platform; \`npm install ${PLATFORM_PACKAGE}\` adds it).`
+        : ' Prebuilt binaries cover linux-x64 and linux-arm64 (glibc).';
     throw winnowError(
       'NATIVE_LOAD_FAILED',
       `Winnow's native addon was not found for ${process.platform}-${process.arch} (Node ${process.versions.node}). ` +
-        `Tried ${tried.join('; ')}. Prebuilt binaries cover linux-x64 and linux-arm64; elsewhere build from source with \`npm run build:native\` ` +
+        `Tried ${candidates.join(', ')}.${why} Elsewhere build from source with \`npm run build:native\` ` +
         '(needs cmake, a C++20 compiler, libutf8proc-dev, libpcre2-dev, nlohmann-json3-dev and patchelf).',
     );
   }

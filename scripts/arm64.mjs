@@ -22,6 +22,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, s
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ORT_NAME, writePlatformPackage } from './platform-package.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
@@ -32,7 +33,6 @@ const NODE_VERSION = '20.20.2';
 const armNode = path.join(root, 'build', 'arm64-node', 'package', 'bin', 'node');
 const shim = path.join(root, 'build', 'arm64', 'fake_cpuinfo.so');
 const fakeCpuinfo = path.join(root, 'native', 'tests', 'qemu', 'cpuinfo.txt');
-const ORT_NAME = 'libwinnow_onnxruntime.so.1';
 
 function onPath(cmd) {
   try {
@@ -110,7 +110,7 @@ function prebuild() {
   run('patchelf', ['--set-soname', ORT_NAME, ort]);
   run('aarch64-linux-gnu-strip', ['--strip-unneeded', addon]);
   buildShim();
-  console.log(`${path.relative(root, dest)}: winnow-native.node, ${ORT_NAME}`);
+  console.log(`${path.relative(root, dest)}: winnow-native.node, ${ORT_NAME} (package ${writePlatformPackage(dest)})`);
 }
 
 // How far the arm64 results may be from this machine's (both run the same graphs; ONNX Runtime's GEMM kernels
@@ -183,8 +183,8 @@ function parity() {
   for (const cpu of ARM_CPUS) {
     const armFile = path.join(dir, `results-arm64-${cpu.replace(/[^a-z0-9-]/g, '_')}.json`);
     console.log(`-- arm64, qemu -cpu ${cpu}`);
-    // PREBUILDS_ONLY: node-gyp-build skips build/Release (this machine's addon) and loads prebuilds/linux-arm64.
-    runArmNode([script, armFile], { cpu, env: { PREBUILDS_ONLY: '1' } });
+    // WINNOW_ADDON: load prebuilds/linux-arm64 (build/Release holds this machine's x64 addon).
+    runArmNode([script, armFile], { cpu, env: { WINNOW_ADDON: path.join(root, 'prebuilds', 'linux-arm64', 'winnow-native.node') } });
     const arm = JSON.parse(readFileSync(armFile, 'utf8'));
     if (arm.arch !== 'arm64' || !arm.addon.includes('linux-arm64')) throw new Error(`arm64 run loaded ${arm.addon} on ${arm.arch}`);
     if (arm.simd !== 'neon') failures.push(`${cpu}: Winnow's kernels ran at SIMD level ${arm.simd}, not neon`);

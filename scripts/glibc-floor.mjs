@@ -14,7 +14,7 @@ if (files.length === 0) {
   const dir = path.join(root, 'prebuilds');
   for (const plat of existsSync(dir) ? readdirSync(dir) : []) {
     if (!plat.startsWith('linux-')) continue;
-    for (const f of readdirSync(path.join(dir, plat))) files.push(path.join(dir, plat, f));
+    for (const f of readdirSync(path.join(dir, plat))) if (/\.node$|\.so(\.|$)/.test(f)) files.push(path.join(dir, plat, f));
   }
 }
 if (files.length === 0) throw new Error('glibc-floor: no prebuilds to check (npm run prebuild)');

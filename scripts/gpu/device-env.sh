@@ -19,8 +19,6 @@ for name, target in (("libwinnow_onnxruntime.so.1", os.path.join(dst, "libwinnow
             shutil.copyfileobj(src, out, 1 << 24)
         os.chmod(target, 0o755)
 shutil.copy(".device/libonnxruntime_providers_shared.so", dst)
-if not os.path.exists("node_modules/node-gyp-build"):
-    shutil.copytree(".device/node-gyp-build", "node_modules/node-gyp-build")
 print("unpacked into", dst, sorted(os.listdir(dst)), "and build/Release/winnow.node")
 PY
 export WINNOW_ORT_LIBRARY="$WINNOW_CUDA_DIR/libwinnow_onnxruntime.so.1"

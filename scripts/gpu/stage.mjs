@@ -111,8 +111,6 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const addon = path.join(root, 'build', 'Release', 'winnow.node');
   if (!fs.existsSync(addon)) throw new Error('build/Release/winnow.node is missing: run `npm run build` first');
   xz(addon, path.join(out, 'winnow.node.xz'));
-  // The addon's one runtime dependency (node_modules does not travel).
-  fs.cpSync(path.join(root, 'node_modules', 'node-gyp-build'), path.join(out, 'node-gyp-build'), { recursive: true });
   const pairs = path.join(cache, 'pairs.json');
   run('node', ['scripts/gpu/make_pairs.mjs', pairs]);
   xz(pairs, path.join(out, 'pairs.json.xz'));
