@@ -59,7 +59,7 @@ function requireTools(opts) {
   if (missing.length) throw new Error(`arm64: missing ${missing.join(', ')}; bash scripts/setup.sh installs them`);
 }
 
-// Compiles the shim unless it is newer than its source (prebuild and parity both need it).
+// Compiles the shim unless it is newer than its source (every arm64 Node run preloads it).
 function buildShim() {
   const src = path.join(root, 'native', 'tests', 'qemu', 'fake_cpuinfo.c');
   if (existsSync(shim) && statSync(shim).mtimeMs >= statSync(src).mtimeMs) return;
@@ -69,9 +69,11 @@ function buildShim() {
 
 /** Runs the arm64 node on `args` under qemu, with the cpuinfo shim in the guest. */
 export const ARM_CPUS = ['neoverse-n1', 'max,sme=off'];
-export function runArmNode(args, { cpu = ARM_CPUS[0], env = {}, cwd = root, stdio = 'inherit' } = {}) {
+// prefix: a dynamic loader and its arguments to start the arm64 node with (scripts/old-glibc.mjs).
+export function runArmNode(args, { cpu = ARM_CPUS[0], env = {}, cwd = root, stdio = 'inherit', prefix = [] } = {}) {
+  buildShim();
   const guestEnv = [`LD_PRELOAD=${shim}`, `WINNOW_FAKE_CPUINFO=${fakeCpuinfo}`];
-  return execFileSync(process.env.WINNOW_QEMU || 'qemu-aarch64', ['-cpu', cpu, armNode, ...args], {
+  return execFileSync(process.env.WINNOW_QEMU || 'qemu-aarch64', ['-cpu', cpu, ...prefix, armNode, ...args], {
     stdio, cwd, env: { ...process.env, ...env, QEMU_SET_ENV: guestEnv.join(',') }, maxBuffer: 1 << 28,
   });
 }
@@ -109,7 +111,6 @@ function prebuild() {
   chmodSync(ort, 0o755);
   run('patchelf', ['--set-soname', ORT_NAME, ort]);
   run('aarch64-linux-gnu-strip', ['--strip-unneeded', addon]);
-  buildShim();
   console.log(`${path.relative(root, dest)}: winnow-native.node, ${ORT_NAME} (package ${writePlatformPackage(dest)})`);
 }
 
@@ -173,7 +174,6 @@ export function compare(host, arm) {
 function parity() {
   requireTools({ node: true });
   if (!existsSync(path.join(root, 'prebuilds', 'linux-arm64', 'winnow-native.node'))) prebuild();
-  buildShim();
   const dir = path.join(root, 'build', 'arm64');
   const hostFile = path.join(dir, 'results-host.json');
   const script = path.join(root, 'scripts', 'arm64', 'results.mjs');

@@ -46,11 +46,13 @@ cat > cjs.cjs <<JS
 const { CrossEncoder, runtimeInfo } = require('winnow-native');
 (async () => {
   const info = runtimeInfo();
+  const glibc = process.report.getReport().header.glibcVersionRuntime;
+  if (process.env.WINNOW_EXPECT_GLIBC && glibc !== process.env.WINNOW_EXPECT_GLIBC) throw new Error('ran on glibc ' + glibc);
   if (!info.addon.includes('node_modules/winnow-native-linux-' + process.arch + '/')) throw new Error('did not load the platform package: ' + info.addon);
   const ce = await CrossEncoder.load(process.argv[2]);
   const r = await ce.rank('capital of france', ['Berlin is in Germany.', 'Paris is the capital of France.']);
   if (r.length !== 2 || !(r[0].score >= r[1].score)) throw new Error('bad ranking ' + JSON.stringify(r));
-  console.log('cjs ok', process.arch, info.version, JSON.stringify(r));
+  console.log('cjs ok', process.arch, 'glibc ' + glibc, info.version, JSON.stringify(r));
 })().catch((e) => { console.error(e); process.exit(1); });
 JS
 cat > esm.mjs <<JS
@@ -63,6 +65,17 @@ JS
 PATH="$work/bin" node cjs.cjs "$model"
 PATH="$work/bin" node esm.mjs "$model"
 passed=2
+# The same install on Debian 11's glibc 2.31 (its loader, libc, libstdc++ and libgcc_s; scripts/old-glibc.mjs):
+# a binary that still needed a newer glibc symbol version fails to load there.
+old_glibc() {
+  node --input-type=module -e "import { haveOldGlibc } from '$root/scripts/old-glibc.mjs'; process.exit(haveOldGlibc('$1') ? 0 : 1)"
+}
+if old_glibc x64; then
+  PATH="$work/bin" WINNOW_EXPECT_GLIBC=2.31 node "$root/scripts/old-glibc.mjs" run x64 cjs.cjs "$model"
+  passed=$((passed + 1))
+else
+  echo "pack test: SKIPPED the glibc 2.31 run (bash scripts/setup.sh fetches it)"
+fi
 # Without its platform package (--omit=optional, say) the first call fails with a code that names it.
 install bare x64 "$tarball"
 cat > "$work/bare/missing.cjs" <<'JS'
@@ -75,7 +88,7 @@ Tokenizer.fromFile(process.argv[2]).then(
   });
 JS
 PATH="$work/bin" node "$work/bare/missing.cjs" "$model/tokenizer.json"
-passed=3
+passed=$((passed + 1))
 # The same on linux-arm64 under qemu, when that prebuild was made (scripts/arm64.mjs): npm told the cpu is arm64.
 if [ -n "${platform_tarball[linux-arm64]:-}" ] && [ -x "$root/build/arm64-node/package/bin/node" ]; then
   install app-arm64 arm64 "$tarball" "${platform_tarball[linux-arm64]}"
@@ -85,6 +98,10 @@ if [ -n "${platform_tarball[linux-arm64]:-}" ] && [ -x "$root/build/arm64-node/p
   qemu=$(command -v qemu-aarch64)
   PATH="$work/bin" WINNOW_QEMU="$qemu" node "$root/scripts/arm64.mjs" node cjs.cjs "$model"
   PATH="$work/bin" WINNOW_QEMU="$qemu" node "$root/scripts/arm64.mjs" node esm.mjs "$model"
-  passed=5
+  passed=$((passed + 2))
+  if old_glibc arm64; then
+    PATH="$work/bin" WINNOW_QEMU="$qemu" WINNOW_EXPECT_GLIBC=2.31 node "$root/scripts/old-glibc.mjs" run arm64 cjs.cjs "$model"
+    passed=$((passed + 1))
+  fi
 fi
 echo "pack test: $passed passed, 0 failed"

@@ -45,3 +45,8 @@ fi
 npm run build
 # The arm64 node binary the arm64 checks run under qemu.
 if command -v qemu-aarch64 >/dev/null 2>&1; then node scripts/arm64.mjs fetch-node; fi
+# Debian 11's glibc 2.31 with its libstdc++ and libgcc_s (a few MB, unpacked under build/, nothing installed), for
+# the packaging test's run on an older glibc (scripts/old-glibc.mjs).
+if [ ! -e build/old-glibc/x64/lib/x86_64-linux-gnu/ld-2.31.so ] || [ ! -e build/old-glibc/arm64/lib/aarch64-linux-gnu/ld-2.31.so ]; then
+  node scripts/old-glibc.mjs fetch || echo "setup: WARNING: could not fetch Debian 11's glibc; the packaging test skips its glibc 2.31 run" >&2
+fi

@@ -9,6 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+// dlsym's base version, so the shim also preloads into a process on an older glibc (scripts/old-glibc.mjs runs the
+// arm64 Node on Debian 11's glibc 2.31; built here, dlsym would bind to GLIBC_2.34).
+#if defined(__GLIBC__) && defined(__aarch64__)
+__asm__(".symver dlsym,dlsym@GLIBC_2.17");
+#endif
+
 static const char* Redirect(const char* path) {
   if (path && strcmp(path, "/proc/cpuinfo") == 0) {
     const char* fake = getenv("WINNOW_FAKE_CPUINFO");
