@@ -10,7 +10,9 @@
 //  - stat and fstat (before 2.33 macros over __xstat / __fxstat) and arc4random (new in 2.36) are defined
 //    here on the system calls; __libc_single_threaded is defined as 0 (libstdc++ then always uses atomics).
 //  - _dl_find_object (2.35) is the unwinder's: the addon uses the system's libgcc_s instead of a static copy.
-// scripts/glibc-floor.mjs checks the result: no symbol version above 2.28.
+// CMakeLists.txt passes -Wl,--wrap=<name> for each line here that starts `WINNOW_HIDDEN ... __wrap_<name>`: a
+// wrapper added here is wrapped there with no second list to edit. scripts/glibc-floor.mjs checks the result (no
+// symbol version above 2.28, no unresolved __wrap_), and the packaging test loads it on glibc 2.31.
 #define _GNU_SOURCE
 #include <features.h>  // defines __GLIBC__
 
