@@ -263,6 +263,7 @@ export interface NativeSentenceEncoderInfo {
   output: string;
   prompts: Record<string, string>;
   defaultPromptName: string | null;
+  similarityFnName: import('./similarity').SimilarityFunction;
 }
 
 export interface NativeSentenceEncodeParams {

@@ -4,6 +4,7 @@ import * as v from './validate';
 import { TRANSFORMER_LOAD_OPTIONS, TransformerLoadOptions, transformerLoadOptions } from './model-options';
 import { invalidArgument, winnowError } from './errors';
 import { Embeddings } from './embeddings';
+import { EmbeddingsLike, SimilarityFunction, similarity, similarityPairwise } from './similarity';
 import type { Device } from './cross-encoder';
 
 export interface SentenceEncoderOptions extends TransformerLoadOptions {
@@ -60,6 +61,8 @@ export class SentenceEncoder {
   readonly prompts: Readonly<Record<string, string>>;
   /** The prompt used when `prompt` is not given, or null. */
   readonly defaultPromptName: string | null;
+  /** How `similarity` compares embeddings: config_sentence_transformers.json's `similarity_fn_name`, else 'cosine'. */
+  readonly similarityFnName: SimilarityFunction;
   /** Pooling in use: 'mean', 'cls', 'max', 'lasttoken', 'weightedmean', 'mean_sqrt_len' (joined by '+' when several), or 'graph' when the ONNX file outputs sentence_embedding. */
   readonly pooling: string;
   /** Whether embeddings are normalised by default (a Normalize module is present). */
@@ -80,6 +83,7 @@ export class SentenceEncoder {
     this.device = info.device;
     this.prompts = Object.freeze({ ...info.prompts });
     this.defaultPromptName = info.defaultPromptName;
+    this.similarityFnName = info.similarityFnName;
     this.pooling = info.pooling;
     this.normalize = info.normalize;
     this.file = info.onnxPath;
@@ -119,6 +123,38 @@ export class SentenceEncoder {
     const params = { prompt, normalize, dimensions, precision, ranges };
     const r = await this.queue.run((n) => native.encode(list, params, n), call);
     return new Embeddings(r.data as PrecisionArray[P], r.rows, r.dim);
+  }
+
+  /**
+   * `encode` for search queries (sentence-transformers' encode_query): without a `prompt` option, the
+   * config's prompt named 'query' when it has one, else as `encode` (the default prompt).
+   */
+  encodeQuery<P extends Precision = 'float32'>(texts: readonly string[], options?: SentenceEncodeOptions<P>): Promise<Embeddings<PrecisionArray[P]>> {
+    return this.encode(texts, this.withPrompt(options, ['query']));
+  }
+
+  /**
+   * `encode` for documents (sentence-transformers' encode_document): without a `prompt` option, the first of
+   * the config's prompts named 'document', 'passage', 'corpus', else as `encode` (the default prompt).
+   */
+  encodeDocument<P extends Precision = 'float32'>(texts: readonly string[], options?: SentenceEncodeOptions<P>): Promise<Embeddings<PrecisionArray[P]>> {
+    return this.encode(texts, this.withPrompt(options, ['document', 'passage', 'corpus']));
+  }
+
+  /** Every row of `a` against every row of `b` with the model's `similarityFnName` (sentence-transformers' similarity): result[i][j]. */
+  similarity(a: EmbeddingsLike, b: EmbeddingsLike): Float32Array[] {
+    return similarity(a, b, this.similarityFnName);
+  }
+
+  /** Row i of `a` against row i of `b` with the model's `similarityFnName` (similarity_pairwise). */
+  similarityPairwise(a: EmbeddingsLike, b: EmbeddingsLike): Float32Array {
+    return similarityPairwise(a, b, this.similarityFnName);
+  }
+
+  private withPrompt<O extends SentenceEncodeOptions<any>>(options: O | undefined, names: readonly string[]): O | undefined {
+    if (options != null && (typeof options !== 'object' || options.prompt !== undefined)) return options; // encode checks it
+    const name = names.find((n) => Object.prototype.hasOwnProperty.call(this.prompts, n));
+    return name === undefined ? options : ({ ...options, prompt: name } as O);
   }
 
   /** Calls waiting and running on this model, and what it has run since it loaded (batches, rows, padding, shapes). */

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Embeddings, SentenceEncoder } from '../lib/index';
+import { Embeddings, SentenceEncoder, similarity, similarityPairwise } from '../lib/index';
 import { FIXTURES, maxAbsDiff, SHARED } from './helpers/reference';
 import { cosine, quantize8, quantizeBits, ranges, referenceEmbeddings, RefMode, RefOptions } from './helpers/st-reference';
 
@@ -254,6 +254,51 @@ describe('SentenceEncoder prompts, dimensions, normalize', () => {
     enc.dispose();
   });
 
+  it('encodeQuery / encodeDocument pick the query and document prompts as sentence-transformers does', async () => {
+    // CLS has prompts { query, passage }: encode_document's candidates are document, passage, corpus, in that order.
+    const same = async (a: Promise<Embeddings>, b: Promise<Embeddings>) => expect(maxAbsDiff((await a).data, (await b).data)).toBe(0);
+    await same(cls.encodeQuery(texts), cls.encode(texts, { prompt: 'query: ' }));
+    await same(cls.encodeDocument(texts), cls.encode(texts, { prompt: 'passage: ' }));
+    expect(maxAbsDiff((await cls.encodeQuery(texts)).data, (await cls.encode(texts)).data)).toBeGreaterThan(1e-3);
+    // A given prompt wins, '' included; options pass through.
+    await same(cls.encodeQuery(texts, { prompt: '' }), cls.encode(texts));
+    await same(cls.encodeDocument(texts, { prompt: 'query', dimensions: 8 }), cls.encode(texts, { prompt: 'query: ', dimensions: 8 }));
+    // No such prompts (E5's config): the plain encode, default prompt and all.
+    await same(e5.encodeQuery(texts), e5.encode(texts));
+    await same(e5.encodeDocument(texts), e5.encode(texts));
+    const cfg = JSON.parse(fs.readFileSync(path.join(CLS, 'config_sentence_transformers.json'), 'utf8'));
+    cfg.prompts = { corpus: 'c: ', passage: 'p: ', document: 'd: ', other: 'o: ' };
+    cfg.default_prompt_name = 'other';
+    const enc = await SentenceEncoder.load(variant({ 'config_sentence_transformers.json': JSON.stringify(cfg) }, CLS), { threads: 1 });
+    await same(enc.encodeDocument(texts), enc.encode(texts, { prompt: 'd: ' }));
+    await same(enc.encodeQuery(texts), enc.encode(texts, { prompt: 'o: ' })); // no 'query': the default prompt
+    enc.dispose();
+  });
+
+  it("similarity uses the config's similarity_fn_name (cosine when absent) and refuses unknown ones", async () => {
+    expect(cls.similarityFnName).toBe('cosine');
+    expect(e5.similarityFnName).toBe('cosine');
+    const q = await e5.encodeQuery(texts.slice(0, 3), { prompt: 'query: ' });
+    const d = await e5.encodeDocument(texts, { prompt: 'passage: ' });
+    const m = e5.similarity(q, d);
+    expect(m.length).toBe(3);
+    for (let i = 0; i < 3; i++) {
+      expect(m[i].length).toBe(texts.length);
+      for (let j = 0; j < texts.length; j++) expect(Math.abs(m[i][j] - cosine(q.row(i), d.row(j)))).toBeLessThan(1e-6);
+    }
+    expect(Array.from(e5.similarityPairwise(q, d.toArray().slice(0, 3)))).toEqual(m.map((r, i) => r[i]));
+
+    const cfg = JSON.parse(fs.readFileSync(path.join(CLS, 'config_sentence_transformers.json'), 'utf8'));
+    const enc = await SentenceEncoder.load(variant({ 'config_sentence_transformers.json': JSON.stringify({ ...cfg, similarity_fn_name: 'manhattan' }) }, CLS), { threads: 1 });
+    expect(enc.similarityFnName).toBe('manhattan');
+    expect(enc.similarity([[1, 2]], [[4, -2]])[0][0]).toBe(-7);
+    enc.dispose();
+    const bad = variant({ 'config_sentence_transformers.json': JSON.stringify({ ...cfg, similarity_fn_name: 'jaccard' }) }, CLS);
+    const err = await SentenceEncoder.load(bad).catch((e) => e);
+    expect(err.code).toBe('CONFIG_INVALID');
+    expect(err.message).toContain('similarity_fn_name jaccard is not one of cosine, dot, euclidean, manhattan');
+  });
+
   it('leaves the prompt out of pooling when include_prompt is false', async () => {
     const dir = variant({ '1_Pooling/config.json': poolingConfig(['mean'], false) });
     const enc = await SentenceEncoder.load(dir, { threads: 1, batchSize: 5 });
@@ -408,5 +453,47 @@ describe('SentenceEncoder argument and file errors', () => {
     await expect(SentenceEncoder.load(variant({ '1_Pooling/config.json': poolingConfig([]) }))).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
     const badDefault = variant({ 'config_sentence_transformers.json': JSON.stringify({ prompts: { query: 'q: ' }, default_prompt_name: 'doc' }) });
     await expect(SentenceEncoder.load(badDefault)).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+  });
+});
+
+describe('similarity functions (sentence-transformers util: cos_sim, dot_score, euclidean_sim, manhattan_sim)', () => {
+  const a = [new Float32Array([3, 4]), new Float32Array([1, 0])];
+  const b = new Embeddings(new Float32Array([4, 3, 0, 0, -3, -4]), 3, 2);
+  const rows = (m: Float32Array[]) => m.map((r) => Array.from(r));
+  const close = (got: number[][], want: number[][]) =>
+    got.forEach((r, i) => r.forEach((x, j) => expect(Math.abs(x - want[i][j]), `[${i}][${j}] ${x} vs ${want[i][j]}`).toBeLessThan(1e-6)));
+
+  it('every row against every row, higher is closer', () => {
+    // A zero vector has cosine 0 with everything (torch normalize's eps), not NaN.
+    close(rows(similarity(a, b)), [[0.96, 0, -1], [0.8, 0, -0.6]]);
+    close(rows(similarity(a, b, 'dot')), [[24, 0, -25], [4, 0, -3]]);
+    close(rows(similarity(a, b, 'euclidean')), [[-Math.SQRT2, -5, -10], [-Math.sqrt(18), -1, -Math.sqrt(32)]]);
+    close(rows(similarity(a, b, 'manhattan')), [[-2, -7, -14], [-6, -1, -8]]);
+    close(rows(similarity(new Float32Array([0, 2]), [[0, 5], [1, 1]], 'cosine')), [[1, Math.SQRT1_2]]);
+    expect(similarity([], b)).toEqual([]);
+  });
+
+  it('pairwise: row i against row i', () => {
+    const b2 = [b.row(0), b.row(2)];
+    close([Array.from(similarityPairwise(a, b2))], [[0.96, -0.6]]);
+    close([Array.from(similarityPairwise(a, b2, 'dot'))], [[24, -3]]);
+    close([Array.from(similarityPairwise(a, b2, 'euclidean'))], [[-Math.SQRT2, -Math.sqrt(32)]]);
+    close([Array.from(similarityPairwise(a, b2, 'manhattan'))], [[-2, -8]]);
+  });
+
+  it('refuses mismatched sizes and unknown functions with INVALID_ARGUMENT', () => {
+    const code = (f: () => unknown) => {
+      try {
+        f();
+      } catch (e) {
+        return [(e as Error).constructor.name, (e as { code?: string }).code, (e as Error).message];
+      }
+      return undefined;
+    };
+    expect(code(() => similarity(a, [[1, 2, 3]]))).toEqual(['RangeError', 'INVALID_ARGUMENT', 'Expected a vector of 2 values (the length of the first) for b[0] but received an array of length 3 of type array']);
+    expect(code(() => similarityPairwise(a, [[1, 2]]))).toEqual(['RangeError', 'INVALID_ARGUMENT', 'Expected 2 vectors (as many as a) for b but received an array of length 1 of type array']);
+    expect(code(() => similarity(a, b, 'jaccard' as any))?.[2]).toBe("Expected one of 'cosine', 'dot', 'euclidean', 'manhattan' for fn but received \"jaccard\" of type string");
+    expect(code(() => similarity('nope' as any, b))?.[1]).toBe('INVALID_ARGUMENT');
+    expect(code(() => similarity([['x']] as any, b))?.[2]).toContain('for a[0]');
   });
 });

@@ -3,6 +3,7 @@
 #include "addon_data.h"
 #include "common/cpu_features.h"
 #include "model_wrap.h"
+#include "pooling/pooling.h"
 #include "runtime/ort_runtime.h"
 
 namespace winnow::binding {
@@ -48,6 +49,29 @@ Napi::Value SimdLevel(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), SimdLevelName(ActiveSimdLevel()));
 }
 
+// similarity(a: Float32Array, n, b: Float32Array, m, dim, fn: 0..3, pairwise) -> Float32Array: lib/similarity.ts
+// checks the arguments; a mismatch here is a bug there. Runs on the calling thread (as sentence-transformers' does).
+Napi::Value Similarity(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 7 || !info[0].IsTypedArray() || !info[2].IsTypedArray() || !info[6].IsBoolean())
+    ThrowStatus(env, Status(codes::kInternal, "similarity: bad arguments"));
+  auto a = info[0].As<Napi::Float32Array>();
+  auto b = info[2].As<Napi::Float32Array>();
+  const auto n = static_cast<size_t>(info[1].As<Napi::Number>().Int64Value());
+  const auto m = static_cast<size_t>(info[3].As<Napi::Number>().Int64Value());
+  const auto dim = static_cast<size_t>(info[4].As<Napi::Number>().Int64Value());
+  const int fn = info[5].As<Napi::Number>().Int32Value();
+  const bool pairwise = info[6].As<Napi::Boolean>().Value();
+  if (a.TypedArrayType() != napi_float32_array || b.TypedArrayType() != napi_float32_array || a.ElementLength() != n * dim ||
+      b.ElementLength() != m * dim || fn < 0 || fn > 3 || (pairwise && n != m))
+    ThrowStatus(env, Status(codes::kInternal, "similarity: arguments do not match"));
+  const size_t size = pairwise ? n : n * m;
+  auto out = Napi::Float32Array::New(env, size);
+  if (size > 0)
+    pooling::SimilarityMatrix(a.Data(), n, b.Data(), m, dim, static_cast<pooling::Similarity>(fn), pairwise, out.Data());
+  return out;
+}
+
 }  // namespace
 
 CancelFlag GetCancelFlag(const Napi::Value& v) {
@@ -66,6 +90,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("cancel", Napi::Function::New(env, Cancel));
   exports.Set("ortInfo", Napi::Function::New(env, OrtInfo));
   exports.Set("simdLevel", Napi::Function::New(env, SimdLevel));
+  exports.Set("similarity", Napi::Function::New(env, Similarity));
   return exports;
 }
 

@@ -118,6 +118,7 @@ class SentenceEncoderWrap : public ModelWrap<SentenceEncoderWrap, SentenceEncode
     Napi::Object prompts = Napi::Object::New(env);
     for (const auto& [name, value] : core->prompts()) prompts.Set(name, Napi::String::New(env, value));
     o.Set("prompts", prompts);
+    o.Set("similarityFnName", Napi::String::New(env, core->similarity_fn_name()));
     o.Set("defaultPromptName", core->default_prompt_name().empty()
                                    ? env.Null()
                                    : Napi::Value(Napi::String::New(env, core->default_prompt_name())));

@@ -331,6 +331,74 @@ TEST_P(LevelTest, EmbeddingBagSemantics) {
   EXPECT_EQ(out[1], 0.0f);
 }
 
+// ---- SimilarityMatrix ----------------------------------------------------------------------------
+
+// Independent reference in long double, straight from the definitions (util.cos_sim and friends).
+double RefSimilarity(const float* x, const float* y, size_t dim, Similarity fn) {
+  long double dot = 0, xx = 0, yy = 0, sq = 0, ab = 0;
+  for (size_t d = 0; d < dim; ++d) {
+    const long double a = x[d], b = y[d];
+    dot += a * b;
+    xx += a * a;
+    yy += b * b;
+    sq += (a - b) * (a - b);
+    ab += std::fabs(a - b);
+  }
+  switch (fn) {
+    case Similarity::kCosine:
+      return static_cast<double>(dot / (std::max(std::sqrt(xx), 1e-12L) * std::max(std::sqrt(yy), 1e-12L)));
+    case Similarity::kDot: return static_cast<double>(dot);
+    case Similarity::kEuclidean: return static_cast<double>(-std::sqrt(sq));
+    case Similarity::kManhattan: return static_cast<double>(-ab);
+  }
+  return 0;
+}
+
+TEST_P(LevelTest, SimilarityMatchesReferenceAtEveryWidth) {
+  std::mt19937 rng(99);
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  for (size_t dim : {1, 3, 4, 7, 8, 15, 16, 17, 31, 32, 33, 63, 384, 1027}) {
+    const size_t n = 5, m = 7;
+    std::vector<float> a(n * dim), b(m * dim);
+    for (auto& v : a) v = g(rng);
+    for (auto& v : b) v = g(rng);
+    std::fill(b.begin() + dim, b.begin() + 2 * dim, 0.0f);  // a zero row: cosine 0, not NaN
+    for (Similarity fn : {Similarity::kCosine, Similarity::kDot, Similarity::kEuclidean, Similarity::kManhattan}) {
+      std::vector<float> out(n * m), scalar(n * m), pair(n);
+      ASSERT_TRUE(SimilarityMatrix(GetParam(), a.data(), n, b.data(), m, dim, fn, false, out.data()).ok());
+      ASSERT_TRUE(SimilarityMatrix(SimdLevel::kScalar, a.data(), n, b.data(), m, dim, fn, false, scalar.data()).ok());
+      ASSERT_TRUE(SimilarityMatrix(GetParam(), a.data(), n, b.data(), n, dim, fn, true, pair.data()).ok());
+      for (size_t i = 0; i < n; ++i) {
+        for (size_t j = 0; j < m; ++j) {
+          const double want = RefSimilarity(a.data() + i * dim, b.data() + j * dim, dim, fn);
+          const std::string what = "dim=" + std::to_string(dim) + " fn=" + std::to_string(static_cast<int>(fn)) +
+                                   " i=" + std::to_string(i) + " j=" + std::to_string(j);
+          // fp64 sums rounded once: the float nearest the exact value, give or take one rounding step.
+          EXPECT_NEAR(out[i * m + j], want, 1e-6 * std::max(1.0, std::fabs(want))) << what;
+          EXPECT_NEAR(out[i * m + j], scalar[i * m + j], 1e-6 * std::max(1.0, std::fabs(want))) << what;
+          if (j == 1 && fn == Similarity::kCosine) EXPECT_EQ(out[i * m + j], 0.0f) << what;
+        }
+        EXPECT_EQ(pair[i], out[i * m + i]) << "pairwise row " << i;
+      }
+    }
+  }
+}
+
+TEST_P(LevelTest, SimilarityWorkedExample) {
+  const float a[] = {3, 4, 1, 0};
+  const float b[] = {4, 3, 0, 0, -3, -4};
+  float out[6];
+  ASSERT_TRUE(SimilarityMatrix(GetParam(), a, 2, b, 3, 2, Similarity::kCosine, false, out).ok());
+  const float cosine[] = {0.96f, 0.0f, -1.0f, 0.8f, 0.0f, -0.6f};
+  for (int k = 0; k < 6; ++k) EXPECT_NEAR(out[k], cosine[k], 1e-7) << k;
+  ASSERT_TRUE(SimilarityMatrix(GetParam(), a, 2, b, 3, 2, Similarity::kManhattan, false, out).ok());
+  const float l1[] = {-2, -7, -14, -6, -1, -8};
+  for (int k = 0; k < 6; ++k) EXPECT_EQ(out[k], l1[k]) << k;
+  ASSERT_TRUE(SimilarityMatrix(GetParam(), a, 2, b, 2, 2, Similarity::kEuclidean, true, out).ok());
+  EXPECT_FLOAT_EQ(out[0], -std::sqrt(2.0f));
+  EXPECT_FLOAT_EQ(out[1], -1.0f);
+}
+
 TEST(EmbeddingBag, RejectsBadIds) {
   const float table[] = {1, 2, 3, 4};
   const int64_t mapping[] = {1, 2};

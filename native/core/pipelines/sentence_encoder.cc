@@ -128,7 +128,7 @@ Status SentenceEncoder::LoadModules() {
     WINNOW_ASSIGN_OR_RETURN(lower_case_, GetBoolField(*sbert, "do_lower_case", false, sbert_path));
   }
 
-  // config_sentence_transformers.json: prompts, default_prompt_name.
+  // config_sentence_transformers.json: prompts, default_prompt_name, similarity_fn_name.
   const std::string st_path = JoinPath(dir, "config_sentence_transformers.json");
   WINNOW_ASSIGN_OR_RETURN(auto st, loaders::ReadOptionalJson(st_path, codes::kConfigInvalid));
   if (st && st->is_object()) {
@@ -144,6 +144,14 @@ Status SentenceEncoder::LoadModules() {
       if (!prompts_.count(*def))
         return Status(codes::kConfigInvalid, st_path + ": default_prompt_name " + *def + " is not in prompts");
       default_prompt_name_ = *def;
+    }
+    // sentence-transformers' SimilarityFunction values; absent or null: cosine, as it defaults.
+    WINNOW_ASSIGN_OR_RETURN(auto sim, loaders::GetString(*st, "similarity_fn_name", st_path));
+    if (sim) {
+      if (*sim != "cosine" && *sim != "dot" && *sim != "euclidean" && *sim != "manhattan")
+        return Status(codes::kConfigInvalid, st_path + ": similarity_fn_name " + *sim +
+                                                 " is not one of cosine, dot, euclidean, manhattan");
+      similarity_fn_name_ = *sim;
     }
   }
   return Status::Ok();

@@ -46,6 +46,8 @@ class SentenceEncoder : public TransformerModel {
   size_t dim() const { return dim_; }
   const std::map<std::string, std::string>& prompts() const { return prompts_; }
   const std::string& default_prompt_name() const { return default_prompt_name_; }
+  // "cosine" (the default), "dot", "euclidean" or "manhattan", from config_sentence_transformers.json.
+  const std::string& similarity_fn_name() const { return similarity_fn_name_; }
   bool normalize_default() const { return normalize_; }
   // "cls", "mean", ... joined by '+' in sentence-transformers' order; "graph" when the ONNX file
   // outputs sentence_embedding itself.
@@ -77,6 +79,7 @@ class SentenceEncoder : public TransformerModel {
   bool lower_case_ = false;
   std::map<std::string, std::string> prompts_;
   std::string default_prompt_name_;
+  std::string similarity_fn_name_ = "cosine";
   std::string output_name_;      // "sentence_embedding" or the token-level output
   size_t dim_ = 0;
   size_t hidden_ = 0;

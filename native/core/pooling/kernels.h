@@ -20,7 +20,14 @@ struct Kernels {
   void (*max_into)(float* acc, const float* x, size_t dim);             // acc = max(acc, x)
   double (*sum_squares)(const float* x, size_t dim);                    // accumulated in fp64
   void (*scale)(float* x, float s, size_t dim);                         // x *= s
+  // Sums over d of x[d]*y[d], (x[d]-y[d])^2 and |x[d]-y[d]|, each accumulated in fp64 (similarity.h).
+  double (*dot)(const float* x, const float* y, size_t dim);
+  double (*sq_diff)(const float* x, const float* y, size_t dim);
+  double (*abs_diff)(const float* x, const float* y, size_t dim);
 };
+
+// Which sum a PairSum kernel takes.
+enum class PairOp { kDot, kSqDiff, kAbsDiff };
 
 const Kernels& ScalarKernels();
 const Kernels* Avx2Kernels();    // nullptr when not compiled in (non-x86)

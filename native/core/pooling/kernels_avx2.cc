@@ -115,6 +115,34 @@ WINNOW_AVX2 double SumSquares(const float* x, size_t dim) {
   return s;
 }
 
+template <PairOp Op>
+WINNOW_AVX2 inline __m256d PairStep(__m256d acc, __m256d a, __m256d b) {
+  if constexpr (Op == PairOp::kDot) return _mm256_fmadd_pd(a, b, acc);
+  const __m256d t = _mm256_sub_pd(a, b);
+  if constexpr (Op == PairOp::kSqDiff) return _mm256_fmadd_pd(t, t, acc);
+  return _mm256_add_pd(acc, _mm256_andnot_pd(_mm256_set1_pd(-0.0), t));
+}
+
+template <PairOp Op>
+WINNOW_AVX2 double PairSum(const float* x, const float* y, size_t dim) {
+  __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
+  size_t d = 0;
+  for (; d + 8 <= dim; d += 8) {
+    s0 = PairStep<Op>(s0, _mm256_cvtps_pd(_mm_loadu_ps(x + d)), _mm256_cvtps_pd(_mm_loadu_ps(y + d)));
+    s1 = PairStep<Op>(s1, _mm256_cvtps_pd(_mm_loadu_ps(x + d + 4)), _mm256_cvtps_pd(_mm_loadu_ps(y + d + 4)));
+  }
+  alignas(32) double lanes[4];
+  _mm256_store_pd(lanes, _mm256_add_pd(s0, s1));
+  double s = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+  for (; d < dim; ++d) {
+    const double a = x[d], b = y[d];
+    if constexpr (Op == PairOp::kDot) s += a * b;
+    else if constexpr (Op == PairOp::kSqDiff) s += (a - b) * (a - b);
+    else s += a > b ? a - b : b - a;
+  }
+  return s;
+}
+
 WINNOW_AVX2 void Scale(float* x, float s, size_t dim) {
   const __m256 vs = _mm256_set1_ps(s);
   size_t d = 0;
@@ -125,7 +153,8 @@ WINNOW_AVX2 void Scale(float* x, float s, size_t dim) {
 }  // namespace
 
 const Kernels* Avx2Kernels() {
-  static const Kernels k{BagSumAny, AddScaled, MaxInto, SumSquares, Scale};
+  static const Kernels k{BagSumAny, AddScaled, MaxInto, SumSquares, Scale,
+                         PairSum<PairOp::kDot>, PairSum<PairOp::kSqDiff>, PairSum<PairOp::kAbsDiff>};
   return &k;
 }
 

@@ -117,6 +117,33 @@ double SumSquares(const float* x, size_t dim) {
   return s;
 }
 
+template <PairOp Op>
+inline float64x2_t PairStep(float64x2_t acc, float64x2_t a, float64x2_t b) {
+  if constexpr (Op == PairOp::kDot) return vfmaq_f64(acc, a, b);
+  const float64x2_t t = vsubq_f64(a, b);
+  if constexpr (Op == PairOp::kSqDiff) return vfmaq_f64(acc, t, t);
+  return vaddq_f64(acc, vabsq_f64(t));
+}
+
+template <PairOp Op>
+double PairSum(const float* x, const float* y, size_t dim) {
+  float64x2_t s0 = vdupq_n_f64(0), s1 = vdupq_n_f64(0);
+  size_t d = 0;
+  for (; d + 4 <= dim; d += 4) {
+    const float32x4_t a = vld1q_f32(x + d), b = vld1q_f32(y + d);
+    s0 = PairStep<Op>(s0, vcvt_f64_f32(vget_low_f32(a)), vcvt_f64_f32(vget_low_f32(b)));
+    s1 = PairStep<Op>(s1, vcvt_high_f64_f32(a), vcvt_high_f64_f32(b));
+  }
+  double s = vaddvq_f64(vaddq_f64(s0, s1));
+  for (; d < dim; ++d) {
+    const double a = x[d], b = y[d];
+    if constexpr (Op == PairOp::kDot) s += a * b;
+    else if constexpr (Op == PairOp::kSqDiff) s += (a - b) * (a - b);
+    else s += a > b ? a - b : b - a;
+  }
+  return s;
+}
+
 void Scale(float* x, float s, size_t dim) {
   size_t d = 0;
   for (; d + 4 <= dim; d += 4) vst1q_f32(x + d, vmulq_n_f32(vld1q_f32(x + d), s));
@@ -126,7 +153,8 @@ void Scale(float* x, float s, size_t dim) {
 }  // namespace
 
 const Kernels* NeonKernels() {
-  static const Kernels k{BagSumAny, AddScaled, MaxInto, SumSquares, Scale};
+  static const Kernels k{BagSumAny, AddScaled, MaxInto, SumSquares, Scale,
+                         PairSum<PairOp::kDot>, PairSum<PairOp::kSqDiff>, PairSum<PairOp::kAbsDiff>};
   return &k;
 }
 

@@ -44,10 +44,23 @@ void Scale(float* x, float s, size_t dim) {
   for (size_t d = 0; d < dim; ++d) x[d] *= s;
 }
 
+template <PairOp Op>
+double PairSum(const float* x, const float* y, size_t dim) {
+  double s = 0;
+  for (size_t d = 0; d < dim; ++d) {
+    const double a = x[d], b = y[d];
+    if constexpr (Op == PairOp::kDot) s += a * b;
+    else if constexpr (Op == PairOp::kSqDiff) s += (a - b) * (a - b);
+    else s += a > b ? a - b : b - a;
+  }
+  return s;
+}
+
 }  // namespace
 
 const Kernels& ScalarKernels() {
-  static const Kernels k{BagSumAny, AddScaled, MaxInto, SumSquares, Scale};
+  static const Kernels k{BagSumAny, AddScaled, MaxInto, SumSquares, Scale,
+                         PairSum<PairOp::kDot>, PairSum<PairOp::kSqDiff>, PairSum<PairOp::kAbsDiff>};
   return k;
 }
 

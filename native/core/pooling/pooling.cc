@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 #include <limits>
 #include <string>
 
@@ -78,6 +79,41 @@ void NormalizeRows(const Kernels& k, float* x, size_t rows, size_t dim) {
     float* row = x + r * dim;
     const double norm = std::sqrt(k.sum_squares(row, dim));
     k.scale(row, static_cast<float>(1.0 / std::max(norm, 1e-12)), dim);
+  }
+}
+
+void RunSimilarity(const Kernels& k, const float* a, size_t n, const float* b, size_t m, size_t dim, Similarity fn,
+                   bool pairwise, float* out) {
+  std::vector<double> na, nb;  // cosine: each row's norm, at least torch normalize's eps
+  if (fn == Similarity::kCosine) {
+    auto norms = [&](const float* x, size_t rows, std::vector<double>* v) {
+      v->resize(rows);
+      for (size_t r = 0; r < rows; ++r) (*v)[r] = std::max(std::sqrt(k.sum_squares(x + r * dim, dim)), 1e-12);
+    };
+    norms(a, n, &na);
+    norms(b, m, &nb);
+  }
+  auto one = [&](size_t i, size_t j) -> float {
+    const float* x = a + i * dim;
+    const float* y = b + j * dim;
+    switch (fn) {
+      case Similarity::kCosine: return static_cast<float>(k.dot(x, y, dim) / (na[i] * nb[j]));
+      case Similarity::kDot: return static_cast<float>(k.dot(x, y, dim));
+      case Similarity::kEuclidean: return static_cast<float>(-std::sqrt(k.sq_diff(x, y, dim)));
+      case Similarity::kManhattan: return static_cast<float>(-k.abs_diff(x, y, dim));
+    }
+    return 0.0f;
+  };
+  if (pairwise) {
+    for (size_t i = 0; i < n; ++i) out[i] = one(i, i);
+    return;
+  }
+  // Blocks of b rows, so a block stays in cache while every a row passes over it.
+  const size_t block = std::max<size_t>(1, (64 * 1024) / std::max<size_t>(1, dim * sizeof(float)));
+  for (size_t j0 = 0; j0 < m; j0 += block) {
+    const size_t j1 = std::min(m, j0 + block);
+    for (size_t i = 0; i < n; ++i)
+      for (size_t j = j0; j < j1; ++j) out[i * m + j] = one(i, j);
   }
 }
 
@@ -184,6 +220,19 @@ Status PoolHidden(SimdLevel level, const float* hidden, const int64_t* mask, siz
 }
 
 void L2NormalizeRows(float* x, size_t rows, size_t dim) { NormalizeRows(ActiveKernels(), x, rows, dim); }
+
+void SimilarityMatrix(const float* a, size_t n, const float* b, size_t m, size_t dim, Similarity fn, bool pairwise,
+                      float* out) {
+  RunSimilarity(ActiveKernels(), a, n, b, m, dim, fn, pairwise, out);
+}
+
+Status SimilarityMatrix(SimdLevel level, const float* a, size_t n, const float* b, size_t m, size_t dim,
+                        Similarity fn, bool pairwise, float* out) {
+  const Kernels* k = KernelsFor(level);
+  if (k == nullptr) return LevelUnavailable(level);
+  RunSimilarity(*k, a, n, b, m, dim, fn, pairwise, out);
+  return Status::Ok();
+}
 
 Status L2NormalizeRows(SimdLevel level, float* x, size_t rows, size_t dim) {
   const Kernels* k = KernelsFor(level);

@@ -59,6 +59,17 @@ Status PoolHidden(SimdLevel level, const float* hidden /*[batch, seq, dim]*/,
 void L2NormalizeRows(float* x /*[rows, dim]*/, size_t rows, size_t dim);
 Status L2NormalizeRows(SimdLevel level, float* x /*[rows, dim]*/, size_t rows, size_t dim);
 
+// sentence-transformers' similarity functions (util.cos_sim, dot_score, euclidean_sim, manhattan_sim), higher
+// meaning closer: cosine = dot / (max(||a||, 1e-12) * max(||b||, 1e-12)); euclidean and manhattan are the
+// negated L2 and L1 distances. Every sum is accumulated in fp64 and each result rounded once to fp32.
+enum class Similarity { kCosine, kDot, kEuclidean, kManhattan };
+
+// out[i * m + j] compares a row i with b row j; pairwise (n == m): out[i] compares a row i with b row i.
+void SimilarityMatrix(const float* a /*[n, dim]*/, size_t n, const float* b /*[m, dim]*/, size_t m, size_t dim,
+                      Similarity fn, bool pairwise, float* out /*[n, m] or [n]*/);
+Status SimilarityMatrix(SimdLevel level, const float* a, size_t n, const float* b, size_t m, size_t dim,
+                        Similarity fn, bool pairwise, float* out);
+
 // Whether the kernels of `level` are compiled in and runnable here.
 bool KernelLevelAvailable(SimdLevel level);
 // The level the overloads without a SimdLevel use ("scalar", "avx2", "avx512", "neon").
