@@ -29,6 +29,19 @@ struct Kernels {
 // Which sum a PairSum kernel takes.
 enum class PairOp { kDot, kSqDiff, kAbsDiff };
 
+// s plus the fp64 sum over x[d..dim), y[d..dim) for op: the scalar kernel, and every level's ragged tail. No
+// target attribute, so every copy of it is the same baseline code.
+template <PairOp Op>
+inline double PairTail(const float* x, const float* y, size_t d, size_t dim, double s) {
+  for (; d < dim; ++d) {
+    const double a = x[d], b = y[d];
+    if constexpr (Op == PairOp::kDot) s += a * b;
+    else if constexpr (Op == PairOp::kSqDiff) s += (a - b) * (a - b);
+    else s += a > b ? a - b : b - a;
+  }
+  return s;
+}
+
 const Kernels& ScalarKernels();
 const Kernels* Avx2Kernels();    // nullptr when not compiled in (non-x86)
 const Kernels* Avx512Kernels();  // nullptr when not compiled in (non-x86)

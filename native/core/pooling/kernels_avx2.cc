@@ -134,13 +134,7 @@ WINNOW_AVX2 double PairSum(const float* x, const float* y, size_t dim) {
   alignas(32) double lanes[4];
   _mm256_store_pd(lanes, _mm256_add_pd(s0, s1));
   double s = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
-  for (; d < dim; ++d) {
-    const double a = x[d], b = y[d];
-    if constexpr (Op == PairOp::kDot) s += a * b;
-    else if constexpr (Op == PairOp::kSqDiff) s += (a - b) * (a - b);
-    else s += a > b ? a - b : b - a;
-  }
-  return s;
+  return PairTail<Op>(x, y, d, dim, s);
 }
 
 WINNOW_AVX2 void Scale(float* x, float s, size_t dim) {

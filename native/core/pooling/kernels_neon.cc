@@ -135,13 +135,7 @@ double PairSum(const float* x, const float* y, size_t dim) {
     s1 = PairStep<Op>(s1, vcvt_high_f64_f32(a), vcvt_high_f64_f32(b));
   }
   double s = vaddvq_f64(vaddq_f64(s0, s1));
-  for (; d < dim; ++d) {
-    const double a = x[d], b = y[d];
-    if constexpr (Op == PairOp::kDot) s += a * b;
-    else if constexpr (Op == PairOp::kSqDiff) s += (a - b) * (a - b);
-    else s += a > b ? a - b : b - a;
-  }
-  return s;
+  return PairTail<Op>(x, y, d, dim, s);
 }
 
 void Scale(float* x, float s, size_t dim) {

@@ -46,14 +46,7 @@ void Scale(float* x, float s, size_t dim) {
 
 template <PairOp Op>
 double PairSum(const float* x, const float* y, size_t dim) {
-  double s = 0;
-  for (size_t d = 0; d < dim; ++d) {
-    const double a = x[d], b = y[d];
-    if constexpr (Op == PairOp::kDot) s += a * b;
-    else if constexpr (Op == PairOp::kSqDiff) s += (a - b) * (a - b);
-    else s += a > b ? a - b : b - a;
-  }
-  return s;
+  return PairTail<Op>(x, y, 0, dim, 0.0);
 }
 
 }  // namespace
