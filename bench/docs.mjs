@@ -100,10 +100,11 @@ processes run back to back and each keeps every core busy, so a value up to abou
 **caveat**: higher values mean other work shared the machine: absolute numbers are low and noisy, ratios between rows run back to back are more telling` : ''}.\n\n` : ''}`;
 }
 
-export function replaceSection(doc, section) {
+/** Swaps the section that starts with `title` (default: the cross-encoder one) for `section`, or appends it. */
+export function replaceSection(doc, section, title = TITLE) {
   if (!doc.trim()) return `${HEADER}\n${section}`;
-  const start = doc.indexOf(TITLE);
+  const start = doc.indexOf(title);
   if (start < 0) return `${doc.trimEnd()}\n\n${section}`;
-  const next = doc.indexOf('\n## ', start + TITLE.length);
+  const next = doc.indexOf('\n## ', start + title.length);
   return doc.slice(0, start) + section + (next < 0 ? '' : doc.slice(next + 1));
 }

@@ -14,48 +14,49 @@ export const SIMILARITY_FUNCTIONS: readonly SimilarityFunction[] = ['cosine', 'd
 /** One vector, an array of vectors, or an Embeddings matrix. */
 export type EmbeddingsLike = Embeddings<EmbeddingArray> | EmbeddingArray | readonly ArrayLike<number>[];
 
-function rowsOf(value: unknown, option: string): ArrayLike<number>[] {
-  const expected = 'an Embeddings, a typed array (one vector) or an array of vectors';
-  let rows: ArrayLike<number>[];
-  if (value instanceof Embeddings) rows = value.toArray();
-  else if (ArrayBuffer.isView(value) && !(value instanceof DataView)) rows = [value as unknown as ArrayLike<number>];
-  else if (Array.isArray(value)) rows = value as ArrayLike<number>[];
-  else throw invalidArgument(expected, option, value);
-  rows.forEach((r, i) => {
-    const ok = ArrayBuffer.isView(r) ? !(r instanceof DataView) && !(r instanceof BigInt64Array) && !(r instanceof BigUint64Array) : Array.isArray(r) && r.every((x) => typeof x === 'number');
-    if (!ok) throw invalidArgument('a vector (typed array or array of numbers)', `${option}[${i}]`, r);
-  });
-  return rows;
+/** A matrix argument: its rows as one float32 buffer (read in place when it already is one), count and width. */
+interface Matrix {
+  data: Float32Array;
+  rows: number;
+  dim: number;
 }
 
-function sameDim(a: ArrayLike<number>[], b: ArrayLike<number>[]): number {
-  const dim = a.length ? a[0].length : b.length ? b[0].length : 0;
-  for (const [rows, option] of [[a, 'a'], [b, 'b']] as const) {
-    rows.forEach((r, i) => {
-      if (r.length !== dim) throw invalidArgument(`a vector of ${dim} values (the length of the first)`, `${option}[${i}]`, r, 'range');
-    });
+function matrixOf(value: unknown, option: string): Matrix {
+  if (value instanceof Embeddings) {
+    const data = value.data instanceof Float32Array ? value.data : Float32Array.from(value.data);
+    return { data, rows: value.rows, dim: value.dim };
   }
-  return dim;
-}
-
-/** The rows back to back in one Float32Array: an Embeddings' own float32 data or one vector as they are, else a copy. */
-function packed(value: unknown, rows: ArrayLike<number>[], dim: number): Float32Array {
-  if (value instanceof Embeddings && value.data instanceof Float32Array && value.dim === dim) return value.data;
-  if (value instanceof Float32Array) return value;
-  const out = new Float32Array(rows.length * dim);
-  rows.forEach((r, i) => out.set(r, i * dim));
-  return out;
+  if (ArrayBuffer.isView(value) && !(value instanceof DataView) && !(value instanceof BigInt64Array) && !(value instanceof BigUint64Array)) {
+    const v = value as unknown as ArrayLike<number>;
+    return { data: v instanceof Float32Array ? v : Float32Array.from(v), rows: 1, dim: v.length };
+  }
+  if (!Array.isArray(value)) throw invalidArgument('an Embeddings, a typed array (one vector) or an array of vectors', option, value);
+  const rows = value as unknown[];
+  const dim = rows.length ? (rows[0] as ArrayLike<number>)?.length ?? 0 : 0;
+  const data = new Float32Array(rows.length * dim);
+  rows.forEach((r, i) => {
+    const ok = ArrayBuffer.isView(r)
+      ? !(r instanceof DataView) && !(r instanceof BigInt64Array) && !(r instanceof BigUint64Array)
+      : Array.isArray(r) && r.every((x) => typeof x === 'number');
+    if (!ok) throw invalidArgument('a vector (typed array or array of numbers)', `${option}[${i}]`, r);
+    const v = r as ArrayLike<number>;
+    if (v.length !== dim) throw invalidArgument(`a vector of ${dim} values (the length of the first)`, `${option}[${i}]`, r, 'range');
+    data.set(v, i * dim);
+  });
+  return { data, rows: rows.length, dim };
 }
 
 function run(a: unknown, b: unknown, fn: unknown, pairwise: boolean): { out: Float32Array; n: number; m: number } {
   const f = checkFn(fn);
-  const ra = rowsOf(a, 'a');
-  const rb = rowsOf(b, 'b');
-  if (pairwise && ra.length !== rb.length) throw invalidArgument(`${ra.length} vectors (as many as a)`, 'b', b, 'range');
-  const d = sameDim(ra, rb);
+  const x = matrixOf(a, 'a');
+  const y = matrixOf(b, 'b');
+  if (pairwise && x.rows !== y.rows) throw invalidArgument(`${x.rows} vectors (as many as a)`, 'b', b, 'range');
+  if (x.rows > 0 && y.rows > 0 && x.dim !== y.dim) {
+    throw invalidArgument(`vectors of ${x.dim} values (the length of a's)`, 'b', b, 'range');
+  }
   // Native SIMD kernels (fp64 sums), on this thread.
-  const out: Float32Array = binding().similarity(packed(a, ra, d), ra.length, packed(b, rb, d), rb.length, d, SIMILARITY_FUNCTIONS.indexOf(f), pairwise);
-  return { out, n: ra.length, m: rb.length };
+  const out: Float32Array = binding().similarity(x.data, x.rows, y.data, y.rows, x.rows > 0 ? x.dim : y.dim, SIMILARITY_FUNCTIONS.indexOf(f), pairwise);
+  return { out, n: x.rows, m: y.rows };
 }
 
 function checkFn(fn: unknown): SimilarityFunction {

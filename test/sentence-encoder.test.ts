@@ -471,6 +471,11 @@ describe('similarity functions (sentence-transformers util: cos_sim, dot_score, 
     close(rows(similarity(a, b, 'manhattan')), [[-2, -7, -14], [-6, -1, -8]]);
     close(rows(similarity(new Float32Array([0, 2]), [[0, 5], [1, 1]], 'cosine')), [[1, Math.SQRT1_2]]);
     expect(similarity([], b)).toEqual([]);
+    expect(rows(similarity(b, []))).toEqual([[], [], []]);
+    // Int8 rows and number arrays are read as their values; an Embeddings view is read in place.
+    close(rows(similarity(new Embeddings(new Int8Array([3, 4, 1, 0]), 2, 2), b, 'dot')), [[24, 0, -25], [4, 0, -3]]);
+    const big = new Float32Array([9, 9, 3, 4, 1, 0]).subarray(2);
+    close(rows(similarity(new Embeddings(big, 2, 2), [[4, 3]], 'dot')), [[24], [4]]);
   });
 
   it('pairwise: row i against row i', () => {
@@ -490,7 +495,8 @@ describe('similarity functions (sentence-transformers util: cos_sim, dot_score, 
       }
       return undefined;
     };
-    expect(code(() => similarity(a, [[1, 2, 3]]))).toEqual(['RangeError', 'INVALID_ARGUMENT', 'Expected a vector of 2 values (the length of the first) for b[0] but received an array of length 3 of type array']);
+    expect(code(() => similarity(a, [[1, 2, 3]]))).toEqual(['RangeError', 'INVALID_ARGUMENT', "Expected vectors of 2 values (the length of a's) for b but received an array of length 1 of type array"]);
+    expect(code(() => similarity(a, [[1, 2], [1, 2, 3]]))).toEqual(['RangeError', 'INVALID_ARGUMENT', 'Expected a vector of 2 values (the length of the first) for b[1] but received an array of length 3 of type array']);
     expect(code(() => similarityPairwise(a, [[1, 2]]))).toEqual(['RangeError', 'INVALID_ARGUMENT', 'Expected 2 vectors (as many as a) for b but received an array of length 1 of type array']);
     expect(code(() => similarity(a, b, 'jaccard' as any))?.[2]).toBe("Expected one of 'cosine', 'dot', 'euclidean', 'manhattan' for fn but received \"jaccard\" of type string");
     expect(code(() => similarity('nope' as any, b))?.[1]).toBe('INVALID_ARGUMENT');
