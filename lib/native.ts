@@ -149,7 +149,8 @@ function loadBinding(): { binding: NativeBinding; addonPath: string } {
     cached = { binding, addonPath };
     return cached;
   } catch (e) {
-    throw winnowError('NATIVE_LOAD_FAILED', `Winnow's native addon at ${addonPath} failed to load: ${(e as Error).message}`);
+    const hint = isMusl() ? ' This is a musl system (Alpine?): the prebuilt binaries need glibc 2.28 or later.' : '';
+    throw winnowError('NATIVE_LOAD_FAILED', `Winnow's native addon at ${addonPath} failed to load: ${(e as Error).message}.${hint}`);
   }
 }
 
