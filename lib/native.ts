@@ -102,10 +102,17 @@ export const PLATFORM_PACKAGE = `winnow-native-${process.platform}-${process.arc
 
 const ADDON_NAME = 'winnow-native.node';
 
+const MUSL_HINT = ' This is a musl system (Alpine?): the prebuilt binaries need glibc 2.28 or later.';
+
+/** Linux without glibc (Node's report names the glibc it runs on). Only asked on the way to an error. */
 function isMusl(): boolean {
   if (process.platform !== 'linux') return false;
-  const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined;
-  return !report?.header?.glibcVersionRuntime;
+  try {
+    const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined;
+    return !report?.header?.glibcVersionRuntime;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -133,7 +140,7 @@ function loadBinding(): { binding: NativeBinding; addonPath: string } {
     const why =
       process.platform === 'linux' && (process.arch === 'x64' || process.arch === 'arm64')
         ? isMusl()
-          ? ' This is a musl system (Alpine?): the prebuilt binaries need glibc 2.28 or later.'
+          ? MUSL_HINT
           : ` npm installs ${PLATFORM_PACKAGE} as an optional dependency: check that it was not skipped (--omit=optional, --no-optional, or a lockfile made on another platform; \`npm install ${PLATFORM_PACKAGE}\` adds it).`
         : ' Prebuilt binaries cover linux-x64 and linux-arm64 (glibc).';
     throw winnowError(
@@ -149,7 +156,7 @@ function loadBinding(): { binding: NativeBinding; addonPath: string } {
     cached = { binding, addonPath };
     return cached;
   } catch (e) {
-    const hint = isMusl() ? ' This is a musl system (Alpine?): the prebuilt binaries need glibc 2.28 or later.' : '';
+    const hint = isMusl() ? MUSL_HINT : '';
     throw winnowError('NATIVE_LOAD_FAILED', `Winnow's native addon at ${addonPath} failed to load: ${(e as Error).message}.${hint}`);
   }
 }

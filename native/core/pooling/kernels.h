@@ -13,6 +13,9 @@
 
 namespace winnow::pooling::internal {
 
+// Which sum a PairSum kernel takes.
+enum class PairOp { kDot, kSqDiff, kAbsDiff };
+
 struct Kernels {
   // acc[dim] += sum over i (in order) of row(ids[i]) * RowScale(ids[i]). ids are pre-validated.
   void (*bag_sum)(const TableView& t, const int32_t* ids, size_t n, float* acc);
@@ -24,15 +27,17 @@ struct Kernels {
   double (*dot)(const float* x, const float* y, size_t dim);
   double (*sq_diff)(const float* x, const float* y, size_t dim);
   double (*abs_diff)(const float* x, const float* y, size_t dim);
+  // out[r] += the sum over d of op(a[r * dim + d], y[d]) for r < 4: four rows widened to fp64 beforehand, each y
+  // value loaded and widened once for all four (the similarity matrix's inner loop). nullptr where a level has
+  // none: the caller then uses the pair kernels above.
+  void (*block4)(int op /*PairOp*/, const double* a /*[4, dim]*/, const float* y, size_t dim, double* out /*[4]*/);
 };
 
-// Which sum a PairSum kernel takes.
-enum class PairOp { kDot, kSqDiff, kAbsDiff };
 
 // s plus the fp64 sum over x[d..dim), y[d..dim) for op: the scalar kernel, and every level's ragged tail. No
 // target attribute, so every copy of it is the same baseline code.
-template <PairOp Op>
-inline double PairTail(const float* x, const float* y, size_t d, size_t dim, double s) {
+template <PairOp Op, typename X>
+inline double PairTail(const X* x, const float* y, size_t d, size_t dim, double s) {
   for (; d < dim; ++d) {
     const double a = x[d], b = y[d];
     if constexpr (Op == PairOp::kDot) s += a * b;

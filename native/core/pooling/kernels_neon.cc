@@ -148,7 +148,7 @@ void Scale(float* x, float s, size_t dim) {
 
 const Kernels* NeonKernels() {
   static const Kernels k{BagSumAny, AddScaled, MaxInto, SumSquares, Scale,
-                         PairSum<PairOp::kDot>, PairSum<PairOp::kSqDiff>, PairSum<PairOp::kAbsDiff>};
+                         PairSum<PairOp::kDot>, PairSum<PairOp::kSqDiff>, PairSum<PairOp::kAbsDiff>, nullptr};
   return &k;
 }
 

@@ -12,6 +12,7 @@ namespace winnow::pooling {
 namespace {
 
 using internal::Kernels;
+using internal::PairOp;
 
 const Kernels* KernelsFor(SimdLevel level) {
   if (!CpuSupports(level)) return nullptr;
@@ -93,27 +94,48 @@ void RunSimilarity(const Kernels& k, const float* a, size_t n, const float* b, s
     norms(a, n, &na);
     norms(b, m, &nb);
   }
-  auto one = [&](size_t i, size_t j) -> float {
+  const PairOp op = fn == Similarity::kEuclidean   ? PairOp::kSqDiff
+                    : fn == Similarity::kManhattan ? PairOp::kAbsDiff
+                                                   : PairOp::kDot;
+  auto sum = [&](size_t i, size_t j) {
     const float* x = a + i * dim;
     const float* y = b + j * dim;
+    return op == PairOp::kDot ? k.dot(x, y, dim) : op == PairOp::kSqDiff ? k.sq_diff(x, y, dim) : k.abs_diff(x, y, dim);
+  };
+  auto finish = [&](double s, size_t i, size_t j) -> float {
     switch (fn) {
-      case Similarity::kCosine: return static_cast<float>(k.dot(x, y, dim) / (na[i] * nb[j]));
-      case Similarity::kDot: return static_cast<float>(k.dot(x, y, dim));
-      case Similarity::kEuclidean: return static_cast<float>(-std::sqrt(k.sq_diff(x, y, dim)));
-      case Similarity::kManhattan: return static_cast<float>(-k.abs_diff(x, y, dim));
+      case Similarity::kCosine: return static_cast<float>(s / (na[i] * nb[j]));
+      case Similarity::kDot: return static_cast<float>(s);
+      case Similarity::kEuclidean: return static_cast<float>(-std::sqrt(s));
+      case Similarity::kManhattan: return static_cast<float>(-s);
     }
     return 0.0f;
   };
   if (pairwise) {
-    for (size_t i = 0; i < n; ++i) out[i] = one(i, i);
+    for (size_t i = 0; i < n; ++i) out[i] = finish(sum(i, i), i, i);
     return;
   }
-  // Blocks of b rows, so a block stays in cache while every a row passes over it.
-  const size_t block = std::max<size_t>(1, (64 * 1024) / std::max<size_t>(1, dim * sizeof(float)));
-  for (size_t j0 = 0; j0 < m; j0 += block) {
-    const size_t j1 = std::min(m, j0 + block);
-    for (size_t i = 0; i < n; ++i)
-      for (size_t j = j0; j < j1; ++j) out[i * m + j] = one(i, j);
+  // Blocks of b rows small enough to stay in cache while the a rows pass over them; a in chunks whose rows are
+  // widened to fp64 once, four at a time through block4 where the level has it.
+  const size_t b_block = std::max<size_t>(1, (64 * 1024) / std::max<size_t>(1, dim * sizeof(float)));
+  const size_t a_chunk = k.block4 != nullptr ? std::max<size_t>(4, ((1u << 21) / std::max<size_t>(1, dim * sizeof(double))) / 4 * 4) : n;
+  std::vector<double> wide;
+  for (size_t i0 = 0; i0 < n; i0 += a_chunk) {
+    const size_t i1 = std::min(n, i0 + a_chunk);
+    const size_t blocked = k.block4 != nullptr ? (i1 - i0) / 4 * 4 : 0;  // rows i0 .. i0 + blocked go four at a time
+    wide.assign(a + i0 * dim, a + (i0 + blocked) * dim);
+    for (size_t j0 = 0; j0 < m; j0 += b_block) {
+      const size_t j1 = std::min(m, j0 + b_block);
+      for (size_t r = 0; r < blocked; r += 4) {
+        for (size_t j = j0; j < j1; ++j) {
+          double s[4] = {0, 0, 0, 0};
+          k.block4(static_cast<int>(op), wide.data() + r * dim, b + j * dim, dim, s);
+          for (size_t q = 0; q < 4; ++q) out[(i0 + r + q) * m + j] = finish(s[q], i0 + r + q, j);
+        }
+      }
+      for (size_t i = i0 + blocked; i < i1; ++i)
+        for (size_t j = j0; j < j1; ++j) out[i * m + j] = finish(sum(i, j), i, j);
+    }
   }
 }
 
