@@ -152,6 +152,12 @@ export class Tokenizer {
     return this.alive().decode(arr, v.bool(o.skipSpecialTokens, 'skipSpecialTokens') ?? false);
   }
 
+  /** `decode` for each id list (Hugging Face tokenizers' decode_batch / transformers.js batch_decode), in order. */
+  decodeBatch(idLists: ReadonlyArray<ArrayLike<number>>, options?: { skipSpecialTokens?: boolean }): string[] {
+    if (!Array.isArray(idLists)) throw invalidArgument('an array of id arrays', 'idLists', idLists);
+    return idLists.map((ids) => this.decode(ids, options));
+  }
+
   tokenToId(token: string): number | undefined {
     return this.alive().tokenToId(v.str(token, 'token') ?? '');
   }

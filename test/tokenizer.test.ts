@@ -224,6 +224,12 @@ describe.each(ALL)('Tokenizer parity: $name', (entry) => {
       }
     }
     expect(bad).toBe(0);
+    // decodeBatch: the reference's decodeBatch, list for list.
+    const lists = singles.slice(0, 40).map((t) => Array.from(ours.encode(t).ids));
+    for (const skipSpecialTokens of [true, false]) {
+      expect(ours.decodeBatch(lists, { skipSpecialTokens })).toEqual(await ref.decodeBatch(lists, skipSpecialTokens));
+    }
+    expect(ours.decodeBatch([])).toEqual([]);
   });
 
   it('reads lone surrogates as U+FFFD', async () => {
