@@ -14,5 +14,5 @@ export { SentenceEncoder } from './sentence-encoder';
 export type { SentenceEncoderOptions, SentenceEncodeOptions, Precision, PrecisionArray } from './sentence-encoder';
 export { StaticModel } from './static-model';
 export type { StaticModelOptions, StaticEncodeOptions, StaticDType } from './static-model';
-export { similarity, similarityPairwise } from './similarity';
-export type { SimilarityFunction, EmbeddingsLike } from './similarity';
+export { similarity, similarityPairwise, semanticSearch } from './similarity';
+export type { SimilarityFunction, EmbeddingsLike, SearchHit, SemanticSearchOptions } from './similarity';

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Embeddings, SentenceEncoder, similarity, similarityPairwise } from '../lib/index';
+import { Embeddings, SentenceEncoder, semanticSearch, similarity, similarityPairwise } from '../lib/index';
 import { FIXTURES, maxAbsDiff, SHARED } from './helpers/reference';
 import { cosine, quantize8, quantizeBits, ranges, referenceEmbeddings, RefMode, RefOptions } from './helpers/st-reference';
 
@@ -484,6 +484,34 @@ describe('similarity functions (sentence-transformers util: cos_sim, dot_score, 
     close([Array.from(similarityPairwise(a, b2, 'dot'))], [[24, -3]]);
     close([Array.from(similarityPairwise(a, b2, 'euclidean'))], [[-Math.SQRT2, -Math.sqrt(32)]]);
     close([Array.from(similarityPairwise(a, b2, 'manhattan'))], [[-2, -8]]);
+  });
+
+  it('semanticSearch: the top k of each query, best first, ties by lower index, whatever the chunk size', () => {
+    // Seeded vectors on a coarse grid, so equal scores happen; rows 5 and 9 duplicate rows 2 and 4.
+    let seed = 7;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) % 5) - 2;
+    const dim = 6;
+    const corpus = Array.from({ length: 23 }, () => Array.from({ length: dim }, rnd));
+    corpus[5] = [...corpus[2]];
+    corpus[9] = [...corpus[4]];
+    corpus[11] = Array(dim).fill(0);
+    const queries = new Embeddings(Float32Array.from({ length: 4 * dim }, rnd), 4, dim);
+    for (const fn of ['cosine', 'dot', 'euclidean', 'manhattan'] as const) {
+      const full = similarity(queries, corpus, fn);
+      // Brute force: every index sorted by score (desc), then index (asc).
+      const want = (k: number) =>
+        full.map((row) => Array.from(row, (score, index) => ({ index, score })).sort((a, b) => b.score - a.score || a.index - b.index).slice(0, k));
+      for (const corpusChunkSize of [1, 3, 7, 100]) {
+        for (const topK of [1, 5, 23, 40]) {
+          expect(semanticSearch(queries, corpus, { topK, fn, corpusChunkSize }), `${fn} k=${topK} chunk=${corpusChunkSize}`).toEqual(want(topK));
+        }
+      }
+      expect(semanticSearch(queries, corpus, { fn })).toEqual(want(10));
+    }
+    expect(semanticSearch(queries, [])).toEqual([[], [], [], []]);
+    expect(semanticSearch([], corpus)).toEqual([]);
+    expect(() => semanticSearch(queries, corpus, { topK: 0 })).toThrow(/topK/);
+    expect(() => semanticSearch(queries, [[1, 2]])).toThrow(/vectors of 6 values/);
   });
 
   it('refuses mismatched sizes and unknown functions with INVALID_ARGUMENT', () => {
