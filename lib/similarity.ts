@@ -6,7 +6,8 @@
 import { Embeddings, EmbeddingArray } from './embeddings';
 import { invalidArgument } from './errors';
 import { binding } from './native';
-import { optionsObject, positiveInt } from './validate';
+import { CallOptions, CallQueue } from './queue';
+import { abortSignal, func, optionsObject, positiveInt } from './validate';
 
 /** The values of `similarity_fn_name` in config_sentence_transformers.json. */
 export type SimilarityFunction = 'cosine' | 'dot' | 'euclidean' | 'manhattan';
@@ -87,76 +88,38 @@ export interface SearchHit {
   score: number;
 }
 
-export interface SemanticSearchOptions {
+export interface SemanticSearchOptions extends CallOptions {
   /** Hits per query, best first. Default 10 (fewer when the corpus is smaller). */
   topK?: number;
   /** Default 'cosine' (sentence-transformers' `score_function=cos_sim`). */
   fn?: SimilarityFunction;
-  /** Corpus rows scored per native call, which bounds the score buffer to queries × this. Default 100,000. */
+  /** Corpus rows scored at a time, which bounds the score buffer to queries × this; progress is reported after each. Default 100,000. */
   corpusChunkSize?: number;
 }
 
+// semanticSearch calls belong to no model: they run side by side, each on a native worker thread.
+const searches = new CallQueue(Number.MAX_SAFE_INTEGER);
+
 /**
  * sentence-transformers' `util.semantic_search`: for each query row, the `topK` corpus rows with the highest
- * `fn` scores, best first (equal scores: lower index first). Scores come from `similarity`, a chunk of the corpus
- * at a time.
+ * `fn` scores, best first (equal scores: lower index first). Runs off the event loop, in native code (the
+ * `similarity` kernels and a heap per query), a chunk of the corpus at a time; `signal` and `onProgress`
+ * (corpus rows done) as for every long call. The arrays must not change until the promise settles.
  */
-export function semanticSearch(queries: EmbeddingsLike, corpus: EmbeddingsLike, options?: SemanticSearchOptions): SearchHit[][] {
-  const o = optionsObject<SemanticSearchOptions>(options, 'semanticSearch options', ['topK', 'fn', 'corpusChunkSize']);
+export async function semanticSearch(queries: EmbeddingsLike, corpus: EmbeddingsLike, options?: SemanticSearchOptions): Promise<SearchHit[][]> {
+  const o = optionsObject<SemanticSearchOptions>(options, 'semanticSearch options', ['topK', 'fn', 'corpusChunkSize', 'signal', 'onProgress']);
   const topK = positiveInt(o.topK, 'topK') ?? 10;
   const chunk = positiveInt(o.corpusChunkSize, 'corpusChunkSize') ?? 100_000;
   const f = checkFn(o.fn ?? 'cosine');
+  const call: CallOptions = { signal: abortSignal(o.signal, 'signal'), onProgress: func(o.onProgress, 'onProgress') as CallOptions['onProgress'] };
   const q = matrixOf(queries, 'queries');
   const c = matrixOf(corpus, 'corpus');
   if (q.rows > 0 && c.rows > 0 && q.dim !== c.dim) throw invalidArgument(`vectors of ${q.dim} values (the length of the queries')`, 'corpus', corpus, 'range');
-  const k = Math.min(topK, c.rows);
-  // Per query: a min-heap of the best k so far (worst at the root); ties rank the lower index better.
-  const heaps = Array.from({ length: q.rows }, () => ({ idx: new Int32Array(k), score: new Float32Array(k), size: 0 }));
-  const worse = (h: (typeof heaps)[0], a: number, b: number) => h.score[a] < h.score[b] || (h.score[a] === h.score[b] && h.idx[a] > h.idx[b]);
-  const siftDown = (h: (typeof heaps)[0], i: number) => {
-    for (;;) {
-      const l = 2 * i + 1, r = l + 1;
-      let m = i;
-      if (l < h.size && worse(h, l, m)) m = l;
-      if (r < h.size && worse(h, r, m)) m = r;
-      if (m === i) return;
-      [h.idx[i], h.idx[m]] = [h.idx[m], h.idx[i]];
-      [h.score[i], h.score[m]] = [h.score[m], h.score[i]];
-      i = m;
-    }
-  };
-  const siftUp = (h: (typeof heaps)[0], i: number) => {
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!worse(h, i, p)) return;
-      [h.idx[i], h.idx[p]] = [h.idx[p], h.idx[i]];
-      [h.score[i], h.score[p]] = [h.score[p], h.score[i]];
-      i = p;
-    }
-  };
-  if (k > 0) {
-    for (let j0 = 0; j0 < c.rows; j0 += chunk) {
-      const rows = Math.min(chunk, c.rows - j0);
-      const part = c.data.subarray(j0 * c.dim, (j0 + rows) * c.dim);
-      const scores: Float32Array = binding().similarity(q.data, q.rows, part, rows, q.rows > 0 ? q.dim : c.dim, SIMILARITY_FUNCTIONS.indexOf(f), false);
-      for (let i = 0; i < q.rows; i++) {
-        const h = heaps[i];
-        for (let j = 0; j < rows; j++) {
-          const s = scores[i * rows + j];
-          if (h.size < k) {
-            h.idx[h.size] = j0 + j;
-            h.score[h.size] = s;
-            siftUp(h, h.size++);
-          } else if (s > h.score[0]) { // equal to the worst: the earlier (lower) index stays
-            h.idx[0] = j0 + j;
-            h.score[0] = s;
-            siftDown(h, 0);
-          }
-        }
-      }
-    }
-  }
-  return heaps.map((h) =>
-    Array.from({ length: h.size }, (_, i) => ({ index: h.idx[i], score: h.score[i] })).sort((a, b) => b.score - a.score || a.index - b.index),
+  const dim = q.rows > 0 ? q.dim : c.dim;
+  const r: { index: Int32Array; score: Float32Array } = await searches.run(
+    (native) => binding().semanticSearch(q.data, q.rows, c.data, c.rows, dim, SIMILARITY_FUNCTIONS.indexOf(f), topK, chunk, native),
+    call,
   );
+  const k = Math.min(topK, c.rows);
+  return Array.from({ length: q.rows }, (_, i) => Array.from({ length: k }, (_, j) => ({ index: r.index[i * k + j], score: r.score[i * k + j] })));
 }

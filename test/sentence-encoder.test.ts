@@ -486,7 +486,7 @@ describe('similarity functions (sentence-transformers util: cos_sim, dot_score, 
     close([Array.from(similarityPairwise(a, b2, 'manhattan'))], [[-2, -8]]);
   });
 
-  it('semanticSearch: the top k of each query, best first, ties by lower index, whatever the chunk size', () => {
+  it('semanticSearch: the top k of each query, best first, ties by lower index, whatever the chunk size', async () => {
     // Seeded vectors on a coarse grid, so equal scores happen; rows 5 and 9 duplicate rows 2 and 4.
     let seed = 7;
     const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) % 5) - 2;
@@ -503,15 +503,46 @@ describe('similarity functions (sentence-transformers util: cos_sim, dot_score, 
         full.map((row) => Array.from(row, (score, index) => ({ index, score })).sort((a, b) => b.score - a.score || a.index - b.index).slice(0, k));
       for (const corpusChunkSize of [1, 3, 7, 100]) {
         for (const topK of [1, 5, 23, 40]) {
-          expect(semanticSearch(queries, corpus, { topK, fn, corpusChunkSize }), `${fn} k=${topK} chunk=${corpusChunkSize}`).toEqual(want(topK));
+          expect(await semanticSearch(queries, corpus, { topK, fn, corpusChunkSize }), `${fn} k=${topK} chunk=${corpusChunkSize}`).toEqual(want(topK));
         }
       }
-      expect(semanticSearch(queries, corpus, { fn })).toEqual(want(10));
+      expect(await semanticSearch(queries, corpus, { fn })).toEqual(want(10));
     }
-    expect(semanticSearch(queries, [])).toEqual([[], [], [], []]);
-    expect(semanticSearch([], corpus)).toEqual([]);
-    expect(() => semanticSearch(queries, corpus, { topK: 0 })).toThrow(/topK/);
-    expect(() => semanticSearch(queries, [[1, 2]])).toThrow(/vectors of 6 values/);
+    expect(await semanticSearch(queries, [])).toEqual([[], [], [], []]);
+    expect(await semanticSearch([], corpus)).toEqual([]);
+    await expect(semanticSearch(queries, corpus, { topK: 0 })).rejects.toThrow(/topK/);
+    await expect(semanticSearch(queries, [[1, 2]])).rejects.toThrow(/vectors of 6 values/);
+  });
+
+  it('semanticSearch reports progress per corpus chunk and stops on abort', async () => {
+    const q = new Embeddings(Float32Array.from({ length: 2 * 8 }, (_, i) => Math.sin(i)), 2, 8);
+    const corpus = new Embeddings(Float32Array.from({ length: 5000 * 8 }, (_, i) => Math.cos(i * 0.37)), 5000, 8);
+    const seen: number[] = [];
+    const hits = await semanticSearch(q, corpus, { topK: 3, corpusChunkSize: 1000, onProgress: (p) => seen.push(p.done / p.total) });
+    expect(hits.map((h) => h.length)).toEqual([3, 3]);
+    expect(seen[seen.length - 1]).toBe(1);
+    expect(seen.every((x, i) => i === 0 || x >= seen[i - 1])).toBe(true);
+
+    const before = new AbortController();
+    before.abort();
+    await expect(semanticSearch(q, corpus, { signal: before.signal })).rejects.toMatchObject({ code: 'ABORTED' });
+    // Long enough (100 x 50,000 x 384, about 2 G multiply-adds) that the abort sent at the first progress event
+    // lands while most chunks are still to run.
+    const big = new Float32Array(50_000 * 384);
+    for (let i = 0; i < big.length; i++) big[i] = (i % 7) - 3;
+    const qs = new Embeddings(big.subarray(0, 100 * 384), 100, 384);
+    const during = new AbortController();
+    let calls = 0;
+    const err = await semanticSearch(qs, new Embeddings(big, 50_000, 384), {
+      corpusChunkSize: 100,
+      signal: during.signal,
+      onProgress: () => {
+        calls++;
+        during.abort();
+      },
+    }).catch((e) => e);
+    expect(err.code).toBe('ABORTED');
+    expect(calls).toBeLessThan(500);
   });
 
   it('refuses mismatched sizes and unknown functions with INVALID_ARGUMENT', () => {

@@ -3,6 +3,7 @@
 #include "addon_data.h"
 #include "common/cpu_features.h"
 #include "model_wrap.h"
+#include "napi_util.h"
 #include "pooling/pooling.h"
 #include "runtime/ort_runtime.h"
 
@@ -72,6 +73,59 @@ Napi::Value Similarity(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// Calls of semanticSearch in flight (no model owns them).
+std::atomic<int> g_free_calls{0};
+
+// semanticSearch(q: Float32Array, n, c: Float32Array, m, dim, fn: 0..3, k, chunk, callOpts)
+//   -> Promise<{ index: Int32Array, score: Float32Array }> ([n, min(k, m)] each), on a worker thread. Both arrays
+// are held (not copied) until the promise settles.
+Napi::Value SemanticSearch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 9 || !info[0].IsTypedArray() || !info[2].IsTypedArray())
+    ThrowStatus(env, Status(codes::kInternal, "semanticSearch: bad arguments"));
+  auto q = info[0].As<Napi::Float32Array>();
+  auto c = info[2].As<Napi::Float32Array>();
+  const auto n = static_cast<size_t>(info[1].As<Napi::Number>().Int64Value());
+  const auto m = static_cast<size_t>(info[3].As<Napi::Number>().Int64Value());
+  const auto dim = static_cast<size_t>(info[4].As<Napi::Number>().Int64Value());
+  const int fn = info[5].As<Napi::Number>().Int32Value();
+  const auto k = static_cast<size_t>(info[6].As<Napi::Number>().Int64Value());
+  const auto chunk = static_cast<size_t>(info[7].As<Napi::Number>().Int64Value());
+  if (q.TypedArrayType() != napi_float32_array || c.TypedArrayType() != napi_float32_array ||
+      q.ElementLength() != n * dim || c.ElementLength() != m * dim || fn < 0 || fn > 3 || m > INT32_MAX)
+    ThrowStatus(env, Status(codes::kInternal, "semanticSearch: arguments do not match"));
+  const float* qd = q.Data();
+  const float* cd = c.Data();
+  auto index = std::make_shared<std::vector<int32_t>>();
+  auto score = std::make_shared<std::vector<float>>();
+  auto* w = MakeWorker(
+      env,
+      [=](const pipelines::RunControl& control) {
+        return pooling::SemanticSearch(qd, n, cd, m, dim, static_cast<pooling::Similarity>(fn), k, chunk,
+                                       [&control] { return control.cancelled(); }, control.progress, index.get(),
+                                       score.get());
+      },
+      [index, score](Napi::Env env) -> Napi::Value {
+        Napi::Object o = Napi::Object::New(env);
+        auto idx = Napi::Int32Array::New(env, index->size());
+        std::copy(index->begin(), index->end(), idx.Data());
+        o.Set("index", idx);
+        o.Set("score", ToFloat32Array(env, *score));
+        return o;
+      });
+  Napi::Object held = Napi::Object::New(env);  // keeps both arrays alive while the worker reads them
+  held.Set("q", q);
+  held.Set("c", c);
+  if (info[8].IsObject()) {
+    Napi::Object o = info[8].As<Napi::Object>();
+    w->SetProgressCallback(o.Get("onProgress"));
+    w->SetCancelFlag(GetCancelFlag(o.Get("cancelToken")));
+  }
+  w->HoldOwner(held, &g_free_calls);
+  w->Queue();
+  return w->Promise();
+}
+
 }  // namespace
 
 CancelFlag GetCancelFlag(const Napi::Value& v) {
@@ -91,6 +145,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("ortInfo", Napi::Function::New(env, OrtInfo));
   exports.Set("simdLevel", Napi::Function::New(env, SimdLevel));
   exports.Set("similarity", Napi::Function::New(env, Similarity));
+  exports.Set("semanticSearch", Napi::Function::New(env, SemanticSearch));
   return exports;
 }
 

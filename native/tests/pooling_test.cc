@@ -3,6 +3,7 @@
 // fp16 / bf16 conversions exhaustively.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -398,6 +399,68 @@ TEST_P(LevelTest, SimilarityWorkedExample) {
   ASSERT_TRUE(SimilarityMatrix(GetParam(), a, 2, b, 2, 2, Similarity::kEuclidean, true, out).ok());
   EXPECT_FLOAT_EQ(out[0], -std::sqrt(2.0f));
   EXPECT_FLOAT_EQ(out[1], -1.0f);
+}
+
+TEST(SemanticSearch, TopKMatchesBruteForceWithTiesAndChunks) {
+  // Values on a coarse grid, and duplicated rows, so scores tie; every chunk size gives the brute-force order.
+  std::mt19937 rng(5);
+  const size_t n = 3, m = 31, dim = 5;
+  std::vector<float> q(n * dim), c(m * dim);
+  for (auto& v : q) v = static_cast<float>(static_cast<int>(rng() % 5) - 2);
+  for (auto& v : c) v = static_cast<float>(static_cast<int>(rng() % 5) - 2);
+  std::copy(c.begin() + 2 * dim, c.begin() + 3 * dim, c.begin() + 7 * dim);
+  for (Similarity fn : {Similarity::kCosine, Similarity::kDot, Similarity::kEuclidean, Similarity::kManhattan}) {
+    std::vector<float> all(n * m);
+    SimilarityMatrix(q.data(), n, c.data(), m, dim, fn, false, all.data());
+    for (size_t k : {1, 4, 31, 50}) {
+      for (size_t chunk : {1, 6, 31, 100}) {
+        std::vector<int32_t> index;
+        std::vector<float> score;
+        size_t last_done = 0;
+        ASSERT_TRUE(SemanticSearch(q.data(), n, c.data(), m, dim, fn, k, chunk, nullptr,
+                                   [&](size_t done, size_t total) {
+                                     EXPECT_EQ(total, m);
+                                     EXPECT_GT(done, last_done);
+                                     last_done = done;
+                                   },
+                                   &index, &score)
+                        .ok());
+        EXPECT_EQ(last_done, m);
+        const size_t kk = std::min(k, m);
+        ASSERT_EQ(index.size(), n * kk);
+        for (size_t i = 0; i < n; ++i) {
+          std::vector<int32_t> order(m);
+          for (size_t j = 0; j < m; ++j) order[j] = static_cast<int32_t>(j);
+          std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return all[i * m + a] > all[i * m + b]; });
+          for (size_t r = 0; r < kk; ++r) {
+            EXPECT_EQ(index[i * kk + r], order[r]) << "fn " << static_cast<int>(fn) << " k " << k << " chunk " << chunk;
+            EXPECT_EQ(score[i * kk + r], all[i * m + order[r]]);
+          }
+        }
+      }
+    }
+  }
+  // Cancelled before the second chunk: ABORTED.
+  std::vector<int32_t> index;
+  std::vector<float> score;
+  int asked = 0;
+  Status st = SemanticSearch(q.data(), n, c.data(), m, dim, Similarity::kDot, 3, 4, [&] { return ++asked > 1; }, nullptr,
+                             &index, &score);
+  EXPECT_EQ(st.code(), std::string("ABORTED"));
+  EXPECT_EQ(asked, 2);
+}
+
+TEST(SemanticSearch, NanScoresRankLast) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float q[] = {1, 0};
+  const float c[] = {nan, 0, 1, 0, nan, 1, -1, 0, 0.5f, 0};  // scores: NaN, 1, NaN, -1, 0.5
+  std::vector<int32_t> index;
+  std::vector<float> score;
+  ASSERT_TRUE(SemanticSearch(q, 1, c, 5, 2, Similarity::kDot, 5, 2, nullptr, nullptr, &index, &score).ok());
+  EXPECT_EQ(index, (std::vector<int32_t>{1, 4, 3, 0, 2}));
+  EXPECT_TRUE(std::isnan(score[3]) && std::isnan(score[4]));
+  ASSERT_TRUE(SemanticSearch(q, 1, c, 5, 2, Similarity::kDot, 2, 1, nullptr, nullptr, &index, &score).ok());
+  EXPECT_EQ(index, (std::vector<int32_t>{1, 4}));
 }
 
 TEST(EmbeddingBag, RejectsBadIds) {

@@ -21,6 +21,7 @@ inline constexpr const char* kQueryTooLong = "QUERY_TOO_LONG";
 inline constexpr const char* kSafetensorsInvalid = "SAFETENSORS_INVALID";
 inline constexpr const char* kCudaUnavailable = "CUDA_UNAVAILABLE";
 inline constexpr const char* kIo = "IO_ERROR";
+inline constexpr const char* kAborted = "ABORTED";
 inline constexpr const char* kInternal = "INTERNAL";
 }  // namespace codes
 

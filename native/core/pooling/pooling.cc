@@ -243,6 +243,59 @@ Status PoolHidden(SimdLevel level, const float* hidden, const int64_t* mask, siz
 
 void L2NormalizeRows(float* x, size_t rows, size_t dim) { NormalizeRows(ActiveKernels(), x, rows, dim); }
 
+Status SemanticSearch(const float* q, size_t n, const float* c, size_t m, size_t dim, Similarity fn, size_t k,
+                      size_t chunk, const std::function<bool()>& cancelled,
+                      const std::function<void(size_t, size_t)>& progress, std::vector<int32_t>* index,
+                      std::vector<float>* score) {
+  if (chunk == 0) return Status(codes::kInvalidArgument, "semanticSearch: chunk must be at least 1");
+  const size_t kk = std::min(k, m);
+  using Hit = std::pair<float, int32_t>;
+  // "Less" is "better": a heap under it keeps the worst hit at the front, and sort_heap leaves the best first.
+  // NaN scores (from NaN inputs) rank below every number, so the order stays strict and weak.
+  auto better = [](const Hit& a, const Hit& b) {
+    const bool a_nan = std::isnan(a.first), b_nan = std::isnan(b.first);
+    if (a_nan != b_nan) return b_nan;
+    if (!a_nan && a.first != b.first) return a.first > b.first;
+    return a.second < b.second;
+  };
+  std::vector<std::vector<Hit>> heaps(n);
+  for (auto& h : heaps) h.reserve(kk);
+  std::vector<float> scores;
+  const Kernels& k_ = ActiveKernels();
+  for (size_t j0 = 0; j0 < m && kk > 0; j0 += chunk) {
+    if (cancelled && cancelled()) return Status(codes::kAborted, "the operation was aborted");
+    const size_t rows = std::min(chunk, m - j0);
+    scores.resize(n * rows);
+    RunSimilarity(k_, q, n, c + j0 * dim, rows, dim, fn, false, scores.data());
+    for (size_t i = 0; i < n; ++i) {
+      auto& h = heaps[i];
+      const float* s = scores.data() + i * rows;
+      for (size_t j = 0; j < rows; ++j) {
+        const Hit hit{s[j], static_cast<int32_t>(j0 + j)};
+        if (h.size() < kk) {
+          h.push_back(hit);
+          std::push_heap(h.begin(), h.end(), better);
+        } else if (better(hit, h.front())) {
+          std::pop_heap(h.begin(), h.end(), better);
+          h.back() = hit;
+          std::push_heap(h.begin(), h.end(), better);
+        }
+      }
+    }
+    if (progress) progress(j0 + rows, m);
+  }
+  index->assign(n * kk, 0);
+  score->assign(n * kk, 0.0f);
+  for (size_t i = 0; i < n; ++i) {
+    std::sort_heap(heaps[i].begin(), heaps[i].end(), better);
+    for (size_t r = 0; r < heaps[i].size(); ++r) {
+      (*index)[i * kk + r] = heaps[i][r].second;
+      (*score)[i * kk + r] = heaps[i][r].first;
+    }
+  }
+  return Status::Ok();
+}
+
 void SimilarityMatrix(const float* a, size_t n, const float* b, size_t m, size_t dim, Similarity fn, bool pairwise,
                       float* out) {
   RunSimilarity(ActiveKernels(), a, n, b, m, dim, fn, pairwise, out);

@@ -9,6 +9,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <vector>
 
 #include "common/cpu_features.h"
 #include "common/status.h"
@@ -69,6 +71,15 @@ void SimilarityMatrix(const float* a /*[n, dim]*/, size_t n, const float* b /*[m
                       Similarity fn, bool pairwise, float* out /*[n, m] or [n]*/);
 Status SimilarityMatrix(SimdLevel level, const float* a, size_t n, const float* b, size_t m, size_t dim,
                         Similarity fn, bool pairwise, float* out);
+
+// sentence-transformers' util.semantic_search: for each query row, the min(k, m) corpus rows with the highest `fn`
+// scores, best first (equal scores: lower index first), into index[i * kk ..] and score[i * kk ..] (kk = min(k, m)).
+// The corpus is scored `chunk` rows at a time (a score buffer of n x chunk floats); after each chunk `progress`
+// gets (corpus rows done, m) and `cancelled` is asked, and a true answer ends the call with ABORTED.
+Status SemanticSearch(const float* q /*[n, dim]*/, size_t n, const float* c /*[m, dim]*/, size_t m, size_t dim,
+                      Similarity fn, size_t k, size_t chunk, const std::function<bool()>& cancelled,
+                      const std::function<void(size_t, size_t)>& progress, std::vector<int32_t>* index,
+                      std::vector<float>* score);
 
 // Whether the kernels of `level` are compiled in and runnable here.
 bool KernelLevelAvailable(SimdLevel level);
