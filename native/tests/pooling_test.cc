@@ -334,20 +334,23 @@ TEST_P(LevelTest, EmbeddingBagSemantics) {
 
 // ---- SimilarityMatrix ----------------------------------------------------------------------------
 
-// Independent reference in long double, straight from the definitions (util.cos_sim and friends).
-double RefSimilarity(const float* x, const float* y, size_t dim, Similarity fn) {
-  long double dot = 0, xx = 0, yy = 0, sq = 0, ab = 0;
+// Independent reference in long double, straight from the definitions (util.cos_sim and friends). *scale: what a
+// rounding error of the dot product is proportional to, the sum of |x[d] * y[d]| (over the norms, for cosine).
+double RefSimilarity(const float* x, const float* y, size_t dim, Similarity fn, double* scale = nullptr) {
+  long double dot = 0, xx = 0, yy = 0, sq = 0, ab = 0, absdot = 0;
   for (size_t d = 0; d < dim; ++d) {
     const long double a = x[d], b = y[d];
     dot += a * b;
+    absdot += std::fabs(a * b);
     xx += a * a;
     yy += b * b;
     sq += (a - b) * (a - b);
     ab += std::fabs(a - b);
   }
+  const long double norms = std::max(std::sqrt(xx), 1e-12L) * std::max(std::sqrt(yy), 1e-12L);
+  if (scale != nullptr) *scale = static_cast<double>(fn == Similarity::kCosine ? absdot / norms : fn == Similarity::kDot ? absdot : 0);
   switch (fn) {
-    case Similarity::kCosine:
-      return static_cast<double>(dot / (std::max(std::sqrt(xx), 1e-12L) * std::max(std::sqrt(yy), 1e-12L)));
+    case Similarity::kCosine: return static_cast<double>(dot / norms);
     case Similarity::kDot: return static_cast<double>(dot);
     case Similarity::kEuclidean: return static_cast<double>(-std::sqrt(sq));
     case Similarity::kManhattan: return static_cast<double>(-ab);
@@ -359,28 +362,45 @@ TEST_P(LevelTest, SimilarityMatchesReferenceAtEveryWidth) {
   std::mt19937 rng(99);
   std::normal_distribution<float> g(0.0f, 1.0f);
   for (size_t dim : {1, 3, 4, 7, 8, 15, 16, 17, 31, 32, 33, 63, 384, 1027}) {
-    // n: two blocks of four and a remainder row; at the widest, more rows than one widened chunk holds (252).
+    // n: two tiles of four and a remainder row; at the widest, more rows than one widened chunk (252) or one
+    // block of a (64) holds. m: one tile of four and three remainder columns.
     const size_t n = dim == 1027 ? 257 : 9, m = 7;
     std::vector<float> a(n * dim), b(m * dim);
     for (auto& v : a) v = g(rng);
     for (auto& v : b) v = g(rng);
     std::fill(b.begin() + dim, b.begin() + 2 * dim, 0.0f);  // a zero row: cosine 0, not NaN
+    // Dot products are fp32 chains of at most ceil(dim / 4) products (NEON's 4 lanes; fewer on wider levels) on
+    // the SIMD levels: the classic bound is that many unit roundoffs times the sum of |products|.
+    const double chain = static_cast<double>((dim + 3) / 4) * std::ldexp(1.0, -24);
     for (Similarity fn : {Similarity::kCosine, Similarity::kDot, Similarity::kEuclidean, Similarity::kManhattan}) {
-      std::vector<float> out(n * m), scalar(n * m), pair(m);
+      std::vector<float> out(n * m), scalar(n * m), pair(m), part((n - 3) * (m - 2));
       ASSERT_TRUE(SimilarityMatrix(GetParam(), a.data(), n, b.data(), m, dim, fn, false, out.data()).ok());
       ASSERT_TRUE(SimilarityMatrix(SimdLevel::kScalar, a.data(), n, b.data(), m, dim, fn, false, scalar.data()).ok());
       ASSERT_TRUE(SimilarityMatrix(GetParam(), a.data(), m, b.data(), m, dim, fn, true, pair.data()).ok());
+      ASSERT_TRUE(SimilarityMatrix(GetParam(), a.data() + 3 * dim, n - 3, b.data() + 2 * dim, m - 2, dim, fn, false,
+                                   part.data())
+                      .ok());
+      const bool fp32_chains = GetParam() != SimdLevel::kScalar && (fn == Similarity::kCosine || fn == Similarity::kDot);
       for (size_t i = 0; i < n; ++i) {
         for (size_t j = 0; j < m; ++j) {
-          const double want = RefSimilarity(a.data() + i * dim, b.data() + j * dim, dim, fn);
+          double scale = 0;
+          const double want = RefSimilarity(a.data() + i * dim, b.data() + j * dim, dim, fn, &scale);
           const std::string what = "dim=" + std::to_string(dim) + " fn=" + std::to_string(static_cast<int>(fn)) +
                                    " i=" + std::to_string(i) + " j=" + std::to_string(j);
-          // fp64 sums rounded once: the float nearest the exact value, give or take one rounding step.
-          EXPECT_NEAR(out[i * m + j], want, 1e-6 * std::max(1.0, std::fabs(want))) << what;
-          EXPECT_NEAR(out[i * m + j], scalar[i * m + j], 1e-6 * std::max(1.0, std::fabs(want))) << what;
+          // fp64 sums rounded once: the float nearest the exact value, give or take one rounding step; fp32
+          // chains add their bound.
+          const double tol = 1e-6 * std::max(1.0, std::fabs(want)) + (fp32_chains ? chain * scale : 0.0);
+          EXPECT_NEAR(out[i * m + j], want, tol) << what;
+          EXPECT_NEAR(out[i * m + j], scalar[i * m + j], tol) << what;
           if (j == 1 && fn == Similarity::kCosine) EXPECT_EQ(out[i * m + j], 0.0f) << what;
+          // Where a pair sits in the matrix does not change its arithmetic: batch results equal single ones.
+          if (i >= 3 && j >= 2 && (fp32_chains || GetParam() == SimdLevel::kScalar))
+            EXPECT_EQ(part[(i - 3) * (m - 2) + (j - 2)], out[i * m + j]) << what;
         }
-        if (i < m) EXPECT_NEAR(pair[i], out[i * m + i], 1e-6 * std::max(1.0f, std::fabs(pair[i]))) << "pairwise row " << i;
+        if (i < m) {
+          if (fp32_chains || GetParam() == SimdLevel::kScalar) EXPECT_EQ(pair[i], out[i * m + i]) << "pairwise row " << i;
+          else EXPECT_NEAR(pair[i], out[i * m + i], 1e-6 * std::max(1.0f, std::fabs(pair[i]))) << "pairwise row " << i;
+        }
       }
     }
   }

@@ -31,7 +31,32 @@ struct Kernels {
   // value loaded and widened once for all four (the similarity matrix's inner loop). nullptr where a level has
   // none: the caller then uses the pair kernels above.
   void (*block4)(int op /*PairOp*/, const double* a /*[4, dim]*/, const float* y, size_t dim, double* out /*[4]*/);
+  // out[i * ldo + j] = the dot product of row i of a [n, dim] with row j of b [m, dim] (the cosine and dot
+  // similarity matrix): products summed by fp32 FMA in the level's lanes, one chain per pair, then the lanes
+  // summed in fp64 in a fixed order. A pair gets the same arithmetic wherever it sits in a call, so matrix
+  // entries equal pairwise results bit for bit. nullptr where a level has none (scalar): the caller uses dot.
+  void (*dot_tiles)(const float* a, size_t n, const float* b, size_t m, size_t dim, double* out, size_t ldo);
 };
+
+// Fully unrolls a loop over a tile's rows or columns, so its accumulators live in registers at any -O level.
+#define WINNOW_UNROLL_TILE _Pragma("GCC unroll 8")
+
+// dot_tiles' walk over the matrix: R x C tiles, then the ragged edges as R x 1, 1 x C and 1 x 1 tiles of the
+// same per-pair arithmetic. Tile<r, c>::Run(a, b, dim, out, ldo) is the level's (target-attributed) tile.
+template <template <int, int> class Tile, int R, int C>
+void DotTiles(const float* a, size_t n, const float* b, size_t m, size_t dim, double* out, size_t ldo) {
+  size_t i = 0;
+  for (; i + R <= n; i += R) {
+    size_t j = 0;
+    for (; j + C <= m; j += C) Tile<R, C>::Run(a + i * dim, b + j * dim, dim, out + i * ldo + j, ldo);
+    for (; j < m; ++j) Tile<R, 1>::Run(a + i * dim, b + j * dim, dim, out + i * ldo + j, ldo);
+  }
+  for (; i < n; ++i) {
+    size_t j = 0;
+    for (; j + C <= m; j += C) Tile<1, C>::Run(a + i * dim, b + j * dim, dim, out + i * ldo + j, ldo);
+    for (; j < m; ++j) Tile<1, 1>::Run(a + i * dim, b + j * dim, dim, out + i * ldo + j, ldo);
+  }
+}
 
 
 // s plus the fp64 sum over x[d..dim), y[d..dim) for op: the scalar kernel, and every level's ragged tail. No

@@ -167,6 +167,41 @@ WINNOW_AVX2 void Block4(int op, const double* a, const float* y, size_t dim, dou
   }
 }
 
+// dot_tiles: an R x C tile of fp32 chains, 8 lanes each (the tail through a masked load that reads 0), the lanes
+// of a chain widened to fp64 and summed in one fixed order.
+WINNOW_AVX2 inline __m256i TailMask8(size_t left) {
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(std::min<size_t>(left, 8))), lane);
+}
+
+template <int R, int C>
+struct DotTile {
+  WINNOW_AVX2 static void Run(const float* a, const float* b, size_t dim, double* out, size_t ldo) {
+    __m256 acc[R][C];
+    WINNOW_UNROLL_TILE for (int r = 0; r < R; ++r)
+      WINNOW_UNROLL_TILE for (int c = 0; c < C; ++c) acc[r][c] = _mm256_setzero_ps();
+    for (size_t d = 0; d < dim; d += 8) {
+      const bool full = d + 8 <= dim;
+      const __m256i m = TailMask8(dim - d);
+      __m256 bv[C];
+      WINNOW_UNROLL_TILE for (int c = 0; c < C; ++c) bv[c] = full ? _mm256_loadu_ps(b + c * dim + d) : _mm256_maskload_ps(b + c * dim + d, m);
+      WINNOW_UNROLL_TILE for (int r = 0; r < R; ++r) {
+        const __m256 av = full ? _mm256_loadu_ps(a + r * dim + d) : _mm256_maskload_ps(a + r * dim + d, m);
+        WINNOW_UNROLL_TILE for (int c = 0; c < C; ++c) acc[r][c] = _mm256_fmadd_ps(av, bv[c], acc[r][c]);
+      }
+    }
+    WINNOW_UNROLL_TILE for (int r = 0; r < R; ++r) {
+      WINNOW_UNROLL_TILE for (int c = 0; c < C; ++c) {
+        const __m256d s = _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(acc[r][c])),
+                                        _mm256_cvtps_pd(_mm256_extractf128_ps(acc[r][c], 1)));
+        alignas(32) double lanes[4];
+        _mm256_store_pd(lanes, s);
+        out[r * ldo + c] = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+      }
+    }
+  }
+};
+
 WINNOW_AVX2 void Scale(float* x, float s, size_t dim) {
   const __m256 vs = _mm256_set1_ps(s);
   size_t d = 0;
@@ -178,7 +213,8 @@ WINNOW_AVX2 void Scale(float* x, float s, size_t dim) {
 
 const Kernels* Avx2Kernels() {
   static const Kernels k{BagSumAny, AddScaled, MaxInto, SumSquares, Scale,
-                         PairSum<PairOp::kDot>, PairSum<PairOp::kSqDiff>, PairSum<PairOp::kAbsDiff>, Block4};
+                         PairSum<PairOp::kDot>, PairSum<PairOp::kSqDiff>, PairSum<PairOp::kAbsDiff>, Block4,
+                         DotTiles<DotTile, 4, 2>};
   return &k;
 }
 

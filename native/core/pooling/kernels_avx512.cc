@@ -192,6 +192,34 @@ WINNOW_AVX512 void Block4(int op, const double* a, const float* y, size_t dim, d
   }
 }
 
+// dot_tiles: an R x C tile of fp32 chains, 16 lanes each (masked tail reads 0), the lanes of a chain widened to
+// fp64 and summed in one fixed order.
+template <int R, int C>
+struct DotTile {
+  WINNOW_AVX512 static void Run(const float* a, const float* b, size_t dim, double* out, size_t ldo) {
+    __m512 acc[R][C];
+    WINNOW_UNROLL_TILE for (int r = 0; r < R; ++r)
+      WINNOW_UNROLL_TILE for (int c = 0; c < C; ++c) acc[r][c] = _mm512_setzero_ps();
+    for (size_t d = 0; d < dim; d += 16) {
+      const __mmask16 m = TailMask(dim - d);
+      __m512 bv[C];
+      WINNOW_UNROLL_TILE for (int c = 0; c < C; ++c) bv[c] = _mm512_maskz_loadu_ps(m, b + c * dim + d);
+      WINNOW_UNROLL_TILE for (int r = 0; r < R; ++r) {
+        const __m512 av = _mm512_maskz_loadu_ps(m, a + r * dim + d);
+        WINNOW_UNROLL_TILE for (int c = 0; c < C; ++c) acc[r][c] = _mm512_fmadd_ps(av, bv[c], acc[r][c]);
+      }
+    }
+    WINNOW_UNROLL_TILE for (int r = 0; r < R; ++r) {
+      WINNOW_UNROLL_TILE for (int c = 0; c < C; ++c) {
+        const __m512 v = acc[r][c];
+        const __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
+        const __m512d hi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+        out[r * ldo + c] = _mm512_reduce_add_pd(_mm512_add_pd(lo, hi));
+      }
+    }
+  }
+};
+
 WINNOW_AVX512 void Scale(float* x, float s, size_t dim) {
   const __m512 vs = _mm512_set1_ps(s);
   for (size_t d = 0; d < dim; d += 16) {
@@ -204,7 +232,8 @@ WINNOW_AVX512 void Scale(float* x, float s, size_t dim) {
 
 const Kernels* Avx512Kernels() {
   static const Kernels k{BagSumAny, AddScaled, MaxInto, SumSquares, Scale,
-                         PairSum<PairOp::kDot>, PairSum<PairOp::kSqDiff>, PairSum<PairOp::kAbsDiff>, Block4};
+                         PairSum<PairOp::kDot>, PairSum<PairOp::kSqDiff>, PairSum<PairOp::kAbsDiff>, Block4,
+                         DotTiles<DotTile, 4, 4>};
   return &k;
 }
 

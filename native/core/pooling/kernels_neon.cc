@@ -138,6 +138,35 @@ double PairSum(const float* x, const float* y, size_t dim) {
   return PairTail<Op>(x, y, d, dim, s);
 }
 
+// dot_tiles: an R x C tile of fp32 chains, 4 lanes each (a ragged tail copied into zeros first), the lanes of
+// a chain widened to fp64 and summed in one fixed order.
+inline float32x4_t Load4(const float* p, size_t left) {
+  if (left >= 4) return vld1q_f32(p);
+  float t[4] = {0, 0, 0, 0};
+  std::copy(p, p + left, t);
+  return vld1q_f32(t);
+}
+
+template <int R, int C>
+struct DotTile {
+  static void Run(const float* a, const float* b, size_t dim, double* out, size_t ldo) {
+    float32x4_t acc[R][C];
+    WINNOW_UNROLL_TILE for (int r = 0; r < R; ++r)
+      WINNOW_UNROLL_TILE for (int c = 0; c < C; ++c) acc[r][c] = vdupq_n_f32(0.0f);
+    for (size_t d = 0; d < dim; d += 4) {
+      float32x4_t bv[C];
+      WINNOW_UNROLL_TILE for (int c = 0; c < C; ++c) bv[c] = Load4(b + c * dim + d, dim - d);
+      WINNOW_UNROLL_TILE for (int r = 0; r < R; ++r) {
+        const float32x4_t av = Load4(a + r * dim + d, dim - d);
+        WINNOW_UNROLL_TILE for (int c = 0; c < C; ++c) acc[r][c] = vfmaq_f32(acc[r][c], av, bv[c]);
+      }
+    }
+    WINNOW_UNROLL_TILE for (int r = 0; r < R; ++r)
+      WINNOW_UNROLL_TILE for (int c = 0; c < C; ++c)
+        out[r * ldo + c] = vaddvq_f64(vaddq_f64(vcvt_f64_f32(vget_low_f32(acc[r][c])), vcvt_high_f64_f32(acc[r][c])));
+  }
+};
+
 void Scale(float* x, float s, size_t dim) {
   size_t d = 0;
   for (; d + 4 <= dim; d += 4) vst1q_f32(x + d, vmulq_n_f32(vld1q_f32(x + d), s));
@@ -148,7 +177,8 @@ void Scale(float* x, float s, size_t dim) {
 
 const Kernels* NeonKernels() {
   static const Kernels k{BagSumAny, AddScaled, MaxInto, SumSquares, Scale,
-                         PairSum<PairOp::kDot>, PairSum<PairOp::kSqDiff>, PairSum<PairOp::kAbsDiff>, nullptr};
+                         PairSum<PairOp::kDot>, PairSum<PairOp::kSqDiff>, PairSum<PairOp::kAbsDiff>, nullptr,
+                         DotTiles<DotTile, 4, 4>};
   return &k;
 }
 

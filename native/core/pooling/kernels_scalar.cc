@@ -53,7 +53,7 @@ double PairSum(const float* x, const float* y, size_t dim) {
 
 const Kernels& ScalarKernels() {
   static const Kernels k{BagSumAny, AddScaled, MaxInto, SumSquares, Scale,
-                         PairSum<PairOp::kDot>, PairSum<PairOp::kSqDiff>, PairSum<PairOp::kAbsDiff>, nullptr};
+                         PairSum<PairOp::kDot>, PairSum<PairOp::kSqDiff>, PairSum<PairOp::kAbsDiff>, nullptr, nullptr};
   return k;
 }
 

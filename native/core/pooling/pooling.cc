@@ -111,6 +111,31 @@ void RunSimilarity(const Kernels& k, const float* a, size_t n, const float* b, s
     }
     return 0.0f;
   };
+  if (op == PairOp::kDot && k.dot_tiles != nullptr) {
+    // fp32 chains (Kernels::dot_tiles): pairwise entries are 1 x 1 tiles, the matrix goes a block of b (kept in
+    // cache) against a block of a rows at a time, through a buffer of fp64 sums.
+    if (pairwise) {
+      for (size_t i = 0; i < n; ++i) {
+        double s = 0;
+        k.dot_tiles(a + i * dim, 1, b + i * dim, 1, dim, &s, 1);
+        out[i] = finish(s, i, i);
+      }
+      return;
+    }
+    const size_t b_block = std::max<size_t>(4, (128 * 1024) / std::max<size_t>(1, dim * sizeof(float)) / 4 * 4);
+    const size_t a_block = 64;
+    std::vector<double> sums(std::min(n, a_block) * std::min(m, b_block));
+    for (size_t j0 = 0; j0 < m; j0 += b_block) {
+      const size_t mj = std::min(b_block, m - j0);
+      for (size_t i0 = 0; i0 < n; i0 += a_block) {
+        const size_t ni = std::min(a_block, n - i0);
+        k.dot_tiles(a + i0 * dim, ni, b + j0 * dim, mj, dim, sums.data(), mj);
+        for (size_t i = 0; i < ni; ++i)
+          for (size_t j = 0; j < mj; ++j) out[(i0 + i) * m + j0 + j] = finish(sums[i * mj + j], i0 + i, j0 + j);
+      }
+    }
+    return;
+  }
   if (pairwise) {
     for (size_t i = 0; i < n; ++i) out[i] = finish(sum(i, i), i, i);
     return;
