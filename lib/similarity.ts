@@ -93,8 +93,10 @@ export interface SemanticSearchOptions extends CallOptions {
   topK?: number;
   /** Default 'cosine' (sentence-transformers' `score_function=cos_sim`). */
   fn?: SimilarityFunction;
-  /** Corpus rows scored at a time, which bounds the score buffer to queries × this; progress is reported after each. Default 100,000. */
+  /** Corpus rows scored at a time, which bounds the score buffers to queries × this; progress is reported after each. Default 100,000. */
   corpusChunkSize?: number;
+  /** Native threads that share each chunk (slices of at least 256 rows). Default: one per core. Results do not depend on it. */
+  threads?: number;
 }
 
 // semanticSearch calls belong to no model: they run side by side, each on a native worker thread.
@@ -107,9 +109,10 @@ const searches = new CallQueue(Number.MAX_SAFE_INTEGER);
  * (corpus rows done) as for every long call. The arrays must not change until the promise settles.
  */
 export async function semanticSearch(queries: EmbeddingsLike, corpus: EmbeddingsLike, options?: SemanticSearchOptions): Promise<SearchHit[][]> {
-  const o = optionsObject<SemanticSearchOptions>(options, 'semanticSearch options', ['topK', 'fn', 'corpusChunkSize', 'signal', 'onProgress']);
+  const o = optionsObject<SemanticSearchOptions>(options, 'semanticSearch options', ['topK', 'fn', 'corpusChunkSize', 'threads', 'signal', 'onProgress']);
   const topK = positiveInt(o.topK, 'topK') ?? 10;
   const chunk = positiveInt(o.corpusChunkSize, 'corpusChunkSize') ?? 100_000;
+  const threads = positiveInt(o.threads, 'threads', 1024) ?? 0;
   const f = checkFn(o.fn ?? 'cosine');
   const call: CallOptions = { signal: abortSignal(o.signal, 'signal'), onProgress: func(o.onProgress, 'onProgress') as CallOptions['onProgress'] };
   const q = matrixOf(queries, 'queries');
@@ -117,7 +120,7 @@ export async function semanticSearch(queries: EmbeddingsLike, corpus: Embeddings
   if (q.rows > 0 && c.rows > 0 && q.dim !== c.dim) throw invalidArgument(`vectors of ${q.dim} values (the length of the queries')`, 'corpus', corpus, 'range');
   const dim = q.rows > 0 ? q.dim : c.dim;
   const r: { index: Int32Array; score: Float32Array } = await searches.run(
-    (native) => binding().semanticSearch(q.data, q.rows, c.data, c.rows, dim, SIMILARITY_FUNCTIONS.indexOf(f), topK, chunk, native),
+    (native) => binding().semanticSearch(q.data, q.rows, c.data, c.rows, dim, SIMILARITY_FUNCTIONS.indexOf(f), topK, chunk, threads, native),
     call,
   );
   const k = Math.min(topK, c.rows);

@@ -514,6 +514,21 @@ describe('similarity functions (sentence-transformers util: cos_sim, dot_score, 
     await expect(semanticSearch(queries, [[1, 2]])).rejects.toThrow(/vectors of 6 values/);
   });
 
+  it('semanticSearch gives the same hits on 1 to 3 threads (chunks split into slices of at least 256 rows)', async () => {
+    // 2,000 rows of small integers: many equal scores, so a merge that broke ties by thread would show.
+    const dim = 4;
+    const corpus = new Embeddings(Float32Array.from({ length: 2000 * dim }, (_, i) => ((i * 7919) % 5) - 2), 2000, dim);
+    const queries = new Embeddings(Float32Array.from({ length: 3 * dim }, (_, i) => ((i * 31) % 3) - 1), 3, dim);
+    const full = similarity(queries, corpus, 'dot');
+    const want = full.map((row) => Array.from(row, (score, index) => ({ index, score })).sort((a, b) => b.score - a.score || a.index - b.index).slice(0, 700));
+    for (const threads of [1, 2, 3]) {
+      for (const corpusChunkSize of [2000, 900]) {
+        expect(await semanticSearch(queries, corpus, { topK: 700, fn: 'dot', threads, corpusChunkSize }), `threads ${threads} chunk ${corpusChunkSize}`).toEqual(want);
+      }
+    }
+    await expect(semanticSearch(queries, corpus, { threads: 0 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+
   it('semanticSearch reports progress per corpus chunk and stops on abort', async () => {
     const q = new Embeddings(Float32Array.from({ length: 2 * 8 }, (_, i) => Math.sin(i)), 2, 8);
     const corpus = new Embeddings(Float32Array.from({ length: 5000 * 8 }, (_, i) => Math.cos(i * 0.37)), 5000, 8);
@@ -526,11 +541,11 @@ describe('similarity functions (sentence-transformers util: cos_sim, dot_score, 
     const before = new AbortController();
     before.abort();
     await expect(semanticSearch(q, corpus, { signal: before.signal })).rejects.toMatchObject({ code: 'ABORTED' });
-    // Long enough (100 x 50,000 x 384, about 2 G multiply-adds) that the abort sent at the first progress event
-    // lands while most chunks are still to run.
+    // Long enough (1,000 x 50,000 x 384, about 19 G multiply-adds, 500 chunks) that the abort sent at the first
+    // progress event lands while most chunks are still to run.
     const big = new Float32Array(50_000 * 384);
     for (let i = 0; i < big.length; i++) big[i] = (i % 7) - 3;
-    const qs = new Embeddings(big.subarray(0, 100 * 384), 100, 384);
+    const qs = new Embeddings(big.subarray(0, 1000 * 384), 1000, 384);
     const during = new AbortController();
     let calls = 0;
     const err = await semanticSearch(qs, new Embeddings(big, 50_000, 384), {

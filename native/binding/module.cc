@@ -1,5 +1,8 @@
 #include <napi.h>
 
+#include <algorithm>
+#include <thread>
+
 #include "addon_data.h"
 #include "common/cpu_features.h"
 #include "model_wrap.h"
@@ -76,12 +79,12 @@ Napi::Value Similarity(const Napi::CallbackInfo& info) {
 // Calls of semanticSearch in flight (no model owns them).
 std::atomic<int> g_free_calls{0};
 
-// semanticSearch(q: Float32Array, n, c: Float32Array, m, dim, fn: 0..3, k, chunk, callOpts)
+// semanticSearch(q: Float32Array, n, c: Float32Array, m, dim, fn: 0..3, k, chunk, threads (0: one per core), callOpts)
 //   -> Promise<{ index: Int32Array, score: Float32Array }> ([n, min(k, m)] each), on a worker thread. Both arrays
 // are held (not copied) until the promise settles.
 Napi::Value SemanticSearch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 9 || !info[0].IsTypedArray() || !info[2].IsTypedArray())
+  if (info.Length() < 10 || !info[0].IsTypedArray() || !info[2].IsTypedArray())
     ThrowStatus(env, Status(codes::kInternal, "semanticSearch: bad arguments"));
   auto q = info[0].As<Napi::Float32Array>();
   auto c = info[2].As<Napi::Float32Array>();
@@ -91,6 +94,8 @@ Napi::Value SemanticSearch(const Napi::CallbackInfo& info) {
   const int fn = info[5].As<Napi::Number>().Int32Value();
   const auto k = static_cast<size_t>(info[6].As<Napi::Number>().Int64Value());
   const auto chunk = static_cast<size_t>(info[7].As<Napi::Number>().Int64Value());
+  int threads = info[8].As<Napi::Number>().Int32Value();
+  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   if (q.TypedArrayType() != napi_float32_array || c.TypedArrayType() != napi_float32_array ||
       q.ElementLength() != n * dim || c.ElementLength() != m * dim || fn < 0 || fn > 3 || m > INT32_MAX)
     ThrowStatus(env, Status(codes::kInternal, "semanticSearch: arguments do not match"));
@@ -101,7 +106,7 @@ Napi::Value SemanticSearch(const Napi::CallbackInfo& info) {
   auto* w = MakeWorker(
       env,
       [=](const pipelines::RunControl& control) {
-        return pooling::SemanticSearch(qd, n, cd, m, dim, static_cast<pooling::Similarity>(fn), k, chunk,
+        return pooling::SemanticSearch(qd, n, cd, m, dim, static_cast<pooling::Similarity>(fn), k, chunk, threads,
                                        [&control] { return control.cancelled(); }, control.progress, index.get(),
                                        score.get());
       },
@@ -116,8 +121,8 @@ Napi::Value SemanticSearch(const Napi::CallbackInfo& info) {
   Napi::Object held = Napi::Object::New(env);  // keeps both arrays alive while the worker reads them
   held.Set("q", q);
   held.Set("c", c);
-  if (info[8].IsObject()) {
-    Napi::Object o = info[8].As<Napi::Object>();
+  if (info[9].IsObject()) {
+    Napi::Object o = info[9].As<Napi::Object>();
     w->SetProgressCallback(o.Get("onProgress"));
     w->SetCancelFlag(GetCancelFlag(o.Get("cancelToken")));
   }

@@ -437,7 +437,7 @@ TEST(SemanticSearch, TopKMatchesBruteForceWithTiesAndChunks) {
         std::vector<int32_t> index;
         std::vector<float> score;
         size_t last_done = 0;
-        ASSERT_TRUE(SemanticSearch(q.data(), n, c.data(), m, dim, fn, k, chunk, nullptr,
+        ASSERT_TRUE(SemanticSearch(q.data(), n, c.data(), m, dim, fn, k, chunk, 1, nullptr,
                                    [&](size_t done, size_t total) {
                                      EXPECT_EQ(total, m);
                                      EXPECT_GT(done, last_done);
@@ -464,10 +464,39 @@ TEST(SemanticSearch, TopKMatchesBruteForceWithTiesAndChunks) {
   std::vector<int32_t> index;
   std::vector<float> score;
   int asked = 0;
-  Status st = SemanticSearch(q.data(), n, c.data(), m, dim, Similarity::kDot, 3, 4, [&] { return ++asked > 1; }, nullptr,
+  Status st = SemanticSearch(q.data(), n, c.data(), m, dim, Similarity::kDot, 3, 4, 1, [&] { return ++asked > 1; }, nullptr,
                              &index, &score);
   EXPECT_EQ(st.code(), std::string("ABORTED"));
   EXPECT_EQ(asked, 2);
+}
+
+TEST(SemanticSearch, ThreadsSplitChunksWithoutChangingTheResult) {
+  // 1,500 rows on a coarse grid (many ties): chunks of 1,500 and 700 rows split over 1 to 8 threads (slices of at
+  // least 256 rows) all give the brute-force order.
+  std::mt19937 rng(11);
+  const size_t n = 4, m = 1500, dim = 3;
+  std::vector<float> q(n * dim), c(m * dim);
+  for (auto& v : q) v = static_cast<float>(static_cast<int>(rng() % 3) - 1);
+  for (auto& v : c) v = static_cast<float>(static_cast<int>(rng() % 3) - 1);
+  std::vector<float> all(n * m);
+  SimilarityMatrix(q.data(), n, c.data(), m, dim, Similarity::kDot, false, all.data());
+  const size_t k = 300;
+  for (size_t chunk : {1500, 700}) {
+    for (int threads : {1, 2, 3, 8}) {
+      std::vector<int32_t> index;
+      std::vector<float> score;
+      ASSERT_TRUE(SemanticSearch(q.data(), n, c.data(), m, dim, Similarity::kDot, k, chunk, threads, nullptr, nullptr,
+                                 &index, &score)
+                      .ok());
+      for (size_t i = 0; i < n; ++i) {
+        std::vector<int32_t> order(m);
+        for (size_t j = 0; j < m; ++j) order[j] = static_cast<int32_t>(j);
+        std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return all[i * m + a] > all[i * m + b]; });
+        for (size_t r = 0; r < k; ++r)
+          ASSERT_EQ(index[i * k + r], order[r]) << "chunk " << chunk << " threads " << threads << " query " << i << " rank " << r;
+      }
+    }
+  }
 }
 
 TEST(SemanticSearch, NanScoresRankLast) {
@@ -476,10 +505,10 @@ TEST(SemanticSearch, NanScoresRankLast) {
   const float c[] = {nan, 0, 1, 0, nan, 1, -1, 0, 0.5f, 0};  // scores: NaN, 1, NaN, -1, 0.5
   std::vector<int32_t> index;
   std::vector<float> score;
-  ASSERT_TRUE(SemanticSearch(q, 1, c, 5, 2, Similarity::kDot, 5, 2, nullptr, nullptr, &index, &score).ok());
+  ASSERT_TRUE(SemanticSearch(q, 1, c, 5, 2, Similarity::kDot, 5, 2, 1, nullptr, nullptr, &index, &score).ok());
   EXPECT_EQ(index, (std::vector<int32_t>{1, 4, 3, 0, 2}));
   EXPECT_TRUE(std::isnan(score[3]) && std::isnan(score[4]));
-  ASSERT_TRUE(SemanticSearch(q, 1, c, 5, 2, Similarity::kDot, 2, 1, nullptr, nullptr, &index, &score).ok());
+  ASSERT_TRUE(SemanticSearch(q, 1, c, 5, 2, Similarity::kDot, 2, 1, 1, nullptr, nullptr, &index, &score).ok());
   EXPECT_EQ(index, (std::vector<int32_t>{1, 4}));
 }
 

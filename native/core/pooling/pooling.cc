@@ -4,8 +4,10 @@
 #include <cmath>
 #include <vector>
 #include <limits>
+#include <memory>
 #include <string>
 
+#include "common/thread_pool.h"
 #include "pooling/kernels.h"
 
 namespace winnow::pooling {
@@ -269,32 +271,42 @@ Status PoolHidden(SimdLevel level, const float* hidden, const int64_t* mask, siz
 void L2NormalizeRows(float* x, size_t rows, size_t dim) { NormalizeRows(ActiveKernels(), x, rows, dim); }
 
 Status SemanticSearch(const float* q, size_t n, const float* c, size_t m, size_t dim, Similarity fn, size_t k,
-                      size_t chunk, const std::function<bool()>& cancelled,
+                      size_t chunk, int threads, const std::function<bool()>& cancelled,
                       const std::function<void(size_t, size_t)>& progress, std::vector<int32_t>* index,
                       std::vector<float>* score) {
   if (chunk == 0) return Status(codes::kInvalidArgument, "semanticSearch: chunk must be at least 1");
   const size_t kk = std::min(k, m);
   using Hit = std::pair<float, int32_t>;
   // "Less" is "better": a heap under it keeps the worst hit at the front, and sort_heap leaves the best first.
-  // NaN scores (from NaN inputs) rank below every number, so the order stays strict and weak.
+  // NaN scores (from NaN inputs) rank below every number, so the order stays strict and weak. It is a total
+  // order on (score, index), so the hits kept do not depend on the order rows are offered in.
   auto better = [](const Hit& a, const Hit& b) {
     const bool a_nan = std::isnan(a.first), b_nan = std::isnan(b.first);
     if (a_nan != b_nan) return b_nan;
     if (!a_nan && a.first != b.first) return a.first > b.first;
     return a.second < b.second;
   };
-  std::vector<std::vector<Hit>> heaps(n);
-  for (auto& h : heaps) h.reserve(kk);
-  std::vector<float> scores;
+  // Each worker scores its own slice of every chunk into its own buffer and keeps its own heaps; the heaps
+  // are merged at the end.
+  constexpr size_t kMinSlice = 256;  // corpus rows: below this a thread costs more than it saves
+  const size_t workers = std::max<size_t>(1, std::min<size_t>(threads > 0 ? threads : 1, (std::min(chunk, m) + kMinSlice - 1) / kMinSlice));
+  struct Worker {
+    std::vector<std::vector<Hit>> heaps;
+    std::vector<float> scores;
+  };
+  std::vector<Worker> ws(workers);
+  for (auto& w : ws) {
+    w.heaps.resize(n);
+    for (auto& h : w.heaps) h.reserve(kk);
+  }
   const Kernels& k_ = ActiveKernels();
-  for (size_t j0 = 0; j0 < m && kk > 0; j0 += chunk) {
-    if (cancelled && cancelled()) return Status(codes::kAborted, "the operation was aborted");
-    const size_t rows = std::min(chunk, m - j0);
-    scores.resize(n * rows);
-    RunSimilarity(k_, q, n, c + j0 * dim, rows, dim, fn, false, scores.data());
+  auto slice = [&](Worker& w, size_t j0, size_t rows) {
+    if (rows == 0) return;
+    w.scores.resize(n * rows);
+    RunSimilarity(k_, q, n, c + j0 * dim, rows, dim, fn, false, w.scores.data());
     for (size_t i = 0; i < n; ++i) {
-      auto& h = heaps[i];
-      const float* s = scores.data() + i * rows;
+      auto& h = w.heaps[i];
+      const float* s = w.scores.data() + i * rows;
       for (size_t j = 0; j < rows; ++j) {
         const Hit hit{s[j], static_cast<int32_t>(j0 + j)};
         if (h.size() < kk) {
@@ -307,15 +319,31 @@ Status SemanticSearch(const float* q, size_t n, const float* c, size_t m, size_t
         }
       }
     }
+  };
+  std::unique_ptr<ThreadPool> pool = workers > 1 ? std::make_unique<ThreadPool>(static_cast<int>(workers) - 1) : nullptr;
+  for (size_t j0 = 0; j0 < m && kk > 0; j0 += chunk) {
+    if (cancelled && cancelled()) return Status(codes::kAborted, "the operation was aborted");
+    const size_t rows = std::min(chunk, m - j0);
+    const size_t per = (rows + workers - 1) / workers;
+    auto run = [&](int w) {
+      const size_t b0 = std::min(rows, static_cast<size_t>(w) * per);
+      slice(ws[w], j0 + b0, std::min(rows, b0 + per) - b0);
+    };
+    if (pool == nullptr || !pool->TryRun(run))
+      for (size_t w = 0; w < workers; ++w) run(static_cast<int>(w));
     if (progress) progress(j0 + rows, m);
   }
   index->assign(n * kk, 0);
   score->assign(n * kk, 0.0f);
+  std::vector<Hit> all;
   for (size_t i = 0; i < n; ++i) {
-    std::sort_heap(heaps[i].begin(), heaps[i].end(), better);
-    for (size_t r = 0; r < heaps[i].size(); ++r) {
-      (*index)[i * kk + r] = heaps[i][r].second;
-      (*score)[i * kk + r] = heaps[i][r].first;
+    all.clear();
+    for (auto& w : ws) all.insert(all.end(), w.heaps[i].begin(), w.heaps[i].end());
+    const size_t got = std::min(kk, all.size());
+    std::partial_sort(all.begin(), all.begin() + got, all.end(), better);
+    for (size_t r = 0; r < got; ++r) {
+      (*index)[i * kk + r] = all[r].second;
+      (*score)[i * kk + r] = all[r].first;
     }
   }
   return Status::Ok();
