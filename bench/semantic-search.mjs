@@ -9,29 +9,16 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import { replaceSection } from './docs.mjs';
+import { args, here, median, root, rounds, vectors, winnow } from './vectors.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, '..');
-const { semanticSearch, Embeddings } = createRequire(import.meta.url)(path.join(root, 'dist', 'cjs', 'index.js'));
-const args = process.argv.slice(2);
-const rounds = args.includes('--rounds') ? Number(args[args.indexOf('--rounds') + 1]) : 5;
+const { semanticSearch } = winnow;
 const TITLE = '## Semantic search (sentence-transformers `util.semantic_search`)';
 const DIM = 384;
 const TOP_K = 10;
 const SHAPES = [[1, 100_000], [100, 100_000]];
 const PYTHON = process.env.PYTHON || '/usr/bin/python3';
 const cores = os.cpus().length;
-
-function vectors(rows, seed) {
-  let s = seed >>> 0;
-  const u = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) + 0.5) / 4294967296;
-  const out = new Float32Array(rows * DIM);
-  for (let i = 0; i < out.length; i++) out[i] = Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u());
-  return new Embeddings(out, rows, DIM);
-}
 
 // One long-lived Python process per (shape, threads): the data loads once, each "run" times one search.
 function torchSearch(qFile, cFile, threads) {
@@ -48,12 +35,11 @@ function torchSearch(qFile, cFile, threads) {
   return { ask, close: () => p.stdin.end() };
 }
 
-const median = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'winnow-search-'));
 const results = [];
 let torchInfo;
 for (const [n, m] of SHAPES) {
-  const q = vectors(n, 11 + n), c = vectors(m, 17 + m);
+  const q = vectors(n, DIM, 11 + n), c = vectors(m, DIM, 17 + m);
   const qFile = path.join(tmp, 'q.f32'), cFile = path.join(tmp, 'c.f32');
   fs.writeFileSync(qFile, q.data);
   fs.writeFileSync(cFile, c.data);

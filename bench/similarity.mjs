@@ -5,29 +5,15 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import { cos_sim, matmul, Tensor } from '@huggingface/transformers';
 import { replaceSection } from './docs.mjs';
+import { args, median, root, rounds, vectors, winnow } from './vectors.mjs';
 import { versionsWithOrt } from './package-version.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, '..');
-const { similarity, Embeddings } = createRequire(import.meta.url)(path.join(root, 'dist', 'cjs', 'index.js'));
-const args = process.argv.slice(2);
-const rounds = args.includes('--rounds') ? Number(args[args.indexOf('--rounds') + 1]) : 5;
+const { similarity } = winnow;
 const TITLE = '## Similarity (sentence-transformers `similarity`)';
 const DIM = 384; // e5-small, MiniLM
 const SHAPES = [[1, 10_000], [100, 10_000]];
-
-// Seeded normal vectors, so every run scores the same data.
-function vectors(rows, seed) {
-  let s = seed >>> 0;
-  const u = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) + 0.5) / 4294967296;
-  const out = new Float32Array(rows * DIM);
-  for (let i = 0; i < out.length; i++) out[i] = Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u());
-  return new Embeddings(out, rows, DIM);
-}
 
 // transformers.js matmul's time split: normalize + transpose (JavaScript) and the MatMul itself (onnxruntime-node).
 let prep = [], matmulOnly = [];
@@ -52,9 +38,8 @@ const drivers = {
 
 const results = [];
 const splits = [];
-const median = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
 for (const [n, m] of SHAPES) {
-  const a = vectors(n, 1 + n), b = vectors(m, 7 + m);
+  const a = vectors(n, DIM, 1 + n), b = vectors(m, DIM, 7 + m);
   const reference = similarity(a, b, 'cosine');
   const times = Object.fromEntries(Object.keys(drivers).map((d) => [d, []]));
   const diffs = {};
