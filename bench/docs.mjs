@@ -106,5 +106,5 @@ export function replaceSection(doc, section, title = TITLE) {
   const start = doc.indexOf(title);
   if (start < 0) return `${doc.trimEnd()}\n\n${section}`;
   const next = doc.indexOf('\n## ', start + title.length);
-  return doc.slice(0, start) + section + (next < 0 ? '' : doc.slice(next + 1));
+  return doc.slice(0, start) + (next < 0 ? section : `${section.trimEnd()}\n\n${doc.slice(next + 1)}`);
 }

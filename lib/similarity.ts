@@ -1,7 +1,8 @@
 /**
  * sentence-transformers' similarity functions (`SentenceTransformer.similarity` / `similarity_pairwise`,
  * `util.cos_sim`, `dot_score`, `euclidean_sim`, `manhattan_sim` and their pairwise forms), on Winnow's
- * embeddings, in native SIMD code (native/core/pooling): sums in float64, each result rounded once to float32.
+ * embeddings, in native SIMD code (native/core/pooling): dot products as float32 register chains (the lanes
+ * summed in float64), norms and distances in float64; one thread per core on large calls.
  */
 import { Embeddings, EmbeddingArray } from './embeddings';
 import { invalidArgument } from './errors';
@@ -48,16 +49,27 @@ function matrixOf(value: unknown, option: string): Matrix {
   return { data, rows: rows.length, dim };
 }
 
-function run(a: unknown, b: unknown, fn: unknown, pairwise: boolean): { out: Float32Array; n: number; m: number } {
+/** Options of `similarity` and `similarityPairwise`. */
+export interface SimilarityOptions {
+  /**
+   * Native threads that share a large call (from about 4 M multiply-adds and 512 rows of `b`, or pairs), in
+   * slices of `b`'s rows. Default: one per core. The call stays synchronous; results do not depend on it.
+   */
+  threads?: number;
+}
+
+function run(a: unknown, b: unknown, fn: unknown, pairwise: boolean, options: unknown): { out: Float32Array; n: number; m: number } {
   const f = checkFn(fn);
+  const o = optionsObject<SimilarityOptions>(options, 'similarity options', ['threads']);
+  const threads = positiveInt(o.threads, 'threads', 1024) ?? 0;
   const x = matrixOf(a, 'a');
   const y = matrixOf(b, 'b');
   if (pairwise && x.rows !== y.rows) throw invalidArgument(`${x.rows} vectors (as many as a)`, 'b', b, 'range');
   if (x.rows > 0 && y.rows > 0 && x.dim !== y.dim) {
     throw invalidArgument(`vectors of ${x.dim} values (the length of a's)`, 'b', b, 'range');
   }
-  // Native SIMD kernels (fp64 sums), on this thread.
-  const out: Float32Array = binding().similarity(x.data, x.rows, y.data, y.rows, x.rows > 0 ? x.dim : y.dim, SIMILARITY_FUNCTIONS.indexOf(f), pairwise);
+  // Native SIMD kernels; the calling thread waits for the pool's.
+  const out: Float32Array = binding().similarity(x.data, x.rows, y.data, y.rows, x.rows > 0 ? x.dim : y.dim, SIMILARITY_FUNCTIONS.indexOf(f), pairwise, threads);
   return { out, n: x.rows, m: y.rows };
 }
 
@@ -71,14 +83,14 @@ function checkFn(fn: unknown): SimilarityFunction {
  * buffer). Higher is more similar for every function: euclidean and manhattan are negated distances, as in
  * sentence-transformers. Default 'cosine'.
  */
-export function similarity(a: EmbeddingsLike, b: EmbeddingsLike, fn: SimilarityFunction = 'cosine'): Float32Array[] {
-  const { out, n, m } = run(a, b, fn, false);
+export function similarity(a: EmbeddingsLike, b: EmbeddingsLike, fn: SimilarityFunction = 'cosine', options?: SimilarityOptions): Float32Array[] {
+  const { out, n, m } = run(a, b, fn, false, options);
   return Array.from({ length: n }, (_, i) => out.subarray(i * m, (i + 1) * m));
 }
 
 /** Row i of `a` against row i of `b` (same number of rows). Default 'cosine'. */
-export function similarityPairwise(a: EmbeddingsLike, b: EmbeddingsLike, fn: SimilarityFunction = 'cosine'): Float32Array {
-  return run(a, b, fn, true).out;
+export function similarityPairwise(a: EmbeddingsLike, b: EmbeddingsLike, fn: SimilarityFunction = 'cosine', options?: SimilarityOptions): Float32Array {
+  return run(a, b, fn, true, options).out;
 }
 
 /** One hit of `semanticSearch`: the corpus row and its score. */

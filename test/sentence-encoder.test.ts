@@ -514,6 +514,23 @@ describe('similarity functions (sentence-transformers util: cos_sim, dot_score, 
     await expect(semanticSearch(queries, [[1, 2]])).rejects.toThrow(/vectors of 6 values/);
   });
 
+  it('similarity and similarityPairwise give the same bits on 1 to 3 threads (large calls are split)', () => {
+    // 30 x 1,200 x 128 = 4.6 M multiply-adds: above the split threshold (4 M, 512 rows).
+    const rows = (r: number, d: number, k: number) => new Embeddings(Float32Array.from({ length: r * d }, (_, i) => Math.sin(i * k) * 3), r, d);
+    const a = rows(30, 128, 0.7), b = rows(1200, 128, 1.3);
+    const pa = rows(1100, 4000, 0.9), pb = rows(1100, 4000, 1.1);
+    for (const fn of ['cosine', 'dot', 'euclidean', 'manhattan'] as const) {
+      const one = similarity(a, b, fn, { threads: 1 });
+      const pairOne = similarityPairwise(pa, pb, fn, { threads: 1 });
+      for (const threads of [2, 3, undefined]) {
+        expect(similarity(a, b, fn, { threads }), `${fn} threads ${threads}`).toEqual(one);
+        expect(similarityPairwise(pa, pb, fn, { threads }), `pairwise ${fn} threads ${threads}`).toEqual(pairOne);
+      }
+    }
+    expect(() => similarity(a, b, 'cosine', { threads: 0 })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(() => similarity(a, b, 'cosine', { thread: 2 } as never)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+  });
+
   it('semanticSearch gives the same hits on 1 to 3 threads (chunks split into slices of at least 256 rows)', async () => {
     // 2,000 rows of small integers: many equal scores, so a merge that broke ties by thread would show.
     const dim = 4;

@@ -53,8 +53,9 @@ Napi::Value SimdLevel(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), SimdLevelName(ActiveSimdLevel()));
 }
 
-// similarity(a: Float32Array, n, b: Float32Array, m, dim, fn: 0..3, pairwise) -> Float32Array: lib/similarity.ts
-// checks the arguments; a mismatch here is a bug there. Runs on the calling thread (as sentence-transformers' does).
+// similarity(a: Float32Array, n, b: Float32Array, m, dim, fn: 0..3, pairwise, threads (0: one per core))
+//   -> Float32Array: lib/similarity.ts checks the arguments; a mismatch here is a bug there. Synchronous, as
+// sentence-transformers' is: the calling thread works and waits for the pool's threads on large calls.
 Napi::Value Similarity(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 7 || !info[0].IsTypedArray() || !info[2].IsTypedArray() || !info[6].IsBoolean())
@@ -69,10 +70,12 @@ Napi::Value Similarity(const Napi::CallbackInfo& info) {
   if (a.TypedArrayType() != napi_float32_array || b.TypedArrayType() != napi_float32_array || a.ElementLength() != n * dim ||
       b.ElementLength() != m * dim || fn < 0 || fn > 3 || (pairwise && n != m))
     ThrowStatus(env, Status(codes::kInternal, "similarity: arguments do not match"));
+  const int threads = info.Length() > 7 && info[7].IsNumber() ? info[7].As<Napi::Number>().Int32Value() : 0;
   const size_t size = pairwise ? n : n * m;
   auto out = Napi::Float32Array::New(env, size);
   if (size > 0)
-    pooling::SimilarityMatrix(a.Data(), n, b.Data(), m, dim, static_cast<pooling::Similarity>(fn), pairwise, out.Data());
+    pooling::SimilarityMatrix(a.Data(), n, b.Data(), m, dim, static_cast<pooling::Similarity>(fn), pairwise, out.Data(),
+                              threads);
   return out;
 }
 

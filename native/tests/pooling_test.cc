@@ -406,6 +406,29 @@ TEST_P(LevelTest, SimilarityMatchesReferenceAtEveryWidth) {
   }
 }
 
+TEST_P(LevelTest, SimilarityThreadsGiveTheSameBits) {
+  // Large enough to be split (4 M multiply-adds, 512+ rows of b or pairs): 1, 2, 3 and 0 (one per core) threads,
+  // every function, matrix (21 x 1301 x 160) and pairwise (1031 pairs x 4099), equal bit for bit.
+  std::mt19937 rng(3);
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  const size_t n = 21, m = 1301, dim = 160, pairs = 1031, pdim = 4099;
+  std::vector<float> a(n * dim), b(m * dim), pa(pairs * pdim), pb(pairs * pdim);
+  for (auto* v : {&a, &b, &pa, &pb})
+    for (auto& x : *v) x = g(rng);
+  for (Similarity fn : {Similarity::kCosine, Similarity::kDot, Similarity::kEuclidean, Similarity::kManhattan}) {
+    std::vector<float> one(n * m), pair_one(pairs);
+    ASSERT_TRUE(SimilarityMatrix(GetParam(), a.data(), n, b.data(), m, dim, fn, false, one.data(), 1).ok());
+    ASSERT_TRUE(SimilarityMatrix(GetParam(), pa.data(), pairs, pb.data(), pairs, pdim, fn, true, pair_one.data(), 1).ok());
+    for (int threads : {2, 3, 0}) {
+      std::vector<float> out(n * m, -7.0f), pair(pairs, -7.0f);
+      ASSERT_TRUE(SimilarityMatrix(GetParam(), a.data(), n, b.data(), m, dim, fn, false, out.data(), threads).ok());
+      ASSERT_TRUE(SimilarityMatrix(GetParam(), pa.data(), pairs, pb.data(), pairs, pdim, fn, true, pair.data(), threads).ok());
+      EXPECT_EQ(out, one) << "fn " << static_cast<int>(fn) << " threads " << threads;
+      EXPECT_EQ(pair, pair_one) << "pairwise fn " << static_cast<int>(fn) << " threads " << threads;
+    }
+  }
+}
+
 TEST_P(LevelTest, SimilarityWorkedExample) {
   const float a[] = {3, 4, 1, 0};
   const float b[] = {4, 3, 0, 0, -3, -4};

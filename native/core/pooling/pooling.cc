@@ -6,6 +6,7 @@
 #include <limits>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "common/thread_pool.h"
 #include "pooling/kernels.h"
@@ -15,6 +16,8 @@ namespace {
 
 using internal::Kernels;
 using internal::PairOp;
+
+constexpr size_t kSimilaritySlice = 256;  // rows of b (or pairs) per thread's slice, at least
 
 const Kernels* KernelsFor(SimdLevel level) {
   if (!CpuSupports(level)) return nullptr;
@@ -85,8 +88,9 @@ void NormalizeRows(const Kernels& k, float* x, size_t rows, size_t dim) {
   }
 }
 
+// out[i * ldo + j] (matrix) or out[i] (pairwise).
 void RunSimilarity(const Kernels& k, const float* a, size_t n, const float* b, size_t m, size_t dim, Similarity fn,
-                   bool pairwise, float* out) {
+                   bool pairwise, float* out, size_t ldo) {
   std::vector<double> na, nb;  // cosine: each row's norm, at least torch normalize's eps
   if (fn == Similarity::kCosine) {
     auto norms = [&](const float* x, size_t rows, std::vector<double>* v) {
@@ -133,7 +137,7 @@ void RunSimilarity(const Kernels& k, const float* a, size_t n, const float* b, s
         const size_t ni = std::min(a_block, n - i0);
         k.dot_tiles(a + i0 * dim, ni, b + j0 * dim, mj, dim, sums.data(), mj);
         for (size_t i = 0; i < ni; ++i)
-          for (size_t j = 0; j < mj; ++j) out[(i0 + i) * m + j0 + j] = finish(sums[i * mj + j], i0 + i, j0 + j);
+          for (size_t j = 0; j < mj; ++j) out[(i0 + i) * ldo + j0 + j] = finish(sums[i * mj + j], i0 + i, j0 + j);
       }
     }
     return;
@@ -157,13 +161,37 @@ void RunSimilarity(const Kernels& k, const float* a, size_t n, const float* b, s
         for (size_t j = j0; j < j1; ++j) {
           double s[4] = {0, 0, 0, 0};
           k.block4(static_cast<int>(op), wide.data() + r * dim, b + j * dim, dim, s);
-          for (size_t q = 0; q < 4; ++q) out[(i0 + r + q) * m + j] = finish(s[q], i0 + r + q, j);
+          for (size_t q = 0; q < 4; ++q) out[(i0 + r + q) * ldo + j] = finish(s[q], i0 + r + q, j);
         }
       }
       for (size_t i = i0 + blocked; i < i1; ++i)
-        for (size_t j = j0; j < j1; ++j) out[i * m + j] = finish(sum(i, j), i, j);
+        for (size_t j = j0; j < j1; ++j) out[i * ldo + j] = finish(sum(i, j), i, j);
     }
   }
+}
+
+// RunSimilarity on up to `threads` threads (0: one per core) of a process-wide pool: the matrix split into
+// column slices of b, pairwise into row ranges. Each entry's arithmetic does not depend on the split. Below
+// about 4 M multiply-adds, or when the pool is busy with another call, it runs on the calling thread.
+void RunSimilarityThreaded(const Kernels& k, const float* a, size_t n, const float* b, size_t m, size_t dim,
+                           Similarity fn, bool pairwise, float* out, int threads) {
+  const size_t hw = std::max(1u, std::thread::hardware_concurrency());
+  const size_t want = threads > 0 ? std::min<size_t>(threads, hw) : hw;
+  const size_t rows = pairwise ? n : m;
+  const size_t work = (pairwise ? n : n * m) * std::max<size_t>(dim, 1);
+  if (want <= 1 || work < (size_t{1} << 22) || rows < 2 * kSimilaritySlice) {
+    RunSimilarity(k, a, n, b, m, dim, fn, pairwise, out, m);
+    return;
+  }
+  static ThreadPool pool(static_cast<int>(hw) - 1);
+  // Slices: at least kSimilaritySlice rows, about four per thread so an uneven core evens out.
+  const size_t slice = std::max(kSimilaritySlice, (rows + 4 * want - 1) / (4 * want));
+  ParallelFor(&pool, rows, slice, [&](size_t r0, size_t r1) {
+    if (pairwise)
+      RunSimilarity(k, a + r0 * dim, r1 - r0, b + r0 * dim, r1 - r0, dim, fn, true, out + r0, 0);
+    else
+      RunSimilarity(k, a, n, b + r0 * dim, r1 - r0, dim, fn, false, out + r0, m);
+  });
 }
 
 Status RunPoolHidden(const Kernels& k, const float* hidden, const int64_t* mask, size_t batch, size_t seq,
@@ -303,7 +331,7 @@ Status SemanticSearch(const float* q, size_t n, const float* c, size_t m, size_t
   auto slice = [&](Worker& w, size_t j0, size_t rows) {
     if (rows == 0) return;
     w.scores.resize(n * rows);
-    RunSimilarity(k_, q, n, c + j0 * dim, rows, dim, fn, false, w.scores.data());
+    RunSimilarity(k_, q, n, c + j0 * dim, rows, dim, fn, false, w.scores.data(), rows);
     for (size_t i = 0; i < n; ++i) {
       auto& h = w.heaps[i];
       const float* s = w.scores.data() + i * rows;
@@ -350,15 +378,15 @@ Status SemanticSearch(const float* q, size_t n, const float* c, size_t m, size_t
 }
 
 void SimilarityMatrix(const float* a, size_t n, const float* b, size_t m, size_t dim, Similarity fn, bool pairwise,
-                      float* out) {
-  RunSimilarity(ActiveKernels(), a, n, b, m, dim, fn, pairwise, out);
+                      float* out, int threads) {
+  RunSimilarityThreaded(ActiveKernels(), a, n, b, m, dim, fn, pairwise, out, threads);
 }
 
 Status SimilarityMatrix(SimdLevel level, const float* a, size_t n, const float* b, size_t m, size_t dim,
-                        Similarity fn, bool pairwise, float* out) {
+                        Similarity fn, bool pairwise, float* out, int threads) {
   const Kernels* k = KernelsFor(level);
   if (k == nullptr) return LevelUnavailable(level);
-  RunSimilarity(*k, a, n, b, m, dim, fn, pairwise, out);
+  RunSimilarityThreaded(*k, a, n, b, m, dim, fn, pairwise, out, threads);
   return Status::Ok();
 }
 

@@ -63,14 +63,18 @@ Status L2NormalizeRows(SimdLevel level, float* x /*[rows, dim]*/, size_t rows, s
 
 // sentence-transformers' similarity functions (util.cos_sim, dot_score, euclidean_sim, manhattan_sim), higher
 // meaning closer: cosine = dot / (max(||a||, 1e-12) * max(||b||, 1e-12)); euclidean and manhattan are the
-// negated L2 and L1 distances. Every sum is accumulated in fp64 and each result rounded once to fp32.
+// negated L2 and L1 distances. Dot products go through the level's dot_tiles where it has them (fp32 chains,
+// kernels.h), else fp64 sums; norms, squared and absolute differences are summed in fp64. A pair's result does
+// not depend on where it sits in the call, nor on the thread count.
 enum class Similarity { kCosine, kDot, kEuclidean, kManhattan };
 
 // out[i * m + j] compares a row i with b row j; pairwise (n == m): out[i] compares a row i with b row i.
+// `threads` (0: one per core) share a large call (about 4 M multiply-adds and 512 rows of b, or pairs, at least)
+// through a process-wide pool, in slices of b's rows (pairwise: of the pairs).
 void SimilarityMatrix(const float* a /*[n, dim]*/, size_t n, const float* b /*[m, dim]*/, size_t m, size_t dim,
-                      Similarity fn, bool pairwise, float* out /*[n, m] or [n]*/);
+                      Similarity fn, bool pairwise, float* out /*[n, m] or [n]*/, int threads = 1);
 Status SimilarityMatrix(SimdLevel level, const float* a, size_t n, const float* b, size_t m, size_t dim,
-                        Similarity fn, bool pairwise, float* out);
+                        Similarity fn, bool pairwise, float* out, int threads = 1);
 
 // sentence-transformers' util.semantic_search: for each query row, the min(k, m) corpus rows with the highest `fn`
 // scores, best first (equal scores: lower index first), into index[i * kk ..] and score[i * kk ..] (kk = min(k, m)).
