@@ -13,7 +13,7 @@
 
 namespace winnow::pooling::internal {
 
-// Which sum a PairSum kernel takes.
+// Which sum a similarity kernel takes: kDot through dot_tiles, the differences through sq_diff / abs_diff and block4.
 enum class PairOp { kDot, kSqDiff, kAbsDiff };
 
 struct Kernels {
@@ -23,18 +23,17 @@ struct Kernels {
   void (*max_into)(float* acc, const float* x, size_t dim);             // acc = max(acc, x)
   double (*sum_squares)(const float* x, size_t dim);                    // accumulated in fp64
   void (*scale)(float* x, float s, size_t dim);                         // x *= s
-  // Sums over d of x[d]*y[d], (x[d]-y[d])^2 and |x[d]-y[d]|, each accumulated in fp64 (similarity.h).
-  double (*dot)(const float* x, const float* y, size_t dim);
+  // Sums over d of (x[d]-y[d])^2 and |x[d]-y[d]|, each accumulated in fp64.
   double (*sq_diff)(const float* x, const float* y, size_t dim);
   double (*abs_diff)(const float* x, const float* y, size_t dim);
-  // out[r] += the sum over d of op(a[r * dim + d], y[d]) for r < 4: four rows widened to fp64 beforehand, each y
-  // value loaded and widened once for all four (the similarity matrix's inner loop). nullptr where a level has
-  // none: the caller then uses the pair kernels above.
+  // out[r] += the sum over d of op(a[r * dim + d], y[d]) for r < 4 (op kSqDiff or kAbsDiff): four rows widened
+  // to fp64 beforehand, each y value loaded and widened once for all four (the similarity matrix's inner loop).
+  // nullptr where a level has none: the caller then uses the pair kernels above.
   void (*block4)(int op /*PairOp*/, const double* a /*[4, dim]*/, const float* y, size_t dim, double* out /*[4]*/);
   // out[i * ldo + j] = the dot product of row i of a [n, dim] with row j of b [m, dim] (the cosine and dot
   // similarity matrix): products summed by fp32 FMA in the level's lanes, one chain per pair, then the lanes
   // summed in fp64 in a fixed order. A pair gets the same arithmetic wherever it sits in a call, so matrix
-  // entries equal pairwise results bit for bit. nullptr where a level has none (scalar): the caller uses dot.
+  // entries equal pairwise results bit for bit. The scalar level sums each pair in fp64 (the oracle).
   void (*dot_tiles)(const float* a, size_t n, const float* b, size_t m, size_t dim, double* out, size_t ldo);
 };
 

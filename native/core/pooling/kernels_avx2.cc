@@ -117,7 +117,6 @@ WINNOW_AVX2 double SumSquares(const float* x, size_t dim) {
 
 template <PairOp Op>
 WINNOW_AVX2 inline __m256d PairStep(__m256d acc, __m256d a, __m256d b) {
-  if constexpr (Op == PairOp::kDot) return _mm256_fmadd_pd(a, b, acc);
   const __m256d t = _mm256_sub_pd(a, b);
   if constexpr (Op == PairOp::kSqDiff) return _mm256_fmadd_pd(t, t, acc);
   return _mm256_add_pd(acc, _mm256_andnot_pd(_mm256_set1_pd(-0.0), t));
@@ -160,11 +159,8 @@ WINNOW_AVX2 void Block4T(const double* a, const float* y, size_t dim, double* ou
 }
 
 WINNOW_AVX2 void Block4(int op, const double* a, const float* y, size_t dim, double* out) {
-  switch (static_cast<PairOp>(op)) {
-    case PairOp::kDot: return Block4T<PairOp::kDot>(a, y, dim, out);
-    case PairOp::kSqDiff: return Block4T<PairOp::kSqDiff>(a, y, dim, out);
-    case PairOp::kAbsDiff: return Block4T<PairOp::kAbsDiff>(a, y, dim, out);
-  }
+  if (static_cast<PairOp>(op) == PairOp::kSqDiff) return Block4T<PairOp::kSqDiff>(a, y, dim, out);
+  Block4T<PairOp::kAbsDiff>(a, y, dim, out);
 }
 
 // dot_tiles: an R x C tile of fp32 chains, 8 lanes each (the tail through a masked load that reads 0), the lanes
@@ -213,7 +209,7 @@ WINNOW_AVX2 void Scale(float* x, float s, size_t dim) {
 
 const Kernels* Avx2Kernels() {
   static const Kernels k{BagSumAny, AddScaled, MaxInto, SumSquares, Scale,
-                         PairSum<PairOp::kDot>, PairSum<PairOp::kSqDiff>, PairSum<PairOp::kAbsDiff>, Block4,
+                         PairSum<PairOp::kSqDiff>, PairSum<PairOp::kAbsDiff>, Block4,
                          DotTiles<DotTile, 4, 2>};
   return &k;
 }

@@ -134,7 +134,6 @@ WINNOW_AVX512 double SumSquares(const float* x, size_t dim) {
 
 template <PairOp Op>
 WINNOW_AVX512 inline __m512d PairStep(__m512d acc, __m512d a, __m512d b) {
-  if constexpr (Op == PairOp::kDot) return _mm512_fmadd_pd(a, b, acc);
   const __m512d t = _mm512_sub_pd(a, b);
   if constexpr (Op == PairOp::kSqDiff) return _mm512_fmadd_pd(t, t, acc);
   return _mm512_add_pd(acc, _mm512_abs_pd(t));
@@ -185,11 +184,8 @@ WINNOW_AVX512 void Block4T(const double* a, const float* y, size_t dim, double* 
 }
 
 WINNOW_AVX512 void Block4(int op, const double* a, const float* y, size_t dim, double* out) {
-  switch (static_cast<PairOp>(op)) {
-    case PairOp::kDot: return Block4T<PairOp::kDot>(a, y, dim, out);
-    case PairOp::kSqDiff: return Block4T<PairOp::kSqDiff>(a, y, dim, out);
-    case PairOp::kAbsDiff: return Block4T<PairOp::kAbsDiff>(a, y, dim, out);
-  }
+  if (static_cast<PairOp>(op) == PairOp::kSqDiff) return Block4T<PairOp::kSqDiff>(a, y, dim, out);
+  Block4T<PairOp::kAbsDiff>(a, y, dim, out);
 }
 
 // dot_tiles: an R x C tile of fp32 chains, 16 lanes each (masked tail reads 0), the lanes of a chain widened to
@@ -232,7 +228,7 @@ WINNOW_AVX512 void Scale(float* x, float s, size_t dim) {
 
 const Kernels* Avx512Kernels() {
   static const Kernels k{BagSumAny, AddScaled, MaxInto, SumSquares, Scale,
-                         PairSum<PairOp::kDot>, PairSum<PairOp::kSqDiff>, PairSum<PairOp::kAbsDiff>, Block4,
+                         PairSum<PairOp::kSqDiff>, PairSum<PairOp::kAbsDiff>, Block4,
                          DotTiles<DotTile, 4, 4>};
   return &k;
 }

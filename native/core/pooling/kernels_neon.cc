@@ -119,7 +119,6 @@ double SumSquares(const float* x, size_t dim) {
 
 template <PairOp Op>
 inline float64x2_t PairStep(float64x2_t acc, float64x2_t a, float64x2_t b) {
-  if constexpr (Op == PairOp::kDot) return vfmaq_f64(acc, a, b);
   const float64x2_t t = vsubq_f64(a, b);
   if constexpr (Op == PairOp::kSqDiff) return vfmaq_f64(acc, t, t);
   return vaddq_f64(acc, vabsq_f64(t));
@@ -177,7 +176,7 @@ void Scale(float* x, float s, size_t dim) {
 
 const Kernels* NeonKernels() {
   static const Kernels k{BagSumAny, AddScaled, MaxInto, SumSquares, Scale,
-                         PairSum<PairOp::kDot>, PairSum<PairOp::kSqDiff>, PairSum<PairOp::kAbsDiff>, nullptr,
+                         PairSum<PairOp::kSqDiff>, PairSum<PairOp::kAbsDiff>, nullptr,
                          DotTiles<DotTile, 4, 4>};
   return &k;
 }

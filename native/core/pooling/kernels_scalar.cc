@@ -49,11 +49,17 @@ double PairSum(const float* x, const float* y, size_t dim) {
   return PairTail<Op>(x, y, 0, dim, 0.0);
 }
 
+// The oracle's dot_tiles: every pair summed in fp64, in order.
+void DotPairs(const float* a, size_t n, const float* b, size_t m, size_t dim, double* out, size_t ldo) {
+  for (size_t i = 0; i < n; ++i)
+    for (size_t j = 0; j < m; ++j) out[i * ldo + j] = PairTail<PairOp::kDot>(a + i * dim, b + j * dim, 0, dim, 0.0);
+}
+
 }  // namespace
 
 const Kernels& ScalarKernels() {
   static const Kernels k{BagSumAny, AddScaled, MaxInto, SumSquares, Scale,
-                         PairSum<PairOp::kDot>, PairSum<PairOp::kSqDiff>, PairSum<PairOp::kAbsDiff>, nullptr, nullptr};
+                         PairSum<PairOp::kSqDiff>, PairSum<PairOp::kAbsDiff>, nullptr, DotPairs};
   return k;
 }
 

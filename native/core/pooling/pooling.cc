@@ -103,10 +103,8 @@ void RunSimilarity(const Kernels& k, const float* a, size_t n, const float* b, s
   const PairOp op = fn == Similarity::kEuclidean   ? PairOp::kSqDiff
                     : fn == Similarity::kManhattan ? PairOp::kAbsDiff
                                                    : PairOp::kDot;
-  auto sum = [&](size_t i, size_t j) {
-    const float* x = a + i * dim;
-    const float* y = b + j * dim;
-    return op == PairOp::kDot ? k.dot(x, y, dim) : op == PairOp::kSqDiff ? k.sq_diff(x, y, dim) : k.abs_diff(x, y, dim);
+  auto sum = [&](size_t i, size_t j) {  // the differences' pair kernels
+    return op == PairOp::kSqDiff ? k.sq_diff(a + i * dim, b + j * dim, dim) : k.abs_diff(a + i * dim, b + j * dim, dim);
   };
   auto finish = [&](double s, size_t i, size_t j) -> float {
     switch (fn) {
@@ -117,9 +115,9 @@ void RunSimilarity(const Kernels& k, const float* a, size_t n, const float* b, s
     }
     return 0.0f;
   };
-  if (op == PairOp::kDot && k.dot_tiles != nullptr) {
-    // fp32 chains (Kernels::dot_tiles): pairwise entries are 1 x 1 tiles, the matrix goes a block of b (kept in
-    // cache) against a block of a rows at a time, through a buffer of fp64 sums.
+  if (op == PairOp::kDot) {
+    // Kernels::dot_tiles (fp32 chains; fp64 on the scalar level): pairwise entries are 1 x 1 tiles, the matrix
+    // goes a block of b (kept in cache) against a block of a rows at a time, through a buffer of fp64 sums.
     if (pairwise) {
       for (size_t i = 0; i < n; ++i) {
         double s = 0;
