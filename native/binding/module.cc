@@ -1,7 +1,6 @@
 #include <napi.h>
 
 #include <algorithm>
-#include <thread>
 
 #include "addon_data.h"
 #include "common/cpu_features.h"
@@ -97,8 +96,7 @@ Napi::Value SemanticSearch(const Napi::CallbackInfo& info) {
   const int fn = info[5].As<Napi::Number>().Int32Value();
   const auto k = static_cast<size_t>(info[6].As<Napi::Number>().Int64Value());
   const auto chunk = static_cast<size_t>(info[7].As<Napi::Number>().Int64Value());
-  int threads = info[8].As<Napi::Number>().Int32Value();
-  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int threads = info[8].As<Napi::Number>().Int32Value();
   if (q.TypedArrayType() != napi_float32_array || c.TypedArrayType() != napi_float32_array ||
       q.ElementLength() != n * dim || c.ElementLength() != m * dim || fn < 0 || fn > 3 || m > INT32_MAX)
     ThrowStatus(env, Status(codes::kInternal, "semanticSearch: arguments do not match"));

@@ -4,7 +4,6 @@
 #include <cmath>
 #include <vector>
 #include <limits>
-#include <memory>
 #include <string>
 #include <thread>
 
@@ -17,7 +16,19 @@ namespace {
 using internal::Kernels;
 using internal::PairOp;
 
-constexpr size_t kSimilaritySlice = 256;  // rows of b (or pairs) per thread's slice, at least
+constexpr size_t kSimilaritySlice = 256;  // rows of b (or pairs, or corpus rows) per thread's slice, at least
+
+// The threads a similarity or semanticSearch call may use: `threads`, 0 meaning one per core, at most one per core.
+size_t SimilarityThreads(int threads) {
+  const size_t hw = std::max(1u, std::thread::hardware_concurrency());
+  return threads > 0 ? std::min<size_t>(threads, hw) : hw;
+}
+
+// One pool for every similarity and semanticSearch call in the process; a call that finds it busy runs alone.
+ThreadPool& SimilarityPool() {
+  static ThreadPool pool(static_cast<int>(SimilarityThreads(0)) - 1);
+  return pool;
+}
 
 const Kernels* KernelsFor(SimdLevel level) {
   if (!CpuSupports(level)) return nullptr;
@@ -173,18 +184,16 @@ void RunSimilarity(const Kernels& k, const float* a, size_t n, const float* b, s
 // about 4 M multiply-adds, or when the pool is busy with another call, it runs on the calling thread.
 void RunSimilarityThreaded(const Kernels& k, const float* a, size_t n, const float* b, size_t m, size_t dim,
                            Similarity fn, bool pairwise, float* out, int threads) {
-  const size_t hw = std::max(1u, std::thread::hardware_concurrency());
-  const size_t want = threads > 0 ? std::min<size_t>(threads, hw) : hw;
+  const size_t want = SimilarityThreads(threads);
   const size_t rows = pairwise ? n : m;
   const size_t work = (pairwise ? n : n * m) * std::max<size_t>(dim, 1);
   if (want <= 1 || work < (size_t{1} << 22) || rows < 2 * kSimilaritySlice) {
     RunSimilarity(k, a, n, b, m, dim, fn, pairwise, out, m);
     return;
   }
-  static ThreadPool pool(static_cast<int>(hw) - 1);
   // Slices: at least kSimilaritySlice rows, about four per thread so an uneven core evens out.
   const size_t slice = std::max(kSimilaritySlice, (rows + 4 * want - 1) / (4 * want));
-  ParallelFor(&pool, rows, slice, [&](size_t r0, size_t r1) {
+  ParallelFor(&SimilarityPool(), rows, slice, [&](size_t r0, size_t r1) {
     if (pairwise)
       RunSimilarity(k, a + r0 * dim, r1 - r0, b + r0 * dim, r1 - r0, dim, fn, true, out + r0, 0);
     else
@@ -312,10 +321,10 @@ Status SemanticSearch(const float* q, size_t n, const float* c, size_t m, size_t
     if (!a_nan && a.first != b.first) return a.first > b.first;
     return a.second < b.second;
   };
-  // Each worker scores its own slice of every chunk into its own buffer and keeps its own heaps; the heaps
-  // are merged at the end.
-  constexpr size_t kMinSlice = 256;  // corpus rows: below this a thread costs more than it saves
-  const size_t workers = std::max<size_t>(1, std::min<size_t>(threads > 0 ? threads : 1, (std::min(chunk, m) + kMinSlice - 1) / kMinSlice));
+  // Each chunk is cut into `workers` slices; slice w is scored into worker w's own buffer and offered to its own
+  // heaps, whichever pool thread runs it. The heaps are merged at the end.
+  const size_t workers = std::max<size_t>(
+      1, std::min(SimilarityThreads(threads), (std::min(chunk, m) + kSimilaritySlice - 1) / kSimilaritySlice));
   struct Worker {
     std::vector<std::vector<Hit>> heaps;
     std::vector<float> scores;
@@ -346,17 +355,12 @@ Status SemanticSearch(const float* q, size_t n, const float* c, size_t m, size_t
       }
     }
   };
-  std::unique_ptr<ThreadPool> pool = workers > 1 ? std::make_unique<ThreadPool>(static_cast<int>(workers) - 1) : nullptr;
   for (size_t j0 = 0; j0 < m && kk > 0; j0 += chunk) {
     if (cancelled && cancelled()) return Status(codes::kAborted, "the operation was aborted");
     const size_t rows = std::min(chunk, m - j0);
-    const size_t per = (rows + workers - 1) / workers;
-    auto run = [&](int w) {
-      const size_t b0 = std::min(rows, static_cast<size_t>(w) * per);
-      slice(ws[w], j0 + b0, std::min(rows, b0 + per) - b0);
-    };
-    if (pool == nullptr || !pool->TryRun(run))
-      for (size_t w = 0; w < workers; ++w) run(static_cast<int>(w));
+    const size_t per = (rows + workers - 1) / workers;  // at most `workers` slices, slice r0 / per
+    ParallelFor(workers > 1 ? &SimilarityPool() : nullptr, rows, per,
+                [&](size_t r0, size_t r1) { slice(ws[r0 / per], j0 + r0, r1 - r0); });
     if (progress) progress(j0 + rows, m);
   }
   index->assign(n * kk, 0);
