@@ -52,56 +52,65 @@ Napi::Value SimdLevel(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), SimdLevelName(ActiveSimdLevel()));
 }
 
-// similarity(a: Float32Array, n, b: Float32Array, m, dim, fn: 0..3, pairwise, threads (0: one per core))
-//   -> Float32Array: lib/similarity.ts checks the arguments; a mismatch here is a bug there. Synchronous, as
+// Arguments 0-5 of similarity and semanticSearch: a: Float32Array, n, b: Float32Array, m, dim, fn: 0..3.
+// lib/similarity.ts checks them, so a mismatch here is a bug there (INTERNAL).
+struct MatrixPairArgs {
+  Napi::Float32Array a, b;
+  size_t n, m, dim;
+  int fn;
+};
+
+MatrixPairArgs GetMatrixPair(const Napi::CallbackInfo& info, size_t arity, const char* name) {
+  Napi::Env env = info.Env();
+  if (info.Length() < arity || !info[0].IsTypedArray() || !info[2].IsTypedArray())
+    ThrowStatus(env, Status(codes::kInternal, std::string(name) + ": bad arguments"));
+  MatrixPairArgs r{info[0].As<Napi::Float32Array>(),
+                   info[2].As<Napi::Float32Array>(),
+                   static_cast<size_t>(info[1].As<Napi::Number>().Int64Value()),
+                   static_cast<size_t>(info[3].As<Napi::Number>().Int64Value()),
+                   static_cast<size_t>(info[4].As<Napi::Number>().Int64Value()),
+                   info[5].As<Napi::Number>().Int32Value()};
+  if (r.a.TypedArrayType() != napi_float32_array || r.b.TypedArrayType() != napi_float32_array ||
+      r.a.ElementLength() != r.n * r.dim || r.b.ElementLength() != r.m * r.dim || r.fn < 0 || r.fn > 3)
+    ThrowStatus(env, Status(codes::kInternal, std::string(name) + ": arguments do not match"));
+  return r;
+}
+
+// similarity(a, n, b, m, dim, fn, pairwise, threads (0: one per core)) -> Float32Array. Synchronous, as
 // sentence-transformers' is: the calling thread works and waits for the pool's threads on large calls.
 Napi::Value Similarity(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 7 || !info[0].IsTypedArray() || !info[2].IsTypedArray() || !info[6].IsBoolean())
-    ThrowStatus(env, Status(codes::kInternal, "similarity: bad arguments"));
-  auto a = info[0].As<Napi::Float32Array>();
-  auto b = info[2].As<Napi::Float32Array>();
-  const auto n = static_cast<size_t>(info[1].As<Napi::Number>().Int64Value());
-  const auto m = static_cast<size_t>(info[3].As<Napi::Number>().Int64Value());
-  const auto dim = static_cast<size_t>(info[4].As<Napi::Number>().Int64Value());
-  const int fn = info[5].As<Napi::Number>().Int32Value();
-  const bool pairwise = info[6].As<Napi::Boolean>().Value();
-  if (a.TypedArrayType() != napi_float32_array || b.TypedArrayType() != napi_float32_array || a.ElementLength() != n * dim ||
-      b.ElementLength() != m * dim || fn < 0 || fn > 3 || (pairwise && n != m))
+  const MatrixPairArgs x = GetMatrixPair(info, 7, "similarity");
+  if (!info[6].IsBoolean() || (info[6].As<Napi::Boolean>().Value() && x.n != x.m))
     ThrowStatus(env, Status(codes::kInternal, "similarity: arguments do not match"));
+  const bool pairwise = info[6].As<Napi::Boolean>().Value();
   const int threads = info.Length() > 7 && info[7].IsNumber() ? info[7].As<Napi::Number>().Int32Value() : 0;
-  const size_t size = pairwise ? n : n * m;
+  const size_t size = pairwise ? x.n : x.n * x.m;
   auto out = Napi::Float32Array::New(env, size);
   if (size > 0)
-    pooling::SimilarityMatrix(a.Data(), n, b.Data(), m, dim, static_cast<pooling::Similarity>(fn), pairwise, out.Data(),
-                              threads);
+    pooling::SimilarityMatrix(x.a.Data(), x.n, x.b.Data(), x.m, x.dim, static_cast<pooling::Similarity>(x.fn), pairwise,
+                              out.Data(), threads);
   return out;
 }
 
 // Calls of semanticSearch in flight (no model owns them).
 std::atomic<int> g_free_calls{0};
 
-// semanticSearch(q: Float32Array, n, c: Float32Array, m, dim, fn: 0..3, k, chunk, threads (0: one per core), callOpts)
+// semanticSearch(q, n, c, m, dim, fn, k, chunk, threads (0: one per core), callOpts)
 //   -> Promise<{ index: Int32Array, score: Float32Array }> ([n, min(k, m)] each), on a worker thread. Both arrays
 // are held (not copied) until the promise settles.
 Napi::Value SemanticSearch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 10 || !info[0].IsTypedArray() || !info[2].IsTypedArray())
-    ThrowStatus(env, Status(codes::kInternal, "semanticSearch: bad arguments"));
-  auto q = info[0].As<Napi::Float32Array>();
-  auto c = info[2].As<Napi::Float32Array>();
-  const auto n = static_cast<size_t>(info[1].As<Napi::Number>().Int64Value());
-  const auto m = static_cast<size_t>(info[3].As<Napi::Number>().Int64Value());
-  const auto dim = static_cast<size_t>(info[4].As<Napi::Number>().Int64Value());
-  const int fn = info[5].As<Napi::Number>().Int32Value();
+  const MatrixPairArgs x = GetMatrixPair(info, 10, "semanticSearch");
+  if (x.m > INT32_MAX) ThrowStatus(env, Status(codes::kInternal, "semanticSearch: arguments do not match"));
+  // Plain values for the worker thread, which must not touch the JavaScript objects.
+  const float* qd = x.a.Data();
+  const float* cd = x.b.Data();
+  const size_t n = x.n, m = x.m, dim = x.dim;
+  const int fn = x.fn;
   const auto k = static_cast<size_t>(info[6].As<Napi::Number>().Int64Value());
   const auto chunk = static_cast<size_t>(info[7].As<Napi::Number>().Int64Value());
   const int threads = info[8].As<Napi::Number>().Int32Value();
-  if (q.TypedArrayType() != napi_float32_array || c.TypedArrayType() != napi_float32_array ||
-      q.ElementLength() != n * dim || c.ElementLength() != m * dim || fn < 0 || fn > 3 || m > INT32_MAX)
-    ThrowStatus(env, Status(codes::kInternal, "semanticSearch: arguments do not match"));
-  const float* qd = q.Data();
-  const float* cd = c.Data();
   auto index = std::make_shared<std::vector<int32_t>>();
   auto score = std::make_shared<std::vector<float>>();
   auto* w = MakeWorker(
@@ -120,8 +129,8 @@ Napi::Value SemanticSearch(const Napi::CallbackInfo& info) {
         return o;
       });
   Napi::Object held = Napi::Object::New(env);  // keeps both arrays alive while the worker reads them
-  held.Set("q", q);
-  held.Set("c", c);
+  held.Set("q", x.a);
+  held.Set("c", x.b);
   if (info[9].IsObject()) {
     Napi::Object o = info[9].As<Napi::Object>();
     w->SetProgressCallback(o.Get("onProgress"));
