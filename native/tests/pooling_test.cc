@@ -362,9 +362,10 @@ TEST_P(LevelTest, SimilarityMatchesReferenceAtEveryWidth) {
   std::mt19937 rng(99);
   std::normal_distribution<float> g(0.0f, 1.0f);
   for (size_t dim : {1, 3, 4, 7, 8, 15, 16, 17, 31, 32, 33, 63, 384, 1027}) {
-    // n: two tiles of four and a remainder row; at the widest, more rows than one widened chunk (252) or one
-    // block of a (64) holds. m: one tile of four and three remainder columns.
-    const size_t n = dim == 1027 ? 257 : 9, m = 7;
+    // n: five tiles of four and a remainder row; at the widest, more rows than one widened chunk (252) or one
+    // block of a (64) holds. m: four tiles of four and three remainder columns; a row of 19 scores is two groups
+    // of eight lanes and a ragged tail in finish_dots.
+    const size_t n = dim == 1027 ? 257 : 21, m = 19;
     std::vector<float> a(n * dim), b(m * dim);
     for (auto& v : a) v = g(rng);
     for (auto& v : b) v = g(rng);
@@ -533,6 +534,12 @@ TEST(SemanticSearch, NanScoresRankLast) {
   EXPECT_TRUE(std::isnan(score[3]) && std::isnan(score[4]));
   ASSERT_TRUE(SemanticSearch(q, 1, c, 5, 2, Similarity::kDot, 2, 1, 1, nullptr, nullptr, &index, &score).ok());
   EXPECT_EQ(index, (std::vector<int32_t>{1, 4}));
+  // The heap fills with NaNs first, then numbers come in the same chunk: the full heap's worst is a NaN, which
+  // every number beats (a threshold scan must not compare against it).
+  const float d[] = {nan, 0, nan, 0, nan, 0, 2, 0, nan, 0, 3, 0, 1, 0};  // scores: NaN, NaN, NaN, 2, NaN, 3, 1
+  ASSERT_TRUE(SemanticSearch(q, 1, d, 7, 2, Similarity::kDot, 2, 7, 1, nullptr, nullptr, &index, &score).ok());
+  EXPECT_EQ(index, (std::vector<int32_t>{5, 3}));
+  EXPECT_EQ(score, (std::vector<float>{3, 2}));
 }
 
 TEST(EmbeddingBag, RejectsBadIds) {

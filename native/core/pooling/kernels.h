@@ -35,6 +35,10 @@ struct Kernels {
   // summed in fp64 in a fixed order. A pair gets the same arithmetic wherever it sits in a call, so matrix
   // entries equal pairwise results bit for bit. The scalar level sums each pair in fp64 (the oracle).
   void (*dot_tiles)(const float* a, size_t n, const float* b, size_t m, size_t dim, double* out, size_t ldo);
+  // A row of dot_tiles' sums made scores: out[j] = float(s[j] / (na * nb[j])) (cosine), or float(s[j]) when nb is
+  // nullptr (dot). IEEE division and conversion in the level's lanes, so the same bits as FinishDot's scalar
+  // expression, which single pairs use.
+  void (*finish_dots)(const double* s, size_t m, double na, const double* nb, float* out);
 };
 
 // Fully unrolls a loop over a tile's rows or columns, so its accumulators live in registers at any -O level.
@@ -57,6 +61,12 @@ void DotTiles(const float* a, size_t n, const float* b, size_t m, size_t dim, do
   }
 }
 
+
+// The cosine or dot score of one pair's fp64 sum (na, nb: the rows' norms; nb nullptr for dot). No target
+// attribute, so every copy of it is the same baseline code; finish_dots gives the same bits a row at a time.
+inline float FinishDot(double s, double na, const double* nb) {
+  return nb != nullptr ? static_cast<float>(s / (na * *nb)) : static_cast<float>(s);
+}
 
 // s plus the fp64 sum over x[d..dim), y[d..dim) for op: the scalar kernel, and every level's ragged tail. No
 // target attribute, so every copy of it is the same baseline code.

@@ -198,6 +198,17 @@ struct DotTile {
   }
 };
 
+WINNOW_AVX2 void FinishDots(const double* s, size_t m, double na, const double* nb, float* out) {
+  const __m256d vna = _mm256_set1_pd(na);
+  size_t j = 0;
+  for (; j + 4 <= m; j += 4) {
+    __m256d v = _mm256_loadu_pd(s + j);
+    if (nb != nullptr) v = _mm256_div_pd(v, _mm256_mul_pd(vna, _mm256_loadu_pd(nb + j)));
+    _mm_storeu_ps(out + j, _mm256_cvtpd_ps(v));
+  }
+  for (; j < m; ++j) out[j] = FinishDot(s[j], na, nb != nullptr ? nb + j : nullptr);
+}
+
 WINNOW_AVX2 void Scale(float* x, float s, size_t dim) {
   const __m256 vs = _mm256_set1_ps(s);
   size_t d = 0;
@@ -210,7 +221,7 @@ WINNOW_AVX2 void Scale(float* x, float s, size_t dim) {
 const Kernels* Avx2Kernels() {
   static const Kernels k{BagSumAny, AddScaled, MaxInto, SumSquares, Scale,
                          PairSum<PairOp::kSqDiff>, PairSum<PairOp::kAbsDiff>, Block4,
-                         DotTiles<DotTile, 4, 2>};
+                         DotTiles<DotTile, 4, 2>, FinishDots};
   return &k;
 }
 

@@ -188,8 +188,36 @@ WINNOW_AVX512 void Block4(int op, const double* a, const float* y, size_t dim, d
   Block4T<PairOp::kAbsDiff>(a, y, dim, out);
 }
 
+// A chain's 16 fp32 lanes widened to fp64, the two halves added: 8 values.
+WINNOW_AVX512 inline __m512d WidenHalves(__m512 v) {
+  return _mm512_add_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(v)),
+                       _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))));
+}
+
+// The sum of WidenHalves' 8 values in one fixed tree: lanes j and j + 4, then j and j + 2, then the last two.
+WINNOW_AVX512 inline double SumTree(__m512d w) {
+  const __m256d t4 = _mm256_add_pd(_mm512_castpd512_pd256(w), _mm512_extractf64x4_pd(w, 1));
+  const __m128d t2 = _mm_add_pd(_mm256_castpd256_pd128(t4), _mm256_extractf128_pd(t4, 1));
+  return _mm_cvtsd_f64(_mm_add_sd(t2, _mm_unpackhi_pd(t2, t2)));
+}
+
+// SumTree of eight chains at once, the same adds on the same values (so the same bits), with shuffles between
+// them instead of one chain at a time. Lane i of the result is SumTree(w[i]).
+WINNOW_AVX512 inline __m512d SumTree8(const __m512d* w) {
+  // Fed in the order the last step interleaves them: lane i of the result comes from its input (i % 2) * 4 + i / 2.
+  const __m512d v[8] = {w[0], w[2], w[4], w[6], w[1], w[3], w[5], w[7]};
+  __m512d t4[4], t2[2];
+  for (int p = 0; p < 4; ++p)  // [lanes j + lanes j + 4 of v[2p] | the same of v[2p + 1]]
+    t4[p] = _mm512_add_pd(_mm512_shuffle_f64x2(v[2 * p], v[2 * p + 1], 0x44),
+                          _mm512_shuffle_f64x2(v[2 * p], v[2 * p + 1], 0xEE));
+  for (int p = 0; p < 2; ++p)  // [t2 of v[4p], v[4p + 1], v[4p + 2], v[4p + 3]], two lanes each
+    t2[p] = _mm512_add_pd(_mm512_shuffle_f64x2(t4[2 * p], t4[2 * p + 1], 0x88),
+                          _mm512_shuffle_f64x2(t4[2 * p], t4[2 * p + 1], 0xDD));
+  return _mm512_add_pd(_mm512_unpacklo_pd(t2[0], t2[1]), _mm512_unpackhi_pd(t2[0], t2[1]));
+}
+
 // dot_tiles: an R x C tile of fp32 chains, 16 lanes each (masked tail reads 0), the lanes of a chain widened to
-// fp64 and summed in one fixed order.
+// fp64 and summed in one fixed order (SumTree; eight chains at a time through SumTree8 where the tile has them).
 template <int R, int C>
 struct DotTile {
   WINNOW_AVX512 static void Run(const float* a, const float* b, size_t dim, double* out, size_t ldo) {
@@ -205,16 +233,31 @@ struct DotTile {
         WINNOW_UNROLL_TILE for (int c = 0; c < C; ++c) acc[r][c] = _mm512_fmadd_ps(av, bv[c], acc[r][c]);
       }
     }
-    WINNOW_UNROLL_TILE for (int r = 0; r < R; ++r) {
-      WINNOW_UNROLL_TILE for (int c = 0; c < C; ++c) {
-        const __m512 v = acc[r][c];
-        const __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
-        const __m512d hi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
-        out[r * ldo + c] = _mm512_reduce_add_pd(_mm512_add_pd(lo, hi));
+    if constexpr (R * C % 8 == 0) {
+      alignas(64) double sums[R * C];
+      WINNOW_UNROLL_TILE for (int g = 0; g < R * C; g += 8) {
+        __m512d w[8];
+        WINNOW_UNROLL_TILE for (int i = 0; i < 8; ++i) w[i] = WidenHalves(acc[(g + i) / C][(g + i) % C]);
+        _mm512_store_pd(sums + g, SumTree8(w));
       }
+      WINNOW_UNROLL_TILE for (int r = 0; r < R; ++r)
+        WINNOW_UNROLL_TILE for (int c = 0; c < C; ++c) out[r * ldo + c] = sums[r * C + c];
+    } else {
+      WINNOW_UNROLL_TILE for (int r = 0; r < R; ++r)
+        WINNOW_UNROLL_TILE for (int c = 0; c < C; ++c) out[r * ldo + c] = SumTree(WidenHalves(acc[r][c]));
     }
   }
 };
+
+WINNOW_AVX512 void FinishDots(const double* s, size_t m, double na, const double* nb, float* out) {
+  const __m512d vna = _mm512_set1_pd(na);
+  for (size_t j = 0; j < m; j += 8) {
+    const __mmask8 k = static_cast<__mmask8>(TailMask(m - j));
+    __m512d v = _mm512_maskz_loadu_pd(k, s + j);
+    if (nb != nullptr) v = _mm512_div_pd(v, _mm512_mul_pd(vna, _mm512_mask_loadu_pd(vna, k, nb + j)));
+    _mm256_mask_storeu_ps(out + j, k, _mm512_cvtpd_ps(v));
+  }
+}
 
 WINNOW_AVX512 void Scale(float* x, float s, size_t dim) {
   const __m512 vs = _mm512_set1_ps(s);
@@ -229,7 +272,7 @@ WINNOW_AVX512 void Scale(float* x, float s, size_t dim) {
 const Kernels* Avx512Kernels() {
   static const Kernels k{BagSumAny, AddScaled, MaxInto, SumSquares, Scale,
                          PairSum<PairOp::kSqDiff>, PairSum<PairOp::kAbsDiff>, Block4,
-                         DotTiles<DotTile, 4, 4>};
+                         DotTiles<DotTile, 4, 4>, FinishDots};
   return &k;
 }
 

@@ -166,6 +166,16 @@ struct DotTile {
   }
 };
 
+void FinishDots(const double* s, size_t m, double na, const double* nb, float* out) {
+  size_t j = 0;
+  for (; j + 2 <= m; j += 2) {
+    float64x2_t v = vld1q_f64(s + j);
+    if (nb != nullptr) v = vdivq_f64(v, vmulq_n_f64(vld1q_f64(nb + j), na));
+    vst1_f32(out + j, vcvt_f32_f64(v));
+  }
+  for (; j < m; ++j) out[j] = FinishDot(s[j], na, nb != nullptr ? nb + j : nullptr);
+}
+
 void Scale(float* x, float s, size_t dim) {
   size_t d = 0;
   for (; d + 4 <= dim; d += 4) vst1q_f32(x + d, vmulq_n_f32(vld1q_f32(x + d), s));
@@ -177,7 +187,7 @@ void Scale(float* x, float s, size_t dim) {
 const Kernels* NeonKernels() {
   static const Kernels k{BagSumAny, AddScaled, MaxInto, SumSquares, Scale,
                          PairSum<PairOp::kSqDiff>, PairSum<PairOp::kAbsDiff>, nullptr,
-                         DotTiles<DotTile, 4, 4>};
+                         DotTiles<DotTile, 4, 4>, FinishDots};
   return &k;
 }
 

@@ -55,11 +55,16 @@ void DotPairs(const float* a, size_t n, const float* b, size_t m, size_t dim, do
     for (size_t j = 0; j < m; ++j) out[i * ldo + j] = PairTail<PairOp::kDot>(a + i * dim, b + j * dim, 0, dim, 0.0);
 }
 
+void FinishDots(const double* s, size_t m, double na, const double* nb, float* out) {
+  for (size_t j = 0; j < m; ++j) out[j] = FinishDot(s[j], na, nb != nullptr ? nb + j : nullptr);
+}
+
 }  // namespace
 
 const Kernels& ScalarKernels() {
   static const Kernels k{BagSumAny, AddScaled, MaxInto, SumSquares, Scale,
-                         PairSum<PairOp::kSqDiff>, PairSum<PairOp::kAbsDiff>, nullptr, DotPairs};
+                         PairSum<PairOp::kSqDiff>, PairSum<PairOp::kAbsDiff>, nullptr, DotPairs,
+                         FinishDots};
   return k;
 }
 

@@ -13,6 +13,7 @@
 namespace winnow::pooling {
 namespace {
 
+using internal::FinishDot;
 using internal::Kernels;
 using internal::PairOp;
 
@@ -119,8 +120,8 @@ void RunSimilarity(const Kernels& k, const float* a, size_t n, const float* b, s
   };
   auto finish = [&](double s, size_t i, size_t j) -> float {
     switch (fn) {
-      case Similarity::kCosine: return static_cast<float>(s / (na[i] * nb[j]));
-      case Similarity::kDot: return static_cast<float>(s);
+      case Similarity::kCosine: return FinishDot(s, na[i], &nb[j]);
+      case Similarity::kDot: return FinishDot(s, 0.0, nullptr);
       case Similarity::kEuclidean: return static_cast<float>(-std::sqrt(s));
       case Similarity::kManhattan: return static_cast<float>(-s);
     }
@@ -128,7 +129,8 @@ void RunSimilarity(const Kernels& k, const float* a, size_t n, const float* b, s
   };
   if (op == PairOp::kDot) {
     // Kernels::dot_tiles (fp32 chains; fp64 on the scalar level): pairwise entries are 1 x 1 tiles, the matrix
-    // goes a block of b (kept in cache) against a block of a rows at a time, through a buffer of fp64 sums.
+    // goes a block of b (kept in cache) against a block of a rows at a time, through a buffer of fp64 sums that
+    // finish_dots turns into scores a row at a time (the same bits as `finish`).
     if (pairwise) {
       for (size_t i = 0; i < n; ++i) {
         double s = 0;
@@ -145,8 +147,10 @@ void RunSimilarity(const Kernels& k, const float* a, size_t n, const float* b, s
       for (size_t i0 = 0; i0 < n; i0 += a_block) {
         const size_t ni = std::min(a_block, n - i0);
         k.dot_tiles(a + i0 * dim, ni, b + j0 * dim, mj, dim, sums.data(), mj);
+        const bool cos = fn == Similarity::kCosine;
         for (size_t i = 0; i < ni; ++i)
-          for (size_t j = 0; j < mj; ++j) out[(i0 + i) * ldo + j0 + j] = finish(sums[i * mj + j], i0 + i, j0 + j);
+          k.finish_dots(sums.data() + i * mj, mj, cos ? na[i0 + i] : 1.0, cos ? nb.data() + j0 : nullptr,
+                        out + (i0 + i) * ldo + j0);
       }
     }
     return;
@@ -342,12 +346,22 @@ Status SemanticSearch(const float* q, size_t n, const float* c, size_t m, size_t
     for (size_t i = 0; i < n; ++i) {
       auto& h = w.heaps[i];
       const float* s = w.scores.data() + i * rows;
-      for (size_t j = 0; j < rows; ++j) {
+      size_t j = 0;
+      for (; j < rows && h.size() < kk; ++j) {
+        h.push_back(Hit{s[j], static_cast<int32_t>(j0 + j)});
+        std::push_heap(h.begin(), h.end(), better);
+      }
+      // A full heap: only a score at least its worst one can enter (a tie enters on a lower index), and no NaN
+      // can while the worst is a number, so one comparison per score skips the rest. With a NaN worst, every
+      // score goes through `better`.
+      while (j < rows) {
+        const float worst = h.front().first;
+        if (!std::isnan(worst))
+          while (j < rows && !(s[j] >= worst)) ++j;
+        if (j == rows) break;
         const Hit hit{s[j], static_cast<int32_t>(j0 + j)};
-        if (h.size() < kk) {
-          h.push_back(hit);
-          std::push_heap(h.begin(), h.end(), better);
-        } else if (better(hit, h.front())) {
+        ++j;
+        if (better(hit, h.front())) {
           std::pop_heap(h.begin(), h.end(), better);
           h.back() = hit;
           std::push_heap(h.begin(), h.end(), better);
