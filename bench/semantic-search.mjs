@@ -106,7 +106,7 @@ if (!args.includes('--no-docs')) {
       return `${n} × ${m.toLocaleString('en')}, ${threads} thread${s}: Winnow ${(t.ms / w.ms).toFixed(2)}× PyTorch's speed.`;
     })),
     '',
-    "How: Winnow's `semanticSearch` scores the corpus in chunks with the `similarity` kernels (float32 register chains, 4 × 4 tiles) on native threads, each thread keeping its own top k per query in a heap; the heaps are merged at the end. It runs off the event loop and returns a promise.",
+    "How: Winnow's `semanticSearch` scores the corpus in chunks with the `similarity` kernels (float32 register chains, 4 × 4 tiles) on native threads, each thread keeping its own top k per query in a heap (once a heap is full, a score below its worst is passed over with one comparison); the heaps are merged at the end. It runs off the event loop and returns a promise.",
     '',
   ].join('\n');
   const doc = path.join(root, 'docs', 'benchmark.md');
