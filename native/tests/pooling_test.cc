@@ -523,6 +523,34 @@ TEST(SemanticSearch, ThreadsSplitChunksWithoutChangingTheResult) {
   }
 }
 
+TEST(SemanticSearch, ManyQueriesScoreTheCorpusInBlocksWithoutChangingTheResult) {
+  // 1,100 queries: the corpus is scored 64 rows at a time (a block's scores stay in cache for the heaps), so a
+  // chunk of 300 rows is five blocks, the last one ragged; ties on a coarse grid cross the block edges.
+  std::mt19937 rng(17);
+  const size_t n = 1100, m = 300, dim = 3, k = 20;
+  std::vector<float> q(n * dim), c(m * dim);
+  for (auto& v : q) v = static_cast<float>(static_cast<int>(rng() % 3) - 1);
+  for (auto& v : c) v = static_cast<float>(static_cast<int>(rng() % 3) - 1);
+  std::vector<float> all(n * m);
+  SimilarityMatrix(q.data(), n, c.data(), m, dim, Similarity::kCosine, false, all.data());
+  for (size_t chunk : {300, 130}) {
+    std::vector<int32_t> index;
+    std::vector<float> score;
+    ASSERT_TRUE(SemanticSearch(q.data(), n, c.data(), m, dim, Similarity::kCosine, k, chunk, 1, nullptr, nullptr,
+                               &index, &score)
+                    .ok());
+    for (size_t i = 0; i < n; ++i) {
+      std::vector<int32_t> order(m);
+      for (size_t j = 0; j < m; ++j) order[j] = static_cast<int32_t>(j);
+      std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return all[i * m + a] > all[i * m + b]; });
+      for (size_t r = 0; r < k; ++r) {
+        ASSERT_EQ(index[i * k + r], order[r]) << "chunk " << chunk << " query " << i << " rank " << r;
+        ASSERT_EQ(score[i * k + r], all[i * m + order[r]]);
+      }
+    }
+  }
+}
+
 TEST(SemanticSearch, NanScoresRankLast) {
   const float nan = std::numeric_limits<float>::quiet_NaN();
   const float q[] = {1, 0};

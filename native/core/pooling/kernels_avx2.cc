@@ -170,6 +170,24 @@ WINNOW_AVX2 inline __m256i TailMask8(size_t left) {
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(std::min<size_t>(left, 8))), lane);
 }
 
+// A chain's 8 fp32 lanes widened to fp64, the two halves added: 4 values.
+WINNOW_AVX2 inline __m256d WidenHalves(__m256 v) {
+  return _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)), _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
+}
+
+// The sum of WidenHalves' 4 values in one fixed tree: (0 + 1) + (2 + 3).
+WINNOW_AVX2 inline double SumTree(__m256d w) {
+  const __m128d h = _mm_hadd_pd(_mm256_castpd256_pd128(w), _mm256_extractf128_pd(w, 1));  // [0 + 1, 2 + 3]
+  return _mm_cvtsd_f64(_mm_add_sd(h, _mm_unpackhi_pd(h, h)));
+}
+
+// SumTree of four chains at once, the same adds on the same values: lane i of the result is SumTree(w[i]).
+WINNOW_AVX2 inline __m256d SumTree4(const __m256d* w) {
+  const __m256d h01 = _mm256_hadd_pd(w[0], w[1]);  // [w0: 0 + 1, w1: 0 + 1, w0: 2 + 3, w1: 2 + 3]
+  const __m256d h23 = _mm256_hadd_pd(w[2], w[3]);
+  return _mm256_add_pd(_mm256_permute2f128_pd(h01, h23, 0x20), _mm256_permute2f128_pd(h01, h23, 0x31));
+}
+
 template <int R, int C>
 struct DotTile {
   WINNOW_AVX2 static void Run(const float* a, const float* b, size_t dim, double* out, size_t ldo) {
@@ -186,14 +204,18 @@ struct DotTile {
         WINNOW_UNROLL_TILE for (int c = 0; c < C; ++c) acc[r][c] = _mm256_fmadd_ps(av, bv[c], acc[r][c]);
       }
     }
-    WINNOW_UNROLL_TILE for (int r = 0; r < R; ++r) {
-      WINNOW_UNROLL_TILE for (int c = 0; c < C; ++c) {
-        const __m256d s = _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(acc[r][c])),
-                                        _mm256_cvtps_pd(_mm256_extractf128_ps(acc[r][c], 1)));
-        alignas(32) double lanes[4];
-        _mm256_store_pd(lanes, s);
-        out[r * ldo + c] = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+    if constexpr (R * C % 4 == 0) {
+      alignas(32) double sums[R * C];
+      WINNOW_UNROLL_TILE for (int g = 0; g < R * C; g += 4) {
+        __m256d w[4];
+        WINNOW_UNROLL_TILE for (int i = 0; i < 4; ++i) w[i] = WidenHalves(acc[(g + i) / C][(g + i) % C]);
+        _mm256_store_pd(sums + g, SumTree4(w));
       }
+      WINNOW_UNROLL_TILE for (int r = 0; r < R; ++r)
+        WINNOW_UNROLL_TILE for (int c = 0; c < C; ++c) out[r * ldo + c] = sums[r * C + c];
+    } else {
+      WINNOW_UNROLL_TILE for (int r = 0; r < R; ++r)
+        WINNOW_UNROLL_TILE for (int c = 0; c < C; ++c) out[r * ldo + c] = SumTree(WidenHalves(acc[r][c]));
     }
   }
 };
@@ -221,7 +243,7 @@ WINNOW_AVX2 void Scale(float* x, float s, size_t dim) {
 const Kernels* Avx2Kernels() {
   static const Kernels k{BagSumAny, AddScaled, MaxInto, SumSquares, Scale,
                          PairSum<PairOp::kSqDiff>, PairSum<PairOp::kAbsDiff>, Block4,
-                         DotTiles<DotTile, 4, 2>, FinishDots};
+                         DotTiles<DotTile, 4, 3>, FinishDots};
   return &k;
 }
 

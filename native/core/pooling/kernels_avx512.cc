@@ -224,15 +224,19 @@ struct DotTile {
     __m512 acc[R][C];
     WINNOW_UNROLL_TILE for (int r = 0; r < R; ++r)
       WINNOW_UNROLL_TILE for (int c = 0; c < C; ++c) acc[r][c] = _mm512_setzero_ps();
-    for (size_t d = 0; d < dim; d += 16) {
-      const __mmask16 m = TailMask(dim - d);
+    // Whole steps with plain loads, then the ragged tail through masked loads that read 0 (the same sums).
+    auto step = [&](size_t d, __mmask16 m, bool whole) WINNOW_AVX512 {
       __m512 bv[C];
-      WINNOW_UNROLL_TILE for (int c = 0; c < C; ++c) bv[c] = _mm512_maskz_loadu_ps(m, b + c * dim + d);
+      WINNOW_UNROLL_TILE for (int c = 0; c < C; ++c)
+        bv[c] = whole ? _mm512_loadu_ps(b + c * dim + d) : _mm512_maskz_loadu_ps(m, b + c * dim + d);
       WINNOW_UNROLL_TILE for (int r = 0; r < R; ++r) {
-        const __m512 av = _mm512_maskz_loadu_ps(m, a + r * dim + d);
+        const __m512 av = whole ? _mm512_loadu_ps(a + r * dim + d) : _mm512_maskz_loadu_ps(m, a + r * dim + d);
         WINNOW_UNROLL_TILE for (int c = 0; c < C; ++c) acc[r][c] = _mm512_fmadd_ps(av, bv[c], acc[r][c]);
       }
-    }
+    };
+    size_t d = 0;
+    for (; d + 16 <= dim; d += 16) step(d, 0xffff, true);
+    if (d < dim) step(d, TailMask(dim - d), false);
     if constexpr (R * C % 8 == 0) {
       alignas(64) double sums[R * C];
       WINNOW_UNROLL_TILE for (int g = 0; g < R * C; g += 8) {

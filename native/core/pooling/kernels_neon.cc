@@ -152,14 +152,18 @@ struct DotTile {
     float32x4_t acc[R][C];
     WINNOW_UNROLL_TILE for (int r = 0; r < R; ++r)
       WINNOW_UNROLL_TILE for (int c = 0; c < C; ++c) acc[r][c] = vdupq_n_f32(0.0f);
-    for (size_t d = 0; d < dim; d += 4) {
+    // Whole steps (left is the constant 4, so Load4 is a plain load), then the ragged tail through Load4's zeros.
+    auto step = [&](size_t d, size_t left) {
       float32x4_t bv[C];
-      WINNOW_UNROLL_TILE for (int c = 0; c < C; ++c) bv[c] = Load4(b + c * dim + d, dim - d);
+      WINNOW_UNROLL_TILE for (int c = 0; c < C; ++c) bv[c] = Load4(b + c * dim + d, left);
       WINNOW_UNROLL_TILE for (int r = 0; r < R; ++r) {
-        const float32x4_t av = Load4(a + r * dim + d, dim - d);
+        const float32x4_t av = Load4(a + r * dim + d, left);
         WINNOW_UNROLL_TILE for (int c = 0; c < C; ++c) acc[r][c] = vfmaq_f32(acc[r][c], av, bv[c]);
       }
-    }
+    };
+    size_t d = 0;
+    for (; d + 4 <= dim; d += 4) step(d, 4);
+    if (d < dim) step(d, dim - d);
     WINNOW_UNROLL_TILE for (int r = 0; r < R; ++r)
       WINNOW_UNROLL_TILE for (int c = 0; c < C; ++c)
         out[r * ldo + c] = vaddvq_f64(vaddq_f64(vcvt_f64_f32(vget_low_f32(acc[r][c])), vcvt_high_f64_f32(acc[r][c])));
