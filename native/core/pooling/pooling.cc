@@ -103,60 +103,55 @@ void NormalizeRows(const Kernels& k, float* x, size_t rows, size_t dim) {
 // out[i * ldo + j] (matrix) or out[i] (pairwise).
 void RunSimilarity(const Kernels& k, const float* a, size_t n, const float* b, size_t m, size_t dim, Similarity fn,
                    bool pairwise, float* out, size_t ldo) {
-  std::vector<double> na, nb;  // cosine: each row's norm, at least torch normalize's eps
-  if (fn == Similarity::kCosine) {
-    auto norms = [&](const float* x, size_t rows, std::vector<double>* v) {
-      v->resize(rows);
-      for (size_t r = 0; r < rows; ++r) (*v)[r] = std::max(std::sqrt(k.sum_squares(x + r * dim, dim)), 1e-12);
-    };
-    norms(a, n, &na);
-    norms(b, m, &nb);
-  }
+  const bool cos = fn == Similarity::kCosine;
+  // Cosine: a row's norm, at least torch normalize's eps. Taken next to the row's dot products (per pair, per
+  // block of b), while the row is in cache, rather than in a pass of its own over all of b first.
+  auto norm = [&](const float* x) { return std::max(std::sqrt(k.sum_squares(x, dim)), 1e-12); };
   const PairOp op = fn == Similarity::kEuclidean   ? PairOp::kSqDiff
                     : fn == Similarity::kManhattan ? PairOp::kAbsDiff
                                                    : PairOp::kDot;
   auto sum = [&](size_t i, size_t j) {  // the differences' pair kernels
     return op == PairOp::kSqDiff ? k.sq_diff(a + i * dim, b + j * dim, dim) : k.abs_diff(a + i * dim, b + j * dim, dim);
   };
-  auto finish = [&](double s, size_t i, size_t j) -> float {
-    switch (fn) {
-      case Similarity::kCosine: return FinishDot(s, na[i], &nb[j]);
-      case Similarity::kDot: return FinishDot(s, 0.0, nullptr);
-      case Similarity::kEuclidean: return static_cast<float>(-std::sqrt(s));
-      case Similarity::kManhattan: return static_cast<float>(-s);
-    }
-    return 0.0f;
+  auto finish = [&](double s) -> float {  // the differences' scores
+    return fn == Similarity::kEuclidean ? static_cast<float>(-std::sqrt(s)) : static_cast<float>(-s);
   };
   if (op == PairOp::kDot) {
     // Kernels::dot_tiles (fp32 chains; fp64 on the scalar level): pairwise entries are 1 x 1 tiles, the matrix
     // goes a block of b (kept in cache) against a block of a rows at a time, through a buffer of fp64 sums that
-    // finish_dots turns into scores a row at a time (the same bits as `finish`).
+    // finish_dots turns into scores a row at a time (the same bits as FinishDot).
     if (pairwise) {
       for (size_t i = 0; i < n; ++i) {
         double s = 0;
         k.dot_tiles(a + i * dim, 1, b + i * dim, 1, dim, &s, 1);
-        out[i] = finish(s, i, i);
+        const double nb = cos ? norm(b + i * dim) : 0.0;
+        out[i] = FinishDot(s, cos ? norm(a + i * dim) : 0.0, cos ? &nb : nullptr);
       }
       return;
     }
+    std::vector<double> na(cos ? n : 0), nb;
+    for (size_t i = 0; i < na.size(); ++i) na[i] = norm(a + i * dim);
     const size_t b_block = std::max<size_t>(4, (128 * 1024) / std::max<size_t>(1, dim * sizeof(float)) / 4 * 4);
     const size_t a_block = 64;
     std::vector<double> sums(std::min(n, a_block) * std::min(m, b_block));
     for (size_t j0 = 0; j0 < m; j0 += b_block) {
       const size_t mj = std::min(b_block, m - j0);
+      if (cos) {
+        nb.resize(mj);
+        for (size_t j = 0; j < mj; ++j) nb[j] = norm(b + (j0 + j) * dim);
+      }
       for (size_t i0 = 0; i0 < n; i0 += a_block) {
         const size_t ni = std::min(a_block, n - i0);
         k.dot_tiles(a + i0 * dim, ni, b + j0 * dim, mj, dim, sums.data(), mj);
-        const bool cos = fn == Similarity::kCosine;
         for (size_t i = 0; i < ni; ++i)
-          k.finish_dots(sums.data() + i * mj, mj, cos ? na[i0 + i] : 1.0, cos ? nb.data() + j0 : nullptr,
+          k.finish_dots(sums.data() + i * mj, mj, cos ? na[i0 + i] : 1.0, cos ? nb.data() : nullptr,
                         out + (i0 + i) * ldo + j0);
       }
     }
     return;
   }
   if (pairwise) {
-    for (size_t i = 0; i < n; ++i) out[i] = finish(sum(i, i), i, i);
+    for (size_t i = 0; i < n; ++i) out[i] = finish(sum(i, i));
     return;
   }
   // Blocks of b rows small enough to stay in cache while the a rows pass over them; a in chunks whose rows are
@@ -174,11 +169,11 @@ void RunSimilarity(const Kernels& k, const float* a, size_t n, const float* b, s
         for (size_t j = j0; j < j1; ++j) {
           double s[4] = {0, 0, 0, 0};
           k.block4(static_cast<int>(op), wide.data() + r * dim, b + j * dim, dim, s);
-          for (size_t q = 0; q < 4; ++q) out[(i0 + r + q) * ldo + j] = finish(s[q], i0 + r + q, j);
+          for (size_t q = 0; q < 4; ++q) out[(i0 + r + q) * ldo + j] = finish(s[q]);
         }
       }
       for (size_t i = i0 + blocked; i < i1; ++i)
-        for (size_t j = j0; j < j1; ++j) out[i * ldo + j] = finish(sum(i, j), i, j);
+        for (size_t j = j0; j < j1; ++j) out[i * ldo + j] = finish(sum(i, j));
     }
   }
 }
