@@ -445,6 +445,14 @@ TEST_P(LevelTest, SimilarityWorkedExample) {
   EXPECT_FLOAT_EQ(out[1], -1.0f);
 }
 
+// Row i of an [n, m] score matrix ranked best first, ties in index order: what semantic search must return.
+std::vector<int32_t> BruteForceOrder(const std::vector<float>& all, size_t i, size_t m) {
+  std::vector<int32_t> order(m);
+  for (size_t j = 0; j < m; ++j) order[j] = static_cast<int32_t>(j);
+  std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return all[i * m + a] > all[i * m + b]; });
+  return order;
+}
+
 TEST(SemanticSearch, TopKMatchesBruteForceWithTiesAndChunks) {
   // Values on a coarse grid, and duplicated rows, so scores tie; every chunk size gives the brute-force order.
   std::mt19937 rng(5);
@@ -473,9 +481,7 @@ TEST(SemanticSearch, TopKMatchesBruteForceWithTiesAndChunks) {
         const size_t kk = std::min(k, m);
         ASSERT_EQ(index.size(), n * kk);
         for (size_t i = 0; i < n; ++i) {
-          std::vector<int32_t> order(m);
-          for (size_t j = 0; j < m; ++j) order[j] = static_cast<int32_t>(j);
-          std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return all[i * m + a] > all[i * m + b]; });
+          const std::vector<int32_t> order = BruteForceOrder(all, i, m);
           for (size_t r = 0; r < kk; ++r) {
             EXPECT_EQ(index[i * kk + r], order[r]) << "fn " << static_cast<int>(fn) << " k " << k << " chunk " << chunk;
             EXPECT_EQ(score[i * kk + r], all[i * m + order[r]]);
@@ -513,9 +519,7 @@ TEST(SemanticSearch, ThreadsSplitChunksWithoutChangingTheResult) {
                                  &index, &score)
                       .ok());
       for (size_t i = 0; i < n; ++i) {
-        std::vector<int32_t> order(m);
-        for (size_t j = 0; j < m; ++j) order[j] = static_cast<int32_t>(j);
-        std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return all[i * m + a] > all[i * m + b]; });
+        const std::vector<int32_t> order = BruteForceOrder(all, i, m);
         for (size_t r = 0; r < k; ++r)
           ASSERT_EQ(index[i * k + r], order[r]) << "chunk " << chunk << " threads " << threads << " query " << i << " rank " << r;
       }
@@ -540,9 +544,7 @@ TEST(SemanticSearch, ManyQueriesScoreTheCorpusInBlocksWithoutChangingTheResult) 
                                &index, &score)
                     .ok());
     for (size_t i = 0; i < n; ++i) {
-      std::vector<int32_t> order(m);
-      for (size_t j = 0; j < m; ++j) order[j] = static_cast<int32_t>(j);
-      std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return all[i * m + a] > all[i * m + b]; });
+      const std::vector<int32_t> order = BruteForceOrder(all, i, m);
       for (size_t r = 0; r < k; ++r) {
         ASSERT_EQ(index[i * k + r], order[r]) << "chunk " << chunk << " query " << i << " rank " << r;
         ASSERT_EQ(score[i * k + r], all[i * m + order[r]]);
