@@ -105,7 +105,7 @@ export interface SemanticSearchOptions extends CallOptions {
   topK?: number;
   /** Default 'cosine' (sentence-transformers' `score_function=cos_sim`). */
   fn?: SimilarityFunction;
-  /** Corpus rows scored at a time, which bounds the score buffers to queries × this; progress is reported after each. Default 100,000. */
+  /** Corpus rows between progress reports and `signal` checks. Default 100,000. (Scores are kept about 64K at a time per thread whatever it is.) */
   corpusChunkSize?: number;
   /** Native threads that share each chunk (slices of at least 256 rows). Default: one per core. Results do not depend on it. */
   threads?: number;
