@@ -1,7 +1,8 @@
 // sentence-transformers' util.semantic_search in Node: Winnow's `semanticSearch` against the same search on
 // PyTorch (bench/semantic_search_torch.py: cos_sim blocks, torch.topk, a heap per query), the two interleaved
-// round by round in one run. PyTorch needs a BLAS: Debian's python3-torch uses the system's, so point it at
-// OpenBLAS (apt libopenblas0-pthread) with TORCH_LD_LIBRARY_PATH, or it runs the reference BLAS.
+// round by round in one run. PyTorch needs a BLAS: Debian's python3-torch uses the system's, which may be the
+// reference BLAS. Where apt's libopenblas0-pthread is installed its folder is used; TORCH_LD_LIBRARY_PATH names
+// another.
 // Writes the "Semantic search" section of docs/benchmark.md.
 //   node bench/semantic-search.mjs [--rounds 5] [--no-docs]
 import { spawn } from 'node:child_process';
@@ -19,11 +20,13 @@ const TOP_K = 10;
 const SHAPES = [[1, 100_000], [100, 100_000]];
 const PYTHON = process.env.PYTHON || '/usr/bin/python3';
 const cores = os.cpus().length;
+const OPENBLAS = `/usr/lib/${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu/openblas-pthread`;
+const TORCH_LIBS = process.env.TORCH_LD_LIBRARY_PATH || (fs.existsSync(OPENBLAS) ? OPENBLAS : undefined);
 
 // One long-lived Python process per (shape, threads): the data loads once, each "run" times one search.
 function torchSearch(qFile, cFile, threads) {
   const env = { ...process.env };
-  if (process.env.TORCH_LD_LIBRARY_PATH) env.LD_LIBRARY_PATH = process.env.TORCH_LD_LIBRARY_PATH;
+  if (TORCH_LIBS) env.LD_LIBRARY_PATH = TORCH_LIBS;
   const p = spawn(PYTHON, [path.join(here, 'semantic_search_torch.py'), qFile, cFile, String(DIM), String(TOP_K), String(threads)], { env, stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = readline.createInterface({ input: p.stdout })[Symbol.asyncIterator]();
   const ask = async (cmd) => {
@@ -86,7 +89,7 @@ fs.rmSync(tmp, { recursive: true, force: true });
 
 if (!args.includes('--no-docs')) {
   const cpu = os.cpus()[0]?.model.trim() ?? 'unknown CPU';
-  const blas = process.env.TORCH_LD_LIBRARY_PATH ? `BLAS from ${process.env.TORCH_LD_LIBRARY_PATH}` : "the system's default BLAS";
+  const blas = TORCH_LIBS ? `BLAS from ${TORCH_LIBS}` : "the system's default BLAS";
   const lines = [
     TITLE,
     '',
