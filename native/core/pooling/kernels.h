@@ -68,6 +68,11 @@ inline float FinishDot(double s, double na, const double* nb) {
   return nb != nullptr ? static_cast<float>(s / (na * *nb)) : static_cast<float>(s);
 }
 
+// finish_dots from entry j on, one FinishDot at a time: the scalar kernel, and every level's ragged tail.
+inline void FinishDotsFrom(size_t j, const double* s, size_t m, double na, const double* nb, float* out) {
+  for (; j < m; ++j) out[j] = FinishDot(s[j], na, nb != nullptr ? nb + j : nullptr);
+}
+
 // s plus the fp64 sum over x[d..dim), y[d..dim) for op: the scalar kernel, and every level's ragged tail. No
 // target attribute, so every copy of it is the same baseline code.
 template <PairOp Op, typename X>

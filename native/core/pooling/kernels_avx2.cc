@@ -228,7 +228,7 @@ WINNOW_AVX2 void FinishDots(const double* s, size_t m, double na, const double* 
     if (nb != nullptr) v = _mm256_div_pd(v, _mm256_mul_pd(vna, _mm256_loadu_pd(nb + j)));
     _mm_storeu_ps(out + j, _mm256_cvtpd_ps(v));
   }
-  for (; j < m; ++j) out[j] = FinishDot(s[j], na, nb != nullptr ? nb + j : nullptr);
+  FinishDotsFrom(j, s, m, na, nb, out);
 }
 
 WINNOW_AVX2 void Scale(float* x, float s, size_t dim) {

@@ -177,7 +177,7 @@ void FinishDots(const double* s, size_t m, double na, const double* nb, float* o
     if (nb != nullptr) v = vdivq_f64(v, vmulq_n_f64(vld1q_f64(nb + j), na));
     vst1_f32(out + j, vcvt_f32_f64(v));
   }
-  for (; j < m; ++j) out[j] = FinishDot(s[j], na, nb != nullptr ? nb + j : nullptr);
+  FinishDotsFrom(j, s, m, na, nb, out);
 }
 
 void Scale(float* x, float s, size_t dim) {

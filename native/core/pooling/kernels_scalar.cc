@@ -56,7 +56,7 @@ void DotPairs(const float* a, size_t n, const float* b, size_t m, size_t dim, do
 }
 
 void FinishDots(const double* s, size_t m, double na, const double* nb, float* out) {
-  for (size_t j = 0; j < m; ++j) out[j] = FinishDot(s[j], na, nb != nullptr ? nb + j : nullptr);
+  FinishDotsFrom(0, s, m, na, nb, out);
 }
 
 }  // namespace

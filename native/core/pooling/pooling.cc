@@ -100,13 +100,23 @@ void NormalizeRows(const Kernels& k, float* x, size_t rows, size_t dim) {
   }
 }
 
-// out[i * ldo + j] (matrix) or out[i] (pairwise).
+// Cosine's norm of a row: at least torch normalize's eps.
+double RowNorm(const Kernels& k, const float* x, size_t dim) { return std::max(std::sqrt(k.sum_squares(x, dim)), 1e-12); }
+
+std::vector<double> RowNorms(const Kernels& k, const float* x, size_t rows, size_t dim) {
+  std::vector<double> v(rows);
+  for (size_t r = 0; r < rows; ++r) v[r] = RowNorm(k, x + r * dim, dim);
+  return v;
+}
+
+// out[i * ldo + j] (matrix) or out[i] (pairwise). a_norms: cosine's norms of a's rows where the caller already
+// has them (callers that score b a slice at a time take them once), else nullptr.
 void RunSimilarity(const Kernels& k, const float* a, size_t n, const float* b, size_t m, size_t dim, Similarity fn,
-                   bool pairwise, float* out, size_t ldo) {
+                   bool pairwise, float* out, size_t ldo, const double* a_norms = nullptr) {
   const bool cos = fn == Similarity::kCosine;
-  // Cosine: a row's norm, at least torch normalize's eps. Taken next to the row's dot products (per pair, per
-  // block of b), while the row is in cache, rather than in a pass of its own over all of b first.
-  auto norm = [&](const float* x) { return std::max(std::sqrt(k.sum_squares(x, dim)), 1e-12); };
+  // Norms are taken next to the row's dot products (per pair, per block of b), while the row is in cache, rather
+  // than in a pass of their own over all of b first.
+  auto norm = [&](const float* x) { return RowNorm(k, x, dim); };
   const PairOp op = fn == Similarity::kEuclidean   ? PairOp::kSqDiff
                     : fn == Similarity::kManhattan ? PairOp::kAbsDiff
                                                    : PairOp::kDot;
@@ -129,8 +139,11 @@ void RunSimilarity(const Kernels& k, const float* a, size_t n, const float* b, s
       }
       return;
     }
-    std::vector<double> na(cos ? n : 0), nb;
-    for (size_t i = 0; i < na.size(); ++i) na[i] = norm(a + i * dim);
+    std::vector<double> own_na, nb;
+    if (cos && a_norms == nullptr) {
+      own_na = RowNorms(k, a, n, dim);
+      a_norms = own_na.data();
+    }
     const size_t b_block = std::max<size_t>(4, (128 * 1024) / std::max<size_t>(1, dim * sizeof(float)) / 4 * 4);
     const size_t a_block = 64;
     std::vector<double> sums(std::min(n, a_block) * std::min(m, b_block));
@@ -144,7 +157,7 @@ void RunSimilarity(const Kernels& k, const float* a, size_t n, const float* b, s
         const size_t ni = std::min(a_block, n - i0);
         k.dot_tiles(a + i0 * dim, ni, b + j0 * dim, mj, dim, sums.data(), mj);
         for (size_t i = 0; i < ni; ++i)
-          k.finish_dots(sums.data() + i * mj, mj, cos ? na[i0 + i] : 1.0, cos ? nb.data() : nullptr,
+          k.finish_dots(sums.data() + i * mj, mj, cos ? a_norms[i0 + i] : 1.0, cos ? nb.data() : nullptr,
                         out + (i0 + i) * ldo + j0);
       }
     }
@@ -190,13 +203,15 @@ void RunSimilarityThreaded(const Kernels& k, const float* a, size_t n, const flo
     RunSimilarity(k, a, n, b, m, dim, fn, pairwise, out, m);
     return;
   }
-  // Slices: at least kSimilaritySlice rows, about four per thread so an uneven core evens out.
+  // Slices: at least kSimilaritySlice rows, about four per thread so an uneven core evens out. Every matrix
+  // slice needs all of a's norms: taken once here.
   const size_t slice = std::max(kSimilaritySlice, (rows + 4 * want - 1) / (4 * want));
+  const std::vector<double> na = !pairwise && fn == Similarity::kCosine ? RowNorms(k, a, n, dim) : std::vector<double>();
   ParallelFor(&SimilarityPool(), rows, slice, [&](size_t r0, size_t r1) {
     if (pairwise)
       RunSimilarity(k, a + r0 * dim, r1 - r0, b + r0 * dim, r1 - r0, dim, fn, true, out + r0, 0);
     else
-      RunSimilarity(k, a, n, b + r0 * dim, r1 - r0, dim, fn, false, out + r0, m);
+      RunSimilarity(k, a, n, b + r0 * dim, r1 - r0, dim, fn, false, out + r0, m, na.empty() ? nullptr : na.data());
   });
 }
 
@@ -334,9 +349,12 @@ Status SemanticSearch(const float* q, size_t n, const float* c, size_t m, size_t
     for (auto& h : w.heaps) h.reserve(kk);
   }
   const Kernels& k_ = ActiveKernels();
+  // Cosine's query norms, once for every block of every chunk.
+  const std::vector<double> qn = fn == Similarity::kCosine ? RowNorms(k_, q, n, dim) : std::vector<double>();
   auto scoreBlock = [&](Worker& w, size_t j0, size_t rows) {
     w.scores.resize(n * rows);
-    RunSimilarity(k_, q, n, c + j0 * dim, rows, dim, fn, false, w.scores.data(), rows);
+    RunSimilarity(k_, q, n, c + j0 * dim, rows, dim, fn, false, w.scores.data(), rows,
+                  qn.empty() ? nullptr : qn.data());
     for (size_t i = 0; i < n; ++i) {
       auto& h = w.heaps[i];
       const float* s = w.scores.data() + i * rows;

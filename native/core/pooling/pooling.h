@@ -78,9 +78,9 @@ Status SimilarityMatrix(SimdLevel level, const float* a, size_t n, const float* 
 
 // sentence-transformers' util.semantic_search: for each query row, the min(k, m) corpus rows with the highest `fn`
 // scores, best first (equal scores: lower index first), into index[i * kk ..] and score[i * kk ..] (kk = min(k, m)).
-// The corpus is scored `chunk` rows at a time (score buffers of n x chunk floats in all), each chunk split over
+// The corpus is scored `chunk` rows at a time, each chunk split over
 // up to `threads` threads (0: one per core; slices of at least 256 rows, on the pool SimilarityMatrix uses; the
-// result does not depend on the count); after each
+// result does not depend on the count), each thread scoring about 64K pairs at a time for its heaps; after each
 // chunk `progress` gets (corpus rows done, m), and before each `cancelled` is asked: true ends the call with
 // ABORTED. NaN scores rank last.
 Status SemanticSearch(const float* q /*[n, dim]*/, size_t n, const float* c /*[m, dim]*/, size_t m, size_t dim,
