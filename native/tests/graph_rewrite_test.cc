@@ -692,6 +692,29 @@ std::string AttentionModel(const AttentionSpec& a, int opset = 14) {
   return g.Model(opset);
 }
 
+// The int8 fixture: counted only when quantized graphs are asked for, and said to quantize either way (the session
+// checks such a graph's fused form bit for bit against the graph as written); the float one does not.
+TEST(AttentionFusion, CountSaysWhetherTheGraphQuantizes) {
+  const std::string dir = std::string(WINNOW_SOURCE_DIR) + "/test/fixtures/models/bert-ce-tiny/onnx/";
+  const std::string int8 = ReadFile(dir + "model_quantized.onnx"), fp32 = ReadFile(dir + "model.onnx");
+  ASSERT_FALSE(int8.empty());
+  ASSERT_FALSE(fp32.empty());
+  for (bool quantized : {false, true}) {
+    bool quantizes = !quantized;
+    int64_t width = -1;
+    auto n = CountAttentionBlocks(int8, quantized, nullptr, &width, nullptr, &quantizes);
+    ASSERT_TRUE(n.ok());
+    EXPECT_EQ(*n, quantized ? 2 : 0);
+    EXPECT_EQ(width, quantized ? 32 : 0);
+    EXPECT_TRUE(quantizes);
+    quantizes = true;
+    n = CountAttentionBlocks(fp32, quantized, nullptr, nullptr, nullptr, &quantizes);
+    ASSERT_TRUE(n.ok());
+    EXPECT_EQ(*n, 2);
+    EXPECT_FALSE(quantizes);
+  }
+}
+
 TEST(AttentionFusion, PacksTheProjectionsIntoOneAttentionNode) {
   for (bool half : {false, true}) {
     AttentionSpec a;

@@ -1332,13 +1332,15 @@ StatusOr<GraphRewrite> FuseAttention(std::string_view model, bool quantized, flo
 }
 
 StatusOr<int> CountAttentionBlocks(std::string_view model, bool quantized, const ExternalFiles* external_files,
-                                   int64_t* width, bool* float16) {
+                                   int64_t* width, bool* float16, bool* quantizes) {
   if (width) *width = 0;
   if (float16) *float16 = false;
+  if (quantizes) *quantizes = false;
   ParsedModel pm;
   std::string skipped;
   // Parsed as RewriteGraph parses (the whole graph, quantized or not), so that both find the same malformations.
   WINNOW_RETURN_IF_ERROR(ParseModel(model, external_files, &pm, &skipped));
+  if (quantizes) *quantizes = pm.quantizes;
   if (!skipped.empty() || (pm.quantizes && !quantized)) return 0;
   const std::vector<AttentionMatch> matches = FindAttentions(pm, &skipped);
   for (const AttentionMatch& m : matches) {

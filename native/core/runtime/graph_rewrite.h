@@ -92,11 +92,11 @@ StatusOr<GraphRewrite> WeightsInPlace(std::string_view model, const RewriteOptio
 // How many blocks FuseAttention would fuse (0 when it would leave the model alone), without writing the rewritten
 // model: a cheap look before deciding to load the file to check a rewrite against. `width`, when given, receives
 // the widest block's width (heads x head size; 0 when there is none); `float16`, whether a block's Q projection
-// has float16 weights (ONNX Runtime's CPU Attention and MultiHeadAttention kernels are float32 only). Errors as
-// above.
+// has float16 weights (ONNX Runtime's CPU Attention and MultiHeadAttention kernels are float32 only); `quantizes`,
+// whether the graph quantizes activations (set even when it returns 0 for that reason). Errors as above.
 StatusOr<int> CountAttentionBlocks(std::string_view model, bool quantized = false,
                                    const ExternalFiles* external_files = nullptr, int64_t* width = nullptr,
-                                   bool* float16 = nullptr);
+                                   bool* float16 = nullptr, bool* quantizes = nullptr);
 
 // The distinct external_data locations the model's initializers name, in order of appearance (empty when its
 // weights are all inline). Errors: codes::kOnnxInvalid for a malformed ModelProto.

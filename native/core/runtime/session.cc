@@ -108,19 +108,21 @@ Rewritten RewriteModel(const MappedFile& file, const RewriteOptions& o) {
 }
 
 // FuseAttention's blocks in the file, counted without rewriting it (0 when it cannot be read or rewritten).
-// `width`: the widest block's (heads x head size); `float16`: blocks with float16 weights.
+// `width`: the widest block's (heads x head size); `float16`: blocks with float16 weights; `quantizes`: the graph
+// quantizes activations.
 int AttentionBlocks(const MappedFile& file, bool quantized, const ExternalFiles* external_files, int64_t* width,
-                    bool* float16) {
+                    bool* float16, bool* quantizes) {
   *width = 0;
   *float16 = false;
+  *quantizes = false;
   if (!file.data()) return 0;
   auto n = CountAttentionBlocks(std::string_view(reinterpret_cast<const char*>(file.data()), file.size()), quantized,
-                                external_files, width, float16);
+                                external_files, width, float16, quantizes);
   return n.ok() ? *n : 0;
 }
 
-// Outputs of two graphs on the probe batch agree: fp32 graphs within 1e-3 (relative above 1), float16 ones or
-// TF32 sessions within 2e-2.
+// Outputs of two graphs on the probe batch agree within `tolerance`, relative above 1 (fp32 graphs 1e-3, CUDA
+// sessions, float16 or TF32, 2e-2; 0: bit for bit, as int8 graphs on the CPU must).
 bool SameOutputs(const std::vector<float>& a, const std::vector<float>& b, float tolerance) {
   if (a.size() != b.size() || a.empty()) return false;
   for (size_t i = 0; i < a.size(); ++i)
@@ -169,7 +171,16 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
     // Attention likewise, and then only for blocks narrower than config.auto_attention_max_width.
     const bool attention = config.fuse_attention == SessionConfig::Fusion::kAll ||
                            (config.fuse_attention == SessionConfig::Fusion::kAuto && !use_cuda);
-    const bool attention_quantized = quantized && config.fuse_attention == SessionConfig::Fusion::kAll;
+    // Graphs that quantize activations (int8 files): an output one rounding step off can land on another int8
+    // step, so there the fused attention must compute the very floats of the graph as written. On the CPU it does:
+    // ONNX Runtime's MultiHeadAttention kernel (int8 projections are not packed) runs Softmax(Q·Kᵀ·scale + mask)·V
+    // through the routines the graph as written runs after ONNX Runtime's own fusions (one GEMM with the scale
+    // applied as its alpha, the same softmax, one GEMM), and a padded key's score, whatever its mask value, comes
+    // out of the softmax as the same underflowed term. So int8 graphs are fused there like float ones, but kept
+    // only when the probe's outputs are bit-identical (below). On CUDA only when both options are true, and then
+    // within the float tolerance.
+    const bool attention_quantized =
+        !use_cuda || (quantized && config.fuse_attention == SessionConfig::Fusion::kAll);
     // The file, mapped, for the rewrites to read (models over 2 GiB, past protobuf's limit, are loaded as written).
     // The rewritten graph refers to the weights it keeps in place, as external data at their offsets in the model
     // file on disk, which ONNX Runtime then maps and uses where they lie, as it does with a model.onnx_data: the
@@ -276,21 +287,27 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
     std::vector<float> without;
     bool check_attention = false;
     int64_t attention_width = 0;
-    bool attention_float16 = false;
+    bool attention_float16 = false, graph_quantizes = false;
     // ONNX Runtime's CPU kernels for the fused ops are float32 only: a float16 graph's fused form would be refused
     // after the probe had run (bge-reranker-base shape, fp16 file, fuseAttention true: 2.6 s to load, 0.9 s without).
     if (attention &&
-        AttentionBlocks(mapped, attention_quantized, &external_files, &attention_width, &attention_float16) > 0 &&
+        AttentionBlocks(mapped, attention_quantized, &external_files, &attention_width, &attention_float16,
+                        &graph_quantizes) > 0 &&
         !(attention_float16 && !use_cuda) &&
         (config.fuse_attention == SessionConfig::Fusion::kAll || attention_width < config.auto_attention_max_width)) {
       // The reference session runs one small batch and is dropped: it is built cheaply, without ONNX Runtime's
       // graph fusions and without prepacking its weights (a copy of every matrix). With prepackWeights false the
       // options carry that entry already, and ONNX Runtime logs a warning (kept for the load's error text) when an
-      // entry is set twice.
+      // entry is set twice. Int8 graphs on the CPU, checked bit for bit, get the session as configured instead: in
+      // them both settings change the arithmetic (the products' scaling, the packed kernels' rounding), and the
+      // int8 steps that follow carry it far (probe logits of the bge-reranker-base-shaped int8 file 0.15 apart
+      // without the fusions; of the MiniLM-shaped one 1.4e-6 apart with them but without prepacking).
+      const bool as_configured = graph_quantizes && !use_cuda;
       auto cheap = [&](const Ort::SessionOptions& options) {
         Ort::SessionOptions c = options.Clone();
-        c.SetGraphOptimizationLevel(GraphOptimizationLevel::ORT_ENABLE_BASIC);
         c.DisableProfiling();
+        if (as_configured) return c;
+        c.SetGraphOptimizationLevel(GraphOptimizationLevel::ORT_ENABLE_BASIC);
         if (config.prepack_weights) c.AddConfigEntry("session.disable_prepacking", "1");
         return c;
       };
@@ -315,7 +332,9 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
       std::vector<float> with;
       auto fused = try_load(rw.model, &with);
       std::string().swap(rw.model);
-      if (fused && SameOutputs(with, without, use_cuda ? 2e-2f : 1e-3f)) {
+      // Int8 graphs on the CPU: bit for bit (see attention_quantized).
+      const float tolerance = use_cuda ? 2e-2f : graph_quantizes ? 0.0f : 1e-3f;
+      if (fused && SameOutputs(with, without, tolerance)) {
         s->session_ = std::move(fused);
         s->ReadNames();
         s->fused_attentions_ = rw.attentions;
