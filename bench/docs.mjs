@@ -68,8 +68,9 @@ in every library.
   tokenizers = \`encode(query, doc)\` then an \`InferenceSession\` per batch. Both batch in input order, pad to the
   longest pair of each batch and apply the sigmoid; their \`rank\` scores the 100 pairs and sorts.
   Winnow: \`CrossEncoder.load(dir, { threads, batchSize })\`, \`predict\`, \`rank\` (defaults: length-sorted batches of at
-  most 1024 padded tokens; at load, residual Add + layer norm fused into SkipLayerNormalization, \`fuseLayerNorm\`, and each
-  attention block into ONNX Runtime's Attention op with Q, K and V packed, \`fuseAttention\`).
+  most 1024 padded tokens; at load, residual Add + layer norm fused into Winnow's exact \`com.winnow\` \`LayerNorm\`, \`fuseLayerNorm\` (fp32 and
+  int8 files), and each attention block of the fp32 file into ONNX Runtime's Attention op with Q, K and V packed,
+  \`fuseAttention\`).
 - **Timing**: one untimed pass over all pairs (parity scores, warm-up) and one untimed \`rank\`, then
   ${r.trials[0].pairReps} timed passes over the ${pairs.n} pairs (pairs/s from the median) and ${r.trials[0].rankReps} timed \`rank\` calls
   (median and p90, linear interpolation). Load (ms) and RSS (MiB, after the runs) are per process.

@@ -51,10 +51,11 @@ export interface TransformerLoadOptions {
    * padding mask)·V, heads merged) at load into ONNX Runtime's Attention op, with the Q, K, V weights packed into
    * one matrix (MultiHeadAttention when the projections cannot be packed), the padding given as each row's
    * length. Kept only if it gives the same outputs as the file as written on a padded probe batch at load
-   * (otherwise `fusedAttentions` is 0). Unset: float graphs on the CPU (about 5 % faster for MiniLM- and
-   * e5-small-sized models, unchanged for base-sized ones; loading takes longer); CUDA sessions keep the graph as
-   * written until measured on a GPU. `true`: every device, and int8 graphs when `fuseLayerNorm` is true too.
-   * `false`: never.
+   * (otherwise `fusedAttentions` is 0). Unset: float graphs on the CPU, blocks narrower than 768 (about 5 % faster
+   * for MiniLM- and e5-small-sized models, unchanged for base-sized ones; loading takes longer); CUDA sessions keep
+   * the graph as written until measured on a GPU. `true`: any width, every device, and int8 graphs (on the CPU kept
+   * only when bit-identical to the graph as written on the probe batch, but no faster; on CUDA only when
+   * `fuseLayerNorm` is true too). `false`: never.
    */
   fuseAttention?: boolean;
   /**

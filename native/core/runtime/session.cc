@@ -171,16 +171,17 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
     // Attention likewise, and then only for blocks narrower than config.auto_attention_max_width.
     const bool attention = config.fuse_attention == SessionConfig::Fusion::kAll ||
                            (config.fuse_attention == SessionConfig::Fusion::kAuto && !use_cuda);
-    // Graphs that quantize activations (int8 files): an output one rounding step off can land on another int8
-    // step, so there the fused attention must compute the very floats of the graph as written. On the CPU it does:
-    // ONNX Runtime's MultiHeadAttention kernel (int8 projections are not packed) runs Softmax(Q·Kᵀ·scale + mask)·V
-    // through the routines the graph as written runs after ONNX Runtime's own fusions (one GEMM with the scale
-    // applied as its alpha, the same softmax, one GEMM), and a padded key's score, whatever its mask value, comes
-    // out of the softmax as the same underflowed term. So int8 graphs are fused there like float ones, but kept
-    // only when the probe's outputs are bit-identical (below). On CUDA only when both options are true, and then
-    // within the float tolerance.
-    const bool attention_quantized =
-        !use_cuda || (quantized && config.fuse_attention == SessionConfig::Fusion::kAll);
+    // Graphs that quantize activations (int8 files) only when fuseAttention is true: an output one rounding step off
+    // can land on another int8 step, so there the fused attention must compute the very floats of the graph as
+    // written. On the CPU it does: ONNX Runtime's MultiHeadAttention kernel (int8 projections are not packed) runs
+    // Softmax(Q·Kᵀ·scale + mask)·V through the routines the graph as written runs after ONNX Runtime's own fusions
+    // (one GEMM with the scale as its alpha, the same softmax, one GEMM), and a padded key's score, whatever its
+    // mask value, comes out of the softmax as the same underflowed term; the fused graph is kept only when the
+    // probe's outputs are bit-identical (below). It is not the default: unlike the packed form of float graphs it
+    // was no faster (MiniLM int8, 2026-11-24: MultiHeadAttention took 27.9 % of the kernel time, as much as the
+    // ops it replaces). On CUDA int8 graphs need fuseLayerNorm true too, and are checked within the float tolerance.
+    const bool attention_quantized = config.fuse_attention == SessionConfig::Fusion::kAll &&
+                                     (!use_cuda || quantized);
     // The file, mapped, for the rewrites to read (models over 2 GiB, past protobuf's limit, are loaded as written).
     // The rewritten graph refers to the weights it keeps in place, as external data at their offsets in the model
     // file on disk, which ONNX Runtime then maps and uses where they lie, as it does with a model.onnx_data: the
