@@ -2,7 +2,7 @@ import { binding, ortLibraryPath, NativeCrossEncoder } from './native';
 import { CallOptions, CallQueue, ModelCounters, modelCounters, refuseWhenBusy, withCallerStack } from './queue';
 import * as v from './validate';
 import { TRANSFORMER_LOAD_OPTIONS, TransformerLoadOptions, transformerLoadOptions } from './model-options';
-import { invalidArgument, winnowError } from './errors';
+import { invalidArgument, winnowError, noConstructor } from './errors';
 
 export type Activation = 'sigmoid' | 'softmax' | 'none';
 export type Device = 'cpu' | 'cuda' | 'auto' | `cuda:${number}`;
@@ -61,6 +61,7 @@ export class CrossEncoder {
   readonly fusedAttentions: number;
 
   private constructor(native: NativeCrossEncoder, concurrency: number) {
+    noConstructor(native, 'CrossEncoder', 'CrossEncoder.load(dir)');
     this.native = native;
     this.queue = new CallQueue(concurrency);
     const info = native.info();

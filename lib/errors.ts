@@ -27,6 +27,7 @@ function describe(value: unknown): string {
   if (typeof value === 'bigint') return `${value}n`;
   if (typeof value === 'function') return 'a function';
   if (Array.isArray(value)) return `an array of length ${value.length}`;
+  if (ArrayBuffer.isView(value) && 'length' in value) return `a ${value.constructor.name} of length ${(value as { length: number }).length}`;
   if (value === null) return 'null';
   if (typeof value === 'object') return 'an object';
   return String(value);
@@ -40,7 +41,11 @@ function typeName(value: unknown): string {
 
 /** The one message shape for every bad argument (a TypeError or RangeError with code INVALID_ARGUMENT). */
 export function invalidArgument(expected: string, option: string, value: unknown, kind: 'type' | 'range' = 'type'): WinnowError {
-  const message = `Expected ${expected} for ${option} but received ${describe(value)} of type ${typeName(value)}`;
+  return invalidArgumentText(`Expected ${expected} for ${option} but received ${describe(value)} of type ${typeName(value)}`, kind);
+}
+
+/** The same error with a message of the caller's own (when the received value is better described than shown). */
+export function invalidArgumentText(message: string, kind: 'type' | 'range' = 'type'): WinnowError {
   const err = (kind === 'range' ? new RangeError(message) : new TypeError(message)) as WinnowError;
   err.code = 'INVALID_ARGUMENT';
   return err;
@@ -50,4 +55,11 @@ export function winnowError(code: WinnowErrorCode, message: string): WinnowError
   const err = new Error(message) as WinnowError;
   err.code = code;
   return err;
+}
+
+/** The classes are made by their static loaders; `new` from JavaScript (which ignores `private`) gets this. */
+export function noConstructor(native: unknown, cls: string, how: string): void {
+  if (native === undefined || native === null) {
+    throw invalidArgumentText(`${cls} has no public constructor: create one with await ${how}`);
+  }
 }

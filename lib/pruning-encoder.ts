@@ -2,7 +2,7 @@ import { binding, ortLibraryPath, NativePruneResult, NativePruningEncoder } from
 import { CallOptions, CallQueue, ModelCounters, modelCounters, refuseWhenBusy, withCallerStack } from './queue';
 import * as v from './validate';
 import { TRANSFORMER_LOAD_OPTIONS, TransformerLoadOptions, transformerLoadOptions } from './model-options';
-import { invalidArgument, winnowError } from './errors';
+import { invalidArgument, winnowError, noConstructor } from './errors';
 import type { Device } from './cross-encoder';
 
 export type PruningGranularity = 'sentence' | 'token';
@@ -94,6 +94,7 @@ export class PruningEncoder {
   readonly fusedAttentions: number;
 
   private constructor(native: NativePruningEncoder, concurrency: number) {
+    noConstructor(native, 'PruningEncoder', 'PruningEncoder.load(dir)');
     this.native = native;
     this.queue = new CallQueue(concurrency);
     const info = native.info();

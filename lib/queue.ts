@@ -53,10 +53,14 @@ export class CallQueue {
     return this.running > 0 || this.waiting.length > 0;
   }
 
-  /** Runs `start` when a slot is free; the caller's stack is attached to any rejection. */
+  /**
+   * Runs `start` when a slot is free; the caller's stack is attached to any rejection. An `onProgress` that throws
+   * stops the native work (as an abort does) and the call rejects with what it threw, its own stack kept.
+   */
   async run<T>(start: (native: NativeCallOptions) => Promise<T>, opts: CallOptions = {}): Promise<T> {
     const caller = new Error();
     const { signal } = opts;
+    let progressFailure: { error: unknown } | undefined;
     try {
       if (signal?.aborted) throw aborted();
       if (this.running >= this.concurrency) {
@@ -76,16 +80,31 @@ export class CallQueue {
       this.running++;
       try {
         const native: NativeCallOptions = {};
-        if (opts.onProgress) native.onProgress = opts.onProgress;
+        const token = signal || opts.onProgress ? binding().newCancelToken() : undefined;
+        if (token !== undefined) native.cancelToken = token;
+        const userProgress = opts.onProgress;
+        if (userProgress) {
+          native.onProgress = (p) => {
+            if (progressFailure) return;
+            try {
+              userProgress(p);
+            } catch (e) {
+              progressFailure = { error: e };
+              binding().cancel(token);
+            }
+          };
+        }
         let onAbort: (() => void) | undefined;
         if (signal) {
-          const token = binding().newCancelToken();
-          native.cancelToken = token;
           onAbort = () => binding().cancel(token);
           signal.addEventListener('abort', onAbort, { once: true });
         }
         try {
-          return await start(native);
+          const result = await start(native);
+          if (progressFailure) throw progressFailure.error;
+          return result;
+        } catch (e) {
+          throw progressFailure ? progressFailure.error : e;
         } finally {
           if (onAbort) signal!.removeEventListener('abort', onAbort);
         }
@@ -95,6 +114,7 @@ export class CallQueue {
         if (next) next();
       }
     } catch (e) {
+      if (progressFailure && e === progressFailure.error) throw e;
       throw withCallerStack(e, caller);
     }
   }

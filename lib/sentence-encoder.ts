@@ -2,8 +2,8 @@ import { binding, ortLibraryPath, NativeSentenceEncoder, NativeSentenceEncoderCl
 import { CallOptions, CallQueue, ModelCounters, modelCounters, refuseWhenBusy, withCallerStack } from './queue';
 import * as v from './validate';
 import { TRANSFORMER_LOAD_OPTIONS, TransformerLoadOptions, transformerLoadOptions } from './model-options';
-import { invalidArgument, winnowError } from './errors';
-import { Embeddings } from './embeddings';
+import { invalidArgument, winnowError, noConstructor } from './errors';
+import { Embeddings, Precision } from './embeddings';
 import { EmbeddingsLike, SimilarityFunction, similarity, similarityPairwise } from './similarity';
 import type { Device } from './cross-encoder';
 
@@ -18,7 +18,7 @@ export interface SentenceEncoderOptions extends TransformerLoadOptions {
 
 const LOAD_OPTIONS = [...TRANSFORMER_LOAD_OPTIONS] as const;
 
-export type Precision = 'float32' | 'int8' | 'uint8' | 'binary' | 'ubinary';
+export type { Precision };
 const PRECISIONS = ['float32', 'int8', 'uint8', 'binary', 'ubinary'] as const;
 
 /** The typed array each precision returns. */
@@ -75,6 +75,7 @@ export class SentenceEncoder {
   readonly fusedAttentions: number;
 
   private constructor(native: NativeSentenceEncoder, concurrency: number) {
+    noConstructor(native, 'SentenceEncoder', 'SentenceEncoder.load(dir)');
     this.native = native;
     this.queue = new CallQueue(concurrency);
     const info = native.info();
@@ -113,7 +114,7 @@ export class SentenceEncoder {
   async encode<P extends Precision = 'float32'>(texts: readonly string[], options?: SentenceEncodeOptions<P>): Promise<Embeddings<PrecisionArray[P]>> {
     const o = v.optionsObject<SentenceEncodeOptions<P>>(options, 'encode options', ENCODE_OPTIONS);
     const list = v.stringArray(texts, 'texts');
-    const prompt = v.str(o.prompt, 'prompt');
+    const prompt = this.checkPrompt(v.str(o.prompt, 'prompt'));
     const normalize = v.bool(o.normalize, 'normalize');
     const dimensions = v.positiveInt(o.dimensions, 'dimensions', this.dim);
     const precision = v.oneOf(o.precision, 'precision', PRECISIONS) ?? 'float32';
@@ -122,7 +123,7 @@ export class SentenceEncoder {
     const native = this.alive();
     const params = { prompt, normalize, dimensions, precision, ranges };
     const r = await this.queue.run((n) => native.encode(list, params, n), call);
-    return new Embeddings(r.data as PrecisionArray[P], r.rows, r.dim);
+    return new Embeddings(r.data as PrecisionArray[P], r.rows, r.dim, precision);
   }
 
   /**
@@ -149,6 +150,20 @@ export class SentenceEncoder {
   /** Row i of `a` against row i of `b` with the model's `similarityFnName` (similarity_pairwise). */
   similarityPairwise(a: EmbeddingsLike, b: EmbeddingsLike): Float32Array {
     return similarityPairwise(a, b, this.similarityFnName);
+  }
+
+  /**
+   * A prompt that is a bare word ('query', 'passage') must name one of the config's prompts: as a literal prefix it
+   * would be glued to every text ('queryhow tall...'), which is never what was meant (sentence-transformers refuses
+   * an unknown prompt_name too). Literal prefixes end in a space or punctuation ('query: ').
+   */
+  private checkPrompt(prompt: string | undefined): string | undefined {
+    if (prompt === undefined || !/^[\p{L}\p{N}_-]+$/u.test(prompt) || Object.prototype.hasOwnProperty.call(this.prompts, prompt)) return prompt;
+    const names = Object.keys(this.prompts);
+    const expected = names.length
+      ? `one of this model's prompt names (${names.map((n) => `'${n}'`).join(', ')}) or a literal prefix such as '${prompt}: '`
+      : `a literal prefix such as '${prompt}: ' (this model's config names no prompts)`;
+    throw invalidArgument(expected, 'prompt', prompt, 'range');
   }
 
   private withPrompt<O extends SentenceEncodeOptions<any>>(options: O | undefined, names: readonly string[]): O | undefined {
@@ -187,6 +202,9 @@ function quantizationRanges(value: unknown, dims: number, precision: Precision):
     const [lo, hi] = value as [ArrayLike<number>, ArrayLike<number>];
     if (lo.length !== dims || hi.length !== dims) throw invalidArgument(what, 'ranges', value, 'range');
     flat = new Float32Array(2 * dims);
+    [lo, hi].forEach((r, k) => {
+      for (let i = 0; i < dims; i++) if (typeof r[i] !== 'number') throw invalidArgument('a number', `ranges[${k}][${i}]`, r[i]);
+    });
     flat.set(Array.from(lo), 0);
     flat.set(Array.from(hi), dims);
   } else {
@@ -194,5 +212,10 @@ function quantizationRanges(value: unknown, dims: number, precision: Precision):
   }
   if (flat.length !== 2 * dims) throw invalidArgument(what, 'ranges', value, 'range');
   if (precision !== 'int8' && precision !== 'uint8') throw invalidArgument("'int8' or 'uint8' (ranges is given)", 'precision', precision);
+  const bad = flat.findIndex((x) => !Number.isFinite(x));
+  if (bad >= 0) {
+    const where = value instanceof Float32Array ? `ranges[${bad}]` : `ranges[${bad < dims ? 0 : 1}][${bad % dims}]`;
+    throw invalidArgument('a finite number', where, value instanceof Float32Array ? value[bad] : (value as ArrayLike<number>[])[bad < dims ? 0 : 1][bad % dims], 'range');
+  }
   return flat;
 }

@@ -5,7 +5,7 @@
  * summed in float64), norms and distances in float64; one thread per core on large calls.
  */
 import { Embeddings, EmbeddingArray } from './embeddings';
-import { invalidArgument } from './errors';
+import { invalidArgument, invalidArgumentText } from './errors';
 import { binding } from './native';
 import { CallOptions, CallQueue } from './queue';
 import { abortSignal, func, optionsObject, positiveInt } from './validate';
@@ -14,8 +14,8 @@ import { abortSignal, func, optionsObject, positiveInt } from './validate';
 export type SimilarityFunction = 'cosine' | 'dot' | 'euclidean' | 'manhattan';
 export const SIMILARITY_FUNCTIONS: readonly SimilarityFunction[] = ['cosine', 'dot', 'euclidean', 'manhattan'];
 
-/** One vector, an array of vectors, or an Embeddings matrix. */
-export type EmbeddingsLike = Embeddings<EmbeddingArray> | EmbeddingArray | readonly ArrayLike<number>[];
+/** One vector (a typed array or an array of numbers), an array of vectors, or a float32 Embeddings matrix. */
+export type EmbeddingsLike = Embeddings<EmbeddingArray> | EmbeddingArray | readonly number[] | readonly ArrayLike<number>[];
 
 /** A matrix argument: its rows as one float32 buffer (read in place when it already is one), count and width. */
 interface Matrix {
@@ -26,6 +26,13 @@ interface Matrix {
 
 function matrixOf(value: unknown, option: string): Matrix {
   if (value instanceof Embeddings) {
+    // Packed bits are 8 dimensions per byte: their bytes read as values would give a number without meaning.
+    // int8 / uint8 rows hold one value per dimension and are read as those values.
+    if (value.precision === 'binary' || value.precision === 'ubinary') {
+      throw invalidArgumentText(
+        `Expected embeddings with one value per dimension for ${option} but received Embeddings of precision '${value.precision}' (8 dimensions packed per byte: compare them by Hamming distance, or compare the float32 embeddings)`,
+      );
+    }
     const data = value.data instanceof Float32Array ? value.data : Float32Array.from(value.data);
     return { data, rows: value.rows, dim: value.dim };
   }
@@ -34,6 +41,8 @@ function matrixOf(value: unknown, option: string): Matrix {
     return { data: v instanceof Float32Array ? v : Float32Array.from(v), rows: 1, dim: v.length };
   }
   if (!Array.isArray(value)) throw invalidArgument('an Embeddings, a typed array (one vector) or an array of vectors', option, value);
+  // An array of numbers is one vector (as sentence-transformers' cos_sim takes a 1-D list).
+  if (value.length > 0 && value.every((x) => typeof x === 'number')) return { data: Float32Array.from(value as number[]), rows: 1, dim: value.length };
   const rows = value as unknown[];
   const dim = rows.length ? (rows[0] as ArrayLike<number>)?.length ?? 0 : 0;
   const data = new Float32Array(rows.length * dim);

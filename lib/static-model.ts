@@ -2,7 +2,7 @@ import { binding, NativeStaticModel } from './native';
 import { CallOptions, CallQueue, Counters, refuseWhenBusy, withCallerStack } from './queue';
 import { resolveModelDir } from './hub-cache';
 import * as v from './validate';
-import { winnowError } from './errors';
+import { winnowError, noConstructor } from './errors';
 import { Embeddings } from './embeddings';
 
 export interface StaticModelOptions {
@@ -50,6 +50,7 @@ export class StaticModel {
   readonly file: string;
 
   private constructor(native: NativeStaticModel, concurrency: number) {
+    noConstructor(native, 'StaticModel', 'StaticModel.load(dir)');
     this.native = native;
     this.queue = new CallQueue(concurrency);
     const info = native.info();

@@ -1,9 +1,9 @@
 import { binding, NativeEncoding, NativeTokenizer } from './native';
 import { CallOptions, CallQueue, withCallerStack } from './queue';
 import * as v from './validate';
-import { invalidArgument, winnowError } from './errors';
+import { invalidArgument, winnowError, noConstructor } from './errors';
 import { resolveModelDir } from './hub-cache';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface Encoding {
@@ -31,7 +31,10 @@ export interface EncodeOptions {
   /** Overlap between overflowing windows, in tokens. */
   stride?: number;
   returnOverflowing?: boolean;
-  /** Pad (to padToLength, or in encodeBatch to the longest). */
+  /**
+   * Pad (to padToLength, or in encodeBatch to the longest). Naming padToLength, padToMultipleOf or paddingSide
+   * turns it on, as Hugging Face tokenizers' setPadding does; `false` with one of them is refused.
+   */
   padding?: boolean;
   padToLength?: number;
   padToMultipleOf?: number;
@@ -73,7 +76,32 @@ function checkEncodeOptions(options: unknown, where: string, extra: readonly str
   v.positiveInt(o.padToLength, 'padToLength');
   v.positiveInt(o.padToMultipleOf, 'padToMultipleOf');
   v.oneOf(o.paddingSide, 'paddingSide', ['left', 'right'] as const);
-  return o;
+  const named = (['padToLength', 'padToMultipleOf', 'paddingSide'] as const).find((k) => o[k] !== undefined);
+  if (named && o.padding === false) throw invalidArgument(`true or no padding option (${named} is given)`, 'padding', o.padding, 'range');
+  return named && o.padding === undefined ? { ...o, padding: true } : o;
+}
+
+/** Token ids as the Int32Array the native decoder reads: an Int32Array as it is, else integers checked and copied. */
+function idArray(ids: unknown, option: string): Int32Array {
+  if (ids instanceof Int32Array) return ids;
+  const integerView = ArrayBuffer.isView(ids) && !(ids instanceof DataView) && !(ids instanceof Float32Array) &&
+    !(ids instanceof Float64Array) && !(ids instanceof BigInt64Array) && !(ids instanceof BigUint64Array);
+  if (!integerView && !Array.isArray(ids)) throw invalidArgument('an array of token ids (integers)', option, ids);
+  const list = ids as ArrayLike<unknown>;
+  for (let i = 0; i < list.length; i++) {
+    const id = list[i];
+    if (typeof id !== 'number' || !Number.isInteger(id) || id < -2147483648 || id > 2147483647)
+      throw invalidArgument('a token id (a 32-bit integer)', `${option}[${i}]`, id);
+  }
+  return Int32Array.from(list as ArrayLike<number>);
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 /** A Hugging Face tokenizer.json, run by Winnow's C++ tokenizer (ids and offsets identical to `tokenizers`). */
@@ -81,12 +109,16 @@ export class Tokenizer {
   private readonly queue = new CallQueue(1);
   private native: NativeTokenizer | undefined;
   private constructor(native: NativeTokenizer) {
+    noConstructor(native, 'Tokenizer', 'Tokenizer.fromFile(path) or Tokenizer.fromPretrained(dir)');
     this.native = native;
   }
 
   static async fromFile(path: string): Promise<Tokenizer> {
     const caller = new Error();
     if (typeof path !== 'string' || path.length === 0) throw invalidArgument('a file path', 'path', path);
+    if (isDirectory(path)) {
+      throw withCallerStack(winnowError('IO_ERROR', `${path} is a folder, not a tokenizer.json file: pass ${join(path, 'tokenizer.json')}, or the folder to Tokenizer.fromPretrained`), caller);
+    }
     try {
       return new Tokenizer(await binding().NativeTokenizer.fromFile(path));
     } catch (e) {
@@ -147,15 +179,19 @@ export class Tokenizer {
   }
 
   decode(ids: ArrayLike<number>, options?: { skipSpecialTokens?: boolean }): string {
-    const o = v.optionsObject<{ skipSpecialTokens: boolean }>(options, 'decode options', ['skipSpecialTokens']);
-    const arr = ids instanceof Int32Array ? ids : Int32Array.from(ids as ArrayLike<number>);
-    return this.alive().decode(arr, v.bool(o.skipSpecialTokens, 'skipSpecialTokens') ?? false);
+    return this.decodeIds(ids, options, 'ids');
   }
 
   /** `decode` for each id list (Hugging Face tokenizers' decode_batch / transformers.js batch_decode), in order. */
   decodeBatch(idLists: ReadonlyArray<ArrayLike<number>>, options?: { skipSpecialTokens?: boolean }): string[] {
     if (!Array.isArray(idLists)) throw invalidArgument('an array of id arrays', 'idLists', idLists);
-    return idLists.map((ids) => this.decode(ids, options));
+    return idLists.map((ids, i) => this.decodeIds(ids, options, `idLists[${i}]`));
+  }
+
+  private decodeIds(ids: unknown, options: unknown, option: string): string {
+    const o = v.optionsObject<{ skipSpecialTokens: boolean }>(options, 'decode options', ['skipSpecialTokens']);
+    const skip = v.bool(o.skipSpecialTokens, 'skipSpecialTokens') ?? false;
+    return this.alive().decode(idArray(ids, option), skip);
   }
 
   tokenToId(token: string): number | undefined {

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "loaders/model_folder.h"
 #include "pipelines/cross_encoder.h"
 #include "pipelines/sentence_encoder.h"
 #include "ort_library.h"
@@ -182,6 +183,36 @@ TEST_F(PipelineTest, IoBindingEqualsPlainRuns) {
     callers.emplace_back([&, t] { EXPECT_TRUE(bound->Predict(pairs, &results[t]).ok()); });
   for (auto& c : callers) c.join();
   for (const auto& r : results) EXPECT_EQ(r, expected);  // the same kernels on the same inputs: bit for bit
+}
+
+// Paths users get wrong: an absolute `file` is taken as it is; a model file passed as the folder is named for what
+// it is, with the folder to pass; a model without a classification head is refused by CrossEncoder at load.
+TEST_F(PipelineTest, PathsAndHeadsAreCheckedAtLoad) {
+  const std::string dir = kFixtures + "bert-ce-tiny";
+  auto abs = loaders::ResolveOnnxFile(dir, dir + "/onnx/model_quantized.onnx");
+  ASSERT_TRUE(abs.ok()) << abs.status().ToString();
+  EXPECT_EQ(*abs, dir + "/onnx/model_quantized.onnx");
+  auto rel = loaders::ResolveOnnxFile(dir, "model_quantized.onnx");
+  ASSERT_TRUE(rel.ok());
+  EXPECT_EQ(*rel, dir + "/onnx/model_quantized.onnx");
+  EXPECT_FALSE(loaders::ResolveOnnxFile(dir, dir + "/model_quantized.onnx").ok());  // taken as it is: not in onnx/
+
+  const Status file = loaders::MissingModelFolder(dir + "/onnx/model_quantized.onnx");
+  EXPECT_EQ(file.code(), codes::kModelNotFound);
+  EXPECT_NE(file.message().find("is a file, not a model folder"), std::string::npos) << file.message();
+  EXPECT_NE(file.message().find("(" + dir + ")"), std::string::npos) << file.message();
+  EXPECT_NE(file.message().find("{ file: 'model_quantized.onnx' }"), std::string::npos) << file.message();
+  const Status missing = loaders::MissingModelFolder(dir + "/no-such-folder");
+  EXPECT_NE(missing.message().find("does not exist"), std::string::npos) << missing.message();
+
+  CrossEncoderOptions o;
+  o.dir = kFixtures + "e5-tiny";
+  o.ort_library = OrtLibrary();
+  o.threads = 1;
+  auto ce = CrossEncoder::Load(o);
+  ASSERT_FALSE(ce.ok());
+  EXPECT_EQ(ce.status().code(), codes::kOnnxInvalid);
+  EXPECT_NE(ce.status().message().find("SentenceEncoder"), std::string::npos) << ce.status().message();
 }
 
 }  // namespace

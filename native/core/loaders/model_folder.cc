@@ -26,6 +26,24 @@ std::string JoinPath(const std::string& a, const std::string& b) {
   return a + "/" + b;
 }
 
+Status MissingModelFolder(const std::string& dir) {
+  if (!FileExists(dir)) return Status(codes::kModelNotFound, "model folder " + dir + " does not exist");
+  const size_t slash = dir.find_last_of('/');
+  std::string folder = slash == std::string::npos ? "." : dir.substr(0, slash == 0 ? 1 : slash);
+  const std::string name = dir.substr(slash == std::string::npos ? 0 : slash + 1);
+  // A file in onnx/ belongs to the folder above it, where the file option also looks in onnx/.
+  if (folder == "onnx") folder = ".";
+  else if (folder.size() > 5 && folder.compare(folder.size() - 5, 5, "/onnx") == 0) folder.resize(folder.size() - 5);
+  std::string msg = dir + " is a file, not a model folder: pass the folder that holds config.json and tokenizer.json (" +
+                    folder + ")";
+  if (name == "model.onnx") {
+    msg += ", where model.onnx is found by itself";
+  } else if (name.size() > 5 && name.compare(name.size() - 5, 5, ".onnx") == 0) {
+    msg += ", and name the ONNX file with the file option: { file: '" + name + "' }";
+  }
+  return Status(codes::kModelNotFound, msg);
+}
+
 // The .onnx files directly in `dir` (not its subfolders), sorted; empty when there are none or it cannot be read.
 static std::vector<std::string> OnnxFilesIn(const std::string& dir) {
   std::vector<std::string> out;
@@ -42,10 +60,12 @@ static std::vector<std::string> OnnxFilesIn(const std::string& dir) {
 }
 
 StatusOr<std::string> ResolveOnnxFile(const std::string& dir, const std::string& file) {
-  if (!DirExists(dir)) return Status(codes::kModelNotFound, "model folder " + dir + " does not exist");
+  if (!DirExists(dir)) return MissingModelFolder(dir);
   std::vector<std::string> tried;
   if (file.empty()) {
     tried = {JoinPath(dir, "model.onnx"), JoinPath(dir, "onnx/model.onnx")};
+  } else if (file.front() == '/') {
+    tried = {file};
   } else {
     tried = {JoinPath(dir, file)};
     if (file.rfind("onnx/", 0) != 0) tried.push_back(JoinPath(dir, "onnx/" + file));

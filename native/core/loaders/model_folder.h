@@ -15,8 +15,13 @@ bool FileExists(const std::string& path);
 bool DirExists(const std::string& path);
 std::string JoinPath(const std::string& a, const std::string& b);
 
+// codes::kModelNotFound for a model folder that is not a folder: "does not exist", or, when `dir` is a file, that
+// the folder holding it is what to pass (and, for an .onnx file, the file option to name it).
+Status MissingModelFolder(const std::string& dir);
+
 // Finds the ONNX file in `dir`. With `file` empty: model.onnx, then onnx/model.onnx. With `file`
-// set (e.g. "model_quantized.onnx" or "onnx/model_fp16.onnx"): dir/file, then dir/onnx/file.
+// set (e.g. "model_quantized.onnx" or "onnx/model_fp16.onnx"): dir/file, then dir/onnx/file; an absolute `file`
+// is taken as it is.
 // Error codes::kModelNotFound lists every path tried.
 StatusOr<std::string> ResolveOnnxFile(const std::string& dir, const std::string& file);
 

@@ -53,16 +53,39 @@ StatusOr<std::unique_ptr<CrossEncoder>> CrossEncoder::Load(const CrossEncoderOpt
   WINNOW_RETURN_IF_ERROR(m->LoadCommon(options));
   const std::string config_path = loaders::JoinPath(options.dir, "config.json");
 
-  // num_labels: explicit field, else the size of id2label (as transformers' PretrainedConfig does).
+  const auto& outs = m->session_->output_names();
+  m->logits_name_ = m->session_->HasOutput("logits") ? "logits" : (outs.empty() ? "" : outs[0]);
+  if (m->logits_name_.empty()) return Status(codes::kOnnxInvalid, m->session_->path() + " has no outputs");
+  // A sequence classifier's logits are [batch, num_labels] ([batch] for one label). A per-token output (an
+  // embedding model's last_hidden_state) is refused here, at load, rather than by the first predict.
+  const std::optional<std::vector<int64_t>> shape = m->session_->OutputShape(m->logits_name_);
+  const int64_t graph_labels = shape && shape->size() == 2 ? (*shape)[1] : (shape && shape->size() == 1 ? 1 : -1);
+  if (shape && shape->size() > 2) {
+    std::string dims;
+    for (int64_t d : *shape) dims += (dims.empty() ? "" : ", ") + (d < 0 ? std::string("?") : std::to_string(d));
+    return Status(codes::kOnnxInvalid, m->session_->path() + ": output " + m->logits_name_ + " is [" + dims +
+                                           "], not a sequence classifier's [batch, num_labels] (an embedding model? "
+                                           "load it with SentenceEncoder)");
+  }
+
+  // num_labels: explicit field, else the size of id2label (as transformers' PretrainedConfig does), else the
+  // graph's fixed label count, else 2 (transformers' default).
   WINNOW_ASSIGN_OR_RETURN(auto num_labels, loaders::GetInt(m->config_, "num_labels", config_path));
+  bool labels_from_config = true;
   if (num_labels) {
     m->num_labels_ = static_cast<size_t>(*num_labels);
   } else if (auto it = m->config_.find("id2label"); it != m->config_.end() && it->is_object() && !it->empty()) {
     m->num_labels_ = it->size();
   } else {
-    m->num_labels_ = 2;  // transformers' default
+    labels_from_config = false;
+    m->num_labels_ = graph_labels > 0 ? static_cast<size_t>(graph_labels) : 2;
   }
   if (m->num_labels_ == 0) return Status(codes::kConfigInvalid, config_path + ": num_labels must be positive");
+  if (labels_from_config && graph_labels > 0 && static_cast<size_t>(graph_labels) != m->num_labels_) {
+    return Status(codes::kOnnxInvalid, m->session_->path() + ": output " + m->logits_name_ + " has " +
+                                           std::to_string(graph_labels) + " label(s) per pair where " + config_path +
+                                           " names " + std::to_string(m->num_labels_));
+  }
 
   if (options.activation.empty()) {
     WINNOW_ASSIGN_OR_RETURN(auto from_config, ActivationFromConfig(m->config_, config_path));
@@ -78,9 +101,6 @@ StatusOr<std::unique_ptr<CrossEncoder>> CrossEncoder::Load(const CrossEncoderOpt
                                                options.activation + "'");
   }
 
-  const auto& outs = m->session_->output_names();
-  m->logits_name_ = m->session_->HasOutput("logits") ? "logits" : (outs.empty() ? "" : outs[0]);
-  if (m->logits_name_.empty()) return Status(codes::kOnnxInvalid, m->session_->path() + " has no outputs");
   return m;
 }
 

@@ -17,6 +17,7 @@ namespace winnow::pipelines {
 namespace {
 
 using loaders::DirExists;
+using loaders::MissingModelFolder;
 using loaders::FileExists;
 using loaders::JoinPath;
 
@@ -77,7 +78,7 @@ struct Located {
 
 // Finds model.safetensors + tokenizer.json; kModelNotFound lists every path tried.
 StatusOr<Located> Locate(const std::string& dir) {
-  if (!DirExists(dir)) return Status(codes::kModelNotFound, "model folder " + dir + " does not exist");
+  if (!DirExists(dir)) return MissingModelFolder(dir);
   std::vector<std::string> folders;
   const std::string modules_path = JoinPath(dir, "modules.json");
   if (FileExists(modules_path)) {

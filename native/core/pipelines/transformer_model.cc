@@ -14,7 +14,7 @@ using loaders::JoinPath;
 
 Status TransformerModel::LoadCommon(const ModelOptions& options) {
   options_ = options;
-  if (!loaders::DirExists(options.dir)) return Status(codes::kModelNotFound, "model folder " + options.dir + " does not exist");
+  if (!loaders::DirExists(options.dir)) return loaders::MissingModelFolder(options.dir);
   const std::string config_path = JoinPath(options.dir, "config.json");
   WINNOW_ASSIGN_OR_RETURN(config_, loaders::ReadJson(config_path, codes::kConfigInvalid));
   WINNOW_ASSIGN_OR_RETURN(auto tok_config, loaders::ReadOptionalJson(JoinPath(options.dir, "tokenizer_config.json"),

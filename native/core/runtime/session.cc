@@ -549,6 +549,18 @@ bool Session::HasOutput(const std::string& name) const {
   return std::find(output_names_.begin(), output_names_.end(), name) != output_names_.end();
 }
 
+std::optional<std::vector<int64_t>> Session::OutputShape(const std::string& name) const {
+  const auto it = std::find(output_names_.begin(), output_names_.end(), name);
+  if (it == output_names_.end()) return std::nullopt;
+  try {
+    Ort::TypeInfo type = session_->GetOutputTypeInfo(static_cast<size_t>(it - output_names_.begin()));
+    if (type.GetONNXType() != ONNX_TYPE_TENSOR) return std::nullopt;
+    return type.GetTensorTypeAndShapeInfo().GetShape();
+  } catch (const Ort::Exception&) {
+    return std::nullopt;
+  }
+}
+
 Status Session::Run(const std::vector<Int64Input>& inputs, int64_t batch, int64_t seq,
                     const std::vector<const char*>& outputs, std::vector<Ort::Value>* results) const {
   if (binding_) return RunBound(inputs, batch, seq, outputs, results);

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -85,6 +86,9 @@ class Session {
 
   bool HasInput(const std::string& name) const;
   bool HasOutput(const std::string& name) const;
+  // The declared shape of a tensor output (-1 for a dimension the graph leaves open); nullopt when there is no such
+  // output, it is not a tensor, or ONNX Runtime cannot say.
+  std::optional<std::vector<int64_t>> OutputShape(const std::string& name) const;
   const std::vector<std::string>& input_names() const { return input_names_; }
   const std::vector<std::string>& output_names() const { return output_names_; }
   // "cpu" or "cuda:N": where the session actually runs.
