@@ -19,6 +19,7 @@ export interface CrossEncoderOptions extends TransformerLoadOptions {
 }
 
 const LOAD_OPTIONS = [...TRANSFORMER_LOAD_OPTIONS, 'activation'] as const;
+const LOADER: v.Loader = { name: 'CrossEncoder.load', options: LOAD_OPTIONS };
 
 export interface PredictOptions extends CallOptions {}
 const PREDICT_OPTIONS = ['signal', 'onProgress'] as const;
@@ -94,7 +95,7 @@ export class CrossEncoder {
    * Only the second text of a pair is truncated; a first text that does not fit alone is QUERY_TOO_LONG.
    */
   async predict(pairs: ReadonlyArray<readonly [string, string]>, options?: PredictOptions): Promise<Float32Array> {
-    const o = v.optionsObject<PredictOptions>(options, 'predict options', PREDICT_OPTIONS);
+    const o = v.optionsObject<PredictOptions>(options, 'predict options', PREDICT_OPTIONS, LOADER);
     const [a, b] = v.pairArrays(pairs, 'pairs');
     const call: CallOptions = { signal: v.abortSignal(o.signal, 'signal'), onProgress: v.func(o.onProgress, 'onProgress') as CallOptions['onProgress'] };
     const native = this.alive();
@@ -103,7 +104,7 @@ export class CrossEncoder {
 
   /** Scores every document against the query (tokenized once) and returns them best first. */
   async rank(query: string, documents: readonly string[], options?: RankOptions): Promise<RankResult[]> {
-    const o = v.optionsObject<RankOptions>(options, 'rank options', RANK_OPTIONS);
+    const o = v.optionsObject<RankOptions>(options, 'rank options', RANK_OPTIONS, LOADER);
     if (typeof query !== 'string') throw invalidArgument('a string', 'query', query);
     const docs = v.stringArray(documents, 'documents');
     const topK = v.positiveInt(o.topK, 'topK');

@@ -19,6 +19,7 @@ export interface PruningEncoderOptions extends TransformerLoadOptions {
   threshold?: number;
 }
 const LOAD_OPTIONS = [...TRANSFORMER_LOAD_OPTIONS, 'threshold'] as const;
+const LOADER: v.Loader = { name: 'PruningEncoder.load', options: LOAD_OPTIONS };
 
 export interface PruneOptions extends CallOptions {
   /** Keep a sentence (token) when its keep probability exceeds this. Default: the model's threshold (sentence), 0.5 (token). */
@@ -123,7 +124,7 @@ export class PruningEncoder {
 
   /** Prunes each pair's document (a string, or its sentences as string[]) against its query. Results in input order. */
   async predictWithPruning(pairs: ReadonlyArray<readonly [string, Doc]>, options?: PruneOptions): Promise<PruneResult[]> {
-    const o = v.optionsObject<PruneOptions>(options, 'predictWithPruning options', PRUNE_OPTIONS);
+    const o = v.optionsObject<PruneOptions>(options, 'predictWithPruning options', PRUNE_OPTIONS, LOADER);
     if (!Array.isArray(pairs)) throw invalidArgument('an array of [query, document] pairs', 'pairs', pairs);
     const queries: string[] = [];
     const index = new Map<string, number>();
@@ -147,7 +148,7 @@ export class PruningEncoder {
 
   /** Prunes many documents against one query (tokenized once). Same results as predictWithPruning. */
   async prune(query: string, documents: readonly Doc[], options?: PruneOptions): Promise<PruneResult[]> {
-    const o = v.optionsObject<PruneOptions>(options, 'prune options', PRUNE_OPTIONS);
+    const o = v.optionsObject<PruneOptions>(options, 'prune options', PRUNE_OPTIONS, LOADER);
     if (typeof query !== 'string') throw invalidArgument('a string', 'query', query);
     if (!Array.isArray(documents)) throw invalidArgument('an array of documents', 'documents', documents);
     const docs = documents.map((d, i) => documentValue(d, `documents[${i}]`));
@@ -156,7 +157,7 @@ export class PruningEncoder {
 
   /** Ranking only, CrossEncoder-compatible: sigmoid scores, one block per pair, the document truncated to maxLength. */
   async predict(pairs: ReadonlyArray<readonly [string, string]>, options?: PruningPredictOptions): Promise<Float32Array> {
-    const o = v.optionsObject<PruningPredictOptions>(options, 'predict options', PREDICT_OPTIONS);
+    const o = v.optionsObject<PruningPredictOptions>(options, 'predict options', PREDICT_OPTIONS, LOADER);
     const [a, b] = v.pairArrays(pairs, 'pairs');
     const call: CallOptions = { signal: v.abortSignal(o.signal, 'signal'), onProgress: v.func(o.onProgress, 'onProgress') as CallOptions['onProgress'] };
     const native = this.alive();

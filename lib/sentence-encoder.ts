@@ -17,6 +17,7 @@ export interface SentenceEncoderOptions extends TransformerLoadOptions {
 }
 
 const LOAD_OPTIONS = [...TRANSFORMER_LOAD_OPTIONS] as const;
+const LOADER: v.Loader = { name: 'SentenceEncoder.load', options: LOAD_OPTIONS };
 
 export type { Precision };
 const PRECISIONS = ['float32', 'int8', 'uint8', 'binary', 'ubinary'] as const;
@@ -112,7 +113,7 @@ export class SentenceEncoder {
    * sentence-transformers does). Quantised precisions return Int8Array / Uint8Array rows.
    */
   async encode<P extends Precision = 'float32'>(texts: readonly string[], options?: SentenceEncodeOptions<P>): Promise<Embeddings<PrecisionArray[P]>> {
-    const o = v.optionsObject<SentenceEncodeOptions<P>>(options, 'encode options', ENCODE_OPTIONS);
+    const o = v.optionsObject<SentenceEncodeOptions<P>>(options, 'encode options', ENCODE_OPTIONS, LOADER);
     const list = v.stringArray(texts, 'texts');
     const prompt = this.checkPrompt(v.str(o.prompt, 'prompt'));
     const normalize = v.bool(o.normalize, 'normalize');

@@ -16,6 +16,7 @@ export interface StaticModelOptions {
   concurrency?: number;
 }
 const LOAD_OPTIONS = ['normalize', 'threads', 'concurrency', 'revision'] as const;
+const LOADER: v.Loader = { name: 'StaticModel.load', options: LOAD_OPTIONS };
 
 export interface StaticEncodeOptions extends CallOptions {
   /** Tokens kept per text (after a cut to maxLength × median token length characters). Default 512; null: no truncation. */
@@ -82,7 +83,7 @@ export class StaticModel {
 
   /** Embeds texts on native threads: one contiguous `texts.length × dim` matrix, in input order. */
   async encode(texts: readonly string[], options?: StaticEncodeOptions): Promise<Embeddings> {
-    const o = v.optionsObject<StaticEncodeOptions>(options, 'encode options', ENCODE_OPTIONS);
+    const o = v.optionsObject<StaticEncodeOptions>(options, 'encode options', ENCODE_OPTIONS, LOADER);
     const list = v.stringArray(texts, 'texts');
     const native = this.alive();
     const opts = encodeOptions(o);
@@ -92,7 +93,7 @@ export class StaticModel {
 
   /** encode() on the calling thread, for a handful of short texts on a hot path. */
   encodeSync(texts: readonly string[], options?: Omit<StaticEncodeOptions, 'signal' | 'onProgress'>): Embeddings {
-    const o = v.optionsObject<StaticEncodeOptions>(options, 'encodeSync options', SYNC_OPTIONS);
+    const o = v.optionsObject<StaticEncodeOptions>(options, 'encodeSync options', SYNC_OPTIONS, LOADER);
     const list = v.stringArray(texts, 'texts');
     const native = this.alive();
     return new Embeddings(native.encodeSync(list, encodeOptions(o)), list.length, this.dim);
@@ -100,7 +101,7 @@ export class StaticModel {
 
   /** Per-token vectors: for each text a `tokens × dim` array of (mapped, weighted) table rows, not normalised. */
   async encodeAsSequence(texts: readonly string[], options?: StaticEncodeOptions): Promise<Float32Array[]> {
-    const o = v.optionsObject<StaticEncodeOptions>(options, 'encodeAsSequence options', ENCODE_OPTIONS);
+    const o = v.optionsObject<StaticEncodeOptions>(options, 'encodeAsSequence options', ENCODE_OPTIONS, LOADER);
     const list = v.stringArray(texts, 'texts');
     const native = this.alive();
     const opts = encodeOptions(o);
@@ -109,7 +110,7 @@ export class StaticModel {
 
   /** Tokens each text contributes (after the character cut, unknown-token removal and maxLength): tokenization only. */
   async countTokens(texts: readonly string[], options?: StaticEncodeOptions): Promise<Uint32Array> {
-    const o = v.optionsObject<StaticEncodeOptions>(options, 'countTokens options', ENCODE_OPTIONS);
+    const o = v.optionsObject<StaticEncodeOptions>(options, 'countTokens options', ENCODE_OPTIONS, LOADER);
     const list = v.stringArray(texts, 'texts');
     const native = this.alive();
     const opts = encodeOptions(o);

@@ -34,9 +34,26 @@ function editDistance(a: string, b: string): number {
 }
 
 /** Refuses unknown option names, naming the intended one when it can tell. */
-export function checkOptionNames(options: object, known: readonly string[], where: string): void {
+/**
+ * A model's load function and its options. Python users pass batch_size to predict / encode; in Winnow it is set
+ * once, at load, so a call that gets one of these says where it goes instead of only refusing it.
+ */
+export interface Loader {
+  name: string;
+  options: readonly string[];
+}
+
+export function checkOptionNames(options: object, known: readonly string[], where: string, loader?: Loader): void {
   for (const key of Object.keys(options)) {
     if (known.includes(key)) continue;
+    const named = ALIASES[key] ?? key;
+    if (loader && loader.options.includes(named) && !known.includes(named)) {
+      const err = new TypeError(
+        `Unknown option ${key} for ${where}: ${named} is an option of ${loader.name}(dir, { ${named} }), set once for the model's calls`,
+      ) as TypeError & { code: string };
+      err.code = 'INVALID_ARGUMENT';
+      throw err;
+    }
     let hint = ALIASES[key] && known.includes(ALIASES[key]) ? ALIASES[key] : undefined;
     if (!hint) {
       const lower = key.toLowerCase().replace(/[_-]/g, '');
@@ -50,10 +67,11 @@ export function checkOptionNames(options: object, known: readonly string[], wher
   }
 }
 
-export function optionsObject<T extends object>(value: unknown, where: string, known: readonly string[]): Partial<T> {
+/** `loader`: for a model's call options, the load function that takes the model-wide ones (named when misplaced). */
+export function optionsObject<T extends object>(value: unknown, where: string, known: readonly string[], loader?: Loader): Partial<T> {
   if (value === undefined || value === null) return {};
   if (typeof value !== 'object' || Array.isArray(value)) throw invalidArgument('an object', where, value);
-  checkOptionNames(value, known, where);
+  checkOptionNames(value, known, where, loader);
   return value as Partial<T>;
 }
 

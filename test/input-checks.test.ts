@@ -201,6 +201,24 @@ describe('CrossEncoder.load checks the graph and the paths it is given', () => {
   });
 });
 
+describe('load options passed to a call', () => {
+  it('say which load function takes them', async () => {
+    const ce = await CrossEncoder.load(TINY, { threads: 1 });
+    for (const key of ['batchSize', 'batch_size', 'device']) {
+      const e = await errorOf(() => ce.predict([['a', 'b']], { [key]: 2 } as never));
+      expect(e.code).toBe('INVALID_ARGUMENT');
+      expect(e.message).toMatch(/is an option of CrossEncoder\.load\(dir, \{ (batchSize|device) \}\)/);
+    }
+    expect((await errorOf(() => ce.predict([['a', 'b']], { bogus: 1 } as never))).message).toMatch(/known options: signal, onProgress/);
+    ce.dispose();
+    // StaticModel.load takes no device: not named as a load option there.
+    const sm = await StaticModel.load(path.join(FIXTURES, 'potion-tiny'));
+    expect((await errorOf(() => sm.encode(['a'], { device: 'cpu' } as never))).message).not.toMatch(/StaticModel\.load/);
+    expect((await errorOf(() => sm.encode(['a'], { normalize: true } as never))).message).toMatch(/StaticModel\.load\(dir, \{ normalize \}\)/);
+    sm.dispose();
+  });
+});
+
 describe('onProgress that throws', () => {
   it('stops the call, which rejects with what the callback threw; the model stays usable', async () => {
     const ce = await CrossEncoder.load(TINY, { threads: 1, batchSize: 4 });
