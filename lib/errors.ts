@@ -22,6 +22,21 @@ export interface WinnowError extends Error {
   code: WinnowErrorCode;
 }
 
+const CODES: ReadonlySet<string> = new Set<WinnowErrorCode>([
+  'INVALID_ARGUMENT', 'MODEL_NOT_FOUND', 'CONFIG_INVALID', 'TOKENIZER_INVALID', 'TOKENIZER_UNSUPPORTED', 'ONNX_INVALID',
+  'ORT_LOAD_FAILED', 'INFERENCE_FAILED', 'QUERY_TOO_LONG', 'SAFETENSORS_INVALID', 'CUDA_UNAVAILABLE', 'IO_ERROR',
+  'DISPOSED', 'MODEL_BUSY', 'ABORTED', 'NATIVE_LOAD_FAILED', 'INTERNAL',
+]);
+
+/**
+ * Whether `e` is an error thrown by Winnow, for `catch (e)`: narrows `e.code` to the codes, so that a misspelt
+ * code is a compile error. (An `onProgress` that throws makes the call reject with its own error, which is not one.)
+ */
+export function isWinnowError(e: unknown): e is WinnowError {
+  const code: unknown = e instanceof Error ? (e as Error & { code?: unknown }).code : undefined;
+  return typeof code === 'string' && CODES.has(code);
+}
+
 function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.length > 40 ? value.slice(0, 40) + '…' : value);
   if (typeof value === 'bigint') return `${value}n`;

@@ -9,7 +9,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { invalidArgument, winnowError } from './errors';
+import { invalidArgument, invalidArgumentText, winnowError } from './errors';
 
 /** The hub cache folder, as huggingface_hub finds it: HF_HUB_CACHE, else $HF_HOME/hub, else $XDG_CACHE_HOME/huggingface/hub, else ~/.cache/huggingface/hub. */
 export function hubCacheDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -70,7 +70,7 @@ export function resolveModelDir(dir: string, revision: string | undefined, env: 
   const parts = existsSync(dir) ? null : parseHubId(dir);
   if (!parts) {
     if (revision !== undefined) {
-      throw winnowError('INVALID_ARGUMENT', `revision ${JSON.stringify(revision)} applies to hub ids in the local Hugging Face cache, but ${dir} is ${existsSync(dir) ? 'a local path' : 'not a hub id'}`);
+      throw invalidArgumentText(`revision ${JSON.stringify(revision)} applies to hub ids in the local Hugging Face cache, but ${dir} is ${existsSync(dir) ? 'a local path' : 'not a hub id'}`, 'range');
     }
     return dir; // a local path: the native loader reports what is missing in it
   }

@@ -3,7 +3,9 @@ export type { CrossEncoderOptions, PredictOptions, RankOptions, RankResult, Acti
 export { Tokenizer } from './tokenizer';
 export type { Encoding, EncodeOptions, EncodeBatchOptions } from './tokenizer';
 export type { Counters, ModelCounters, CallOptions } from './queue';
+export { isWinnowError } from './errors';
 export type { WinnowError, WinnowErrorCode } from './errors';
+export type { NativeProgress as Progress } from './native';
 export { runtimeInfo } from './native';
 export type { SimdLevel } from './native';
 export { Embeddings } from './embeddings';

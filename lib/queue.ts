@@ -115,6 +115,10 @@ export class CallQueue {
       }
     } catch (e) {
       if (progressFailure && e === progressFailure.error) throw e;
+      // An aborted call keeps the signal's reason (AbortSignal.timeout()'s TimeoutError, abort(reason)) as its cause.
+      if (signal?.aborted && e instanceof Error && (e as { code?: string }).code === 'ABORTED' && e.cause === undefined) {
+        e.cause = signal.reason;
+      }
       throw withCallerStack(e, caller);
     }
   }

@@ -3,7 +3,7 @@ import { CallOptions, CallQueue, ModelCounters, modelCounters, refuseWhenBusy, w
 import * as v from './validate';
 import { TRANSFORMER_LOAD_OPTIONS, TransformerLoadOptions, transformerLoadOptions } from './model-options';
 import { invalidArgument, winnowError, noConstructor } from './errors';
-import { Embeddings, Precision } from './embeddings';
+import { EmbeddingArray, Embeddings, Precision } from './embeddings';
 import { EmbeddingsLike, SimilarityFunction, similarity, similarityPairwise } from './similarity';
 import type { Device } from './cross-encoder';
 
@@ -110,10 +110,14 @@ export class SentenceEncoder {
 
   /**
    * Embeds `texts` in input order. Texts longer than maxLength tokens are truncated (as
-   * sentence-transformers does). Quantised precisions return Int8Array / Uint8Array rows.
+   * sentence-transformers does). Quantised precisions return Int8Array / Uint8Array rows. The result's type follows
+   * `precision` when it is a constant (float32 without it); a precision only known at run time gives the union.
    */
-  async encode<P extends Precision = 'float32'>(texts: readonly string[], options?: SentenceEncodeOptions<P>): Promise<Embeddings<PrecisionArray[P]>> {
-    const o = v.optionsObject<SentenceEncodeOptions<P>>(options, 'encode options', ENCODE_OPTIONS, LOADER);
+  encode(texts: readonly string[], options?: SentenceEncodeOptions<'float32'>): Promise<Embeddings<Float32Array>>;
+  encode<P extends Precision>(texts: readonly string[], options: SentenceEncodeOptions<P> & { precision: P }): Promise<Embeddings<PrecisionArray[P]>>;
+  encode(texts: readonly string[], options?: SentenceEncodeOptions): Promise<Embeddings<EmbeddingArray>>;
+  async encode(texts: readonly string[], options?: SentenceEncodeOptions): Promise<Embeddings<EmbeddingArray>> {
+    const o = v.optionsObject<SentenceEncodeOptions>(options, 'encode options', ENCODE_OPTIONS, LOADER);
     const list = v.stringArray(texts, 'texts');
     const prompt = this.checkPrompt(v.str(o.prompt, 'prompt'));
     const normalize = v.bool(o.normalize, 'normalize');
@@ -124,14 +128,17 @@ export class SentenceEncoder {
     const native = this.alive();
     const params = { prompt, normalize, dimensions, precision, ranges };
     const r = await this.queue.run((n) => native.encode(list, params, n), call);
-    return new Embeddings(r.data as PrecisionArray[P], r.rows, r.dim, precision);
+    return new Embeddings(r.data as EmbeddingArray, r.rows, r.dim, precision);
   }
 
   /**
    * `encode` for search queries (sentence-transformers' encode_query): without a `prompt` option, the
    * config's prompt named 'query' when it has one, else as `encode` (the default prompt).
    */
-  encodeQuery<P extends Precision = 'float32'>(texts: readonly string[], options?: SentenceEncodeOptions<P>): Promise<Embeddings<PrecisionArray[P]>> {
+  encodeQuery(texts: readonly string[], options?: SentenceEncodeOptions<'float32'>): Promise<Embeddings<Float32Array>>;
+  encodeQuery<P extends Precision>(texts: readonly string[], options: SentenceEncodeOptions<P> & { precision: P }): Promise<Embeddings<PrecisionArray[P]>>;
+  encodeQuery(texts: readonly string[], options?: SentenceEncodeOptions): Promise<Embeddings<EmbeddingArray>>;
+  encodeQuery(texts: readonly string[], options?: SentenceEncodeOptions): Promise<Embeddings<EmbeddingArray>> {
     return this.encode(texts, this.withPrompt(options, ['query']));
   }
 
@@ -139,7 +146,10 @@ export class SentenceEncoder {
    * `encode` for documents (sentence-transformers' encode_document): without a `prompt` option, the first of
    * the config's prompts named 'document', 'passage', 'corpus', else as `encode` (the default prompt).
    */
-  encodeDocument<P extends Precision = 'float32'>(texts: readonly string[], options?: SentenceEncodeOptions<P>): Promise<Embeddings<PrecisionArray[P]>> {
+  encodeDocument(texts: readonly string[], options?: SentenceEncodeOptions<'float32'>): Promise<Embeddings<Float32Array>>;
+  encodeDocument<P extends Precision>(texts: readonly string[], options: SentenceEncodeOptions<P> & { precision: P }): Promise<Embeddings<PrecisionArray[P]>>;
+  encodeDocument(texts: readonly string[], options?: SentenceEncodeOptions): Promise<Embeddings<EmbeddingArray>>;
+  encodeDocument(texts: readonly string[], options?: SentenceEncodeOptions): Promise<Embeddings<EmbeddingArray>> {
     return this.encode(texts, this.withPrompt(options, ['document', 'passage', 'corpus']));
   }
 

@@ -14,7 +14,7 @@ export interface Encoding {
   /** [start, end) pairs in UTF-16 code units of the text each token came from; (0, 0) for added special tokens. */
   offsets: Uint32Array;
   /** 0 for the first text, 1 for the pair, null for special tokens. */
-  sequenceIds: (number | null)[];
+  sequenceIds: (0 | 1 | null)[];
   // The typed arrays of one encode / encodeBatch call are views into one shared ArrayBuffer
   // (`ids.buffer` is that buffer); `.slice()` one to keep it on its own.
   /** Windows cut off by truncation (with returnOverflowing). */
@@ -51,8 +51,8 @@ const ENCODE_OPTIONS = [
  */
 function finishEncoding(e: NativeEncoding): Encoding {
   const raw = e.sequenceIds as unknown as Int8Array;
-  const seq: (number | null)[] = new Array(raw.length);
-  for (let i = 0; i < raw.length; i++) seq[i] = raw[i] < 0 ? null : raw[i];
+  const seq: (0 | 1 | null)[] = new Array(raw.length);
+  for (let i = 0; i < raw.length; i++) seq[i] = raw[i] < 0 ? null : (raw[i] as 0 | 1);
   e.sequenceIds = seq;
   if (e.overflowing) for (const o of e.overflowing) finishEncoding(o);
   return e;
@@ -159,7 +159,7 @@ export class Tokenizer {
   }
 
   /** Encodes many texts (or [text, pair] tuples) on native threads (`threads`, default one per core), off the event loop. */
-  async encodeBatch(inputs: ReadonlyArray<string | readonly [string, string]>, options?: EncodeBatchOptions): Promise<Encoding[]> {
+  async encodeBatch(inputs: readonly string[] | ReadonlyArray<readonly [string, string]>, options?: EncodeBatchOptions): Promise<Encoding[]> {
     const o = checkEncodeOptions(options, 'encodeBatch options', ['threads']) as EncodeBatchOptions;
     v.positiveInt(o.threads, 'threads', 1024);
     if (!Array.isArray(inputs)) throw invalidArgument('an array of strings or [string, string] pairs', 'inputs', inputs);

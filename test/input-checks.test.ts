@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CrossEncoder, Embeddings, SentenceEncoder, StaticModel, Tokenizer, semanticSearch, similarity } from '../lib/index';
+import { CrossEncoder, Embeddings, SentenceEncoder, StaticModel, Tokenizer, isWinnowError, semanticSearch, similarity } from '../lib/index';
 import { corpusPairs, FIXTURES } from './helpers/reference';
 
 const TINY = path.join(FIXTURES, 'bert-ce-tiny');
@@ -216,6 +216,25 @@ describe('load options passed to a call', () => {
     expect((await errorOf(() => sm.encode(['a'], { device: 'cpu' } as never))).message).not.toMatch(/StaticModel\.load/);
     expect((await errorOf(() => sm.encode(['a'], { normalize: true } as never))).message).toMatch(/StaticModel\.load\(dir, \{ normalize \}\)/);
     sm.dispose();
+  });
+});
+
+describe('errors a catch block can tell apart', () => {
+  it('isWinnowError, the abort reason as cause, and revision with a local path as a RangeError', async () => {
+    const missing = await errorOf(() => CrossEncoder.load(path.join(FIXTURES, 'no-such-model')));
+    expect(isWinnowError(missing)).toBe(true);
+    expect(isWinnowError(new Error('x'))).toBe(false);
+    expect(isWinnowError(Object.assign(new Error('x'), { code: 'ENOENT' }))).toBe(false);
+    expect(isWinnowError({ code: 'ABORTED' })).toBe(false);
+    const ce = await CrossEncoder.load(TINY, { threads: 1 });
+    const reason = new Error('deadline');
+    const aborted = await errorOf(() => ce.predict(corpusPairs(4), { signal: AbortSignal.abort(reason) }));
+    expect(aborted.code).toBe('ABORTED');
+    expect(aborted.cause).toBe(reason);
+    ce.dispose();
+    const revision = await errorOf(() => CrossEncoder.load(TINY, { revision: 'main' }));
+    expect(revision).toBeInstanceOf(RangeError);
+    expect(revision.code).toBe('INVALID_ARGUMENT');
   });
 });
 

@@ -1,0 +1,47 @@
+// Compiled (never run) by test/types.test.ts with tsc --strict: what a TypeScript user writes must type-check, and
+// each `@ts-expect-error` line is a mistake the declarations must catch (tsc fails on an unused one).
+import {
+  CrossEncoder, Embeddings, SentenceEncoder, Tokenizer, isWinnowError, similarity,
+  type Progress, type WinnowErrorCode,
+} from '../../lib/index';
+
+declare const enc: SentenceEncoder;
+declare const tok: Tokenizer;
+declare const quantize: boolean;
+
+export async function precisions(): Promise<void> {
+  const f: Embeddings<Float32Array> = await enc.encode(['a']);
+  const i8: Embeddings<Int8Array> = await enc.encode(['a'], { precision: 'int8' });
+  const u8: Embeddings<Uint8Array> = await enc.encodeQuery(['a'], { precision: 'ubinary' });
+  const d: Embeddings<Float32Array> = await enc.encodeDocument(['a'], { prompt: 'passage: ' });
+  // A precision known only at run time: the union, never a promise of Int8Array.
+  const either = await enc.encode(['a'], { precision: quantize ? 'int8' : undefined });
+  // @ts-expect-error Float32Array | Int8Array is not Int8Array
+  const wrong: Int8Array = either.data;
+  void [f, i8, u8, d, wrong];
+}
+
+export async function batches(): Promise<void> {
+  await tok.encodeBatch(['a', 'b']);
+  await tok.encodeBatch([['q', 'd']]);
+  // @ts-expect-error texts and pairs are not mixed in one call
+  await tok.encodeBatch(['a', ['q', 'd']]);
+  const seq: (0 | 1 | null)[] = tok.encode('a', 'b').sequenceIds;
+  void seq;
+}
+
+export async function errors(): Promise<void> {
+  try {
+    await CrossEncoder.load('/nope', { onProgress: undefined } as never);
+  } catch (e) {
+    if (isWinnowError(e)) {
+      const code: WinnowErrorCode = e.code;
+      // @ts-expect-error not one of the codes
+      if (e.code === 'MODEL_NOT_FOUN') return;
+      void code;
+    }
+  }
+  const report = (p: Progress): number => p.done / p.total;
+  void report;
+  void similarity([1, 0], [[1, 0]]);
+}
