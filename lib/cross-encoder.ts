@@ -36,8 +36,12 @@ export interface RankResult {
   /** Position of the document in the input array. */
   index: number;
   score: number;
+  /** The document (with returnDocuments). */
   text?: string;
 }
+
+/** A (query, document) pair. From `map`, write `docs.map((d) => [query, d] as const)` to keep the tuple type. */
+export type Pair = readonly [string, string];
 
 /**
  * A cross-encoder reranker: scores (query, document) pairs with a sequence-classification model,
@@ -94,7 +98,7 @@ export class CrossEncoder {
    * Scores pairs. Returns pairs.length × numLabels scores in input order (row-major).
    * Only the second text of a pair is truncated; a first text that does not fit alone is QUERY_TOO_LONG.
    */
-  async predict(pairs: ReadonlyArray<readonly [string, string]>, options?: PredictOptions): Promise<Float32Array> {
+  async predict(pairs: ReadonlyArray<Pair>, options?: PredictOptions): Promise<Float32Array> {
     const o = v.optionsObject<PredictOptions>(options, 'predict options', PREDICT_OPTIONS, LOADER);
     const [a, b] = v.pairArrays(pairs, 'pairs');
     const call: CallOptions = { signal: v.abortSignal(o.signal, 'signal'), onProgress: v.func(o.onProgress, 'onProgress') as CallOptions['onProgress'] };
@@ -103,6 +107,8 @@ export class CrossEncoder {
   }
 
   /** Scores every document against the query (tokenized once) and returns them best first. */
+  rank(query: string, documents: readonly string[], options: RankOptions & { returnDocuments: true }): Promise<Array<RankResult & { text: string }>>;
+  rank(query: string, documents: readonly string[], options?: RankOptions): Promise<RankResult[]>;
   async rank(query: string, documents: readonly string[], options?: RankOptions): Promise<RankResult[]> {
     const o = v.optionsObject<RankOptions>(options, 'rank options', RANK_OPTIONS, LOADER);
     if (typeof query !== 'string') throw invalidArgument('a string', 'query', query);

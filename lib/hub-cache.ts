@@ -95,8 +95,14 @@ export function resolveModelDir(dir: string, revision: string | undefined, env: 
     }
     commit = readFileSync(ref, 'utf8').trim();
   }
+  if (!COMMIT.test(commit)) {
+    throw winnowError(
+      'MODEL_NOT_FOUND',
+      `hub id ${dir}: ${path.join(repo, 'refs', ...rev.split('/'))} names ${JSON.stringify(commit.slice(0, 80))}, not a 40-character commit hash (huggingface_hub writes one; is the cache damaged?). ${fetch}`,
+    );
+  }
   const snapshot = path.join(repo, 'snapshots', commit);
-  if (!COMMIT.test(commit) || !isDirectory(snapshot)) {
+  if (!isDirectory(snapshot)) {
     let snapshots = 'none';
     try {
       snapshots = readdirSync(path.join(repo, 'snapshots')).sort().join(', ') || 'none';

@@ -1,5 +1,5 @@
 export { CrossEncoder } from './cross-encoder';
-export type { CrossEncoderOptions, PredictOptions, RankOptions, RankResult, Activation, Device } from './cross-encoder';
+export type { CrossEncoderOptions, PredictOptions, RankOptions, RankResult, Activation, Device, Pair } from './cross-encoder';
 export { Tokenizer } from './tokenizer';
 export type { Encoding, EncodeOptions, EncodeBatchOptions } from './tokenizer';
 export type { Counters, ModelCounters, CallOptions } from './queue';

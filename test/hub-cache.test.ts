@@ -166,6 +166,12 @@ describe('hub ids from the local Hugging Face cache', () => {
     expect(dangling.message).toContain(`commit ${MISSING}`);
     expect(dangling.message).toContain('snapshots: none');
 
+    // A ref naming something that is not a commit hash (a hand-made or damaged cache) is said to be that.
+    addSnapshot(cache, 'winnow-test/short-ref', 'abc123', path.join(FIXTURES, 'potion-tiny'), ['main']);
+    const shortRef = await StaticModel.load('winnow-test/short-ref').catch((e) => e);
+    expect(shortRef.code).toBe('MODEL_NOT_FOUND');
+    expect(shortRef.message).toContain('names "abc123", not a 40-character commit hash');
+
     const unknownCommit = await StaticModel.load('potion-tiny', { revision: MISSING }).catch((e) => e);
     expect(unknownCommit.code).toBe('MODEL_NOT_FOUND');
     expect(unknownCommit.message).toContain(`snapshots: ${COMMIT_A}`);

@@ -30,6 +30,17 @@ export async function batches(): Promise<void> {
   void seq;
 }
 
+declare const ce: CrossEncoder;
+export async function reranking(docs: string[]): Promise<void> {
+  const withText = await ce.rank('q', docs, { returnDocuments: true, topK: 3 });
+  const first: string = withText[0].text; // present with returnDocuments: true
+  const plain = await ce.rank('q', docs);
+  // @ts-expect-error text is optional without returnDocuments
+  const maybe: string = plain[0].text;
+  await ce.predict(docs.map((d) => ['q', d] as const));
+  void [first, maybe];
+}
+
 export async function errors(): Promise<void> {
   try {
     await CrossEncoder.load('/nope', { onProgress: undefined } as never);
