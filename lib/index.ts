@@ -11,7 +11,7 @@ export type { SimdLevel } from './native';
 export { Embeddings } from './embeddings';
 export type { EmbeddingArray } from './embeddings';
 export { PruningEncoder } from './pruning-encoder';
-export type { PruningEncoderOptions, PruneOptions, PruneResult, PrunedSentence, PruningGranularity, PruningLanguage, PruningPredictOptions } from './pruning-encoder';
+export type { PruningEncoderOptions, PruneOptions, PruneResult, PruneResultWithSentences, PrunedSentence, PruningGranularity, PruningLanguage, PruningPredictOptions } from './pruning-encoder';
 export { SentenceEncoder } from './sentence-encoder';
 export type { SentenceEncoderOptions, SentenceEncodeOptions, Precision, PrecisionArray } from './sentence-encoder';
 export { StaticModel } from './static-model';

@@ -56,6 +56,11 @@ export interface PruneResult {
   sentences?: PrunedSentence[];
 }
 
+/** Options that return every sentence (returnSentences with sentence granularity, the default). */
+type SentencesOptions = PruneOptions & { returnSentences: true; granularity?: 'sentence' };
+/** A result with its sentences present. */
+export type PruneResultWithSentences = PruneResult & { sentences: PrunedSentence[] };
+
 export interface PruningPredictOptions extends CallOptions {}
 const PREDICT_OPTIONS = ['signal', 'onProgress'] as const;
 
@@ -123,6 +128,8 @@ export class PruningEncoder {
   }
 
   /** Prunes each pair's document (a string, or its sentences as string[]) against its query. Results in input order. */
+  predictWithPruning(pairs: ReadonlyArray<readonly [string, Doc]>, options: SentencesOptions): Promise<PruneResultWithSentences[]>;
+  predictWithPruning(pairs: ReadonlyArray<readonly [string, Doc]>, options?: PruneOptions): Promise<PruneResult[]>;
   async predictWithPruning(pairs: ReadonlyArray<readonly [string, Doc]>, options?: PruneOptions): Promise<PruneResult[]> {
     const o = v.optionsObject<PruneOptions>(options, 'predictWithPruning options', PRUNE_OPTIONS, LOADER);
     if (!Array.isArray(pairs)) throw invalidArgument('an array of [query, document] pairs', 'pairs', pairs);
@@ -147,6 +154,8 @@ export class PruningEncoder {
   }
 
   /** Prunes many documents against one query (tokenized once). Same results as predictWithPruning. */
+  prune(query: string, documents: readonly Doc[], options: SentencesOptions): Promise<PruneResultWithSentences[]>;
+  prune(query: string, documents: readonly Doc[], options?: PruneOptions): Promise<PruneResult[]>;
   async prune(query: string, documents: readonly Doc[], options?: PruneOptions): Promise<PruneResult[]> {
     const o = v.optionsObject<PruneOptions>(options, 'prune options', PRUNE_OPTIONS, LOADER);
     if (typeof query !== 'string') throw invalidArgument('a string', 'query', query);

@@ -1,7 +1,7 @@
 // Compiled (never run) by test/types.test.ts with tsc --strict: what a TypeScript user writes must type-check, and
 // each `@ts-expect-error` line is a mistake the declarations must catch (tsc fails on an unused one).
 import {
-  CrossEncoder, Embeddings, SentenceEncoder, Tokenizer, isWinnowError, similarity,
+  CrossEncoder, Embeddings, PruningEncoder, SentenceEncoder, Tokenizer, isWinnowError, similarity,
   type Progress, type WinnowErrorCode,
 } from '../../lib/index';
 
@@ -28,6 +28,16 @@ export async function batches(): Promise<void> {
   await tok.encodeBatch(['a', ['q', 'd']]);
   const seq: (0 | 1 | null)[] = tok.encode('a', 'b').sequenceIds;
   void seq;
+}
+
+declare const pe: PruningEncoder;
+export async function pruning(docs: string[]): Promise<void> {
+  const [r] = await pe.prune('q', docs, { returnSentences: true });
+  const kept: boolean = r.sentences[0].kept; // present with returnSentences at sentence granularity
+  const [t] = await pe.prune('q', docs, { returnSentences: true, granularity: 'token' });
+  // @ts-expect-error no sentences at token granularity
+  const none: boolean = t.sentences[0].kept;
+  void [kept, none];
 }
 
 declare const ce: CrossEncoder;
