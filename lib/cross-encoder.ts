@@ -2,7 +2,7 @@ import { binding, ortLibraryPath, NativeCrossEncoder } from './native';
 import { CallOptions, CallQueue, ModelCounters, modelCounters, refuseWhenBusy, withCallerStack } from './queue';
 import * as v from './validate';
 import { TRANSFORMER_LOAD_OPTIONS, TransformerLoadOptions, transformerLoadOptions } from './model-options';
-import { invalidArgument, winnowError, noConstructor } from './errors';
+import { invalidArgument, invalidArgumentText, winnowError, noConstructor } from './errors';
 
 export type Activation = 'sigmoid' | 'softmax' | 'none';
 export type Device = 'cpu' | 'cuda' | 'auto' | `cuda:${number}`;
@@ -118,7 +118,7 @@ export class CrossEncoder {
     const call: CallOptions = { signal: v.abortSignal(o.signal, 'signal'), onProgress: v.func(o.onProgress, 'onProgress') as CallOptions['onProgress'] };
     const native = this.alive();
     if (this.numLabels !== 1) {
-      throw winnowError('INVALID_ARGUMENT', `rank() needs a model with one output label; this one has ${this.numLabels}. Use predict().`);
+      throw invalidArgumentText(`rank() needs a model with one output label; this one has ${this.numLabels}. Use predict().`, 'range');
     }
     const scores = await this.queue.run((n) => native.score(query, docs as string[], n), call);
     const order = Array.from(scores.keys()).sort((i, j) => scores[j] - scores[i] || i - j);
