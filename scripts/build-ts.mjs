@@ -16,7 +16,11 @@ writeFileSync(path.join(root, 'dist/esm/package.json'), '{"type":"module"}\n');
 const names = Object.keys(require(path.join(root, 'dist/cjs/index.js'))).filter((n) => n !== '__esModule');
 writeFileSync(
   path.join(root, 'dist/esm/index.js'),
-  `import cjs from '../cjs/index.js';\nexport const { ${names.join(', ')} } = cjs;\n`,
+  // The default export is the whole module, as Node gives it for `import winnow from` a CommonJS package.
+  `import cjs from '../cjs/index.js';\nexport const { ${names.join(', ')} } = cjs;\nexport default cjs;\n`,
 );
-writeFileSync(path.join(root, 'dist/esm/index.d.ts'), "export * from '../cjs/index.js';\n");
+writeFileSync(
+  path.join(root, 'dist/esm/index.d.ts'),
+  "import * as winnow from '../cjs/index.js';\nexport * from '../cjs/index.js';\nexport default winnow;\n",
+);
 console.log(`dist/: CommonJS + ESM (${names.join(', ')})`);

@@ -49,6 +49,20 @@ describe('documentation examples', () => {
     expect(all.length).toBeGreaterThanOrEqual(6);
   });
 
+  it('the package imports by name, with named exports and a default one, as ESM and as CommonJS', () => {
+    const tiny = JSON.stringify(path.join(FIXTURES, 'bert-ce-tiny'));
+    const esm = path.join(OUT, 'default-import.mjs');
+    fs.writeFileSync(esm, `import winnow, { CrossEncoder } from 'winnow-native';
+if (winnow.CrossEncoder !== CrossEncoder) throw new Error('default and named exports differ');
+const ce = await winnow.CrossEncoder.load(${tiny}, { threads: 1 });
+console.log((await ce.predict([['a', 'b']])).length);\n`);
+    expect(execFileSync(process.execPath, [esm], { cwd: OUT, encoding: 'utf8' }).trim()).toBe('1');
+    const cjs = path.join(OUT, 'require.cjs');
+    fs.writeFileSync(cjs, `const { CrossEncoder } = require('winnow-native');
+CrossEncoder.load(${tiny}, { threads: 1 }).then((ce) => ce.predict([['a', 'b']])).then((s) => console.log(s.length));\n`);
+    expect(execFileSync(process.execPath, [cjs], { cwd: OUT, encoding: 'utf8' }).trim()).toBe('1');
+  }, 60_000);
+
   for (const { file, line, code } of all) {
     // A hub id needs a Hugging Face cache holding it: test/hub-cache.test.ts covers those loads.
     const hub = /\.load\('[\w-]+\/[\w.-]+'/.test(code) && !/\.load\('(\.\/|models\/)/.test(code);
