@@ -6,13 +6,22 @@ export type EmbeddingArray = Float32Array | Int8Array | Uint8Array;
 /** How the values are stored: float32, quantised per dimension (int8 / uint8), or packed sign bits (binary / ubinary). */
 export type Precision = 'float32' | 'int8' | 'uint8' | 'binary' | 'ubinary';
 
+/** The precisions an array type can hold: Float32Array 'float32', Int8Array 'int8' / 'binary', Uint8Array 'uint8' / 'ubinary'. */
+export type PrecisionOf<T extends EmbeddingArray> = T extends Float32Array
+  ? 'float32'
+  : T extends Int8Array
+    ? 'int8' | 'binary'
+    : T extends Uint8Array
+      ? 'uint8' | 'ubinary'
+      : Precision;
+
 /**
  * A row-major matrix of embeddings in one contiguous typed array: `rows × dim` values.
  * `row(i)` is a view (no copy).
  */
-export class Embeddings<T extends EmbeddingArray = Float32Array> {
+export class Embeddings<T extends EmbeddingArray = Float32Array, P extends Precision = PrecisionOf<T>> {
   /** How `data` stores the embeddings ('binary' / 'ubinary': 8 dimensions per byte). */
-  readonly precision: Precision;
+  readonly precision: P;
 
   constructor(
     /** All rows, back to back. */
@@ -21,7 +30,7 @@ export class Embeddings<T extends EmbeddingArray = Float32Array> {
     /** Values per row (for 'binary' / 'ubinary' precision: bytes per row, dimensions / 8). */
     readonly dim: number,
     /** Default: what the array type says (Float32Array 'float32', Int8Array 'int8', Uint8Array 'uint8'). */
-    precision?: Precision,
+    precision?: P & PrecisionOf<T>,
   ) {
     if (!(data instanceof Float32Array || data instanceof Int8Array || data instanceof Uint8Array))
       throw invalidArgument('a Float32Array, Int8Array or Uint8Array', 'data', data);
@@ -37,7 +46,7 @@ export class Embeddings<T extends EmbeddingArray = Float32Array> {
       ubinary: natural === 'uint8',
     };
     if (precision !== undefined && !fits[precision]) throw invalidArgument(`the precision of a ${data.constructor.name}`, 'precision', precision);
-    this.precision = precision ?? natural;
+    this.precision = (precision ?? natural) as P;
   }
 
   /** Row `i` as a view into `data`. */

@@ -9,7 +9,7 @@ export type { NativeProgress as Progress } from './native';
 export { runtimeInfo } from './native';
 export type { SimdLevel } from './native';
 export { Embeddings } from './embeddings';
-export type { EmbeddingArray } from './embeddings';
+export type { EmbeddingArray, PrecisionOf } from './embeddings';
 export { PruningEncoder } from './pruning-encoder';
 export type { PruningEncoderOptions, PruneOptions, PruneResult, PruneResultWithSentences, PrunedSentence, PruningGranularity, PruningLanguage, PruningPredictOptions } from './pruning-encoder';
 export { SentenceEncoder } from './sentence-encoder';
@@ -17,4 +17,4 @@ export type { SentenceEncoderOptions, SentenceEncodeOptions, Precision, Precisio
 export { StaticModel } from './static-model';
 export type { StaticModelOptions, StaticEncodeOptions, StaticDType } from './static-model';
 export { similarity, similarityPairwise, semanticSearch } from './similarity';
-export type { SimilarityFunction, SimilarityOptions, EmbeddingsLike, SearchHit, SemanticSearchOptions } from './similarity';
+export type { SimilarityFunction, SimilarityOptions, EmbeddingsLike, UnpackedEmbeddings, SearchHit, SemanticSearchOptions } from './similarity';

@@ -113,8 +113,8 @@ export class SentenceEncoder {
    * sentence-transformers does). Quantised precisions return Int8Array / Uint8Array rows. The result's type follows
    * `precision` when it is a constant (float32 without it); a precision only known at run time gives the union.
    */
-  encode(texts: readonly string[], options?: SentenceEncodeOptions<'float32'>): Promise<Embeddings<Float32Array>>;
-  encode<P extends Precision>(texts: readonly string[], options: SentenceEncodeOptions<P> & { precision: P }): Promise<Embeddings<PrecisionArray[P]>>;
+  encode(texts: readonly string[], options?: SentenceEncodeOptions<'float32'>): Promise<Embeddings<Float32Array, 'float32'>>;
+  encode<P extends Precision>(texts: readonly string[], options: SentenceEncodeOptions<P> & { precision: P }): Promise<Embeddings<PrecisionArray[P], P>>;
   encode(texts: readonly string[], options?: SentenceEncodeOptions): Promise<Embeddings<EmbeddingArray>>;
   async encode(texts: readonly string[], options?: SentenceEncodeOptions): Promise<Embeddings<EmbeddingArray>> {
     const o = v.optionsObject<SentenceEncodeOptions>(options, 'encode options', ENCODE_OPTIONS, LOADER);
@@ -135,8 +135,8 @@ export class SentenceEncoder {
    * `encode` for search queries (sentence-transformers' encode_query): without a `prompt` option, the
    * config's prompt named 'query' when it has one, else as `encode` (the default prompt).
    */
-  encodeQuery(texts: readonly string[], options?: SentenceEncodeOptions<'float32'>): Promise<Embeddings<Float32Array>>;
-  encodeQuery<P extends Precision>(texts: readonly string[], options: SentenceEncodeOptions<P> & { precision: P }): Promise<Embeddings<PrecisionArray[P]>>;
+  encodeQuery(texts: readonly string[], options?: SentenceEncodeOptions<'float32'>): Promise<Embeddings<Float32Array, 'float32'>>;
+  encodeQuery<P extends Precision>(texts: readonly string[], options: SentenceEncodeOptions<P> & { precision: P }): Promise<Embeddings<PrecisionArray[P], P>>;
   encodeQuery(texts: readonly string[], options?: SentenceEncodeOptions): Promise<Embeddings<EmbeddingArray>>;
   encodeQuery(texts: readonly string[], options?: SentenceEncodeOptions): Promise<Embeddings<EmbeddingArray>> {
     return this.encode(texts, this.withPrompt(options, ['query']));
@@ -146,8 +146,8 @@ export class SentenceEncoder {
    * `encode` for documents (sentence-transformers' encode_document): without a `prompt` option, the first of
    * the config's prompts named 'document', 'passage', 'corpus', else as `encode` (the default prompt).
    */
-  encodeDocument(texts: readonly string[], options?: SentenceEncodeOptions<'float32'>): Promise<Embeddings<Float32Array>>;
-  encodeDocument<P extends Precision>(texts: readonly string[], options: SentenceEncodeOptions<P> & { precision: P }): Promise<Embeddings<PrecisionArray[P]>>;
+  encodeDocument(texts: readonly string[], options?: SentenceEncodeOptions<'float32'>): Promise<Embeddings<Float32Array, 'float32'>>;
+  encodeDocument<P extends Precision>(texts: readonly string[], options: SentenceEncodeOptions<P> & { precision: P }): Promise<Embeddings<PrecisionArray[P], P>>;
   encodeDocument(texts: readonly string[], options?: SentenceEncodeOptions): Promise<Embeddings<EmbeddingArray>>;
   encodeDocument(texts: readonly string[], options?: SentenceEncodeOptions): Promise<Embeddings<EmbeddingArray>> {
     return this.encode(texts, this.withPrompt(options, ['document', 'passage', 'corpus']));

@@ -66,3 +66,24 @@ export async function errors(): Promise<void> {
   void report;
   void similarity([1, 0], [[1, 0]]);
 }
+
+declare const packed: Embeddings<Int8Array, 'binary'>;
+declare const anyPrecision: Embeddings<import('../../lib/index').EmbeddingArray>;
+export async function precisionTypes(): Promise<void> {
+  // The precision follows the array type.
+  new Embeddings(new Int8Array(2), 1, 2, 'binary');
+  // @ts-expect-error a Float32Array holds float32 rows only
+  new Embeddings(new Float32Array(2), 1, 2, 'int8');
+  // @ts-expect-error a Uint8Array holds uint8 or ubinary rows, not binary
+  new Embeddings(new Uint8Array(2), 1, 2, 'binary');
+  const b = await enc.encode(['a'], { precision: 'binary' });
+  const p: 'binary' = b.precision;
+  // @ts-expect-error packed bits are no values to compare
+  similarity(b, b);
+  // @ts-expect-error packed bits are no values to compare
+  similarity([1, 0], packed);
+  // A precision known only at run time compiles (checked at run time), as do int8 rows.
+  similarity(anyPrecision, anyPrecision);
+  similarity(await enc.encode(['a'], { precision: 'int8' }), await enc.encode(['a']), 'dot');
+  void p;
+}
