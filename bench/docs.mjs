@@ -101,6 +101,14 @@ processes run back to back and each keeps every core busy, so a value up to abou
 **caveat**: higher values mean other work shared the machine: absolute numbers are low and noisy, ratios between rows run back to back are more telling` : ''}.\n\n` : ''}`;
 }
 
+/** percentile with linear interpolation between order statistics (numpy's default) */
+export function pct(a, p) {
+  const s = [...a].sort((x, y) => x - y);
+  const r = (p / 100) * (s.length - 1);
+  const lo = Math.floor(r);
+  return s[lo] + (s[Math.min(lo + 1, s.length - 1)] - s[lo]) * (r - lo);
+}
+
 /** Swaps the section that starts with `title` (default: the cross-encoder one) for `section`, or appends it. */
 export function replaceSection(doc, section, title = TITLE) {
   if (!doc.trim()) return `${HEADER}\n${section}`;

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { trials, drivers, common } from './trials.mjs';
 import { loadCorpus, makePairs, makeRankSet } from './pairs.mjs';
+import { pct } from './docs.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
@@ -21,13 +22,6 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'winnow-bench-'));
 const loadavg = () => os.loadavg()[0];
 
 const mean = (a) => a.reduce((s, x) => s + x, 0) / a.length;
-/** percentile with linear interpolation between order statistics (numpy's default) */
-function pct(a, p) {
-  const s = [...a].sort((x, y) => x - y);
-  const r = (p / 100) * (s.length - 1);
-  const lo = Math.floor(r);
-  return s[lo] + (s[Math.min(lo + 1, s.length - 1)] - s[lo]) * (r - lo);
-}
 
 // ---- data: pairs, token lengths, padding --------------------------------------------------------------
 const modelDir = path.join(here, 'models', common.model);
