@@ -164,7 +164,7 @@ const flags = cpuField('Flags') || '';
 const date = new Date().toISOString().slice(0, 10);
 const env = {
   date,
-  machine: `${cpuField('Model name')}, ${cpuField('CPU\\(s\\)')} cores (${['avx512f', 'avx512_vnni', 'avx2'].filter((f) => flags.split(' ').includes(f)).join(', ')}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.type()} ${os.release()}`,
+  machine: `${cpuField('Model name')}, ${cpuField('CPU\\(s\\)')} cores (${['avx512f', 'avx512_vnni', 'avx2', 'amx_int8', 'amx_bf16'].filter((f) => flags.split(' ').includes(f)).join(', ')}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.type()} ${os.release()}`,
   node: process.version,
   versions: Object.assign({}, ...runs.filter((r) => r.versions).map((r) => r.versions)),
   threads: common.threads,
