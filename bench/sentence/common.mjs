@@ -15,6 +15,7 @@ export const settings = {
   maxLength: 512,
   warmup: 0, // extra untimed full passes (the parity pass already warms up)
   reps: 2, // timed full passes
+  queries: 50, // one-text calls timed one by one (a search service embedding each incoming query)
 };
 
 export const modelDir = path.join(benchDir, 'models', settings.model);
@@ -30,4 +31,10 @@ export function loadTexts(n = settings.texts) {
     if (out.length >= n) break;
   }
   return out;
+}
+
+/** The first `n` dbpedia-entity queries as e5 queries (`query: ${text}`), for one-text calls. */
+export function loadQueries(n = settings.queries) {
+  const file = path.resolve(root, '..', 'shared', 'corpora', 'dbpedia-entity', 'queries.jsonl');
+  return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).slice(0, n).map((l) => `query: ${JSON.parse(l).text}`);
 }
