@@ -85,7 +85,7 @@ ${rows.join('\n')}
 **Compute roof.** The pairs need ${f(flops.pairs / 1e9, 0)} GFLOP without padding (${f(100 * flops.linearShare, 1)} % in the linear layers:
 per token per layer 2·(4h² + 2h·ffn) = ${f((2 * (4 * roof.h * roof.h + 2 * roof.h * roof.ffn)) / 1e6, 2)} MFLOP, plus 4·T·h for attention, plus pooler
 and classifier); the 100 \`rank\` documents need ${f(flops.rank / 1e9, 0)} GFLOP. ONNX Runtime's GEMM on this machine with
-${roof.threads} threads (a one-node MatMul / MatMulInteger graph, constant B, ${roof.Ms ? `M = ${roof.Ms.join(' and ')} rows (Winnow's CPU padded-token budget, and batch × mean padded length); best at M = ${roof.M}` : `M = ${roof.M} rows ≈ batch × mean padded length`},
+${roof.threads} threads (a one-node MatMul / MatMulInteger graph, constant B, ${roof.Ms ? `M = ${roof.Ms.join(' and ')} rows (Winnow's CPU padded-token budget, and batch × mean padded length); best at M = ${roof.Mint8 === undefined || roof.Mint8 === roof.M ? roof.M : `${roof.M} for fp32 and ${roof.Mint8} for int8`}` : `M = ${roof.M} rows ≈ batch × mean padded length`},
 onnxruntime-node ${roof.onnxruntimeNode}, \`bench/roof.mjs\`; Q, K and V as one packed GEMM): ${shapes} GFLOP/s (int8: GOP/s, MatMulInteger u8×s8 only,
 without the activation quantization); FLOP-weighted over one layer's linear shapes: **${f(roof.mix.fp32)} GFLOP/s fp32, ${f(roof.mix.int8)} GOP/s int8**${roofSpread}.
 Roof = needed FLOPs / that rate: a run at the roof spends nothing on padding, tokenization, attention

@@ -129,6 +129,7 @@ const roof = {
   shapes: [...best('fp32').shapes.filter((x) => x.kind === 'fp32'), ...best('int8').shapes.filter((x) => x.kind === 'int8')],
   mix: { fp32: best('fp32').mix.fp32, int8: best('int8').mix.int8 },
   M: best('fp32').M,
+  Mint8: best('int8').M,
   Ms,
   measurements: roofRuns.map((r) => ({ when: r.when, M: r.M, fp32: r.mix.fp32, int8: r.mix.int8 })),
 };

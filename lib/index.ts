@@ -17,4 +17,4 @@ export type { SentenceEncoderOptions, SentenceEncodeOptions, Precision, Precisio
 export { StaticModel } from './static-model';
 export type { StaticModelOptions, StaticEncodeOptions, StaticDType } from './static-model';
 export { similarity, similarityPairwise, semanticSearch } from './similarity';
-export type { SimilarityFunction, SimilarityOptions, EmbeddingsLike, UnpackedEmbeddings, SearchHit, SemanticSearchOptions } from './similarity';
+export type { SimilarityFunction, SimilarityOptions, EmbeddingsLike, SearchHit, SemanticSearchOptions } from './similarity';

@@ -17,12 +17,6 @@ export const SIMILARITY_FUNCTIONS: readonly SimilarityFunction[] = ['cosine', 'd
 /** One vector (a typed array or an array of numbers), an array of vectors, or an Embeddings matrix of one value per dimension. */
 export type EmbeddingsLike = Embeddings<EmbeddingArray> | EmbeddingArray | readonly number[] | readonly ArrayLike<number>[];
 
-/**
- * `never` for an Embeddings whose type says its rows are packed bits ('binary' / 'ubinary', 8 dimensions per
- * byte: their bytes are no values to compare), so such a call does not compile; a precision known only at run
- * time is checked at run time.
- */
-export type UnpackedEmbeddings<A> = A extends Embeddings<EmbeddingArray, infer P> ? ([P] extends ['binary' | 'ubinary'] ? never : A) : A;
 
 /** A matrix argument: its rows as one float32 buffer (read in place when it already is one), count and width. */
 interface Matrix {
@@ -99,13 +93,13 @@ function checkFn(fn: unknown): SimilarityFunction {
  * buffer). Higher is more similar for every function: euclidean and manhattan are negated distances, as in
  * sentence-transformers. Default 'cosine'.
  */
-export function similarity<A extends EmbeddingsLike, B extends EmbeddingsLike>(a: A & UnpackedEmbeddings<A>, b: B & UnpackedEmbeddings<B>, fn: SimilarityFunction = 'cosine', options?: SimilarityOptions): Float32Array[] {
+export function similarity(a: EmbeddingsLike, b: EmbeddingsLike, fn: SimilarityFunction = 'cosine', options?: SimilarityOptions): Float32Array[] {
   const { out, n, m } = run(a, b, fn, false, options);
   return Array.from({ length: n }, (_, i) => out.subarray(i * m, (i + 1) * m));
 }
 
 /** Row i of `a` against row i of `b` (same number of rows). Default 'cosine'. */
-export function similarityPairwise<A extends EmbeddingsLike, B extends EmbeddingsLike>(a: A & UnpackedEmbeddings<A>, b: B & UnpackedEmbeddings<B>, fn: SimilarityFunction = 'cosine', options?: SimilarityOptions): Float32Array {
+export function similarityPairwise(a: EmbeddingsLike, b: EmbeddingsLike, fn: SimilarityFunction = 'cosine', options?: SimilarityOptions): Float32Array {
   return run(a, b, fn, true, options).out;
 }
 
@@ -136,7 +130,7 @@ const searches = new CallQueue(Number.MAX_SAFE_INTEGER);
  * `similarity` kernels and a heap per query), a chunk of the corpus at a time; `signal` and `onProgress`
  * (corpus rows done) as for every long call. The arrays must not change until the promise settles.
  */
-export async function semanticSearch<Q extends EmbeddingsLike, C extends EmbeddingsLike>(queries: Q & UnpackedEmbeddings<Q>, corpus: C & UnpackedEmbeddings<C>, options?: SemanticSearchOptions): Promise<SearchHit[][]> {
+export async function semanticSearch(queries: EmbeddingsLike, corpus: EmbeddingsLike, options?: SemanticSearchOptions): Promise<SearchHit[][]> {
   const o = optionsObject<SemanticSearchOptions>(options, 'semanticSearch options', ['topK', 'fn', 'corpusChunkSize', 'threads', 'signal', 'onProgress']);
   const topK = positiveInt(o.topK, 'topK') ?? 10;
   const chunk = positiveInt(o.corpusChunkSize, 'corpusChunkSize') ?? 100_000;

@@ -27,7 +27,7 @@ for (const d of only) {
   results[d] = fs.existsSync(out) ? JSON.parse(fs.readFileSync(out, 'utf8')) : { driver: d, name: d, error: `worker exited with ${r.status}` };
 }
 
-const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
+const median = (a) => pct(a, 50); // the mean of the middle two for an even count
 function cosines(a, b, dim) {
   const cs = [];
   for (let i = 0; i < a.length / dim; i++) {
