@@ -54,17 +54,24 @@ function requests(n, docs) {
   return { sets: Array.from({ length: n }, (_, i) => sets[i % sets.length]), distinct: Math.min(n, sets.length) };
 }
 
-/** The stalls of a run: their share of its time, how many, the longest. */
-function blocked(r) {
+/** A run's figures, as printed and tabled: latency percentiles and max, requests served per second, and the
+ * stalls (their share of the run's time, how many, the longest). */
+function summary(r) {
   const total = r.stalls.reduce((a, b) => a + b, 0);
   const longest = r.stalls.length ? Math.max(...r.stalls) : 0;
-  return `${((100 * total) / r.wallMs).toFixed(1)} %, ${r.stalls.length}, ${longest.toFixed(0)} ms`;
+  return {
+    p50: pct(r.latency, 50).toFixed(0),
+    p90: pct(r.latency, 90).toFixed(0),
+    max: Math.max(...r.latency).toFixed(0),
+    served: (r.n / (r.wallMs / 1000)).toFixed(2),
+    held: `${((100 * total) / r.wallMs).toFixed(1)} %, ${r.stalls.length}, ${longest.toFixed(0)} ms`,
+  };
 }
 
 async function worker([driverName, json]) {
   const { rate, n, docs, file, dtype, seed } = JSON.parse(json);
   const driver = await import(`./drivers/${driverName}.mjs`);
-  const { sets } = requests(n, docs);
+  const { sets, distinct } = requests(n, docs);
   const model = await driver.load(path.join(here, 'models', common.model), { ...common, file, dtype });
   await model.rank(sets[0].query, sets[0].docs); // warm-up
   const alone = []; // requests with nothing else running, one after another: the median
@@ -78,11 +85,12 @@ async function worker([driverName, json]) {
   // The event loop: a 1 ms timer's gaps. A gap over STALL_MS is a stall (the thread was held by someone).
   const stalls = [];
   let last = performance.now();
-  const tick = setInterval(() => {
+  const gap = () => {
     const now = performance.now();
     if (now - last > STALL_MS) stalls.push(now - last);
     last = now;
-  }, 1);
+  };
+  const tick = setInterval(gap, 1);
   const start = performance.now() + 50;
   const latency = new Array(n);
   await Promise.all(times.map((at, i) => new Promise((resolve, reject) => {
@@ -95,12 +103,11 @@ async function worker([driverName, json]) {
     }, Math.max(0, start + at - performance.now()));
   })));
   const wallMs = performance.now() - start;
-  // The last gap ends with the last completion, before the timer would have fired again.
-  if (performance.now() - last > STALL_MS) stalls.push(performance.now() - last);
+  gap(); // the last gap ends with the last completion, before the timer would have fired again
   clearInterval(tick);
   await model.close();
   process.stdout.write(JSON.stringify({
-    driver: driverName, name: driver.name, versions: driver.versions(), rate, n, docs, aloneMs, latency, wallMs,
+    driver: driverName, name: driver.name, versions: driver.versions(), rate, n, docs, distinct, aloneMs, latency, wallMs,
     stalls,
   }));
 }
@@ -122,13 +129,14 @@ async function main() {
       if (p.status !== 0) throw new Error(`${d} at ${rate}/s exited with ${p.status}`);
       const r = JSON.parse(p.stdout);
       results.push(r);
-      console.log(`${r.name.padEnd(32)} ${rate}/s: alone ${r.aloneMs.toFixed(0)} ms; latency p50 ${pct(r.latency, 50).toFixed(0)} p90 ${pct(r.latency, 90).toFixed(0)} max ${Math.max(...r.latency).toFixed(0)} ms; served ${(n / (r.wallMs / 1000)).toFixed(2)}/s; event loop held ${blocked(r)}`);
+      const f = summary(r);
+      console.log(`${r.name.padEnd(32)} ${rate}/s: alone ${r.aloneMs.toFixed(0)} ms; latency p50 ${f.p50} p90 ${f.p90} max ${f.max} ms; served ${f.served}/s; event loop held ${f.held}`);
     }
   }
   if (args.includes('--no-docs')) return;
   const cpu = os.cpus()[0]?.model?.trim() || 'unknown CPU';
   const versions = Object.assign({}, ...results.map((r) => r.versions));
-  const { distinct } = requests(n, docs);
+  const { distinct } = results[0];
   const lines = [
     TITLE,
     '',
@@ -147,7 +155,10 @@ async function main() {
     '',
     `| rate (req/s) | library | alone (ms) | p50 (ms) | p90 (ms) | max (ms) | served (req/s) | event loop held (stalls over ${STALL_MS} ms: share of the run, count, longest) |`,
     '|---:|---|---:|---:|---:|---:|---:|---|',
-    ...results.map((r) => `| ${r.rate} | ${r.name} | ${r.aloneMs.toFixed(0)} | ${pct(r.latency, 50).toFixed(0)} | ${pct(r.latency, 90).toFixed(0)} | ${Math.max(...r.latency).toFixed(0)} | ${(n / (r.wallMs / 1000)).toFixed(2)} | ${blocked(r)} |`),
+    ...results.map((r) => {
+      const f = summary(r);
+      return `| ${r.rate} | ${r.name} | ${r.aloneMs.toFixed(0)} | ${f.p50} | ${f.p90} | ${f.max} | ${f.served} | ${f.held} |`;
+    }),
     '',
     "Winnow's `rank` tokenizes, batches and runs the model on native threads; its JavaScript side checks the arguments and sorts the scores. " +
       "onnxruntime-node's `InferenceSession.run` (1.29 and 1.30, under both peers) runs the model synchronously on the JavaScript thread " +

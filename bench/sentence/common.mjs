@@ -19,10 +19,11 @@ export const settings = {
 };
 
 export const modelDir = path.join(benchDir, 'models', settings.model);
+const CORPUS = path.resolve(root, '..', 'shared', 'corpora', 'dbpedia-entity');
 
 /** The first `n` documents of dbpedia-entity as `${title}. ${text}`. */
 export function loadTexts(n = settings.texts) {
-  const file = path.resolve(root, '..', 'shared', 'corpora', 'dbpedia-entity', 'corpus.jsonl');
+  const file = path.join(CORPUS, 'corpus.jsonl');
   const out = [];
   for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
     if (!line) continue;
@@ -35,6 +36,6 @@ export function loadTexts(n = settings.texts) {
 
 /** The first `n` dbpedia-entity queries as e5 queries (`query: ${text}`), for one-text calls. */
 export function loadQueries(n = settings.queries) {
-  const file = path.resolve(root, '..', 'shared', 'corpora', 'dbpedia-entity', 'queries.jsonl');
+  const file = path.join(CORPUS, 'queries.jsonl');
   return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).slice(0, n).map((l) => `query: ${JSON.parse(l).text}`);
 }

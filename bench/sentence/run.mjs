@@ -57,8 +57,9 @@ for (const r of Object.values(results)) {
     const cs = cosines(r.vectors, base.vectors, r.dim);
     cos = { min: Math.min(...cs), mean: cs.reduce((s, x) => s + x, 0) / cs.length };
   }
-  rows.push({ name: r.name, tps, medianMs: median(r.ms), queryP50: pct(r.queryMs, 50), queryP90: pct(r.queryMs, 90), loadMs: r.loadMs, rssMB: r.rssMB, cos, versions: r.versions });
-  console.log(`${r.name.padEnd(16)} ${tps.toFixed(1).padStart(8)} texts/s  (median ${median(r.ms).toFixed(0)} ms / ${n} texts, one query p50 ${pct(r.queryMs, 50).toFixed(1)} ms p90 ${pct(r.queryMs, 90).toFixed(1)} ms, load ${r.loadMs.toFixed(0)} ms, rss ${r.rssMB.toFixed(0)} MB)` + (cos ? `  cosine vs Winnow: min ${cos.min.toFixed(7)} mean ${cos.mean.toFixed(7)}` : ''));
+  const row = { name: r.name, tps, medianMs: median(r.ms), queryP50: pct(r.queryMs, 50), queryP90: pct(r.queryMs, 90), loadMs: r.loadMs, rssMB: r.rssMB, cos, versions: r.versions };
+  rows.push(row);
+  console.log(`${r.name.padEnd(16)} ${tps.toFixed(1).padStart(8)} texts/s  (median ${row.medianMs.toFixed(0)} ms / ${n} texts, one query p50 ${row.queryP50.toFixed(1)} ms p90 ${row.queryP90.toFixed(1)} ms, load ${r.loadMs.toFixed(0)} ms, rss ${r.rssMB.toFixed(0)} MB)` + (cos ? `  cosine vs Winnow: min ${cos.min.toFixed(7)} mean ${cos.mean.toFixed(7)}` : ''));
 }
 const w = rows.find((r) => r.name === 'Winnow' && r.tps);
 const tj = rows.find((r) => r.name === 'transformers.js' && r.tps);
