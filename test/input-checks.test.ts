@@ -2,11 +2,11 @@
 // Hugging Face tokenizers would use it: each one used to give a wrong result without an error, fail late, or throw
 // an error without a code. Each now gets what the docs say (docs/api.md).
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CrossEncoder, Embeddings, SentenceEncoder, StaticModel, Tokenizer, isWinnowError, semanticSearch, similarity } from '../lib/index';
 import { corpusPairs, FIXTURES } from './helpers/reference';
+import { editedCopy } from './helpers/model-copy';
 
 const TINY = path.join(FIXTURES, 'bert-ce-tiny');
 const E5 = path.join(FIXTURES, 'e5-tiny');
@@ -20,13 +20,6 @@ async function errorOf(f: () => unknown): Promise<Error & { code?: string }> {
     return e as Error & { code?: string };
   }
   throw new Error('expected an error');
-}
-
-function copyModel(from: string, edit: (dir: string) => void): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'winnow-checks-'));
-  fs.cpSync(from, dir, { recursive: true });
-  edit(dir);
-  return dir;
 }
 
 describe('Tokenizer padding options', () => {
@@ -84,7 +77,7 @@ describe('SentenceEncoder prompts and calibration ranges', () => {
   });
 
   it('a configured prompt name still works as a name', async () => {
-    const dir = copyModel(E5, (d) =>
+    const dir = editedCopy(E5, (d) =>
       fs.writeFileSync(path.join(d, 'config_sentence_transformers.json'), JSON.stringify({ prompts: { query: 'query: ' } })),
     );
     const enc = await SentenceEncoder.load(dir, { threads: 1 });
@@ -162,14 +155,14 @@ describe('CrossEncoder.load checks the graph and the paths it is given', () => {
       delete config.num_labels;
       fs.writeFileSync(path.join(d, 'config.json'), JSON.stringify({ ...config, ...extra }));
     };
-    const none = copyModel(TINY, strip({}));
+    const none = editedCopy(TINY, strip({}));
     const ce = await CrossEncoder.load(none, { threads: 1 });
     expect(ce.numLabels).toBe(1); // the graph's [batch, 1], not transformers' default of 2
     expect(ce.activation).toBe('sigmoid');
     const reference = await CrossEncoder.load(TINY, { threads: 1 });
     const pairs = corpusPairs(6);
     expect(await ce.predict(pairs)).toEqual(await reference.predict(pairs));
-    const two = copyModel(TINY, strip({ num_labels: 2 }));
+    const two = editedCopy(TINY, strip({ num_labels: 2 }));
     const e = await errorOf(() => CrossEncoder.load(two, { threads: 1 }));
     expect(e.code).toBe('ONNX_INVALID');
     expect(e.message).toMatch(/1 label\(s\) per pair/);

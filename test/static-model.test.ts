@@ -1,10 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Embeddings, runtimeInfo, StaticModel } from '../lib/index';
 import { FIXTURES, ROOT } from './helpers/reference';
+import { editedCopy } from './helpers/model-copy';
 import { cosine, maxAbs, Model2VecReference } from './helpers/model2vec-reference';
 // @ts-ignore -- plain ESM helper without types
 import { makeCorpus } from './helpers/multilingual-corpus.mjs';
@@ -53,13 +53,6 @@ async function rejectsWith(p: Promise<unknown>, cls: ErrorConstructor, message: 
   expect(e).toBeInstanceOf(cls);
   expect(e.message).toBe(message);
   expect(e.code).toBe('INVALID_ARGUMENT');
-}
-
-function tmpCopy(from: string, edit: (dir: string) => void): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'winnow-static-'));
-  fs.cpSync(from, dir, { recursive: true });
-  edit(dir);
-  return dir;
 }
 
 describe('StaticModel parity with a plain model2vec reference (tokenizers + JS)', () => {
@@ -177,15 +170,15 @@ describe('StaticModel parity with a plain model2vec reference (tokenizers + JS)'
 describe('StaticModel errors', () => {
   it('rejects malformed folders with codes', async () => {
     await expect(StaticModel.load('/nonexistent/potion')).rejects.toMatchObject({ code: 'MODEL_NOT_FOUND' });
-    const noModel = tmpCopy(POTION, (d) => fs.rmSync(path.join(d, 'model.safetensors')));
+    const noModel = editedCopy(POTION, (d) => fs.rmSync(path.join(d, 'model.safetensors')));
     const err = await StaticModel.load(noModel).catch((e) => e);
     expect(err.code).toBe('MODEL_NOT_FOUND');
     expect(err.message).toContain(path.join(noModel, 'model.safetensors'));
     expect(err.message).toContain(path.join(noModel, '0_StaticEmbedding', 'model.safetensors'));
     expect(err.stack).toContain('static-model.test.ts');
-    const bad = tmpCopy(POTION, (d) => fs.writeFileSync(path.join(d, 'model.safetensors'), 'nope'));
+    const bad = editedCopy(POTION, (d) => fs.writeFileSync(path.join(d, 'model.safetensors'), 'nope'));
     await expect(StaticModel.load(bad)).rejects.toMatchObject({ code: 'SAFETENSORS_INVALID' });
-    const dim = tmpCopy(POTION, (d) => {
+    const dim = editedCopy(POTION, (d) => {
       const cfg = JSON.parse(fs.readFileSync(path.join(d, 'config.json'), 'utf8'));
       fs.writeFileSync(path.join(d, 'config.json'), JSON.stringify({ ...cfg, hidden_dim: 256 }));
     });
