@@ -1,32 +1,17 @@
+const CODE_LIST = [
+  'INVALID_ARGUMENT', 'MODEL_NOT_FOUND', 'CONFIG_INVALID', 'TOKENIZER_INVALID', 'TOKENIZER_UNSUPPORTED', 'ONNX_INVALID',
+  'ORT_LOAD_FAILED', 'INFERENCE_FAILED', 'QUERY_TOO_LONG', 'SAFETENSORS_INVALID', 'CUDA_UNAVAILABLE', 'IO_ERROR',
+  'DISPOSED', 'MODEL_BUSY', 'ABORTED', 'NATIVE_LOAD_FAILED', 'INTERNAL',
+] as const;
+
 /** Errors thrown by Winnow carry a stable `code` that callers can switch on. */
-export type WinnowErrorCode =
-  | 'INVALID_ARGUMENT'
-  | 'MODEL_NOT_FOUND'
-  | 'CONFIG_INVALID'
-  | 'TOKENIZER_INVALID'
-  | 'TOKENIZER_UNSUPPORTED'
-  | 'ONNX_INVALID'
-  | 'ORT_LOAD_FAILED'
-  | 'INFERENCE_FAILED'
-  | 'QUERY_TOO_LONG'
-  | 'SAFETENSORS_INVALID'
-  | 'CUDA_UNAVAILABLE'
-  | 'IO_ERROR'
-  | 'DISPOSED'
-  | 'MODEL_BUSY'
-  | 'ABORTED'
-  | 'NATIVE_LOAD_FAILED'
-  | 'INTERNAL';
+export type WinnowErrorCode = (typeof CODE_LIST)[number];
 
 export interface WinnowError extends Error {
   code: WinnowErrorCode;
 }
 
-const CODES: ReadonlySet<string> = new Set<WinnowErrorCode>([
-  'INVALID_ARGUMENT', 'MODEL_NOT_FOUND', 'CONFIG_INVALID', 'TOKENIZER_INVALID', 'TOKENIZER_UNSUPPORTED', 'ONNX_INVALID',
-  'ORT_LOAD_FAILED', 'INFERENCE_FAILED', 'QUERY_TOO_LONG', 'SAFETENSORS_INVALID', 'CUDA_UNAVAILABLE', 'IO_ERROR',
-  'DISPOSED', 'MODEL_BUSY', 'ABORTED', 'NATIVE_LOAD_FAILED', 'INTERNAL',
-]);
+const CODES: ReadonlySet<string> = new Set<WinnowErrorCode>(CODE_LIST);
 
 /**
  * Whether `e` is an error thrown by Winnow, for `catch (e)`: narrows `e.code` to the codes, so that a misspelt

@@ -1,4 +1,4 @@
-import { invalidArgument, winnowError } from './errors';
+import { invalidArgument, invalidArgumentText, winnowError } from './errors';
 
 /** Options a caller may pass, with the spellings people bring from Python and other libraries. */
 const ALIASES: Record<string, string> = {
@@ -33,7 +33,6 @@ function editDistance(a: string, b: string): number {
   return d[a.length][b.length];
 }
 
-/** Refuses unknown option names, naming the intended one when it can tell. */
 /**
  * A model's load function and its options. Python users pass batch_size to predict / encode; in Winnow it is set
  * once, at load, so a call that gets one of these says where it goes instead of only refusing it.
@@ -43,27 +42,20 @@ export interface Loader {
   options: readonly string[];
 }
 
+/** Refuses unknown option names, naming the intended one when it can tell. */
 export function checkOptionNames(options: object, known: readonly string[], where: string, loader?: Loader): void {
   for (const key of Object.keys(options)) {
     if (known.includes(key)) continue;
     const named = ALIASES[key] ?? key;
     if (loader && loader.options.includes(named) && !known.includes(named)) {
-      const err = new TypeError(
-        `Unknown option ${key} for ${where}: ${named} is an option of ${loader.name}(dir, { ${named} }), set once for the model's calls`,
-      ) as TypeError & { code: string };
-      err.code = 'INVALID_ARGUMENT';
-      throw err;
+      throw invalidArgumentText(`Unknown option ${key} for ${where}: ${named} is an option of ${loader.name}(dir, { ${named} }), set once for the model's calls`);
     }
     let hint = ALIASES[key] && known.includes(ALIASES[key]) ? ALIASES[key] : undefined;
     if (!hint) {
       const lower = key.toLowerCase().replace(/[_-]/g, '');
       hint = known.find((k) => k.toLowerCase() === lower) ?? known.find((k) => editDistance(k, key) <= 2);
     }
-    const err = new TypeError(
-      `Unknown option ${key} for ${where}` + (hint ? `; did you mean ${hint}?` : `; known options: ${known.join(', ')}`),
-    ) as TypeError & { code: string };
-    err.code = 'INVALID_ARGUMENT';
-    throw err;
+    throw invalidArgumentText(`Unknown option ${key} for ${where}` + (hint ? `; did you mean ${hint}?` : `; known options: ${known.join(', ')}`));
   }
 }
 
