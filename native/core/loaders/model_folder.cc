@@ -33,12 +33,12 @@ Status MissingModelFolder(const std::string& dir) {
   const std::string name = dir.substr(slash == std::string::npos ? 0 : slash + 1);
   // A file in onnx/ belongs to the folder above it, where the file option also looks in onnx/.
   if (folder == "onnx") folder = ".";
-  else if (folder.size() > 5 && folder.compare(folder.size() - 5, 5, "/onnx") == 0) folder.resize(folder.size() - 5);
+  else if (folder.size() > 5 && folder.ends_with("/onnx")) folder.resize(folder.size() - 5);
   std::string msg = dir + " is a file, not a model folder: pass the folder that holds config.json and tokenizer.json (" +
                     folder + ")";
   if (name == "model.onnx") {
     msg += ", where model.onnx is found by itself";
-  } else if (name.size() > 5 && name.compare(name.size() - 5, 5, ".onnx") == 0) {
+  } else if (name.size() > 5 && name.ends_with(".onnx")) {
     msg += ", and name the ONNX file with the file option: { file: '" + name + "' }";
   }
   return Status(codes::kModelNotFound, msg);
@@ -51,7 +51,7 @@ static std::vector<std::string> OnnxFilesIn(const std::string& dir) {
   if (!d) return out;
   while (const dirent* e = readdir(d)) {
     const std::string name = e->d_name;
-    if (name.size() > 5 && name.compare(name.size() - 5, 5, ".onnx") == 0 && FileExists(JoinPath(dir, name)))
+    if (name.size() > 5 && name.ends_with(".onnx") && FileExists(JoinPath(dir, name)))
       out.push_back(name);
   }
   closedir(d);

@@ -91,7 +91,7 @@ StatusOr<Located> Locate(const std::string& dir) {
       auto path = m.find("path");
       if (type == m.end() || !type->is_string() || path == m.end() || !path->is_string()) continue;
       const std::string t = type->get<std::string>();
-      if (t.size() >= 15 && t.compare(t.size() - 15, 15, "StaticEmbedding") == 0) {
+      if (t.ends_with("StaticEmbedding")) {
         std::string p = path->get<std::string>();
         folders.push_back(p.empty() || p == "." ? dir : JoinPath(dir, p));
       }
