@@ -4,6 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { winnowError } from './errors';
+import type { Precision } from './embeddings';
 
 export interface NativeProgress {
   done: number;
@@ -278,7 +279,7 @@ export interface NativeSentenceEncodeParams {
   prompt?: string;
   normalize?: boolean;
   dimensions?: number;
-  precision?: 'float32' | 'int8' | 'uint8' | 'binary' | 'ubinary';
+  precision?: Precision;
   ranges?: Float32Array;
 }
 

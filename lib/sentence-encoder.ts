@@ -3,7 +3,7 @@ import { CallOptions, CallQueue, ModelCounters, modelCounters, refuseWhenBusy, w
 import * as v from './validate';
 import { TRANSFORMER_LOAD_OPTIONS, TransformerLoadOptions, transformerLoadOptions } from './model-options';
 import { invalidArgument, winnowError, noConstructor } from './errors';
-import { EmbeddingArray, Embeddings, Precision } from './embeddings';
+import { EmbeddingArray, Embeddings, Precision, PRECISIONS } from './embeddings';
 import { EmbeddingsLike, SimilarityFunction, similarity, similarityPairwise } from './similarity';
 import type { Device } from './cross-encoder';
 
@@ -20,7 +20,6 @@ const LOAD_OPTIONS = [...TRANSFORMER_LOAD_OPTIONS] as const;
 const LOADER: v.Loader = { name: 'SentenceEncoder.load', options: LOAD_OPTIONS };
 
 export type { Precision };
-const PRECISIONS = ['float32', 'int8', 'uint8', 'binary', 'ubinary'] as const;
 
 /** The typed array each precision returns. */
 export interface PrecisionArray {
