@@ -17,7 +17,7 @@ FLAGS=(-std=c++20 -O1 -g -fno-omit-frame-pointer
 # Core sources, instrumented for coverage (fuzzer-no-link) so libFuzzer sees their edges.
 objs=()
 pids=()
-for src in "$ROOT"/native/core/tokenizer/*.cc "$ROOT"/native/core/runtime/graph_rewrite.cc "$ROOT"/native/core/runtime/protobuf_wire.cc; do
+for src in "$ROOT"/native/core/tokenizer/*.cc "$ROOT"/native/core/onnx/*.cc "$ROOT"/native/core/rewrite/*.cc; do
   obj="$OUT/obj/$(basename "${src%.cc}").o"
   objs+=("$obj")
   if [[ ! -f "$obj" || "$src" -nt "$obj" || "$0" -nt "$obj" ]] || \

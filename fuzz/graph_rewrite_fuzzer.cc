@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-#include "runtime/graph_rewrite.h"
+#include "rewrite/graph_rewrite.h"
 
 namespace {
 

@@ -14,107 +14,56 @@
 #include <vector>
 
 #include "common/half.h"
-#include "runtime/graph_rewrite.h"
-#include "runtime/protobuf_wire.h"
+#include "rewrite/graph_rewrite.h"
+#include "onnx/writer.h"
 
 namespace winnow::rt {
 namespace {
 
-// ---- a tiny ONNX writer ------------------------------------------------------------------------
+// ---- building test models with the ONNX writer (onnx/writer.h) -------------------------------------
+using onnx::FloatAttribute;
+using onnx::IntAttribute;
+using onnx::IntsAttribute;
+namespace pb = onnx::pb;
+
+// One attribute: a float, an int or a list of ints (the first given).
 std::string Attr(const std::string& name, std::optional<float> f, std::optional<int64_t> i,
                  const std::vector<int64_t>& ints = {}) {
-  std::string a;
-  pb::AppendLen(&a, 1, name);
-  if (f) {
-    pb::AppendFixed32Field(&a, 2, FloatBits(*f));
-    pb::AppendVarintField(&a, 20, 1);
-  }
-  if (i) {
-    pb::AppendVarintField(&a, 3, static_cast<uint64_t>(*i));
-    pb::AppendVarintField(&a, 20, 2);
-  }
-  if (!ints.empty()) {
-    for (int64_t v : ints) pb::AppendVarintField(&a, 8, static_cast<uint64_t>(v));
-    pb::AppendVarintField(&a, 20, 7);
-  }
-  return a;
+  if (f) return FloatAttribute(name, *f);
+  if (i) return IntAttribute(name, *i);
+  return IntsAttribute(name, ints);
 }
 
-std::string ScalarTensor(const std::string& name, float v) {
-  std::string t;
-  pb::AppendVarintField(&t, 2, 1);  // FLOAT
-  pb::AppendLen(&t, 8, name);
-  pb::AppendLen(&t, 9, std::string(reinterpret_cast<const char*>(&v), 4));
-  return t;
-}
+std::string ScalarTensor(const std::string& name, float v) { return onnx::FloatTensor(name, {}, {v}); }
 
+// A float tensor [n] of ones; `external`: data_location EXTERNAL with no data (a reference to a missing file).
 std::string VectorTensor(const std::string& name, size_t n, bool external = false) {
+  if (!external) return onnx::FloatTensor(name, {static_cast<int64_t>(n)}, std::vector<float>(n, 1.0f));
   std::string t;
-  pb::AppendVarintField(&t, 1, n);
-  pb::AppendVarintField(&t, 2, 1);
-  pb::AppendLen(&t, 8, name);
-  if (external) {
-    pb::AppendVarintField(&t, 14, 1);
-  } else {
-    std::vector<float> v(n, 1.0f);
-    pb::AppendLen(&t, 9, std::string(reinterpret_cast<const char*>(v.data()), n * 4));
-  }
+  pb::AppendVarintField(&t, onnx::tensor_f::kDims, n);
+  pb::AppendVarintField(&t, onnx::tensor_f::kDataType, onnx::dtype::kFloat);
+  pb::AppendLen(&t, onnx::tensor_f::kName, name);
+  pb::AppendVarintField(&t, onnx::tensor_f::kDataLocation, 1);
   return t;
 }
 
 struct G {
-  std::string nodes, initializers, outputs, inputs;
-  void Node(const std::string& op, const std::vector<std::string>& in, const std::vector<std::string>& out,
-            const std::vector<std::string>& attrs = {}) {
-    std::string n;
-    for (auto& i : in) pb::AppendLen(&n, 1, i);
-    for (auto& o : out) pb::AppendLen(&n, 2, o);
-    pb::AppendLen(&n, 3, op + "_" + std::to_string(nodes.size()));
-    pb::AppendLen(&n, 4, op);
-    for (auto& a : attrs) pb::AppendLen(&n, 5, a);
-    pb::AppendLen(&nodes, 1, n);
+  onnx::GraphWriter w;
+  void Node(const std::string& op, const onnx::Names& in, const onnx::Names& out, const std::vector<std::string>& attrs = {}) {
+    w.Node(op, in, out, attrs);
   }
+  void RawNode(std::string_view bytes) { w.NodePayload(bytes); }
   void Constant(const std::string& out, float v) {
-    std::string a;
-    pb::AppendLen(&a, 1, "value");
-    pb::AppendLen(&a, 5, ScalarTensor(out, v));
-    pb::AppendVarintField(&a, 20, 4);
-    Node("Constant", {}, {out}, {a});
+    Node("Constant", {}, {out}, {onnx::TensorAttribute("value", ScalarTensor(out, v))});
   }
-  void Initializer(const std::string& t) { pb::AppendLen(&initializers, 5, t); }
-  void Input(const std::string& name) {
-    std::string vi;
-    pb::AppendLen(&vi, 1, name);
-    pb::AppendLen(&inputs, 11, vi);
-  }
+  void Initializer(const std::string& t) { w.Initializer(t); }
+  void Input(const std::string& name) { w.Input(onnx::ValueInfo(name)); }
   void IntConstant(const std::string& out, const std::vector<int64_t>& v) {
-    std::string t, a;
-    pb::AppendVarintField(&t, 1, v.size());
-    pb::AppendVarintField(&t, 2, 7);  // INT64
-    for (int64_t x : v) pb::AppendVarintField(&t, 7, static_cast<uint64_t>(x));
-    pb::AppendLen(&t, 8, out);
-    pb::AppendLen(&a, 1, "value");
-    pb::AppendLen(&a, 5, t);
-    pb::AppendVarintField(&a, 20, 4);
-    Node("Constant", {}, {out}, {a});
+    Node("Constant", {}, {out},
+         {onnx::TensorAttribute("value", onnx::Int64Tensor(out, {static_cast<int64_t>(v.size())}, v))});
   }
-  void Output(const std::string& name) {
-    std::string vi;
-    pb::AppendLen(&vi, 1, name);
-    pb::AppendLen(&outputs, 12, vi);
-  }
-  std::string Model(int opset = 14) const {
-    std::string graph = nodes;
-    pb::AppendLen(&graph, 2, "g");
-    graph += initializers + inputs + outputs;
-    std::string m, op;
-    pb::AppendVarintField(&m, 1, 8);
-    pb::AppendLen(&op, 1, "");
-    pb::AppendVarintField(&op, 2, opset);
-    pb::AppendLen(&m, 7, graph);
-    pb::AppendLen(&m, 8, op);
-    return m;
-  }
+  void Output(const std::string& name) { w.Output(onnx::ValueInfo(name)); }
+  std::string Model(int opset = 14) const { return onnx::ModelProto(w.Graph("g"), {{"", opset}}); }
 };
 
 // The residual sum S = A + B and a layer norm of S written out as opset-14 exporters do.
@@ -358,19 +307,13 @@ TEST(GraphRewrite, RefusesExternalWeights) {
 // A float tensor [n] whose data is `length` bytes at `offset` in external file `location` (TensorProto.external_data).
 std::string ExternalTensor(const std::string& name, size_t n, const std::string& location, size_t offset) {
   std::string t;
-  pb::AppendVarintField(&t, 1, n);
-  pb::AppendVarintField(&t, 2, 1);
-  pb::AppendLen(&t, 8, name);
-  auto entry = [&](const std::string& key, const std::string& value) {
-    std::string e;
-    pb::AppendLen(&e, 1, key);
-    pb::AppendLen(&e, 2, value);
-    pb::AppendLen(&t, 13, e);
-  };
-  entry("location", location);
-  entry("offset", std::to_string(offset));
-  entry("length", std::to_string(n * 4));
-  pb::AppendVarintField(&t, 14, 1);
+  pb::AppendVarintField(&t, onnx::tensor_f::kDims, n);
+  pb::AppendVarintField(&t, onnx::tensor_f::kDataType, onnx::dtype::kFloat);
+  pb::AppendLen(&t, onnx::tensor_f::kName, name);
+  onnx::AppendExternalDataEntry(&t, "location", location);
+  onnx::AppendExternalDataEntry(&t, "offset", std::to_string(offset));
+  onnx::AppendExternalDataEntry(&t, "length", std::to_string(n * 4));
+  pb::AppendVarintField(&t, onnx::tensor_f::kDataLocation, 1);
   return t;
 }
 
@@ -468,10 +411,6 @@ namespace {
 
 // A float tensor whose element i is base + i (float16 when `half`), so a test can tell where each value went.
 std::string CountingTensor(const std::string& name, const std::vector<int64_t>& dims, float base, bool half = false) {
-  std::string t;
-  for (int64_t d : dims) pb::AppendVarintField(&t, 1, static_cast<uint64_t>(d));
-  pb::AppendVarintField(&t, 2, half ? 10 : 1);
-  pb::AppendLen(&t, 8, name);
   size_t n = 1;
   for (int64_t d : dims) n *= static_cast<size_t>(d);
   std::string raw;
@@ -484,8 +423,7 @@ std::string CountingTensor(const std::string& name, const std::vector<int64_t>& 
       raw.append(reinterpret_cast<const char*>(&v), 4);
     }
   }
-  pb::AppendLen(&t, 9, raw);
-  return t;
+  return onnx::RawTensor(name, half ? onnx::dtype::kFloat16 : onnx::dtype::kFloat, dims, raw);
 }
 
 struct ReadTensor {
@@ -914,7 +852,7 @@ TEST(AttentionFusion, LeavesNearMissesAlone) {
 TEST(AttentionFusion, CountAgreesWithTheRewriteOnMalformedQuantizedGraphs) {
   G g;
   g.Node("DynamicQuantizeLinear", {"x"}, {"xq", "xs", "xz"});
-  pb::AppendLen(&g.nodes, 1, std::string("\x0a\xff", 2));  // a node whose first field claims 255 bytes
+  g.RawNode(std::string("\x0a\xff", 2));  // a node whose first field claims 255 bytes
   g.Output("xq");
   const std::string model = g.Model(14);
   auto count = CountAttentionBlocks(model);
@@ -1074,10 +1012,10 @@ TEST(GraphRewrite, WeightsInPlaceKeepsTheGraphAsWritten) {
   // A graph the rewrites leave alone (a node with a subgraph) is left to ONNX Runtime to read.
   G g;
   std::string branch, attr;
-  pb::AppendLen(&branch, 2, "then");
-  pb::AppendLen(&attr, 1, "then_branch");
-  pb::AppendLen(&attr, 6, branch);
-  pb::AppendVarintField(&attr, 20, 5);  // GRAPH
+  pb::AppendLen(&branch, onnx::graph_f::kName, "then");
+  pb::AppendLen(&attr, onnx::attr_f::kName, "then_branch");
+  pb::AppendLen(&attr, onnx::attr_f::kG, branch);
+  pb::AppendVarintField(&attr, onnx::attr_f::kType, 5);  // GRAPH
   g.Node("If", {"cond"}, {"Y"}, {attr});
   g.Initializer(VectorTensor("w", 2048));
   g.Output("Y");

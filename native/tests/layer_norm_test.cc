@@ -19,13 +19,12 @@
 #include "common/half.h"
 #include "layernorm/layer_norm.h"
 #include "runtime/custom_ops.h"
-#include "runtime/graph_rewrite.h"
+#include "rewrite/graph_rewrite.h"
 #include "runtime/ort_runtime.h"
-#include "runtime/protobuf_wire.h"
+#include "onnx/writer.h"
 #include "ort_library.h"
 
 namespace winnow {
-namespace pb = rt::pb;
 namespace {
 
 std::vector<float> Random(size_t n, uint32_t seed, float scale = 2.0f, float offset = 0.3f) {
@@ -140,69 +139,26 @@ TEST(LayerNorm, NormalizesAndAddsTheSkip) {
 
 using winnow::test_support::OrtLibrary;
 
-std::string FloatTensor(const std::string& name, const std::vector<float>& v) {
-  std::string t;
-  pb::AppendVarintField(&t, 1, v.size());
-  pb::AppendVarintField(&t, 2, 1);  // FLOAT
-  pb::AppendLen(&t, 8, name);
-  pb::AppendLen(&t, 9, std::string(reinterpret_cast<const char*>(v.data()), v.size() * 4));
-  return t;
-}
-
 // ValueInfoProto of a float tensor [rows, cols] (rows symbolic unless fixed_rows).
 std::string FloatValue(const std::string& name, size_t cols, size_t fixed_rows = 0) {
-  std::string rows_dim, cols_dim, shape, tensor, type, vi;
-  if (fixed_rows) pb::AppendVarintField(&rows_dim, 1, fixed_rows);
-  else pb::AppendLen(&rows_dim, 2, "rows");
-  pb::AppendVarintField(&cols_dim, 1, cols);
-  pb::AppendLen(&shape, 1, rows_dim);
-  pb::AppendLen(&shape, 1, cols_dim);
-  pb::AppendVarintField(&tensor, 1, 1);
-  pb::AppendLen(&tensor, 2, shape);
-  pb::AppendLen(&type, 1, tensor);
-  pb::AppendLen(&vi, 1, name);
-  pb::AppendLen(&vi, 2, type);
-  return vi;
-}
-
-std::string Node(const std::string& op, const std::vector<std::string>& in, const std::vector<std::string>& out,
-                 float epsilon = -1) {
-  std::string n;
-  for (auto& i : in) pb::AppendLen(&n, 1, i);
-  for (auto& o : out) pb::AppendLen(&n, 2, o);
-  pb::AppendLen(&n, 3, op + "_" + out[0]);
-  pb::AppendLen(&n, 4, op);
-  if (epsilon >= 0) {
-    std::string a;
-    pb::AppendLen(&a, 1, "epsilon");
-    pb::AppendFixed32Field(&a, 2, FloatBits(epsilon));
-    pb::AppendVarintField(&a, 20, 1);
-    pb::AppendLen(&n, 5, a);
-  }
-  return n;
+  onnx::Dim rows = fixed_rows ? onnx::Dim{static_cast<int64_t>(fixed_rows), ""} : onnx::Dim{-1, "rows"};
+  return onnx::ValueInfo(name, onnx::dtype::kFloat, {rows, {static_cast<int64_t>(cols), ""}});
 }
 
 // Y = LayerNormalization(A + B) (opset 17); with `pre_norm`, also Z = S + Y, so the sum is read after the norm.
 // `b_rows`: B is [b_rows, cols] (broadcast down A's rows) instead of A's shape; `swap`: Add(B, A).
 std::string NormModel(size_t cols, const std::vector<float>& gamma, const std::vector<float>& beta, bool pre_norm,
                       size_t b_rows = 0, bool swap = false) {
-  std::string graph;
-  pb::AppendLen(&graph, 1, Node("Add", swap ? std::vector<std::string>{"B", "A"} : std::vector<std::string>{"A", "B"}, {"S"}));
-  pb::AppendLen(&graph, 1, Node("LayerNormalization", {"S", "gamma", "beta"}, {"Y"}, 1e-12f));
-  if (pre_norm) pb::AppendLen(&graph, 1, Node("Add", {"S", "Y"}, {"Z"}));
-  pb::AppendLen(&graph, 2, "g");
-  pb::AppendLen(&graph, 5, FloatTensor("gamma", gamma));
-  pb::AppendLen(&graph, 5, FloatTensor("beta", beta));
-  pb::AppendLen(&graph, 11, FloatValue("A", cols));
-  pb::AppendLen(&graph, 11, FloatValue("B", cols, b_rows));
-  pb::AppendLen(&graph, 12, FloatValue(pre_norm ? "Z" : "Y", cols));
-  std::string m, op;
-  pb::AppendVarintField(&m, 1, 8);
-  pb::AppendLen(&op, 1, "");
-  pb::AppendVarintField(&op, 2, 17);
-  pb::AppendLen(&m, 7, graph);
-  pb::AppendLen(&m, 8, op);
-  return m;
+  onnx::GraphWriter g;
+  g.Node("Add", swap ? onnx::Names{"B", "A"} : onnx::Names{"A", "B"}, {"S"});
+  g.Node("LayerNormalization", {"S", "gamma", "beta"}, {"Y"}, {onnx::FloatAttribute("epsilon", 1e-12f)});
+  if (pre_norm) g.Node("Add", {"S", "Y"}, {"Z"});
+  g.Initializer(onnx::FloatTensor("gamma", {static_cast<int64_t>(gamma.size())}, gamma));
+  g.Initializer(onnx::FloatTensor("beta", {static_cast<int64_t>(beta.size())}, beta));
+  g.Input(FloatValue("A", cols));
+  g.Input(FloatValue("B", cols, b_rows));
+  g.Output(FloatValue(pre_norm ? "Z" : "Y", cols));
+  return onnx::ModelProto(g.Graph("g"), {{"", 17}});
 }
 
 class LayerNormOrt : public ::testing::Test {

@@ -14,7 +14,7 @@
 #include "common/half.h"
 #include "common/mmap.h"
 #include "runtime/custom_ops.h"
-#include "runtime/graph_rewrite.h"
+#include "rewrite/graph_rewrite.h"
 
 namespace winnow::rt {
 

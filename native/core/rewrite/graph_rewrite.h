@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "onnx/reader.h"
 
 namespace winnow::rt {
 
@@ -55,7 +56,7 @@ StatusOr<GraphRewrite> FuseAttention(std::string_view model, bool quantized = fa
 // location, mapped in memory by the caller. With them, the rewrites read external weights where they need values
 // (packing Q, K, V) and keep their references unchanged in the rewritten model; the caller hands ONNX Runtime the
 // same buffers under the same names. Without them, a model with external weights is left alone.
-using ExternalFiles = std::map<std::string, std::string_view, std::less<>>;
+using ExternalFiles = onnx::ExternalFiles;
 // New names for those files in the rewritten model (external_data locations rewritten), e.g. the real names of
 // links, when ONNX Runtime is to find them in another folder.
 using ExternalRenames = std::map<std::string, std::string, std::less<>>;

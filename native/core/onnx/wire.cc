@@ -1,8 +1,8 @@
-#include "runtime/protobuf_wire.h"
+#include "onnx/wire.h"
 
 #include <cstring>
 
-namespace winnow::rt::pb {
+namespace winnow::onnx::pb {
 
 bool ReadVarint(std::string_view buf, size_t* pos, uint64_t* v) {
   uint64_t result = 0;
@@ -91,4 +91,4 @@ void AppendFixed32Field(std::string* out, uint32_t number, uint32_t bits) {
   for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>((bits >> (8 * i)) & 0xff));
 }
 
-}  // namespace winnow::rt::pb
+}  // namespace winnow::onnx::pb

@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-namespace winnow::rt::pb {
+namespace winnow::onnx::pb {
 
 enum Wire : uint8_t { kVarint = 0, kFixed64 = 1, kLen = 2, kFixed32 = 5 };
 
@@ -46,4 +46,4 @@ void AppendLen(std::string* out, uint32_t number, std::string_view payload);
 void AppendVarintField(std::string* out, uint32_t number, uint64_t v);
 void AppendFixed32Field(std::string* out, uint32_t number, uint32_t bits);
 
-}  // namespace winnow::rt::pb
+}  // namespace winnow::onnx::pb

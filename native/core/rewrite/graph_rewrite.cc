@@ -1,0 +1,153 @@
+#include "rewrite/graph_rewrite.h"
+
+#include <algorithm>
+
+#include "rewrite/rewrite_internal.h"
+
+namespace winnow::rt {
+
+using namespace rewrite;  // NOLINT
+
+StatusOr<GraphRewrite> RewriteGraph(std::string_view model, const RewriteOptions& o) {
+  GraphRewrite result;
+  ParsedModel pm;
+  WINNOW_RETURN_IF_ERROR(ParseModel(model, o.external_files, &pm, &result.skipped));
+  if (!result.skipped.empty()) return result;
+  // Graphs that quantize activations only where asked: a float 1e-7 off can round to the next int8 step.
+  // Exact norms (com.winnow LayerNorm) compute what the graph computes, quantized or not.
+  const bool inexact_norms = o.layer_norms && (!pm.quantizes || o.quantized_norms);
+  const bool norms = inexact_norms || (o.layer_norms && o.exact_norms);
+  const bool attention = o.attention && (!pm.quantizes || o.quantized_attention);
+  if ((o.layer_norms && !norms) || (o.attention && !attention)) result.skipped = "the graph quantizes activations";
+  std::vector<AttentionMatch> matches;
+  if (attention) {
+    matches = FindAttentions(pm, &result.skipped);
+    for (AttentionMatch& m : matches) m.scale *= o.test_scale;
+  }
+  const Graph& g = pm.g;
+  // Attention blocks with Q, K and V packed where the projections allow it (com.microsoft Attention); if that
+  // leaves a node reading a removed value (a projection read elsewhere), every block as MultiHeadAttention; if
+  // that fails too, the norms alone. Everything is written in one pass: one copy of the weights.
+  enum Form { kPacked, kMultiHead, kNormsOnly };
+  std::vector<Form> forms;
+  if (!matches.empty()) {
+    if (o.pack_qkv) forms.push_back(kPacked);
+    forms.push_back(kMultiHead);
+  }
+  forms.push_back(kNormsOnly);
+  for (Form form : forms) {
+    std::vector<char> claimed(g.nodes.size(), 0);
+    std::unordered_map<size_t, std::string> replacement;
+    std::vector<std::string> prologue = KeyLengthNodes(pm.onnx_opset);  // and the packing Concats
+    int exact_norms = 0;
+    const int fused_norms =
+        norms ? AddNormFusions(g, o.exact_norms, inexact_norms, &claimed, &replacement, &exact_norms) : 0;
+    int index = 0, packed = 0;
+    if (form != kNormsOnly) {
+      for (const AttentionMatch& m : matches) {
+        if (!Claim(m.drop, &claimed)) continue;  // disjoint from each other; a norm fusion's node: left alone
+        PackedQkv qkv;
+        if (form == kPacked && PackProjections(g, m, index, &qkv) && Claim(qkv.drop, &claimed)) {
+          replacement[m.at] = PackedAttentionNode(m, qkv, index);
+          for (auto& n : qkv.nodes) prologue.push_back(std::move(n));
+          ++packed;
+        } else {
+          replacement[m.at] = MultiHeadAttentionNode(m, index);
+        }
+        ++index;
+      }
+    }
+    if (fused_norms == 0 && index == 0) return result;
+    std::optional<std::string> out =
+        form == kNormsOnly ? EmitModel(pm, claimed, replacement, {}, false, exact_norms > 0, o)
+                           : EmitModel(pm, claimed, replacement, prologue, true, exact_norms > 0, o);
+    if (!out) {
+      result.skipped = "a node outside the attention blocks reads a value inside one";
+      continue;
+    }
+    result.model = std::move(*out);
+    result.skip_layer_norms = fused_norms;
+    result.exact_layer_norms = exact_norms;
+    result.attentions = index;
+    result.packed_qkv = packed;
+    return result;
+  }
+  return result;
+}
+
+StatusOr<GraphRewrite> WeightsInPlace(std::string_view model, const RewriteOptions& o) {
+  GraphRewrite result;
+  ParsedModel pm;
+  WINNOW_RETURN_IF_ERROR(ParseModel(model, o.external_files, &pm, &result.skipped));
+  if (!result.skipped.empty()) return result;
+  if (o.external_weights.empty() && o.external_renames.empty()) {
+    result.skipped = "no external location to write the weights under";
+    return result;
+  }
+  std::vector<char> claimed(pm.g.nodes.size(), 0);
+  std::optional<std::string> out = EmitModel(pm, claimed, {}, {}, false, false, o);
+  if (out) result.model = std::move(*out);
+  return result;
+}
+
+StatusOr<GraphRewrite> FuseSkipLayerNorm(std::string_view model, bool quantized) {
+  RewriteOptions o;
+  o.layer_norms = true;
+  o.quantized_norms = quantized;
+  return RewriteGraph(model, o);
+}
+
+StatusOr<GraphRewrite> FuseAttention(std::string_view model, bool quantized, float test_scale, bool pack_qkv) {
+  RewriteOptions o;
+  o.attention = true;
+  o.quantized_attention = quantized;
+  o.test_scale = test_scale;
+  o.pack_qkv = pack_qkv;
+  return RewriteGraph(model, o);
+}
+
+StatusOr<int> CountAttentionBlocks(std::string_view model, bool quantized, const ExternalFiles* external_files,
+                                   int64_t* width, bool* float16, bool* quantizes) {
+  if (width) *width = 0;
+  if (float16) *float16 = false;
+  if (quantizes) *quantizes = false;
+  ParsedModel pm;
+  std::string skipped;
+  // Parsed as RewriteGraph parses (the whole graph, quantized or not), so that both find the same malformations.
+  WINNOW_RETURN_IF_ERROR(ParseModel(model, external_files, &pm, &skipped));
+  if (quantizes) *quantizes = pm.quantizes;
+  if (!skipped.empty() || (pm.quantizes && !quantized)) return 0;
+  const std::vector<AttentionMatch> matches = FindAttentions(pm, &skipped);
+  for (const AttentionMatch& m : matches) {
+    if (width) *width = std::max(*width, m.width);
+    Projection q;
+    if (float16 && MatchProjection(pm.g, m.q, &q) && q.w.data_type == dtype::kFloat16) *float16 = true;
+  }
+  return static_cast<int>(matches.size());
+}
+
+StatusOr<std::vector<std::string>> ExternalDataLocations(std::string_view model) {
+  std::vector<std::string> out;
+  std::string_view graph;
+  pb::Reader r(model);
+  pb::Field f;
+  while (r.Next(&f))
+    if (f.number == model_f::kGraph && f.wire == pb::kLen) graph = f.bytes;
+  if (!r.ok()) return Malformed("model");
+  pb::Reader g(graph);
+  while (g.Next(&f)) {
+    if (f.number != graph_f::kInitializer || f.wire != pb::kLen) continue;
+    pb::Reader t(f.bytes);
+    pb::Field tf;
+    while (t.Next(&tf)) {
+      if (tf.number != tensor_f::kExternalData || tf.wire != pb::kLen) continue;
+      auto [key, value] = KeyValue(tf.bytes);
+      if (key == "location" && std::find(out.begin(), out.end(), value) == out.end()) out.emplace_back(value);
+    }
+    if (!t.ok()) return Malformed("initializer");
+  }
+  if (!g.ok()) return Malformed("graph");
+  return out;
+}
+
+}  // namespace winnow::rt

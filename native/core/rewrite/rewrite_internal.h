@@ -1,0 +1,108 @@
+// What the passes of RewriteGraph (graph_rewrite.h) share: the parsed model, the match structs and the steps
+// each pass file provides. Parse (parse.cc), layer norm (layer_norm_pass.cc), attention (attention_pass.cc), emit
+// (emit.cc); graph_rewrite.cc runs them.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "onnx/reader.h"
+#include "rewrite/graph_rewrite.h"
+
+namespace winnow::rt::rewrite {
+
+using namespace winnow::onnx;  // NOLINT: the passes are written in ONNX's terms
+
+// A ModelProto read far enough to rewrite its graph's node list.
+struct ParsedModel {
+  std::string_view model, graph_bytes;
+  bool has_ms_domain = false;
+  int64_t onnx_opset = 0;  // version of the default domain
+  bool quantizes = false;  // a node quantizes activations (DynamicQuantizeLinear, MatMulInteger, ...)
+  std::vector<pb::Field> graph_fields;
+  std::unordered_set<std::string_view> graph_inputs;
+  Graph g;
+};
+
+// Errors: malformed protobuf. `*skipped` is set (and the rewrite must leave the model alone) for graphs with
+// subgraphs, external weights not in `files`, or a value produced twice. `pm->quantizes` says whether the graph
+// quantizes activations (the callers decide: there a float 1e-7 off can round to the next int8 step, ~2e-3 on a
+// score).
+Status ParseModel(std::string_view model, const ExternalFiles* files, ParsedModel* pm, std::string* skipped);
+
+// Marks the nodes of a match as taken, unless one of them already belongs to an earlier match.
+bool Claim(const std::vector<size_t>& nodes, std::vector<char>* claimed);
+
+// ---- layer norm (layer_norm_pass.cc) -----------------------------------------------------------------------
+struct Fusion {
+  std::vector<size_t> drop;  // nodes removed
+  size_t at = 0;             // node replaced by the fused one (its last node)
+  std::string_view input, skip, gamma, beta, output;
+  std::string_view sum;  // the residual sum, when something besides the norm reads it (pre-norm models)
+  float epsilon = 1e-5f;
+};
+
+// The layer norm fusions of graph_rewrite.h, claimed in `claimed`, written into `replacement`. `exact`: float32
+// norms become com.winnow LayerNorm; `inexact`: the others (all of them without `exact`) SkipLayerNormalization.
+// `*exact_count` counts the former.
+int AddNormFusions(const Graph& g, bool exact, bool inexact, std::vector<char>* claimed,
+                   std::unordered_map<size_t, std::string>* replacement, int* exact_count);
+
+// ---- attention (attention_pass.cc) -------------------------------------------------------------------------
+struct AttentionMatch {
+  std::vector<size_t> drop;
+  size_t at = 0;  // the final Reshape, replaced by the fused node
+  std::string_view q, k, v, output;
+  int64_t heads = 0, width = 0;  // width: heads x head size
+  float scale = 0;
+};
+
+// A projection y = x W + b (either operand order in the Add) with W [in, d] and b [d] constants of one float
+// type, whose MatMul only the Add reads.
+struct Projection {
+  std::string_view x, w_name, b_name;
+  size_t matmul = 0, add = 0;
+  Tensor w, b;
+};
+bool MatchProjection(const Graph& g, std::string_view y, Projection* p);
+
+// Q, K and V projected from one input: the three weights side by side as one [in, 3d] matrix and the biases
+// as one [3d] vector, so that com.microsoft Attention runs one GEMM where the graph ran three. The packing is
+// written as two Concat nodes over the weights as they are (in place in the model file) rather than as new packed
+// initializers: ONNX Runtime folds them at load into the matrix that the Attention kernel then prepacks, so the
+// packed copy is made once, by ONNX Runtime, instead of being written into the rewritten model, parsed and copied
+// again (bge-reranker-base shape: anonymous peak at load 503 -> 357 MiB, the unfused graph's).
+struct PackedQkv {
+  std::string_view input;
+  std::vector<size_t> drop;          // the three MatMuls and Adds
+  std::vector<std::string> nodes;    // the two Concats (serialized NodeProtos, reading constants only)
+  std::string weight_name, bias_name;
+};
+bool PackProjections(const Graph& g, const AttentionMatch& m, int index, PackedQkv* out);
+
+constexpr std::string_view kKeyLengths = "winnow/attention_key_lengths";
+
+// Inputs query, key, value, (no bias), key_padding_mask.
+std::string MultiHeadAttentionNode(const AttentionMatch& m, int index);
+// Inputs input, weights [in, 3D], bias [3D], mask_index ([B] lengths).
+std::string PackedAttentionNode(const AttentionMatch& m, const PackedQkv& qkv, int index);
+// int32 [B] valid lengths of the right-padded attention_mask: Cast to int32, ReduceSum over axis 1.
+std::vector<std::string> KeyLengthNodes(int64_t opset);
+// The attention blocks of a parsed model, each claimed once; empty (with `*skipped` set) when the model cannot be
+// rewritten or has no attention_mask input.
+std::vector<AttentionMatch> FindAttentions(const ParsedModel& pm, std::string* skipped);
+
+// ---- emit (emit.cc) ----------------------------------------------------------------------------------------
+// The model with `claimed` nodes removed, `replacement` nodes written in place of the node at their index and
+// `prologue` nodes (serialized NodeProtos reading only graph inputs and constants) first. With
+// `drop_dead`, nodes whose outputs nothing reads any more (shape arithmetic of removed reshapes, a mask
+// no longer used) go too, and the result is checked: nullopt when a kept node would read a removed value.
+std::optional<std::string> EmitModel(const ParsedModel& pm, const std::vector<char>& claimed,
+                                     const std::unordered_map<size_t, std::string>& replacement,
+                                     const std::vector<std::string>& prologue, bool drop_dead, bool winnow_ops,
+                                     const RewriteOptions& o);
+
+}  // namespace winnow::rt::rewrite
