@@ -45,7 +45,7 @@ internal::Kernel KernelFor(SimdLevel level) {
   if (level == SimdLevel::kNeon && CpuSupports(level)) k = internal::Vec128Kernel();
 #if defined(__x86_64__) || defined(_M_X64)
   // x86-64 without AVX2 (or WINNOW_SIMD=scalar): SSE2 is part of the architecture, and the 4-lane code gives
-  // the scalar code's bits 3.2x faster (layer_norm_test).
+  // the scalar code's bits, faster (layer_norm_test checks the bits).
   if (level == SimdLevel::kScalar) k = internal::Vec128Kernel();
 #endif
   return k ? k : &internal::LayerNormScalar;

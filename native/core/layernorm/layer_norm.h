@@ -5,8 +5,8 @@
 // with Welford's online update, one row at a time:
 //   mean += (x_k - mean) / k;  m2 += (x_k - mean_before) * (x_k - mean_after)     (k = 1 .. cols)
 //   sd = sqrt(m2 / cols + epsilon);  y = (x - mean) / sd * gamma + beta
-// Each step waits on a division, so a 384-wide row costs thousands of cycles: on a MiniLM cross-encoder's
-// int8 graph its layer norms were 31 % of the time. The same float operations in the same order, done for 8
+// Each step waits on a division, so a 384-wide row costs thousands of cycles (a large share of an int8 graph's
+// time, docs/benchmark.md). The same float operations in the same order, done for 8
 // (AVX2) or 16 (AVX-512) rows at once — one row per vector lane, the rows transposed in registers — give the
 // same bits many times faster (NEON: 4 rows). These files are built with -ffp-contract=off: the compiler may
 // contract nothing, and the code fuses a multiply-add exactly where ONNX Runtime's own build does.

@@ -5,9 +5,9 @@
 // (ReduceMean, Sub, Pow 2, ReduceMean, Add eps, Sqrt, Div, Mul gamma, Add beta) — becomes one
 // com.microsoft SkipLayerNormalization node. Post-norm models (BERT, XLM-R) read the sum only in the
 // norm; pre-norm ones (ModernBERT) read it again in the next residual Add and get it from the fused
-// node's input_skip_bias_sum output. Close arithmetic (float scores within ~3e-6), not the same: ONNX
-// Runtime 1.29's CPU LayerNormalization kernel (what the graph as written runs) takes Welford's per-row
-// update, about 5x slower than SkipLayerNormalization's running sums. With RewriteOptions::exact_norms,
+// node's input_skip_bias_sum output. Close arithmetic, not the same: ONNX Runtime's CPU LayerNormalization
+// kernel (what the graph as written runs) takes Welford's per-row update, slower than SkipLayerNormalization's
+// running sums (docs/benchmark.md). With RewriteOptions::exact_norms,
 // float32 norms become com.winnow LayerNorm instead (runtime/custom_ops.h): LayerNormalization's own
 // arithmetic, vectorized, so the same bits, faster than either.
 #pragma once

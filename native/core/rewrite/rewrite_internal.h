@@ -74,7 +74,7 @@ bool MatchProjection(const Graph& g, std::string_view y, Projection* p);
 // written as two Concat nodes over the weights as they are (in place in the model file) rather than as new packed
 // initializers: ONNX Runtime folds them at load into the matrix that the Attention kernel then prepacks, so the
 // packed copy is made once, by ONNX Runtime, instead of being written into the rewritten model, parsed and copied
-// again (bge-reranker-base shape: anonymous peak at load 503 -> 357 MiB, the unfused graph's).
+// again (load-time peak: docs/benchmark.md).
 struct PackedQkv {
   std::string_view input;
   std::vector<size_t> drop;          // the three MatMuls and Adds
