@@ -5,9 +5,9 @@ export const TITLE = '## Cross-encoder reranking (issue #2)';
 
 const HEADER = `# Benchmarks
 
-Each benchmark is data (\`bench/trials.mjs\`) plus one driver per library (\`bench/drivers/\`); every
+Each benchmark is data (\`bench/cross-encoder/trials.mjs\`) plus one driver per library (\`bench/cross-encoder/drivers/\`); every
 (driver, trial) runs in a fresh \`node\` process. Raw results go to \`bench/results/<date>.json\`
-(git-ignored); the tables below are written by \`bench/run.mjs\`. One section per benchmark.
+(git-ignored); the tables below are written by \`bench/cross-encoder/run.mjs\`. One section per benchmark.
 
 \`\`\`sh
 sudo apt-get install python3-torch python3-onnx   # only to generate the benchmark models

@@ -1,5 +1,5 @@
 // GEMM throughput ONNX Runtime (onnxruntime-node) reaches on this machine with the benchmark's threads:
-// the shapes of a MiniLM-L6-H384 layer at M = batch x padded length tokens. Run in its own process (run.mjs runs
+// the shapes of a MiniLM-L6-H384 layer at M = batch x padded length tokens. Run in its own process (cross-encoder/run.mjs runs
 // it several times between the model runs and takes the best, since this machine's speed drifts):
 //   node roof.mjs <threads> <M> <h> <ffn> <out.json>
 import { createRequire } from 'node:module';

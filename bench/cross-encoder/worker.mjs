@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { trials } from './trials.mjs';
-import { loadCorpus, makePairs, makeRankSet } from './pairs.mjs';
+import { loadCorpus, makePairs, makeRankSet } from '../pairs.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const [driverName, trialName, outFile] = process.argv.slice(2);
@@ -16,7 +16,7 @@ const versions = driver.versions();
 const corpus = loadCorpus();
 const pairs = makePairs(corpus, trial.pairs, trial.perQuery);
 const rankSet = makeRankSet(corpus, trial.rankDocs);
-const modelDir = path.join(here, 'models', trial.model);
+const modelDir = path.join(here, '..', 'models', trial.model);
 
 const now = () => performance.now();
 let t = now();

@@ -5,13 +5,13 @@
 // `fuseLayerNorm: true` (which also fuses int8 graphs).
 // With --profile, also prints ONNX Runtime's per-operator time for the replay (graph as written) and for Winnow's
 // defaults (the rewritten graph, profiled through WINNOW_PROFILE).
-//   node bench/replay.mjs [--profile] [--model bench/models/minilm-ce] [--file model_quantized.onnx]
+//   node bench/cross-encoder/replay.mjs [--profile] [--model bench/models/minilm-ce] [--file model_quantized.onnx]
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { loadCorpus, makePairs } from './pairs.mjs';
+import { loadCorpus, makePairs } from '../pairs.mjs';
 import { common } from './trials.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -19,7 +19,7 @@ const require = createRequire(import.meta.url);
 const ort = require('onnxruntime-node');
 const { Tokenizer } = require('tokenizers');
 const args = process.argv.slice(2);
-const dir = args.includes('--model') ? path.resolve(args[args.indexOf('--model') + 1]) : path.join(here, 'models', common.model);
+const dir = args.includes('--model') ? path.resolve(args[args.indexOf('--model') + 1]) : path.join(here, '..', 'models', common.model);
 const profile = args.includes('--profile');
 const file = args.includes('--file') ? args[args.indexOf('--file') + 1] : 'model.onnx';
 const BUDGET = 1024; // Winnow's CPU default (native/core/pipelines/transformer_model.h)
@@ -65,7 +65,7 @@ const feeds = batches.map(({ rows, T }) => {
   return f;
 });
 
-const { CrossEncoder } = require(path.join(here, '..', 'dist', 'cjs', 'index.js'));
+const { CrossEncoder } = require(path.join(here, '..', '..', 'dist', 'cjs', 'index.js'));
 const base = { threads: common.threads, batchSize: common.batch, file };
 const asWritten = await CrossEncoder.load(dir, { ...base, fuseLayerNorm: false });
 const fused = await CrossEncoder.load(dir, base);

@@ -1,7 +1,7 @@
 // Runs every (driver, trial) of trials.mjs in its own fresh `node` process, plus the GEMM roof (before, between
 // and after them; the best measurement counts), then
 // writes bench/results/<date>.json and the "Cross-encoder reranking (issue #2)" section of docs/benchmark.md.
-//   node run.mjs [--only winnow,ort-tokenizers] [--no-docs]
+//   node bench/cross-encoder/run.mjs [--only winnow,ort-tokenizers] [--no-docs]
 import { spawnSync, execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
@@ -9,11 +9,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { trials, drivers, common } from './trials.mjs';
-import { loadCorpus, makePairs, makeRankSet } from './pairs.mjs';
-import { pct } from './docs.mjs';
+import { loadCorpus, makePairs, makeRankSet } from '../pairs.mjs';
+import { pct } from '../docs.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, '..');
+const root = path.resolve(here, '..', '..');
 const require = createRequire(import.meta.url);
 const args = process.argv.slice(2);
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1].split(',') : drivers;
@@ -24,7 +24,7 @@ const loadavg = () => os.loadavg()[0];
 const mean = (a) => a.reduce((s, x) => s + x, 0) / a.length;
 
 // ---- data: pairs, token lengths, padding --------------------------------------------------------------
-const modelDir = path.join(here, 'models', common.model);
+const modelDir = path.join(here, '..', 'models', common.model);
 if (!fs.existsSync(path.join(modelDir, 'onnx', 'model.onnx'))) {
   console.error(`model missing: ${modelDir}. Run: node prepare.mjs`);
   process.exit(1);
@@ -78,7 +78,7 @@ function measureRoof(when) {
   for (const m of Ms) {
     console.log(`roof (${when}): MatMul microbenchmark, M=${m}, ${common.threads} threads (load ${loadavg().toFixed(2)})`);
     const roofFile = path.join(tmp, `roof-${roofRuns.length}.json`);
-    const rr = spawnSync(process.execPath, [path.join(here, 'roof.mjs'), common.threads, m, h, ffn, roofFile], { stdio: 'inherit' });
+    const rr = spawnSync(process.execPath, [path.join(here, '..', 'roof.mjs'), common.threads, m, h, ffn, roofFile], { stdio: 'inherit' });
     if (rr.status !== 0) throw new Error('roof benchmark failed');
     const r = { when, ...JSON.parse(fs.readFileSync(roofFile, 'utf8')) };
     for (const s of r.shapes) console.log(`  ${s.kind} ${s.shape}: ${s.ms.toFixed(2)} ms, ${s.gflops.toFixed(1)} GFLOP/s`);
@@ -92,7 +92,7 @@ measureRoof('before the runs');
 const winnowBuilt = fs.existsSync(path.join(root, 'build', 'Release', 'winnow.node')) && fs.existsSync(path.join(root, 'dist', 'cjs', 'index.js'));
 const runs = [];
 // --only: keep the other drivers' runs from today's results file (one table, measured in separate invocations)
-const previous = path.join(here, 'results', `${new Date().toISOString().slice(0, 10)}.json`);
+const previous = path.join(here, '..', 'results', `${new Date().toISOString().slice(0, 10)}.json`);
 if (only !== drivers && fs.existsSync(previous)) {
   for (const r of JSON.parse(fs.readFileSync(previous, 'utf8')).runs) if (!only.includes(r.driver) && r.scores) runs.push({ ...r, reused: true });
 }
@@ -173,13 +173,13 @@ const env = {
 };
 const roofFor = (kind, f) => ({ pairsPerS: common.pairs / (f.pairs / (roof.mix[kind] * 1e9)), rankMs: (f.rank / (roof.mix[kind] * 1e9)) * 1000 });
 const results = { env, trials, pairs: { corpus: corpus.dir, n: pairs.length, rankQuery: rankSet.queryId, padding: pad }, flops: need, roof, roofEstimate: { fp32: roofFor('fp32', need), int8: roofFor('int8', need) }, runs, parity };
-fs.mkdirSync(path.join(here, 'results'), { recursive: true });
-const resultsFile = path.join(here, 'results', `${date}.json`);
+fs.mkdirSync(path.join(here, '..', 'results'), { recursive: true });
+const resultsFile = path.join(here, '..', 'results', `${date}.json`);
 fs.writeFileSync(resultsFile, JSON.stringify(results, null, 1));
 console.log(`results: ${path.relative(process.cwd(), resultsFile)}`);
 
 if (writeDocs) {
-  const { renderSection, replaceSection } = await import('./docs.mjs');
+  const { renderSection, replaceSection } = await import('../docs.mjs');
   const docFile = path.join(root, 'docs', 'benchmark.md');
   fs.writeFileSync(docFile, replaceSection(fs.existsSync(docFile) ? fs.readFileSync(docFile, 'utf8') : '', renderSection(results)));
   console.log(`docs: ${path.relative(process.cwd(), docFile)}`);

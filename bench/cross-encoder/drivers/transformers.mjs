@@ -4,7 +4,7 @@
 // (as sentence-transformers' CrossEncoder does for one label). Threads go through `session_options`,
 // which transformers.js passes to onnxruntime-node's InferenceSession.create.
 import path from 'node:path';
-import { versionsWithOrt } from '../package-version.mjs';
+import { versionsWithOrt } from '../../package-version.mjs';
 import { env, AutoTokenizer, AutoModelForSequenceClassification } from '@huggingface/transformers';
 
 export const name = 'transformers.js';
