@@ -1,11 +1,11 @@
-import { binding, ortLibraryPath, NativeCrossEncoder } from './native';
+import { binding, ortLibraryPath } from './native';
+import type { NativeCrossEncoder } from './binding';
+import type { Activation, Device } from './types';
 import { CallOptions, CallQueue, ModelCounters, modelCounters, refuseWhenBusy, withCallerStack } from './queue';
 import * as v from './validate';
 import { TRANSFORMER_LOAD_OPTIONS, TransformerLoadOptions, transformerLoadOptions } from './model-options';
 import { invalidArgument, invalidArgumentText, winnowError, noConstructor } from './errors';
 
-export type Activation = 'sigmoid' | 'softmax' | 'none';
-export type Device = 'cpu' | 'cuda' | 'auto' | `cuda:${number}`;
 
 export interface CrossEncoderOptions extends TransformerLoadOptions {
   /** Longest pair in tokens, special tokens included. Default: the model's maximum (tokenizer_config / config). */

@@ -1,21 +1,6 @@
 import { invalidArgument } from './errors';
+import type { EmbeddingArray, Precision, PrecisionOf } from './types';
 
-/** Typed arrays an embedding matrix can be stored in (float32, or quantised int8 / uint8 / packed bits). */
-export type EmbeddingArray = Float32Array | Int8Array | Uint8Array;
-
-export const PRECISIONS = ['float32', 'int8', 'uint8', 'binary', 'ubinary'] as const;
-
-/** How the values are stored: float32, quantised per dimension (int8 / uint8), or packed sign bits (binary / ubinary). */
-export type Precision = (typeof PRECISIONS)[number];
-
-/** The precisions an array type can hold: Float32Array 'float32', Int8Array 'int8' / 'binary', Uint8Array 'uint8' / 'ubinary'. */
-export type PrecisionOf<T extends EmbeddingArray> = T extends Float32Array
-  ? 'float32'
-  : T extends Int8Array
-    ? 'int8' | 'binary'
-    : T extends Uint8Array
-      ? 'uint8' | 'ubinary'
-      : Precision;
 
 /**
  * A row-major matrix of embeddings in one contiguous typed array: `rows × dim` values.

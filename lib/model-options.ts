@@ -1,4 +1,4 @@
-import type { NativeModelOptions } from './native';
+import type { NativeModelOptions } from './binding';
 import { resolveModelDir } from './hub-cache';
 import * as v from './validate';
 

@@ -1,94 +1,12 @@
 /**
- * The one place that loads and types the native addon. Every other file imports from here.
+ * The one place that finds and loads the native addon and ONNX Runtime (and the optional CUDA package). Its
+ * surface is typed in binding.ts.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { winnowError } from './errors';
-import type { Precision } from './embeddings';
-
-export interface NativeProgress {
-  done: number;
-  total: number;
-}
-
-export interface NativeCallOptions {
-  onProgress?: (p: NativeProgress) => void;
-  cancelToken?: unknown;
-}
-
-export interface NativeModelOptions {
-  dir: string;
-  ortLibrary: string;
-  file?: string;
-  device?: string;
-  threads?: number;
-  maxLength?: number;
-  batchSize?: number;
-  tokenBudget?: number;
-  gpuMemLimit?: number;
-  allowTf32?: boolean;
-  fuseLayerNorm?: boolean;
-  lengthBuckets?: boolean;
-  fuseAttention?: boolean;
-  prepackWeights?: boolean;
-}
-
-export interface NativeCrossEncoderInfo {
-  numLabels: number;
-  maxLength: number;
-  modelMaxLength: number;
-  device: string;
-  onnxPath: string;
-  fusedLayerNorms: number;
-  fusedAttentions: number;
-  activation: 'sigmoid' | 'softmax' | 'none';
-}
-
-/** What a transformer model has run since it loaded (see ModelCounters in queue.ts). */
-export interface NativeBatchStats {
-  batches: number;
-  rows: number;
-  tokens: number;
-  paddedTokens: number;
-  sequenceLengths: number[];
-}
-
-export interface NativeCrossEncoder {
-  predict(firsts: string[], seconds: string[], opts?: NativeCallOptions): Promise<Float32Array>;
-  score(query: string, documents: string[], opts?: NativeCallOptions): Promise<Float32Array>;
-  info(): NativeCrossEncoderInfo;
-  batchStats(): NativeBatchStats;
-  dispose(): void;
-  readonly inFlight: number;
-}
-
-// The tokenizer's result and options are declared once, with their docs, in tokenizer.ts.
-export type NativeEncoding = import('./tokenizer').Encoding;
-
-export type NativeEncodeOptions = import('./tokenizer').EncodeOptions;
-
-export interface NativeTokenizer {
-  encode(text: string, pair: string | null, opts?: NativeEncodeOptions): NativeEncoding;
-  encodeBatch(texts: string[], pairs: string[] | null, opts?: NativeEncodeOptions & { threads?: number }, call?: NativeCallOptions): Promise<NativeEncoding[]>;
-  decode(ids: Int32Array, skipSpecialTokens: boolean): string;
-  tokenToId(token: string): number | undefined;
-  idToToken(id: number): string | undefined;
-  vocabSize(): number;
-  numSpecialTokensToAdd(pair: boolean): number;
-  dispose(): void;
-}
-
-export interface NativeBinding {
-  NativeCrossEncoder: { load(opts: NativeModelOptions & { activation?: string }): Promise<NativeCrossEncoder> };
-  NativeTokenizer: { fromFile(path: string): Promise<NativeTokenizer>; fromJSON(json: string): Promise<NativeTokenizer> };
-  newCancelToken(): unknown;
-  cancel(token: unknown): void;
-  ortInfo(libraryPath: string): { version: string; library: string; providers: string[] };
-  simdLevel(): string;
-  NativePruningEncoder: { load(opts: NativeModelOptions & { threshold?: number }): Promise<NativePruningEncoder> };
-  NativeStaticModel: { load(opts: { dir: string; normalize?: boolean; threads?: number }): Promise<NativeStaticModel> };
-  [key: string]: any;
-}
+import type { NativeBinding } from './binding';
+import type { SimdLevel } from './types';
 
 /** File name of our private copy of ONNX Runtime (its SONAME is changed to match, see scripts/). */
 export const ORT_LIBRARY_NAME = 'libwinnow_onnxruntime.so.1';
@@ -206,128 +124,9 @@ function cudaPackageCore(): string | undefined {
   }
 }
 
-/** Version of ONNX Runtime in use, its path, and the execution providers it was built with. */
-/** Which SIMD kernels Winnow's own code runs (pooling, static embeddings, layer norm): the best the CPU has, capped by WINNOW_SIMD. */
-export type SimdLevel = 'avx512' | 'avx2' | 'neon' | 'scalar';
-
+/** Version of ONNX Runtime in use, its path, the execution providers it was built with, the addon and the SIMD level. */
 export function runtimeInfo(): { version: string; library: string; providers: string[]; addon: string; simd: SimdLevel } {
   const info = binding().ortInfo(ortLibraryPath());
-  return { ...info, addon: loadBinding().addonPath, simd: binding().simdLevel() as SimdLevel };
+  return { ...info, addon: loadBinding().addonPath, simd: binding().simdLevel() };
 }
 
-// ---- PruningEncoder (issue #6) ----
-
-export interface NativePruningEncoderInfo {
-  maxLength: number;
-  modelMaxLength: number;
-  threshold: number;
-  device: string;
-  onnxPath: string;
-  fusedLayerNorms: number;
-  fusedAttentions: number;
-}
-
-/** One document's result; spans are flat UTF-16 [start, end) pairs into the document (sentences.join('') when pre-split). */
-export interface NativePruneResult {
-  score: number;
-  tokensTotal: number;
-  tokensKept: number;
-  keptSpans: Uint32Array;
-  sentenceSpans?: Uint32Array;
-  sentenceProbs?: Float32Array;
-  sentenceKept?: Uint8Array;
-}
-
-export interface NativePruneOptions extends NativeCallOptions {
-  threshold?: number;
-  granularity?: 'sentence' | 'token';
-  language?: 'en' | 'ja' | 'auto';
-  zeroScoreWhenEmpty?: boolean;
-}
-
-export interface NativePruningEncoder {
-  process(queries: string[], queryOf: number[], documents: Array<string | string[]>, opts?: NativePruneOptions): Promise<NativePruneResult[]>;
-  predict(firsts: string[], seconds: string[], opts?: NativeCallOptions): Promise<Float32Array>;
-  info(): NativePruningEncoderInfo;
-  batchStats(): NativeBatchStats;
-  dispose(): void;
-  readonly inFlight: number;
-}
-
-// ---- SentenceEncoder (issue #5) ----
-
-export interface NativeSentenceEncoderInfo {
-  dim: number;
-  maxLength: number;
-  modelMaxLength: number;
-  device: string;
-  onnxPath: string;
-  fusedLayerNorms: number;
-  fusedAttentions: number;
-  pooling: string;
-  poolingFromConfig: boolean;
-  includePrompt: boolean;
-  normalize: boolean;
-  lowerCase: boolean;
-  output: string;
-  prompts: Record<string, string>;
-  defaultPromptName: string | null;
-  similarityFnName: import('./similarity').SimilarityFunction;
-}
-
-export interface NativeSentenceEncodeParams {
-  prompt?: string;
-  normalize?: boolean;
-  dimensions?: number;
-  precision?: Precision;
-  ranges?: Float32Array;
-}
-
-export interface NativeSentenceEncoder {
-  encode(
-    texts: string[],
-    params: NativeSentenceEncodeParams,
-    opts?: NativeCallOptions,
-  ): Promise<{ data: Float32Array | Int8Array | Uint8Array; rows: number; dim: number }>;
-  info(): NativeSentenceEncoderInfo;
-  batchStats(): NativeBatchStats;
-  dispose(): void;
-  readonly inFlight: number;
-}
-
-export interface NativeSentenceEncoderClass {
-  load(opts: NativeModelOptions): Promise<NativeSentenceEncoder>;
-}
-
-// ---- StaticModel (issue #4) ----
-
-export interface NativeStaticModelInfo {
-  dim: number;
-  vocabSize: number;
-  rows: number;
-  dtype: 'float32' | 'float16' | 'bfloat16' | 'int8';
-  normalize: boolean;
-  medianTokenLength: number;
-  threads: number;
-  weights: boolean;
-  mapping: boolean;
-  safetensorsPath: string;
-  tokenizerPath: string;
-  simd: string;
-}
-
-/** maxLength 0 = no truncation. */
-export interface NativeStaticEncodeParams {
-  maxLength: number;
-  batchSize: number;
-}
-
-export interface NativeStaticModel {
-  encode(texts: string[], params: NativeStaticEncodeParams, opts?: NativeCallOptions): Promise<Float32Array>;
-  encodeSync(texts: string[], params: NativeStaticEncodeParams): Float32Array;
-  encodeAsSequence(texts: string[], params: NativeStaticEncodeParams, opts?: NativeCallOptions): Promise<Float32Array[]>;
-  countTokens(texts: string[], params: NativeStaticEncodeParams, opts?: NativeCallOptions): Promise<Uint32Array>;
-  info(): NativeStaticModelInfo;
-  dispose(): void;
-  readonly inFlight: number;
-}

@@ -1,9 +1,10 @@
-import { binding, ortLibraryPath, NativePruneResult, NativePruningEncoder } from './native';
+import { binding, ortLibraryPath } from './native';
+import type { NativePruneResult, NativePruningEncoder } from './binding';
 import { CallOptions, CallQueue, ModelCounters, modelCounters, refuseWhenBusy, withCallerStack } from './queue';
 import * as v from './validate';
 import { TRANSFORMER_LOAD_OPTIONS, TransformerLoadOptions, transformerLoadOptions } from './model-options';
 import { invalidArgument, winnowError, noConstructor } from './errors';
-import type { Device } from './cross-encoder';
+import type { Device } from './types';
 
 export type PruningGranularity = 'sentence' | 'token';
 export type PruningLanguage = 'en' | 'ja' | 'auto';

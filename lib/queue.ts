@@ -1,5 +1,7 @@
 import { aborted } from './validate';
-import { binding, NativeCallOptions, NativeProgress } from './native';
+import { binding } from './native';
+import type { NativeCallOptions } from './binding';
+import type { Progress } from './types';
 import { winnowError } from './errors';
 
 export interface Counters {
@@ -32,7 +34,7 @@ type ModelCountersNative = Omit<ModelCounters, keyof Counters>;
 
 export interface CallOptions {
   signal?: AbortSignal;
-  onProgress?: (p: NativeProgress) => void;
+  onProgress?: (p: Progress) => void;
 }
 
 /**

@@ -1,11 +1,14 @@
-import { binding, ortLibraryPath, NativeSentenceEncoder, NativeSentenceEncoderClass } from './native';
+import { binding, ortLibraryPath } from './native';
+import type { NativeSentenceEncoder } from './binding';
 import { CallOptions, CallQueue, ModelCounters, modelCounters, refuseWhenBusy, withCallerStack } from './queue';
 import * as v from './validate';
 import { TRANSFORMER_LOAD_OPTIONS, TransformerLoadOptions, transformerLoadOptions } from './model-options';
 import { invalidArgument, winnowError, noConstructor } from './errors';
-import { EmbeddingArray, Embeddings, Precision, PRECISIONS } from './embeddings';
-import { EmbeddingsLike, SimilarityFunction, similarity, similarityPairwise } from './similarity';
-import type { Device } from './cross-encoder';
+import { Embeddings } from './embeddings';
+import { EmbeddingsLike, similarity, similarityPairwise } from './similarity';
+import { PRECISIONS } from './types';
+import type { EmbeddingArray, Precision, SimilarityFunction } from './types';
+import type { Device } from './types';
 
 export interface SentenceEncoderOptions extends TransformerLoadOptions {
   /** Longest text in tokens, prompt and special tokens included; longer texts are cut on the right. Default: sentence_bert_config.json max_seq_length, else the model's maximum. */
@@ -19,7 +22,6 @@ export interface SentenceEncoderOptions extends TransformerLoadOptions {
 const LOAD_OPTIONS = [...TRANSFORMER_LOAD_OPTIONS] as const;
 const LOADER: v.Loader = { name: 'SentenceEncoder.load', options: LOAD_OPTIONS };
 
-export type { Precision };
 
 /** The typed array each precision returns. */
 export interface PrecisionArray {
@@ -100,7 +102,7 @@ export class SentenceEncoder {
     const opts = { ...shared };
     try {
       opts.ortLibrary = ortLibraryPath();
-      const native = await (binding().NativeSentenceEncoder as NativeSentenceEncoderClass).load(opts);
+      const native = await binding().NativeSentenceEncoder.load(opts);
       return new SentenceEncoder(native, concurrency);
     } catch (e) {
       throw withCallerStack(e, caller);

@@ -4,15 +4,14 @@
  * embeddings, in native SIMD code (native/core/pooling): dot products as float32 register chains (the lanes
  * summed in float64), norms and distances in float64; one thread per core on large calls.
  */
-import { Embeddings, EmbeddingArray } from './embeddings';
+import { Embeddings } from './embeddings';
+import { SIMILARITY_FUNCTIONS } from './types';
+import type { EmbeddingArray, SimilarityFunction } from './types';
 import { invalidArgument, invalidArgumentText } from './errors';
 import { binding } from './native';
 import { CallOptions, CallQueue } from './queue';
 import { abortSignal, func, optionsObject, positiveInt } from './validate';
 
-/** The values of `similarity_fn_name` in config_sentence_transformers.json. */
-export type SimilarityFunction = 'cosine' | 'dot' | 'euclidean' | 'manhattan';
-export const SIMILARITY_FUNCTIONS: readonly SimilarityFunction[] = ['cosine', 'dot', 'euclidean', 'manhattan'];
 
 /** One vector (a typed array or an array of numbers), an array of vectors, or an Embeddings matrix of one value per dimension. */
 export type EmbeddingsLike = Embeddings<EmbeddingArray> | EmbeddingArray | readonly number[] | readonly ArrayLike<number>[];

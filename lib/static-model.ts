@@ -1,4 +1,5 @@
-import { binding, NativeStaticModel } from './native';
+import { binding } from './native';
+import type { NativeStaticModel } from './binding';
 import { CallOptions, CallQueue, Counters, refuseWhenBusy, withCallerStack } from './queue';
 import { resolveModelDir } from './hub-cache';
 import * as v from './validate';

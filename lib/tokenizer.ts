@@ -1,4 +1,6 @@
-import { binding, NativeEncoding, NativeTokenizer } from './native';
+import { binding } from './native';
+import type { NativeEncoding, NativeTokenizer } from './binding';
+import type { Encoding, EncodeOptions } from './types';
 import { CallOptions, CallQueue, withCallerStack } from './queue';
 import * as v from './validate';
 import { invalidArgument, winnowError, noConstructor } from './errors';
@@ -6,40 +8,6 @@ import { resolveModelDir } from './hub-cache';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
-export interface Encoding {
-  ids: Int32Array;
-  typeIds: Int32Array;
-  attentionMask: Uint8Array;
-  specialTokensMask: Uint8Array;
-  /** [start, end) pairs in UTF-16 code units of the text each token came from; (0, 0) for added special tokens. */
-  offsets: Uint32Array;
-  /** 0 for the first text, 1 for the pair, null for special tokens. */
-  sequenceIds: (0 | 1 | null)[];
-  // The typed arrays of one encode / encodeBatch call are views into one shared ArrayBuffer
-  // (`ids.buffer` is that buffer); `.slice()` one to keep it on its own.
-  /** Windows cut off by truncation (with returnOverflowing). */
-  overflowing?: Encoding[];
-}
-
-export interface EncodeOptions {
-  /** Add the post-processor's special tokens ([CLS], [SEP], <s>, ...). Default true. */
-  addSpecialTokens?: boolean;
-  /** Truncate to this many tokens (special tokens included). Default: no truncation. */
-  maxLength?: number;
-  truncation?: 'longest_first' | 'only_first' | 'only_second';
-  truncationSide?: 'left' | 'right';
-  /** Overlap between overflowing windows, in tokens. */
-  stride?: number;
-  returnOverflowing?: boolean;
-  /**
-   * Pad (to padToLength, or in encodeBatch to the longest). Naming padToLength, padToMultipleOf or paddingSide
-   * turns it on, as Hugging Face tokenizers' setPadding does; `false` with one of them is refused.
-   */
-  padding?: boolean;
-  padToLength?: number;
-  padToMultipleOf?: number;
-  paddingSide?: 'left' | 'right';
-}
 const ENCODE_OPTIONS = [
   'addSpecialTokens', 'maxLength', 'truncation', 'truncationSide', 'stride', 'returnOverflowing',
   'padding', 'padToLength', 'padToMultipleOf', 'paddingSide',

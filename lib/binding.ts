@@ -1,0 +1,208 @@
+/**
+ * The native addon's whole surface, typed: what lib/native.ts loads and the public classes call. Types only;
+ * imports nothing but the shared types.
+ */
+import type { Encoding, EncodeOptions, Precision, Progress, SimdLevel, SimilarityFunction } from './types';
+
+export type NativeProgress = Progress;
+
+export interface NativeCallOptions {
+  onProgress?: (p: NativeProgress) => void;
+  cancelToken?: unknown;
+}
+
+export interface NativeModelOptions {
+  dir: string;
+  ortLibrary: string;
+  file?: string;
+  device?: string;
+  threads?: number;
+  maxLength?: number;
+  batchSize?: number;
+  tokenBudget?: number;
+  gpuMemLimit?: number;
+  allowTf32?: boolean;
+  fuseLayerNorm?: boolean;
+  lengthBuckets?: boolean;
+  fuseAttention?: boolean;
+  prepackWeights?: boolean;
+}
+
+export interface NativeCrossEncoderInfo {
+  numLabels: number;
+  maxLength: number;
+  modelMaxLength: number;
+  device: string;
+  onnxPath: string;
+  fusedLayerNorms: number;
+  fusedAttentions: number;
+  activation: 'sigmoid' | 'softmax' | 'none';
+}
+
+/** What a transformer model has run since it loaded (see ModelCounters in queue.ts). */
+export interface NativeBatchStats {
+  batches: number;
+  rows: number;
+  tokens: number;
+  paddedTokens: number;
+  sequenceLengths: number[];
+}
+
+export interface NativeCrossEncoder {
+  predict(firsts: string[], seconds: string[], opts?: NativeCallOptions): Promise<Float32Array>;
+  score(query: string, documents: string[], opts?: NativeCallOptions): Promise<Float32Array>;
+  info(): NativeCrossEncoderInfo;
+  batchStats(): NativeBatchStats;
+  dispose(): void;
+  readonly inFlight: number;
+}
+
+export type NativeEncoding = Encoding;
+export type NativeEncodeOptions = EncodeOptions;
+
+export interface NativeTokenizer {
+  encode(text: string, pair: string | null, opts?: NativeEncodeOptions): NativeEncoding;
+  encodeBatch(texts: string[], pairs: string[] | null, opts?: NativeEncodeOptions & { threads?: number }, call?: NativeCallOptions): Promise<NativeEncoding[]>;
+  decode(ids: Int32Array, skipSpecialTokens: boolean): string;
+  tokenToId(token: string): number | undefined;
+  idToToken(id: number): string | undefined;
+  vocabSize(): number;
+  numSpecialTokensToAdd(pair: boolean): number;
+  dispose(): void;
+}
+
+export interface NativeBinding {
+  NativeCrossEncoder: { load(opts: NativeModelOptions & { activation?: string }): Promise<NativeCrossEncoder> };
+  NativeTokenizer: { fromFile(path: string): Promise<NativeTokenizer>; fromJSON(json: string): Promise<NativeTokenizer> };
+  newCancelToken(): unknown;
+  cancel(token: unknown): void;
+  ortInfo(libraryPath: string): { version: string; library: string; providers: string[] };
+  simdLevel(): SimdLevel;
+  NativePruningEncoder: { load(opts: NativeModelOptions & { threshold?: number }): Promise<NativePruningEncoder> };
+  NativeSentenceEncoder: NativeSentenceEncoderClass;
+  NativeStaticModel: { load(opts: { dir: string; normalize?: boolean; threads?: number }): Promise<NativeStaticModel> };
+  /** [n, m] (or [n] when pairwise) similarities of float32 rows a [n, dim] and b [m, dim]; fn indexes SIMILARITY_FUNCTIONS. */
+  similarity(a: Float32Array, n: number, b: Float32Array, m: number, dim: number, fn: number, pairwise: boolean, threads: number): Float32Array;
+  /** Top-k rows of c for each row of q, [n, min(k, m)] each, best first. */
+  semanticSearch(
+    q: Float32Array, n: number, c: Float32Array, m: number, dim: number, fn: number, k: number, chunk: number, threads: number,
+    call?: NativeCallOptions,
+  ): Promise<{ index: Int32Array; score: Float32Array }>;
+}
+
+// ---- PruningEncoder (issue #6) ----
+
+export interface NativePruningEncoderInfo {
+  maxLength: number;
+  modelMaxLength: number;
+  threshold: number;
+  device: string;
+  onnxPath: string;
+  fusedLayerNorms: number;
+  fusedAttentions: number;
+}
+
+/** One document's result; spans are flat UTF-16 [start, end) pairs into the document (sentences.join('') when pre-split). */
+export interface NativePruneResult {
+  score: number;
+  tokensTotal: number;
+  tokensKept: number;
+  keptSpans: Uint32Array;
+  sentenceSpans?: Uint32Array;
+  sentenceProbs?: Float32Array;
+  sentenceKept?: Uint8Array;
+}
+
+export interface NativePruneOptions extends NativeCallOptions {
+  threshold?: number;
+  granularity?: 'sentence' | 'token';
+  language?: 'en' | 'ja' | 'auto';
+  zeroScoreWhenEmpty?: boolean;
+}
+
+export interface NativePruningEncoder {
+  process(queries: string[], queryOf: number[], documents: Array<string | string[]>, opts?: NativePruneOptions): Promise<NativePruneResult[]>;
+  predict(firsts: string[], seconds: string[], opts?: NativeCallOptions): Promise<Float32Array>;
+  info(): NativePruningEncoderInfo;
+  batchStats(): NativeBatchStats;
+  dispose(): void;
+  readonly inFlight: number;
+}
+
+// ---- SentenceEncoder (issue #5) ----
+
+export interface NativeSentenceEncoderInfo {
+  dim: number;
+  maxLength: number;
+  modelMaxLength: number;
+  device: string;
+  onnxPath: string;
+  fusedLayerNorms: number;
+  fusedAttentions: number;
+  pooling: string;
+  poolingFromConfig: boolean;
+  includePrompt: boolean;
+  normalize: boolean;
+  lowerCase: boolean;
+  output: string;
+  prompts: Record<string, string>;
+  defaultPromptName: string | null;
+  similarityFnName: SimilarityFunction;
+}
+
+export interface NativeSentenceEncodeParams {
+  prompt?: string;
+  normalize?: boolean;
+  dimensions?: number;
+  precision?: Precision;
+  ranges?: Float32Array;
+}
+
+export interface NativeSentenceEncoder {
+  encode(
+    texts: string[],
+    params: NativeSentenceEncodeParams,
+    opts?: NativeCallOptions,
+  ): Promise<{ data: Float32Array | Int8Array | Uint8Array; rows: number; dim: number }>;
+  info(): NativeSentenceEncoderInfo;
+  batchStats(): NativeBatchStats;
+  dispose(): void;
+  readonly inFlight: number;
+}
+
+export interface NativeSentenceEncoderClass {
+  load(opts: NativeModelOptions): Promise<NativeSentenceEncoder>;
+}
+
+// ---- StaticModel (issue #4) ----
+
+export interface NativeStaticModelInfo {
+  dim: number;
+  vocabSize: number;
+  rows: number;
+  dtype: 'float32' | 'float16' | 'bfloat16' | 'int8';
+  normalize: boolean;
+  medianTokenLength: number;
+  threads: number;
+  weights: boolean;
+  mapping: boolean;
+  safetensorsPath: string;
+  tokenizerPath: string;
+  simd: string;
+}
+
+/** maxLength 0 = no truncation. */
+export interface NativeStaticEncodeParams {
+  maxLength: number;
+  batchSize: number;
+}
+
+export interface NativeStaticModel {
+  encode(texts: string[], params: NativeStaticEncodeParams, opts?: NativeCallOptions): Promise<Float32Array>;
+  encodeSync(texts: string[], params: NativeStaticEncodeParams): Float32Array;
+  encodeAsSequence(texts: string[], params: NativeStaticEncodeParams, opts?: NativeCallOptions): Promise<Float32Array[]>;
+  countTokens(texts: string[], params: NativeStaticEncodeParams, opts?: NativeCallOptions): Promise<Uint32Array>;
+  info(): NativeStaticModelInfo;
+  dispose(): void;
+  readonly inFlight: number;
+}

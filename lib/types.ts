@@ -1,0 +1,76 @@
+/**
+ * Types shared by the public classes and the native binding. Imports nothing, so any module can import it.
+ */
+
+/** How a cross-encoder's logits become scores. */
+export type Activation = 'sigmoid' | 'softmax' | 'none';
+/** Where a model runs: the CPU, the first or a numbered CUDA device, or CUDA when available. */
+export type Device = 'cpu' | 'cuda' | 'auto' | `cuda:${number}`;
+
+/** Typed arrays an embedding matrix can be stored in (float32, or quantised int8 / uint8 / packed bits). */
+export type EmbeddingArray = Float32Array | Int8Array | Uint8Array;
+
+export const PRECISIONS = ['float32', 'int8', 'uint8', 'binary', 'ubinary'] as const;
+
+/** How the values are stored: float32, quantised per dimension (int8 / uint8), or packed sign bits (binary / ubinary). */
+export type Precision = (typeof PRECISIONS)[number];
+
+/** The precisions an array type can hold: Float32Array 'float32', Int8Array 'int8' / 'binary', Uint8Array 'uint8' / 'ubinary'. */
+export type PrecisionOf<T extends EmbeddingArray> = T extends Float32Array
+  ? 'float32'
+  : T extends Int8Array
+    ? 'int8' | 'binary'
+    : T extends Uint8Array
+      ? 'uint8' | 'ubinary'
+      : Precision;
+
+
+/** The values of `similarity_fn_name` in config_sentence_transformers.json. */
+export type SimilarityFunction = 'cosine' | 'dot' | 'euclidean' | 'manhattan';
+export const SIMILARITY_FUNCTIONS: readonly SimilarityFunction[] = ['cosine', 'dot', 'euclidean', 'manhattan'];
+
+/** Progress of a long call: items done out of total. */
+export interface Progress {
+  done: number;
+  total: number;
+}
+
+/** Which SIMD kernels Winnow's own code runs (pooling, static embeddings, layer norm): the best the CPU has, capped by WINNOW_SIMD. */
+export type SimdLevel = 'avx512' | 'avx2' | 'neon' | 'scalar';
+
+/** A tokenizer's output for one text or pair. */
+export interface Encoding {
+  ids: Int32Array;
+  typeIds: Int32Array;
+  attentionMask: Uint8Array;
+  specialTokensMask: Uint8Array;
+  /** [start, end) pairs in UTF-16 code units of the text each token came from; (0, 0) for added special tokens. */
+  offsets: Uint32Array;
+  /** 0 for the first text, 1 for the pair, null for special tokens. */
+  sequenceIds: (0 | 1 | null)[];
+  // The typed arrays of one encode / encodeBatch call are views into one shared ArrayBuffer
+  // (`ids.buffer` is that buffer); `.slice()` one to keep it on its own.
+  /** Windows cut off by truncation (with returnOverflowing). */
+  overflowing?: Encoding[];
+}
+
+export interface EncodeOptions {
+  /** Add the post-processor's special tokens ([CLS], [SEP], <s>, ...). Default true. */
+  addSpecialTokens?: boolean;
+  /** Truncate to this many tokens (special tokens included). Default: no truncation. */
+  maxLength?: number;
+  truncation?: 'longest_first' | 'only_first' | 'only_second';
+  truncationSide?: 'left' | 'right';
+  /** Overlap between overflowing windows, in tokens. */
+  stride?: number;
+  returnOverflowing?: boolean;
+  /**
+   * Pad (to padToLength, or in encodeBatch to the longest). Naming padToLength, padToMultipleOf or paddingSide
+   * turns it on, as Hugging Face tokenizers' setPadding does; `false` with one of them is refused.
+   */
+  padding?: boolean;
+  padToLength?: number;
+  padToMultipleOf?: number;
+  paddingSide?: 'left' | 'right';
+}
+
