@@ -2,7 +2,7 @@
  * The native addon's whole surface, typed: what lib/native.ts loads and the public classes call. Types only;
  * imports nothing but the shared types.
  */
-import type { Encoding, EncodeOptions, Precision, Progress, SimdLevel, SimilarityFunction } from './types';
+import type { Encoding, EncodeOptions, Precision, Progress, SessionLoadOptions, SimdLevel, SimilarityFunction } from './types';
 
 export type NativeProgress = Progress;
 
@@ -11,22 +11,11 @@ export interface NativeCallOptions {
   cancelToken?: unknown;
 }
 
-export interface NativeModelOptions {
+/** What a transformer class's native load takes: the public session options, checked, plus where to find things. */
+export type NativeModelOptions = SessionLoadOptions & {
   dir: string;
   ortLibrary: string;
-  file?: string;
-  device?: string;
-  threads?: number;
-  maxLength?: number;
-  batchSize?: number;
-  tokenBudget?: number;
-  gpuMemLimit?: number;
-  allowTf32?: boolean;
-  fuseLayerNorm?: boolean;
-  lengthBuckets?: boolean;
-  fuseAttention?: boolean;
-  prepackWeights?: boolean;
-}
+};
 
 export interface NativeCrossEncoderInfo {
   numLabels: number;

@@ -74,3 +74,45 @@ export interface EncodeOptions {
   paddingSide?: 'left' | 'right';
 }
 
+
+/**
+ * Load options that configure a transformer model's session, shared by the public classes and the native binding
+ * (which receives them under the same names). Details: docs/api.md "Transformer load options".
+ */
+export interface SessionLoadOptions {
+  /** Longest input in tokens, special tokens included. Default: the model's maximum. */
+  maxLength?: number;
+  /** Rows per inference batch at most. Default 32 on CPU, 128 on GPU. */
+  batchSize?: number;
+  /** Padded tokens per batch at most. Default 1024 on CPU; on GPU 32768, or batchSize × maxLength when batchSize is given and that is more. */
+  tokenBudget?: number;
+  /** Threads for ONNX Runtime and tokenization. Default: one per core. */
+  threads?: number;
+  /** Execution device. Default 'cpu'. */
+  device?: Device;
+  /** ONNX file inside the folder, e.g. 'model_quantized.onnx' (looked up in the folder, then in onnx/). */
+  file?: string;
+  /** CUDA arena limit in bytes. */
+  gpuMemLimit?: number;
+  /** CUDA: allow TF32 matmuls for fp32 models (faster; scores drift about 1e-3 from the CPU). Default false. */
+  allowTf32?: boolean;
+  /**
+   * Fuse each residual Add + layer norm when loading: on the CPU into Winnow's own operator, which gives the file's
+   * very floats, faster. Default (unset): CPU sessions. `true`: every device (int8 scores may move where ONNX
+   * Runtime's SkipLayerNormalization is used). `false`: load the file as written.
+   */
+  fuseLayerNorm?: boolean;
+  /** Pad each batch to a bucketed length so the device sees few shapes. Default (unset): on a GPU only. */
+  lengthBuckets?: boolean;
+  /**
+   * Rewrite each BERT-style self-attention block at load into one ONNX Runtime attention op, kept only if it
+   * reproduces the file on a probe batch. Default (unset): float graphs on the CPU with blocks narrower than 768.
+   * `true`: any width, every device, int8 graphs too. `false`: never.
+   */
+  fuseAttention?: boolean;
+  /**
+   * CPU: let ONNX Runtime keep a packed copy of every weight matrix (the default, `true`). `false`: no copy, so
+   * processes that load the same file share its weights, for somewhat fewer pairs/s. No effect on CUDA.
+   */
+  prepackWeights?: boolean;
+}

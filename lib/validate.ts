@@ -1,4 +1,5 @@
 import { invalidArgument, invalidArgumentText, winnowError } from './errors';
+import type { Device } from './types';
 
 /** Options a caller may pass, with the spellings people bring from Python and other libraries. */
 const ALIASES: Record<string, string> = {
@@ -143,11 +144,11 @@ export function abortSignal(value: unknown, option: string): AbortSignal | undef
 }
 
 export const DEVICES = ['cpu', 'cuda', 'auto'] as const;
-export function device(value: unknown, option = 'device'): string | undefined {
+export function device(value: unknown, option = 'device'): Device | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'string' || !/^(cpu|cuda|auto|cuda:\d{1,3})$/.test(value))
     throw invalidArgument("'cpu', 'cuda', 'cuda:N' or 'auto'", option, value);
-  return value;
+  return value as Device;
 }
 
 export function directory(value: unknown, option = 'dir'): string {

@@ -61,23 +61,26 @@ void ReadModelOptions(const Napi::Object& o, pipelines::ModelOptions* out) {
   out->dir = GetString(o, "dir");
   out->file = GetString(o, "file");
   out->ort_library = GetString(o, "ortLibrary");
-  out->device = GetString(o, "device", "cpu");
-  out->threads = static_cast<int>(GetNumber(o, "threads", 0));
+  auto device = rt::ParseDevice(GetString(o, "device", "cpu"));
+  if (!device.ok()) ThrowStatus(o.Env(), device.status());
+  rt::SessionConfig& s = out->session;
+  s.device = *device;
+  s.intra_op_threads = static_cast<int>(GetNumber(o, "threads", 0));
   out->max_length = static_cast<size_t>(GetNumber(o, "maxLength", 0));
   out->batch_size = static_cast<size_t>(GetNumber(o, "batchSize", 0));  // 0: 32 on CPU, 128 on GPU
   out->token_budget = static_cast<size_t>(GetNumber(o, "tokenBudget", 0));
-  out->gpu_mem_limit = static_cast<size_t>(GetNumber(o, "gpuMemLimit", 0));
-  out->allow_tf32 = GetBool(o, "allowTf32", false);
-  out->prepack_weights = GetBool(o, "prepackWeights", true);
+  s.gpu_mem_limit = static_cast<size_t>(GetNumber(o, "gpuMemLimit", 0));
+  s.allow_tf32 = GetBool(o, "allowTf32", false);
+  s.prepack_weights = GetBool(o, "prepackWeights", true);
   // fuseLayerNorm: undefined = float graphs only, true = quantized graphs too, false = never.
   Napi::Value fuse = o.Get("fuseLayerNorm");
-  out->fuse_layer_norm = !fuse.IsBoolean()                    ? rt::SessionConfig::Fusion::kAuto
+  s.fuse_layer_norm = !fuse.IsBoolean()                    ? rt::SessionConfig::Fusion::kAuto
                          : fuse.As<Napi::Boolean>().Value() ? rt::SessionConfig::Fusion::kAll
                                                             : rt::SessionConfig::Fusion::kOff;
   // fuseAttention: undefined = float graphs on the CPU, true = on every device (and quantized graphs when
   // fuseLayerNorm is true), false = never.
   Napi::Value attention = o.Get("fuseAttention");
-  out->fuse_attention = !attention.IsBoolean()                    ? rt::SessionConfig::Fusion::kAuto
+  s.fuse_attention = !attention.IsBoolean()                    ? rt::SessionConfig::Fusion::kAuto
                         : attention.As<Napi::Boolean>().Value() ? rt::SessionConfig::Fusion::kAll
                                                                 : rt::SessionConfig::Fusion::kOff;
   // lengthBuckets: undefined = on a GPU only.

@@ -55,7 +55,7 @@ std::unique_ptr<Model> LoadModel(const char* fixture, const char* chunk_env, Set
   Options o;
   o.dir = kFixtures + fixture;
   o.ort_library = OrtLibrary();
-  o.threads = 2;
+  o.session.intra_op_threads = 2;
   set(o);
   auto m = Model::Load(o);
   unsetenv("WINNOW_TEST_CHUNK_ITEMS");
@@ -208,7 +208,7 @@ TEST_F(PipelineTest, PathsAndHeadsAreCheckedAtLoad) {
   CrossEncoderOptions o;
   o.dir = kFixtures + "e5-tiny";
   o.ort_library = OrtLibrary();
-  o.threads = 1;
+  o.session.intra_op_threads = 1;
   auto ce = CrossEncoder::Load(o);
   ASSERT_FALSE(ce.ok());
   EXPECT_EQ(ce.status().code(), codes::kOnnxInvalid);

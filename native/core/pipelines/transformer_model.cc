@@ -12,6 +12,44 @@ namespace winnow::pipelines {
 
 using loaders::JoinPath;
 
+namespace {
+
+const char* Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v && *v ? v : nullptr;
+}
+
+}  // namespace
+
+LoadEnvironment LoadEnvironment::Read() {
+  LoadEnvironment e;
+  if (const char* v = Env("WINNOW_IO_BINDING")) e.io_binding = std::string(v) == "1";
+  if (const char* v = Env("WINNOW_WEIGHTS_IN_PLACE")) {
+    e.weights_in_place = std::string(v) != "0";
+    e.weights_in_place_cuda = std::string(v) == "cuda";
+  }
+  if (const char* v = Env("WINNOW_TEST_ATTENTION_AUTO_WIDTH")) e.auto_attention_max_width = std::atoll(v);
+  if (const char* v = Env("WINNOW_ATTENTION_PACK_QKV")) e.pack_qkv = std::string(v) != "0";
+  if (const char* v = Env("WINNOW_PROFILE")) e.profile_prefix = v;
+  if (const char* v = Env("WINNOW_EXACT_LAYER_NORM")) e.inexact_norms = std::string(v) == "0";
+  if (const char* v = Env("WINNOW_TEST_ATTENTION_SCALE")) e.test_attention_scale = std::strtof(v, nullptr);
+  if (const char* v = Env("WINNOW_TEST_OOM_ABOVE_ROWS")) e.inject_oom_above_rows = std::atoll(v);
+  if (const char* v = Env("WINNOW_TEST_CHUNK_ITEMS"); v && std::atoll(v) > 0) e.chunk_items = static_cast<size_t>(std::atoll(v));
+  if (const char* v = Env("WINNOW_TEST_OVERLAP")) e.overlap_tokenization = std::string(v) == "1";
+  return e;
+}
+
+void LoadEnvironment::ApplyTo(rt::SessionConfig* c) const {
+  if (io_binding) c->io_binding = *io_binding;
+  if (weights_in_place) c->weights_in_place = *weights_in_place;
+  if (weights_in_place_cuda) c->weights_in_place_cuda = *weights_in_place_cuda;
+  if (auto_attention_max_width) c->auto_attention_max_width = *auto_attention_max_width;
+  if (pack_qkv) c->pack_qkv = *pack_qkv;
+  if (!profile_prefix.empty()) c->profile_prefix = profile_prefix;
+  if (inexact_norms) c->inexact_norms = *inexact_norms;
+  if (test_attention_scale) c->test_attention_scale = *test_attention_scale;
+}
+
 Status TransformerModel::LoadCommon(const ModelOptions& options) {
   options_ = options;
   if (!loaders::DirExists(options.dir)) return loaders::MissingModelFolder(options.dir);
@@ -59,32 +97,14 @@ Status TransformerModel::LoadCommon(const ModelOptions& options) {
   if (auto padding = tokenizer_->DefaultPadding()) pad_id_ = padding->pad_id;
   else if (pad_id) pad_id_ = *pad_id;
 
+  const LoadEnvironment env = LoadEnvironment::Read();
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  pool_ = std::make_unique<ThreadPool>((options.threads > 0 ? options.threads : cores) - 1);
-  if (const char* inject = std::getenv("WINNOW_TEST_OOM_ABOVE_ROWS"); inject && *inject)
-    inject_oom_above_rows_ = std::atoll(inject);
+  const int threads = options.session.intra_op_threads;
+  pool_ = std::make_unique<ThreadPool>((threads > 0 ? threads : cores) - 1);
+  inject_oom_above_rows_ = env.inject_oom_above_rows;
   WINNOW_ASSIGN_OR_RETURN(auto rt, rt::OrtRuntime::Get(options.ort_library));
-  rt::SessionConfig sc;
-  sc.intra_op_threads = options.threads;
-  sc.gpu_mem_limit = options.gpu_mem_limit;
-  sc.allow_tf32 = options.allow_tf32;
-  sc.fuse_layer_norm = options.fuse_layer_norm;
-  sc.fuse_attention = options.fuse_attention;
-  sc.prepack_weights = options.prepack_weights;
-  if (const char* io = std::getenv("WINNOW_IO_BINDING"); io && *io) sc.io_binding = std::string(io) == "1";
-  if (const char* in_place = std::getenv("WINNOW_WEIGHTS_IN_PLACE"); in_place && *in_place) {
-    sc.weights_in_place = std::string(in_place) != "0";
-    sc.weights_in_place_cuda = std::string(in_place) == "cuda";
-  }
-  if (const char* width = std::getenv("WINNOW_TEST_ATTENTION_AUTO_WIDTH"); width && *width)
-    sc.auto_attention_max_width = std::atoll(width);
-  if (const char* pack = std::getenv("WINNOW_ATTENTION_PACK_QKV"); pack && *pack) sc.pack_qkv = std::string(pack) != "0";
-  if (const char* profile = std::getenv("WINNOW_PROFILE"); profile && *profile) sc.profile_prefix = profile;
-  if (const char* exact = std::getenv("WINNOW_EXACT_LAYER_NORM"); exact && *exact)
-    sc.inexact_norms = std::string(exact) == "0";
-  if (const char* scale = std::getenv("WINNOW_TEST_ATTENTION_SCALE"); scale && *scale)
-    sc.test_attention_scale = std::strtof(scale, nullptr);
-  WINNOW_ASSIGN_OR_RETURN(sc.device, rt::ParseDevice(options.device));
+  rt::SessionConfig sc = options.session;
+  env.ApplyTo(&sc);
   // On a GPU, a folder's fp16 export (onnx/model_fp16.onnx) is preferred when no file was named.
   std::string fp16_path;
   if (sc.device.kind != rt::DeviceSpec::Kind::kCpu && options.file.empty()) {
@@ -99,13 +119,10 @@ Status TransformerModel::LoadCommon(const ModelOptions& options) {
     WINNOW_ASSIGN_OR_RETURN(session_, rt::Session::Load(rt, onnx_path, sc));
   }
   onnx_path = session_->path();
-  if (const char* chunk = std::getenv("WINNOW_TEST_CHUNK_ITEMS"); chunk && std::atoll(chunk) > 0)
-    chunk_items_ = static_cast<size_t>(std::atoll(chunk));
+  if (env.chunk_items > 0) chunk_items_ = env.chunk_items;
   // On a GPU the calling thread only waits while a batch runs: tokenize the next chunk meanwhile. On a CPU
   // every core is already running the batch (and no gain was measurable on 2 cores).
-  overlap_tokenization_ = session_->device() != "cpu";
-  if (const char* overlap = std::getenv("WINNOW_TEST_OVERLAP"); overlap && *overlap)
-    overlap_tokenization_ = std::string(overlap) == "1";
+  overlap_tokenization_ = env.overlap_tokenization.value_or(session_->device() != "cpu");
   for (const char* required : {"input_ids", "attention_mask"}) {
     if (!session_->HasInput(required))
       return Status(codes::kOnnxInvalid, onnx_path + " has no input named " + required);

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -30,24 +31,36 @@ inline constexpr size_t kGpuBatchRows = 128;
 inline constexpr size_t kCpuTokenBudget = 1024;
 inline constexpr size_t kGpuTokenBudget = 32768;
 
+// The load options of a transformer model, as the binding fills them from the checked JavaScript options
+// (lib/model-options.ts). What configures ONNX Runtime is the session's own config, held whole.
 struct ModelOptions {
   std::string dir;
   std::string file;          // ONNX file name inside the folder ("" = model.onnx / onnx/model.onnx)
   std::string ort_library;   // path of the ONNX Runtime library to dlopen
-  std::string device = "cpu";
-  int threads = 0;           // intra-op threads, 0 = ONNX Runtime default
   size_t max_length = 0;     // 0 = the model's own maximum
   size_t batch_size = 0;     // rows per inference batch at most (0 = kCpuBatchRows on CPU, kGpuBatchRows on GPU)
   size_t token_budget = 0;   // padded tokens per batch at most (0 = kCpuTokenBudget on CPU; on GPU
                              // kGpuTokenBudget, or batch_size x max_length when batch_size is set and that is more)
-  size_t gpu_mem_limit = 0;
-  bool allow_tf32 = false;   // CUDA only
-  rt::SessionConfig::Fusion fuse_layer_norm = rt::SessionConfig::Fusion::kAuto;
-  rt::SessionConfig::Fusion fuse_attention = rt::SessionConfig::Fusion::kAuto;
-  bool prepack_weights = true;  // false: no packed copy of the weights (rt::SessionConfig::prepack_weights)
   // Pad each batch to a bucketed length (batching::BucketLength) so the device sees few shapes.
   // kAuto: on a GPU only (on a CPU padding is pure waste).
   enum class Toggle { kAuto, kOn, kOff } length_buckets = Toggle::kAuto;
+  // Device, threads (intra_op_threads, 0 = one per core), GPU memory, TF32, fusions, prepacking.
+  rt::SessionConfig session;
+};
+
+// The WINNOW_* variables a model load reads (docs/api.md "Environment variables"), read in this one place when
+// a load starts: session settings for comparisons, and test hooks.
+struct LoadEnvironment {
+  static LoadEnvironment Read();
+  void ApplyTo(rt::SessionConfig* config) const;  // the session settings among them
+
+  std::optional<bool> io_binding, weights_in_place, weights_in_place_cuda, pack_qkv, inexact_norms;
+  std::optional<int64_t> auto_attention_max_width;
+  std::optional<float> test_attention_scale;
+  std::string profile_prefix;
+  int64_t inject_oom_above_rows = -1;           // WINNOW_TEST_OOM_ABOVE_ROWS (-1: none)
+  size_t chunk_items = 0;                       // WINNOW_TEST_CHUNK_ITEMS (0: kChunkItems)
+  std::optional<bool> overlap_tokenization;     // WINNOW_TEST_OVERLAP
 };
 
 // Items tokenized ahead per chunk by EncodeAndRun: the next chunk is tokenized while the current one runs.
