@@ -130,7 +130,266 @@ bool SameOutputs(const std::vector<float>& a, const std::vector<float>& b, float
   return true;
 }
 
+// Session options for `config`: threads, logging, prepacking, profiling, Winnow's operators, and the CUDA provider
+// when a device other than the CPU is asked for. `*use_cuda`: whether CUDA started ('auto' falls back to the CPU;
+// 'cuda' that cannot start is an error).
+Status MakeSessionOptions(OrtRuntime* rt, const SessionConfig& config, Ort::SessionOptions* so, bool* use_cuda) {
+  so->SetGraphOptimizationLevel(GraphOptimizationLevel::ORT_ENABLE_ALL);
+  so->SetExecutionMode(ExecutionMode::ORT_SEQUENTIAL);
+  so->SetInterOpNumThreads(1);
+  if (config.intra_op_threads > 0) so->SetIntraOpNumThreads(config.intra_op_threads);
+  // Inputs are already on the host; keep ONNX Runtime's own logging quiet unless it matters.
+  so->SetLogSeverityLevel(ORT_LOGGING_LEVEL_WARNING);
+  // prepackWeights false: ONNX Runtime's CPU kernels keep no packed copy of the weights, which then stay in the
+  // mapped model file only (shared between processes); the matrices are packed on each call instead.
+  if (!config.prepack_weights) so->AddConfigEntry("session.disable_prepacking", "1");
+  if (!config.profile_prefix.empty()) so->EnableProfiling(config.profile_prefix.c_str());
+  // Winnow's operators (runtime/custom_ops.h), which the CPU rewrites use.
+  if (OrtCustomOpDomain* domain = CustomOpDomain()) so->Add(domain);
+  *use_cuda = false;
+  if (config.device.kind == DeviceSpec::Kind::kCpu) return Status::Ok();
+  Status st = AppendCuda(rt, *so, config);
+  if (st.ok()) *use_cuda = true;
+  return st.ok() || config.device.kind != DeviceSpec::Kind::kCuda ? Status::Ok() : st;
+}
+
+// Which load-time rewrites a session tries, from the config and the device it got.
+struct RewritePlan {
+  bool norms = false;                // fuse layer norms
+  bool quantized_norms = false;      // ... in graphs that quantize activations too, with SkipLayerNormalization
+  bool attention = false;            // fuse attention (then only blocks narrower than auto_attention_max_width)
+  bool attention_quantized = false;  // ... in graphs that quantize activations too
+  bool in_place = false;             // hand ONNX Runtime the graph with its weights named in place in the file
+};
+
+RewritePlan PlanRewrites(const SessionConfig& config, bool use_cuda) {
+  RewritePlan p;
+  // Unset (kAuto): CPU sessions only. On CUDA the rewrite is not measured yet, and ONNX Runtime's attention
+  // fusion anchors on LayerNormalization nodes, which the rewrite removes.
+  p.norms = config.fuse_layer_norm == SessionConfig::Fusion::kAll ||
+            (config.fuse_layer_norm == SessionConfig::Fusion::kAuto && !use_cuda);
+  p.quantized_norms = config.fuse_layer_norm == SessionConfig::Fusion::kAll;
+  p.attention = config.fuse_attention == SessionConfig::Fusion::kAll ||
+                (config.fuse_attention == SessionConfig::Fusion::kAuto && !use_cuda);
+  // Graphs that quantize activations (int8 files) only when fuseAttention is true: an output one rounding step off
+  // can land on another int8 step, so there the fused attention must compute the very floats of the graph as
+  // written. On the CPU it does: ONNX Runtime's MultiHeadAttention kernel (int8 projections are not packed) runs
+  // Softmax(Q·Kᵀ·scale + mask)·V through the routines the graph as written runs after ONNX Runtime's own fusions
+  // (one GEMM with the scale as its alpha, the same softmax, one GEMM), and a padded key's score, whatever its
+  // mask value, comes out of the softmax as the same underflowed term; the fused graph is kept only when the
+  // probe's outputs are bit-identical. It is not the default: it was no faster (docs/benchmark.md). On CUDA int8
+  // graphs need fuseLayerNorm true too, and are checked within the float tolerance.
+  p.attention_quantized = config.fuse_attention == SessionConfig::Fusion::kAll && (!use_cuda || p.quantized_norms);
+  // CPU sessions load even the graph as written with its weights in place (WeightsInPlace): ONNX Runtime would
+  // otherwise copy every weight out of the file, the unused rows of a 250k-token embedding table too. CUDA sessions
+  // copy the weights to the device either way; there only a rewrite maps the file, unless weights_in_place_cuda.
+  p.in_place = config.weights_in_place && (!use_cuda || config.weights_in_place_cuda);
+  return p;
+}
+
+// The model file mapped for the rewrites to read, with the external data files its initializers name, mapped too.
+// The rewritten graph refers to the weights it keeps, as external data at their offsets in the model file on disk,
+// which ONNX Runtime then maps and uses where they lie: the weights are neither copied into the rewritten model nor
+// read into memory twice. The file is named by its real path (a hub-cache snapshot links into blobs/), and ONNX
+// Runtime is told that folder. Empty (file.data() null) when the model cannot be rewritten in memory: over 2 GiB
+// (past protobuf's limit), or an external data file named with a folder, outside the model file's real folder
+// (ONNX Runtime resolves every external file in one folder) or missing.
+struct MappedModel {
+  MappedFile file;
+  std::string real_dir, real_name;  // the model file's real folder (with its '/') and name
+  std::vector<MappedFile> data_files;
+  ExternalFiles external;   // by location as the graph names them, viewing data_files
+  ExternalRenames renames;  // locations that are links: their real names
+
+  std::string_view bytes() const { return {reinterpret_cast<const char*>(file.data()), file.size()}; }
+};
+
+MappedModel MapModel(const std::string& onnx_path, uint64_t size) {
+  MappedModel mm;
+  if (size == 0 || size >= (uint64_t{1} << 31)) return mm;
+  if (char* real = realpath(onnx_path.c_str(), nullptr)) {
+    const std::string r = real;
+    std::free(real);
+    mm.real_dir = r.substr(0, r.find_last_of('/') + 1);
+    mm.real_name = r.substr(r.find_last_of('/') + 1);
+  }
+  if (mm.real_name.empty()) return mm;
+  auto m = MappedFile::Open(onnx_path);
+  if (!m.ok() || !m->data()) return mm;
+  mm.file = std::move(*m);
+  auto locations = ExternalDataLocations(mm.bytes());
+  if (!locations.ok()) return MappedModel();
+  const std::string folder = onnx_path.substr(0, onnx_path.find_last_of('/') + 1);  // as the graph names files
+  for (const std::string& location : *locations) {
+    char* real = location.find('/') == std::string::npos && location.find('\0') == std::string::npos
+                     ? realpath((folder + location).c_str(), nullptr)
+                     : nullptr;
+    const std::string real_path = real ? real : "";
+    std::free(real);
+    const bool beside = !real_path.empty() && real_path.compare(0, mm.real_dir.size(), mm.real_dir) == 0 &&
+                        real_path.find('/', mm.real_dir.size()) == std::string::npos;
+    auto data = beside ? MappedFile::Open(real_path) : StatusOr<MappedFile>(Status(codes::kIo, location));
+    if (!data.ok() || !data->data()) return MappedModel();
+    if (real_path.substr(mm.real_dir.size()) != location) mm.renames[location] = real_path.substr(mm.real_dir.size());
+    mm.external[location] = std::string_view(reinterpret_cast<const char*>(data->data()), data->size());
+    mm.data_files.push_back(std::move(*data));
+  }
+  return mm;
+}
+
+void TrimHeap() {
+#if defined(__GLIBC__)
+  // A load's transient buffers (a probe session's, ONNX Runtime's graph copies) are free by now, but glibc keeps
+  // their pages where they lie between live blocks. Hand them back.
+  malloc_trim(0);
+#endif
+}
+
 }  // namespace
+
+// Loads one session from candidate graphs: the file as written (its weights in place when it can be), and the
+// rewritten graphs, each kept only when ONNX Runtime accepts it and it runs (and, for fused attention, reproduces
+// the file on the probe batch).
+class Session::Loader {
+ public:
+  Loader(Session* s, OrtRuntime* rt, const SessionConfig& config, const RewritePlan& plan, MappedModel mm,
+         Ort::SessionOptions so, bool use_cuda)
+      : s_(s), rt_(rt), config_(config), plan_(plan), mm_(std::move(mm)), so_(std::move(so)), use_cuda_(use_cuda) {
+    // Only the rewritten graph is told where its weights are; the file as written, read by ONNX Runtime, resolves
+    // its own external data as usual.
+    written_so_ = so_.Clone();
+    if (mapped()) written_so_.AddConfigEntry("session.model_external_initializers_file_folder_path", mm_.real_dir.c_str());
+    if (mapped()) ro_.external_weights = mm_.real_name;
+    ro_.external_files = &mm_.external;
+    ro_.external_renames = mm_.renames;
+  }
+
+  void Load() {
+    std::vector<float> without;
+    const bool check_attention = ProbeAsWritten(&without);
+    ro_.layer_norms = plan_.norms;
+    ro_.quantized_norms = plan_.quantized_norms;
+    // On the CPU, float32 norms become com.winnow LayerNorm: ONNX Runtime's own LayerNormalization arithmetic, so
+    // int8 graphs are rewritten too with their scores unchanged.
+    ro_.exact_norms = !use_cuda_ && CustomOpDomain() != nullptr && !config_.inexact_norms;
+    ro_.attention = check_attention;
+    ro_.quantized_attention = plan_.attention_quantized;
+    ro_.pack_qkv = config_.pack_qkv;
+    ro_.test_scale = config_.test_attention_scale;
+    Rewritten rw = RewriteModel(mm_.file, ro_);
+    if (rw.attentions > 0) {
+      std::vector<float> with;
+      auto fused = TryLoad(rw.model, &with);
+      std::string().swap(rw.model);
+      // Int8 graphs on the CPU: bit for bit (see RewritePlan::attention_quantized).
+      const float tolerance = use_cuda_ ? 2e-2f : graph_quantizes_ ? 0.0f : 1e-3f;
+      if (fused && SameOutputs(with, without, tolerance)) {
+        s_->session_ = std::move(fused);
+        s_->ReadNames();
+        s_->fused_attentions_ = rw.attentions;
+        s_->packed_attentions_ = rw.packed_qkv;
+        s_->fused_layer_norms_ = rw.skip_layer_norms;
+      } else {
+        fused.reset();
+        ro_.attention = false;
+        rw = RewriteModel(mm_.file, ro_);  // norms only
+      }
+    }
+    if (!s_->session_ && (s_->session_ = TryLoad(rw.model, nullptr))) {
+      s_->ReadNames();
+      s_->fused_layer_norms_ = rw.skip_layer_norms;
+    }
+    if (!s_->session_) LoadFile(so_, written_so_);
+    TrimHeap();
+  }
+
+ private:
+  bool mapped() const { return mm_.file.data() != nullptr; }
+
+  // A graph written here (its weights named in place) as the session; false, with ONNX Runtime's log of the
+  // refusal taken, when ONNX Runtime refuses it.
+  bool OpenWritten(const std::string& model, const Ort::SessionOptions& options) {
+    try {
+      s_->session_ = std::make_unique<Ort::Session>(rt_->env(), model.data(), model.size(), options);
+      s_->ReadNames();
+      return true;
+    } catch (const Ort::Exception&) {
+      s_->session_.reset();
+      rt_->TakeRecentLog();
+      return false;
+    }
+  }
+
+  // A rewritten graph ONNX Runtime refuses, or cannot run on the probe batch, is dropped for the next one.
+  std::unique_ptr<Ort::Session> TryLoad(const std::string& model, std::vector<float>* probe) {
+    if (model.empty() || !OpenWritten(model, written_so_)) return nullptr;
+    try {
+      if (s_->ProbeRun(probe)) return std::move(s_->session_);
+    } catch (const Ort::Exception&) {
+    }
+    s_->session_.reset();
+    rt_->TakeRecentLog();
+    return nullptr;
+  }
+
+  // The graph as written: with its weights in place when it can be (plan_.in_place), else the file read by ONNX
+  // Runtime.
+  void LoadFile(const Ort::SessionOptions& file_so, const Ort::SessionOptions& written_so) {
+    if (plan_.in_place && mapped()) {
+      auto written = WeightsInPlace(mm_.bytes(), ro_);
+      if (written.ok() && !written->model.empty() && OpenWritten(written->model, written_so)) return;
+    }
+    s_->session_ = std::make_unique<Ort::Session>(rt_->env(), s_->path_.c_str(), file_so);
+    s_->ReadNames();
+  }
+
+  // A fused attention graph is kept only if it computes what the file as written computes (the rewrite assumes a
+  // right-padded mask and, for scaled_dot_product_attention exports, the usual scale). When the file has blocks to
+  // fuse, the graph as written runs the probe batch first, into `*without`, before anything is rewritten: one
+  // model in memory at a time. False when there is nothing to fuse or the probe could not run.
+  bool ProbeAsWritten(std::vector<float>* without) {
+    int64_t width = 0;
+    bool float16 = false;
+    // ONNX Runtime's CPU kernels for the fused ops are float32 only: a float16 graph's fused form would be refused
+    // after the probe had run.
+    if (!plan_.attention ||
+        AttentionBlocks(mm_.file, plan_.attention_quantized, &mm_.external, &width, &float16, &graph_quantizes_) == 0 ||
+        (float16 && !use_cuda_) ||
+        !(config_.fuse_attention == SessionConfig::Fusion::kAll || width < config_.auto_attention_max_width))
+      return false;
+    // The reference session runs one small batch and is dropped: it is built cheaply, without ONNX Runtime's graph
+    // fusions and without prepacking its weights (a copy of every matrix). With prepackWeights false the options
+    // carry that entry already, and ONNX Runtime logs a warning (kept for the load's error text) when an entry is
+    // set twice. Int8 graphs on the CPU, checked bit for bit, get the session as configured instead: in them both
+    // settings change the arithmetic (the products' scaling, the packed kernels' rounding), and the int8 steps that
+    // follow carry it far.
+    const bool as_configured = graph_quantizes_ && !use_cuda_;
+    auto cheap = [&](const Ort::SessionOptions& options) {
+      Ort::SessionOptions c = options.Clone();
+      c.DisableProfiling();
+      if (as_configured) return c;
+      c.SetGraphOptimizationLevel(GraphOptimizationLevel::ORT_ENABLE_BASIC);
+      if (config_.prepack_weights) c.AddConfigEntry("session.disable_prepacking", "1");
+      return c;
+    };
+    LoadFile(cheap(so_), cheap(written_so_));
+    const bool ok = s_->ProbeRun(without);
+    s_->session_.reset();
+    TrimHeap();  // that session's freed heap (its graph copies), before the next one loads
+    return ok;
+  }
+
+  Session* s_;
+  OrtRuntime* rt_;
+  const SessionConfig& config_;
+  const RewritePlan plan_;
+  MappedModel mm_;
+  Ort::SessionOptions so_;
+  Ort::SessionOptions written_so_{nullptr};
+  const bool use_cuda_;
+  bool graph_quantizes_ = false;
+  RewriteOptions ro_;
+};
 
 StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::string& onnx_path,
                                                  const SessionConfig& config) {
@@ -142,233 +401,14 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
   rt->TakeRecentLog();
   try {
     Ort::SessionOptions so;
-    so.SetGraphOptimizationLevel(GraphOptimizationLevel::ORT_ENABLE_ALL);
-    so.SetExecutionMode(ExecutionMode::ORT_SEQUENTIAL);
-    so.SetInterOpNumThreads(1);
-    if (config.intra_op_threads > 0) so.SetIntraOpNumThreads(config.intra_op_threads);
-    // Inputs are already on the host; keep ONNX Runtime's own logging quiet unless it matters.
-    so.SetLogSeverityLevel(ORT_LOGGING_LEVEL_WARNING);
-    // prepackWeights false: ONNX Runtime's CPU kernels keep no packed copy of the weights, which then stay in the
-    // mapped model file only (shared between processes); the matrices are packed on each call instead.
-    if (!config.prepack_weights) so.AddConfigEntry("session.disable_prepacking", "1");
-    if (!config.profile_prefix.empty()) so.EnableProfiling(config.profile_prefix.c_str());
-    // Winnow's operators (runtime/custom_ops.h), which the CPU rewrites use.
-    if (OrtCustomOpDomain* domain = CustomOpDomain()) so.Add(domain);
     bool use_cuda = false;
-    if (config.device.kind != DeviceSpec::Kind::kCpu) {
-      Status st = AppendCuda(rt, so, config);
-      if (st.ok()) {
-        use_cuda = true;
-      } else if (config.device.kind == DeviceSpec::Kind::kCuda) {
-        return st;
-      }
-    }
-    // Unset (kAuto): CPU sessions only. On CUDA the rewrite is not measured yet, and ONNX Runtime's attention
-    // fusion anchors on LayerNormalization nodes, which the rewrite removes.
-    const bool fuse = config.fuse_layer_norm == SessionConfig::Fusion::kAll ||
-                      (config.fuse_layer_norm == SessionConfig::Fusion::kAuto && !use_cuda);
-    const bool quantized = config.fuse_layer_norm == SessionConfig::Fusion::kAll;
-    // Attention likewise, and then only for blocks narrower than config.auto_attention_max_width.
-    const bool attention = config.fuse_attention == SessionConfig::Fusion::kAll ||
-                           (config.fuse_attention == SessionConfig::Fusion::kAuto && !use_cuda);
-    // Graphs that quantize activations (int8 files) only when fuseAttention is true: an output one rounding step off
-    // can land on another int8 step, so there the fused attention must compute the very floats of the graph as
-    // written. On the CPU it does: ONNX Runtime's MultiHeadAttention kernel (int8 projections are not packed) runs
-    // Softmax(Q·Kᵀ·scale + mask)·V through the routines the graph as written runs after ONNX Runtime's own fusions
-    // (one GEMM with the scale as its alpha, the same softmax, one GEMM), and a padded key's score, whatever its
-    // mask value, comes out of the softmax as the same underflowed term; the fused graph is kept only when the
-    // probe's outputs are bit-identical (below). It is not the default: unlike the packed form of float graphs it
-    // was no faster (MiniLM int8, 2026-11-24: MultiHeadAttention took 27.9 % of the kernel time, as much as the
-    // ops it replaces). On CUDA int8 graphs need fuseLayerNorm true too, and are checked within the float tolerance.
-    const bool attention_quantized = config.fuse_attention == SessionConfig::Fusion::kAll &&
-                                     (!use_cuda || quantized);
-    // The file, mapped, for the rewrites to read (models over 2 GiB, past protobuf's limit, are loaded as written).
-    // The rewritten graph refers to the weights it keeps in place, as external data at their offsets in the model
-    // file on disk, which ONNX Runtime then maps and uses where they lie, as it does with a model.onnx_data: the
-    // weights are neither copied into the rewritten model nor read into memory twice. The file is named by its
-    // real path (a hub-cache snapshot links into blobs/), and ONNX Runtime is told that folder.
-    // CPU sessions load even the graph as written this way (WeightsInPlace, config.weights_in_place): ONNX Runtime
-    // would otherwise copy every weight out of the file, the unused rows of a 250k-token embedding table too. CUDA
-    // sessions copy the weights to the device either way; there only a rewrite maps the file, unless
-    // config.weights_in_place_cuda (not yet checked on a GPU).
-    const bool in_place = config.weights_in_place && (!use_cuda || config.weights_in_place_cuda);
-    MappedFile mapped;
-    std::string real_dir, real_name;
-    if ((fuse || attention || in_place) && sb.st_size > 0 && static_cast<uint64_t>(sb.st_size) < (uint64_t{1} << 31)) {
-      if (char* real = realpath(onnx_path.c_str(), nullptr)) {
-        const std::string r = real;
-        std::free(real);
-        real_dir = r.substr(0, r.find_last_of('/') + 1);
-        real_name = r.substr(r.find_last_of('/') + 1);
-      }
-      auto m = real_name.empty() ? StatusOr<MappedFile>(Status(codes::kIo, onnx_path)) : MappedFile::Open(onnx_path);
-      if (m.ok()) mapped = std::move(*m);
-    }
-    // A model whose weights are in its own external data files (model.onnx_data, as exporters write models over
-    // 2 GiB): the rewrites read the weights they need from those files, mapped too, and the rewritten graph keeps
-    // the references, renamed to the files' real names. ONNX Runtime resolves every external file in one folder,
-    // so each file's real path must lie in the model file's real folder (in a hub-cache snapshot both are links
-    // into blobs/); otherwise (a name with a folder in it, a missing file) the model is loaded as written.
-    std::vector<MappedFile> data_files;
-    ExternalFiles external_files;
-    ExternalRenames renames;
-    bool rewritable = mapped.data() != nullptr;
-    if (rewritable) {
-      auto locations = ExternalDataLocations(std::string_view(reinterpret_cast<const char*>(mapped.data()), mapped.size()));
-      rewritable = locations.ok();
-      const std::string folder = onnx_path.substr(0, onnx_path.find_last_of('/') + 1);  // as the graph names files
-      for (const std::string& location : rewritable ? *locations : std::vector<std::string>{}) {
-        char* real = location.find('/') == std::string::npos && location.find('\0') == std::string::npos
-                         ? realpath((folder + location).c_str(), nullptr)
-                         : nullptr;
-        const std::string real_path = real ? real : "";
-        std::free(real);
-        const bool beside = !real_path.empty() && real_path.compare(0, real_dir.size(), real_dir) == 0 &&
-                            real_path.find('/', real_dir.size()) == std::string::npos;
-        auto m = beside ? MappedFile::Open(real_path) : StatusOr<MappedFile>(Status(codes::kIo, location));
-        if (!m.ok() || !m->data()) {
-          rewritable = false;
-          break;
-        }
-        if (real_path.substr(real_dir.size()) != location) renames[location] = real_path.substr(real_dir.size());
-        external_files[location] = std::string_view(reinterpret_cast<const char*>(m->data()), m->size());
-        data_files.push_back(std::move(*m));
-      }
-    }
-    if (!rewritable) {
-      mapped = MappedFile();
-      external_files.clear();
-      data_files.clear();
-      renames.clear();
-    }
-    // Only the rewritten graph is told where its weights are; the file as written, read by ONNX Runtime, resolves its
-    // own external data as usual.
-    Ort::SessionOptions rewritten_so = so.Clone();
-    if (mapped.data()) rewritten_so.AddConfigEntry("session.model_external_initializers_file_folder_path", real_dir.c_str());
-    // A graph written here (its weights named in place) as the session; false, with ONNX Runtime's log of the
-    // refusal taken, when ONNX Runtime refuses it.
-    auto open_written = [&](const std::string& model, const Ort::SessionOptions& options) {
-      try {
-        s->session_ = std::make_unique<Ort::Session>(rt->env(), model.data(), model.size(), options);
-        s->ReadNames();
-        return true;
-      } catch (const Ort::Exception&) {
-        s->session_.reset();
-        rt->TakeRecentLog();
-        return false;
-      }
-    };
-    // A rewritten graph ONNX Runtime refuses, or cannot run on the probe batch, is dropped for the next one.
-    auto try_load = [&](const std::string& model, std::vector<float>* probe) -> std::unique_ptr<Ort::Session> {
-      if (model.empty() || !open_written(model, rewritten_so)) return nullptr;
-      try {
-        if (s->ProbeRun(probe)) return std::move(s->session_);
-      } catch (const Ort::Exception&) {
-      }
-      s->session_.reset();
-      rt->TakeRecentLog();
-      return nullptr;
-    };
-    RewriteOptions ro;
-    if (mapped.data()) ro.external_weights = real_name;
-    ro.external_files = &external_files;
-    ro.external_renames = std::move(renames);
-    // The graph as written: with its weights in place when it can be (in_place), else the file read by ONNX Runtime.
-    auto load_file = [&](const Ort::SessionOptions& file_so, const Ort::SessionOptions& written_so) {
-      if (in_place && mapped.data()) {
-        auto written = WeightsInPlace(std::string_view(reinterpret_cast<const char*>(mapped.data()), mapped.size()), ro);
-        if (written.ok() && !written->model.empty() && open_written(written->model, written_so)) return;
-      }
-      s->session_ = std::make_unique<Ort::Session>(rt->env(), onnx_path.c_str(), file_so);
-      s->ReadNames();
-    };
-    // A fused attention graph is kept only if it computes what the file as written computes (the rewrite assumes
-    // a right-padded mask and, for scaled_dot_product_attention exports, the usual scale). When the file has
-    // blocks to fuse, it runs the probe batch first, before anything is rewritten: one model in memory at a time.
-    std::vector<float> without;
-    bool check_attention = false;
-    int64_t attention_width = 0;
-    bool attention_float16 = false, graph_quantizes = false;
-    // ONNX Runtime's CPU kernels for the fused ops are float32 only: a float16 graph's fused form would be refused
-    // after the probe had run (bge-reranker-base shape, fp16 file, fuseAttention true: 2.6 s to load, 0.9 s without).
-    if (attention &&
-        AttentionBlocks(mapped, attention_quantized, &external_files, &attention_width, &attention_float16,
-                        &graph_quantizes) > 0 &&
-        !(attention_float16 && !use_cuda) &&
-        (config.fuse_attention == SessionConfig::Fusion::kAll || attention_width < config.auto_attention_max_width)) {
-      // The reference session runs one small batch and is dropped: it is built cheaply, without ONNX Runtime's
-      // graph fusions and without prepacking its weights (a copy of every matrix). With prepackWeights false the
-      // options carry that entry already, and ONNX Runtime logs a warning (kept for the load's error text) when an
-      // entry is set twice. Int8 graphs on the CPU, checked bit for bit, get the session as configured instead: in
-      // them both settings change the arithmetic (the products' scaling, the packed kernels' rounding), and the
-      // int8 steps that follow carry it far (probe logits of the bge-reranker-base-shaped int8 file 0.15 apart
-      // without the fusions; of the MiniLM-shaped one 1.4e-6 apart with them but without prepacking).
-      const bool as_configured = graph_quantizes && !use_cuda;
-      auto cheap = [&](const Ort::SessionOptions& options) {
-        Ort::SessionOptions c = options.Clone();
-        c.DisableProfiling();
-        if (as_configured) return c;
-        c.SetGraphOptimizationLevel(GraphOptimizationLevel::ORT_ENABLE_BASIC);
-        if (config.prepack_weights) c.AddConfigEntry("session.disable_prepacking", "1");
-        return c;
-      };
-      load_file(cheap(so), cheap(rewritten_so));
-      check_attention = s->ProbeRun(&without);
-      s->session_.reset();
-#if defined(__GLIBC__)
-      malloc_trim(0);  // hand that session's freed heap (its graph copies) back before the next one loads
-#endif
-    }
-    ro.layer_norms = fuse;
-    ro.quantized_norms = quantized;
-    // On the CPU, float32 norms become com.winnow LayerNorm: ONNX Runtime's own LayerNormalization arithmetic, so
-    // int8 graphs are rewritten too with their scores unchanged.
-    ro.exact_norms = !use_cuda && CustomOpDomain() != nullptr && !config.inexact_norms;
-    ro.attention = check_attention;
-    ro.quantized_attention = attention_quantized;
-    ro.pack_qkv = config.pack_qkv;
-    ro.test_scale = config.test_attention_scale;
-    Rewritten rw = RewriteModel(mapped, ro);
-    if (rw.attentions > 0) {
-      std::vector<float> with;
-      auto fused = try_load(rw.model, &with);
-      std::string().swap(rw.model);
-      // Int8 graphs on the CPU: bit for bit (see attention_quantized).
-      const float tolerance = use_cuda ? 2e-2f : graph_quantizes ? 0.0f : 1e-3f;
-      if (fused && SameOutputs(with, without, tolerance)) {
-        s->session_ = std::move(fused);
-        s->ReadNames();
-        s->fused_attentions_ = rw.attentions;
-        s->packed_attentions_ = rw.packed_qkv;
-        s->fused_layer_norms_ = rw.skip_layer_norms;
-      } else {
-        fused.reset();
-        ro.attention = false;
-        rw = RewriteModel(mapped, ro);  // norms only
-      }
-    }
-    if (!s->session_) {
-      if ((s->session_ = try_load(rw.model, nullptr))) {
-        s->ReadNames();
-        s->fused_layer_norms_ = rw.skip_layer_norms;
-      }
-    }
-    if (!s->session_) load_file(so, rewritten_so);
-#if defined(__GLIBC__)
-    // The load's transient buffers (the probe session's, ONNX Runtime's graph copies) are free now, but glibc keeps
-    // their pages where they lie between live blocks: 40-50 MiB on the bge-reranker-base shape. Hand them back.
-    malloc_trim(0);
-#endif
+    WINNOW_RETURN_IF_ERROR(MakeSessionOptions(rt, config, &so, &use_cuda));
+    const RewritePlan plan = PlanRewrites(config, use_cuda);
+    MappedModel mm = plan.norms || plan.attention || plan.in_place ? MapModel(onnx_path, static_cast<uint64_t>(sb.st_size))
+                                                                   : MappedModel();
+    Loader(s.get(), rt, config, plan, std::move(mm), std::move(so), use_cuda).Load();
     s->device_ = use_cuda ? "cuda:" + std::to_string(config.device.device_id) : "cpu";
-    if (config.io_binding) {
-      s->EnableIoBinding(config);
-      // The bound path must run the probe batch and give what the plain path gives, or it is not used.
-      std::vector<float> bound, plain;
-      const bool ok = s->ProbeRun(&bound);
-      auto binding = std::move(s->binding_);
-      if (ok && s->ProbeRun(&plain) && SameOutputs(bound, plain, 1e-6f)) s->binding_ = std::move(binding);
-      rt->TakeRecentLog();
-    }
+    if (config.io_binding) s->CheckIoBinding(config);
   } catch (const Ort::Exception& e) {
     std::string log = JoinLog(rt->TakeRecentLog());
     const char* code = config.device.kind == DeviceSpec::Kind::kCuda ? codes::kCudaUnavailable : codes::kOnnxInvalid;
@@ -378,6 +418,16 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
     return Status(code, "could not load " + onnx_path + ": " + e.what() + (log.empty() ? "" : " [" + log + "]"));
   }
   return s;
+}
+
+void Session::CheckIoBinding(const SessionConfig& config) {
+  EnableIoBinding(config);
+  // The bound path must run the probe batch and give what the plain path gives, or it is not used.
+  std::vector<float> bound, plain;
+  const bool ok = ProbeRun(&bound);
+  auto binding = std::move(binding_);
+  if (ok && ProbeRun(&plain) && SameOutputs(bound, plain, 1e-6f)) binding_ = std::move(binding);
+  rt_->TakeRecentLog();
 }
 
 void Session::ReadNames() {

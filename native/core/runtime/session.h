@@ -118,6 +118,8 @@ class Session {
   // [batch, seq].
   bool ProbeRun(std::vector<float>* values = nullptr) const;
   void EnableIoBinding(const SessionConfig& config);
+  void CheckIoBinding(const SessionConfig& config);  // I/O binding kept only if it gives the plain path's outputs
+  class Loader;  // session.cc: the candidate graphs of a load
   Status RunBound(const std::vector<Int64Input>& inputs, int64_t batch, int64_t seq,
                   const std::vector<const char*>& outputs, std::vector<Ort::Value>* results) const;
   struct Binding;  // staging buffers and IoBindings, pooled per concurrent Run
