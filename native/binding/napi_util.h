@@ -34,13 +34,17 @@ struct ProgressEvent {
   size_t done, total;
 };
 
-// Base of every asynchronous call: Run() on a worker thread, Result() on the main thread.
+// Base of every asynchronous call: Run() on a worker thread, Result() on the main thread. When the environment
+// is torn down first (worker.terminate(), process.exit() in a worker), progress and the result are dropped and the
+// run is cancelled at its next progress report.
 class PromiseWorker : public Napi::AsyncProgressQueueWorker<ProgressEvent> {
  public:
   explicit PromiseWorker(Napi::Env env);
   Napi::Promise Promise() { return deferred_.Promise(); }
   void SetProgressCallback(const Napi::Value& fn);
-  void SetCancelFlag(CancelFlag flag) { cancel_ = std::move(flag); }
+  // The caller's cancel token (newCancelToken()); without one the worker has its own, so that a torn-down
+  // environment can still stop the run.
+  void SetCancelFlag(CancelFlag flag);
   // Kept alive (and counted as busy) until the promise settles.
   void HoldOwner(const Napi::Object& owner, std::atomic<int>* inflight);
 
