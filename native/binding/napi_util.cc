@@ -181,7 +181,7 @@ void PromiseWorker::OnOK() {
       return;
     }
     try {
-      deferred_.Resolve(Result(env));
+      deferred_.Resolve(GuardSync(env, [&] { return Result(env); }));
     } catch (const Napi::Error& e) {
       deferred_.Reject(e.Value());
     }
