@@ -1,7 +1,20 @@
+import * as os from 'node:os';
 import type { NativeModelOptions } from './binding';
 import type { SessionLoadOptions } from './types';
 import { resolveModelDir } from './hub-cache';
 import * as v from './validate';
+
+/**
+ * The most native threads a `threads` option may ask for: four per hardware thread, and 256 at most. More never
+ * makes CPU-bound work faster (ONNX Runtime's threads even spin while they wait), and a process limit on threads
+ * then fails the load.
+ */
+export const MAX_THREADS = Math.min(256, 4 * Math.max(1, os.availableParallelism?.() ?? os.cpus().length));
+
+/** A `threads` option: an integer from 1 to MAX_THREADS (RangeError INVALID_ARGUMENT beyond). */
+export function threadCount(value: unknown, option = 'threads'): number | undefined {
+  return v.positiveInt(value, option, MAX_THREADS);
+}
 
 /** Load options every ONNX transformer class shares (CrossEncoder, SentenceEncoder, PruningEncoder). */
 export interface TransformerLoadOptions extends SessionLoadOptions {
@@ -31,7 +44,7 @@ export function transformerLoadOptions(dir: unknown, o: TransformerLoadOptions):
       maxLength: v.positiveInt(o.maxLength, 'maxLength', 1 << 20),
       batchSize: v.positiveInt(o.batchSize, 'batchSize', 1 << 16),
       tokenBudget: v.positiveInt(o.tokenBudget, 'tokenBudget'),
-      threads: v.positiveInt(o.threads, 'threads', 1024),
+      threads: threadCount(o.threads),
       device: v.device(o.device),
       file: v.str(o.file, 'file'),
       gpuMemLimit: v.positiveInt(o.gpuMemLimit, 'gpuMemLimit'),

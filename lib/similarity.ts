@@ -9,6 +9,7 @@ import { SIMILARITY_FUNCTIONS } from './types';
 import type { EmbeddingArray, SimilarityFunction } from './types';
 import { invalidArgument, invalidArgumentText } from './errors';
 import { binding } from './native';
+import { threadCount } from './model-options';
 import { CallOptions, CallQueue } from './queue';
 import { abortSignal, func, optionsObject, positiveInt } from './validate';
 
@@ -70,7 +71,7 @@ export interface SimilarityOptions {
 function run(a: unknown, b: unknown, fn: unknown, pairwise: boolean, options: unknown): { out: Float32Array; n: number; m: number } {
   const f = checkFn(fn);
   const o = optionsObject<SimilarityOptions>(options, 'similarity options', ['threads']);
-  const threads = positiveInt(o.threads, 'threads', 1024) ?? 0;
+  const threads = threadCount(o.threads) ?? 0;
   const x = matrixOf(a, 'a');
   const y = matrixOf(b, 'b');
   if (pairwise && x.rows !== y.rows) throw invalidArgument(`${x.rows} vectors (as many as a)`, 'b', b, 'range');
@@ -133,7 +134,7 @@ export async function semanticSearch(queries: EmbeddingsLike, corpus: Embeddings
   const o = optionsObject<SemanticSearchOptions>(options, 'semanticSearch options', ['topK', 'fn', 'corpusChunkSize', 'threads', 'signal', 'onProgress']);
   const topK = positiveInt(o.topK, 'topK') ?? 10;
   const chunk = positiveInt(o.corpusChunkSize, 'corpusChunkSize') ?? 100_000;
-  const threads = positiveInt(o.threads, 'threads', 1024) ?? 0;
+  const threads = threadCount(o.threads) ?? 0;
   const f = checkFn(o.fn ?? 'cosine');
   const call: CallOptions = { signal: abortSignal(o.signal, 'signal'), onProgress: func(o.onProgress, 'onProgress') as CallOptions['onProgress'] };
   const q = matrixOf(queries, 'queries');

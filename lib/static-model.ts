@@ -2,6 +2,7 @@ import { binding } from './native';
 import type { NativeStaticModel } from './binding';
 import { CallOptions, CallQueue, Counters, refuseWhenBusy, withCallerStack } from './queue';
 import { resolveModelDir } from './hub-cache';
+import { threadCount } from './model-options';
 import * as v from './validate';
 import { winnowError, noConstructor } from './errors';
 import { Embeddings } from './embeddings';
@@ -71,7 +72,7 @@ export class StaticModel {
     const opts = {
       dir: resolveModelDir(v.directory(dir), v.str(o.revision, 'revision')),
       normalize: v.bool(o.normalize, 'normalize'),
-      threads: v.positiveInt(o.threads, 'threads', 1024),
+      threads: threadCount(o.threads),
     };
     const concurrency = v.positiveInt(o.concurrency, 'concurrency', 64) ?? 1;
     try {

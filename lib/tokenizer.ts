@@ -5,6 +5,7 @@ import { CallOptions, CallQueue, withCallerStack } from './queue';
 import * as v from './validate';
 import { invalidArgument, winnowError, noConstructor } from './errors';
 import { resolveModelDir } from './hub-cache';
+import { threadCount } from './model-options';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -129,7 +130,7 @@ export class Tokenizer {
   /** Encodes many texts (or [text, pair] tuples) on native threads (`threads`, default one per core), off the event loop. */
   async encodeBatch(inputs: readonly string[] | ReadonlyArray<readonly [string, string]>, options?: EncodeBatchOptions): Promise<Encoding[]> {
     const o = checkEncodeOptions(options, 'encodeBatch options', ['threads']) as EncodeBatchOptions;
-    v.positiveInt(o.threads, 'threads', 1024);
+    threadCount(o.threads);
     if (!Array.isArray(inputs)) throw invalidArgument('an array of strings or [string, string] pairs', 'inputs', inputs);
     const isPairs = inputs.length > 0 && Array.isArray(inputs[0]);
     let texts: string[];

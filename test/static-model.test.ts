@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Embeddings, runtimeInfo, StaticModel } from '../lib/index';
 import { FIXTURES, ROOT } from './helpers/reference';
 import { editedCopy } from './helpers/model-copy';
+import { MAX_THREADS } from '../lib/model-options';
 import { cosine, maxAbs, Model2VecReference } from './helpers/model2vec-reference';
 // @ts-ignore -- plain ESM helper without types
 import { makeCorpus } from './helpers/multilingual-corpus.mjs';
@@ -190,7 +191,7 @@ describe('StaticModel errors', () => {
     await rejectsWith(StaticModel.load(42 as any), TypeError, 'Expected a model folder path for dir but received 42 of type number');
     await rejectsWith(StaticModel.load(POTION, { normalize: 'yes' as any }), TypeError, 'Expected a boolean for normalize but received "yes" of type string');
     await expect(StaticModel.load(POTION, { max_threads: 2 } as any)).rejects.toThrow(/Unknown option max_threads for StaticModel.load options/);
-    await rejectsWith(StaticModel.load(POTION, { threads: 0 }), RangeError, 'Expected an integer between 1 and 1024 for threads but received 0 of type number');
+    await rejectsWith(StaticModel.load(POTION, { threads: 0 }), RangeError, `Expected an integer between 1 and ${MAX_THREADS} for threads but received 0 of type number`);
     const m = await StaticModel.load(POTION);
     await rejectsWith(m.encode('text' as any), TypeError, 'Expected an array of strings for texts but received "text" of type string');
     await rejectsWith(m.encode(['a', 1] as any), TypeError, 'Expected a string for texts[1] but received 1 of type number');

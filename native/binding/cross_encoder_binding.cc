@@ -11,14 +11,15 @@ using pipelines::CrossEncoder;
 class CrossEncoderWrap : public ModelWrap<CrossEncoderWrap, CrossEncoder> {
  public:
   static void Init(Napi::Env env, Napi::Object exports) {
+    using W = CrossEncoderWrap;  // every method guarded (GuardSync)
     Napi::Function f = DefineClass(env, "NativeCrossEncoder",
-                                   {StaticMethod("load", &CrossEncoderWrap::Load),
-                                    InstanceMethod("predict", &CrossEncoderWrap::Predict),
-                                    InstanceMethod("score", &CrossEncoderWrap::Score),
-                                    InstanceMethod("dispose", &CrossEncoderWrap::Dispose),
-                                    InstanceMethod("info", &CrossEncoderWrap::Info),
-                                    InstanceMethod("batchStats", &CrossEncoderWrap::BatchStats),
-                                    InstanceAccessor("inFlight", &CrossEncoderWrap::InFlight, nullptr)});
+                                   {StaticMethod("load", &Guarded<&W::Load>),
+                                    InstanceMethod("predict", &W::GuardedMethod<&W::Predict>),
+                                    InstanceMethod("score", &W::GuardedMethod<&W::Score>),
+                                    InstanceMethod("dispose", &W::GuardedMethod<&W::Dispose>),
+                                    InstanceMethod("info", &W::GuardedMethod<&W::Info>),
+                                    InstanceMethod("batchStats", &W::GuardedMethod<&W::BatchStats>),
+                                    InstanceAccessor("inFlight", &W::GuardedMethod<&W::InFlight>, nullptr)});
     GetAddonData(env)->cross_encoder = Napi::Persistent(f);
     exports.Set("NativeCrossEncoder", f);
   }

@@ -25,6 +25,13 @@ class ModelWrap : public Napi::ObjectWrap<Derived> {
     core_ = *holder;
   }
 
+  // An instance method M (of Derived or of this class), guarded as GuardSync says: register
+  // InstanceMethod("name", &Wrap::GuardedMethod<&Wrap::Name>).
+  template <auto M>
+  Napi::Value GuardedMethod(const Napi::CallbackInfo& info) {
+    return GuardSync(info.Env(), [&] { return (static_cast<Derived*>(this)->*M)(info); });
+  }
+
   // Starts `load(options)` on a worker; resolves with a new wrapper.
   template <class LoadFn>
   static Napi::Value LoadAsync(const Napi::CallbackInfo& info, Napi::FunctionReference* ctor, LoadFn load) {

@@ -155,12 +155,12 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitPruningEncoder(env, exports);
   InitSentenceEncoder(env, exports);
   InitStaticModel(env, exports);
-  exports.Set("newCancelToken", Napi::Function::New(env, NewCancelToken));
-  exports.Set("cancel", Napi::Function::New(env, Cancel));
-  exports.Set("ortInfo", Napi::Function::New(env, OrtInfo));
-  exports.Set("simdLevel", Napi::Function::New(env, SimdLevel));
-  exports.Set("similarity", Napi::Function::New(env, Similarity));
-  exports.Set("semanticSearch", Napi::Function::New(env, SemanticSearch));
+  exports.Set("newCancelToken", Napi::Function::New(env, Guarded<&NewCancelToken>));
+  exports.Set("cancel", Napi::Function::New(env, Guarded<&Cancel>));
+  exports.Set("ortInfo", Napi::Function::New(env, Guarded<&OrtInfo>));
+  exports.Set("simdLevel", Napi::Function::New(env, Guarded<&SimdLevel>));
+  exports.Set("similarity", Napi::Function::New(env, Guarded<&Similarity>));
+  exports.Set("semanticSearch", Napi::Function::New(env, Guarded<&SemanticSearch>));
   return exports;
 }
 

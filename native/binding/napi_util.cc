@@ -1,5 +1,6 @@
 #include "napi_util.h"
 
+#include <chrono>
 #include <cmath>
 #include <cstring>
 
@@ -90,11 +91,33 @@ void ReadModelOptions(const Napi::Object& o, pipelines::ModelOptions* out) {
                                                               : pipelines::ModelOptions::Toggle::kOff;
 }
 
+namespace {
+
+// False once the environment is being torn down (a terminated worker thread, process exit): napi calls that may
+// run JavaScript then fail, and node-addon-api would throw them as Napi::Error out of a callback (an abort).
+bool CanRunJs(napi_env env) {
+  napi_value probe;
+  if (napi_create_object(env, &probe) != napi_ok) return false;
+  return napi_set_named_property(env, probe, "p", probe) == napi_ok;
+}
+
+// Without an onProgress callback a run still reports now and then, so that a torn-down environment is noticed
+// (in OnProgress) and the run stopped at its next cancellation point.
+constexpr auto kHeartbeat = std::chrono::milliseconds(20);
+
+}  // namespace
+
 PromiseWorker::PromiseWorker(Napi::Env env)
-    : Napi::AsyncProgressQueueWorker<ProgressEvent>(env), deferred_(Napi::Promise::Deferred::New(env)) {}
+    : Napi::AsyncProgressQueueWorker<ProgressEvent>(env),
+      deferred_(Napi::Promise::Deferred::New(env)),
+      cancel_(std::make_shared<std::atomic<bool>>(false)) {}
 
 void PromiseWorker::SetProgressCallback(const Napi::Value& fn) {
   if (fn.IsFunction()) progress_fn_ = Napi::Persistent(fn.As<Napi::Function>());
+}
+
+void PromiseWorker::SetCancelFlag(CancelFlag flag) {
+  if (flag) cancel_ = std::move(flag);
 }
 
 void PromiseWorker::HoldOwner(const Napi::Object& owner, std::atomic<int>* inflight) {
@@ -106,12 +129,16 @@ void PromiseWorker::HoldOwner(const Napi::Object& owner, std::atomic<int>* infli
 void PromiseWorker::Execute(const ExecutionProgress& progress) {
   pipelines::RunControl control;
   control.cancel = cancel_.get();
-  if (!progress_fn_.IsEmpty()) {
-    control.progress = [&progress](size_t done, size_t total) {
-      ProgressEvent e{done, total};
-      progress.Send(&e, 1);
-    };
-  }
+  const bool listening = !progress_fn_.IsEmpty();
+  std::atomic<int64_t> last_sent{0};
+  control.progress = [&progress, &last_sent, listening](size_t done, size_t total) {
+    if (!listening) {
+      const int64_t now = std::chrono::steady_clock::now().time_since_epoch() / kHeartbeat;
+      if (last_sent.exchange(now) == now) return;
+    }
+    ProgressEvent e{done, total};
+    progress.Send(&e, 1);
+  };
   try {
     status_ = Run(control);
   } catch (const std::bad_alloc&) {
@@ -122,14 +149,18 @@ void PromiseWorker::Execute(const ExecutionProgress& progress) {
 }
 
 void PromiseWorker::OnProgress(const ProgressEvent* data, size_t count) {
-  if (progress_fn_.IsEmpty() || count == 0) return;
   Napi::Env env = Env();
-  Napi::HandleScope scope(env);
-  const ProgressEvent& e = data[count - 1];
-  Napi::Object info = Napi::Object::New(env);
-  info.Set("done", Napi::Number::New(env, static_cast<double>(e.done)));
-  info.Set("total", Napi::Number::New(env, static_cast<double>(e.total)));
+  if (!CanRunJs(env)) {
+    cancel_->store(true);  // the environment is going away: nobody will read the result
+    return;
+  }
+  if (progress_fn_.IsEmpty() || count == 0) return;
   try {
+    Napi::HandleScope scope(env);
+    const ProgressEvent& e = data[count - 1];
+    Napi::Object info = Napi::Object::New(env);
+    info.Set("done", Napi::Number::New(env, static_cast<double>(e.done)));
+    info.Set("total", Napi::Number::New(env, static_cast<double>(e.total)));
     progress_fn_.Call({info});
   } catch (const Napi::Error&) {
     // A throwing progress callback must not break the run.
@@ -144,22 +175,32 @@ void PromiseWorker::Release() {
 
 void PromiseWorker::OnOK() {
   Napi::Env env = Env();
-  Napi::HandleScope scope(env);
   Release();
-  if (!status_.ok()) {
-    deferred_.Reject(StatusToError(env, status_).Value());
-    return;
-  }
+  if (!CanRunJs(env)) return;  // torn down: the promise can no longer settle, and no one awaits it
+  Napi::HandleScope scope(env);
   try {
-    deferred_.Resolve(Result(env));
-  } catch (const Napi::Error& e) {
-    deferred_.Reject(e.Value());
+    if (!status_.ok()) {
+      deferred_.Reject(StatusToError(env, status_).Value());
+      return;
+    }
+    try {
+      deferred_.Resolve(GuardSync(env, [&] { return Result(env); }));
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+    }
+  } catch (const Napi::Error&) {
+    // Settling failed only if the environment stopped meanwhile; nothing is left to tell.
   }
 }
 
 void PromiseWorker::OnError(const Napi::Error& e) {
   Release();
-  deferred_.Reject(e.Value());
+  if (!CanRunJs(Env())) return;
+  try {
+    deferred_.Reject(e.Value());
+  } catch (const Napi::Error&) {
+    // As in OnOK.
+  }
 }
 
 Napi::Float32Array ToFloat32Array(Napi::Env env, const std::vector<float>& v) {

@@ -19,6 +19,28 @@ namespace winnow::binding {
 Napi::Error StatusToError(Napi::Env env, const Status& status);
 [[noreturn]] void ThrowStatus(Napi::Env env, const Status& status);
 
+// Runs a synchronous native entry point (anything JavaScript calls, and OnOK's Result): a C++ exception other than
+// Napi::Error (std::bad_alloc, std::length_error, ...) becomes a JS error with code INTERNAL instead of escaping
+// into node-addon-api, which only converts Napi::Error and would end the process.
+template <class Fn>
+auto GuardSync(Napi::Env env, Fn&& fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const std::bad_alloc&) {
+    throw StatusToError(env, Status(codes::kInternal, "out of memory"));
+  } catch (const std::exception& e) {
+    throw StatusToError(env, Status(codes::kInternal, e.what()));
+  }
+}
+
+// A plain function (or static method) F, guarded: register Guarded<&F> instead of &F.
+template <auto F>
+Napi::Value Guarded(const Napi::CallbackInfo& info) {
+  return GuardSync(info.Env(), [&] { return F(info); });
+}
+
 // Option readers: the TypeScript layer validated types already; these still refuse wrong types
 // with a TypeError instead of crashing.
 std::string GetString(const Napi::Object& o, const char* key, const std::string& fallback = "");
@@ -34,13 +56,17 @@ struct ProgressEvent {
   size_t done, total;
 };
 
-// Base of every asynchronous call: Run() on a worker thread, Result() on the main thread.
+// Base of every asynchronous call: Run() on a worker thread, Result() on the main thread. When the environment
+// is torn down first (worker.terminate(), process.exit() in a worker), progress and the result are dropped and the
+// run is cancelled at its next progress report.
 class PromiseWorker : public Napi::AsyncProgressQueueWorker<ProgressEvent> {
  public:
   explicit PromiseWorker(Napi::Env env);
   Napi::Promise Promise() { return deferred_.Promise(); }
   void SetProgressCallback(const Napi::Value& fn);
-  void SetCancelFlag(CancelFlag flag) { cancel_ = std::move(flag); }
+  // The caller's cancel token (newCancelToken()); without one the worker has its own, so that a torn-down
+  // environment can still stop the run.
+  void SetCancelFlag(CancelFlag flag);
   // Kept alive (and counted as busy) until the promise settles.
   void HoldOwner(const Napi::Object& owner, std::atomic<int>* inflight);
 

@@ -33,14 +33,15 @@ Napi::Uint32Array ToUint32Array(Napi::Env env, const std::vector<std::pair<uint3
 class PruningEncoderWrap : public ModelWrap<PruningEncoderWrap, PruningEncoder> {
  public:
   static void Init(Napi::Env env, Napi::Object exports) {
+    using W = PruningEncoderWrap;  // every method guarded (GuardSync)
     Napi::Function f = DefineClass(env, "NativePruningEncoder",
-                                   {StaticMethod("load", &PruningEncoderWrap::Load),
-                                    InstanceMethod("process", &PruningEncoderWrap::Process),
-                                    InstanceMethod("predict", &PruningEncoderWrap::Predict),
-                                    InstanceMethod("dispose", &PruningEncoderWrap::Dispose),
-                                    InstanceMethod("info", &PruningEncoderWrap::Info),
-                                    InstanceMethod("batchStats", &PruningEncoderWrap::BatchStats),
-                                    InstanceAccessor("inFlight", &PruningEncoderWrap::InFlight, nullptr)});
+                                   {StaticMethod("load", &Guarded<&W::Load>),
+                                    InstanceMethod("process", &W::GuardedMethod<&W::Process>),
+                                    InstanceMethod("predict", &W::GuardedMethod<&W::Predict>),
+                                    InstanceMethod("dispose", &W::GuardedMethod<&W::Dispose>),
+                                    InstanceMethod("info", &W::GuardedMethod<&W::Info>),
+                                    InstanceMethod("batchStats", &W::GuardedMethod<&W::BatchStats>),
+                                    InstanceAccessor("inFlight", &W::GuardedMethod<&W::InFlight>, nullptr)});
     GetAddonData(env)->pruning_encoder = Napi::Persistent(f);
     exports.Set("NativePruningEncoder", f);
   }

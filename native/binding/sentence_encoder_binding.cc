@@ -54,13 +54,14 @@ EncodeParams ReadEncodeParams(Napi::Env env, const Napi::Value& v) {
 class SentenceEncoderWrap : public ModelWrap<SentenceEncoderWrap, SentenceEncoder> {
  public:
   static void Init(Napi::Env env, Napi::Object exports) {
+    using W = SentenceEncoderWrap;  // every method guarded (GuardSync)
     Napi::Function f = DefineClass(env, "NativeSentenceEncoder",
-                                   {StaticMethod("load", &SentenceEncoderWrap::Load),
-                                    InstanceMethod("encode", &SentenceEncoderWrap::Encode),
-                                    InstanceMethod("dispose", &SentenceEncoderWrap::Dispose),
-                                    InstanceMethod("info", &SentenceEncoderWrap::Info),
-                                    InstanceMethod("batchStats", &SentenceEncoderWrap::BatchStats),
-                                    InstanceAccessor("inFlight", &SentenceEncoderWrap::InFlight, nullptr)});
+                                   {StaticMethod("load", &Guarded<&W::Load>),
+                                    InstanceMethod("encode", &W::GuardedMethod<&W::Encode>),
+                                    InstanceMethod("dispose", &W::GuardedMethod<&W::Dispose>),
+                                    InstanceMethod("info", &W::GuardedMethod<&W::Info>),
+                                    InstanceMethod("batchStats", &W::GuardedMethod<&W::BatchStats>),
+                                    InstanceAccessor("inFlight", &W::GuardedMethod<&W::InFlight>, nullptr)});
     GetAddonData(env)->sentence_encoder = Napi::Persistent(f);
     exports.Set("NativeSentenceEncoder", f);
   }

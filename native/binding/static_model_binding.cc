@@ -34,15 +34,16 @@ std::vector<std::string_view> Views(const std::vector<std::string>& texts) {
 class StaticModelWrap : public ModelWrap<StaticModelWrap, StaticModel> {
  public:
   static void Init(Napi::Env env, Napi::Object exports) {
+    using W = StaticModelWrap;  // every method guarded (GuardSync)
     Napi::Function f = DefineClass(env, "NativeStaticModel",
-                                   {StaticMethod("load", &StaticModelWrap::Load),
-                                    InstanceMethod("encode", &StaticModelWrap::Encode),
-                                    InstanceMethod("encodeSync", &StaticModelWrap::EncodeSync),
-                                    InstanceMethod("encodeAsSequence", &StaticModelWrap::EncodeAsSequence),
-                                    InstanceMethod("countTokens", &StaticModelWrap::CountTokens),
-                                    InstanceMethod("dispose", &StaticModelWrap::Dispose),
-                                    InstanceMethod("info", &StaticModelWrap::Info),
-                                    InstanceAccessor("inFlight", &StaticModelWrap::InFlight, nullptr)});
+                                   {StaticMethod("load", &Guarded<&W::Load>),
+                                    InstanceMethod("encode", &W::GuardedMethod<&W::Encode>),
+                                    InstanceMethod("encodeSync", &W::GuardedMethod<&W::EncodeSync>),
+                                    InstanceMethod("encodeAsSequence", &W::GuardedMethod<&W::EncodeAsSequence>),
+                                    InstanceMethod("countTokens", &W::GuardedMethod<&W::CountTokens>),
+                                    InstanceMethod("dispose", &W::GuardedMethod<&W::Dispose>),
+                                    InstanceMethod("info", &W::GuardedMethod<&W::Info>),
+                                    InstanceAccessor("inFlight", &W::GuardedMethod<&W::InFlight>, nullptr)});
     GetAddonData(env)->static_model = Napi::Persistent(f);
     exports.Set("NativeStaticModel", f);
   }

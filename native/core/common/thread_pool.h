@@ -7,8 +7,11 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
+
+#include "common/status.h"
 
 namespace winnow {
 
@@ -17,24 +20,23 @@ namespace winnow {
 class ThreadPool {
  public:
   explicit ThreadPool(int extra) : extra_(std::max(0, extra)) {}
-  ~ThreadPool() {
-    {
-      std::lock_guard<std::mutex> lk(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    for (auto& t : threads_) t.join();
-  }
+  ~ThreadPool() { StopThreads(); }
 
   int size() const { return extra_ + 1; }
 
-  // Runs fn(w) for every w in [0, size()) (w = 0 on the calling thread). False when busy.
+  // Starts the threads now (they start on the first TryRun otherwise): INTERNAL when the system cannot create
+  // them (a process or user thread limit), with none left running.
+  Status Start() {
+    std::lock_guard<std::mutex> call(call_mu_);
+    return StartThreads();
+  }
+
+  // Runs fn(w) for every w in [0, size()) (w = 0 on the calling thread). False when busy, or when the threads
+  // cannot be started: the caller then runs the job alone.
   bool TryRun(const std::function<void(int)>& fn) {
     std::unique_lock<std::mutex> call(call_mu_, std::try_to_lock);
     if (!call.owns_lock()) return false;
-    if (threads_.empty() && extra_ > 0) {
-      for (int i = 0; i < extra_; ++i) threads_.emplace_back([this, i] { Loop(i + 1); });
-    }
+    if (!StartThreads().ok()) return false;
     {
       std::lock_guard<std::mutex> lk(mu_);
       job_ = &fn;
@@ -50,8 +52,34 @@ class ThreadPool {
   }
 
  private:
-  void Loop(int index) {
-    uint64_t seen = 0;
+  // With call_mu_ held. A partial start is undone, so that a pool never waits for threads it does not have.
+  Status StartThreads() {
+    if (!threads_.empty() || extra_ == 0) return Status::Ok();
+    try {
+      threads_.reserve(extra_);
+      const uint64_t now = generation_;  // jobs so far are not theirs
+      for (int i = 0; i < extra_; ++i) threads_.emplace_back([this, i, now] { Loop(i + 1, now); });
+    } catch (const std::exception& e) {
+      StopThreads();
+      return Status(codes::kInternal, "could not start " + std::to_string(extra_) + " threads (" + e.what() +
+                                          "): lower the threads option, or raise the limit on threads per process");
+    }
+    return Status::Ok();
+  }
+
+  void StopThreads() {
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+    std::lock_guard<std::mutex> lk(mu_);
+    stop_ = false;
+  }
+
+  void Loop(int index, uint64_t seen) {
     for (;;) {
       const std::function<void(int)>* job;
       {
@@ -81,7 +109,7 @@ class ThreadPool {
 };
 
 // Runs fn(begin, end) over [0, n) in chunks of `chunk`, spread over `pool` (or on the calling thread
-// when the pool is null, has one thread, or is busy with another call).
+// when the pool is null, has one thread, is busy with another call or cannot start its threads).
 inline void ParallelFor(ThreadPool* pool, size_t n, size_t chunk, const std::function<void(size_t, size_t)>& fn) {
   if (n == 0) return;
   chunk = std::max<size_t>(chunk, 1);

@@ -248,6 +248,7 @@ StatusOr<std::unique_ptr<StaticModel>> StaticModel::Load(const StaticModelOption
   int threads = options.threads > 0 ? options.threads : static_cast<int>(std::thread::hardware_concurrency());
   m->threads_ = std::max(1, threads);
   m->pool_ = std::make_unique<ThreadPool>(m->threads_ - 1);
+  WINNOW_RETURN_IF_ERROR(m->pool_->Start());
   return m;
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <system_error>
 #include <thread>
 
 #include "batching/batcher.h"
@@ -101,6 +102,7 @@ Status TransformerModel::LoadCommon(const ModelOptions& options) {
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   const int threads = options.session.intra_op_threads;
   pool_ = std::make_unique<ThreadPool>((threads > 0 ? threads : cores) - 1);
+  WINNOW_RETURN_IF_ERROR(pool_->Start());
   inject_oom_above_rows_ = env.inject_oom_above_rows;
   WINNOW_ASSIGN_OR_RETURN(auto rt, rt::OrtRuntime::Get(options.ort_library));
   rt::SessionConfig sc = options.session;
@@ -230,13 +232,20 @@ Status TransformerModel::EncodeAndRun(size_t n, const EncodeFn& encode, const st
     next.begin = cur.end;
     next.end = std::min(n, cur.end + chunk);
     std::thread producer;
-    if (next.begin < next.end && overlap_tokenization_) producer = std::thread(tokenize, &next);
+    if (next.begin < next.end && overlap_tokenization_) {
+      try {
+        producer = std::thread(tokenize, &next);
+      } catch (const std::system_error&) {
+        // No thread to spare (a thread limit): the next chunk is tokenized after this one runs instead.
+      }
+    }
+    const bool overlapped = producer.joinable();
     Status st = RunEncodings(cur.encodings, cur.begin, n, &done, outputs, consume, control);
     if (!st.ok()) stop.store(true);
     if (producer.joinable()) producer.join();
     WINNOW_RETURN_IF_ERROR(st);
     cur.encodings = std::vector<tok::Encoding>();  // free this chunk before the next is made (no overlap)
-    if (next.begin < next.end && !overlap_tokenization_) tokenize(&next);
+    if (next.begin < next.end && !overlapped) tokenize(&next);
     if (next.begin >= next.end) return Status::Ok();
     cur = std::move(next);
   }

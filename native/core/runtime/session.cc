@@ -12,6 +12,7 @@
 #include <unordered_map>
 
 #include "common/half.h"
+#include "common/thread_pool.h"
 #include "common/mmap.h"
 #include "runtime/custom_ops.h"
 #include "rewrite/graph_rewrite.h"
@@ -395,6 +396,15 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
                                                  const SessionConfig& config) {
   struct stat sb;
   if (stat(onnx_path.c_str(), &sb) != 0) return Status(codes::kModelNotFound, "no ONNX file at " + onnx_path);
+  {
+    // ONNX Runtime starts its intra-op threads while it builds the session, and where the system refuses one, one
+    // of its own threads can end the process (an uncaught std::system_error). Starting as many here first turns
+    // a thread limit into an error.
+    const int want = config.intra_op_threads > 0 ? config.intra_op_threads
+                                                 : static_cast<int>(std::thread::hardware_concurrency());
+    ThreadPool probe(want - 1);
+    WINNOW_RETURN_IF_ERROR(probe.Start());
+  }
   std::unique_ptr<Session> s(new Session());
   s->rt_ = rt;
   s->path_ = onnx_path;
