@@ -70,8 +70,11 @@ export interface NativeBinding {
   NativePruningEncoder: { load(opts: NativeModelOptions & { threshold?: number }): Promise<NativePruningEncoder> };
   NativeSentenceEncoder: NativeSentenceEncoderClass;
   NativeStaticModel: { load(opts: { dir: string; normalize?: boolean; threads?: number }): Promise<NativeStaticModel> };
-  /** [n, m] (or [n] when pairwise) similarities of float32 rows a [n, dim] and b [m, dim]; fn indexes SIMILARITY_FUNCTIONS. */
-  similarity(a: Float32Array, n: number, b: Float32Array, m: number, dim: number, fn: number, pairwise: boolean, threads: number): Float32Array;
+  /**
+   * [n, m] (or [n] when pairwise) similarities of float32 rows a [n, dim] and b [m, dim], written into `out` (allocated
+   * by the caller, where a failed allocation is a thrown error); fn indexes SIMILARITY_FUNCTIONS.
+   */
+  similarity(a: Float32Array, n: number, b: Float32Array, m: number, dim: number, fn: number, pairwise: boolean, threads: number, out: Float32Array): void;
   /** Top-k rows of c for each row of q, [n, min(k, m)] each, best first. */
   semanticSearch(
     q: Float32Array, n: number, c: Float32Array, m: number, dim: number, fn: number, k: number, chunk: number, threads: number,

@@ -134,22 +134,25 @@ export class PruningEncoder {
   async predictWithPruning(pairs: ReadonlyArray<readonly [string, Doc]>, options?: PruneOptions): Promise<PruneResult[]> {
     const o = v.optionsObject<PruneOptions>(options, 'predictWithPruning options', PRUNE_OPTIONS, LOADER);
     if (!Array.isArray(pairs)) throw invalidArgument('an array of [query, document] pairs', 'pairs', pairs);
+    // Element by element, growing the arrays as it goes (see v.stringArray): nothing is sized from pairs.length.
     const queries: string[] = [];
     const index = new Map<string, number>();
-    const queryOf: number[] = new Array(pairs.length);
-    const docs: Doc[] = new Array(pairs.length);
-    for (let i = 0; i < pairs.length; i++) {
-      const p = pairs[i];
+    const queryOf: number[] = [];
+    const docs: Doc[] = [];
+    const n = v.arrayLength(pairs, '[query, document] pairs', 'pairs');
+    for (let i = 0; i < n; i++) {
+      const p: unknown = pairs[i];
       if (!Array.isArray(p) || p.length !== 2) throw invalidArgument('a [query, document] pair', `pairs[${i}]`, p);
-      if (typeof p[0] !== 'string') throw invalidArgument('a string', `pairs[${i}][0]`, p[0]);
-      docs[i] = documentValue(p[1], `pairs[${i}][1]`);
-      let q = index.get(p[0]);
+      const [query, doc]: unknown[] = [p[0], p[1]];
+      if (typeof query !== 'string') throw invalidArgument('a string', `pairs[${i}][0]`, query);
+      docs.push(documentValue(doc, `pairs[${i}][1]`));
+      let q = index.get(query);
       if (q === undefined) {
         q = queries.length;
-        queries.push(p[0]);
-        index.set(p[0], q);
+        queries.push(query);
+        index.set(query, q);
       }
-      queryOf[i] = q;
+      queryOf.push(q);
     }
     return this.run(queries, queryOf, docs, o);
   }
@@ -161,8 +164,11 @@ export class PruningEncoder {
     const o = v.optionsObject<PruneOptions>(options, 'prune options', PRUNE_OPTIONS, LOADER);
     if (typeof query !== 'string') throw invalidArgument('a string', 'query', query);
     if (!Array.isArray(documents)) throw invalidArgument('an array of documents', 'documents', documents);
-    const docs = documents.map((d, i) => documentValue(d, `documents[${i}]`));
-    return this.run([query], new Array(docs.length).fill(0), docs, o);
+    // Checked element by element before anything is sized from the array (see v.stringArray); holes are refused.
+    const docs: Doc[] = [];
+    const n = v.arrayLength(documents, 'documents', 'documents');
+    for (let i = 0; i < n; i++) docs.push(documentValue(documents[i], `documents[${i}]`));
+    return this.run([query], new Array<number>(docs.length).fill(0), docs, o);
   }
 
   /** Ranking only, CrossEncoder-compatible: sigmoid scores, one block per pair, the document truncated to maxLength. */

@@ -119,6 +119,7 @@ export class SentenceEncoder {
   encode(texts: readonly string[], options?: SentenceEncodeOptions): Promise<Embeddings<EmbeddingArray>>;
   async encode(texts: readonly string[], options?: SentenceEncodeOptions): Promise<Embeddings<EmbeddingArray>> {
     const o = v.optionsObject<SentenceEncodeOptions>(options, 'encode options', ENCODE_OPTIONS, LOADER);
+    v.checkResultSize(texts, this.dim, 'encode the texts in smaller batches'); // the float32 rows come first, whatever dimensions / precision
     const list = v.stringArray(texts, 'texts');
     const prompt = this.checkPrompt(v.str(o.prompt, 'prompt'));
     const normalize = v.bool(o.normalize, 'normalize');

@@ -4,6 +4,7 @@
  * embeddings, in native SIMD code (native/core/pooling): dot products as float32 register chains (the lanes
  * summed in float64), norms and distances in float64; one thread per core on large calls.
  */
+import { getHeapStatistics } from 'node:v8';
 import { Embeddings } from './embeddings';
 import { SIMILARITY_FUNCTIONS } from './types';
 import type { EmbeddingArray, SimilarityFunction } from './types';
@@ -11,7 +12,7 @@ import { invalidArgument, invalidArgumentText } from './errors';
 import { binding } from './native';
 import { threadCount } from './model-options';
 import { CallOptions, CallQueue } from './queue';
-import { abortSignal, func, optionsObject, positiveInt } from './validate';
+import { abortSignal, arrayLength, func, MAX_RESULT_VALUES, optionsObject, positiveInt } from './validate';
 
 
 /** One vector (a typed array or an array of numbers), an array of vectors, or an Embeddings matrix of one value per dimension. */
@@ -23,6 +24,18 @@ interface Matrix {
   data: Float32Array;
   rows: number;
   dim: number;
+}
+
+/** A typed array of numbers (not a DataView, not BigInt64Array / BigUint64Array, whose values are bigints). */
+function isNumberView(value: unknown): value is ArrayLike<number> {
+  return ArrayBuffer.isView(value) && !(value instanceof DataView) && !(value instanceof BigInt64Array) && !(value instanceof BigUint64Array);
+}
+
+/** Whether every element of an array is a number, read by index (a hole is not one), stopping at the first that is not. */
+function allNumbers(value: readonly unknown[], option: string): boolean {
+  const n = arrayLength(value, 'numbers', option);
+  for (let i = 0; i < n; i++) if (typeof value[i] !== 'number') return false;
+  return true;
 }
 
 function matrixOf(value: unknown, option: string): Matrix {
@@ -37,26 +50,62 @@ function matrixOf(value: unknown, option: string): Matrix {
     const data = value.data instanceof Float32Array ? value.data : Float32Array.from(value.data);
     return { data, rows: value.rows, dim: value.dim };
   }
-  if (ArrayBuffer.isView(value) && !(value instanceof DataView) && !(value instanceof BigInt64Array) && !(value instanceof BigUint64Array)) {
-    const v = value as unknown as ArrayLike<number>;
-    return { data: v instanceof Float32Array ? v : Float32Array.from(v), rows: 1, dim: v.length };
+  if (isNumberView(value)) {
+    return { data: value instanceof Float32Array ? value : Float32Array.from(value), rows: 1, dim: value.length };
   }
   if (!Array.isArray(value)) throw invalidArgument('an Embeddings, a typed array (one vector) or an array of vectors', option, value);
+  // Every element is checked, by index, before anything is sized from the array's length: a sparse array or a
+  // Proxy can report billions, and a hole is refused like any other non-vector.
+  const count = arrayLength(value, 'vectors', option);
   // An array of numbers is one vector (as sentence-transformers' cos_sim takes a 1-D list).
-  if (value.length > 0 && value.every((x) => typeof x === 'number')) return { data: Float32Array.from(value as number[]), rows: 1, dim: value.length };
-  const rows = value as unknown[];
-  const dim = rows.length ? (rows[0] as ArrayLike<number>)?.length ?? 0 : 0;
+  if (count > 0 && typeof value[0] === 'number') {
+    for (let i = 1; i < count; i++) if (typeof value[i] !== 'number') throw invalidArgument('a number', `${option}[${i}]`, value[i]);
+    return { data: Float32Array.from(value as number[]), rows: 1, dim: count };
+  }
+  const rows: ArrayLike<number>[] = [];
+  let dim = 0;
+  for (let i = 0; i < count; i++) {
+    const r: unknown = value[i];
+    if (!(isNumberView(r) || (Array.isArray(r) && allNumbers(r, `${option}[${i}]`)))) throw invalidArgument('a vector (typed array or array of numbers)', `${option}[${i}]`, r);
+    if (i === 0) dim = r.length;
+    else if (r.length !== dim) throw invalidArgument(`a vector of ${dim} values (the length of the first)`, `${option}[${i}]`, r, 'range');
+    rows.push(r);
+  }
   const data = new Float32Array(rows.length * dim);
-  rows.forEach((r, i) => {
-    const ok = ArrayBuffer.isView(r)
-      ? !(r instanceof DataView) && !(r instanceof BigInt64Array) && !(r instanceof BigUint64Array)
-      : Array.isArray(r) && r.every((x) => typeof x === 'number');
-    if (!ok) throw invalidArgument('a vector (typed array or array of numbers)', `${option}[${i}]`, r);
-    const v = r as ArrayLike<number>;
-    if (v.length !== dim) throw invalidArgument(`a vector of ${dim} values (the length of the first)`, `${option}[${i}]`, r, 'range');
-    data.set(v, i * dim);
-  });
+  rows.forEach((r, i) => data.set(r, i * dim));
   return { data, rows: rows.length, dim };
+}
+
+/**
+ * The most scores one `similarity` call returns: one Float32Array holds them all (16 GiB of float32). Beyond it,
+ * semanticSearch keeps only the top k per query, a chunk at a time.
+ */
+const MAX_SIMILARITY_SCORES = MAX_RESULT_VALUES;
+
+/** Bytes of JavaScript heap one semanticSearch hit ({ index, score } in its array) takes. */
+const HIT_BYTES = 64;
+
+function gib(bytes: number): string {
+  return `${(bytes / 2 ** 30).toFixed(bytes < 10 * 2 ** 30 ? 2 : 0)} GiB`;
+}
+
+/**
+ * The result of a similarity call, allocated here before any work: refused (RangeError INVALID_ARGUMENT) above
+ * MAX_SIMILARITY_SCORES, and when the allocation itself fails (JavaScript's allocation throws where the
+ * addon's would end the process).
+ */
+function resultArray(n: number, m: number, pairwise: boolean): Float32Array {
+  const size = pairwise ? n : n * m;
+  const what = pairwise ? `${n} scores` : `${n} × ${m} = ${size} scores`;
+  const advice = 'compare fewer rows per call, or use semanticSearch (the top k per query, a chunk of the corpus at a time) for large corpora';
+  if (size > MAX_SIMILARITY_SCORES) {
+    throw invalidArgumentText(`The result would hold ${what} (${gib(size * 4)} of float32), more than the ${MAX_SIMILARITY_SCORES} one call returns: ${advice}`, 'range');
+  }
+  try {
+    return new Float32Array(size);
+  } catch {
+    throw invalidArgumentText(`The result would hold ${what} (${gib(size * 4)} of float32), more memory than could be allocated: ${advice}`, 'range');
+  }
 }
 
 /** Options of `similarity` and `similarityPairwise`. */
@@ -78,8 +127,9 @@ function run(a: unknown, b: unknown, fn: unknown, pairwise: boolean, options: un
   if (x.rows > 0 && y.rows > 0 && x.dim !== y.dim) {
     throw invalidArgument(`vectors of ${x.dim} values (the length of a's)`, 'b', b, 'range');
   }
-  // Native SIMD kernels; the calling thread waits for the pool's.
-  const out: Float32Array = binding().similarity(x.data, x.rows, y.data, y.rows, x.rows > 0 ? x.dim : y.dim, SIMILARITY_FUNCTIONS.indexOf(f), pairwise, threads);
+  const out = resultArray(x.rows, y.rows, pairwise);
+  // Native SIMD kernels, writing into `out`; the calling thread waits for the pool's.
+  binding().similarity(x.data, x.rows, y.data, y.rows, x.rows > 0 ? x.dim : y.dim, SIMILARITY_FUNCTIONS.indexOf(f), pairwise, threads, out);
   return { out, n: x.rows, m: y.rows };
 }
 
@@ -141,6 +191,15 @@ export async function semanticSearch(queries: EmbeddingsLike, corpus: Embeddings
   const c = matrixOf(corpus, 'corpus');
   if (q.rows > 0 && c.rows > 0 && q.dim !== c.dim) throw invalidArgument(`vectors of ${q.dim} values (the length of the queries')`, 'corpus', corpus, 'range');
   const dim = q.rows > 0 ? q.dim : c.dim;
+  // The hits come back as one { index, score } object each: refuse, before any work, a result the heap cannot hold.
+  const hits = q.rows * Math.min(topK, c.rows);
+  const heap = getHeapStatistics().heap_size_limit;
+  if (hits * HIT_BYTES > heap || hits > MAX_SIMILARITY_SCORES) {
+    throw invalidArgumentText(
+      `The result would hold ${q.rows} × ${Math.min(topK, c.rows)} = ${hits} hits (about ${gib(hits * HIT_BYTES)} of JavaScript objects), more than this process's heap limit of ${gib(heap)}: search fewer queries per call, or lower topK`,
+      'range',
+    );
+  }
   const r: { index: Int32Array; score: Float32Array } = await searches.run(
     (native) => binding().semanticSearch(q.data, q.rows, c.data, c.rows, dim, SIMILARITY_FUNCTIONS.indexOf(f), topK, chunk, threads, native),
     call,

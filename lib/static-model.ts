@@ -86,6 +86,7 @@ export class StaticModel {
   /** Embeds texts on native threads: one contiguous `texts.length × dim` matrix, in input order. */
   async encode(texts: readonly string[], options?: StaticEncodeOptions): Promise<Embeddings> {
     const o = v.optionsObject<StaticEncodeOptions>(options, 'encode options', ENCODE_OPTIONS, LOADER);
+    v.checkResultSize(texts, this.dim, 'encode the texts in smaller batches');
     const list = v.stringArray(texts, 'texts');
     const native = this.alive();
     const opts = encodeOptions(o);
@@ -96,6 +97,7 @@ export class StaticModel {
   /** encode() on the calling thread, for a handful of short texts on a hot path. */
   encodeSync(texts: readonly string[], options?: Omit<StaticEncodeOptions, 'signal' | 'onProgress'>): Embeddings {
     const o = v.optionsObject<StaticEncodeOptions>(options, 'encodeSync options', SYNC_OPTIONS, LOADER);
+    v.checkResultSize(texts, this.dim, 'encode the texts in smaller batches');
     const list = v.stringArray(texts, 'texts');
     const native = this.alive();
     return new Embeddings(native.encodeSync(list, encodeOptions(o)), list.length, this.dim);

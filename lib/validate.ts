@@ -113,27 +113,70 @@ export function nonEmptyString(value: unknown, option: string): string {
   return value;
 }
 
-export function stringArray(value: unknown, option: string): string[] {
-  if (!Array.isArray(value)) throw invalidArgument('an array of strings', option, value);
-  for (let i = 0; i < value.length; i++)
-    if (typeof value[i] !== 'string') throw invalidArgument('a string', `${option}[${i}]`, value[i]);
-  return value as string[];
+/**
+ * The most elements an array argument may have: far more than one call needs, and below what V8 lets a dense
+ * array hold (about 2^27 elements). A longer one is sparse or a Proxy (a sparse array can report 2^32 - 1), and
+ * copying it element by element would end the process when the copy outgrew V8's limit.
+ */
+export const MAX_ARRAY_LENGTH = 2 ** 26;
+
+/** `value.length`, read once, refused above MAX_ARRAY_LENGTH before any element is read. */
+export function arrayLength(value: readonly unknown[], what: string, option: string): number {
+  const n = value.length;
+  if (n > MAX_ARRAY_LENGTH) throw invalidArgument(`an array of at most ${MAX_ARRAY_LENGTH} ${what}`, option, value, 'range');
+  return n;
 }
 
-/** Splits [a, b][] into two arrays, checking every element. */
+/**
+ * Checks every element in index order and copies it into a new plain array, growing as it goes: nothing is
+ * allocated from `length` before the elements are seen, the first bad element stops it, and only what was
+ * checked goes native. A hole reads as undefined and is refused like any non-string (as sentence-transformers
+ * fails on None).
+ */
+export function stringArray(value: unknown, option: string): string[] {
+  if (!Array.isArray(value)) throw invalidArgument('an array of strings', option, value);
+  const n = arrayLength(value, 'strings', option);
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const s: unknown = value[i];
+    if (typeof s !== 'string') throw invalidArgument('a string', `${option}[${i}]`, s);
+    out.push(s);
+  }
+  return out;
+}
+
+/** Splits [a, b][] into two arrays, checking every element first (as stringArray does). */
 export function pairArrays(value: unknown, option: string): [string[], string[]] {
   if (!Array.isArray(value)) throw invalidArgument('an array of [string, string] pairs', option, value);
-  const a: string[] = new Array(value.length);
-  const b: string[] = new Array(value.length);
-  for (let i = 0; i < value.length; i++) {
-    const p = value[i];
+  const n = arrayLength(value, '[string, string] pairs', option);
+  const a: string[] = [];
+  const b: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const p: unknown = value[i];
     if (!Array.isArray(p) || p.length !== 2) throw invalidArgument('a [string, string] pair', `${option}[${i}]`, p);
-    if (typeof p[0] !== 'string') throw invalidArgument('a string', `${option}[${i}][0]`, p[0]);
-    if (typeof p[1] !== 'string') throw invalidArgument('a string', `${option}[${i}][1]`, p[1]);
-    a[i] = p[0];
-    b[i] = p[1];
+    const [x, y]: unknown[] = [p[0], p[1]];
+    if (typeof x !== 'string') throw invalidArgument('a string', `${option}[${i}][0]`, x);
+    if (typeof y !== 'string') throw invalidArgument('a string', `${option}[${i}][1]`, y);
+    a.push(x);
+    b.push(y);
   }
   return [a, b];
+}
+
+/** The most values one result typed array holds (V8's typed arrays hold at most 2^32 elements on 64-bit platforms). */
+export const MAX_RESULT_VALUES = 2 ** 32 - 1;
+
+/**
+ * Refuses, before any element of `items` is read, a call whose result (one row of `perRow` values per item, in one
+ * typed array) no typed array can hold: the addon would allocate it at the end, where a failed allocation ends
+ * the process. Anything but an array is left to the element checks.
+ */
+export function checkResultSize(items: unknown, perRow: number, advice: string): void {
+  if (!Array.isArray(items)) return;
+  const rows = items.length;
+  if (rows * perRow > MAX_RESULT_VALUES) {
+    throw invalidArgumentText(`The result would hold ${rows} × ${perRow} = ${rows * perRow} values, more than the ${MAX_RESULT_VALUES} one typed array holds: ${advice}`, 'range');
+  }
 }
 
 export function abortSignal(value: unknown, option: string): AbortSignal | undefined {

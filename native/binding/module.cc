@@ -76,17 +76,22 @@ MatrixPairArgs GetMatrixPair(const Napi::CallbackInfo& info, size_t arity, const
   return r;
 }
 
-// similarity(a, n, b, m, dim, fn, pairwise, threads (0: one per core)) -> Float32Array. Synchronous, as
-// sentence-transformers' is: the calling thread works and waits for the pool's threads on large calls.
+// similarity(a, n, b, m, dim, fn, pairwise, threads (0: one per core), out: Float32Array of the result's size).
+// Synchronous, as sentence-transformers' is: the calling thread works and waits for the pool's threads on large
+// calls. lib/similarity.ts allocates `out`, where a result too large to allocate is a thrown error (here it
+// would be a fatal one).
 Napi::Value Similarity(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const MatrixPairArgs x = GetMatrixPair(info, 7, "similarity");
+  const MatrixPairArgs x = GetMatrixPair(info, 9, "similarity");
   if (!info[6].IsBoolean() || (info[6].As<Napi::Boolean>().Value() && x.n != x.m))
     ThrowStatus(env, Status(codes::kInternal, "similarity: arguments do not match"));
   const bool pairwise = info[6].As<Napi::Boolean>().Value();
-  const int threads = info.Length() > 7 && info[7].IsNumber() ? info[7].As<Napi::Number>().Int32Value() : 0;
+  const int threads = info[7].IsNumber() ? info[7].As<Napi::Number>().Int32Value() : 0;
   const size_t size = pairwise ? x.n : x.n * x.m;
-  auto out = Napi::Float32Array::New(env, size);
+  if (!info[8].IsTypedArray() || info[8].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array ||
+      info[8].As<Napi::Float32Array>().ElementLength() != size)
+    ThrowStatus(env, Status(codes::kInternal, "similarity: the result array does not match"));
+  auto out = info[8].As<Napi::Float32Array>();
   if (size > 0)
     pooling::SimilarityMatrix(x.a.Data(), x.n, x.b.Data(), x.m, x.dim, static_cast<pooling::Similarity>(x.fn), pairwise,
                               out.Data(), threads);

@@ -156,6 +156,19 @@ TEST(SafeTensors, Malformed) {
                 "overlap");
   ExpectInvalid(Build(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", std::string(8, '\0')), "gap of 4");
   ExpectInvalid(OneTensor(R"({"dtype":"F32","shape":[1],"data_offsets":[0,4]})", 6), "2 trailing bytes");
+  // Duplicate keys (the format forbids them; a JSON parser would keep one silently): a tensor named twice, a
+  // field of a tensor given twice, a metadata key twice.
+  ExpectInvalid(Build(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
+                      R"("a":{"dtype":"I32","shape":[1],"data_offsets":[0,4]}})",
+                      std::string(4, '\0')),
+                "names 'a' twice");
+  ExpectInvalid(OneTensor(R"({"dtype":"F32","dtype":"I32","shape":[1],"data_offsets":[0,4]})", 4), "names 'dtype' twice");
+  ExpectInvalid(Build(R"({"__metadata__":{"format":"pt","format":"np"}})", ""), "names 'format' twice");
+  // The same key in different objects is no duplicate.
+  EXPECT_TRUE(OpenBytes(Build(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
+                              R"("b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
+                              std::string(8, '\0')))
+                  .ok());
 
   StatusOr<SafeTensors> missing = SafeTensors::Open(TempPath("does_not_exist.safetensors"));
   EXPECT_EQ(missing.status().code(), codes::kIo);

@@ -4,6 +4,8 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <vector>
@@ -89,6 +91,69 @@ StatusOr<std::string> ResolveOnnxFile(const std::string& dir, const std::string&
   return Status(codes::kModelNotFound, msg);
 }
 
+namespace {
+
+std::optional<std::string> RealPath(const std::string& path) {
+  if (path.find('\0') != std::string::npos) return std::nullopt;
+  char* real = realpath(path.c_str(), nullptr);
+  if (!real) return std::nullopt;
+  std::string out = real;
+  std::free(real);
+  return out;
+}
+
+// Whether `real` lies inside `real_folder` (both real paths): below it, or directly in it when `direct`.
+bool Inside(const std::string& real_folder, const std::string& real, bool direct) {
+  const std::string prefix = real_folder.ends_with('/') ? real_folder : real_folder + "/";
+  if (real.size() <= prefix.size() || real.compare(0, prefix.size(), prefix) != 0) return false;
+  return !direct || real.find('/', prefix.size()) == std::string::npos;
+}
+
+}  // namespace
+
+std::optional<std::string> RealPathInside(const std::string& real_folder, const std::string& path, bool direct) {
+  std::optional<std::string> real = RealPath(path);
+  if (!real || !Inside(real_folder, *real, direct)) return std::nullopt;
+  return real;
+}
+
+StatusOr<std::string> ConfigPath(const std::string& dir, const std::string& name, const std::string& what) {
+  auto refuse = [&](const std::string& why) {
+    return Status(codes::kConfigInvalid, what + " names '" + name + "', " + why +
+                                             ": a path a model folder's config names must stay inside the folder");
+  };
+  if (name.find('\0') != std::string::npos) return refuse("which holds a NUL character");
+  if (!name.empty() && name.front() == '/') return refuse("an absolute path");
+  // Lexically first (so that a name climbing out is refused whether or not its target exists), then the real path.
+  int depth = 0;
+  for (size_t begin = 0; begin <= name.size();) {
+    const size_t end = std::min(name.find('/', begin), name.size());
+    const std::string_view part(name.data() + begin, end - begin);
+    if (part == "..") {
+      if (--depth < 0) return refuse("which leads outside the model folder");
+    } else if (!part.empty() && part != ".") {
+      ++depth;
+    }
+    begin = end + 1;
+  }
+  const std::string joined = JoinPath(dir, name);
+  std::optional<std::string> real = RealPath(joined);
+  if (!real) return joined;
+  const std::optional<std::string> real_dir = RealPath(dir);
+  if (!real_dir) return Status(codes::kModelNotFound, "model folder " + dir + " does not exist");
+  if (*real == *real_dir || Inside(*real_dir, *real, false)) return joined;
+  // A Hugging Face cache snapshot: <repo>/snapshots/<rev>/..., whose files link into <repo>/blobs/.
+  const size_t rev = real_dir->find_last_of('/');
+  if (rev != std::string::npos && rev > 0) {
+    const std::string snapshots = real_dir->substr(0, rev);
+    if (snapshots.ends_with("/snapshots")) {
+      const std::string blobs = snapshots.substr(0, snapshots.size() - 9) + "blobs";
+      if (Inside(blobs, *real, true) && FileExists(*real)) return joined;
+    }
+  }
+  return refuse("which leads to " + *real + ", outside the model folder");
+}
+
 StatusOr<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status(codes::kIo, "cannot read " + path);
@@ -113,17 +178,34 @@ StatusOr<nlohmann::json> ReadJson(const std::string& path, const char* invalid_c
   return std::move(*j);
 }
 
+std::string JsonText(const nlohmann::json& value) {
+  std::string text = value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  if (text.size() > 40) text = text.substr(0, 40) + "...";
+  return text;
+}
+
 StatusOr<std::optional<int64_t>> GetInt(const nlohmann::json& j, const std::string& key, const std::string& file) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return std::optional<int64_t>();
-  if (!it->is_number_integer()) return Status(codes::kConfigInvalid, file + ": " + key + " must be an integer");
+  // An unsigned value past int64's range would wrap to a negative one.
+  if (!it->is_number_integer() || (it->is_number_unsigned() && it->get<uint64_t>() > uint64_t{INT64_MAX}))
+    return Status(codes::kConfigInvalid, file + ": " + key + " must be an integer, not " + JsonText(*it));
   return std::optional<int64_t>(it->get<int64_t>());
+}
+
+StatusOr<std::optional<int64_t>> GetIntInRange(const nlohmann::json& j, const std::string& key, const std::string& file,
+                                               int64_t min, int64_t max) {
+  WINNOW_ASSIGN_OR_RETURN(auto v, GetInt(j, key, file));
+  if (v && (*v < min || *v > max))
+    return Status(codes::kConfigInvalid, file + ": " + key + " must be an integer from " + std::to_string(min) +
+                                             " to " + std::to_string(max) + ", not " + std::to_string(*v));
+  return v;
 }
 
 StatusOr<std::optional<std::string>> GetString(const nlohmann::json& j, const std::string& key, const std::string& file) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return std::optional<std::string>();
-  if (!it->is_string()) return Status(codes::kConfigInvalid, file + ": " + key + " must be a string");
+  if (!it->is_string()) return Status(codes::kConfigInvalid, file + ": " + key + " must be a string, not " + JsonText(*it));
   return std::optional<std::string>(it->get<std::string>());
 }
 

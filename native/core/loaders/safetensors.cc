@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <limits>
+#include <set>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -90,9 +93,27 @@ StatusOr<SafeTensors> SafeTensors::FromMapped(MappedFile file) {
                              std::to_string(file_size - 8) + " bytes after the prefix)");
   }
   const char* header_begin = reinterpret_cast<const char*>(bytes + 8);
+  // The format forbids duplicate keys; nlohmann::json would keep the last silently, so the parser callback
+  // tracks each open object's keys and notes the first key seen twice.
+  std::vector<std::set<std::string>> open_objects;
+  std::string duplicate;
+  const nlohmann::json::parser_callback_t track_keys = [&](int, nlohmann::json::parse_event_t event,
+                                                           nlohmann::json& parsed) {
+    using E = nlohmann::json::parse_event_t;
+    if (event == E::object_start) {
+      open_objects.emplace_back();
+    } else if (event == E::object_end) {
+      if (!open_objects.empty()) open_objects.pop_back();
+    } else if (event == E::key && !open_objects.empty() && parsed.is_string()) {
+      if (!open_objects.back().insert(parsed.get<std::string>()).second && duplicate.empty())
+        duplicate = parsed.get<std::string>();
+    }
+    return true;
+  };
   nlohmann::json header =
-      nlohmann::json::parse(header_begin, header_begin + header_size, nullptr, /*allow_exceptions=*/false);
+      nlohmann::json::parse(header_begin, header_begin + header_size, track_keys, /*allow_exceptions=*/false);
   if (header.is_discarded()) return Invalid(path, "header is not valid JSON");
+  if (!duplicate.empty()) return Invalid(path, "header names '" + duplicate + "' twice in one object (duplicate keys are not allowed)");
   if (!header.is_object()) return Invalid(path, "header must be a JSON object");
 
   const uint8_t* data_region = bytes + 8 + header_size;

@@ -8,17 +8,23 @@ namespace winnow::pipelines {
 
 namespace {
 
+// The most labels a classifier may have (num_labels, id2label, the graph's fixed count).
+constexpr int64_t kMaxLabels = 1 << 20;
+
 // sentence-transformers stores the activation as a class path, in config.json under
 // "sentence_transformers.activation_fn" (v4+) or "sbert_ce_default_activation_function" (older).
+// Either key present with another type than a string (an object for sentence_transformers) is kConfigInvalid.
 StatusOr<std::optional<Activation>> ActivationFromConfig(const nlohmann::json& config, const std::string& file) {
   std::string name;
   auto st = config.find("sentence_transformers");
-  if (st != config.end() && st->is_object()) {
-    auto fn = st->find("activation_fn");
-    if (fn != st->end() && fn->is_string()) name = fn->get<std::string>();
+  if (st != config.end() && !st->is_null()) {
+    if (!st->is_object())
+      return Status(codes::kConfigInvalid, file + ": sentence_transformers must be an object, not " + loaders::JsonText(*st));
+    WINNOW_ASSIGN_OR_RETURN(auto fn, loaders::GetString(*st, "activation_fn", file + ": sentence_transformers"));
+    if (fn) name = *fn;
   }
-  auto old = config.find("sbert_ce_default_activation_function");
-  if (name.empty() && old != config.end() && old->is_string()) name = old->get<std::string>();
+  WINNOW_ASSIGN_OR_RETURN(auto old, loaders::GetString(config, "sbert_ce_default_activation_function", file));
+  if (name.empty() && old) name = *old;
   if (name.empty()) return std::optional<Activation>();
   std::string cls = name.substr(name.rfind('.') == std::string::npos ? 0 : name.rfind('.') + 1);
   if (cls == "Sigmoid") return std::optional<Activation>(Activation::kSigmoid);
@@ -56,6 +62,10 @@ StatusOr<std::unique_ptr<CrossEncoder>> CrossEncoder::Load(const CrossEncoderOpt
   const auto& outs = m->session_->output_names();
   m->logits_name_ = m->session_->HasOutput("logits") ? "logits" : (outs.empty() ? "" : outs[0]);
   if (m->logits_name_.empty()) return Status(codes::kOnnxInvalid, m->session_->path() + " has no outputs");
+  const auto logits_type = m->session_->OutputElementType(m->logits_name_);
+  if (logits_type != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT && logits_type != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT16)
+    return Status(codes::kOnnxInvalid, m->session_->path() + ": output " + m->logits_name_ + " is " +
+                                           rt::ElementTypeName(logits_type) + "; accepted: float32, float16");
   // A sequence classifier's logits are [batch, num_labels] ([batch] for one label). A per-token output (an
   // embedding model's last_hidden_state) is refused here, at load, rather than by the first predict.
   const std::optional<std::vector<int64_t>> shape = m->session_->OutputShape(m->logits_name_);
@@ -70,15 +80,24 @@ StatusOr<std::unique_ptr<CrossEncoder>> CrossEncoder::Load(const CrossEncoderOpt
 
   // num_labels: explicit field, else the size of id2label (as transformers' PretrainedConfig does), else the
   // graph's fixed label count, else 2 (transformers' default).
-  WINNOW_ASSIGN_OR_RETURN(auto num_labels, loaders::GetInt(m->config_, "num_labels", config_path));
+  // Bounded: the scores of a call are pairs x num_labels floats (a graph with a fixed count is checked below).
+  WINNOW_ASSIGN_OR_RETURN(auto num_labels,
+                          loaders::GetIntInRange(m->config_, "num_labels", config_path, 1, kMaxLabels));
   bool labels_from_config = true;
   if (num_labels) {
     m->num_labels_ = static_cast<size_t>(*num_labels);
   } else if (auto it = m->config_.find("id2label"); it != m->config_.end() && it->is_object() && !it->empty()) {
+    if (it->size() > kMaxLabels)
+      return Status(codes::kConfigInvalid, config_path + ": id2label names " + std::to_string(it->size()) +
+                                               " labels, more than " + std::to_string(kMaxLabels));
     m->num_labels_ = it->size();
   } else {
     labels_from_config = false;
     m->num_labels_ = graph_labels > 0 ? static_cast<size_t>(graph_labels) : 2;
+    if (graph_labels > kMaxLabels)
+      return Status(codes::kOnnxInvalid, m->session_->path() + ": output " + m->logits_name_ + " has " +
+                                             std::to_string(graph_labels) + " labels, more than " +
+                                             std::to_string(kMaxLabels));
   }
   if (m->num_labels_ == 0) return Status(codes::kConfigInvalid, config_path + ": num_labels must be positive");
   if (labels_from_config && graph_labels > 0 && static_cast<size_t>(graph_labels) != m->num_labels_) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 
 #include "loaders/model_folder.h"
 
@@ -42,6 +43,7 @@ StatusOr<std::unique_ptr<PruningEncoder>> PruningEncoder::Load(const PruningEnco
   const std::string meta_path = loaders::JoinPath(options.dir, "winnow_pruning.json");
   ModelOptions common = options;
   double meta_threshold = -1;
+  std::optional<int64_t> meta_max_length;
   if (loaders::DirExists(options.dir)) {
     WINNOW_ASSIGN_OR_RETURN(auto meta, loaders::ReadOptionalJson(meta_path, codes::kConfigInvalid));
     if (!meta) {
@@ -54,16 +56,34 @@ StatusOr<std::unique_ptr<PruningEncoder>> PruningEncoder::Load(const PruningEnco
         return Status(codes::kConfigInvalid, meta_path + ": threshold must be a number between 0 and 1");
       meta_threshold = t->get<double>();
     }
-    WINNOW_ASSIGN_OR_RETURN(auto max_len, loaders::GetInt(*meta, "max_length", meta_path));
-    if (common.max_length == 0 && max_len && *max_len > 0) common.max_length = static_cast<size_t>(*max_len);
+    // The file's max_length is the model's default, checked against the model's own maximum after LoadCommon:
+    // a bad one is the folder's fault (kConfigInvalid), not the caller's.
+    WINNOW_ASSIGN_OR_RETURN(meta_max_length, loaders::GetIntInRange(*meta, "max_length", meta_path, 1, INT32_MAX));
     WINNOW_ASSIGN_OR_RETURN(auto model, loaders::GetString(*meta, "model", meta_path));
-    if (common.file.empty() && model) common.file = *model;
+    if (common.file.empty() && model) {
+      // ResolveOnnxFile looks for it in the folder, then in onnx/: both must stay inside the folder.
+      WINNOW_RETURN_IF_ERROR(loaders::ConfigPath(options.dir, *model, meta_path + " model").status());
+      if (!model->starts_with("onnx/"))
+        WINNOW_RETURN_IF_ERROR(loaders::ConfigPath(options.dir, "onnx/" + *model, meta_path + " model").status());
+      common.file = *model;
+    }
   }
   WINNOW_RETURN_IF_ERROR(m->LoadCommon(common));
+  if (options.max_length == 0 && meta_max_length) {
+    if (static_cast<size_t>(*meta_max_length) > m->model_max_length_)
+      return Status(codes::kConfigInvalid, meta_path + ": max_length " + std::to_string(*meta_max_length) +
+                                               " exceeds the model's maximum of " +
+                                               std::to_string(m->model_max_length_));
+    m->max_length_ = static_cast<size_t>(*meta_max_length);
+  }
   for (const char* name : {kRankingOutput, kPruningOutput}) {
     if (!m->session_->HasOutput(name))
       return Status(codes::kOnnxInvalid, m->session_->path() + " has no output named " + name +
                                              " (see docs/pruning-export.md for the ONNX contract)");
+    const auto type = m->session_->OutputElementType(name);
+    if (type != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT)
+      return Status(codes::kOnnxInvalid, m->session_->path() + ": output " + name + " is " +
+                                             rt::ElementTypeName(type) + "; accepted: float32");
   }
   m->threshold_ = options.threshold >= 0 ? options.threshold : meta_threshold >= 0 ? meta_threshold : 0.1;
   return m;

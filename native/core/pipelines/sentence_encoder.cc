@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 
 #include "loaders/model_folder.h"
 #include "pooling/quantize.h"
@@ -64,6 +65,10 @@ Status SentenceEncoder::LoadModules() {
   } else {
     return Status(codes::kOnnxInvalid, session_->path() + " has no outputs");
   }
+  const auto output_type = session_->OutputElementType(output_name_);
+  if (output_type != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT)
+    return Status(codes::kOnnxInvalid, session_->path() + ": output " + output_name_ + " is " +
+                                           rt::ElementTypeName(output_type) + "; accepted: float32");
 
   // modules.json: Transformer, Pooling, Normalize. Without it the folder is a plain transformer
   // (sentence-transformers then adds mean pooling and no Normalize).
@@ -77,9 +82,13 @@ Status SentenceEncoder::LoadModules() {
       if (!mod.is_object() || !mod.contains("type") || !mod["type"].is_string())
         return Status(codes::kConfigInvalid, modules_path + ": every module needs a string \"type\"");
       const std::string type = ClassName(mod["type"].get<std::string>());
-      const std::string path = mod.contains("path") && mod["path"].is_string() ? mod["path"].get<std::string>() : "";
       if (type == "Transformer") continue;
       if (type == "Pooling") {
+        // The folder of the Pooling module's config.json: named by the file, so it must stay inside the folder.
+        if (!mod.contains("path") || !mod["path"].is_string())
+          return Status(codes::kConfigInvalid, modules_path + ": the Pooling module needs a string \"path\"");
+        const std::string path = mod["path"].get<std::string>();
+        WINNOW_RETURN_IF_ERROR(loaders::ConfigPath(dir, path, modules_path + " Pooling path").status());
         pooling_dir = path;
       } else if (type == "Normalize") {
         normalize_ = true;
@@ -122,8 +131,8 @@ Status SentenceEncoder::LoadModules() {
   const std::string sbert_path = JoinPath(dir, "sentence_bert_config.json");
   WINNOW_ASSIGN_OR_RETURN(auto sbert, loaders::ReadOptionalJson(sbert_path, codes::kConfigInvalid));
   if (sbert && sbert->is_object()) {
-    WINNOW_ASSIGN_OR_RETURN(auto max_seq, loaders::GetInt(*sbert, "max_seq_length", sbert_path));
-    if (max_seq && *max_seq > 0 && options_.max_length == 0)
+    WINNOW_ASSIGN_OR_RETURN(auto max_seq, loaders::GetIntInRange(*sbert, "max_seq_length", sbert_path, 1, INT32_MAX));
+    if (max_seq && options_.max_length == 0)
       max_length_ = std::min(model_max_length_, static_cast<size_t>(*max_seq));
     WINNOW_ASSIGN_OR_RETURN(lower_case_, GetBoolField(*sbert, "do_lower_case", false, sbert_path));
   }

@@ -72,6 +72,89 @@ Status ReadVector(const TensorView& t, const std::string& file, size_t vocab, st
   return Status::Ok();
 }
 
+// The first token id in tokenizer.json (model.vocab, a Unigram vocab's positions, added_tokens[].id) that is
+// `limit` or more, with where it is: every id the tokenizer can give must address an embedding row, or every
+// encode that meets the token would fail, blaming its caller. Read with a SAX pass that keeps no document.
+class TokenIdScan : public nlohmann::json::json_sax_t {
+ public:
+  explicit TokenIdScan(uint64_t limit) : limit_(limit) {}
+  std::optional<std::pair<std::string, uint64_t>> found;  // (where, id)
+
+  bool null() override { return Value(); }
+  bool boolean(bool) override { return Value(); }
+  bool number_integer(number_integer_t v) override { return Id(v < 0 ? 0 : static_cast<uint64_t>(v)); }
+  bool number_unsigned(number_unsigned_t v) override { return Id(v); }
+  bool number_float(number_float_t, const string_t&) override { return Value(); }
+  bool string(string_t&) override { return Value(); }
+  bool binary(binary_t&) override { return Value(); }
+  bool start_object(std::size_t) override { return Open(true); }
+  bool start_array(std::size_t) override { return Open(false); }
+  bool key(string_t& k) override {
+    stack_.back().key = k;
+    return true;
+  }
+  bool end_object() override { return Close(); }
+  bool end_array() override { return Close(); }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
+
+ private:
+  struct Frame {
+    bool object;
+    std::string key;  // the current key (objects)
+    uint64_t index = 0;  // elements seen so far (arrays)
+  };
+  // Where the value about to be read sits: [..., "model", "vocab", <token>] or [..., "added_tokens", i, "id"].
+  bool InVocabObject() const {
+    const size_t n = stack_.size();
+    return n == 3 && stack_[0].key == "model" && stack_[1].object && stack_[1].key == "vocab" && stack_[2].object;
+  }
+  bool InAddedId() const {
+    const size_t n = stack_.size();
+    return n == 3 && stack_[0].key == "added_tokens" && !stack_[1].object && stack_[2].object && stack_[2].key == "id";
+  }
+  bool Value() {
+    Advance();
+    return true;
+  }
+  bool Id(uint64_t id) {
+    if (!found && id >= limit_) {
+      if (InVocabObject()) found.emplace("model.vocab[\"" + stack_[2].key + "\"]", id);
+      else if (InAddedId()) found.emplace("added_tokens[" + std::to_string(stack_[1].index) + "].id", id);
+    }
+    return Value();
+  }
+  bool Open(bool object) {
+    // A Unigram vocab is a list of [token, score]: its ids are the positions.
+    const size_t n = stack_.size();
+    if (!found && n == 3 && stack_[0].key == "model" && stack_[1].object && stack_[1].key == "vocab" &&
+        !stack_[2].object && stack_[2].index >= limit_)
+      found.emplace("model.vocab[" + std::to_string(stack_.back().index) + "]", stack_.back().index);
+    stack_.push_back(Frame{object, {}, 0});
+    return true;
+  }
+  bool Close() {
+    stack_.pop_back();
+    return Value();
+  }
+  void Advance() {
+    if (!stack_.empty() && !stack_.back().object) ++stack_.back().index;
+  }
+  uint64_t limit_;
+  std::vector<Frame> stack_;
+};
+
+Status CheckTokenIds(const std::string& tokenizer_path, size_t vocab, const std::string& table_file) {
+  WINNOW_ASSIGN_OR_RETURN(std::string text, loaders::ReadFile(tokenizer_path));
+  TokenIdScan scan(vocab);
+  nlohmann::json::sax_parse(text, &scan);  // the tokenizer has parsed this file already
+  if (!scan.found) return Status::Ok();
+  return Status(codes::kConfigInvalid,
+                tokenizer_path + ": " + scan.found->first + " is token id " + std::to_string(scan.found->second) +
+                    ", past the ids the embedding table of " + table_file + " addresses (0 to " +
+                    std::to_string(vocab) + " - 1, one per token of the tokenizer): every text holding that "
+                    "token would fail to encode");
+}
+
 struct Located {
   std::string tensors, tokenizer;
 };
@@ -93,6 +176,7 @@ StatusOr<Located> Locate(const std::string& dir) {
       const std::string t = type->get<std::string>();
       if (t.ends_with("StaticEmbedding")) {
         std::string p = path->get<std::string>();
+        WINNOW_RETURN_IF_ERROR(loaders::ConfigPath(dir, p, modules_path + " StaticEmbedding path").status());
         folders.push_back(p.empty() || p == "." ? dir : JoinPath(dir, p));
       }
     }
@@ -212,6 +296,7 @@ StatusOr<std::unique_ptr<StaticModel>> StaticModel::Load(const StaticModelOption
     return ConfigInvalid(file, "tensor '" + emb->name + "' has " + std::to_string(table.rows) +
                                    " rows but the tokenizer has " + std::to_string(vocab) + " tokens");
   }
+  WINNOW_RETURN_IF_ERROR(CheckTokenIds(loc.tokenizer, vocab, file));
   if (const TensorView* weights = m->tensors_.Find("weights")) {
     WINNOW_RETURN_IF_ERROR(ReadVector(*weights, file, vocab, &m->weights_));
     table.row_weights = m->weights_.data();

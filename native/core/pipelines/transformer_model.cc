@@ -1,6 +1,7 @@
 #include "pipelines/transformer_model.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <system_error>
 #include <thread>
@@ -66,14 +67,24 @@ Status TransformerModel::LoadCommon(const ModelOptions& options) {
 
   // The model's own limit: the tokenizer's model_max_length when it is real (HF writes 1e30 when
   // unset), capped by the position table (RoBERTa-style models reserve padding_idx + 1 positions).
-  WINNOW_ASSIGN_OR_RETURN(auto max_pos, loaders::GetInt(config_, "max_position_embeddings", config_path));
+  // Sizes and ids the config names are bounded where they are read: a negative one would wrap in a size_t.
+  WINNOW_ASSIGN_OR_RETURN(auto max_pos,
+                          loaders::GetIntInRange(config_, "max_position_embeddings", config_path, 0, INT32_MAX));
   WINNOW_ASSIGN_OR_RETURN(auto model_type, loaders::GetString(config_, "model_type", config_path));
+  WINNOW_ASSIGN_OR_RETURN(auto pad_id, loaders::GetInt(config_, "pad_token_id", config_path));
+  // Checked where it is used (some configs of models that never pad name -1).
+  auto checked_pad_id = [&]() -> Status {
+    if (pad_id && (*pad_id < 0 || *pad_id > INT32_MAX))
+      return Status(codes::kConfigInvalid, config_path + ": pad_token_id must be a token id from 0 to " +
+                                               std::to_string(INT32_MAX) + ", not " + std::to_string(*pad_id));
+    return Status::Ok();
+  };
   size_t limit = 0;
   if (max_pos && *max_pos > 0) {
     limit = static_cast<size_t>(*max_pos);
     if (model_type && (*model_type == "roberta" || *model_type == "xlm-roberta" || *model_type == "camembert")) {
-      WINNOW_ASSIGN_OR_RETURN(auto pad, loaders::GetInt(config_, "pad_token_id", config_path));
-      limit -= std::min<size_t>(limit, static_cast<size_t>((pad ? *pad : 1) + 1));
+      WINNOW_RETURN_IF_ERROR(checked_pad_id());
+      limit -= std::min<size_t>(limit, static_cast<size_t>((pad_id ? *pad_id : 1) + 1));
     }
   }
   if (tok_config) {
@@ -94,9 +105,12 @@ Status TransformerModel::LoadCommon(const ModelOptions& options) {
     max_length_ = limit;
   }
 
-  WINNOW_ASSIGN_OR_RETURN(auto pad_id, loaders::GetInt(config_, "pad_token_id", config_path));
-  if (auto padding = tokenizer_->DefaultPadding()) pad_id_ = padding->pad_id;
-  else if (pad_id) pad_id_ = *pad_id;
+  if (auto padding = tokenizer_->DefaultPadding()) {
+    pad_id_ = padding->pad_id;
+  } else if (pad_id) {
+    WINNOW_RETURN_IF_ERROR(checked_pad_id());
+    pad_id_ = *pad_id;
+  }
 
   const LoadEnvironment env = LoadEnvironment::Read();
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -134,6 +148,11 @@ Status TransformerModel::LoadCommon(const ModelOptions& options) {
   for (const auto& name : session_->input_names()) {
     if (name != "input_ids" && name != "attention_mask" && name != "token_type_ids" && name != "position_ids")
       return Status(codes::kOnnxInvalid, onnx_path + " has an input Winnow cannot feed: " + name);
+    // Every input is fed as int64 [batch, sequence]: another type would load and fail on the first call.
+    const auto type = session_->InputElementType(name);
+    if (type != ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64)
+      return Status(codes::kOnnxInvalid, onnx_path + ": input " + name + " is " + rt::ElementTypeName(type) +
+                                             "; Winnow feeds it int64 (the only type accepted)");
   }
   return Status::Ok();
 }

@@ -14,6 +14,7 @@
 #include "common/half.h"
 #include "common/thread_pool.h"
 #include "common/mmap.h"
+#include "loaders/model_folder.h"
 #include "runtime/custom_ops.h"
 #include "rewrite/graph_rewrite.h"
 
@@ -222,13 +223,11 @@ MappedModel MapModel(const std::string& onnx_path, uint64_t size) {
   if (!locations.ok()) return MappedModel();
   const std::string folder = onnx_path.substr(0, onnx_path.find_last_of('/') + 1);  // as the graph names files
   for (const std::string& location : *locations) {
-    char* real = location.find('/') == std::string::npos && location.find('\0') == std::string::npos
-                     ? realpath((folder + location).c_str(), nullptr)
-                     : nullptr;
-    const std::string real_path = real ? real : "";
-    std::free(real);
-    const bool beside = !real_path.empty() && real_path.compare(0, mm.real_dir.size(), mm.real_dir) == 0 &&
-                        real_path.find('/', mm.real_dir.size()) == std::string::npos;
+    const std::string real_path =
+        location.find('/') == std::string::npos
+            ? loaders::RealPathInside(mm.real_dir, folder + location, /*direct=*/true).value_or("")
+            : "";
+    const bool beside = !real_path.empty();
     auto data = beside ? MappedFile::Open(real_path) : StatusOr<MappedFile>(Status(codes::kIo, location));
     if (!data.ok() || !data->data()) return MappedModel();
     if (real_path.substr(mm.real_dir.size()) != location) mm.renames[location] = real_path.substr(mm.real_dir.size());
@@ -607,6 +606,56 @@ bool Session::HasInput(const std::string& name) const {
 }
 bool Session::HasOutput(const std::string& name) const {
   return std::find(output_names_.begin(), output_names_.end(), name) != output_names_.end();
+}
+
+namespace {
+
+std::optional<ONNXTensorElementDataType> ElementTypeOf(const Ort::TypeInfo& type) {
+  if (type.GetONNXType() != ONNX_TYPE_TENSOR) return std::nullopt;
+  return type.GetTensorTypeAndShapeInfo().GetElementType();
+}
+
+}  // namespace
+
+std::optional<ONNXTensorElementDataType> Session::InputElementType(const std::string& name) const {
+  const auto it = std::find(input_names_.begin(), input_names_.end(), name);
+  if (it == input_names_.end()) return std::nullopt;
+  try {
+    return ElementTypeOf(session_->GetInputTypeInfo(static_cast<size_t>(it - input_names_.begin())));
+  } catch (const Ort::Exception&) {
+    return std::nullopt;
+  }
+}
+
+std::optional<ONNXTensorElementDataType> Session::OutputElementType(const std::string& name) const {
+  const auto it = std::find(output_names_.begin(), output_names_.end(), name);
+  if (it == output_names_.end()) return std::nullopt;
+  try {
+    return ElementTypeOf(session_->GetOutputTypeInfo(static_cast<size_t>(it - output_names_.begin())));
+  } catch (const Ort::Exception&) {
+    return std::nullopt;
+  }
+}
+
+const char* ElementTypeName(std::optional<ONNXTensorElementDataType> type) {
+  if (!type) return "not a tensor";
+  switch (*type) {
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT: return "float32";
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8: return "uint8";
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8: return "int8";
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT16: return "uint16";
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT16: return "int16";
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32: return "int32";
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64: return "int64";
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_STRING: return "string";
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_BOOL: return "bool";
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT16: return "float16";
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_DOUBLE: return "float64";
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT32: return "uint32";
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT64: return "uint64";
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_BFLOAT16: return "bfloat16";
+    default: return "another element type";
+  }
 }
 
 std::optional<std::vector<int64_t>> Session::OutputShape(const std::string& name) const {

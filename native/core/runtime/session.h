@@ -77,6 +77,9 @@ struct Int64Input {
   const int64_t* data;
 };
 
+// "float32", "int64", ... for messages ("not a tensor" for nullopt).
+const char* ElementTypeName(std::optional<ONNXTensorElementDataType> type);
+
 class Session {
  public:
   ~Session();
@@ -89,6 +92,9 @@ class Session {
   // The declared shape of a tensor output (-1 for a dimension the graph leaves open); nullopt when there is no such
   // output, it is not a tensor, or ONNX Runtime cannot say.
   std::optional<std::vector<int64_t>> OutputShape(const std::string& name) const;
+  // The element type of a tensor input / output; nullopt when there is no such one or it is not a tensor.
+  std::optional<ONNXTensorElementDataType> InputElementType(const std::string& name) const;
+  std::optional<ONNXTensorElementDataType> OutputElementType(const std::string& name) const;
   const std::vector<std::string>& input_names() const { return input_names_; }
   const std::vector<std::string>& output_names() const { return output_names_; }
   // "cpu" or "cuda:N": where the session actually runs.
