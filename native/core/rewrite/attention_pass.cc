@@ -69,7 +69,10 @@ bool ReshapeHeads(const Graph& g, std::string_view shape, int64_t* heads, int64_
   if (tail.size() < 2) return false;
   *heads = tail[tail.size() - 2];
   *head_size = tail[tail.size() - 1];
-  return (*heads > 0 || *heads == -1) && (*head_size > 0 || *head_size == -1) && !(*heads == -1 && *head_size == -1);
+  // Real heads and head sizes are small; a malformed constant's huge ones would overflow heads x head size.
+  constexpr int64_t kMaxDim = int64_t{1} << 24;
+  auto valid = [](int64_t d) { return (d > 0 && d <= kMaxDim) || d == -1; };
+  return valid(*heads) && valid(*head_size) && !(*heads == -1 && *head_size == -1);
 }
 
 // Width D of a projection output x = MatMul(h, W) [+ b]: from the bias or the weight's shape.
