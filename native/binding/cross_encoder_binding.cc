@@ -11,26 +11,19 @@ using pipelines::CrossEncoder;
 class CrossEncoderWrap : public ModelWrap<CrossEncoderWrap, CrossEncoder> {
  public:
   static void Init(Napi::Env env, Napi::Object exports) {
-    using W = CrossEncoderWrap;  // every method guarded (GuardSync)
-    Napi::Function f = DefineClass(env, "NativeCrossEncoder",
-                                   {StaticMethod("load", &Guarded<&W::Load>),
-                                    InstanceMethod("predict", &W::GuardedMethod<&W::Predict>),
-                                    InstanceMethod("score", &W::GuardedMethod<&W::Score>),
-                                    InstanceMethod("dispose", &W::GuardedMethod<&W::Dispose>),
-                                    InstanceMethod("info", &W::GuardedMethod<&W::Info>),
-                                    InstanceMethod("batchStats", &W::GuardedMethod<&W::BatchStats>),
-                                    InstanceAccessor("inFlight", &W::GuardedMethod<&W::InFlight>, nullptr)});
-    GetAddonData(env)->cross_encoder = Napi::Persistent(f);
-    exports.Set("NativeCrossEncoder", f);
+    using W = CrossEncoderWrap;
+    Define<&W::Load, &W::Info>(env, exports, "NativeCrossEncoder", &GetAddonData(env)->cross_encoder,
+                               {Method<&W::Predict>("predict"),
+                                Method<&W::Score>("score")});
   }
+
 
   using ModelWrap::ModelWrap;
 
  private:
   static Napi::Value Load(const Napi::CallbackInfo& info) {
-    if (!info[0].IsObject()) throw Napi::TypeError::New(info.Env(), "load(options) needs an options object");
     pipelines::CrossEncoderOptions opts;
-    Napi::Object o = info[0].As<Napi::Object>();
+    Napi::Object o = LoadOptions(info);
     ReadModelOptions(o, &opts);
     opts.activation = GetString(o, "activation");
     return LoadAsync(info, &GetAddonData(info.Env())->cross_encoder, [opts]() { return CrossEncoder::Load(opts); });

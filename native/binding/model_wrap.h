@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <memory>
+#include <vector>
 
 #include "napi_util.h"
 
@@ -30,6 +31,38 @@ class ModelWrap : public Napi::ObjectWrap<Derived> {
   template <auto M>
   Napi::Value GuardedMethod(const Napi::CallbackInfo& info) {
     return GuardSync(info.Env(), [&] { return (static_cast<Derived*>(this)->*M)(info); });
+  }
+
+  using Descriptor = typename Napi::ObjectWrap<Derived>::PropertyDescriptor;
+
+  // An instance method M of Derived (or of this class), guarded (GuardSync), for Define's list.
+  template <auto M>
+  static Descriptor Method(const char* name) {
+    return Napi::ObjectWrap<Derived>::InstanceMethod(name, &ModelWrap::GuardedMethod<M>);
+  }
+
+  // Defines the JavaScript class `name`: the static `load` (Load, guarded), the class's own `methods` (built with
+  // Method), and what every model has: `info` (Info), `dispose`, `inFlight`, and for transformer models (a core with
+  // batch_stats()) `batchStats`. Its constructor is kept in `*ctor` for LoadAsync.
+  template <auto Load, auto Info>
+  static void Define(Napi::Env env, Napi::Object exports, const char* name, Napi::FunctionReference* ctor,
+                     std::vector<Descriptor> methods) {
+    methods.push_back(Napi::ObjectWrap<Derived>::StaticMethod("load", &Guarded<Load>));
+    methods.push_back(Method<Info>("info"));
+    methods.push_back(Method<&ModelWrap::Dispose>("dispose"));
+    if constexpr (requires(const Core& c) { c.batch_stats(); })
+      methods.push_back(Method<&ModelWrap::BatchStats>("batchStats"));
+    methods.push_back(
+        Napi::ObjectWrap<Derived>::InstanceAccessor("inFlight", &ModelWrap::GuardedMethod<&ModelWrap::InFlight>, nullptr));
+    Napi::Function f = Napi::ObjectWrap<Derived>::DefineClass(env, name, methods);
+    *ctor = Napi::Persistent(f);
+    exports.Set(name, f);
+  }
+
+  // The options object of `load(options)` (lib/ built and checked it).
+  static Napi::Object LoadOptions(const Napi::CallbackInfo& info) {
+    if (!info[0].IsObject()) throw Napi::TypeError::New(info.Env(), "load(options) needs an options object");
+    return info[0].As<Napi::Object>();
   }
 
   // Starts `load(options)` on a worker; resolves with a new wrapper.

@@ -33,26 +33,19 @@ Napi::Uint32Array ToUint32Array(Napi::Env env, const std::vector<std::pair<uint3
 class PruningEncoderWrap : public ModelWrap<PruningEncoderWrap, PruningEncoder> {
  public:
   static void Init(Napi::Env env, Napi::Object exports) {
-    using W = PruningEncoderWrap;  // every method guarded (GuardSync)
-    Napi::Function f = DefineClass(env, "NativePruningEncoder",
-                                   {StaticMethod("load", &Guarded<&W::Load>),
-                                    InstanceMethod("process", &W::GuardedMethod<&W::Process>),
-                                    InstanceMethod("predict", &W::GuardedMethod<&W::Predict>),
-                                    InstanceMethod("dispose", &W::GuardedMethod<&W::Dispose>),
-                                    InstanceMethod("info", &W::GuardedMethod<&W::Info>),
-                                    InstanceMethod("batchStats", &W::GuardedMethod<&W::BatchStats>),
-                                    InstanceAccessor("inFlight", &W::GuardedMethod<&W::InFlight>, nullptr)});
-    GetAddonData(env)->pruning_encoder = Napi::Persistent(f);
-    exports.Set("NativePruningEncoder", f);
+    using W = PruningEncoderWrap;
+    Define<&W::Load, &W::Info>(env, exports, "NativePruningEncoder", &GetAddonData(env)->pruning_encoder,
+                               {Method<&W::Process>("process"),
+                                Method<&W::Predict>("predict")});
   }
+
 
   using ModelWrap::ModelWrap;
 
  private:
   static Napi::Value Load(const Napi::CallbackInfo& info) {
-    if (!info[0].IsObject()) throw Napi::TypeError::New(info.Env(), "load(options) needs an options object");
     pipelines::PruningEncoderOptions opts;
-    Napi::Object o = info[0].As<Napi::Object>();
+    Napi::Object o = LoadOptions(info);
     ReadModelOptions(o, &opts);
     opts.threshold = GetNumber(o, "threshold", -1);
     return LoadAsync(info, &GetAddonData(info.Env())->pruning_encoder, [opts]() { return PruningEncoder::Load(opts); });

@@ -54,25 +54,18 @@ EncodeParams ReadEncodeParams(Napi::Env env, const Napi::Value& v) {
 class SentenceEncoderWrap : public ModelWrap<SentenceEncoderWrap, SentenceEncoder> {
  public:
   static void Init(Napi::Env env, Napi::Object exports) {
-    using W = SentenceEncoderWrap;  // every method guarded (GuardSync)
-    Napi::Function f = DefineClass(env, "NativeSentenceEncoder",
-                                   {StaticMethod("load", &Guarded<&W::Load>),
-                                    InstanceMethod("encode", &W::GuardedMethod<&W::Encode>),
-                                    InstanceMethod("dispose", &W::GuardedMethod<&W::Dispose>),
-                                    InstanceMethod("info", &W::GuardedMethod<&W::Info>),
-                                    InstanceMethod("batchStats", &W::GuardedMethod<&W::BatchStats>),
-                                    InstanceAccessor("inFlight", &W::GuardedMethod<&W::InFlight>, nullptr)});
-    GetAddonData(env)->sentence_encoder = Napi::Persistent(f);
-    exports.Set("NativeSentenceEncoder", f);
+    using W = SentenceEncoderWrap;
+    Define<&W::Load, &W::Info>(env, exports, "NativeSentenceEncoder", &GetAddonData(env)->sentence_encoder,
+                               {Method<&W::Encode>("encode")});
   }
+
 
   using ModelWrap::ModelWrap;
 
  private:
   static Napi::Value Load(const Napi::CallbackInfo& info) {
-    if (!info[0].IsObject()) throw Napi::TypeError::New(info.Env(), "load(options) needs an options object");
     pipelines::SentenceEncoderOptions opts;
-    ReadModelOptions(info[0].As<Napi::Object>(), &opts);
+    ReadModelOptions(LoadOptions(info), &opts);
     return LoadAsync(info, &GetAddonData(info.Env())->sentence_encoder,
                      [opts]() { return SentenceEncoder::Load(opts); });
   }

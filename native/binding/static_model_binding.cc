@@ -34,27 +34,21 @@ std::vector<std::string_view> Views(const std::vector<std::string>& texts) {
 class StaticModelWrap : public ModelWrap<StaticModelWrap, StaticModel> {
  public:
   static void Init(Napi::Env env, Napi::Object exports) {
-    using W = StaticModelWrap;  // every method guarded (GuardSync)
-    Napi::Function f = DefineClass(env, "NativeStaticModel",
-                                   {StaticMethod("load", &Guarded<&W::Load>),
-                                    InstanceMethod("encode", &W::GuardedMethod<&W::Encode>),
-                                    InstanceMethod("encodeSync", &W::GuardedMethod<&W::EncodeSync>),
-                                    InstanceMethod("encodeAsSequence", &W::GuardedMethod<&W::EncodeAsSequence>),
-                                    InstanceMethod("countTokens", &W::GuardedMethod<&W::CountTokens>),
-                                    InstanceMethod("dispose", &W::GuardedMethod<&W::Dispose>),
-                                    InstanceMethod("info", &W::GuardedMethod<&W::Info>),
-                                    InstanceAccessor("inFlight", &W::GuardedMethod<&W::InFlight>, nullptr)});
-    GetAddonData(env)->static_model = Napi::Persistent(f);
-    exports.Set("NativeStaticModel", f);
+    using W = StaticModelWrap;
+    Define<&W::Load, &W::Info>(env, exports, "NativeStaticModel", &GetAddonData(env)->static_model,
+                               {Method<&W::Encode>("encode"),
+                                Method<&W::EncodeSync>("encodeSync"),
+                                Method<&W::EncodeAsSequence>("encodeAsSequence"),
+                                Method<&W::CountTokens>("countTokens")});
   }
+
 
   using ModelWrap::ModelWrap;
 
  private:
   // load({ dir, normalize?: boolean, threads?: number }) -> Promise<NativeStaticModel>
   static Napi::Value Load(const Napi::CallbackInfo& info) {
-    if (!info[0].IsObject()) throw Napi::TypeError::New(info.Env(), "load(options) needs an options object");
-    Napi::Object o = info[0].As<Napi::Object>();
+    Napi::Object o = LoadOptions(info);
     pipelines::StaticModelOptions opts;
     opts.dir = GetString(o, "dir");
     Napi::Value n = o.Get("normalize");
