@@ -1,10 +1,11 @@
 import { binding, ortLibraryPath } from './native';
 import type { NativeCrossEncoder } from './binding';
-import type { Activation, Device } from './types';
-import { CallOptions, CallQueue, ModelCounters, modelCounters, refuseWhenBusy, withCallerStack } from './queue';
+import type { Activation } from './types';
+import type { CallOptions } from './queue';
+import { TransformerModel, loadNative } from './model-base';
 import * as v from './validate';
 import { TRANSFORMER_LOAD_OPTIONS, TransformerLoadOptions, transformerLoadOptions } from './model-options';
-import { invalidArgument, invalidArgumentText, winnowError, noConstructor } from './errors';
+import { invalidArgument, invalidArgumentText } from './errors';
 
 
 export interface CrossEncoderOptions extends TransformerLoadOptions {
@@ -47,36 +48,17 @@ export type Pair = readonly [string, string];
  * A cross-encoder reranker: scores (query, document) pairs with a sequence-classification model,
  * as sentence-transformers' CrossEncoder does.
  */
-export class CrossEncoder {
-  private native: NativeCrossEncoder | undefined;
-  private readonly queue: CallQueue;
+export class CrossEncoder extends TransformerModel<NativeCrossEncoder> {
   /** Number of output labels per pair. */
   readonly numLabels: number;
-  /** Effective maximum pair length in tokens. */
-  readonly maxLength: number;
-  /** Device the model runs on ('cpu' or 'cuda:N'). */
-  readonly device: string;
   /** Activation applied to the logits. */
   readonly activation: Activation;
-  /** The ONNX file that was loaded. */
-  readonly file: string;
-  /** Residual Add + layer norm pairs fused into SkipLayerNormalization at load (see the `fuseLayerNorm` option). */
-  readonly fusedLayerNorms: number;
-  /** Self-attention blocks fused into one ONNX Runtime attention op each at load (see the `fuseAttention` option). */
-  readonly fusedAttentions: number;
 
   private constructor(native: NativeCrossEncoder, concurrency: number) {
-    noConstructor(native, 'CrossEncoder', 'CrossEncoder.load(dir)');
-    this.native = native;
-    this.queue = new CallQueue(concurrency);
+    super(native, concurrency, 'CrossEncoder');
     const info = native.info();
     this.numLabels = info.numLabels;
-    this.maxLength = info.maxLength;
-    this.device = info.device;
     this.activation = info.activation;
-    this.file = info.onnxPath;
-    this.fusedLayerNorms = info.fusedLayerNorms;
-    this.fusedAttentions = info.fusedAttentions;
   }
 
   /** Loads a model folder laid out as on the Hugging Face hub (config.json, tokenizer.json, model.onnx or onnx/*.onnx). */
@@ -85,13 +67,11 @@ export class CrossEncoder {
     const o = v.optionsObject<CrossEncoderOptions>(options, 'CrossEncoder.load options', LOAD_OPTIONS);
     const { native: shared, concurrency } = transformerLoadOptions(dir, o);
     const opts = { ...shared, activation: v.oneOf(o.activation, 'activation', ['sigmoid', 'softmax', 'none'] as const) };
-    try {
+    return loadNative(caller, async () => {
       opts.ortLibrary = ortLibraryPath();
       const native = await binding().NativeCrossEncoder.load(opts);
       return new CrossEncoder(native, concurrency);
-    } catch (e) {
-      throw withCallerStack(e, caller);
-    }
+    });
   }
 
   /**
@@ -124,23 +104,5 @@ export class CrossEncoder {
     const order = Array.from(scores.keys()).sort((i, j) => scores[j] - scores[i] || i - j);
     const kept = topK === undefined ? order : order.slice(0, topK);
     return kept.map((index) => (returnDocuments ? { index, score: scores[index], text: docs[index] } : { index, score: scores[index] }));
-  }
-
-  /** Calls waiting and running on this model, and what it has run since it loaded (batches, rows, padding, shapes). */
-  counters(): ModelCounters {
-    return modelCounters(this.queue, this.native);
-  }
-
-  /** Frees the model. Refused (MODEL_BUSY) while calls are queued or running. */
-  dispose(): void {
-    if (!this.native) return;
-    refuseWhenBusy(this.queue, 'the CrossEncoder');
-    this.native.dispose();
-    this.native = undefined;
-  }
-
-  private alive(): NativeCrossEncoder {
-    if (!this.native) throw winnowError('DISPOSED', 'this CrossEncoder has been disposed');
-    return this.native;
   }
 }

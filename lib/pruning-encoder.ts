@@ -1,10 +1,10 @@
 import { binding, ortLibraryPath } from './native';
 import type { NativePruneResult, NativePruningEncoder } from './binding';
-import { CallOptions, CallQueue, ModelCounters, modelCounters, refuseWhenBusy, withCallerStack } from './queue';
+import type { CallOptions } from './queue';
+import { TransformerModel, loadNative } from './model-base';
 import * as v from './validate';
 import { TRANSFORMER_LOAD_OPTIONS, TransformerLoadOptions, transformerLoadOptions } from './model-options';
-import { invalidArgument, winnowError, noConstructor } from './errors';
-import type { Device } from './types';
+import { invalidArgument } from './errors';
 
 export type PruningGranularity = 'sentence' | 'token';
 export type PruningLanguage = 'en' | 'ja' | 'auto';
@@ -84,33 +84,14 @@ function threshold(value: unknown, option = 'threshold'): number | undefined {
  * A Provence-style pruning reranker: scores (query, document) pairs and removes the document's
  * sentences that do not help answer the query, as OpenProvence's process() does.
  */
-export class PruningEncoder {
-  private native: NativePruningEncoder | undefined;
-  private readonly queue: CallQueue;
+export class PruningEncoder extends TransformerModel<NativePruningEncoder> {
   /** Default sentence keep threshold. */
   readonly threshold: number;
-  /** Longest block in tokens, special tokens included. */
-  readonly maxLength: number;
-  /** Device the model runs on ('cpu' or 'cuda:N'). */
-  readonly device: string;
-  /** The ONNX file that was loaded. */
-  readonly file: string;
-  /** Residual Add + layer norm pairs fused into SkipLayerNormalization at load (see the `fuseLayerNorm` option). */
-  readonly fusedLayerNorms: number;
-  /** Self-attention blocks fused into one ONNX Runtime attention op each at load (see the `fuseAttention` option). */
-  readonly fusedAttentions: number;
 
   private constructor(native: NativePruningEncoder, concurrency: number) {
-    noConstructor(native, 'PruningEncoder', 'PruningEncoder.load(dir)');
-    this.native = native;
-    this.queue = new CallQueue(concurrency);
+    super(native, concurrency, 'PruningEncoder');
     const info = native.info();
     this.threshold = info.threshold;
-    this.maxLength = info.maxLength;
-    this.device = info.device;
-    this.file = info.onnxPath;
-    this.fusedLayerNorms = info.fusedLayerNorms;
-    this.fusedAttentions = info.fusedAttentions;
   }
 
   /** Loads a folder made by scripts/pruning/export_pruning_onnx.py (model.onnx, config.json, tokenizer.json, winnow_pruning.json). */
@@ -119,13 +100,11 @@ export class PruningEncoder {
     const o = v.optionsObject<PruningEncoderOptions>(options, 'PruningEncoder.load options', LOAD_OPTIONS);
     const { native: shared, concurrency } = transformerLoadOptions(dir, o);
     const opts = { ...shared, threshold: threshold(o.threshold) };
-    try {
+    return loadNative(caller, async () => {
       opts.ortLibrary = ortLibraryPath();
       const native = await binding().NativePruningEncoder.load(opts);
       return new PruningEncoder(native, concurrency);
-    } catch (e) {
-      throw withCallerStack(e, caller);
-    }
+    });
   }
 
   /** Prunes each pair's document (a string, or its sentences as string[]) against its query. Results in input order. */
@@ -180,19 +159,6 @@ export class PruningEncoder {
     return this.queue.run((n) => native.predict(a, b, n), call);
   }
 
-  /** Calls waiting and running on this model, and what it has run since it loaded (batches, rows, padding, shapes). */
-  counters(): ModelCounters {
-    return modelCounters(this.queue, this.native);
-  }
-
-  /** Frees the model. Refused (MODEL_BUSY) while calls are queued or running. */
-  dispose(): void {
-    if (!this.native) return;
-    refuseWhenBusy(this.queue, 'the PruningEncoder');
-    this.native.dispose();
-    this.native = undefined;
-  }
-
   private async run(queries: string[], queryOf: number[], docs: Doc[], o: Partial<PruneOptions>): Promise<PruneResult[]> {
     const opts = {
       threshold: threshold(o.threshold),
@@ -205,11 +171,6 @@ export class PruningEncoder {
     const native = this.alive();
     const raw = await this.queue.run((n) => native.process(queries, queryOf, docs, { ...opts, ...n }), call);
     return raw.map((r, i) => toResult(r, docs[i], opts.granularity, returnSentences));
-  }
-
-  private alive(): NativePruningEncoder {
-    if (!this.native) throw winnowError('DISPOSED', 'this PruningEncoder has been disposed');
-    return this.native;
   }
 }
 

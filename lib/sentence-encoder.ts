@@ -1,14 +1,14 @@
 import { binding, ortLibraryPath } from './native';
 import type { NativeSentenceEncoder } from './binding';
-import { CallOptions, CallQueue, ModelCounters, modelCounters, refuseWhenBusy, withCallerStack } from './queue';
+import type { CallOptions } from './queue';
+import { TransformerModel, loadNative } from './model-base';
 import * as v from './validate';
 import { TRANSFORMER_LOAD_OPTIONS, TransformerLoadOptions, transformerLoadOptions } from './model-options';
-import { invalidArgument, winnowError, noConstructor } from './errors';
+import { invalidArgument } from './errors';
 import { Embeddings } from './embeddings';
 import { EmbeddingsLike, similarity, similarityPairwise } from './similarity';
 import { PRECISIONS } from './types';
 import type { EmbeddingArray, Precision, SimilarityFunction } from './types';
-import type { Device } from './types';
 
 export interface SentenceEncoderOptions extends TransformerLoadOptions {
   /** Longest text in tokens, prompt and special tokens included; longer texts are cut on the right. Default: sentence_bert_config.json max_seq_length, else the model's maximum. */
@@ -50,15 +50,9 @@ const ENCODE_OPTIONS = ['prompt', 'normalize', 'dimensions', 'precision', 'range
  * Transformer sentence embeddings (E5, BGE, GTE, MiniLM, ...) with sentence-transformers'
  * SentenceTransformer.encode semantics.
  */
-export class SentenceEncoder {
-  private native: NativeSentenceEncoder | undefined;
-  private readonly queue: CallQueue;
+export class SentenceEncoder extends TransformerModel<NativeSentenceEncoder> {
   /** Embedding size (before `dimensions`). */
   readonly dim: number;
-  /** Effective maximum text length in tokens. */
-  readonly maxLength: number;
-  /** Device the model runs on ('cpu' or 'cuda:N'). */
-  readonly device: string;
   /** Named prompts from config_sentence_transformers.json. */
   readonly prompts: Readonly<Record<string, string>>;
   /** The prompt used when `prompt` is not given, or null. */
@@ -69,29 +63,16 @@ export class SentenceEncoder {
   readonly pooling: string;
   /** Whether embeddings are normalised by default (a Normalize module is present). */
   readonly normalize: boolean;
-  /** The ONNX file that was loaded. */
-  readonly file: string;
-  /** Residual Add + layer norm pairs fused into SkipLayerNormalization at load (see the `fuseLayerNorm` option). */
-  readonly fusedLayerNorms: number;
-  /** Self-attention blocks fused into one ONNX Runtime attention op each at load (see the `fuseAttention` option). */
-  readonly fusedAttentions: number;
 
   private constructor(native: NativeSentenceEncoder, concurrency: number) {
-    noConstructor(native, 'SentenceEncoder', 'SentenceEncoder.load(dir)');
-    this.native = native;
-    this.queue = new CallQueue(concurrency);
+    super(native, concurrency, 'SentenceEncoder');
     const info = native.info();
     this.dim = info.dim;
-    this.maxLength = info.maxLength;
-    this.device = info.device;
     this.prompts = Object.freeze({ ...info.prompts });
     this.defaultPromptName = info.defaultPromptName;
     this.similarityFnName = info.similarityFnName;
     this.pooling = info.pooling;
     this.normalize = info.normalize;
-    this.file = info.onnxPath;
-    this.fusedLayerNorms = info.fusedLayerNorms;
-    this.fusedAttentions = info.fusedAttentions;
   }
 
   /** Loads a sentence-transformers folder (modules.json, 1_Pooling/, config.json, tokenizer.json, model.onnx or onnx/*.onnx). */
@@ -100,13 +81,11 @@ export class SentenceEncoder {
     const o = v.optionsObject<SentenceEncoderOptions>(options, 'SentenceEncoder.load options', LOAD_OPTIONS);
     const { native: shared, concurrency } = transformerLoadOptions(dir, o);
     const opts = { ...shared };
-    try {
+    return loadNative(caller, async () => {
       opts.ortLibrary = ortLibraryPath();
       const native = await binding().NativeSentenceEncoder.load(opts);
       return new SentenceEncoder(native, concurrency);
-    } catch (e) {
-      throw withCallerStack(e, caller);
-    }
+    });
   }
 
   /**
@@ -183,24 +162,6 @@ export class SentenceEncoder {
     if (options != null && (typeof options !== 'object' || options.prompt !== undefined)) return options; // encode checks it
     const name = names.find((n) => Object.prototype.hasOwnProperty.call(this.prompts, n));
     return name === undefined ? options : ({ ...options, prompt: name } as O);
-  }
-
-  /** Calls waiting and running on this model, and what it has run since it loaded (batches, rows, padding, shapes). */
-  counters(): ModelCounters {
-    return modelCounters(this.queue, this.native);
-  }
-
-  /** Frees the model. Refused (MODEL_BUSY) while calls are queued or running. */
-  dispose(): void {
-    if (!this.native) return;
-    refuseWhenBusy(this.queue, 'the SentenceEncoder');
-    this.native.dispose();
-    this.native = undefined;
-  }
-
-  private alive(): NativeSentenceEncoder {
-    if (!this.native) throw winnowError('DISPOSED', 'this SentenceEncoder has been disposed');
-    return this.native;
   }
 }
 

@@ -1,10 +1,10 @@
 import { binding } from './native';
 import type { NativeStaticModel } from './binding';
-import { CallOptions, CallQueue, Counters, refuseWhenBusy, withCallerStack } from './queue';
+import type { CallOptions } from './queue';
+import { Model, loadNative } from './model-base';
 import { resolveModelDir } from './hub-cache';
 import { threadCount } from './model-options';
 import * as v from './validate';
-import { winnowError, noConstructor } from './errors';
 import { Embeddings } from './embeddings';
 
 export interface StaticModelOptions {
@@ -36,9 +36,7 @@ export type StaticDType = 'float32' | 'float16' | 'bfloat16' | 'int8';
  * Model2Vec static embeddings (minishlab/potion-*, sentence-transformers StaticEmbedding): tokenize,
  * look up rows of the memory-mapped table, average, as model2vec's `StaticModel.encode` does.
  */
-export class StaticModel {
-  private native: NativeStaticModel | undefined;
-  private readonly queue: CallQueue;
+export class StaticModel extends Model<NativeStaticModel> {
   /** Values per embedding. */
   readonly dim: number;
   /** Tokens in the tokenizer's vocabulary (added tokens included). */
@@ -53,9 +51,7 @@ export class StaticModel {
   readonly file: string;
 
   private constructor(native: NativeStaticModel, concurrency: number) {
-    noConstructor(native, 'StaticModel', 'StaticModel.load(dir)');
-    this.native = native;
-    this.queue = new CallQueue(concurrency);
+    super(native, concurrency, 'StaticModel');
     const info = native.info();
     this.dim = info.dim;
     this.vocabSize = info.vocabSize;
@@ -75,12 +71,10 @@ export class StaticModel {
       threads: threadCount(o.threads),
     };
     const concurrency = v.positiveInt(o.concurrency, 'concurrency', 64) ?? 1;
-    try {
+    return loadNative(caller, async () => {
       const native = await binding().NativeStaticModel.load(opts);
       return new StaticModel(native, concurrency);
-    } catch (e) {
-      throw withCallerStack(e, caller);
-    }
+    });
   }
 
   /** Embeds texts on native threads: one contiguous `texts.length × dim` matrix, in input order. */
@@ -119,24 +113,6 @@ export class StaticModel {
     const native = this.alive();
     const opts = encodeOptions(o);
     return this.queue.run((n) => native.countTokens(list, opts, n), callOptions(o));
-  }
-
-  /** Calls waiting and running on this model. */
-  counters(): Counters {
-    return this.queue.counters();
-  }
-
-  /** Frees the model (unmaps the table). Refused (MODEL_BUSY) while calls are queued or running. */
-  dispose(): void {
-    if (!this.native) return;
-    refuseWhenBusy(this.queue, 'the StaticModel');
-    this.native.dispose();
-    this.native = undefined;
-  }
-
-  private alive(): NativeStaticModel {
-    if (!this.native) throw winnowError('DISPOSED', 'this StaticModel has been disposed');
-    return this.native;
   }
 }
 

@@ -1,0 +1,85 @@
+/**
+ * What every model class shares: the native model, its call queue, `dispose()` and the DISPOSED check; and for the
+ * transformer classes, the session's properties and `counters()` with batch statistics.
+ */
+import type { NativeBatchStats } from './binding';
+import { noConstructor, winnowError } from './errors';
+import { CallQueue, Counters, ModelCounters, modelCounters, refuseWhenBusy, withCallerStack } from './queue';
+
+interface NativeModel {
+  dispose(): void;
+}
+
+export abstract class Model<N extends NativeModel> {
+  protected native: N | undefined;
+  protected readonly queue: CallQueue;
+
+  /** `className` names the class in errors ("this CrossEncoder has been disposed"). */
+  protected constructor(native: N, concurrency: number, private readonly className: string) {
+    noConstructor(native, className, `${className}.load(dir)`);
+    this.native = native;
+    this.queue = new CallQueue(concurrency);
+  }
+
+  /** Calls waiting and running on this model. */
+  counters(): Counters {
+    return this.queue.counters();
+  }
+
+  /** Frees the model. Refused (MODEL_BUSY) while calls are queued or running. */
+  dispose(): void {
+    if (!this.native) return;
+    refuseWhenBusy(this.queue, `the ${this.className}`);
+    this.native.dispose();
+    this.native = undefined;
+  }
+
+  /** The native model for a new call; DISPOSED after dispose(). */
+  protected alive(): N {
+    if (!this.native) throw winnowError('DISPOSED', `this ${this.className} has been disposed`);
+    return this.native;
+  }
+}
+
+interface NativeTransformer extends NativeModel {
+  info(): { maxLength: number; device: string; onnxPath: string; fusedLayerNorms: number; fusedAttentions: number };
+  batchStats(): NativeBatchStats;
+}
+
+/** CrossEncoder, SentenceEncoder and PruningEncoder: a model run by an ONNX Runtime session. */
+export abstract class TransformerModel<N extends NativeTransformer> extends Model<N> {
+  /** Effective maximum input length in tokens, special tokens included. */
+  readonly maxLength: number;
+  /** Device the model runs on ('cpu' or 'cuda:N'). */
+  readonly device: string;
+  /** The ONNX file that was loaded. */
+  readonly file: string;
+  /** Residual Add + layer norm pairs fused at load (see the `fuseLayerNorm` option). */
+  readonly fusedLayerNorms: number;
+  /** Self-attention blocks fused into one ONNX Runtime attention op each at load (see the `fuseAttention` option). */
+  readonly fusedAttentions: number;
+
+  protected constructor(native: N, concurrency: number, className: string) {
+    super(native, concurrency, className);
+    const info = native.info();
+    this.maxLength = info.maxLength;
+    this.device = info.device;
+    this.file = info.onnxPath;
+    this.fusedLayerNorms = info.fusedLayerNorms;
+    this.fusedAttentions = info.fusedAttentions;
+  }
+
+  /** Calls waiting and running on this model, and what it has run since it loaded (batches, rows, padding, shapes). */
+  override counters(): ModelCounters {
+    return modelCounters(this.queue, this.native);
+  }
+}
+
+/** Runs a native load; a failure carries the stack of `caller` (made where the user called load). */
+export async function loadNative<T>(caller: Error, load: () => Promise<T>): Promise<T> {
+  try {
+    return await load();
+  } catch (e) {
+    throw withCallerStack(e, caller);
+  }
+}
