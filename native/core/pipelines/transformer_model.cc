@@ -164,11 +164,10 @@ size_t TransformerModel::BatchRows() const {
 
 size_t TransformerModel::TokenBudget() const {
   if (options_.token_budget) return options_.token_budget;
-  // On a CPU, padding is pure waste and GEMMs of ~1k rows already run near full speed: small,
-  // length-sorted batches (bench: rank of 100 documents 2.0 s -> 0.84 s with MiniLM-L6 on 2 cores).
+  // On a CPU, padding is pure waste and GEMMs of ~1k rows already run near full speed: small, length-sorted
+  // batches (docs/benchmark.md).
   if (!session_ || session_->device() == "cpu") return kCpuTokenBudget;
-  // A GPU wants large batches (H200, XLM-R base: 128 short pairs per batch ran 1.28x faster than 32), but
-  // not 128 rows of 8k tokens. A batchSize the user set is honoured as sentence-transformers does: its
+  // A GPU wants large batches (measured faster on an H200, docs/benchmark.md), but not 128 rows of 8k tokens. A batchSize the user set is honoured as sentence-transformers does: its
   // batches of full-length rows fit.
   return options_.batch_size ? std::max(kGpuTokenBudget, options_.batch_size * max_length_) : kGpuTokenBudget;
 }

@@ -38,10 +38,9 @@ struct SessionConfig {
   // CUDA); kAll: any device and width, and quantized graphs when fuse_layer_norm is kAll too. The fused graph is
   // kept only when its outputs on a padded probe batch match the file as written.
   Fusion fuse_attention = Fusion::kAuto;
-  // Heads x head size from which kAuto leaves attention alone: at 384 (MiniLM, e5-small) the packed Q/K/V GEMM is
-  // 5-6 % faster; at 768 and 1024 (bge-reranker-base, bge-reranker-v2-m3 shapes) no gain was measurable, while
-  // fusing made loading 1.3-2x slower (the probe run; docs/benchmark.md). WINNOW_TEST_ATTENTION_AUTO_WIDTH moves
-  // it (tests).
+  // Heads x head size from which kAuto leaves attention alone: narrower blocks (MiniLM, e5-small) run faster fused;
+  // at 768 and wider no gain was measured while the probe run made loading slower (docs/benchmark.md).
+  // WINNOW_TEST_ATTENTION_AUTO_WIDTH moves it (tests).
   int64_t auto_attention_max_width = 768;
   // Fused blocks whose Q, K and V are projections of one input get them packed into one GEMM (com.microsoft
   // Attention); false keeps MultiHeadAttention over the projections as written. WINNOW_ATTENTION_PACK_QKV=0
