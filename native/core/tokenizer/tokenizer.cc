@@ -2,8 +2,12 @@
 // pre-tokenizer -> model -> truncation -> post-processor -> padding), bit-exact with HF tokenizers.
 #include "tokenizer/tokenizer.h"
 
-#include <fstream>
-#include <sstream>
+#include <cerrno>
+#include <cstring>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "tokenizer/added_vocabulary.h"
 #include "tokenizer/decoders.h"
@@ -306,6 +310,47 @@ Status TokenizerImpl::Load(const json& root) {
   return Status::Ok();
 }
 
+// Reads a whole regular file. A FIFO, device or socket is refused before any read (O_NONBLOCK keeps
+// the open of a FIFO without writer from blocking), as the model loaders refuse what they cannot map.
+StatusOr<std::string> ReadRegularFile(const std::string& path) {
+  auto fail = [&](const char* what, int err) {
+    return Status(codes::kIo, std::string(what) + " tokenizer file '" + path + "': " + std::strerror(err));
+  };
+  int fd;
+  do {
+    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) return fail("cannot open", errno);
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return fail("cannot stat", err);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return Status(codes::kIo, "tokenizer file '" + path + "' is not a regular file (" +
+                                  (S_ISDIR(st.st_mode) ? "a folder" : "a FIFO, socket or device") + ")");
+  }
+  std::string out;
+  out.resize(static_cast<size_t>(st.st_size));
+  size_t got = 0;
+  while (got < out.size()) {
+    const ssize_t n = ::read(fd, out.data() + got, out.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      ::close(fd);
+      return fail("cannot read", err);
+    }
+    if (n == 0) break;  // the file shrank while being read
+    got += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  out.resize(got);
+  return out;
+}
+
 }  // namespace
 
 StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromJson(std::string_view text) {
@@ -326,12 +371,8 @@ StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromJson(std::string_view text) 
 }
 
 StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromFile(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return Status(codes::kIo, "cannot open tokenizer file " + path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  if (f.bad()) return Status(codes::kIo, "cannot read tokenizer file " + path);
-  return FromJson(ss.str());
+  WINNOW_ASSIGN_OR_RETURN(std::string text, ReadRegularFile(path));
+  return FromJson(text);
 }
 
 void ByteOffsetsToUtf16(std::string_view text, std::vector<std::pair<uint32_t, uint32_t>>* offsets) {
