@@ -6,7 +6,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT, SHARED } from './helpers/reference';
+import { Tokenizer } from '../lib/index';
+import { FIXTURES, ROOT, SHARED } from './helpers/reference';
 
 // WINNOW_TEST_DIST points the child processes at another build (e.g. main's, to see these tests fail there).
 const DIST = process.env.WINNOW_TEST_DIST ?? path.join(ROOT, 'dist/cjs/index.js');
@@ -70,5 +71,64 @@ describe('Tokenizer.fromFile refuses what is not a regular file', () => {
   it('a regular file still loads', () => {
     const r = runChild(`const t = await winnow.Tokenizer.fromFile(${JSON.stringify(BERT)}); return Array.from(t.encode('hello world').ids);`);
     expect(r.out?.result).toEqual([101, 7592, 2088, 102]);
+  });
+});
+
+// tokenizer.json text of bert-base-uncased with `field` replaced by `depth` Sequences around `leaf`, built as a
+// string (JSON.stringify itself recurses too deep for 20,000 levels).
+const BERT_JSON = fs.readFileSync(BERT, 'utf8');
+const NESTABLE = [
+  { field: 'normalizer', key: 'normalizers', leaf: '{"type":"Lowercase"}' },
+  { field: 'pre_tokenizer', key: 'pretokenizers', leaf: '{"type":"Whitespace"}' },
+  { field: 'decoder', key: 'decoders', leaf: '{"type":"Fuse"}' },
+  { field: 'post_processor', key: 'processors', leaf: JSON.stringify(JSON.parse(BERT_JSON).post_processor) },
+] as const;
+function nested(field: string, key: string, leaf: string, depth: number): string {
+  const j = JSON.parse(BERT_JSON);
+  j[field] = '@@';
+  return JSON.stringify(j).replace('"@@"', `{"type":"Sequence","${key}":[`.repeat(depth) + leaf + ']}'.repeat(depth));
+}
+
+describe('deeply nested tokenizer.json', () => {
+  it.each(NESTABLE)('$field: 64 nested Sequences load, 65 are TOKENIZER_INVALID naming the JSON path', async ({ field, key, leaf }) => {
+    const ok = await Tokenizer.fromJSON(nested(field, key, leaf, 64));
+    expect(Array.from(ok.encode('Hello world').ids).length).toBeGreaterThan(0);
+    ok.dispose();
+    const err = await Tokenizer.fromJSON(nested(field, key, leaf, 65)).catch((e) => e);
+    expect(err.code).toBe('TOKENIZER_INVALID');
+    expect(err.message).toBe(`${field}${`.${key}[0]`.repeat(64)}: Sequence nested more than 64 levels deep`);
+  });
+
+  it.each(NESTABLE)('$field nested 20,000 deep: TOKENIZER_INVALID in a process that survives, memory bounded', ({ field, key, leaf }) => {
+    const file = path.join(tmp, `deep-${field}.json`);
+    fs.writeFileSync(file, nested(field, key, leaf, 20000));
+    const r = runChild(`return await winnow.Tokenizer.fromFile(${JSON.stringify(file)}).then(() => 'loaded');`, {
+      addressSpaceBytes: 3 * 2 ** 30,
+    });
+    expect(r.signal, r.stderr).toBeNull();
+    expect(r.out?.error?.code, JSON.stringify(r.out)).toBe('TOKENIZER_INVALID');
+    expect(r.out.error.message).toMatch(new RegExp(`^${field}(\\.${key}(\\[0\\])?)+: JSON nested more than 160 levels deep$`));
+  });
+
+  it('a CrossEncoder whose tokenizer.json nests 20,000 deep fails to load with TOKENIZER_INVALID', () => {
+    const dir = path.join(tmp, 'deep-model');
+    fs.cpSync(path.join(FIXTURES, 'bert-ce-tiny'), dir, { recursive: true });
+    const tj = fs.readFileSync(path.join(dir, 'tokenizer.json'), 'utf8');
+    const j = JSON.parse(tj);
+    j.normalizer = '@@';
+    fs.writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify(j).replace('"@@"', '{"type":"Sequence","normalizers":['.repeat(20000) + '{"type":"Lowercase"}' + ']}'.repeat(20000)));
+    const r = runChild(`return await winnow.CrossEncoder.load(${JSON.stringify(dir)}).then(() => 'loaded');`, { addressSpaceBytes: 4 * 2 ** 30 });
+    expect(r.signal, r.stderr).toBeNull();
+    expect(r.out?.error?.code, JSON.stringify(r.out)).toBe('TOKENIZER_INVALID');
+    expect(r.out.error.message).toMatch(/normalizer(\.normalizers(\[0\])?)+: JSON nested more than 160 levels deep/);
+  });
+
+  it('any JSON nested past 160 levels is refused while parsing, with its path', async () => {
+    const j = JSON.parse(BERT_JSON);
+    j.extra = { list: [1, '@@'] };
+    const text = JSON.stringify(j).replace('"@@"', '['.repeat(100000) + ']'.repeat(100000));
+    const err = await Tokenizer.fromJSON(text).catch((e) => e);
+    expect(err.code).toBe('TOKENIZER_INVALID');
+    expect(err.message).toBe(`extra.list[1]${'[0]'.repeat(157)}: JSON nested more than 160 levels deep`);
   });
 });

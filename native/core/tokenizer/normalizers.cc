@@ -354,7 +354,7 @@ StatusOr<std::unique_ptr<Regex>> LoadPattern(const nlohmann::json& j, const std:
   return InvalidAt(path, "expected {\"String\": ...} or {\"Regex\": ...}");
 }
 
-StatusOr<std::unique_ptr<Normalizer>> LoadNormalizer(const nlohmann::json& j, const std::string& path) {
+StatusOr<std::unique_ptr<Normalizer>> LoadNormalizer(const nlohmann::json& j, const std::string& path, int depth) {
   using namespace json_util;
   std::string type;
   WINNOW_RETURN_IF_ERROR(GetType(j, path, &type));
@@ -393,12 +393,13 @@ StatusOr<std::unique_ptr<Normalizer>> LoadNormalizer(const nlohmann::json& j, co
     return std::unique_ptr<Normalizer>(new ReplaceNormalizer(std::move(re), std::move(content)));
   }
   if (type == "Sequence") {
+    WINNOW_RETURN_IF_ERROR(CheckSequenceDepth(depth, path));
     const json* arr = Find(j, "normalizers");
     const std::string apath = Key(path, "normalizers");
     if (!arr || !arr->is_array()) return InvalidAt(apath, "expected an array");
     std::vector<std::unique_ptr<Normalizer>> seq;
     for (size_t i = 0; i < arr->size(); ++i) {
-      WINNOW_ASSIGN_OR_RETURN(std::unique_ptr<Normalizer> n, LoadNormalizer((*arr)[i], Index(apath, i)));
+      WINNOW_ASSIGN_OR_RETURN(std::unique_ptr<Normalizer> n, LoadNormalizer((*arr)[i], Index(apath, i), depth + 1));
       seq.push_back(std::move(n));
     }
     return std::unique_ptr<Normalizer>(new SequenceNormalizer(std::move(seq)));

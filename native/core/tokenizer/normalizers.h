@@ -19,6 +19,7 @@ class Normalizer {
 };
 
 // `j` is the normalizer object (not null), `path` its JSON path.
-StatusOr<std::unique_ptr<Normalizer>> LoadNormalizer(const nlohmann::json& j, const std::string& path);
+// `depth`: how many Sequence normalizers enclose `j` (refused beyond json_util::kMaxSequenceDepth).
+StatusOr<std::unique_ptr<Normalizer>> LoadNormalizer(const nlohmann::json& j, const std::string& path, int depth = 0);
 
 }  // namespace winnow::tok

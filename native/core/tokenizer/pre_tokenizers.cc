@@ -210,7 +210,7 @@ Status ParseSplitBehavior(const nlohmann::json& v, const std::string& path, Spli
   return Status::Ok();
 }
 
-StatusOr<std::unique_ptr<PreTokenizer>> LoadPreTokenizer(const nlohmann::json& j, const std::string& path) {
+StatusOr<std::unique_ptr<PreTokenizer>> LoadPreTokenizer(const nlohmann::json& j, const std::string& path, int depth) {
   using namespace json_util;
   std::string type;
   WINNOW_RETURN_IF_ERROR(GetType(j, path, &type));
@@ -251,12 +251,13 @@ StatusOr<std::unique_ptr<PreTokenizer>> LoadPreTokenizer(const nlohmann::json& j
     return std::unique_ptr<PreTokenizer>(new SplitPreTokenizer(std::move(re), b, invert));
   }
   if (type == "Sequence") {
+    WINNOW_RETURN_IF_ERROR(CheckSequenceDepth(depth, path));
     const json* arr = Find(j, "pretokenizers");
     const std::string apath = Key(path, "pretokenizers");
     if (!arr || !arr->is_array()) return InvalidAt(apath, "expected an array");
     std::vector<std::unique_ptr<PreTokenizer>> seq;
     for (size_t i = 0; i < arr->size(); ++i) {
-      WINNOW_ASSIGN_OR_RETURN(std::unique_ptr<PreTokenizer> t, LoadPreTokenizer((*arr)[i], Index(apath, i)));
+      WINNOW_ASSIGN_OR_RETURN(std::unique_ptr<PreTokenizer> t, LoadPreTokenizer((*arr)[i], Index(apath, i), depth + 1));
       seq.push_back(std::move(t));
     }
     return std::unique_ptr<PreTokenizer>(new SequencePreTokenizer(std::move(seq)));

@@ -18,7 +18,8 @@ class PreTokenizer {
   virtual Status PreTokenize(PreTokenizedString* s) const = 0;
 };
 
-StatusOr<std::unique_ptr<PreTokenizer>> LoadPreTokenizer(const nlohmann::json& j, const std::string& path);
+// `depth`: how many Sequence pre-tokenizers enclose `j` (refused beyond json_util::kMaxSequenceDepth).
+StatusOr<std::unique_ptr<PreTokenizer>> LoadPreTokenizer(const nlohmann::json& j, const std::string& path, int depth = 0);
 
 // Parses "Removed" / "Isolated" / ... ; `path` names the value.
 Status ParseSplitBehavior(const nlohmann::json& v, const std::string& path, SplitBehavior* out);

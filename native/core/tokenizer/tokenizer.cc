@@ -310,6 +310,63 @@ Status TokenizerImpl::Load(const json& root) {
   return Status::Ok();
 }
 
+// Containers nest at most this deep in a tokenizer.json; real files stay under 16 levels and
+// kMaxSequenceDepth Sequences take two levels each.
+constexpr int kMaxJsonDepth = 2 * json_util::kMaxSequenceDepth + 32;
+
+// Thrown from the parser callback to stop at the first container nested too deep.
+struct TooDeep {
+  std::string path;
+};
+
+// json::parse with the nesting bounded: the parse stops at the first container opened deeper than
+// kMaxJsonDepth, and the error names its JSON path (kept as a stack of keys / indices).
+Status ParseJson(std::string_view text, json* root) {
+  struct Frame {
+    bool array;
+    size_t index;
+    std::string key;
+  };
+  std::vector<Frame> frames;
+  auto path = [&frames]() {
+    std::string p;
+    for (const Frame& f : frames) p = f.array ? json_util::Index(p, f.index) : json_util::Key(p, f.key.c_str());
+    return p.empty() ? std::string("$") : p;
+  };
+  auto next_in_array = [&frames]() {
+    if (!frames.empty() && frames.back().array) ++frames.back().index;
+  };
+  auto on_event = [&](int depth, json::parse_event_t ev, json& parsed) {
+    switch (ev) {
+      case json::parse_event_t::object_start:
+      case json::parse_event_t::array_start:
+        if (depth >= kMaxJsonDepth) throw TooDeep{path()};
+        frames.push_back(Frame{ev == json::parse_event_t::array_start, 0, {}});
+        break;
+      case json::parse_event_t::key:
+        frames.back().key = parsed.get_ref<const std::string&>();
+        break;
+      case json::parse_event_t::object_end:
+      case json::parse_event_t::array_end:
+        frames.pop_back();
+        next_in_array();
+        break;
+      case json::parse_event_t::value:
+        next_in_array();
+        break;
+    }
+    return true;
+  };
+  try {
+    *root = json::parse(text.begin(), text.end(), on_event);
+  } catch (const TooDeep& e) {
+    return InvalidAt(e.path, "JSON nested more than " + std::to_string(kMaxJsonDepth) + " levels deep");
+  } catch (const std::exception& e) {
+    return Status(codes::kTokenizerInvalid, std::string("$: not valid JSON: ") + e.what());
+  }
+  return Status::Ok();
+}
+
 // Reads a whole regular file. A FIFO, device or socket is refused before any read (O_NONBLOCK keeps
 // the open of a FIFO without writer from blocking), as the model loaders refuse what they cannot map.
 StatusOr<std::string> ReadRegularFile(const std::string& path) {
@@ -355,11 +412,7 @@ StatusOr<std::string> ReadRegularFile(const std::string& path) {
 
 StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromJson(std::string_view text) {
   json root;
-  try {
-    root = json::parse(text.begin(), text.end());
-  } catch (const std::exception& e) {
-    return Status(codes::kTokenizerInvalid, std::string("$: not valid JSON: ") + e.what());
-  }
+  WINNOW_RETURN_IF_ERROR(ParseJson(text, &root));
   auto t = std::make_unique<TokenizerImpl>();
   try {
     WINNOW_RETURN_IF_ERROR(t->Load(root));
