@@ -132,3 +132,98 @@ describe('deeply nested tokenizer.json', () => {
     expect(err.message).toBe(`extra.list[1]${'[0]'.repeat(157)}: JSON nested more than 160 levels deep`);
   });
 });
+
+describe('padding and truncation lengths are bounded (1,048,576 tokens)', () => {
+  let tok: Tokenizer;
+  beforeAll(async () => {
+    tok = await Tokenizer.fromFile(BERT);
+  });
+  afterAll(() => tok.dispose());
+
+  it.each([
+    ['padToLength', 2 ** 53 - 1],
+    ['padToLength', 1_048_577],
+    ['padToMultipleOf', 4_000_000_000],
+    ['maxLength', 2 ** 40],
+    ['stride', 1_048_577],
+  ])('%s: %d is a RangeError INVALID_ARGUMENT before anything is allocated', (option, value) => {
+    let err: any;
+    try {
+      tok.encode('hi', undefined, { [option]: value });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(RangeError);
+    expect(err.code).toBe('INVALID_ARGUMENT');
+    const range = option === 'stride' ? 'an integer between 0 and 1048576' : 'an integer between 1 and 1048576';
+    expect(err.message).toBe(`Expected ${range} for ${option} but received ${value} of type number`);
+  });
+
+  it('the bound itself is accepted', () => {
+    const e = tok.encode('hi', undefined, { padToLength: 1_048_576 });
+    expect(e.ids.length).toBe(1_048_576);
+    expect(Array.from(e.ids.subarray(0, 4))).toEqual([101, 7632, 102, 0]);
+  });
+
+  it('encodeBatch rejects the same values', async () => {
+    await expect(tok.encodeBatch(['hi'], { padToMultipleOf: 4_000_000_000 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+
+  it('padToLength 2**53-1: the process survives with INVALID_ARGUMENT, also when the native call is reached directly', () => {
+    const r = runChild(`
+      const t = await winnow.Tokenizer.fromFile(${JSON.stringify(BERT)});
+      const out = [];
+      const attempt = (f) => { try { f(); out.push('no error'); } catch (e) { out.push([e.name, e.code, e.message]); } };
+      attempt(() => t.encode('hi', undefined, { padToLength: 2 ** 53 - 1 }));
+      // The native side checks again (its callers are not only lib/tokenizer.ts).
+      attempt(() => t.native.encode('hi', null, { padding: true, padToLength: 2 ** 53 - 1 }));
+      attempt(() => t.native.encode('hi', null, { padding: true, padToMultipleOf: 1e300 }));
+      attempt(() => t.native.encode('hi', null, { maxLength: -1 }));
+      return out;`);
+    expect(r.signal, r.stderr).toBeNull();
+    const [ts, ...native] = r.out?.result ?? [];
+    expect(ts?.slice(0, 2)).toEqual(['RangeError', 'INVALID_ARGUMENT']);
+    expect(native).toEqual([
+      ['RangeError', 'INVALID_ARGUMENT', 'Expected an integer between 0 and 1048576 for padToLength but received 9.0072e+15 of type number'],
+      ['RangeError', 'INVALID_ARGUMENT', 'Expected an integer between 0 and 1048576 for padToMultipleOf but received 1e+300 of type number'],
+      ['RangeError', 'INVALID_ARGUMENT', 'Expected an integer between 0 and 1048576 for maxLength but received -1 of type number'],
+    ]);
+  });
+
+  it.each([
+    ['padding.pad_to_multiple_of', (j: any) => (j.padding = { strategy: 'BatchLongest', pad_to_multiple_of: 4_000_000_000, pad_id: 0 })],
+    ['padding.strategy.Fixed', (j: any) => (j.padding = { strategy: { Fixed: 2_000_000 }, pad_id: 0 })],
+    ['truncation.max_length', (j: any) => (j.truncation = { max_length: 3_000_000_000, stride: 0 })],
+  ])('tokenizer.json %s beyond the bound is TOKENIZER_INVALID at load', async (where, edit) => {
+    const j = JSON.parse(BERT_JSON);
+    edit(j);
+    const err = await Tokenizer.fromJSON(JSON.stringify(j)).catch((e) => e);
+    expect(err.code).toBe('TOKENIZER_INVALID');
+    expect(err.message).toMatch(new RegExp(`^${where.replace(/\./g, '\\.')}: value \\d+ is out of range \\(at most 1048576\\)$`));
+  });
+
+  it('a tokenizer.json pad_to_multiple_of of 4e9 no longer drives encodeBatch({ padding: true }) to many GB', () => {
+    const file = path.join(tmp, 'pad-multiple.json');
+    const j = JSON.parse(BERT_JSON);
+    j.padding = { strategy: 'BatchLongest', direction: 'Right', pad_to_multiple_of: 4_000_000_000, pad_id: 0, pad_type_id: 0, pad_token: '[PAD]' };
+    fs.writeFileSync(file, JSON.stringify(j));
+    const r = runChild(`
+      const t = await winnow.Tokenizer.fromFile(${JSON.stringify(file)});
+      const e = await t.encodeBatch(['hi', 'there'], { padding: true });
+      return e.map((x) => x.ids.length);`, { addressSpaceBytes: 3 * 2 ** 30 });
+    expect(r.signal, r.stderr).toBeNull();
+    expect(r.out?.error?.code, JSON.stringify(r.out)).toBe('TOKENIZER_INVALID');
+  });
+});
+
+describe('no C++ exception escapes a synchronous native call', () => {
+  it('an allocation failure inside encode() is INTERNAL "out of memory", and the process lives on', () => {
+    const r = runChild(`
+      const t = await winnow.Tokenizer.fromFile(${JSON.stringify(BERT)});
+      let first;
+      try { t.encode('ab '.repeat(5e7)); first = 'no error'; } catch (e) { first = [e.code, e.message]; }
+      return [first, Array.from(t.encode('hello world').ids)];`, { addressSpaceBytes: 1.5 * 2 ** 30 });
+    expect(r.signal, r.stderr).toBeNull();
+    expect(r.out?.result, JSON.stringify(r.out) + r.stderr).toEqual([['INTERNAL', 'out of memory'], [101, 7592, 2088, 102]]);
+  });
+});

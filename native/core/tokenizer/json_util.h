@@ -65,7 +65,7 @@ inline Status GetUint(const json& j, const char* key, const std::string& path, u
   if (!v->is_number_integer() || (v->is_number_integer() && !v->is_number_unsigned() && v->get<int64_t>() < 0))
     return InvalidAt(Key(path, key), std::string("expected a non-negative integer, got ") + v->dump());
   uint64_t x = v->get<uint64_t>();
-  if (x > max) return InvalidAt(Key(path, key), "value " + std::to_string(x) + " is out of range");
+  if (x > max) return InvalidAt(Key(path, key), "value " + std::to_string(x) + " is out of range (at most " + std::to_string(max) + ")");
   *out = x;
   return Status::Ok();
 }

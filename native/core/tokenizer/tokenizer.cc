@@ -23,6 +23,19 @@ namespace {
 
 using json_util::json;
 
+// Options come from callers and pipelines; bounded here, before padding allocates anything.
+Status CheckLengthSettings(const EncodeOptions& opts) {
+  auto check = [](size_t v, const char* what) {
+    if (v <= kMaxLengthSetting) return Status::Ok();
+    return Status(codes::kInvalidArgument, std::string(what) + " (" + std::to_string(v) + ") is larger than " +
+                                               std::to_string(kMaxLengthSetting) + " tokens");
+  };
+  WINNOW_RETURN_IF_ERROR(check(opts.truncation.max_length, "truncation max_length"));
+  if (!opts.padding.enabled) return Status::Ok();
+  WINNOW_RETURN_IF_ERROR(check(opts.padding.length, "padding length"));
+  return check(opts.padding.pad_to_multiple_of, "pad_to_multiple_of");
+}
+
 class TokenizerImpl final : public Tokenizer {
  public:
   Status Load(const json& root);
@@ -60,6 +73,7 @@ class TokenizerImpl final : public Tokenizer {
   }
 
   Status PostProcess(Encoding first, Encoding* pair, const EncodeOptions& opts, Encoding* out) const override {
+    WINNOW_RETURN_IF_ERROR(CheckLengthSettings(opts));
     std::optional<Encoding> second;
     if (pair) {
       second = *pair;
@@ -243,7 +257,7 @@ Status TokenizerImpl::LoadTruncation(const json& j) {
   TruncationOptions t;
   t.keep_overflowing = true;
   uint64_t v = 0;
-  WINNOW_RETURN_IF_ERROR(GetUint(j, "max_length", path, &v, /*required=*/true));
+  WINNOW_RETURN_IF_ERROR(GetUint(j, "max_length", path, &v, /*required=*/true, kMaxLengthSetting));
   t.max_length = v;
   v = 0;
   WINNOW_RETURN_IF_ERROR(GetUint(j, "stride", path, &v));
@@ -270,7 +284,7 @@ Status TokenizerImpl::LoadPadding(const json& j) {
       p.length = 0;
     } else if (st->is_object() && st->contains("Fixed")) {
       uint64_t n = 0;
-      WINNOW_RETURN_IF_ERROR(GetUint(*st, "Fixed", Key(path, "strategy"), &n, true));
+      WINNOW_RETURN_IF_ERROR(GetUint(*st, "Fixed", Key(path, "strategy"), &n, true, kMaxLengthSetting));
       p.length = n;
     } else {
       return InvalidAt(Key(path, "strategy"), "expected \"BatchLongest\" or {\"Fixed\": n}");
@@ -278,7 +292,7 @@ Status TokenizerImpl::LoadPadding(const json& j) {
   }
   WINNOW_RETURN_IF_ERROR(ParseDirection(j, "direction", path, &p.direction));
   uint64_t v = 0;
-  WINNOW_RETURN_IF_ERROR(GetUint(j, "pad_to_multiple_of", path, &v));
+  WINNOW_RETURN_IF_ERROR(GetUint(j, "pad_to_multiple_of", path, &v, false, kMaxLengthSetting));
   p.pad_to_multiple_of = v;
   if (const json* id = Find(j, "pad_id")) WINNOW_RETURN_IF_ERROR(ToId(*id, Key(path, "pad_id"), &p.pad_id));
   if (const json* id = Find(j, "pad_type_id")) WINNOW_RETURN_IF_ERROR(ToId(*id, Key(path, "pad_type_id"), &p.pad_type_id));

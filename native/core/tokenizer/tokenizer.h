@@ -39,6 +39,11 @@ struct Encoding {
   size_t size() const { return ids.size(); }
 };
 
+// Largest padding length, pad_to_multiple_of and truncation max_length accepted, from callers
+// (INVALID_ARGUMENT) and from tokenizer.json (TOKENIZER_INVALID): well above any model's context,
+// and small enough that padding to it allocates a bounded few MB per encoding.
+inline constexpr size_t kMaxLengthSetting = size_t{1} << 20;
+
 enum class TruncationStrategy { kLongestFirst, kOnlyFirst, kOnlySecond };
 enum class Direction { kRight, kLeft };
 
