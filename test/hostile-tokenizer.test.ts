@@ -3,10 +3,13 @@
 // must end with a coded error or the right result.
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Tokenizer } from '../lib/index';
+// @ts-ignore -- plain ESM helper without types
+import { charToUtf16 } from './helpers/offsets.mjs';
 import { FIXTURES, ROOT, SHARED } from './helpers/reference';
 
 // WINNOW_TEST_DIST points the child processes at another build (e.g. main's, to see these tests fail there).
@@ -225,5 +228,48 @@ describe('no C++ exception escapes a synchronous native call', () => {
       return [first, Array.from(t.encode('hello world').ids)];`, { addressSpaceBytes: 1.5 * 2 ** 30 });
     expect(r.signal, r.stderr).toBeNull();
     expect(r.out?.result, JSON.stringify(r.out) + r.stderr).toEqual([['INTERNAL', 'out of memory'], [101, 7592, 2088, 102]]);
+  });
+});
+
+describe('long runs without a split point stay linear, with the reference ids and offsets', () => {
+  const require_ = createRequire(__filename);
+  const hf = require_('tokenizers');
+  const PATHOLOGICAL: [string, string][] = [
+    ['emoji + ZWJ x 100k', '😀\u200d'.repeat(100_000)],
+    ['80k combining marks', 'a' + '\u0301'.repeat(80_000)],
+    ['one letter x 200k', 'a'.repeat(200_000)],
+    ['CJK x 50k between words', 'start ' + '語'.repeat(50_000) + ' end'],
+  ];
+
+  it.each(['modernbert-base', 't5-small', 'bert-base-uncased'])('%s: ids and offsets equal tokenizers', async (name) => {
+    const file = path.join(SHARED, 'tokenizers', name, 'tokenizer.json');
+    const ours = await Tokenizer.fromFile(file);
+    const ref = hf.Tokenizer.fromFile(file);
+    for (const [what, text] of PATHOLOGICAL) {
+      const a = ours.encode(text);
+      const b = await ref.encode(text);
+      const conv = charToUtf16(text);
+      const seq = b.getSequenceIds();
+      const refOffsets = (b.getOffsets() as number[][]).flatMap(([s, e], k) => (seq[k] === null ? [s, e] : [conv(s), conv(e)]));
+      // First difference (-1: none); a deep toEqual of half a million numbers is slow to diff.
+      const firstDiff = (x: ArrayLike<number>, y: number[]) => (x.length !== y.length ? -2 : Array.prototype.findIndex.call(x, (v: number, i: number) => v !== y[i]));
+      expect(firstDiff(a.ids, b.getIds()), `${what}: ids`).toBe(-1);
+      expect(firstDiff(a.offsets, refOffsets), `${what}: offsets`).toBe(-1);
+    }
+    ours.dispose();
+  });
+
+  it('1M combining marks encode in a child process that finishes (the offset conversion rescanned the text per token)', async () => {
+    const file = path.join(SHARED, 'tokenizers/modernbert-base/tokenizer.json');
+    const r = runChild(`
+      const t = await winnow.Tokenizer.fromFile(${JSON.stringify(file)});
+      const e = t.encode('a' + '\\u0301'.repeat(1_000_000));
+      return [e.ids.length, Array.from(e.offsets.subarray(-4, -2))];`, { timeoutMs: 60_000 });
+    expect(r.signal, 'timed out or crashed').toBeNull();
+    const ref = await hf.Tokenizer.fromFile(file).encode('a' + '\u0301'.repeat(1_000_000));
+    // All BMP: the reference's code-point offsets are UTF-16 offsets. The last token before the closing special
+    // token:
+    const refOffsets = ref.getOffsets();
+    expect(r.out?.result).toEqual([ref.getIds().length, refOffsets[refOffsets.length - 2]]);
   });
 });

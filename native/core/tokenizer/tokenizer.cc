@@ -446,9 +446,14 @@ void ByteOffsetsToUtf16(std::string_view text, std::vector<std::pair<uint32_t, u
   size_t byte_pos = 0;
   uint32_t u16_pos = 0;
   auto convert = [&](uint32_t b) -> uint32_t {
-    if (b < byte_pos) {
-      byte_pos = 0;
-      u16_pos = 0;
+    // Offsets are not monotonic (byte-level tokens inside one char all span that char): step back
+    // char by char from the last position instead of rescanning from the start, which made long
+    // runs of multi-byte chars quadratic.
+    while (byte_pos > b) {
+      size_t p = byte_pos - 1;
+      while (p > 0 && (static_cast<unsigned char>(text[p]) & 0xC0) == 0x80) --p;
+      u16_pos -= byte_pos - p == 4 ? 2 : 1;
+      byte_pos = p;
     }
     // A position inside a char (byte-level offsets trimmed by a post-processor can end there)
     // maps to that char's start, as the reference's byte -> char conversion does.
