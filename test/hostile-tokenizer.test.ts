@@ -273,3 +273,47 @@ describe('long runs without a split point stay linear, with the reference ids an
     expect(r.out?.result).toEqual([ref.getIds().length, refOffsets[refOffsets.length - 2]]);
   });
 });
+
+describe('regular expression limits', () => {
+  const require_ = createRequire(__filename);
+  const hf = require_('tokenizers');
+  const splitTokenizer = (pattern: string, normalizer: unknown = null) => ({
+    version: '1.0', added_tokens: [], normalizer, post_processor: null, decoder: null,
+    pre_tokenizer: { type: 'Sequence', pretokenizers: [{ type: 'WhitespaceSplit' }, { type: 'Split', pattern: { Regex: pattern }, behavior: 'Isolated', invert: false }] },
+    model: { type: 'WordLevel', unk_token: '[UNK]', vocab: { '[UNK]': 0, a: 1, b: 2, x: 3 } },
+  });
+
+  it('a Split pattern (?:a|b)* on 1 MB of text works and equals tokenizers', async () => {
+    const j = splitTokenizer('(?:a|b)*');
+    const text = 'ab'.repeat(500_000) + ' a b ' + 'ba'.repeat(1000);
+    const ours = (await Tokenizer.fromJSON(JSON.stringify(j))).encode(text);
+    const file = path.join(tmp, 'split-ab.json');
+    fs.writeFileSync(file, JSON.stringify(j));
+    const ref = await hf.Tokenizer.fromFile(file).encode(text);
+    expect(Array.from(ours.ids)).toEqual(ref.getIds());
+    expect(Array.from(ours.offsets)).toEqual(ref.getOffsets().flat());
+  });
+
+  it('a pattern that backtracks exponentially is TOKENIZER_INVALID naming the pattern and its JSON path', async () => {
+    const tok = await Tokenizer.fromJSON(JSON.stringify(splitTokenizer('(x+x+)+[yz]')));
+    expect(Array.from(tok.encode('xy xxy').ids)).toEqual([0, 0]);
+    let err: any;
+    try {
+      tok.encode('x'.repeat(40));
+    } catch (e) {
+      err = e;
+    }
+    expect(err?.code).toBe('TOKENIZER_INVALID');
+    expect(err.message).toBe(
+      'pre_tokenizer.pretokenizers[1].pattern.Regex: the regular expression "(x+x+)+[yz]" backtracks past Winnow\'s limits on a text of 40 bytes (match limit exceeded)',
+    );
+    await expect(tok.encodeBatch(['fine', 'x'.repeat(40)])).rejects.toMatchObject({ code: 'TOKENIZER_INVALID' });
+  });
+
+  it('the same in a Replace normalizer names the normalizer path', async () => {
+    const tok = await Tokenizer.fromJSON(JSON.stringify(splitTokenizer('a', { type: 'Sequence', normalizers: [{ type: 'Lowercase' }, { type: 'Replace', pattern: { Regex: '(x|xx)+[yz]' }, content: 'a' }] })));
+    expect(() => tok.encode('x'.repeat(40))).toThrow(
+      'normalizer.normalizers[1].pattern.Regex: the regular expression "(x|xx)+[yz]" backtracks past Winnow\'s limits on a text of 40 bytes (match limit exceeded)',
+    );
+  });
+});
