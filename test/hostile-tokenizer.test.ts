@@ -317,3 +317,34 @@ describe('regular expression limits', () => {
     );
   });
 });
+
+describe('a document that truncation cuts is tokenized only as far as it is kept', () => {
+  const doc = (n: number) => `'lorem ipsum dolor sit amet, consectetur adipiscing elit. '.repeat(${n})`;
+
+  it('CrossEncoder.rank scores a 100 MB document under a 2 GB address-space limit, as its first 57 kB', () => {
+    const r = runChild(`
+      const ce = await winnow.CrossEncoder.load(${JSON.stringify(path.join(FIXTURES, 'bert-ce-tiny'))});
+      const long = ${doc(1_800_000)};
+      const [big] = await ce.rank('what is lorem ipsum', [long]);
+      const [small] = await ce.rank('what is lorem ipsum', [long.slice(0, 57_000)]);
+      return [long.length, big.score, small.score];`, { addressSpaceBytes: 2 * 2 ** 30 });
+    expect(r.signal, r.stderr).toBeNull();
+    const [length, big, small] = r.out?.result ?? [];
+    expect(length, JSON.stringify(r.out)).toBe(102_600_000);
+    expect(Number.isFinite(big)).toBe(true);
+    expect(big).toBe(small);
+  });
+
+  it('SentenceEncoder.encode embeds a 100 MB text under a 2 GB address-space limit, as its first 57 kB', () => {
+    const r = runChild(`
+      const enc = await winnow.SentenceEncoder.load(${JSON.stringify(path.join(FIXTURES, 'e5-tiny-sentence-embedding'))});
+      const long = ${doc(1_800_000)};
+      const big = await enc.encode([long]);
+      const small = await enc.encode([long.slice(0, 57_000)]);
+      return [Array.from(big.row(0)), Array.from(small.row(0))];`, { addressSpaceBytes: 2 * 2 ** 30 });
+    expect(r.signal, r.stderr).toBeNull();
+    const [big, small] = r.out?.result ?? [];
+    expect(big?.length, JSON.stringify(r.out)?.slice(0, 300)).toBeGreaterThan(0);
+    expect(big).toEqual(small);
+  });
+});
