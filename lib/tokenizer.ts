@@ -33,17 +33,24 @@ export interface EncodeBatchOptions extends EncodeOptions, CallOptions {
   threads?: number;
 }
 
+/**
+ * Largest maxLength, stride, padToLength and padToMultipleOf (tokens), as the native side bounds them (docs/api.md,
+ * Limits): far above any model's context, small enough that padding to it cannot exhaust memory.
+ */
+export const MAX_LENGTH_SETTING = 1_048_576;
+
 function checkEncodeOptions(options: unknown, where: string, extra: readonly string[] = []): EncodeOptions {
   const o = v.optionsObject<EncodeOptions>(options, where, [...ENCODE_OPTIONS, 'signal', 'onProgress', ...extra]);
   v.bool(o.addSpecialTokens, 'addSpecialTokens');
-  v.positiveInt(o.maxLength, 'maxLength');
+  v.positiveInt(o.maxLength, 'maxLength', MAX_LENGTH_SETTING);
   v.oneOf(o.truncation, 'truncation', ['longest_first', 'only_first', 'only_second'] as const);
   v.oneOf(o.truncationSide, 'truncationSide', ['left', 'right'] as const);
-  v.nonNegativeInt(o.stride, 'stride');
+  if ((v.nonNegativeInt(o.stride, 'stride') ?? 0) > MAX_LENGTH_SETTING)
+    throw invalidArgument(`an integer between 0 and ${MAX_LENGTH_SETTING}`, 'stride', o.stride, 'range');
   v.bool(o.returnOverflowing, 'returnOverflowing');
   v.bool(o.padding, 'padding');
-  v.positiveInt(o.padToLength, 'padToLength');
-  v.positiveInt(o.padToMultipleOf, 'padToMultipleOf');
+  v.positiveInt(o.padToLength, 'padToLength', MAX_LENGTH_SETTING);
+  v.positiveInt(o.padToMultipleOf, 'padToMultipleOf', MAX_LENGTH_SETTING);
   v.oneOf(o.paddingSide, 'paddingSide', ['left', 'right'] as const);
   const named = (['padToLength', 'padToMultipleOf', 'paddingSide'] as const).find((k) => o[k] !== undefined);
   if (named && o.padding === false) throw invalidArgument(`true or no padding option (${named} is given)`, 'padding', o.padding, 'range');

@@ -1,7 +1,10 @@
 #include <napi.h>
 
 #include <atomic>
+#include <cmath>
 #include <cstring>
+#include <new>
+#include <sstream>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -16,18 +19,47 @@ namespace winnow::binding {
 
 namespace {
 
+// Runs a synchronous entry point so that no C++ exception but a Napi::Error (already a JS error)
+// leaves it: an allocation failure or another std exception becomes a coded error, not std::terminate.
+template <class Fn>
+Napi::Value WithCodedErrors(Napi::Env env, Fn&& fn) {
+  try {
+    return fn();
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const std::bad_alloc&) {
+    ThrowStatus(env, Status(codes::kInternal, "out of memory"));
+  } catch (const std::exception& e) {
+    ThrowStatus(env, Status(codes::kInternal, e.what()));
+  }
+}
+
+// A token count option. lib/tokenizer.ts validated it already; checked again before the cast (a double
+// out of size_t's range does not convert) against the core's bound.
+size_t GetCount(const Napi::Object& o, const char* key) {
+  const double d = GetNumber(o, key, 0);
+  if (!(d >= 0 && d <= static_cast<double>(tok::kMaxLengthSetting) && d == std::floor(d))) {
+    std::ostringstream v;
+    v << d;
+    ThrowStatus(o.Env(), Status(codes::kInvalidArgument, "Expected an integer between 0 and " +
+                                                             std::to_string(tok::kMaxLengthSetting) + " for " + key +
+                                                             " but received " + v.str() + " of type number"));
+  }
+  return static_cast<size_t>(d);
+}
+
 tok::EncodeOptions ReadEncodeOptions(const Napi::Value& v, const tok::Tokenizer& t) {
   tok::EncodeOptions opts;
   if (!v.IsObject()) return opts;
   Napi::Object o = v.As<Napi::Object>();
   opts.add_special_tokens = GetBool(o, "addSpecialTokens", true);
-  opts.truncation.max_length = static_cast<size_t>(GetNumber(o, "maxLength", 0));
+  opts.truncation.max_length = GetCount(o, "maxLength");
   std::string strategy = GetString(o, "truncation", "longest_first");
   opts.truncation.strategy = strategy == "only_first"    ? tok::TruncationStrategy::kOnlyFirst
                              : strategy == "only_second" ? tok::TruncationStrategy::kOnlySecond
                                                          : tok::TruncationStrategy::kLongestFirst;
   opts.truncation.direction = GetString(o, "truncationSide", "right") == "left" ? tok::Direction::kLeft : tok::Direction::kRight;
-  opts.truncation.stride = static_cast<size_t>(GetNumber(o, "stride", 0));
+  opts.truncation.stride = GetCount(o, "stride");
   opts.truncation.keep_overflowing = GetBool(o, "returnOverflowing", false);
   Napi::Value padding = o.Get("padding");
   if (padding.IsBoolean() && padding.As<Napi::Boolean>().Value()) {
@@ -35,9 +67,8 @@ tok::EncodeOptions ReadEncodeOptions(const Napi::Value& v, const tok::Tokenizer&
     if (auto def = t.DefaultPadding()) opts.padding = *def;
     opts.padding.enabled = true;
     // Explicit options win over the file's `padding` section (pad id / type id always come from it).
-    if (!o.Get("padToLength").IsUndefined()) opts.padding.length = static_cast<size_t>(GetNumber(o, "padToLength", 0));
-    if (!o.Get("padToMultipleOf").IsUndefined())
-      opts.padding.pad_to_multiple_of = static_cast<size_t>(GetNumber(o, "padToMultipleOf", 0));
+    if (!o.Get("padToLength").IsUndefined()) opts.padding.length = GetCount(o, "padToLength");
+    if (!o.Get("padToMultipleOf").IsUndefined()) opts.padding.pad_to_multiple_of = GetCount(o, "padToMultipleOf");
     if (!o.Get("paddingSide").IsUndefined())
       opts.padding.direction = GetString(o, "paddingSide", "right") == "left" ? tok::Direction::kLeft : tok::Direction::kRight;
   }
@@ -133,16 +164,16 @@ class TokenizerWrap : public ModelWrap<TokenizerWrap, tok::Tokenizer> {
  public:
   static void Init(Napi::Env env, Napi::Object exports) {
     Napi::Function f = DefineClass(env, "NativeTokenizer",
-                                   {StaticMethod("fromFile", &TokenizerWrap::FromFile),
-                                    StaticMethod("fromJSON", &TokenizerWrap::FromJson),
-                                    InstanceMethod("encode", &TokenizerWrap::Encode),
-                                    InstanceMethod("encodeBatch", &TokenizerWrap::EncodeBatch),
-                                    InstanceMethod("decode", &TokenizerWrap::Decode),
-                                    InstanceMethod("tokenToId", &TokenizerWrap::TokenToId),
-                                    InstanceMethod("idToToken", &TokenizerWrap::IdToToken),
-                                    InstanceMethod("vocabSize", &TokenizerWrap::VocabSize),
-                                    InstanceMethod("numSpecialTokensToAdd", &TokenizerWrap::NumSpecial),
-                                    InstanceMethod("dispose", &TokenizerWrap::Dispose)});
+                                   {StaticMethod("fromFile", &Static<&TokenizerWrap::FromFile>),
+                                    StaticMethod("fromJSON", &Static<&TokenizerWrap::FromJson>),
+                                    InstanceMethod("encode", &TokenizerWrap::Method<&TokenizerWrap::Encode>),
+                                    InstanceMethod("encodeBatch", &TokenizerWrap::Method<&TokenizerWrap::EncodeBatch>),
+                                    InstanceMethod("decode", &TokenizerWrap::Method<&TokenizerWrap::Decode>),
+                                    InstanceMethod("tokenToId", &TokenizerWrap::Method<&TokenizerWrap::TokenToId>),
+                                    InstanceMethod("idToToken", &TokenizerWrap::Method<&TokenizerWrap::IdToToken>),
+                                    InstanceMethod("vocabSize", &TokenizerWrap::Method<&TokenizerWrap::VocabSize>),
+                                    InstanceMethod("numSpecialTokensToAdd", &TokenizerWrap::Method<&TokenizerWrap::NumSpecial>),
+                                    InstanceMethod("dispose", &TokenizerWrap::Method<&TokenizerWrap::Dispose>)});
     GetAddonData(env)->tokenizer = Napi::Persistent(f);
     exports.Set("NativeTokenizer", f);
   }
@@ -150,6 +181,16 @@ class TokenizerWrap : public ModelWrap<TokenizerWrap, tok::Tokenizer> {
   using ModelWrap::ModelWrap;
 
  private:
+  // Every entry point is registered through these, so none lets a C++ exception reach node-addon-api.
+  template <auto M>
+  Napi::Value Method(const Napi::CallbackInfo& info) {
+    return WithCodedErrors(info.Env(), [&] { return (this->*M)(info); });
+  }
+  template <auto F>
+  static Napi::Value Static(const Napi::CallbackInfo& info) {
+    return WithCodedErrors(info.Env(), [&] { return F(info); });
+  }
+
   static Napi::Value FromFile(const Napi::CallbackInfo& info) {
     if (!info[0].IsString()) throw Napi::TypeError::New(info.Env(), "fromFile(path) needs a string path");
     std::string path = info[0].As<Napi::String>().Utf8Value();

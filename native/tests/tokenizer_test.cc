@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <functional>
 
 #include <nlohmann/json.hpp>
@@ -252,6 +253,38 @@ TEST(Tokenizer, ByteOffsetsToUtf16) {
   Offsets o{{0, 1}, {1, 3}, {3, 7}, {7, 8}, {0, 0}};
   ByteOffsetsToUtf16(text, &o);
   EXPECT_EQ(o, (Offsets{{0, 1}, {1, 2}, {2, 4}, {4, 5}, {0, 0}}));
+}
+
+// Offsets out of order and inside chars (byte-level tokens of one char all span it) convert as a
+// fresh scan from the text start converts each one.
+TEST(Tokenizer, ByteOffsetsToUtf16OutOfOrderEqualsFreshScans) {
+  std::string text;
+  for (int i = 0; i < 200; ++i) text += i % 3 == 0 ? "\xF0\x9F\x98\x80" : i % 3 == 1 ? "\xE2\x80\x8D" : "a\xC3\xA9";
+  auto fresh = [&](uint32_t b) {
+    uint32_t u = 0;
+    size_t p = 0;
+    while (p < b && p < text.size()) {
+      const unsigned char c = static_cast<unsigned char>(text[p]);
+      const size_t n = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+      if (p + n > b) break;
+      u += n == 4 ? 2 : 1;
+      p += n;
+    }
+    return u;
+  };
+  Offsets o, want;
+  uint32_t seed = 12345;
+  for (int i = 0; i < 2000; ++i) {
+    seed = seed * 1103515245u + 12345u;
+    const uint32_t a = (seed >> 8) % (text.size() + 1);
+    seed = seed * 1103515245u + 12345u;
+    const uint32_t b = a + (seed >> 8) % 9;
+    const uint32_t e = std::min<uint32_t>(b, static_cast<uint32_t>(text.size()));
+    o.emplace_back(a, e);
+    want.emplace_back(fresh(a), fresh(e));
+  }
+  ByteOffsetsToUtf16(text, &o);
+  EXPECT_EQ(o, want);
 }
 
 struct ErrorCase {

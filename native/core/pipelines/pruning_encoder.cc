@@ -167,7 +167,7 @@ Status PruningEncoder::Process(const std::vector<std::string_view>& queries, con
     PruneResult& res = (*results)[d];
     if (token_level) {
       tok::Encoding de;
-      WINNOW_RETURN_IF_ERROR(tokenizer_->EncodeRaw(in.text, &de));
+      WINNOW_RETURN_IF_ERROR(tokenizer_->EncodeRawForTruncation(in.text, max_length_, &de));
       if (de.size() == 0) continue;
       blocks.emplace_back();
       WINNOW_RETURN_IF_ERROR(tokenizer_->PostProcess(qe, &de, trunc, &blocks.back()));

@@ -287,7 +287,8 @@ Status TransformerModel::RunPairs(const Pairs& pairs, const QueryEncoder& encode
 
 Status TransformerModel::EncodePair(const tok::Encoding& query, std::string_view doc, tok::Encoding* out) const {
   tok::Encoding d;
-  WINNOW_RETURN_IF_ERROR(tokenizer_->EncodeRaw(doc, &d));
+  // Only the first max_length tokens of the document can be kept: encode no more of it than that.
+  WINNOW_RETURN_IF_ERROR(tokenizer_->EncodeRawForTruncation(doc, max_length_, &d));
   tok::EncodeOptions opts;
   opts.truncation.max_length = max_length_;
   opts.truncation.strategy = tok::TruncationStrategy::kOnlySecond;

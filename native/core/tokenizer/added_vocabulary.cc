@@ -195,4 +195,18 @@ Status AddedVocabulary::ExtractAndNormalize(const Normalizer* normalizer, std::s
   });
 }
 
+bool AddedVocabulary::AnyTokenSpansSpace() const {
+  for (const auto& [content, id] : map_) {
+    bool after_non_space = false;
+    for (size_t i = 0; i < content.size();) {
+      int len = 0;
+      const bool ws = unicode::IsWhitespace(unicode::Decode(content, i, &len));
+      if (ws && after_non_space) return true;
+      after_non_space = !ws;
+      i += static_cast<size_t>(len > 0 ? len : 1);
+    }
+  }
+  return false;
+}
+
 }  // namespace winnow::tok

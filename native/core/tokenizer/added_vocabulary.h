@@ -44,6 +44,9 @@ class AddedVocabulary {
   // Added tokens whose content is not in the model vocabulary.
   size_t NumNotInModel(const Model& model) const;
   size_t size() const { return map_.size(); }
+  // Whether some token holds whitespace after a non-whitespace char, so that a match of it could
+  // run across a space that follows a letter (Tokenizer::EncodeRawForTruncation cuts texts there).
+  bool AnyTokenSpansSpace() const;
 
  private:
   struct Matcher {

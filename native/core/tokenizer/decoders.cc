@@ -228,7 +228,7 @@ class SequenceDecoder final : public Decoder {
 
 }  // namespace
 
-StatusOr<std::unique_ptr<Decoder>> LoadDecoder(const nlohmann::json& j, const std::string& path) {
+StatusOr<std::unique_ptr<Decoder>> LoadDecoder(const nlohmann::json& j, const std::string& path, int depth) {
   using namespace json_util;
   std::string type;
   WINNOW_RETURN_IF_ERROR(GetType(j, path, &type));
@@ -278,12 +278,13 @@ StatusOr<std::unique_ptr<Decoder>> LoadDecoder(const nlohmann::json& j, const st
     return std::unique_ptr<Decoder>(new BpeDecoder(suffix));
   }
   if (type == "Sequence") {
+    WINNOW_RETURN_IF_ERROR(CheckSequenceDepth(depth, path));
     const json* arr = Find(j, "decoders");
     const std::string apath = Key(path, "decoders");
     if (!arr || !arr->is_array()) return InvalidAt(apath, "expected an array");
     auto s = std::make_unique<SequenceDecoder>();
     for (size_t i = 0; i < arr->size(); ++i) {
-      WINNOW_ASSIGN_OR_RETURN(std::unique_ptr<Decoder> d, LoadDecoder((*arr)[i], Index(apath, i)));
+      WINNOW_ASSIGN_OR_RETURN(std::unique_ptr<Decoder> d, LoadDecoder((*arr)[i], Index(apath, i), depth + 1));
       s->seq_.push_back(std::move(d));
     }
     return std::unique_ptr<Decoder>(std::move(s));

@@ -18,6 +18,7 @@ class Decoder {
   virtual Status DecodeChain(std::vector<std::string>* tokens) const = 0;
 };
 
-StatusOr<std::unique_ptr<Decoder>> LoadDecoder(const nlohmann::json& j, const std::string& path);
+// `depth`: how many Sequence decoders enclose `j` (refused beyond json_util::kMaxSequenceDepth).
+StatusOr<std::unique_ptr<Decoder>> LoadDecoder(const nlohmann::json& j, const std::string& path, int depth = 0);
 
 }  // namespace winnow::tok

@@ -17,6 +17,16 @@ using json = nlohmann::json;
 inline std::string Key(const std::string& path, const char* key) { return path.empty() ? key : path + "." + key; }
 inline std::string Index(const std::string& path, size_t i) { return path + "[" + std::to_string(i) + "]"; }
 
+// Sequence normalizers / pre-tokenizers / decoders / post-processors nest at most this deep (real files
+// nest one level). The loaders recurse per level and each level carries its JSON path, so the bound
+// keeps both the stack and the path strings small.
+inline constexpr int kMaxSequenceDepth = 64;
+
+inline Status CheckSequenceDepth(int depth, const std::string& path) {
+  if (depth < kMaxSequenceDepth) return Status::Ok();
+  return InvalidAt(path, "Sequence nested more than " + std::to_string(kMaxSequenceDepth) + " levels deep");
+}
+
 inline const char* TypeName(const json& v) { return v.type_name(); }
 
 // Fetches j[key] if present and not null; returns nullptr otherwise.
@@ -55,7 +65,7 @@ inline Status GetUint(const json& j, const char* key, const std::string& path, u
   if (!v->is_number_integer() || (v->is_number_integer() && !v->is_number_unsigned() && v->get<int64_t>() < 0))
     return InvalidAt(Key(path, key), std::string("expected a non-negative integer, got ") + v->dump());
   uint64_t x = v->get<uint64_t>();
-  if (x > max) return InvalidAt(Key(path, key), "value " + std::to_string(x) + " is out of range");
+  if (x > max) return InvalidAt(Key(path, key), "value " + std::to_string(x) + " is out of range (at most " + std::to_string(max) + ")");
   *out = x;
   return Status::Ok();
 }

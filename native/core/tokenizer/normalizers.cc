@@ -22,6 +22,7 @@ class BertNormalizer final : public Normalizer {
   BertNormalizer(bool clean_text, bool chinese, bool strip_accents, bool lowercase)
       : clean_text_(clean_text), chinese_(chinese), strip_accents_(strip_accents), lowercase_(lowercase) {}
 
+  bool KeepsSpaceCuts() const override { return true; }
   Status Normalize(NormalizedString* s) const override {
     if (IsAsciiOnly(s->get())) {
       // ASCII: clean_text drops controls and maps \t \n \r to ' '; no CJK, no accents.
@@ -77,6 +78,7 @@ class FnNormalizer final : public Normalizer {
  public:
   enum Kind { kLowercase, kStripAccents, kNfc, kNfd, kNfkc, kNfkd };
   explicit FnNormalizer(Kind k) : kind_(k) {}
+  bool KeepsSpaceCuts() const override { return true; }  // per char; an ASCII space never composes
   Status Normalize(NormalizedString* s) const override {
     switch (kind_) {
       case kLowercase: s->Lowercase(); break;
@@ -100,6 +102,7 @@ class FnNormalizer final : public Normalizer {
 class StripNormalizer final : public Normalizer {
  public:
   StripNormalizer(bool l, bool r) : left_(l), right_(r) {}
+  bool KeepsSpaceCuts() const override { return true; }  // a prefix cut there ends in a letter or digit
   Status Normalize(NormalizedString* s) const override {
     s->Strip(left_, right_);
     return Status::Ok();
@@ -112,6 +115,7 @@ class StripNormalizer final : public Normalizer {
 class PrependNormalizer final : public Normalizer {
  public:
   explicit PrependNormalizer(std::string p) : prepend_(std::move(p)) {}
+  bool KeepsSpaceCuts() const override { return true; }
   Status Normalize(NormalizedString* s) const override {
     s->Prepend(prepend_);
     return Status::Ok();
@@ -174,8 +178,15 @@ class PrecompiledNormalizer final : public Normalizer {
       trie_[i] = q[0] | (q[1] << 8) | (q[2] << 16) | (static_cast<uint32_t>(q[3]) << 24);
     }
     normalized_ = blob.substr(4 + trie_size);
+    // Graphemes end before an ASCII space, so the map is local there; it must also leave ASCII
+    // letters, digits and the space alone for cuts at those spaces to be safe.
+    static constexpr std::string_view kAscii = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 ";
+    NormalizedString probe(kAscii, 0);
+    keeps_space_cuts_ = Normalize(&probe).ok() && probe.get() == kAscii;
     return Status::Ok();
   }
+
+  bool KeepsSpaceCuts() const override { return trie_.empty() || keeps_space_cuts_; }
 
   Status Normalize(NormalizedString* s) const override {
     if (trie_.empty() || s->empty()) return Status::Ok();
@@ -273,6 +284,7 @@ class PrecompiledNormalizer final : public Normalizer {
 
   std::vector<uint32_t> trie_;
   std::string normalized_;
+  bool keeps_space_cuts_ = false;
 };
 
 class ByteLevelNormalizer final : public Normalizer {
@@ -286,6 +298,7 @@ class ByteLevelNormalizer final : public Normalizer {
 // Marian's NMT normalizer: drops some controls, maps some separators to ' '.
 class NmtNormalizer final : public Normalizer {
  public:
+  bool KeepsSpaceCuts() const override { return true; }
   Status Normalize(NormalizedString* s) const override {
     s->MapChars([](uint32_t c, auto emit) {
       if ((c >= 0x1 && c <= 0x8) || c == 0xB || (c >= 0xE && c <= 0x1F) || c == 0x7F || c == 0x8F || c == 0x9F) return;
@@ -329,6 +342,11 @@ bool Base64Decode(const std::string& in, std::string* out) {
 class SequenceNormalizer final : public Normalizer {
  public:
   explicit SequenceNormalizer(std::vector<std::unique_ptr<Normalizer>> n) : seq_(std::move(n)) {}
+  bool KeepsSpaceCuts() const override {
+    for (const auto& n : seq_)
+      if (!n->KeepsSpaceCuts()) return false;
+    return true;
+  }
   Status Normalize(NormalizedString* s) const override {
     for (const auto& n : seq_) WINNOW_RETURN_IF_ERROR(n->Normalize(s));
     return Status::Ok();
@@ -354,7 +372,7 @@ StatusOr<std::unique_ptr<Regex>> LoadPattern(const nlohmann::json& j, const std:
   return InvalidAt(path, "expected {\"String\": ...} or {\"Regex\": ...}");
 }
 
-StatusOr<std::unique_ptr<Normalizer>> LoadNormalizer(const nlohmann::json& j, const std::string& path) {
+StatusOr<std::unique_ptr<Normalizer>> LoadNormalizer(const nlohmann::json& j, const std::string& path, int depth) {
   using namespace json_util;
   std::string type;
   WINNOW_RETURN_IF_ERROR(GetType(j, path, &type));
@@ -393,12 +411,13 @@ StatusOr<std::unique_ptr<Normalizer>> LoadNormalizer(const nlohmann::json& j, co
     return std::unique_ptr<Normalizer>(new ReplaceNormalizer(std::move(re), std::move(content)));
   }
   if (type == "Sequence") {
+    WINNOW_RETURN_IF_ERROR(CheckSequenceDepth(depth, path));
     const json* arr = Find(j, "normalizers");
     const std::string apath = Key(path, "normalizers");
     if (!arr || !arr->is_array()) return InvalidAt(apath, "expected an array");
     std::vector<std::unique_ptr<Normalizer>> seq;
     for (size_t i = 0; i < arr->size(); ++i) {
-      WINNOW_ASSIGN_OR_RETURN(std::unique_ptr<Normalizer> n, LoadNormalizer((*arr)[i], Index(apath, i)));
+      WINNOW_ASSIGN_OR_RETURN(std::unique_ptr<Normalizer> n, LoadNormalizer((*arr)[i], Index(apath, i), depth + 1));
       seq.push_back(std::move(n));
     }
     return std::unique_ptr<Normalizer>(new SequenceNormalizer(std::move(seq)));

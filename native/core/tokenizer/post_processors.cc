@@ -268,7 +268,7 @@ Status ParseTokenIdPair(const json& j, const std::string& path, int32_t* id) {
 }  // namespace
 
 StatusOr<std::unique_ptr<PostProcessor>> LoadPostProcessor(const nlohmann::json& j, const std::string& path,
-                                                           IdToTokenFn id_to_token) {
+                                                           IdToTokenFn id_to_token, int depth) {
   using namespace json_util;
   std::string type;
   WINNOW_RETURN_IF_ERROR(GetType(j, path, &type));
@@ -325,12 +325,13 @@ StatusOr<std::unique_ptr<PostProcessor>> LoadPostProcessor(const nlohmann::json&
     return std::unique_ptr<PostProcessor>(std::move(b));
   }
   if (type == "Sequence") {
+    WINNOW_RETURN_IF_ERROR(CheckSequenceDepth(depth, path));
     const json* arr = Find(j, "processors");
     const std::string apath = Key(path, "processors");
     if (!arr || !arr->is_array()) return InvalidAt(apath, "expected an array");
     auto s = std::make_unique<SequenceProcessor>();
     for (size_t i = 0; i < arr->size(); ++i) {
-      WINNOW_ASSIGN_OR_RETURN(std::unique_ptr<PostProcessor> p, LoadPostProcessor((*arr)[i], Index(apath, i), id_to_token));
+      WINNOW_ASSIGN_OR_RETURN(std::unique_ptr<PostProcessor> p, LoadPostProcessor((*arr)[i], Index(apath, i), id_to_token, depth + 1));
       s->seq_.push_back(std::move(p));
     }
     return std::unique_ptr<PostProcessor>(std::move(s));

@@ -29,8 +29,9 @@ class PostProcessor {
 // trimming of ByteLevel / RobertaProcessing reads the token strings through it.
 using IdToTokenFn = std::function<std::optional<std::string>(int32_t)>;
 
+// `depth`: how many Sequence processors enclose `j` (refused beyond json_util::kMaxSequenceDepth).
 StatusOr<std::unique_ptr<PostProcessor>> LoadPostProcessor(const nlohmann::json& j, const std::string& path,
-                                                           IdToTokenFn id_to_token = nullptr);
+                                                           IdToTokenFn id_to_token = nullptr, int depth = 0);
 
 // HF Encoding::merge_with(pair, growing_offsets = false), overflowing combinations included.
 void MergeInto(Encoding* self, const Encoding& pair);

@@ -1,5 +1,6 @@
 #include "tokenizer/pre_tokenizers.h"
 
+#include <cctype>
 #include <vector>
 
 #include "tokenizer/json_util.h"
@@ -14,6 +15,7 @@ using json_util::json;
 // Splits on whitespace (removed) and isolates punctuation in one pass; equals HF's two splits.
 class BertPreTokenizer final : public PreTokenizer {
  public:
+  SpaceCut AtSpaceCut() const override { return SpaceCut::kSplits; }
   Status PreTokenize(PreTokenizedString* p) const override {
     return p->SplitWith([](const NormalizedString& ns, std::vector<Split>* out) {
       const std::string& s = ns.get();
@@ -54,6 +56,7 @@ class BertPreTokenizer final : public PreTokenizer {
 // \w+|[^\w\s]+ kept, whitespace removed.
 class WhitespacePreTokenizer final : public PreTokenizer {
  public:
+  SpaceCut AtSpaceCut() const override { return SpaceCut::kSplits; }
   Status PreTokenize(PreTokenizedString* p) const override {
     return p->SplitWith([](const NormalizedString& ns, std::vector<Split>* out) {
       const std::string& s = ns.get();
@@ -80,7 +83,8 @@ class WhitespacePreTokenizer final : public PreTokenizer {
 template <class Pred>
 class CharSplitPreTokenizer final : public PreTokenizer {
  public:
-  CharSplitPreTokenizer(Pred pred, SplitBehavior b) : pred_(pred), behavior_(b) {}
+  CharSplitPreTokenizer(Pred pred, SplitBehavior b, SpaceCut cut) : pred_(pred), behavior_(b), cut_(cut) {}
+  SpaceCut AtSpaceCut() const override { return cut_; }
   Status PreTokenize(PreTokenizedString* p) const override {
     std::vector<Match> matches;
     return p->SplitWith([&](const NormalizedString& ns, std::vector<Split>* out) {
@@ -93,10 +97,13 @@ class CharSplitPreTokenizer final : public PreTokenizer {
  private:
   Pred pred_;
   SplitBehavior behavior_;
+  SpaceCut cut_;
 };
+// `cut`: kSplits when `p` holds for ' ' and the behavior removes it, else kKeeps: `p` does not hold
+// for ' ', so the pieces before a cut at a space depend only on the chars before it.
 template <class Pred>
-std::unique_ptr<PreTokenizer> MakeCharSplit(Pred p, SplitBehavior b) {
-  return std::unique_ptr<PreTokenizer>(new CharSplitPreTokenizer<Pred>(p, b));
+std::unique_ptr<PreTokenizer> MakeCharSplit(Pred p, SplitBehavior b, PreTokenizer::SpaceCut cut) {
+  return std::unique_ptr<PreTokenizer>(new CharSplitPreTokenizer<Pred>(p, b, cut));
 }
 
 class SplitPreTokenizer final : public PreTokenizer {
@@ -130,6 +137,9 @@ class ByteLevelPreTokenizer final : public PreTokenizer {
  public:
   ByteLevelPreTokenizer(bool add_prefix_space, std::unique_ptr<Regex> re)
       : add_prefix_space_(add_prefix_space), re_(std::move(re)) {}
+  // The GPT-2 pattern: no alternative that matches a letter or digit matches a space after it, and
+  // a space run before a non-space ends one char early, so a match ends right before such a space.
+  SpaceCut AtSpaceCut() const override { return re_ ? SpaceCut::kSplits : SpaceCut::kUnknown; }
   Status PreTokenize(PreTokenizedString* p) const override {
     std::vector<Match> matches;
     return p->SplitWith([&](NormalizedString& ns, std::vector<Split>* out) {
@@ -159,6 +169,8 @@ class MetaspacePreTokenizer final : public PreTokenizer {
     int len = 0;
     repl_cp_ = unicode::Decode(repl_, 0, &len);
   }
+  // With split, every ' ' becomes the replacement and starts a piece.
+  SpaceCut AtSpaceCut() const override { return split_ ? SpaceCut::kSplits : SpaceCut::kUnknown; }
   Status PreTokenize(PreTokenizedString* p) const override {
     std::vector<Match> matches;
     return p->SplitWith([&](NormalizedString& ns, std::vector<Split>* out) {
@@ -187,6 +199,14 @@ class MetaspacePreTokenizer final : public PreTokenizer {
 class SequencePreTokenizer final : public PreTokenizer {
  public:
   explicit SequencePreTokenizer(std::vector<std::unique_ptr<PreTokenizer>> s) : seq_(std::move(s)) {}
+  // Members after the first that splits work piece by piece, so only the members before it matter.
+  SpaceCut AtSpaceCut() const override {
+    for (const auto& t : seq_) {
+      const SpaceCut c = t->AtSpaceCut();
+      if (c != SpaceCut::kKeeps) return c;
+    }
+    return SpaceCut::kKeeps;
+  }
   Status PreTokenize(PreTokenizedString* p) const override {
     for (const auto& t : seq_) WINNOW_RETURN_IF_ERROR(t->PreTokenize(p));
     return Status::Ok();
@@ -210,24 +230,26 @@ Status ParseSplitBehavior(const nlohmann::json& v, const std::string& path, Spli
   return Status::Ok();
 }
 
-StatusOr<std::unique_ptr<PreTokenizer>> LoadPreTokenizer(const nlohmann::json& j, const std::string& path) {
+StatusOr<std::unique_ptr<PreTokenizer>> LoadPreTokenizer(const nlohmann::json& j, const std::string& path, int depth) {
   using namespace json_util;
   std::string type;
   WINNOW_RETURN_IF_ERROR(GetType(j, path, &type));
   if (type == "BertPreTokenizer") return std::unique_ptr<PreTokenizer>(new BertPreTokenizer());
   if (type == "Whitespace") return std::unique_ptr<PreTokenizer>(new WhitespacePreTokenizer());
   if (type == "WhitespaceSplit")
-    return MakeCharSplit([](uint32_t c) { return unicode::IsWhitespace(c); }, SplitBehavior::kRemoved);
+    return MakeCharSplit([](uint32_t c) { return unicode::IsWhitespace(c); }, SplitBehavior::kRemoved,
+                         PreTokenizer::SpaceCut::kSplits);
   if (type == "Punctuation") {
     SplitBehavior b = SplitBehavior::kIsolated;
     if (const json* v = Find(j, "behavior")) WINNOW_RETURN_IF_ERROR(ParseSplitBehavior(*v, Key(path, "behavior"), &b));
-    return MakeCharSplit([](uint32_t c) { return unicode::IsBertPunctuation(c); }, b);
+    return MakeCharSplit([](uint32_t c) { return unicode::IsBertPunctuation(c); }, b, PreTokenizer::SpaceCut::kKeeps);
   }
   if (type == "Digits") {
     bool individual = false;
     WINNOW_RETURN_IF_ERROR(GetBool(j, "individual_digits", path, &individual));
     return MakeCharSplit([](uint32_t c) { return unicode::IsNumeric(c); },
-                         individual ? SplitBehavior::kIsolated : SplitBehavior::kContiguous);
+                         individual ? SplitBehavior::kIsolated : SplitBehavior::kContiguous,
+                         PreTokenizer::SpaceCut::kKeeps);
   }
   if (type == "CharDelimiterSplit") {
     std::string d;
@@ -236,7 +258,11 @@ StatusOr<std::unique_ptr<PreTokenizer>> LoadPreTokenizer(const nlohmann::json& j
     uint32_t cp = d.empty() ? 0 : unicode::Decode(d, 0, &len);
     if (d.empty() || static_cast<size_t>(len) != d.size())
       return InvalidAt(Key(path, "delimiter"), "expected a single character");
-    return MakeCharSplit([cp](uint32_t c) { return c == cp; }, SplitBehavior::kRemoved);
+    const bool alnum = cp < 0x80 && std::isalnum(static_cast<int>(cp));
+    return MakeCharSplit([cp](uint32_t c) { return c == cp; }, SplitBehavior::kRemoved,
+                         cp == ' ' ? PreTokenizer::SpaceCut::kSplits
+                         : alnum   ? PreTokenizer::SpaceCut::kUnknown
+                                   : PreTokenizer::SpaceCut::kKeeps);
   }
   if (type == "Split") {
     const json* pat = Find(j, "pattern");
@@ -251,12 +277,13 @@ StatusOr<std::unique_ptr<PreTokenizer>> LoadPreTokenizer(const nlohmann::json& j
     return std::unique_ptr<PreTokenizer>(new SplitPreTokenizer(std::move(re), b, invert));
   }
   if (type == "Sequence") {
+    WINNOW_RETURN_IF_ERROR(CheckSequenceDepth(depth, path));
     const json* arr = Find(j, "pretokenizers");
     const std::string apath = Key(path, "pretokenizers");
     if (!arr || !arr->is_array()) return InvalidAt(apath, "expected an array");
     std::vector<std::unique_ptr<PreTokenizer>> seq;
     for (size_t i = 0; i < arr->size(); ++i) {
-      WINNOW_ASSIGN_OR_RETURN(std::unique_ptr<PreTokenizer> t, LoadPreTokenizer((*arr)[i], Index(apath, i)));
+      WINNOW_ASSIGN_OR_RETURN(std::unique_ptr<PreTokenizer> t, LoadPreTokenizer((*arr)[i], Index(apath, i), depth + 1));
       seq.push_back(std::move(t));
     }
     return std::unique_ptr<PreTokenizer>(new SequencePreTokenizer(std::move(seq)));

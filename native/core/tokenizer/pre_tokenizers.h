@@ -16,9 +16,16 @@ class PreTokenizer {
  public:
   virtual ~PreTokenizer() = default;
   virtual Status PreTokenize(PreTokenizedString* s) const = 0;
+  // What the pre-tokenizer does at an ASCII space after an ASCII letter or digit (where
+  // Tokenizer::EncodeRawForTruncation cuts texts): kSplits: always splits there, and its pieces before
+  // that point do not depend on the text after it; kKeeps: leaves both chars as they are, and where it
+  // splits before that point does not depend on the text after it; kUnknown: neither is known.
+  enum class SpaceCut { kUnknown, kKeeps, kSplits };
+  virtual SpaceCut AtSpaceCut() const { return SpaceCut::kUnknown; }
 };
 
-StatusOr<std::unique_ptr<PreTokenizer>> LoadPreTokenizer(const nlohmann::json& j, const std::string& path);
+// `depth`: how many Sequence pre-tokenizers enclose `j` (refused beyond json_util::kMaxSequenceDepth).
+StatusOr<std::unique_ptr<PreTokenizer>> LoadPreTokenizer(const nlohmann::json& j, const std::string& path, int depth = 0);
 
 // Parses "Removed" / "Isolated" / ... ; `path` names the value.
 Status ParseSplitBehavior(const nlohmann::json& v, const std::string& path, SplitBehavior* out);

@@ -2,8 +2,14 @@
 // pre-tokenizer -> model -> truncation -> post-processor -> padding), bit-exact with HF tokenizers.
 #include "tokenizer/tokenizer.h"
 
-#include <fstream>
-#include <sstream>
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "tokenizer/added_vocabulary.h"
 #include "tokenizer/decoders.h"
@@ -18,6 +24,42 @@ namespace winnow::tok {
 namespace {
 
 using json_util::json;
+
+// Options come from callers and pipelines; bounded here, before padding allocates anything.
+Status CheckLengthSettings(const EncodeOptions& opts) {
+  auto check = [](size_t v, const char* what) {
+    if (v <= kMaxLengthSetting) return Status::Ok();
+    return Status(codes::kInvalidArgument, std::string(what) + " (" + std::to_string(v) + ") is larger than " +
+                                               std::to_string(kMaxLengthSetting) + " tokens");
+  };
+  WINNOW_RETURN_IF_ERROR(check(opts.truncation.max_length, "truncation max_length"));
+  if (!opts.padding.enabled) return Status::Ok();
+  WINNOW_RETURN_IF_ERROR(check(opts.padding.length, "padding length"));
+  return check(opts.padding.pad_to_multiple_of, "pad_to_multiple_of");
+}
+
+// The first position >= `from` holding an ASCII space after an ASCII letter or digit; text.size()
+// when there is none.
+size_t SpaceCutAtOrAfter(std::string_view text, size_t from) {
+  for (size_t c = std::max<size_t>(from, 1); c < text.size(); ++c) {
+    const void* sp = std::memchr(text.data() + c, ' ', text.size() - c);
+    if (!sp) break;
+    c = static_cast<size_t>(static_cast<const char*>(sp) - text.data());
+    const unsigned char prev = static_cast<unsigned char>(text[c - 1]);
+    if (prev < 0x80 && std::isalnum(prev)) return c;
+  }
+  return text.size();
+}
+
+// Whether the split at which EarlyStopAtMaxLength stops (the first reaching `max_length` tokens) is
+// followed by another model split: the last split of a prefix may differ from the whole text's
+// (an rstrip added token there takes the following spaces along), the ones before it may not.
+bool KeptBeforeLastSplit(const Encoding& e, size_t max_length) {
+  const auto& s = e.model_splits;
+  for (size_t i = 0; i < s.size(); ++i)
+    if (s[i].second >= max_length) return i + 1 < s.size();
+  return false;
+}
 
 class TokenizerImpl final : public Tokenizer {
  public:
@@ -56,6 +98,7 @@ class TokenizerImpl final : public Tokenizer {
   }
 
   Status PostProcess(Encoding first, Encoding* pair, const EncodeOptions& opts, Encoding* out) const override {
+    WINNOW_RETURN_IF_ERROR(CheckLengthSettings(opts));
     std::optional<Encoding> second;
     if (pair) {
       second = *pair;
@@ -104,13 +147,34 @@ class TokenizerImpl final : public Tokenizer {
     return Status::Ok();
   }
 
+  Status EncodeRawForTruncation(std::string_view text, size_t max_length, Encoding* out) const override {
+    if (cuts_at_spaces_ && max_length > 0 && max_length <= kMaxLengthSetting) {
+      // About 8 bytes per kept token to start with, then 4x: the prefixes cost at most a third more
+      // than the last one.
+      size_t want = std::max<size_t>(64, 8 * max_length);
+      while (want < text.size()) {
+        const size_t cut = SpaceCutAtOrAfter(text, want);
+        if (cut >= text.size()) break;
+        WINNOW_RETURN_IF_ERROR(EncodeRaw(text.substr(0, cut), out));
+        if (KeptBeforeLastSplit(*out, max_length)) return Status::Ok();
+        want = cut * 4;
+      }
+    }
+    return EncodeRaw(text, out);
+  }
+
   Status Encode(std::string_view text, const std::string_view* pair, const EncodeOptions& opts,
                 Encoding* out) const override {
+    const TruncationOptions& t = opts.truncation;
+    auto raw = [&](std::string_view s, Encoding* e) {
+      return t.max_length > 0 && t.direction == Direction::kRight ? EncodeRawForTruncation(s, t.max_length, e)
+                                                                   : EncodeRaw(s, e);
+    };
     Encoding a;
-    WINNOW_RETURN_IF_ERROR(EncodeRaw(text, &a));
+    WINNOW_RETURN_IF_ERROR(raw(text, &a));
     if (!pair) return PostProcess(std::move(a), nullptr, opts, out);
     Encoding b;
-    WINNOW_RETURN_IF_ERROR(EncodeRaw(*pair, &b));
+    WINNOW_RETURN_IF_ERROR(raw(*pair, &b));
     return PostProcess(std::move(a), &b, opts, out);
   }
 
@@ -169,6 +233,9 @@ class TokenizerImpl final : public Tokenizer {
   AddedVocabulary added_;
   std::optional<TruncationOptions> truncation_;
   std::optional<PaddingOptions> padding_;
+  // Every piece of the pipeline keeps cuts at an ASCII space after an ASCII letter or digit (see
+  // EncodeRawForTruncation).
+  bool cuts_at_spaces_ = false;
 };
 
 Status TokenizerImpl::LoadModel(const json& j) {
@@ -239,7 +306,7 @@ Status TokenizerImpl::LoadTruncation(const json& j) {
   TruncationOptions t;
   t.keep_overflowing = true;
   uint64_t v = 0;
-  WINNOW_RETURN_IF_ERROR(GetUint(j, "max_length", path, &v, /*required=*/true));
+  WINNOW_RETURN_IF_ERROR(GetUint(j, "max_length", path, &v, /*required=*/true, kMaxLengthSetting));
   t.max_length = v;
   v = 0;
   WINNOW_RETURN_IF_ERROR(GetUint(j, "stride", path, &v));
@@ -266,7 +333,7 @@ Status TokenizerImpl::LoadPadding(const json& j) {
       p.length = 0;
     } else if (st->is_object() && st->contains("Fixed")) {
       uint64_t n = 0;
-      WINNOW_RETURN_IF_ERROR(GetUint(*st, "Fixed", Key(path, "strategy"), &n, true));
+      WINNOW_RETURN_IF_ERROR(GetUint(*st, "Fixed", Key(path, "strategy"), &n, true, kMaxLengthSetting));
       p.length = n;
     } else {
       return InvalidAt(Key(path, "strategy"), "expected \"BatchLongest\" or {\"Fixed\": n}");
@@ -274,7 +341,7 @@ Status TokenizerImpl::LoadPadding(const json& j) {
   }
   WINNOW_RETURN_IF_ERROR(ParseDirection(j, "direction", path, &p.direction));
   uint64_t v = 0;
-  WINNOW_RETURN_IF_ERROR(GetUint(j, "pad_to_multiple_of", path, &v));
+  WINNOW_RETURN_IF_ERROR(GetUint(j, "pad_to_multiple_of", path, &v, false, kMaxLengthSetting));
   p.pad_to_multiple_of = v;
   if (const json* id = Find(j, "pad_id")) WINNOW_RETURN_IF_ERROR(ToId(*id, Key(path, "pad_id"), &p.pad_id));
   if (const json* id = Find(j, "pad_type_id")) WINNOW_RETURN_IF_ERROR(ToId(*id, Key(path, "pad_type_id"), &p.pad_type_id));
@@ -303,18 +370,114 @@ Status TokenizerImpl::Load(const json& root) {
   if (const json* a = Find(root, "added_tokens")) WINNOW_RETURN_IF_ERROR(LoadAddedTokens(*a));
   if (const json* t = Find(root, "truncation")) WINNOW_RETURN_IF_ERROR(LoadTruncation(*t));
   if (const json* p = Find(root, "padding")) WINNOW_RETURN_IF_ERROR(LoadPadding(*p));
+  cuts_at_spaces_ = (!normalizer_ || normalizer_->KeepsSpaceCuts()) && pre_tokenizer_ &&
+                    pre_tokenizer_->AtSpaceCut() == PreTokenizer::SpaceCut::kSplits && !added_.AnyTokenSpansSpace();
   return Status::Ok();
+}
+
+// Containers nest at most this deep in a tokenizer.json; real files stay under 16 levels and
+// kMaxSequenceDepth Sequences take two levels each.
+constexpr int kMaxJsonDepth = 2 * json_util::kMaxSequenceDepth + 32;
+
+// Thrown from the parser callback to stop at the first container nested too deep.
+struct TooDeep {
+  std::string path;
+};
+
+// json::parse with the nesting bounded: the parse stops at the first container opened deeper than
+// kMaxJsonDepth, and the error names its JSON path (kept as a stack of keys / indices).
+Status ParseJson(std::string_view text, json* root) {
+  struct Frame {
+    bool array;
+    size_t index;
+    std::string key;
+  };
+  std::vector<Frame> frames;
+  auto path = [&frames]() {
+    std::string p;
+    for (const Frame& f : frames) p = f.array ? json_util::Index(p, f.index) : json_util::Key(p, f.key.c_str());
+    return p.empty() ? std::string("$") : p;
+  };
+  auto next_in_array = [&frames]() {
+    if (!frames.empty() && frames.back().array) ++frames.back().index;
+  };
+  auto on_event = [&](int depth, json::parse_event_t ev, json& parsed) {
+    switch (ev) {
+      case json::parse_event_t::object_start:
+      case json::parse_event_t::array_start:
+        if (depth >= kMaxJsonDepth) throw TooDeep{path()};
+        frames.push_back(Frame{ev == json::parse_event_t::array_start, 0, {}});
+        break;
+      case json::parse_event_t::key:
+        frames.back().key = parsed.get_ref<const std::string&>();
+        break;
+      case json::parse_event_t::object_end:
+      case json::parse_event_t::array_end:
+        frames.pop_back();
+        next_in_array();
+        break;
+      case json::parse_event_t::value:
+        next_in_array();
+        break;
+    }
+    return true;
+  };
+  try {
+    *root = json::parse(text.begin(), text.end(), on_event);
+  } catch (const TooDeep& e) {
+    return InvalidAt(e.path, "JSON nested more than " + std::to_string(kMaxJsonDepth) + " levels deep");
+  } catch (const std::exception& e) {
+    return Status(codes::kTokenizerInvalid, std::string("$: not valid JSON: ") + e.what());
+  }
+  return Status::Ok();
+}
+
+// Reads a whole regular file. A FIFO, device or socket is refused before any read (O_NONBLOCK keeps
+// the open of a FIFO without writer from blocking), as the model loaders refuse what they cannot map.
+StatusOr<std::string> ReadRegularFile(const std::string& path) {
+  auto fail = [&](const char* what, int err) {
+    return Status(codes::kIo, std::string(what) + " tokenizer file '" + path + "': " + std::strerror(err));
+  };
+  int fd;
+  do {
+    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) return fail("cannot open", errno);
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return fail("cannot stat", err);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return Status(codes::kIo, "tokenizer file '" + path + "' is not a regular file (" +
+                                  (S_ISDIR(st.st_mode) ? "a folder" : "a FIFO, socket or device") + ")");
+  }
+  std::string out;
+  out.resize(static_cast<size_t>(st.st_size));
+  size_t got = 0;
+  while (got < out.size()) {
+    const ssize_t n = ::read(fd, out.data() + got, out.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      ::close(fd);
+      return fail("cannot read", err);
+    }
+    if (n == 0) break;  // the file shrank while being read
+    got += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  out.resize(got);
+  return out;
 }
 
 }  // namespace
 
 StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromJson(std::string_view text) {
   json root;
-  try {
-    root = json::parse(text.begin(), text.end());
-  } catch (const std::exception& e) {
-    return Status(codes::kTokenizerInvalid, std::string("$: not valid JSON: ") + e.what());
-  }
+  WINNOW_RETURN_IF_ERROR(ParseJson(text, &root));
   auto t = std::make_unique<TokenizerImpl>();
   try {
     WINNOW_RETURN_IF_ERROR(t->Load(root));
@@ -326,21 +489,22 @@ StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromJson(std::string_view text) 
 }
 
 StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromFile(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return Status(codes::kIo, "cannot open tokenizer file " + path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  if (f.bad()) return Status(codes::kIo, "cannot read tokenizer file " + path);
-  return FromJson(ss.str());
+  WINNOW_ASSIGN_OR_RETURN(std::string text, ReadRegularFile(path));
+  return FromJson(text);
 }
 
 void ByteOffsetsToUtf16(std::string_view text, std::vector<std::pair<uint32_t, uint32_t>>* offsets) {
   size_t byte_pos = 0;
   uint32_t u16_pos = 0;
   auto convert = [&](uint32_t b) -> uint32_t {
-    if (b < byte_pos) {
-      byte_pos = 0;
-      u16_pos = 0;
+    // Offsets are not monotonic (byte-level tokens inside one char all span that char): step back
+    // char by char from the last position instead of rescanning from the start, which made long
+    // runs of multi-byte chars quadratic.
+    while (byte_pos > b) {
+      size_t p = byte_pos - 1;
+      while (p > 0 && (static_cast<unsigned char>(text[p]) & 0xC0) == 0x80) --p;
+      u16_pos -= byte_pos - p == 4 ? 2 : 1;
+      byte_pos = p;
     }
     // A position inside a char (byte-level offsets trimmed by a post-processor can end there)
     // maps to that char's start, as the reference's byte -> char conversion does.

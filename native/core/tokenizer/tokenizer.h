@@ -39,6 +39,11 @@ struct Encoding {
   size_t size() const { return ids.size(); }
 };
 
+// Largest padding length, pad_to_multiple_of and truncation max_length accepted, from callers
+// (INVALID_ARGUMENT) and from tokenizer.json (TOKENIZER_INVALID): well above any model's context,
+// and small enough that padding to it allocates a bounded few MB per encoding.
+inline constexpr size_t kMaxLengthSetting = size_t{1} << 20;
+
 enum class TruncationStrategy { kLongestFirst, kOnlyFirst, kOnlySecond };
 enum class Direction { kRight, kLeft };
 
@@ -79,10 +84,21 @@ class Tokenizer {
   // `text` must be valid UTF-8 (the binding converts JS strings, replacing lone surrogates by U+FFFD).
   virtual Status EncodeRaw(std::string_view text, Encoding* out) const = 0;
 
+  // EncodeRaw of as much of `text` as truncation to `max_length` tokens (right side) keeps: after
+  // PostProcess with that truncation the result is identical to EncodeRaw(text)'s. Where the
+  // pipeline is known to split at an ASCII space after an ASCII letter or digit, a prefix cut at such
+  // a space is encoded, growing geometrically until the kept tokens end before its last split;
+  // otherwise, and when no such space follows, the whole text. (Not pure: other implementations
+  // keep compiling.)
+  virtual Status EncodeRawForTruncation(std::string_view text, size_t max_length, Encoding* out) const {
+    (void)max_length;
+    return EncodeRaw(text, out);
+  }
+
   // Truncation, post-processor (special tokens, type ids), padding. `pair` may be null.
   virtual Status PostProcess(Encoding first, Encoding* pair, const EncodeOptions& opts, Encoding* out) const = 0;
 
-  // EncodeRaw + PostProcess.
+  // EncodeRaw + PostProcess (EncodeRawForTruncation when truncating on the right).
   virtual Status Encode(std::string_view text, const std::string_view* pair, const EncodeOptions& opts,
                         Encoding* out) const = 0;
 
