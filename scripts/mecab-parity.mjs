@@ -2,7 +2,7 @@
 // dictionary, line for line and byte for byte (-Owakati, or with --features each word's raw feature string).
 //
 //   node scripts/mecab-parity.mjs [--dic /var/lib/mecab/dic/ipadic-utf8] [--cli PATH] [--mecab mecab]
-//                                 [--shared ../shared] [--features] [--random 3000]
+//                                 [--shared ../shared] [--features] [--random 3000] [--build-only]
 //
 // Texts: JSQuAD questions, passages and the passages' sentences (../shared/corpora/jsquad/pairs.jsonl), then
 // generated edge cases (half-width kana, full-width Latin and digits, emoji and ZWJ sequences, unknown kanji
@@ -11,7 +11,7 @@
 // the system C++ compiler (it needs only native/core/mecab and common/mmap). Prints one JSON summary line
 // last; exits 1 on any difference, 2 when the `mecab` command or the dictionary is missing.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -27,12 +27,6 @@ const SHARED = arg('--shared', join(root, '../shared'));
 const FEATURES = args.includes('--features');
 const NRANDOM = Number(arg('--random', 3000));
 
-function missing(what) {
-  console.log(JSON.stringify({ skipped: what }));
-  process.exit(2);
-}
-if (spawnSync(MECAB, ['-v'], { encoding: 'utf8' }).error) missing(`the \`${MECAB}\` command is not installed`);
-if (!existsSync(join(DIC, 'sys.dic'))) missing(`no MeCab dictionary at ${DIC}`);
 
 // Builds mecab_cli unless it is newer than every source it is made of.
 function buildCli() {
@@ -47,12 +41,25 @@ function buildCli() {
   if (existsSync(out) && statSync(out).mtimeMs > newest) return out;
   mkdirSync(dirname(out), { recursive: true });
   const cxx = process.env.CXX || 'c++';
-  const r = spawnSync(cxx, ['-std=c++20', '-O2', '-I', join(root, 'native/core'), ...sources, '-o', out],
+  const tmp = `${out}.${process.pid}`;  // renamed into place, so a concurrent run never sees half a binary
+  const r = spawnSync(cxx, ['-std=c++20', '-O3', '-DNDEBUG', '-I', join(root, 'native/core'), ...sources, '-o', tmp],
     { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`building mecab_cli failed:\n${r.stderr}`);
+  renameSync(tmp, out);
   return out;
 }
 const CLI = arg('--cli', null) ?? buildCli();
+if (args.includes('--build-only')) {  // used by bench/tokenizer/mecab.mjs
+  console.log(CLI);
+  process.exit(0);
+}
+
+function missing(what) {
+  console.log(JSON.stringify({ skipped: what }));
+  process.exit(2);
+}
+if (spawnSync(MECAB, ['-v'], { encoding: 'utf8' }).error) missing(`the \`${MECAB}\` command is not installed`);
+if (!existsSync(join(DIC, 'sys.dic'))) missing(`no MeCab dictionary at ${DIC}`);
 
 // ---- texts ----------------------------------------------------------------------------------------------
 const texts = [];  // strings or Buffers, one line each (no '\n' inside)

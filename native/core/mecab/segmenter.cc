@@ -116,31 +116,47 @@ bool Segmenter::Connect(size_t pos, size_t first, Lattice* lattice) const {
     lattice->stamp = 1;
   }
   const uint32_t stamp = lattice->stamp;
-  // libmecab connects the candidates newest first and puts each at the head of its end list; the left
-  // neighbour is the first in end-list order with the least cost.
+  // The left candidates in end-list order, and the distinct left ids of the new nodes; every matrix cell
+  // needed is prefetched before any is read (on a large matrix each read is a cache and TLB miss).
+  std::vector<Lattice::Left>& lefts = lattice->lefts;
+  lefts.clear();
+  for (int32_t l = lattice->end_head[pos]; l >= 0; l = nodes[l].enext) {
+    lefts.push_back(Lattice::Left{nodes[l].cost, l, nodes[l].right_id});
+  }
+  std::vector<uint16_t>& lcs = lattice->left_ids;
+  lcs.clear();
+  for (size_t i = first; i < nodes.size(); ++i) {
+    const uint16_t lc = nodes[i].left_id;
+    if (lattice->best_stamp[lc] == stamp) continue;
+    lattice->best_stamp[lc] = stamp;
+    lcs.push_back(lc);
+    const uint8_t* row = dict.matrix_row(lc);
+    for (const Lattice::Left& l : lefts) __builtin_prefetch(row + size_t{l.right_id} * 2);
+  }
+  // Per left id, the first left candidate in end-list order with the least cost, as libmecab picks it.
+  for (const uint16_t lc : lcs) {
+    const uint8_t* row = dict.matrix_row(lc);
+    int64_t best = INT64_MAX;
+    int32_t best_node = -1;
+    for (const Lattice::Left& l : lefts) {
+      int16_t c;
+      std::memcpy(&c, row + size_t{l.right_id} * 2, 2);
+      const int64_t sum = l.cost + c;
+      if (sum < best) {
+        best = sum;
+        best_node = l.node;
+      }
+    }
+    lattice->best_sum[lc] = best;
+    lattice->best_node[lc] = best_node;
+  }
+  // libmecab connects the new nodes newest first and puts each at the head of its end list.
   for (size_t i = nodes.size(); i-- > first;) {
     Lattice::Node& r = nodes[i];
-    const uint16_t lc = r.left_id;
-    if (lattice->best_stamp[lc] != stamp) {
-      const uint8_t* row = dict.matrix_row(lc);
-      int64_t best = INT64_MAX;
-      int32_t best_node = -1;
-      for (int32_t l = lattice->end_head[pos]; l >= 0; l = nodes[l].enext) {
-        int16_t c;
-        std::memcpy(&c, row + size_t{nodes[l].right_id} * 2, 2);
-        const int64_t sum = nodes[l].cost + c;
-        if (sum < best) {
-          best = sum;
-          best_node = l;
-        }
-      }
-      lattice->best_stamp[lc] = stamp;
-      lattice->best_sum[lc] = best;
-      lattice->best_node[lc] = best_node;
-    }
-    const int32_t best_node = lattice->best_node[lc];
-    if (best_node < 0 || lattice->best_sum[lc] + r.wcost >= kCostLimit) return false;
-    r.cost = lattice->best_sum[lc] + r.wcost;
+    const int32_t best_node = lattice->best_node[r.left_id];
+    const int64_t best = lattice->best_sum[r.left_id];
+    if (best_node < 0 || best + r.wcost >= kCostLimit) return false;
+    r.cost = best + r.wcost;
     r.prev = best_node;
     r.enext = lattice->end_head[r.end];
     lattice->end_head[r.end] = static_cast<int32_t>(i);

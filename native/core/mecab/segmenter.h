@@ -36,9 +36,16 @@ struct Lattice {
     int16_t wcost;
     bool unknown;
   };
+  struct Left {  // a node ending where new nodes start, copied out of the end list
+    int64_t cost;
+    int32_t node;
+    uint16_t right_id;
+  };
   std::vector<Node> nodes;
+  std::vector<Left> lefts;
+  std::vector<uint16_t> left_ids;  // distinct left ids of the nodes starting at one position
   std::vector<int32_t> end_head;      // [len + 1]: first node ending at each byte position, or -1
-  std::vector<int64_t> best_sum;      // [rsize]: per left_id, best left cost + connection at this position
+  std::vector<int64_t> best_sum;      // [rsize]: per left_id, least left cost + connection at this position
   std::vector<int32_t> best_node;     // [rsize]
   std::vector<uint32_t> best_stamp;   // [rsize]: the position stamp best_sum was computed for
   uint32_t stamp = 0;
