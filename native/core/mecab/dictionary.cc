@@ -201,13 +201,13 @@ StatusOr<std::shared_ptr<const Dictionary>> Dictionary::Open(const std::string& 
     }
     const uint8_t* map = cf.data() + 4 + kCategoryNameSize * count;
     d->char_map_.assign(0x10000, 0);
+    std::memcpy(d->char_map_.data(), map, 4 * kCharMapEntries);
     for (size_t c = 0; c < kCharMapEntries; ++c) {
-      const uint32_t v = ReadU32(map + 4 * c);
-      if (Unpack(v).default_type >= count) {
-        return Invalid(char_path, "code point " + std::to_string(c) + " has category " +
-                                      std::to_string(Unpack(v).default_type) + " of " + std::to_string(count));
+      const uint32_t category = (d->char_map_[c] >> 18) & 0xFF;  // CharInfo::default_type
+      if (category >= count) {
+        return Invalid(char_path, "code point " + std::to_string(c) + " has category " + std::to_string(category) +
+                                      " of " + std::to_string(count));
       }
-      d->char_map_[c] = v;
     }
   }
   for (const std::string& name : d->category_names_) {
