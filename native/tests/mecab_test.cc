@@ -307,6 +307,18 @@ TEST(MecabTest, UnknownWordsFollowTheCategoryRules) {
   EXPECT_EQ(Wakati(s, "😀😀東京"), "😀😀 東京");
 }
 
+TEST(MecabTest, DicrcUnkFeatureNamesEveryUnknownWord) {
+  TempDir dir;
+  Tiny t;
+  t.dicrc += "unk-feature = 未知,*\n";
+  const Segmenter s = OpenTiny(dir, t);
+  std::vector<Word> words;
+  ASSERT_TRUE(s.Segment("カタカナに", &words).ok());
+  ASSERT_EQ(words.size(), 2u);
+  EXPECT_EQ(words[0].feature, "未知,*");
+  EXPECT_EQ(words[1].feature, "助詞,に");
+}
+
 TEST(MecabTest, MaxGroupingSizeIsAnOption) {
   TempDir dir;
   WriteTiny(dir, Tiny());
@@ -512,6 +524,7 @@ TEST(MecabTest, HostileIndicesAndSizesAreRefusedAtLoad) {
 
   ExpectInvalid(OpenWith("matrix.bin", With16(t.matrix, 0, 65535)), "a 65535x4 matrix needs 524284 bytes");
   ExpectInvalid(OpenWith("matrix.bin", With16(With16(t.matrix, 0, 65535), 2, 65535)), "matrix needs 8589672454");
+  ExpectInvalid(OpenWith("matrix.bin", With16(std::string(t.matrix, 0, 4), 0, 0)), "is an empty 0x4 matrix");
   ExpectInvalid(OpenWith("char.bin", With32(t.chars, 0, 0xFFFFFFFF)), "4294967295 categories need");
   ExpectInvalid(OpenWith("char.bin", With32(t.chars, 4 + 32 * 6 + 4 * 0x41, Pack(1, 6, 0, false, false))),
                 "code point 65 has category 6 of 6");

@@ -162,6 +162,10 @@ StatusOr<std::shared_ptr<const Dictionary>> Dictionary::Open(const std::string& 
     std::memcpy(&r, p + 2, 2);
     d->lsize_ = l;
     d->rsize_ = r;
+    // Context id 0 (BOS / EOS) must have a cell: an empty matrix connects nothing.
+    if (l == 0 || r == 0) {
+      return Invalid(matrix_path, "is an empty " + std::to_string(l) + "x" + std::to_string(r) + " matrix");
+    }
     const uint64_t expected = 4 + uint64_t{l} * r * 2;
     if (size != expected) {
       return Invalid(matrix_path, "a " + std::to_string(l) + "x" + std::to_string(r) + " matrix needs " +
@@ -238,6 +242,7 @@ StatusOr<std::shared_ptr<const Dictionary>> Dictionary::Open(const std::string& 
       d->settings_.emplace(std::string(key), std::string(value));  // the first setting of a key wins, as in MeCab
     }
   }
+  if (auto it = d->settings_.find("unk-feature"); it != d->settings_.end()) d->unknown_feature_ = it->second;
   return std::shared_ptr<const Dictionary>(std::move(d));
 }
 

@@ -125,6 +125,8 @@ class Dictionary {
 
   // dicrc's key = value settings (empty when the folder has no dicrc).
   const std::map<std::string, std::string>& settings() const { return settings_; }
+  // dicrc's unk-feature: when set, the feature of every unknown word, as in libmecab.
+  const std::string& unknown_feature() const { return unknown_feature_; }
 
  private:
   static CharInfo Unpack(uint32_t v) {
@@ -145,6 +147,7 @@ class Dictionary {
   std::vector<std::string> category_names_;
   std::vector<std::pair<uint32_t, uint32_t>> unk_tokens_;  // per category
   std::map<std::string, std::string> settings_;
+  std::string unknown_feature_;
 };
 
 template <class Fn>

@@ -70,7 +70,7 @@ void Segmenter::Lookup(const uint8_t* text, size_t pos, size_t len, Lattice* lat
   sys.CommonPrefixSearch(text + begin2, end - begin2, [&](uint32_t value, size_t length) {
     if (length == 0) return;  // an empty key (only in a hostile file) would be a word of no characters
     const uint32_t first_token = value >> 8, count = value & 0xFF;
-    for (uint32_t j = 0; j < count; ++j) push(begin2, begin2 + length, sys.token(first_token + j), first_token + j, false);
+    for (uint32_t j = first_token; j < first_token + count; ++j) push(begin2, begin2 + length, sys.token(j), j, false);
   });
   if (nodes.size() > first && !cinfo.invoke) return;
 
@@ -226,7 +226,8 @@ Status Segmenter::Segment(std::string_view text, Lattice* lattice, std::vector<W
     w.unknown = node.unknown;
     if (options_.features) {
       const LexiconFile& lex = node.unknown ? dict.unknown() : dict.system();
-      w.feature = lex.feature(lex.token(node.token));
+      w.feature = node.unknown && !dict.unknown_feature().empty() ? std::string_view(dict.unknown_feature())
+                                                                  : lex.feature(lex.token(node.token));
     }
     words->push_back(w);
   }
