@@ -6,10 +6,10 @@
 //
 // Texts: JSQuAD questions, passages and the passages' sentences (../shared/corpora/jsquad/pairs.jsonl), then
 // generated edge cases (half-width kana, full-width Latin and digits, emoji and ZWJ sequences, unknown kanji
-// compounds, long runs of one category, spaces and tabs, empty lines, bytes that are not UTF-8) and random
-// mixes of characters from every category. Without --cli, mecab_cli is compiled into build/mecab-cli/ with
-// the system C++ compiler (it needs only native/core/mecab and common/mmap). Prints one JSON summary line
-// last; exits 1 on any difference, 2 when the `mecab` command or the dictionary is missing.
+// compounds, long runs of one category, spaces and tabs, empty lines, bytes that are not UTF-8), random mixes
+// of characters from every category and random bytes. Without --cli, mecab_cli is compiled into
+// build/mecab-cli/ with the system C++ compiler (it needs only native/core/mecab and common/mmap). Prints one
+// JSON summary line last; exits 1 on any difference, 2 when the `mecab` command or the dictionary is missing.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -136,6 +136,18 @@ for (let i = 0; i < NRANDOM; ++i) {
     s += pool[rand(pool.length)];
   }
   texts.push(s);
+}
+
+// Random bytes (no NUL, no newline), biased to UTF-8 lead and continuation bytes, spaces and ASCII.
+const BYTES = [0x20, 0x09, 0xe3, 0x81, 0x82, 0xef, 0xbd, 0xb1, 0xf0, 0x9f, 0x98, 0x80, 0x41, 0xc3, 0xa9, 0xf8, 0xfc];
+for (let i = 0; i < NRANDOM / 3; ++i) {
+  const b = [];
+  for (let j = 1 + rand(30); j > 0; --j) {
+    let x;
+    do x = rand(3) === 0 ? rand(256) : BYTES[rand(BYTES.length)]; while (x === 0 || x === 10);
+    b.push(x);
+  }
+  texts.push(Buffer.from(b));
 }
 
 // ---- run both ---------------------------------------------------------------------------------------------
