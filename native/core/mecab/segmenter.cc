@@ -58,7 +58,8 @@ void Segmenter::Lookup(const uint8_t* text, size_t pos, size_t len, Lattice* lat
     begin2 += mblen;
     prev = cinfo;
   }
-  // Only spaces are left: libmecab's candidates here end past the text and never join the best path.
+  // Only spaces are left: libmecab's candidates here end past the text and never join the best path. (After
+  // 65535 bytes of spaces libmecab instead searches its dictionary past the look-ahead; that is not followed.)
   if (begin2 == end) return;
 
   const size_t first = nodes.size();
