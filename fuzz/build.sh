@@ -2,7 +2,7 @@
 # Builds the libFuzzer targets (ASan + UBSan) into build-fuzz/:
 #   tokenizer_json_fuzzer    (mode 1: tokenizer.json candidates -> Tokenizer::FromJson + encode)
 #   tokenizer_encode_fuzzer  (mode 2: texts encoded by the real tokenizers, invariants checked)
-#   graph_rewrite_fuzzer     (ONNX ModelProto bytes -> the layer-norm and attention fusions of runtime/graph_rewrite.h)
+#   graph_rewrite_fuzzer     (ONNX ModelProto bytes -> the layer-norm and attention fusions of rewrite/graph_rewrite.h)
 # Needs clang with libFuzzer: apt-get install -y clang-19 libclang-rt-19-dev (CXX=... to override).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,12 +16,14 @@ FLAGS=(-std=c++20 -O1 -g -fno-omit-frame-pointer
        -I"$ROOT/native/core" -DPCRE2_CODE_UNIT_WIDTH=8 -DUTF8PROC_STATIC)
 # Core sources, instrumented for coverage (fuzzer-no-link) so libFuzzer sees their edges.
 objs=()
+onnx_objs=()  # the graph rewrite fuzzer's: native/core/onnx and native/core/rewrite
 pids=()
 for src in "$ROOT"/native/core/tokenizer/*.cc "$ROOT"/native/core/onnx/*.cc "$ROOT"/native/core/rewrite/*.cc; do
   obj="$OUT/obj/$(basename "${src%.cc}").o"
   objs+=("$obj")
+  [[ "$src" == */tokenizer/* ]] || onnx_objs+=("$obj")
   if [[ ! -f "$obj" || "$src" -nt "$obj" || "$0" -nt "$obj" ]] || \
-     [[ -n "$(find "$ROOT/native/core/tokenizer" "$ROOT/native/core/common" "$ROOT/native/core/runtime" -name '*.h' -newer "$obj" -o -name '*.inc' -newer "$obj" | head -1)" ]]; then
+     [[ -n "$(find "$ROOT/native/core/tokenizer" "$ROOT/native/core/common" "$ROOT/native/core/onnx" "$ROOT/native/core/rewrite" -name '*.h' -newer "$obj" -o -name '*.inc' -newer "$obj" | head -1)" ]]; then
     "$CXX" "${FLAGS[@]}" -fsanitize=fuzzer-no-link -c "$src" -o "$obj" &
     pids+=($!)
     if (( ${#pids[@]} >= JOBS )); then wait "${pids[0]}"; pids=("${pids[@]:1}"); fi
@@ -34,5 +36,5 @@ for mode in 1 2; do
   "$CXX" "${FLAGS[@]}" -fsanitize=fuzzer -DWINNOW_FUZZ_MODE=$mode "$ROOT/fuzz/tokenizer_fuzzer.cc" "${objs[@]}" "${LIBS[@]}" -o "$OUT/$name"
   echo "built $OUT/$name"
 done
-"$CXX" "${FLAGS[@]}" -fsanitize=fuzzer "$ROOT/fuzz/graph_rewrite_fuzzer.cc" "$OUT/obj/graph_rewrite.o" "$OUT/obj/protobuf_wire.o" -o "$OUT/graph_rewrite_fuzzer"
+"$CXX" "${FLAGS[@]}" -fsanitize=fuzzer "$ROOT/fuzz/graph_rewrite_fuzzer.cc" "${onnx_objs[@]}" -o "$OUT/graph_rewrite_fuzzer"
 echo "built $OUT/graph_rewrite_fuzzer"

@@ -1,4 +1,4 @@
-// libFuzzer target for the load-time graph rewrites (native/core/runtime/graph_rewrite.h): arbitrary bytes
+// libFuzzer target for the load-time graph rewrites (native/core/rewrite/graph_rewrite.h): arbitrary bytes
 // as an ONNX ModelProto. FuseSkipLayerNorm, FuseAttention, both in one pass (RewriteGraph) and
 // CountAttentionBlocks must return a Status, never crash or read out of bounds; when one rewrites, its output must
 // parse again and hold nothing more for it to fuse (each rewrite is idempotent), and the other rewrite must still

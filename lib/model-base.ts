@@ -13,12 +13,13 @@ interface NativeModel {
 export abstract class Model<N extends NativeModel> {
   protected native: N | undefined;
   protected readonly queue: CallQueue;
+  readonly #className: string;  // names the class in errors ("this CrossEncoder has been disposed")
 
-  /** `className` names the class in errors ("this CrossEncoder has been disposed"). */
-  protected constructor(native: N, concurrency: number, private readonly className: string) {
+  protected constructor(native: N, concurrency: number, className: string) {
     noConstructor(native, className, `${className}.load(dir)`);
     this.native = native;
     this.queue = new CallQueue(concurrency);
+    this.#className = className;
   }
 
   /** Calls waiting and running on this model. */
@@ -29,14 +30,14 @@ export abstract class Model<N extends NativeModel> {
   /** Frees the model. Refused (MODEL_BUSY) while calls are queued or running. */
   dispose(): void {
     if (!this.native) return;
-    refuseWhenBusy(this.queue, `the ${this.className}`);
+    refuseWhenBusy(this.queue, `the ${this.#className}`);
     this.native.dispose();
     this.native = undefined;
   }
 
   /** The native model for a new call; DISPOSED after dispose(). */
   protected alive(): N {
-    if (!this.native) throw winnowError('DISPOSED', `this ${this.className} has been disposed`);
+    if (!this.native) throw winnowError('DISPOSED', `this ${this.#className} has been disposed`);
     return this.native;
   }
 }

@@ -1,5 +1,5 @@
-// The SkipLayerNormalization fusion (runtime/graph_rewrite.h): models written here with the wire-format
-// writer, read back with the reader, plus the real fixture exports. Numerical parity of fused graphs
+// The SkipLayerNormalization fusion (rewrite/graph_rewrite.h): models written here with the ONNX writer
+// (onnx/writer.h), read back with a reader of the wire format, plus the real fixture exports. Numerical parity of fused graphs
 // with ONNX Runtime is tested from JavaScript (test/cross-encoder.test.ts, "layer norm fusion").
 #include <gtest/gtest.h>
 
@@ -58,9 +58,15 @@ struct G {
   }
   void Initializer(const std::string& t) { w.Initializer(t); }
   void Input(const std::string& name) { w.Input(onnx::ValueInfo(name)); }
+  // Written as int64_data varints (as older exporters write shape constants), not raw_data, so that the reader's
+  // int64_data path is exercised too.
   void IntConstant(const std::string& out, const std::vector<int64_t>& v) {
-    Node("Constant", {}, {out},
-         {onnx::TensorAttribute("value", onnx::Int64Tensor(out, {static_cast<int64_t>(v.size())}, v))});
+    std::string t;
+    pb::AppendVarintField(&t, onnx::tensor_f::kDims, v.size());
+    pb::AppendVarintField(&t, onnx::tensor_f::kDataType, onnx::dtype::kInt64);
+    for (int64_t x : v) pb::AppendVarintField(&t, onnx::tensor_f::kInt64Data, static_cast<uint64_t>(x));
+    pb::AppendLen(&t, onnx::tensor_f::kName, out);
+    Node("Constant", {}, {out}, {onnx::TensorAttribute("value", t)});
   }
   void Output(const std::string& name) { w.Output(onnx::ValueInfo(name)); }
   std::string Model(int opset = 14) const { return onnx::ModelProto(w.Graph("g"), {{"", opset}}); }
