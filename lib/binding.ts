@@ -17,14 +17,18 @@ export type NativeModelOptions = SessionLoadOptions & {
   ortLibrary: string;
 };
 
-export interface NativeCrossEncoderInfo {
-  numLabels: number;
+/** What every transformer model's info() has: its session and lengths. */
+export interface NativeSessionInfo {
   maxLength: number;
   modelMaxLength: number;
   device: string;
   onnxPath: string;
   fusedLayerNorms: number;
   fusedAttentions: number;
+}
+
+export interface NativeCrossEncoderInfo extends NativeSessionInfo {
+  numLabels: number;
   activation: 'sigmoid' | 'softmax' | 'none';
 }
 
@@ -84,14 +88,8 @@ export interface NativeBinding {
 
 // ---- PruningEncoder (issue #6) ----
 
-export interface NativePruningEncoderInfo {
-  maxLength: number;
-  modelMaxLength: number;
+export interface NativePruningEncoderInfo extends NativeSessionInfo {
   threshold: number;
-  device: string;
-  onnxPath: string;
-  fusedLayerNorms: number;
-  fusedAttentions: number;
 }
 
 /** One document's result; spans are flat UTF-16 [start, end) pairs into the document (sentences.join('') when pre-split). */
@@ -123,14 +121,8 @@ export interface NativePruningEncoder {
 
 // ---- SentenceEncoder (issue #5) ----
 
-export interface NativeSentenceEncoderInfo {
+export interface NativeSentenceEncoderInfo extends NativeSessionInfo {
   dim: number;
-  maxLength: number;
-  modelMaxLength: number;
-  device: string;
-  onnxPath: string;
-  fusedLayerNorms: number;
-  fusedAttentions: number;
   pooling: string;
   poolingFromConfig: boolean;
   includePrompt: boolean;

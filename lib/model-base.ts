@@ -2,7 +2,7 @@
  * What every model class shares: the native model, its call queue, `dispose()` and the DISPOSED check; and for the
  * transformer classes, the session's properties and `counters()` with batch statistics.
  */
-import type { NativeBatchStats } from './binding';
+import type { NativeBatchStats, NativeSessionInfo } from './binding';
 import { noConstructor, winnowError } from './errors';
 import { CallQueue, Counters, ModelCounters, modelCounters, refuseWhenBusy, withCallerStack } from './queue';
 
@@ -43,7 +43,7 @@ export abstract class Model<N extends NativeModel> {
 }
 
 interface NativeTransformer extends NativeModel {
-  info(): { maxLength: number; device: string; onnxPath: string; fusedLayerNorms: number; fusedAttentions: number };
+  info(): NativeSessionInfo;
   batchStats(): NativeBatchStats;
 }
 

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CrossEncoder, PruningEncoder, SentenceEncoder, StaticModel, Tokenizer, semanticSearch, similarity, similarityPairwise } from '../lib/index';
 import { FIXTURES } from './helpers/reference';
+import { errorOf } from './helpers/errors';
 
 const ROOT = path.resolve(__dirname, '..');
 const DIST = path.join(ROOT, 'dist', 'cjs', 'index.js');
@@ -55,16 +56,6 @@ const ENTRIES: Entry[] = [
   { name: 'semanticSearch (corpus)', valid: VEC, call: (_m, a) => semanticSearch([VEC], a as never) },
   { name: 'SentenceEncoder.similarity', valid: VEC, call: (m, a) => m.se.similarity(a as never, [VEC]) },
 ];
-
-/** The error a call throws or rejects with (fails the test when it does not). */
-async function errorOf(f: () => unknown): Promise<Error & { code?: string }> {
-  try {
-    await f();
-  } catch (e) {
-    return e as Error & { code?: string };
-  }
-  throw new Error('expected an error');
-}
 
 /**
  * An array Proxy reporting `length`, with `valid` at index 0 and holes after it, that counts the elements read

@@ -7,20 +7,11 @@ import { describe, expect, it } from 'vitest';
 import { CrossEncoder, Embeddings, SentenceEncoder, StaticModel, Tokenizer, isWinnowError, semanticSearch, similarity } from '../lib/index';
 import { corpusPairs, FIXTURES } from './helpers/reference';
 import { editedCopy } from './helpers/model-copy';
+import { errorOf } from './helpers/errors';
 
 const TINY = path.join(FIXTURES, 'bert-ce-tiny');
 const E5 = path.join(FIXTURES, 'e5-tiny');
 const BERT_TOKENIZER = path.join(FIXTURES, 'bert-ce-tiny', 'tokenizer.json');
-
-/** The error a call throws or rejects with (fails the test when it does not). */
-async function errorOf(f: () => unknown): Promise<Error & { code?: string }> {
-  try {
-    await f();
-  } catch (e) {
-    return e as Error & { code?: string };
-  }
-  throw new Error('expected an error');
-}
 
 describe('Tokenizer padding options', () => {
   it('padToLength, padToMultipleOf and paddingSide turn padding on, as setPadding does', async () => {

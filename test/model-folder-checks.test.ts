@@ -11,21 +11,13 @@ import { CrossEncoder, PruningEncoder, SentenceEncoder, StaticModel } from '../l
 import { editedCopy } from './helpers/model-copy';
 import { classifierGraph, encoderGraph, pruningGraph } from './helpers/onnx-graph';
 import { FIXTURES } from './helpers/reference';
+import { errorOf } from './helpers/errors';
 
 const CE = path.join(FIXTURES, 'bert-ce-tiny');
 const PRUNE = path.join(FIXTURES, 'pruning-bert-tiny');
 const E5 = path.join(FIXTURES, 'e5-tiny');
 const POTION = path.join(FIXTURES, 'potion-tiny');
 const POTION_ST = path.join(FIXTURES, 'potion-tiny-st');
-
-async function errorOf(f: () => unknown): Promise<Error & { code?: string }> {
-  try {
-    await f();
-  } catch (e) {
-    return e as Error & { code?: string };
-  }
-  throw new Error('expected an error');
-}
 
 const readJson = (file: string) => JSON.parse(fs.readFileSync(file, 'utf8'));
 const writeJson = (file: string, value: unknown) => fs.writeFileSync(file, JSON.stringify(value, null, 2));

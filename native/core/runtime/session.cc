@@ -610,9 +610,16 @@ bool Session::HasOutput(const std::string& name) const {
 
 namespace {
 
-std::optional<ONNXTensorElementDataType> ElementTypeOf(const Ort::TypeInfo& type) {
-  if (type.GetONNXType() != ONNX_TYPE_TENSOR) return std::nullopt;
-  return type.GetTensorTypeAndShapeInfo().GetElementType();
+// The element type of the tensor `type_info()` describes; nullopt when it is not a tensor or ONNX Runtime cannot say.
+template <class TypeInfoFn>
+std::optional<ONNXTensorElementDataType> ElementTypeOf(TypeInfoFn type_info) {
+  try {
+    Ort::TypeInfo type = type_info();
+    if (type.GetONNXType() != ONNX_TYPE_TENSOR) return std::nullopt;
+    return type.GetTensorTypeAndShapeInfo().GetElementType();
+  } catch (const Ort::Exception&) {
+    return std::nullopt;
+  }
 }
 
 }  // namespace
@@ -620,21 +627,13 @@ std::optional<ONNXTensorElementDataType> ElementTypeOf(const Ort::TypeInfo& type
 std::optional<ONNXTensorElementDataType> Session::InputElementType(const std::string& name) const {
   const auto it = std::find(input_names_.begin(), input_names_.end(), name);
   if (it == input_names_.end()) return std::nullopt;
-  try {
-    return ElementTypeOf(session_->GetInputTypeInfo(static_cast<size_t>(it - input_names_.begin())));
-  } catch (const Ort::Exception&) {
-    return std::nullopt;
-  }
+  return ElementTypeOf([&] { return session_->GetInputTypeInfo(static_cast<size_t>(it - input_names_.begin())); });
 }
 
 std::optional<ONNXTensorElementDataType> Session::OutputElementType(const std::string& name) const {
   const auto it = std::find(output_names_.begin(), output_names_.end(), name);
   if (it == output_names_.end()) return std::nullopt;
-  try {
-    return ElementTypeOf(session_->GetOutputTypeInfo(static_cast<size_t>(it - output_names_.begin())));
-  } catch (const Ort::Exception&) {
-    return std::nullopt;
-  }
+  return ElementTypeOf([&] { return session_->GetOutputTypeInfo(static_cast<size_t>(it - output_names_.begin())); });
 }
 
 const char* ElementTypeName(std::optional<ONNXTensorElementDataType> type) {
