@@ -116,6 +116,41 @@ put('bpe-bytelevel-roberta.json', {
     vocab: Object.fromEntries([['<s>', 0], ['</s>', 1], ['<unk>', 2], ['<mask>', 3], ['Ġ', 4], ['h', 5], ['i', 6], ['Ġh', 7], ['Ġhi', 8]]), merges: [['Ġ', 'h'], ['Ġh', 'i']] },
 });
 
+// 6. hostile configurations (issue 32): Sequences nested to the bound and past it, JSON nested past the
+//    parser's bound, padding / truncation sizes at and past their bound. Built as strings: JSON.stringify
+//    recurses too deep for thousands of levels.
+const ten2 = JSON.parse(JSON.stringify(ten));
+const nest = (field, key, leaf, depth) => {
+  const j = structuredClone(ten2);
+  j[field] = '@@';
+  return JSON.stringify(j).replace('"@@"', `{"type":"Sequence","${key}":[`.repeat(depth) + leaf + ']}'.repeat(depth));
+};
+const nestable = [
+  ['normalizer', 'normalizers', '{"type":"Lowercase"}'],
+  ['pre_tokenizer', 'pretokenizers', '{"type":"Whitespace"}'],
+  ['decoder', 'decoders', '{"type":"Fuse"}'],
+  ['post_processor', 'processors', JSON.stringify(ten2.post_processor)],
+];
+for (const [field, key, leaf] of nestable) {
+  for (const depth of [64, 65, 3000]) writeFileSync(join(here, 'seeds/json', `deep-${field}-${depth}.json`), nest(field, key, leaf, depth));
+}
+{
+  const j = structuredClone(ten2);
+  j.extra = '@@';
+  writeFileSync(join(here, 'seeds/json', 'deep-array-20000.json'), JSON.stringify(j).replace('"@@"', '['.repeat(20000) + ']'.repeat(20000)));
+}
+const padded = (name, edit) => {
+  const j = structuredClone(ten2);
+  edit(j);
+  put(name, j);
+};
+padded('pad-multiple-4e9.json', (j) => (j.padding = { strategy: 'BatchLongest', direction: 'Right', pad_to_multiple_of: 4000000000, pad_id: 0, pad_type_id: 0, pad_token: '[PAD]' }));
+padded('pad-multiple-at-bound.json', (j) => (j.padding = { strategy: 'BatchLongest', direction: 'Left', pad_to_multiple_of: 1048576, pad_id: 0, pad_type_id: 0, pad_token: '[PAD]' }));
+padded('pad-fixed-past-bound.json', (j) => (j.padding = { strategy: { Fixed: 1048577 }, direction: 'Right', pad_to_multiple_of: null, pad_id: 0, pad_type_id: 0, pad_token: '[PAD]' }));
+padded('pad-fixed-2e53.json', (j) => (j.padding = { strategy: { Fixed: 9007199254740991 }, direction: 'Right', pad_to_multiple_of: 8, pad_id: 0, pad_type_id: 0, pad_token: '[PAD]' }));
+padded('truncation-max-length-4e9.json', (j) => (j.truncation = { direction: 'Right', max_length: 4000000000, strategy: 'LongestFirst', stride: 0 }));
+padded('truncation-stride-huge.json', (j) => (j.truncation = { direction: 'Left', max_length: 16, strategy: 'OnlyFirst', stride: 4294967295 }));
+
 // Encode seeds: [selector][text](0xFF[pair]).
 const texts = makeCorpus(7, 160).map((t) => t.slice(0, 600));
 let n = 0;
@@ -134,5 +169,7 @@ for (const f of readdirSync(join(root, 'native/core/tokenizer'))) {
 }
 const dict = [...words].sort().map((w) => `"\\"${w}\\""`);
 dict.push('"{"', '"}"', '"["', '"]"', '":"', '","', '"null"', '"true"', '"false"', '"-1"', '"1e309"', '"\\"\\\\u0000\\""', '"\\"\\\\ud800\\""');
+// Sizes at and past the length bound, and nesting openers.
+dict.push('"1048576"', '"1048577"', '"4000000000"', '"9007199254740991"', '"{\\"type\\":\\"Sequence\\",\\"normalizers\\":["', '"[[[[[[[["');
 writeFileSync(join(here, 'tokenizer.dict'), dict.join('\n') + '\n');
 console.log(`json seeds: ${readdirSync(join(here, 'seeds/json')).length}, encode seeds: ${n}, dict entries: ${dict.length}`);

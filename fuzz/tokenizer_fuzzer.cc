@@ -1,8 +1,10 @@
 // libFuzzer harness for Winnow's tokenizer (issue #3). Built twice by fuzz/build.sh:
 //
 //   -DWINNOW_FUZZ_MODE=1  tokenizer_json_fuzzer:   input = a tokenizer.json candidate. FromJson must
-//                         return a Status (never crash / leak / UB); when it loads, a few fixed
-//                         strings are encoded (single, pair, truncation + stride) and decoded.
+//                         return a Status (never crash / leak / UB, whatever the nesting depth or
+//                         padding values); when it loads, a few fixed strings are encoded (single,
+//                         pair, truncation + stride, the file's padding, padding sizes up to and
+//                         past the bound) and decoded.
 //   -DWINNOW_FUZZ_MODE=2  tokenizer_encode_fuzzer: input = [selector byte][text](0xFF [pair]),
 //                         encoded with each real tokenizer from $WINNOW_FUZZ_TOKENIZERS (default
 //                         /work/shared/tokenizers/*/tokenizer.json, loaded once; those that fail to
@@ -198,6 +200,32 @@ void Exercise(const Tokenizer& t, std::string_view a, const std::string_view* b,
     std::string decoded;
     (void)t.Decode(e.ids.data(), e.ids.size(), (sel >> 3) & 1, &decoded);
   }
+  // Padding: a target within the bound pads to exactly the rounded target; beyond it (or a multiple
+  // beyond it) the call fails with INVALID_ARGUMENT before allocating anything.
+  {
+    static constexpr size_t kMax = winnow::tok::kMaxLengthSetting;
+    const size_t lengths[] = {0, ra.size() + 3, kMax + 1, SIZE_MAX, sel == 0x40 ? kMax : 5};
+    const size_t multiples[] = {0, 8, kMax + 1, 3};
+    EncodeOptions o;
+    o.padding.enabled = true;
+    o.padding.length = lengths[sel % 5];
+    o.padding.pad_to_multiple_of = multiples[(sel >> 3) % 4];
+    o.padding.direction = (sel & 0x80) ? Direction::kLeft : Direction::kRight;
+    Encoding e;
+    st = t.Encode(a, b, o, &e);
+    if (o.padding.length > kMax || o.padding.pad_to_multiple_of > kMax) {
+      CHECK(!st.ok() && st.code() == winnow::codes::kInvalidArgument, "padding beyond the bound: " + st.ToString());
+    } else if (st.ok()) {
+      const size_t n = ra.size() + (b ? rb.size() : 0) + t.NumSpecialTokensToAdd(b != nullptr);
+      size_t target = o.padding.length ? o.padding.length : n;
+      const size_t m = o.padding.pad_to_multiple_of;
+      if (m > 0 && target % m > 0) target += m - target % m;
+      CheckEncoded(t, e, strict);
+      CHECK(e.size() == std::max(n, target), std::to_string(e.size()) + " vs " + std::to_string(std::max(n, target)));
+    } else if (strict) {
+      Fail("padded Encode failed", st.ToString());
+    }
+  }
   for (size_t i = 0; i < ra.size() && i < 8; ++i) {
     auto tok = t.IdToToken(ra.ids[i]);
     if (tok) (void)t.TokenToId(*tok);
@@ -217,8 +245,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const Tokenizer& tok = **t;
   (void)tok.VocabSize();
   (void)tok.UnkId();
-  (void)tok.DefaultPadding();
-  (void)tok.DefaultTruncation();
+  // Values from the file are bounded at load.
+  if (auto p = tok.DefaultPadding()) {
+    CHECK(p->length <= winnow::tok::kMaxLengthSetting && p->pad_to_multiple_of <= winnow::tok::kMaxLengthSetting);
+    EncodeOptions o;
+    o.padding = *p;
+    Encoding e;
+    if (tok.Encode("padded", nullptr, o, &e).ok()) CheckShape(e);
+  }
+  if (auto tr = tok.DefaultTruncation()) CHECK(tr->max_length <= winnow::tok::kMaxLengthSetting);
   static const char* kTexts[] = {
       "Hello world! unaffable",
       "  Ünïcödé ﬁ 東京 naïve — “quotes” 👩‍👩‍👧 ",
