@@ -93,7 +93,11 @@ function test() {
   run('cmake', ['-S', '.', '-B', dir, '-G', 'Ninja', `-DCMAKE_TOOLCHAIN_FILE=${toolchain}`, '-DWINNOW_BUILD_TESTS=ON',
     `-DWINNOW_TEST_ORT_LIBRARY=${ortArm64}`]);
   run('cmake', ['--build', dir]);
-  run('ctest', ['--test-dir', dir, '--output-on-failure']);
+  // Under qemu-user a lowered RLIMIT_AS does not stop the guest's threads from starting, so the test that relies on it
+  // can only run natively (npm run test:native runs it there).
+  run('ctest', ['--test-dir', dir, '--output-on-failure'], {
+    env: { ...process.env, GTEST_FILTER: '-ThreadPoolDeathTest.ThreadsThatCannotStartAreAnErrorNotAHang' },
+  });
 }
 
 function prebuild() {
