@@ -63,6 +63,7 @@ function idArray(ids: unknown, option: string): Int32Array {
   const integerView = ArrayBuffer.isView(ids) && !(ids instanceof DataView) && !(ids instanceof Float32Array) &&
     !(ids instanceof Float64Array) && !(ids instanceof BigInt64Array) && !(ids instanceof BigUint64Array);
   if (!integerView && !Array.isArray(ids)) throw invalidArgument('an array of token ids (integers)', option, ids);
+  if (Array.isArray(ids)) v.arrayLength(ids, 'token ids', option);
   const list = ids as ArrayLike<unknown>;
   for (let i = 0; i < list.length; i++) {
     const id = list[i];
@@ -161,7 +162,11 @@ export class Tokenizer {
   /** `decode` for each id list (Hugging Face tokenizers' decode_batch / transformers.js batch_decode), in order. */
   decodeBatch(idLists: ReadonlyArray<ArrayLike<number>>, options?: { skipSpecialTokens?: boolean }): string[] {
     if (!Array.isArray(idLists)) throw invalidArgument('an array of id arrays', 'idLists', idLists);
-    return idLists.map((ids, i) => this.decodeIds(ids, options, `idLists[${i}]`));
+    // Its length checked before anything is made from it (a sparse array or a Proxy may claim billions).
+    const n = v.arrayLength(idLists, 'id arrays', 'idLists');
+    const out: string[] = [];
+    for (let i = 0; i < n; i++) out.push(this.decodeIds(idLists[i], options, `idLists[${i}]`));
+    return out;
   }
 
   private decodeIds(ids: unknown, options: unknown, option: string): string {
