@@ -19,6 +19,12 @@ inline constexpr const char* kOrtLoadFailed = "ORT_LOAD_FAILED";
 inline constexpr const char* kInferenceFailed = "INFERENCE_FAILED";
 inline constexpr const char* kQueryTooLong = "QUERY_TOO_LONG";
 inline constexpr const char* kSafetensorsInvalid = "SAFETENSORS_INVALID";
+// A pytorch_model.bin (zip + pickle) or a weights index that Winnow refuses to read, or weights that do not fit the
+// architecture (a missing tensor, a wrong shape).
+inline constexpr const char* kCheckpointInvalid = "CHECKPOINT_INVALID";
+// A model or adapter Winnow cannot build: an architecture it has no graph for, an adapter type peft has that it
+// does not merge.
+inline constexpr const char* kModelUnsupported = "MODEL_UNSUPPORTED";
 inline constexpr const char* kCudaUnavailable = "CUDA_UNAVAILABLE";
 inline constexpr const char* kIo = "IO_ERROR";
 inline constexpr const char* kAborted = "ABORTED";
