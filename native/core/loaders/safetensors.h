@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "common/mmap.h"
@@ -48,6 +49,8 @@ class SafeTensors {
   const std::vector<TensorView>& tensors() const { return tensors_; }  // sorted by offset
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
   const std::string& path() const { return file_.path(); }
+  // The mapping, handed over (the views stay valid while it lives: a mapping does not move).
+  MappedFile ReleaseFile() { return std::move(file_); }
 
  private:
   MappedFile file_;

@@ -57,6 +57,19 @@ std::string Int64Tensor(std::string_view name, const std::vector<int64_t>& dims,
                    std::string_view(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(int64_t)));
 }
 
+std::string ExternalTensor(std::string_view name, uint64_t data_type, const std::vector<int64_t>& dims,
+                           std::string_view location, uint64_t offset, uint64_t length) {
+  std::string t;
+  for (int64_t d : dims) pb::AppendVarintField(&t, tensor_f::kDims, static_cast<uint64_t>(d));
+  pb::AppendVarintField(&t, tensor_f::kDataType, data_type);
+  pb::AppendLen(&t, tensor_f::kName, name);
+  AppendExternalDataEntry(&t, "location", location);
+  AppendExternalDataEntry(&t, "offset", std::to_string(offset));
+  AppendExternalDataEntry(&t, "length", std::to_string(length));
+  pb::AppendVarintField(&t, tensor_f::kDataLocation, 1);  // EXTERNAL
+  return t;
+}
+
 void AppendExternalDataEntry(std::string* tensor, std::string_view key, std::string_view value) {
   std::string e;
   pb::AppendLen(&e, 1, key);

@@ -31,6 +31,9 @@ std::string TensorAttribute(std::string_view name, std::string_view tensor);
 std::string RawTensor(std::string_view name, uint64_t data_type, const std::vector<int64_t>& dims, std::string_view raw);
 std::string FloatTensor(std::string_view name, const std::vector<int64_t>& dims, const std::vector<float>& values);
 std::string Int64Tensor(std::string_view name, const std::vector<int64_t>& dims, const std::vector<int64_t>& values);
+// A TensorProto whose data lies outside the model: `length` bytes at `offset` of the external file `location`.
+std::string ExternalTensor(std::string_view name, uint64_t data_type, const std::vector<int64_t>& dims,
+                           std::string_view location, uint64_t offset, uint64_t length);
 // Appends an external_data entry (location, offset, length) to a TensorProto being written (KeyValue's inverse).
 void AppendExternalDataEntry(std::string* tensor, std::string_view key, std::string_view value);
 

@@ -1,0 +1,40 @@
+// ONNX graphs built at load from a checkpoint (config.json + weights), for folders that ship no ONNX export.
+// The graph is what the architecture's PyTorch module computes, written with standard ONNX operators (opset 17),
+// so the load-time rewrites and ONNX Runtime's own fusions apply to it as to an exported file.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "builder/weights.h"
+#include "common/status.h"
+
+namespace winnow::builder {
+
+// What the graph computes, after the encoder.
+enum class Task {
+  kSequenceClassification,  // output "logits" [batch, labels]: the model's classification head
+  kFeatureExtraction,       // output "last_hidden_state" [batch, sequence, hidden]
+  kPruning,                 // outputs "ranking_logits" [batch, 1] and "pruning_logits" [batch, sequence, 2]
+};
+
+struct BuildOptions {
+  Task task = Task::kSequenceClassification;
+  bool inline_all = false;  // every weight written into the model (for saving it as one file)
+};
+
+struct BuiltModel {
+  std::string onnx;          // ModelProto bytes
+  std::string architecture;  // config.json's model_type as built ("bert", "xlm-roberta", "modernbert", ...)
+  int64_t inline_bytes = 0, external_bytes = 0;  // weights written into the model / referenced in the checkpoint
+};
+
+// Builds the graph for config.json's model_type. `config_path` names the config in messages. Errors:
+// codes::kModelUnsupported (a model_type or setting Winnow does not build), codes::kConfigInvalid (a bad value),
+// codes::kCheckpointInvalid (a tensor missing or of another shape, named).
+StatusOr<BuiltModel> Build(const nlohmann::json& config, const std::string& config_path, Weights* weights,
+                           const BuildOptions& options);
+
+}  // namespace winnow::builder

@@ -1,0 +1,143 @@
+#include "builder/graph_builder.h"
+
+#include <cmath>
+
+namespace winnow::builder {
+
+namespace {
+
+std::string ShapeText(const std::vector<int64_t>& s) {
+  std::string t = "[";
+  for (size_t i = 0; i < s.size(); ++i) t += (i ? ", " : "") + std::to_string(s[i]);
+  return t + "]";
+}
+
+}  // namespace
+
+std::string GraphBuilder::NewName(std::string_view hint) {
+  return std::string(hint) + "_" + std::to_string(counter_++);
+}
+
+Status GraphBuilder::CheckShape(const std::string& name, const std::vector<int64_t>& have,
+                                const std::vector<int64_t>& want) const {
+  if (have.empty() && !w_->Has(name))
+    return Status(codes::kCheckpointInvalid, w_->checkpoint().dir() + "/" + w_->checkpoint().source() +
+                                                 " has no tensor " + name + " (the architecture needs one of shape " +
+                                                 ShapeText(want) + ")");
+  if (have != want)
+    return Status(codes::kCheckpointInvalid, "tensor " + name + " in " + w_->checkpoint().source() + " has shape " +
+                                                 ShapeText(have) + ", the config says " + ShapeText(want));
+  return Status::Ok();
+}
+
+StatusOr<std::string> GraphBuilder::Weight(const std::string& name, const std::vector<int64_t>& shape) {
+  WINNOW_RETURN_IF_ERROR(CheckShape(name, w_->Shape(name), shape));
+  const checkpoint::Tensor* t = w_->Stored(name);
+  if (t && t->dtype == DType::kF32 && !inline_all_) {
+    g_.Initializer(onnx::ExternalTensor(name, onnx::dtype::kFloat, shape, t->file, t->offset, t->nbytes));
+    external_bytes_ += static_cast<int64_t>(t->nbytes);
+    return name;
+  }
+  WINNOW_ASSIGN_OR_RETURN(std::vector<float> v, w_->Floats(name));
+  g_.Initializer(onnx::FloatTensor(name, shape, v));
+  inline_bytes_ += static_cast<int64_t>(v.size() * sizeof(float));
+  return name;
+}
+
+StatusOr<std::string> GraphBuilder::WeightT(const std::string& name, int64_t out, int64_t in) {
+  WINNOW_RETURN_IF_ERROR(CheckShape(name, w_->Shape(name), {out, in}));
+  WINNOW_ASSIGN_OR_RETURN(std::vector<float> v, w_->Floats(name));
+  std::vector<float> t(v.size());
+  for (int64_t o = 0; o < out; ++o)
+    for (int64_t i = 0; i < in; ++i) t[static_cast<size_t>(i * out + o)] = v[static_cast<size_t>(o * in + i)];
+  const std::string tname = name + ".T";
+  g_.Initializer(onnx::FloatTensor(tname, {in, out}, t));
+  inline_bytes_ += static_cast<int64_t>(t.size() * sizeof(float));
+  return tname;
+}
+
+StatusOr<std::string> GraphBuilder::Linear(std::string_view x, const std::string& prefix, int64_t in, int64_t out,
+                                           bool bias) {
+  WINNOW_ASSIGN_OR_RETURN(std::string w, WeightT(prefix + "weight", out, in));
+  std::string y = Op("MatMul", {x, w});
+  if (!bias) return y;
+  WINNOW_ASSIGN_OR_RETURN(std::string b, Weight(prefix + "bias", {out}));
+  return Op("Add", {y, b});
+}
+
+StatusOr<std::string> GraphBuilder::LayerNorm(std::string_view x, const std::string& prefix, int64_t dim, float eps,
+                                              bool bias) {
+  WINNOW_ASSIGN_OR_RETURN(std::string gamma, Weight(prefix + "weight", {dim}));
+  std::string beta;
+  if (bias) {
+    WINNOW_ASSIGN_OR_RETURN(beta, Weight(prefix + "bias", {dim}));
+  } else {
+    beta = Floats({dim}, std::vector<float>(static_cast<size_t>(dim), 0.0f));
+  }
+  return Op("LayerNormalization", {x, gamma, beta},
+            {onnx::IntAttribute("axis", -1), onnx::FloatAttribute("epsilon", eps)});
+}
+
+std::string GraphBuilder::Floats(const std::vector<int64_t>& dims, const std::vector<float>& values) {
+  std::string name = NewName("const");
+  g_.Initializer(onnx::FloatTensor(name, dims, values));
+  return name;
+}
+
+std::string GraphBuilder::Ints(const std::vector<int64_t>& dims, const std::vector<int64_t>& values) {
+  std::string name = NewName("const");
+  g_.Initializer(onnx::Int64Tensor(name, dims, values));
+  return name;
+}
+
+std::string GraphBuilder::Op(std::string_view op, const Names& inputs, const std::vector<std::string>& attributes,
+                             std::string_view domain) {
+  return Ops(op, inputs, 1, attributes, domain)[0];
+}
+
+std::vector<std::string> GraphBuilder::Ops(std::string_view op, const Names& inputs, size_t n,
+                                           const std::vector<std::string>& attributes, std::string_view domain) {
+  std::vector<std::string> outputs;
+  const std::string base = NewName(op);
+  for (size_t i = 0; i < n; ++i) outputs.push_back(n == 1 ? base : base + ":" + std::to_string(i));
+  g_.Node(op, inputs, outputs, attributes, domain, base);
+  return outputs;
+}
+
+void GraphBuilder::Named(std::string_view op, const Names& inputs, std::string_view output,
+                         const std::vector<std::string>& attributes, std::string_view domain) {
+  g_.Node(op, inputs, {output}, attributes, domain, NewName(op));
+}
+
+StatusOr<std::string> GraphBuilder::Activation(std::string_view x, const std::string& name) {
+  if (name == "gelu" || name == "gelu_python") {
+    // 0.5 x (1 + erf(x / sqrt 2)): the form ONNX Runtime fuses into one Gelu kernel.
+    std::string e = Op("Erf", {Op("Div", {x, Scalar(std::sqrt(2.0f))})});
+    return Op("Mul", {Op("Mul", {x, Op("Add", {e, Scalar(1.0f)})}), Scalar(0.5f)});
+  }
+  if (name == "gelu_new" || name == "gelu_pytorch_tanh" || name == "gelu_fast" || name == "gelu_accurate") {
+    // 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3)))
+    std::string cube = Op("Mul", {Op("Mul", {x, x}), x});
+    std::string inner = Op("Add", {x, Op("Mul", {cube, Scalar(0.044715f)})});
+    std::string t = Op("Tanh", {Op("Mul", {inner, Scalar(std::sqrt(2.0f / static_cast<float>(M_PI)))})});
+    return Op("Mul", {Op("Mul", {x, Op("Add", {t, Scalar(1.0f)})}), Scalar(0.5f)});
+  }
+  if (name == "relu") return Op("Relu", {x});
+  if (name == "silu" || name == "swish") return Op("Mul", {x, Op("Sigmoid", {x})});
+  if (name == "tanh") return Op("Tanh", {x});
+  return Status(codes::kModelUnsupported, "activation \"" + name + "\" is not one Winnow builds");
+}
+
+void GraphBuilder::IdsInput(std::string_view name) {
+  g_.Input(onnx::ValueInfo(name, onnx::dtype::kInt64, {{-1, "batch"}, {-1, "sequence"}}));
+}
+
+void GraphBuilder::FloatOutput(std::string_view name, const std::vector<onnx::Dim>& dims) {
+  g_.Output(onnx::ValueInfo(name, onnx::dtype::kFloat, dims));
+}
+
+std::string GraphBuilder::Finish(std::string_view graph_name) const {
+  return onnx::ModelProto(g_.Graph(graph_name), {{"", 17}});
+}
+
+}  // namespace winnow::builder

@@ -1,0 +1,79 @@
+// Writing one ONNX graph from a checkpoint: nodes with generated value names, weights as initializers (float32
+// tensors stored as they are referenced as external data in their checkpoint file, others converted to float32
+// and written inline), constants, inputs and outputs. Architectures (bert.cc, ...) are written against it.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "builder/weights.h"
+#include "common/status.h"
+#include "onnx/writer.h"
+
+namespace winnow::builder {
+
+using onnx::Names;
+
+class GraphBuilder {
+ public:
+  // `inline_all`: every weight written into the model (a self-contained file); otherwise float32 tensors stored
+  // as they are stay in the checkpoint's files, named by Tensor::file as external data.
+  GraphBuilder(const Weights* weights, bool inline_all) : w_(weights), inline_all_(inline_all) {}
+
+  // ---- weights (full stored names). Shapes are checked: a missing tensor or another shape is
+  // codes::kCheckpointInvalid naming it and both shapes.
+  StatusOr<std::string> Weight(const std::string& name, const std::vector<int64_t>& shape);
+  // A Linear's weight [out, in] transposed to [in, out], for MatMul (written inline).
+  StatusOr<std::string> WeightT(const std::string& name, int64_t out, int64_t in);
+  // x [.., in] @ W^T + b: `prefix` + "weight" / "bias" (no bias when `bias` is false).
+  StatusOr<std::string> Linear(std::string_view x, const std::string& prefix, int64_t in, int64_t out, bool bias = true);
+  // LayerNormalization over the last axis with `prefix` + "weight" / "bias" (bias optional: ModernBERT's norms have
+  // none when norm_bias is false).
+  StatusOr<std::string> LayerNorm(std::string_view x, const std::string& prefix, int64_t dim, float eps,
+                                  bool bias = true);
+
+  // ---- constants
+  std::string Floats(const std::vector<int64_t>& dims, const std::vector<float>& values);
+  std::string Ints(const std::vector<int64_t>& dims, const std::vector<int64_t>& values);
+  std::string Scalar(float v) { return Floats({}, {v}); }
+  std::string Int(int64_t v) { return Ints({}, {v}); }
+  std::string IntList(const std::vector<int64_t>& v) { return Ints({static_cast<int64_t>(v.size())}, v); }
+
+  // ---- nodes: one output, named by the builder
+  std::string Op(std::string_view op, const Names& inputs, const std::vector<std::string>& attributes = {},
+                 std::string_view domain = {});
+  // A node with `n` outputs.
+  std::vector<std::string> Ops(std::string_view op, const Names& inputs, size_t n,
+                               const std::vector<std::string>& attributes = {}, std::string_view domain = {});
+  // A node whose output is given a name (graph outputs).
+  void Named(std::string_view op, const Names& inputs, std::string_view output,
+             const std::vector<std::string>& attributes = {}, std::string_view domain = {});
+  // An activation by its config name (hidden_act): gelu (erf), gelu_new / gelu_pytorch_tanh / gelu_fast (tanh form),
+  // relu, silu / swish, tanh. Others: codes::kModelUnsupported.
+  StatusOr<std::string> Activation(std::string_view x, const std::string& name);
+
+  // ---- graph inputs / outputs: int64 [batch, sequence] ids, float32 outputs with symbolic dims ("batch",
+  // "sequence") or sizes.
+  void IdsInput(std::string_view name);
+  void FloatOutput(std::string_view name, const std::vector<onnx::Dim>& dims);
+
+  // The ModelProto (opset 17 of the default domain).
+  std::string Finish(std::string_view graph_name) const;
+
+  const Weights& weights() const { return *w_; }
+  int64_t inline_bytes() const { return inline_bytes_; }        // weights written into the model
+  int64_t external_bytes() const { return external_bytes_; }    // weights left in the checkpoint's files
+
+ private:
+  std::string NewName(std::string_view hint);
+  Status CheckShape(const std::string& name, const std::vector<int64_t>& have, const std::vector<int64_t>& want) const;
+  const Weights* w_;
+  bool inline_all_;
+  onnx::GraphWriter g_;
+  size_t counter_ = 0;
+  int64_t inline_bytes_ = 0, external_bytes_ = 0;
+};
+
+}  // namespace winnow::builder
