@@ -160,10 +160,11 @@ StatusOr<BuiltModel> BuildBertFamily(const ConfigReader& c, Weights* w, const Bu
   if (o.task == Task::kFeatureExtraction) {
     b.Named("Identity", {x}, "last_hidden_state");
     b.FloatOutput("last_hidden_state", {{-1, "batch"}, {-1, "sequence"}, {d.hidden, ""}});
-  } else if (o.task == Task::kSequenceClassification) {
-    // The first token's hidden state through the family's head.
+  } else {
+    // The first token's hidden state through the family's head (outer(): "ranking_model." in pruning checkpoints).
+    const std::string q = w->outer();
     std::string cls = b.Op("Gather", {x, b.Int(0)}, {onnx::IntAttribute("axis", 1)});
-    const std::string head = distil ? "classifier." : roberta || electra ? "classifier.out_proj." : "classifier.";
+    const std::string head = q + (distil ? "classifier." : roberta || electra ? "classifier.out_proj." : "classifier.");
     const std::vector<int64_t> shape = w->Shape(head + "weight");
     if (shape.size() != 2)
       return Status(codes::kCheckpointInvalid,
@@ -171,10 +172,10 @@ StatusOr<BuiltModel> BuildBertFamily(const ConfigReader& c, Weights* w, const Bu
                         "weight): it is not a sequence-classification checkpoint");
     const int64_t labels = shape[0];
     if (distil) {
-      WINNOW_ASSIGN_OR_RETURN(cls, b.Linear(cls, "pre_classifier.", d.hidden, d.hidden));
+      WINNOW_ASSIGN_OR_RETURN(cls, b.Linear(cls, q + "pre_classifier.", d.hidden, d.hidden));
       cls = b.Op("Relu", {cls});
     } else if (roberta || electra) {
-      WINNOW_ASSIGN_OR_RETURN(cls, b.Linear(cls, "classifier.dense.", d.hidden, d.hidden));
+      WINNOW_ASSIGN_OR_RETURN(cls, b.Linear(cls, q + "classifier.dense.", d.hidden, d.hidden));
       if (roberta) {
         cls = b.Op("Tanh", {cls});
       } else {
@@ -185,10 +186,14 @@ StatusOr<BuiltModel> BuildBertFamily(const ConfigReader& c, Weights* w, const Bu
       cls = b.Op("Tanh", {cls});
     }
     WINNOW_ASSIGN_OR_RETURN(std::string logits, b.Linear(cls, head, d.hidden, labels));
-    b.Named("Identity", {logits}, "logits");
-    b.FloatOutput("logits", {{-1, "batch"}, {labels, ""}});
-  } else {
-    return Status(codes::kModelUnsupported, c.path() + ": " + type + " pruning models are not built from weights");
+    const char* name = o.task == Task::kPruning ? "ranking_logits" : "logits";
+    b.Named("Identity", {logits}, name);
+    b.FloatOutput(name, {{-1, "batch"}, {labels, ""}});
+    if (o.task == Task::kPruning) {
+      WINNOW_ASSIGN_OR_RETURN(std::string keep, b.Linear(x, o.pruning_head, d.hidden, 2));
+      b.Named("Identity", {keep}, "pruning_logits");
+      b.FloatOutput("pruning_logits", {{-1, "batch"}, {-1, "sequence"}, {2, ""}});
+    }
   }
   out.onnx = b.Finish(type);
   out.inline_bytes = b.inline_bytes();

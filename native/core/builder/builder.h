@@ -23,6 +23,9 @@ enum class Task {
 struct BuildOptions {
   Task task = Task::kSequenceClassification;
   bool inline_all = false;  // every weight written into the model (for saving it as one file)
+  // kPruning: the per-token head Linear(hidden, 2) over the last hidden state, by its full prefix
+  // ("pruning_head.classifier." in OpenProvence checkpoints).
+  std::string pruning_head = "pruning_head.classifier.";
 };
 
 struct BuiltModel {

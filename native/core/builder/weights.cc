@@ -3,11 +3,13 @@
 namespace winnow::builder {
 
 Status Weights::FindPrefix(const std::string& probe, const std::vector<std::string>& prefixes) {
-  for (const std::string& p : prefixes)
-    if (Has(p + probe)) {
-      prefix_ = p;
-      return Status::Ok();
-    }
+  for (const char* outer : {"", "ranking_model."})
+    for (const std::string& p : prefixes)
+      if (Has(outer + p + probe)) {
+        outer_ = outer;
+        prefix_ = outer + p;
+        return Status::Ok();
+      }
   std::string tried;
   for (const std::string& p : prefixes) tried += (tried.empty() ? "" : ", ") + p + probe;
   return Status(codes::kCheckpointInvalid, checkpoint_->dir() + "/" + checkpoint_->source() +

@@ -23,10 +23,12 @@ class Weights {
   explicit Weights(const checkpoint::Checkpoint* checkpoint) : checkpoint_(checkpoint) {}
 
   // The prefix in front of the base model's names: "bert." when `probe` (e.g. "embeddings.word_embeddings.weight")
-  // is stored as "bert.embeddings.word_embeddings.weight", "" when stored as it is; tried in `prefixes` order.
+  // is stored as "bert.embeddings.word_embeddings.weight", "" when stored as it is; tried in `prefixes` order, each
+  // also under "ranking_model." (OpenProvence checkpoints hold the ranker there, beside pruning_head.*).
   // Errors: codes::kCheckpointInvalid naming `probe` when no prefix fits.
   Status FindPrefix(const std::string& probe, const std::vector<std::string>& prefixes);
-  const std::string& prefix() const { return prefix_; }
+  const std::string& prefix() const { return prefix_; }  // outer() + the base model's own
+  const std::string& outer() const { return outer_; }    // "" or "ranking_model.": in front of the task heads too
 
   // Whether `name` (a full name, as stored) exists, replaced or stored.
   bool Has(std::string_view name) const;
@@ -45,7 +47,7 @@ class Weights {
 
  private:
   const checkpoint::Checkpoint* checkpoint_;
-  std::string prefix_;
+  std::string prefix_, outer_;
   std::map<std::string, OwnedTensor, std::less<>> overrides_;
 };
 
