@@ -128,37 +128,78 @@ export function writeSafetensors(file, tensors) {
   fs.writeFileSync(file, Buffer.concat([len, json, ...chunks]));
 }
 
+/** The ranker's and the pruning head's weights of a pruning export (modules "ranker" and "head"). */
+function splitExport(exportDir) {
+  const ranker = new Map();
+  const head = new Map();
+  for (const [name, t] of stateDictFromOnnx(`${exportDir}/model.onnx`)) {
+    // the plain exporter leaves "ranker" out of some node names ("/bert/encoder/..."): those are the ranker's too
+    if (name.startsWith('head.')) head.set(name.slice('head.'.length), t);
+    else ranker.set(name.startsWith('ranker.') ? name.slice('ranker.'.length) : name, t);
+  }
+  return { ranker, head };
+}
+
+function copyTokenizer(from, to) {
+  for (const f of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'])
+    if (fs.existsSync(`${from}/${f}`)) fs.copyFileSync(`${from}/${f}`, `${to}/${f}`);
+}
+
+const readJson = (file) => JSON.parse(fs.readFileSync(file, 'utf8'));
+const writeJson = (file, obj) => fs.writeFileSync(file, JSON.stringify(obj, null, 2) + '\n');
+
 /**
- * The hub-shaped OpenProvence folder of a pruning export made by scripts/pruning/export_pruning_onnx.py from an
- * OpenProvence source (its modules "ranker" and "head"): config.json with model_type open_provence and the
- * ranker's config under base_model_config, model.safetensors with ranking_model.* and pruning_head.*, the
- * tokenizer files. No ONNX file.
+ * The hub-shaped OpenProvence folder of a pruning export made by scripts/pruning/export_pruning_onnx.py: config.json
+ * with model_type open_provence and the ranker's config under base_model_config, model.safetensors with
+ * ranking_model.* and pruning_head.*, the tokenizer files. No ONNX file.
  */
 export function provenceFolderFromExport(exportDir, outDir, { threshold } = {}) {
-  const sd = stateDictFromOnnx(`${exportDir}/model.onnx`);
-  const renamed = new Map();
-  for (const [name, t] of sd) {
-    if (name.startsWith('ranker.')) renamed.set('ranking_model.' + name.slice('ranker.'.length), t);
-    else if (name.startsWith('head.')) renamed.set('pruning_head.' + name.slice('head.'.length), t);
-    else throw new Error(`${exportDir}: unexpected weight ${name}`);
-  }
+  const { ranker, head } = splitExport(exportDir);
+  const tensors = new Map();
+  for (const [k, t] of ranker) tensors.set('ranking_model.' + k, t);
+  for (const [k, t] of head) tensors.set('pruning_head.' + k, t);
   fs.mkdirSync(outDir, { recursive: true });
-  writeSafetensors(`${outDir}/model.safetensors`, renamed);
-  const ranker = JSON.parse(fs.readFileSync(`${exportDir}/config.json`, 'utf8'));
-  const meta = JSON.parse(fs.readFileSync(`${exportDir}/winnow_pruning.json`, 'utf8'));
-  const config = {
+  writeSafetensors(`${outDir}/model.safetensors`, tensors);
+  const config = readJson(`${exportDir}/config.json`);
+  const meta = readJson(`${exportDir}/winnow_pruning.json`);
+  writeJson(`${outDir}/config.json`, {
     architectures: ['OpenProvenceModel'],
     model_type: 'open_provence',
     mode: 'reranking_pruning',
-    base_model_config: ranker,
+    base_model_config: config,
     max_length: meta.max_length,
     num_labels: 1,
     num_pruning_labels: 2,
-    encoder_architecture: ranker.architectures?.[0],
+    encoder_architecture: config.architectures?.[0],
     default_threadshold: threshold ?? meta.threshold,
-  };
-  fs.writeFileSync(`${outDir}/config.json`, JSON.stringify(config, null, 2) + '\n');
-  for (const f of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'])
-    if (fs.existsSync(`${exportDir}/${f}`)) fs.copyFileSync(`${exportDir}/${f}`, `${outDir}/${f}`);
+  });
+  copyTokenizer(exportDir, outDir);
+  return outDir;
+}
+
+/**
+ * The sentence-transformers PruningEncoder folder of a pruning export: pruning_encoder_config.json, ranking_model/
+ * (config.json, model.safetensors, tokenizer files) and pruning_head/ (config.json and the head's weights: `headBin`,
+ * a torch.save file, copied as pytorch_model.bin when given, else model.safetensors).
+ */
+export function sentenceTransformersFolderFromExport(exportDir, outDir, { headBin } = {}) {
+  const { ranker, head } = splitExport(exportDir);
+  const config = readJson(`${exportDir}/config.json`);
+  const meta = readJson(`${exportDir}/winnow_pruning.json`);
+  const rm = `${outDir}/ranking_model`;
+  const ph = `${outDir}/pruning_head`;
+  fs.mkdirSync(rm, { recursive: true });
+  fs.mkdirSync(ph, { recursive: true });
+  writeSafetensors(`${rm}/model.safetensors`, ranker);
+  writeJson(`${rm}/config.json`, config);
+  copyTokenizer(exportDir, rm);
+  const pruningConfig = { hidden_size: config.hidden_size, num_labels: 2, classifier_dropout: 0.1 };
+  writeJson(`${ph}/config.json`, { model_type: 'pruning_head', ...pruningConfig });
+  if (headBin) fs.copyFileSync(headBin, `${ph}/pytorch_model.bin`);
+  else writeSafetensors(`${ph}/model.safetensors`, head);
+  writeJson(`${outDir}/pruning_encoder_config.json`, {
+    model_name_or_path: 'ranker', mode: 'reranking_pruning', max_length: meta.max_length, num_labels: 1,
+    pruning_config: pruningConfig, default_threshold: meta.threshold,
+  });
   return outDir;
 }
