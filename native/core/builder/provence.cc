@@ -155,24 +155,18 @@ StatusOr<std::string> FindPruningHead(const checkpoint::Checkpoint& ckpt, const 
   return prefix;
 }
 
-Status AddPruningHead(const checkpoint::Checkpoint& head, int64_t labels, const std::string& name, Weights* weights) {
-  WINNOW_ASSIGN_OR_RETURN(std::string prefix, FindPruningHead(head, "", labels));
-  const checkpoint::Tensor* w = head.Get(prefix + "weight");
+Status AddPruningHead(const checkpoint::Checkpoint& from, const std::string& under, int64_t labels,
+                      const std::string& name, Weights* weights) {
+  WINNOW_ASSIGN_OR_RETURN(std::string prefix, FindPruningHead(from, under, labels));
+  const checkpoint::Tensor* w = from.Get(prefix + "weight");
   WINNOW_ASSIGN_OR_RETURN(std::vector<float> values, checkpoint::ToFloat(*w, prefix + "weight"));
-  weights->Replace(name + "weight", OwnedTensor{w->shape, std::move(values)});
   std::vector<float> bias(static_cast<size_t>(labels), 0.0f);
-  if (const checkpoint::Tensor* b = head.Get(prefix + "bias")) {
+  if (const checkpoint::Tensor* b = from.Get(prefix + "bias")) {
     WINNOW_ASSIGN_OR_RETURN(bias, checkpoint::ToFloat(*b, prefix + "bias"));
   }
+  weights->Replace(name + "weight", OwnedTensor{w->shape, std::move(values)});
   weights->Replace(name + "bias", OwnedTensor{{labels}, std::move(bias)});
   return Status::Ok();
-}
-
-StatusOr<std::string> ProvencePruningHead(const checkpoint::Checkpoint& ckpt, int64_t labels, Weights* weights) {
-  WINNOW_ASSIGN_OR_RETURN(std::string prefix, FindPruningHead(ckpt, "pruning_head.", labels));
-  if (!ckpt.Get(prefix + "bias"))
-    weights->Replace(prefix + "bias", OwnedTensor{{labels}, std::vector<float>(static_cast<size_t>(labels), 0.0f)});
-  return prefix;
 }
 
 }  // namespace winnow::builder

@@ -46,12 +46,9 @@ bool IsSentenceTransformersPruningFolder(const std::string& dir);
 // pooling heads are not built).
 StatusOr<std::string> FindPruningHead(const checkpoint::Checkpoint& ckpt, const std::string& under, int64_t labels);
 
-// Puts the pruning head found in `head` (a sentence-transformers pruning_head/ checkpoint) into `weights` under
-// `name` + "weight" / "bias" (a zero bias when it has none).
-Status AddPruningHead(const checkpoint::Checkpoint& head, int64_t labels, const std::string& name, Weights* weights);
-
-// An OpenProvence checkpoint's pruning head, found under "pruning_head.", as the prefix BuildOptions::pruning_head
-// takes; a missing bias is added to `weights` as zeros.
-StatusOr<std::string> ProvencePruningHead(const checkpoint::Checkpoint& ckpt, int64_t labels, Weights* weights);
+// Finds the pruning head under `under` in `from` (FindPruningHead) and puts it into `weights` as float32 under
+// `name` + "weight" / "bias" (BuildOptions::pruning_head), with a zero bias when it has none.
+Status AddPruningHead(const checkpoint::Checkpoint& from, const std::string& under, int64_t labels,
+                      const std::string& name, Weights* weights);
 
 }  // namespace winnow::builder

@@ -11,6 +11,7 @@
 
 #include "batching/batcher.h"
 #include "builder/lora.h"
+#include "builder/provence.h"
 #include "common/half.h"
 #include "loaders/model_folder.h"
 
@@ -91,10 +92,16 @@ Status TransformerModel::LoadCommon(const ModelOptions& options, builder::Task t
   // The model's own limit: the tokenizer's model_max_length when it is real (HF writes 1e30 when
   // unset), capped by the position table (RoBERTa-style models reserve padding_idx + 1 positions).
   // Sizes and ids the config names are bounded where they are read: a negative one would wrap in a size_t.
+  // An OpenProvence config.json holds them in the ranker's config inside it.
+  nlohmann::json ranker;
+  if (builder::IsProvenceConfig(config_)) {
+    WINNOW_ASSIGN_OR_RETURN(ranker, builder::ProvenceRankerConfig(config_, config_path));
+  }
+  const nlohmann::json& model_config = ranker.is_object() ? ranker : config_;
   WINNOW_ASSIGN_OR_RETURN(auto max_pos,
-                          loaders::GetIntInRange(config_, "max_position_embeddings", config_path, 0, INT32_MAX));
-  WINNOW_ASSIGN_OR_RETURN(auto model_type, loaders::GetString(config_, "model_type", config_path));
-  WINNOW_ASSIGN_OR_RETURN(auto pad_id, loaders::GetInt(config_, "pad_token_id", config_path));
+                          loaders::GetIntInRange(model_config, "max_position_embeddings", config_path, 0, INT32_MAX));
+  WINNOW_ASSIGN_OR_RETURN(auto model_type, loaders::GetString(model_config, "model_type", config_path));
+  WINNOW_ASSIGN_OR_RETURN(auto pad_id, loaders::GetInt(model_config, "pad_token_id", config_path));
   // Checked where it is used (some configs of models that never pad name -1).
   auto checked_pad_id = [&]() -> Status {
     if (pad_id && (*pad_id < 0 || *pad_id > INT32_MAX))
