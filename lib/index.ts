@@ -1,5 +1,5 @@
 export { CrossEncoder } from './cross-encoder';
-export type { CrossEncoderOptions, PredictOptions, RankOptions, RankResult, Pair } from './cross-encoder';
+export type { CrossEncoderOptions, PredictOptions, RankOptions, RankResult, RankedDocument, ChunkOptions, ChunkAggregate, TextKey, Pair } from './cross-encoder';
 export { Tokenizer } from './tokenizer';
 export type { EncodeBatchOptions } from './tokenizer';
 export type { Counters, ModelCounters, CallOptions } from './queue';

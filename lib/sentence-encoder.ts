@@ -89,17 +89,21 @@ export class SentenceEncoder extends TransformerModel<NativeSentenceEncoder> {
   }
 
   /**
-   * Embeds `texts` in input order. Texts longer than maxLength tokens are truncated (as
+   * Embeds `texts` in input order; one text (a string) gives its embedding alone. Texts longer than maxLength tokens are truncated (as
    * sentence-transformers does). Quantised precisions return Int8Array / Uint8Array rows. The result's type follows
    * `precision` when it is a constant (float32 without it); a precision only known at run time gives the union.
    */
+  encode(text: string, options?: SentenceEncodeOptions<'float32'>): Promise<Float32Array>;
+  encode<P extends Precision>(text: string, options: SentenceEncodeOptions<P> & { precision: P }): Promise<PrecisionArray[P]>;
+  encode(text: string, options?: SentenceEncodeOptions): Promise<EmbeddingArray>;
   encode(texts: readonly string[], options?: SentenceEncodeOptions<'float32'>): Promise<Embeddings<Float32Array, 'float32'>>;
   encode<P extends Precision>(texts: readonly string[], options: SentenceEncodeOptions<P> & { precision: P }): Promise<Embeddings<PrecisionArray[P], P>>;
   encode(texts: readonly string[], options?: SentenceEncodeOptions): Promise<Embeddings<EmbeddingArray>>;
-  async encode(texts: readonly string[], options?: SentenceEncodeOptions): Promise<Embeddings<EmbeddingArray>> {
+  async encode(texts: readonly string[] | string, options?: SentenceEncodeOptions): Promise<Embeddings<EmbeddingArray> | EmbeddingArray> {
     const o = v.optionsObject<SentenceEncodeOptions>(options, 'encode options', ENCODE_OPTIONS, LOADER);
     v.checkResultSize(texts, this.dim, 'encode the texts in smaller batches'); // the float32 rows come first, whatever dimensions / precision
-    const list = v.stringArray(texts, 'texts');
+    const one = typeof texts === 'string'; // one text, one row (sentence-transformers' 1-D result)
+    const list = one ? [texts] : v.stringArray(texts, 'texts');
     const prompt = this.checkPrompt(v.str(o.prompt, 'prompt'));
     const normalize = v.bool(o.normalize, 'normalize');
     const dimensions = v.positiveInt(o.dimensions, 'dimensions', this.dim);
@@ -109,29 +113,36 @@ export class SentenceEncoder extends TransformerModel<NativeSentenceEncoder> {
     const native = this.alive();
     const params = { prompt, normalize, dimensions, precision, ranges };
     const r = await this.queue.run((n) => native.encode(list, params, n), call);
-    return new Embeddings(r.data as EmbeddingArray, r.rows, r.dim, precision);
+    const embeddings = new Embeddings(r.data as EmbeddingArray, r.rows, r.dim, precision);
+    return one ? embeddings.row(0) : embeddings;
   }
 
   /**
    * `encode` for search queries (sentence-transformers' encode_query): without a `prompt` option, the
    * config's prompt named 'query' when it has one, else as `encode` (the default prompt).
    */
+  encodeQuery(text: string, options?: SentenceEncodeOptions<'float32'>): Promise<Float32Array>;
+  encodeQuery<P extends Precision>(text: string, options: SentenceEncodeOptions<P> & { precision: P }): Promise<PrecisionArray[P]>;
+  encodeQuery(text: string, options?: SentenceEncodeOptions): Promise<EmbeddingArray>;
   encodeQuery(texts: readonly string[], options?: SentenceEncodeOptions<'float32'>): Promise<Embeddings<Float32Array, 'float32'>>;
   encodeQuery<P extends Precision>(texts: readonly string[], options: SentenceEncodeOptions<P> & { precision: P }): Promise<Embeddings<PrecisionArray[P], P>>;
   encodeQuery(texts: readonly string[], options?: SentenceEncodeOptions): Promise<Embeddings<EmbeddingArray>>;
-  encodeQuery(texts: readonly string[], options?: SentenceEncodeOptions): Promise<Embeddings<EmbeddingArray>> {
-    return this.encode(texts, this.withPrompt(options, ['query']));
+  encodeQuery(texts: readonly string[] | string, options?: SentenceEncodeOptions): Promise<Embeddings<EmbeddingArray> | EmbeddingArray> {
+    return this.encode(texts as readonly string[], this.withPrompt(options, ['query']));
   }
 
   /**
    * `encode` for documents (sentence-transformers' encode_document): without a `prompt` option, the first of
    * the config's prompts named 'document', 'passage', 'corpus', else as `encode` (the default prompt).
    */
+  encodeDocument(text: string, options?: SentenceEncodeOptions<'float32'>): Promise<Float32Array>;
+  encodeDocument<P extends Precision>(text: string, options: SentenceEncodeOptions<P> & { precision: P }): Promise<PrecisionArray[P]>;
+  encodeDocument(text: string, options?: SentenceEncodeOptions): Promise<EmbeddingArray>;
   encodeDocument(texts: readonly string[], options?: SentenceEncodeOptions<'float32'>): Promise<Embeddings<Float32Array, 'float32'>>;
   encodeDocument<P extends Precision>(texts: readonly string[], options: SentenceEncodeOptions<P> & { precision: P }): Promise<Embeddings<PrecisionArray[P], P>>;
   encodeDocument(texts: readonly string[], options?: SentenceEncodeOptions): Promise<Embeddings<EmbeddingArray>>;
-  encodeDocument(texts: readonly string[], options?: SentenceEncodeOptions): Promise<Embeddings<EmbeddingArray>> {
-    return this.encode(texts, this.withPrompt(options, ['document', 'passage', 'corpus']));
+  encodeDocument(texts: readonly string[] | string, options?: SentenceEncodeOptions): Promise<Embeddings<EmbeddingArray> | EmbeddingArray> {
+    return this.encode(texts as readonly string[], this.withPrompt(options, ['document', 'passage', 'corpus']));
   }
 
   /** Every row of `a` against every row of `b` with the model's `similarityFnName` (sentence-transformers' similarity): result[i][j]. */

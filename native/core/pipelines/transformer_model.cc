@@ -220,6 +220,27 @@ Status TransformerModel::SaveBuiltGraph(const std::string& path) const {
   return Status::Ok();
 }
 
+Status TransformerModel::CountTokens(const std::vector<std::string_view>& texts, std::vector<uint32_t>* counts,
+                                     const RunControl& control) const {
+  const size_t n = texts.size();
+  counts->assign(n, 0);
+  std::vector<Status> errors(n);
+  try {
+    ParallelFor(pool_.get(), n, 64, [&](size_t begin, size_t end) {
+      tok::Encoding e;
+      for (size_t i = begin; i < end && !control.cancelled(); ++i) {
+        errors[i] = tokenizer_->EncodeRaw(texts[i], &e);
+        (*counts)[i] = static_cast<uint32_t>(e.size());
+      }
+    });
+  } catch (const std::exception& e) {
+    return Status(codes::kInternal, std::string("tokenization failed: ") + e.what());
+  }
+  if (control.cancelled()) return Cancelled();
+  for (const Status& st : errors) WINNOW_RETURN_IF_ERROR(st);
+  return Status::Ok();
+}
+
 size_t TransformerModel::BatchRows() const {
   if (options_.batch_size) return options_.batch_size;
   return session_ && session_->device() != "cpu" ? kGpuBatchRows : kCpuBatchRows;

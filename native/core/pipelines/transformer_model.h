@@ -110,6 +110,10 @@ class TransformerModel {
   // The graph built from the checkpoint, every weight written into it, saved to `path` (codes::kInvalidArgument for
   // a model loaded from an ONNX file, codes::kIo when it cannot be written).
   Status SaveBuiltGraph(const std::string& path) const;
+  // Tokens in each text as the model's tokenizer splits it, without special tokens or truncation; counts[i] for
+  // texts[i].
+  Status CountTokens(const std::vector<std::string_view>& texts, std::vector<uint32_t>* counts,
+                     const RunControl& control) const;
   BatchStats batch_stats() const {
     std::lock_guard<std::mutex> lk(stats_mu_);
     return stats_;
