@@ -1,7 +1,7 @@
 // Compiles lib/ to dist/cjs (CommonJS + declarations) and writes a thin ESM entry in dist/esm that
 // re-exports the same objects, so `import` and `require` share one instance.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +11,8 @@ const require = createRequire(import.meta.url);
 rmSync(path.join(root, 'dist'), { recursive: true, force: true });
 execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.json')], { stdio: 'inherit', cwd: root });
 writeFileSync(path.join(root, 'dist/cjs/package.json'), '{"type":"commonjs"}\n');
+// The package's `bin` (winnow): tsc keeps its shebang line; npm pack keeps the mode.
+chmodSync(path.join(root, 'dist/cjs/cli/main.js'), 0o755);
 mkdirSync(path.join(root, 'dist/esm'), { recursive: true });
 writeFileSync(path.join(root, 'dist/esm/package.json'), '{"type":"module"}\n');
 const names = Object.keys(require(path.join(root, 'dist/cjs/index.js'))).filter((n) => n !== '__esModule');
