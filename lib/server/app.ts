@@ -92,6 +92,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
     // Strict schemas: no type coercion, unknown fields kept (clients send fields Winnow does not use, e.g. `user`).
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: true, allErrors: false } },
     return503OnClosing: true,
+    forceCloseConnections: 'idle',
   });
   const metrics = new Metrics(opts.models);
   let inFlight = 0;
@@ -157,6 +158,15 @@ export function createServer(options: ServerOptions): FastifyInstance {
       const family = familyOf(req.url);
       reply.code(401).send(errorBody(family, new HttpError('Unauthorized', 'a valid bearer token is required (Authorization: Bearer <key>)')));
     }
+  });
+  // While draining, answers close their connections: a keep-alive connection that was busy when close() began would
+  // otherwise hold the process until the keep-alive timeout.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_req, reply) => {
+    if (closing) reply.header('connection', 'close');
   });
   app.addHook('onResponse', async (req, reply) => {
     const started = (req as unknown as { started?: bigint }).started;

@@ -11,10 +11,10 @@ interface CohereBody {
   model?: string;
   query: string;
   documents: Array<string | { text: string }>;
-  top_n?: number;
-  return_documents?: boolean;
-  max_tokens_per_doc?: number;
-  max_chunks_per_doc?: number;
+  top_n?: number | null;
+  return_documents?: boolean | null;
+  max_tokens_per_doc?: number | null;
+  max_chunks_per_doc?: number | null;
 }
 
 interface OpenAIBody { input: string | string[]; model?: string; encoding_format?: 'float' | 'base64'; dimensions?: number; user?: string }
@@ -34,8 +34,9 @@ const cohereSchema = (v2: boolean) => ({
   body: { type: 'object', required: ['query', 'documents'], properties: {
     model: { type: 'string' }, query: { type: 'string' },
     documents: { type: 'array', items: v2 ? { type: 'string' } : { anyOf: [{ type: 'string' }, { type: 'object', required: ['text'], properties: { text: { type: 'string' } } }] } },
-    top_n: { type: 'integer', minimum: 1 }, return_documents: { type: 'boolean' },
-    max_tokens_per_doc: { type: 'integer', minimum: 1 }, max_chunks_per_doc: { type: 'integer', minimum: 1 },
+    // Clients send null for options they leave unset (LangChain's CohereRerank: max_chunks_per_doc).
+    top_n: { type: ['integer', 'null'], minimum: 1 }, return_documents: { type: ['boolean', 'null'] },
+    max_tokens_per_doc: { type: ['integer', 'null'], minimum: 1 }, max_chunks_per_doc: { type: ['integer', 'null'], minimum: 1 },
   } },
 });
 
@@ -52,10 +53,11 @@ export function compatRoutes(app: FastifyInstance, ctx: Ctx): void {
     ctx.checkBatch(b.documents.length, 'documents');
     const texts = b.documents.map((d) => (typeof d === 'string' ? d : d.text));
     const ranked = await ctx.infer(req, reply, v2 ? 'rerank_v2' : 'rerank_v1', texts.length, (signal) => {
-      const cut = b.max_tokens_per_doc !== undefined ? texts.map((t) => cutToTokens(m, t, b.max_tokens_per_doc!)) : texts;
+      const limit = b.max_tokens_per_doc;
+      const cut = limit != null && limit < m.maxLength ? texts.map((t) => cutToTokens(m, t, limit)) : texts;
       return rank(m, b.query, cut, false, signal);
     });
-    const kept = b.top_n === undefined ? ranked : ranked.slice(0, b.top_n);
+    const kept = b.top_n == null ? ranked : ranked.slice(0, b.top_n);
     const withDocs = b.return_documents ?? false;
     return {
       id: randomUUID(),
