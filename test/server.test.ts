@@ -30,9 +30,14 @@ let enc: SentenceEncoder;
 let pe: PruningEncoder;
 
 async function post(route: string, body: unknown, headers: Record<string, string> = {}, base = url) {
+  const r = await postWithHeaders(route, body, headers, base);
+  return { status: r.status, body: r.body };
+}
+
+async function postWithHeaders(route: string, body: unknown, headers: Record<string, string> = {}, base = url) {
   const r = await request(base + route, { method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body), headers: { 'content-type': 'application/json', ...headers } });
   const text = await r.body.text();
-  return { status: r.statusCode, body: text ? JSON.parse(text) : undefined };
+  return { status: r.statusCode, body: text ? JSON.parse(text) : undefined, headers: r.headers };
 }
 
 /** The value of one metric line (labels as written), or 0 when absent. */
@@ -243,7 +248,7 @@ describe('winnow serve in a child process', () => {
       await until(async () => /listening on (http:\/\/\S+)/.test(stderr));
       const base = /listening on (http:\/\/\S+)/.exec(stderr)![1];
       const many = Array.from({ length: 1000 }, (_, i) => `document ${i} on the subject`);
-      const sent = Array.from({ length: 6 }, () => post('/rerank', { query, texts: many }, {}, base));
+      const sent = Array.from({ length: 6 }, () => postWithHeaders('/rerank', { query, texts: many }, {}, base));
       await until(async () => (await metric('te_request_count', 'method="rerank"', base)) === 6);
       child.kill('SIGTERM');
       const answers = await Promise.all(sent);
@@ -251,6 +256,8 @@ describe('winnow serve in a child process', () => {
       for (const a of answers) {
         expect(a.status).toBe(200);
         expect(a.body).toEqual(expected.map((x) => ({ index: x.index, score: x.score })));
+        // Answers given while draining close their connection, so no idle keep-alive connection holds the exit.
+        expect(a.headers.connection).toBe('close');
       }
       expect(await exited).toBe(0);
       expect(stderr).toContain('drained');

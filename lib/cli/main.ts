@@ -5,7 +5,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { isWinnowError, runtimeInfo, Tokenizer } from '../index';
-import { createServer, DEFAULTS } from '../server/app';
+import { DEFAULTS } from '../server/defaults';
 import { disposeModels, loadModel, loadModels, LoadSettings, parseModelSpec, ServedModel } from '../server/models';
 import { embed, prunePairs, scorePairs } from '../server/ops';
 import { packageVersion } from '../server/version';
@@ -108,6 +108,7 @@ export function program(): Command {
       const given = ids.length > 0 ? ids : (process.env.WINNOW_MODELS?.split(/\s+/).filter(Boolean) ?? (existsSync('/opt/ml/model') ? ['/opt/ml/model'] : []));
       if (given.length === 0) throw new InvalidArgumentError('no model given: winnow serve <model dir or hub id>...');
       const models = await loadModels(given.map(parseModelSpec), loadSettings(o));
+      const { createServer } = await import('../server/app'); // fastify is loaded for `serve` only
       const app = createServer({
         models, maxConcurrentRequests: o.maxConcurrentRequests, maxClientBatchSize: o.maxClientBatchSize,
         payloadLimit: o.payloadLimit, apiKey: o.apiKey ?? process.env.WINNOW_API_KEY, autoTruncate: o.autoTruncate,

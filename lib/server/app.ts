@@ -3,6 +3,8 @@
 // batch limits, client disconnects aborting their work, optional bearer-token auth and Prometheus metrics.
 import Fastify, { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
 import { isWinnowError } from '../index';
+import { DEFAULTS } from './defaults';
+import { ErrorType, HttpError } from './http-error';
 import { Metrics } from './metrics';
 import type { ServedModel, Task } from './models';
 import { teiRoutes } from './routes-tei';
@@ -24,20 +26,6 @@ export interface ServerOptions {
   logger?: FastifyServerOptions['logger'];
 }
 
-export const DEFAULTS = { maxConcurrentRequests: 512, maxClientBatchSize: 32, payloadLimit: 2_000_000 } as const;
-
-/** TEI's error kinds, each with its status code (router/src/http/server.rs). */
-export type ErrorType = 'Unhealthy' | 'Backend' | 'Overloaded' | 'Validation' | 'Tokenizer' | 'Empty' | 'Unauthorized' | 'NotFound';
-const STATUS: Record<ErrorType, number> = {
-  Unhealthy: 503, Backend: 424, Overloaded: 429, Validation: 413, Tokenizer: 422, Empty: 400, Unauthorized: 401, NotFound: 404,
-};
-
-/** An error answered with TEI's body `{ error, error_type }` (or the route family's own shape). */
-export class HttpError extends Error {
-  constructor(readonly type: ErrorType, message: string, readonly status = STATUS[type]) {
-    super(message);
-  }
-}
 
 /** The error body each family of clients expects. */
 export type Family = 'tei' | 'openai' | 'cohere';
@@ -62,6 +50,9 @@ function fromLibrary(e: unknown): HttpError {
   }
   return new HttpError('Backend', e instanceof Error ? e.message : String(e), 500);
 }
+
+export { HttpError };
+export type { ErrorType };
 
 export interface Ctx {
   readonly options: Required<Omit<ServerOptions, 'apiKey' | 'logger'>>;

@@ -3,7 +3,7 @@
 import { CrossEncoder, PruningEncoder, SentenceEncoder, StaticModel } from '../index';
 import type { PruneResult, RankResult } from '../index';
 import type { ServedModel } from './models';
-import { HttpError } from './app';
+import { HttpError } from './http-error';
 
 /** Scores of (query, document) pairs in input order, with the model's activation or, `raw`, without it. */
 export async function scorePairs(m: ServedModel, pairs: ReadonlyArray<readonly [string, string]>, raw: boolean, signal?: AbortSignal): Promise<Float32Array> {
