@@ -4,7 +4,7 @@
 // dist/esm/integrations: an ESM user gets the frameworks' ESM classes (the same ones their own code extends and
 // checks with instanceof), while Winnow itself still comes from dist/cjs.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +14,8 @@ const require = createRequire(import.meta.url);
 rmSync(path.join(root, 'dist'), { recursive: true, force: true });
 execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.json')], { stdio: 'inherit', cwd: root });
 writeFileSync(path.join(root, 'dist/cjs/package.json'), '{"type":"commonjs"}\n');
+// The package's `bin` (winnow): tsc keeps its shebang line; npm pack keeps the mode.
+chmodSync(path.join(root, 'dist/cjs/cli/main.js'), 0o755);
 mkdirSync(path.join(root, 'dist/esm'), { recursive: true });
 writeFileSync(path.join(root, 'dist/esm/package.json'), '{"type":"module"}\n');
 const names = Object.keys(require(path.join(root, 'dist/cjs/index.js'))).filter((n) => n !== '__esModule');
