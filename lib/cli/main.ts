@@ -108,7 +108,7 @@ export function program(): Command {
       const given = ids.length > 0 ? ids : (process.env.WINNOW_MODELS?.split(/\s+/).filter(Boolean) ?? (existsSync('/opt/ml/model') ? ['/opt/ml/model'] : []));
       if (given.length === 0) throw new InvalidArgumentError('no model given: winnow serve <model dir or hub id>...');
       const models = await loadModels(given.map(parseModelSpec), loadSettings(o));
-      const { createServer } = await import('../server/app'); // fastify is loaded for `serve` only
+      const { createServer } = await import('../server/app.js'); // fastify is loaded for `serve` only
       const app = createServer({
         models, maxConcurrentRequests: o.maxConcurrentRequests, maxClientBatchSize: o.maxClientBatchSize,
         payloadLimit: o.payloadLimit, apiKey: o.apiKey ?? process.env.WINNOW_API_KEY, autoTruncate: o.autoTruncate,
