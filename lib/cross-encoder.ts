@@ -3,6 +3,7 @@ import type { NativeCrossEncoder } from './binding';
 import type { Activation } from './types';
 import type { CallOptions } from './queue';
 import { TransformerModel, loadNative } from './model-base';
+import { StreamOptions, streamChunkSize, streamChunks } from './stream';
 import * as v from './validate';
 import { TRANSFORMER_LOAD_OPTIONS, TransformerLoadOptions, transformerLoadOptions } from './model-options';
 import { invalidArgument, invalidArgumentText } from './errors';
@@ -36,6 +37,9 @@ export interface PredictOptions extends CallOptions, ScoreModeOptions {
   rows?: boolean;
 }
 const PREDICT_OPTIONS = ['signal', 'onProgress', 'activation', 'rawScores', 'rows'] as const;
+
+export interface PredictStreamOptions extends StreamOptions, ScoreModeOptions {}
+const PREDICT_STREAM_OPTIONS = ['chunkSize', 'signal', 'activation', 'rawScores'] as const;
 
 /** How rank scores a document longer than fits beside the query in maxLength. */
 export interface ChunkOptions {
@@ -133,6 +137,23 @@ export class CrossEncoder extends TransformerModel<NativeCrossEncoder> {
     if (!rows) return scores;
     const k = this.numLabels;
     return Array.from({ length: scores.length / k }, (_, i) => scores.subarray(i * k, (i + 1) * k));
+  }
+
+  /**
+   * Scores a stream of pairs (an iterable or async iterable, e.g. read from a file) and yields one result per pair in
+   * input order: the score (one-label models) or a Float32Array of numLabels scores. Pairs go to `predict` in chunks
+   * of `chunkSize` (default 1024), the next chunk read and scored while the current one's results are consumed, so
+   * memory stays bounded whatever the input's length.
+   */
+  async *predictStream(pairs: Iterable<Pair> | AsyncIterable<Pair>, options?: PredictStreamOptions): AsyncGenerator<number | Float32Array> {
+    const o = v.optionsObject<PredictStreamOptions>(options, 'predictStream options', PREDICT_STREAM_OPTIONS, LOADER);
+    const chunkSize = streamChunkSize(o.chunkSize);
+    const signal = v.abortSignal(o.signal, 'signal');
+    const mode = { activation: o.activation, rawScores: o.rawScores };
+    const k = this.numLabels;
+    yield* streamChunks(pairs, chunkSize, signal, (chunk, s) => this.predict(chunk, { ...mode, signal: s }), function* (scores: Float32Array) {
+      for (let i = 0; i < scores.length / k; i++) yield k === 1 ? scores[i] : scores.subarray(i * k, (i + 1) * k);
+    });
   }
 
   /**

@@ -1,5 +1,5 @@
 export { CrossEncoder } from './cross-encoder';
-export type { CrossEncoderOptions, PredictOptions, RankOptions, RankResult, RankedDocument, ChunkOptions, ChunkAggregate, TextKey, Pair } from './cross-encoder';
+export type { CrossEncoderOptions, PredictOptions, RankOptions, RankResult, RankedDocument, ChunkOptions, ChunkAggregate, TextKey, Pair, PredictStreamOptions } from './cross-encoder';
 export { Tokenizer } from './tokenizer';
 export type { EncodeBatchOptions } from './tokenizer';
 export type { Counters, ModelCounters, CallOptions } from './queue';
@@ -10,9 +10,10 @@ export { Embeddings } from './embeddings';
 export { PruningEncoder } from './pruning-encoder';
 export type { PruningEncoderOptions, PruneOptions, PruneResult, PruneResultWithSentences, PrunedSentence, PruningGranularity, PruningLanguage, PruningPredictOptions } from './pruning-encoder';
 export { SentenceEncoder } from './sentence-encoder';
-export type { SentenceEncoderOptions, SentenceEncodeOptions, PrecisionArray } from './sentence-encoder';
+export type { SentenceEncoderOptions, SentenceEncodeOptions, PrecisionArray, SentenceEncodeStreamOptions } from './sentence-encoder';
 export { StaticModel } from './static-model';
 export type { StaticModelOptions, StaticEncodeOptions, StaticDType } from './static-model';
 export { similarity, similarityPairwise, semanticSearch } from './similarity';
 export type { SimilarityOptions, EmbeddingsLike, SearchHit, SemanticSearchOptions } from './similarity';
 export type { Activation, Device, EmbeddingArray, Encoding, EncodeOptions, Precision, PrecisionOf, Progress, SimdLevel, SimilarityFunction } from './types';
+export type { StreamOptions } from './stream';

@@ -2,6 +2,7 @@ import { binding, ortLibraryPath } from './native';
 import type { NativeSentenceEncoder } from './binding';
 import type { CallOptions } from './queue';
 import { TransformerModel, loadNative } from './model-base';
+import { StreamOptions, streamChunkSize, streamChunks } from './stream';
 import * as v from './validate';
 import { TRANSFORMER_LOAD_OPTIONS, TransformerLoadOptions, transformerLoadOptions } from './model-options';
 import { invalidArgument } from './errors';
@@ -45,6 +46,9 @@ export interface SentenceEncodeOptions<P extends Precision = Precision> extends 
   ranges?: Float32Array | readonly [ArrayLike<number>, ArrayLike<number>];
 }
 const ENCODE_OPTIONS = ['prompt', 'normalize', 'dimensions', 'precision', 'ranges', 'signal', 'onProgress'] as const;
+
+export type SentenceEncodeStreamOptions = Omit<SentenceEncodeOptions, 'onProgress'> & StreamOptions;
+const ENCODE_STREAM_OPTIONS = ['prompt', 'normalize', 'dimensions', 'precision', 'ranges', 'signal', 'chunkSize'] as const;
 
 /**
  * Transformer sentence embeddings (E5, BGE, GTE, MiniLM, ...) with sentence-transformers'
@@ -115,6 +119,19 @@ export class SentenceEncoder extends TransformerModel<NativeSentenceEncoder> {
     const r = await this.queue.run((n) => native.encode(list, params, n), call);
     const embeddings = new Embeddings(r.data as EmbeddingArray, r.rows, r.dim, precision);
     return one ? embeddings.row(0) : embeddings;
+  }
+
+  /**
+   * Embeds a stream of texts (an iterable or async iterable) and yields one embedding per text in input order. Texts
+   * go to `encode` in chunks of `chunkSize` (default 1024), the next chunk read and embedded while the current one's
+   * rows are consumed, so memory stays bounded whatever the input's length. Options as `encode`, without onProgress.
+   */
+  async *encodeStream(texts: Iterable<string> | AsyncIterable<string>, options?: SentenceEncodeStreamOptions): AsyncGenerator<EmbeddingArray> {
+    const o = v.optionsObject<SentenceEncodeStreamOptions>(options, 'encodeStream options', ENCODE_STREAM_OPTIONS, LOADER);
+    const { chunkSize, signal, ...rest } = o;
+    const size = streamChunkSize(chunkSize);
+    yield* streamChunks(texts, size, v.abortSignal(signal, 'signal'), (chunk, s) => this.encode(chunk, { ...rest, signal: s }),
+      (e: Embeddings<EmbeddingArray>) => e.toArray());
   }
 
   /**
