@@ -111,6 +111,11 @@ TEST(TorchCheckpoint, TiedWeightsViewsScalarsAndParameters) {
   EXPECT_EQ(param->shape, (std::vector<int64_t>{3, 2}));
 }
 
+TEST(TorchCheckpoint, FuzzSeedStorages) {
+  auto ts = ExpectSameAs(kData + "fuzz_seed.bin", kData + "fuzz_seed.safetensors");
+  EXPECT_EQ(ts.size(), 6u);
+}
+
 TEST(TorchCheckpoint, BertModelStateDict) {
   auto ts = ExpectSameAs(kData + "bert/pytorch_model.bin", kData + "bert/model.safetensors");
   const StoredTensor* q = Find(ts, "encoder.layer.0.attention.self.query.weight");
