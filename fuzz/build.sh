@@ -3,6 +3,7 @@
 #   tokenizer_json_fuzzer    (mode 1: tokenizer.json candidates -> Tokenizer::FromJson + encode)
 #   tokenizer_encode_fuzzer  (mode 2: texts encoded by the real tokenizers, invariants checked)
 #   graph_rewrite_fuzzer     (ONNX ModelProto bytes -> the layer-norm and attention fusions of rewrite/graph_rewrite.h)
+#   torch_checkpoint_fuzzer  (pytorch_model.bin bytes, or a data.pkl alone -> checkpoint/torch_checkpoint.h)
 # Needs clang with libFuzzer: apt-get install -y clang-19 libclang-rt-19-dev (CXX=... to override).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,13 +18,18 @@ FLAGS=(-std=c++20 -O1 -g -fno-omit-frame-pointer
 # Core sources, instrumented for coverage (fuzzer-no-link) so libFuzzer sees their edges.
 objs=()
 onnx_objs=()  # the graph rewrite fuzzer's: native/core/onnx and native/core/rewrite
+torch_objs=()  # the checkpoint fuzzer's: native/core/checkpoint and what it uses of loaders/ and common/
 pids=()
-for src in "$ROOT"/native/core/tokenizer/*.cc "$ROOT"/native/core/onnx/*.cc "$ROOT"/native/core/rewrite/*.cc; do
+for src in "$ROOT"/native/core/tokenizer/*.cc "$ROOT"/native/core/onnx/*.cc "$ROOT"/native/core/rewrite/*.cc \
+           "$ROOT"/native/core/checkpoint/*.cc "$ROOT"/native/core/loaders/safetensors.cc "$ROOT"/native/core/common/mmap.cc; do
   obj="$OUT/obj/$(basename "${src%.cc}").o"
-  objs+=("$obj")
-  [[ "$src" == */tokenizer/* ]] || onnx_objs+=("$obj")
+  case "$src" in
+    */tokenizer/*) objs+=("$obj") ;;
+    */onnx/*|*/rewrite/*) objs+=("$obj"); onnx_objs+=("$obj") ;;
+    *) torch_objs+=("$obj") ;;
+  esac
   if [[ ! -f "$obj" || "$src" -nt "$obj" || "$0" -nt "$obj" ]] || \
-     [[ -n "$(find "$ROOT/native/core/tokenizer" "$ROOT/native/core/common" "$ROOT/native/core/onnx" "$ROOT/native/core/rewrite" -name '*.h' -newer "$obj" -o -name '*.inc' -newer "$obj" | head -1)" ]]; then
+     [[ -n "$(find "$ROOT/native/core/tokenizer" "$ROOT/native/core/common" "$ROOT/native/core/onnx" "$ROOT/native/core/rewrite" "$ROOT/native/core/checkpoint" "$ROOT/native/core/loaders" -name '*.h' -newer "$obj" -o -name '*.inc' -newer "$obj" | head -1)" ]]; then
     "$CXX" "${FLAGS[@]}" -fsanitize=fuzzer-no-link -c "$src" -o "$obj" &
     pids+=($!)
     if (( ${#pids[@]} >= JOBS )); then wait "${pids[0]}"; pids=("${pids[@]:1}"); fi
@@ -38,3 +44,5 @@ for mode in 1 2; do
 done
 "$CXX" "${FLAGS[@]}" -fsanitize=fuzzer "$ROOT/fuzz/graph_rewrite_fuzzer.cc" "${onnx_objs[@]}" -o "$OUT/graph_rewrite_fuzzer"
 echo "built $OUT/graph_rewrite_fuzzer"
+"$CXX" "${FLAGS[@]}" -fsanitize=fuzzer "$ROOT/fuzz/torch_checkpoint_fuzzer.cc" "${torch_objs[@]}" -o "$OUT/torch_checkpoint_fuzzer"
+echo "built $OUT/torch_checkpoint_fuzzer"
