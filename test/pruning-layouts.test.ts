@@ -18,11 +18,6 @@ import { corpusPairs, FIXTURES, ROOT } from './helpers/reference';
 const BERT = path.join(FIXTURES, 'pruning-bert-tiny'); // threshold 0.3, max_length 256
 const MODERN = path.join(FIXTURES, 'pruning-modernbert-tiny'); // threshold 0.1, ModernBERT (local attention 16)
 const ST_HEAD_BIN = path.join(ROOT, 'test', 'fixtures', 'checkpoints', 'pruning-bert-tiny-st-head.bin');
-// pytorch_model.bin needs the torch.save reader (checkpoint/torch_checkpoint.cc), written on another branch: this
-// case runs once the placeholder there is replaced.
-const TORCH_READER = !fs
-  .readFileSync(path.join(ROOT, 'native', 'core', 'checkpoint', 'torch_checkpoint.cc'), 'utf8')
-  .includes('Placeholder until the reader lands');
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'winnow-pruning-layouts-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -165,7 +160,7 @@ describe('PruningEncoder from an OpenProvence folder', () => {
 });
 
 describe('PruningEncoder from a sentence-transformers PruningEncoder folder', () => {
-  it.skipIf(!TORCH_READER)('ranking_model/ + pruning_head/pytorch_model.bin (torch.save): the same results as the export', async () => {
+  it('ranking_model/ + pruning_head/pytorch_model.bin (torch.save): the same results as the export', async () => {
     const dir = sentenceTransformersFolderFromExport(BERT, fresh('bert-st-bin'), { headBin: ST_HEAD_BIN });
     const built = await PruningEncoder.load(dir, { threads: 1 });
     expect(built.source).toEqual({ file: 'ranking_model/model.safetensors', built: true });
