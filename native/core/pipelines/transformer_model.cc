@@ -9,6 +9,7 @@
 #include "batching/batcher.h"
 #include "common/half.h"
 #include "loaders/model_folder.h"
+#include "tokenizer/slow/folder.h"
 
 namespace winnow::pipelines {
 
@@ -59,10 +60,7 @@ Status TransformerModel::LoadCommon(const ModelOptions& options) {
   WINNOW_ASSIGN_OR_RETURN(config_, loaders::ReadJson(config_path, codes::kConfigInvalid));
   WINNOW_ASSIGN_OR_RETURN(auto tok_config, loaders::ReadOptionalJson(JoinPath(options.dir, "tokenizer_config.json"),
                                                                      codes::kConfigInvalid));
-  const std::string tokenizer_path = JoinPath(options.dir, "tokenizer.json");
-  if (!loaders::FileExists(tokenizer_path))
-    return Status(codes::kModelNotFound, "missing " + tokenizer_path + " (Winnow needs the fast-tokenizer file)");
-  WINNOW_ASSIGN_OR_RETURN(tokenizer_, tok::Tokenizer::FromFile(tokenizer_path));
+  WINNOW_ASSIGN_OR_RETURN(tokenizer_, tok::LoadTokenizerFolder(options.dir, {options.mecab_dictionary}));
   WINNOW_ASSIGN_OR_RETURN(std::string onnx_path, loaders::ResolveOnnxFile(options.dir, options.file));
 
   // The model's own limit: the tokenizer's model_max_length when it is real (HF writes 1e30 when

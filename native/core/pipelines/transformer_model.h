@@ -46,6 +46,7 @@ struct ModelOptions {
   enum class Toggle { kAuto, kOn, kOff } length_buckets = Toggle::kAuto;
   // Device, threads (intra_op_threads, 0 = one per core), GPU memory, TF32, fusions, prepacking.
   rt::SessionConfig session;
+  std::string mecab_dictionary;  // compiled MeCab dictionary folder for a BertJapaneseTokenizer ("" = search)
 };
 
 // The WINNOW_* variables a model load reads (docs/api.md "Environment variables"), read in this one place when
