@@ -8,13 +8,17 @@
 // offsets cover the original text it came from.
 //
 //   node scripts/japanese-tokenizer-parity.mjs [--folder ../shared/tokenizers/bert-base-japanese-v3]
-//        [--dic /var/lib/mecab/dic/ipadic-utf8] [--limit N] [--shared ../shared]
+//        [--dic /var/lib/mecab/dic/ipadic-utf8] [--limit N] [--shared ../shared] [--lower] [--character]
 //
+// --lower runs a copy of the folder with do_lower_case true (the reference lowercases the text before NFKC and
+// each word after mecab, as transformers does); --character one with subword_tokenizer_type "character" (the
+// reference maps each NFKC'd word's characters to their ids, [UNK] for the others, as CharacterTokenizer does).
 // --limit keeps the first N corpus texts and N pairs (the edge cases always run). Needs the addon and dist/ built
 // (npm run build:native && npm run build:ts). Prints one JSON summary line last; exits 1 on any difference, 2 when
 // the `mecab` command or the dictionary is missing.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,7 +31,9 @@ const arg = (name, def) => {
   return i >= 0 ? args[i + 1] : def;
 };
 const SHARED = arg('--shared', join(root, '../shared'));
-const FOLDER = arg('--folder', join(SHARED, 'tokenizers/bert-base-japanese-v3'));
+const SOURCE = arg('--folder', join(SHARED, 'tokenizers/bert-base-japanese-v3'));
+const LOWER = args.includes('--lower');
+const CHARACTER = args.includes('--character');
 const DIC = arg('--dic', '/var/lib/mecab/dic/ipadic-utf8');
 const LIMIT = Number(arg('--limit', Infinity));
 
@@ -37,6 +43,18 @@ function skip(why) {
 }
 if (spawnSync('mecab', ['-v']).error) skip('the `mecab` command is not installed (apt-get install mecab)');
 if (!existsSync(join(DIC, 'sys.dic'))) skip(`no MeCab dictionary at ${DIC} (apt-get install mecab-ipadic-utf8)`);
+
+// The folder as given, or a copy with do_lower_case / subword_tokenizer_type changed.
+let FOLDER = SOURCE;
+if (LOWER || CHARACTER) {
+  FOLDER = mkdtempSync(join(tmpdir(), 'winnow-ja-'));
+  process.on('exit', () => rmSync(FOLDER, { recursive: true, force: true }));
+  copyFileSync(join(SOURCE, 'vocab.txt'), join(FOLDER, 'vocab.txt'));
+  const config = JSON.parse(readFileSync(join(SOURCE, 'tokenizer_config.json'), 'utf8'));
+  if (LOWER) config.do_lower_case = true;
+  if (CHARACTER) config.subword_tokenizer_type = 'character';
+  writeFileSync(join(FOLDER, 'tokenizer_config.json'), JSON.stringify(config));
+}
 
 const hf = require('tokenizers');
 const { Tokenizer } = require(join(root, 'dist/cjs/index.js'));
@@ -73,13 +91,14 @@ const pairList = pairs.slice(0, LIMIT);
 // ---- reference --------------------------------------------------------------------------------------------
 // The words mecab prints for each NFKC-normalized text (one line each; -b lifts the 8 KiB line limit).
 const norm = (s) => s.normalize('NFKC');
-const lines = [...singles, ...pairList.flat()].map(norm);
+const lines = [...singles, ...pairList.flat()].map((s) => norm(LOWER ? s.toLowerCase() : s));
 for (const l of lines) if (/[\n\r]/.test(l)) throw new Error(`a text holds a line break: ${JSON.stringify(l)}`);
 const wakati = spawnSync('mecab', ['-d', DIC, '-Owakati', '-b', String(1 << 22)],
   { input: lines.join('\n') + '\n', maxBuffer: 1 << 30, encoding: 'utf8' });
 if (wakati.status !== 0) throw new Error(`mecab failed: ${wakati.stderr}`);
-const words = wakati.stdout.split('\n');
+let words = wakati.stdout.split('\n');
 words.pop();
+if (LOWER) words = words.map((l) => l.split(' ').map((w) => w.toLowerCase()).join(' '));
 if (words.length !== lines.length) throw new Error(`mecab printed ${words.length} lines for ${lines.length}`);
 
 // vocab.txt as transformers reads it: one token per line, its line number its id.
@@ -114,7 +133,7 @@ function checkOffsets(text, e, seq) {
     const piece = tok.idToToken(e.ids[i]).replace(/^##/, '');
     let end = t;
     while (end < text.length && MARK.test(text.slice(end))) end++;
-    const covered = norm(text.slice(s, end));
+    const covered = LOWER ? norm(text.slice(s, end).toLowerCase()).toLowerCase() : norm(text.slice(s, end));
     const ok = s >= last && t > s && t <= text.length && (piece === '[UNK]' || covered.includes(piece));
     if (!ok && ++offsetProblems <= 10)
       console.error(`offsets of ${JSON.stringify(piece)} in ${JSON.stringify(text)}: [${s}, ${t}) = ${JSON.stringify(text.slice(s, t))}`);
@@ -122,9 +141,20 @@ function checkOffsets(text, e, seq) {
   }
 }
 
+// CharacterTokenizer: each word NFKC'd, then each character its id or [UNK]; the reference's WordPiece encoding of
+// a stand-in gives the template's specials and type ids.
+async function refEncode(a, b) {
+  if (!CHARACTER) return b === undefined ? ref.encode(a) : ref.encode(a, b);
+  const chars = (w) => [...w.split(' ').filter(Boolean).map(norm).join('')].map((c) => vocab[c] ?? vocab['[UNK]']);
+  const ids = [vocab['[CLS]'], ...chars(a), vocab['[SEP]']];
+  const typeIds = ids.map(() => 0);
+  if (b !== undefined) for (const id of [...chars(b), vocab['[SEP]']]) ids.push(id), typeIds.push(1);
+  return { getIds: () => ids, getTypeIds: () => typeIds, getTokens: () => ids.map((i) => tok.idToToken(i)) };
+}
+
 for (let i = 0; i < singles.length; i++) {
   const e = tok.encode(singles[i]);
-  const r = await ref.encode(words[i]);
+  const r = await refEncode(words[i]);
   tokens += e.ids.length;
   if (e.ids.join() !== r.getIds().join()) report(`single ${i}: ${JSON.stringify(singles[i])}`, show([...e.ids]), r.getTokens().join(' '));
   checkOffsets(singles[i], e, 0);
@@ -132,7 +162,7 @@ for (let i = 0; i < singles.length; i++) {
 for (let i = 0; i < pairList.length; i++) {
   const [a, b] = pairList[i];
   const e = tok.encode(a, b);
-  const r = await ref.encode(words[singles.length + 2 * i], words[singles.length + 2 * i + 1]);
+  const r = await refEncode(words[singles.length + 2 * i], words[singles.length + 2 * i + 1]);
   tokens += e.ids.length;
   if (e.ids.join() !== r.getIds().join() || e.typeIds.join() !== r.getTypeIds().join())
     report(`pair ${i}: ${JSON.stringify(a)}`, show([...e.ids]), r.getTokens().join(' '));
@@ -140,7 +170,7 @@ for (let i = 0; i < pairList.length; i++) {
   checkOffsets(b, e, 1);
 }
 const summary = {
-  folder: FOLDER, dictionary: DIC, corpusTexts: Math.min(corpus.length, LIMIT), edgeCases: EDGE.length,
+  folder: SOURCE, lower: LOWER, character: CHARACTER, dictionary: DIC, corpusTexts: Math.min(corpus.length, LIMIT), edgeCases: EDGE.length,
   singles: singles.length, pairs: pairList.length, tokens, mismatches, offsetProblems,
   identical: mismatches === 0 && offsetProblems === 0,
 };
