@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+#include <sys/stat.h>
 
 #include "loaders/model_folder.h"
 #include "tokenizer/added_vocabulary.h"
@@ -22,6 +23,13 @@ namespace {
 
 using nlohmann::json;
 using loaders::JoinPath;
+
+// Whether anything is at `path`: a folder, FIFO or device there is then refused by ReadRegularFile (IO_ERROR)
+// instead of being reported missing.
+bool Exists(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0;
+}
 
 bool ValidUtf8(std::string_view s) {
   size_t i = 0;
@@ -71,7 +79,7 @@ std::vector<std::string_view> Lines(std::string_view text) {
 }
 
 StatusOr<std::optional<json>> ReadOptionalJsonFile(const std::string& path) {
-  if (!loaders::FileExists(path)) return std::optional<json>();
+  if (!Exists(path)) return std::optional<json>();
   WINNOW_ASSIGN_OR_RETURN(std::string text, ReadRegularFile(path));
   json j;
   Status st = json_util::ParseJson(text, &j);
@@ -280,7 +288,7 @@ StatusOr<json> BertTemplate(const Folder& f, const SpecialTokens& sp, const std:
 // keeps its last line).
 StatusOr<json> ReadVocabTxt(const Folder& f, std::map<std::string, int32_t>* ids) {
   const std::string path = JoinPath(f.dir, "vocab.txt");
-  if (!loaders::FileExists(path)) return Status(codes::kModelNotFound, "missing " + path);
+  if (!Exists(path)) return Status(codes::kModelNotFound, "missing " + path);
   WINNOW_ASSIGN_OR_RETURN(std::string text, ReadRegularFile(path));
   const std::vector<std::string_view> lines = Lines(text);
   if (lines.size() > static_cast<size_t>(INT32_MAX)) return f.Invalid("vocab.txt", "more than 2^31 lines");
@@ -467,7 +475,7 @@ StatusOr<json> ByteLevelBpeModel(const Folder& f) {
   const std::string vocab_path = JoinPath(f.dir, "vocab.json");
   const std::string merges_path = JoinPath(f.dir, "merges.txt");
   for (const std::string& p : {vocab_path, merges_path})
-    if (!loaders::FileExists(p)) return Status(codes::kModelNotFound, "missing " + p);
+    if (!Exists(p)) return Status(codes::kModelNotFound, "missing " + p);
   WINNOW_ASSIGN_OR_RETURN(std::optional<json> read, ReadOptionalJsonFile(vocab_path));
   if (!read) return Status(codes::kModelNotFound, "missing " + vocab_path);
   json vocab = std::move(*read);
@@ -590,7 +598,7 @@ std::string ClassForModelType(const std::string& t) {
 StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizerFolder(const std::string& dir, const FolderOptions& options) {
   if (!loaders::DirExists(dir)) return loaders::MissingModelFolder(dir);
   const std::string fast = JoinPath(dir, "tokenizer.json");
-  if (loaders::FileExists(fast)) return Tokenizer::FromFile(fast);
+  if (Exists(fast)) return Tokenizer::FromFile(fast);
 
   Folder f;
   f.dir = dir;
@@ -630,7 +638,7 @@ StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizerFolder(const std::string& dir,
                                                         {"T5Tokenizer", "spiece.model"}};
   if (auto it = spm_files.find(cls); it != spm_files.end()) {
     const std::string model = JoinPath(dir, it->second);
-    if (!loaders::FileExists(model))
+    if (!Exists(model))
       return Status(codes::kModelNotFound, "missing " + fast + " and " + model + " (" + cls + "'s sentencepiece model)");
     return slow::FromSentencePiece(dir, model, cls, f.config);
   }
