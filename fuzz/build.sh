@@ -4,6 +4,7 @@
 #   tokenizer_encode_fuzzer  (mode 2: texts encoded by the real tokenizers, invariants checked)
 #   graph_rewrite_fuzzer     (ONNX ModelProto bytes -> the layer-norm and attention fusions of rewrite/graph_rewrite.h)
 #   torch_checkpoint_fuzzer  (pytorch_model.bin bytes, or a data.pkl alone -> checkpoint/torch_checkpoint.h)
+#   mecab_dict_fuzzer        (sys.dic / unk.dic / char.bin / matrix.bin bytes -> mecab::Dictionary::Open + segmentation)
 # Needs clang with libFuzzer: apt-get install -y clang-19 libclang-rt-19-dev (CXX=... to override).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,17 +20,21 @@ FLAGS=(-std=c++20 -O1 -g -fno-omit-frame-pointer
 objs=()
 onnx_objs=()  # the graph rewrite fuzzer's: native/core/onnx and native/core/rewrite
 torch_objs=()  # the checkpoint fuzzer's: native/core/checkpoint and what it uses of loaders/ and common/
+mecab_objs=()  # the MeCab dictionary fuzzer's: native/core/mecab and common/mmap
 pids=()
 for src in "$ROOT"/native/core/tokenizer/*.cc "$ROOT"/native/core/onnx/*.cc "$ROOT"/native/core/rewrite/*.cc \
-           "$ROOT"/native/core/checkpoint/*.cc "$ROOT"/native/core/loaders/safetensors.cc "$ROOT"/native/core/common/mmap.cc; do
+           "$ROOT"/native/core/checkpoint/*.cc "$ROOT"/native/core/loaders/safetensors.cc "$ROOT"/native/core/common/mmap.cc \
+           "$ROOT"/native/core/mecab/*.cc; do
   obj="$OUT/obj/$(basename "${src%.cc}").o"
   case "$src" in
     */tokenizer/*) objs+=("$obj") ;;
     */onnx/*|*/rewrite/*) objs+=("$obj"); onnx_objs+=("$obj") ;;
+    */mecab/*) mecab_objs+=("$obj") ;;
+    */common/mmap.cc) torch_objs+=("$obj"); mecab_objs+=("$obj") ;;
     *) torch_objs+=("$obj") ;;
   esac
   if [[ ! -f "$obj" || "$src" -nt "$obj" || "$0" -nt "$obj" ]] || \
-     [[ -n "$(find "$ROOT/native/core/tokenizer" "$ROOT/native/core/common" "$ROOT/native/core/onnx" "$ROOT/native/core/rewrite" "$ROOT/native/core/checkpoint" "$ROOT/native/core/loaders" -name '*.h' -newer "$obj" -o -name '*.inc' -newer "$obj" | head -1)" ]]; then
+     [[ -n "$(find "$ROOT/native/core/tokenizer" "$ROOT/native/core/common" "$ROOT/native/core/onnx" "$ROOT/native/core/rewrite" "$ROOT/native/core/checkpoint" "$ROOT/native/core/loaders" "$ROOT/native/core/mecab" -name '*.h' -newer "$obj" -o -name '*.inc' -newer "$obj" | head -1)" ]]; then
     "$CXX" "${FLAGS[@]}" -fsanitize=fuzzer-no-link -c "$src" -o "$obj" &
     pids+=($!)
     if (( ${#pids[@]} >= JOBS )); then wait "${pids[0]}"; pids=("${pids[@]:1}"); fi
@@ -46,3 +51,5 @@ done
 echo "built $OUT/graph_rewrite_fuzzer"
 "$CXX" "${FLAGS[@]}" -fsanitize=fuzzer "$ROOT/fuzz/torch_checkpoint_fuzzer.cc" "${torch_objs[@]}" -o "$OUT/torch_checkpoint_fuzzer"
 echo "built $OUT/torch_checkpoint_fuzzer"
+"$CXX" "${FLAGS[@]}" -fsanitize=fuzzer "$ROOT/fuzz/mecab_dict_fuzzer.cc" "${mecab_objs[@]}" -o "$OUT/mecab_dict_fuzzer"
+echo "built $OUT/mecab_dict_fuzzer"

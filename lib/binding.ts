@@ -79,7 +79,11 @@ export interface NativeTokenizer {
 
 export interface NativeBinding {
   NativeCrossEncoder: { load(opts: NativeModelOptions & { activation?: string }): Promise<NativeCrossEncoder> };
-  NativeTokenizer: { fromFile(path: string): Promise<NativeTokenizer>; fromJSON(json: string): Promise<NativeTokenizer> };
+  NativeTokenizer: {
+    fromFile(path: string): Promise<NativeTokenizer>;
+    fromJSON(json: string): Promise<NativeTokenizer>;
+    load(dir: string, options: { mecabDictionary?: string }): Promise<NativeTokenizer>;
+  };
   newCancelToken(): unknown;
   cancel(token: unknown): void;
   ortInfo(libraryPath: string): { version: string; library: string; providers: string[] };

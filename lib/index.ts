@@ -1,7 +1,7 @@
 export { CrossEncoder } from './cross-encoder';
 export type { CrossEncoderOptions, PredictOptions, RankOptions, RankResult, RankedDocument, ChunkOptions, ChunkAggregate, TextKey, Pair, PredictStreamOptions } from './cross-encoder';
 export { Tokenizer } from './tokenizer';
-export type { EncodeBatchOptions } from './tokenizer';
+export type { EncodeBatchOptions, TokenizerLoadOptions } from './tokenizer';
 export type { Counters, ModelCounters, CallOptions } from './queue';
 export { isWinnowError } from './errors';
 export type { WinnowError, WinnowErrorCode } from './errors';

@@ -14,6 +14,7 @@
 #include "builder/provence.h"
 #include "common/half.h"
 #include "loaders/model_folder.h"
+#include "tokenizer/slow/folder.h"
 
 namespace winnow::pipelines {
 
@@ -65,10 +66,7 @@ Status TransformerModel::LoadCommon(const ModelOptions& options, builder::Task t
   WINNOW_ASSIGN_OR_RETURN(config_, loaders::ReadJson(config_path, codes::kConfigInvalid));
   WINNOW_ASSIGN_OR_RETURN(auto tok_config, loaders::ReadOptionalJson(JoinPath(options.dir, "tokenizer_config.json"),
                                                                      codes::kConfigInvalid));
-  const std::string tokenizer_path = JoinPath(options.dir, "tokenizer.json");
-  if (!loaders::FileExists(tokenizer_path))
-    return Status(codes::kModelNotFound, "missing " + tokenizer_path + " (Winnow needs the fast-tokenizer file)");
-  WINNOW_ASSIGN_OR_RETURN(tokenizer_, tok::Tokenizer::FromFile(tokenizer_path));
+  WINNOW_ASSIGN_OR_RETURN(tokenizer_, tok::LoadTokenizerFolder(options.dir, {options.mecab_dictionary}));
   // The ONNX file when there is one (unless the checkpoint is asked for), else a graph built from the checkpoint.
   using Source = ModelOptions::Source;
   auto onnx_file = options.source == Source::kCheckpoint ? StatusOr<std::string>(Status(codes::kModelNotFound, ""))

@@ -52,6 +52,7 @@ struct ModelOptions {
   // checkpoint (config.json + model.safetensors / pytorch_model.bin); kOnnx / kCheckpoint: only that.
   enum class Source { kAuto, kOnnx, kCheckpoint } source = Source::kAuto;
   std::string adapter;  // a peft LoRA adapter folder merged into the checkpoint's weights ("" = none)
+  std::string mecab_dictionary;  // compiled MeCab dictionary folder for a BertJapaneseTokenizer ("" = search)
 };
 
 // The WINNOW_* variables a model load reads (docs/api.md "Environment variables"), read in this one place when
