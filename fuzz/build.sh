@@ -3,6 +3,7 @@
 #   tokenizer_json_fuzzer    (mode 1: tokenizer.json candidates -> Tokenizer::FromJson + encode)
 #   tokenizer_encode_fuzzer  (mode 2: texts encoded by the real tokenizers, invariants checked)
 #   graph_rewrite_fuzzer     (ONNX ModelProto bytes -> the layer-norm and attention fusions of rewrite/graph_rewrite.h)
+#   sentencepiece_fuzzer     (sentencepiece .model bytes -> tokenizer/slow's conversion, FromJson + encode)
 # Needs clang with libFuzzer: apt-get install -y clang-19 libclang-rt-19-dev (CXX=... to override).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,7 +19,7 @@ FLAGS=(-std=c++20 -O1 -g -fno-omit-frame-pointer
 objs=()
 onnx_objs=()  # the graph rewrite fuzzer's: native/core/onnx and native/core/rewrite
 pids=()
-for src in "$ROOT"/native/core/tokenizer/*.cc "$ROOT"/native/core/onnx/*.cc "$ROOT"/native/core/rewrite/*.cc; do
+for src in "$ROOT"/native/core/tokenizer/*.cc "$ROOT"/native/core/tokenizer/slow/*.cc "$ROOT"/native/core/onnx/*.cc "$ROOT"/native/core/rewrite/*.cc; do
   obj="$OUT/obj/$(basename "${src%.cc}").o"
   objs+=("$obj")
   [[ "$src" == */tokenizer/* ]] || onnx_objs+=("$obj")
@@ -38,3 +39,5 @@ for mode in 1 2; do
 done
 "$CXX" "${FLAGS[@]}" -fsanitize=fuzzer "$ROOT/fuzz/graph_rewrite_fuzzer.cc" "${onnx_objs[@]}" -o "$OUT/graph_rewrite_fuzzer"
 echo "built $OUT/graph_rewrite_fuzzer"
+"$CXX" "${FLAGS[@]}" -fsanitize=fuzzer "$ROOT/fuzz/sentencepiece_fuzz.cc" "${objs[@]}" "${LIBS[@]}" -o "$OUT/sentencepiece_fuzzer"
+echo "built $OUT/sentencepiece_fuzzer"
