@@ -5,6 +5,7 @@
 #   graph_rewrite_fuzzer     (ONNX ModelProto bytes -> the layer-norm and attention fusions of rewrite/graph_rewrite.h)
 #   torch_checkpoint_fuzzer  (pytorch_model.bin bytes, or a data.pkl alone -> checkpoint/torch_checkpoint.h)
 #   mecab_dict_fuzzer        (sys.dic / unk.dic / char.bin / matrix.bin bytes -> mecab::Dictionary::Open + segmentation)
+#   sentencepiece_fuzzer     (sentencepiece .model bytes -> tokenizer/slow's conversion, FromJson + encode)
 # Needs clang with libFuzzer: apt-get install -y clang-19 libclang-rt-19-dev (CXX=... to override).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,7 +23,7 @@ onnx_objs=()  # the graph rewrite fuzzer's: native/core/onnx and native/core/rew
 torch_objs=()  # the checkpoint fuzzer's: native/core/checkpoint and what it uses of loaders/ and common/
 mecab_objs=()  # the MeCab dictionary fuzzer's: native/core/mecab and common/mmap
 pids=()
-for src in "$ROOT"/native/core/tokenizer/*.cc "$ROOT"/native/core/onnx/*.cc "$ROOT"/native/core/rewrite/*.cc \
+for src in "$ROOT"/native/core/tokenizer/*.cc "$ROOT"/native/core/tokenizer/slow/sentencepiece.cc "$ROOT"/native/core/onnx/*.cc "$ROOT"/native/core/rewrite/*.cc \
            "$ROOT"/native/core/checkpoint/*.cc "$ROOT"/native/core/loaders/safetensors.cc "$ROOT"/native/core/common/mmap.cc \
            "$ROOT"/native/core/mecab/*.cc; do
   obj="$OUT/obj/$(basename "${src%.cc}").o"
@@ -53,3 +54,5 @@ echo "built $OUT/graph_rewrite_fuzzer"
 echo "built $OUT/torch_checkpoint_fuzzer"
 "$CXX" "${FLAGS[@]}" -fsanitize=fuzzer "$ROOT/fuzz/mecab_dict_fuzzer.cc" "${mecab_objs[@]}" -o "$OUT/mecab_dict_fuzzer"
 echo "built $OUT/mecab_dict_fuzzer"
+"$CXX" "${FLAGS[@]}" -fsanitize=fuzzer "$ROOT/fuzz/sentencepiece_fuzz.cc" "${objs[@]}" "${LIBS[@]}" -o "$OUT/sentencepiece_fuzzer"
+echo "built $OUT/sentencepiece_fuzzer"
