@@ -5,7 +5,7 @@ import { TransformerModel, loadNative } from './model-base';
 import { StreamOptions, streamChunkSize, streamChunks } from './stream';
 import * as v from './validate';
 import { TRANSFORMER_LOAD_OPTIONS, TransformerLoadOptions, transformerLoadOptions } from './model-options';
-import { invalidArgument } from './errors';
+import { invalidArgument, invalidArgumentText } from './errors';
 import { Embeddings } from './embeddings';
 import { EmbeddingsLike, similarity, similarityPairwise } from './similarity';
 import { PRECISIONS } from './types';
@@ -130,6 +130,11 @@ export class SentenceEncoder extends TransformerModel<NativeSentenceEncoder> {
     const o = v.optionsObject<SentenceEncodeStreamOptions>(options, 'encodeStream options', ENCODE_STREAM_OPTIONS, LOADER);
     const { chunkSize, signal, ...rest } = o;
     const size = streamChunkSize(chunkSize);
+    // int8 / uint8 rows are quantized with ranges taken from the call's own embeddings unless given: per chunk they
+    // would differ from chunk to chunk.
+    if ((rest.precision === 'int8' || rest.precision === 'uint8') && rest.ranges === undefined) {
+      throw invalidArgumentText(`encodeStream with precision '${rest.precision}' needs the quantization ranges (option ranges): computed per chunk they would differ between chunks`, 'type');
+    }
     yield* streamChunks(texts, size, v.abortSignal(signal, 'signal'), (chunk, s) => this.encode(chunk, { ...rest, signal: s }),
       (e: Embeddings<EmbeddingArray>) => e.toArray());
   }

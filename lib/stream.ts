@@ -32,7 +32,8 @@ function iteratorOf<T>(source: Iterable<T> | AsyncIterable<T>): Iterator<T> | As
 
 /**
  * Runs `run` over consecutive chunks of `source` and yields `split(result, chunk)`'s items in order. `run` receives
- * the chunk and its own AbortSignal.
+ * the chunk and the stream's own AbortSignal (aborted with the caller's `signal`, and when the consumer stops early,
+ * so that the chunk read ahead does not run on, keeping the model busy).
  */
 export async function* streamChunks<T, R, O>(
   source: Iterable<T> | AsyncIterable<T>,
@@ -42,6 +43,10 @@ export async function* streamChunks<T, R, O>(
   split: (result: R, chunk: T[]) => Iterable<O>,
 ): AsyncGenerator<O> {
   const it = iteratorOf(source);
+  const stop = new AbortController();
+  const onAbort = () => stop.abort();
+  if (signal?.aborted) stop.abort();
+  else signal?.addEventListener('abort', onAbort, { once: true });
   let done = false;
   const read = async (): Promise<T[]> => {
     const chunk: T[] = [];
@@ -53,19 +58,28 @@ export async function* streamChunks<T, R, O>(
     return chunk;
   };
   const start = (chunk: T[]) => {
-    const p = chunk.length > 0 ? run(chunk, signal) : Promise.resolve(undefined as R);
+    const p = chunk.length > 0 ? run(chunk, stop.signal) : Promise.resolve(undefined as R);
     p.catch(() => {}); // awaited below; a failure must not surface as an unhandled rejection meanwhile
     return { chunk, p };
   };
   let current = start(await read());
+  let next: typeof current | undefined;
   try {
     while (current.chunk.length > 0) {
-      const next = done ? start([]) : start(await read());
+      next = done ? start([]) : start(await read());
       const result = await current.p;
       yield* split(result, current.chunk);
       current = next;
+      next = undefined;
     }
   } finally {
+    signal?.removeEventListener('abort', onAbort);
+    if (current.chunk.length > 0 || next) {
+      // Stopped early (break, or an error): the chunks still running are aborted and waited for, so the model is
+      // idle again when the loop has left.
+      stop.abort();
+      await Promise.allSettled([current.p, next?.p]);
+    }
     if (!done) await (it as AsyncIterator<T>).return?.();
   }
 }

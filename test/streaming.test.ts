@@ -75,6 +75,8 @@ describe('predictStream', () => {
     let n = 0;
     for await (const _ of ce.predictStream(source(), { chunkSize: 50 })) if (++n === 60) break;
     expect(closed).toBe(true);
+    // The chunk read ahead was stopped and waited for: the model is idle, dispose() would not be MODEL_BUSY.
+    expect(ce.counters().running).toBe(0);
     const ac = new AbortController();
     const e = await errorOf(async () => {
       let k = 0;
@@ -103,6 +105,8 @@ describe('encodeStream', () => {
     expect(got.length).toBe(texts.length);
     for (const i of [0, 99, 100, 449]) expect(maxAbsDiff(got[i] as Float32Array, all[i])).toBeLessThan(1e-6);
     expect(got[3].length).toBe(16);
+    // int8 rows per chunk would be quantized with each chunk's own ranges: refused without ranges.
+    expect((await errorOf(() => collect(enc.encodeStream(texts, { precision: 'int8' })))).code).toBe('INVALID_ARGUMENT');
     enc.dispose();
   });
 });
