@@ -20,6 +20,7 @@ import { CrossEncoder, Tokenizer } from '../lib/index';
 import { charToUtf16 } from './helpers/offsets.mjs';
 // @ts-ignore -- plain ESM helper without types
 import { makeCorpus } from './helpers/multilingual-corpus.mjs';
+import { stateDictFromOnnx, writeSafetensors } from './helpers/onnx-checkpoint.mjs';
 import { FIXTURES, ROOT, SHARED, corpusPairs, maxAbsDiff, sigmoid } from './helpers/reference';
 
 const require_ = createRequire(__filename);
@@ -340,5 +341,14 @@ describe.skipIf(mecabMissing !== null)('a Japanese reranker folder without token
     await session.release();
     expect(maxAbsDiff(ours, expected.map(sigmoid))).toBeLessThan(1e-5);
     ce.dispose();
+
+    // As hotchpotch/japanese-reranker-cross-encoder-* ship it: the same weights as model.safetensors, no ONNX file,
+    // the graph built at load; the same reference.
+    writeSafetensors(path.join(dir, 'model.safetensors'), stateDictFromOnnx(path.join(dir, 'onnx', 'model.onnx')));
+    fs.rmSync(path.join(dir, 'onnx'), { recursive: true });
+    const built = await CrossEncoder.load(dir, { mecabDictionary: IPADIC, threads: 1, maxLength: 128 });
+    expect(built.source).toEqual({ file: 'model.safetensors', built: true });
+    expect(maxAbsDiff(await built.predict(pairs), expected.map(sigmoid))).toBeLessThan(1e-5);
+    built.dispose();
   }, 120_000);
 });
