@@ -19,6 +19,10 @@ const pythonMissing = spawnSync(PYTHON, ['-c', 'import sentencepiece, google.pro
   : `${PYTHON} cannot import sentencepiece and protobuf (apt-get install python3-sentencepiece python3-protobuf)`;
 if (pythonMissing) console.warn(`test/sentencepiece.test.ts: skipping the parity test: ${pythonMissing}`);
 
+// The spm_cli the native test build made (npm test runs test:native first); otherwise the script compiles one.
+const BUILT_CLI = path.join(ROOT, 'build', 'native-tests', 'spm_cli');
+const CLI_ARGS = fs.existsSync(BUILT_CLI) ? ['--cli', BUILT_CLI] : [];
+
 // Runs the script without blocking this worker's event loop (a long spawnSync starves vitest's RPC).
 function runScript(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
@@ -33,7 +37,7 @@ function runScript(args: string[]): Promise<{ status: number | null; stdout: str
 
 describe.skipIf(pythonMissing !== null)(`sentencepiece models: parity${pythonMissing ? ` (skipped: ${pythonMissing})` : ''}`, () => {
   it('equals tokenizers on the converted tokenizer.json (ids, offsets) and the sentencepiece library wherever the conversion does', async () => {
-    const r = await runScript([]);
+    const r = await runScript([...CLI_ARGS]);
     const summary = JSON.parse(r.stdout.trim().split('\n').pop()!);
     // The first differences are on stderr.
     expect({ status: r.status, identical: summary.identical }, r.stderr.slice(0, 4000)).toEqual({ status: 0, identical: true });
@@ -63,7 +67,7 @@ describe('sentencepiece models: broken files are coded errors', () => {
   afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
   let cliPath = '';
   beforeAll(async () => {
-    cliPath = (await runScript(['--build-only'])).stdout.trim();
+    cliPath = CLI_ARGS.length ? BUILT_CLI : (await runScript(['--build-only'])).stdout.trim();
   }, 900_000);
 
   function load(bytes: Buffer, cls = 'XLMRobertaTokenizer') {
