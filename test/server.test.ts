@@ -7,7 +7,7 @@ import { CohereRerank } from '@langchain/cohere';
 import OpenAI from 'openai';
 import { request } from 'undici';
 import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CrossEncoder, PruningEncoder, SentenceEncoder } from '../lib/index';
 import { createServer } from '../lib/server/app';
 import { disposeModels, loadModels, ServedModel } from '../lib/server/models';
@@ -157,6 +157,33 @@ describe('real clients', () => {
       index, score: x.rankingScore, pruned_text: x.prunedDocument, compression_ratio: x.compressionRatio,
       tokens_removed: x.tokensRemoved, kept_spans: x.keptSpans,
     })));
+  });
+});
+
+describe('raw scores', () => {
+  it('raw_scores answers equal the logits, run by the one model served (no second copy loaded)', async () => {
+    const load = vi.spyOn(CrossEncoder, 'load');
+    const logitsModel = await CrossEncoder.load(CE, { activation: 'none' });
+    load.mockClear();
+    try {
+      const pairs = docs.map((d) => [query, d] as [string, string]);
+      const logits = await logitsModel.predict(pairs);
+      const rows0 = await metric('winnow_model_rows', 'model="ce"');
+      const ranked = await post('/rerank', { query, texts: docs, raw_scores: true });
+      expect(ranked.body).toEqual((await logitsModel.rank(query, docs)).map((x) => ({ index: x.index, score: x.score })));
+      const predicted = await post('/predict', { inputs: pairs, raw_scores: true });
+      expect(predicted.body).toEqual(Array.from(logits, (s) => [{ score: s, label: 'LABEL_0' }]));
+      const invoked = await post('/invocations', { pairs, raw_scores: true });
+      expect(invoked.body).toEqual({ scores: Array.from(logits) });
+      // The served model ran all three requests' rows itself, and nothing was loaded on the way.
+      expect(await metric('winnow_model_rows', 'model="ce"')).toBe(rows0 + 3 * docs.length);
+      expect(load).not.toHaveBeenCalled();
+      // Scores without raw_scores still have the model's activation.
+      expect((await post('/predict', { inputs: pairs[0] })).body).toEqual([{ score: (await ce.predict([pairs[0]]))[0], label: 'LABEL_0' }]);
+    } finally {
+      load.mockRestore();
+      logitsModel.dispose();
+    }
   });
 });
 

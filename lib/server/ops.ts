@@ -12,16 +12,12 @@ export async function scorePairs(m: ServedModel, pairs: ReadonlyArray<readonly [
     return m.model.predict(pairs, { signal });
   }
   if (!(m.model instanceof CrossEncoder)) throw new HttpError('Validation', `model "${m.name}" does not score pairs`, 422);
-  const model = raw && m.raw ? await m.raw() : m.model;
-  return model.predict(pairs, { signal });
+  return m.model.predict(pairs, { signal, rawScores: raw });
 }
 
 /** Every document scored against the query, best first (ties: lower index first), as `CrossEncoder.rank`. */
 export async function rank(m: ServedModel, query: string, documents: readonly string[], raw: boolean, signal?: AbortSignal): Promise<RankResult[]> {
-  if (m.model instanceof CrossEncoder) {
-    const model = raw && m.raw ? await m.raw() : m.model;
-    return model.rank(query, documents, { signal });
-  }
+  if (m.model instanceof CrossEncoder) return m.model.rank(query, documents, { signal, rawScores: raw });
   const scores = await scorePairs(m, documents.map((d) => [query, d] as const), raw, signal);
   return Array.from(scores.keys()).sort((i, j) => scores[j] - scores[i] || i - j).map((index) => ({ index, score: scores[index] }));
 }
