@@ -141,6 +141,29 @@ describe('winnow jobs', () => {
     expect(fs.readFileSync(out, 'utf8').trimEnd().split('\n')).toHaveLength(10);
   });
 
+  it('a missing input is a clear error (IO_ERROR) and creates no output; an existing output is left as it was, even with --overwrite', () => {
+    const missing = path.join(dir, 'no-such-input.jsonl');
+    const out = path.join(dir, 'never.jsonl');
+    const r = winnow(['score', CE, missing, '-o', out, '--no-progress']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`winnow: ${missing}: cannot read the input: no such file (IO_ERROR)`);
+    expect(r.stderr).not.toMatch(/Unhandled|node:events|at /);
+    expect(fs.existsSync(out)).toBe(false);
+
+    const kept = path.join(dir, 'kept.jsonl');
+    fs.writeFileSync(kept, '{"id":0,"score":0.5}\n');
+    const r2 = winnow(['score', CE, missing, '-o', kept, '--overwrite', '--no-progress']);
+    expect(r2.status).toBe(1);
+    expect(r2.stderr).toContain(`${missing}: cannot read the input`);
+    expect(fs.readFileSync(kept, 'utf8')).toBe('{"id":0,"score":0.5}\n');
+
+    // A folder given as the input: the same clear error, nothing written.
+    const r3 = winnow(['tokenize', path.join(CE, 'tokenizer.json'), dir, '-o', path.join(dir, 'never2.jsonl'), '--no-progress']);
+    expect(r3.status).toBe(1);
+    expect(r3.stderr).toContain(`winnow: ${dir}: cannot read the input: it is a folder (IO_ERROR)`);
+    expect(fs.existsSync(path.join(dir, 'never2.jsonl'))).toBe(false);
+  });
+
   it('info: source, files, architecture, tokenizer, device', () => {
     const r = winnow(['info', CE]);
     expect(r.status, r.stderr).toBe(0);
