@@ -164,6 +164,22 @@ describe('winnow jobs', () => {
     expect(fs.existsSync(path.join(dir, 'never2.jsonl'))).toBe(false);
   });
 
+  it('--resume with an input shorter than the output is an error naming both counts', () => {
+    const input = pairsFile(12);
+    const out = path.join(dir, 'longer-output.jsonl');
+    expect(winnow(['score', CE, input, '-o', out, '--no-progress']).status).toBe(0);
+    const before = fs.readFileSync(out, 'utf8');
+    const shorter = path.join(dir, 'shorter.jsonl');
+    fs.writeFileSync(shorter, fs.readFileSync(input, 'utf8').split('\n').slice(0, 5).join('\n') + '\n');
+    const r = winnow(['score', CE, shorter, '-o', out, '--resume', '--no-progress']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`${out} holds 12 lines but ${shorter} has only 5: it does not continue this input; cannot resume (INVALID_ARGUMENT)`);
+    expect(fs.readFileSync(out, 'utf8')).toBe(before);
+    // The same input resumes to a no-op.
+    expect(winnow(['score', CE, input, '-o', out, '--resume', '--no-progress']).status).toBe(0);
+    expect(fs.readFileSync(out, 'utf8')).toBe(before);
+  });
+
   it('info: source, files, architecture, tokenizer, device', () => {
     const r = winnow(['info', CE]);
     expect(r.status, r.stderr).toBe(0);

@@ -220,6 +220,9 @@ export async function runJob<T>(spec: JobSpec<T>, o: JobOptions): Promise<JobRes
     if (o.signal?.aborted) {
       stopped = true;
       batch = [];
+    } else if (index < skip) {
+      // The input ended before the lines the output already holds: it is another input (or a cut copy).
+      throw invalidArgumentText(`${o.output} holds ${skip} lines but ${inputName} has only ${index}: it does not continue this input; cannot resume`);
     } else await flush();
   } catch (e) {
     if (o.signal?.aborted && (e as { code?: string }).code === 'ABORTED') stopped = true;
