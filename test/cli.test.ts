@@ -164,6 +164,25 @@ describe('winnow jobs', () => {
     expect(fs.existsSync(path.join(dir, 'never2.jsonl'))).toBe(false);
   });
 
+  it('tokenize: a single text next to a pair in one chunk has the ids it has alone (no empty pair added)', () => {
+    const tok = path.join(CE, 'tokenizer.json');
+    const alone = path.join(dir, 'tok-alone.jsonl');
+    const mixed = path.join(dir, 'tok-mixed.jsonl');
+    fs.writeFileSync(alone, '{"id":"a","text":"hello world"}\n');
+    fs.writeFileSync(mixed, '{"id":"a","text":"hello world"}\n{"id":"b","text":"hello","text_pair":"world"}\n{"id":"c","text":"the quick brown fox"}\n');
+    const r1 = winnow(['tokenize', tok, alone, '--no-progress']);
+    const r2 = winnow(['tokenize', tok, mixed, '--no-progress']);
+    expect(r1.status, r1.stderr).toBe(0);
+    expect(r2.status, r2.stderr).toBe(0);
+    const one = JSON.parse(r1.stdout.trim());
+    const lines = r2.stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
+    expect(one.ids).toEqual([101, 7592, 2088, 102]);
+    expect(lines[0]).toEqual(one);
+    expect(lines[1].ids).toEqual([101, 7592, 102, 2088, 102]);
+    expect(lines[2].id).toBe('c');
+    expect(lines[2].tokens).toEqual(['[CLS]', 'the', 'quick', 'brown', 'fox', '[SEP]']);
+  });
+
   it('--resume with an input shorter than the output is an error naming both counts', () => {
     const input = pairsFile(12);
     const out = path.join(dir, 'longer-output.jsonl');

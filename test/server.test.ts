@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CrossEncoder, PruningEncoder, SentenceEncoder } from '../lib/index';
 import { createServer } from '../lib/server/app';
 import { disposeModels, loadModels, ServedModel } from '../lib/server/models';
+import { tokenCounts } from '../lib/server/ops';
 import { FIXTURES, ROOT } from './helpers/reference';
 
 const CE = path.join(FIXTURES, 'bert-ce-tiny');
@@ -160,7 +161,7 @@ describe('real clients', () => {
   });
 });
 
-describe('raw scores', () => {
+describe('raw scores and token counts', () => {
   it('raw_scores answers equal the logits, run by the one model served (no second copy loaded)', async () => {
     const load = vi.spyOn(CrossEncoder, 'load');
     const logitsModel = await CrossEncoder.load(CE, { activation: 'none' });
@@ -184,6 +185,13 @@ describe('raw scores', () => {
       load.mockRestore();
       logitsModel.dispose();
     }
+  });
+
+  it('token counts: a single text among pairs counts as it does alone (no empty pair added)', async () => {
+    const m = models[0];
+    const alone = await tokenCounts(m, ['hello world', 'the quick brown fox'], false);
+    const pair = await tokenCounts(m, [['hello', 'world']], false);
+    expect(await tokenCounts(m, ['hello world', ['hello', 'world'], 'the quick brown fox'], false)).toEqual([alone[0], pair[0], alone[1]]);
   });
 });
 

@@ -7,7 +7,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { isWinnowError, runtimeInfo, Tokenizer } from '../index';
 import { DEFAULTS } from '../server/defaults';
 import { disposeModels, loadModel, loadModels, LoadSettings, parseModelSpec, ServedModel } from '../server/models';
-import { embed, prunePairs, scorePairs } from '../server/ops';
+import { embed, encodeMixed, prunePairs, scorePairs } from '../server/ops';
 import { packageVersion } from '../server/version';
 import { JobSpec, runJob } from './jobs';
 
@@ -199,9 +199,7 @@ export function program(): Command {
           parse: (v) => (v.text_pair === undefined ? str(v.text, 'text') : [str(v.text, 'text'), str(v.text_pair, 'text_pair')] as [string, string]),
           run: async (items, signal) => {
             const opts = { addSpecialTokens: o.specialTokens, maxLength: o.maxLength, signal };
-            const enc = items.every((x) => typeof x === 'string')
-              ? await tok.encodeBatch(items as string[], opts)
-              : await tok.encodeBatch(items.map((x) => (typeof x === 'string' ? [x, ''] as [string, string] : x)), opts);
+            const enc = await encodeMixed(tok, items, opts);
             return enc.map((e) => ({ ids: Array.from(e.ids), tokens: Array.from(e.ids, (id) => tok.idToToken(id) ?? null) }));
           },
         }, { input, output: o.output, resume: o.resume, overwrite: o.overwrite, chunkSize: o.chunk, progress: o.progress });
