@@ -1,6 +1,6 @@
 // The HTTP server through real clients (cohere-ai, LangChain's CohereRerank, openai, undici): answers equal the
 // library's own results; limits, back-pressure, disconnects, auth, metrics; SIGTERM drain in a child process.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { CohereClient, CohereClientV2 } from 'cohere-ai';
 import { CohereRerank } from '@langchain/cohere';
@@ -234,9 +234,21 @@ describe('limits and errors (TEI bodies and status codes)', () => {
       const client = new CohereClient({ token: 'sesame', environment: base });
       expect((await client.rerank({ query, documents: docs })).results).toHaveLength(docs.length);
       expect((await request(base + '/health')).statusCode).toBe(200);
+      // The exemption is for the route, whatever the query string; other routes stay locked whatever theirs says.
+      expect((await request(base + '/health?x=1')).statusCode).toBe(200);
+      expect((await request(base + '/ping?probe=1')).statusCode).toBe(200);
+      expect((await request(base + '/info?/health')).statusCode).toBe(401);
+      expect((await request(base + '/metrics')).statusCode).toBe(401);
+      expect((await post('/rerank', { query, texts: docs }, { authorization: 'Bearer sesamf' }, base)).status).toBe(401);
     } finally {
       await locked.close();
     }
+  });
+
+  it('an empty API key is refused at startup (it would lock every client out, or let any in)', async () => {
+    expect(() => createServer({ models, apiKey: '' })).toThrow(expect.objectContaining({
+      code: 'INVALID_ARGUMENT', message: 'Expected a non-empty string for apiKey but received "" of type string',
+    }));
   });
 
   it('429 past max_concurrent_requests, and a client that disconnects aborts its work', async () => {
@@ -299,6 +311,17 @@ describe('winnow serve in a child process', () => {
       await expect(request(base + '/health')).rejects.toThrow();
     } finally {
       child.kill('SIGKILL');
+    }
+  });
+
+  it("an empty --api-key or WINNOW_API_KEY='' is an error at startup, before any model loads", () => {
+    for (const [args, env] of [[['--api-key', ''], {}], [[], { WINNOW_API_KEY: '' }]] as const) {
+      const r = spawnSync(process.execPath, [CLI, 'serve', `ce=${CE}`, '--port', '0', '--host', '127.0.0.1', '--log-level', 'silent', ...args],
+        { encoding: 'utf8', timeout: 60_000, env: { ...process.env, ...env } });
+      expect(r.status, r.stderr).toBe(1);
+      expect(r.stderr).toContain('API key');
+      expect(r.stderr).toContain('(INVALID_ARGUMENT)');
+      expect(r.stderr).not.toContain('listening');
     }
   });
 });
