@@ -141,6 +141,64 @@ describe('winnow jobs', () => {
     expect(fs.readFileSync(out, 'utf8').trimEnd().split('\n')).toHaveLength(10);
   });
 
+  it('a missing input is a clear error (IO_ERROR) and creates no output; an existing output is left as it was, even with --overwrite', () => {
+    const missing = path.join(dir, 'no-such-input.jsonl');
+    const out = path.join(dir, 'never.jsonl');
+    const r = winnow(['score', CE, missing, '-o', out, '--no-progress']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`winnow: ${missing}: cannot read the input: no such file (IO_ERROR)`);
+    expect(r.stderr).not.toMatch(/Unhandled|node:events|at /);
+    expect(fs.existsSync(out)).toBe(false);
+
+    const kept = path.join(dir, 'kept.jsonl');
+    fs.writeFileSync(kept, '{"id":0,"score":0.5}\n');
+    const r2 = winnow(['score', CE, missing, '-o', kept, '--overwrite', '--no-progress']);
+    expect(r2.status).toBe(1);
+    expect(r2.stderr).toContain(`${missing}: cannot read the input`);
+    expect(fs.readFileSync(kept, 'utf8')).toBe('{"id":0,"score":0.5}\n');
+
+    // A folder given as the input: the same clear error, nothing written.
+    const r3 = winnow(['tokenize', path.join(CE, 'tokenizer.json'), dir, '-o', path.join(dir, 'never2.jsonl'), '--no-progress']);
+    expect(r3.status).toBe(1);
+    expect(r3.stderr).toContain(`winnow: ${dir}: cannot read the input: it is a folder (IO_ERROR)`);
+    expect(fs.existsSync(path.join(dir, 'never2.jsonl'))).toBe(false);
+  });
+
+  it('tokenize: a single text next to a pair in one chunk has the ids it has alone (no empty pair added)', () => {
+    const tok = path.join(CE, 'tokenizer.json');
+    const alone = path.join(dir, 'tok-alone.jsonl');
+    const mixed = path.join(dir, 'tok-mixed.jsonl');
+    fs.writeFileSync(alone, '{"id":"a","text":"hello world"}\n');
+    fs.writeFileSync(mixed, '{"id":"a","text":"hello world"}\n{"id":"b","text":"hello","text_pair":"world"}\n{"id":"c","text":"the quick brown fox"}\n');
+    const r1 = winnow(['tokenize', tok, alone, '--no-progress']);
+    const r2 = winnow(['tokenize', tok, mixed, '--no-progress']);
+    expect(r1.status, r1.stderr).toBe(0);
+    expect(r2.status, r2.stderr).toBe(0);
+    const one = JSON.parse(r1.stdout.trim());
+    const lines = r2.stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
+    expect(one.ids).toEqual([101, 7592, 2088, 102]);
+    expect(lines[0]).toEqual(one);
+    expect(lines[1].ids).toEqual([101, 7592, 102, 2088, 102]);
+    expect(lines[2].id).toBe('c');
+    expect(lines[2].tokens).toEqual(['[CLS]', 'the', 'quick', 'brown', 'fox', '[SEP]']);
+  });
+
+  it('--resume with an input shorter than the output is an error naming both counts', () => {
+    const input = pairsFile(12);
+    const out = path.join(dir, 'longer-output.jsonl');
+    expect(winnow(['score', CE, input, '-o', out, '--no-progress']).status).toBe(0);
+    const before = fs.readFileSync(out, 'utf8');
+    const shorter = path.join(dir, 'shorter.jsonl');
+    fs.writeFileSync(shorter, fs.readFileSync(input, 'utf8').split('\n').slice(0, 5).join('\n') + '\n');
+    const r = winnow(['score', CE, shorter, '-o', out, '--resume', '--no-progress']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`${out} holds 12 lines but ${shorter} has only 5: it does not continue this input; cannot resume (INVALID_ARGUMENT)`);
+    expect(fs.readFileSync(out, 'utf8')).toBe(before);
+    // The same input resumes to a no-op.
+    expect(winnow(['score', CE, input, '-o', out, '--resume', '--no-progress']).status).toBe(0);
+    expect(fs.readFileSync(out, 'utf8')).toBe(before);
+  });
+
   it('info: source, files, architecture, tokenizer, device', () => {
     const r = winnow(['info', CE]);
     expect(r.status, r.stderr).toBe(0);

@@ -1,16 +1,17 @@
 // The HTTP server through real clients (cohere-ai, LangChain's CohereRerank, openai, undici): answers equal the
 // library's own results; limits, back-pressure, disconnects, auth, metrics; SIGTERM drain in a child process.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { CohereClient, CohereClientV2 } from 'cohere-ai';
 import { CohereRerank } from '@langchain/cohere';
 import OpenAI from 'openai';
 import { request } from 'undici';
 import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CrossEncoder, PruningEncoder, SentenceEncoder } from '../lib/index';
 import { createServer } from '../lib/server/app';
 import { disposeModels, loadModels, ServedModel } from '../lib/server/models';
+import { tokenCounts } from '../lib/server/ops';
 import { FIXTURES, ROOT } from './helpers/reference';
 
 const CE = path.join(FIXTURES, 'bert-ce-tiny');
@@ -160,6 +161,40 @@ describe('real clients', () => {
   });
 });
 
+describe('raw scores and token counts', () => {
+  it('raw_scores answers equal the logits, run by the one model served (no second copy loaded)', async () => {
+    const load = vi.spyOn(CrossEncoder, 'load');
+    const logitsModel = await CrossEncoder.load(CE, { activation: 'none' });
+    load.mockClear();
+    try {
+      const pairs = docs.map((d) => [query, d] as [string, string]);
+      const logits = await logitsModel.predict(pairs);
+      const rows0 = await metric('winnow_model_rows', 'model="ce"');
+      const ranked = await post('/rerank', { query, texts: docs, raw_scores: true });
+      expect(ranked.body).toEqual((await logitsModel.rank(query, docs)).map((x) => ({ index: x.index, score: x.score })));
+      const predicted = await post('/predict', { inputs: pairs, raw_scores: true });
+      expect(predicted.body).toEqual(Array.from(logits, (s) => [{ score: s, label: 'LABEL_0' }]));
+      const invoked = await post('/invocations', { pairs, raw_scores: true });
+      expect(invoked.body).toEqual({ scores: Array.from(logits) });
+      // The served model ran all three requests' rows itself, and nothing was loaded on the way.
+      expect(await metric('winnow_model_rows', 'model="ce"')).toBe(rows0 + 3 * docs.length);
+      expect(load).not.toHaveBeenCalled();
+      // Scores without raw_scores still have the model's activation.
+      expect((await post('/predict', { inputs: pairs[0] })).body).toEqual([{ score: (await ce.predict([pairs[0]]))[0], label: 'LABEL_0' }]);
+    } finally {
+      load.mockRestore();
+      logitsModel.dispose();
+    }
+  });
+
+  it('token counts: a single text among pairs counts as it does alone (no empty pair added)', async () => {
+    const m = models[0];
+    const alone = await tokenCounts(m, ['hello world', 'the quick brown fox'], false);
+    const pair = await tokenCounts(m, [['hello', 'world']], false);
+    expect(await tokenCounts(m, ['hello world', ['hello', 'world'], 'the quick brown fox'], false)).toEqual([alone[0], pair[0], alone[1]]);
+  });
+});
+
 describe('limits and errors (TEI bodies and status codes)', () => {
   it('413 past the batch limit, 400 for an empty batch, 422 for a body the schema refuses', async () => {
     const many = await post('/rerank', { query, texts: Array(65).fill('x') });
@@ -199,9 +234,21 @@ describe('limits and errors (TEI bodies and status codes)', () => {
       const client = new CohereClient({ token: 'sesame', environment: base });
       expect((await client.rerank({ query, documents: docs })).results).toHaveLength(docs.length);
       expect((await request(base + '/health')).statusCode).toBe(200);
+      // The exemption is for the route, whatever the query string; other routes stay locked whatever theirs says.
+      expect((await request(base + '/health?x=1')).statusCode).toBe(200);
+      expect((await request(base + '/ping?probe=1')).statusCode).toBe(200);
+      expect((await request(base + '/info?/health')).statusCode).toBe(401);
+      expect((await request(base + '/metrics')).statusCode).toBe(401);
+      expect((await post('/rerank', { query, texts: docs }, { authorization: 'Bearer sesamf' }, base)).status).toBe(401);
     } finally {
       await locked.close();
     }
+  });
+
+  it('an empty API key is refused at startup (it would lock every client out, or let any in)', async () => {
+    expect(() => createServer({ models, apiKey: '' })).toThrow(expect.objectContaining({
+      code: 'INVALID_ARGUMENT', message: 'Expected a non-empty string for apiKey but received "" of type string',
+    }));
   });
 
   it('429 past max_concurrent_requests, and a client that disconnects aborts its work', async () => {
@@ -264,6 +311,17 @@ describe('winnow serve in a child process', () => {
       await expect(request(base + '/health')).rejects.toThrow();
     } finally {
       child.kill('SIGKILL');
+    }
+  });
+
+  it("an empty --api-key or WINNOW_API_KEY='' is an error at startup, before any model loads", () => {
+    for (const [args, env] of [[['--api-key', ''], {}], [[], { WINNOW_API_KEY: '' }]] as const) {
+      const r = spawnSync(process.execPath, [CLI, 'serve', `ce=${CE}`, '--port', '0', '--host', '127.0.0.1', '--log-level', 'silent', ...args],
+        { encoding: 'utf8', timeout: 60_000, env: { ...process.env, ...env } });
+      expect(r.status, r.stderr).toBe(1);
+      expect(r.stderr).toContain('API key');
+      expect(r.stderr).toContain('(INVALID_ARGUMENT)');
+      expect(r.stderr).not.toContain('listening');
     }
   });
 });

@@ -3,7 +3,7 @@
 // partial last line is dropped and redone) and SIGINT stops between chunks, leaving the output resumable.
 import { closeSync, createReadStream, existsSync, fstatSync, ftruncateSync, openSync, readSync, statSync, writeSync } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
-import { invalidArgumentText } from '../errors';
+import { invalidArgumentText, winnowError } from '../errors';
 import { Progress } from './progress';
 
 /** Longest input line accepted: a line is one JSON value held whole. */
@@ -60,7 +60,7 @@ async function* lines(stream: AsyncIterable<Buffer>, file: string): AsyncGenerat
   let pending = '';
   let bytes = 0;
   let lineNo = 0;
-  for await (const chunk of stream) {
+  for await (const chunk of readErrorsNamed(stream, file)) {
     bytes += chunk.length;
     pending += decoder.write(chunk);
     let start = 0;
@@ -74,6 +74,16 @@ async function* lines(stream: AsyncIterable<Buffer>, file: string): AsyncGenerat
   }
   pending += decoder.end();
   if (pending.length > 0) yield { text: pending, bytes };
+}
+
+/** The stream's chunks; a read error (EIO, ...) becomes IO_ERROR naming the file. */
+async function* readErrorsNamed(stream: AsyncIterable<Buffer>, file: string): AsyncGenerator<Buffer> {
+  try {
+    yield* stream;
+  } catch (e) {
+    if (typeof (e as NodeJS.ErrnoException).syscall === 'string') throw winnowError('IO_ERROR', `${file}: cannot read the input: ${(e as Error).message}`);
+    throw e;
+  }
 }
 
 /** Reads the existing output for `resume`: drops a partial last line, returns the complete lines' count and last id. */
@@ -134,15 +144,26 @@ export async function runJob<T>(spec: JobSpec<T>, o: JobOptions): Promise<JobRes
   const inputName = o.input === undefined || o.input === '-' ? 'stdin' : o.input;
   const toStdout = o.output === undefined || o.output === '-';
   if (o.resume && toStdout) throw invalidArgumentText('--resume needs an output file (-o FILE)');
+  // The input is opened first, the output last: a job that cannot read its input creates or truncates nothing.
+  const input = inputName === 'stdin' ? undefined : openInput(inputName);
   let skip = 0;
   let lastId: unknown;
-  if (!toStdout && existsSync(o.output!) && statSync(o.output!).size > 0) {
-    if (o.resume) ({ done: skip, lastId } = prepareResume(o.output!));
-    else if (!o.overwrite) throw invalidArgumentText(`${o.output} exists: pass --resume to continue it, or --overwrite to replace it`);
+  let fd = -1;
+  let stream: AsyncIterable<Buffer> | undefined;
+  try {
+    if (!toStdout && existsSync(o.output!) && statSync(o.output!).size > 0) {
+      if (o.resume) ({ done: skip, lastId } = prepareResume(o.output!));
+      else if (!o.overwrite) throw invalidArgumentText(`${o.output} exists: pass --resume to continue it, or --overwrite to replace it`);
+    }
+    // The stream owns the input's descriptor from here (closed when it ends or is destroyed).
+    stream = input ? createReadStream('', { fd: input.fd }) : process.stdin;
+    fd = toStdout ? 1 : openOutput(o.output!, o.resume ? 'a' : 'w');
+  } catch (e) {
+    if (input && stream === undefined) closeSync(input.fd);
+    else if (stream && stream !== process.stdin) (stream as ReturnType<typeof createReadStream>).destroy();
+    throw e;
   }
-  const fd = toStdout ? 1 : openSync(o.output!, o.resume ? 'a' : 'w');
-  const stream = inputName === 'stdin' ? process.stdin : createReadStream(o.input!);
-  const total = inputName === 'stdin' ? undefined : statSync(o.input!).size;
+  const total = input?.size;
   const progress = o.progress === false ? undefined : new Progress(spec.name, total);
   let index = 0; // non-blank input lines seen
   let lineNo = 0;
@@ -161,7 +182,7 @@ export async function runJob<T>(spec: JobSpec<T>, o: JobOptions): Promise<JobRes
   };
   let stopped = false;
   try {
-    for await (const line of lines(stream, inputName)) {
+    for await (const line of lines(stream!, inputName)) {
       lineNo++;
       bytes = line.bytes;
       if (line.text.trim() === '') continue;
@@ -199,6 +220,9 @@ export async function runJob<T>(spec: JobSpec<T>, o: JobOptions): Promise<JobRes
     if (o.signal?.aborted) {
       stopped = true;
       batch = [];
+    } else if (index < skip) {
+      // The input ended before the lines the output already holds: it is another input (or a cut copy).
+      throw invalidArgumentText(`${o.output} holds ${skip} lines but ${inputName} has only ${index}: it does not continue this input; cannot resume`);
     } else await flush();
   } catch (e) {
     if (o.signal?.aborted && (e as { code?: string }).code === 'ABORTED') stopped = true;
@@ -209,6 +233,32 @@ export async function runJob<T>(spec: JobSpec<T>, o: JobOptions): Promise<JobRes
     if (stream !== process.stdin) (stream as ReturnType<typeof createReadStream>).destroy();
   }
   return { written, skipped: skip, stopped };
+}
+
+function openOutput(file: string, flags: 'a' | 'w'): number {
+  try {
+    return openSync(file, flags);
+  } catch (e) {
+    throw winnowError('IO_ERROR', `${file}: cannot write the output: ${(e as Error).message}`);
+  }
+}
+
+/** Opens the input file for reading, or throws IO_ERROR naming it (missing, a folder, unreadable). */
+function openInput(file: string): { fd: number; size: number } {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
+    throw winnowError('IO_ERROR', `${file}: cannot read the input: ${why}`);
+  }
+  const st = fstatSync(fd);
+  if (st.isDirectory()) {
+    closeSync(fd);
+    throw winnowError('IO_ERROR', `${file}: cannot read the input: it is a folder`);
+  }
+  return { fd, size: st.size };
 }
 
 function idOf(text: string, position: number, file: string, lineNo: number): unknown {

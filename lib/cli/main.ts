@@ -5,9 +5,10 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { isWinnowError, runtimeInfo, Tokenizer } from '../index';
+import { invalidArgumentText } from '../errors';
 import { DEFAULTS } from '../server/defaults';
 import { disposeModels, loadModel, loadModels, LoadSettings, parseModelSpec, ServedModel } from '../server/models';
-import { embed, prunePairs, scorePairs } from '../server/ops';
+import { embed, encodeMixed, prunePairs, scorePairs } from '../server/ops';
 import { packageVersion } from '../server/version';
 import { JobSpec, runJob } from './jobs';
 
@@ -107,11 +108,16 @@ export function program(): Command {
     .action(async (ids: string[], o) => {
       const given = ids.length > 0 ? ids : (process.env.WINNOW_MODELS?.split(/\s+/).filter(Boolean) ?? (existsSync('/opt/ml/model') ? ['/opt/ml/model'] : []));
       if (given.length === 0) throw new InvalidArgumentError('no model given: winnow serve <model dir or hub id>...');
+      const apiKey: string | undefined = o.apiKey ?? process.env.WINNOW_API_KEY;
+      // Checked before the models load: an empty key is a mistake (an unset variable expanded), not "no auth".
+      if (apiKey === '') {
+        throw invalidArgumentText(`the API key is empty (${o.apiKey === '' ? "--api-key ''" : "WINNOW_API_KEY=''"}): give a key, or leave both unset to serve without auth`);
+      }
       const models = await loadModels(given.map(parseModelSpec), loadSettings(o));
       const { createServer } = await import('../server/app.js'); // fastify is loaded for `serve` only
       const app = createServer({
         models, maxConcurrentRequests: o.maxConcurrentRequests, maxClientBatchSize: o.maxClientBatchSize,
-        payloadLimit: o.payloadLimit, apiKey: o.apiKey ?? process.env.WINNOW_API_KEY, autoTruncate: o.autoTruncate,
+        payloadLimit: o.payloadLimit, apiKey, autoTruncate: o.autoTruncate,
         logger: { level: o.logLevel },
       });
       const address = await app.listen({ port: o.port, host: o.host });
@@ -199,9 +205,7 @@ export function program(): Command {
           parse: (v) => (v.text_pair === undefined ? str(v.text, 'text') : [str(v.text, 'text'), str(v.text_pair, 'text_pair')] as [string, string]),
           run: async (items, signal) => {
             const opts = { addSpecialTokens: o.specialTokens, maxLength: o.maxLength, signal };
-            const enc = items.every((x) => typeof x === 'string')
-              ? await tok.encodeBatch(items as string[], opts)
-              : await tok.encodeBatch(items.map((x) => (typeof x === 'string' ? [x, ''] as [string, string] : x)), opts);
+            const enc = await encodeMixed(tok, items, opts);
             return enc.map((e) => ({ ids: Array.from(e.ids), tokens: Array.from(e.ids, (id) => tok.idToToken(id) ?? null) }));
           },
         }, { input, output: o.output, resume: o.resume, overwrite: o.overwrite, chunkSize: o.chunk, progress: o.progress });

@@ -1,8 +1,10 @@
 // The HTTP server: fastify with a JSON schema per route, the routes of text-embeddings-inference, Cohere, Jina,
 // OpenAI and SageMaker over the public API, back-pressure (a bound on requests at work, 429 beyond it), payload and
 // batch limits, client disconnects aborting their work, optional bearer-token auth and Prometheus metrics.
+import { createHash, timingSafeEqual } from 'node:crypto';
 import Fastify, { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
 import { isWinnowError } from '../index';
+import { invalidArgument } from '../errors';
 import { DEFAULTS } from './defaults';
 import { ErrorType, HttpError } from './http-error';
 import { Metrics } from './metrics';
@@ -18,7 +20,7 @@ export interface ServerOptions {
   maxClientBatchSize?: number;
   /** Request body bytes at most; more are answered 413. Default 2,000,000 (TEI's). */
   payloadLimit?: number;
-  /** When set, every route but /health and /ping needs `Authorization: Bearer <apiKey>`. */
+  /** When set, every route but /health and /ping needs `Authorization: Bearer <apiKey>`. An empty key is refused. */
   apiKey?: string;
   /** Truncate inputs longer than the model's maximum when a request does not say (`truncate`). Default true. */
   autoTruncate?: boolean;
@@ -77,6 +79,11 @@ export function createServer(options: ServerOptions): FastifyInstance {
     autoTruncate: options.autoTruncate ?? true,
   };
   if (opts.models.length === 0) throw new Error('createServer: no models');
+  // An empty key would let no client in (or, compared loosely, any): refused rather than guessed at.
+  if (options.apiKey !== undefined && (typeof options.apiKey !== 'string' || options.apiKey.length === 0)) {
+    throw invalidArgument('a non-empty string', 'apiKey', options.apiKey, typeof options.apiKey === 'string' ? 'range' : 'type');
+  }
+  const expectedAuth = options.apiKey === undefined ? undefined : sha256(`Bearer ${options.apiKey}`);
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: opts.payloadLimit,
@@ -143,9 +150,11 @@ export function createServer(options: ServerOptions): FastifyInstance {
   app.addHook('onRequest', async (req, reply) => {
     const started = process.hrtime.bigint();
     (req as unknown as { started: bigint }).started = started;
-    if (options.apiKey === undefined || req.url === '/health' || req.url === '/ping') return;
-    const header = req.headers.authorization ?? '';
-    if (header !== `Bearer ${options.apiKey}`) {
+    // The exemption goes by the matched route, so a query string (/health?x=1) does not change it.
+    const route = req.routeOptions.url;
+    if (expectedAuth === undefined || route === '/health' || route === '/ping') return;
+    // Digests of equal length compared in constant time: the time taken says nothing about the key.
+    if (!timingSafeEqual(sha256(req.headers.authorization ?? ''), expectedAuth)) {
       const family = familyOf(req.url);
       reply.code(401).send(errorBody(family, new HttpError('Unauthorized', 'a valid bearer token is required (Authorization: Bearer <key>)')));
     }
@@ -191,6 +200,10 @@ export function createServer(options: ServerOptions): FastifyInstance {
   teiRoutes(app, ctx);
   compatRoutes(app, ctx);
   return app;
+}
+
+function sha256(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
 }
 
 function familyOf(url: string): Family {

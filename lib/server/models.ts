@@ -28,10 +28,6 @@ export interface ServedModel {
   labels: string[];
   /** What `info` prints: the class, the ONNX file or checkpoint, architecture. */
   describe(): Record<string, unknown>;
-  /** The same cross-encoder with no activation (logits, for `raw_scores`), loaded on first use. */
-  raw?: () => Promise<CrossEncoder>;
-  /** The raw-score twin once `raw()` has been called. */
-  rawLoaded?: Promise<CrossEncoder>;
 }
 
 export interface ModelSpec {
@@ -138,10 +134,9 @@ export async function loadModel(spec: ModelSpec, settings: LoadSettings = {}): P
     model.dispose();
     throw invalidArgumentText(`model ${spec.id} has ${model.numLabels} labels: it can classify (task "classify"), not rerank`, 'range');
   }
-  const served: ServedModel = { ...base, model, maxLength: model.maxLength, labels: labelsOf(dir, model.numLabels),
-    raw: () => (served.rawLoaded ??= model.activation === 'none' ? Promise.resolve(model) : CrossEncoder.load(dir, { ...transformer, activation: 'none' })),
+  // raw_scores are the same model's logits, asked per call (`rawScores`): no second copy.
+  return { ...base, model, maxLength: model.maxLength, labels: labelsOf(dir, model.numLabels),
     describe: () => ({ class: 'CrossEncoder', ...sessionInfo(model), numLabels: model.numLabels, activation: model.activation, ...architecture }) };
-  return served;
 }
 
 /** Loads several models; their names must differ. */
@@ -161,11 +156,9 @@ export async function loadModels(specs: ModelSpec[], settings: LoadSettings = {}
   return out;
 }
 
-/** Frees the models (and any raw-score twin loaded). */
+/** Frees the models and their tokenizers. */
 export async function disposeModels(models: ServedModel[]): Promise<void> {
   for (const m of models) {
-    const raw = await m.rawLoaded?.catch(() => undefined);
-    if (raw && raw !== m.model) raw.dispose();
     m.model.dispose();
     m.tokenizer.dispose();
   }

@@ -1,7 +1,7 @@
 // What the routes and the jobs ask of a model, over the public API: scores, rankings, embeddings, pruning, token
 // counts. Shared by lib/server and lib/cli so that both give the library's own results.
 import { CrossEncoder, PruningEncoder, SentenceEncoder, StaticModel } from '../index';
-import type { PruneResult, RankResult } from '../index';
+import type { EncodeBatchOptions, Encoding, PruneResult, RankResult, Tokenizer } from '../index';
 import type { ServedModel } from './models';
 import { HttpError } from './http-error';
 
@@ -12,16 +12,12 @@ export async function scorePairs(m: ServedModel, pairs: ReadonlyArray<readonly [
     return m.model.predict(pairs, { signal });
   }
   if (!(m.model instanceof CrossEncoder)) throw new HttpError('Validation', `model "${m.name}" does not score pairs`, 422);
-  const model = raw && m.raw ? await m.raw() : m.model;
-  return model.predict(pairs, { signal });
+  return m.model.predict(pairs, { signal, rawScores: raw });
 }
 
 /** Every document scored against the query, best first (ties: lower index first), as `CrossEncoder.rank`. */
 export async function rank(m: ServedModel, query: string, documents: readonly string[], raw: boolean, signal?: AbortSignal): Promise<RankResult[]> {
-  if (m.model instanceof CrossEncoder) {
-    const model = raw && m.raw ? await m.raw() : m.model;
-    return model.rank(query, documents, { signal });
-  }
+  if (m.model instanceof CrossEncoder) return m.model.rank(query, documents, { signal, rawScores: raw });
   const scores = await scorePairs(m, documents.map((d) => [query, d] as const), raw, signal);
   return Array.from(scores.keys()).sort((i, j) => scores[j] - scores[i] || i - j).map((index) => ({ index, score: scores[index] }));
 }
@@ -85,10 +81,26 @@ export async function prunePairs(m: ServedModel, pairs: ReadonlyArray<readonly [
 /** Tokens each input takes (special tokens included, truncated at the model's maximum unless `truncate` is false). */
 export async function tokenCounts(m: ServedModel, inputs: ReadonlyArray<string | readonly [string, string]>, truncate: boolean, prefix = ''): Promise<number[]> {
   const options = truncate ? { maxLength: m.maxLength } : {};
-  const enc = inputs.every((x) => typeof x === 'string')
-    ? await m.tokenizer.encodeBatch((inputs as string[]).map((x) => prefix + x), options)
-    : await m.tokenizer.encodeBatch(inputs.map((x) => (typeof x === 'string' ? [prefix + x, ''] as [string, string] : [x[0], x[1]] as [string, string])), options);
+  const enc = await encodeMixed(m.tokenizer, inputs.map((x) => (typeof x === 'string' ? prefix + x : x)), options);
   return enc.map((e) => e.ids.length);
+}
+
+/**
+ * Encodings of texts and pairs in input order: the texts in one call, the pairs in another (a text is never sent
+ * as the pair [text, ''], which would add a separator).
+ */
+export async function encodeMixed(tokenizer: Tokenizer, inputs: ReadonlyArray<string | readonly [string, string]>, options: EncodeBatchOptions): Promise<Encoding[]> {
+  const singles: number[] = [];
+  const pairs: number[] = [];
+  inputs.forEach((x, i) => (typeof x === 'string' ? singles : pairs).push(i));
+  const [a, b] = await Promise.all([
+    singles.length > 0 ? tokenizer.encodeBatch(singles.map((i) => inputs[i] as string), options) : [],
+    pairs.length > 0 ? tokenizer.encodeBatch(pairs.map((i) => inputs[i] as readonly [string, string]), options) : [],
+  ]);
+  const out = new Array<Encoding>(inputs.length);
+  singles.forEach((i, k) => (out[i] = a[k]));
+  pairs.forEach((i, k) => (out[i] = b[k]));
+  return out;
 }
 
 /** TEI's check when truncation is off: 413 for an input longer than the model's maximum. */
