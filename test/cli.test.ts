@@ -63,7 +63,9 @@ describe('winnow jobs', () => {
   });
 
   it('killed at random points (SIGKILL and SIGINT) and resumed: the output equals an uninterrupted run line for line', async () => {
-    const input = pairsFile(2000);
+    // Long enough that six interrupted runs cannot finish it between the first line and the kill (a fast run once
+    // finished 2,000 pairs before its second kill landed).
+    const input = pairsFile(8000);
     const full = path.join(dir, 'kill-full.jsonl');
     expect(winnow(['score', CE, input, '-o', full, '--chunk', '50', '--no-progress']).status).toBe(0);
     const out = path.join(dir, 'kill.jsonl');
@@ -81,7 +83,7 @@ describe('winnow jobs', () => {
       let done = false;
       exited.then(() => (done = true));
       while (!done && (fs.existsSync(out) ? fs.statSync(out).size : 0) <= size0) await new Promise((r) => setTimeout(r, 5));
-      await new Promise((r) => setTimeout(r, Math.random() * 100));
+      await new Promise((r) => setTimeout(r, Math.random() * 50));
       if (!done) {
         child.kill(signal);
         if (signal === 'SIGKILL') kills++;
