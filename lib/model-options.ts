@@ -49,16 +49,19 @@ function modelAndAdapter(dir: string, adapterOption: string | undefined): { dir:
   if (adapter !== undefined) {
     throw invalidArgumentText(`${dir} is itself a peft adapter (adapter_config.json, no config.json): pass its base model as the folder, or the adapter alone`, 'type');
   }
-  let base: unknown;
+  let config: { base_model_name_or_path?: unknown; revision?: unknown };
   try {
-    base = JSON.parse(readFileSync(join(dir, 'adapter_config.json'), 'utf8')).base_model_name_or_path;
+    config = JSON.parse(readFileSync(join(dir, 'adapter_config.json'), 'utf8'));
   } catch (e) {
     throw winnowError('CONFIG_INVALID', `${join(dir, 'adapter_config.json')} is not valid JSON: ${(e as Error).message}`);
   }
+  const base = config?.base_model_name_or_path;
   if (typeof base !== 'string' || base.length === 0) {
     throw winnowError('CONFIG_INVALID', `${join(dir, 'adapter_config.json')} names no base_model_name_or_path: pass the base model's folder and { adapter: '${dir}' }`);
   }
-  const resolved = resolveModelDir(base, undefined);
+  // peft's revision is the base model's (AutoPeftModel loads the base at it); it applies to hub ids only.
+  const revision = typeof config.revision === 'string' && config.revision !== '' && !existsSync(base) ? config.revision : undefined;
+  const resolved = resolveModelDir(base, revision);
   if (!existsSync(resolved)) {
     throw winnowError('MODEL_NOT_FOUND', `the adapter ${dir} is for ${base}, which is neither a folder nor a hub id in the local Hugging Face cache: pass the base model's folder and { adapter: '${dir}' }`);
   }
