@@ -41,9 +41,12 @@ function buildCli() {
   const out = join(root, 'build/spm-cli/spm_cli');
   const objDir = join(root, 'build/spm-cli/obj');
   const list = (d) => readdirSync(join(root, d)).filter((f) => f.endsWith('.cc')).map((f) => join(root, d, f));
-  const sources = [...list('native/core/tokenizer'), ...list('native/core/tokenizer/slow'),
+  // tokenizer/slow also holds the folder loader, which reads MeCab dictionaries and model folders.
+  const sources = [...list('native/core/tokenizer'), ...list('native/core/tokenizer/slow'), ...list('native/core/mecab'),
+    join(root, 'native/core/loaders/model_folder.cc'), join(root, 'native/core/common/mmap.cc'),
     join(root, 'native/core/onnx/wire.cc'), join(root, 'native/tools/spm_cli.cc')];
-  const headerDirs = ['native/core/tokenizer', 'native/core/tokenizer/slow', 'native/core/common', 'native/core/onnx'];
+  const headerDirs = ['native/core/tokenizer', 'native/core/tokenizer/slow', 'native/core/common', 'native/core/onnx',
+    'native/core/mecab', 'native/core/loaders'];
   const headers = headerDirs.flatMap((d) => readdirSync(join(root, d)).filter((f) => /\.(h|inc)$/.test(f)).map((f) => join(root, d, f)));
   const newestHeader = Math.max(...headers.map((f) => statSync(f).mtimeMs));
   mkdirSync(objDir, { recursive: true });
