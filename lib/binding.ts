@@ -23,6 +23,10 @@ export interface NativeSessionInfo {
   modelMaxLength: number;
   device: string;
   onnxPath: string;
+  /** What the graph was made from, relative to the folder ("onnx/model.onnx", "model.safetensors", ...). */
+  source: string;
+  /** Whether the graph was built from a checkpoint. */
+  built: boolean;
   fusedLayerNorms: number;
   fusedAttentions: number;
 }
@@ -46,6 +50,8 @@ export interface NativeCrossEncoder {
   score(query: string, documents: string[], opts?: NativeCallOptions): Promise<Float32Array>;
   info(): NativeCrossEncoderInfo;
   batchStats(): NativeBatchStats;
+  /** The built graph, weights inline, written to `path` (models built from a checkpoint). */
+  saveOnnx(path: string): Promise<void>;
   dispose(): void;
   readonly inFlight: number;
 }
@@ -115,6 +121,8 @@ export interface NativePruningEncoder {
   predict(firsts: string[], seconds: string[], opts?: NativeCallOptions): Promise<Float32Array>;
   info(): NativePruningEncoderInfo;
   batchStats(): NativeBatchStats;
+  /** The built graph, weights inline, written to `path` (models built from a checkpoint). */
+  saveOnnx(path: string): Promise<void>;
   dispose(): void;
   readonly inFlight: number;
 }
@@ -150,6 +158,8 @@ export interface NativeSentenceEncoder {
   ): Promise<{ data: Float32Array | Int8Array | Uint8Array; rows: number; dim: number }>;
   info(): NativeSentenceEncoderInfo;
   batchStats(): NativeBatchStats;
+  /** The built graph, weights inline, written to `path` (models built from a checkpoint). */
+  saveOnnx(path: string): Promise<void>;
   dispose(): void;
   readonly inFlight: number;
 }

@@ -3,7 +3,7 @@
  * transformer classes, the session's properties and `counters()` with batch statistics.
  */
 import type { NativeBatchStats, NativeSessionInfo } from './binding';
-import { noConstructor, winnowError } from './errors';
+import { invalidArgument, invalidArgumentText, noConstructor, winnowError } from './errors';
 import { CallQueue, Counters, ModelCounters, modelCounters, refuseWhenBusy, withCallerStack } from './queue';
 
 interface NativeModel {
@@ -44,6 +44,7 @@ export abstract class Model<N extends NativeModel> {
 
 interface NativeTransformer extends NativeModel {
   info(): NativeSessionInfo;
+  saveOnnx(path: string): Promise<void>;
   batchStats(): NativeBatchStats;
 }
 
@@ -53,8 +54,13 @@ export abstract class TransformerModel<N extends NativeTransformer> extends Mode
   readonly maxLength: number;
   /** Device the model runs on ('cpu' or 'cuda:N'). */
   readonly device: string;
-  /** The ONNX file that was loaded. */
+  /** The file the graph was made from: the ONNX file loaded, or the checkpoint a graph was built from. */
   readonly file: string;
+  /**
+   * What the graph was made from, relative to the model folder ('onnx/model.onnx', 'model.safetensors',
+   * 'pytorch_model.bin', 'model.safetensors.index.json'), and whether Winnow built it from that checkpoint.
+   */
+  readonly source: { file: string; built: boolean };
   /** Residual Add + layer norm pairs fused at load (see the `fuseLayerNorm` option). */
   readonly fusedLayerNorms: number;
   /** Self-attention blocks fused into one ONNX Runtime attention op each at load (see the `fuseAttention` option). */
@@ -66,8 +72,27 @@ export abstract class TransformerModel<N extends NativeTransformer> extends Mode
     this.maxLength = info.maxLength;
     this.device = info.device;
     this.file = info.onnxPath;
+    this.source = Object.freeze({ file: info.source, built: info.built });
     this.fusedLayerNorms = info.fusedLayerNorms;
     this.fusedAttentions = info.fusedAttentions;
+  }
+
+  /**
+   * Writes the graph Winnow built from the checkpoint to `path` as one ONNX file, every weight inside it (to inspect
+   * it, or run it elsewhere). INVALID_ARGUMENT for a model loaded from an ONNX file (that file is the graph).
+   */
+  async saveOnnx(path: string): Promise<void> {
+    const caller = new Error();
+    if (typeof path !== 'string' || path.length === 0) throw invalidArgument('a file path', 'path', path);
+    const native = this.alive();
+    if (!native.info().built) {
+      throw withCallerStack(invalidArgumentText(`this model runs the ONNX file ${native.info().onnxPath}, not a graph built from a checkpoint: that file is the graph`, 'type'), caller);
+    }
+    try {
+      await native.saveOnnx(path);
+    } catch (e) {
+      throw withCallerStack(e, caller);
+    }
   }
 
   /** Calls waiting and running on this model, and what it has run since it loaded (batches, rows, padding, shapes). */

@@ -1,5 +1,8 @@
+import { existsSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
+import { join } from 'node:path';
 import type { NativeModelOptions } from './binding';
+import { invalidArgumentText, winnowError } from './errors';
 import type { SessionLoadOptions } from './types';
 import { resolveModelDir } from './hub-cache';
 import * as v from './validate';
@@ -29,17 +32,46 @@ export interface TransformerLoadOptions extends SessionLoadOptions {
 
 export const TRANSFORMER_LOAD_OPTIONS = [
   'maxLength', 'batchSize', 'tokenBudget', 'threads', 'device', 'file', 'concurrency', 'gpuMemLimit', 'allowTf32', 'fuseLayerNorm',
-  'lengthBuckets', 'fuseAttention', 'prepackWeights', 'revision',
+  'lengthBuckets', 'fuseAttention', 'prepackWeights', 'revision', 'source', 'adapter',
 ] as const satisfies readonly (keyof TransformerLoadOptions)[];
 // Every option of the interface is in the list (a compile error names the one missing).
 const ALL_LISTED: Exclude<keyof TransformerLoadOptions, (typeof TRANSFORMER_LOAD_OPTIONS)[number]> extends never ? true : never = true;
 void ALL_LISTED;
 
+/**
+ * The model folder and adapter of a load: `dir` resolved (a hub id from the local cache), and when `dir` is a peft
+ * adapter folder (adapter_config.json, no config.json), its base model from base_model_name_or_path (a local path,
+ * or a hub id in the cache) with `dir` as the adapter.
+ */
+function modelAndAdapter(dir: string, adapterOption: string | undefined): { dir: string; adapter: string | undefined } {
+  let adapter = adapterOption === undefined ? undefined : resolveModelDir(adapterOption, undefined);
+  if (!existsSync(join(dir, 'adapter_config.json')) || existsSync(join(dir, 'config.json'))) return { dir, adapter };
+  if (adapter !== undefined) {
+    throw invalidArgumentText(`${dir} is itself a peft adapter (adapter_config.json, no config.json): pass its base model as the folder, or the adapter alone`, 'type');
+  }
+  let base: unknown;
+  try {
+    base = JSON.parse(readFileSync(join(dir, 'adapter_config.json'), 'utf8')).base_model_name_or_path;
+  } catch (e) {
+    throw winnowError('CONFIG_INVALID', `${join(dir, 'adapter_config.json')} is not valid JSON: ${(e as Error).message}`);
+  }
+  if (typeof base !== 'string' || base.length === 0) {
+    throw winnowError('CONFIG_INVALID', `${join(dir, 'adapter_config.json')} names no base_model_name_or_path: pass the base model's folder and { adapter: '${dir}' }`);
+  }
+  const resolved = resolveModelDir(base, undefined);
+  if (!existsSync(resolved)) {
+    throw winnowError('MODEL_NOT_FOUND', `the adapter ${dir} is for ${base}, which is neither a folder nor a hub id in the local Hugging Face cache: pass the base model's folder and { adapter: '${dir}' }`);
+  }
+  return { dir: resolved, adapter: dir };
+}
+
 /** Validates the shared options; `ortLibrary` is filled in by the caller just before loading. */
 export function transformerLoadOptions(dir: unknown, o: TransformerLoadOptions): { native: NativeModelOptions; concurrency: number } {
+  const where = modelAndAdapter(resolveModelDir(v.directory(dir), v.str(o.revision, 'revision')),
+    o.adapter === undefined ? undefined : v.directory(o.adapter, 'adapter'));
   return {
     native: {
-      dir: resolveModelDir(v.directory(dir), v.str(o.revision, 'revision')),
+      dir: where.dir,
       ortLibrary: '',
       maxLength: v.positiveInt(o.maxLength, 'maxLength', 1 << 20),
       batchSize: v.positiveInt(o.batchSize, 'batchSize', 1 << 16),
@@ -47,6 +79,8 @@ export function transformerLoadOptions(dir: unknown, o: TransformerLoadOptions):
       threads: threadCount(o.threads),
       device: v.device(o.device),
       file: v.str(o.file, 'file'),
+      source: v.oneOf(o.source, 'source', ['auto', 'onnx', 'checkpoint'] as const),
+      adapter: where.adapter,
       gpuMemLimit: v.positiveInt(o.gpuMemLimit, 'gpuMemLimit'),
       allowTf32: v.bool(o.allowTf32, 'allowTf32'),
       fuseLayerNorm: v.bool(o.fuseLayerNorm, 'fuseLayerNorm'),

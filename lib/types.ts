@@ -92,6 +92,17 @@ export interface SessionLoadOptions {
   device?: Device;
   /** ONNX file inside the folder, e.g. 'model_quantized.onnx' (looked up in the folder, then in onnx/). */
   file?: string;
+  /**
+   * Where the graph comes from. 'auto' (default): the folder's ONNX file when it has one, else a graph built at load
+   * from its checkpoint (config.json + model.safetensors, sharded safetensors or pytorch_model.bin). 'onnx' /
+   * 'checkpoint': only that one.
+   */
+  source?: 'auto' | 'onnx' | 'checkpoint';
+  /**
+   * A peft LoRA adapter (a folder with adapter_config.json, or a hub id in the local cache) merged into the
+   * checkpoint's weights at load. Implies building from the checkpoint.
+   */
+  adapter?: string;
   /** CUDA arena limit in bytes. */
   gpuMemLimit?: number;
   /** CUDA: allow TF32 matmuls for fp32 models (faster; scores drift about 1e-3 from the CPU). Default false. */

@@ -52,6 +52,8 @@ class ModelWrap : public Napi::ObjectWrap<Derived> {
     methods.push_back(Method<&ModelWrap::Dispose>("dispose"));
     if constexpr (requires(const Core& c) { c.batch_stats(); })
       methods.push_back(Method<&ModelWrap::BatchStats>("batchStats"));
+    if constexpr (requires(const Core& c, const std::string& p) { c.SaveBuiltGraph(p); })
+      methods.push_back(Method<&ModelWrap::SaveGraph>("saveOnnx"));
     methods.push_back(
         Napi::ObjectWrap<Derived>::InstanceAccessor("inFlight", &ModelWrap::GuardedMethod<&ModelWrap::InFlight>, nullptr));
     Napi::Function f = Napi::ObjectWrap<Derived>::DefineClass(env, name, methods);
@@ -92,6 +94,8 @@ class ModelWrap : public Napi::ObjectWrap<Derived> {
     o.Set("modelMaxLength", Napi::Number::New(env, static_cast<double>(core.model_max_length())));
     o.Set("device", Napi::String::New(env, core.session().device()));
     o.Set("onnxPath", Napi::String::New(env, core.session().path()));
+    o.Set("source", Napi::String::New(env, core.source()));
+    o.Set("built", Napi::Boolean::New(env, core.built()));
     o.Set("fusedLayerNorms", Napi::Number::New(env, core.session().fused_layer_norms()));
     o.Set("fusedAttentions", Napi::Number::New(env, core.session().fused_attentions()));
     o.Set("packedAttentions", Napi::Number::New(env, core.session().packed_attentions()));  // internal: tests
@@ -146,6 +150,16 @@ class ModelWrap : public Napi::ObjectWrap<Derived> {
     for (size_t len : s.sequence_lengths) lengths.Set(i++, Napi::Number::New(env, static_cast<double>(len)));
     o.Set("sequenceLengths", lengths);
     return o;
+  }
+
+  // saveOnnx(path) -> Promise<void>: the graph built from the checkpoint, every weight inline, written on a worker.
+  Napi::Value SaveGraph(const Napi::CallbackInfo& info) {
+    std::shared_ptr<Core> core = CoreOrThrow(info.Env());
+    const std::string path = info[0].As<Napi::String>().Utf8Value();
+    auto* w = MakeWorker(
+        info.Env(), [core, path](const pipelines::RunControl&) { return core->SaveBuiltGraph(path); },
+        [](Napi::Env env) -> Napi::Value { return env.Undefined(); });
+    return StartCall(info, w, info.Env().Undefined());
   }
 
   Napi::Value InFlight(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), inflight_.load()); }

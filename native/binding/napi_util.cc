@@ -61,6 +61,11 @@ std::vector<std::string> GetStringArray(Napi::Env env, const Napi::Value& v, con
 void ReadModelOptions(const Napi::Object& o, pipelines::ModelOptions* out) {
   out->dir = GetString(o, "dir");
   out->file = GetString(o, "file");
+  const std::string source = GetString(o, "source", "auto");
+  out->source = source == "onnx"         ? pipelines::ModelOptions::Source::kOnnx
+                : source == "checkpoint" ? pipelines::ModelOptions::Source::kCheckpoint
+                                         : pipelines::ModelOptions::Source::kAuto;
+  out->adapter = GetString(o, "adapter");
   out->ort_library = GetString(o, "ortLibrary");
   auto device = rt::ParseDevice(GetString(o, "device", "cpu"));
   if (!device.ok()) ThrowStatus(o.Env(), device.status());

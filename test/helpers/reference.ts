@@ -16,11 +16,11 @@ export function sigmoid(x: number): number {
 export async function referenceLogits(
   dir: string,
   pairs: Array<[string, string]>,
-  opts: { maxLength: number; file?: string },
+  opts: { maxLength: number; file?: string; onnxPath?: string },
 ): Promise<number[][]> {
   const tok = HfTokenizer.fromFile(path.join(dir, 'tokenizer.json'));
   tok.setTruncation(opts.maxLength, { strategy: 'OnlySecond' as any });
-  const onnx = path.join(dir, 'onnx', opts.file ?? 'model.onnx');
+  const onnx = opts.onnxPath ?? path.join(dir, 'onnx', opts.file ?? 'model.onnx');
   const session = await ort.InferenceSession.create(onnx, { intraOpNumThreads: 1 });
   const out: number[][] = [];
   for (const [a, b] of pairs) {

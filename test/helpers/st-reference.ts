@@ -20,6 +20,8 @@ export interface RefOptions {
   /** Matryoshka truncation before normalising. */
   dimensions?: number;
   file?: string;
+  /** The ONNX file to run, when it is not in the folder. */
+  onnxPath?: string;
   /** Use the graph's `sentence_embedding` output instead of pooling. */
   graphOutput?: boolean;
 }
@@ -64,7 +66,7 @@ export function l2normalize(v: number[]): number[] {
 export async function referenceEmbeddings(dir: string, texts: string[], opts: RefOptions): Promise<number[][]> {
   const tok = HfTokenizer.fromFile(path.join(dir, 'tokenizer.json'));
   tok.setTruncation(opts.maxLength);
-  let onnx = path.join(dir, 'onnx', opts.file ?? 'model.onnx');
+  let onnx = opts.onnxPath ?? path.join(dir, 'onnx', opts.file ?? 'model.onnx');
   if (!fs.existsSync(onnx)) onnx = path.join(dir, opts.file ?? 'model.onnx');
   const session = await ort.InferenceSession.create(onnx, { intraOpNumThreads: 1 });
   const prompt = opts.prompt ?? '';

@@ -68,7 +68,7 @@ StatusOr<std::unique_ptr<PruningEncoder>> PruningEncoder::Load(const PruningEnco
       common.file = *model;
     }
   }
-  WINNOW_RETURN_IF_ERROR(m->LoadCommon(common));
+  WINNOW_RETURN_IF_ERROR(m->LoadCommon(common, builder::Task::kPruning));
   if (options.max_length == 0 && meta_max_length) {
     if (static_cast<size_t>(*meta_max_length) > m->model_max_length_)
       return Status(codes::kConfigInvalid, meta_path + ": max_length " + std::to_string(*meta_max_length) +

@@ -45,7 +45,7 @@ std::string Lower(std::string_view s) {
 
 StatusOr<std::unique_ptr<SentenceEncoder>> SentenceEncoder::Load(const SentenceEncoderOptions& options) {
   std::unique_ptr<SentenceEncoder> m(new SentenceEncoder());
-  WINNOW_RETURN_IF_ERROR(m->LoadCommon(options));
+  WINNOW_RETURN_IF_ERROR(m->LoadCommon(options, builder::Task::kFeatureExtraction));
   WINNOW_RETURN_IF_ERROR(m->LoadModules());
   WINNOW_RETURN_IF_ERROR(m->ProbeDim());
   return m;

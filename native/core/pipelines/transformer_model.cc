@@ -1,12 +1,16 @@
 #include "pipelines/transformer_model.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
 #include <cstdint>
 #include <cstdlib>
 #include <system_error>
 #include <thread>
 
 #include "batching/batcher.h"
+#include "builder/lora.h"
 #include "common/half.h"
 #include "loaders/model_folder.h"
 
@@ -52,8 +56,9 @@ void LoadEnvironment::ApplyTo(rt::SessionConfig* c) const {
   if (test_attention_scale) c->test_attention_scale = *test_attention_scale;
 }
 
-Status TransformerModel::LoadCommon(const ModelOptions& options) {
+Status TransformerModel::LoadCommon(const ModelOptions& options, builder::Task task) {
   options_ = options;
+  task_ = task;
   if (!loaders::DirExists(options.dir)) return loaders::MissingModelFolder(options.dir);
   const std::string config_path = JoinPath(options.dir, "config.json");
   WINNOW_ASSIGN_OR_RETURN(config_, loaders::ReadJson(config_path, codes::kConfigInvalid));
@@ -63,7 +68,25 @@ Status TransformerModel::LoadCommon(const ModelOptions& options) {
   if (!loaders::FileExists(tokenizer_path))
     return Status(codes::kModelNotFound, "missing " + tokenizer_path + " (Winnow needs the fast-tokenizer file)");
   WINNOW_ASSIGN_OR_RETURN(tokenizer_, tok::Tokenizer::FromFile(tokenizer_path));
-  WINNOW_ASSIGN_OR_RETURN(std::string onnx_path, loaders::ResolveOnnxFile(options.dir, options.file));
+  // The ONNX file when there is one (unless the checkpoint is asked for), else a graph built from the checkpoint.
+  using Source = ModelOptions::Source;
+  auto onnx_file = options.source == Source::kCheckpoint ? StatusOr<std::string>(Status(codes::kModelNotFound, ""))
+                                                         : loaders::ResolveOnnxFile(options.dir, options.file);
+  const bool build = options.source == Source::kCheckpoint ||
+                     (options.source == Source::kAuto && !onnx_file.ok() && options.file.empty() &&
+                      checkpoint::Checkpoint::Find(options.dir).has_value()) ||
+                     (options.source == Source::kAuto && !options.adapter.empty() && options.file.empty());
+  if (!build && !onnx_file.ok()) {
+    if (options.source == Source::kAuto && options.file.empty())
+      return Status(codes::kModelNotFound, onnx_file.status().message() +
+                                               "; nor model.safetensors, model.safetensors.index.json, "
+                                               "pytorch_model.bin or pytorch_model.bin.index.json to build one from");
+    return onnx_file.status();
+  }
+  if (!options.adapter.empty() && !build)
+    return Status(codes::kInvalidArgument, "adapter is merged into a checkpoint's weights, and this load runs "
+                                           "the ONNX file " + *onnx_file + " (pass source: 'checkpoint')");
+  std::string onnx_path = build ? "" : *onnx_file;
 
   // The model's own limit: the tokenizer's model_max_length when it is real (HF writes 1e30 when
   // unset), capped by the position table (RoBERTa-style models reserve padding_idx + 1 positions).
@@ -123,7 +146,7 @@ Status TransformerModel::LoadCommon(const ModelOptions& options) {
   env.ApplyTo(&sc);
   // On a GPU, a folder's fp16 export (onnx/model_fp16.onnx) is preferred when no file was named.
   std::string fp16_path;
-  if (sc.device.kind != rt::DeviceSpec::Kind::kCpu && options.file.empty()) {
+  if (sc.device.kind != rt::DeviceSpec::Kind::kCpu && options.file.empty() && !build) {
     auto fp16 = loaders::ResolveOnnxFile(options.dir, "model_fp16.onnx");
     if (fp16.ok()) fp16_path = *fp16;
   }
@@ -131,10 +154,13 @@ Status TransformerModel::LoadCommon(const ModelOptions& options) {
     WINNOW_ASSIGN_OR_RETURN(session_, rt::Session::Load(rt, fp16_path, sc));
     if (session_->device() == "cpu") session_.reset();  // 'auto' fell back to the CPU: use fp32 there
   }
-  if (!session_) {
+  if (build) {
+    WINNOW_RETURN_IF_ERROR(BuildSession(rt, config_path, sc));
+  } else if (!session_) {
     WINNOW_ASSIGN_OR_RETURN(session_, rt::Session::Load(rt, onnx_path, sc));
   }
   onnx_path = session_->path();
+  if (!build) source_ = onnx_path.substr(std::min(onnx_path.size(), options.dir.size() + 1));
   if (env.chunk_items > 0) chunk_items_ = env.chunk_items;
   // On a GPU the calling thread only waits while a batch runs: tokenize the next chunk meanwhile. On a CPU
   // every core is already running the batch (and no gain was measurable on 2 cores).
@@ -154,6 +180,36 @@ Status TransformerModel::LoadCommon(const ModelOptions& options) {
       return Status(codes::kOnnxInvalid, onnx_path + ": input " + name + " is " + rt::ElementTypeName(type) +
                                              "; Winnow feeds it int64 (the only type accepted)");
   }
+  return Status::Ok();
+}
+
+Status TransformerModel::BuildSession(rt::OrtRuntime* rt, const std::string& config_path, const rt::SessionConfig& sc) {
+  WINNOW_ASSIGN_OR_RETURN(checkpoint_, checkpoint::Checkpoint::Open(options_.dir));
+  weights_ = std::make_unique<builder::Weights>(checkpoint_.get());
+  WINNOW_RETURN_IF_ERROR(AddWeights(weights_.get()));
+  if (!options_.adapter.empty()) WINNOW_RETURN_IF_ERROR(MergeAdapter(options_.adapter, weights_.get()));
+  builder::BuildOptions bo;
+  bo.task = task_;
+  WINNOW_ASSIGN_OR_RETURN(builder::BuiltModel built, builder::Build(config_, config_path, weights_.get(), bo));
+  source_ = checkpoint_->source();
+  WINNOW_ASSIGN_OR_RETURN(session_, rt::Session::LoadBuilt(rt, std::move(built.onnx), checkpoint_->files(),
+                                                           JoinPath(options_.dir, source_), sc));
+  return Status::Ok();
+}
+
+Status TransformerModel::SaveBuiltGraph(const std::string& path) const {
+  if (!weights_)
+    return Status(codes::kInvalidArgument, "this model runs the ONNX file " + JoinPath(options_.dir, source_) +
+                                               ", not a graph built from a checkpoint: that file is the graph");
+  builder::BuildOptions bo;
+  bo.task = task_;
+  bo.inline_all = true;
+  WINNOW_ASSIGN_OR_RETURN(builder::BuiltModel built,
+                          builder::Build(config_, JoinPath(options_.dir, "config.json"), weights_.get(), bo));
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(built.onnx.data(), static_cast<std::streamsize>(built.onnx.size()));
+  out.close();
+  if (!out) return Status(codes::kIo, "could not write " + path + ": " + std::strerror(errno));
   return Status::Ok();
 }
 

@@ -18,6 +18,8 @@
 #include <nlohmann/json.hpp>
 
 #include "common/status.h"
+#include "builder/builder.h"
+#include "checkpoint/checkpoint.h"
 #include "common/thread_pool.h"
 #include "runtime/session.h"
 #include "tokenizer/tokenizer.h"
@@ -46,6 +48,10 @@ struct ModelOptions {
   enum class Toggle { kAuto, kOn, kOff } length_buckets = Toggle::kAuto;
   // Device, threads (intra_op_threads, 0 = one per core), GPU memory, TF32, fusions, prepacking.
   rt::SessionConfig session;
+  // Where the graph comes from. kAuto: the folder's ONNX file when it has one, else a graph built from its
+  // checkpoint (config.json + model.safetensors / pytorch_model.bin); kOnnx / kCheckpoint: only that.
+  enum class Source { kAuto, kOnnx, kCheckpoint } source = Source::kAuto;
+  std::string adapter;  // a peft LoRA adapter folder merged into the checkpoint's weights ("" = none)
 };
 
 // The WINNOW_* variables a model load reads (docs/api.md "Environment variables"), read in this one place when
@@ -97,13 +103,26 @@ class TransformerModel {
   size_t model_max_length() const { return model_max_length_; }
   const nlohmann::json& config() const { return config_; }
   const ModelOptions& options() const { return options_; }
+  // What the graph was made from, relative to the folder: the ONNX file ("onnx/model.onnx"), or the checkpoint a
+  // graph was built from ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json").
+  const std::string& source() const { return source_; }
+  bool built() const { return weights_ != nullptr; }
+  // The graph built from the checkpoint, every weight written into it, saved to `path` (codes::kInvalidArgument for
+  // a model loaded from an ONNX file, codes::kIo when it cannot be written).
+  Status SaveBuiltGraph(const std::string& path) const;
   BatchStats batch_stats() const {
     std::lock_guard<std::mutex> lk(stats_mu_);
     return stats_;
   }
 
  protected:
-  Status LoadCommon(const ModelOptions& options);
+  // `task`: what a graph built from a checkpoint must output for this pipeline.
+  Status LoadCommon(const ModelOptions& options, builder::Task task = builder::Task::kSequenceClassification);
+  // Extra weights for a built graph, called with the checkpoint's weights before the graph is built (the pruning
+  // head of a folder that stores it apart). Default: nothing.
+  virtual Status AddWeights(builder::Weights*) { return Status::Ok(); }
+  // The graph built from options_.dir's checkpoint for task_, loaded into session_.
+  Status BuildSession(rt::OrtRuntime* rt, const std::string& config_path, const rt::SessionConfig& sc);
   void FillBatch(const std::vector<const tok::Encoding*>& rows, size_t seq, BatchTensors* out) const;
   Status RunBatch(const BatchTensors& t, const std::vector<const char*>& outputs, std::vector<Ort::Value>* results) const;
   // Runs `rows` padded to `seq` and hands the outputs to `consume(first, tensors, results)`, where the
@@ -145,6 +164,12 @@ class TransformerModel {
 
   ModelOptions options_;
   nlohmann::json config_;
+  std::string source_;
+  builder::Task task_ = builder::Task::kSequenceClassification;
+  // A built graph's weights: mapped for as long as the session runs on them (declared before session_, so they
+  // outlive it).
+  std::unique_ptr<checkpoint::Checkpoint> checkpoint_;
+  std::unique_ptr<builder::Weights> weights_;
   std::unique_ptr<tok::Tokenizer> tokenizer_;
   std::unique_ptr<rt::Session> session_;
   size_t max_length_ = 512;

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <mutex>
 #include <sys/stat.h>
 #if defined(__GLIBC__)
@@ -96,10 +97,10 @@ struct Rewritten {
   int skip_layer_norms = 0, attentions = 0, packed_qkv = 0;
 };
 
-Rewritten RewriteModel(const MappedFile& file, const RewriteOptions& o) {
+Rewritten RewriteModel(std::string_view model, const RewriteOptions& o) {
   Rewritten out;
-  if (!file.data() || !(o.layer_norms || o.attention)) return out;
-  auto rewrite = RewriteGraph(std::string_view(reinterpret_cast<const char*>(file.data()), file.size()), o);
+  if (model.empty() || !(o.layer_norms || o.attention)) return out;
+  auto rewrite = RewriteGraph(model, o);
   if (rewrite.ok() && !rewrite->model.empty()) {
     out.model = std::move(rewrite->model);
     out.skip_layer_norms = rewrite->skip_layer_norms;
@@ -112,14 +113,13 @@ Rewritten RewriteModel(const MappedFile& file, const RewriteOptions& o) {
 // FuseAttention's blocks in the file, counted without rewriting it (0 when it cannot be read or rewritten).
 // `width`: the widest block's (heads x head size); `float16`: blocks with float16 weights; `quantizes`: the graph
 // quantizes activations.
-int AttentionBlocks(const MappedFile& file, bool quantized, const ExternalFiles* external_files, int64_t* width,
+int AttentionBlocks(std::string_view model, bool quantized, const ExternalFiles* external_files, int64_t* width,
                     bool* float16, bool* quantizes) {
   *width = 0;
   *float16 = false;
   *quantizes = false;
-  if (!file.data()) return 0;
-  auto n = CountAttentionBlocks(std::string_view(reinterpret_cast<const char*>(file.data()), file.size()), quantized,
-                                external_files, width, float16, quantizes);
+  if (model.empty()) return 0;
+  auto n = CountAttentionBlocks(model, quantized, external_files, width, float16, quantizes);
   return n.ok() ? *n : 0;
 }
 
@@ -198,12 +198,16 @@ RewritePlan PlanRewrites(const SessionConfig& config, bool use_cuda) {
 // (ONNX Runtime resolves every external file in one folder) or missing.
 struct MappedModel {
   MappedFile file;
+  std::string built;  // a graph built in memory (builder/), instead of a file; its weights are in `external`
   std::string real_dir, real_name;  // the model file's real folder (with its '/') and name
   std::vector<MappedFile> data_files;
   ExternalFiles external;   // by location as the graph names them, viewing data_files
   ExternalRenames renames;  // locations that are links: their real names
 
-  std::string_view bytes() const { return {reinterpret_cast<const char*>(file.data()), file.size()}; }
+  std::string_view bytes() const {
+    if (!built.empty()) return built;
+    return {reinterpret_cast<const char*>(file.data()), file.size()};
+  }
 };
 
 MappedModel MapModel(const std::string& onnx_path, uint64_t size) {
@@ -258,7 +262,8 @@ class Session::Loader {
     // Only the rewritten graph is told where its weights are; the file as written, read by ONNX Runtime, resolves
     // its own external data as usual.
     written_so_ = so_.Clone();
-    if (mapped()) written_so_.AddConfigEntry("session.model_external_initializers_file_folder_path", mm_.real_dir.c_str());
+    if (mapped() && !mm_.real_dir.empty())
+      written_so_.AddConfigEntry("session.model_external_initializers_file_folder_path", mm_.real_dir.c_str());
     if (mapped()) ro_.external_weights = mm_.real_name;
     ro_.external_files = &mm_.external;
     ro_.external_renames = mm_.renames;
@@ -276,7 +281,7 @@ class Session::Loader {
     ro_.quantized_attention = plan_.attention_quantized;
     ro_.pack_qkv = config_.pack_qkv;
     ro_.test_scale = config_.test_attention_scale;
-    Rewritten rw = RewriteModel(mm_.file, ro_);
+    Rewritten rw = RewriteModel(mm_.bytes(), ro_);
     if (rw.attentions > 0) {
       std::vector<float> with;
       auto fused = TryLoad(rw.model, &with);
@@ -292,7 +297,7 @@ class Session::Loader {
       } else {
         fused.reset();
         ro_.attention = false;
-        rw = RewriteModel(mm_.file, ro_);  // norms only
+        rw = RewriteModel(mm_.bytes(), ro_);  // norms only
       }
     }
     if (!s_->session_ && (s_->session_ = TryLoad(rw.model, nullptr))) {
@@ -304,7 +309,8 @@ class Session::Loader {
   }
 
  private:
-  bool mapped() const { return mm_.file.data() != nullptr; }
+  bool mapped() const { return !mm_.bytes().empty(); }
+  bool built() const { return !mm_.built.empty(); }
 
   // A graph written here (its weights named in place) as the session; false, with ONNX Runtime's log of the
   // refusal taken, when ONNX Runtime refuses it.
@@ -335,6 +341,11 @@ class Session::Loader {
   // The graph as written: with its weights in place when it can be (plan_.in_place), else the file read by ONNX
   // Runtime.
   void LoadFile(const Ort::SessionOptions& file_so, const Ort::SessionOptions& written_so) {
+    if (built()) {  // a built graph refers to its weights already: ONNX Runtime's refusal is the load's error
+      s_->session_ = std::make_unique<Ort::Session>(rt_->env(), mm_.built.data(), mm_.built.size(), written_so);
+      s_->ReadNames();
+      return;
+    }
     if (plan_.in_place && mapped()) {
       auto written = WeightsInPlace(mm_.bytes(), ro_);
       if (written.ok() && !written->model.empty() && OpenWritten(written->model, written_so)) return;
@@ -353,7 +364,7 @@ class Session::Loader {
     // ONNX Runtime's CPU kernels for the fused ops are float32 only: a float16 graph's fused form would be refused
     // after the probe had run.
     if (!plan_.attention ||
-        AttentionBlocks(mm_.file, plan_.attention_quantized, &mm_.external, &width, &float16, &graph_quantizes_) == 0 ||
+        AttentionBlocks(mm_.bytes(), plan_.attention_quantized, &mm_.external, &width, &float16, &graph_quantizes_) == 0 ||
         (float16 && !use_cuda_) ||
         !(config_.fuse_attention == SessionConfig::Fusion::kAll || width < config_.auto_attention_max_width))
       return false;
@@ -391,31 +402,78 @@ class Session::Loader {
   RewriteOptions ro_;
 };
 
+struct Session::Source {
+  std::function<MappedModel(const RewritePlan&)> map;
+  const ExternalFiles* in_memory = nullptr;  // a built graph's weight files, handed to ONNX Runtime by name
+};
+
+namespace {
+
+// ONNX Runtime starts its intra-op threads while it builds the session, and where the system refuses one, one of
+// its own threads can end the process (an uncaught std::system_error). Starting as many here first turns a thread
+// limit into an error.
+Status CheckThreads(const SessionConfig& config) {
+  const int want = config.intra_op_threads > 0 ? config.intra_op_threads
+                                               : static_cast<int>(std::thread::hardware_concurrency());
+  ThreadPool probe(want - 1);
+  return probe.Start();
+}
+
+}  // namespace
+
 StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::string& onnx_path,
                                                  const SessionConfig& config) {
   struct stat sb;
   if (stat(onnx_path.c_str(), &sb) != 0) return Status(codes::kModelNotFound, "no ONNX file at " + onnx_path);
-  {
-    // ONNX Runtime starts its intra-op threads while it builds the session, and where the system refuses one, one
-    // of its own threads can end the process (an uncaught std::system_error). Starting as many here first turns
-    // a thread limit into an error.
-    const int want = config.intra_op_threads > 0 ? config.intra_op_threads
-                                                 : static_cast<int>(std::thread::hardware_concurrency());
-    ThreadPool probe(want - 1);
-    WINNOW_RETURN_IF_ERROR(probe.Start());
-  }
+  WINNOW_RETURN_IF_ERROR(CheckThreads(config));
+  Source source;
+  source.map = [&](const RewritePlan& plan) {
+    return plan.norms || plan.attention || plan.in_place ? MapModel(onnx_path, static_cast<uint64_t>(sb.st_size))
+                                                         : MappedModel();
+  };
+  return LoadFrom(rt, onnx_path, config, source);
+}
+
+StatusOr<std::unique_ptr<Session>> Session::LoadBuilt(OrtRuntime* rt, std::string model, const ExternalFiles& weights,
+                                                      const std::string& name, const SessionConfig& config) {
+  WINNOW_RETURN_IF_ERROR(CheckThreads(config));
+  Source source;
+  source.map = [&](const RewritePlan&) {
+    MappedModel mm;
+    mm.built = std::move(model);
+    mm.external = weights;
+    return mm;
+  };
+  source.in_memory = &weights;
+  return LoadFrom(rt, name, config, source);
+}
+
+StatusOr<std::unique_ptr<Session>> Session::LoadFrom(OrtRuntime* rt, const std::string& path,
+                                                     const SessionConfig& config, const Source& src) {
+  const ExternalFiles* in_memory = src.in_memory;
   std::unique_ptr<Session> s(new Session());
   s->rt_ = rt;
-  s->path_ = onnx_path;
+  s->path_ = path;
   rt->TakeRecentLog();
   try {
     Ort::SessionOptions so;
     bool use_cuda = false;
     WINNOW_RETURN_IF_ERROR(MakeSessionOptions(rt, config, &so, &use_cuda));
+    if (in_memory && !in_memory->empty()) {
+      // A built graph names its weights' checkpoint files as external data: ONNX Runtime reads them from the
+      // mappings the caller holds, by those names.
+      std::vector<std::string> names;
+      std::vector<char*> buffers;
+      std::vector<size_t> lengths;
+      for (const auto& [file, bytes] : *in_memory) {
+        names.push_back(file);
+        buffers.push_back(const_cast<char*>(bytes.data()));
+        lengths.push_back(bytes.size());
+      }
+      so.AddExternalInitializersFromFilesInMemory(names, buffers, lengths);
+    }
     const RewritePlan plan = PlanRewrites(config, use_cuda);
-    MappedModel mm = plan.norms || plan.attention || plan.in_place ? MapModel(onnx_path, static_cast<uint64_t>(sb.st_size))
-                                                                   : MappedModel();
-    Loader(s.get(), rt, config, plan, std::move(mm), std::move(so), use_cuda).Load();
+    Loader(s.get(), rt, config, plan, src.map(plan), std::move(so), use_cuda).Load();
     s->device_ = use_cuda ? "cuda:" + std::to_string(config.device.device_id) : "cpu";
     if (config.io_binding) s->CheckIoBinding(config);
   } catch (const Ort::Exception& e) {
@@ -424,7 +482,8 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
     if (e.GetOrtErrorCode() == ORT_INVALID_PROTOBUF || e.GetOrtErrorCode() == ORT_INVALID_GRAPH ||
         e.GetOrtErrorCode() == ORT_NO_SUCHFILE)
       code = codes::kOnnxInvalid;
-    return Status(code, "could not load " + onnx_path + ": " + e.what() + (log.empty() ? "" : " [" + log + "]"));
+    if (in_memory && code == codes::kOnnxInvalid) code = codes::kInternal;  // a graph Winnow built: its own bug
+    return Status(code, "could not load " + path + ": " + e.what() + (log.empty() ? "" : " [" + log + "]"));
   }
   return s;
 }

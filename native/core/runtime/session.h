@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "onnx/reader.h"
 #include "runtime/ort_runtime.h"
 
 namespace winnow::rt {
@@ -86,6 +87,12 @@ class Session {
   static StatusOr<std::unique_ptr<Session>> Load(OrtRuntime* rt, const std::string& onnx_path,
                                                  const SessionConfig& config);
 
+  // A graph built in memory (native/core/builder) whose initializers name the files of `weights` (mapped by the
+  // caller, who keeps them mapped while the session lives) as external data. `name` stands for the path in
+  // messages. Same rewrites and checks as a file; ONNX Runtime refusing the graph is codes::kInternal.
+  static StatusOr<std::unique_ptr<Session>> LoadBuilt(OrtRuntime* rt, std::string model, const onnx::ExternalFiles& weights,
+                                                      const std::string& name, const SessionConfig& config);
+
   bool HasInput(const std::string& name) const;
   bool HasOutput(const std::string& name) const;
   // The declared shape of a tensor output (-1 for a dimension the graph leaves open); nullopt when there is no such
@@ -125,6 +132,9 @@ class Session {
   void EnableIoBinding(const SessionConfig& config);
   void CheckIoBinding(const SessionConfig& config);  // I/O binding kept only if it gives the plain path's outputs
   class Loader;  // session.cc: the candidate graphs of a load
+  struct Source;  // session.cc: the graph to load (a file mapped, or a graph built in memory) and its weights
+  static StatusOr<std::unique_ptr<Session>> LoadFrom(OrtRuntime* rt, const std::string& path,
+                                                     const SessionConfig& config, const Source& source);
   Status RunBound(const std::vector<Int64Input>& inputs, int64_t batch, int64_t seq,
                   const std::vector<const char*>& outputs, std::vector<Ort::Value>* results) const;
   struct Binding;  // staging buffers and IoBindings, pooled per concurrent Run

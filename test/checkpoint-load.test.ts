@@ -1,0 +1,209 @@
+// Models loaded as downloaded (issue 25): folders with config.json + weights and no ONNX file, the graph built at
+// load. The reference is each architecture's plain-PyTorch module exported by torch.onnx
+// (scripts/fixtures/checkpoints_bert.py: <name>.reference.onnx beside the folder), run by onnxruntime-node.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { Tokenizer as HfTokenizer } from 'tokenizers';
+import { describe, expect, it } from 'vitest';
+import { CrossEncoder, SentenceEncoder } from '../lib/index';
+import { errorOf } from './helpers/errors';
+import { editedCopy } from './helpers/model-copy';
+import { corpusPairs, maxAbsDiff, referenceLogits, ROOT } from './helpers/reference';
+import { cosine, referenceEmbeddings } from './helpers/st-reference';
+
+const CKPT = path.join(ROOT, 'test', 'fixtures', 'checkpoints');
+const dirOf = (name: string) => path.join(CKPT, name);
+const refOf = (name: string) => path.join(CKPT, `${name.replace(/-(sharded|bin)$/, '')}.reference.onnx`);
+
+// Real pairs of several lengths (so batches are padded), one longer than the fixtures' 128 tokens (truncated).
+function pairs(): Array<[string, string]> {
+  const p = corpusPairs(20);
+  p.push([p[0][0], p.slice(0, 8).map((x) => x[1]).join(' ')]);
+  p.push(['a', 'b']);
+  return p;
+}
+
+describe('CrossEncoder from a checkpoint', () => {
+  const cases: Array<[string, string]> = [
+    ['bert-cls', 'BertForSequenceClassification, model.safetensors'],
+    ['bert-cls-f16', 'F16 weights (reference: the rounded weights)'],
+    ['bert-cls-bf16', 'BF16 weights (reference: the rounded weights)'],
+    ['bert-cls-sharded', 'sharded safetensors with model.safetensors.index.json'],
+    ['xlmr-cls', 'XLMRobertaForSequenceClassification (positions from padding_idx, 2 labels)'],
+    ['electra-cls', 'ElectraForSequenceClassification (embedding_size 16 projected to 32)'],
+    ['distilbert-cls', 'DistilBertForSequenceClassification'],
+  ];
+  for (const [name, what] of cases) {
+    it(`${name}: ${what} scores within 1e-5 of the reference, batched as alone`, async () => {
+      const m = await CrossEncoder.load(dirOf(name), { threads: 1, activation: 'none' });
+      expect(m.source.built).toBe(true);
+      expect(m.source.file).toBe(name.endsWith('-sharded') ? 'model.safetensors.index.json' : 'model.safetensors');
+      const p = pairs();
+      const ref = await referenceLogits(dirOf(name), p, { maxLength: m.maxLength, onnxPath: refOf(name) });
+      const labels = ref[0].length;
+      expect(m.numLabels).toBe(labels);
+      const got = await m.predict(p);
+      const flat = ref.flat();
+      expect(got.length).toBe(flat.length);
+      expect(maxAbsDiff(got, flat)).toBeLessThan(1e-5);
+      // Spread scores: a constant or shuffled output would fail.
+      expect(Math.max(...flat) - Math.min(...flat)).toBeGreaterThan(0.05);
+      // Each pair alone gives what the padded batch gave.
+      for (const i of [0, p.length - 1]) {
+        const alone = await m.predict([p[i]]);
+        expect(maxAbsDiff(alone, got.slice(i * labels, (i + 1) * labels))).toBeLessThan(1e-6);
+      }
+      m.dispose();
+    });
+  }
+
+  it('runs the graph fused as an ONNX export is (attention and layer norms)', async () => {
+    const m = await CrossEncoder.load(dirOf('bert-cls'), { threads: 1 });
+    expect(m.fusedAttentions).toBe(2);
+    expect(m.fusedLayerNorms).toBe(5);
+    m.dispose();
+  });
+});
+
+describe('SentenceEncoder from a checkpoint', () => {
+  it('a bare BertModel saved without prefix, laid out like intfloat/e5-small-unsupervised (no modules.json, no ONNX)', async () => {
+    const dir = dirOf('bert-bare');
+    expect(fs.existsSync(path.join(dir, 'modules.json'))).toBe(false);
+    const enc = await SentenceEncoder.load(dir, { threads: 1 });
+    expect(enc.source).toEqual({ file: 'model.safetensors', built: true });
+    const texts = corpusPairs(12).map((p) => p[1]).concat(['short', 'query: how many people live in tokyo']);
+    const ref = await referenceEmbeddings(dir, texts, { maxLength: enc.maxLength, modes: ['mean'], normalize: false, onnxPath: refOf('bert-bare') });
+    const got = (await enc.encode(texts)).toArray();
+    for (let i = 0; i < texts.length; i++) {
+      expect(cosine(got[i], ref[i])).toBeGreaterThanOrEqual(0.99999);
+      expect(maxAbsDiff(got[i], ref[i])).toBeLessThan(1e-5);
+    }
+    enc.dispose();
+  });
+});
+
+describe('choosing the source', () => {
+  it('the ONNX file wins when a folder has both, unless source says checkpoint; source names what was loaded', async () => {
+    const dir = editedCopy(dirOf('bert-cls'), (d) => {
+      fs.mkdirSync(path.join(d, 'onnx'));
+      fs.copyFileSync(refOf('bert-cls'), path.join(d, 'onnx', 'model.onnx'));
+    });
+    const onnx = await CrossEncoder.load(dir, { threads: 1 });
+    expect(onnx.source).toEqual({ file: 'onnx/model.onnx', built: false });
+    const built = await CrossEncoder.load(dir, { threads: 1, source: 'checkpoint' });
+    expect(built.source).toEqual({ file: 'model.safetensors', built: true });
+    const p = pairs();
+    expect(maxAbsDiff(await onnx.predict(p), await built.predict(p))).toBeLessThan(1e-5);
+    onnx.dispose();
+    built.dispose();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("source: 'onnx' on a folder without one is MODEL_NOT_FOUND; a folder with neither lists both", async () => {
+    expect((await errorOf(() => CrossEncoder.load(dirOf('bert-cls'), { source: 'onnx' }))).code).toBe('MODEL_NOT_FOUND');
+    const empty = editedCopy(dirOf('bert-cls'), (d) => fs.rmSync(path.join(d, 'model.safetensors')));
+    const e = await errorOf(() => CrossEncoder.load(empty));
+    expect(e.code).toBe('MODEL_NOT_FOUND');
+    expect(e.message).toContain('model.onnx');
+    expect(e.message).toContain('model.safetensors');
+    const c = await errorOf(() => CrossEncoder.load(empty, { source: 'checkpoint' }));
+    expect(c.code).toBe('MODEL_NOT_FOUND');
+    expect(c.message).toContain('pytorch_model.bin');
+    fs.rmSync(empty, { recursive: true, force: true });
+    expect((await errorOf(() => CrossEncoder.load(dirOf('bert-cls'), { source: 'weights' as never }))).code).toBe('INVALID_ARGUMENT');
+  });
+});
+
+describe('saveOnnx', () => {
+  it('writes the built graph as one file that onnxruntime-node runs to the same scores', async () => {
+    const m = await CrossEncoder.load(dirOf('xlmr-cls'), { threads: 1, activation: 'none' });
+    const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'winnow-save-')), 'built.onnx');
+    await m.saveOnnx(out);
+    const p = pairs().slice(0, 6);
+    const saved = await referenceLogits(dirOf('xlmr-cls'), p, { maxLength: m.maxLength, onnxPath: out });
+    expect(maxAbsDiff(await m.predict(p), saved.flat())).toBeLessThan(1e-5);
+    // The file holds its weights: it runs without the folder beside it.
+    const session = await ort.InferenceSession.create(out);
+    expect(session.inputNames).toEqual(['input_ids', 'attention_mask']);
+    await session.release();
+    m.dispose();
+    fs.rmSync(path.dirname(out), { recursive: true, force: true });
+  });
+
+  it('is refused for a model loaded from an ONNX file', async () => {
+    const dir = editedCopy(dirOf('bert-cls'), (d) => fs.copyFileSync(refOf('bert-cls'), path.join(d, 'model.onnx')));
+    const m = await CrossEncoder.load(dir, { threads: 1 });
+    const e = await errorOf(() => m.saveOnnx(path.join(dir, 'x.onnx')));
+    expect(e.code).toBe('INVALID_ARGUMENT');
+    m.dispose();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe('checkpoints that do not fit', () => {
+  const editConfig = (name: string, edit: (c: Record<string, unknown>) => void) =>
+    editedCopy(dirOf(name), (d) => {
+      const c = JSON.parse(fs.readFileSync(path.join(d, 'config.json'), 'utf8'));
+      edit(c);
+      fs.writeFileSync(path.join(d, 'config.json'), JSON.stringify(c));
+    });
+
+  it('a missing tensor is CHECKPOINT_INVALID naming it', async () => {
+    const dir = editConfig('bert-cls', (c) => (c.num_hidden_layers = 3));
+    const e = await errorOf(() => CrossEncoder.load(dir));
+    expect(e.code).toBe('CHECKPOINT_INVALID');
+    expect(e.message).toContain('bert.encoder.layer.2.attention.self.query.weight');
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a tensor of another shape is CHECKPOINT_INVALID naming both shapes', async () => {
+    const dir = editConfig('bert-cls', (c) => (c.intermediate_size = 48));
+    const e = await errorOf(() => CrossEncoder.load(dir));
+    expect(e.code).toBe('CHECKPOINT_INVALID');
+    expect(e.message).toMatch(/intermediate\.dense\.weight.*\[64, 32\].*\[48, 32\]/);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('an architecture Winnow does not build, or an unknown activation, is MODEL_UNSUPPORTED', async () => {
+    const gpt = editConfig('bert-cls', (c) => (c.model_type = 'gpt2'));
+    const e = await errorOf(() => CrossEncoder.load(gpt));
+    expect(e.code).toBe('MODEL_UNSUPPORTED');
+    expect(e.message).toContain('gpt2');
+    const act = editConfig('bert-cls', (c) => (c.hidden_act = 'squared_relu_x'));
+    expect((await errorOf(() => CrossEncoder.load(act))).code).toBe('MODEL_UNSUPPORTED');
+    fs.rmSync(gpt, { recursive: true, force: true });
+    fs.rmSync(act, { recursive: true, force: true });
+  });
+
+  it('a feature-extraction checkpoint is not a cross-encoder', async () => {
+    const e = await errorOf(() => CrossEncoder.load(dirOf('bert-bare')));
+    expect(e.code).toBe('CHECKPOINT_INVALID');
+    expect(e.message).toContain('classifier.weight');
+  });
+
+  it('a shard index naming a file outside the folder is refused', async () => {
+    const dir = editedCopy(dirOf('bert-cls-sharded'), (d) => {
+      const f = path.join(d, 'model.safetensors.index.json');
+      const idx = JSON.parse(fs.readFileSync(f, 'utf8'));
+      const first = Object.keys(idx.weight_map)[0];
+      idx.weight_map[first] = '../../outside.safetensors';
+      fs.writeFileSync(f, JSON.stringify(idx));
+    });
+    const e = await errorOf(() => CrossEncoder.load(dir));
+    expect(['CONFIG_INVALID', 'CHECKPOINT_INVALID']).toContain(e.code);
+    expect(e.message).toContain('outside.safetensors');
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+// The tokenizer used by the reference matches Winnow's (a guard against comparing two different inputs).
+describe('fixture sanity', () => {
+  it('the small tokenizer splits real text into several in-vocabulary pieces', async () => {
+    const tok = HfTokenizer.fromFile(path.join(dirOf('bert-cls'), 'tokenizer.json'));
+    const e = await tok.encode('the city of paris', null);
+    expect(e.getIds().length).toBeGreaterThan(4);
+    expect(e.getIds()).not.toContain(1);
+  });
+});
