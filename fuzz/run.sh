@@ -5,6 +5,10 @@
 #   fuzz/run.sh 300            # both targets, 5 min each
 #   TARGETS=encode fuzz/run.sh 60
 #   TARGETS=onnx fuzz/run.sh 300  # the graph rewrite (not in the default set)
+#   TARGETS=torch fuzz/run.sh 300 # the pytorch_model.bin reader (not in the default set)
+#   TARGETS=mecab fuzz/run.sh 300 # the MeCab dictionary reader (not in the default set)
+#   TARGETS=spm fuzz/run.sh 300   # the sentencepiece model reader (not in the default set); seeds also
+#                                 # test/fixtures/tokenizers/spm
 set -uo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-300}
@@ -16,10 +20,20 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 pids=()
 for t in $TARGETS; do
   mkdir -p "$B/corpus-$t"
-  if [[ $t == json ]]; then extra=(-max_len=350000 -dict=fuzz/tokenizer.dict); else extra=(-max_len=4096); fi
+  if [[ $t == json ]]; then extra=(-max_len=350000 -dict=fuzz/tokenizer.dict)
+  elif [[ $t == mecab ]]; then extra=(-max_len=300000)
+  else extra=(-max_len=4096); fi
   bin="$B/tokenizer_${t}_fuzzer"
+  seeds=("fuzz/seeds/$t")
   [[ $t == onnx ]] && bin="$B/graph_rewrite_fuzzer"
-  "$bin" "$B/corpus-$t" "fuzz/seeds/$t" "${extra[@]}" \
+  if [[ $t == torch ]]; then bin="$B/torch_checkpoint_fuzzer"; extra=(-max_len=16384 -dict=fuzz/torch.dict); fi
+  [[ $t == mecab ]] && bin="$B/mecab_dict_fuzzer"
+  if [[ $t == spm ]]; then
+    bin="$B/sentencepiece_fuzzer"
+    extra=(-max_len=300000)
+    seeds+=(test/fixtures/tokenizers/spm)
+  fi
+  "$bin" "$B/corpus-$t" "${seeds[@]}" "${extra[@]}" \
       -max_total_time="$SECS" -timeout=20 -rss_limit_mb=4096 -print_final_stats=1 \
       -artifact_prefix="$B/artifacts/$t-" >"$B/$t.log" 2>&1 &
   pids+=($!)

@@ -45,9 +45,16 @@ export interface NativeBatchStats {
   sequenceLengths: number[];
 }
 
+/** A call's activation, overriding the model's ('none': the raw logits); undefined: the model's own. */
+export interface NativeScoreOptions extends NativeCallOptions {
+  activation?: 'sigmoid' | 'softmax' | 'none';
+}
+
 export interface NativeCrossEncoder {
-  predict(firsts: string[], seconds: string[], opts?: NativeCallOptions): Promise<Float32Array>;
-  score(query: string, documents: string[], opts?: NativeCallOptions): Promise<Float32Array>;
+  predict(firsts: string[], seconds: string[], opts?: NativeScoreOptions): Promise<Float32Array>;
+  /** With `chunk`, documents longer than fit beside the query are scored in windows and aggregated. */
+  score(query: string, documents: string[], opts?: NativeScoreOptions & { chunk?: { overlap: number; aggregate: 'max' | 'mean' | 'first' } }): Promise<Float32Array>;
+  countTokens(texts: string[], opts?: NativeCallOptions): Promise<Uint32Array>;
   info(): NativeCrossEncoderInfo;
   batchStats(): NativeBatchStats;
   /** The built graph, weights inline, written to `path` (models built from a checkpoint). */
@@ -72,7 +79,11 @@ export interface NativeTokenizer {
 
 export interface NativeBinding {
   NativeCrossEncoder: { load(opts: NativeModelOptions & { activation?: string }): Promise<NativeCrossEncoder> };
-  NativeTokenizer: { fromFile(path: string): Promise<NativeTokenizer>; fromJSON(json: string): Promise<NativeTokenizer> };
+  NativeTokenizer: {
+    fromFile(path: string): Promise<NativeTokenizer>;
+    fromJSON(json: string): Promise<NativeTokenizer>;
+    load(dir: string, options: { mecabDictionary?: string }): Promise<NativeTokenizer>;
+  };
   newCancelToken(): unknown;
   cancel(token: unknown): void;
   ortInfo(libraryPath: string): { version: string; library: string; providers: string[] };
@@ -117,6 +128,7 @@ export interface NativePruneOptions extends NativeCallOptions {
 }
 
 export interface NativePruningEncoder {
+  countTokens(texts: string[], opts?: NativeCallOptions): Promise<Uint32Array>;
   process(queries: string[], queryOf: number[], documents: Array<string | string[]>, opts?: NativePruneOptions): Promise<NativePruneResult[]>;
   predict(firsts: string[], seconds: string[], opts?: NativeCallOptions): Promise<Float32Array>;
   info(): NativePruningEncoderInfo;
@@ -151,6 +163,7 @@ export interface NativeSentenceEncodeParams {
 }
 
 export interface NativeSentenceEncoder {
+  countTokens(texts: string[], opts?: NativeCallOptions): Promise<Uint32Array>;
   encode(
     texts: string[],
     params: NativeSentenceEncodeParams,

@@ -48,6 +48,16 @@ export class Embeddings<T extends EmbeddingArray = Float32Array, P extends Preci
     return Array.from({ length: this.rows }, (_, i) => this.row(i));
   }
 
+  /** Rows as plain arrays of numbers (for JSON, or APIs that take number[][]). */
+  toArrays(): number[][] {
+    return Array.from({ length: this.rows }, (_, i) => Array.from(this.row(i)));
+  }
+
+  /** `JSON.stringify(embeddings)` gives the rows as arrays of numbers. */
+  toJSON(): number[][] {
+    return this.toArrays();
+  }
+
   [Symbol.iterator](): IterableIterator<T> {
     return this.toArray()[Symbol.iterator]();
   }

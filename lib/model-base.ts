@@ -2,9 +2,10 @@
  * What every model class shares: the native model, its call queue, `dispose()` and the DISPOSED check; and for the
  * transformer classes, the session's properties and `counters()` with batch statistics.
  */
-import type { NativeBatchStats, NativeSessionInfo } from './binding';
+import type { NativeBatchStats, NativeCallOptions, NativeSessionInfo } from './binding';
+import * as v from './validate';
 import { invalidArgument, invalidArgumentText, noConstructor, winnowError } from './errors';
-import { CallQueue, Counters, ModelCounters, modelCounters, refuseWhenBusy, withCallerStack } from './queue';
+import { CallOptions, CallQueue, Counters, ModelCounters, modelCounters, refuseWhenBusy, withCallerStack } from './queue';
 
 interface NativeModel {
   dispose(): void;
@@ -44,6 +45,7 @@ export abstract class Model<N extends NativeModel> {
 
 interface NativeTransformer extends NativeModel {
   info(): NativeSessionInfo;
+  countTokens(texts: string[], opts?: NativeCallOptions): Promise<Uint32Array>;
   saveOnnx(path: string): Promise<void>;
   batchStats(): NativeBatchStats;
 }
@@ -93,6 +95,21 @@ export abstract class TransformerModel<N extends NativeTransformer> extends Mode
     } catch (e) {
       throw withCallerStack(e, caller);
     }
+  }
+
+  /**
+   * Tokens in each text as this model's tokenizer splits it, special tokens not counted and nothing truncated (to
+   * compare with maxLength). One text gives one count.
+   */
+  countTokens(texts: readonly string[], options?: { signal?: AbortSignal }): Promise<Uint32Array>;
+  countTokens(text: string, options?: { signal?: AbortSignal }): Promise<number>;
+  async countTokens(texts: readonly string[] | string, options?: { signal?: AbortSignal }): Promise<Uint32Array | number> {
+    const o = v.optionsObject<CallOptions>(options, 'countTokens options', ['signal']);
+    const list = typeof texts === 'string' ? [texts] : v.stringArray(texts, 'texts');
+    const call: CallOptions = { signal: v.abortSignal(o.signal, 'signal') };
+    const native = this.alive();
+    const counts = await this.queue.run((n) => native.countTokens(list, n), call);
+    return typeof texts === 'string' ? counts[0] : counts;
   }
 
   /** Calls waiting and running on this model, and what it has run since it loaded (batches, rows, padding, shapes). */

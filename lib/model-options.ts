@@ -32,7 +32,7 @@ export interface TransformerLoadOptions extends SessionLoadOptions {
 
 export const TRANSFORMER_LOAD_OPTIONS = [
   'maxLength', 'batchSize', 'tokenBudget', 'threads', 'device', 'file', 'concurrency', 'gpuMemLimit', 'allowTf32', 'fuseLayerNorm',
-  'lengthBuckets', 'fuseAttention', 'prepackWeights', 'revision', 'source', 'adapter',
+  'lengthBuckets', 'fuseAttention', 'prepackWeights', 'revision', 'source', 'adapter', 'mecabDictionary',
 ] as const satisfies readonly (keyof TransformerLoadOptions)[];
 // Every option of the interface is in the list (a compile error names the one missing).
 const ALL_LISTED: Exclude<keyof TransformerLoadOptions, (typeof TRANSFORMER_LOAD_OPTIONS)[number]> extends never ? true : never = true;
@@ -87,6 +87,7 @@ export function transformerLoadOptions(dir: unknown, o: TransformerLoadOptions):
       lengthBuckets: v.bool(o.lengthBuckets, 'lengthBuckets'),
       fuseAttention: v.bool(o.fuseAttention, 'fuseAttention'),
       prepackWeights: v.bool(o.prepackWeights, 'prepackWeights'),
+      mecabDictionary: v.mecabDictionary(o.mecabDictionary),
     },
     concurrency: v.positiveInt(o.concurrency, 'concurrency', 64) ?? 1,
   };

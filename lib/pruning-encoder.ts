@@ -136,12 +136,15 @@ export class PruningEncoder extends TransformerModel<NativePruningEncoder> {
     return this.run(queries, queryOf, docs, o);
   }
 
-  /** Prunes many documents against one query (tokenized once). Same results as predictWithPruning. */
+  /** Prunes many documents against one query (tokenized once). Same results as predictWithPruning. A single document string gives its result alone. */
+  prune(query: string, document: string, options: SentencesOptions): Promise<PruneResultWithSentences>;
+  prune(query: string, document: string, options?: PruneOptions): Promise<PruneResult>;
   prune(query: string, documents: readonly Doc[], options: SentencesOptions): Promise<PruneResultWithSentences[]>;
   prune(query: string, documents: readonly Doc[], options?: PruneOptions): Promise<PruneResult[]>;
-  async prune(query: string, documents: readonly Doc[], options?: PruneOptions): Promise<PruneResult[]> {
+  async prune(query: string, documents: readonly Doc[] | string, options?: PruneOptions): Promise<PruneResult[] | PruneResult> {
     const o = v.optionsObject<PruneOptions>(options, 'prune options', PRUNE_OPTIONS, LOADER);
     if (typeof query !== 'string') throw invalidArgument('a string', 'query', query);
+    if (typeof documents === 'string') return (await this.run([query], [0], [documents], o))[0]; // one document, one result
     if (!Array.isArray(documents)) throw invalidArgument('an array of documents', 'documents', documents);
     // Checked element by element before anything is sized from the array (see v.stringArray); holes are refused.
     const docs: Doc[] = [];

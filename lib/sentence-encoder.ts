@@ -2,9 +2,10 @@ import { binding, ortLibraryPath } from './native';
 import type { NativeSentenceEncoder } from './binding';
 import type { CallOptions } from './queue';
 import { TransformerModel, loadNative } from './model-base';
+import { StreamOptions, streamChunkSize, streamChunks } from './stream';
 import * as v from './validate';
 import { TRANSFORMER_LOAD_OPTIONS, TransformerLoadOptions, transformerLoadOptions } from './model-options';
-import { invalidArgument } from './errors';
+import { invalidArgument, invalidArgumentText } from './errors';
 import { Embeddings } from './embeddings';
 import { EmbeddingsLike, similarity, similarityPairwise } from './similarity';
 import { PRECISIONS } from './types';
@@ -45,6 +46,9 @@ export interface SentenceEncodeOptions<P extends Precision = Precision> extends 
   ranges?: Float32Array | readonly [ArrayLike<number>, ArrayLike<number>];
 }
 const ENCODE_OPTIONS = ['prompt', 'normalize', 'dimensions', 'precision', 'ranges', 'signal', 'onProgress'] as const;
+
+export type SentenceEncodeStreamOptions = Omit<SentenceEncodeOptions, 'onProgress'> & StreamOptions;
+const ENCODE_STREAM_OPTIONS = ['prompt', 'normalize', 'dimensions', 'precision', 'ranges', 'signal', 'chunkSize'] as const;
 
 /**
  * Transformer sentence embeddings (E5, BGE, GTE, MiniLM, ...) with sentence-transformers'
@@ -89,17 +93,21 @@ export class SentenceEncoder extends TransformerModel<NativeSentenceEncoder> {
   }
 
   /**
-   * Embeds `texts` in input order. Texts longer than maxLength tokens are truncated (as
+   * Embeds `texts` in input order; one text (a string) gives its embedding alone. Texts longer than maxLength tokens are truncated (as
    * sentence-transformers does). Quantised precisions return Int8Array / Uint8Array rows. The result's type follows
    * `precision` when it is a constant (float32 without it); a precision only known at run time gives the union.
    */
+  encode(text: string, options?: SentenceEncodeOptions<'float32'>): Promise<Float32Array>;
+  encode<P extends Precision>(text: string, options: SentenceEncodeOptions<P> & { precision: P }): Promise<PrecisionArray[P]>;
+  encode(text: string, options?: SentenceEncodeOptions): Promise<EmbeddingArray>;
   encode(texts: readonly string[], options?: SentenceEncodeOptions<'float32'>): Promise<Embeddings<Float32Array, 'float32'>>;
   encode<P extends Precision>(texts: readonly string[], options: SentenceEncodeOptions<P> & { precision: P }): Promise<Embeddings<PrecisionArray[P], P>>;
   encode(texts: readonly string[], options?: SentenceEncodeOptions): Promise<Embeddings<EmbeddingArray>>;
-  async encode(texts: readonly string[], options?: SentenceEncodeOptions): Promise<Embeddings<EmbeddingArray>> {
+  async encode(texts: readonly string[] | string, options?: SentenceEncodeOptions): Promise<Embeddings<EmbeddingArray> | EmbeddingArray> {
     const o = v.optionsObject<SentenceEncodeOptions>(options, 'encode options', ENCODE_OPTIONS, LOADER);
     v.checkResultSize(texts, this.dim, 'encode the texts in smaller batches'); // the float32 rows come first, whatever dimensions / precision
-    const list = v.stringArray(texts, 'texts');
+    const one = typeof texts === 'string'; // one text, one row (sentence-transformers' 1-D result)
+    const list = one ? [texts] : v.stringArray(texts, 'texts');
     const prompt = this.checkPrompt(v.str(o.prompt, 'prompt'));
     const normalize = v.bool(o.normalize, 'normalize');
     const dimensions = v.positiveInt(o.dimensions, 'dimensions', this.dim);
@@ -109,29 +117,54 @@ export class SentenceEncoder extends TransformerModel<NativeSentenceEncoder> {
     const native = this.alive();
     const params = { prompt, normalize, dimensions, precision, ranges };
     const r = await this.queue.run((n) => native.encode(list, params, n), call);
-    return new Embeddings(r.data as EmbeddingArray, r.rows, r.dim, precision);
+    const embeddings = new Embeddings(r.data as EmbeddingArray, r.rows, r.dim, precision);
+    return one ? embeddings.row(0) : embeddings;
+  }
+
+  /**
+   * Embeds a stream of texts (an iterable or async iterable) and yields one embedding per text in input order. Texts
+   * go to `encode` in chunks of `chunkSize` (default 1024), the next chunk read and embedded while the current one's
+   * rows are consumed, so memory stays bounded whatever the input's length. Options as `encode`, without onProgress.
+   */
+  async *encodeStream(texts: Iterable<string> | AsyncIterable<string>, options?: SentenceEncodeStreamOptions): AsyncGenerator<EmbeddingArray> {
+    const o = v.optionsObject<SentenceEncodeStreamOptions>(options, 'encodeStream options', ENCODE_STREAM_OPTIONS, LOADER);
+    const { chunkSize, signal, ...rest } = o;
+    const size = streamChunkSize(chunkSize);
+    // int8 / uint8 rows are quantized with ranges taken from the call's own embeddings unless given: per chunk they
+    // would differ from chunk to chunk.
+    if ((rest.precision === 'int8' || rest.precision === 'uint8') && rest.ranges === undefined) {
+      throw invalidArgumentText(`encodeStream with precision '${rest.precision}' needs the quantization ranges (option ranges): computed per chunk they would differ between chunks`, 'type');
+    }
+    yield* streamChunks(texts, size, v.abortSignal(signal, 'signal'), (chunk, s) => this.encode(chunk, { ...rest, signal: s }),
+      (e: Embeddings<EmbeddingArray>) => e.toArray());
   }
 
   /**
    * `encode` for search queries (sentence-transformers' encode_query): without a `prompt` option, the
    * config's prompt named 'query' when it has one, else as `encode` (the default prompt).
    */
+  encodeQuery(text: string, options?: SentenceEncodeOptions<'float32'>): Promise<Float32Array>;
+  encodeQuery<P extends Precision>(text: string, options: SentenceEncodeOptions<P> & { precision: P }): Promise<PrecisionArray[P]>;
+  encodeQuery(text: string, options?: SentenceEncodeOptions): Promise<EmbeddingArray>;
   encodeQuery(texts: readonly string[], options?: SentenceEncodeOptions<'float32'>): Promise<Embeddings<Float32Array, 'float32'>>;
   encodeQuery<P extends Precision>(texts: readonly string[], options: SentenceEncodeOptions<P> & { precision: P }): Promise<Embeddings<PrecisionArray[P], P>>;
   encodeQuery(texts: readonly string[], options?: SentenceEncodeOptions): Promise<Embeddings<EmbeddingArray>>;
-  encodeQuery(texts: readonly string[], options?: SentenceEncodeOptions): Promise<Embeddings<EmbeddingArray>> {
-    return this.encode(texts, this.withPrompt(options, ['query']));
+  encodeQuery(texts: readonly string[] | string, options?: SentenceEncodeOptions): Promise<Embeddings<EmbeddingArray> | EmbeddingArray> {
+    return this.encode(texts as readonly string[], this.withPrompt(options, ['query']));
   }
 
   /**
    * `encode` for documents (sentence-transformers' encode_document): without a `prompt` option, the first of
    * the config's prompts named 'document', 'passage', 'corpus', else as `encode` (the default prompt).
    */
+  encodeDocument(text: string, options?: SentenceEncodeOptions<'float32'>): Promise<Float32Array>;
+  encodeDocument<P extends Precision>(text: string, options: SentenceEncodeOptions<P> & { precision: P }): Promise<PrecisionArray[P]>;
+  encodeDocument(text: string, options?: SentenceEncodeOptions): Promise<EmbeddingArray>;
   encodeDocument(texts: readonly string[], options?: SentenceEncodeOptions<'float32'>): Promise<Embeddings<Float32Array, 'float32'>>;
   encodeDocument<P extends Precision>(texts: readonly string[], options: SentenceEncodeOptions<P> & { precision: P }): Promise<Embeddings<PrecisionArray[P], P>>;
   encodeDocument(texts: readonly string[], options?: SentenceEncodeOptions): Promise<Embeddings<EmbeddingArray>>;
-  encodeDocument(texts: readonly string[], options?: SentenceEncodeOptions): Promise<Embeddings<EmbeddingArray>> {
-    return this.encode(texts, this.withPrompt(options, ['document', 'passage', 'corpus']));
+  encodeDocument(texts: readonly string[] | string, options?: SentenceEncodeOptions): Promise<Embeddings<EmbeddingArray> | EmbeddingArray> {
+    return this.encode(texts as readonly string[], this.withPrompt(options, ['document', 'passage', 'corpus']));
   }
 
   /** Every row of `a` against every row of `b` with the model's `similarityFnName` (sentence-transformers' similarity): result[i][j]. */

@@ -77,24 +77,29 @@ export class StaticModel extends Model<NativeStaticModel> {
     });
   }
 
-  /** Embeds texts on native threads: one contiguous `texts.length × dim` matrix, in input order. */
-  async encode(texts: readonly string[], options?: StaticEncodeOptions): Promise<Embeddings> {
+  /** Embeds texts on native threads: one contiguous `texts.length × dim` matrix, in input order; one text (a string) gives its embedding alone. */
+  encode(text: string, options?: StaticEncodeOptions): Promise<Float32Array>;
+  encode(texts: readonly string[], options?: StaticEncodeOptions): Promise<Embeddings>;
+  async encode(texts: readonly string[] | string, options?: StaticEncodeOptions): Promise<Embeddings | Float32Array> {
     const o = v.optionsObject<StaticEncodeOptions>(options, 'encode options', ENCODE_OPTIONS, LOADER);
     v.checkResultSize(texts, this.dim, 'encode the texts in smaller batches');
-    const list = v.stringArray(texts, 'texts');
+    const list = typeof texts === 'string' ? [texts] : v.stringArray(texts, 'texts');
     const native = this.alive();
     const opts = encodeOptions(o);
     const data = await this.queue.run((n) => native.encode(list, opts, n), callOptions(o));
-    return new Embeddings(data, list.length, this.dim);
+    return typeof texts === 'string' ? data : new Embeddings(data, list.length, this.dim);
   }
 
   /** encode() on the calling thread, for a handful of short texts on a hot path. */
-  encodeSync(texts: readonly string[], options?: Omit<StaticEncodeOptions, 'signal' | 'onProgress'>): Embeddings {
+  encodeSync(text: string, options?: Omit<StaticEncodeOptions, 'signal' | 'onProgress'>): Float32Array;
+  encodeSync(texts: readonly string[], options?: Omit<StaticEncodeOptions, 'signal' | 'onProgress'>): Embeddings;
+  encodeSync(texts: readonly string[] | string, options?: Omit<StaticEncodeOptions, 'signal' | 'onProgress'>): Embeddings | Float32Array {
     const o = v.optionsObject<StaticEncodeOptions>(options, 'encodeSync options', SYNC_OPTIONS, LOADER);
     v.checkResultSize(texts, this.dim, 'encode the texts in smaller batches');
-    const list = v.stringArray(texts, 'texts');
+    const list = typeof texts === 'string' ? [texts] : v.stringArray(texts, 'texts');
     const native = this.alive();
-    return new Embeddings(native.encodeSync(list, encodeOptions(o)), list.length, this.dim);
+    const data = native.encodeSync(list, encodeOptions(o));
+    return typeof texts === 'string' ? data : new Embeddings(data, list.length, this.dim);
   }
 
   /** Per-token vectors: for each text a `tokens × dim` array of (mapped, weighted) table rows, not normalised. */
@@ -107,12 +112,15 @@ export class StaticModel extends Model<NativeStaticModel> {
   }
 
   /** Tokens each text contributes (after the character cut, unknown-token removal and maxLength): tokenization only. */
-  async countTokens(texts: readonly string[], options?: StaticEncodeOptions): Promise<Uint32Array> {
+  countTokens(text: string, options?: StaticEncodeOptions): Promise<number>;
+  countTokens(texts: readonly string[], options?: StaticEncodeOptions): Promise<Uint32Array>;
+  async countTokens(texts: readonly string[] | string, options?: StaticEncodeOptions): Promise<Uint32Array | number> {
     const o = v.optionsObject<StaticEncodeOptions>(options, 'countTokens options', ENCODE_OPTIONS, LOADER);
-    const list = v.stringArray(texts, 'texts');
+    const list = typeof texts === 'string' ? [texts] : v.stringArray(texts, 'texts');
     const native = this.alive();
     const opts = encodeOptions(o);
-    return this.queue.run((n) => native.countTokens(list, opts, n), callOptions(o));
+    const counts = await this.queue.run((n) => native.countTokens(list, opts, n), callOptions(o));
+    return typeof texts === 'string' ? counts[0] : counts;
   }
 }
 

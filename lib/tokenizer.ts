@@ -6,7 +6,7 @@ import * as v from './validate';
 import { invalidArgument, winnowError, noConstructor } from './errors';
 import { resolveModelDir } from './hub-cache';
 import { threadCount } from './model-options';
-import { existsSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 
 const ENCODE_OPTIONS = [
@@ -25,6 +25,12 @@ function finishEncoding(e: NativeEncoding): Encoding {
   e.sequenceIds = seq;
   if (e.overflowing) for (const o of e.overflowing) finishEncoding(o);
   return e;
+}
+
+/** Tokenizer.load options. */
+export interface TokenizerLoadOptions {
+  /** A compiled MeCab dictionary folder (holding sys.dic), for BertJapaneseTokenizer folders. */
+  mecabDictionary?: string;
 }
 
 /** encodeBatch options: the encode options, cancellation, and how many native threads share the texts. */
@@ -86,7 +92,7 @@ export class Tokenizer {
   private readonly queue = new CallQueue(1);
   private native: NativeTokenizer | undefined;
   private constructor(native: NativeTokenizer) {
-    noConstructor(native, 'Tokenizer', 'Tokenizer.fromFile(path) or Tokenizer.fromPretrained(dir)');
+    noConstructor(native, 'Tokenizer', 'Tokenizer.load(dir), Tokenizer.fromFile(path) or Tokenizer.fromPretrained(dir)');
     this.native = native;
   }
 
@@ -104,17 +110,40 @@ export class Tokenizer {
   }
 
   /**
-   * The `tokenizer.json` of a model folder, or of a hub id (`'bert-base-uncased'`, `'BAAI/bge-reranker-base'`) already
-   * in the local Hugging Face cache (`revision`: branch, tag or commit; default 'main'), as `tokenizers`'
+   * The tokenizer of a model folder: its tokenizer.json when it has one, otherwise built from the files the model
+   * ships (vocab.txt, vocab.json + merges.txt, a sentencepiece model, or vocab.txt + MeCab for a
+   * BertJapaneseTokenizer), as tokenizer_config.json's tokenizer_class names them (docs/api.md "Tokenizer.load").
+   * `mecabDictionary`: a compiled MeCab dictionary folder for BertJapaneseTokenizer (default: WINNOW_MECAB_DICDIR,
+   * then the dictionary the model names, where Python packages and Debian put it).
+   */
+  static async load(dir: string, options?: TokenizerLoadOptions): Promise<Tokenizer> {
+    const caller = new Error();
+    const folder = v.directory(dir);
+    const o = v.optionsObject<TokenizerLoadOptions>(options, 'Tokenizer.load options', ['mecabDictionary'] as const);
+    const mecabDictionary = v.mecabDictionary(o.mecabDictionary);
+    try {
+      return new Tokenizer(await binding().NativeTokenizer.load(folder, { mecabDictionary }));
+    } catch (e) {
+      throw withCallerStack(e, caller);
+    }
+  }
+
+  /**
+   * Tokenizer.load of a model folder, or of a hub id (`'bert-base-uncased'`, `'BAAI/bge-reranker-base'`) already in
+   * the local Hugging Face cache (`revision`: branch, tag or commit; default 'main'), as `tokenizers`'
    * `Tokenizer.fromPretrained` names it. Never downloads.
    */
-  static async fromPretrained(dirOrId: string, options?: { revision?: string }): Promise<Tokenizer> {
+  static async fromPretrained(dirOrId: string, options?: { revision?: string } & TokenizerLoadOptions): Promise<Tokenizer> {
     const caller = new Error();
     if (typeof dirOrId !== 'string' || dirOrId.length === 0) throw invalidArgument('a model folder path or hub id', 'dirOrId', dirOrId);
-    const o = v.optionsObject<{ revision?: string }>(options, 'Tokenizer.fromPretrained options', ['revision'] as const);
-    const file = join(resolveModelDir(dirOrId, v.str(o.revision, 'revision')), 'tokenizer.json');
-    if (!existsSync(file)) throw withCallerStack(winnowError('MODEL_NOT_FOUND', `missing ${file} (Winnow needs the fast-tokenizer file)`), caller);
-    return Tokenizer.fromFile(file);
+    const o = v.optionsObject<{ revision?: string } & TokenizerLoadOptions>(options, 'Tokenizer.fromPretrained options', ['revision', 'mecabDictionary'] as const);
+    let dir: string;
+    try {
+      dir = resolveModelDir(dirOrId, v.str(o.revision, 'revision'));
+    } catch (e) {
+      throw withCallerStack(e, caller);
+    }
+    return Tokenizer.load(dir, { mecabDictionary: o.mecabDictionary });
   }
 
   static async fromJSON(json: string): Promise<Tokenizer> {

@@ -126,4 +126,10 @@ export interface SessionLoadOptions {
    * processes that load the same file share its weights, for somewhat fewer pairs/s. No effect on CUDA.
    */
   prepackWeights?: boolean;
+  /**
+   * A compiled MeCab dictionary folder (holding sys.dic) for a model whose tokenizer is a BertJapaneseTokenizer
+   * with MeCab words. Default: WINNOW_MECAB_DICDIR, then the dictionary the model names, looked for where Python
+   * packages and Debian put them (docs/api.md "Tokenizer.load").
+   */
+  mecabDictionary?: string;
 }

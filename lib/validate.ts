@@ -199,6 +199,13 @@ export function directory(value: unknown, option = 'dir'): string {
   return value;
 }
 
+/** The mecabDictionary option: a non-empty folder path, or undefined. */
+export function mecabDictionary(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value.length === 0) throw invalidArgument('a MeCab dictionary folder path', 'mecabDictionary', value);
+  return value;
+}
+
 export function aborted(): Error {
   return winnowError('ABORTED', 'the operation was aborted');
 }

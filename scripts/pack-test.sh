@@ -15,6 +15,8 @@ mkdir -p "$work/bin"
 # (scripts/platform-package.mjs) that npm picks by os/cpu/libc from winnow-native's optionalDependencies.
 tarball=$(npm pack --silent --pack-destination "$work" | tail -n 1)
 if tar -tzf "$work/$tarball" | grep -E '\.node$|\.so(\.|$)'; then echo "the main tarball carries binaries"; exit 1; fi
+# The `winnow` bin is executable in the tarball (npm links it as packed).
+tar -tvzf "$work/$tarball" package/dist/cjs/cli/main.js | grep -q '^-rwx' || { echo "dist/cjs/cli/main.js is not executable in the tarball"; exit 1; }
 declare -A platform_tarball
 for dir in prebuilds/linux-*; do
   platform_tarball[${dir#prebuilds/}]=$(npm pack --silent --pack-destination "$work" "./$dir" | tail -n 1)
@@ -22,6 +24,12 @@ done
 for t in "$tarball" "${platform_tarball[@]}"; do
   echo "$t: $(du -k "$work/$t" | cut -f1) kB packed, $(tar -tvzf "$work/$t" | awk '{s+=$3} END {printf "%.1f MB", s/1e6}') unpacked"
 done
+# The package's own dependencies (the command's: commander, fastify, ...) resolve from npm's cache in the offline
+# installs below: put the locked versions there first (a no-op when they already are).
+npm cache add $(node -e "
+  const lock = require('./package-lock.json'), out = new Set();
+  for (const [k, v] of Object.entries(lock.packages)) if (k && !v.dev && !v.optional && !v.link) out.add(k.slice(k.lastIndexOf('node_modules/') + 13) + '@' + v.version);
+  console.log([...out].join(' '));") >/dev/null
 # install APP ARCH TARBALL...: an empty project, install scripts off, nothing fetched (the platform package
 # that is not given is skipped as an optional dependency, as npm skips the other platforms' packages).
 install() {
@@ -64,7 +72,12 @@ console.log('esm ok', process.arch, s[0]);
 JS
 PATH="$work/bin" node cjs.cjs "$model"
 PATH="$work/bin" node esm.mjs "$model"
-passed=2
+# The installed command: its shebang finds node on PATH, and its dependencies (commander, fastify, ...) came with it.
+PATH="$work/bin" ./node_modules/.bin/winnow --help | grep -q 'winnow serve\|serve \[options\]' || { echo "winnow --help failed"; exit 1; }
+echo '{"id":"a","query":"capital of france","document":"Paris is the capital of France."}' |
+  PATH="$work/bin" ./node_modules/.bin/winnow score "$model" --no-progress | grep -q '"id":"a","score":' || { echo "winnow score failed"; exit 1; }
+echo "winnow ok: --help, score"
+passed=3
 # The same install on Debian 11's glibc 2.31 (its loader, libc, libstdc++ and libgcc_s; scripts/old-glibc.mjs):
 # a binary that still needed a newer glibc symbol version fails to load there.
 old_glibc() {

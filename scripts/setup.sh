@@ -11,7 +11,8 @@ not_installed() {
   for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done
 }
 
-APT_PACKAGES=(cmake ninja-build g++ patchelf libgtest-dev libutf8proc-dev libpcre2-dev nlohmann-json3-dev mecab mecab-ipadic-utf8)
+APT_PACKAGES=(cmake ninja-build g++ patchelf libgtest-dev libutf8proc-dev libpcre2-dev nlohmann-json3-dev mecab mecab-ipadic-utf8
+              sentencepiece python3-sentencepiece python3-protobuf)
 mapfile -t missing < <(not_installed "${APT_PACKAGES[@]}")
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"

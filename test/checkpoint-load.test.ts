@@ -31,6 +31,7 @@ describe('CrossEncoder from a checkpoint', () => {
     ['bert-cls-f16', 'F16 weights (reference: the rounded weights)'],
     ['bert-cls-bf16', 'BF16 weights (reference: the rounded weights)'],
     ['bert-cls-sharded', 'sharded safetensors with model.safetensors.index.json'],
+    ['bert-cls-bin', 'pytorch_model.bin written by torch.save'],
     ['xlmr-cls', 'XLMRobertaForSequenceClassification (positions from padding_idx, 2 labels)'],
     ['electra-cls', 'ElectraForSequenceClassification (embedding_size 16 projected to 32)'],
     ['distilbert-cls', 'DistilBertForSequenceClassification'],
@@ -39,7 +40,7 @@ describe('CrossEncoder from a checkpoint', () => {
     it(`${name}: ${what} scores within 1e-5 of the reference, batched as alone`, async () => {
       const m = await CrossEncoder.load(dirOf(name), { threads: 1, activation: 'none' });
       expect(m.source.built).toBe(true);
-      expect(m.source.file).toBe(name.endsWith('-sharded') ? 'model.safetensors.index.json' : 'model.safetensors');
+      expect(m.source.file).toBe(name.endsWith('-sharded') ? 'model.safetensors.index.json' : name.endsWith('-bin') ? 'pytorch_model.bin' : 'model.safetensors');
       const p = pairs();
       const ref = await referenceLogits(dirOf(name), p, { maxLength: m.maxLength, onnxPath: refOf(name) });
       const labels = ref[0].length;
@@ -58,6 +59,15 @@ describe('CrossEncoder from a checkpoint', () => {
       m.dispose();
     });
   }
+
+  it('pytorch_model.bin gives the very scores of the safetensors of the same weights', async () => {
+    const bin = await CrossEncoder.load(dirOf('bert-cls-bin'), { threads: 1 });
+    const st = await CrossEncoder.load(dirOf('bert-cls'), { threads: 1 });
+    const p = pairs();
+    expect(Array.from(await bin.predict(p))).toEqual(Array.from(await st.predict(p)));
+    bin.dispose();
+    st.dispose();
+  });
 
   it('runs the graph fused as an ONNX export is (attention and layer norms)', async () => {
     const m = await CrossEncoder.load(dirOf('bert-cls'), { threads: 1 });

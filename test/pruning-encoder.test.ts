@@ -300,7 +300,9 @@ describe('PruningEncoder behaviour', () => {
 
   it('refuses bad arguments with exact messages', async () => {
     await rejectsWith(pe.prune(1 as any, []), TypeError, 'Expected a string for query but received 1 of type number');
-    await rejectsWith(pe.prune('q', 'doc' as any), TypeError, 'Expected an array of documents for documents but received "doc" of type string');
+    // One document string is one document (issue 27); anything else that is not an array is refused.
+    expect(await pe.prune('q', 'doc')).toEqual((await pe.prune('q', ['doc']))[0]);
+    await rejectsWith(pe.prune('q', 7 as any), TypeError, 'Expected an array of documents for documents but received 7 of type number');
     await rejectsWith(pe.prune('q', [3 as any]), TypeError, 'Expected a string or an array of strings for documents[0] but received 3 of type number');
     await rejectsWith(pe.prune('q', [['a', 2 as any]]), TypeError, 'Expected a string for documents[0][1] but received 2 of type number');
     await rejectsWith(pe.predictWithPruning([['q']] as any), TypeError, 'Expected a [query, document] pair for pairs[0] but received an array of length 1 of type array');

@@ -422,7 +422,9 @@ describe('SentenceEncoder argument and file errors', () => {
   afterAll(() => enc.dispose());
 
   it('gives TypeErrors and RangeErrors with one message template', async () => {
-    await rejectsWith(enc.encode('nope' as any), TypeError, 'Expected an array of strings for texts but received "nope" of type string');
+    // One text as a string is embedded alone (issue 27); anything else that is not an array is refused.
+    expect(await enc.encode('nope')).toEqual((await enc.encode(['nope'])).row(0));
+    await rejectsWith(enc.encode(7 as any), TypeError, 'Expected an array of strings for texts but received 7 of type number');
     await rejectsWith(enc.encode(['a', 3] as any), TypeError, 'Expected a string for texts[1] but received 3 of type number');
     await rejectsWith(enc.encode(['a'], { precision: 'float16' as any }), TypeError, "Expected one of 'float32', 'int8', 'uint8', 'binary', 'ubinary' for precision but received \"float16\" of type string");
     await rejectsWith(enc.encode(['a'], { dimensions: 33 }), RangeError, 'Expected an integer between 1 and 32 for dimensions but received 33 of type number');

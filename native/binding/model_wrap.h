@@ -4,6 +4,9 @@
 #include <napi.h>
 
 #include <atomic>
+#include <cstring>
+#include <string>
+#include <string_view>
 #include <memory>
 #include <vector>
 
@@ -54,6 +57,8 @@ class ModelWrap : public Napi::ObjectWrap<Derived> {
       methods.push_back(Method<&ModelWrap::BatchStats>("batchStats"));
     if constexpr (requires(const Core& c, const std::string& p) { c.SaveBuiltGraph(p); })
       methods.push_back(Method<&ModelWrap::SaveGraph>("saveOnnx"));
+    if constexpr (requires(const Core& c, std::vector<uint32_t>* out) { c.CountTokens({}, out, {}); })
+      methods.push_back(Method<&ModelWrap::CountTokens>("countTokens"));
     methods.push_back(
         Napi::ObjectWrap<Derived>::InstanceAccessor("inFlight", &ModelWrap::GuardedMethod<&ModelWrap::InFlight>, nullptr));
     Napi::Function f = Napi::ObjectWrap<Derived>::DefineClass(env, name, methods);
@@ -160,6 +165,25 @@ class ModelWrap : public Napi::ObjectWrap<Derived> {
         info.Env(), [core, path](const pipelines::RunControl&) { return core->SaveBuiltGraph(path); },
         [](Napi::Env env) -> Napi::Value { return env.Undefined(); });
     return StartCall(info, w, info.Env().Undefined());
+  }
+
+  // countTokens(texts, callOpts) -> Promise<Uint32Array>: the model's tokenizer only (transformer models).
+  Napi::Value CountTokens(const Napi::CallbackInfo& info) {
+    std::shared_ptr<Core> core = CoreOrThrow(info.Env());
+    auto texts = std::make_shared<std::vector<std::string>>(GetStringArray(info.Env(), info[0], "texts"));
+    auto out = std::make_shared<std::vector<uint32_t>>();
+    auto* w = MakeWorker(
+        info.Env(),
+        [core, texts, out](const pipelines::RunControl& control) {
+          std::vector<std::string_view> views(texts->begin(), texts->end());
+          return core->CountTokens(views, out.get(), control);
+        },
+        [out](Napi::Env env) -> Napi::Value {
+          Napi::Uint32Array a = Napi::Uint32Array::New(env, out->size());
+          if (!out->empty()) std::memcpy(a.Data(), out->data(), out->size() * sizeof(uint32_t));
+          return a;
+        });
+    return StartCall(info, w, info[1]);
   }
 
   Napi::Value InFlight(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), inflight_.load()); }

@@ -75,6 +75,7 @@ void ReadModelOptions(const Napi::Object& o, pipelines::ModelOptions* out) {
   out->max_length = static_cast<size_t>(GetNumber(o, "maxLength", 0));
   out->batch_size = static_cast<size_t>(GetNumber(o, "batchSize", 0));  // 0: 32 on CPU, 128 on GPU
   out->token_budget = static_cast<size_t>(GetNumber(o, "tokenBudget", 0));
+  out->mecab_dictionary = GetString(o, "mecabDictionary");
   s.gpu_mem_limit = static_cast<size_t>(GetNumber(o, "gpuMemLimit", 0));
   s.allow_tf32 = GetBool(o, "allowTf32", false);
   s.prepack_weights = GetBool(o, "prepackWeights", true);

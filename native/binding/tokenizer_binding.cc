@@ -13,6 +13,7 @@
 #include "common/thread_pool.h"
 #include "model_wrap.h"
 #include "tokenizer/post_processors.h"
+#include "tokenizer/slow/folder.h"
 #include "tokenizer/tokenizer.h"
 
 namespace winnow::binding {
@@ -166,6 +167,7 @@ class TokenizerWrap : public ModelWrap<TokenizerWrap, tok::Tokenizer> {
     Napi::Function f = DefineClass(env, "NativeTokenizer",
                                    {StaticMethod("fromFile", &Static<&TokenizerWrap::FromFile>),
                                     StaticMethod("fromJSON", &Static<&TokenizerWrap::FromJson>),
+                                    StaticMethod("load", &Static<&TokenizerWrap::LoadFolder>),
                                     InstanceMethod("encode", &TokenizerWrap::Method<&TokenizerWrap::Encode>),
                                     InstanceMethod("encodeBatch", &TokenizerWrap::Method<&TokenizerWrap::EncodeBatch>),
                                     InstanceMethod("decode", &TokenizerWrap::Method<&TokenizerWrap::Decode>),
@@ -200,6 +202,16 @@ class TokenizerWrap : public ModelWrap<TokenizerWrap, tok::Tokenizer> {
     if (!info[0].IsString()) throw Napi::TypeError::New(info.Env(), "fromJSON(json) needs a string");
     std::string json = info[0].As<Napi::String>().Utf8Value();
     return LoadAsync(info, &GetAddonData(info.Env())->tokenizer, [json]() { return tok::Tokenizer::FromJson(json); });
+  }
+
+  // load(dir, { mecabDictionary }) -> Promise<NativeTokenizer>: tokenizer.json, or the folder's slow files.
+  static Napi::Value LoadFolder(const Napi::CallbackInfo& info) {
+    if (!info[0].IsString()) throw Napi::TypeError::New(info.Env(), "load(dir, options) needs a string folder path");
+    std::string dir = info[0].As<Napi::String>().Utf8Value();
+    tok::FolderOptions options;
+    if (info[1].IsObject()) options.mecab_dictionary = GetString(info[1].As<Napi::Object>(), "mecabDictionary");
+    return LoadAsync(info, &GetAddonData(info.Env())->tokenizer,
+                     [dir, options]() { return tok::LoadTokenizerFolder(dir, options); });
   }
 
   // encode(text, pair|null, opts) -> encoding (synchronous)

@@ -139,10 +139,15 @@ def run_export(src, dst):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="test/fixtures/models")
+    ap.add_argument("--st-head-out", help="also copy the sentence-transformers layout's pruning_head/pytorch_model.bin "
+                    "here (test/fixtures/checkpoints/pruning-bert-tiny-st-head.bin: the layout's tests build the rest "
+                    "from the export)")
     a = ap.parse_args()
     torch.set_num_threads(1)
     print(f"building {NAME} sources -> {a.out}")
     op, st, c = build_sources(a.out)
+    if a.st_head_out:
+        shutil.copyfile(os.path.join(st, "pruning_head", "pytorch_model.bin"), a.st_head_out)
     dst = os.path.join(a.out, NAME)
     shutil.rmtree(dst, ignore_errors=True)
     run_export(op, dst)

@@ -93,3 +93,26 @@ export function scoreAll<T extends import('../../lib/index').EmbeddingArray>(q: 
 export function scoreAny<T extends import('../../lib/index').EmbeddingsLike>(q: T, d: T): Float32Array[] {
   return similarity(q, d, 'dot');
 }
+
+export async function issue27(): Promise<void> {
+  // Document objects come back typed; strings give no document.
+  const docs = [{ id: 1, text: 'a', meta: { lang: 'en' } }];
+  const [best] = await ce.rank('q', docs, { topK: 1 });
+  const id: number = best.document.id;
+  const lang: string = best.document.meta.lang;
+  const byFn = await ce.rank('q', [{ body: ['x'] }], { textKey: (d) => d.body[0] });
+  const many: number = (await ce.rankMany(['q1', 'q2'], ['a', 'b']))[1][0].score;
+  const [plain] = await ce.rank('q', ['a']);
+  // @ts-expect-error a string document has no document field
+  const none = plain.document;
+  const rows: Float32Array[] = await ce.predict([['q', 'd']], { rows: true });
+  const flat: Float32Array = await ce.predict(['q', 'd'], { rawScores: true });
+  // One text, one row; one document, one result; one text, one count.
+  const row: Float32Array = await enc.encode('a');
+  const qrow: Int8Array = await enc.encodeQuery('a', { precision: 'int8' });
+  const one: number = (await pe.prune('q', 'doc')).rankingScore;
+  const count: number = await ce.countTokens('a');
+  const counts: Uint32Array = await enc.countTokens(['a', 'b']);
+  const json: number[][] = (await enc.encode(['a'])).toArrays();
+  void [id, lang, byFn, many, none, rows, flat, row, qrow, one, count, counts, json];
+}

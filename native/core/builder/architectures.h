@@ -9,7 +9,8 @@ namespace winnow::builder {
 
 // bert, roberta, xlm-roberta, camembert, electra, distilbert.
 StatusOr<BuiltModel> BuildBertFamily(const ConfigReader& c, Weights* w, const BuildOptions& o);
-// modernbert, and open_provence folders (a ModernBERT ranker with a per-token pruning head).
+// modernbert: ModernBertModel / ModernBertForSequenceClassification (its pruning head reads the last layer's
+// output, before final_norm).
 StatusOr<BuiltModel> BuildModernBert(const ConfigReader& c, Weights* w, const BuildOptions& o);
 // deberta-v2 (DeBERTa v2 and v3).
 StatusOr<BuiltModel> BuildDebertaV2(const ConfigReader& c, Weights* w, const BuildOptions& o);

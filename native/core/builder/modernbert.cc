@@ -1,10 +1,267 @@
+// ModernBERT: ModernBertModel / ModernBertForSequenceClassification as transformers computes them (eager
+// attention): token embeddings + norm, rotary positions (one theta for global layers, one for sliding-window
+// layers), pre-norm layers with a fused Wqkv projection and a GeGLU MLP, final_norm, and the head
+// (cls or mean pooling -> dense -> act -> norm -> classifier).
+#include <cmath>
+#include <limits>
+
 #include "builder/architectures.h"
 
 namespace winnow::builder {
 
-// Placeholder until the ModernBERT graph lands.
-StatusOr<BuiltModel> BuildModernBert(const ConfigReader& c, Weights*, const BuildOptions&) {
-  return Status(codes::kModelUnsupported, c.path() + ": ModernBERT is not built from weights yet");
+namespace {
+
+struct Dims {
+  int64_t hidden, layers, heads, head, ffn, vocab, window;
+  float eps;
+  bool norm_bias, attention_bias, mlp_bias, classifier_bias;
+  std::string act, classifier_act, pooling;
+  std::vector<bool> sliding;  // per layer: sliding-window (local) attention
+  double global_theta, local_theta;
+};
+
+// One rope_parameters entry ({"rope_type": "default", "rope_theta": ...}); `theta` keeps its value when the
+// entry names none.
+Status ReadRope(const ConfigReader& c, const nlohmann::json& rope, const std::string& key, double* theta) {
+  auto it = rope.find(key);
+  if (it == rope.end() || it->is_null()) return Status::Ok();
+  const std::string where = "rope_parameters." + key;
+  if (!it->is_object()) return c.Invalid(where, "must be an object");
+  auto type = it->find("rope_type");
+  if (type != it->end() && !type->is_null() && !(type->is_string() && type->get<std::string>() == "default"))
+    return Status(codes::kModelUnsupported, c.path() + ": " + where + ".rope_type " + type->dump() +
+                                                " is not one Winnow builds (only \"default\")");
+  auto t = it->find("rope_theta");
+  if (t != it->end() && !t->is_null()) {
+    if (!t->is_number() || t->get<double>() <= 0) return c.Invalid(where + ".rope_theta", "must be a positive number");
+    *theta = t->get<double>();
+  }
+  return Status::Ok();
+}
+
+StatusOr<Dims> ReadDims(const ConfigReader& c) {
+  Dims d;
+  WINNOW_ASSIGN_OR_RETURN(d.hidden, c.Int("hidden_size", 768));
+  WINNOW_ASSIGN_OR_RETURN(d.layers, c.Int("num_hidden_layers", 22));
+  WINNOW_ASSIGN_OR_RETURN(d.heads, c.Int("num_attention_heads", 12));
+  WINNOW_ASSIGN_OR_RETURN(d.ffn, c.Int("intermediate_size", 1152));
+  WINNOW_ASSIGN_OR_RETURN(d.vocab, c.Int("vocab_size", 50368, 1, 1 << 24));
+  WINNOW_ASSIGN_OR_RETURN(d.window, c.Int("local_attention", 128));
+  WINNOW_ASSIGN_OR_RETURN(double eps, c.Number("norm_eps", 1e-5));
+  d.eps = static_cast<float>(eps);
+  WINNOW_ASSIGN_OR_RETURN(d.norm_bias, c.Bool("norm_bias", false));
+  WINNOW_ASSIGN_OR_RETURN(d.attention_bias, c.Bool("attention_bias", false));
+  WINNOW_ASSIGN_OR_RETURN(d.mlp_bias, c.Bool("mlp_bias", false));
+  WINNOW_ASSIGN_OR_RETURN(d.classifier_bias, c.Bool("classifier_bias", false));
+  WINNOW_ASSIGN_OR_RETURN(d.act, c.String("hidden_activation", "gelu"));
+  WINNOW_ASSIGN_OR_RETURN(d.classifier_act, c.String("classifier_activation", "gelu"));
+  WINNOW_ASSIGN_OR_RETURN(d.pooling, c.String("classifier_pooling", "cls"));
+  if (d.pooling != "cls" && d.pooling != "mean")
+    return c.Invalid("classifier_pooling", "must be \"cls\" or \"mean\", not \"" + d.pooling + "\"");
+  if (d.hidden % d.heads != 0)
+    return c.Invalid("num_attention_heads", "(" + std::to_string(d.heads) + ") must divide the hidden size (" +
+                                                std::to_string(d.hidden) + ")");
+  d.head = d.hidden / d.heads;
+  if (d.head % 2 != 0)
+    return c.Invalid("num_attention_heads", "leaves an odd head size (" + std::to_string(d.head) +
+                                                "); rotary embeddings need an even one");
+  auto head_dim = c.json().find("head_dim");
+  if (head_dim != c.json().end() && !head_dim->is_null() && !(head_dim->is_number_integer() && *head_dim == d.head))
+    return Status(codes::kModelUnsupported, c.path() + ": head_dim " + head_dim->dump() +
+                                                " differs from hidden_size / num_attention_heads (" +
+                                                std::to_string(d.head) + "); Winnow builds only that one");
+
+  // Which layers attend through the band: layer_types when the config has them, else every layer whose index is
+  // not a multiple of global_attn_every_n_layers (the layout configs saved before layer_types).
+  WINNOW_ASSIGN_OR_RETURN(int64_t every, c.Int("global_attn_every_n_layers", 3));
+  auto types = c.json().find("layer_types");
+  if (types != c.json().end() && !types->is_null()) {
+    if (!types->is_array() || types->size() != static_cast<size_t>(d.layers))
+      return c.Invalid("layer_types", "must be a list of " + std::to_string(d.layers) +
+                                          " entries (one per layer), not " + types->dump());
+    for (const auto& t : *types) {
+      if (t == "full_attention") {
+        d.sliding.push_back(false);
+      } else if (t == "sliding_attention") {
+        d.sliding.push_back(true);
+      } else {
+        return c.Invalid("layer_types", "entries must be \"full_attention\" or \"sliding_attention\", not " + t.dump());
+      }
+    }
+  } else {
+    for (int64_t i = 0; i < d.layers; ++i) d.sliding.push_back(i % every != 0);
+  }
+
+  // Rotary thetas: rope_parameters {full_attention, sliding_attention} (transformers 5), else global_rope_theta /
+  // local_rope_theta (a null local theta means the global one, as in transformers 4).
+  WINNOW_ASSIGN_OR_RETURN(d.global_theta, c.Number("global_rope_theta", 160000.0));
+  d.local_theta = 10000.0;
+  auto local = c.json().find("local_rope_theta");
+  if (local != c.json().end() && local->is_null()) {
+    d.local_theta = d.global_theta;
+  } else {
+    WINNOW_ASSIGN_OR_RETURN(d.local_theta, c.Number("local_rope_theta", 10000.0));
+  }
+  auto rope = c.json().find("rope_parameters");
+  if (rope != c.json().end() && !rope->is_null()) {
+    if (!rope->is_object()) return c.Invalid("rope_parameters", "must be an object");
+    WINNOW_RETURN_IF_ERROR(ReadRope(c, *rope, "full_attention", &d.global_theta));
+    WINNOW_RETURN_IF_ERROR(ReadRope(c, *rope, "sliding_attention", &d.local_theta));
+  }
+  auto scaling = c.json().find("rope_scaling");
+  if (scaling != c.json().end() && !scaling->is_null())
+    return Status(codes::kModelUnsupported, c.path() + ": rope_scaling " + scaling->dump() +
+                                                " is not one Winnow builds (only unscaled rotary embeddings)");
+  if (d.global_theta <= 0 || d.local_theta <= 0) return c.Invalid("global_rope_theta", "must be positive");
+  return d;
+}
+
+// cos and sin [sequence, head] of the rotary embedding for positions 0..sequence-1: the angles
+// position * inv_freq, the half-width table written twice (rotate_half pairs dimension i with i + head / 2).
+std::pair<std::string, std::string> Rotary(GraphBuilder& b, const std::string& positions, int64_t head, double theta) {
+  std::vector<float> inv(static_cast<size_t>(head / 2));
+  for (int64_t i = 0; i < head / 2; ++i)
+    inv[static_cast<size_t>(i)] = static_cast<float>(
+        1.0 / std::pow(theta, static_cast<double>(2 * i) / static_cast<double>(head)));
+  std::string angles = b.Op("Mul", {b.Op("Unsqueeze", {positions, b.IntList({1})}), b.Floats({head / 2}, inv)});
+  angles = b.Op("Concat", {angles, angles}, {onnx::IntAttribute("axis", -1)});
+  return {b.Op("Cos", {angles}), b.Op("Sin", {angles})};
+}
+
+// x * cos + rotate_half(x) * sin over x [batch, heads, sequence, head], rotate_half(x) = [-x2, x1].
+std::string ApplyRotary(GraphBuilder& b, const std::string& x, const std::pair<std::string, std::string>& cs,
+                        int64_t head) {
+  auto halves = b.Ops("Split", {x, b.IntList({head / 2, head / 2})}, 2, {onnx::IntAttribute("axis", -1)});
+  std::string rotated = b.Op("Concat", {b.Op("Neg", {halves[1]}), halves[0]}, {onnx::IntAttribute("axis", -1)});
+  return b.Op("Add", {b.Op("Mul", {x, cs.first}), b.Op("Mul", {rotated, cs.second})});
+}
+
+// ModernBertAttention (eager): Wqkv split into q, k, v, rotary on q and k, Softmax(q k^T / sqrt(head) + mask) v,
+// heads merged, Wo.
+StatusOr<std::string> Attention(GraphBuilder& b, const std::string& x, const std::string& mask,
+                                const std::pair<std::string, std::string>& rope, const std::string& l, const Dims& d) {
+  WINNOW_ASSIGN_OR_RETURN(std::string qkv, b.Linear(x, l + "attn.Wqkv.", d.hidden, 3 * d.hidden, d.attention_bias));
+  auto parts = b.Ops("Split", {qkv, b.IntList({d.hidden, d.hidden, d.hidden})}, 3, {onnx::IntAttribute("axis", -1)});
+  const std::string split = b.IntList({0, 0, d.heads, d.head});
+  std::vector<std::string> heads;
+  for (const std::string& part : parts)
+    heads.push_back(b.Op("Transpose", {b.Op("Reshape", {part, split})}, {onnx::IntsAttribute("perm", {0, 2, 1, 3})}));
+  const std::string q = ApplyRotary(b, heads[0], rope, d.head);
+  const std::string k = ApplyRotary(b, heads[1], rope, d.head);
+  std::string scores = b.Op("MatMul", {q, b.Op("Transpose", {k}, {onnx::IntsAttribute("perm", {0, 1, 3, 2})})});
+  scores = b.Op("Mul", {scores, b.Scalar(static_cast<float>(1.0 / std::sqrt(static_cast<double>(d.head))))});
+  std::string probs = b.Op("Softmax", {b.Op("Add", {scores, mask})}, {onnx::IntAttribute("axis", -1)});
+  std::string ctx = b.Op("Transpose", {b.Op("MatMul", {probs, heads[2]})}, {onnx::IntsAttribute("perm", {0, 2, 1, 3})});
+  ctx = b.Op("Reshape", {ctx, b.IntList({0, 0, d.hidden})});
+  return b.Linear(ctx, l + "attn.Wo.", d.hidden, d.hidden, d.attention_bias);
+}
+
+// ModernBertMLP: Wi -> (input, gate) halves -> act(input) * gate -> Wo.
+StatusOr<std::string> Mlp(GraphBuilder& b, const std::string& x, const std::string& l, const Dims& d) {
+  WINNOW_ASSIGN_OR_RETURN(std::string wi, b.Linear(x, l + "mlp.Wi.", d.hidden, 2 * d.ffn, d.mlp_bias));
+  auto halves = b.Ops("Split", {wi, b.IntList({d.ffn, d.ffn})}, 2, {onnx::IntAttribute("axis", -1)});
+  WINNOW_ASSIGN_OR_RETURN(std::string act, b.Activation(halves[0], d.act));
+  return b.Linear(b.Op("Mul", {act, halves[1]}), l + "mlp.Wo.", d.ffn, d.hidden, d.mlp_bias);
+}
+
+}  // namespace
+
+StatusOr<BuiltModel> BuildModernBert(const ConfigReader& c, Weights* w, const BuildOptions& o) {
+  WINNOW_ASSIGN_OR_RETURN(Dims d, ReadDims(c));
+  // "model." in a task model, "" in a bare ModernBertModel; the heads sit beside it, under outer().
+  WINNOW_RETURN_IF_ERROR(w->FindPrefix("embeddings.tok_embeddings.weight", {"model.", ""}));
+  const std::string p = w->prefix(), q = w->outer();
+
+  GraphBuilder b(w, o.inline_all);
+  b.IdsInput("input_ids");
+  b.IdsInput("attention_mask");
+
+  WINNOW_ASSIGN_OR_RETURN(std::string tok, b.Weight(p + "embeddings.tok_embeddings.weight", {d.vocab, d.hidden}));
+  std::string x = b.Op("Gather", {tok, "input_ids"}, {onnx::IntAttribute("axis", 0)});
+  WINNOW_ASSIGN_OR_RETURN(x, b.LayerNorm(x, p + "embeddings.norm.", d.hidden, d.eps, d.norm_bias));
+
+  // Positions 0..sequence-1 (right padding: pads take the positions after the text, as in transformers).
+  const std::string seq = b.Op("Gather", {b.Op("Shape", {"input_ids"}), b.Int(1)}, {onnx::IntAttribute("axis", 0)});
+  const std::string index = b.Op("Range", {b.Int(0), seq, b.Int(1)});  // [sequence] int64
+  const std::string positions = b.Op("Cast", {index}, {onnx::IntAttribute("to", onnx::dtype::kFloat)});
+  bool any_global = false, any_sliding = false;
+  for (bool s : d.sliding) (s ? any_sliding : any_global) = true;
+  std::pair<std::string, std::string> global_rope, local_rope;
+  if (any_global) global_rope = Rotary(b, positions, d.head, d.global_theta);
+  if (any_sliding) local_rope = Rotary(b, positions, d.head, d.local_theta);
+
+  // Additive masks: padding (1 - mask) * float32 min [batch, 1, 1, sequence]; sliding layers also mask keys
+  // farther than local_attention / 2 from the query: [batch, 1, sequence, sequence].
+  const float lowest = std::numeric_limits<float>::lowest();
+  const std::string mask_f = b.Op("Cast", {"attention_mask"}, {onnx::IntAttribute("to", onnx::dtype::kFloat)});
+  std::string global_mask = b.Op("Mul", {b.Op("Sub", {b.Scalar(1.0f), mask_f}), b.Scalar(lowest)});
+  global_mask = b.Op("Unsqueeze", {global_mask, b.IntList({1, 2})});
+  std::string sliding_mask;
+  if (any_sliding) {
+    std::string distance = b.Op("Abs", {b.Op("Sub", {b.Op("Unsqueeze", {index, b.IntList({1})}),
+                                                     b.Op("Unsqueeze", {index, b.IntList({0})})})});
+    std::string band = b.Op("LessOrEqual", {distance, b.Int(d.window / 2)});  // [sequence, sequence] bool
+    sliding_mask = b.Op("Where", {band, global_mask, b.Scalar(lowest)});
+  }
+
+  for (int64_t i = 0; i < d.layers; ++i) {
+    const std::string l = p + "layers." + std::to_string(i) + ".";
+    const bool local = d.sliding[static_cast<size_t>(i)];
+    std::string h = x;  // layer 0's attn_norm is Identity
+    if (i > 0) {
+      WINNOW_ASSIGN_OR_RETURN(h, b.LayerNorm(x, l + "attn_norm.", d.hidden, d.eps, d.norm_bias));
+    }
+    WINNOW_ASSIGN_OR_RETURN(std::string attn,
+                            Attention(b, h, local ? sliding_mask : global_mask, local ? local_rope : global_rope, l, d));
+    x = b.Op("Add", {x, attn});
+    WINNOW_ASSIGN_OR_RETURN(h, b.LayerNorm(x, l + "mlp_norm.", d.hidden, d.eps, d.norm_bias));
+    WINNOW_ASSIGN_OR_RETURN(h, Mlp(b, h, l, d));
+    x = b.Op("Add", {x, h});
+  }
+  const std::string last_layer = x;  // the last layer's output, before final_norm
+  WINNOW_ASSIGN_OR_RETURN(x, b.LayerNorm(x, p + "final_norm.", d.hidden, d.eps, d.norm_bias));
+
+  BuiltModel out;
+  out.architecture = "modernbert";
+  if (o.task == Task::kFeatureExtraction) {
+    b.Named("Identity", {x}, "last_hidden_state");
+    b.FloatOutput("last_hidden_state", {{-1, "batch"}, {-1, "sequence"}, {d.hidden, ""}});
+  } else {
+    const std::string head = q + "classifier.";
+    const std::vector<int64_t> shape = w->Shape(head + "weight");
+    if (shape.size() != 2)
+      return Status(codes::kCheckpointInvalid,
+                    w->checkpoint().dir() + "/" + w->checkpoint().source() + " has no classification head (" + head +
+                        "weight): it is not a sequence-classification checkpoint");
+    const int64_t labels = shape[0];
+    std::string pooled;
+    if (d.pooling == "cls") {
+      pooled = b.Op("Gather", {x, b.Int(0)}, {onnx::IntAttribute("axis", 1)});
+    } else {
+      // Mean over the real tokens: sum(hidden * mask) / sum(mask).
+      std::string sum = b.Op("ReduceSum", {b.Op("Mul", {x, b.Op("Unsqueeze", {mask_f, b.IntList({2})})}), b.IntList({1})},
+                             {onnx::IntAttribute("keepdims", 0)});
+      pooled = b.Op("Div", {sum, b.Op("ReduceSum", {mask_f, b.IntList({1})}, {onnx::IntAttribute("keepdims", 1)})});
+    }
+    WINNOW_ASSIGN_OR_RETURN(pooled, b.Linear(pooled, q + "head.dense.", d.hidden, d.hidden, d.classifier_bias));
+    WINNOW_ASSIGN_OR_RETURN(pooled, b.Activation(pooled, d.classifier_act));
+    WINNOW_ASSIGN_OR_RETURN(pooled, b.LayerNorm(pooled, q + "head.norm.", d.hidden, d.eps, d.norm_bias));
+    WINNOW_ASSIGN_OR_RETURN(std::string logits, b.Linear(pooled, head, d.hidden, labels));
+    const char* name = o.task == Task::kPruning ? "ranking_logits" : "logits";
+    b.Named("Identity", {logits}, name);
+    b.FloatOutput(name, {{-1, "batch"}, {labels, ""}});
+    if (o.task == Task::kPruning) {
+      // OpenProvence trained its head on the last layer's output (transformers 4's hidden_states[-1]), which for
+      // ModernBERT comes before final_norm.
+      WINNOW_ASSIGN_OR_RETURN(std::string keep, b.Linear(last_layer, o.pruning_head, d.hidden, 2));
+      b.Named("Identity", {keep}, "pruning_logits");
+      b.FloatOutput("pruning_logits", {{-1, "batch"}, {-1, "sequence"}, {2, ""}});
+    }
+  }
+  out.onnx = b.Finish("modernbert");
+  out.inline_bytes = b.inline_bytes();
+  out.external_bytes = b.external_bytes();
+  return out;
 }
 
 }  // namespace winnow::builder

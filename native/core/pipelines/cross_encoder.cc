@@ -1,5 +1,6 @@
 #include "pipelines/cross_encoder.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "loaders/model_folder.h"
@@ -135,25 +136,113 @@ Status CrossEncoder::EncodeQuery(std::string_view query, tok::Encoding* out) con
 }
 
 Status CrossEncoder::Predict(const std::vector<std::pair<std::string_view, std::string_view>>& pairs,
-                             std::vector<float>* scores, const RunControl& control) const {
+                             std::vector<float>* scores, const RunControl& control, const ScoreOptions& options) const {
   scores->assign(pairs.size() * num_labels_, 0.0f);
   return RunPairs(
       pairs, [this](std::string_view q, tok::Encoding* out) { return EncodeQuery(q, out); }, {logits_name_.c_str()},
-      LogitsConsumer(scores), control);
+      LogitsConsumer(scores, options.activation.value_or(activation_)), control);
 }
 
 Status CrossEncoder::Score(std::string_view query, const std::vector<std::string_view>& documents,
-                           std::vector<float>* scores, const RunControl& control) const {
+                           std::vector<float>* scores, const RunControl& control, const ScoreOptions& options) const {
   tok::Encoding q;
   WINNOW_RETURN_IF_ERROR(EncodeQuery(query, &q));
+  const Activation activation = options.activation.value_or(activation_);
+  if (options.chunk) return ScoreChunked(q, documents, scores, control, options, activation);
   scores->assign(documents.size() * num_labels_, 0.0f);
   return EncodeAndRun(
       documents.size(), [&](size_t i, tok::Encoding* out) { return EncodePair(q, documents[i], out); },
-      {logits_name_.c_str()}, LogitsConsumer(scores), control);
+      {logits_name_.c_str()}, LogitsConsumer(scores, activation), control);
 }
 
-TransformerModel::ItemConsumer CrossEncoder::LogitsConsumer(std::vector<float>* scores) const {
-  return [this, scores](const size_t* items, const BatchTensors& t, std::vector<Ort::Value>& results) -> Status {
+namespace {
+
+// Tokens [begin, end) of a raw (not post-processed) encoding.
+tok::Encoding SliceEncoding(const tok::Encoding& e, size_t begin, size_t end) {
+  tok::Encoding out;
+  auto take = [&](const auto& from, auto* to) {
+    if (from.size() == e.size()) to->assign(from.begin() + begin, from.begin() + end);
+  };
+  take(e.ids, &out.ids);
+  take(e.type_ids, &out.type_ids);
+  take(e.special_tokens_mask, &out.special_tokens_mask);
+  take(e.attention_mask, &out.attention_mask);
+  take(e.offsets, &out.offsets);
+  take(e.sequence_ids, &out.sequence_ids);
+  return out;
+}
+
+}  // namespace
+
+Status CrossEncoder::ScoreChunked(const tok::Encoding& q, const std::vector<std::string_view>& documents,
+                                  std::vector<float>* scores, const RunControl& control, const ScoreOptions& options,
+                                  Activation activation) const {
+  // EncodeQuery made sure the query and the special tokens fit in max_length_.
+  const size_t room = max_length_ - q.size() - tokenizer_->NumSpecialTokensToAdd(/*is_pair=*/true);
+  if (options.overlap >= room) {
+    return Status(codes::kInvalidArgument, "Expected an overlap below " + std::to_string(room) +
+                                               " (the document tokens that fit beside this query in maxLength " +
+                                               std::to_string(max_length_) + ") for chunk.overlap but received " +
+                                               std::to_string(options.overlap));
+  }
+  const size_t n = documents.size();
+  std::vector<tok::Encoding> raw(n);  // every document whole: its windows are cut from it
+  std::vector<Status> errors(n);
+  try {
+    ParallelFor(pool_.get(), n, 16, [&](size_t begin, size_t end) {
+      for (size_t i = begin; i < end && !control.cancelled(); ++i) errors[i] = tokenizer_->EncodeRaw(documents[i], &raw[i]);
+    });
+  } catch (const std::exception& e) {
+    return Status(codes::kInternal, std::string("tokenization failed: ") + e.what());
+  }
+  if (control.cancelled()) return Cancelled();
+  for (const Status& st : errors) WINNOW_RETURN_IF_ERROR(st);
+
+  // Window w is tokens [windows[w].second, + room) of document windows[w].first; document d owns windows
+  // [first[d], first[d + 1]). An empty document has one empty window, as it has one row unchunked.
+  const size_t step = room - options.overlap;
+  std::vector<std::pair<size_t, size_t>> windows;
+  std::vector<size_t> first(n + 1);
+  for (size_t d = 0; d < n; ++d) {
+    first[d] = windows.size();
+    for (size_t start = 0;; start += step) {
+      windows.emplace_back(d, start);
+      if (start + room >= raw[d].size()) break;
+    }
+  }
+  first[n] = windows.size();
+  std::vector<float> window_scores(windows.size() * num_labels_, 0.0f);  // [windows, num_labels]
+  WINNOW_RETURN_IF_ERROR(EncodeAndRun(
+      windows.size(),
+      [&](size_t w, tok::Encoding* out) {
+        const tok::Encoding& doc = raw[windows[w].first];
+        const size_t begin = windows[w].second;
+        tok::Encoding slice = SliceEncoding(doc, begin, std::min(doc.size(), begin + room));
+        return tokenizer_->PostProcess(q, &slice, tok::EncodeOptions{}, out);
+      },
+      {logits_name_.c_str()}, LogitsConsumer(&window_scores, activation), control));
+
+  scores->assign(n * num_labels_, 0.0f);
+  for (size_t d = 0; d < n; ++d) {
+    const size_t count = first[d + 1] - first[d];
+    for (size_t l = 0; l < num_labels_; ++l) {
+      const float* s = window_scores.data() + first[d] * num_labels_ + l;  // stride num_labels_
+      float v = s[0];
+      if (options.aggregate == ChunkAggregate::kMax) {
+        for (size_t k = 1; k < count; ++k) v = std::max(v, s[k * num_labels_]);
+      } else if (options.aggregate == ChunkAggregate::kMean) {
+        double sum = 0;
+        for (size_t k = 0; k < count; ++k) sum += s[k * num_labels_];
+        v = static_cast<float>(sum / static_cast<double>(count));
+      }
+      (*scores)[d * num_labels_ + l] = v;
+    }
+  }
+  return Status::Ok();
+}
+
+TransformerModel::ItemConsumer CrossEncoder::LogitsConsumer(std::vector<float>* scores, Activation activation) const {
+  return [this, scores, activation](const size_t* items, const BatchTensors& t, std::vector<Ort::Value>& results) -> Status {
     const size_t rows = static_cast<size_t>(t.rows);
     std::vector<float> scratch;
     std::vector<int64_t> shape;
@@ -169,7 +258,7 @@ TransformerModel::ItemConsumer CrossEncoder::LogitsConsumer(std::vector<float>* 
     for (size_t r = 0; r < rows; ++r) {
       float* dst = scores->data() + items[r] * num_labels_;
       std::copy(logits + r * num_labels_, logits + (r + 1) * num_labels_, dst);
-      Activate(activation_, dst, num_labels_);
+      Activate(activation, dst, num_labels_);
     }
     return Status::Ok();
   };

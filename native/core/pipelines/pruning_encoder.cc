@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "builder/provence.h"
 #include "loaders/model_folder.h"
 
 namespace winnow::pipelines {
@@ -44,37 +45,48 @@ StatusOr<std::unique_ptr<PruningEncoder>> PruningEncoder::Load(const PruningEnco
   ModelOptions common = options;
   double meta_threshold = -1;
   std::optional<int64_t> meta_max_length;
+  std::string max_length_from;  // the file naming meta_max_length
+  bool source_layout = false;   // an OpenProvence or sentence-transformers folder: the graph is built
   if (loaders::DirExists(options.dir)) {
     WINNOW_ASSIGN_OR_RETURN(auto meta, loaders::ReadOptionalJson(meta_path, codes::kConfigInvalid));
-    if (!meta) {
-      return Status(codes::kConfigInvalid, "missing " + meta_path +
-                                               ": not a pruning reranker folder (export one with scripts/pruning/export_pruning_onnx.py)");
-    }
-    auto t = meta->find("threshold");
-    if (t != meta->end() && !t->is_null()) {
-      if (!t->is_number() || t->get<double>() < 0 || t->get<double>() > 1)
-        return Status(codes::kConfigInvalid, meta_path + ": threshold must be a number between 0 and 1");
-      meta_threshold = t->get<double>();
-    }
-    // The file's max_length is the model's default, checked against the model's own maximum after LoadCommon:
-    // a bad one is the folder's fault (kConfigInvalid), not the caller's.
-    WINNOW_ASSIGN_OR_RETURN(meta_max_length, loaders::GetIntInRange(*meta, "max_length", meta_path, 1, INT32_MAX));
-    WINNOW_ASSIGN_OR_RETURN(auto model, loaders::GetString(*meta, "model", meta_path));
-    if (common.file.empty() && model) {
-      // ResolveOnnxFile looks for it in the folder, then in onnx/: both must stay inside the folder.
-      WINNOW_RETURN_IF_ERROR(loaders::ConfigPath(options.dir, *model, meta_path + " model").status());
-      if (!model->starts_with("onnx/"))
-        WINNOW_RETURN_IF_ERROR(loaders::ConfigPath(options.dir, "onnx/" + *model, meta_path + " model").status());
-      common.file = *model;
+    if (meta) {
+      auto t = meta->find("threshold");
+      if (t != meta->end() && !t->is_null()) {
+        if (!t->is_number() || t->get<double>() < 0 || t->get<double>() > 1)
+          return Status(codes::kConfigInvalid, meta_path + ": threshold must be a number between 0 and 1");
+        meta_threshold = t->get<double>();
+      }
+      // The file's max_length is the model's default, checked against the model's own maximum after LoadCommon:
+      // a bad one is the folder's fault (kConfigInvalid), not the caller's.
+      WINNOW_ASSIGN_OR_RETURN(meta_max_length, loaders::GetIntInRange(*meta, "max_length", meta_path, 1, INT32_MAX));
+      max_length_from = meta_path;
+      WINNOW_ASSIGN_OR_RETURN(auto model, loaders::GetString(*meta, "model", meta_path));
+      if (common.file.empty() && model) {
+        // ResolveOnnxFile looks for it in the folder, then in onnx/: both must stay inside the folder.
+        WINNOW_RETURN_IF_ERROR(loaders::ConfigPath(options.dir, *model, meta_path + " model").status());
+        if (!model->starts_with("onnx/"))
+          WINNOW_RETURN_IF_ERROR(loaders::ConfigPath(options.dir, "onnx/" + *model, meta_path + " model").status());
+        common.file = *model;
+      }
+    } else {
+      WINNOW_RETURN_IF_ERROR(m->ReadSourceLayout(options.dir, &common, &meta_threshold, &meta_max_length,
+                                                 &max_length_from));
+      source_layout = true;
     }
   }
   WINNOW_RETURN_IF_ERROR(m->LoadCommon(common, builder::Task::kPruning));
+  if (!m->head_dir_.empty()) m->source_ = "ranking_model/" + m->source_;
   if (options.max_length == 0 && meta_max_length) {
-    if (static_cast<size_t>(*meta_max_length) > m->model_max_length_)
-      return Status(codes::kConfigInvalid, meta_path + ": max_length " + std::to_string(*meta_max_length) +
-                                               " exceeds the model's maximum of " +
-                                               std::to_string(m->model_max_length_));
-    m->max_length_ = static_cast<size_t>(*meta_max_length);
+    size_t max_length = static_cast<size_t>(*meta_max_length);
+    if (max_length > m->model_max_length_) {
+      // A hub config's max_length above the model's own limit is capped (the model runs as far as it can).
+      if (!source_layout)
+        return Status(codes::kConfigInvalid, max_length_from + ": max_length " + std::to_string(*meta_max_length) +
+                                                 " exceeds the model's maximum of " +
+                                                 std::to_string(m->model_max_length_));
+      max_length = m->model_max_length_;
+    }
+    m->max_length_ = max_length;
   }
   for (const char* name : {kRankingOutput, kPruningOutput}) {
     if (!m->session_->HasOutput(name))
@@ -85,8 +97,67 @@ StatusOr<std::unique_ptr<PruningEncoder>> PruningEncoder::Load(const PruningEnco
       return Status(codes::kOnnxInvalid, m->session_->path() + ": output " + name + " is " +
                                              rt::ElementTypeName(type) + "; accepted: float32");
   }
-  m->threshold_ = options.threshold >= 0 ? options.threshold : meta_threshold >= 0 ? meta_threshold : 0.1;
+  m->threshold_ = options.threshold >= 0 ? options.threshold
+                  : meta_threshold >= 0  ? meta_threshold
+                                         : builder::kProvenceDefaultThreshold;
   return m;
+}
+
+Status PruningEncoder::ReadSourceLayout(const std::string& dir, ModelOptions* common, double* threshold,
+                                        std::optional<int64_t>* max_length, std::string* max_length_from) {
+  // The graph is built from the checkpoint: an ONNX file such a folder may hold is not a pruning export.
+  if (common->source == ModelOptions::Source::kAuto && common->file.empty())
+    common->source = ModelOptions::Source::kCheckpoint;
+  if (builder::IsSentenceTransformersPruningFolder(dir)) {
+    // sentence-transformers PruningEncoder: the ranker is a Hugging Face folder of its own, the head beside it.
+    const std::string st_path = loaders::JoinPath(dir, "pruning_encoder_config.json");
+    const std::string ranker = loaders::JoinPath(dir, "ranking_model"), head = loaders::JoinPath(dir, "pruning_head");
+    for (const std::string& d : {ranker, head})
+      if (!loaders::DirExists(d))
+        return Status(codes::kModelNotFound, "missing " + d + " (a sentence-transformers PruningEncoder folder holds "
+                                                              "ranking_model/ and pruning_head/)");
+    WINNOW_ASSIGN_OR_RETURN(auto st, loaders::ReadOptionalJson(st_path, codes::kConfigInvalid));
+    const std::string head_path = loaders::JoinPath(head, "config.json");
+    WINNOW_ASSIGN_OR_RETURN(auto head_config, loaders::ReadOptionalJson(head_path, codes::kConfigInvalid));
+    const nlohmann::json* pruning_config = nullptr;
+    if (st && st->contains("pruning_config")) pruning_config = &(*st)["pruning_config"];
+    WINNOW_ASSIGN_OR_RETURN(*threshold, builder::PruningThreshold({st ? &*st : nullptr, pruning_config,
+                                                                   head_config ? &*head_config : nullptr},
+                                                                  {st_path, st_path + " pruning_config", head_path}));
+    if (st) {
+      WINNOW_ASSIGN_OR_RETURN(*max_length, loaders::GetIntInRange(*st, "max_length", st_path, 1, INT32_MAX));
+    }
+    *max_length_from = st_path;
+    common->dir = ranker;
+    head_dir_ = head;
+    return Status::Ok();
+  }
+  const std::string config_path = loaders::JoinPath(dir, "config.json");
+  WINNOW_ASSIGN_OR_RETURN(auto config, loaders::ReadOptionalJson(config_path, codes::kConfigInvalid));
+  if (!config || !builder::IsProvenceConfig(*config))
+    return Status(codes::kConfigInvalid,
+                  dir + " is not a pruning reranker folder: it has no winnow_pruning.json (an ONNX export, see "
+                        "scripts/pruning/export_pruning_onnx.py), its config.json is not an OpenProvence one "
+                        "(model_type \"open_provence\"), and it has no pruning_encoder_config.json or ranking_model/ + "
+                        "pruning_head/ (a sentence-transformers PruningEncoder)");
+  // OpenProvence: the ranker under ranking_model.*, the head under pruning_head.*, in one checkpoint.
+  const nlohmann::json* pruning_config = config->contains("pruning_config") ? &(*config)["pruning_config"] : nullptr;
+  WINNOW_ASSIGN_OR_RETURN(*threshold, builder::PruningThreshold({&*config, pruning_config},
+                                                                {config_path, config_path + " pruning_config"}));
+  WINNOW_ASSIGN_OR_RETURN(*max_length, loaders::GetIntInRange(*config, "max_length", config_path, 1, INT32_MAX));
+  *max_length_from = config_path;
+  provence_ = true;
+  return Status::Ok();
+}
+
+Status PruningEncoder::AddWeights(builder::Weights* weights) {
+  const std::string name = builder::BuildOptions().pruning_head;
+  if (!head_dir_.empty()) {
+    WINNOW_ASSIGN_OR_RETURN(auto head, checkpoint::Checkpoint::Open(head_dir_));
+    return builder::AddPruningHead(*head, "", 2, name, weights);
+  }
+  if (provence_) return builder::AddPruningHead(weights->checkpoint(), "pruning_head.", 2, name, weights);
+  return Status::Ok();
 }
 
 Status PruningEncoder::EncodeQuery(std::string_view query, tok::Encoding* out) const {

@@ -1,8 +1,10 @@
 // Provence-style context pruning (issue #6): a reranker with a per-token keep head. Scores a
 // (query, document) pair and keeps the document's sentences whose mean keep probability exceeds
-// a threshold, as OpenProvence's process() does. Folder layout: docs/pruning-export.md.
+// a threshold, as OpenProvence's process() does. Folders: an ONNX export with winnow_pruning.json
+// (docs/pruning-export.md), or the layouts the models ship in (builder/provence.h), their graph built at load.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -14,7 +16,7 @@
 namespace winnow::pipelines {
 
 struct PruningEncoderOptions : ModelOptions {
-  double threshold = -1;  // < 0: winnow_pruning.json's threshold, else 0.1
+  double threshold = -1;  // < 0: the folder's threshold (winnow_pruning.json, or the source layout's config), else 0.1
 };
 
 enum class Granularity { kSentence, kToken };
@@ -68,7 +70,16 @@ class PruningEncoder : public TransformerModel {
   ItemConsumer BlockConsumer(const std::vector<tok::Encoding>* blocks, std::vector<float>* scores,
                              std::vector<std::vector<float>>* keep) const;
 
+  // A folder without winnow_pruning.json: an OpenProvence or sentence-transformers PruningEncoder layout. Points
+  // `common` at the ranker's folder and reads the threshold and max_length its configs name (-1 / nullopt: none).
+  Status ReadSourceLayout(const std::string& dir, ModelOptions* common, double* threshold,
+                          std::optional<int64_t>* max_length, std::string* max_length_from);
+  // The pruning head of a source layout, under BuildOptions::pruning_head's name.
+  Status AddWeights(builder::Weights* weights) override;
+
   double threshold_ = 0.1;
+  bool provence_ = false;  // an OpenProvence folder: the head is in the checkpoint, under pruning_head.
+  std::string head_dir_;   // a sentence-transformers folder's pruning_head/
 };
 
 }  // namespace winnow::pipelines

@@ -177,6 +177,13 @@ Status SentenceEncoder::ProbeDim() {
   auto info = results[0].GetTensorTypeAndShapeInfo();
   const auto shape = info.GetShape();
   const size_t want_rank = modes_.empty() ? 2 : 3;
+  // [batch, labels] where per-token states are needed: a sequence classifier (the reverse of CrossEncoder's check).
+  if (want_rank == 3 && shape.size() == 2) {
+    return Status(codes::kOnnxInvalid, session_->path() + ": output " + output_name_ + " is [batch, " +
+                                           std::to_string(shape.back()) +
+                                           "], a sequence classifier's scores, not per-token states (a cross-encoder? "
+                                           "load it with CrossEncoder)");
+  }
   if (info.GetElementType() != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT || shape.size() != want_rank || shape.back() <= 0) {
     return Status(codes::kOnnxInvalid, session_->path() + ": output " + output_name_ + " must be float32 " +
                                            (modes_.empty() ? "[batch, dim]" : "[batch, seq, dim]"));

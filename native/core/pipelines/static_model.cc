@@ -314,10 +314,8 @@ StatusOr<std::unique_ptr<StaticModel>> StaticModel::Load(const StaticModelOption
       normalize = it->get<bool>();
       normalize_set = true;
     }
-    WINNOW_ASSIGN_OR_RETURN(auto hidden, loaders::GetInt(*config, "hidden_dim", config_path));
-    if (hidden && static_cast<size_t>(*hidden) != table.dim)
-      return ConfigInvalid(config_path, "hidden_dim is " + std::to_string(*hidden) + " but tensor '" + emb->name +
-                                            "' has " + std::to_string(table.dim) + " columns");
+    // hidden_dim is not read: model2vec and model2vec-rs take the size from the tensor (their own test models
+    // carry a hidden_dim that disagrees with it).
   }
   if (!normalize_set) {
     // No config flag: a sentence-transformers Normalize module means normalised output.

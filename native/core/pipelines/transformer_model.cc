@@ -11,8 +11,10 @@
 
 #include "batching/batcher.h"
 #include "builder/lora.h"
+#include "builder/provence.h"
 #include "common/half.h"
 #include "loaders/model_folder.h"
+#include "tokenizer/slow/folder.h"
 
 namespace winnow::pipelines {
 
@@ -64,10 +66,7 @@ Status TransformerModel::LoadCommon(const ModelOptions& options, builder::Task t
   WINNOW_ASSIGN_OR_RETURN(config_, loaders::ReadJson(config_path, codes::kConfigInvalid));
   WINNOW_ASSIGN_OR_RETURN(auto tok_config, loaders::ReadOptionalJson(JoinPath(options.dir, "tokenizer_config.json"),
                                                                      codes::kConfigInvalid));
-  const std::string tokenizer_path = JoinPath(options.dir, "tokenizer.json");
-  if (!loaders::FileExists(tokenizer_path))
-    return Status(codes::kModelNotFound, "missing " + tokenizer_path + " (Winnow needs the fast-tokenizer file)");
-  WINNOW_ASSIGN_OR_RETURN(tokenizer_, tok::Tokenizer::FromFile(tokenizer_path));
+  WINNOW_ASSIGN_OR_RETURN(tokenizer_, tok::LoadTokenizerFolder(options.dir, {options.mecab_dictionary}));
   // The ONNX file when there is one (unless the checkpoint is asked for), else a graph built from the checkpoint.
   using Source = ModelOptions::Source;
   auto onnx_file = options.source == Source::kCheckpoint ? StatusOr<std::string>(Status(codes::kModelNotFound, ""))
@@ -91,10 +90,16 @@ Status TransformerModel::LoadCommon(const ModelOptions& options, builder::Task t
   // The model's own limit: the tokenizer's model_max_length when it is real (HF writes 1e30 when
   // unset), capped by the position table (RoBERTa-style models reserve padding_idx + 1 positions).
   // Sizes and ids the config names are bounded where they are read: a negative one would wrap in a size_t.
+  // An OpenProvence config.json holds them in the ranker's config inside it.
+  nlohmann::json ranker;
+  if (builder::IsProvenceConfig(config_)) {
+    WINNOW_ASSIGN_OR_RETURN(ranker, builder::ProvenceRankerConfig(config_, config_path));
+  }
+  const nlohmann::json& model_config = ranker.is_object() ? ranker : config_;
   WINNOW_ASSIGN_OR_RETURN(auto max_pos,
-                          loaders::GetIntInRange(config_, "max_position_embeddings", config_path, 0, INT32_MAX));
-  WINNOW_ASSIGN_OR_RETURN(auto model_type, loaders::GetString(config_, "model_type", config_path));
-  WINNOW_ASSIGN_OR_RETURN(auto pad_id, loaders::GetInt(config_, "pad_token_id", config_path));
+                          loaders::GetIntInRange(model_config, "max_position_embeddings", config_path, 0, INT32_MAX));
+  WINNOW_ASSIGN_OR_RETURN(auto model_type, loaders::GetString(model_config, "model_type", config_path));
+  WINNOW_ASSIGN_OR_RETURN(auto pad_id, loaders::GetInt(model_config, "pad_token_id", config_path));
   // Checked where it is used (some configs of models that never pad name -1).
   auto checked_pad_id = [&]() -> Status {
     if (pad_id && (*pad_id < 0 || *pad_id > INT32_MAX))
@@ -210,6 +215,27 @@ Status TransformerModel::SaveBuiltGraph(const std::string& path) const {
   out.write(built.onnx.data(), static_cast<std::streamsize>(built.onnx.size()));
   out.close();
   if (!out) return Status(codes::kIo, "could not write " + path + ": " + std::strerror(errno));
+  return Status::Ok();
+}
+
+Status TransformerModel::CountTokens(const std::vector<std::string_view>& texts, std::vector<uint32_t>* counts,
+                                     const RunControl& control) const {
+  const size_t n = texts.size();
+  counts->assign(n, 0);
+  std::vector<Status> errors(n);
+  try {
+    ParallelFor(pool_.get(), n, 64, [&](size_t begin, size_t end) {
+      tok::Encoding e;
+      for (size_t i = begin; i < end && !control.cancelled(); ++i) {
+        errors[i] = tokenizer_->EncodeRaw(texts[i], &e);
+        (*counts)[i] = static_cast<uint32_t>(e.size());
+      }
+    });
+  } catch (const std::exception& e) {
+    return Status(codes::kInternal, std::string("tokenization failed: ") + e.what());
+  }
+  if (control.cancelled()) return Cancelled();
+  for (const Status& st : errors) WINNOW_RETURN_IF_ERROR(st);
   return Status::Ok();
 }
 

@@ -52,6 +52,7 @@ struct ModelOptions {
   // checkpoint (config.json + model.safetensors / pytorch_model.bin); kOnnx / kCheckpoint: only that.
   enum class Source { kAuto, kOnnx, kCheckpoint } source = Source::kAuto;
   std::string adapter;  // a peft LoRA adapter folder merged into the checkpoint's weights ("" = none)
+  std::string mecab_dictionary;  // compiled MeCab dictionary folder for a BertJapaneseTokenizer ("" = search)
 };
 
 // The WINNOW_* variables a model load reads (docs/api.md "Environment variables"), read in this one place when
@@ -110,6 +111,10 @@ class TransformerModel {
   // The graph built from the checkpoint, every weight written into it, saved to `path` (codes::kInvalidArgument for
   // a model loaded from an ONNX file, codes::kIo when it cannot be written).
   Status SaveBuiltGraph(const std::string& path) const;
+  // Tokens in each text as the model's tokenizer splits it, without special tokens or truncation; counts[i] for
+  // texts[i].
+  Status CountTokens(const std::vector<std::string_view>& texts, std::vector<uint32_t>* counts,
+                     const RunControl& control) const;
   BatchStats batch_stats() const {
     std::lock_guard<std::mutex> lk(stats_mu_);
     return stats_;

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -87,5 +88,9 @@ inline Status GetType(const json& j, const std::string& path, std::string* type)
 inline Status Unsupported(const std::string& path, const std::string& type) {
   return UnsupportedAt(Key(path, "type"), "\"" + type + "\"");
 }
+
+// json::parse with the nesting bounded (tokenizer.cc): codes::kTokenizerInvalid naming the JSON path of the first
+// container nested too deep, or the parser's message.
+Status ParseJson(std::string_view text, json* root);
 
 }  // namespace winnow::tok::json_util

@@ -218,6 +218,10 @@ class SequencePreTokenizer final : public PreTokenizer {
 
 }  // namespace
 
+std::unique_ptr<PreTokenizer> MakeSequencePreTokenizer(std::vector<std::unique_ptr<PreTokenizer>> seq) {
+  return std::unique_ptr<PreTokenizer>(new SequencePreTokenizer(std::move(seq)));
+}
+
 Status ParseSplitBehavior(const nlohmann::json& v, const std::string& path, SplitBehavior* out) {
   if (!v.is_string()) return InvalidAt(path, "expected a split behavior string");
   const std::string s = v.get<std::string>();

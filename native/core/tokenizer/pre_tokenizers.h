@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -26,6 +27,9 @@ class PreTokenizer {
 
 // `depth`: how many Sequence pre-tokenizers enclose `j` (refused beyond json_util::kMaxSequenceDepth).
 StatusOr<std::unique_ptr<PreTokenizer>> LoadPreTokenizer(const nlohmann::json& j, const std::string& path, int depth = 0);
+
+// The pre-tokenizers run in order, as a `Sequence` is (for pipelines assembled in code).
+std::unique_ptr<PreTokenizer> MakeSequencePreTokenizer(std::vector<std::unique_ptr<PreTokenizer>> seq);
 
 // Parses "Removed" / "Isolated" / ... ; `path` names the value.
 Status ParseSplitBehavior(const nlohmann::json& v, const std::string& path, SplitBehavior* out);

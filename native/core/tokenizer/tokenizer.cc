@@ -63,7 +63,7 @@ bool KeptBeforeLastSplit(const Encoding& e, size_t max_length) {
 
 class TokenizerImpl final : public Tokenizer {
  public:
-  Status Load(const json& root);
+  Status Load(const json& root, std::unique_ptr<PreTokenizer> leading);
 
   Status EncodeRaw(std::string_view text, Encoding* out) const override {
     *out = Encoding();
@@ -349,7 +349,7 @@ Status TokenizerImpl::LoadPadding(const json& j) {
   return Status::Ok();
 }
 
-Status TokenizerImpl::Load(const json& root) {
+Status TokenizerImpl::Load(const json& root, std::unique_ptr<PreTokenizer> leading) {
   using namespace json_util;
   if (!root.is_object()) return InvalidAt("$", std::string("expected a tokenizer.json object, got ") + root.type_name());
   if (const json* n = Find(root, "normalizer")) {
@@ -357,6 +357,12 @@ Status TokenizerImpl::Load(const json& root) {
   }
   if (const json* p = Find(root, "pre_tokenizer")) {
     WINNOW_ASSIGN_OR_RETURN(pre_tokenizer_, LoadPreTokenizer(*p, "pre_tokenizer"));
+  }
+  if (leading) {
+    std::vector<std::unique_ptr<PreTokenizer>> seq;
+    seq.push_back(std::move(leading));
+    if (pre_tokenizer_) seq.push_back(std::move(pre_tokenizer_));
+    pre_tokenizer_ = MakeSequencePreTokenizer(std::move(seq));
   }
   const json* m = Find(root, "model");
   if (!m) return InvalidAt("model", "missing required model");
@@ -375,6 +381,10 @@ Status TokenizerImpl::Load(const json& root) {
   return Status::Ok();
 }
 
+}  // namespace
+
+namespace {
+
 // Containers nest at most this deep in a tokenizer.json; real files stay under 16 levels and
 // kMaxSequenceDepth Sequences take two levels each.
 constexpr int kMaxJsonDepth = 2 * json_util::kMaxSequenceDepth + 32;
@@ -384,9 +394,11 @@ struct TooDeep {
   std::string path;
 };
 
+}  // namespace
+
 // json::parse with the nesting bounded: the parse stops at the first container opened deeper than
 // kMaxJsonDepth, and the error names its JSON path (kept as a stack of keys / indices).
-Status ParseJson(std::string_view text, json* root) {
+Status json_util::ParseJson(std::string_view text, json* root) {
   struct Frame {
     bool array;
     size_t index;
@@ -473,14 +485,16 @@ StatusOr<std::string> ReadRegularFile(const std::string& path) {
   return out;
 }
 
-}  // namespace
-
 StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromJson(std::string_view text) {
+  return FromJson(text, nullptr);
+}
+
+StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromJson(std::string_view text, std::unique_ptr<PreTokenizer> leading) {
   json root;
-  WINNOW_RETURN_IF_ERROR(ParseJson(text, &root));
+  WINNOW_RETURN_IF_ERROR(json_util::ParseJson(text, &root));
   auto t = std::make_unique<TokenizerImpl>();
   try {
-    WINNOW_RETURN_IF_ERROR(t->Load(root));
+    WINNOW_RETURN_IF_ERROR(t->Load(root, std::move(leading)));
   } catch (const std::exception& e) {
     // Every access is type-checked; this is a last line of defence.
     return Status(codes::kTokenizerInvalid, std::string("$: ") + e.what());

@@ -17,6 +17,8 @@
 
 namespace winnow::tok {
 
+class PreTokenizer;
+
 // One encoded sequence (or a pair joined by the post-processor). All vectors have the same length.
 struct Encoding {
   std::vector<int32_t> ids;
@@ -79,6 +81,10 @@ class Tokenizer {
   // `normalizer.normalizers[2].type = "Foo"`).
   static StatusOr<std::unique_ptr<Tokenizer>> FromFile(const std::string& path);
   static StatusOr<std::unique_ptr<Tokenizer>> FromJson(std::string_view json);
+  // For tokenizers built in code from a model's slow files (tokenizer/slow/folder.h): `json` as above, with
+  // `leading` (a step no tokenizer.json can name, such as MeCab word segmentation) run before the document's own
+  // pre-tokenizer. `leading` may be null.
+  static StatusOr<std::unique_ptr<Tokenizer>> FromJson(std::string_view json, std::unique_ptr<PreTokenizer> leading);
 
   // Added-token splitting + normalizer + pre-tokenizer + model, no post-processor, no truncation.
   // `text` must be valid UTF-8 (the binding converts JS strings, replacing lone surrogates by U+FFFD).
@@ -118,6 +124,10 @@ class Tokenizer {
 
   virtual Status Decode(const int32_t* ids, size_t n, bool skip_special_tokens, std::string* out) const = 0;
 };
+
+// Reads a whole regular file; codes::kIo for a missing or unreadable one and for a FIFO, socket, device or folder
+// (refused before any read).
+StatusOr<std::string> ReadRegularFile(const std::string& path);
 
 // Converts byte offsets into `text` (valid UTF-8) to UTF-16 code-unit offsets, in place. A byte
 // offset inside a char maps to the start of that char (as the reference binding converts them).

@@ -1,0 +1,108 @@
+// ModernBERT folders with no ONNX file, the graph built at load (issue 25). The reference is the plain-PyTorch
+// ModernBERT of scripts/fixtures/checkpoints_modernbert.py exported by torch.onnx (<name>.reference.onnx and
+// <name>.features.reference.onnx beside each folder), run by onnxruntime-node one text at a time.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Tokenizer as HfTokenizer } from 'tokenizers';
+import { describe, expect, it } from 'vitest';
+import { CrossEncoder, SentenceEncoder } from '../lib/index';
+import { errorOf } from './helpers/errors';
+import { editedCopy } from './helpers/model-copy';
+import { corpusPairs, maxAbsDiff, referenceLogits, ROOT } from './helpers/reference';
+import { cosine, referenceEmbeddings } from './helpers/st-reference';
+
+const CKPT = path.join(ROOT, 'test', 'fixtures', 'checkpoints');
+const dirOf = (name: string) => path.join(CKPT, name);
+
+// Real pairs of many lengths (batches are padded; most are longer than the 8-token sliding window, so the band
+// mask and the rotary positions matter), one truncated at maxLength, one of a few tokens.
+function pairs(): Array<[string, string]> {
+  const p = corpusPairs(16);
+  p.push([p[0][0], p.slice(0, 8).map((x) => x[1]).join(' ')]);
+  p.push(['a', 'b']);
+  return p;
+}
+
+describe('CrossEncoder from a ModernBERT checkpoint', () => {
+  const cases: Array<[string, string]> = [
+    ['modernbert-tiny-cls', 'cls pooling, 3 labels, every bias, global_rope_theta / local_rope_theta keys'],
+    ['modernbert-tiny-cls-f16', 'the same stored as F16 (reference: the rounded weights)'],
+    ['modernbert-tiny-mean', 'mean pooling, no biases, layer_types / rope_parameters keys, BF16 stored'],
+  ];
+  for (const [name, what] of cases) {
+    it(`${name}: ${what}: scores within 1e-5 of the reference, batched as alone`, async () => {
+      const m = await CrossEncoder.load(dirOf(name), { threads: 1, activation: 'none', maxLength: 128 });
+      expect(m.source).toEqual({ file: 'model.safetensors', built: true });
+      const p = pairs();
+      const ref = await referenceLogits(dirOf(name), p, { maxLength: 128, onnxPath: path.join(CKPT, `${name}.reference.onnx`) });
+      const labels = ref[0].length;
+      expect(m.numLabels).toBe(labels);
+      const got = await m.predict(p);
+      const flat = ref.flat();
+      expect(got.length).toBe(flat.length);
+      expect(maxAbsDiff(got, flat)).toBeLessThan(1e-5);
+      expect(Math.max(...flat) - Math.min(...flat)).toBeGreaterThan(0.05);
+      for (const i of [0, p.length - 1]) {
+        const alone = await m.predict([p[i]]);
+        expect(maxAbsDiff(alone, got.slice(i * labels, (i + 1) * labels))).toBeLessThan(1e-5);
+      }
+      m.dispose();
+    });
+  }
+});
+
+describe('SentenceEncoder from a ModernBERT checkpoint (last_hidden_state after final_norm, mean pooled)', () => {
+  for (const name of ['modernbert-tiny-cls', 'modernbert-tiny-mean']) {
+    it(`${name}: embeddings of a padded batch match the reference one by one`, async () => {
+      const enc = await SentenceEncoder.load(dirOf(name), { threads: 1, maxLength: 128 });
+      expect(enc.source).toEqual({ file: 'model.safetensors', built: true });
+      const texts = corpusPairs(12).map((x) => x[1]).concat(['short', 'the city of paris and its river']);
+      const ref = await referenceEmbeddings(dirOf(name), texts, {
+        maxLength: 128, modes: ['mean'], normalize: false, onnxPath: path.join(CKPT, `${name}.features.reference.onnx`),
+      });
+      const got = (await enc.encode(texts)).toArray();
+      for (let i = 0; i < texts.length; i++) {
+        expect(cosine(got[i], ref[i])).toBeGreaterThanOrEqual(0.99999);
+        expect(maxAbsDiff(got[i], ref[i])).toBeLessThan(1e-5);
+      }
+      enc.dispose();
+    });
+  }
+});
+
+describe('ModernBERT configs that do not fit', () => {
+  const editConfig = (name: string, edit: (c: Record<string, unknown>) => void) =>
+    editedCopy(dirOf(name), (d) => {
+      const c = JSON.parse(fs.readFileSync(path.join(d, 'config.json'), 'utf8'));
+      edit(c);
+      fs.writeFileSync(path.join(d, 'config.json'), JSON.stringify(c));
+    });
+  const cases: Array<[string, string, (c: Record<string, any>) => void, string, string]> = [
+    ['a scaled rotary embedding', 'modernbert-tiny-mean', (c) => (c.rope_parameters.full_attention.rope_type = 'yarn'), 'MODEL_UNSUPPORTED', 'yarn'],
+    ['rope_scaling', 'modernbert-tiny-cls', (c) => (c.rope_scaling = { type: 'linear', factor: 2 }), 'MODEL_UNSUPPORTED', 'rope_scaling'],
+    ['classifier_pooling "max"', 'modernbert-tiny-cls', (c) => (c.classifier_pooling = 'max'), 'CONFIG_INVALID', 'classifier_pooling'],
+    ['layer_types of another length', 'modernbert-tiny-mean', (c) => (c.layer_types = ['full_attention']), 'CONFIG_INVALID', 'layer_types'],
+    ['an unknown layer type', 'modernbert-tiny-mean', (c) => (c.layer_types[1] = 'chunked_attention'), 'CONFIG_INVALID', 'chunked_attention'],
+    ['an odd head size', 'modernbert-tiny-cls', (c) => (c.num_attention_heads = 32), 'CONFIG_INVALID', 'odd head size'],
+    ['a fourth layer the checkpoint lacks', 'modernbert-tiny-cls', (c) => (c.num_hidden_layers = 4), 'CHECKPOINT_INVALID', 'model.layers.3.attn_norm.weight'],
+    ['biases the checkpoint lacks', 'modernbert-tiny-mean', (c) => (c.mlp_bias = true), 'CHECKPOINT_INVALID', 'model.layers.0.mlp.Wi.bias'],
+  ];
+  for (const [what, name, edit, code, text] of cases) {
+    it(`${what}: ${code}`, async () => {
+      const dir = editConfig(name, edit);
+      const e = await errorOf(() => CrossEncoder.load(dir, { threads: 1 }));
+      expect(e.code).toBe(code);
+      expect(e.message).toContain(text);
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+  }
+});
+
+describe('fixture sanity', () => {
+  it("the small tokenizer splits real text into in-vocabulary pieces, longer than the fixtures' window", async () => {
+    const tok = HfTokenizer.fromFile(path.join(dirOf('modernbert-tiny-cls'), 'tokenizer.json'));
+    const e = await tok.encode(corpusPairs(1)[0][1], null);
+    expect(e.getIds().length).toBeGreaterThan(16);
+    expect(e.getIds().filter((id) => id === 1).length).toBeLessThan(e.getIds().length / 4);
+  });
+});
