@@ -1,10 +1,390 @@
+// DeBERTa-v2 and v3 (model_type "deberta-v2"): DebertaV2Model with disentangled attention (content-to-position and
+// position-to-content scores over relative-position embeddings, log buckets), the optional convolution after the
+// first layer, and DebertaV2ForSequenceClassification's head (ContextPooler over the first token, then the
+// classifier), as transformers' modeling_deberta_v2.py computes them.
+#include "builder/deberta_v2.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <limits>
+
 #include "builder/architectures.h"
+#include "loaders/model_folder.h"
 
 namespace winnow::builder {
 
-// Placeholder until the DeBERTa-v2 graph lands.
-StatusOr<BuiltModel> BuildDebertaV2(const ConfigReader& c, Weights*, const BuildOptions&) {
-  return Status(codes::kModelUnsupported, c.path() + ": DeBERTa-v2 is not built from weights yet");
+namespace deberta {
+
+int64_t LogBucket(int64_t d, int64_t bucket_size, int64_t max_position) {
+  const int64_t mid = bucket_size / 2;
+  const int64_t a = d < 0 ? -d : d;
+  if (a <= mid) return d;
+  // float32 throughout, as torch computes it: abs_pos / mid, the log of the float32 (max_position - 1) / mid,
+  // ceil, + mid, times the sign, then truncated by .to(torch.long).
+  const float denom = std::log(static_cast<float>(static_cast<double>(max_position - 1) / static_cast<double>(mid)));
+  const float log_pos =
+      std::ceil(std::log(static_cast<float>(a) / static_cast<float>(mid)) / denom * static_cast<float>(mid - 1)) +
+      static_cast<float>(mid);
+  return static_cast<int64_t>(d < 0 ? -log_pos : log_pos);
+}
+
+StatusOr<RelativeIndex> MakeRelativeIndex(int64_t span, int64_t bucket_size, int64_t max_position) {
+  auto bucket = [&](int64_t d) { return bucket_size > 0 ? LogBucket(d, bucket_size, max_position) : d; };
+  // The bucket grows with |d| (odd in d): once it reaches span both ends of the index are clamped; with
+  // bucket_size / 2 == 1 it stays 1 past distance 1.
+  RelativeIndex r;
+  for (;; ++r.reach) {
+    if (r.reach > kMaxReach)
+      return Status(codes::kModelUnsupported, "relative positions that keep changing past distance " +
+                                                  std::to_string(kMaxReach) + " (position_buckets " +
+                                                  std::to_string(bucket_size) + ", max_relative_positions " +
+                                                  std::to_string(max_position) + ") are not built");
+    if (bucket(r.reach) >= span || (bucket_size > 0 && bucket_size / 2 == 1 && r.reach > 1)) break;
+  }
+  r.index.reserve(static_cast<size_t>(2 * r.reach + 1));
+  for (int64_t d = -r.reach; d <= r.reach; ++d)
+    r.index.push_back(std::clamp<int64_t>(bucket(d) + span, 0, 2 * span - 1));
+  return r;
+}
+
+}  // namespace deberta
+
+namespace {
+
+struct Dims {
+  int64_t hidden, layers, heads, head, ffn, vocab, positions, types, embedding;
+  float eps;
+  std::string act;
+  bool relative, c2p, p2c, share_key, norm_rel, position_input;
+  int64_t span = 0, buckets = 0, max_relative = 0;
+  int64_t conv_kernel = 0, conv_groups = 1;
+  std::string conv_act;
+};
+
+// "P2C | c2p" -> {"p2c", "c2p"}: lower-cased, split at '|', each item stripped (the config's "a|b" lists).
+std::vector<std::string> SplitBars(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+  std::vector<std::string> items;
+  for (size_t start = 0;;) {
+    const size_t bar = s.find('|', start);
+    std::string item = s.substr(start, bar == std::string::npos ? std::string::npos : bar - start);
+    item.erase(0, item.find_first_not_of(" \t\n"));
+    item.erase(item.find_last_not_of(" \t\n") + 1);
+    items.push_back(item);
+    if (bar == std::string::npos) return items;
+    start = bar + 1;
+  }
+}
+
+// "p2c|c2p" (a string, as the config class splits it) or ["p2c", "c2p"].
+Status ReadPosAttType(const ConfigReader& c, Dims* d) {
+  d->c2p = d->p2c = false;
+  auto it = c.json().find("pos_att_type");
+  if (it == c.json().end() || it->is_null()) return Status::Ok();
+  std::vector<std::string> items;
+  if (it->is_string()) {
+    items = SplitBars(it->get<std::string>());
+  } else if (it->is_array()) {
+    for (const auto& v : *it) {
+      if (!v.is_string()) return c.Invalid("pos_att_type", "must list strings, not " + loaders::JsonText(*it));
+      items.push_back(v.get<std::string>());
+    }
+  } else {
+    return c.Invalid("pos_att_type", "must be a string or a list of strings, not " + loaders::JsonText(*it));
+  }
+  // Other entries (DeBERTa v1's "p2p") are ignored by DebertaV2's attention, so they are here too.
+  for (const auto& s : items) {
+    if (s == "c2p") d->c2p = true;
+    if (s == "p2c") d->p2c = true;
+  }
+  return Status::Ok();
+}
+
+StatusOr<Dims> ReadDims(const ConfigReader& c) {
+  Dims d;
+  WINNOW_ASSIGN_OR_RETURN(d.hidden, c.Int("hidden_size", 1536));
+  WINNOW_ASSIGN_OR_RETURN(d.layers, c.Int("num_hidden_layers", 24));
+  WINNOW_ASSIGN_OR_RETURN(d.heads, c.Int("num_attention_heads", 24));
+  WINNOW_ASSIGN_OR_RETURN(d.ffn, c.Int("intermediate_size", 6144));
+  WINNOW_ASSIGN_OR_RETURN(d.act, c.String("hidden_act", "gelu"));
+  WINNOW_ASSIGN_OR_RETURN(double eps, c.Number("layer_norm_eps", 1e-7));
+  d.eps = static_cast<float>(eps);
+  WINNOW_ASSIGN_OR_RETURN(d.vocab, c.Int("vocab_size", 128100, 1, 1 << 24));
+  WINNOW_ASSIGN_OR_RETURN(d.positions, c.Int("max_position_embeddings", 512));
+  WINNOW_ASSIGN_OR_RETURN(d.types, c.Int("type_vocab_size", 0, 0));
+  WINNOW_ASSIGN_OR_RETURN(d.embedding, c.Int("embedding_size", d.hidden));
+  WINNOW_ASSIGN_OR_RETURN(d.position_input, c.Bool("position_biased_input", true));
+  if (d.hidden % d.heads != 0)
+    return c.Invalid("num_attention_heads", "(" + std::to_string(d.heads) + ") must divide the hidden size (" +
+                                                std::to_string(d.hidden) + ")");
+  d.head = d.hidden / d.heads;
+  // The attention's output dense is hidden x hidden, so a head size of another product cannot run in transformers.
+  WINNOW_ASSIGN_OR_RETURN(int64_t head, c.Int("attention_head_size", d.head));
+  if (head != d.head)
+    return c.Invalid("attention_head_size", "(" + std::to_string(head) + ") times num_attention_heads must be the "
+                                            "hidden size (" + std::to_string(d.hidden) + ")");
+  WINNOW_ASSIGN_OR_RETURN(int64_t pooler, c.Int("pooler_hidden_size", d.hidden));
+  if (pooler != d.hidden)
+    return c.Invalid("pooler_hidden_size", "(" + std::to_string(pooler) + ") must be the hidden size (" +
+                                               std::to_string(d.hidden) + "): the pooler reads the hidden states");
+
+  WINNOW_RETURN_IF_ERROR(ReadPosAttType(c, &d));
+  WINNOW_ASSIGN_OR_RETURN(d.relative, c.Bool("relative_attention", false));
+  WINNOW_ASSIGN_OR_RETURN(d.share_key, c.Bool("share_att_key", false));
+  WINNOW_ASSIGN_OR_RETURN(std::string norm, c.String("norm_rel_ebd", "none"));
+  const std::vector<std::string> norms = SplitBars(norm);
+  d.norm_rel = std::find(norms.begin(), norms.end(), "layer_norm") != norms.end();
+  if (d.relative) {
+    // max_relative_positions < 1 means max_position_embeddings; position_buckets > 0 replaces it as the span.
+    WINNOW_ASSIGN_OR_RETURN(d.max_relative, c.Int("max_relative_positions", -1, std::numeric_limits<int32_t>::min()));
+    if (d.max_relative < 1) d.max_relative = d.positions;
+    WINNOW_ASSIGN_OR_RETURN(d.buckets, c.Int("position_buckets", -1, std::numeric_limits<int32_t>::min()));
+    if (d.buckets > 0) {
+      if (d.buckets < 2)
+        return c.Invalid("position_buckets", "(" + std::to_string(d.buckets) + ") must be at least 2 (or -1: none)");
+      if (d.max_relative - 1 <= d.buckets / 2)
+        return c.Invalid("max_relative_positions",
+                         "(" + std::to_string(d.max_relative) + ") must exceed position_buckets / 2 + 1 (" +
+                             std::to_string(d.buckets / 2 + 1) + ") for log buckets");
+    }
+    d.span = d.buckets > 0 ? d.buckets : d.max_relative;
+  }
+  WINNOW_ASSIGN_OR_RETURN(d.conv_kernel, c.Int("conv_kernel_size", 0, 0, 1 << 10));
+  if (d.conv_kernel > 0) {
+    WINNOW_ASSIGN_OR_RETURN(d.conv_groups, c.Int("conv_groups", 1));
+    WINNOW_ASSIGN_OR_RETURN(d.conv_act, c.String("conv_act", "tanh"));
+    // padding (k - 1) // 2 on both sides keeps the length only for odd kernels (an even one fails in transformers).
+    if (d.conv_kernel % 2 == 0)
+      return c.Invalid("conv_kernel_size", "(" + std::to_string(d.conv_kernel) + ") must be odd");
+    if (d.hidden % d.conv_groups != 0)
+      return c.Invalid("conv_groups", "(" + std::to_string(d.conv_groups) + ") must divide the hidden size (" +
+                                          std::to_string(d.hidden) + ")");
+  }
+  return d;
+}
+
+// A Linear's transposed weight and bias, loaded once: with share_att_key the query and key projections also
+// project the relative embeddings.
+struct Projection {
+  std::string weight, bias;
+};
+
+StatusOr<Projection> LoadProjection(GraphBuilder& b, const std::string& prefix, const Dims& d) {
+  Projection p;
+  WINNOW_ASSIGN_OR_RETURN(p.weight, b.WeightT(prefix + "weight", d.hidden, d.hidden));
+  WINNOW_ASSIGN_OR_RETURN(p.bias, b.Weight(prefix + "bias", {d.hidden}));
+  return p;
+}
+
+std::string Apply(GraphBuilder& b, std::string_view x, const Projection& p) {
+  return b.Op("Add", {b.Op("MatMul", {x, p.weight}), p.bias});
+}
+
+// The relative embeddings [n, hidden] projected into heads, as the right-hand side of a MatMul: [heads, head, n].
+std::string PositionHeads(GraphBuilder& b, std::string_view rel, const Projection& p, const Dims& d) {
+  std::string h = b.Op("Reshape", {Apply(b, rel, p), b.IntList({0, d.heads, d.head})});
+  return b.Op("Transpose", {h}, {onnx::IntsAttribute("perm", {1, 2, 0})});
+}
+
+// What the relative attention needs, made once for all layers.
+struct Relative {
+  std::string rel;       // the (normalized) relative embeddings rows [lo, hi], [n, hidden]
+  std::string c2p_flat;  // [S, S]: i * n + index(i - j) - lo, into c2p scores [.., S * n]
+  std::string p2c_flat;  // [S, S]: j * n + index(i - j) - lo, into p2c scores [.., S * n]
+};
+
+// DisentangledSelfAttention: scores Q K^T + c2p + p2c, each over sqrt(head * (1 + #types)), masked where either
+// token is padding (masked_fill with the float32 minimum, then softmax), times V.
+StatusOr<std::string> Attention(GraphBuilder& b, std::string_view x, std::string_view mask, const Relative& r,
+                                const std::string& p, const Dims& d) {
+  const std::string split = b.IntList({0, 0, d.heads, d.head});
+  const std::string a = p + "attention.self.";
+  WINNOW_ASSIGN_OR_RETURN(Projection qp, LoadProjection(b, a + "query_proj.", d));
+  WINNOW_ASSIGN_OR_RETURN(Projection kp, LoadProjection(b, a + "key_proj.", d));
+  WINNOW_ASSIGN_OR_RETURN(Projection vp, LoadProjection(b, a + "value_proj.", d));
+  std::string q = Apply(b, x, qp), k = Apply(b, x, kp), v = Apply(b, x, vp);
+  q = b.Op("Transpose", {b.Op("Reshape", {q, split})}, {onnx::IntsAttribute("perm", {0, 2, 1, 3})});  // [B,H,S,h]
+  k = b.Op("Transpose", {b.Op("Reshape", {k, split})}, {onnx::IntsAttribute("perm", {0, 2, 1, 3})});  // [B,H,S,h]
+  v = b.Op("Transpose", {b.Op("Reshape", {v, split})}, {onnx::IntsAttribute("perm", {0, 2, 1, 3})});  // [B,H,S,h]
+  const int64_t factor = 1 + (d.c2p ? 1 : 0) + (d.p2c ? 1 : 0);
+  // torch.sqrt of the float32 head * factor; every term is divided by it, applied here to Q and to the
+  // position queries (the smaller operands).
+  const std::string scale = b.Scalar(std::sqrt(static_cast<float>(d.head * factor)));
+  const std::string qs = b.Op("Div", {q, scale});
+  std::string scores = b.Op("MatMul", {qs, b.Op("Transpose", {k}, {onnx::IntsAttribute("perm", {0, 1, 3, 2})})});
+  if (!r.rel.empty()) {
+    // Gathers the score of each (i, j) from [B, H, S, n] through a flat index into the rows i (or j) * n.
+    auto pick = [&](const std::string& s, const std::string& flat) {
+      return b.Op("Gather", {b.Op("Reshape", {s, b.IntList({0, 0, -1})}), flat}, {onnx::IntAttribute("axis", 2)});
+    };
+    if (d.c2p) {
+      Projection pkp = kp;
+      if (!d.share_key) {
+        WINNOW_ASSIGN_OR_RETURN(pkp, LoadProjection(b, a + "pos_key_proj.", d));
+      }
+      const std::string pk = PositionHeads(b, r.rel, pkp, d);
+      scores = b.Op("Add", {scores, pick(b.Op("MatMul", {qs, pk}), r.c2p_flat)});
+    }
+    if (d.p2c) {
+      Projection pqp = qp;
+      if (!d.share_key) {
+        WINNOW_ASSIGN_OR_RETURN(pqp, LoadProjection(b, a + "pos_query_proj.", d));
+      }
+      const std::string pq = PositionHeads(b, r.rel, pqp, d);
+      scores = b.Op("Add", {scores, pick(b.Op("MatMul", {k, b.Op("Div", {pq, scale})}), r.p2c_flat)});
+    }
+  }
+  scores = b.Op("Where", {mask, scores, b.Scalar(std::numeric_limits<float>::lowest())});
+  std::string probs = b.Op("Softmax", {scores}, {onnx::IntAttribute("axis", -1)});
+  std::string ctx = b.Op("Transpose", {b.Op("MatMul", {probs, v})}, {onnx::IntsAttribute("perm", {0, 2, 1, 3})});
+  ctx = b.Op("Reshape", {ctx, b.IntList({0, 0, d.hidden})});
+  return b.Linear(ctx, p + "attention.output.dense.", d.hidden, d.hidden);
+}
+
+// The relative embeddings rows the sequence can reach and the flat indices into the c2p / p2c scores, from the
+// sequence length alone. Rows: index(d) for d = i - j in [-(S-1), S-1] runs from index(-(S-1)) to index(S-1)
+// (it grows with d), so only those n rows are projected. p2c's index for (i, j), clamp(span - bucket(j - i)), is
+// index(i - j) too (the bucket is odd in d).
+StatusOr<Relative> MakeRelative(GraphBuilder& b, std::string_view seq, const std::string& prefix, const Dims& d) {
+  WINNOW_ASSIGN_OR_RETURN(deberta::RelativeIndex ri, deberta::MakeRelativeIndex(d.span, d.buckets, d.max_relative));
+  const std::string table = b.Ints({static_cast<int64_t>(ri.index.size())}, ri.index);
+  const std::string reach = b.Int(ri.reach);
+  auto lookup = [&](const std::string& dist) {  // index(dist), dist clipped to [-reach, reach]
+    std::string c = b.Op("Max", {b.Op("Min", {dist, reach}), b.Int(-ri.reach)});
+    return b.Op("Gather", {table, b.Op("Add", {c, reach})}, {onnx::IntAttribute("axis", 0)});
+  };
+  const std::string last = b.Op("Max", {b.Op("Sub", {seq, b.Int(1)}), b.Int(0)});
+  const std::string lo = lookup(b.Op("Neg", {last})), hi = lookup(last);
+
+  Relative r;
+  WINNOW_ASSIGN_OR_RETURN(std::string emb, b.Weight(prefix + "encoder.rel_embeddings.weight", {2 * d.span, d.hidden}));
+  r.rel = b.Op("Slice", {emb, b.Op("Unsqueeze", {lo, b.IntList({0})}),
+                         b.Op("Unsqueeze", {b.Op("Add", {hi, b.Int(1)}), b.IntList({0})}), b.IntList({0})});
+  if (d.norm_rel) {
+    WINNOW_ASSIGN_OR_RETURN(r.rel, b.LayerNorm(r.rel, prefix + "encoder.LayerNorm.", d.hidden, d.eps));
+  }
+  const std::string n = b.Op("Add", {b.Op("Sub", {hi, lo}), b.Int(1)});
+  const std::string pos = b.Op("Range", {b.Int(0), seq, b.Int(1)});
+  const std::string rows = b.Op("Unsqueeze", {pos, b.IntList({1})});  // i, [S, 1]
+  const std::string cols = b.Op("Unsqueeze", {pos, b.IntList({0})});  // j, [1, S]
+  const std::string index = b.Op("Sub", {lookup(b.Op("Sub", {rows, cols})), lo});  // [S, S]
+  r.c2p_flat = b.Op("Add", {b.Op("Mul", {rows, n}), index});
+  r.p2c_flat = b.Op("Add", {b.Op("Mul", {cols, n}), index});
+  return r;
+}
+
+}  // namespace
+
+StatusOr<BuiltModel> BuildDebertaV2(const ConfigReader& c, Weights* w, const BuildOptions& o) {
+  WINNOW_ASSIGN_OR_RETURN(std::string type, c.String("model_type", ""));
+  WINNOW_ASSIGN_OR_RETURN(Dims d, ReadDims(c));
+  WINNOW_RETURN_IF_ERROR(w->FindPrefix("embeddings.word_embeddings.weight", {"deberta.", "", "model."}));
+  const std::string p = w->prefix();
+
+  GraphBuilder b(w, o.inline_all);
+  b.IdsInput("input_ids");
+  b.IdsInput("attention_mask");
+  const bool type_input = d.types > 1;
+  if (type_input) b.IdsInput("token_type_ids");
+  const std::string seq =
+      b.Op("Gather", {b.Op("Shape", {"input_ids"}), b.Int(1)}, {onnx::IntAttribute("axis", 0)});
+
+  // Embeddings: word (+ absolute position when position_biased_input) (+ token type), the projection to the hidden
+  // size, the norm, then zeroed at padding (times the mask).
+  WINNOW_ASSIGN_OR_RETURN(std::string word, b.Weight(p + "embeddings.word_embeddings.weight", {d.vocab, d.embedding}));
+  std::string x = b.Op("Gather", {word, "input_ids"}, {onnx::IntAttribute("axis", 0)});
+  if (d.position_input) {
+    WINNOW_ASSIGN_OR_RETURN(std::string pos,
+                            b.Weight(p + "embeddings.position_embeddings.weight", {d.positions, d.embedding}));
+    const std::string positions = b.Op("Range", {b.Int(0), seq, b.Int(1)});
+    x = b.Op("Add", {x, b.Op("Gather", {pos, positions}, {onnx::IntAttribute("axis", 0)})});
+  }
+  if (d.types > 0) {
+    WINNOW_ASSIGN_OR_RETURN(std::string tt,
+                            b.Weight(p + "embeddings.token_type_embeddings.weight", {d.types, d.embedding}));
+    x = b.Op("Add", {x, b.Op("Gather", {tt, type_input ? std::string("token_type_ids") : b.Int(0)},
+                             {onnx::IntAttribute("axis", 0)})});
+  }
+  if (d.embedding != d.hidden) {
+    WINNOW_ASSIGN_OR_RETURN(x, b.Linear(x, p + "embeddings.embed_proj.", d.embedding, d.hidden, false));
+  }
+  WINNOW_ASSIGN_OR_RETURN(x, b.LayerNorm(x, p + "embeddings.LayerNorm.", d.hidden, d.eps));
+  const std::string mask_f = b.Op("Cast", {"attention_mask"}, {onnx::IntAttribute("to", onnx::dtype::kFloat)});
+  const std::string token_mask = b.Op("Unsqueeze", {mask_f, b.IntList({2})});  // [B, S, 1]
+  x = b.Op("Mul", {x, token_mask});
+
+  // The attention mask [B, 1, S, S]: mask_i * mask_j != 0.
+  const std::string mb = b.Op("Cast", {"attention_mask"}, {onnx::IntAttribute("to", onnx::dtype::kBool)});
+  const std::string mask =
+      b.Op("And", {b.Op("Unsqueeze", {mb, b.IntList({1, 2})}), b.Op("Unsqueeze", {mb, b.IntList({1, 3})})});
+
+  Relative rel;
+  if (d.relative && (d.c2p || d.p2c)) {
+    WINNOW_ASSIGN_OR_RETURN(rel, MakeRelative(b, seq, p, d));
+  }
+  const std::string embedded = x;
+  for (int64_t i = 0; i < d.layers; ++i) {
+    const std::string l = p + "encoder.layer." + std::to_string(i) + ".";
+    WINNOW_ASSIGN_OR_RETURN(std::string attn, Attention(b, x, mask, rel, l, d));
+    WINNOW_ASSIGN_OR_RETURN(x, b.LayerNorm(b.Op("Add", {attn, x}), l + "attention.output.LayerNorm.", d.hidden, d.eps));
+    WINNOW_ASSIGN_OR_RETURN(std::string h, b.Linear(x, l + "intermediate.dense.", d.hidden, d.ffn));
+    WINNOW_ASSIGN_OR_RETURN(h, b.Activation(h, d.act));
+    WINNOW_ASSIGN_OR_RETURN(h, b.Linear(h, l + "output.dense.", d.ffn, d.hidden));
+    WINNOW_ASSIGN_OR_RETURN(x, b.LayerNorm(b.Op("Add", {h, x}), l + "output.LayerNorm.", d.hidden, d.eps));
+    if (i == 0 && d.conv_kernel > 0) {
+      // ConvLayer over the embeddings: Conv1d (padding (k - 1) / 2), zero at padding, the activation, the norm of
+      // the first layer's output plus it, times the mask.
+      const std::string cv = p + "encoder.conv.";
+      WINNOW_ASSIGN_OR_RETURN(std::string kernel, b.Weight(cv + "conv.weight", {d.hidden, d.hidden / d.conv_groups,
+                                                                                 d.conv_kernel}));
+      WINNOW_ASSIGN_OR_RETURN(std::string bias, b.Weight(cv + "conv.bias", {d.hidden}));
+      const int64_t pad = (d.conv_kernel - 1) / 2;
+      const std::string channels = b.Op("Transpose", {embedded}, {onnx::IntsAttribute("perm", {0, 2, 1})});
+      std::string out = b.Op("Conv", {channels, kernel, bias},
+                             {onnx::IntsAttribute("kernel_shape", {d.conv_kernel}),
+                              onnx::IntsAttribute("pads", {pad, pad}), onnx::IntAttribute("group", d.conv_groups)});
+      out = b.Op("Mul", {b.Op("Transpose", {out}, {onnx::IntsAttribute("perm", {0, 2, 1})}), token_mask});
+      WINNOW_ASSIGN_OR_RETURN(out, b.Activation(out, d.conv_act));
+      WINNOW_ASSIGN_OR_RETURN(x, b.LayerNorm(b.Op("Add", {x, out}), cv + "LayerNorm.", d.hidden, d.eps));
+      x = b.Op("Mul", {x, token_mask});
+    }
+  }
+
+  BuiltModel out;
+  out.architecture = type;
+  if (o.task == Task::kFeatureExtraction) {
+    b.Named("Identity", {x}, "last_hidden_state");
+    b.FloatOutput("last_hidden_state", {{-1, "batch"}, {-1, "sequence"}, {d.hidden, ""}});
+  } else {
+    // ContextPooler (dense over the first token, then pooler_hidden_act), then the classifier (outer():
+    // "ranking_model." in pruning checkpoints).
+    const std::string q = w->outer();
+    const std::string head = q + "classifier.";
+    const std::vector<int64_t> shape = w->Shape(head + "weight");
+    if (shape.size() != 2)
+      return Status(codes::kCheckpointInvalid,
+                    w->checkpoint().dir() + "/" + w->checkpoint().source() + " has no classification head (" + head +
+                        "weight): it is not a sequence-classification checkpoint");
+    const int64_t labels = shape[0];
+    WINNOW_ASSIGN_OR_RETURN(std::string pooler_act, c.String("pooler_hidden_act", "gelu"));
+    std::string cls = b.Op("Gather", {x, b.Int(0)}, {onnx::IntAttribute("axis", 1)});
+    WINNOW_ASSIGN_OR_RETURN(cls, b.Linear(cls, q + "pooler.dense.", d.hidden, d.hidden));
+    WINNOW_ASSIGN_OR_RETURN(cls, b.Activation(cls, pooler_act));
+    WINNOW_ASSIGN_OR_RETURN(std::string logits, b.Linear(cls, head, d.hidden, labels));
+    const char* name = o.task == Task::kPruning ? "ranking_logits" : "logits";
+    b.Named("Identity", {logits}, name);
+    b.FloatOutput(name, {{-1, "batch"}, {labels, ""}});
+    if (o.task == Task::kPruning) {
+      WINNOW_ASSIGN_OR_RETURN(std::string keep, b.Linear(x, o.pruning_head, d.hidden, 2));
+      b.Named("Identity", {keep}, "pruning_logits");
+      b.FloatOutput("pruning_logits", {{-1, "batch"}, {-1, "sequence"}, {2, ""}});
+    }
+  }
+  out.onnx = b.Finish(type);
+  out.inline_bytes = b.inline_bytes();
+  out.external_bytes = b.external_bytes();
+  return out;
 }
 
 }  // namespace winnow::builder

@@ -1,0 +1,126 @@
+// DeBERTa-v2 / v3 loaded as downloaded (issue 25): the graph built from config.json + weights, against the reference
+// written from transformers' modeling_deberta_v2.py in plain PyTorch and exported by torch.onnx
+// (scripts/fixtures/checkpoints_deberta.py: <name>.reference.onnx beside the folder), run by onnxruntime-node.
+// native/tests/deberta_v2_test.cc checks the same graphs against the eager PyTorch outputs and the log buckets.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { Tokenizer as HfTokenizer } from 'tokenizers';
+import { describe, expect, it } from 'vitest';
+import { CrossEncoder, SentenceEncoder } from '../lib/index';
+import { errorOf } from './helpers/errors';
+import { editedCopy } from './helpers/model-copy';
+import { corpusPairs, maxAbsDiff, referenceLogits, ROOT } from './helpers/reference';
+import { cosine, referenceEmbeddings } from './helpers/st-reference';
+
+const CKPT = path.join(ROOT, 'test', 'fixtures', 'checkpoints');
+const dirOf = (name: string) => path.join(CKPT, name);
+const refOf = (name: string) => path.join(CKPT, `${name}.reference.onnx`);
+
+// Real pairs of several lengths (so batches are padded), most past 40 tokens (log buckets) and some truncated at the
+// model's maximum, and a very short one.
+function pairs(): Array<[string, string]> {
+  const p = corpusPairs(16);
+  p.push([p[0][0], p.slice(0, 6).map((x) => x[1]).join(' ')]);
+  p.push(['a', 'b']);
+  return p;
+}
+
+describe('CrossEncoder from a DeBERTa-v2 / v3 checkpoint', () => {
+  const cases: Array<[string, string, number]> = [
+    ['deberta-v3-tiny', 'v3 settings: log buckets, shared keys, p2c|c2p, normed relative embeddings', 1],
+    ['deberta-v3-tiny-bf16', 'the same stored in BF16 (reference: the rounded weights)', 1],
+    ['deberta-v2-tiny-f16', 'absolute positions, token types, embed_proj, clamped relative positions, conv, F16', 3],
+  ];
+  for (const [name, what, labels] of cases) {
+    it(`${name}: ${what}: scores within 1e-5 of the reference, batched as alone`, async () => {
+      const m = await CrossEncoder.load(dirOf(name), { threads: 1, activation: 'none' });
+      expect(m.source).toEqual({ file: 'model.safetensors', built: true });
+      expect(m.numLabels).toBe(labels);
+      const p = pairs();
+      // Long enough for the buckets past distance 4 (v3) and the clamp past 16 (v2).
+      const tok = HfTokenizer.fromFile(path.join(dirOf(name), 'tokenizer.json'));
+      const longest = Math.max(...(await Promise.all(p.map(async ([a, b]) => (await tok.encode(a, b)).getIds().length))));
+      expect(Math.min(longest, m.maxLength)).toBeGreaterThanOrEqual(60);
+      const ref = await referenceLogits(dirOf(name), p, { maxLength: m.maxLength, onnxPath: refOf(name) });
+      const flat = ref.flat();
+      const got = await m.predict(p);
+      expect(got.length).toBe(p.length * labels);
+      expect(maxAbsDiff(got, flat)).toBeLessThan(1e-5);
+      // Spread scores: a constant or shuffled output would fail.
+      expect(Math.max(...flat) - Math.min(...flat)).toBeGreaterThan(0.05);
+      for (const i of [0, p.length - 2, p.length - 1]) {
+        const alone = await m.predict([p[i]]);
+        expect(maxAbsDiff(alone, got.slice(i * labels, (i + 1) * labels))).toBeLessThan(1e-5);
+      }
+      m.dispose();
+    });
+  }
+});
+
+describe('SentenceEncoder from a DeBERTa-v3 checkpoint', () => {
+  it('mean-pools last_hidden_state as the reference does (cosine >= 0.99999)', async () => {
+    const name = 'deberta-v3-tiny';
+    const enc = await SentenceEncoder.load(dirOf(name), { threads: 1 });
+    expect(enc.source).toEqual({ file: 'model.safetensors', built: true });
+    const texts = corpusPairs(10).map((x) => x[1]).concat(['short', 'who built the museum of ancient coins?']);
+    const ref = await referenceEmbeddings(dirOf(name), texts, { maxLength: enc.maxLength, modes: ['mean'], normalize: false, onnxPath: refOf(name) });
+    const got = (await enc.encode(texts)).toArray();
+    for (let i = 0; i < texts.length; i++) {
+      expect(cosine(got[i], ref[i])).toBeGreaterThanOrEqual(0.99999);
+      expect(maxAbsDiff(got[i], ref[i])).toBeLessThan(1e-5);
+    }
+    enc.dispose();
+  });
+});
+
+describe('saveOnnx of a built DeBERTa graph', () => {
+  it('writes one file that onnxruntime-node runs to the same scores (token_type_ids input kept)', async () => {
+    const name = 'deberta-v2-tiny-f16';
+    const m = await CrossEncoder.load(dirOf(name), { threads: 1, activation: 'none' });
+    const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'winnow-deberta-save-')), 'built.onnx');
+    await m.saveOnnx(out);
+    const p = pairs().slice(0, 6);
+    const saved = await referenceLogits(dirOf(name), p, { maxLength: m.maxLength, onnxPath: out });
+    expect(maxAbsDiff(await m.predict(p), saved.flat())).toBeLessThan(1e-5);
+    const session = await ort.InferenceSession.create(out);
+    expect(session.inputNames).toEqual(['input_ids', 'attention_mask', 'token_type_ids']);
+    await session.release();
+    m.dispose();
+    fs.rmSync(path.dirname(out), { recursive: true, force: true });
+  });
+});
+
+describe('DeBERTa checkpoints that do not fit', () => {
+  const editConfig = (name: string, edit: (c: Record<string, unknown>) => void) =>
+    editedCopy(dirOf(name), (d) => {
+      const c = JSON.parse(fs.readFileSync(path.join(d, 'config.json'), 'utf8'));
+      edit(c);
+      fs.writeFileSync(path.join(d, 'config.json'), JSON.stringify(c));
+    });
+
+  it('settings transformers cannot run are CONFIG_INVALID naming the key', async () => {
+    const edits: Array<[string, (c: Record<string, unknown>) => void]> = [
+      ['conv_kernel_size', (c) => (c.conv_kernel_size = 2)],
+      ['position_buckets', (c) => (c.position_buckets = 1)],
+      ['max_relative_positions', (c) => (c.max_relative_positions = 4)],
+      ['pos_att_type', (c) => (c.pos_att_type = 7)],
+    ];
+    for (const [key, edit] of edits) {
+      const dir = editConfig('deberta-v3-tiny', edit);
+      const e = await errorOf(() => CrossEncoder.load(dir));
+      expect(e.code).toBe('CONFIG_INVALID');
+      expect(e.message).toContain(key);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a missing position projection (share_att_key false) is CHECKPOINT_INVALID naming it', async () => {
+    const dir = editConfig('deberta-v3-tiny', (c) => (c.share_att_key = false));
+    const e = await errorOf(() => CrossEncoder.load(dir));
+    expect(e.code).toBe('CHECKPOINT_INVALID');
+    expect(e.message).toContain('deberta.encoder.layer.0.attention.self.pos_key_proj.weight');
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
