@@ -120,9 +120,12 @@ StatusOr<Dims> ReadDims(const ConfigReader& c) {
 // position * inv_freq, the half-width table written twice (rotate_half pairs dimension i with i + head / 2).
 std::pair<std::string, std::string> Rotary(GraphBuilder& b, const std::string& positions, int64_t head, double theta) {
   std::vector<float> inv(static_cast<size_t>(head / 2));
+  // theta^(-2i/head) in long double: double pow is versioned GLIBC_2.29 on x86-64, past the glibc floor (2.28) the
+  // prebuilds load on, while expl / logl are not.
   for (int64_t i = 0; i < head / 2; ++i)
     inv[static_cast<size_t>(i)] = static_cast<float>(
-        1.0 / std::pow(theta, static_cast<double>(2 * i) / static_cast<double>(head)));
+        std::exp(-std::log(static_cast<long double>(theta)) * static_cast<long double>(2 * i) /
+                 static_cast<long double>(head)));
   std::string angles = b.Op("Mul", {b.Op("Unsqueeze", {positions, b.IntList({1})}), b.Floats({head / 2}, inv)});
   angles = b.Op("Concat", {angles, angles}, {onnx::IntAttribute("axis", -1)});
   return {b.Op("Cos", {angles}), b.Op("Sin", {angles})};
