@@ -15,6 +15,7 @@ export interface NativeCallOptions {
 export type NativeModelOptions = SessionLoadOptions & {
   dir: string;
   ortLibrary: string;
+  batchAcrossCalls?: boolean;
 };
 
 /** What every transformer model's info() has: its session and lengths. */
@@ -43,6 +44,7 @@ export interface NativeBatchStats {
   tokens: number;
   paddedTokens: number;
   sequenceLengths: number[];
+  sharedBatches: number;
 }
 
 /** A call's activation, overriding the model's ('none': the raw logits); undefined: the model's own. */

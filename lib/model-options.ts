@@ -26,13 +26,22 @@ export interface TransformerLoadOptions extends SessionLoadOptions {
    * the snapshot to take from the local Hugging Face cache. Default 'main'.
    */
   revision?: string;
-  /** Native calls allowed to run at once on this model. Default 1 (the rest queue). */
+  /**
+   * Calls handed to the native core at once on this model (the rest wait in order). Default 64 when calls batch
+   * across calls, 1 otherwise.
+   */
   concurrency?: number;
+  /**
+   * Concurrent calls on this model share length-sorted batches (each call still gets its own results, progress and
+   * cancellation; a lone call runs the batches it would run alone). Default true; false runs each call's own batches,
+   * `concurrency` calls side by side.
+   */
+  batchAcrossCalls?: boolean;
 }
 
 export const TRANSFORMER_LOAD_OPTIONS = [
   'maxLength', 'batchSize', 'tokenBudget', 'threads', 'device', 'file', 'concurrency', 'gpuMemLimit', 'allowTf32', 'fuseLayerNorm',
-  'lengthBuckets', 'fuseAttention', 'prepackWeights', 'revision', 'source', 'adapter', 'mecabDictionary',
+  'lengthBuckets', 'fuseAttention', 'prepackWeights', 'revision', 'source', 'adapter', 'mecabDictionary', 'batchAcrossCalls',
 ] as const satisfies readonly (keyof TransformerLoadOptions)[];
 // Every option of the interface is in the list (a compile error names the one missing).
 const ALL_LISTED: Exclude<keyof TransformerLoadOptions, (typeof TRANSFORMER_LOAD_OPTIONS)[number]> extends never ? true : never = true;
@@ -72,6 +81,7 @@ function modelAndAdapter(dir: string, adapterOption: string | undefined): { dir:
 export function transformerLoadOptions(dir: unknown, o: TransformerLoadOptions): { native: NativeModelOptions; concurrency: number } {
   const where = modelAndAdapter(resolveModelDir(v.directory(dir), v.str(o.revision, 'revision')),
     o.adapter === undefined ? undefined : v.directory(o.adapter, 'adapter'));
+  const batchAcrossCalls = v.bool(o.batchAcrossCalls, 'batchAcrossCalls') ?? true;
   return {
     native: {
       dir: where.dir,
@@ -91,7 +101,8 @@ export function transformerLoadOptions(dir: unknown, o: TransformerLoadOptions):
       fuseAttention: v.bool(o.fuseAttention, 'fuseAttention'),
       prepackWeights: v.bool(o.prepackWeights, 'prepackWeights'),
       mecabDictionary: v.mecabDictionary(o.mecabDictionary),
+      batchAcrossCalls,
     },
-    concurrency: v.positiveInt(o.concurrency, 'concurrency', 64) ?? 1,
+    concurrency: v.positiveInt(o.concurrency, 'concurrency', 64) ?? (batchAcrossCalls ? 64 : 1),
   };
 }

@@ -23,11 +23,13 @@ export interface ModelCounters extends Counters {
   paddedTokens: number;
   /** Distinct padded sequence lengths (tensor shapes) run, ascending; few with `lengthBuckets`. */
   sequenceLengths: number[];
+  /** Batches that held rows of more than one call (`batchAcrossCalls`). */
+  sharedBatches: number;
 }
 
 /** The counters of a transformer model: its queue plus the native batch statistics (zeros once disposed). */
 export function modelCounters(queue: CallQueue, native: { batchStats(): ModelCountersNative } | undefined): ModelCounters {
-  const stats = native?.batchStats() ?? { batches: 0, rows: 0, tokens: 0, paddedTokens: 0, sequenceLengths: [] };
+  const stats = native?.batchStats() ?? { batches: 0, rows: 0, tokens: 0, paddedTokens: 0, sequenceLengths: [], sharedBatches: 0 };
   return { ...queue.counters(), ...stats };
 }
 type ModelCountersNative = Omit<ModelCounters, keyof Counters>;

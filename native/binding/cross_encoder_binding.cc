@@ -60,15 +60,14 @@ class CrossEncoderWrap : public ModelWrap<CrossEncoderWrap, CrossEncoder> {
     if (firsts->size() != seconds->size()) throw Napi::TypeError::New(info.Env(), "pair arrays differ in length");
     auto scores = std::make_shared<std::vector<float>>();
     const pipelines::ScoreOptions so = ReadScoreOptions(info[2]);
-    auto* w = MakeWorker(
-        info.Env(),
+    return StartInference(
+        info, core,
         [core, firsts, seconds, scores, so](const pipelines::RunControl& control) {
           std::vector<std::pair<std::string_view, std::string_view>> pairs(firsts->size());
           for (size_t i = 0; i < pairs.size(); ++i) pairs[i] = {(*firsts)[i], (*seconds)[i]};
           return core->Predict(pairs, scores.get(), control, so);
         },
-        [scores](Napi::Env env) -> Napi::Value { return ToFloat32Array(env, *scores); });
-    return StartCall(info, w, info[2]);
+        [scores](Napi::Env env) -> Napi::Value { return ToFloat32Array(env, *scores); }, info[2]);
   }
 
   // score(query: string, documents: string[], opts: call options + activation, chunk) -> Promise<Float32Array>
@@ -79,14 +78,13 @@ class CrossEncoderWrap : public ModelWrap<CrossEncoderWrap, CrossEncoder> {
     auto docs = std::make_shared<std::vector<std::string>>(GetStringArray(info.Env(), info[1], "documents"));
     auto scores = std::make_shared<std::vector<float>>();
     const pipelines::ScoreOptions so = ReadScoreOptions(info[2]);
-    auto* w = MakeWorker(
-        info.Env(),
+    return StartInference(
+        info, core,
         [core, query, docs, scores, so](const pipelines::RunControl& control) {
           std::vector<std::string_view> views(docs->begin(), docs->end());
           return core->Score(*query, views, scores.get(), control, so);
         },
-        [scores](Napi::Env env) -> Napi::Value { return ToFloat32Array(env, *scores); });
-    return StartCall(info, w, info[2]);
+        [scores](Napi::Env env) -> Napi::Value { return ToFloat32Array(env, *scores); }, info[2]);
   }
 
   Napi::Value Info(const Napi::CallbackInfo& info) {

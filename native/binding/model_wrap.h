@@ -10,14 +10,13 @@
 #include <memory>
 #include <vector>
 
+#include "call_runner.h"
 #include "napi_util.h"
 
 namespace winnow::binding {
 
 inline constexpr const char* kDisposedCode = "DISPOSED";
 inline constexpr const char* kBusyCode = "MODEL_BUSY";
-
-CancelFlag GetCancelFlag(const Napi::Value& v);  // from a token made by newCancelToken(), or null
 
 template <class Derived, class Core>
 class ModelWrap : public Napi::ObjectWrap<Derived> {
@@ -130,6 +129,18 @@ class ModelWrap : public Napi::ObjectWrap<Derived> {
     return w->Promise();
   }
 
+  // Starts an inference call (run on a worker thread, result on the main thread): on a thread of its own when the
+  // model batches across calls (the call waits for others' rows too), else on libuv's pool.
+  template <class RunFn, class ResultFn>
+  Napi::Value StartInference(const Napi::CallbackInfo& info, const std::shared_ptr<Core>& core, RunFn run,
+                             ResultFn result, const Napi::Value& opts) {
+    if constexpr (requires(const Core& c) { c.batches_across_calls(); }) {
+      if (core->batches_across_calls())
+        return runner_->Start(info.Env(), std::move(run), std::move(result), opts, this->Value(), &inflight_);
+    }
+    return StartCall(info, MakeWorker(info.Env(), std::move(run), std::move(result)), opts);
+  }
+
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
     if (inflight_.load() > 0) {
       Napi::Error e = Napi::Error::New(info.Env(), "cannot dispose while " + std::to_string(inflight_.load()) +
@@ -154,6 +165,8 @@ class ModelWrap : public Napi::ObjectWrap<Derived> {
     uint32_t i = 0;
     for (size_t len : s.sequence_lengths) lengths.Set(i++, Napi::Number::New(env, static_cast<double>(len)));
     o.Set("sequenceLengths", lengths);
+    if constexpr (requires(const Core& c) { c.shared_batches(); })
+      o.Set("sharedBatches", Napi::Number::New(env, core_ ? static_cast<double>(core_->shared_batches()) : 0.0));
     return o;
   }
 
@@ -191,6 +204,7 @@ class ModelWrap : public Napi::ObjectWrap<Derived> {
  protected:
   std::shared_ptr<Core> core_;
   std::atomic<int> inflight_{0};
+  std::shared_ptr<CallRunner> runner_ = std::make_shared<CallRunner>();
 };
 
 }  // namespace winnow::binding

@@ -76,6 +76,7 @@ void ReadModelOptions(const Napi::Object& o, pipelines::ModelOptions* out) {
   out->batch_size = static_cast<size_t>(GetNumber(o, "batchSize", 0));  // 0: 32 on CPU, 128 on GPU
   out->token_budget = static_cast<size_t>(GetNumber(o, "tokenBudget", 0));
   out->mecab_dictionary = GetString(o, "mecabDictionary");
+  out->batch_across_calls = GetBool(o, "batchAcrossCalls", true);
   s.gpu_mem_limit = static_cast<size_t>(GetNumber(o, "gpuMemLimit", 0));
   s.allow_tf32 = GetBool(o, "allowTf32", false);
   s.prepack_weights = GetBool(o, "prepackWeights", true);
@@ -97,15 +98,32 @@ void ReadModelOptions(const Napi::Object& o, pipelines::ModelOptions* out) {
                                                               : pipelines::ModelOptions::Toggle::kOff;
 }
 
-namespace {
-
-// False once the environment is being torn down (a terminated worker thread, process exit): napi calls that may
-// run JavaScript then fail, and node-addon-api would throw them as Napi::Error out of a callback (an abort).
 bool CanRunJs(napi_env env) {
   napi_value probe;
   if (napi_create_object(env, &probe) != napi_ok) return false;
   return napi_set_named_property(env, probe, "p", probe) == napi_ok;
 }
+
+void SettleDeferred(Napi::Env env, Napi::Promise::Deferred& deferred, const Status& status,
+                    const std::function<Napi::Value(Napi::Env)>& result) {
+  if (!CanRunJs(env)) return;  // torn down: the promise can no longer settle, and no one awaits it
+  Napi::HandleScope scope(env);
+  try {
+    if (!status.ok()) {
+      deferred.Reject(StatusToError(env, status).Value());
+      return;
+    }
+    try {
+      deferred.Resolve(GuardSync(env, [&] { return result(env); }));
+    } catch (const Napi::Error& e) {
+      deferred.Reject(e.Value());
+    }
+  } catch (const Napi::Error&) {
+    // Settling failed only if the environment stopped meanwhile; nothing is left to tell.
+  }
+}
+
+namespace {
 
 // Without an onProgress callback a run still reports now and then, so that a torn-down environment is noticed
 // (in OnProgress) and the run stopped at its next cancellation point.
@@ -180,23 +198,8 @@ void PromiseWorker::Release() {
 }
 
 void PromiseWorker::OnOK() {
-  Napi::Env env = Env();
   Release();
-  if (!CanRunJs(env)) return;  // torn down: the promise can no longer settle, and no one awaits it
-  Napi::HandleScope scope(env);
-  try {
-    if (!status_.ok()) {
-      deferred_.Reject(StatusToError(env, status_).Value());
-      return;
-    }
-    try {
-      deferred_.Resolve(GuardSync(env, [&] { return Result(env); }));
-    } catch (const Napi::Error& e) {
-      deferred_.Reject(e.Value());
-    }
-  } catch (const Napi::Error&) {
-    // Settling failed only if the environment stopped meanwhile; nothing is left to tell.
-  }
+  SettleDeferred(Env(), deferred_, status_, [this](Napi::Env env) { return Result(env); });
 }
 
 void PromiseWorker::OnError(const Napi::Error& e) {

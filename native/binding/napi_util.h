@@ -5,6 +5,7 @@
 #include <napi.h>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -51,6 +52,16 @@ void ReadModelOptions(const Napi::Object& o, pipelines::ModelOptions* out);
 
 // Cancellation tokens shared between JS (abort) and a running worker.
 using CancelFlag = std::shared_ptr<std::atomic<bool>>;
+CancelFlag GetCancelFlag(const Napi::Value& v);  // from a token made by newCancelToken(), or null
+
+// False once the environment is being torn down (a terminated worker thread, process exit): napi calls that may
+// run JavaScript then fail, and node-addon-api would throw them as Napi::Error out of a callback (an abort).
+bool CanRunJs(napi_env env);
+
+// Main thread: rejects `deferred` with `status`'s error, or resolves it with result(env) (an exception it throws
+// rejects it instead); nothing once the environment is torn down.
+void SettleDeferred(Napi::Env env, Napi::Promise::Deferred& deferred, const Status& status,
+                    const std::function<Napi::Value(Napi::Env)>& result);
 
 struct ProgressEvent {
   size_t done, total;

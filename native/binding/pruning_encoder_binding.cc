@@ -97,8 +97,8 @@ class PruningEncoderWrap : public ModelWrap<PruningEncoderWrap, PruningEncoder> 
       po.zero_score_when_empty = GetBool(o, "zeroScoreWhenEmpty", true);
     }
     auto results = std::make_shared<std::vector<pipelines::PruneResult>>();
-    auto* w = MakeWorker(
-        env,
+    return StartInference(
+        info, core,
         [core, queries, query_of, docs, po, results](const pipelines::RunControl& control) {
           std::vector<std::string_view> qv(queries->begin(), queries->end());
           std::vector<pipelines::PruneInput> inputs(docs->size());
@@ -137,8 +137,7 @@ class PruningEncoderWrap : public ModelWrap<PruningEncoderWrap, PruningEncoder> 
             out.Set(static_cast<uint32_t>(i), o);
           }
           return out;
-        });
-    return StartCall(info, w, info[3]);
+        }, info[3]);
   }
 
   // predict(firsts: string[], seconds: string[], opts) -> Promise<Float32Array>
@@ -148,15 +147,14 @@ class PruningEncoderWrap : public ModelWrap<PruningEncoderWrap, PruningEncoder> 
     auto seconds = std::make_shared<std::vector<std::string>>(GetStringArray(info.Env(), info[1], "pairs[i][1]"));
     if (firsts->size() != seconds->size()) throw Napi::TypeError::New(info.Env(), "pair arrays differ in length");
     auto scores = std::make_shared<std::vector<float>>();
-    auto* w = MakeWorker(
-        info.Env(),
+    return StartInference(
+        info, core,
         [core, firsts, seconds, scores](const pipelines::RunControl& control) {
           std::vector<std::pair<std::string_view, std::string_view>> pairs(firsts->size());
           for (size_t i = 0; i < pairs.size(); ++i) pairs[i] = {(*firsts)[i], (*seconds)[i]};
           return core->Predict(pairs, scores.get(), control);
         },
-        [scores](Napi::Env env) -> Napi::Value { return ToFloat32Array(env, *scores); });
-    return StartCall(info, w, info[2]);
+        [scores](Napi::Env env) -> Napi::Value { return ToFloat32Array(env, *scores); }, info[2]);
   }
 
   Napi::Value Info(const Napi::CallbackInfo& info) {

@@ -76,8 +76,8 @@ class SentenceEncoderWrap : public ModelWrap<SentenceEncoderWrap, SentenceEncode
     auto texts = std::make_shared<std::vector<std::string>>(GetStringArray(info.Env(), info[0], "texts"));
     auto params = std::make_shared<EncodeParams>(ReadEncodeParams(info.Env(), info[1]));
     auto result = std::make_shared<EncodeResult>();
-    auto* w = MakeWorker(
-        info.Env(),
+    return StartInference(
+        info, core,
         [core, texts, params, result](const pipelines::RunControl& control) {
           std::vector<std::string_view> views(texts->begin(), texts->end());
           return core->Encode(views, *params, result.get(), control);
@@ -94,8 +94,7 @@ class SentenceEncoderWrap : public ModelWrap<SentenceEncoderWrap, SentenceEncode
           o.Set("rows", Napi::Number::New(env, static_cast<double>(result->rows)));
           o.Set("dim", Napi::Number::New(env, static_cast<double>(result->dim)));
           return o;
-        });
-    return StartCall(info, w, info[2]);
+        }, info[2]);
   }
 
   Napi::Value Info(const Napi::CallbackInfo& info) {

@@ -167,6 +167,7 @@ Status TransformerModel::LoadCommon(const ModelOptions& options, builder::Task t
   onnx_path = session_->path();
   if (!build) source_ = onnx_path.substr(std::min(onnx_path.size(), options.dir.size() + 1));
   if (env.chunk_items > 0) chunk_items_ = env.chunk_items;
+  if (options.batch_across_calls) shared_ = std::make_unique<SharedBatches>();
   // On a GPU the calling thread only waits while a batch runs: tokenize the next chunk meanwhile. On a CPU
   // every core is already running the batch (and no gain was measurable on 2 cores).
   overlap_tokenization_ = env.overlap_tokenization.value_or(session_->device() != "cpu");
@@ -264,6 +265,19 @@ Status TransformerModel::RunEncodings(const std::vector<tok::Encoding>& encoding
                                       const ItemConsumer& consume, const RunControl& control) const {
   const size_t n = encodings.size();
   if (n == 0) return Status::Ok();
+  if (shared_) {
+    BatchPlan plan;
+    plan.batch_rows = BatchRows();
+    plan.token_budget = TokenBudget();
+    plan.bucket_cap = LengthBuckets() ? model_max_length_ : 0;
+    plan.round_rows = chunk_items_;
+    CallRows call{&encodings, base, total, done, &outputs, &consume, &control};
+    return shared_->Run(call, plan,
+                        [this](const std::vector<const tok::Encoding*>& rows, size_t seq,
+                               const std::vector<const char*>& outs, const BatchConsumer& c) {
+                          return RunRows(rows, seq, outs, c);
+                        });
+  }
   std::vector<size_t> lengths(n);
   for (size_t i = 0; i < n; ++i) lengths[i] = encodings[i].size();
   // Buckets never pad past the position table (a row of maxLength tokens still fits).

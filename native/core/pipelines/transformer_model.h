@@ -21,6 +21,7 @@
 #include "builder/builder.h"
 #include "checkpoint/checkpoint.h"
 #include "common/thread_pool.h"
+#include "pipelines/shared_batches.h"
 #include "runtime/session.h"
 #include "tokenizer/tokenizer.h"
 
@@ -53,6 +54,8 @@ struct ModelOptions {
   enum class Source { kAuto, kOnnx, kCheckpoint } source = Source::kAuto;
   std::string adapter;  // a peft LoRA adapter folder merged into the checkpoint's weights ("" = none)
   std::string mecab_dictionary;  // compiled MeCab dictionary folder for a BertJapaneseTokenizer ("" = search)
+  // Concurrent calls share batches (SharedBatches); off: each call runs its own batches, calls side by side.
+  bool batch_across_calls = true;
 };
 
 // The WINNOW_* variables a model load reads (docs/api.md "Environment variables"), read in this one place when
@@ -73,12 +76,6 @@ struct LoadEnvironment {
 // Items tokenized ahead per chunk by EncodeAndRun: the next chunk is tokenized while the current one runs.
 inline constexpr size_t kChunkItems = 4096;
 
-// Progress and cancellation for long calls. Both optional; progress is called from a worker thread.
-struct RunControl {
-  std::function<void(size_t done, size_t total)> progress;
-  const std::atomic<bool>* cancel = nullptr;
-  bool cancelled() const { return cancel && cancel->load(std::memory_order_relaxed); }
-};
 
 // What the model has run since it loaded (every call, every batch that succeeded, split halves counted
 // as they ran).
@@ -89,11 +86,6 @@ struct BatchStats {
   std::set<size_t> sequence_lengths;  // distinct padded lengths (shapes) seen
 };
 
-// Padded int64 tensors for one batch, [rows, seq] each.
-struct BatchTensors {
-  int64_t rows = 0, seq = 0;
-  std::vector<int64_t> input_ids, attention_mask, token_type_ids;
-};
 
 class TransformerModel {
  public:
@@ -115,6 +107,10 @@ class TransformerModel {
   // texts[i].
   Status CountTokens(const std::vector<std::string_view>& texts, std::vector<uint32_t>* counts,
                      const RunControl& control) const;
+  // Whether concurrent calls share batches (the batch_across_calls option).
+  bool batches_across_calls() const { return shared_ != nullptr; }
+  // Batches that held rows of more than one call.
+  uint64_t shared_batches() const { return shared_ ? shared_->shared_batches() : 0; }
   BatchStats batch_stats() const {
     std::lock_guard<std::mutex> lk(stats_mu_);
     return stats_;
@@ -134,7 +130,7 @@ class TransformerModel {
   // tensors hold rows [first, first + tensors.rows). When the device runs out of memory the rows are
   // split in half and each half is run (and consumed) on its own, down to single rows, so a call does
   // not fail for a batch that was merely too big.
-  using BatchConsumer = std::function<Status(size_t first, const BatchTensors& t, std::vector<Ort::Value>& results)>;
+  using BatchConsumer = pipelines::BatchConsumer;
   Status RunRows(const std::vector<const tok::Encoding*>& rows, size_t seq, const std::vector<const char*>& outputs,
                  const BatchConsumer& consume) const;
   size_t TokenBudget() const;
@@ -142,8 +138,7 @@ class TransformerModel {
   bool LengthBuckets() const;
 
   // Row r of `t` is item items[r] (an index into the caller's input).
-  using ItemConsumer =
-      std::function<Status(const size_t* items, const BatchTensors& t, std::vector<Ort::Value>& results)>;
+  using ItemConsumer = pipelines::ItemConsumer;
   using EncodeFn = std::function<Status(size_t item, tok::Encoding* out)>;
   // Tokenizes items [0, n) with `encode` on the model's threads and runs them in length-sorted batches,
   // handing each batch's outputs to `consume`; progress counts items. Items go in chunks of kChunkItems, so
@@ -189,6 +184,7 @@ class TransformerModel {
   bool overlap_tokenization_ = false;  // GPU sessions; test hook: WINNOW_TEST_OVERLAP=0|1
   mutable std::mutex stats_mu_;
   mutable BatchStats stats_;
+  std::unique_ptr<SharedBatches> shared_;  // batch_across_calls
 
  private:
   Status RunRowsFrom(const std::vector<const tok::Encoding*>& rows, size_t first, size_t count, size_t seq,
@@ -203,7 +199,5 @@ Status OutputAsFloat(const Ort::Value& value, const std::string& name, std::vect
 // Whether a failed run ran out of device memory (the caller may split the batch and retry).
 bool IsOutOfMemory(const Status& status);
 
-// Statuses for cancelled calls.
-inline Status Cancelled() { return Status("ABORTED", "the operation was aborted"); }
 
 }  // namespace winnow::pipelines

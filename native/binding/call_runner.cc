@@ -1,0 +1,177 @@
+#include "call_runner.h"
+
+#include <chrono>
+#include <system_error>
+#include <thread>
+
+namespace winnow::binding {
+
+namespace {
+
+// Without an onProgress callback a call still reports now and then, so that a torn-down environment is noticed
+// (in Deliver) and the call stopped at its next cancellation point.
+constexpr auto kHeartbeat = std::chrono::milliseconds(20);
+
+}  // namespace
+
+class CallRunner::Worker : public Napi::AsyncProgressQueueWorker<CallRunner::Event> {
+ public:
+  Worker(Napi::Env env, std::shared_ptr<CallRunner> runner, Job first)
+      : Napi::AsyncProgressQueueWorker<Event>(env), runner_(std::move(runner)), first_(std::move(first)) {}
+
+ private:
+  void Execute(const ExecutionProgress& progress) override {
+    runner_->Serve(std::move(first_), [&progress](const Event& e) { progress.Send(&e, 1); });
+  }
+  void OnProgress(const Event* events, size_t count) override { runner_->Deliver(Env(), events, count); }
+  void OnOK() override {}
+  void OnError(const Napi::Error&) override {}
+
+  std::shared_ptr<CallRunner> runner_;
+  Job first_;
+};
+
+Napi::Promise CallRunner::Start(Napi::Env env, RunFn run, ResultFn result, const Napi::Value& opts,
+                                const Napi::Object& owner, std::atomic<int>* inflight) {
+  const uint64_t id = ++next_id_;
+  Call call{Napi::Promise::Deferred::New(env), {}, Napi::Persistent(owner), inflight, std::move(result),
+            std::make_shared<std::atomic<bool>>(false)};
+  if (opts.IsObject()) {
+    Napi::Object o = opts.As<Napi::Object>();
+    Napi::Value fn = o.Get("onProgress");
+    if (fn.IsFunction()) call.progress_fn = Napi::Persistent(fn.As<Napi::Function>());
+    if (CancelFlag flag = GetCancelFlag(o.Get("cancelToken"))) call.cancel = std::move(flag);
+  }
+  Napi::Promise promise = call.deferred.Promise();
+  Job job{id, std::move(run), call.cancel, !call.progress_fn.IsEmpty()};
+  inflight->fetch_add(1);
+  calls_.emplace(id, std::move(call));
+  std::unique_lock<std::mutex> lk(mu_);
+  if (!active_) {
+    // No call is running: this one runs on the runner's own (libuv) thread, as a call without batching across
+    // calls would.
+    active_ = true;
+    lk.unlock();
+    auto* w = new Worker(env, shared_from_this(), std::move(job));
+    w->Queue();
+    return promise;
+  }
+  // Others are running: this call gets a thread of its own, so that it can wait for their shared batches.
+  auto self = shared_from_this();
+  auto shared_job = std::make_shared<Job>(std::move(job));
+  try {
+    std::thread t([self, shared_job] {
+      const std::function<void(const Event&)>* send;
+      {
+        std::unique_lock<std::mutex> g(self->mu_);  // the runner may not have started yet
+        self->cv_.wait(g, [&] { return self->send_ != nullptr; });
+        send = self->send_;
+      }
+      RunJob(*shared_job, *send);
+      std::lock_guard<std::mutex> g(self->mu_);
+      self->ended_.push_back(shared_job->id);
+      self->cv_.notify_all();
+    });
+    threads_.emplace(id, std::move(t));
+  } catch (const std::system_error&) {
+    jobs_.push_back(std::move(*shared_job));  // no thread to spare (a thread limit): the runner runs it after its own
+    cv_.notify_all();
+  }
+  return promise;
+}
+
+void CallRunner::RunJob(const Job& job, const std::function<void(const Event&)>& send) {
+  pipelines::RunControl control;
+  control.cancel = job.cancel.get();
+  std::atomic<int64_t> last_sent{0};
+  control.progress = [&](size_t done, size_t total) {
+    if (!job.listening) {
+      const int64_t now = std::chrono::steady_clock::now().time_since_epoch() / kHeartbeat;
+      if (last_sent.exchange(now) == now) return;
+    }
+    send(Event{job.id, done, total, false, Status()});
+  };
+  Status status;
+  try {
+    status = job.run(control);
+  } catch (const std::bad_alloc&) {
+    status = Status(codes::kInternal, "out of memory");
+  } catch (const std::exception& e) {
+    status = Status(codes::kInternal, e.what());
+  }
+  send(Event{job.id, 0, 0, true, std::move(status)});
+}
+
+void CallRunner::Serve(Job first, const std::function<void(const Event&)>& send) {
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    send_ = &send;
+  }
+  cv_.notify_all();
+  RunJob(first, send);
+  std::unique_lock<std::mutex> lk(mu_);
+  for (;;) {
+    while (!ended_.empty()) {
+      const uint64_t id = ended_.back();
+      ended_.pop_back();
+      auto it = threads_.find(id);
+      if (it == threads_.end()) continue;
+      std::thread t = std::move(it->second);
+      threads_.erase(it);
+      lk.unlock();
+      t.join();
+      lk.lock();
+    }
+    if (!jobs_.empty()) {
+      Job job = std::move(jobs_.front());
+      jobs_.pop_front();
+      lk.unlock();
+      RunJob(job, send);
+      lk.lock();
+      continue;
+    }
+    if (threads_.empty()) {
+      active_ = false;
+      send_ = nullptr;
+      return;
+    }
+    cv_.wait(lk);
+  }
+}
+
+void CallRunner::CancelAll() {
+  for (auto& [id, call] : calls_) call.cancel->store(true);
+}
+
+void CallRunner::Deliver(Napi::Env env, const Event* events, size_t count) {
+  if (!CanRunJs(env)) {
+    CancelAll();  // the environment is going away: nobody will read the results
+    return;
+  }
+  for (size_t i = 0; i < count; ++i) {
+    const Event& e = events[i];
+    auto it = calls_.find(e.id);
+    if (it == calls_.end()) continue;
+    Call& call = it->second;
+    Napi::HandleScope scope(env);
+    if (!e.finished) {
+      if (call.progress_fn.IsEmpty()) continue;
+      try {
+        Napi::Object info = Napi::Object::New(env);
+        info.Set("done", Napi::Number::New(env, static_cast<double>(e.done)));
+        info.Set("total", Napi::Number::New(env, static_cast<double>(e.total)));
+        call.progress_fn.Call({info});
+      } catch (const Napi::Error&) {
+        // A throwing progress callback must not break the call.
+      }
+      continue;
+    }
+    Call done = std::move(call);
+    calls_.erase(it);
+    done.inflight->fetch_sub(1);
+    done.owner.Reset();
+    SettleDeferred(env, done.deferred, e.status, done.result);
+  }
+}
+
+}  // namespace winnow::binding
