@@ -298,10 +298,17 @@ describe('CrossEncoder off the event loop', () => {
     const serial = await ce.predict(pairs);
     const results = await Promise.all(pairs.map((p) => ce.predict([p])));
     results.forEach((r, i) => expect(Math.abs(r[0] - serial[i])).toBeLessThan(1e-5));
-    // 50 + 1 × 50 rows ran; every single-pair batch has its own exact length.
+    // 50 + 1 × 50 rows ran; the single-pair calls shared batches (batchAcrossCalls, the default).
     expect(ce.counters()).toMatchObject({ queued: 0, running: 0, rows: 100 });
-    expect(ce.counters().batches).toBeGreaterThanOrEqual(51);
+    expect(ce.counters().sharedBatches).toBeGreaterThan(0);
+    expect(ce.counters().batches).toBeLessThan(51);
     ce.dispose();
+    // Without batching across calls every single-pair call runs its own batch, with the same results.
+    const alone = await CrossEncoder.load(TINY, { threads: 1, batchAcrossCalls: false, concurrency: 8 });
+    const each = await Promise.all(pairs.map((p) => alone.predict([p])));
+    each.forEach((r, i) => expect(Math.abs(r[0] - serial[i])).toBeLessThan(1e-5));
+    expect(alone.counters()).toMatchObject({ queued: 0, running: 0, rows: 50, batches: 50, sharedBatches: 0 });
+    alone.dispose();
   });
 
   it('keeps timers ticking during a long predict', async () => {

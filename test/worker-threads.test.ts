@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 const ROOT = path.resolve(__dirname, '..');
 // The entry points test/helpers/worker-call.cjs starts in a worker.
 const ENTRY_NAMES = [
-  'CrossEncoder.load', 'CrossEncoder.rank', 'CrossEncoder.predict', 'SentenceEncoder.encode', 'PruningEncoder.prune',
+  'CrossEncoder.load', 'CrossEncoder.rank', 'CrossEncoder.rank concurrent', 'CrossEncoder.predict', 'SentenceEncoder.encode', 'PruningEncoder.prune',
   'StaticModel.load', 'StaticModel.encode', 'Tokenizer.encodeBatch', 'semanticSearch',
 ];
 

@@ -80,7 +80,7 @@ Napi::Promise CallRunner::Start(Napi::Env env, RunFn run, ResultFn result, const
   return promise;
 }
 
-void CallRunner::RunJob(const Job& job, const std::function<void(const Event&)>& send) {
+void CallRunner::RunJob(Job& job, const std::function<void(const Event&)>& send) {
   pipelines::RunControl control;
   control.cancel = job.cancel.get();
   std::atomic<int64_t> last_sent{0};
@@ -99,6 +99,9 @@ void CallRunner::RunJob(const Job& job, const std::function<void(const Event&)>&
   } catch (const std::exception& e) {
     status = Status(codes::kInternal, e.what());
   }
+  // What the call holds (the model among it) is let go before its promise settles: a dispose() right after must
+  // free the model.
+  job.run = nullptr;
   send(Event{job.id, 0, 0, true, std::move(status)});
 }
 

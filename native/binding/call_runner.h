@@ -58,7 +58,7 @@ class CallRunner : public std::enable_shared_from_this<CallRunner> {
   void Deliver(Napi::Env env, const Event* events, size_t count);
   void CancelAll();
   // A call's body on whichever thread runs it: run, then its end reported through `send`.
-  static void RunJob(const Job& job, const std::function<void(const Event&)>& send);
+  static void RunJob(Job& job, const std::function<void(const Event&)>& send);
   // The runner's libuv thread: runs `first`, then any job no thread could be started for, joins ended threads, and
   // returns when none is queued or running. `send` carries events to the main thread while it runs.
   void Serve(Job first, const std::function<void(const Event&)>& send);

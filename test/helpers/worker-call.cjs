@@ -17,6 +17,11 @@ const ENTRIES = {
     prepare: () => w.CrossEncoder.load(model('bert-ce-tiny')),
     start: (ce) => ce.rank('where are the mountains', docs(2000)),
   },
+  // Eight calls at once: they share batches, each on a thread of its own while the others run.
+  'CrossEncoder.rank concurrent': {
+    prepare: () => w.CrossEncoder.load(model('bert-ce-tiny')),
+    start: (ce) => Promise.all(Array.from({ length: 8 }, (_, i) => ce.rank(`where are the mountains ${i}`, docs(400)))),
+  },
   'CrossEncoder.predict': {
     prepare: () => w.CrossEncoder.load(model('bert-ce-tiny')),
     start: (ce) => ce.predict(docs(2000).map((d) => ['a query', d]), { onProgress() {} }),
