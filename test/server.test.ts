@@ -1,6 +1,7 @@
 // The HTTP server through real clients (cohere-ai, LangChain's CohereRerank, openai, undici): answers equal the
 // library's own results; limits, back-pressure, disconnects, auth, metrics; SIGTERM drain in a child process.
 import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { CohereClient, CohereClientV2 } from 'cohere-ai';
 import { CohereRerank } from '@langchain/cohere';
@@ -158,6 +159,33 @@ describe('real clients', () => {
       index, score: x.rankingScore, pruned_text: x.prunedDocument, compression_ratio: x.compressionRatio,
       tokens_removed: x.tokensRemoved, kept_spans: x.keptSpans,
     })));
+  });
+});
+
+describe('review fixes: Jina defaults, /info paths', () => {
+  it('/v1/rerank returns the documents unless told not to (Jina\'s default); /v2/rerank does not', async () => {
+    const expected = await ce.rank(query, docs);
+    const v1 = await post('/v1/rerank', { query, documents: docs, top_n: 2 });
+    expect(v1.status).toBe(200);
+    expect(v1.body.results).toEqual(expected.slice(0, 2).map((x) => ({ index: x.index, relevance_score: x.score, document: { text: docs[x.index] } })));
+    const without = await post('/v1/rerank', { query, documents: docs, top_n: 2, return_documents: false });
+    expect(without.body.results).toEqual(expected.slice(0, 2).map((x) => ({ index: x.index, relevance_score: x.score })));
+    const v2 = await post('/v2/rerank', { query, documents: docs, top_n: 2 });
+    expect(v2.body.results).toEqual(expected.slice(0, 2).map((x) => ({ index: x.index, relevance_score: x.score })));
+  });
+
+  it('/info names each model\'s files relative to its folder, not by the server\'s absolute paths', async () => {
+    const body = (await (await request(url + '/info')).body.json()) as Record<string, any>;
+    expect(body.model_id).toBe(CE); // TEI's model_id: the folder or hub id as given
+    const dirs: Record<string, string> = { ce: CE, e5: E5, pruner: PRUNE };
+    for (const m of body.models as Array<{ name: string; id: string; file: string; source: { file: string } }>) {
+      expect(path.isAbsolute(m.file), m.file).toBe(false);
+      expect(existsSync(path.join(dirs[m.name], m.file)), m.file).toBe(true);
+      expect(path.isAbsolute(m.source.file)).toBe(false);
+    }
+    const { model_id: _id, models: listed, ...rest } = body;
+    const withoutIds = { ...rest, models: listed.map(({ id: _mid, ...m }: { id: string }) => m) };
+    expect(JSON.stringify(withoutIds)).not.toContain(FIXTURES);
   });
 });
 

@@ -58,7 +58,9 @@ export function compatRoutes(app: FastifyInstance, ctx: Ctx): void {
       return rank(m, b.query, cut, false, signal);
     });
     const kept = b.top_n == null ? ranked : ranked.slice(0, b.top_n);
-    const withDocs = b.return_documents ?? false;
+    // Jina's API returns the documents unless told not to; Cohere v1's (the same path and body) leaves them out. The
+    // path follows Jina: a Cohere client reads the extra `document` as its own API's, and can send false. v2 has none.
+    const withDocs = b.return_documents ?? !v2;
     return {
       id: randomUUID(),
       results: kept.map((r) => (withDocs

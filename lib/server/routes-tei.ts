@@ -1,4 +1,5 @@
 // text-embeddings-inference's routes and bodies: /rerank, /predict, /embed, /tokenize, /info.
+import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { runtimeInfo } from '../index';
 import { Ctx, HttpError } from './app';
@@ -114,6 +115,12 @@ async function teiTokenize(ctx: Ctx, req: Parameters<Ctx['infer']>[0], reply: Pa
   });
 }
 
+/** `file` relative to the model folder `dir`; its name alone when it lies elsewhere (a graph built into a cache). */
+function inFolder(dir: string, file: string): string {
+  const rel = path.relative(dir, file);
+  return rel.startsWith('..') || path.isAbsolute(rel) ? path.basename(file) : rel.split(path.sep).join('/');
+}
+
 /** TEI's /info for a model. */
 export function teiInfo(ctx: Ctx, m: ServedModel): Record<string, unknown> {
   const d = m.describe();
@@ -127,8 +134,12 @@ export function teiInfo(ctx: Ctx, m: ServedModel): Record<string, unknown> {
     max_concurrent_requests: ctx.options.maxConcurrentRequests, max_input_length: m.maxLength,
     max_batch_tokens: null, max_batch_requests: null, max_client_batch_size: ctx.options.maxClientBatchSize,
     auto_truncate: ctx.options.autoTruncate, tokenization_workers: null, version: VERSION, sha: null, docker_label: null,
-    // Winnow's own: every model served, and the runtime.
-    models: ctx.options.models.map((x) => ({ name: x.name, id: x.id, task: x.task, ...x.describe() })),
+    // Winnow's own: every model served (its files relative to its folder: the server's layout is not the client's
+    // business), and the runtime.
+    models: ctx.options.models.map((x) => {
+      const d = x.describe();
+      return { name: x.name, id: x.id, task: x.task, ...d, ...(typeof d.file === 'string' ? { file: inFolder(x.dir, d.file) } : {}) };
+    }),
     runtime: runtimeInfo().version,
   };
 }
