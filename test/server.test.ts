@@ -378,6 +378,21 @@ describe('limits and errors (TEI bodies and status codes)', () => {
     }
   });
 
+  it('/tokenize and max_tokens_per_doc tokenize with encodeBatch (native threads), never the synchronous encode', async () => {
+    const tokenizer = models[0].tokenizer;
+    const sync = vi.spyOn(tokenizer, 'encode');
+    const batch = vi.spyOn(tokenizer, 'encodeBatch');
+    try {
+      expect((await post('/tokenize', { inputs: texts, model: 'ce' })).status).toBe(200);
+      expect((await post('/v1/rerank', { query, documents: docs, max_tokens_per_doc: 3 })).status).toBe(200);
+      expect(sync).not.toHaveBeenCalled();
+      expect(batch).toHaveBeenCalledTimes(2);
+    } finally {
+      sync.mockRestore();
+      batch.mockRestore();
+    }
+  });
+
   it('max_tokens_per_doc ranks the documents cut to that many tokens', async () => {
     const long = ['Paris is the capital of France and its largest city.', 'Berlin is in Germany, a country in Europe.'];
     const cut = ['Paris is the', 'Berlin is in'];
