@@ -118,7 +118,8 @@ async function teiTokenize(ctx: Ctx, req: Parameters<Ctx['infer']>[0], reply: Pa
 /** `file` relative to the model folder `dir`; its name alone when it lies elsewhere (a graph built into a cache). */
 function inFolder(dir: string, file: string): string {
   const rel = path.relative(dir, file);
-  return rel.startsWith('..') || path.isAbsolute(rel) ? path.basename(file) : rel.split(path.sep).join('/');
+  const outside = rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel);
+  return outside ? path.basename(file) : rel.split(path.sep).join('/');
 }
 
 /** TEI's /info for a model. */
