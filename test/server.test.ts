@@ -1,6 +1,7 @@
 // The HTTP server through real clients (cohere-ai, LangChain's CohereRerank, openai, undici): answers equal the
 // library's own results; limits, back-pressure, disconnects, auth, metrics; SIGTERM drain in a child process.
 import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { CohereClient, CohereClientV2 } from 'cohere-ai';
 import { CohereRerank } from '@langchain/cohere';
@@ -161,6 +162,85 @@ describe('real clients', () => {
   });
 });
 
+describe('review fixes: Jina defaults, /info paths', () => {
+  it('/v1/rerank returns the documents unless told not to (Jina\'s default); /v2/rerank does not', async () => {
+    const expected = await ce.rank(query, docs);
+    const v1 = await post('/v1/rerank', { query, documents: docs, top_n: 2 });
+    expect(v1.status).toBe(200);
+    expect(v1.body.results).toEqual(expected.slice(0, 2).map((x) => ({ index: x.index, relevance_score: x.score, document: { text: docs[x.index] } })));
+    const without = await post('/v1/rerank', { query, documents: docs, top_n: 2, return_documents: false });
+    expect(without.body.results).toEqual(expected.slice(0, 2).map((x) => ({ index: x.index, relevance_score: x.score })));
+    const v2 = await post('/v2/rerank', { query, documents: docs, top_n: 2 });
+    expect(v2.body.results).toEqual(expected.slice(0, 2).map((x) => ({ index: x.index, relevance_score: x.score })));
+  });
+
+  it('/info names each model\'s files relative to its folder, not by the server\'s absolute paths', async () => {
+    const body = (await (await request(url + '/info')).body.json()) as Record<string, any>;
+    expect(body.model_id).toBe(CE); // TEI's model_id: the folder or hub id as given
+    const dirs: Record<string, string> = { ce: CE, e5: E5, pruner: PRUNE };
+    for (const m of body.models as Array<{ name: string; id: string; file: string; source: { file: string } }>) {
+      expect(path.isAbsolute(m.file), m.file).toBe(false);
+      expect(existsSync(path.join(dirs[m.name], m.file)), m.file).toBe(true);
+      expect(path.isAbsolute(m.source.file)).toBe(false);
+    }
+    const { model_id: _id, models: listed, ...rest } = body;
+    const withoutIds = { ...rest, models: listed.map(({ id: _mid, ...m }: { id: string }) => m) };
+    expect(JSON.stringify(withoutIds)).not.toContain(FIXTURES);
+  });
+});
+
+describe('metrics: queue, tokenization and inference time (TEI names)', () => {
+  const count = (name: string, method: string, base = url) => metric(`${name}_count`, `method="${method}"`, base);
+
+  it('each request observes what it did: a model call (queue + inference), the server tokenizing (tokenization)', async () => {
+    const names = ['te_request_queue_duration', 'te_request_inference_duration', 'te_request_tokenization_duration'] as const;
+    const snapshot = async (method: string) => Promise.all(names.map((n) => count(n, method)));
+    const delta = async (method: string, send: () => Promise<{ status: number }>) => {
+      const before = await snapshot(method);
+      expect((await send()).status).toBe(200);
+      const after = await snapshot(method);
+      return after.map((x, i) => x - before[i]);
+    };
+    // The library tokenizes a rerank itself: one model call, no tokenizing by the server.
+    expect(await delta('rerank', () => post('/rerank', { query, texts: docs }))).toEqual([1, 1, 0]);
+    // Truncation off: the server counts tokens first (one tokenization), then the model call.
+    expect(await delta('rerank', () => post('/rerank', { query, texts: docs, truncate: false }))).toEqual([1, 1, 1]);
+    // /tokenize is tokenization only; max_tokens_per_doc cuts the documents before the model call.
+    expect(await delta('tokenize', () => post('/tokenize', { inputs: texts, model: 'ce' }))).toEqual([0, 0, 1]);
+    expect(await delta('rerank_v1', () => post('/v1/rerank', { query, documents: docs, max_tokens_per_doc: 3 }))).toEqual([1, 1, 1]);
+    expect(await delta('openai_embeddings', () => post('/v1/embeddings', { input: texts, model: 'e5' }))).toEqual([1, 1, 1]);
+    const text = await (await request(url + '/metrics')).body.text();
+    for (const n of names) expect(text).toContain(`# TYPE ${n} histogram`);
+  });
+
+  it('te_request_queue_duration holds the time a request waited behind another call on its model', async () => {
+    const busy = createServer({ models, maxClientBatchSize: 100_000, payloadLimit: 10_000_000 });
+    const base = await busy.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      const many = Array.from({ length: 60_000 }, (_, i) => `document number ${i} about something`);
+      const controller = new AbortController();
+      const slow = request(base + '/rerank', { method: 'POST', body: JSON.stringify({ query, texts: many }), headers: { 'content-type': 'application/json' }, signal: controller.signal });
+      slow.catch(() => undefined);
+      const model = models[0].model;
+      await until(async () => model.counters().running === 1);
+      const waiting = post('/rerank', { query, texts: docs }, {}, base);
+      // Two sightings of the second call still in the queue bound its wait from below.
+      await until(async () => model.counters().queued === 1);
+      const first = process.hrtime.bigint();
+      for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(model.counters().queued).toBe(1);
+      const last = process.hrtime.bigint();
+      controller.abort(); // the slow call stops (not observed: it failed), and the waiting one runs
+      const answer = await waiting;
+      expect(answer.status).toBe(200);
+      expect(await count('te_request_queue_duration', 'rerank', base)).toBe(1);
+      expect(await metric('te_request_queue_duration_sum', 'method="rerank"', base)).toBeGreaterThanOrEqual(Number(last - first) / 1e9);
+    } finally {
+      await busy.close();
+    }
+  });
+});
+
 describe('raw scores and token counts', () => {
   it('raw_scores answers equal the logits, run by the one model served (no second copy loaded)', async () => {
     const load = vi.spyOn(CrossEncoder, 'load');
@@ -273,6 +353,51 @@ describe('limits and errors (TEI bodies and status codes)', () => {
     } finally {
       await busy.close();
     }
+  });
+
+  it('/tokenize counts against max_concurrent_requests: 429 while the bound is full', async () => {
+    const busy = createServer({ models, maxConcurrentRequests: 1, maxClientBatchSize: 100_000, payloadLimit: 10_000_000 });
+    const base = await busy.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      const many = Array.from({ length: 60_000 }, (_, i) => `document number ${i} about something`);
+      const controller = new AbortController();
+      const slow = request(base + '/rerank', { method: 'POST', body: JSON.stringify({ query, texts: many }), headers: { 'content-type': 'application/json' }, signal: controller.signal });
+      slow.catch(() => undefined);
+      await until(async () => (await metric('winnow_requests_in_flight', '', base)) === 1);
+      const refused = await post('/tokenize', { inputs: many.slice(0, 1000), model: 'ce' }, {}, base);
+      expect(refused).toEqual({ status: 429, body: { error: 'Model is overloaded: 1 requests at work (max_concurrent_requests)', error_type: 'Overloaded' } });
+      // So is Cohere's max_tokens_per_doc, which tokenizes too.
+      expect((await post('/v1/rerank', { query, documents: docs, max_tokens_per_doc: 3 }, {}, base)).status).toBe(429);
+      controller.abort();
+      await until(async () => (await metric('winnow_requests_in_flight', '', base)) === 0);
+      const tokens = await post('/tokenize', { inputs: ['hello world', 'the quick brown fox'], model: 'ce' }, {}, base);
+      expect(tokens.status).toBe(200);
+      expect(tokens.body.map((t: Array<{ id: number }>) => t.map((x) => x.id))).toEqual(['hello world', 'the quick brown fox'].map((t) => Array.from(models[0].tokenizer.encode(t).ids)));
+    } finally {
+      await busy.close();
+    }
+  });
+
+  it('/tokenize and max_tokens_per_doc tokenize with encodeBatch (native threads), never the synchronous encode', async () => {
+    const tokenizer = models[0].tokenizer;
+    const sync = vi.spyOn(tokenizer, 'encode');
+    const batch = vi.spyOn(tokenizer, 'encodeBatch');
+    try {
+      expect((await post('/tokenize', { inputs: texts, model: 'ce' })).status).toBe(200);
+      expect((await post('/v1/rerank', { query, documents: docs, max_tokens_per_doc: 3 })).status).toBe(200);
+      expect(sync).not.toHaveBeenCalled();
+      expect(batch).toHaveBeenCalledTimes(2);
+    } finally {
+      sync.mockRestore();
+      batch.mockRestore();
+    }
+  });
+
+  it('max_tokens_per_doc ranks the documents cut to that many tokens', async () => {
+    const long = ['Paris is the capital of France and its largest city.', 'Berlin is in Germany, a country in Europe.'];
+    const cut = ['Paris is the', 'Berlin is in'];
+    const r = await post('/v2/rerank', { query, documents: long, max_tokens_per_doc: 3 });
+    expect(r.body.results).toEqual((await ce.rank(query, cut)).map((x) => ({ index: x.index, relevance_score: x.score })));
   });
 
   it('/metrics: TEI names', async () => {

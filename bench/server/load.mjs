@@ -1,8 +1,10 @@
-// Load test: many concurrent clients on loopback (autocannon) against `winnow serve` and a hand-written node:http +
-// Winnow server, reranking 10 documents per request with a small model. Every 200 answer is checked against the
-// library's own ranking. Figures go to docs/benchmark.md ("Server under load").
+// Load test: many concurrent clients on loopback (autocannon) against `winnow serve`, a hand-written node:http +
+// Winnow server and a node:http + transformers.js server, reranking 10 documents per request with the same model
+// folder. Every 200 answer is checked against the library's own ranking (Winnow's servers: equal; transformers.js,
+// another ONNX Runtime: the same order, scores within 1e-4). Figures go to docs/benchmark.md ("Server under load").
 //   node bench/server/load.mjs [--model DIR] [--connections 1000] [--duration 15] [--bounds 256,2048]
-// autocannon is a dependency of bench/package.json (or set AUTOCANNON to its folder).
+//     [--threads N] [--servers winnow,plain,transformersjs]
+// autocannon and @huggingface/transformers are dependencies of bench/package.json (or set AUTOCANNON to its folder).
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -20,13 +22,16 @@ const { values: a } = parseArgs({ options: {
   connections: { type: 'string', default: '1000' },
   duration: { type: 'string', default: '15' },
   bounds: { type: 'string', default: '256,2048' },
+  threads: { type: 'string', default: String(os.cpus().length) },
+  servers: { type: 'string', default: 'winnow,plain,transformersjs' },
 } });
 
 const query = 'what is the capital of france';
 const texts = Array.from({ length: 10 }, (_, i) => `document ${i}: ${i === 3 ? 'Paris is the capital of France.' : 'an unrelated sentence about rivers and mountains'}`);
 const body = JSON.stringify({ query, texts });
 const ce = await CrossEncoder.load(a.model);
-const expected = JSON.stringify((await ce.rank(query, texts)).map((r) => ({ index: r.index, score: r.score })));
+const ranked = (await ce.rank(query, texts)).map((r) => ({ index: r.index, score: r.score }));
+const expected = JSON.stringify(ranked);
 ce.dispose();
 
 function start(args) {
@@ -44,26 +49,29 @@ function start(args) {
   });
 }
 
-async function run(name, args, normalize) {
+async function run(name, args, check) {
   const { child, url } = await start(args);
   let wrong = 0;
   let checked = 0;
-  const result = await autocannon({
+  const errorKinds = {};
+  const job = autocannon({
     url: url + '/rerank', method: 'POST', body, headers: { 'content-type': 'application/json' },
     connections: Number(a.connections), duration: Number(a.duration), timeout: 60,
     requests: [{ onResponse: (status, resBody) => {
       if (status !== 200) return;
       checked++;
-      if (normalize(resBody) !== expected) wrong++;
+      if (!check(resBody)) wrong++;
     } }],
   });
+  job.on('reqError', (e) => (errorKinds[e.code ?? e.message] = (errorKinds[e.code ?? e.message] ?? 0) + 1));
+  const result = await job;
   child.kill('SIGTERM');
   await new Promise((r) => child.on('exit', r));
   const codes = Object.fromEntries(Object.entries(result.statusCodeStats ?? {}).map(([k, v]) => [k, v.count]));
   const row = {
-    server: name, connections: Number(a.connections), seconds: Number(a.duration),
+    server: name, connections: Number(a.connections), seconds: Number(a.duration), threads: Number(a.threads),
     ok: codes['200'] ?? 0, refused429: codes['429'] ?? 0, wrong, checked,
-    errors: result.errors, timeouts: result.timeouts,
+    errors: result.errors, errorKinds, timeouts: result.timeouts,
     okPerSecond: Math.round((codes['200'] ?? 0) / Number(a.duration)),
     p50ms: result.latency.p50, p99ms: result.latency.p99,
   };
@@ -71,10 +79,21 @@ async function run(name, args, normalize) {
   return row;
 }
 
-console.log(JSON.stringify({ date: new Date().toISOString(), cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version, load: os.loadavg() }));
-const asWinnow = (s) => s; // TEI's body: [{ index, score }]
-const asPlain = (s) => JSON.stringify(JSON.parse(s).map((r) => ({ index: r.index, score: r.score })));
-for (const bound of a.bounds.split(',')) {
-  await run(`winnow serve (max_concurrent_requests ${bound})`, [path.join(root, 'dist/cjs/cli/main.js'), 'serve', `ce=${a.model}`, '--port', '0', '--host', '127.0.0.1', '--log-level', 'silent', '--max-concurrent-requests', bound], asWinnow);
+const { packageVersion } = await import('../package-version.mjs');
+console.log(JSON.stringify({
+  date: new Date().toISOString(), cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version, load: os.loadavg(),
+  versions: { 'winnow-native': require(path.join(root, 'package.json')).version, autocannon: packageVersion('autocannon'), '@huggingface/transformers': packageVersion('@huggingface/transformers') },
+}));
+const exact = (s) => s === expected; // TEI's body: [{ index, score }]
+const sameRanking = (tolerance) => (s) => {
+  const got = JSON.parse(s);
+  return got.length === ranked.length && got.every((r, i) => r.index === ranked[i].index && Math.abs(r.score - ranked[i].score) <= tolerance);
+};
+const servers = a.servers.split(',');
+if (servers.includes('winnow')) {
+  for (const bound of a.bounds.split(',')) {
+    await run(`winnow serve (max_concurrent_requests ${bound})`, [path.join(root, 'dist/cjs/cli/main.js'), 'serve', `ce=${a.model}`, '--port', '0', '--host', '127.0.0.1', '--log-level', 'silent', '--threads', a.threads, '--max-concurrent-requests', bound], exact);
+  }
 }
-await run('node:http + CrossEncoder.rank', [path.join(root, 'bench/server/plain-http.mjs'), a.model], asPlain);
+if (servers.includes('plain')) await run('node:http + CrossEncoder.rank', [path.join(root, 'bench/server/plain-http.mjs'), a.model, a.threads], sameRanking(0));
+if (servers.includes('transformersjs')) await run('node:http + transformers.js', [path.join(root, 'bench/server/transformersjs-http.mjs'), a.model, a.threads], sameRanking(1e-4));

@@ -1,11 +1,11 @@
 // The hand-written baseline: node:http + CrossEncoder.rank, about the 20 lines a user writes today (no bound on the
-// work it accepts, no limits, no metrics). Prints its URL on stdout. Usage: node plain-http.mjs MODEL_DIR
+// work it accepts, no limits, no metrics). Prints its URL on stdout. Usage: node plain-http.mjs MODEL_DIR [THREADS]
 import http from 'node:http';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
 const { CrossEncoder } = require('../../dist/cjs/index.js');
-const ce = await CrossEncoder.load(process.argv[2]);
+const ce = await CrossEncoder.load(process.argv[2], process.argv[3] ? { threads: Number(process.argv[3]) } : {});
 const server = http.createServer((req, res) => {
   let body = '';
   req.on('data', (d) => (body += d));

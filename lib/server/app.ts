@@ -9,6 +9,7 @@ import { DEFAULTS } from './defaults';
 import { ErrorType, HttpError } from './http-error';
 import { Metrics } from './metrics';
 import type { ServedModel, Task } from './models';
+import { RequestTiming, timeCalls, withTiming } from './timing';
 import { teiRoutes } from './routes-tei';
 import { compatRoutes } from './routes-compat';
 
@@ -61,8 +62,11 @@ export interface Ctx {
   readonly metrics: Metrics;
   /** The model named `name` when one is (and can do `tasks`), else the first that can; 400 when none can. */
   pick(name: unknown, tasks: readonly Task[]): ServedModel;
-  /** Runs `work` as one inference request: counted, bounded (429), aborted when the client goes away, timed. */
-  infer<T>(req: FastifyRequest, reply: FastifyReply, method: string, items: number, work: (signal: AbortSignal) => Promise<T>): Promise<T>;
+  /**
+   * Runs `work` as one inference request: counted, bounded (429), aborted when the client goes away, timed (its model
+   * calls' queue and run time; tokenization the work does through `timing.tokenize`).
+   */
+  infer<T>(req: FastifyRequest, reply: FastifyReply, method: string, items: number, work: (signal: AbortSignal, timing: RequestTiming) => Promise<T>): Promise<T>;
   /** 413 past the batch limit, 400 for an empty batch (TEI's checks). */
   checkBatch(n: number, what: string): void;
   /** Whether inputs longer than the model's maximum are truncated (the request's `truncate`, else the server's default). */
@@ -93,6 +97,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
     forceCloseConnections: 'idle',
   });
   const metrics = new Metrics(opts.models);
+  for (const m of opts.models) timeCalls(m.model);
   let inFlight = 0;
 
   const ctx: Ctx = {
@@ -122,9 +127,15 @@ export function createServer(options: ServerOptions): FastifyInstance {
       reply.raw.on('close', onClose);
       metrics.batchSize.observe({ method }, items);
       const started = process.hrtime.bigint();
+      const timing = new RequestTiming();
       try {
-        const result = await work(controller.signal);
+        const result = await withTiming(timing, () => work(controller.signal, timing));
         metrics.inferenceDuration.observe({ method }, Number(process.hrtime.bigint() - started) / 1e9);
+        if (timing.calls > 0) {
+          metrics.queueDuration.observe({ method }, timing.queue);
+          metrics.modelDuration.observe({ method }, timing.inference);
+        }
+        if (timing.tokenizations > 0) metrics.tokenizationDuration.observe({ method }, timing.tokenization);
         metrics.requestSuccess.inc({ method });
         return result;
       } catch (e) {

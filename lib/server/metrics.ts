@@ -12,7 +12,12 @@ export class Metrics {
   readonly requestSuccess = new Counter({ name: 'te_request_success', help: 'Inference requests answered', labelNames: ['method'], registers: [this.registry] });
   readonly requestFailure = new Counter({ name: 'te_request_failure', help: 'Inference requests failed, by reason', labelNames: ['err'], registers: [this.registry] });
   readonly requestDuration = new Histogram({ name: 'te_request_duration', help: 'Seconds from the request being read to its answer', labelNames: ['method'], buckets: DURATION_BUCKETS, registers: [this.registry] });
-  readonly inferenceDuration = new Histogram({ name: 'te_inference_duration', help: 'Seconds in the model call (tokenization, queueing on the model and inference)', labelNames: ['method'], buckets: DURATION_BUCKETS, registers: [this.registry] });
+  readonly inferenceDuration = new Histogram({ name: 'te_inference_duration', help: "Seconds of the request's work (the server's tokenizing, waiting on the model, inference)", labelNames: ['method'], buckets: DURATION_BUCKETS, registers: [this.registry] });
+  // TEI's per-request split of the work: waiting in the model's call queue, the model run, and tokenizing (only where
+  // the server tokenizes itself: /tokenize, max_tokens_per_doc, length checks with truncation off, OpenAI usage).
+  readonly queueDuration = new Histogram({ name: 'te_request_queue_duration', help: "Seconds a request's model calls waited in the model's call queue before they started", labelNames: ['method'], buckets: DURATION_BUCKETS, registers: [this.registry] });
+  readonly modelDuration = new Histogram({ name: 'te_request_inference_duration', help: "Seconds a request's model calls ran, from leaving the queue to their result", labelNames: ['method'], buckets: DURATION_BUCKETS, registers: [this.registry] });
+  readonly tokenizationDuration = new Histogram({ name: 'te_request_tokenization_duration', help: 'Seconds the server spent tokenizing for a request', labelNames: ['method'], buckets: DURATION_BUCKETS, registers: [this.registry] });
   readonly batchSize = new Histogram({ name: 'te_batch_size', help: 'Inputs per request (texts, pairs or documents)', labelNames: ['method'], buckets: SIZE_BUCKETS, registers: [this.registry] });
   readonly inFlight = new Gauge({ name: 'winnow_requests_in_flight', help: 'Inference requests accepted and not yet answered', registers: [this.registry] });
 

@@ -79,8 +79,8 @@ export async function prunePairs(m: ServedModel, pairs: ReadonlyArray<readonly [
 }
 
 /** Tokens each input takes (special tokens included, truncated at the model's maximum unless `truncate` is false). */
-export async function tokenCounts(m: ServedModel, inputs: ReadonlyArray<string | readonly [string, string]>, truncate: boolean, prefix = ''): Promise<number[]> {
-  const options = truncate ? { maxLength: m.maxLength } : {};
+export async function tokenCounts(m: ServedModel, inputs: ReadonlyArray<string | readonly [string, string]>, truncate: boolean, prefix = '', signal?: AbortSignal): Promise<number[]> {
+  const options = truncate ? { maxLength: m.maxLength, signal } : { signal };
   const enc = await encodeMixed(m.tokenizer, inputs.map((x) => (typeof x === 'string' ? prefix + x : x)), options);
   return enc.map((e) => e.ids.length);
 }
@@ -104,17 +104,19 @@ export async function encodeMixed(tokenizer: Tokenizer, inputs: ReadonlyArray<st
 }
 
 /** TEI's check when truncation is off: 413 for an input longer than the model's maximum. */
-export async function checkLengths(m: ServedModel, inputs: ReadonlyArray<string | readonly [string, string]>, prefix = ''): Promise<void> {
-  const counts = await tokenCounts(m, inputs, false, prefix);
+export async function checkLengths(m: ServedModel, inputs: ReadonlyArray<string | readonly [string, string]>, prefix = '', signal?: AbortSignal): Promise<void> {
+  const counts = await tokenCounts(m, inputs, false, prefix, signal);
   const longest = Math.max(...counts);
   if (longest > m.maxLength) {
     throw new HttpError('Validation', `\`inputs\` must have less than ${m.maxLength} tokens. Given: ${longest} (send truncate: true to truncate)`);
   }
 }
 
-/** The document cut to its first `n` tokens (no special tokens), at the end of the last token kept. */
-export function cutToTokens(m: ServedModel, text: string, n: number): string {
-  const e = m.tokenizer.encode(text, undefined, { addSpecialTokens: false, maxLength: n });
-  if (e.ids.length < n) return text;
-  return text.slice(0, e.offsets[2 * e.ids.length - 1]);
+/** Each document cut to its first `n` tokens (no special tokens), at the end of the last token kept; tokenized off the event loop. */
+export async function cutToTokens(m: ServedModel, texts: readonly string[], n: number, signal?: AbortSignal): Promise<string[]> {
+  const encodings = await m.tokenizer.encodeBatch(texts, { addSpecialTokens: false, maxLength: n, signal });
+  return texts.map((text, i) => {
+    const e = encodings[i];
+    return e.ids.length < n ? text : text.slice(0, e.offsets[2 * e.ids.length - 1]);
+  });
 }

@@ -52,13 +52,15 @@ export function compatRoutes(app: FastifyInstance, ctx: Ctx): void {
     const m = ctx.pick(b.model, ['rerank', 'prune']);
     ctx.checkBatch(b.documents.length, 'documents');
     const texts = b.documents.map((d) => (typeof d === 'string' ? d : d.text));
-    const ranked = await ctx.infer(req, reply, v2 ? 'rerank_v2' : 'rerank_v1', texts.length, (signal) => {
+    const ranked = await ctx.infer(req, reply, v2 ? 'rerank_v2' : 'rerank_v1', texts.length, async (signal, timing) => {
       const limit = b.max_tokens_per_doc;
-      const cut = limit != null && limit < m.maxLength ? texts.map((t) => cutToTokens(m, t, limit)) : texts;
+      const cut = limit != null && limit < m.maxLength ? await timing.tokenize(() => cutToTokens(m, texts, limit, signal)) : texts;
       return rank(m, b.query, cut, false, signal);
     });
     const kept = b.top_n == null ? ranked : ranked.slice(0, b.top_n);
-    const withDocs = b.return_documents ?? false;
+    // Jina's API returns the documents unless told not to; Cohere v1's (the same path and body) leaves them out. The
+    // path follows Jina: a Cohere client reads the extra `document` as its own API's, and can send false. v2 has none.
+    const withDocs = b.return_documents ?? !v2;
     return {
       id: randomUUID(),
       results: kept.map((r) => (withDocs
@@ -81,10 +83,10 @@ export function compatRoutes(app: FastifyInstance, ctx: Ctx): void {
     const m = ctx.pick(b.model, ['embed']);
     const texts = typeof b.input === 'string' ? [b.input] : b.input;
     ctx.checkBatch(texts.length, 'input');
-    const { rows, tokens } = await ctx.infer(req, reply, 'openai_embeddings', texts.length, async (signal) => {
+    const { rows, tokens } = await ctx.infer(req, reply, 'openai_embeddings', texts.length, async (signal, timing) => {
       // The model's own normalization (OpenAI's embeddings are normalized; so are most sentence-transformers models').
       const rows = await embed(m, texts, { dimensions: b.dimensions, signal });
-      const counts = await tokenCounts(m, texts, true);
+      const counts = await timing.tokenize(() => tokenCounts(m, texts, true, '', signal));
       return { rows, tokens: counts.reduce((s, n) => s + n, 0) };
     });
     return {

@@ -1,4 +1,5 @@
 // text-embeddings-inference's routes and bodies: /rerank, /predict, /embed, /tokenize, /info.
+import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { runtimeInfo } from '../index';
 import { Ctx, HttpError } from './app';
@@ -35,8 +36,8 @@ export async function teiRerank(ctx: Ctx, req: Parameters<Ctx['infer']>[0], repl
   const m = ctx.pick(b.model, ['rerank', 'prune']);
   ctx.checkBatch(b.texts.length, 'texts');
   checkDirection(b.truncation_direction);
-  return ctx.infer(req, reply, 'rerank', b.texts.length, async (signal) => {
-    if (!ctx.truncates(b.truncate ?? undefined)) await checkLengths(m, b.texts.map((t) => [b.query, t] as const));
+  return ctx.infer(req, reply, 'rerank', b.texts.length, async (signal, timing) => {
+    if (!ctx.truncates(b.truncate ?? undefined)) await timing.tokenize(() => checkLengths(m, b.texts.map((t) => [b.query, t] as const), '', signal));
     const ranked = await rank(m, b.query, b.texts, b.raw_scores ?? false, signal);
     return ranked.map((r) => (b.return_text ? { index: r.index, text: b.texts[r.index], score: r.score } : { index: r.index, score: r.score }));
   });
@@ -67,8 +68,8 @@ async function teiPredict(ctx: Ctx, req: Parameters<Ctx['infer']>[0], reply: Par
     if (typeof x === 'string') throw new HttpError('Validation', `model "${m.name}" scores pairs of texts: send [text, text_pair]`, 422);
     return x;
   });
-  return ctx.infer(req, reply, 'predict', pairs.length, async (signal) => {
-    if (!ctx.truncates(b.truncate ?? undefined)) await checkLengths(m, pairs);
+  return ctx.infer(req, reply, 'predict', pairs.length, async (signal, timing) => {
+    if (!ctx.truncates(b.truncate ?? undefined)) await timing.tokenize(() => checkLengths(m, pairs, '', signal));
     const scores = await scorePairs(m, pairs, b.raw_scores ?? false, signal);
     const k = m.labels.length || 1;
     const rows = pairs.map((_, i) => m.labels.map((label, j) => ({ score: scores[i * k + j], label })).sort((x, y) => y.score - x.score));
@@ -81,9 +82,9 @@ async function teiEmbed(ctx: Ctx, req: Parameters<Ctx['infer']>[0], reply: Param
   const texts = list(b.inputs);
   ctx.checkBatch(texts.length, 'inputs');
   checkDirection(b.truncation_direction);
-  return ctx.infer(req, reply, 'embed', texts.length, async (signal) => {
+  return ctx.infer(req, reply, 'embed', texts.length, async (signal, timing) => {
     const prompt = b.prompt_name ?? undefined;
-    if (!ctx.truncates(b.truncate ?? undefined)) await checkLengths(m, texts, promptPrefix(m, prompt));
+    if (!ctx.truncates(b.truncate ?? undefined)) await timing.tokenize(() => checkLengths(m, texts, promptPrefix(m, prompt), signal));
     // TEI normalizes unless told not to.
     const rows = await embed(m, texts, { normalize: b.normalize ?? true, dimensions: b.dimensions, promptName: prompt, signal });
     return rows.map((r) => Array.from(r));
@@ -96,14 +97,15 @@ export function promptPrefix(m: ServedModel, name: string | undefined): string {
   return name !== undefined ? prompts[name] ?? '' : '';
 }
 
-function teiTokenize(ctx: Ctx, b: TokenizeBody): unknown {
+/** TEI's /tokenize: tokenized off the event loop, inside the same bound as inference (a flood of large bodies gets 429). */
+async function teiTokenize(ctx: Ctx, req: Parameters<Ctx['infer']>[0], reply: Parameters<Ctx['infer']>[1], b: TokenizeBody): Promise<unknown> {
   const m = ctx.pick(b.model, ['rerank', 'classify', 'embed', 'prune']);
-  const texts = list(b.inputs);
+  const texts = list(b.inputs).map((t) => promptPrefix(m, b.prompt_name ?? undefined) + t);
   ctx.checkBatch(texts.length, 'inputs');
-  const prefix = promptPrefix(m, b.prompt_name ?? undefined);
-  return texts.map((t) => {
-    const text = prefix + t;
-    const e = m.tokenizer.encode(text, undefined, { addSpecialTokens: b.add_special_tokens ?? true });
+  const encodings = await ctx.infer(req, reply, 'tokenize', texts.length, (signal, timing) =>
+    timing.tokenize(() => m.tokenizer.encodeBatch(texts, { addSpecialTokens: b.add_special_tokens ?? true, signal })));
+  return texts.map((text, k) => {
+    const e = encodings[k];
     return Array.from(e.ids, (id, i) => {
       const special = e.specialTokensMask[i] === 1;
       const start = e.offsets[2 * i];
@@ -111,6 +113,13 @@ function teiTokenize(ctx: Ctx, b: TokenizeBody): unknown {
       return { id, text: special ? m.tokenizer.idToToken(id) ?? '' : text.slice(start, stop), special, start: special ? null : start, stop: special ? null : stop };
     });
   });
+}
+
+/** `file` relative to the model folder `dir`; its name alone when it lies elsewhere (a graph built into a cache). */
+function inFolder(dir: string, file: string): string {
+  const rel = path.relative(dir, file);
+  const outside = rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel);
+  return outside ? path.basename(file) : rel.split(path.sep).join('/');
 }
 
 /** TEI's /info for a model. */
@@ -126,8 +135,12 @@ export function teiInfo(ctx: Ctx, m: ServedModel): Record<string, unknown> {
     max_concurrent_requests: ctx.options.maxConcurrentRequests, max_input_length: m.maxLength,
     max_batch_tokens: null, max_batch_requests: null, max_client_batch_size: ctx.options.maxClientBatchSize,
     auto_truncate: ctx.options.autoTruncate, tokenization_workers: null, version: VERSION, sha: null, docker_label: null,
-    // Winnow's own: every model served, and the runtime.
-    models: ctx.options.models.map((x) => ({ name: x.name, id: x.id, task: x.task, ...x.describe() })),
+    // Winnow's own: every model served (its files relative to its folder: the server's layout is not the client's
+    // business), and the runtime.
+    models: ctx.options.models.map((x) => {
+      const d = x.describe();
+      return { name: x.name, id: x.id, task: x.task, ...d, ...(typeof d.file === 'string' ? { file: inFolder(x.dir, d.file) } : {}) };
+    }),
     runtime: runtimeInfo().version,
   };
 }
@@ -159,7 +172,7 @@ export function teiRoutes(app: FastifyInstance, ctx: Ctx): void {
     config: { method: 'tokenize' },
     schema: { body: { type: 'object', required: ['inputs'], properties: {
       inputs: stringOrList, add_special_tokens: { type: 'boolean' }, prompt_name: { type: ['string', 'null'] }, ...model } } },
-  }, async (req) => teiTokenize(ctx, req.body));
+  }, (req, reply) => teiTokenize(ctx, req, reply, req.body));
 
   app.get<{ Querystring: { model?: string } }>('/info', {
     schema: { querystring: { type: 'object', properties: model } },
