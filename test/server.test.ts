@@ -214,14 +214,17 @@ describe('metrics: queue, tokenization and inference time (TEI names)', () => {
   });
 
   it('te_request_queue_duration holds the time a request waited behind another call on its model', async () => {
-    const busy = createServer({ models, maxClientBatchSize: 100_000, payloadLimit: 10_000_000 });
+    // Requests wait in the model's queue when they do not share batches (with batchAcrossCalls, the default, a
+    // second request joins the running one's next round instead of waiting for it to end).
+    const own = await loadModels([{ name: 'ce', id: CE }], { batchAcrossCalls: false });
+    const busy = createServer({ models: own, maxClientBatchSize: 100_000, payloadLimit: 10_000_000 });
     const base = await busy.listen({ port: 0, host: '127.0.0.1' });
     try {
       const many = Array.from({ length: 60_000 }, (_, i) => `document number ${i} about something`);
       const controller = new AbortController();
       const slow = request(base + '/rerank', { method: 'POST', body: JSON.stringify({ query, texts: many }), headers: { 'content-type': 'application/json' }, signal: controller.signal });
       slow.catch(() => undefined);
-      const model = models[0].model;
+      const model = own[0].model;
       await until(async () => model.counters().running === 1);
       const waiting = post('/rerank', { query, texts: docs }, {}, base);
       // Two sightings of the second call still in the queue bound its wait from below.
@@ -237,6 +240,7 @@ describe('metrics: queue, tokenization and inference time (TEI names)', () => {
       expect(await metric('te_request_queue_duration_sum', 'method="rerank"', base)).toBeGreaterThanOrEqual(Number(last - first) / 1e9);
     } finally {
       await busy.close();
+      await disposeModels(own);
     }
   });
 });

@@ -26,8 +26,8 @@ function num01(value: string): number {
   return n;
 }
 
-function loadSettings(o: { threads?: number; device?: 'cpu' | 'cuda' | 'auto'; concurrency?: number; revision?: string }): LoadSettings {
-  return { threads: o.threads, device: o.device, concurrency: o.concurrency, revision: o.revision };
+function loadSettings(o: { threads?: number; device?: 'cpu' | 'cuda' | 'auto'; concurrency?: number; batchAcrossCalls?: boolean; revision?: string }): LoadSettings {
+  return { threads: o.threads, device: o.device, concurrency: o.concurrency, batchAcrossCalls: o.batchAcrossCalls, revision: o.revision };
 }
 
 const modelOptions = (cmd: Command) => cmd
@@ -103,7 +103,8 @@ export function program(): Command {
     .option('--max-client-batch-size <n>', 'inputs per request at most; more are answered 413', int('--max-client-batch-size'), DEFAULTS.maxClientBatchSize)
     .option('--payload-limit <bytes>', 'request body bytes at most; more are answered 413', int('--payload-limit'), DEFAULTS.payloadLimit)
     .option('--no-auto-truncate', 'answer 413 for inputs longer than the model maximum unless a request sends truncate: true')
-    .option('--concurrency <n>', 'native calls at once per model', int('--concurrency'))
+    .option('--concurrency <n>', 'calls handed to each model at once (default 64: concurrent requests share batches)', int('--concurrency'))
+    .option('--no-batch-across-calls', 'each request runs its own batches (--concurrency then defaults to 1)')
     .addOption(new Option('--log-level <level>', 'structured (JSON) log level on stdout').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')))
     .action(async (ids: string[], o) => {
       const given = ids.length > 0 ? ids : (process.env.WINNOW_MODELS?.split(/\s+/).filter(Boolean) ?? (existsSync('/opt/ml/model') ? ['/opt/ml/model'] : []));

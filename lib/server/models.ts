@@ -41,6 +41,8 @@ export interface LoadSettings {
   device?: 'cpu' | 'cuda' | 'auto';
   /** Native calls allowed at once per model (the library's `concurrency`). */
   concurrency?: number;
+  /** Concurrent calls on a transformer model share batches (the library's `batchAcrossCalls`, default true). */
+  batchAcrossCalls?: boolean;
   revision?: string;
 }
 
@@ -103,7 +105,7 @@ export async function loadModel(spec: ModelSpec, settings: LoadSettings = {}): P
   const detected = detectTask(dir);
   const task: Task = spec.task ?? (detected === 'static' ? 'embed' : detected);
   const common = { threads: settings.threads, concurrency: settings.concurrency, revision: settings.revision };
-  const transformer = { ...common, device: settings.device };
+  const transformer = { ...common, device: settings.device, batchAcrossCalls: settings.batchAcrossCalls };
   const tokenizerFile = [path.join(dir, 'tokenizer.json'), path.join(dir, '0_StaticEmbedding', 'tokenizer.json')].find((f) => existsSync(f));
   const tokenizer = tokenizerFile ? await Tokenizer.fromFile(tokenizerFile) : await Tokenizer.fromPretrained(dir);
   const config = readJson(path.join(dir, 'config.json')) ?? {};
