@@ -5,6 +5,7 @@
 // Queries are the corpus's first N judged queries in qrels order; each gets its judged documents, topped up from the
 // following queries' judged documents to K.
 import { createRequire } from 'node:module';
+import os from 'node:os';
 import path from 'node:path';
 import { loadCorpus } from './pairs.mjs';
 
@@ -32,10 +33,17 @@ const shared = await CrossEncoder.load(model, { threads });
 const alone = await CrossEncoder.load(model, { threads, batchAcrossCalls: false });
 for (const m of [shared, alone]) await m.rank(sets[0].query, sets[0].docs);
 
-const time = async (fn) => {
+// Wall time of fn; its process CPU time (user + system, ms) is added to cpu[key] when a key is given: on a busy
+// machine the wall times of the two arms are not comparable (more threads take a larger share), CPU time is.
+const cpu = {};
+const time = async (fn, key) => {
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   await fn();
-  return performance.now() - t0;
+  const wall = performance.now() - t0;
+  const c = process.cpuUsage(c0);
+  if (key) (cpu[key] ??= []).push((c.user + c.system) / 1000);
+  return wall;
 };
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const results = { concurrent: [], sequential: [], sequentialShared: [], loneShared: [], loneAlone: [] };
@@ -44,14 +52,14 @@ for (let r = 0; r < rounds; r++) {
   let got;
   results.concurrent.push(await time(async () => {
     got = await Promise.all(sets.map((s) => shared.rank(s.query, s.docs)));
-  }));
+  }, 'concurrent'));
   const want = [];
   results.sequential.push(await time(async () => {
     for (const s of sets) want.push(await alone.rank(s.query, s.docs));
-  }));
+  }, 'sequential'));
   results.sequentialShared.push(await time(async () => {
     for (const s of sets) await shared.rank(s.query, s.docs);
-  }));
+  }, 'sequentialShared'));
   // The same rankings either way (scores within 1e-5).
   for (let i = 0; i < sets.length; i++) {
     for (let j = 0; j < k; j++) check = Math.max(check, Math.abs(got[i][j].score - want[i].find((x) => x.index === got[i][j].index).score));
@@ -69,6 +77,9 @@ console.log(JSON.stringify({
   model: path.basename(model), calls, docs: k, rounds, threads,
   ms: Object.fromEntries(Object.entries(m).map(([key, x]) => [key, Number(x.toFixed(1))])),
   speedup: Number((m.sequential / m.concurrent).toFixed(3)),
+  cpuMs: Object.fromEntries(Object.entries(cpu).map(([key, xs]) => [key, Number(median(xs).toFixed(0))])),
+  cpuRatio: Number((median(cpu.sequential) / median(cpu.concurrent)).toFixed(3)),
+  load: os.loadavg().map((x) => Number(x.toFixed(2))),
   loneRatio: Number((m.loneShared / m.loneAlone).toFixed(3)),
   paddingEfficiency: { shared: Number((c.tokens / c.paddedTokens).toFixed(3)), alone: Number((alone.counters().tokens / alone.counters().paddedTokens).toFixed(3)) },
   sharedBatches: c.sharedBatches,

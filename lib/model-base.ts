@@ -87,8 +87,9 @@ export abstract class TransformerModel<N extends NativeTransformer> extends Mode
     const caller = new Error();
     if (typeof path !== 'string' || path.length === 0) throw invalidArgument('a file path', 'path', path);
     const native = this.alive();
-    if (!native.info().built) {
-      throw withCallerStack(invalidArgumentText(`this model runs the ONNX file ${native.info().onnxPath}, not a graph built from a checkpoint: that file is the graph`, 'type'), caller);
+    const info = native.info();
+    if (!info.built) {
+      throw withCallerStack(invalidArgumentText(`this model runs the ONNX file ${info.onnxPath}, not a graph built from a checkpoint: that file is the graph`, 'type'), caller);
     }
     try {
       await native.saveOnnx(path);
