@@ -11,6 +11,7 @@ import { disposeModels, loadModel, loadModels, LoadSettings, parseModelSpec, Ser
 import { embed, encodeMixed, prunePairs, scorePairs } from '../server/ops';
 import { packageVersion } from '../server/version';
 import { JobSpec, runJob } from './jobs';
+import { scoreSpec, str } from './score-spec';
 
 function int(name: string, min = 1) {
   return (value: string): number => {
@@ -35,10 +36,6 @@ const modelOptions = (cmd: Command) => cmd
   .addOption(new Option('--device <device>', 'where the models run').choices(['cpu', 'cuda', 'auto']))
   .option('--revision <rev>', 'with a hub id: the branch, tag or commit of the cached snapshot');
 
-const str = (v: unknown, field: string): string => {
-  if (typeof v !== 'string') throw new Error(`expected a string for "${field}" but received ${JSON.stringify(v) ?? 'nothing'}`);
-  return v;
-};
 const strings = (v: unknown, field: string): string[] => {
   if (!Array.isArray(v) || !v.every((s) => typeof s === 'string')) throw new Error(`expected an array of strings for "${field}"`);
   return v;
@@ -139,15 +136,7 @@ export function program(): Command {
 
   jobCommand(cli, 'score', 'score (query, document) pairs: {"id", "query", "document"} -> {"id", "score"}')
     .option('--raw-scores', 'logits, without the model activation')
-    .action((model, input, o) => job(model, input, o, undefined, (m) => ({
-      name: 'score',
-      parse: (v) => [str(v.query, 'query'), str(v.document, 'document')] as const,
-      run: async (pairs, signal) => {
-        const s = await scorePairs(m, pairs, o.rawScores ?? false, signal);
-        const k = s.length / Math.max(1, pairs.length);
-        return pairs.map((_, i) => (k === 1 ? { score: s[i] } : { scores: Array.from(s.subarray(i * k, (i + 1) * k)) }));
-      },
-    })));
+    .action((model, input, o) => job(model, input, o, undefined, (m) => scoreSpec(m, o.rawScores ?? false)));
 
   jobCommand(cli, 'rank', 'rank documents per query: {"id", "query", "documents"} -> {"id", "results": [{"index", "score"}]}')
     .option('--top-k <k>', 'keep the best k', int('--top-k'))
