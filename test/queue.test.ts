@@ -1,0 +1,194 @@
+// Score jobs on BullMQ (winnow score --queue, winnow worker, winnow status) against a real redis-server: output equal
+// to a local `winnow score`, malformed lines reported with their line numbers, a worker with another model refused,
+// a rerun chunk replacing its result, status output.
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLI, FIXTURES, Proc, RedisServer, redisMissing, startWorker, waitFor } from './helpers/redis';
+
+const CE = path.join(FIXTURES, 'bert-ce-tiny');
+const OTHER = path.join(FIXTURES, 'bert-ce-tiny-3labels');
+let dir: string;
+let redis: RedisServer;
+const procs: Proc[] = [];
+
+function winnow(args: string[]) {
+  return spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000 });
+}
+
+function pairLines(n: number, from = 0): string[] {
+  return Array.from({ length: n }, (_, k) => {
+    const i = from + k;
+    return JSON.stringify({ id: `q${i}`, query: `question ${i % 17}`, document: `document ${i} about topic ${i % 13} ${'and more '.repeat(i % 5)}` });
+  });
+}
+
+function file(name: string, lines: string[]): string {
+  const f = path.join(dir, name);
+  fs.writeFileSync(f, lines.join('\n') + '\n');
+  return f;
+}
+
+/** The output of a local, single-process `winnow score`. */
+function localScore(input: string): string {
+  const out = input + '.local';
+  const r = winnow(['score', CE, input, '-o', out, '--no-progress', '--overwrite']);
+  expect(r.status, r.stderr).toBe(0);
+  return fs.readFileSync(out, 'utf8');
+}
+
+function track<T extends Proc>(p: T): T {
+  procs.push(p);
+  return p;
+}
+
+describe.skipIf(redisMissing !== null)(`score jobs on BullMQ${redisMissing ? ` (skipped: ${redisMissing})` : ''}`, () => {
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'winnow-queue-'));
+    redis = new RedisServer();
+    await redis.start();
+  });
+  afterAll(async () => {
+    await Promise.all(procs.map((p) => p.kill('SIGKILL')));
+    await redis?.dispose();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('two workers: the assembled output is byte-identical to a local winnow score; the job data is removed after', async () => {
+    const input = file('two.jsonl', pairLines(3000));
+    const workers = [track(await startWorker(redis.url, CE)), track(await startWorker(redis.url, CE))];
+    const out = path.join(dir, 'two.out.jsonl');
+    const p = track(new Proc(['score', CE, input, '-o', out, '--queue', redis.url, '--chunk', '100', '--job-id', 'two']));
+    expect(await p.exited, p.stderr).toBe(0);
+    expect(p.stderr).toContain('job two queued: 3000 lines in 30 chunks');
+    expect(fs.readFileSync(out, 'utf8')).toBe(localScore(input));
+    // Only the summary is left in Redis for this job.
+    expect(redis.cli('KEYS', '*two*').trim().split('\n').sort()).toEqual(['bull:winnow-score:winnow:two:summary']);
+    for (const w of workers) {
+      w.child.kill('SIGTERM');
+      expect(await w.exited).toBe(0);
+      expect(w.stderr).toMatch(/stopped after \d+ chunks/);
+    }
+  }, 180_000);
+
+  it('malformed lines: each gets an error line naming its line number, the rest are scored, exit code 2', async () => {
+    const good = pairLines(250);
+    const lines = [...good];
+    // Input line numbers (1-based): 4 is not JSON, 120 lacks "document", 203 is an array; a blank line at 50.
+    lines.splice(3, 0, '{"id": "bad-json", "query": ');
+    lines.splice(49, 0, '');
+    lines.splice(119, 0, JSON.stringify({ id: 'no-doc', query: 'q' }));
+    lines.splice(202, 0, '[1, 2]');
+    const input = file('bad.jsonl', lines);
+    const w = track(await startWorker(redis.url, CE));
+    const out = path.join(dir, 'bad.out.jsonl');
+    const p = track(new Proc(['score', CE, input, '-o', out, '--queue', redis.url, '--chunk', '64', '--job-id', 'bad', '--keep']));
+    expect(await p.exited, p.stderr).toBe(2);
+    expect(p.stderr).toContain('3 malformed input lines');
+    expect(p.stderr).toMatch(/line 4: not JSON/);
+    expect(p.stderr).toContain('line 120: expected a string for "document"');
+    expect(p.stderr).toContain('line 203: expected a JSON object');
+    const outLines = fs.readFileSync(out, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
+    expect(outLines).toHaveLength(253);
+    // Error lines carry the line's id when it has one, else its position among the non-blank lines.
+    expect(outLines[3]).toEqual({ id: 3, error: expect.stringMatching(/bad\.jsonl:4: not JSON/) });
+    expect(outLines[118]).toEqual({ id: 'no-doc', error: `${input}:120: expected a string for "document" but received nothing` });
+    expect(outLines[201]).toEqual({ id: 201, error: `${input}:203: expected a JSON object` });
+    const local = localScore(file('good.jsonl', good)).trimEnd().split('\n').map((l) => JSON.parse(l));
+    expect(outLines.filter((l) => !('error' in l))).toEqual(local);
+    // winnow status lists them too (the job was kept).
+    const s = winnow(['status', 'bad', '--queue', redis.url]);
+    expect(s.status, s.stderr).toBe(0);
+    expect(s.stdout).toContain('job bad: completed');
+    expect(s.stdout).toContain('malformed lines: 3\n  line 4: not JSON');
+    w.child.kill('SIGTERM');
+    await w.exited;
+  }, 180_000);
+
+  it('a worker with another model refuses the job (nothing consumed, the producer says so); a right worker then does it', async () => {
+    const input = file('fp.jsonl', pairLines(500));
+    const wrong = track(await startWorker(redis.url, OTHER));
+    const out = path.join(dir, 'fp.out.jsonl');
+    const p = track(new Proc(['score', CE, input, '-o', out, '--queue', redis.url, '--chunk', '100', '--job-id', 'fp']));
+    await p.waitForStderr('refuses this job');
+    await wrong.waitForStderr('refused job fp: it asks for model fingerprint');
+    expect(p.stderr).toMatch(/worker \S+ refuses this job: it has .*bert-ce-tiny-3labels/);
+    const before = JSON.parse(winnow(['status', 'fp', '--queue', redis.url, '--json']).stdout);
+    expect(before).toMatchObject({ state: 'queued', chunks: { total: 5, done: 0 }, lines: { total: 500, done: 0 } });
+    expect(before.refusals).toHaveLength(1);
+    const right = track(await startWorker(redis.url, CE));
+    expect(await p.exited, p.stderr).toBe(0);
+    expect(fs.readFileSync(out, 'utf8')).toBe(localScore(input));
+    wrong.child.kill('SIGTERM');
+    expect(await wrong.exited).toBe(0);
+    expect(wrong.stderr).toMatch(/stopped after 0 chunks \(0 lines\), \d+ refused/);
+    right.child.kill('SIGTERM');
+    await right.exited;
+  }, 180_000);
+
+  it('a chunk run again replaces its result: the output holds each line once', async () => {
+    const { enqueueScoreJob, scoreJobStatus, waitForScoreJob } = await import('../lib/score-queue');
+    const { Queue } = await import('bullmq');
+    const input = file('rerun.jsonl', pairLines(300));
+    const job = await enqueueScoreJob(redis.url, CE, { input, chunkSize: 100, jobId: 'rerun' });
+    expect(job).toEqual({ jobId: 'rerun', chunks: 3, lines: 300, attached: false });
+    // Keep chunk 1's data to queue it again after it has run.
+    const queue = new Queue('winnow-score', { connection: { host: '127.0.0.1', port: redis.port } });
+    const chunk1 = (await queue.getJob('rerun.1'))!.data;
+    const w = track(await startWorker(redis.url, CE));
+    await waitFor('the job to complete', async () => (await scoreJobStatus(redis.url, 'rerun')).state === 'completed', 60_000);
+    // The same chunk again, as a worker that lost its lock would run it.
+    await queue.add('chunk', chunk1, { jobId: 'rerun.1.again' });
+    await waitFor('the rerun to finish', async () => (await queue.getJobState('rerun.1.again')) === 'completed', 60_000);
+    await queue.close();
+    const s = await scoreJobStatus(redis.url, 'rerun');
+    expect(s.chunks).toEqual({ total: 3, done: 3 });
+    expect(s.lines).toEqual({ total: 300, done: 300 });
+    const out = path.join(dir, 'rerun.out.jsonl');
+    expect(await waitForScoreJob(redis.url, 'rerun', { output: out })).toEqual({ jobId: 'rerun', lines: 300, malformed: { count: 0, lines: [] } });
+    expect(fs.readFileSync(out, 'utf8')).toBe(localScore(input));
+    w.child.kill('SIGTERM');
+    await w.exited;
+  }, 180_000);
+
+  it('winnow status: queued, then running numbers, then assembled; an unknown job is a clear error', async () => {
+    const input = file('st.jsonl', pairLines(1000));
+    const out = path.join(dir, 'st.out.jsonl');
+    const p = track(new Proc(['score', CE, input, '-o', out, '--queue', redis.url, '--chunk', '100', '--job-id', 'st']));
+    await p.waitForStderr('job st queued');
+    const queued = winnow(['status', 'st', '--queue', redis.url]);
+    expect(queued.status, queued.stderr).toBe(0);
+    expect(queued.stdout).toBe([
+      'job st: queued',
+      `model: ${CE} (fingerprint ${queued.stdout.match(/fingerprint ([0-9a-f]{12})/)![1]})`,
+      `input: ${input}`,
+      'chunks: 0 of 10 done; lines: 0 of 1000 (0.0%)',
+      'malformed lines: 0',
+      '',
+    ].join('\n'));
+    const w = track(await startWorker(redis.url, CE));
+    expect(await p.exited, p.stderr).toBe(0);
+    const done = winnow(['status', 'st', '--queue', redis.url]);
+    expect(done.stdout).toContain('job st: assembled');
+    expect(done.stdout).toContain('chunks: 10 of 10 done; lines: 1000 of 1000 (100.0%)');
+    const missing = winnow(['status', 'nope', '--queue', redis.url]);
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toContain('no job nope in queue winnow-score (INVALID_ARGUMENT)');
+    // Attaching with an id that exists and an output that exists are refused before anything is queued.
+    const again = winnow(['score', CE, input, '-o', out, '--queue', redis.url, '--job-id', 'st']);
+    expect(again.stderr).toContain(`${out} exists: pass --overwrite to replace it`);
+    w.child.kill('SIGTERM');
+    await w.exited;
+  }, 180_000);
+
+  it('bad queue URLs and job ids are refused with the argument message', () => {
+    const input = file('args.jsonl', pairLines(3));
+    const r = winnow(['score', CE, input, '--queue', 'http://localhost:6379']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('Expected a redis:// or rediss:// URL for the queue but received "http://localhost:6379" of type string (INVALID_ARGUMENT)');
+    const id = winnow(['score', CE, input, '--queue', redis.url, '--job-id', 'a:b']);
+    expect(id.stderr).toContain('for jobId but received "a:b" of type string (INVALID_ARGUMENT)');
+  });
+});
