@@ -183,6 +183,29 @@ describe.skipIf(redisMissing !== null)(`score jobs on BullMQ${redisMissing ? ` (
     await w.exited;
   }, 180_000);
 
+  it('a chunk that fails every attempt fails the job: JOB_FAILED names it, exit 1, no output, status lists it', async () => {
+    const { Queue } = await import('bullmq');
+    const input = file('fail.jsonl', pairLines(300));
+    const out = path.join(dir, 'fail.out.jsonl');
+    const p = track(new Proc(['score', CE, input, '-o', out, '--queue', redis.url, '--chunk', '100', '--job-id', 'fail', '--attempts', '2']));
+    await p.waitForStderr('job fail queued');
+    // Chunk 1 damaged in Redis before any worker runs it: scoring it throws on every attempt.
+    const queue = new Queue('winnow-score', { connection: { host: '127.0.0.1', port: redis.port } });
+    const chunk = (await queue.getJob('fail.1'))!;
+    await chunk.updateData({ ...chunk.data, text: 5 });
+    await queue.close();
+    const w = track(await startWorker(redis.url, CE));
+    expect(await p.exited, p.stderr).toBe(1);
+    expect(p.stderr).toMatch(/job fail failed: chunk 1 \(from input line 101\) failed after 2 attempts: .*split.*\(JOB_FAILED\)/);
+    expect(fs.existsSync(out)).toBe(false);
+    expect(fs.readdirSync(dir).filter((f) => f.includes('fail.out'))).toEqual([]);
+    const s = winnow(['status', 'fail', '--queue', redis.url]);
+    expect(s.stdout).toContain('job fail: failed');
+    expect(s.stdout).toMatch(/failed: chunk 1 \(from input line 101\) after 2 attempts: /);
+    w.child.kill('SIGTERM');
+    await w.exited;
+  }, 180_000);
+
   it('bad queue URLs and job ids are refused with the argument message', () => {
     const input = file('args.jsonl', pairLines(3));
     const r = winnow(['score', CE, input, '--queue', 'http://localhost:6379']);
