@@ -1,6 +1,6 @@
 // Faults on a queued score job: one worker SIGKILLed at random moments (and started again), Redis restarted once
 // mid-job; the assembled output equals a local `winnow score` of the same input line for line. WINNOW_QUEUE_SOAK_PAIRS
-// sets the size (bench/queue-soak.mjs runs the same faults on 200,000 pairs and reports the time).
+// sets the size (default 200,000, the issue's figure).
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
