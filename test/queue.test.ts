@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, FIXTURES, Proc, RedisServer, redisMissing, startWorker, waitFor } from './helpers/redis';
+import { CLI, FIXTURES, Proc, RedisServer, ROOT, redisMissing, startWorker, waitFor } from './helpers/redis';
 
 const CE = path.join(FIXTURES, 'bert-ce-tiny');
 const OTHER = path.join(FIXTURES, 'bert-ce-tiny-3labels');
@@ -205,6 +205,16 @@ describe.skipIf(redisMissing !== null)(`score jobs on BullMQ${redisMissing ? ` (
     w.child.kill('SIGTERM');
     await w.exited;
   }, 180_000);
+
+  it('winnow-native/queue loads by the package name as ESM and as CommonJS, the same functions', () => {
+    const names = 'enqueueScoreJob, runScoreWorker, waitForScoreJob, scoreJobStatus, modelFingerprint';
+    const esm = spawnSync(process.execPath, ['--input-type=module', '-e',
+      `import { ${names} } from 'winnow-native/queue'; import { createRequire } from 'node:module';
+       const cjs = createRequire(import.meta.url)('winnow-native/queue');
+       console.log([${names}].every((f, i) => typeof f === 'function' && f === cjs[[${names.split(', ').map((n) => `'${n}'`).join(', ')}][i]]));`,
+    ], { cwd: ROOT, encoding: 'utf8' });
+    expect(esm.stdout.trim(), esm.stderr).toBe('true');
+  });
 
   it('bad queue URLs and job ids are refused with the argument message', () => {
     const input = file('args.jsonl', pairLines(3));
