@@ -13,7 +13,7 @@ import { resolveModelDir } from './hub-cache';
 import { lines, parseLine, resultLines } from './cli/jobs';
 import { scoreSpec } from './cli/score-spec';
 import type { ScorePair } from './cli/score-spec';
-import { disposeModels, loadModel, parseModelSpec } from './server/models';
+import { detectTask, disposeModels, loadModel, parseModelSpec } from './server/models';
 
 /** The BullMQ queue score jobs use unless told otherwise. */
 export const DEFAULT_QUEUE_NAME = 'winnow-score';
@@ -227,6 +227,13 @@ function keys(queueName: string, jobId: string) {
   return { out: `${base}:out`, meta: `${base}:meta`, refused: `${base}:refused`, summary: `${base}:summary` };
 }
 
+/** Score jobs need a model that scores pairs: a cross-encoder (rerank, classify) or a pruning model. */
+function checkScores(model: string, task: string): void {
+  if (task !== 'rerank' && task !== 'classify' && task !== 'prune') {
+    throw invalidArgumentText(`${model} is a model for ${task === 'static' ? 'embed' : task}: score jobs need a cross-encoder (rerank, classify) or a pruning model`);
+  }
+}
+
 const JOB_ID = /^[A-Za-z][A-Za-z0-9._-]{0,99}$/;
 
 function checkJobId(jobId: string): void {
@@ -294,7 +301,9 @@ export async function enqueueScoreJob(redisUrl: string, model: string, o: Enqueu
   const jobId = o.jobId ?? `score-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
   checkJobId(jobId);
   const spec = parseModelSpec(model);
-  const fingerprint = modelFingerprint(resolveModelDir(spec.id, o.revision));
+  const dir = resolveModelDir(spec.id, o.revision);
+  checkScores(model, spec.task ?? detectTask(dir));
+  const fingerprint = modelFingerprint(dir);
   const input = o.input === undefined || o.input === '-' ? 'stdin' : o.input;
   const queue = new Queue(queueName, { connection });
   try {
@@ -375,6 +384,7 @@ export async function runScoreWorker(redisUrl: string, model: string, o: ScoreWo
   const m = await loadModel(parseModelSpec(model), { threads: o.threads, device: o.device, revision: o.revision });
   let fingerprint: string;
   try {
+    checkScores(model, m.task);
     fingerprint = modelFingerprint(m.dir);
   } catch (e) {
     await disposeModels([m]);
@@ -420,7 +430,7 @@ export async function runScoreWorker(redisUrl: string, model: string, o: ScoreWo
     if (job && !(err instanceof DelayedError)) log(`chunk ${job.id} failed (attempt ${job.attemptsMade}): ${err.message}`);
   });
   worker.on('error', (err) => log(`redis: ${err.message}`));
-  void worker.run();
+  worker.run().catch((e: Error) => log(`stopped: ${e.message}`));
   await worker.waitUntilReady();
   return {
     workerId,

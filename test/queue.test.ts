@@ -223,5 +223,13 @@ describe.skipIf(redisMissing !== null)(`score jobs on BullMQ${redisMissing ? ` (
     expect(r.stderr).toContain('Expected a redis:// or rediss:// URL for the queue but received "http://localhost:6379" of type string (INVALID_ARGUMENT)');
     const id = winnow(['score', CE, input, '--queue', redis.url, '--job-id', 'a:b']);
     expect(id.stderr).toContain('for jobId but received "a:b" of type string (INVALID_ARGUMENT)');
+    // A model that does not score pairs is refused by the producer and by a worker, before anything is queued or taken.
+    const embedder = path.join(FIXTURES, 'e5-tiny');
+    const p = winnow(['score', embedder, input, '--queue', redis.url]);
+    expect(p.status).toBe(1);
+    expect(p.stderr).toContain(`${embedder} is a model for embed: score jobs need a cross-encoder (rerank, classify) or a pruning model (INVALID_ARGUMENT)`);
+    const w = winnow(['worker', redis.url, embedder, '--threads', '1']);
+    expect(w.status).toBe(1);
+    expect(w.stderr).toContain(`${embedder} is a model for embed: score jobs need`);
   });
 });
