@@ -25,6 +25,8 @@ const SUMMARY_TTL_S = 7 * 24 * 3600;
 const REFUSE_DELAY_MS = 2000;
 /** Malformed lines kept with their messages in a job's status (all are counted, and all get an error line). */
 const MALFORMED_LISTED = 100;
+/** Input characters a producer adds to Redis at a time (its memory bound while enqueueing). */
+const ENQUEUE_SLICE_BYTES = 4 << 20;
 
 export interface QueueOptions {
   /** The BullMQ queue (default 'winnow-score'): producer, workers and status must name the same one. */
@@ -52,7 +54,7 @@ export interface EnqueuedScoreJob {
   jobId: string;
   chunks: number;
   lines: number;
-  /** The job existed (attach) and nothing was added. */
+  /** The job existed (attach): nothing was added, or only the chunks its stopped producer had not added. */
   attached: boolean;
 }
 
@@ -93,8 +95,8 @@ export interface MalformedLine {
 
 export interface ScoreJobStatus {
   jobId: string;
-  /** queued / running: chunks left; finishing: all scored, being checked; completed: ready to assemble; failed: a chunk spent its attempts; assembled: output written, data removed. */
-  state: 'queued' | 'running' | 'finishing' | 'completed' | 'failed' | 'assembled';
+  /** enqueueing: chunks still being added; queued / running: chunks left; finishing: all scored, being checked; completed: ready to assemble; failed: a chunk spent its attempts; assembled: output written, data removed. */
+  state: 'enqueueing' | 'queued' | 'running' | 'finishing' | 'completed' | 'failed' | 'assembled';
   model: string;
   fingerprint: string;
   input: string;
@@ -133,9 +135,12 @@ interface ParentData {
   model: string;
   fingerprint: string;
   input: string;
+  /** Chunks and lines added so far; the whole input's once `enqueued`. */
   chunks: number;
   lines: number;
   rawScores: boolean;
+  chunkSize: number;
+  enqueued: boolean;
 }
 
 interface ChunkData {
@@ -248,24 +253,26 @@ function positiveInt(v: number | undefined, name: string, fallback: number): num
   return v;
 }
 
-/** The chunks of a JSONL input: `chunkSize` non-blank lines each (blank lines ride along for the line numbers). */
-async function* chunksOf(input: string | undefined, chunkSize: number): AsyncGenerator<Omit<ChunkData, 'kind' | 'jobId' | 'fingerprint' | 'rawScores' | 'input'> & { count: number }> {
+/** Opens the job's input (a file, or stdin for '-' / none); IO_ERROR naming it when it cannot be read. */
+function openInput(input: string | undefined): { name: string; stream: AsyncIterable<Buffer> & { destroy?: () => void } } {
   const name = input === undefined || input === '-' ? 'stdin' : input;
-  let stream: AsyncIterable<Buffer>;
-  if (name === 'stdin') stream = process.stdin;
-  else {
-    let fd: number;
-    try {
-      fd = openSync(name, 'r');
-    } catch (e) {
-      throw winnowError('IO_ERROR', `${name}: cannot read the input: ${(e as Error).message}`);
-    }
-    if (fstatSync(fd).isDirectory()) {
-      closeSync(fd);
-      throw winnowError('IO_ERROR', `${name}: cannot read the input: it is a folder`);
-    }
-    stream = createReadStream('', { fd });
+  if (name === 'stdin') return { name, stream: process.stdin };
+  let fd: number;
+  try {
+    fd = openSync(name, 'r');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw winnowError('IO_ERROR', `${name}: cannot read the input: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
   }
+  if (fstatSync(fd).isDirectory()) {
+    closeSync(fd);
+    throw winnowError('IO_ERROR', `${name}: cannot read the input: it is a folder`);
+  }
+  return { name, stream: createReadStream('', { fd }) };
+}
+
+/** The chunks of a JSONL input: `chunkSize` non-blank lines each (blank lines ride along for the line numbers). */
+async function* chunksOf(stream: AsyncIterable<Buffer>, name: string, chunkSize: number): AsyncGenerator<Omit<ChunkData, 'kind' | 'jobId' | 'fingerprint' | 'rawScores' | 'input'> & { count: number }> {
   let index = 0;
   let lineNo = 0;
   let position = 0;
@@ -304,38 +311,83 @@ export async function enqueueScoreJob(redisUrl: string, model: string, o: Enqueu
   const dir = resolveModelDir(spec.id, o.revision);
   checkScores(model, spec.task ?? detectTask(dir));
   const fingerprint = modelFingerprint(dir);
-  const input = o.input === undefined || o.input === '-' ? 'stdin' : o.input;
+  // The input is opened first: a job whose input cannot be read is not created.
+  const { name: input, stream } = openInput(o.input);
   const queue = new Queue(queueName, { connection });
+  const gates = new Queue(`${queueName}-gate`, { connection });
+  let created = false;
   try {
-    const existing = await queue.getJob(jobId);
-    if (existing) {
+    let parent = await queue.getJob(jobId);
+    const existed = parent !== undefined;
+    let data: ParentData;
+    if (parent) {
       if (!o.attach) throw invalidArgumentText(`job ${jobId} already exists in queue ${queueName}: wait for it (attach) or pick another id`);
-      const d = existing.data as ParentData;
-      return { jobId, chunks: d.chunks, lines: d.lines, attached: true };
+      data = parent.data as ParentData;
+      if (data.fingerprint !== fingerprint) {
+        throw invalidArgumentText(`job ${jobId} is for another model (fingerprint ${data.fingerprint.slice(0, 12)}; ${model} has ${fingerprint.slice(0, 12)})`);
+      }
+      if (data.enqueued) return { jobId, chunks: data.chunks, lines: data.lines, attached: true };
+      // Its producer stopped while adding chunks: add them again from the same input (the done ones are skipped).
+      if (input === 'stdin' || data.input !== input) {
+        throw invalidArgumentText(`job ${jobId} was not fully enqueued (its producer stopped): give its input${data.input === 'stdin' ? ' (it was read from stdin: enqueue it again under another id)' : ` (${data.input})`} to continue it`);
+      }
+    } else {
+      data = { kind: 'job', jobId, model: spec.id, fingerprint, input, chunks: 0, lines: 0, rawScores: o.rawScores ?? false, chunkSize, enqueued: false };
+      // The gate, a child nobody runs, holds the parent back while the chunks are added; removed once they all are.
+      const flow = new FlowProducer({ connection });
+      try {
+        await flow.add({
+          name: 'job', queueName, data, opts: { jobId, attempts: 3, removeOnComplete: false, removeOnFail: false },
+          children: [{ name: 'gate', queueName: gates.name, data: { jobId }, opts: { jobId: `${jobId}.gate` } }],
+        });
+      } finally {
+        await flow.close();
+      }
+      created = true;
+      parent = (await queue.getJob(jobId))!;
     }
-    const children = [];
-    let total = 0;
-    const rawScores = o.rawScores ?? false;
-    for await (const { count, ...c } of chunksOf(o.input, chunkSize)) {
-      const data: ChunkData = { kind: 'chunk', jobId, fingerprint, input, rawScores, ...c };
-      total += count;
-      children.push({
-        name: 'chunk', queueName, data,
+    const done = new Set(Object.keys(await (await queue.client).hgetall(keys(queueName, jobId).meta)));
+    let slice: Parameters<Queue['addBulk']>[0] = [];
+    let sliceBytes = 0;
+    let chunks = 0;
+    let lineCount = 0;
+    const flush = async () => {
+      if (slice.length > 0) await queue.addBulk(slice);
+      slice = [];
+      sliceBytes = 0;
+      await parent!.updateData({ ...data, chunks, lines: lineCount });
+    };
+    // Added a slice at a time: the producer holds at most ENQUEUE_SLICE_BYTES of the input.
+    for await (const { count, ...c } of chunksOf(stream, input, data.chunkSize)) {
+      chunks++;
+      lineCount += count;
+      if (done.has(String(c.index))) continue;
+      const chunk: ChunkData = { kind: 'chunk', jobId, fingerprint, input, rawScores: data.rawScores, ...c };
+      slice.push({
+        name: 'chunk', data: chunk,
         opts: {
-          jobId: `${jobId}.${c.index}`, attempts, backoff: { type: 'exponential', delay: 1000 },
-          failParentOnFailure: true, removeOnComplete: true, removeOnFail: false,
+          jobId: `${jobId}.${c.index}`, parent: { id: jobId, queue: `bull:${queueName}` }, attempts,
+          backoff: { type: 'exponential', delay: 1000 }, failParentOnFailure: true, removeOnComplete: true, removeOnFail: false,
         },
       });
+      sliceBytes += c.text.length;
+      if (sliceBytes >= ENQUEUE_SLICE_BYTES) await flush();
     }
-    const parent: ParentData = { kind: 'job', jobId, model: spec.id, fingerprint, input, chunks: children.length, lines: total, rawScores };
-    const flow = new FlowProducer({ connection });
-    try {
-      await flow.add({ name: 'job', queueName, data: parent, opts: { jobId, attempts: 3, removeOnComplete: false, removeOnFail: false }, children });
-    } finally {
-      await flow.close();
+    await flush();
+    data = { ...data, chunks, lines: lineCount, enqueued: true };
+    await parent.updateData(data);
+    await (await gates.getJob(`${jobId}.gate`))?.remove();
+    return { jobId, chunks, lines: lineCount, attached: existed };
+  } catch (e) {
+    // A job this call created and could not finish enqueueing (a line too long, a read error) is removed whole.
+    if (created) {
+      await queue.remove(jobId, { removeChildren: true });
+      await (await queue.client).del(...Object.values(keys(queueName, jobId)));
     }
-    return { jobId, chunks: children.length, lines: total, attached: false };
+    throw e;
   } finally {
+    if (input !== 'stdin') stream.destroy?.();
+    await gates.close();
     await queue.close();
   }
 }
@@ -475,7 +527,7 @@ async function readStatus(queue: Queue, jobId: string): Promise<ScoreJobStatus> 
     failures.sort((a, b) => a.chunk - b.chunk);
   }
   const state: ScoreJobStatus['state'] = bullState === 'completed' ? 'completed' : bullState === 'failed' ? 'failed'
-    : bullState === 'waiting-children' ? (metaVals.length === 0 ? 'queued' : 'running') : 'finishing';
+    : !d.enqueued ? 'enqueueing' : bullState === 'waiting-children' ? (metaVals.length === 0 ? 'queued' : 'running') : 'finishing';
   return {
     jobId, state, model: d.model, fingerprint: d.fingerprint, input: d.input,
     chunks: { total: d.chunks, done: metaVals.length },
