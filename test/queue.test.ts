@@ -206,6 +206,53 @@ describe.skipIf(redisMissing !== null)(`score jobs on BullMQ${redisMissing ? ` (
     await w.exited;
   }, 180_000);
 
+  it('the producer enqueues 400,000 lines under a 32 MB heap (a slice at a time), which the whole input in one add exceeds', async () => {
+    const input = file('big.jsonl', pairLines(400_000));
+    // On a queue no worker takes: only the enqueueing is measured.
+    const r = spawnSync(process.execPath, ['--max-old-space-size=32', '-e',
+      `require(${JSON.stringify(path.join(ROOT, 'dist/cjs/score-queue.js'))}).enqueueScoreJob(${JSON.stringify(redis.url)}, ${JSON.stringify(CE)}, { input: ${JSON.stringify(input)}, queueName: 'heap', jobId: 'big' }).then((j) => { console.log(JSON.stringify(j)); process.exit(0); })`,
+    ], { encoding: 'utf8', timeout: 120_000 });
+    expect(r.status, r.stderr.slice(0, 2000)).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ jobId: 'big', chunks: 391, lines: 400_000, attached: false });
+    const { scoreJobStatus } = await import('../lib/score-queue');
+    expect(await scoreJobStatus(redis.url, 'big', { queueName: 'heap' })).toMatchObject({ state: 'queued', chunks: { total: 391, done: 0 } });
+  }, 180_000);
+
+  it('a producer killed while enqueueing: run again with its --job-id and input, it adds the rest and the output is whole', async () => {
+    const { scoreJobStatus } = await import('../lib/score-queue');
+    const all = pairLines(120_000);
+    const reference = file('resume.jsonl', all);
+    // The input comes through a FIFO, so the producer can be killed with part of it enqueued.
+    const fifo = path.join(dir, 'resume.fifo');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    const w = track(await startWorker(redis.url, CE));
+    const out = path.join(dir, 'resume.out.jsonl');
+    const args = ['score', CE, fifo, '-o', out, '--queue', redis.url, '--job-id', 'resume'];
+    const first = track(new Proc(args));
+    const feed = fs.createWriteStream(fifo);
+    feed.on('error', () => {}); // EPIPE once the producer is killed
+    feed.write(all.slice(0, 60_000).join('\n') + '\n');
+    await waitFor('a slice enqueued and some chunks done', async () => {
+      try {
+        const s = await scoreJobStatus(redis.url, 'resume');
+        return s.state === 'enqueueing' && s.chunks.done > 0;
+      } catch {
+        return false;
+      }
+    }, 60_000);
+    await first.kill('SIGKILL');
+    feed.destroy();
+    expect((await scoreJobStatus(redis.url, 'resume')).state).toBe('enqueueing');
+    const second = track(new Proc(args));
+    const feed2 = fs.createWriteStream(fifo);
+    feed2.end(all.join('\n') + '\n');
+    expect(await second.exited, second.stderr).toBe(0);
+    expect(second.stderr).toContain('job resume attached: 120000 lines in 118 chunks');
+    expect(fs.readFileSync(out, 'utf8')).toBe(localScore(reference));
+    w.child.kill('SIGTERM');
+    await w.exited;
+  }, 180_000);
+
   it('winnow-native/queue loads by the package name as ESM and as CommonJS, the same functions', () => {
     const names = 'enqueueScoreJob, runScoreWorker, waitForScoreJob, scoreJobStatus, modelFingerprint';
     const esm = spawnSync(process.execPath, ['--input-type=module', '-e',
