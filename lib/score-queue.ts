@@ -297,8 +297,9 @@ async function* chunksOf(stream: AsyncIterable<Buffer>, name: string, chunkSize:
 }
 
 /**
- * Enqueues a score job: a BullMQ flow with one child per chunk of the input. The model folder is only read for its
- * fingerprint (workers with another model refuse the job's chunks); it is not loaded here.
+ * Enqueues a score job: a parent BullMQ job held back by a gate child while one child per chunk of the input is
+ * added, a slice at a time. The model folder is read for its task and fingerprint (workers with another model
+ * refuse the job's chunks); it is not loaded here.
  */
 export async function enqueueScoreJob(redisUrl: string, model: string, o: EnqueueScoreOptions = {}): Promise<EnqueuedScoreJob> {
   const connection = redisConnection(redisUrl);
@@ -381,8 +382,9 @@ export async function enqueueScoreJob(redisUrl: string, model: string, o: Enqueu
   } catch (e) {
     // A job this call created and could not finish enqueueing (a line too long, a read error) is removed whole.
     if (created) {
-      await queue.remove(jobId, { removeChildren: true });
-      await (await queue.client).del(...Object.values(keys(queueName, jobId)));
+      // Best effort (a chunk a worker holds cannot be removed): the error the caller needs is the first one.
+      await queue.remove(jobId, { removeChildren: true }).catch(() => {});
+      await (await queue.client).del(...Object.values(keys(queueName, jobId))).catch(() => {});
     }
     throw e;
   } finally {

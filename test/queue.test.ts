@@ -270,6 +270,12 @@ describe.skipIf(redisMissing !== null)(`score jobs on BullMQ${redisMissing ? ` (
     expect(r.stderr).toContain('Expected a redis:// or rediss:// URL for the queue but received "http://localhost:6379" of type string (INVALID_ARGUMENT)');
     const id = winnow(['score', CE, input, '--queue', redis.url, '--job-id', 'a:b']);
     expect(id.stderr).toContain('for jobId but received "a:b" of type string (INVALID_ARGUMENT)');
+    // An input that cannot be read: IO_ERROR naming it, and no job is created.
+    const nofile = path.join(dir, 'nope.jsonl');
+    const m = winnow(['score', CE, nofile, '--queue', redis.url, '--job-id', 'nofile']);
+    expect(m.status).toBe(1);
+    expect(m.stderr).toContain(`${nofile}: cannot read the input: no such file (IO_ERROR)`);
+    expect(winnow(['status', 'nofile', '--queue', redis.url]).stderr).toContain('no job nofile in queue winnow-score');
     // A model that does not score pairs is refused by the producer and by a worker, before anything is queued or taken.
     const embedder = path.join(FIXTURES, 'e5-tiny');
     const p = winnow(['score', embedder, input, '--queue', redis.url]);
