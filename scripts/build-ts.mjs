@@ -28,6 +28,10 @@ writeFileSync(
   path.join(root, 'dist/esm/index.d.ts'),
   "import * as winnow from '../cjs/index.js';\nexport * from '../cjs/index.js';\nexport default winnow;\n",
 );
+// winnow-native/queue (BullMQ score jobs): kept out of the main entry so that bullmq loads only for those who use it.
+const queueNames = Object.keys(require(path.join(root, 'dist/cjs/score-queue.js'))).filter((n) => n !== '__esModule');
+writeFileSync(path.join(root, 'dist/esm/queue.js'), `import cjs from '../cjs/score-queue.js';\nexport const { ${queueNames.join(', ')} } = cjs;\n`);
+writeFileSync(path.join(root, 'dist/esm/queue.d.ts'), "export * from '../cjs/score-queue.js';\n");
 const esmTmp = path.join(root, 'dist', 'esm-tmp');
 execFileSync(process.execPath, [
   require.resolve('typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.json'),
@@ -43,4 +47,4 @@ for (const f of readdirSync(path.join(esmTmp, 'integrations'))) {
   writeFileSync(path.join(integrations, f), text);
 }
 rmSync(esmTmp, { recursive: true, force: true });
-console.log(`dist/: CommonJS + ESM (${names.join(', ')}); winnow-native/langchain, winnow-native/llamaindex`);
+console.log(`dist/: CommonJS + ESM (${names.join(', ')}); winnow-native/langchain, winnow-native/llamaindex, winnow-native/queue`);

@@ -11,8 +11,9 @@ not_installed() {
   for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done
 }
 
+# redis-server: the queue tests (test/queue*.test.ts) start their own on a free loopback port.
 APT_PACKAGES=(cmake ninja-build g++ patchelf libgtest-dev libutf8proc-dev libpcre2-dev nlohmann-json3-dev mecab mecab-ipadic-utf8
-              sentencepiece python3-sentencepiece python3-protobuf)
+              sentencepiece python3-sentencepiece python3-protobuf redis-server)
 mapfile -t missing < <(not_installed "${APT_PACKAGES[@]}")
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"

@@ -55,7 +55,7 @@ function lineError(file: string, line: number, message: string): Error {
 }
 
 /** Lines of a stream with the bytes consumed so far; a line longer than MAX_LINE_BYTES is an error. */
-async function* lines(stream: AsyncIterable<Buffer>, file: string): AsyncGenerator<{ text: string; bytes: number }> {
+export async function* lines(stream: AsyncIterable<Buffer>, file: string): AsyncGenerator<{ text: string; bytes: number }> {
   const decoder = new StringDecoder('utf8');
   let pending = '';
   let bytes = 0;
@@ -138,6 +138,34 @@ function lastLine(fd: number, end: number, file: string): string {
   return Buffer.concat(parts).toString('utf8');
 }
 
+/**
+ * One non-blank input line read into the job's item, with its id (the line's `id`, else its `position` among the
+ * input's non-blank lines); a line that is not a JSON object, or lacks a field, throws INVALID_ARGUMENT as `file:lineNo: ...`.
+ */
+export function parseLine<T>(spec: JobSpec<T>, text: string, position: number, file: string, lineNo: number): { id: unknown; item: T } {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw lineError(file, lineNo, `not JSON (${(e as Error).message})`);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw lineError(file, lineNo, 'expected a JSON object');
+  let item: T;
+  try {
+    item = spec.parse(value as Record<string, unknown>);
+  } catch (e) {
+    throw lineError(file, lineNo, (e as Error).message);
+  }
+  return { id: (value as { id?: unknown }).id ?? position, item };
+}
+
+/** The output lines of a chunk: each id, then its result's fields. */
+export function resultLines(batch: ReadonlyArray<{ id: unknown }>, results: ReadonlyArray<Record<string, unknown>>): string {
+  let text = '';
+  for (let i = 0; i < batch.length; i++) text += JSON.stringify({ id: batch[i].id, ...results[i] }) + '\n';
+  return text;
+}
+
 /** Runs a job over JSONL input. */
 export async function runJob<T>(spec: JobSpec<T>, o: JobOptions): Promise<JobResult> {
   const chunkSize = o.chunkSize ?? 1024;
@@ -173,9 +201,7 @@ export async function runJob<T>(spec: JobSpec<T>, o: JobOptions): Promise<JobRes
   const flush = async () => {
     if (batch.length === 0) return;
     const results = await spec.run(batch.map((b) => b.item), o.signal ?? new AbortController().signal);
-    let text = '';
-    for (let i = 0; i < batch.length; i++) text += JSON.stringify({ id: batch[i].id, ...results[i] }) + '\n';
-    await writeAll(fd, text);
+    await writeAll(fd, resultLines(batch, results));
     written += batch.length;
     batch = [];
     progress?.update(bytes, skip + written, written);
@@ -196,20 +222,7 @@ export async function runJob<T>(spec: JobSpec<T>, o: JobOptions): Promise<JobRes
         }
         continue;
       }
-      let value: unknown;
-      try {
-        value = JSON.parse(line.text);
-      } catch (e) {
-        throw lineError(inputName, lineNo, `not JSON (${(e as Error).message})`);
-      }
-      if (value === null || typeof value !== 'object' || Array.isArray(value)) throw lineError(inputName, lineNo, 'expected a JSON object');
-      let item: T;
-      try {
-        item = spec.parse(value as Record<string, unknown>);
-      } catch (e) {
-        throw lineError(inputName, lineNo, (e as Error).message);
-      }
-      batch.push({ id: (value as { id?: unknown }).id ?? position, item });
+      batch.push(parseLine(spec, line.text, position, inputName, lineNo));
       // Chunks end at multiples of chunkSize from the input's start, so a resumed run batches as an uninterrupted one.
       if ((position + 1) % chunkSize === 0) {
         if (o.signal?.aborted) break;

@@ -11,6 +11,8 @@ import { disposeModels, loadModel, loadModels, LoadSettings, parseModelSpec, Ser
 import { embed, encodeMixed, prunePairs, scorePairs } from '../server/ops';
 import { packageVersion } from '../server/version';
 import { JobSpec, runJob } from './jobs';
+import { scoreSpec, str } from './score-spec';
+import { Progress } from './progress';
 
 function int(name: string, min = 1) {
   return (value: string): number => {
@@ -35,10 +37,6 @@ const modelOptions = (cmd: Command) => cmd
   .addOption(new Option('--device <device>', 'where the models run').choices(['cpu', 'cuda', 'auto']))
   .option('--revision <rev>', 'with a hub id: the branch, tag or commit of the cached snapshot');
 
-const str = (v: unknown, field: string): string => {
-  if (typeof v !== 'string') throw new Error(`expected a string for "${field}" but received ${JSON.stringify(v) ?? 'nothing'}`);
-  return v;
-};
 const strings = (v: unknown, field: string): string[] => {
   if (!Array.isArray(v) || !v.every((s) => typeof s === 'string')) throw new Error(`expected an array of strings for "${field}"`);
   return v;
@@ -140,15 +138,58 @@ export function program(): Command {
 
   jobCommand(cli, 'score', 'score (query, document) pairs: {"id", "query", "document"} -> {"id", "score"}')
     .option('--raw-scores', 'logits, without the model activation')
-    .action((model, input, o) => job(model, input, o, undefined, (m) => ({
-      name: 'score',
-      parse: (v) => [str(v.query, 'query'), str(v.document, 'document')] as const,
-      run: async (pairs, signal) => {
-        const s = await scorePairs(m, pairs, o.rawScores ?? false, signal);
-        const k = s.length / Math.max(1, pairs.length);
-        return pairs.map((_, i) => (k === 1 ? { score: s[i] } : { scores: Array.from(s.subarray(i * k, (i + 1) * k)) }));
-      },
-    })));
+    .option('--queue <redis-url>', 'run on `winnow worker`s through BullMQ on this Redis (redis://host:port): enqueue --chunk lines per chunk, show progress, write the output in input order; docs/queue.md')
+    .option('--queue-name <name>', 'with --queue: the BullMQ queue (default: winnow-score)')
+    .option('--job-id <id>', 'with --queue: the job\'s id; an existing job of that id is attached to (a producer that stopped waiting)')
+    .option('--attempts <n>', 'with --queue: runs of a chunk before the job fails', int('--attempts'), 3)
+    .option('--keep', 'with --queue: keep the job\'s data in Redis after the output is written')
+    .action((model, input, o) => (o.queue !== undefined ? queuedScore(model, input, o) : job(model, input, o, undefined, (m) => scoreSpec(m, o.rawScores ?? false))));
+
+  modelOptions(cli.command('worker')
+    .description('score the chunks of queued jobs (winnow score --queue) from BullMQ on Redis until stopped; SIGTERM or SIGINT finishes the chunks in hand; docs/queue.md')
+    .argument('<redis-url>', 'the Redis the jobs are queued on (redis://host:port)')
+    .argument('<model>', 'model folder or hub id: the same files as the job\'s (its fingerprint is checked)')
+    .option('--queue-name <name>', 'the BullMQ queue (default: winnow-score)')
+    .option('--chunks <n>', 'chunks held at once', int('--chunks'), 2)
+    .option('--lock-duration <ms>', 'a chunk\'s lock: a killed worker\'s chunk goes to another after it', int('--lock-duration'), 30_000)
+    .option('--stalled-interval <ms>', 'how often workers look for chunks whose worker is gone', int('--stalled-interval'), 30_000)
+    .option('--max-stalled <n>', 'times a chunk may lose its worker before the job fails', int('--max-stalled'), 5))
+    .action(async (url: string, model: string, o) => {
+      const q = await import('../score-queue.js');
+      const say = (line: string) => process.stderr.write(`winnow worker: ${line}\n`);
+      const w = await q.runScoreWorker(url, model, {
+        ...loadSettings(o), queueName: o.queueName, chunksAtOnce: o.chunks, lockDuration: o.lockDuration,
+        stalledInterval: o.stalledInterval, maxStalledCount: o.maxStalled, log: say,
+      });
+      say(`${w.workerId} ready: model ${model} (fingerprint ${w.fingerprint.slice(0, 12)}), queue ${o.queueName ?? q.DEFAULT_QUEUE_NAME}`);
+      let stopping = false;
+      const stop = (signal: string) => {
+        if (stopping) process.exit(130); // a second signal: now
+        stopping = true;
+        say(`${signal}: finishing the chunks in hand`);
+        void w.close().then(() => {
+          const c = w.counters();
+          say(`stopped after ${c.chunks} chunks (${c.lines} lines)${c.refused ? `, ${c.refused} refused` : ''}`);
+          process.exit(0);
+        });
+      };
+      process.on('SIGTERM', () => stop('SIGTERM'));
+      process.on('SIGINT', () => stop('SIGINT'));
+    });
+
+  cli.command('status')
+    .description('where a queued score job stands: chunks and lines done, malformed lines, failed chunks, refusing workers')
+    .argument('<job>', 'the job id (printed by winnow score --queue)')
+    .option('--queue <redis-url>', 'the Redis it is queued on (default: $WINNOW_QUEUE)')
+    .option('--queue-name <name>', 'the BullMQ queue (default: winnow-score)')
+    .option('--json', 'the status as JSON')
+    .action(async (jobId: string, o) => {
+      const url: string | undefined = o.queue ?? process.env.WINNOW_QUEUE;
+      if (!url) throw invalidArgumentText('no queue given: winnow status <job> --queue redis://host:port');
+      const q = await import('../score-queue.js');
+      const s = await q.scoreJobStatus(url, jobId, { queueName: o.queueName });
+      process.stdout.write(o.json ? JSON.stringify(s, null, 2) + '\n' : statusText(s));
+    });
 
   jobCommand(cli, 'rank', 'rank documents per query: {"id", "query", "documents"} -> {"id", "results": [{"index", "score"}]}')
     .option('--top-k <k>', 'keep the best k', int('--top-k'))
@@ -233,6 +274,76 @@ export function program(): Command {
       }
     });
   return cli;
+}
+
+type ScoreQueueModule = typeof import('../score-queue.js');
+type ScoreJobStatus = Awaited<ReturnType<ScoreQueueModule['scoreJobStatus']>>;
+
+function statusText(s: ScoreJobStatus): string {
+  const pct = s.lines.total ? ` (${((100 * s.lines.done) / s.lines.total).toFixed(1)}%)` : '';
+  const out = [
+    `job ${s.jobId}: ${s.state}`,
+    `model: ${s.model} (fingerprint ${s.fingerprint.slice(0, 12)})`,
+    `input: ${s.input}`,
+    `chunks: ${s.chunks.done} of ${s.chunks.total} done; lines: ${s.lines.done} of ${s.lines.total}${pct}`,
+    `malformed lines: ${s.malformed.count}${s.malformed.lines.map((m) => `\n  line ${m.line}: ${m.message}`).join('')}`,
+  ];
+  for (const f of s.failures) out.push(`failed: ${f.chunk >= 0 ? `chunk ${f.chunk} (from input line ${f.firstLine}) after ${f.attempts} attempts: ` : ''}${f.reason}`);
+  for (const r of s.refusals) out.push(`refused by worker ${r.worker}: it has ${r.model} (fingerprint ${r.fingerprint.slice(0, 12)})`);
+  return out.join('\n') + '\n';
+}
+
+/** `winnow score --queue`: enqueue (or attach to --job-id), show progress across the workers, write the output. */
+async function queuedScore(model: string, input: string | undefined, o: JobFlags & { queue: string; queueName?: string; jobId?: string; attempts: number; keep?: boolean; rawScores?: boolean }): Promise<void> {
+  const q = await import('../score-queue.js');
+  if (o.resume) throw invalidArgumentText('--resume does not apply with --queue: run again with the same --job-id to attach to the job');
+  const out = o.output;
+  const where = out && out !== '-' ? out : 'stdout';
+  if (where !== 'stdout' && existsSync(out!) && statSync(out!).size > 0 && !o.overwrite) throw invalidArgumentText(`${out} exists: pass --overwrite to replace it`);
+  const say = (line: string) => process.stderr.write(`winnow: ${line}\n`);
+  const e = await q.enqueueScoreJob(o.queue, model, {
+    input, chunkSize: o.chunk, rawScores: o.rawScores, jobId: o.jobId, attempts: o.attempts, attach: o.jobId !== undefined,
+    queueName: o.queueName, revision: o.revision,
+  });
+  if (o.progress !== false) say(`job ${e.jobId} ${e.attached ? 'attached' : 'queued'}: ${e.lines} lines in ${e.chunks} chunks`);
+  const controller = new AbortController();
+  const onSigint = () => {
+    if (controller.signal.aborted) process.exit(130);
+    controller.abort();
+  };
+  process.on('SIGINT', onSigint);
+  const progress = o.progress === false ? undefined : new Progress('score', e.lines);
+  const refused = new Set<string>();
+  let first: number | undefined;
+  let last = 0;
+  try {
+    const r = await q.waitForScoreJob(o.queue, e.jobId, {
+      output: out, signal: controller.signal, queueName: o.queueName, keep: o.keep,
+      onProgress: (s) => {
+        first ??= s.lines.done;
+        last = s.lines.done;
+        progress?.update(s.lines.done, s.lines.done, s.lines.done - first);
+        for (const x of s.refusals) {
+          if (refused.has(x.worker)) continue;
+          refused.add(x.worker);
+          say(`worker ${x.worker} refuses this job: it has ${x.model} (fingerprint ${x.fingerprint.slice(0, 12)}), the job asks for ${s.fingerprint.slice(0, 12)}`);
+        }
+      },
+    });
+    progress?.stop(r.lines, r.lines - (first ?? 0));
+    if (r.malformed.count > 0) {
+      const shown = r.malformed.lines.slice(0, 10).map((m) => `\n  line ${m.line}: ${m.message}`).join('');
+      say(`${r.malformed.count} malformed input lines: their output lines carry "error" in place of a score${shown}`);
+      process.exitCode = 2;
+    } else if (o.progress !== false) say(`${r.lines} lines written to ${where}`);
+  } catch (err) {
+    progress?.stop(last, last - (first ?? 0));
+    if ((err as { code?: string }).code !== 'ABORTED') throw err;
+    say(`stopped waiting; job ${e.jobId} goes on in Redis: run again with --job-id ${e.jobId} to attach and write the output`);
+    process.exitCode = 130;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
 }
 
 /** The folder's files (one level of subfolders), with sizes. */

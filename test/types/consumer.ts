@@ -4,6 +4,7 @@ import {
   CrossEncoder, Embeddings, PruningEncoder, SentenceEncoder, Tokenizer, isWinnowError, similarity,
   type Progress, type WinnowErrorCode,
 } from '../../lib/index';
+import { enqueueScoreJob, runScoreWorker, scoreJobStatus, waitForScoreJob, type ScoreJobStatus } from '../../lib/score-queue';
 
 declare const enc: SentenceEncoder;
 declare const tok: Tokenizer;
@@ -115,4 +116,20 @@ export async function issue27(): Promise<void> {
   const counts: Uint32Array = await enc.countTokens(['a', 'b']);
   const json: number[][] = (await enc.encode(['a'])).toArrays();
   void [id, lang, byFn, many, none, rows, flat, row, qrow, one, count, counts, json];
+}
+
+// winnow-native/queue: typed options and results.
+export async function queued(): Promise<void> {
+  const { jobId } = await enqueueScoreJob('redis://127.0.0.1:6379', 'model', { input: 'pairs.jsonl', chunkSize: 512, rawScores: true });
+  // @ts-expect-error chunkSize is a number
+  await enqueueScoreJob('redis://127.0.0.1:6379', 'model', { chunkSize: '512' });
+  const worker = await runScoreWorker('redis://127.0.0.1:6379', 'model', { threads: 2, lockDuration: 10_000 });
+  const refused: number = worker.counters().refused;
+  const s: ScoreJobStatus = await scoreJobStatus('redis://127.0.0.1:6379', jobId);
+  // @ts-expect-error 'done' is not a state
+  const done: boolean = s.state === 'done';
+  const r = await waitForScoreJob('redis://127.0.0.1:6379', jobId, { output: 'scores.jsonl', onProgress: (p) => void p.lines.done });
+  const firstBad: number | undefined = r.malformed.lines[0]?.line;
+  await worker.close();
+  void [refused, done, firstBad];
 }
