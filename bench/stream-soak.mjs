@@ -1,6 +1,7 @@
 // predictStream over a generated stream of pairs: RSS sampled after each 50k pairs, to show memory stays flat
 // whatever the input's length.
-//   node bench/stream-soak.mjs [--model test/fixtures/models/bert-ce-tiny] [--pairs 1000000] [--chunk 1024]
+//   node bench/stream-soak.mjs [--model test/fixtures/models/bert-ce-tiny] [--pairs 1000000] [--chunk 1024] [--threads 2]
+//     [--options '{"batchAcrossCalls":false}']
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { loadCorpus, makePairs } from './pairs.mjs';
@@ -10,7 +11,8 @@ const args = Object.fromEntries(
 );
 const { CrossEncoder } = createRequire(import.meta.url)(path.resolve('dist/cjs/index.js'));
 const n = Number(args.pairs ?? 1_000_000);
-const model = await CrossEncoder.load(path.resolve(args.model ?? 'test/fixtures/models/bert-ce-tiny'), { threads: 2 });
+const extra = args.options ? JSON.parse(args.options) : {};
+const model = await CrossEncoder.load(path.resolve(args.model ?? 'test/fixtures/models/bert-ce-tiny'), { threads: Number(args.threads ?? 2), ...extra });
 const base = makePairs(loadCorpus(), 2048, 64);
 function* pairs() {
   for (let i = 0; i < n; i++) yield base[i % base.length];
