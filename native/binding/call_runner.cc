@@ -1,6 +1,7 @@
 #include "call_runner.h"
 
 #include <chrono>
+#include <iterator>
 #include <system_error>
 #include <thread>
 
@@ -11,6 +12,8 @@ namespace {
 // Without an onProgress callback a call still reports now and then, so that a torn-down environment is noticed
 // (in Deliver) and the call stopped at its next cancellation point.
 constexpr auto kHeartbeat = std::chrono::milliseconds(20);
+// How long a call's thread waits for another call before it ends.
+constexpr auto kIdle = std::chrono::milliseconds(200);
 
 }  // namespace
 
@@ -46,38 +49,69 @@ Napi::Promise CallRunner::Start(Napi::Env env, RunFn run, ResultFn result, const
   Job job{id, std::move(run), call.cancel, !call.progress_fn.IsEmpty()};
   inflight->fetch_add(1);
   calls_.emplace(id, std::move(call));
-  std::unique_lock<std::mutex> lk(mu_);
-  if (!active_) {
-    // No call is running: this one runs on the runner's own (libuv) thread, as a call without batching across
-    // calls would.
-    active_ = true;
-    lk.unlock();
-    auto* w = new Worker(env, shared_from_this(), std::move(job));
-    w->Queue();
-    return promise;
-  }
-  // Others are running: this call gets a thread of its own, so that it can wait for their shared batches.
-  auto self = shared_from_this();
-  auto shared_job = std::make_shared<Job>(std::move(job));
   try {
-    std::thread t([self, shared_job] {
-      const std::function<void(const Event&)>* send;
-      {
-        std::unique_lock<std::mutex> g(self->mu_);  // the runner may not have started yet
-        self->cv_.wait(g, [&] { return self->send_ != nullptr; });
-        send = self->send_;
-      }
-      RunJob(*shared_job, *send);
-      std::lock_guard<std::mutex> g(self->mu_);
-      self->ended_.push_back(shared_job->id);
-      self->cv_.notify_all();
-    });
-    threads_.emplace(id, std::move(t));
-  } catch (const std::system_error&) {
-    jobs_.push_back(std::move(*shared_job));  // no thread to spare (a thread limit): the runner runs it after its own
-    cv_.notify_all();
+    std::unique_lock<std::mutex> lk(mu_);
+    if (!active_) {
+      // No call is running: this one runs on the runner's own (libuv) thread, as a call without batching across
+      // calls would. active_ is set only once the runner exists (making it may throw).
+      lk.unlock();
+      auto* w = new Worker(env, shared_from_this(), std::move(job));
+      lk.lock();
+      active_ = true;
+      lk.unlock();
+      w->Queue();
+      return promise;
+    }
+    // Others are running: this call runs on a thread of its own, so that it can wait for their shared batches: an
+    // idle one left by an earlier call if there is one, else a new one.
+    if (idle_ > jobs_.size()) {
+      jobs_.push_back(std::move(job));
+      cv_.notify_all();
+      return promise;
+    }
+    auto first = std::make_shared<Job>(std::move(job));
+    const uint64_t serial = ++next_thread_;
+    try {
+      threads_.emplace(serial, std::thread([self = shared_from_this(), serial, first] { self->ThreadMain(serial, first); }));
+    } catch (const std::system_error&) {
+      fallback_.push_back(std::move(*first));  // no thread to spare (a thread limit): the runner runs it itself
+      cv_.notify_all();
+    }
+  } catch (...) {
+    calls_.erase(id);
+    inflight->fetch_sub(1);
+    throw;
   }
   return promise;
+}
+
+void CallRunner::ThreadMain(uint64_t serial, const std::shared_ptr<Job>& first) {
+  try {
+    const std::function<void(const Event&)>* send;
+    {
+      std::unique_lock<std::mutex> lk(mu_);  // the runner may not have started yet
+      cv_.wait(lk, [&] { return send_ != nullptr; });
+      send = send_;
+    }
+    Job job = std::move(*first);
+    for (;;) {
+      RunJob(job, *send);
+      // Stay a moment for the next call: a thread made per call would cost every call a cold start.
+      std::unique_lock<std::mutex> lk(mu_);
+      ++idle_;
+      cv_.wait_for(lk, kIdle, [&] { return !jobs_.empty(); });
+      --idle_;
+      if (jobs_.empty()) break;
+      job = std::move(jobs_.front());
+      jobs_.pop_front();
+    }
+  } catch (...) {
+    // RunJob turns a call's exceptions into its status; what could still throw is sending its events, and then
+    // nothing is left to tell.
+  }
+  std::lock_guard<std::mutex> lk(mu_);
+  ended_.push_back(serial);
+  cv_.notify_all();
 }
 
 void CallRunner::RunJob(Job& job, const std::function<void(const Event&)>& send) {
@@ -111,7 +145,15 @@ void CallRunner::Serve(Job first, const std::function<void(const Event&)>& send)
     send_ = &send;
   }
   cv_.notify_all();
-  RunJob(first, send);
+  // RunJob turns a call's exceptions into its status; only sending its events could throw, and then nothing is left
+  // to tell: the runner must still wait for the call threads, which use `send`.
+  auto run_here = [&send](Job& job) {
+    try {
+      RunJob(job, send);
+    } catch (...) {
+    }
+  };
+  run_here(first);
   std::unique_lock<std::mutex> lk(mu_);
   for (;;) {
     while (!ended_.empty()) {
@@ -125,12 +167,17 @@ void CallRunner::Serve(Job first, const std::function<void(const Event&)>& send)
       t.join();
       lk.lock();
     }
-    if (!jobs_.empty()) {
-      Job job = std::move(jobs_.front());
-      jobs_.pop_front();
+    if (!fallback_.empty()) {
+      Job job = std::move(fallback_.front());
+      fallback_.pop_front();
       lk.unlock();
-      RunJob(job, send);
+      run_here(job);
       lk.lock();
+      continue;
+    }
+    if (threads_.empty() && !jobs_.empty()) {  // no thread left to take them
+      std::move(jobs_.begin(), jobs_.end(), std::back_inserter(fallback_));
+      jobs_.clear();
       continue;
     }
     if (threads_.empty()) {

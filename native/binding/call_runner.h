@@ -62,6 +62,8 @@ class CallRunner : public std::enable_shared_from_this<CallRunner> {
   // The runner's libuv thread: runs `first`, then any job no thread could be started for, joins ended threads, and
   // returns when none is queued or running. `send` carries events to the main thread while it runs.
   void Serve(Job first, const std::function<void(const Event&)>& send);
+  // A call's own thread: runs `first`, then further calls handed to it while it waits idle, then ends.
+  void ThreadMain(uint64_t serial, const std::shared_ptr<Job>& first);
 
   std::unordered_map<uint64_t, Call> calls_;  // main thread only
   uint64_t next_id_ = 0;                      // main thread only
@@ -69,8 +71,11 @@ class CallRunner : public std::enable_shared_from_this<CallRunner> {
   std::condition_variable cv_;
   bool active_ = false;  // a runner is serving: started threads are joined by it
   const std::function<void(const Event&)>* send_ = nullptr;  // the active runner's, while active_
-  std::deque<Job> jobs_;  // for the runner to run itself (no thread could be started)
-  std::unordered_map<uint64_t, std::thread> threads_;
+  std::deque<Job> jobs_;      // for idle call threads
+  std::deque<Job> fallback_;  // for the runner to run itself (no thread could be started)
+  size_t idle_ = 0;           // call threads waiting for a job
+  uint64_t next_thread_ = 0;
+  std::unordered_map<uint64_t, std::thread> threads_;  // by serial
   std::vector<uint64_t> ended_;  // threads done, to be joined
 };
 

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <mutex>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -27,6 +28,7 @@ struct FakeModel {
   std::vector<size_t> batch_sizes;
   bool split = false;
   std::function<Status(const std::vector<const tok::Encoding*>&)> before;  // may fail the batch
+  std::function<void()> between_halves;  // with split: called after the first half is consumed
 
   SharedBatches::RunRowsFn Fn() {
     return [this](const std::vector<const tok::Encoding*>& rows, size_t seq, const std::vector<const char*>&,
@@ -52,6 +54,7 @@ struct FakeModel {
       if (split && rows.size() > 1) {
         const size_t half = rows.size() / 2;
         WINNOW_RETURN_IF_ERROR(part(0, half));
+        if (between_halves) between_halves();
         return part(half, rows.size() - half);
       }
       return part(0, rows.size());
@@ -67,6 +70,8 @@ struct Call {
   bool misrouted = false;
   size_t done = 0, last_progress = 0;
   std::atomic<bool> cancel{false};
+  bool free_after_run = false;  // its rows are freed as soon as Run returns, as a pipeline frees its chunk
+  std::atomic<bool> returned{false};
   std::vector<const char*> outputs = {"logits"};
   ItemConsumer consume;
   RunControl control;
@@ -130,10 +135,14 @@ void RunWhileFirstLeads(SharedBatches* shared, FakeModel* model, std::vector<std
   std::vector<std::thread> threads;
   std::vector<CallRows> rows;
   for (auto& c : calls) rows.push_back(c->Rows());
-  threads.emplace_back([&] { calls[0]->status = shared->Run(rows[0], plan, model->Fn()); });
+  auto run = [&](size_t i) {
+    calls[i]->status = shared->Run(rows[i], plan, model->Fn());
+    if (calls[i]->free_after_run) std::vector<tok::Encoding>().swap(calls[i]->encodings);
+    calls[i]->returned = true;
+  };
+  threads.emplace_back([&] { run(0); });
   while (!held.load()) std::this_thread::yield();
-  for (size_t i = 1; i < calls.size(); ++i)
-    threads.emplace_back([&, i] { calls[i]->status = shared->Run(rows[i], plan, model->Fn()); });
+  for (size_t i = 1; i < calls.size(); ++i) threads.emplace_back([&, i] { run(i); });
   for (auto& t : threads) t.join();
 }
 
@@ -234,6 +243,64 @@ TEST(SharedBatches, AConsumerErrorEndsOnlyItsCall) {
     EXPECT_TRUE(calls[c]->status.ok());
     calls[c]->ExpectAllOnce();
   }
+}
+
+// A call whose consumer fails in the first half of a batch split after an out-of-memory error is ended only once the
+// batch is done: the second half still reads its rows, which its caller frees as soon as Run returns (AddressSanitizer
+// sees any read after that).
+TEST(SharedBatches, AConsumerErrorInASplitBatchEndsItsCallAfterTheBatch) {
+  SharedBatches shared;
+  FakeModel model;
+  model.split = true;
+  std::vector<std::unique_ptr<Call>> calls;
+  for (size_t c = 0; c < 4; ++c) calls.push_back(std::make_unique<Call>(c + 1, 24));
+  for (auto& c : calls) c->free_after_run = true;
+  calls[2]->consume = [](const size_t*, const BatchTensors&, std::vector<Ort::Value>&) {
+    return Status("ONNX_INVALID", "bad output");
+  };
+  BatchPlan plan = Plan();
+  plan.token_budget = 0;  // batches of 8 rows of all lengths: calls mixed on both sides of each split
+  // Were the failing call ended mid-batch, its caller would return and free its rows before the second half is read:
+  // give it the time to (a wait bounded in time, so that a correct implementation, whose caller cannot return yet,
+  // only waits).
+  model.between_halves = [&] {
+    for (int i = 0; i < 20 && !calls[2]->returned; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  };
+  RunWhileFirstLeads(&shared, &model, calls, plan);
+  EXPECT_EQ(calls[2]->status.code(), "ONNX_INVALID");
+  for (size_t c : {0, 1, 3}) {
+    EXPECT_TRUE(calls[c]->status.ok()) << calls[c]->status.message();
+    EXPECT_FALSE(calls[c]->misrouted);
+    EXPECT_EQ(calls[c]->done, 24u);
+  }
+}
+
+// An exception inside a round (a batch that throws) ends the round's calls with INTERNAL and leaves the model
+// usable: the next call leads its own round.
+TEST(SharedBatches, AnExceptionInARoundEndsItsCallsAndTheNextCallRuns) {
+  SharedBatches shared;
+  FakeModel model;
+  std::vector<std::unique_ptr<Call>> calls;
+  for (size_t c = 0; c < 3; ++c) calls.push_back(std::make_unique<Call>(c + 1, 20));
+  std::atomic<int> batches{0};
+  model.before = [&](const std::vector<const tok::Encoding*>&) -> Status {
+    if (++batches == 5) throw std::runtime_error("thrown by a batch");
+    return Status::Ok();
+  };
+  RunWhileFirstLeads(&shared, &model, calls, Plan());
+  size_t failed = 0;
+  for (const auto& c : calls) {
+    if (!c->status.ok()) {
+      EXPECT_EQ(c->status.code(), "INTERNAL");
+      ++failed;
+    }
+  }
+  EXPECT_GE(failed, 1u);
+  model.before = nullptr;
+  Call after(9, 30);
+  const CallRows rows = after.Rows();
+  ASSERT_TRUE(shared.Run(rows, Plan(), model.Fn()).ok());
+  after.ExpectAllOnce();
 }
 
 }  // namespace

@@ -79,6 +79,11 @@ Status SharedBatches::Run(const CallRows& call, const BatchPlan& plan, const Run
   pending_.push_back(ticket);
   for (;;) {
     if (ticket->finished) return ticket->status;
+    // A call cancelled before its round leaves at once (and never leads a round for the others).
+    if (!ticket->planned && call.control->cancelled()) {
+      pending_.erase(std::find(pending_.begin(), pending_.end(), ticket));
+      return Cancelled();
+    }
     if (!leading_ && !pending_.empty()) {
       leading_ = true;
       const auto round = TakeRound(plan.round_rows);
@@ -89,13 +94,27 @@ Status SharedBatches::Run(const CallRows& call, const BatchPlan& plan, const Run
       cv_.notify_all();
       continue;
     }
-    // Still waiting for a round: a cancelled call leaves at once.
-    if (!ticket->planned && call.control->cancelled()) {
-      pending_.erase(std::find(pending_.begin(), pending_.end(), ticket));
-      return Cancelled();
-    }
-    cv_.wait_for(lk, std::chrono::milliseconds(5));
+    // The leader ends cancelled waiting calls between batches; the timeout only bounds a missed wake-up.
+    cv_.wait_for(lk, std::chrono::milliseconds(50));
   }
+}
+
+void SharedBatches::EndCancelledWaiting() {
+  std::lock_guard<std::mutex> lk(mu_);
+  bool any = false;
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    Ticket* t = it->get();
+    if (t->call->control->cancelled()) {
+      t->status = Cancelled();
+      t->finished = true;
+      t->call = nullptr;
+      it = pending_.erase(it);
+      any = true;
+    } else {
+      ++it;
+    }
+  }
+  if (any) cv_.notify_all();
 }
 
 std::vector<std::shared_ptr<SharedBatches::Ticket>> SharedBatches::TakeRound(size_t round_rows) {
@@ -126,6 +145,36 @@ void SharedBatches::Finish(Ticket* t, Status status) {
 
 void SharedBatches::RunRound(const std::vector<std::shared_ptr<Ticket>>& round, const BatchPlan& plan,
                              const RunRowsFn& run) {
+  // Nothing thrown here may leave the round's calls waiting, or the model without a leader.
+  try {
+    RunRoundBatches(round, plan, run);
+  } catch (const std::bad_alloc&) {
+    for (const auto& t : round) Finish(t.get(), Status(codes::kInternal, "out of memory"));
+  } catch (const std::exception& e) {
+    for (const auto& t : round) Finish(t.get(), Status(codes::kInternal, e.what()));
+  }
+  // Every row ran or its call ended: this only guards against a call left waiting forever.
+  for (const auto& t : round) Finish(t.get(), Status(codes::kInternal, "a call's rows were left unrun"));
+}
+
+namespace {
+
+// Runs fn, turning an exception into a status.
+template <class Fn>
+Status Guarded(Fn&& fn) {
+  try {
+    return fn();
+  } catch (const std::bad_alloc&) {
+    return Status(codes::kInternal, "out of memory");
+  } catch (const std::exception& e) {
+    return Status(codes::kInternal, e.what());
+  }
+}
+
+}  // namespace
+
+void SharedBatches::RunRoundBatches(const std::vector<std::shared_ptr<Ticket>>& round, const BatchPlan& plan,
+                                    const RunRowsFn& run) {
   // Row k of the round is row rows[k].second of call rows[k].first.
   std::vector<std::pair<size_t, size_t>> rows;
   std::vector<size_t> lengths;
@@ -140,26 +189,25 @@ void SharedBatches::RunRound(const std::vector<std::shared_ptr<Ticket>>& round, 
   std::vector<std::pair<size_t, size_t>> batch;  // this batch's rows, grouped by call
   std::vector<const tok::Encoding*> encodings;
   std::vector<size_t> items;
+  std::vector<Status> failed(round.size());  // a call's error in this batch, ended once the batch is done with
   BatchTensors sub_t;
   std::vector<Ort::Value> sub_results;
   for (const auto& b : batches) {
+    // Cancelled calls end here, in this round and among those waiting for the next.
+    for (const auto& t : round)
+      if (!t->finished && t->call->control->cancelled()) Finish(t.get(), Cancelled());
+    EndCancelledWaiting();
     batch.clear();
-    for (size_t k : b.indices) {
-      Ticket* t = round[rows[k].first].get();
-      if (t->finished) continue;
-      if (t->call->control->cancelled()) {
-        Finish(t, Cancelled());
-        continue;
-      }
-      batch.push_back(rows[k]);
-    }
+    for (size_t k : b.indices)
+      if (!round[rows[k].first]->finished) batch.push_back(rows[k]);
     if (batch.empty()) continue;
     // Each call's rows side by side, so that its share of the outputs is one block of rows.
     std::stable_sort(batch.begin(), batch.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
     encodings.clear();
     for (const auto& [c, i] : batch) encodings.push_back(&(*round[c]->call->encodings)[i]);
-    if (batch.front().first != batch.back().first)
-      shared_.fetch_add(1, std::memory_order_relaxed);
+    if (batch.front().first != batch.back().first) shared_.fetch_add(1, std::memory_order_relaxed);
+    // A call whose consumer fails is ended only after the batch: a batch split after an out-of-memory error still
+    // reads the rows of its second half, some of which may be that call's.
     auto consume = [&](size_t first, const BatchTensors& t, std::vector<Ort::Value>& results) -> Status {
       const size_t end = first + static_cast<size_t>(t.rows);
       for (size_t s = first; s < end;) {
@@ -167,35 +215,39 @@ void SharedBatches::RunRound(const std::vector<std::shared_ptr<Ticket>>& round, 
         size_t e = s;
         while (e < end && batch[e].first == c) ++e;
         Ticket* ticket = round[c].get();
-        if (!ticket->finished) {
+        if (!ticket->finished && failed[c].ok()) {
           const CallRows& call = *ticket->call;
-          items.clear();
-          for (size_t r = s; r < e; ++r) items.push_back(call.base + batch[r].second);
-          Status st;
-          if (e - s == static_cast<size_t>(t.rows)) {
-            st = (*call.consume)(items.data(), t, results);
-          } else {
-            st = SliceRows(t, results, s - first, e - s, &sub_t, &sub_results);
-            if (st.ok()) st = (*call.consume)(items.data(), sub_t, sub_results);
-          }
-          if (st.ok()) {
+          Status st = Guarded([&]() -> Status {
+            items.clear();
+            for (size_t r = s; r < e; ++r) items.push_back(call.base + batch[r].second);
+            if (e - s == static_cast<size_t>(t.rows)) {
+              WINNOW_RETURN_IF_ERROR((*call.consume)(items.data(), t, results));
+            } else {
+              WINNOW_RETURN_IF_ERROR(SliceRows(t, results, s - first, e - s, &sub_t, &sub_results));
+              WINNOW_RETURN_IF_ERROR((*call.consume)(items.data(), sub_t, sub_results));
+            }
             *call.done += e - s;
             if (call.control->progress) call.control->progress(*call.done, call.total);
+            return Status::Ok();
+          });
+          if (!st.ok()) {
+            failed[c] = std::move(st);
+          } else {
             ticket->remaining -= e - s;
+            if (ticket->remaining == 0) Finish(ticket, Status::Ok());
           }
-          if (!st.ok() || ticket->remaining == 0) Finish(ticket, std::move(st));
         }
         s = e;
       }
       return Status::Ok();
     };
-    Status st = run(encodings, b.max_len, round[0]->outputs, consume);
-    if (!st.ok()) {
-      for (const auto& [c, i] : batch) Finish(round[c].get(), st);
+    const Status st = Guarded([&] { return run(encodings, b.max_len, round[0]->outputs, consume); });
+    for (const auto& [c, i] : batch) {
+      if (!failed[c].ok()) Finish(round[c].get(), failed[c]);
+      else if (!st.ok()) Finish(round[c].get(), st);
     }
   }
-  // Every row ran or its call ended: this only guards against a call left waiting forever.
-  for (const auto& t : round) Finish(t.get(), Status(codes::kInternal, "a call's rows were left unrun"));
 }
+
 
 }  // namespace winnow::pipelines

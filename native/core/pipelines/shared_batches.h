@@ -59,8 +59,9 @@ struct BatchPlan {
 // Batching across calls. Concurrent calls on one model hand their rows to Run; whichever caller finds no one
 // running becomes the leader: it takes every waiting call's rows (same outputs), plans length-sorted batches over all
 // of them, runs the batches one at a time and hands each call its rows' outputs, then the next waiting caller leads.
-// A call returns as soon as its own rows are done (or it was cancelled, or a batch holding its rows failed); a lone
-// call runs exactly the batches it would run alone.
+// A call returns as soon as its own rows are done (or it was cancelled, or a batch holding its rows failed), except
+// the leader, which returns when its round is done; a lone call runs exactly the batches it would run alone. A
+// cancelled call ends before the next batch. A batch that fails fails every call with rows in it.
 class SharedBatches {
  public:
   using RunRowsFn = std::function<Status(const std::vector<const tok::Encoding*>& rows, size_t seq,
@@ -79,8 +80,11 @@ class SharedBatches {
  private:
   struct Ticket;
   std::vector<std::shared_ptr<Ticket>> TakeRound(size_t round_rows);  // with mu_ held
+  // Runs the round's batches and ends every call in it, whatever happens (an exception included).
   void RunRound(const std::vector<std::shared_ptr<Ticket>>& round, const BatchPlan& plan, const RunRowsFn& run);
+  void RunRoundBatches(const std::vector<std::shared_ptr<Ticket>>& round, const BatchPlan& plan, const RunRowsFn& run);
   void Finish(Ticket* t, Status status);
+  void EndCancelledWaiting();  // ends waiting calls whose cancel flag is set
 
   std::mutex mu_;
   std::condition_variable cv_;
