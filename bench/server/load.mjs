@@ -3,7 +3,8 @@
 // folder. Every 200 answer is checked against the library's own ranking (Winnow's servers: equal; transformers.js,
 // another ONNX Runtime: the same order, scores within 1e-4). Figures go to docs/benchmark.md ("Server under load").
 //   node bench/server/load.mjs [--model DIR] [--connections 1000] [--duration 15] [--bounds 256,2048]
-//     [--threads N] [--servers winnow,plain,transformersjs]
+//     [--threads N] [--servers winnow,winnow-unshared,plain,transformersjs]
+// winnow-unshared: `winnow serve --no-batch-across-calls` (each request its own batches, one call at a time per model).
 // autocannon and @huggingface/transformers are dependencies of bench/package.json (or set AUTOCANNON to its folder).
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -93,6 +94,11 @@ const servers = a.servers.split(',');
 if (servers.includes('winnow')) {
   for (const bound of a.bounds.split(',')) {
     await run(`winnow serve (max_concurrent_requests ${bound})`, [path.join(root, 'dist/cjs/cli/main.js'), 'serve', `ce=${a.model}`, '--port', '0', '--host', '127.0.0.1', '--log-level', 'silent', '--threads', a.threads, '--max-concurrent-requests', bound], exact);
+  }
+}
+if (servers.includes('winnow-unshared')) {
+  for (const bound of a.bounds.split(',')) {
+    await run(`winnow serve --no-batch-across-calls (max_concurrent_requests ${bound})`, [path.join(root, 'dist/cjs/cli/main.js'), 'serve', `ce=${a.model}`, '--port', '0', '--host', '127.0.0.1', '--log-level', 'silent', '--threads', a.threads, '--max-concurrent-requests', bound, '--no-batch-across-calls'], exact);
   }
 }
 if (servers.includes('plain')) await run('node:http + CrossEncoder.rank', [path.join(root, 'bench/server/plain-http.mjs'), a.model, a.threads], sameRanking(0));
