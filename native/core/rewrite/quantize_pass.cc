@@ -113,7 +113,8 @@ int AddQuantizedLinears(const ParsedModel& pm, std::vector<char>* claimed,
     for (int64_t k = 0; k < k_dim; ++k)
       for (int64_t n = 0; n < n_dim; ++n) {
         const float r = std::nearbyint(wv[k * n_dim + n] / scale[n]);
-        q[k * n_dim + n] = static_cast<char>(static_cast<int8_t>(std::clamp(r, -127.0f, 127.0f)));
+        // A NaN weight becomes 0 (casting NaN to an integer is undefined).
+        q[k * n_dim + n] = r == r ? static_cast<char>(static_cast<int8_t>(std::clamp(r, -127.0f, 127.0f))) : 0;
       }
     const std::string prefix = "winnow/int8_" + std::to_string(count);
     std::string q_name = prefix + "_weight", s_name = prefix + "_scale";
