@@ -194,8 +194,8 @@ RewritePlan PlanRewrites(const SessionConfig& config, bool use_cuda) {
   // copy the weights to the device either way; there only a rewrite maps the file, unless weights_in_place_cuda.
   p.in_place = config.weights_in_place && (!use_cuda || config.weights_in_place_cuda);
   p.quantize = config.quantize_int8 && !use_cuda;
-  // Int8 projections are read by MultiHeadAttention unpacked, which was measured slower than leaving attention as
-  // written (docs/benchmark.md); WINNOW_INT8_ATTENTION=1 fuses it anyway (comparisons).
+  // Int8 projections can only be read by MultiHeadAttention, unpacked, which was no faster than attention as written
+  // (docs/benchmark.md); WINNOW_INT8_ATTENTION=1 fuses it anyway (comparisons).
   if (p.quantize && !Int8Attention()) p.attention = false;
   return p;
 }
