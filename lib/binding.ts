@@ -30,6 +30,7 @@ export interface NativeSessionInfo {
   built: boolean;
   fusedLayerNorms: number;
   fusedAttentions: number;
+  quantizedMatMuls: number;
 }
 
 export interface NativeCrossEncoderInfo extends NativeSessionInfo {

@@ -67,6 +67,8 @@ export abstract class TransformerModel<N extends NativeTransformer> extends Mode
   readonly fusedLayerNorms: number;
   /** Self-attention blocks fused into one ONNX Runtime attention op each at load (see the `fuseAttention` option). */
   readonly fusedAttentions: number;
+  /** Linear layers running as int8 (see the `quantize` option; 0 without it, or for a file quantized already). */
+  readonly quantizedMatMuls: number;
 
   protected constructor(native: N, concurrency: number, className: string) {
     super(native, concurrency, className);
@@ -77,6 +79,7 @@ export abstract class TransformerModel<N extends NativeTransformer> extends Mode
     this.source = Object.freeze({ file: info.source, built: info.built });
     this.fusedLayerNorms = info.fusedLayerNorms;
     this.fusedAttentions = info.fusedAttentions;
+    this.quantizedMatMuls = info.quantizedMatMuls;
   }
 
   /**

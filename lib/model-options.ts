@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import { join } from 'node:path';
 import type { NativeModelOptions } from './binding';
-import { invalidArgumentText, winnowError } from './errors';
+import { invalidArgument, invalidArgumentText, winnowError } from './errors';
 import type { SessionLoadOptions } from './types';
 import { resolveModelDir } from './hub-cache';
 import * as v from './validate';
@@ -42,6 +42,7 @@ export interface TransformerLoadOptions extends SessionLoadOptions {
 export const TRANSFORMER_LOAD_OPTIONS = [
   'maxLength', 'batchSize', 'tokenBudget', 'threads', 'device', 'file', 'concurrency', 'gpuMemLimit', 'allowTf32', 'fuseLayerNorm',
   'lengthBuckets', 'fuseAttention', 'prepackWeights', 'revision', 'source', 'adapter', 'mecabDictionary', 'batchAcrossCalls',
+  'quantize',
 ] as const satisfies readonly (keyof TransformerLoadOptions)[];
 // Every option of the interface is in the list (a compile error names the one missing).
 const ALL_LISTED: Exclude<keyof TransformerLoadOptions, (typeof TRANSFORMER_LOAD_OPTIONS)[number]> extends never ? true : never = true;
@@ -77,6 +78,12 @@ function modelAndAdapter(dir: string, adapterOption: string | undefined): { dir:
   return { dir: resolved, adapter: dir };
 }
 
+function quantizeOption(q: unknown): 'int8' | undefined {
+  if (q === undefined || q === false) return undefined;
+  if (q !== 'int8') throw invalidArgument("'int8' or false", 'quantize', q);
+  return q;
+}
+
 /** Validates the shared options; `ortLibrary` is filled in by the caller just before loading. */
 export function transformerLoadOptions(dir: unknown, o: TransformerLoadOptions): { native: NativeModelOptions; concurrency: number } {
   const where = modelAndAdapter(resolveModelDir(v.directory(dir), v.str(o.revision, 'revision')),
@@ -99,6 +106,7 @@ export function transformerLoadOptions(dir: unknown, o: TransformerLoadOptions):
       fuseLayerNorm: v.bool(o.fuseLayerNorm, 'fuseLayerNorm'),
       lengthBuckets: v.bool(o.lengthBuckets, 'lengthBuckets'),
       fuseAttention: v.bool(o.fuseAttention, 'fuseAttention'),
+      quantize: quantizeOption(o.quantize),
       prepackWeights: v.bool(o.prepackWeights, 'prepackWeights'),
       mecabDictionary: v.mecabDictionary(o.mecabDictionary),
       batchAcrossCalls,

@@ -122,6 +122,12 @@ export interface SessionLoadOptions {
    */
   fuseAttention?: boolean;
   /**
+   * `'int8'`: CPU sessions run every linear layer of the encoder as int8 (weights quantized per output column at
+   * load, activations per tensor at run time); the embeddings and the task head stay float32. A file already
+   * quantized (model_quantized.onnx) is loaded as it is. Default (unset) or `false`: the graph's own precision.
+   */
+  quantize?: 'int8' | false;
+  /**
    * CPU: let ONNX Runtime keep a packed copy of every weight matrix (the default, `true`). `false`: no copy, so
    * processes that load the same file share its weights, for somewhat fewer pairs/s. No effect on CUDA.
    */

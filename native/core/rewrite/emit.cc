@@ -63,7 +63,7 @@ bool AppendRenamed(const pb::Field& initializer, const ExternalRenames& renames,
 std::optional<std::string> EmitModel(const ParsedModel& pm, const std::vector<char>& claimed,
                                      const std::unordered_map<size_t, std::string>& replacement,
                                      const std::vector<std::string>& prologue, bool drop_dead, bool winnow_ops,
-                                     const RewriteOptions& o) {
+                                     const RewriteOptions& o, const std::vector<NewInitializer>& initializers) {
   // Weights kept from `pm.model` go out as external data into it (o.external_weights), and references to the
   // model's own external files under their new names (o.external_renames).
   const std::string_view external_location = o.external_weights;
@@ -97,6 +97,7 @@ std::optional<std::string> EmitModel(const ParsedModel& pm, const std::vector<ch
     // replacement or prologue nodes. Otherwise a match removed something a node outside it still reads.
     std::unordered_set<std::string_view> available(pm.graph_inputs.begin(), pm.graph_inputs.end());
     for (const auto& [name, payload] : g.constants) available.insert(name);
+    for (const NewInitializer& t : initializers) available.insert(t.name);
     std::vector<Node> extra(prologue.size());
     for (size_t k = 0; k < prologue.size(); ++k) {
       if (!ParseNode(prologue[k], &extra[k])) return std::nullopt;
@@ -145,6 +146,7 @@ std::optional<std::string> EmitModel(const ParsedModel& pm, const std::vector<ch
       continue;
     graph.append(f.raw);
   }
+  for (const NewInitializer& t : initializers) pb::AppendLen(&graph, graph_f::kInitializer, t.tensor);
   std::string out;
   out.reserve((external_location.empty() ? pm.model.size() : graph.size() + 4096) + 64);
   pb::Reader r(pm.model);

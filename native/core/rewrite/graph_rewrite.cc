@@ -18,7 +18,8 @@ StatusOr<GraphRewrite> RewriteGraph(std::string_view model, const RewriteOptions
   const bool inexact_norms = o.layer_norms && (!pm.quantizes || o.quantized_norms);
   const bool norms = inexact_norms || (o.layer_norms && o.exact_norms);
   const bool attention = o.attention && (!pm.quantizes || o.quantized_attention);
-  if ((o.layer_norms && !norms) || (o.attention && !attention)) result.skipped = "the graph quantizes activations";
+  if ((o.layer_norms && !norms) || (o.attention && !attention) || (o.quantize_int8 && pm.quantizes))
+    result.skipped = "the graph quantizes activations";
   std::vector<AttentionMatch> matches;
   if (attention) {
     matches = FindAttentions(pm, &result.skipped);
@@ -30,8 +31,10 @@ StatusOr<GraphRewrite> RewriteGraph(std::string_view model, const RewriteOptions
   // that fails too, the norms alone. Everything is written in one pass: one copy of the weights.
   enum Form { kPacked, kMultiHead, kNormsOnly };
   std::vector<Form> forms;
+  // With int8 projections attention packs nothing: MultiHeadAttention reads them as they are.
+  const bool quantize = o.quantize_int8 && !pm.quantizes;
   if (!matches.empty()) {
-    if (o.pack_qkv) forms.push_back(kPacked);
+    if (o.pack_qkv && !quantize) forms.push_back(kPacked);
     forms.push_back(kMultiHead);
   }
   forms.push_back(kNormsOnly);
@@ -57,10 +60,14 @@ StatusOr<GraphRewrite> RewriteGraph(std::string_view model, const RewriteOptions
         ++index;
       }
     }
-    if (fused_norms == 0 && index == 0) return result;
+    std::vector<NewInitializer> initializers;
+    int head_kept = 0;
+    const int quantized = quantize ? AddQuantizedLinears(pm, &claimed, &replacement, &initializers, &head_kept) : 0;
+    if (fused_norms == 0 && index == 0 && quantized == 0) return result;
+    // Float weights only the quantized products read are dropped with them (drop_dead).
     std::optional<std::string> out =
-        form == kNormsOnly ? EmitModel(pm, claimed, replacement, {}, false, exact_norms > 0, o)
-                           : EmitModel(pm, claimed, replacement, prologue, true, exact_norms > 0, o);
+        form == kNormsOnly ? EmitModel(pm, claimed, replacement, {}, quantized > 0, exact_norms > 0, o, initializers)
+                           : EmitModel(pm, claimed, replacement, prologue, true, exact_norms > 0, o, initializers);
     if (!out) {
       result.skipped = "a node outside the attention blocks reads a value inside one";
       continue;
@@ -70,6 +77,8 @@ StatusOr<GraphRewrite> RewriteGraph(std::string_view model, const RewriteOptions
     result.exact_layer_norms = exact_norms;
     result.attentions = index;
     result.packed_qkv = packed;
+    result.quantized_matmuls = quantized;
+    result.head_matmuls = head_kept;
     return result;
   }
   return result;

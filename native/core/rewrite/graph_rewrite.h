@@ -28,6 +28,8 @@ struct GraphRewrite {
   int exact_layer_norms = 0;  // ... of those, as com.winnow LayerNorm (RewriteOptions::exact_norms)
   int attentions = 0;        // FuseAttention: self-attention blocks fused
   int packed_qkv = 0;        // ... of those, with the Q, K, V projections packed into one (Attention op)
+  int quantized_matmuls = 0;  // RewriteOptions::quantize_int8: MatMuls made DynamicQuantizeMatMul
+  int head_matmuls = 0;       // ... and those kept float as the task head
   std::string skipped;       // why the model was left as it is (external data, subgraphs), if it was
 };
 
@@ -71,6 +73,13 @@ struct RewriteOptions {
   bool exact_norms = false;
   bool attention = false, quantized_attention = false;
   float test_scale = 1.0f;  // FuseAttention's
+  // Linear layers to int8 (quantize: 'int8'): each MatMul of activations by a constant float32 [K, N] weight outside
+  // the task head becomes com.microsoft DynamicQuantizeMatMul (weights int8 per output column, symmetric; the
+  // activation quantized per tensor at run time; a following bias Add folded in). The head (nodes from which a graph
+  // output is computed through no layer norm: pooler, classifier, pruning head) stays float, and so do the
+  // embeddings (Gather). Attention blocks then fuse as MultiHeadAttention over the quantized projections, never
+  // packed. Graphs that quantize activations already are left as they are.
+  bool quantize_int8 = false;
   bool pack_qkv = true;     // FuseAttention's
   // Non-empty: initializers of external_min_bytes or more kept unchanged from `model` are written as external data at
   // their offset in `model`, under this location name, so the rewritten model holds the graph and not a second copy

@@ -95,14 +95,36 @@ std::vector<std::string> KeyLengthNodes(int64_t opset);
 // rewritten or has no attention_mask input.
 std::vector<AttentionMatch> FindAttentions(const ParsedModel& pm, std::string* skipped);
 
+// ---- int8 linear layers (quantize_pass.cc) -------------------------------------------------------------------
+// An initializer a pass adds: its name and TensorProto payload.
+struct NewInitializer {
+  std::string name, tensor;
+};
+
+// The task head: nodes from which a graph output is computed through no norm of the residual stream (a
+// LayerNormalization or fused form whose input is an Add, or a decomposed norm as the norm pass matches it). A
+// classifier, a pooler, a pruning head, a head with a norm of its own (ModernBERT's); none in a model whose output is
+// the encoder's last hidden state.
+std::vector<char> HeadNodes(const Graph& g);
+
+// Each MatMul of a non-constant A by a constant float32 B [K, N] outside the head becomes one com.microsoft
+// DynamicQuantizeMatMul (A quantized per tensor to uint8 at run time) over B as int8 per output column (symmetric:
+// zero point 0, scale max|B[:, n]| / 127), with the bias of a following Add of a constant float32 [N] folded in.
+// Nodes are claimed in `claimed`; the new weights are appended to `initializers`. Returns how many were rewritten;
+// `*head_kept`: MatMuls of the same kind kept float because they are in the head.
+int AddQuantizedLinears(const ParsedModel& pm, std::vector<char>* claimed,
+                        std::unordered_map<size_t, std::string>* replacement, std::vector<NewInitializer>* initializers,
+                        int* head_kept);
+
 // ---- emit (emit.cc) ----------------------------------------------------------------------------------------
 // The model with `claimed` nodes removed, `replacement` nodes written in place of the node at their index and
 // `prologue` nodes (serialized NodeProtos reading only graph inputs and constants) first. With
 // `drop_dead`, nodes whose outputs nothing reads any more (shape arithmetic of removed reshapes, a mask
 // no longer used) go too, and the result is checked: nullopt when a kept node would read a removed value.
+// `initializers` are written after the graph's own.
 std::optional<std::string> EmitModel(const ParsedModel& pm, const std::vector<char>& claimed,
                                      const std::unordered_map<size_t, std::string>& replacement,
                                      const std::vector<std::string>& prologue, bool drop_dead, bool winnow_ops,
-                                     const RewriteOptions& o);
+                                     const RewriteOptions& o, const std::vector<NewInitializer>& initializers = {});
 
 }  // namespace winnow::rt::rewrite

@@ -94,18 +94,19 @@ Status AppendCuda(OrtRuntime* rt, Ort::SessionOptions& so, const SessionConfig& 
 // memory (over 2 GiB, external weights whose files were not mapped, subgraphs).
 struct Rewritten {
   std::string model;
-  int skip_layer_norms = 0, attentions = 0, packed_qkv = 0;
+  int skip_layer_norms = 0, attentions = 0, packed_qkv = 0, quantized_matmuls = 0;
 };
 
 Rewritten RewriteModel(std::string_view model, const RewriteOptions& o) {
   Rewritten out;
-  if (model.empty() || !(o.layer_norms || o.attention)) return out;
+  if (model.empty() || !(o.layer_norms || o.attention || o.quantize_int8)) return out;
   auto rewrite = RewriteGraph(model, o);
   if (rewrite.ok() && !rewrite->model.empty()) {
     out.model = std::move(rewrite->model);
     out.skip_layer_norms = rewrite->skip_layer_norms;
     out.attentions = rewrite->attentions;
     out.packed_qkv = rewrite->packed_qkv;
+    out.quantized_matmuls = rewrite->quantized_matmuls;
   }
   return out;
 }
@@ -162,7 +163,13 @@ struct RewritePlan {
   bool attention = false;            // fuse attention (then only blocks narrower than auto_attention_max_width)
   bool attention_quantized = false;  // ... in graphs that quantize activations too
   bool in_place = false;             // hand ONNX Runtime the graph with its weights named in place in the file
+  bool quantize = false;             // linear layers to int8 (CPU sessions only: DynamicQuantizeMatMul is a CPU kernel)
 };
+
+bool Int8Attention() {
+  const char* v = std::getenv("WINNOW_INT8_ATTENTION");
+  return v && std::strcmp(v, "1") == 0;
+}
 
 RewritePlan PlanRewrites(const SessionConfig& config, bool use_cuda) {
   RewritePlan p;
@@ -186,6 +193,10 @@ RewritePlan PlanRewrites(const SessionConfig& config, bool use_cuda) {
   // otherwise copy every weight out of the file, the unused rows of a 250k-token embedding table too. CUDA sessions
   // copy the weights to the device either way; there only a rewrite maps the file, unless weights_in_place_cuda.
   p.in_place = config.weights_in_place && (!use_cuda || config.weights_in_place_cuda);
+  p.quantize = config.quantize_int8 && !use_cuda;
+  // Int8 projections can only be read by MultiHeadAttention, unpacked, which was no faster than attention as written
+  // (docs/benchmark.md); WINNOW_INT8_ATTENTION=1 fuses it anyway (comparisons).
+  if (p.quantize && !Int8Attention()) p.attention = false;
   return p;
 }
 
@@ -281,19 +292,22 @@ class Session::Loader {
     ro_.quantized_attention = plan_.attention_quantized;
     ro_.pack_qkv = config_.pack_qkv;
     ro_.test_scale = config_.test_attention_scale;
+    ro_.quantize_int8 = plan_.quantize;
     Rewritten rw = RewriteModel(mm_.bytes(), ro_);
     if (rw.attentions > 0) {
       std::vector<float> with;
       auto fused = TryLoad(rw.model, &with);
       std::string().swap(rw.model);
       // Int8 graphs on the CPU: bit for bit (see RewritePlan::attention_quantized).
-      const float tolerance = use_cuda_ ? 2e-2f : graph_quantizes_ ? 0.0f : 1e-3f;
+      // Int8 at load: the fused graph is compared with the float file, within int8's error.
+      const float tolerance = use_cuda_ ? 2e-2f : graph_quantizes_ ? 0.0f : rw.quantized_matmuls > 0 ? 5e-2f : 1e-3f;
       if (fused && SameOutputs(with, without, tolerance)) {
         s_->session_ = std::move(fused);
         s_->ReadNames();
         s_->fused_attentions_ = rw.attentions;
         s_->packed_attentions_ = rw.packed_qkv;
         s_->fused_layer_norms_ = rw.skip_layer_norms;
+        s_->quantized_matmuls_ = rw.quantized_matmuls;
       } else {
         fused.reset();
         ro_.attention = false;
@@ -303,6 +317,7 @@ class Session::Loader {
     if (!s_->session_ && (s_->session_ = TryLoad(rw.model, nullptr))) {
       s_->ReadNames();
       s_->fused_layer_norms_ = rw.skip_layer_norms;
+      s_->quantized_matmuls_ = rw.quantized_matmuls;
     }
     if (!s_->session_) LoadFile(so_, written_so_);
     TrimHeap();
@@ -428,7 +443,7 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
   WINNOW_RETURN_IF_ERROR(CheckThreads(config));
   Source source;
   source.map = [&](const RewritePlan& plan) {
-    return plan.norms || plan.attention || plan.in_place ? MapModel(onnx_path, static_cast<uint64_t>(sb.st_size))
+    return plan.norms || plan.attention || plan.in_place || plan.quantize ? MapModel(onnx_path, static_cast<uint64_t>(sb.st_size))
                                                          : MappedModel();
   };
   return LoadFrom(rt, onnx_path, config, source);

@@ -47,6 +47,9 @@ struct SessionConfig {
   // Attention); false keeps MultiHeadAttention over the projections as written. WINNOW_ATTENTION_PACK_QKV=0
   // (comparisons).
   bool pack_qkv = true;
+  // quantize: 'int8' (graph_rewrite.h RewriteOptions::quantize_int8), CPU sessions: linear layers outside the task
+  // head run as int8 DynamicQuantizeMatMul. Graphs that quantize activations already are loaded as they are.
+  bool quantize_int8 = false;
   // Multiplies every fused attention scale, so that the fusion is wrong and the load-time check must drop it.
   // WINNOW_TEST_ATTENTION_SCALE (tests only).
   float test_attention_scale = 1.0f;
@@ -112,6 +115,8 @@ class Session {
   int fused_attentions() const { return fused_attentions_; }
   // Of those, how many run as com.microsoft Attention with Q, K, V packed (the rest: MultiHeadAttention).
   int packed_attentions() const { return packed_attentions_; }
+  // MatMuls made int8 at load (SessionConfig::quantize_int8; 0 when off, or the graph was quantized already).
+  int quantized_matmuls() const { return quantized_matmuls_; }
   // "off", "pinned" (CUDA: page-locked staging buffers) or "host" (ordinary memory: CPU sessions, or CUDA when
   // ONNX Runtime has no pinned allocator).
   const char* io_binding() const;
@@ -146,6 +151,7 @@ class Session {
   std::string path_;
   int fused_layer_norms_ = 0;
   int fused_attentions_ = 0, packed_attentions_ = 0;
+  int quantized_matmuls_ = 0;
   std::unique_ptr<Binding> binding_;
 };
 

@@ -1,0 +1,195 @@
+// int8 at load (issue #31), side by side in one run: pairs/s of a cross-encoder as Winnow runs it in fp32, with
+// quantize: 'int8', on the folder's model_quantized.onnx, and as transformers.js runs fp32 and q8; then, against
+// Winnow fp32 on the same pairs, the fraction of queries whose top 10 is identical (same documents, same order)
+// and the distribution of |score - fp32 score|. Each configuration runs in a fresh `node` process.
+// --model e5-small: a SentenceEncoder instead, timed in texts/s over the pairs' queries ("query: ") and documents
+// ("passage: "), each pair scored by the cosine of its two embeddings (transformers.js: feature-extraction, mean
+// pooling, normalized; the folder has no q8 file).
+//   node bench/int8.mjs [--model minilm-ce|e5-small] [--pairs 640] [--reps 2] [--rounds 1] [--threads 2] [--only ...]
+import { spawnSync, execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadCorpus, makePairs } from './pairs.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '..');
+const require = createRequire(import.meta.url);
+const args = process.argv.slice(2);
+const arg = (name, fallback) => (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : fallback);
+
+const CONFIGS = {
+  'winnow-fp32': { driver: 'winnow', file: 'model.onnx' },
+  'winnow-int8-at-load': { driver: 'winnow', file: 'model.onnx', quantize: 'int8' },
+  // Attention fused as MultiHeadAttention over the int8 projections (not the default: see docs/benchmark.md).
+  'winnow-int8-at-load+attention': { driver: 'winnow', file: 'model.onnx', quantize: 'int8', env: { WINNOW_INT8_ATTENTION: '1' } },
+  'winnow-model_quantized': { driver: 'winnow', file: 'model_quantized.onnx' },
+  'transformers.js-fp32': { driver: 'transformers', dtype: 'fp32' },
+  'transformers.js-q8': { driver: 'transformers', dtype: 'q8' },
+};
+
+async function child(spec) {
+  const { config, modelDir, pairs, reps, threads, batch, out } = spec;
+  const c = CONFIGS[config];
+  let model;
+  if (spec.sentence) {
+    // Texts: the distinct queries, then every document; a pair's score is the cosine of its embeddings.
+    const queries = [...new Set(pairs.map((p) => p[0]))];
+    const texts = [...queries.map((q) => `query: ${q}`), ...pairs.map((p) => `passage: ${p[1]}`)];
+    let encode, close, info = {};
+    if (c.driver === 'winnow') {
+      const { SentenceEncoder } = require(path.join(root, 'dist', 'cjs', 'index.js'));
+      const se = await SentenceEncoder.load(modelDir, { threads, batchSize: batch, file: c.file, quantize: c.quantize });
+      encode = async (t) => (await se.encode(t, { normalize: true })).toArrays();
+      close = () => se.dispose();
+      info = { quantizedMatMuls: se.quantizedMatMuls, fusedAttentions: se.fusedAttentions };
+    } else {
+      const t = await import('./sentence/drivers/transformers.mjs');
+      const m = await t.load(modelDir, { threads, batch, maxLength: 512 });
+      encode = async (x) => {
+        const flat = await m.encode(x);
+        const dim = flat.length / x.length;
+        return Array.from({ length: x.length }, (_, i) => flat.subarray(i * dim, (i + 1) * dim));
+      };
+      close = () => m.close();
+    }
+    await encode(texts.slice(0, 64));
+    const seconds = [];
+    let rows;
+    for (let r = 0; r < reps; r++) {
+      const t0 = process.hrtime.bigint();
+      rows = await encode(texts);
+      seconds.push(Number(process.hrtime.bigint() - t0) / 1e9);
+    }
+    await close();
+    const dot = (a, b) => a.reduce((s, x, i) => s + x * b[i], 0);
+    const scores = pairs.map((p, i) => dot(rows[queries.indexOf(p[0])], rows[queries.length + i]));
+    fs.writeFileSync(out, JSON.stringify({ seconds, scores, info, items: texts.length }));
+    return;
+  }
+  if (c.driver === 'winnow') {
+    const { CrossEncoder } = require(path.join(root, 'dist', 'cjs', 'index.js'));
+    const ce = await CrossEncoder.load(modelDir, { threads, batchSize: batch, file: c.file, quantize: c.quantize });
+    model = { predict: (p) => ce.predict(p), info: { quantizedMatMuls: ce.quantizedMatMuls, fusedAttentions: ce.fusedAttentions, fusedLayerNorms: ce.fusedLayerNorms }, close: () => ce.dispose() };
+  } else {
+    const t = await import('./cross-encoder/drivers/transformers.mjs');
+    const m = await t.load(modelDir, { threads, batch, dtype: c.dtype, maxLength: 512 });
+    model = { predict: (p) => m.predictPairs(p), info: {}, close: () => m.close() };
+  }
+  await model.predict(pairs.slice(0, 64)); // warm-up
+  let scores;
+  const seconds = [];
+  for (let r = 0; r < reps; r++) {
+    const t0 = process.hrtime.bigint();
+    scores = await model.predict(pairs);
+    seconds.push(Number(process.hrtime.bigint() - t0) / 1e9);
+  }
+  await model.close();
+  fs.writeFileSync(out, JSON.stringify({ seconds, scores: Array.from(scores), info: model.info, items: pairs.length }));
+}
+
+function quantile(sorted, q) {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * (sorted.length - 1) + 0.5))];
+}
+
+// Queries are runs of `perQuery` consecutive pairs (makePairs); top 10 by score, ties by index.
+function top10(scores, start, n) {
+  const idx = Array.from({ length: n }, (_, i) => start + i);
+  return idx.sort((a, b) => scores[b] - scores[a] || a - b).slice(0, 10).join(',');
+}
+
+function agreement(ref, got, perQuery) {
+  let same = 0, sameSet = 0, sameFirst = 0, queries = 0;
+  for (let s = 0; s < ref.length; s += perQuery) {
+    const n = Math.min(perQuery, ref.length - s);
+    queries++;
+    const a = top10(ref, s, n), b = top10(got, s, n);
+    if (a === b) same++;
+    if (a.split(',').sort().join() === b.split(',').sort().join()) sameSet++;
+    if (a.split(',')[0] === b.split(',')[0]) sameFirst++;
+  }
+  const d = ref.map((x, i) => Math.abs(x - got[i])).sort((a, b) => a - b);
+  return {
+    top10Identical: same / queries, top10SameSet: sameSet / queries, top1Identical: sameFirst / queries, queries,
+    maxAbs: d[d.length - 1], p99Abs: quantile(d, 0.99), medianAbs: quantile(d, 0.5),
+  };
+}
+
+async function main() {
+  const modelName = arg('model', 'minilm-ce');
+  const modelDir = path.join(here, 'models', modelName);
+  const n = Number(arg('pairs', 640)), reps = Number(arg('reps', 2)), threads = Number(arg('threads', 2));
+  const perQuery = 16, batch = 32;
+  const only = arg('only', Object.keys(CONFIGS).join(',')).split(',');
+  const pairs = makePairs(loadCorpus(), n, perQuery);
+  const sentence = modelName.startsWith('e5');
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'winnow-int8-'));
+  const results = {};
+  // --rounds: every configuration again, in reverse order every other round; each keeps its fastest pass (this
+  // machine's speed drifts by minutes).
+  const rounds = Number(arg('rounds', 1));
+  const order = Array.from({ length: rounds }, (_, r) => (r % 2 ? [...only].reverse() : only)).flat();
+  for (const config of order) {
+    const c = CONFIGS[config];
+    if (c.file && !fs.existsSync(path.join(modelDir, 'onnx', c.file))) {
+      console.log(`${config}: no onnx/${c.file}, skipped`);
+      continue;
+    }
+    if (c.dtype === 'q8' && !fs.existsSync(path.join(modelDir, 'onnx', 'model_quantized.onnx'))) continue;
+    const out = path.join(tmp, `${config}.json`);
+    const spec = path.join(tmp, `${config}.spec.json`);
+    fs.writeFileSync(spec, JSON.stringify({ config, modelDir, pairs, reps, threads, batch, out, sentence }));
+    const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', spec], {
+      stdio: 'inherit', env: { ...process.env, ...(c.env ?? {}) },
+    });
+    if (r.status !== 0) {
+      console.log(`${config}: failed (${r.status})`);
+      continue;
+    }
+    const res = JSON.parse(fs.readFileSync(out, 'utf8'));
+    const perSecond = Math.max(res.items / Math.min(...res.seconds), results[config]?.perSecond ?? 0);
+    results[config] = { ...res, perSecond };
+    console.log(`${config}: ${results[config].perSecond.toFixed(1)} ${sentence ? 'texts' : 'pairs'}/s ${JSON.stringify(res.info)}`);
+  }
+  const ref = results['winnow-fp32']?.scores;
+  const table = [];
+  for (const [config, r] of Object.entries(results)) {
+    const row = { config, [sentence ? 'textsPerSecond' : 'pairsPerSecond']: +r.perSecond.toFixed(1), info: r.info };
+    if (ref) Object.assign(row, agreement(ref, r.scores, perQuery));
+    table.push(row);
+  }
+  // How close the fp32 scores of neighbours in a top 10 are (median over queries and ranks): the random-weight
+  // benchmark model scores every pair alike, so a small score error reorders them.
+  let gaps = [];
+  if (ref) {
+    for (let s = 0; s < ref.length; s += perQuery) {
+      const order = top10(ref, s, Math.min(perQuery, ref.length - s)).split(',').map(Number);
+      for (let i = 1; i < order.length; i++) gaps.push(ref[order[i - 1]] - ref[order[i]]);
+    }
+    gaps = gaps.sort((a, b) => a - b);
+  }
+  const tjs = (k) => results[k]?.perSecond;
+  const summary = {
+    date: new Date().toISOString(),
+    model: modelName,
+    pairs: n,
+    reps,
+    rounds,
+    threads,
+    cpu: (execFileSync('lscpu', { encoding: 'utf8' }).match(/Model name:\s*(.*)/) ?? [])[1],
+    flags: ['avx2', 'avx512f', 'avx512_vnni', 'avx_vnni', 'amx_int8', 'amx_bf16'].filter((f) => new RegExp(`\\b${f}\\b`).test(fs.readFileSync('/proc/cpuinfo', 'utf8'))),
+    node: process.version,
+    fp32Scores: ref ? { min: Math.min(...ref), max: Math.max(...ref), medianTop10Gap: quantile(gaps, 0.5) } : null,
+    table,
+    int8VsTransformersFp32: tjs('winnow-int8-at-load') / tjs('transformers.js-fp32'),
+    int8VsTransformersQ8: tjs('winnow-int8-at-load') / tjs('transformers.js-q8'),
+  };
+  console.log(JSON.stringify(summary, (k, v) => (typeof v === 'number' && !Number.isInteger(v) ? +v.toPrecision(4) : v), 2));
+  const outFile = arg('out');
+  if (outFile) fs.writeFileSync(outFile, JSON.stringify(summary, null, 2));
+}
+
+if (args[0] === '--child') await child(JSON.parse(fs.readFileSync(args[1], 'utf8')));
+else await main();

@@ -1,0 +1,137 @@
+#include "rewrite/rewrite_internal.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "onnx/writer.h"
+
+namespace winnow::rt::rewrite {
+
+namespace {
+
+bool IsNormOp(const Node& n) {
+  return n.op == "LayerNormalization" || n.op == "SkipLayerNormalization" || n.op == "SimplifiedLayerNormalization" ||
+         n.op == "SkipSimplifiedLayerNormalization" || (n.domain == "com.winnow" && n.op == "LayerNorm");
+}
+
+// The float32 values of a constant, from raw_data or float_data; empty when it has neither in full.
+std::vector<float> FloatValues(const Tensor& t, size_t count) {
+  std::vector<float> v;
+  if (t.raw.size() == count * sizeof(float)) {
+    v.resize(count);
+    std::memcpy(v.data(), t.raw.data(), t.raw.size());
+  } else if (t.floats.size() == count) {
+    v = t.floats;
+  }
+  return v;
+}
+
+}  // namespace
+
+std::vector<char> HeadNodes(const Graph& g) {
+  // Layer norms: the ops, and every node of a decomposed norm (with its residual Add) as the norm pass matches it.
+  std::vector<char> norm(g.nodes.size(), 0);
+  {
+    std::unordered_map<size_t, std::string> scratch;
+    int exact = 0;
+    AddNormFusions(g, true, true, &norm, &scratch, &exact);
+  }
+  // A norm op bounds the head when it normalizes the residual stream (its input a sum, or a fused skip); a norm
+  // inside the head (ModernBERT's, after the head's dense + GELU) does not.
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& n = g.nodes[i];
+    if (!IsNormOp(n) || n.inputs.empty()) continue;
+    size_t p = 0;
+    const Node* in = g.Producer(n.inputs[0], &p);
+    if (n.op.rfind("Skip", 0) == 0 || (in && IsOp(*in, "Add"))) norm[i] = 1;
+  }
+  // Backwards over the topologically ordered nodes: a value is free when a graph output is computed from it
+  // through nodes none of which is a norm.
+  std::unordered_set<std::string_view> free(g.graph_outputs.begin(), g.graph_outputs.end());
+  std::vector<char> head(g.nodes.size(), 0);
+  for (size_t i = g.nodes.size(); i-- > 0;) {
+    if (norm[i]) continue;
+    const Node& n = g.nodes[i];
+    bool reaches = false;
+    for (auto out : n.outputs) reaches = reaches || (!out.empty() && free.count(out));
+    if (!reaches) continue;
+    head[i] = 1;
+    for (auto in : n.inputs) free.insert(in);
+  }
+  return head;
+}
+
+int AddQuantizedLinears(const ParsedModel& pm, std::vector<char>* claimed,
+                        std::unordered_map<size_t, std::string>* replacement, std::vector<NewInitializer>* initializers,
+                        int* head_kept) {
+  const Graph& g = pm.g;
+  const std::vector<char> head = HeadNodes(g);
+  int count = 0;
+  *head_kept = 0;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& mm = g.nodes[i];
+    if (!IsOp(mm, "MatMul") || mm.inputs.size() != 2 || mm.outputs.size() != 1 || g.IsConstant(mm.inputs[0]))
+      continue;
+    auto w = g.Constant(mm.inputs[1]);
+    if (!w || w->data_type != dtype::kFloat || w->dims.size() != 2 || w->dims[0] <= 0 || w->dims[1] <= 0) continue;
+    const int64_t k_dim = w->dims[0], n_dim = w->dims[1];
+    if (head[i]) {
+      ++*head_kept;
+      continue;
+    }
+    const std::vector<float> wv = FloatValues(*w, static_cast<size_t>(k_dim * n_dim));
+    if (wv.empty()) continue;
+    // The bias of a following Add of a constant float32 [N], folded in when only that Add reads the product.
+    std::optional<size_t> add_index;
+    std::string_view bias, output = mm.outputs[0];
+    size_t ai = 0;
+    if (const Node* add = g.SoleConsumer(mm.outputs[0], &ai); add && IsOp(*add, "Add") && add->inputs.size() == 2 &&
+                                                              add->outputs.size() == 1) {
+      auto other = OtherOperand(*add, mm.outputs[0]);
+      auto b = other ? g.Constant(*other) : std::nullopt;
+      if (b && b->data_type == dtype::kFloat && b->dims.size() == 1 && b->dims[0] == n_dim) {
+        add_index = ai;
+        bias = *other;
+        output = add->outputs[0];
+      }
+    }
+    std::vector<size_t> nodes = {i};
+    if (add_index) nodes.push_back(*add_index);
+    if (!Claim(nodes, claimed)) {
+      if (!add_index || !Claim({i}, claimed)) continue;  // the Add belongs to another fusion: the product alone
+      add_index.reset();
+      bias = {};
+      output = mm.outputs[0];
+    }
+    // Per output column: symmetric int8, scale max|w[:, n]| / 127 (an all-zero column gets scale 1).
+    std::vector<float> scale(static_cast<size_t>(n_dim), 0.0f);
+    for (int64_t k = 0; k < k_dim; ++k)
+      for (int64_t n = 0; n < n_dim; ++n) scale[n] = std::max(scale[n], std::fabs(wv[k * n_dim + n]));
+    for (float& s : scale) s = s > 0 && std::isfinite(s) ? s / 127.0f : 1.0f;
+    std::string q(static_cast<size_t>(k_dim * n_dim), '\0');
+    for (int64_t k = 0; k < k_dim; ++k)
+      for (int64_t n = 0; n < n_dim; ++n) {
+        const float r = std::nearbyint(wv[k * n_dim + n] / scale[n]);
+        // A NaN weight becomes 0 (casting NaN to an integer is undefined).
+        q[k * n_dim + n] = r == r ? static_cast<char>(static_cast<int8_t>(std::clamp(r, -127.0f, 127.0f))) : 0;
+      }
+    const std::string prefix = "winnow/int8_" + std::to_string(count);
+    std::string q_name = prefix + "_weight", s_name = prefix + "_scale";
+    if (g.IsConstant(q_name) || g.IsConstant(s_name)) {
+      for (size_t k : nodes) (*claimed)[k] = 0;
+      continue;
+    }
+    initializers->push_back({q_name, RawTensor(q_name, dtype::kInt8, {k_dim, n_dim}, q)});
+    initializers->push_back({s_name, FloatTensor(s_name, {n_dim}, scale)});
+    // Inputs A, B, b_scale, (b_zero_point: 0), bias.
+    std::vector<std::string_view> in = {mm.inputs[0], q_name, s_name};
+    if (!bias.empty()) in.insert(in.end(), {std::string_view(), bias});
+    (*replacement)[nodes.back()] =
+        NodeProto("DynamicQuantizeMatMul", in, {output}, prefix + "_DynamicQuantizeMatMul", {}, "com.microsoft");
+    ++count;
+  }
+  return count;
+}
+
+}  // namespace winnow::rt::rewrite
