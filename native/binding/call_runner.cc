@@ -99,7 +99,8 @@ void CallRunner::ThreadMain(uint64_t serial, const std::shared_ptr<Job>& first) 
       // Stay a moment for the next call: a thread made per call would cost every call a cold start.
       std::unique_lock<std::mutex> lk(mu_);
       ++idle_;
-      cv_.wait_for(lk, kIdle, [&] { return !jobs_.empty(); });
+      // A system-clock deadline, as in SharedBatches::Run (steady-clock waits need glibc 2.34).
+      cv_.wait_until(lk, std::chrono::system_clock::now() + kIdle, [&] { return !jobs_.empty(); });
       --idle_;
       if (jobs_.empty()) break;
       job = std::move(jobs_.front());

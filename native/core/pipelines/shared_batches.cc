@@ -94,8 +94,10 @@ Status SharedBatches::Run(const CallRows& call, const BatchPlan& plan, const Run
       cv_.notify_all();
       continue;
     }
-    // The leader ends cancelled waiting calls between batches; the timeout only bounds a missed wake-up.
-    cv_.wait_for(lk, std::chrono::milliseconds(50));
+    // The leader ends cancelled waiting calls between batches; the timeout only bounds a missed wake-up. A
+    // system-clock deadline: libstdc++ waits on the steady clock with pthread_cond_clockwait, glibc 2.34, past the
+    // prebuilds' glibc floor (2.28).
+    cv_.wait_until(lk, std::chrono::system_clock::now() + std::chrono::milliseconds(50));
   }
 }
 
