@@ -42,7 +42,7 @@ export interface TransformerLoadOptions extends SessionLoadOptions {
 export const TRANSFORMER_LOAD_OPTIONS = [
   'maxLength', 'batchSize', 'tokenBudget', 'threads', 'device', 'file', 'concurrency', 'gpuMemLimit', 'allowTf32', 'fuseLayerNorm',
   'lengthBuckets', 'fuseAttention', 'prepackWeights', 'revision', 'source', 'adapter', 'mecabDictionary', 'batchAcrossCalls',
-  'quantize',
+  'quantize', 'kernels',
 ] as const satisfies readonly (keyof TransformerLoadOptions)[];
 // Every option of the interface is in the list (a compile error names the one missing).
 const ALL_LISTED: Exclude<keyof TransformerLoadOptions, (typeof TRANSFORMER_LOAD_OPTIONS)[number]> extends never ? true : never = true;
@@ -107,6 +107,7 @@ export function transformerLoadOptions(dir: unknown, o: TransformerLoadOptions):
       lengthBuckets: v.bool(o.lengthBuckets, 'lengthBuckets'),
       fuseAttention: v.bool(o.fuseAttention, 'fuseAttention'),
       quantize: quantizeOption(o.quantize),
+      kernels: v.oneOf(o.kernels, 'kernels', ['winnow', 'onnxruntime'] as const),
       prepackWeights: v.bool(o.prepackWeights, 'prepackWeights'),
       mecabDictionary: v.mecabDictionary(o.mecabDictionary),
       batchAcrossCalls,

@@ -128,6 +128,12 @@ export interface SessionLoadOptions {
    */
   quantize?: 'int8' | false;
   /**
+   * Graphs Winnow builds from a checkpoint, CPU sessions: `'winnow'` (the default) writes them with Winnow's own
+   * fused CPU operators where it has them (com.winnow domain; never in a saved graph); `'onnxruntime'` writes only
+   * standard and ONNX Runtime operators, as an exported file has. ONNX files are loaded as written either way.
+   */
+  kernels?: 'winnow' | 'onnxruntime';
+  /**
    * CPU: let ONNX Runtime keep a packed copy of every weight matrix (the default, `true`). `false`: no copy, so
    * processes that load the same file share its weights, for somewhat fewer pairs/s. No effect on CUDA.
    */

@@ -26,6 +26,9 @@ struct BuildOptions {
   // kPruning: the per-token head Linear(hidden, 2) over the last hidden state, by its full prefix
   // ("pruning_head.classifier." in OpenProvence checkpoints).
   std::string pruning_head = "pruning_head.classifier.";
+  // Write Winnow's own fused CPU operators (runtime/custom_ops.h, domain com.winnow) where an architecture has them,
+  // instead of their standard-operator form. Only for CPU sessions that register them; never for a saved graph.
+  bool winnow_ops = false;
 };
 
 struct BuiltModel {

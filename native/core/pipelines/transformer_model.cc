@@ -196,6 +196,7 @@ Status TransformerModel::BuildSession(rt::OrtRuntime* rt, const std::string& con
   if (!options_.adapter.empty()) WINNOW_RETURN_IF_ERROR(MergeAdapter(options_.adapter, weights_.get()));
   builder::BuildOptions bo;
   bo.task = task_;
+  bo.winnow_ops = sc.winnow_kernels && sc.device.kind == rt::DeviceSpec::Kind::kCpu;
   WINNOW_ASSIGN_OR_RETURN(builder::BuiltModel built, builder::Build(config_, config_path, weights_.get(), bo));
   source_ = checkpoint_->source();
   WINNOW_ASSIGN_OR_RETURN(session_, rt::Session::LoadBuilt(rt, std::move(built.onnx), checkpoint_->files(),

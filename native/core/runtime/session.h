@@ -50,6 +50,9 @@ struct SessionConfig {
   // quantize: 'int8' (graph_rewrite.h RewriteOptions::quantize_int8), CPU sessions: linear layers outside the task
   // head run as int8 DynamicQuantizeMatMul. Graphs that quantize activations already are loaded as they are.
   bool quantize_int8 = false;
+  // kernels: 'winnow' (default): graphs built from a checkpoint use Winnow's own CPU operators (builder::BuildOptions
+  // ::winnow_ops) when the device is the CPU; false ('onnxruntime'): standard and ONNX Runtime operators only.
+  bool winnow_kernels = true;
   // Multiplies every fused attention scale, so that the fusion is wrong and the load-time check must drop it.
   // WINNOW_TEST_ATTENTION_SCALE (tests only).
   float test_attention_scale = 1.0f;
