@@ -13,6 +13,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { loadCorpus, makePairs } from '../pairs.mjs';
 import { common } from './trials.mjs';
+import { printKernelTime } from '../ort-profile.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
@@ -89,22 +90,13 @@ console.log(`onnxruntime-node replay (graph as written)  ${best(rows.replay).toF
 console.log(`Winnow, fuseLayerNorm: false (same graph)    ${best(rows.asWritten).toFixed(0)} ms  ${((1000 * pairs.length) / best(rows.asWritten)).toFixed(1)} pairs/s`);
 console.log(`Winnow, defaults (${fused.fusedLayerNorms} norms fused)            ${best(rows.fused).toFixed(0)} ms  ${((1000 * pairs.length) / best(rows.fused)).toFixed(1)} pairs/s`);
 console.log(`Winnow, fuseLayerNorm: true (${forced.fusedLayerNorms} fused)        ${best(rows.forced).toFixed(0)} ms  ${((1000 * pairs.length) / best(rows.forced)).toFixed(1)} pairs/s`);
-// Per-operator kernel time from an ONNX Runtime profile file's events.
-function printProfile(title, file) {
-  const events = JSON.parse(fs.readFileSync(file, 'utf8'));
-  const byOp = {};
-  for (const e of events) if (e.cat === 'Node' && e.name.endsWith('_kernel_time')) byOp[e.args.op_name] = (byOp[e.args.op_name] ?? 0) + e.dur;
-  const total = Object.values(byOp).reduce((a, b) => a + b, 0);
-  console.log(`ONNX Runtime kernel time by operator (${title}):`);
-  for (const [op, us] of Object.entries(byOp).sort((a, b) => b[1] - a[1]).slice(0, 10)) console.log(`  ${op.padEnd(26)} ${((100 * us) / total).toFixed(1)} %`);
-}
 if (profile) {
   // Separate sessions: profiling slows the run it records.
   const prof = await ort.InferenceSession.create(onnx, { ...sessionOptions, enableProfiling: true, profileFilePrefix: path.join(profDir, 'p') });
   await replay(prof);
   prof.endProfiling();
   await prof.release();
-  printProfile('replay, graph as written', path.join(profDir, fs.readdirSync(profDir).find((f) => f.startsWith('p') && f.endsWith('.json'))));
+  printKernelTime('replay, graph as written', path.join(profDir, fs.readdirSync(profDir).find((f) => f.startsWith('p') && f.endsWith('.json'))));
   // Winnow with its defaults (the rewritten graph): WINNOW_PROFILE while it loads; the file is written on dispose.
   process.env.WINNOW_PROFILE = path.join(profDir, 'w');
   const w = await CrossEncoder.load(dir, base);
@@ -114,7 +106,7 @@ if (profile) {
   for (let i = 0; i < 100 && !fs.readdirSync(profDir).some((f) => f.startsWith('w') && f.endsWith('.json')); i++)
     await new Promise((r) => setTimeout(r, 50));
   const wFile = fs.readdirSync(profDir).find((f) => f.startsWith('w') && f.endsWith('.json'));
-  if (wFile) printProfile(`Winnow, defaults, ${w.fusedLayerNorms} norms and ${w.fusedAttentions} attention blocks fused`, path.join(profDir, wFile));
+  if (wFile) printKernelTime(`Winnow, defaults, ${w.fusedLayerNorms} norms and ${w.fusedAttentions} attention blocks fused`, path.join(profDir, wFile));
   else console.log('no profile file from Winnow');
 }
 fs.rmSync(profDir, { recursive: true, force: true });

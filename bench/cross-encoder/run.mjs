@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { trials, drivers, common } from './trials.mjs';
 import { loadCorpus, makePairs, makeRankSet } from '../pairs.mjs';
 import { pct } from '../docs.mjs';
+import { encoderFlops, encoderShape } from '../flops.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..', '..');
@@ -55,16 +56,10 @@ function padding(lens, batch) {
 const pad = { pairs: padding(pairLens, common.batch), rank: padding(rankLens, common.batch) };
 
 // ---- FLOPs the pairs need (no padding) -------------------------------------------------------------------
-const h = config.hidden_size, ffn = config.intermediate_size, layers = config.num_hidden_layers;
-const labels = Object.keys(config.id2label ?? { 0: 0 }).length;
-const linearPerToken = 2 * (4 * h * h + 2 * h * ffn); // Q, K, V, O + FFN up/down, per layer
-function flops(lens) {
-  let f = 0;
-  for (const T of lens) f += layers * (T * linearPerToken + 4 * T * T * h) + 2 * h * h + 2 * h * labels; // + pooler + classifier
-  return f;
-}
-const need = { pairs: flops(pairLens), rank: flops(rankLens), linearShare: 0 };
-need.linearShare = (layers * pairLens.reduce((s, T) => s + T * linearPerToken, 0)) / need.pairs;
+const shape = encoderShape(config);
+const { h, ffn } = shape;
+const pairFlops = encoderFlops(shape, pairLens);
+const need = { pairs: pairFlops.total, rank: encoderFlops(shape, rankLens).total, linearShare: pairFlops.linearShare };
 
 // ---- roof: GEMM microbenchmark in its own process, before, between and after the model runs -----------------
 // This machine's speed drifts between processes minutes apart, so one roof measurement can be far off the speed the
