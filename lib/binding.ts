@@ -91,6 +91,7 @@ export interface NativeBinding {
   cancel(token: unknown): void;
   ortInfo(libraryPath: string): { version: string; library: string; providers: string[] };
   simdLevel(): SimdLevel;
+  operatorKernels(): Record<string, string>;
   NativePruningEncoder: { load(opts: NativeModelOptions & { threshold?: number }): Promise<NativePruningEncoder> };
   NativeSentenceEncoder: NativeSentenceEncoderClass;
   NativeStaticModel: { load(opts: { dir: string; normalize?: boolean; threads?: number }): Promise<NativeStaticModel> };

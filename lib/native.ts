@@ -124,9 +124,12 @@ function cudaPackageCore(): string | undefined {
   }
 }
 
-/** Version of ONNX Runtime in use, its path, the execution providers it was built with, the addon and the SIMD level. */
-export function runtimeInfo(): { version: string; library: string; providers: string[]; addon: string; simd: SimdLevel } {
+/**
+ * Version of ONNX Runtime in use, its path, the execution providers it was built with, the addon, the SIMD level, and
+ * the instructions each of Winnow's own ONNX Runtime operators runs here (`kernels`, e.g. `{ LayerNorm: 'avx512' }`).
+ */
+export function runtimeInfo(): { version: string; library: string; providers: string[]; addon: string; simd: SimdLevel; kernels: Record<string, string> } {
   const info = binding().ortInfo(ortLibraryPath());
-  return { ...info, addon: loadBinding().addonPath, simd: binding().simdLevel() };
+  return { ...info, addon: loadBinding().addonPath, simd: binding().simdLevel(), kernels: binding().operatorKernels() };
 }
 

@@ -7,6 +7,7 @@
 #include "model_wrap.h"
 #include "napi_util.h"
 #include "pooling/pooling.h"
+#include "runtime/custom_ops.h"
 #include "runtime/ort_runtime.h"
 
 namespace winnow::binding {
@@ -50,6 +51,13 @@ Napi::Value OrtInfo(const Napi::CallbackInfo& info) {
 // (the best the CPU has, capped by WINNOW_SIMD).
 Napi::Value SimdLevel(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), SimdLevelName(ActiveSimdLevel()));
+}
+
+// operatorKernels() -> { [operator]: instructions }: what each of Winnow's ONNX Runtime operators runs here.
+Napi::Value OperatorKernels(const Napi::CallbackInfo& info) {
+  Napi::Object o = Napi::Object::New(info.Env());
+  for (const auto& [op, isa] : rt::OperatorKernels()) o.Set(op, isa);
+  return o;
 }
 
 // Arguments 0-5 of similarity and semanticSearch: a: Float32Array, n, b: Float32Array, m, dim, fn: 0..3.
@@ -164,6 +172,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("cancel", Napi::Function::New(env, Guarded<&Cancel>));
   exports.Set("ortInfo", Napi::Function::New(env, Guarded<&OrtInfo>));
   exports.Set("simdLevel", Napi::Function::New(env, Guarded<&SimdLevel>));
+  exports.Set("operatorKernels", Napi::Function::New(env, Guarded<&OperatorKernels>));
   exports.Set("similarity", Napi::Function::New(env, Guarded<&Similarity>));
   exports.Set("semanticSearch", Napi::Function::New(env, Guarded<&SemanticSearch>));
   return exports;

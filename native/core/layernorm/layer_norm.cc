@@ -1,6 +1,7 @@
 #include "layernorm/layer_norm.h"
 
 #include <cmath>
+#include <string_view>
 
 namespace winnow::layernorm {
 namespace internal {
@@ -54,6 +55,14 @@ internal::Kernel KernelFor(SimdLevel level) {
 
 void LayerNormAt(SimdLevel level, const Rows& rows, size_t begin, size_t end) {
   KernelFor(level)(rows, begin, end);
+}
+
+const char* ActiveKernelName() {
+  const internal::Kernel k = KernelFor(ActiveSimdLevel());
+  if (k == internal::Avx512Kernel()) return "avx512";
+  if (k == internal::Avx2Kernel()) return "avx2";
+  if (k == internal::Vec128Kernel()) return SimdLevelName(ActiveSimdLevel()) == std::string_view("neon") ? "neon" : "sse2";
+  return "scalar";
 }
 
 void LayerNorm(const Rows& rows, size_t begin, size_t end) {

@@ -55,6 +55,8 @@ void LayerNorm(const Rows& rows, size_t begin, size_t end);
 // The same at a given level (tests); a level this CPU or build lacks runs the scalar level's code (on x86-64 the
 // SSE2 4-lane kernel, on other CPUs internal::LayerNormScalar).
 void LayerNormAt(SimdLevel level, const Rows& rows, size_t begin, size_t end);
+// The instructions LayerNorm runs in this process: "avx512", "avx2", "neon", "sse2" or "scalar".
+const char* ActiveKernelName();
 
 namespace internal {
 using Kernel = void (*)(const Rows& rows, size_t begin, size_t end);

@@ -184,4 +184,8 @@ OrtCustomOpDomain* CustomOpDomain() {
   return domain;
 }
 
+std::vector<std::pair<std::string, std::string>> OperatorKernels() {
+  return {{kLayerNormOp, layernorm::ActiveKernelName()}};
+}
+
 }  // namespace winnow::rt

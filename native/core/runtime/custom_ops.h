@@ -7,6 +7,10 @@
 // (layernorm/layer_norm.h). `sum` is input + skip, for pre-norm models that read it again. Float32 only.
 #pragma once
 
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "runtime/ort_runtime.h"
 
 namespace winnow::rt {
@@ -16,5 +20,9 @@ inline constexpr const char kLayerNormOp[] = "LayerNorm";
 
 // The process-wide domain holding Winnow's operators (created on first use, never freed: sessions refer to it).
 OrtCustomOpDomain* CustomOpDomain();
+
+// Each operator's name and the instructions its kernel runs in this process ("avx512", "avx2", "neon", ...), chosen
+// at run time from the CPU (and WINNOW_SIMD): runtimeInfo().kernels.
+std::vector<std::pair<std::string, std::string>> OperatorKernels();
 
 }  // namespace winnow::rt
