@@ -266,12 +266,13 @@ Status TransformerModel::RunEncodings(const std::vector<tok::Encoding>& encoding
                                       const ItemConsumer& consume, const RunControl& control) const {
   const size_t n = encodings.size();
   if (n == 0) return Status::Ok();
+  // Buckets never pad past the position table (a row of maxLength tokens still fits).
+  BatchPlan plan;
+  plan.batch_rows = BatchRows();
+  plan.token_budget = TokenBudget();
+  plan.bucket_cap = LengthBuckets() ? model_max_length_ : 0;
+  plan.round_rows = chunk_items_;
   if (shared_) {
-    BatchPlan plan;
-    plan.batch_rows = BatchRows();
-    plan.token_budget = TokenBudget();
-    plan.bucket_cap = LengthBuckets() ? model_max_length_ : 0;
-    plan.round_rows = chunk_items_;
     CallRows call{&encodings, base, total, done, &outputs, &consume, &control};
     return shared_->Run(call, plan,
                         [this](const std::vector<const tok::Encoding*>& rows, size_t seq,
@@ -281,9 +282,7 @@ Status TransformerModel::RunEncodings(const std::vector<tok::Encoding>& encoding
   }
   std::vector<size_t> lengths(n);
   for (size_t i = 0; i < n; ++i) lengths[i] = encodings[i].size();
-  // Buckets never pad past the position table (a row of maxLength tokens still fits).
-  const auto batches = batching::PlanBatches(lengths, BatchRows(), TokenBudget(),
-                                             LengthBuckets() ? model_max_length_ : 0);
+  const auto batches = batching::PlanBatches(lengths, plan.batch_rows, plan.token_budget, plan.bucket_cap);
   std::vector<const tok::Encoding*> rows;
   std::vector<size_t> items;
   for (const auto& batch : batches) {
