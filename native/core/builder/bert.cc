@@ -155,22 +155,14 @@ StatusOr<BuiltModel> BuildBertFamily(const ConfigReader& c, Weights* w, const Bu
     WINNOW_ASSIGN_OR_RETURN(x, Norm(b, b.Op("Add", {h, x}), l + n.ffn_norm, d.hidden, d.eps));
   }
 
-  BuiltModel out;
-  out.architecture = type;
   if (o.task == Task::kFeatureExtraction) {
-    b.Named("Identity", {x}, "last_hidden_state");
-    b.FloatOutput("last_hidden_state", {{-1, "batch"}, {-1, "sequence"}, {d.hidden, ""}});
+    HiddenStateOutput(b, x, d.hidden);
   } else {
     // The first token's hidden state through the family's head (outer(): "ranking_model." in pruning checkpoints).
     const std::string q = w->outer();
     std::string cls = b.Op("Gather", {x, b.Int(0)}, {onnx::IntAttribute("axis", 1)});
     const std::string head = q + (distil ? "classifier." : roberta || electra ? "classifier.out_proj." : "classifier.");
-    const std::vector<int64_t> shape = w->Shape(head + "weight");
-    if (shape.size() != 2)
-      return Status(codes::kCheckpointInvalid,
-                    w->checkpoint().dir() + "/" + w->checkpoint().source() + " has no classification head (" + head +
-                        "weight): it is not a sequence-classification checkpoint");
-    const int64_t labels = shape[0];
+    WINNOW_ASSIGN_OR_RETURN(const int64_t labels, HeadLabels(*w, head));
     if (distil) {
       WINNOW_ASSIGN_OR_RETURN(cls, b.Linear(cls, q + "pre_classifier.", d.hidden, d.hidden));
       cls = b.Op("Relu", {cls});
@@ -186,19 +178,9 @@ StatusOr<BuiltModel> BuildBertFamily(const ConfigReader& c, Weights* w, const Bu
       cls = b.Op("Tanh", {cls});
     }
     WINNOW_ASSIGN_OR_RETURN(std::string logits, b.Linear(cls, head, d.hidden, labels));
-    const char* name = o.task == Task::kPruning ? "ranking_logits" : "logits";
-    b.Named("Identity", {logits}, name);
-    b.FloatOutput(name, {{-1, "batch"}, {labels, ""}});
-    if (o.task == Task::kPruning) {
-      WINNOW_ASSIGN_OR_RETURN(std::string keep, b.Linear(x, o.pruning_head, d.hidden, 2));
-      b.Named("Identity", {keep}, "pruning_logits");
-      b.FloatOutput("pruning_logits", {{-1, "batch"}, {-1, "sequence"}, {2, ""}});
-    }
+    WINNOW_RETURN_IF_ERROR(TaskOutputs(b, o, logits, labels, x, d.hidden));
   }
-  out.onnx = b.Finish(type);
-  out.inline_bytes = b.inline_bytes();
-  out.external_bytes = b.external_bytes();
-  return out;
+  return FinishModel(b, type, type);
 }
 
 }  // namespace winnow::builder

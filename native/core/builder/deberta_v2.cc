@@ -351,40 +351,22 @@ StatusOr<BuiltModel> BuildDebertaV2(const ConfigReader& c, Weights* w, const Bui
     }
   }
 
-  BuiltModel out;
-  out.architecture = type;
   if (o.task == Task::kFeatureExtraction) {
-    b.Named("Identity", {x}, "last_hidden_state");
-    b.FloatOutput("last_hidden_state", {{-1, "batch"}, {-1, "sequence"}, {d.hidden, ""}});
+    HiddenStateOutput(b, x, d.hidden);
   } else {
     // ContextPooler (dense over the first token, then pooler_hidden_act), then the classifier (outer():
     // "ranking_model." in pruning checkpoints).
     const std::string q = w->outer();
     const std::string head = q + "classifier.";
-    const std::vector<int64_t> shape = w->Shape(head + "weight");
-    if (shape.size() != 2)
-      return Status(codes::kCheckpointInvalid,
-                    w->checkpoint().dir() + "/" + w->checkpoint().source() + " has no classification head (" + head +
-                        "weight): it is not a sequence-classification checkpoint");
-    const int64_t labels = shape[0];
+    WINNOW_ASSIGN_OR_RETURN(const int64_t labels, HeadLabels(*w, head));
     WINNOW_ASSIGN_OR_RETURN(std::string pooler_act, c.String("pooler_hidden_act", "gelu"));
     std::string cls = b.Op("Gather", {x, b.Int(0)}, {onnx::IntAttribute("axis", 1)});
     WINNOW_ASSIGN_OR_RETURN(cls, b.Linear(cls, q + "pooler.dense.", d.hidden, d.hidden));
     WINNOW_ASSIGN_OR_RETURN(cls, b.Activation(cls, pooler_act));
     WINNOW_ASSIGN_OR_RETURN(std::string logits, b.Linear(cls, head, d.hidden, labels));
-    const char* name = o.task == Task::kPruning ? "ranking_logits" : "logits";
-    b.Named("Identity", {logits}, name);
-    b.FloatOutput(name, {{-1, "batch"}, {labels, ""}});
-    if (o.task == Task::kPruning) {
-      WINNOW_ASSIGN_OR_RETURN(std::string keep, b.Linear(x, o.pruning_head, d.hidden, 2));
-      b.Named("Identity", {keep}, "pruning_logits");
-      b.FloatOutput("pruning_logits", {{-1, "batch"}, {-1, "sequence"}, {2, ""}});
-    }
+    WINNOW_RETURN_IF_ERROR(TaskOutputs(b, o, logits, labels, x, d.hidden));
   }
-  out.onnx = b.Finish(type);
-  out.inline_bytes = b.inline_bytes();
-  out.external_bytes = b.external_bytes();
-  return out;
+  return FinishModel(b, type, type);
 }
 
 }  // namespace winnow::builder

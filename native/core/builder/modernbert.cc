@@ -224,19 +224,11 @@ StatusOr<BuiltModel> BuildModernBert(const ConfigReader& c, Weights* w, const Bu
   const std::string last_layer = x;  // the last layer's output, before final_norm
   WINNOW_ASSIGN_OR_RETURN(x, b.LayerNorm(x, p + "final_norm.", d.hidden, d.eps, d.norm_bias));
 
-  BuiltModel out;
-  out.architecture = "modernbert";
   if (o.task == Task::kFeatureExtraction) {
-    b.Named("Identity", {x}, "last_hidden_state");
-    b.FloatOutput("last_hidden_state", {{-1, "batch"}, {-1, "sequence"}, {d.hidden, ""}});
+    HiddenStateOutput(b, x, d.hidden);
   } else {
     const std::string head = q + "classifier.";
-    const std::vector<int64_t> shape = w->Shape(head + "weight");
-    if (shape.size() != 2)
-      return Status(codes::kCheckpointInvalid,
-                    w->checkpoint().dir() + "/" + w->checkpoint().source() + " has no classification head (" + head +
-                        "weight): it is not a sequence-classification checkpoint");
-    const int64_t labels = shape[0];
+    WINNOW_ASSIGN_OR_RETURN(const int64_t labels, HeadLabels(*w, head));
     std::string pooled;
     if (d.pooling == "cls") {
       pooled = b.Op("Gather", {x, b.Int(0)}, {onnx::IntAttribute("axis", 1)});
@@ -250,21 +242,11 @@ StatusOr<BuiltModel> BuildModernBert(const ConfigReader& c, Weights* w, const Bu
     WINNOW_ASSIGN_OR_RETURN(pooled, b.Activation(pooled, d.classifier_act));
     WINNOW_ASSIGN_OR_RETURN(pooled, b.LayerNorm(pooled, q + "head.norm.", d.hidden, d.eps, d.norm_bias));
     WINNOW_ASSIGN_OR_RETURN(std::string logits, b.Linear(pooled, head, d.hidden, labels));
-    const char* name = o.task == Task::kPruning ? "ranking_logits" : "logits";
-    b.Named("Identity", {logits}, name);
-    b.FloatOutput(name, {{-1, "batch"}, {labels, ""}});
-    if (o.task == Task::kPruning) {
-      // OpenProvence trained its head on the last layer's output (transformers 4's hidden_states[-1]), which for
-      // ModernBERT comes before final_norm.
-      WINNOW_ASSIGN_OR_RETURN(std::string keep, b.Linear(last_layer, o.pruning_head, d.hidden, 2));
-      b.Named("Identity", {keep}, "pruning_logits");
-      b.FloatOutput("pruning_logits", {{-1, "batch"}, {-1, "sequence"}, {2, ""}});
-    }
+    // OpenProvence trained its pruning head on the last layer's output (transformers 4's hidden_states[-1]), which
+    // for ModernBERT comes before final_norm.
+    WINNOW_RETURN_IF_ERROR(TaskOutputs(b, o, logits, labels, last_layer, d.hidden));
   }
-  out.onnx = b.Finish("modernbert");
-  out.inline_bytes = b.inline_bytes();
-  out.external_bytes = b.external_bytes();
-  return out;
+  return FinishModel(b, "modernbert", "modernbert");
 }
 
 }  // namespace winnow::builder
