@@ -1,13 +1,22 @@
-// gemm/matmul_bf16.h: the bf16 rounding, and every kernel this CPU has against the scalar reference arithmetic.
+// gemm/matmul_bf16.h: the bf16 rounding, and every kernel this CPU has against the scalar reference arithmetic;
+// the dtype 'bf16' rewrite (graph_rewrite.h RewriteOptions::bf16) run through ONNX Runtime as com.winnow MatMulBf16.
 #include "gemm/matmul_bf16.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <cmath>
 #include <cstring>
 #include <limits>
 #include <random>
 #include <vector>
+
+#include "onnx/reader.h"
+#include "onnx/writer.h"
+#include "ort_library.h"
+#include "rewrite/graph_rewrite.h"
+#include "runtime/custom_ops.h"
+#include "runtime/ort_runtime.h"
 
 namespace winnow::gemm {
 namespace {
@@ -25,7 +34,9 @@ float FromBits(uint32_t u) {
 
 TEST(RoundToBf16, ExactValuesUnchanged) {
   for (float x : {0.0f, -0.0f, 1.0f, -2.5f, 0.15625f, 65536.0f, -1.0e-30f})
-    if ((Bits(x) & 0xffffu) == 0) EXPECT_EQ(RoundToBf16(x), Bits(x) >> 16) << x;
+    if ((Bits(x) & 0xffffu) == 0) {
+      EXPECT_EQ(RoundToBf16(x), Bits(x) >> 16) << x;
+    }
   EXPECT_EQ(RoundToBf16(1.0f), 0x3f80);
   EXPECT_EQ(RoundToBf16(-0.0f), 0x8000);
 }
@@ -158,11 +169,98 @@ TEST(MatMulBf16, TasksCoverTheProductOnce) {
 TEST(MatMulBf16, ForcedKernelIsNoBetterThanAsked) {
   // WINNOW_BF16_KERNEL is read once per process; this process has whatever the environment set.
   const Bf16Isa active = ActiveBf16Isa();
-  if (active != Bf16Isa::kNone) EXPECT_TRUE(CpuSupportsBf16(active));
-  const char* env = std::getenv("WINNOW_BF16_KERNEL");
-  if (env && std::string(env) == "none") EXPECT_EQ(active, Bf16Isa::kNone);
-  if (env && std::string(env) == "avx512bf16") EXPECT_NE(active, Bf16Isa::kAmx);
-  if (!env && CpuSupportsBf16(Bf16Isa::kAmx)) EXPECT_EQ(active, Bf16Isa::kAmx);
+  if (active != Bf16Isa::kNone) {
+    EXPECT_TRUE(CpuSupportsBf16(active));
+  }
+  const std::string env = std::getenv("WINNOW_BF16_KERNEL") ? std::getenv("WINNOW_BF16_KERNEL") : "";
+  if (env == "none") {
+    EXPECT_EQ(active, Bf16Isa::kNone);
+  } else if (env == "avx512bf16") {
+    EXPECT_NE(active, Bf16Isa::kAmx);
+  } else if (env.empty() && CpuSupportsBf16(Bf16Isa::kAmx)) {
+    EXPECT_EQ(active, Bf16Isa::kAmx);
+  }
+}
+
+// Z = LayerNormalization(X W + b): the linear layer is the encoder's (a norm follows), the norm is the head.
+std::string OneLinearModel(int64_t k, int64_t n, const std::vector<float>& w, const std::vector<float>& b) {
+  onnx::GraphWriter g;
+  g.Node("MatMul", {"X", "W"}, {"P"});
+  g.Node("Add", {"P", "b"}, {"Y"});
+  g.Node("LayerNormalization", {"Y", "gamma", "beta"}, {"Z"}, {onnx::FloatAttribute("epsilon", 1e-5f)});
+  g.Initializer(onnx::FloatTensor("W", {k, n}, w));
+  g.Initializer(onnx::FloatTensor("b", {n}, b));
+  g.Initializer(onnx::FloatTensor("gamma", {n}, std::vector<float>(n, 1.0f)));
+  g.Initializer(onnx::FloatTensor("beta", {n}, std::vector<float>(n, 0.0f)));
+  g.Input(onnx::ValueInfo("X", onnx::dtype::kFloat, {{-1, "batch"}, {-1, "seq"}, {k, ""}}));
+  g.Output(onnx::ValueInfo("Z", onnx::dtype::kFloat, {{-1, "batch"}, {-1, "seq"}, {n, ""}}));
+  return onnx::ModelProto(g.Graph("g"), {{"", 17}});
+}
+
+std::vector<float> RunOrt(const std::string& model, const std::vector<float>& x, int64_t batch, int64_t seq,
+                          int64_t k) {
+  auto rt = rt::OrtRuntime::Get(test_support::OrtLibrary());
+  if (!rt.ok()) return {};
+  Ort::SessionOptions so;
+  so.SetIntraOpNumThreads(2);  // the kernel's tasks through ONNX Runtime's pool
+  so.Add(rt::CustomOpDomain());
+  Ort::Session s((*rt)->env(), model.data(), model.size(), so);
+  auto mem = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
+  const int64_t shape[3] = {batch, seq, k};
+  Ort::Value in = Ort::Value::CreateTensor<float>(mem, const_cast<float*>(x.data()), x.size(), shape, 3);
+  const char* in_names[] = {"X"};
+  const char* out_names[] = {"Z"};
+  auto out = s.Run(Ort::RunOptions{nullptr}, in_names, &in, 1, out_names, 1);
+  const auto info = out[0].GetTensorTypeAndShapeInfo();
+  const float* p = out[0].GetTensorData<float>();
+  return std::vector<float>(p, p + info.GetElementCount());
+}
+
+TEST(MatMulBf16Op, RewrittenLinearRunsAsBf16ThroughOnnxRuntime) {
+  struct stat sb;
+  ASSERT_EQ(stat(test_support::OrtLibrary().c_str(), &sb), 0) << "no ONNX Runtime library";
+  if (ActiveBf16Isa() == Bf16Isa::kNone) GTEST_SKIP() << "no bf16 instructions on this CPU";
+  const int64_t batch = 3, seq = 101, k = 100, n = 70;
+  std::mt19937 rng(11);
+  std::normal_distribution<float> d(0.0f, 1.0f);
+  std::vector<float> x(batch * seq * k), w(k * n), b(n), x16(x.size()), w16(w.size());
+  for (float& v : x) v = d(rng);
+  for (float& v : w) v = d(rng) * 0.1f;
+  for (float& v : b) v = d(rng);
+  for (size_t i = 0; i < x.size(); ++i) x16[i] = Bf16ToFloat(RoundToBf16(x[i]));
+  for (size_t i = 0; i < w.size(); ++i) w16[i] = Bf16ToFloat(RoundToBf16(w[i]));
+  const std::string written = OneLinearModel(k, n, w, b);
+  rt::RewriteOptions o;
+  o.bf16 = true;
+  auto rw = rt::RewriteGraph(written, o);
+  ASSERT_TRUE(rw.ok()) << rw.status().ToString();
+  ASSERT_EQ(rw->bf16_matmuls, 1) << rw->skipped;
+  EXPECT_EQ(rw->head_matmuls, 0);
+  EXPECT_EQ(rw->quantized_matmuls, 0);
+  const auto got = RunOrt(rw->model, x, batch, seq, k);
+  // The float graph over operands already rounded to bf16: the same products, summed in another order.
+  const auto rounded = RunOrt(OneLinearModel(k, n, w16, b), x16, batch, seq, k);
+  const auto as_written = RunOrt(written, x, batch, seq, k);
+  ASSERT_EQ(got.size(), static_cast<size_t>(batch * seq * n));
+  ASSERT_EQ(rounded.size(), got.size());
+  double worst = 0, from_float = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    worst = std::max(worst, std::fabs(double(got[i]) - rounded[i]));
+    from_float = std::max(from_float, std::fabs(double(as_written[i]) - got[i]));
+  }
+  EXPECT_LT(worst, 2e-5);
+  EXPECT_GT(from_float, 1e-3);  // the rewrite really rounded to bf16
+}
+
+TEST(MatMulBf16Op, NotWithInt8AndNotOnGraphsThatQuantize) {
+  std::vector<float> w(16 * 8, 0.1f), b(8, 0.0f);
+  rt::RewriteOptions o;
+  o.bf16 = true;
+  o.quantize_int8 = true;  // the int8 rewrite takes the layers; bf16 none
+  auto rw = rt::RewriteGraph(OneLinearModel(16, 8, w, b), o);
+  ASSERT_TRUE(rw.ok()) << rw.status().ToString();
+  EXPECT_EQ(rw->quantized_matmuls, 1);
+  EXPECT_EQ(rw->bf16_matmuls, 0);
 }
 
 }  // namespace
