@@ -58,17 +58,19 @@ async function child(spec) {
       close = () => m.close();
     }
     await encode(texts.slice(0, 64));
-    const seconds = [];
+    const seconds = [], cpuSeconds = [];
     let rows;
     for (let r = 0; r < reps; r++) {
-      const t0 = process.hrtime.bigint();
+      const t0 = process.hrtime.bigint(), c0 = process.cpuUsage();
       rows = await encode(texts);
       seconds.push(Number(process.hrtime.bigint() - t0) / 1e9);
+      const c = process.cpuUsage(c0);
+      cpuSeconds.push((c.user + c.system) / 1e6);
     }
     await close();
     const dot = (a, b) => a.reduce((s, x, i) => s + x * b[i], 0);
     const scores = pairs.map((p, i) => dot(rows[queries.indexOf(p[0])], rows[queries.length + i]));
-    fs.writeFileSync(out, JSON.stringify({ seconds, scores, info, items: texts.length }));
+    fs.writeFileSync(out, JSON.stringify({ seconds, cpuSeconds, scores, info, items: texts.length }));
     return;
   }
   if (c.driver === 'winnow') {
@@ -82,14 +84,16 @@ async function child(spec) {
   }
   await model.predict(pairs.slice(0, 64)); // warm-up
   let scores;
-  const seconds = [];
+  const seconds = [], cpuSeconds = [];
   for (let r = 0; r < reps; r++) {
-    const t0 = process.hrtime.bigint();
+    const t0 = process.hrtime.bigint(), c0 = process.cpuUsage();
     scores = await model.predict(pairs);
     seconds.push(Number(process.hrtime.bigint() - t0) / 1e9);
+    const c = process.cpuUsage(c0);
+    cpuSeconds.push((c.user + c.system) / 1e6);
   }
   await model.close();
-  fs.writeFileSync(out, JSON.stringify({ seconds, scores: Array.from(scores), info: model.info, items: pairs.length }));
+  fs.writeFileSync(out, JSON.stringify({ seconds, cpuSeconds, scores: Array.from(scores), info: model.info, items: pairs.length }));
 }
 
 function quantile(sorted, q) {
@@ -152,13 +156,16 @@ async function main() {
     }
     const res = JSON.parse(fs.readFileSync(out, 'utf8'));
     const perSecond = Math.max(res.items / Math.min(...res.seconds), results[config]?.perSecond ?? 0);
-    results[config] = { ...res, perSecond };
+    // Items per CPU-second of the whole process (ONNX Runtime's spinning threads included): on a shared machine less
+    // at the mercy of the other processes than the wall-clock rate.
+    const perCpuSecond = Math.max(res.items / Math.min(...res.cpuSeconds), results[config]?.perCpuSecond ?? 0);
+    results[config] = { ...res, perSecond, perCpuSecond };
     console.log(`${config}: ${results[config].perSecond.toFixed(1)} ${sentence ? 'texts' : 'pairs'}/s ${JSON.stringify(res.info)}`);
   }
   const ref = results['winnow-fp32']?.scores;
   const table = [];
   for (const [config, r] of Object.entries(results)) {
-    const row = { config, [sentence ? 'textsPerSecond' : 'pairsPerSecond']: +r.perSecond.toFixed(1), info: r.info };
+    const row = { config, [sentence ? 'textsPerSecond' : 'pairsPerSecond']: +r.perSecond.toFixed(1), perCpuSecond: +r.perCpuSecond.toFixed(1), info: r.info };
     if (ref) Object.assign(row, agreement(ref, r.scores, perQuery));
     table.push(row);
   }
@@ -188,6 +195,7 @@ async function main() {
     int8VsTransformersFp32: tjs('winnow-int8-at-load') / tjs('transformers.js-fp32'),
     int8VsTransformersQ8: tjs('winnow-int8-at-load') / tjs('transformers.js-q8'),
     bf16VsFp32: tjs('winnow-bf16') / tjs('winnow-fp32'),
+    bf16VsFp32PerCpuSecond: results['winnow-bf16']?.perCpuSecond / results['winnow-fp32']?.perCpuSecond,
     loadAverage: os.loadavg(),
   };
   console.log(JSON.stringify(summary, (k, v) => (typeof v === 'number' && !Number.isInteger(v) ? +v.toPrecision(4) : v), 2));
