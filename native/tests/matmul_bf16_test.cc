@@ -252,7 +252,7 @@ TEST(MatMulBf16Op, RewrittenLinearRunsAsBf16ThroughOnnxRuntime) {
   EXPECT_GT(from_float, 1e-3);  // the rewrite really rounded to bf16
 }
 
-TEST(MatMulBf16Op, NotWithInt8AndNotOnGraphsThatQuantize) {
+TEST(MatMulBf16Op, WithInt8AskedTooTheInt8RewriteTakesTheLayers) {
   std::vector<float> w(16 * 8, 0.1f), b(8, 0.0f);
   rt::RewriteOptions o;
   o.bf16 = true;
