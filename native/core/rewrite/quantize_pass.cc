@@ -62,8 +62,7 @@ std::vector<char> HeadNodes(const Graph& g) {
   return head;
 }
 
-std::vector<Linear> FindLinears(const ParsedModel& pm, std::vector<char>* claimed, int* head_kept,
-                                bool need_values) {
+std::vector<Linear> FindLinears(const ParsedModel& pm, std::vector<char>* claimed, int* head_kept) {
   const Graph& g = pm.g;
   const std::vector<char> head = HeadNodes(g);
   std::vector<Linear> out;
@@ -80,10 +79,6 @@ std::vector<Linear> FindLinears(const ParsedModel& pm, std::vector<char>* claime
     if (head[i]) {
       ++*head_kept;
       continue;
-    }
-    if (need_values) {
-      l.weights = FloatValues(*w, static_cast<size_t>(l.k * l.n));
-      if (l.weights.empty()) continue;
     }
     // The bias of a following Add of a constant float32 [N], folded in when only that Add reads the product.
     std::optional<size_t> add_index;
@@ -119,9 +114,14 @@ int AddQuantizedLinears(const ParsedModel& pm, std::vector<char>* claimed,
                         int* head_kept) {
   const Graph& g = pm.g;
   int count = 0;
-  for (const Linear& l : FindLinears(pm, claimed, head_kept, /*need_values=*/true)) {
+  for (const Linear& l : FindLinears(pm, claimed, head_kept)) {
     const int64_t k_dim = l.k, n_dim = l.n;
-    const std::vector<float>& wv = l.weights;
+    // One layer's values at a time (not every layer's at once: a second copy of the model at load).
+    const std::vector<float> wv = FloatValues(*g.Constant(l.w), static_cast<size_t>(k_dim * n_dim));
+    if (wv.empty()) {  // values not readable here: left float
+      for (size_t k : l.nodes) (*claimed)[k] = 0;
+      continue;
+    }
     // Per output column: symmetric int8, scale max|w[:, n]| / 127 (an all-zero column gets scale 1).
     std::vector<float> scale(static_cast<size_t>(n_dim), 0.0f);
     for (int64_t k = 0; k < k_dim; ++k)
@@ -155,7 +155,7 @@ int AddQuantizedLinears(const ParsedModel& pm, std::vector<char>* claimed,
 int AddBf16Linears(const ParsedModel& pm, std::vector<char>* claimed,
                    std::unordered_map<size_t, std::string>* replacement, int* head_kept) {
   int count = 0;
-  for (const Linear& l : FindLinears(pm, claimed, head_kept, /*need_values=*/false)) {
+  for (const Linear& l : FindLinears(pm, claimed, head_kept)) {
     std::vector<std::string_view> in = {l.a, l.w};
     if (!l.bias.empty()) in.push_back(l.bias);
     (*replacement)[l.nodes.back()] = NodeProto("MatMulBf16", in, {l.output},

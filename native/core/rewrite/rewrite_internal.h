@@ -114,14 +114,14 @@ struct Linear {
   std::vector<size_t> nodes;  // the MatMul (and the Add)
   std::string_view a, w, bias, output;
   int64_t k = 0, n = 0;
-  std::vector<float> weights;  // B's values, with need_values (a layer whose values cannot be read is skipped)
 };
 // The linear layers of the graph, claimed in `claimed`; `*head_kept`: MatMuls of the same kind in the head.
-std::vector<Linear> FindLinears(const ParsedModel& pm, std::vector<char>* claimed, int* head_kept, bool need_values);
+std::vector<Linear> FindLinears(const ParsedModel& pm, std::vector<char>* claimed, int* head_kept);
 
 // Each linear layer (FindLinears) becomes one com.microsoft DynamicQuantizeMatMul (A quantized per tensor to uint8
 // at run time) over B as int8 per output column (symmetric: zero point 0, scale max|B[:, n]| / 127), bias folded in.
-// The new weights are appended to `initializers`. Returns how many were rewritten.
+// A layer whose weight values cannot be read here is left float (unclaimed). The new weights are appended to
+// `initializers`. Returns how many were rewritten.
 int AddQuantizedLinears(const ParsedModel& pm, std::vector<char>* claimed,
                         std::unordered_map<size_t, std::string>* replacement, std::vector<NewInitializer>* initializers,
                         int* head_kept);
