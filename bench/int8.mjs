@@ -1,5 +1,5 @@
-// int8 at load (issue #31), side by side in one run: pairs/s of a cross-encoder as Winnow runs it in fp32, with
-// quantize: 'int8', on the folder's model_quantized.onnx, and as transformers.js runs fp32 and q8; then, against
+// int8 and bf16 at load (issue #31), side by side in one run: pairs/s of a cross-encoder as Winnow runs it in fp32, with
+// quantize: 'int8', with dtype: 'bf16' (winnow-bf16), on the folder's model_quantized.onnx, and as transformers.js runs fp32 and q8; then, against
 // Winnow fp32 on the same pairs, the fraction of queries whose top 10 is identical (same documents, same order)
 // and the distribution of |score - fp32 score|. Each configuration runs in a fresh `node` process.
 // --model e5-small: a SentenceEncoder instead, timed in texts/s over the pairs' queries ("query: ") and documents
@@ -23,6 +23,8 @@ const arg = (name, fallback) => (args.includes(`--${name}`) ? args[args.indexOf(
 const CONFIGS = {
   'winnow-fp32': { driver: 'winnow', file: 'model.onnx' },
   'winnow-int8-at-load': { driver: 'winnow', file: 'model.onnx', quantize: 'int8' },
+  // dtype: 'bf16': the same linear layers through Winnow's bf16 matrix product (AMX / AVX512-BF16).
+  'winnow-bf16': { driver: 'winnow', file: 'model.onnx', dtype: 'bf16' },
   // Attention fused as MultiHeadAttention over the int8 projections (not the default: see docs/benchmark.md).
   'winnow-int8-at-load+attention': { driver: 'winnow', file: 'model.onnx', quantize: 'int8', env: { WINNOW_INT8_ATTENTION: '1' } },
   'winnow-model_quantized': { driver: 'winnow', file: 'model_quantized.onnx' },
@@ -41,10 +43,10 @@ async function child(spec) {
     let encode, close, info = {};
     if (c.driver === 'winnow') {
       const { SentenceEncoder } = require(path.join(root, 'dist', 'cjs', 'index.js'));
-      const se = await SentenceEncoder.load(modelDir, { threads, batchSize: batch, file: c.file, quantize: c.quantize });
+      const se = await SentenceEncoder.load(modelDir, { threads, batchSize: batch, file: c.file, quantize: c.quantize, dtype: c.dtype });
       encode = async (t) => (await se.encode(t, { normalize: true })).toArrays();
       close = () => se.dispose();
-      info = { quantizedMatMuls: se.quantizedMatMuls, fusedAttentions: se.fusedAttentions };
+      info = { quantizedMatMuls: se.quantizedMatMuls, bf16MatMuls: se.bf16MatMuls, fusedAttentions: se.fusedAttentions };
     } else {
       const t = await import('./sentence/drivers/transformers.mjs');
       const m = await t.load(modelDir, { threads, batch, maxLength: 512 });
@@ -56,23 +58,25 @@ async function child(spec) {
       close = () => m.close();
     }
     await encode(texts.slice(0, 64));
-    const seconds = [];
+    const seconds = [], cpuSeconds = [];
     let rows;
     for (let r = 0; r < reps; r++) {
-      const t0 = process.hrtime.bigint();
+      const t0 = process.hrtime.bigint(), c0 = process.cpuUsage();
       rows = await encode(texts);
       seconds.push(Number(process.hrtime.bigint() - t0) / 1e9);
+      const c = process.cpuUsage(c0);
+      cpuSeconds.push((c.user + c.system) / 1e6);
     }
     await close();
     const dot = (a, b) => a.reduce((s, x, i) => s + x * b[i], 0);
     const scores = pairs.map((p, i) => dot(rows[queries.indexOf(p[0])], rows[queries.length + i]));
-    fs.writeFileSync(out, JSON.stringify({ seconds, scores, info, items: texts.length }));
+    fs.writeFileSync(out, JSON.stringify({ seconds, cpuSeconds, scores, info, items: texts.length }));
     return;
   }
   if (c.driver === 'winnow') {
     const { CrossEncoder } = require(path.join(root, 'dist', 'cjs', 'index.js'));
-    const ce = await CrossEncoder.load(modelDir, { threads, batchSize: batch, file: c.file, quantize: c.quantize });
-    model = { predict: (p) => ce.predict(p), info: { quantizedMatMuls: ce.quantizedMatMuls, fusedAttentions: ce.fusedAttentions, fusedLayerNorms: ce.fusedLayerNorms }, close: () => ce.dispose() };
+    const ce = await CrossEncoder.load(modelDir, { threads, batchSize: batch, file: c.file, quantize: c.quantize, dtype: c.dtype });
+    model = { predict: (p) => ce.predict(p), info: { quantizedMatMuls: ce.quantizedMatMuls, bf16MatMuls: ce.bf16MatMuls, fusedAttentions: ce.fusedAttentions, fusedLayerNorms: ce.fusedLayerNorms }, close: () => ce.dispose() };
   } else {
     const t = await import('./cross-encoder/drivers/transformers.mjs');
     const m = await t.load(modelDir, { threads, batch, dtype: c.dtype, maxLength: 512 });
@@ -80,14 +84,16 @@ async function child(spec) {
   }
   await model.predict(pairs.slice(0, 64)); // warm-up
   let scores;
-  const seconds = [];
+  const seconds = [], cpuSeconds = [];
   for (let r = 0; r < reps; r++) {
-    const t0 = process.hrtime.bigint();
+    const t0 = process.hrtime.bigint(), c0 = process.cpuUsage();
     scores = await model.predict(pairs);
     seconds.push(Number(process.hrtime.bigint() - t0) / 1e9);
+    const c = process.cpuUsage(c0);
+    cpuSeconds.push((c.user + c.system) / 1e6);
   }
   await model.close();
-  fs.writeFileSync(out, JSON.stringify({ seconds, scores: Array.from(scores), info: model.info, items: pairs.length }));
+  fs.writeFileSync(out, JSON.stringify({ seconds, cpuSeconds, scores: Array.from(scores), info: model.info, items: pairs.length }));
 }
 
 function quantile(sorted, q) {
@@ -150,13 +156,16 @@ async function main() {
     }
     const res = JSON.parse(fs.readFileSync(out, 'utf8'));
     const perSecond = Math.max(res.items / Math.min(...res.seconds), results[config]?.perSecond ?? 0);
-    results[config] = { ...res, perSecond };
+    // Items per CPU-second of the whole process (ONNX Runtime's spinning threads included): on a shared machine less
+    // at the mercy of the other processes than the wall-clock rate.
+    const perCpuSecond = Math.max(res.items / Math.min(...res.cpuSeconds), results[config]?.perCpuSecond ?? 0);
+    results[config] = { ...res, perSecond, perCpuSecond };
     console.log(`${config}: ${results[config].perSecond.toFixed(1)} ${sentence ? 'texts' : 'pairs'}/s ${JSON.stringify(res.info)}`);
   }
   const ref = results['winnow-fp32']?.scores;
   const table = [];
   for (const [config, r] of Object.entries(results)) {
-    const row = { config, [sentence ? 'textsPerSecond' : 'pairsPerSecond']: +r.perSecond.toFixed(1), info: r.info };
+    const row = { config, [sentence ? 'textsPerSecond' : 'pairsPerSecond']: +r.perSecond.toFixed(1), perCpuSecond: +r.perCpuSecond.toFixed(1), info: r.info };
     if (ref) Object.assign(row, agreement(ref, r.scores, perQuery));
     table.push(row);
   }
@@ -179,12 +188,15 @@ async function main() {
     rounds,
     threads,
     cpu: (execFileSync('lscpu', { encoding: 'utf8' }).match(/Model name:\s*(.*)/) ?? [])[1],
-    flags: ['avx2', 'avx512f', 'avx512_vnni', 'avx_vnni', 'amx_int8', 'amx_bf16'].filter((f) => new RegExp(`\\b${f}\\b`).test(fs.readFileSync('/proc/cpuinfo', 'utf8'))),
+    flags: ['avx2', 'avx512f', 'avx512_vnni', 'avx_vnni', 'avx512_bf16', 'amx_int8', 'amx_bf16'].filter((f) => new RegExp(`\\b${f}\\b`).test(fs.readFileSync('/proc/cpuinfo', 'utf8'))),
     node: process.version,
     fp32Scores: ref ? { min: Math.min(...ref), max: Math.max(...ref), medianTop10Gap: quantile(gaps, 0.5) } : null,
     table,
     int8VsTransformersFp32: tjs('winnow-int8-at-load') / tjs('transformers.js-fp32'),
     int8VsTransformersQ8: tjs('winnow-int8-at-load') / tjs('transformers.js-q8'),
+    bf16VsFp32: tjs('winnow-bf16') / tjs('winnow-fp32'),
+    bf16VsFp32PerCpuSecond: results['winnow-bf16']?.perCpuSecond / results['winnow-fp32']?.perCpuSecond,
+    loadAverage: os.loadavg(),
   };
   console.log(JSON.stringify(summary, (k, v) => (typeof v === 'number' && !Number.isInteger(v) ? +v.toPrecision(4) : v), 2));
   const outFile = arg('out');

@@ -1,5 +1,5 @@
 // libFuzzer target for the load-time graph rewrites (native/core/rewrite/graph_rewrite.h): arbitrary bytes
-// as an ONNX ModelProto. FuseSkipLayerNorm, FuseAttention, both in one pass (RewriteGraph), int8 at load and
+// as an ONNX ModelProto. FuseSkipLayerNorm, FuseAttention, both in one pass (RewriteGraph), int8 and bf16 at load and
 // CountAttentionBlocks must return a Status, never crash or read out of bounds; when one rewrites, its output must
 // parse again and hold nothing more for it to fuse (each rewrite is idempotent), and the other rewrite must still
 // read it; FuseAttention fuses either every block CountAttentionBlocks counts or none; the graph as written with its
@@ -47,6 +47,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     int8.quantize_int8 = true;
     CheckIdempotent("int8", model, [&](std::string_view m) { return winnow::rt::RewriteGraph(m, int8); },
                     [](const winnow::rt::GraphRewrite& g) { return g.quantized_matmuls; });
+  }
+  // bf16 at load (with both fusions): MatMulBf16 nodes are no MatMul, so nothing is left to rewrite the second time.
+  {
+    winnow::rt::RewriteOptions bf16 = both;
+    bf16.bf16 = true;
+    CheckIdempotent("bf16", model, [&](std::string_view m) { return winnow::rt::RewriteGraph(m, bf16); },
+                    [](const winnow::rt::GraphRewrite& g) { return g.bf16_matmuls; });
   }
   // Exact norms (com.winnow LayerNorm for float32 ones): idempotent too, and the same matches as the
   // SkipLayerNormalization form, only written differently.

@@ -31,6 +31,7 @@ export interface NativeSessionInfo {
   fusedLayerNorms: number;
   fusedAttentions: number;
   quantizedMatMuls: number;
+  bf16MatMuls: number;
 }
 
 export interface NativeCrossEncoderInfo extends NativeSessionInfo {

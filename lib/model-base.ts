@@ -69,6 +69,8 @@ export abstract class TransformerModel<N extends NativeTransformer> extends Mode
   readonly fusedAttentions: number;
   /** Linear layers running as int8 (see the `quantize` option; 0 without it, or for a file quantized already). */
   readonly quantizedMatMuls: number;
+  /** Linear layers running as bf16 (see the `dtype` option; 0 without it, on CUDA, or for a file quantized already). */
+  readonly bf16MatMuls: number;
 
   protected constructor(native: N, concurrency: number, className: string) {
     super(native, concurrency, className);
@@ -80,6 +82,7 @@ export abstract class TransformerModel<N extends NativeTransformer> extends Mode
     this.fusedLayerNorms = info.fusedLayerNorms;
     this.fusedAttentions = info.fusedAttentions;
     this.quantizedMatMuls = info.quantizedMatMuls;
+    this.bf16MatMuls = info.bf16MatMuls;
   }
 
   /**

@@ -42,7 +42,7 @@ export interface TransformerLoadOptions extends SessionLoadOptions {
 export const TRANSFORMER_LOAD_OPTIONS = [
   'maxLength', 'batchSize', 'tokenBudget', 'threads', 'device', 'file', 'concurrency', 'gpuMemLimit', 'allowTf32', 'fuseLayerNorm',
   'lengthBuckets', 'fuseAttention', 'prepackWeights', 'revision', 'source', 'adapter', 'mecabDictionary', 'batchAcrossCalls',
-  'quantize', 'kernels',
+  'quantize', 'kernels', 'dtype',
 ] as const satisfies readonly (keyof TransformerLoadOptions)[];
 // Every option of the interface is in the list (a compile error names the one missing).
 const ALL_LISTED: Exclude<keyof TransformerLoadOptions, (typeof TRANSFORMER_LOAD_OPTIONS)[number]> extends never ? true : never = true;
@@ -84,6 +84,14 @@ function quantizeOption(q: unknown): 'int8' | undefined {
   return q;
 }
 
+function dtypeOption(d: unknown, quantize: unknown): 'fp32' | 'bf16' | undefined {
+  const dtype = v.oneOf(d, 'dtype', ['fp32', 'bf16'] as const);
+  // Both would claim the same linear layers.
+  if (dtype === 'bf16' && quantizeOption(quantize) === 'int8')
+    throw invalidArgument("'fp32' or no dtype with quantize: 'int8'", 'dtype', d);
+  return dtype;
+}
+
 /** Validates the shared options; `ortLibrary` is filled in by the caller just before loading. */
 export function transformerLoadOptions(dir: unknown, o: TransformerLoadOptions): { native: NativeModelOptions; concurrency: number } {
   const where = modelAndAdapter(resolveModelDir(v.directory(dir), v.str(o.revision, 'revision')),
@@ -107,6 +115,7 @@ export function transformerLoadOptions(dir: unknown, o: TransformerLoadOptions):
       lengthBuckets: v.bool(o.lengthBuckets, 'lengthBuckets'),
       fuseAttention: v.bool(o.fuseAttention, 'fuseAttention'),
       quantize: quantizeOption(o.quantize),
+      dtype: dtypeOption(o.dtype, o.quantize),
       kernels: v.oneOf(o.kernels, 'kernels', ['winnow', 'onnxruntime'] as const),
       prepackWeights: v.bool(o.prepackWeights, 'prepackWeights'),
       mecabDictionary: v.mecabDictionary(o.mecabDictionary),

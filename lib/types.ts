@@ -128,6 +128,13 @@ export interface SessionLoadOptions {
    */
   quantize?: 'int8' | false;
   /**
+   * `'bf16'`: CPU sessions run every linear layer of the encoder through Winnow's bf16 matrix product (weights
+   * rounded to bfloat16 once at load, activations per block at run time, sums in float32; AMX-BF16 or AVX512-BF16);
+   * the embeddings and the task head stay float32. A CPU with neither fails the load with `BF16_UNAVAILABLE`. Not
+   * with `quantize: 'int8'`. Ignored on CUDA, as `quantize` is. Default (unset) or `'fp32'`: the graph's own precision.
+   */
+  dtype?: 'fp32' | 'bf16';
+  /**
    * Graphs Winnow builds from a checkpoint, CPU sessions: `'winnow'` (the default) writes them with Winnow's own
    * fused CPU operators where it has them (com.winnow domain; never in a saved graph); `'onnxruntime'` writes only
    * standard and ONNX Runtime operators, as an exported file has. ONNX files are loaded as written either way.

@@ -103,6 +103,7 @@ class ModelWrap : public Napi::ObjectWrap<Derived> {
     o.Set("fusedLayerNorms", Napi::Number::New(env, core.session().fused_layer_norms()));
     o.Set("fusedAttentions", Napi::Number::New(env, core.session().fused_attentions()));
     o.Set("quantizedMatMuls", Napi::Number::New(env, core.session().quantized_matmuls()));
+    o.Set("bf16MatMuls", Napi::Number::New(env, core.session().bf16_matmuls()));
     o.Set("packedAttentions", Napi::Number::New(env, core.session().packed_attentions()));  // internal: tests
     o.Set("ioBinding", Napi::String::New(env, core.session().io_binding()));  // not in the typed API: tests, GPU script
     return o;

@@ -92,6 +92,7 @@ void ReadModelOptions(const Napi::Object& o, pipelines::ModelOptions* out) {
                         : attention.As<Napi::Boolean>().Value() ? rt::SessionConfig::Fusion::kAll
                                                                 : rt::SessionConfig::Fusion::kOff;
   s.quantize_int8 = GetString(o, "quantize") == "int8";  // validated in lib/model-options.ts
+  s.bf16 = GetString(o, "dtype") == "bf16";               // validated in lib/model-options.ts
   s.winnow_kernels = GetString(o, "kernels", "winnow") != "onnxruntime";
   // lengthBuckets: undefined = on a GPU only.
   Napi::Value buckets = o.Get("lengthBuckets");

@@ -26,6 +26,7 @@ inline constexpr const char* kCheckpointInvalid = "CHECKPOINT_INVALID";
 // does not merge.
 inline constexpr const char* kModelUnsupported = "MODEL_UNSUPPORTED";
 inline constexpr const char* kCudaUnavailable = "CUDA_UNAVAILABLE";
+inline constexpr const char* kBf16Unavailable = "BF16_UNAVAILABLE";  // dtype 'bf16' on a CPU without bf16 instructions
 inline constexpr const char* kIo = "IO_ERROR";
 inline constexpr const char* kAborted = "ABORTED";
 inline constexpr const char* kInternal = "INTERNAL";

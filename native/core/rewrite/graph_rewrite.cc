@@ -18,7 +18,7 @@ StatusOr<GraphRewrite> RewriteGraph(std::string_view model, const RewriteOptions
   const bool inexact_norms = o.layer_norms && (!pm.quantizes || o.quantized_norms);
   const bool norms = inexact_norms || (o.layer_norms && o.exact_norms);
   const bool attention = o.attention && (!pm.quantizes || o.quantized_attention);
-  if ((o.layer_norms && !norms) || (o.attention && !attention) || (o.quantize_int8 && pm.quantizes))
+  if ((o.layer_norms && !norms) || (o.attention && !attention) || ((o.quantize_int8 || o.bf16) && pm.quantizes))
     result.skipped = "the graph quantizes activations";
   std::vector<AttentionMatch> matches;
   if (attention) {
@@ -31,10 +31,11 @@ StatusOr<GraphRewrite> RewriteGraph(std::string_view model, const RewriteOptions
   // that fails too, the norms alone. Everything is written in one pass: one copy of the weights.
   enum Form { kPacked, kMultiHead, kNormsOnly };
   std::vector<Form> forms;
-  // With int8 projections attention packs nothing: MultiHeadAttention reads them as they are.
+  // With int8 or bf16 projections attention packs nothing: MultiHeadAttention reads them as they are.
   const bool quantize = o.quantize_int8 && !pm.quantizes;
+  const bool bf16 = o.bf16 && !quantize && !pm.quantizes;
   if (!matches.empty()) {
-    if (o.pack_qkv && !quantize) forms.push_back(kPacked);
+    if (o.pack_qkv && !quantize && !bf16) forms.push_back(kPacked);
     forms.push_back(kMultiHead);
   }
   forms.push_back(kNormsOnly);
@@ -63,11 +64,15 @@ StatusOr<GraphRewrite> RewriteGraph(std::string_view model, const RewriteOptions
     std::vector<NewInitializer> initializers;
     int head_kept = 0;
     const int quantized = quantize ? AddQuantizedLinears(pm, &claimed, &replacement, &initializers, &head_kept) : 0;
-    if (fused_norms == 0 && index == 0 && quantized == 0) return result;
+    int bf16_head_kept = 0;
+    const int bf16_count = bf16 ? AddBf16Linears(pm, &claimed, &replacement, &bf16_head_kept) : 0;
+    if (bf16) head_kept = bf16_head_kept;
+    if (fused_norms == 0 && index == 0 && quantized == 0 && bf16_count == 0) return result;
     // Float weights only the quantized products read are dropped with them (drop_dead).
+    const bool winnow_ops = exact_norms > 0 || bf16_count > 0;
     std::optional<std::string> out =
-        form == kNormsOnly ? EmitModel(pm, claimed, replacement, {}, quantized > 0, exact_norms > 0, o, initializers)
-                           : EmitModel(pm, claimed, replacement, prologue, true, exact_norms > 0, o, initializers);
+        form == kNormsOnly ? EmitModel(pm, claimed, replacement, {}, quantized > 0, winnow_ops, o, initializers)
+                           : EmitModel(pm, claimed, replacement, prologue, true, winnow_ops, o, initializers);
     if (!out) {
       result.skipped = "a node outside the attention blocks reads a value inside one";
       continue;
@@ -79,6 +84,7 @@ StatusOr<GraphRewrite> RewriteGraph(std::string_view model, const RewriteOptions
     result.packed_qkv = packed;
     result.quantized_matmuls = quantized;
     result.head_matmuls = head_kept;
+    result.bf16_matmuls = bf16_count;
     return result;
   }
   return result;

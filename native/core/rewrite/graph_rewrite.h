@@ -29,7 +29,8 @@ struct GraphRewrite {
   int attentions = 0;        // FuseAttention: self-attention blocks fused
   int packed_qkv = 0;        // ... of those, with the Q, K, V projections packed into one (Attention op)
   int quantized_matmuls = 0;  // RewriteOptions::quantize_int8: MatMuls made DynamicQuantizeMatMul
-  int head_matmuls = 0;       // ... and those kept float as the task head
+  int bf16_matmuls = 0;       // RewriteOptions::bf16: MatMuls made com.winnow MatMulBf16
+  int head_matmuls = 0;       // ... and those (int8 or bf16) kept float32 as the task head
   std::string skipped;       // why the model was left as it is (external data, subgraphs), if it was
 };
 
@@ -80,6 +81,11 @@ struct RewriteOptions {
   // embeddings (Gather). Attention blocks then fuse as MultiHeadAttention over the quantized projections, never
   // packed. Graphs that quantize activations already are left as they are.
   bool quantize_int8 = false;
+  // Linear layers to bf16 (dtype: 'bf16'): the same MatMuls as quantize_int8 (not with it) become com.winnow
+  // MatMulBf16 (runtime/matmul_bf16_op.h) over their float32 weights as they are, the bias Add folded in; the head and
+  // the embeddings stay float32, attention blocks fuse unpacked. Only for sessions that register Winnow's operators
+  // (CPU). Graphs that quantize activations are left as they are.
+  bool bf16 = false;
   bool pack_qkv = true;     // FuseAttention's
   // Non-empty: initializers of external_min_bytes or more kept unchanged from `model` are written as external data at
   // their offset in `model`, under this location name, so the rewritten model holds the graph and not a second copy

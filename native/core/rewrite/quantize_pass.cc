@@ -62,12 +62,10 @@ std::vector<char> HeadNodes(const Graph& g) {
   return head;
 }
 
-int AddQuantizedLinears(const ParsedModel& pm, std::vector<char>* claimed,
-                        std::unordered_map<size_t, std::string>* replacement, std::vector<NewInitializer>* initializers,
-                        int* head_kept) {
+std::vector<Linear> FindLinears(const ParsedModel& pm, std::vector<char>* claimed, int* head_kept) {
   const Graph& g = pm.g;
   const std::vector<char> head = HeadNodes(g);
-  int count = 0;
+  std::vector<Linear> out;
   *head_kept = 0;
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const Node& mm = g.nodes[i];
@@ -75,34 +73,54 @@ int AddQuantizedLinears(const ParsedModel& pm, std::vector<char>* claimed,
       continue;
     auto w = g.Constant(mm.inputs[1]);
     if (!w || w->data_type != dtype::kFloat || w->dims.size() != 2 || w->dims[0] <= 0 || w->dims[1] <= 0) continue;
-    const int64_t k_dim = w->dims[0], n_dim = w->dims[1];
+    Linear l;
+    l.k = w->dims[0];
+    l.n = w->dims[1];
     if (head[i]) {
       ++*head_kept;
       continue;
     }
-    const std::vector<float> wv = FloatValues(*w, static_cast<size_t>(k_dim * n_dim));
-    if (wv.empty()) continue;
     // The bias of a following Add of a constant float32 [N], folded in when only that Add reads the product.
     std::optional<size_t> add_index;
-    std::string_view bias, output = mm.outputs[0];
+    l.output = mm.outputs[0];
     size_t ai = 0;
     if (const Node* add = g.SoleConsumer(mm.outputs[0], &ai); add && IsOp(*add, "Add") && add->inputs.size() == 2 &&
                                                               add->outputs.size() == 1) {
       auto other = OtherOperand(*add, mm.outputs[0]);
       auto b = other ? g.Constant(*other) : std::nullopt;
-      if (b && b->data_type == dtype::kFloat && b->dims.size() == 1 && b->dims[0] == n_dim) {
+      if (b && b->data_type == dtype::kFloat && b->dims.size() == 1 && b->dims[0] == l.n) {
         add_index = ai;
-        bias = *other;
-        output = add->outputs[0];
+        l.bias = *other;
+        l.output = add->outputs[0];
       }
     }
-    std::vector<size_t> nodes = {i};
-    if (add_index) nodes.push_back(*add_index);
-    if (!Claim(nodes, claimed)) {
+    l.nodes = {i};
+    if (add_index) l.nodes.push_back(*add_index);
+    if (!Claim(l.nodes, claimed)) {
       if (!add_index || !Claim({i}, claimed)) continue;  // the Add belongs to another fusion: the product alone
-      add_index.reset();
-      bias = {};
-      output = mm.outputs[0];
+      l.nodes = {i};
+      l.bias = {};
+      l.output = mm.outputs[0];
+    }
+    l.a = mm.inputs[0];
+    l.w = mm.inputs[1];
+    out.push_back(std::move(l));
+  }
+  return out;
+}
+
+int AddQuantizedLinears(const ParsedModel& pm, std::vector<char>* claimed,
+                        std::unordered_map<size_t, std::string>* replacement, std::vector<NewInitializer>* initializers,
+                        int* head_kept) {
+  const Graph& g = pm.g;
+  int count = 0;
+  for (const Linear& l : FindLinears(pm, claimed, head_kept)) {
+    const int64_t k_dim = l.k, n_dim = l.n;
+    // One layer's values at a time (not every layer's at once: a second copy of the model at load).
+    const std::vector<float> wv = FloatValues(*g.Constant(l.w), static_cast<size_t>(k_dim * n_dim));
+    if (wv.empty()) {  // values not readable here: left float
+      for (size_t k : l.nodes) (*claimed)[k] = 0;
+      continue;
     }
     // Per output column: symmetric int8, scale max|w[:, n]| / 127 (an all-zero column gets scale 1).
     std::vector<float> scale(static_cast<size_t>(n_dim), 0.0f);
@@ -119,16 +137,29 @@ int AddQuantizedLinears(const ParsedModel& pm, std::vector<char>* claimed,
     const std::string prefix = "winnow/int8_" + std::to_string(count);
     std::string q_name = prefix + "_weight", s_name = prefix + "_scale";
     if (g.IsConstant(q_name) || g.IsConstant(s_name)) {
-      for (size_t k : nodes) (*claimed)[k] = 0;
+      for (size_t k : l.nodes) (*claimed)[k] = 0;
       continue;
     }
     initializers->push_back({q_name, RawTensor(q_name, dtype::kInt8, {k_dim, n_dim}, q)});
     initializers->push_back({s_name, FloatTensor(s_name, {n_dim}, scale)});
     // Inputs A, B, b_scale, (b_zero_point: 0), bias.
-    std::vector<std::string_view> in = {mm.inputs[0], q_name, s_name};
-    if (!bias.empty()) in.insert(in.end(), {std::string_view(), bias});
-    (*replacement)[nodes.back()] =
-        NodeProto("DynamicQuantizeMatMul", in, {output}, prefix + "_DynamicQuantizeMatMul", {}, "com.microsoft");
+    std::vector<std::string_view> in = {l.a, q_name, s_name};
+    if (!l.bias.empty()) in.insert(in.end(), {std::string_view(), l.bias});
+    (*replacement)[l.nodes.back()] =
+        NodeProto("DynamicQuantizeMatMul", in, {l.output}, prefix + "_DynamicQuantizeMatMul", {}, "com.microsoft");
+    ++count;
+  }
+  return count;
+}
+
+int AddBf16Linears(const ParsedModel& pm, std::vector<char>* claimed,
+                   std::unordered_map<size_t, std::string>* replacement, int* head_kept) {
+  int count = 0;
+  for (const Linear& l : FindLinears(pm, claimed, head_kept)) {
+    std::vector<std::string_view> in = {l.a, l.w};
+    if (!l.bias.empty()) in.push_back(l.bias);
+    (*replacement)[l.nodes.back()] = NodeProto("MatMulBf16", in, {l.output},
+                                               "winnow/bf16_" + std::to_string(count) + "_MatMulBf16", {}, "com.winnow");
     ++count;
   }
   return count;

@@ -20,6 +20,7 @@ using namespace winnow::onnx;  // NOLINT: the passes are written in ONNX's terms
 struct ParsedModel {
   std::string_view model, graph_bytes;
   bool has_ms_domain = false;
+  bool has_winnow_domain = false;  // imports com.winnow already (a graph built with Winnow's operators)
   int64_t onnx_opset = 0;  // version of the default domain
   bool quantizes = false;  // a node quantizes activations (DynamicQuantizeLinear, MatMulInteger, ...)
   std::vector<pb::Field> graph_fields;
@@ -107,14 +108,28 @@ struct NewInitializer {
 // the encoder's last hidden state.
 std::vector<char> HeadNodes(const Graph& g);
 
-// Each MatMul of a non-constant A by a constant float32 B [K, N] outside the head becomes one com.microsoft
-// DynamicQuantizeMatMul (A quantized per tensor to uint8 at run time) over B as int8 per output column (symmetric:
-// zero point 0, scale max|B[:, n]| / 127), with the bias of a following Add of a constant float32 [N] folded in.
-// Nodes are claimed in `claimed`; the new weights are appended to `initializers`. Returns how many were rewritten;
-// `*head_kept`: MatMuls of the same kind kept float because they are in the head.
+// A linear layer outside the head: a MatMul of a non-constant A by a constant float32 B [K, N], with the bias of a
+// following Add of a constant float32 [N] when only that Add reads the product (and no earlier fusion took the Add).
+struct Linear {
+  std::vector<size_t> nodes;  // the MatMul (and the Add)
+  std::string_view a, w, bias, output;
+  int64_t k = 0, n = 0;
+};
+// The linear layers of the graph, claimed in `claimed`; `*head_kept`: MatMuls of the same kind in the head.
+std::vector<Linear> FindLinears(const ParsedModel& pm, std::vector<char>* claimed, int* head_kept);
+
+// Each linear layer (FindLinears) becomes one com.microsoft DynamicQuantizeMatMul (A quantized per tensor to uint8
+// at run time) over B as int8 per output column (symmetric: zero point 0, scale max|B[:, n]| / 127), bias folded in.
+// A layer whose weight values cannot be read here is left float (unclaimed). The new weights are appended to
+// `initializers`. Returns how many were rewritten.
 int AddQuantizedLinears(const ParsedModel& pm, std::vector<char>* claimed,
                         std::unordered_map<size_t, std::string>* replacement, std::vector<NewInitializer>* initializers,
                         int* head_kept);
+
+// Each linear layer (FindLinears) becomes one com.winnow MatMulBf16 (runtime/matmul_bf16_op.h) reading B as it is
+// (the kernel rounds and packs it when created), bias folded in. Returns how many were rewritten.
+int AddBf16Linears(const ParsedModel& pm, std::vector<char>* claimed,
+                   std::unordered_map<size_t, std::string>* replacement, int* head_kept);
 
 // ---- emit (emit.cc) ----------------------------------------------------------------------------------------
 // The model with `claimed` nodes removed, `replacement` nodes written in place of the node at their index and

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "layernorm/layer_norm.h"
+#include "runtime/matmul_bf16_op.h"
 
 namespace winnow::rt {
 namespace {
@@ -174,7 +175,9 @@ OrtCustomOpDomain* CustomOpDomain() {
       api.ReleaseStatus(st);
       return static_cast<OrtCustomOpDomain*>(nullptr);
     }
-    if (OrtStatus* st = api.CustomOpDomain_Add(d, &layer_norm)) {
+    OrtStatus* st = api.CustomOpDomain_Add(d, &layer_norm);
+    if (!st) st = api.CustomOpDomain_Add(d, MatMulBf16Op());
+    if (st) {
       api.ReleaseStatus(st);
       api.ReleaseCustomOpDomain(d);
       return static_cast<OrtCustomOpDomain*>(nullptr);

@@ -5,6 +5,8 @@
 // fewer, e.g. [1, S, H] under [B, S, H]; either operand may be the larger), exactly as ONNX Runtime 1.29's CPU
 // LayerNormalization kernel would normalize Add(input, skip), bit for bit, but vectorized across rows
 // (layernorm/layer_norm.h). `sum` is input + skip, for pre-norm models that read it again. Float32 only.
+//
+// com.winnow MatMulBf16: runtime/matmul_bf16_op.h.
 #pragma once
 
 #include <string>

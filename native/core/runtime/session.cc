@@ -16,6 +16,7 @@
 #include "common/thread_pool.h"
 #include "common/mmap.h"
 #include "loaders/model_folder.h"
+#include "gemm/matmul_bf16.h"
 #include "runtime/custom_ops.h"
 #include "rewrite/graph_rewrite.h"
 
@@ -94,12 +95,12 @@ Status AppendCuda(OrtRuntime* rt, Ort::SessionOptions& so, const SessionConfig& 
 // memory (over 2 GiB, external weights whose files were not mapped, subgraphs).
 struct Rewritten {
   std::string model;
-  int skip_layer_norms = 0, attentions = 0, packed_qkv = 0, quantized_matmuls = 0;
+  int skip_layer_norms = 0, attentions = 0, packed_qkv = 0, quantized_matmuls = 0, bf16_matmuls = 0;
 };
 
 Rewritten RewriteModel(std::string_view model, const RewriteOptions& o) {
   Rewritten out;
-  if (model.empty() || !(o.layer_norms || o.attention || o.quantize_int8)) return out;
+  if (model.empty() || !(o.layer_norms || o.attention || o.quantize_int8 || o.bf16)) return out;
   auto rewrite = RewriteGraph(model, o);
   if (rewrite.ok() && !rewrite->model.empty()) {
     out.model = std::move(rewrite->model);
@@ -107,6 +108,7 @@ Rewritten RewriteModel(std::string_view model, const RewriteOptions& o) {
     out.attentions = rewrite->attentions;
     out.packed_qkv = rewrite->packed_qkv;
     out.quantized_matmuls = rewrite->quantized_matmuls;
+    out.bf16_matmuls = rewrite->bf16_matmuls;
   }
   return out;
 }
@@ -164,6 +166,7 @@ struct RewritePlan {
   bool attention_quantized = false;  // ... in graphs that quantize activations too
   bool in_place = false;             // hand ONNX Runtime the graph with its weights named in place in the file
   bool quantize = false;             // linear layers to int8 (CPU sessions only: DynamicQuantizeMatMul is a CPU kernel)
+  bool bf16 = false;                 // linear layers to com.winnow MatMulBf16 (CPU sessions only)
 };
 
 bool Int8Attention() {
@@ -197,6 +200,8 @@ RewritePlan PlanRewrites(const SessionConfig& config, bool use_cuda) {
   // Int8 projections can only be read by MultiHeadAttention, unpacked, which was no faster than attention as written
   // (docs/benchmark.md); WINNOW_INT8_ATTENTION=1 fuses it anyway (comparisons).
   if (p.quantize && !Int8Attention()) p.attention = false;
+  // dtype 'bf16' on CUDA is ignored, as quantize is: the CUDA provider picks its own precision.
+  p.bf16 = config.bf16 && !use_cuda && !p.quantize;
   return p;
 }
 
@@ -293,14 +298,18 @@ class Session::Loader {
     ro_.pack_qkv = config_.pack_qkv;
     ro_.test_scale = config_.test_attention_scale;
     ro_.quantize_int8 = plan_.quantize;
+    ro_.bf16 = plan_.bf16;
     Rewritten rw = RewriteModel(mm_.bytes(), ro_);
     if (rw.attentions > 0) {
       std::vector<float> with;
       auto fused = TryLoad(rw.model, &with);
       std::string().swap(rw.model);
       // Int8 graphs on the CPU: bit for bit (see RewritePlan::attention_quantized).
-      // Int8 at load: the fused graph is compared with the float file, within int8's error.
-      const float tolerance = use_cuda_ ? 2e-2f : graph_quantizes_ ? 0.0f : rw.quantized_matmuls > 0 ? 5e-2f : 1e-3f;
+      // Int8 or bf16 at load: the fused graph is compared with the float file, within their error.
+      const float tolerance = use_cuda_                                        ? 2e-2f
+                              : graph_quantizes_                               ? 0.0f
+                              : rw.quantized_matmuls > 0 || rw.bf16_matmuls > 0 ? 5e-2f
+                                                                               : 1e-3f;
       if (fused && SameOutputs(with, without, tolerance)) {
         s_->session_ = std::move(fused);
         s_->ReadNames();
@@ -308,6 +317,7 @@ class Session::Loader {
         s_->packed_attentions_ = rw.packed_qkv;
         s_->fused_layer_norms_ = rw.skip_layer_norms;
         s_->quantized_matmuls_ = rw.quantized_matmuls;
+        s_->bf16_matmuls_ = rw.bf16_matmuls;
       } else {
         fused.reset();
         ro_.attention = false;
@@ -318,6 +328,7 @@ class Session::Loader {
       s_->ReadNames();
       s_->fused_layer_norms_ = rw.skip_layer_norms;
       s_->quantized_matmuls_ = rw.quantized_matmuls;
+      s_->bf16_matmuls_ = rw.bf16_matmuls;
     }
     if (!s_->session_) LoadFile(so_, written_so_);
     TrimHeap();
@@ -443,7 +454,7 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
   WINNOW_RETURN_IF_ERROR(CheckThreads(config));
   Source source;
   source.map = [&](const RewritePlan& plan) {
-    return plan.norms || plan.attention || plan.in_place || plan.quantize ? MapModel(onnx_path, static_cast<uint64_t>(sb.st_size))
+    return plan.norms || plan.attention || plan.in_place || plan.quantize || plan.bf16 ? MapModel(onnx_path, static_cast<uint64_t>(sb.st_size))
                                                          : MappedModel();
   };
   return LoadFrom(rt, onnx_path, config, source);
@@ -488,6 +499,9 @@ StatusOr<std::unique_ptr<Session>> Session::LoadFrom(OrtRuntime* rt, const std::
       so.AddExternalInitializersFromFilesInMemory(names, buffers, lengths);
     }
     const RewritePlan plan = PlanRewrites(config, use_cuda);
+    if (plan.bf16 && (gemm::ActiveBf16Isa() == gemm::Bf16Isa::kNone || !CustomOpDomain()))
+      return Status(codes::kBf16Unavailable, std::string("dtype 'bf16' needs a CPU with ") + gemm::kBf16Requirement +
+                                                 "; this one has neither (load without dtype for float32)");
     Loader(s.get(), rt, config, plan, src.map(plan), std::move(so), use_cuda).Load();
     s->device_ = use_cuda ? "cuda:" + std::to_string(config.device.device_id) : "cpu";
     if (config.io_binding) s->CheckIoBinding(config);

@@ -50,6 +50,10 @@ struct SessionConfig {
   // quantize: 'int8' (graph_rewrite.h RewriteOptions::quantize_int8), CPU sessions: linear layers outside the task
   // head run as int8 DynamicQuantizeMatMul. Graphs that quantize activations already are loaded as they are.
   bool quantize_int8 = false;
+  // dtype: 'bf16' (graph_rewrite.h RewriteOptions::bf16), CPU sessions: linear layers outside the task head run as
+  // com.winnow MatMulBf16. A CPU without AMX-BF16 or AVX512-BF16 fails the load (codes::kBf16Unavailable); ignored
+  // on CUDA.
+  bool bf16 = false;
   // kernels: 'winnow' (default): graphs built from a checkpoint use Winnow's own CPU operators (builder::BuildOptions
   // ::winnow_ops) when the device is the CPU; false ('onnxruntime'): standard and ONNX Runtime operators only.
   bool winnow_kernels = true;
@@ -89,7 +93,7 @@ const char* ElementTypeName(std::optional<ONNXTensorElementDataType> type);
 class Session {
  public:
   ~Session();
-  // Errors: codes::kOnnxInvalid (file cannot be parsed / loaded), codes::kCudaUnavailable.
+  // Errors: codes::kOnnxInvalid (file cannot be parsed / loaded), codes::kCudaUnavailable, codes::kBf16Unavailable.
   static StatusOr<std::unique_ptr<Session>> Load(OrtRuntime* rt, const std::string& onnx_path,
                                                  const SessionConfig& config);
 
@@ -120,6 +124,8 @@ class Session {
   int packed_attentions() const { return packed_attentions_; }
   // MatMuls made int8 at load (SessionConfig::quantize_int8; 0 when off, or the graph was quantized already).
   int quantized_matmuls() const { return quantized_matmuls_; }
+  // MatMuls made bf16 at load (SessionConfig::bf16; 0 when off, on CUDA, or the graph quantizes activations).
+  int bf16_matmuls() const { return bf16_matmuls_; }
   // "off", "pinned" (CUDA: page-locked staging buffers) or "host" (ordinary memory: CPU sessions, or CUDA when
   // ONNX Runtime has no pinned allocator).
   const char* io_binding() const;
@@ -155,6 +161,7 @@ class Session {
   int fused_layer_norms_ = 0;
   int fused_attentions_ = 0, packed_attentions_ = 0;
   int quantized_matmuls_ = 0;
+  int bf16_matmuls_ = 0;
   std::unique_ptr<Binding> binding_;
 };
 

@@ -1,0 +1,105 @@
+#include "runtime/matmul_bf16_op.h"
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gemm/matmul_bf16.h"
+
+namespace winnow::rt {
+namespace {
+
+OrtStatusPtr Fail(const std::string& message) {
+  return Ort::GetApi().CreateStatus(ORT_INVALID_ARGUMENT, ("com.winnow MatMulBf16: " + message).c_str());
+}
+
+struct MatMulBf16Kernel {
+  gemm::Bf16Isa isa = gemm::Bf16Isa::kNone;
+  gemm::PackedBf16Weights b;
+
+  static void RunTask(void* data, size_t task) { gemm::RunBf16Task(*static_cast<const gemm::Bf16Gemm*>(data), task); }
+
+  OrtStatusPtr ComputeV2(OrtKernelContext* context) {
+    try {
+      Ort::KernelContext ctx(context);
+      Ort::ConstValue a = ctx.GetInput(0);
+      Ort::ConstValue bias = ctx.GetInputCount() > 2 ? ctx.GetInput(2) : Ort::ConstValue(nullptr);
+      std::vector<int64_t> shape = a.GetTensorTypeAndShapeInfo().GetShape();
+      if (shape.empty() || shape.back() != static_cast<int64_t>(b.k()))
+        return Fail("A's last axis must be " + std::to_string(b.k()));
+      if (bias && bias.GetTensorTypeAndShapeInfo().GetElementCount() != b.n())
+        return Fail("bias must have " + std::to_string(b.n()) + " elements");
+      const size_t m = a.GetTensorTypeAndShapeInfo().GetElementCount() / b.k();
+      shape.back() = static_cast<int64_t>(b.n());
+      float* c = ctx.GetOutput(0, shape).GetTensorMutableData<float>();
+      const gemm::Bf16Gemm g = gemm::PlanBf16Gemm(isa, b, a.GetTensorData<float>(),
+                                                  bias ? bias.GetTensorData<float>() : nullptr, c, m);
+      if (g.tasks() == 1) RunTask(const_cast<gemm::Bf16Gemm*>(&g), 0);
+      else if (g.tasks() > 1) ctx.ParallelFor(&RunTask, g.tasks(), 0, const_cast<gemm::Bf16Gemm*>(&g));
+      return nullptr;
+    } catch (const Ort::Exception& e) {
+      return Fail(e.what());
+    }
+  }
+};
+
+struct MatMulBf16CustomOp : Ort::CustomOpBase<MatMulBf16CustomOp, MatMulBf16Kernel, true> {
+  OrtStatusPtr CreateKernelV2(const OrtApi&, const OrtKernelInfo* info, void** kernel) const {
+    try {
+      auto k = std::make_unique<MatMulBf16Kernel>();
+      k->isa = gemm::ActiveBf16Isa();
+      if (k->isa == gemm::Bf16Isa::kNone)
+        return Fail(std::string("this CPU has no bf16 instructions (needs ") + gemm::kBf16Requirement + ")");
+      int constant = 0;
+      Ort::ConstValue w = Ort::ConstKernelInfo(info).GetTensorConstantInput(1, &constant);
+      if (!constant || !w) return Fail("B must be a constant initializer");
+      auto type = w.GetTensorTypeAndShapeInfo();
+      const std::vector<int64_t> dims = type.GetShape();
+      if (type.GetElementType() != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT || dims.size() != 2 || dims[0] <= 0 ||
+          dims[1] <= 0)
+        return Fail("B must be a float32 [K, N] matrix");
+      k->b = gemm::PackedBf16Weights(w.GetTensorData<float>(), static_cast<size_t>(dims[0]),
+                                     static_cast<size_t>(dims[1]));
+      *kernel = k.release();
+      return nullptr;
+    } catch (const Ort::Exception& e) {
+      return Fail(e.what());
+    }
+  }
+  // A's shape with its last axis B's N. An axis A leaves open gets a fresh name (the C API has no "unknown"
+  // dimension; see custom_ops.cc).
+  static Ort::Status InferOutputShape(Ort::ShapeInferContext& ctx) {
+    using Shape = Ort::ShapeInferContext::Shape;
+    static std::atomic<uint64_t> fresh{0};
+    Shape out = ctx.GetInputShape(0);
+    const Shape w = ctx.GetInputShape(1);
+    if (out.empty() || w.size() != 2) return Ort::Status(nullptr);
+    out.back() = w[1];
+    std::vector<std::string> names;
+    names.reserve(out.size());
+    for (auto& d : out) {
+      if (!d.IsInt() || d.AsInt() >= 0) continue;
+      names.push_back("winnow_matmul_bf16_" + std::to_string(fresh++));
+      d = Ort::ShapeInferContext::SymbolicInteger(names.back().c_str());
+    }
+    return ctx.SetOutputShape(0, out);
+  }
+  const char* GetName() const { return kMatMulBf16Op; }
+  size_t GetInputTypeCount() const { return 3; }
+  ONNXTensorElementDataType GetInputType(size_t) const { return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT; }
+  OrtCustomOpInputOutputCharacteristic GetInputCharacteristic(size_t i) const {
+    return i == 2 ? INPUT_OUTPUT_OPTIONAL : INPUT_OUTPUT_REQUIRED;
+  }
+  size_t GetOutputTypeCount() const { return 1; }
+  ONNXTensorElementDataType GetOutputType(size_t) const { return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT; }
+};
+
+}  // namespace
+
+const OrtCustomOp* MatMulBf16Op() {
+  static const MatMulBf16CustomOp op;
+  return &op;
+}
+
+}  // namespace winnow::rt
