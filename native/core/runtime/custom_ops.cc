@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "gemm/matmul_bf16.h"
 #include "layernorm/layer_norm.h"
 #include "runtime/matmul_bf16_op.h"
 
@@ -188,7 +189,8 @@ OrtCustomOpDomain* CustomOpDomain() {
 }
 
 std::vector<std::pair<std::string, std::string>> OperatorKernels() {
-  return {{kLayerNormOp, layernorm::ActiveKernelName()}};
+  return {{kLayerNormOp, layernorm::ActiveKernelName()},
+          {kMatMulBf16Op, gemm::Bf16IsaName(gemm::ActiveBf16Isa())}};
 }
 
 }  // namespace winnow::rt
