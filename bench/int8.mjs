@@ -7,16 +7,15 @@
 // pooling, normalized; the folder has no q8 file).
 //   node bench/int8.mjs [--model minilm-ce|e5-small] [--pairs 640] [--reps 2] [--rounds 1] [--threads 2] [--only ...]
 import { spawnSync, execFileSync } from 'node:child_process';
-import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadCorpus, makePairs } from './pairs.mjs';
+import { agreement, medianTop10Gap } from './agreement.mjs';
+import { timeConfig } from './timed-model.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, '..');
-const require = createRequire(import.meta.url);
 const args = process.argv.slice(2);
 const arg = (name, fallback) => (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : fallback);
 
@@ -32,95 +31,13 @@ const CONFIGS = {
   'transformers.js-q8': { driver: 'transformers', dtype: 'q8' },
 };
 
+// Winnow's options or transformers.js's dtype for a configuration, timed by bench/timed-model.mjs.
 async function child(spec) {
-  const { config, modelDir, pairs, reps, threads, batch, out } = spec;
-  const c = CONFIGS[config];
-  let model;
-  if (spec.sentence) {
-    // Texts: the distinct queries, then every document; a pair's score is the cosine of its embeddings.
-    const queries = [...new Set(pairs.map((p) => p[0]))];
-    const texts = [...queries.map((q) => `query: ${q}`), ...pairs.map((p) => `passage: ${p[1]}`)];
-    let encode, close, info = {};
-    if (c.driver === 'winnow') {
-      const { SentenceEncoder } = require(path.join(root, 'dist', 'cjs', 'index.js'));
-      const se = await SentenceEncoder.load(modelDir, { threads, batchSize: batch, file: c.file, quantize: c.quantize, dtype: c.dtype });
-      encode = async (t) => (await se.encode(t, { normalize: true })).toArrays();
-      close = () => se.dispose();
-      info = { quantizedMatMuls: se.quantizedMatMuls, bf16MatMuls: se.bf16MatMuls, fusedAttentions: se.fusedAttentions };
-    } else {
-      const t = await import('./sentence/drivers/transformers.mjs');
-      const m = await t.load(modelDir, { threads, batch, maxLength: 512 });
-      encode = async (x) => {
-        const flat = await m.encode(x);
-        const dim = flat.length / x.length;
-        return Array.from({ length: x.length }, (_, i) => flat.subarray(i * dim, (i + 1) * dim));
-      };
-      close = () => m.close();
-    }
-    await encode(texts.slice(0, 64));
-    const seconds = [], cpuSeconds = [];
-    let rows;
-    for (let r = 0; r < reps; r++) {
-      const t0 = process.hrtime.bigint(), c0 = process.cpuUsage();
-      rows = await encode(texts);
-      seconds.push(Number(process.hrtime.bigint() - t0) / 1e9);
-      const c = process.cpuUsage(c0);
-      cpuSeconds.push((c.user + c.system) / 1e6);
-    }
-    await close();
-    const dot = (a, b) => a.reduce((s, x, i) => s + x * b[i], 0);
-    const scores = pairs.map((p, i) => dot(rows[queries.indexOf(p[0])], rows[queries.length + i]));
-    fs.writeFileSync(out, JSON.stringify({ seconds, cpuSeconds, scores, info, items: texts.length }));
-    return;
-  }
-  if (c.driver === 'winnow') {
-    const { CrossEncoder } = require(path.join(root, 'dist', 'cjs', 'index.js'));
-    const ce = await CrossEncoder.load(modelDir, { threads, batchSize: batch, file: c.file, quantize: c.quantize, dtype: c.dtype });
-    model = { predict: (p) => ce.predict(p), info: { quantizedMatMuls: ce.quantizedMatMuls, bf16MatMuls: ce.bf16MatMuls, fusedAttentions: ce.fusedAttentions, fusedLayerNorms: ce.fusedLayerNorms }, close: () => ce.dispose() };
-  } else {
-    const t = await import('./cross-encoder/drivers/transformers.mjs');
-    const m = await t.load(modelDir, { threads, batch, dtype: c.dtype, maxLength: 512 });
-    model = { predict: (p) => m.predictPairs(p), info: {}, close: () => m.close() };
-  }
-  await model.predict(pairs.slice(0, 64)); // warm-up
-  let scores;
-  const seconds = [], cpuSeconds = [];
-  for (let r = 0; r < reps; r++) {
-    const t0 = process.hrtime.bigint(), c0 = process.cpuUsage();
-    scores = await model.predict(pairs);
-    seconds.push(Number(process.hrtime.bigint() - t0) / 1e9);
-    const c = process.cpuUsage(c0);
-    cpuSeconds.push((c.user + c.system) / 1e6);
-  }
-  await model.close();
-  fs.writeFileSync(out, JSON.stringify({ seconds, cpuSeconds, scores: Array.from(scores), info: model.info, items: pairs.length }));
-}
-
-function quantile(sorted, q) {
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * (sorted.length - 1) + 0.5))];
-}
-
-// Queries are runs of `perQuery` consecutive pairs (makePairs); top 10 by score, ties by index.
-function top10(scores, start, n) {
-  const idx = Array.from({ length: n }, (_, i) => start + i);
-  return idx.sort((a, b) => scores[b] - scores[a] || a - b).slice(0, 10).join(',');
-}
-
-function agreement(ref, got, perQuery) {
-  let same = 0, sameSet = 0, sameFirst = 0, queries = 0;
-  for (let s = 0; s < ref.length; s += perQuery) {
-    const n = Math.min(perQuery, ref.length - s);
-    queries++;
-    const a = top10(ref, s, n), b = top10(got, s, n);
-    if (a === b) same++;
-    if (a.split(',').sort().join() === b.split(',').sort().join()) sameSet++;
-    if (a.split(',')[0] === b.split(',')[0]) sameFirst++;
-  }
-  const d = ref.map((x, i) => Math.abs(x - got[i])).sort((a, b) => a - b);
-  return {
-    top10Identical: same / queries, top10SameSet: sameSet / queries, top1Identical: sameFirst / queries, queries,
-    maxAbs: d[d.length - 1], p99Abs: quantile(d, 0.99), medianAbs: quantile(d, 0.5),
-  };
+  const c = CONFIGS[spec.config];
+  const winnow = c.driver === 'winnow';
+  const options = winnow ? Object.fromEntries(Object.entries({ file: c.file, quantize: c.quantize, dtype: c.dtype }).filter(([, v]) => v !== undefined)) : {};
+  const res = await timeConfig({ ...spec, driver: c.driver, options, dtype: winnow ? undefined : c.dtype });
+  fs.writeFileSync(spec.out, JSON.stringify(res));
 }
 
 async function main() {
@@ -169,16 +86,6 @@ async function main() {
     if (ref) Object.assign(row, agreement(ref, r.scores, perQuery));
     table.push(row);
   }
-  // How close the fp32 scores of neighbours in a top 10 are (median over queries and ranks): the random-weight
-  // benchmark model scores every pair alike, so a small score error reorders them.
-  let gaps = [];
-  if (ref) {
-    for (let s = 0; s < ref.length; s += perQuery) {
-      const order = top10(ref, s, Math.min(perQuery, ref.length - s)).split(',').map(Number);
-      for (let i = 1; i < order.length; i++) gaps.push(ref[order[i - 1]] - ref[order[i]]);
-    }
-    gaps = gaps.sort((a, b) => a - b);
-  }
   const tjs = (k) => results[k]?.perSecond;
   const summary = {
     date: new Date().toISOString(),
@@ -190,7 +97,9 @@ async function main() {
     cpu: (execFileSync('lscpu', { encoding: 'utf8' }).match(/Model name:\s*(.*)/) ?? [])[1],
     flags: ['avx2', 'avx512f', 'avx512_vnni', 'avx_vnni', 'avx512_bf16', 'amx_int8', 'amx_bf16'].filter((f) => new RegExp(`\\b${f}\\b`).test(fs.readFileSync('/proc/cpuinfo', 'utf8'))),
     node: process.version,
-    fp32Scores: ref ? { min: Math.min(...ref), max: Math.max(...ref), medianTop10Gap: quantile(gaps, 0.5) } : null,
+    // How close the fp32 scores of neighbours in a top 10 are: the random-weight benchmark model scores every pair
+    // alike, so a small score error reorders them.
+    fp32Scores: ref ? { min: Math.min(...ref), max: Math.max(...ref), medianTop10Gap: medianTop10Gap(ref, perQuery) } : null,
     table,
     int8VsTransformersFp32: tjs('winnow-int8-at-load') / tjs('transformers.js-fp32'),
     int8VsTransformersQ8: tjs('winnow-int8-at-load') / tjs('transformers.js-q8'),

@@ -1,7 +1,7 @@
 // One benchmark configuration in its own process: a cross-encoder scoring pairs, or a sentence encoder embedding the
 // pairs' queries ("query: ") and documents ("passage: ") with each pair scored by the cosine of its two normalized
 // embeddings; Winnow with the given load options, or transformers.js on the folder's ONNX file (`dtype` fp32 / q8).
-// One untimed pass over 64 items, then `reps` timed passes over all (seconds of each). With `profile` (a path
+// One untimed pass over 64 items, then `reps` timed passes over all (wall and CPU seconds of each). With `profile` (a path
 // prefix), Winnow writes ONNX Runtime's profile there (WINNOW_PROFILE) and the file is returned.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -45,12 +45,14 @@ export async function timeConfig({ driver, options = {}, dtype, modelDir, pairs,
   }
   delete process.env.WINNOW_PROFILE;
   await run(items.slice(0, 64));
-  const seconds = [];
+  const seconds = [], cpuSeconds = [];
   let out;
   for (let r = 0; r < reps; r++) {
-    const t0 = process.hrtime.bigint();
+    const t0 = process.hrtime.bigint(), c0 = process.cpuUsage();
     out = await run(items);
     seconds.push(Number(process.hrtime.bigint() - t0) / 1e9);
+    const c = process.cpuUsage(c0);
+    cpuSeconds.push((c.user + c.system) / 1e6);
   }
   await close();
   let scores = Array.from(out);
@@ -67,5 +69,5 @@ export async function timeConfig({ driver, options = {}, dtype, modelDir, pairs,
     }
     profileFile = profileFile && path.join(dir, profileFile);
   }
-  return { seconds, scores, info, items: items.length, profileFile };
+  return { seconds, cpuSeconds, scores, info, items: items.length, profileFile };
 }
