@@ -113,6 +113,14 @@ StatusOr<std::string> GraphBuilder::LayerNorm(std::string_view x, const std::str
             {onnx::IntAttribute("axis", -1), onnx::FloatAttribute("epsilon", eps)});
 }
 
+StatusOr<std::string> GraphBuilder::AddLayerNorm(std::string_view h, std::string_view residual,
+                                                 const std::string& prefix, int64_t dim, float eps) {
+  if (!winnow_ops_) return LayerNorm(Op("Add", {h, residual}), prefix, dim, eps);
+  WINNOW_ASSIGN_OR_RETURN(std::string gamma, Weight(prefix + "weight", {dim}));
+  WINNOW_ASSIGN_OR_RETURN(std::string beta, Weight(prefix + "bias", {dim}));
+  return ResidualNorm(h, residual, gamma, beta, eps);
+}
+
 std::string GraphBuilder::Floats(const std::vector<int64_t>& dims, const std::vector<float>& values) {
   std::string name = NewName("const");
   g_.Initializer(onnx::FloatTensor(name, dims, values));

@@ -48,6 +48,9 @@ class GraphBuilder {
   // in the graph's order, so the same bits).
   std::string ResidualNorm(std::string_view h, std::string_view residual, const std::string& gamma,
                            const std::string& beta, float eps);
+  // The same with `prefix` + "weight" / "bias": LayerNorm(Add(h, residual)) as written without Winnow's operators.
+  StatusOr<std::string> AddLayerNorm(std::string_view h, std::string_view residual, const std::string& prefix,
+                                     int64_t dim, float eps);
 
   // ---- constants
   std::string Floats(const std::vector<int64_t>& dims, const std::vector<float>& values);

@@ -16,6 +16,19 @@ void GeluAt(SimdLevel level, const Rows& rows, size_t begin, size_t end) { Kerne
 
 void ErfAt(SimdLevel level, const float* x, float* y, size_t n) { KernelsFor(level).erf(x, y, n); }
 
+const char* ActiveKernelName() {
+  const SimdLevel level = ActiveSimdLevel();
+  if (KernelsFor(level).gelu == internal::Avx512Kernels().gelu) return "avx512";
+  if (KernelsFor(level).gelu == internal::Avx2Kernels().gelu) return "avx2";
+#if defined(__aarch64__)
+  return "neon";
+#elif defined(__x86_64__)
+  return "sse2";
+#else
+  return "scalar";
+#endif
+}
+
 void Gelu(const Rows& rows, size_t begin, size_t end) {
   static const internal::Kernels kernels = KernelsFor(ActiveSimdLevel());
   kernels.gelu(rows, begin, end);

@@ -32,6 +32,8 @@ void Gelu(const Rows& rows, size_t begin, size_t end);
 void GeluAt(SimdLevel level, const Rows& rows, size_t begin, size_t end);
 // erf(x) for n floats with the kernels' arithmetic at `level` (tests measure its error against std::erf).
 void ErfAt(SimdLevel level, const float* x, float* y, size_t n);
+// The instructions Gelu runs in this process: "avx512", "avx2", "neon", "sse2" or "scalar" (runtimeInfo().kernels).
+const char* ActiveKernelName();
 
 namespace internal {
 struct Kernels {

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "gelu/gelu.h"
 #include "layernorm/layer_norm.h"
 
 namespace winnow::rt {
@@ -194,7 +195,7 @@ OrtCustomOpDomain* CustomOpDomain() {
 }
 
 std::vector<std::pair<std::string, std::string>> OperatorKernels() {
-  return {{kLayerNormOp, layernorm::ActiveKernelName()}};
+  return {{kLayerNormOp, layernorm::ActiveKernelName()}, {kBiasGeluOp, gelu::ActiveKernelName()}};
 }
 
 }  // namespace winnow::rt
