@@ -54,15 +54,18 @@ bool SameBits(const std::vector<float>& a, const std::vector<float>& b, std::str
 struct Case {
   size_t rows, cols, skip_rows;  // skip_rows 0: no skip
   bool beta, sum;
+  bool bias = false;  // a linear layer's bias added to input first
 };
 using Kernel = std::function<void(const layernorm::Rows&, size_t, size_t)>;
 void RunCase(const Kernel& kernel, const Case& c, size_t offset, std::vector<float>* out, std::vector<float>* sum) {
   const auto in = Random(c.rows * c.cols, 1), skip = Random(c.skip_rows * c.cols + 1, 2);
   const auto gamma = Random(c.cols, 3, 0.3f, 1.0f), beta = Random(c.cols, 4, 0.1f, 0.0f);
+  const auto bias = Random(c.cols, 5, 0.5f, 0.1f);
   out->assign(c.rows * c.cols, -7.0f);
   sum->assign(c.sum ? c.rows * c.cols : 0, -7.0f);
   layernorm::Rows r;
   r.input = in.data();
+  r.bias = c.bias ? bias.data() : nullptr;
   r.skip = c.skip_rows ? skip.data() : nullptr;
   r.skip_rows = c.skip_rows;
   r.gamma = gamma.data();
@@ -79,7 +82,9 @@ void RunCase(const Kernel& kernel, const Case& c, size_t offset, std::vector<flo
 TEST(LayerNorm, EverySimdLevelGivesTheScalarBits) {
   const Case cases[] = {{1, 1, 0, true, false},    {3, 7, 0, true, false},    {16, 16, 16, true, true},
                         {17, 33, 17, false, true}, {64, 384, 64, true, false}, {65, 384, 1, true, true},
-                        {130, 100, 10, true, false}, {40, 1000, 8, false, false}};
+                        {130, 100, 10, true, false}, {40, 1000, 8, false, false},
+                        {65, 384, 65, true, false, true}, {17, 33, 1, true, true, true}, {70, 37, 0, true, false, true},
+                        {3, 7, 3, false, true, true}};
   // Each level this CPU runs, and the generic 4-lane code (NEON's on aarch64), which any CPU runs.
   std::vector<std::pair<std::string, Kernel>> kernels;
   for (SimdLevel level : kAllSimdLevels)
@@ -159,6 +164,30 @@ std::string NormModel(size_t cols, const std::vector<float>& gamma, const std::v
   g.Input(FloatValue("B", cols, b_rows));
   g.Output(FloatValue(pre_norm ? "Z" : "Y", cols));
   return onnx::ModelProto(g.Graph("g"), {{"", 17}});
+}
+
+// Y = LayerNormalization((A + bias) + B): a linear layer's output A, its bias, the residual B (Winnow's BERT graphs
+// before the bias moved into the norm); with `pre_norm` also Z = S + Y. `fused`: the same as one com.winnow
+// LayerNorm(A, B, gamma, beta, bias) with the sum output when pre_norm.
+std::string BiasNormModel(size_t cols, const std::vector<float>& gamma, const std::vector<float>& beta,
+                          const std::vector<float>& bias, bool pre_norm, bool fused) {
+  onnx::GraphWriter g;
+  if (fused) {
+    g.Node("LayerNorm", {"A", "B", "gamma", "beta", "bias"}, pre_norm ? onnx::Names{"Y", "S"} : onnx::Names{"Y"},
+           {onnx::FloatAttribute("epsilon", 1e-12f)}, "com.winnow");
+  } else {
+    g.Node("Add", {"A", "bias"}, {"P"});
+    g.Node("Add", {"P", "B"}, {"S"});
+    g.Node("LayerNormalization", {"S", "gamma", "beta"}, {"Y"}, {onnx::FloatAttribute("epsilon", 1e-12f)});
+  }
+  if (pre_norm) g.Node("Add", {"S", "Y"}, {"Z"});
+  g.Initializer(onnx::FloatTensor("gamma", {static_cast<int64_t>(gamma.size())}, gamma));
+  g.Initializer(onnx::FloatTensor("beta", {static_cast<int64_t>(beta.size())}, beta));
+  g.Initializer(onnx::FloatTensor("bias", {static_cast<int64_t>(bias.size())}, bias));
+  g.Input(FloatValue("A", cols));
+  g.Input(FloatValue("B", cols));
+  g.Output(FloatValue(pre_norm ? "Z" : "Y", cols));
+  return onnx::ModelProto(g.Graph("g"), {{"", 17}, {"com.winnow", 1}});
 }
 
 class LayerNormOrt : public ::testing::Test {
@@ -272,6 +301,60 @@ TEST_F(LayerNormOrt, RewrittenGraphGivesTheGraphAsWrittensBits) {
     const auto got = Run(rw->model, a, row, cols, 2);
     std::string where;
     EXPECT_TRUE(SameBits(want, got, &where)) << "broadcast skip, swap " << swap << ": " << where;
+  }
+}
+
+TEST_F(LayerNormOrt, BiasInTheNormGivesAddAddLayerNormalizationBits) {
+  // At this process's SIMD level through the operator; the scalar code directly too (every level gives its bits:
+  // EverySimdLevelGivesTheScalarBits).
+  for (size_t cols : {size_t(384), size_t(37)}) {
+    const auto gamma = Random(cols, 3, 0.3f, 1.0f), beta = Random(cols, 4, 0.1f, 0.0f);
+    const auto bias = Random(cols, 6, 0.7f, 0.2f);
+    const auto a = ProbeRows(cols, 300), b = Random(a.size(), 24, 0.5f, 0.0f);
+    for (bool pre_norm : {false, true})
+      for (int threads : {1, 2}) {
+        const auto want = Run(BiasNormModel(cols, gamma, beta, bias, pre_norm, false), a, b, cols, threads);
+        const auto got = Run(BiasNormModel(cols, gamma, beta, bias, pre_norm, true), a, b, cols, threads);
+        std::string where;
+        EXPECT_TRUE(SameBits(want, got, &where))
+            << "cols " << cols << " pre_norm " << pre_norm << " threads " << threads << ": " << where;
+        if (pre_norm) continue;
+        std::vector<float> scalar(a.size());
+        layernorm::Rows r;
+        r.input = a.data();
+        r.bias = bias.data();
+        r.skip = b.data();
+        r.skip_rows = a.size() / cols;
+        r.gamma = gamma.data();
+        r.beta = beta.data();
+        r.output = scalar.data();
+        r.cols = cols;
+        r.epsilon = 1e-12f;
+        layernorm::internal::LayerNormScalar(r, 0, a.size() / cols);
+        EXPECT_TRUE(SameBits(want, scalar, &where)) << "scalar, cols " << cols << ": " << where;
+        // The order shows: input + (bias + skip) misses somewhere on these rows.
+        std::vector<float> other(a.size());
+        std::vector<float> bias_skip(b.size());
+        for (size_t i = 0; i < b.size(); ++i) bias_skip[i] = bias[i % cols] + b[i];
+        r.bias = nullptr;
+        r.skip = bias_skip.data();
+        r.output = other.data();
+        layernorm::internal::LayerNormScalar(r, 0, a.size() / cols);
+        EXPECT_FALSE(SameBits(want, other, &where)) << "cols " << cols;
+      }
+  }
+}
+
+TEST_F(LayerNormOrt, BiasOfTheWrongLengthIsAnError) {
+  const size_t cols = 16;
+  const auto gamma = Random(cols, 3, 0.3f, 1.0f), beta = Random(cols, 4, 0.1f, 0.0f);
+  const auto bias = Random(cols + 1, 6);
+  const auto a = Random(4 * cols, 7), b = Random(4 * cols, 8);
+  try {
+    Run(BiasNormModel(cols, gamma, beta, bias, false, true), a, b, cols, 1);
+    ADD_FAILURE() << "a bias of 17 elements ran on rows of 16";
+  } catch (const Ort::Exception& e) {
+    EXPECT_NE(std::string(e.what()).find("bias must have 16 elements"), std::string::npos) << e.what();
   }
 }
 

@@ -47,6 +47,17 @@ StatusOr<std::string> Norm(GraphBuilder& b, std::string_view x, const std::strin
   return b.LayerNorm(x, prefix, dim, eps);
 }
 
+// Norm(h + x) after a sublayer. With Winnow's operators one com.winnow LayerNorm, which also takes h's bias when h
+// is a Linear's output (GraphBuilder::ResidualNorm).
+StatusOr<std::string> AddNorm(GraphBuilder& b, std::string_view h, std::string_view x, const std::string& prefix,
+                              int64_t dim, float eps) {
+  if (!b.winnow_ops()) return Norm(b, b.Op("Add", {h, x}), prefix, dim, eps);
+  const bool old_names = !b.weights().Has(prefix + "weight") && b.weights().Has(prefix + "gamma");
+  WINNOW_ASSIGN_OR_RETURN(std::string gamma, b.Weight(prefix + (old_names ? "gamma" : "weight"), {dim}));
+  WINNOW_ASSIGN_OR_RETURN(std::string beta, b.Weight(prefix + (old_names ? "beta" : "bias"), {dim}));
+  return b.ResidualNorm(h, x, gamma, beta, eps);
+}
+
 // One multi-head self-attention: Softmax(Q K^T / sqrt(head) + mask) V with the heads split and merged by
 // Reshape + Transpose, the pattern the load-time attention rewrite fuses.
 StatusOr<std::string> SelfAttention(GraphBuilder& b, std::string_view x, std::string_view mask, const std::string& p,
@@ -108,6 +119,7 @@ StatusOr<BuiltModel> BuildBertFamily(const ConfigReader& c, Weights* w, const Bu
   const std::string p = w->prefix();
 
   GraphBuilder b(w, o.inline_all);
+  b.UseWinnowOps(o.winnow_ops);
   b.IdsInput("input_ids");
   b.IdsInput("attention_mask");
   const bool type_input = d.types > 1 && !distil;
@@ -148,11 +160,11 @@ StatusOr<BuiltModel> BuildBertFamily(const ConfigReader& c, Weights* w, const Bu
   for (int64_t i = 0; i < d.layers; ++i) {
     const std::string l = p + n.layer + std::to_string(i) + ".";
     WINNOW_ASSIGN_OR_RETURN(std::string attn, SelfAttention(b, x, mask, l, n, d));
-    WINNOW_ASSIGN_OR_RETURN(x, Norm(b, b.Op("Add", {attn, x}), l + n.attn_norm, d.hidden, d.eps));
+    WINNOW_ASSIGN_OR_RETURN(x, AddNorm(b, attn, x, l + n.attn_norm, d.hidden, d.eps));
     WINNOW_ASSIGN_OR_RETURN(std::string h, b.Linear(x, l + n.ffn_in, d.hidden, d.ffn));
     WINNOW_ASSIGN_OR_RETURN(h, b.Activation(h, d.act));
     WINNOW_ASSIGN_OR_RETURN(h, b.Linear(h, l + n.ffn_out, d.ffn, d.hidden));
-    WINNOW_ASSIGN_OR_RETURN(x, Norm(b, b.Op("Add", {h, x}), l + n.ffn_norm, d.hidden, d.eps));
+    WINNOW_ASSIGN_OR_RETURN(x, AddNorm(b, h, x, l + n.ffn_norm, d.hidden, d.eps));
   }
 
   if (o.task == Task::kFeatureExtraction) {

@@ -283,6 +283,7 @@ StatusOr<BuiltModel> BuildDebertaV2(const ConfigReader& c, Weights* w, const Bui
   const std::string p = w->prefix();
 
   GraphBuilder b(w, o.inline_all);
+  b.UseWinnowOps(o.winnow_ops);
   b.IdsInput("input_ids");
   b.IdsInput("attention_mask");
   const bool type_input = d.types > 1;
@@ -327,11 +328,11 @@ StatusOr<BuiltModel> BuildDebertaV2(const ConfigReader& c, Weights* w, const Bui
   for (int64_t i = 0; i < d.layers; ++i) {
     const std::string l = p + "encoder.layer." + std::to_string(i) + ".";
     WINNOW_ASSIGN_OR_RETURN(std::string attn, Attention(b, x, mask, rel, l, d));
-    WINNOW_ASSIGN_OR_RETURN(x, b.LayerNorm(b.Op("Add", {attn, x}), l + "attention.output.LayerNorm.", d.hidden, d.eps));
+    WINNOW_ASSIGN_OR_RETURN(x, b.AddLayerNorm(attn, x, l + "attention.output.LayerNorm.", d.hidden, d.eps));
     WINNOW_ASSIGN_OR_RETURN(std::string h, b.Linear(x, l + "intermediate.dense.", d.hidden, d.ffn));
     WINNOW_ASSIGN_OR_RETURN(h, b.Activation(h, d.act));
     WINNOW_ASSIGN_OR_RETURN(h, b.Linear(h, l + "output.dense.", d.ffn, d.hidden));
-    WINNOW_ASSIGN_OR_RETURN(x, b.LayerNorm(b.Op("Add", {h, x}), l + "output.LayerNorm.", d.hidden, d.eps));
+    WINNOW_ASSIGN_OR_RETURN(x, b.AddLayerNorm(h, x, l + "output.LayerNorm.", d.hidden, d.eps));
     if (i == 0 && d.conv_kernel > 0) {
       // ConvLayer over the embeddings: Conv1d (padding (k - 1) / 2), zero at padding, the activation, the norm of
       // the first layer's output plus it, times the mask.

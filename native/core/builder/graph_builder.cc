@@ -1,6 +1,7 @@
 #include "builder/graph_builder.h"
 
 #include <cmath>
+#include <tuple>
 
 namespace winnow::builder {
 
@@ -62,7 +63,41 @@ StatusOr<std::string> GraphBuilder::Linear(std::string_view x, const std::string
   std::string y = Op("MatMul", {x, w});
   if (!bias) return y;
   WINNOW_ASSIGN_OR_RETURN(std::string b, Weight(prefix + "bias", {out}));
-  return Op("Add", {y, b});
+  if (!winnow_ops_) return Op("Add", {y, b});
+  std::string sum = NewName("Add");
+  pending_bias_[sum] = {y, b};
+  return sum;
+}
+
+std::optional<std::pair<std::string, std::string>> GraphBuilder::TakeBias(std::string_view y) {
+  auto it = pending_bias_.find(y);
+  if (it == pending_bias_.end()) return std::nullopt;
+  auto parts = it->second;
+  pending_bias_.erase(it);
+  return parts;
+}
+
+void GraphBuilder::WritePendingBiases(const Names& inputs) {
+  if (pending_bias_.empty()) return;
+  for (std::string_view in : inputs.v) {
+    auto it = pending_bias_.find(in);
+    if (it == pending_bias_.end()) continue;
+    g_.Node("Add", {it->second.first, it->second.second}, {it->first}, {}, {}, it->first);
+    pending_bias_.erase(it);
+  }
+}
+
+std::string GraphBuilder::ResidualNorm(std::string_view h, std::string_view residual, const std::string& gamma,
+                                       const std::string& beta, float eps) {
+  if (winnow_ops_) {
+    std::string x(h), bias;
+    if (auto parts = TakeBias(h)) std::tie(x, bias) = *parts;
+    Names in = {x, residual, gamma, beta};
+    if (!bias.empty()) in.v.push_back(bias);
+    return Op("LayerNorm", in, {onnx::FloatAttribute("epsilon", eps)}, "com.winnow");
+  }
+  return Op("LayerNormalization", {Op("Add", {h, residual}), gamma, beta},
+            {onnx::IntAttribute("axis", -1), onnx::FloatAttribute("epsilon", eps)});
 }
 
 StatusOr<std::string> GraphBuilder::LayerNorm(std::string_view x, const std::string& prefix, int64_t dim, float eps,
@@ -76,6 +111,14 @@ StatusOr<std::string> GraphBuilder::LayerNorm(std::string_view x, const std::str
   }
   return Op("LayerNormalization", {x, gamma, beta},
             {onnx::IntAttribute("axis", -1), onnx::FloatAttribute("epsilon", eps)});
+}
+
+StatusOr<std::string> GraphBuilder::AddLayerNorm(std::string_view h, std::string_view residual,
+                                                 const std::string& prefix, int64_t dim, float eps) {
+  if (!winnow_ops_) return LayerNorm(Op("Add", {h, residual}), prefix, dim, eps);
+  WINNOW_ASSIGN_OR_RETURN(std::string gamma, Weight(prefix + "weight", {dim}));
+  WINNOW_ASSIGN_OR_RETURN(std::string beta, Weight(prefix + "bias", {dim}));
+  return ResidualNorm(h, residual, gamma, beta, eps);
 }
 
 std::string GraphBuilder::Floats(const std::vector<int64_t>& dims, const std::vector<float>& values) {
@@ -100,22 +143,35 @@ std::vector<std::string> GraphBuilder::Ops(std::string_view op, const Names& inp
   std::vector<std::string> outputs;
   const std::string base = NewName(op);
   for (size_t i = 0; i < n; ++i) outputs.push_back(n == 1 ? base : base + ":" + std::to_string(i));
+  WritePendingBiases(inputs);
   g_.Node(op, inputs, outputs, attributes, domain, base);
+  UseDomain(domain);
   return outputs;
 }
 
 void GraphBuilder::Named(std::string_view op, const Names& inputs, std::string_view output,
                          const std::vector<std::string>& attributes, std::string_view domain) {
+  WritePendingBiases(inputs);
   g_.Node(op, inputs, {output}, attributes, domain, NewName(op));
+  UseDomain(domain);
 }
 
 StatusOr<std::string> GraphBuilder::Activation(std::string_view x, const std::string& name) {
-  if (name == "gelu" || name == "gelu_python") {
+  const bool erf_gelu = name == "gelu" || name == "gelu_python";
+  const bool tanh_gelu = name == "gelu_new" || name == "gelu_pytorch_tanh" || name == "gelu_fast" ||
+                         name == "gelu_accurate";
+  if (winnow_ops_ && (erf_gelu || tanh_gelu)) {
+    // com.winnow BiasGelu over the Linear's product and bias (or over x as it is).
+    const auto parts = TakeBias(x);
+    const Names in = parts ? Names{parts->first, parts->second} : Names{x};
+    return Op("BiasGelu", in, {onnx::StringAttribute("approximate", erf_gelu ? "none" : "tanh")}, "com.winnow");
+  }
+  if (erf_gelu) {
     // 0.5 x (1 + erf(x / sqrt 2)): the form ONNX Runtime fuses into one Gelu kernel.
     std::string e = Op("Erf", {Op("Div", {x, Scalar(std::sqrt(2.0f))})});
     return Op("Mul", {Op("Mul", {x, Op("Add", {e, Scalar(1.0f)})}), Scalar(0.5f)});
   }
-  if (name == "gelu_new" || name == "gelu_pytorch_tanh" || name == "gelu_fast" || name == "gelu_accurate") {
+  if (tanh_gelu) {
     // 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3)))
     std::string cube = Op("Mul", {Op("Mul", {x, x}), x});
     std::string inner = Op("Add", {x, Op("Mul", {cube, Scalar(0.044715f)})});
@@ -136,8 +192,17 @@ void GraphBuilder::FloatOutput(std::string_view name, const std::vector<onnx::Di
   g_.Output(onnx::ValueInfo(name, onnx::dtype::kFloat, dims));
 }
 
+void GraphBuilder::UseDomain(std::string_view domain) {
+  if (domain.empty()) return;
+  for (const auto& d : domains_)
+    if (d == domain) return;
+  domains_.emplace_back(domain);
+}
+
 std::string GraphBuilder::Finish(std::string_view graph_name) const {
-  return onnx::ModelProto(g_.Graph(graph_name), {{"", 17}});
+  std::vector<onnx::OpsetImport> opsets = {{"", 17}};
+  for (const auto& d : domains_) opsets.push_back({d, 1});
+  return onnx::ModelProto(g_.Graph(graph_name), opsets);
 }
 
 }  // namespace winnow::builder

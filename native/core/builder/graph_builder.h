@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,6 +24,14 @@ class GraphBuilder {
   // as they are stay in the checkpoint's files, named by Tensor::file as external data.
   GraphBuilder(const Weights* weights, bool inline_all) : w_(weights), inline_all_(inline_all) {}
 
+  // Winnow's operators (BuildOptions::winnow_ops): Activation writes com.winnow BiasGelu for the GELUs, taking the
+  // bias of the Linear it follows, and a Linear's bias Add is written only when a node reads its output (so that
+  // ResidualNorm, or an operator of an architecture, can take the product and the bias apart instead: TakeBias).
+  void UseWinnowOps(bool on) { winnow_ops_ = on; }
+  bool winnow_ops() const { return winnow_ops_; }
+  // `y` a Linear's output whose bias Add is not written yet: that Add is dropped, and {product, bias} returned.
+  std::optional<std::pair<std::string, std::string>> TakeBias(std::string_view y);
+
   // ---- weights (full stored names). Shapes are checked: a missing tensor or another shape is
   // codes::kCheckpointInvalid naming it and both shapes.
   StatusOr<std::string> Weight(const std::string& name, const std::vector<int64_t>& shape);
@@ -33,6 +43,14 @@ class GraphBuilder {
   // none when norm_bias is false).
   StatusOr<std::string> LayerNorm(std::string_view x, const std::string& prefix, int64_t dim, float eps,
                                   bool bias = true);
+  // Post-norm residual: LayerNormalization(h + residual) with gamma / beta as given. With Winnow's operators, one
+  // com.winnow LayerNorm(product, residual, gamma, beta, bias) when h is a Linear's output (bias and residual added
+  // in the graph's order, so the same bits).
+  std::string ResidualNorm(std::string_view h, std::string_view residual, const std::string& gamma,
+                           const std::string& beta, float eps);
+  // The same with `prefix` + "weight" / "bias": LayerNorm(Add(h, residual)) as written without Winnow's operators.
+  StatusOr<std::string> AddLayerNorm(std::string_view h, std::string_view residual, const std::string& prefix,
+                                     int64_t dim, float eps);
 
   // ---- constants
   std::string Floats(const std::vector<int64_t>& dims, const std::vector<float>& values);
@@ -59,7 +77,7 @@ class GraphBuilder {
   void IdsInput(std::string_view name);
   void FloatOutput(std::string_view name, const std::vector<onnx::Dim>& dims);
 
-  // The ModelProto (opset 17 of the default domain).
+  // The ModelProto (opset 17 of the default domain, version 1 of any other domain a node named).
   std::string Finish(std::string_view graph_name) const;
 
   const Weights& weights() const { return *w_; }
@@ -68,11 +86,17 @@ class GraphBuilder {
 
  private:
   std::string NewName(std::string_view hint);
+  void UseDomain(std::string_view domain);
+  void WritePendingBiases(const Names& inputs);
   Status CheckShape(const std::string& name, const std::vector<int64_t>& have, const std::vector<int64_t>& want) const;
   const Weights* w_;
   bool inline_all_;
   onnx::GraphWriter g_;
   size_t counter_ = 0;
+  std::vector<std::string> domains_;  // other than the default, in first use order
+  bool winnow_ops_ = false;
+  // Bias Adds not yet written, by output: {product, bias}.
+  std::map<std::string, std::pair<std::string, std::string>, std::less<>> pending_bias_;
   int64_t inline_bytes_ = 0, external_bytes_ = 0;
 };
 

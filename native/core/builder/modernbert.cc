@@ -176,6 +176,7 @@ StatusOr<BuiltModel> BuildModernBert(const ConfigReader& c, Weights* w, const Bu
   const std::string p = w->prefix(), q = w->outer();
 
   GraphBuilder b(w, o.inline_all);
+  b.UseWinnowOps(o.winnow_ops);
   b.IdsInput("input_ids");
   b.IdsInput("attention_mask");
 

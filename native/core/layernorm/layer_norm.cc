@@ -6,18 +6,21 @@
 namespace winnow::layernorm {
 namespace internal {
 
-// One row at a time, in ONNX Runtime's order. x = input + skip is written to `sum` (or to `output`, which the
-// normalized row then overwrites in place) before its statistics are taken.
+// One row at a time, in ONNX Runtime's order. x = (input + bias) + skip is written to `sum` (or to `output`, which
+// the normalized row then overwrites in place) before its statistics are taken.
 void LayerNormScalar(const Rows& r, size_t begin, size_t end) {
   const size_t cols = r.cols;
   const float n = static_cast<float>(cols);
   for (size_t row = begin; row < end; ++row) {
     const float* in = r.input + row * cols;
     const float* x = in;
-    if (r.skip || r.sum) {
+    if (r.skip || r.bias || r.sum) {
       float* dst = r.sum ? r.sum + row * cols : r.output + row * cols;
       const float* s = r.skip ? r.skip + (row % r.skip_rows) * cols : nullptr;
-      for (size_t k = 0; k < cols; ++k) dst[k] = s ? in[k] + s[k] : in[k];
+      for (size_t k = 0; k < cols; ++k) {
+        const float v = r.bias ? in[k] + r.bias[k] : in[k];
+        dst[k] = s ? v + s[k] : v;
+      }
       x = dst;
     }
     float mean = 0.0f, m2 = 0.0f;

@@ -34,11 +34,13 @@ inline constexpr bool kOrtFusesMulAdd = true;
 inline constexpr bool kOrtFusesMulAdd = false;
 #endif
 
-// Rows of `cols` floats. The normalized rows are (input + skip) when skip is given; `skip_rows` of them repeat
-// down the rows (row r adds skip row r % skip_rows: a [1, S, H] skip under a [B, S, H] input). `sum`, when given,
-// receives input + skip (pre-norm models read it again). `output` may be `input` (normalized in place).
+// Rows of `cols` floats. The normalized rows are (input + bias) + skip, in that order (the graph's Add(Add(MatMul,
+// bias), residual), so the same bits), each term when given; `skip_rows` of them repeat down the rows (row r adds skip
+// row r % skip_rows: a [1, S, H] skip under a [B, S, H] input). `sum`, when given, receives that sum (pre-norm models
+// read it again). `output` may be `input` (normalized in place).
 struct Rows {
   const float* input = nullptr;
+  const float* bias = nullptr;  // [cols]: a linear layer's bias, added to every input row before the skip
   const float* skip = nullptr;
   size_t skip_rows = 0;
   const float* gamma = nullptr;

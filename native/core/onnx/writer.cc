@@ -22,6 +22,14 @@ std::string IntAttribute(std::string_view name, int64_t v) {
   return a;
 }
 
+std::string StringAttribute(std::string_view name, std::string_view v) {
+  std::string a;
+  pb::AppendLen(&a, attr_f::kName, name);
+  pb::AppendLen(&a, attr_f::kS, v);
+  pb::AppendVarintField(&a, attr_f::kType, kAttrString);
+  return a;
+}
+
 std::string IntsAttribute(std::string_view name, const std::vector<int64_t>& v) {
   std::string a;
   pb::AppendLen(&a, attr_f::kName, name);

@@ -25,6 +25,7 @@ struct Names {
 std::string FloatAttribute(std::string_view name, float v);
 std::string IntAttribute(std::string_view name, int64_t v);
 std::string IntsAttribute(std::string_view name, const std::vector<int64_t>& v);
+std::string StringAttribute(std::string_view name, std::string_view v);
 std::string TensorAttribute(std::string_view name, std::string_view tensor);
 
 // TensorProto payloads: raw_data little-endian, as exporters write them.

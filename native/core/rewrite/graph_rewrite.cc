@@ -78,8 +78,12 @@ StatusOr<GraphRewrite> RewriteGraph(std::string_view model, const RewriteOptions
       continue;
     }
     result.model = std::move(*out);
-    result.skip_layer_norms = fused_norms;
-    result.exact_layer_norms = exact_norms;
+    // Residual norms a graph built at load wrote as com.winnow LayerNorm already count as fused.
+    int built_norms = 0;
+    for (const Node& n : g.nodes)
+      if (n.domain == "com.winnow" && n.op == "LayerNorm" && n.inputs.size() > 1 && !n.inputs[1].empty()) ++built_norms;
+    result.skip_layer_norms = fused_norms + built_norms;
+    result.exact_layer_norms = exact_norms + built_norms;
     result.attentions = index;
     result.packed_qkv = packed;
     result.quantized_matmuls = quantized;

@@ -24,7 +24,7 @@ namespace winnow::rt {
 
 struct GraphRewrite {
   std::string model;         // the rewritten ModelProto; empty when nothing was rewritten
-  int skip_layer_norms = 0;  // patterns fused (exact ones included)
+  int skip_layer_norms = 0;  // patterns fused (exact ones included), and residual com.winnow LayerNorms as built
   int exact_layer_norms = 0;  // ... of those, as com.winnow LayerNorm (RewriteOptions::exact_norms)
   int attentions = 0;        // FuseAttention: self-attention blocks fused
   int packed_qkv = 0;        // ... of those, with the Q, K, V projections packed into one (Attention op)

@@ -44,7 +44,9 @@ std::vector<char> HeadNodes(const Graph& g) {
     if (!IsNormOp(n) || n.inputs.empty()) continue;
     size_t p = 0;
     const Node* in = g.Producer(n.inputs[0], &p);
-    if (n.op.rfind("Skip", 0) == 0 || (in && IsOp(*in, "Add"))) norm[i] = 1;
+    // com.winnow LayerNorm with a skip: the residual Add inside (a graph built at load writes it so).
+    const bool skip = n.domain == "com.winnow" && n.inputs.size() > 1 && !n.inputs[1].empty();
+    if (n.op.rfind("Skip", 0) == 0 || skip || (in && IsOp(*in, "Add"))) norm[i] = 1;
   }
   // Backwards over the topologically ordered nodes: a value is free when a graph output is computed from it
   // through nodes none of which is a norm.

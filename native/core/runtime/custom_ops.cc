@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "gelu/gelu.h"
 #include "gemm/matmul_bf16.h"
 #include "layernorm/layer_norm.h"
 #include "runtime/matmul_bf16_op.h"
@@ -44,6 +45,7 @@ struct LayerNormKernel {
       Ort::ConstValue b = ctx.GetInputCount() > 1 ? ctx.GetInput(1) : Ort::ConstValue(nullptr);
       Ort::ConstValue gamma = ctx.GetInput(2);
       Ort::ConstValue beta = ctx.GetInputCount() > 3 ? ctx.GetInput(3) : Ort::ConstValue(nullptr);
+      Ort::ConstValue bias = ctx.GetInputCount() > 4 ? ctx.GetInput(4) : Ort::ConstValue(nullptr);
       std::vector<int64_t> shape = a.GetTensorTypeAndShapeInfo().GetShape();
       if (shape.empty()) return Fail("input must have at least one axis");
       // The operand with more elements gives the shape; the other repeats down its rows.
@@ -57,6 +59,8 @@ struct LayerNormKernel {
         small = b.GetTensorData<float>();
         small_count = nb;
         if (nb > na) {
+          // The bias belongs to `input` (added before the skip): that order is kept only when input is the larger.
+          if (bias) return Fail("with a bias, input must have at least as many elements as skip");
           std::swap(big, small);
           std::swap(shape, other);
           small_count = na;
@@ -82,9 +86,12 @@ struct LayerNormKernel {
       if (gamma.GetTensorTypeAndShapeInfo().GetElementCount() != static_cast<size_t>(cols) ||
           (beta && beta.GetTensorTypeAndShapeInfo().GetElementCount() != static_cast<size_t>(cols)))
         return Fail("gamma and beta must have " + std::to_string(cols) + " elements");
+      if (bias && bias.GetTensorTypeAndShapeInfo().GetElementCount() != static_cast<size_t>(cols))
+        return Fail("bias must have " + std::to_string(cols) + " elements");
       Task t;
       t.count = rows;
       t.rows.input = big;
+      t.rows.bias = bias ? bias.GetTensorData<float>() : nullptr;
       t.rows.skip = small;
       t.rows.skip_rows = small ? small_count / static_cast<size_t>(cols) : 0;
       if (small && (t.rows.skip_rows == 0 || small_count % static_cast<size_t>(cols) != 0))
@@ -153,10 +160,10 @@ struct LayerNormOp : Ort::CustomOpBase<LayerNormOp, LayerNormKernel, true> {
     return st;
   }
   const char* GetName() const { return kLayerNormOp; }
-  size_t GetInputTypeCount() const { return 4; }
+  size_t GetInputTypeCount() const { return 5; }
   ONNXTensorElementDataType GetInputType(size_t) const { return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT; }
   OrtCustomOpInputOutputCharacteristic GetInputCharacteristic(size_t i) const {
-    return i == 1 || i == 3 ? INPUT_OUTPUT_OPTIONAL : INPUT_OUTPUT_REQUIRED;
+    return i == 1 || i >= 3 ? INPUT_OUTPUT_OPTIONAL : INPUT_OUTPUT_REQUIRED;
   }
   size_t GetOutputTypeCount() const { return 2; }
   ONNXTensorElementDataType GetOutputType(size_t) const { return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT; }
@@ -176,12 +183,13 @@ OrtCustomOpDomain* CustomOpDomain() {
       api.ReleaseStatus(st);
       return static_cast<OrtCustomOpDomain*>(nullptr);
     }
-    OrtStatus* st = api.CustomOpDomain_Add(d, &layer_norm);
-    if (!st) st = api.CustomOpDomain_Add(d, MatMulBf16Op());
-    if (st) {
-      api.ReleaseStatus(st);
-      api.ReleaseCustomOpDomain(d);
-      return static_cast<OrtCustomOpDomain*>(nullptr);
+    for (const OrtCustomOp* op : {static_cast<const OrtCustomOp*>(&layer_norm), static_cast<const OrtCustomOp*>(BiasGeluCustomOp()),
+                                  MatMulBf16Op()}) {
+      if (OrtStatus* st = api.CustomOpDomain_Add(d, op)) {
+        api.ReleaseStatus(st);
+        api.ReleaseCustomOpDomain(d);
+        return static_cast<OrtCustomOpDomain*>(nullptr);
+      }
     }
     return d;
   }();
@@ -190,6 +198,7 @@ OrtCustomOpDomain* CustomOpDomain() {
 
 std::vector<std::pair<std::string, std::string>> OperatorKernels() {
   return {{kLayerNormOp, layernorm::ActiveKernelName()},
+          {kBiasGeluOp, gelu::ActiveKernelName()},
           {kMatMulBf16Op, gemm::Bf16IsaName(gemm::ActiveBf16Isa())}};
 }
 

@@ -1,10 +1,16 @@
 // Winnow's own ONNX Runtime operators (CPU), registered in every session's options under kCustomDomain.
 //
-// com.winnow LayerNorm: inputs (input, skip?, gamma, beta?), attribute epsilon (float, default 1e-5);
-// outputs (output, sum?). Normalizes the last axis of input + skip (skip broadcast down the rows when it has
-// fewer, e.g. [1, S, H] under [B, S, H]; either operand may be the larger), exactly as ONNX Runtime 1.29's CPU
-// LayerNormalization kernel would normalize Add(input, skip), bit for bit, but vectorized across rows
-// (layernorm/layer_norm.h). `sum` is input + skip, for pre-norm models that read it again. Float32 only.
+// com.winnow LayerNorm: inputs (input, skip?, gamma, beta?, bias?), attribute epsilon (float, default 1e-5);
+// outputs (output, sum?). Normalizes the last axis of (input + bias) + skip (skip broadcast down the rows when it
+// has fewer, e.g. [1, S, H] under [B, S, H]; without a bias either operand may be the larger), exactly as ONNX
+// Runtime 1.29's CPU LayerNormalization kernel would normalize Add(Add(input, bias), skip), bit for bit, but
+// vectorized across rows (layernorm/layer_norm.h). `bias` [H] is the preceding linear layer's (graphs Winnow builds
+// pass the MatMul's product as input). `sum` is that sum, for pre-norm models that read it again. Float32 only.
+//
+// com.winnow BiasGelu: inputs (input, bias?), attribute approximate ("none", the default: 0.5·x·(1 + erf(x/√2)); or
+// "tanh": 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³))), as ONNX's Gelu); output gelu(input + bias), input's shape, bias
+// [last axis] (gelu/gelu.h). One operator for both forms, with or without a bias; named apart from ONNX's and ONNX
+// Runtime's Gelu so that a profile tells them apart. Float32 only.
 //
 // com.winnow MatMulBf16: runtime/matmul_bf16_op.h.
 #pragma once
@@ -19,6 +25,7 @@ namespace winnow::rt {
 
 inline constexpr const char kCustomDomain[] = "com.winnow";
 inline constexpr const char kLayerNormOp[] = "LayerNorm";
+inline constexpr const char kBiasGeluOp[] = "BiasGelu";
 
 // The process-wide domain holding Winnow's operators (created on first use, never freed: sessions refer to it).
 OrtCustomOpDomain* CustomOpDomain();
@@ -26,5 +33,8 @@ OrtCustomOpDomain* CustomOpDomain();
 // Each operator's name and the instructions its kernel runs in this process ("avx512", "avx2", "neon", ...), chosen
 // at run time from the CPU (and WINNOW_SIMD): runtimeInfo().kernels.
 std::vector<std::pair<std::string, std::string>> OperatorKernels();
+
+// Each operator's definition (static), for CustomOpDomain.
+OrtCustomOp* BiasGeluCustomOp();
 
 }  // namespace winnow::rt

@@ -1,0 +1,130 @@
+// Issue #31, bias + GELU and bias + residual + layer norm: a graph built from a checkpoint with kernels 'winnow' (the
+// default) runs each FFN's up projection as MatMul + com.winnow BiasGelu and each residual norm as com.winnow
+// LayerNorm taking the linear layer's bias, and still scores within 1e-5 of the plain-PyTorch references
+// (test/checkpoint-load.test.ts's fixtures). The operators themselves: native/tests/gelu_test.cc and layer_norm_test.cc.
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { CrossEncoder, SentenceEncoder } from '../lib/index';
+import { corpusPairs, maxAbsDiff, referenceLogits, ROOT } from './helpers/reference';
+import { cosine, referenceEmbeddings } from './helpers/st-reference';
+
+const CKPT = path.join(ROOT, 'test', 'fixtures', 'checkpoints');
+const dirOf = (name: string) => path.join(CKPT, name);
+const refOf = (name: string) => path.join(CKPT, `${name}.reference.onnx`);
+
+function pairs(): Array<[string, string]> {
+  const p = corpusPairs(20);
+  p.push([p[0][0], p.slice(0, 8).map((x) => x[1]).join(' ')]);
+  p.push(['a', 'b']);
+  return p;
+}
+
+// Kernel time events per operator type in a WINNOW_PROFILE trace of one load + predict.
+async function profileOps(dir: string, options: Record<string, unknown>): Promise<Map<string, number>> {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'winnow-ffn-profile-'));
+  process.env.WINNOW_PROFILE = path.join(out, 'p');
+  let m: CrossEncoder;
+  try {
+    m = await CrossEncoder.load(dir, { threads: 1, ...options });
+  } finally {
+    delete process.env.WINNOW_PROFILE;
+  }
+  await m.predict(pairs().slice(0, 4));
+  m.dispose();
+  let file: string | undefined;
+  for (let i = 0; i < 100 && !file; i++) {
+    file = fs.readdirSync(out).find((f) => f.endsWith('.json'));
+    if (!file) await new Promise((r) => setTimeout(r, 50));
+  }
+  expect(file).toBeDefined();
+  const events = JSON.parse(fs.readFileSync(path.join(out, file!), 'utf8')) as Array<{ cat: string; name: string; args?: { op_name?: string } }>;
+  fs.rmSync(out, { recursive: true, force: true });
+  const ops = new Map<string, number>();
+  for (const e of events)
+    if (e.cat === 'Node' && e.name.endsWith('_kernel_time') && e.args?.op_name) ops.set(e.args.op_name, (ops.get(e.args.op_name) ?? 0) + 1);
+  return ops;
+}
+
+describe("kernels 'winnow': BiasGelu and LayerNorm with the bias, in built BERT-family graphs", () => {
+  const cases: Array<[string, string]> = [
+    ['bert-cls', 'BERT'],
+    ['xlmr-cls', 'XLM-RoBERTa'],
+    ['electra-cls', 'ELECTRA (GELU in the head too)'],
+    ['distilbert-cls', 'DistilBERT'],
+  ];
+  for (const [name, what] of cases) {
+    it(`${name} (${what}) scores within 1e-5 of the reference, batched as alone`, async () => {
+      const m = await CrossEncoder.load(dirOf(name), { threads: 1, activation: 'none', kernels: 'winnow' });
+      expect(m.source.built).toBe(true);
+      const p = pairs();
+      const ref = (await referenceLogits(dirOf(name), p, { maxLength: m.maxLength, onnxPath: refOf(name) })).flat();
+      const got = await m.predict(p);
+      expect(maxAbsDiff(got, ref)).toBeLessThan(1e-5);
+      expect(Math.max(...ref) - Math.min(...ref)).toBeGreaterThan(0.05);
+      const labels = m.numLabels;
+      for (const i of [0, p.length - 1]) {
+        const alone = await m.predict([p[i]]);
+        expect(maxAbsDiff(alone, got.slice(i * labels, (i + 1) * labels))).toBeLessThan(1e-6);
+      }
+      // Every residual norm runs fused: the embeddings' (rewritten at load) and two per layer (as built).
+      expect(m.fusedLayerNorms).toBe(5);
+      m.dispose();
+    });
+  }
+
+  it('a bare BertModel (SentenceEncoder) embeds within 1e-5 of the reference', async () => {
+    const dir = dirOf('bert-bare');
+    const enc = await SentenceEncoder.load(dir, { threads: 1, kernels: 'winnow' });
+    const texts = corpusPairs(12).map((p) => p[1]).concat(['short']);
+    const ref = await referenceEmbeddings(dir, texts, { maxLength: enc.maxLength, modes: ['mean'], normalize: false, onnxPath: refOf('bert-bare') });
+    const got = (await enc.encode(texts)).toArray();
+    for (let i = 0; i < texts.length; i++) {
+      expect(cosine(got[i], ref[i])).toBeGreaterThanOrEqual(0.99999);
+      expect(maxAbsDiff(got[i], ref[i])).toBeLessThan(1e-5);
+    }
+    enc.dispose();
+  });
+
+  it('the graph runs com.winnow BiasGelu and no Gelu or Erf; three Adds per layer fewer than with ONNX Runtime\'s kernels (WINNOW_PROFILE)', async () => {
+    const dir = dirOf('bert-cls');
+    const layers = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')).num_hidden_layers as number;
+    const winnow = await profileOps(dir, { kernels: 'winnow' });
+    const ort = await profileOps(dir, { kernels: 'onnxruntime' });
+    const runs = ort.get('Gelu') ?? 0; // one Gelu per layer per run in ONNX Runtime's form
+    expect(runs).toBeGreaterThan(0);
+    expect(runs % layers).toBe(0);
+    expect(winnow.get('BiasGelu')).toBe(runs);
+    expect(winnow.get('Gelu')).toBeUndefined();
+    expect(winnow.get('Erf')).toBeUndefined();
+    expect(ort.get('BiasGelu')).toBeUndefined();
+    // The FFN up projection's bias (into BiasGelu) and the two norms' (into LayerNorm) are no Add nodes any more.
+    expect((ort.get('Add') ?? 0) - (winnow.get('Add') ?? 0)).toBe(3 * runs);
+    expect(winnow.get('LayerNorm')).toBe(ort.get('LayerNorm'));
+  });
+
+  it("quantize: 'int8' still quantizes every linear layer of the encoder, and scores as ONNX Runtime's kernels do", async () => {
+    const dir = dirOf('bert-cls');
+    const w = await CrossEncoder.load(dir, { threads: 1, quantize: 'int8', kernels: 'winnow' });
+    const o = await CrossEncoder.load(dir, { threads: 1, quantize: 'int8', kernels: 'onnxruntime' });
+    expect(w.quantizedMatMuls).toBeGreaterThan(0);
+    expect(w.quantizedMatMuls).toBe(o.quantizedMatMuls);
+    const p = pairs();
+    expect(maxAbsDiff(await w.predict(p), await o.predict(p))).toBeLessThan(5e-3);
+    w.dispose();
+    o.dispose();
+  });
+
+  it("runtimeInfo().kernels names BiasGelu's instructions at the level in force", () => {
+    const kernelsIn = (value: string) =>
+      JSON.parse(execFileSync(process.execPath, ['-e', `console.log(JSON.stringify(require(${JSON.stringify(path.join(ROOT, 'dist/cjs/index.js'))}).runtimeInfo().kernels))`], {
+        env: { ...process.env, WINNOW_SIMD: value },
+        encoding: 'utf8',
+      }));
+    const all = kernelsIn('');
+    expect(all.BiasGelu).toBe(all.LayerNorm);
+    expect(kernelsIn('scalar').BiasGelu).toBe(process.arch === 'x64' ? 'sse2' : process.arch === 'arm64' ? 'neon' : 'scalar');
+  });
+});
