@@ -101,12 +101,14 @@ std::vector<std::string> GraphBuilder::Ops(std::string_view op, const Names& inp
   const std::string base = NewName(op);
   for (size_t i = 0; i < n; ++i) outputs.push_back(n == 1 ? base : base + ":" + std::to_string(i));
   g_.Node(op, inputs, outputs, attributes, domain, base);
+  UseDomain(domain);
   return outputs;
 }
 
 void GraphBuilder::Named(std::string_view op, const Names& inputs, std::string_view output,
                          const std::vector<std::string>& attributes, std::string_view domain) {
   g_.Node(op, inputs, {output}, attributes, domain, NewName(op));
+  UseDomain(domain);
 }
 
 StatusOr<std::string> GraphBuilder::Activation(std::string_view x, const std::string& name) {
@@ -136,8 +138,17 @@ void GraphBuilder::FloatOutput(std::string_view name, const std::vector<onnx::Di
   g_.Output(onnx::ValueInfo(name, onnx::dtype::kFloat, dims));
 }
 
+void GraphBuilder::UseDomain(std::string_view domain) {
+  if (domain.empty()) return;
+  for (const auto& d : domains_)
+    if (d == domain) return;
+  domains_.emplace_back(domain);
+}
+
 std::string GraphBuilder::Finish(std::string_view graph_name) const {
-  return onnx::ModelProto(g_.Graph(graph_name), {{"", 17}});
+  std::vector<onnx::OpsetImport> opsets = {{"", 17}};
+  for (const auto& d : domains_) opsets.push_back({d, 1});
+  return onnx::ModelProto(g_.Graph(graph_name), opsets);
 }
 
 }  // namespace winnow::builder

@@ -59,7 +59,7 @@ class GraphBuilder {
   void IdsInput(std::string_view name);
   void FloatOutput(std::string_view name, const std::vector<onnx::Dim>& dims);
 
-  // The ModelProto (opset 17 of the default domain).
+  // The ModelProto (opset 17 of the default domain, version 1 of any other domain a node named).
   std::string Finish(std::string_view graph_name) const;
 
   const Weights& weights() const { return *w_; }
@@ -68,11 +68,13 @@ class GraphBuilder {
 
  private:
   std::string NewName(std::string_view hint);
+  void UseDomain(std::string_view domain);
   Status CheckShape(const std::string& name, const std::vector<int64_t>& have, const std::vector<int64_t>& want) const;
   const Weights* w_;
   bool inline_all_;
   onnx::GraphWriter g_;
   size_t counter_ = 0;
+  std::vector<std::string> domains_;  // other than the default, in first use order
   int64_t inline_bytes_ = 0, external_bytes_ = 0;
 };
 

@@ -161,7 +161,7 @@ std::optional<std::string> EmitModel(const ParsedModel& pm, const std::vector<ch
     pb::AppendVarintField(&opset, opset_f::kVersion, 1);
     pb::AppendLen(&out, model_f::kOpsetImport, opset);
   }
-  if (winnow_ops) {
+  if (winnow_ops && !pm.has_winnow_domain) {
     std::string opset;
     pb::AppendLen(&opset, opset_f::kDomain, "com.winnow");
     pb::AppendVarintField(&opset, opset_f::kVersion, 1);

@@ -42,6 +42,7 @@ Status ParseModel(std::string_view model, const ExternalFiles* files, ParsedMode
           else if (of.number == opset_f::kVersion && of.wire == pb::kVarint) version = static_cast<int64_t>(of.varint);
         }
         if (domain == "com.microsoft") pm->has_ms_domain = true;
+        else if (domain == "com.winnow") pm->has_winnow_domain = true;
         else if (domain.empty() || domain == "ai.onnx") pm->onnx_opset = version;
       }
     }

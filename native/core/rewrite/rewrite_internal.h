@@ -20,6 +20,7 @@ using namespace winnow::onnx;  // NOLINT: the passes are written in ONNX's terms
 struct ParsedModel {
   std::string_view model, graph_bytes;
   bool has_ms_domain = false;
+  bool has_winnow_domain = false;  // a built graph with com.winnow operators imports the domain already
   int64_t onnx_opset = 0;  // version of the default domain
   bool quantizes = false;  // a node quantizes activations (DynamicQuantizeLinear, MatMulInteger, ...)
   std::vector<pb::Field> graph_fields;

@@ -174,10 +174,13 @@ OrtCustomOpDomain* CustomOpDomain() {
       api.ReleaseStatus(st);
       return static_cast<OrtCustomOpDomain*>(nullptr);
     }
-    if (OrtStatus* st = api.CustomOpDomain_Add(d, &layer_norm)) {
-      api.ReleaseStatus(st);
-      api.ReleaseCustomOpDomain(d);
-      return static_cast<OrtCustomOpDomain*>(nullptr);
+    for (OrtCustomOp* op : {static_cast<OrtCustomOp*>(&layer_norm),
+                            AttentionCustomOp()}) {
+      if (OrtStatus* st = api.CustomOpDomain_Add(d, op)) {
+        api.ReleaseStatus(st);
+        api.ReleaseCustomOpDomain(d);
+        return static_cast<OrtCustomOpDomain*>(nullptr);
+      }
     }
     return d;
   }();
