@@ -208,6 +208,12 @@ std::string AttentionModel(bool packed, int64_t heads, int64_t width) {
   return onnx::ModelProto(g.Graph("g"), {{"", 17}, {rt::kCustomDomain, 1}});
 }
 
+std::string Joined(const std::vector<std::string>& lines) {
+  std::string s;
+  for (const auto& l : lines) s += "\n" + l;
+  return s;
+}
+
 class AttentionOrt : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -287,7 +293,7 @@ TEST_F(AttentionOrt, BadShapesAreErrors) {
     Run(AttentionModel(false, 2, 32), in, false, 2, 8, 32, 9);
     ADD_FAILURE() << "a [2, 9] mask for 8 tokens ran";
   } catch (const Ort::Exception& e) {
-    EXPECT_NE(std::string(e.what()).find("mask must be [batch, tokens]"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("mask must be [batch, tokens]"), std::string::npos) << e.what() << Joined(rt_->TakeRecentLog());
   }
   try {
     Run(AttentionModel(false, 3, 32), in, false, 2, 8, 32, 8);

@@ -24,14 +24,18 @@ struct V128 {
   }
   static T LoadN(const float* p, size_t n) {
     if (n >= 4) return Load(p);
-    T v = Zero();
-    for (size_t i = 0; i < n && i < 4; ++i) v[i] = p[i];
-    return v;
+    float a[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    for (size_t i = 0; i < 3; ++i)
+      if (i < n) a[i] = p[i];
+    return Load(a);
   }
   static void Store(float* p, T v) { std::memcpy(p, &v, sizeof v); }
   static void StoreN(float* p, T v, size_t n) {
     if (n >= 4) return Store(p, v);
-    for (size_t i = 0; i < n && i < 4; ++i) p[i] = v[i];
+    float a[4];
+    Store(a, v);
+    for (size_t i = 0; i < 3; ++i)
+      if (i < n) p[i] = a[i];
   }
   static T Add(T a, T b) { return a + b; }
   static T Sub(T a, T b) { return a - b; }
