@@ -15,6 +15,8 @@ import { cosine, referenceEmbeddings } from './helpers/st-reference';
 
 const CKPT = path.join(ROOT, 'test', 'fixtures', 'checkpoints');
 const dirOf = (name: string) => path.join(CKPT, name);
+// Both forms of the built graph: Winnow's operators (com.winnow Attention, ...) and standard ONNX operators.
+const KERNELS = ['winnow', 'onnxruntime'] as const;
 const refOf = (name: string) => path.join(CKPT, `${name.replace(/-(sharded|bin)$/, '')}.reference.onnx`);
 
 // Real pairs of several lengths (so batches are padded), one longer than the fixtures' 128 tokens (truncated).
@@ -36,9 +38,9 @@ describe('CrossEncoder from a checkpoint', () => {
     ['electra-cls', 'ElectraForSequenceClassification (embedding_size 16 projected to 32)'],
     ['distilbert-cls', 'DistilBertForSequenceClassification'],
   ];
-  for (const [name, what] of cases) {
-    it(`${name}: ${what} scores within 1e-5 of the reference, batched as alone`, async () => {
-      const m = await CrossEncoder.load(dirOf(name), { threads: 1, activation: 'none' });
+  for (const [name, what] of cases) for (const kernels of KERNELS) {
+    it(`${name}: ${what} scores within 1e-5 of the reference, batched as alone (kernels '${kernels}')`, async () => {
+      const m = await CrossEncoder.load(dirOf(name), { threads: 1, activation: 'none', kernels });
       expect(m.source.built).toBe(true);
       expect(m.source.file).toBe(name.endsWith('-sharded') ? 'model.safetensors.index.json' : name.endsWith('-bin') ? 'pytorch_model.bin' : 'model.safetensors');
       const p = pairs();
@@ -78,10 +80,11 @@ describe('CrossEncoder from a checkpoint', () => {
 });
 
 describe('SentenceEncoder from a checkpoint', () => {
-  it('a bare BertModel saved without prefix, laid out like intfloat/e5-small-unsupervised (no modules.json, no ONNX)', async () => {
+  for (const kernels of KERNELS)
+  it(`a bare BertModel saved without prefix, laid out like intfloat/e5-small-unsupervised (no modules.json, no ONNX), kernels '${kernels}'`, async () => {
     const dir = dirOf('bert-bare');
     expect(fs.existsSync(path.join(dir, 'modules.json'))).toBe(false);
-    const enc = await SentenceEncoder.load(dir, { threads: 1 });
+    const enc = await SentenceEncoder.load(dir, { threads: 1, kernels });
     expect(enc.source).toEqual({ file: 'model.safetensors', built: true });
     const texts = corpusPairs(12).map((p) => p[1]).concat(['short', 'query: how many people live in tokyo']);
     const ref = await referenceEmbeddings(dir, texts, { maxLength: enc.maxLength, modes: ['mean'], normalize: false, onnxPath: refOf('bert-bare') });

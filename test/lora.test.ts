@@ -67,9 +67,9 @@ describe('LoRA adapters merged at load', () => {
     ['rslora', 'use_rslora, a regex target_modules, fan_in_fan_out true on nn.Linear, bias "all" saved'],
     ['patterns', 'rank_pattern / alpha_pattern in file order, lora_bias, lora_A.default.weight keys'],
   ];
-  for (const [v, what] of variants) {
-    it(`${v}: ${what}: scores within 1e-5 of the merged reference, batched as alone`, async () => {
-      const m = await CrossEncoder.load(BASE, { threads: 1, activation: 'none', adapter: adapterOf(v) });
+  for (const [v, what] of variants) for (const kernels of ['winnow', 'onnxruntime'] as const) {
+    it(`${v}: ${what}: scores within 1e-5 of the merged reference, batched as alone (kernels '${kernels}')`, async () => {
+      const m = await CrossEncoder.load(BASE, { threads: 1, activation: 'none', adapter: adapterOf(v), kernels });
       expect(m.source.built).toBe(true);
       const p = pairs();
       const ref = (await referenceLogits(BASE, p, { maxLength: m.maxLength, onnxPath: refOf(v) })).flat();

@@ -233,7 +233,7 @@ describe('SIMD level (runtimeInfo().simd, WINNOW_SIMD)', () => {
     expect(simdIn('sse9')).toBe(best);
   });
 
-  it("runtimeInfo().kernels: each of Winnow's operators at the level in force (x86-64 without AVX2: LayerNorm's SSE2 form)", () => {
+  it("runtimeInfo().kernels: each of Winnow's operators at the level in force (x86-64 without AVX2: their SSE2 form)", () => {
     const kernelsIn = (value: string) =>
       JSON.parse(execFileSync(process.execPath, ['-e', `console.log(JSON.stringify(require(${JSON.stringify(path.join(ROOT, 'dist/cjs/index.js'))}).runtimeInfo().kernels))`], {
         env: { ...process.env, WINNOW_SIMD: value },
@@ -241,8 +241,10 @@ describe('SIMD level (runtimeInfo().simd, WINNOW_SIMD)', () => {
       }));
     const best = expectedBest();
     const floor = process.arch === 'x64' ? 'sse2' : 'scalar';
-    expect(kernelsIn('').LayerNorm).toBe(best === 'scalar' ? floor : best);
-    expect(kernelsIn('scalar').LayerNorm).toBe(floor);
-    if (best === 'avx512') expect(kernelsIn('avx2').LayerNorm).toBe('avx2');
+    for (const op of ['LayerNorm', 'BiasGelu', 'Attention']) {
+      expect(kernelsIn('')[op]).toBe(best === 'scalar' ? floor : best);
+      expect(kernelsIn('scalar')[op]).toBe(floor);
+      if (best === 'avx512') expect(kernelsIn('avx2')[op]).toBe('avx2');
+    }
   });
 });

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "builder/architectures.h"
+#include "runtime/custom_ops.h"
 
 namespace winnow::builder {
 
@@ -58,14 +59,20 @@ StatusOr<std::string> AddNorm(GraphBuilder& b, std::string_view h, std::string_v
   return b.ResidualNorm(h, x, gamma, beta, eps);
 }
 
-// One multi-head self-attention: Softmax(Q K^T / sqrt(head) + mask) V with the heads split and merged by
+// One multi-head self-attention: Softmax(Q K^T / sqrt(head) + mask) V. With Winnow's operators, one com.winnow
+// Attention over the three projections, reading attention_mask itself; otherwise the heads split and merged by
 // Reshape + Transpose, the pattern the load-time attention rewrite fuses.
 StatusOr<std::string> SelfAttention(GraphBuilder& b, std::string_view x, std::string_view mask, const std::string& p,
-                                    const Keys& n, const Dims& d) {
-  const std::string split = b.IntList({0, 0, d.heads, d.head});
+                                    const Keys& n, const Dims& d, bool winnow_ops) {
   WINNOW_ASSIGN_OR_RETURN(std::string q, b.Linear(x, p + n.q, d.hidden, d.hidden));
   WINNOW_ASSIGN_OR_RETURN(std::string k, b.Linear(x, p + n.k, d.hidden, d.hidden));
   WINNOW_ASSIGN_OR_RETURN(std::string v, b.Linear(x, p + n.v, d.hidden, d.hidden));
+  if (winnow_ops) {
+    std::string ctx = b.Op(rt::kAttentionOp, {q, k, v, "attention_mask"}, {onnx::IntAttribute("num_heads", d.heads)},
+                           rt::kCustomDomain);
+    return b.Linear(ctx, p + n.attn_out, d.hidden, d.hidden);
+  }
+  const std::string split = b.IntList({0, 0, d.heads, d.head});
   q = b.Op("Transpose", {b.Op("Reshape", {q, split})}, {onnx::IntsAttribute("perm", {0, 2, 1, 3})});
   k = b.Op("Transpose", {b.Op("Reshape", {k, split})}, {onnx::IntsAttribute("perm", {0, 2, 3, 1})});
   v = b.Op("Transpose", {b.Op("Reshape", {v, split})}, {onnx::IntsAttribute("perm", {0, 2, 1, 3})});
@@ -152,14 +159,17 @@ StatusOr<BuiltModel> BuildBertFamily(const ConfigReader& c, Weights* w, const Bu
     WINNOW_ASSIGN_OR_RETURN(x, b.Linear(x, p + n.project, d.embedding, d.hidden));
   }
 
-  // The additive mask (1 - mask) * float32 min, [batch, 1, 1, sequence].
-  std::string m = b.Op("Cast", {"attention_mask"}, {onnx::IntAttribute("to", onnx::dtype::kFloat)});
-  m = b.Op("Mul", {b.Op("Sub", {b.Scalar(1.0f), m}), b.Scalar(std::numeric_limits<float>::lowest())});
-  const std::string mask = b.Op("Unsqueeze", {m, b.IntList({1, 2})});
+  // The additive mask (1 - mask) * float32 min, [batch, 1, 1, sequence] (com.winnow Attention reads attention_mask).
+  std::string mask;
+  if (!o.winnow_ops) {
+    std::string m = b.Op("Cast", {"attention_mask"}, {onnx::IntAttribute("to", onnx::dtype::kFloat)});
+    m = b.Op("Mul", {b.Op("Sub", {b.Scalar(1.0f), m}), b.Scalar(std::numeric_limits<float>::lowest())});
+    mask = b.Op("Unsqueeze", {m, b.IntList({1, 2})});
+  }
 
   for (int64_t i = 0; i < d.layers; ++i) {
     const std::string l = p + n.layer + std::to_string(i) + ".";
-    WINNOW_ASSIGN_OR_RETURN(std::string attn, SelfAttention(b, x, mask, l, n, d));
+    WINNOW_ASSIGN_OR_RETURN(std::string attn, SelfAttention(b, x, mask, l, n, d, o.winnow_ops));
     WINNOW_ASSIGN_OR_RETURN(x, AddNorm(b, attn, x, l + n.attn_norm, d.hidden, d.eps));
     WINNOW_ASSIGN_OR_RETURN(std::string h, b.Linear(x, l + n.ffn_in, d.hidden, d.ffn));
     WINNOW_ASSIGN_OR_RETURN(h, b.Activation(h, d.act));
@@ -192,7 +202,9 @@ StatusOr<BuiltModel> BuildBertFamily(const ConfigReader& c, Weights* w, const Bu
     WINNOW_ASSIGN_OR_RETURN(std::string logits, b.Linear(cls, head, d.hidden, labels));
     WINNOW_RETURN_IF_ERROR(TaskOutputs(b, o, logits, labels, x, d.hidden));
   }
-  return FinishModel(b, type, type);
+  BuiltModel out = FinishModel(b, type, type);
+  out.winnow_attentions = o.winnow_ops ? static_cast<int>(d.layers) : 0;
+  return out;
 }
 
 }  // namespace winnow::builder

@@ -35,6 +35,7 @@ struct BuiltModel {
   std::string onnx;          // ModelProto bytes
   std::string architecture;  // config.json's model_type as built ("bert", "xlm-roberta", "modernbert", ...)
   int64_t inline_bytes = 0, external_bytes = 0;  // weights written into the model / referenced in the checkpoint
+  int winnow_attentions = 0;  // self-attention blocks written as com.winnow Attention (BuildOptions::winnow_ops)
 };
 
 // Builds the graph for config.json's model_type. `config_path` names the config in messages. Errors:

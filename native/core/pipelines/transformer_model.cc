@@ -199,6 +199,7 @@ Status TransformerModel::BuildSession(rt::OrtRuntime* rt, const std::string& con
   bo.winnow_ops = sc.winnow_kernels && sc.device.kind == rt::DeviceSpec::Kind::kCpu;
   WINNOW_ASSIGN_OR_RETURN(builder::BuiltModel built, builder::Build(config_, config_path, weights_.get(), bo));
   source_ = checkpoint_->source();
+  winnow_attentions_ = built.winnow_attentions;
   WINNOW_ASSIGN_OR_RETURN(session_, rt::Session::LoadBuilt(rt, std::move(built.onnx), checkpoint_->files(),
                                                            JoinPath(options_.dir, source_), sc));
   return Status::Ok();

@@ -100,6 +100,8 @@ class TransformerModel {
   // graph was built from ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json").
   const std::string& source() const { return source_; }
   bool built() const { return weights_ != nullptr; }
+  // Attention blocks the built graph runs as com.winnow Attention (builder::BuildOptions::winnow_ops).
+  int winnow_attentions() const { return winnow_attentions_; }
   // The graph built from the checkpoint, every weight written into it, saved to `path` (codes::kInvalidArgument for
   // a model loaded from an ONNX file, codes::kIo when it cannot be written).
   Status SaveBuiltGraph(const std::string& path) const;
@@ -165,6 +167,7 @@ class TransformerModel {
   ModelOptions options_;
   nlohmann::json config_;
   std::string source_;
+  int winnow_attentions_ = 0;
   builder::Task task_ = builder::Task::kSequenceClassification;
   // A built graph's weights: mapped for as long as the session runs on them (declared before session_, so they
   // outlive it).

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "attention/attention.h"
 #include "gelu/gelu.h"
 #include "gemm/matmul_bf16.h"
 #include "layernorm/layer_norm.h"
@@ -184,7 +185,7 @@ OrtCustomOpDomain* CustomOpDomain() {
       return static_cast<OrtCustomOpDomain*>(nullptr);
     }
     for (const OrtCustomOp* op : {static_cast<const OrtCustomOp*>(&layer_norm), static_cast<const OrtCustomOp*>(BiasGeluCustomOp()),
-                                  MatMulBf16Op()}) {
+                                  static_cast<const OrtCustomOp*>(AttentionCustomOp()), MatMulBf16Op()}) {
       if (OrtStatus* st = api.CustomOpDomain_Add(d, op)) {
         api.ReleaseStatus(st);
         api.ReleaseCustomOpDomain(d);
@@ -199,6 +200,7 @@ OrtCustomOpDomain* CustomOpDomain() {
 std::vector<std::pair<std::string, std::string>> OperatorKernels() {
   return {{kLayerNormOp, layernorm::ActiveKernelName()},
           {kBiasGeluOp, gelu::ActiveKernelName()},
+          {kAttentionOp, attention::ActiveKernelName()},
           {kMatMulBf16Op, gemm::Bf16IsaName(gemm::ActiveBf16Isa())}};
 }
 

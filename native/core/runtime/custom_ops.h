@@ -12,6 +12,11 @@
 // [last axis] (gelu/gelu.h). One operator for both forms, with or without a bias; named apart from ONNX's and ONNX
 // Runtime's Gelu so that a profile tells them apart. Float32 only.
 //
+// com.winnow Attention: inputs (query [B, T, H·D], key?, value? (both or neither: without them query is Q, K and V
+// packed side by side, [B, T, 3·H·D]), mask? (int64 [B, T]: 1 attend, 0 padding)), attributes num_heads (int),
+// scale (float, default 1/sqrt(D)); output [B, T, H·D] = softmax(Q Kᵀ · scale + key mask) V per head, heads side by
+// side (attention/attention.h). Float32 only.
+//
 // com.winnow MatMulBf16: runtime/matmul_bf16_op.h.
 #pragma once
 
@@ -26,6 +31,7 @@ namespace winnow::rt {
 inline constexpr const char kCustomDomain[] = "com.winnow";
 inline constexpr const char kLayerNormOp[] = "LayerNorm";
 inline constexpr const char kBiasGeluOp[] = "BiasGelu";
+inline constexpr const char kAttentionOp[] = "Attention";
 
 // The process-wide domain holding Winnow's operators (created on first use, never freed: sessions refer to it).
 OrtCustomOpDomain* CustomOpDomain();
@@ -36,5 +42,6 @@ std::vector<std::pair<std::string, std::string>> OperatorKernels();
 
 // Each operator's definition (static), for CustomOpDomain.
 OrtCustomOp* BiasGeluCustomOp();
+OrtCustomOp* AttentionCustomOp();
 
 }  // namespace winnow::rt

@@ -1,0 +1,64 @@
+// Multi-head scaled dot-product attention on the CPU, fused: softmax(Q Kᵀ · scale + key mask) V per head, with no
+// [batch, heads, T, T] tensor. One task is one (batch, head, block of query rows): K of that head is copied
+// transposed into a per-thread scratch [head_size, keys], the block's scores [rows, keys] are computed there
+// (several query rows x a few vectors of keys accumulated in registers), softmaxed in place with a vectorized exp,
+// and multiplied by V's rows (head_size wide) straight into the output.
+//
+// Keys whose mask is 0 are skipped: in the additive-mask form they add float32's lowest value to their score,
+// whose exp underflows to exactly 0. A row with no key at all attends uniformly to every key (every score is then
+// the same lowest value), as that form does.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "common/cpu_features.h"
+
+namespace winnow::attention {
+
+// Token t of batch b, head h of Q, K, V or the output starts at base + (b * tokens + t) * stride + h * head_size
+// (strides in floats: H·D for separate tensors, 3·H·D for Q, K and V packed side by side).
+struct Problem {
+  const float* q = nullptr;
+  const float* k = nullptr;
+  const float* v = nullptr;
+  size_t q_stride = 0, k_stride = 0, v_stride = 0;
+  const int64_t* mask = nullptr;  // [batch, tokens]: nonzero = attend; nullptr: every key
+  float* out = nullptr;
+  size_t out_stride = 0;
+  size_t batch = 0, tokens = 0, heads = 0, head_size = 0;
+  float scale = 1.0f;
+};
+
+// Query rows per task.
+inline constexpr size_t kBlockRows = 64;
+// batch x heads x ceil(tokens / kBlockRows).
+size_t TaskCount(const Problem& p);
+// Task `task` (0 .. TaskCount - 1) at the process's SIMD level (cpu_features.h); tasks may run concurrently.
+void RunTask(const Problem& p, size_t task);
+// The same at a given level (tests); a level this CPU or build lacks runs the portable 4-lane code.
+void RunTaskAt(SimdLevel level, const Problem& p, size_t task);
+// The instructions RunTask uses in this process: "avx512", "avx2", or the portable 4-lane code's "neon" (aarch64),
+// "sse2" (x86-64) or "scalar".
+const char* ActiveKernelName();
+
+namespace internal {
+// One task's rows [row0, row0 + rows) of head h of batch b. `keys`: the n attended keys' indices (all tokens when
+// `uniform`, which then weights them equally). Scratch is the caller's (per thread).
+struct Block {
+  size_t b, h, row0, rows;
+  const uint32_t* keys;
+  size_t n;
+  bool uniform;
+  float* kt;      // [head_size, padded n]
+  float* scores;  // [rows, padded n]
+};
+using Kernel = void (*)(const Problem& p, const Block& blk);
+// Keys are padded to a multiple of this in the scratch (every kernel's vector width divides it).
+inline constexpr size_t kKeyPad = 16;
+Kernel Avx2Kernel();    // nullptr when not compiled in (non-x86)
+Kernel Avx512Kernel();  // nullptr when not compiled in (non-x86)
+Kernel Vec128Kernel();  // 4 lanes of the compiler's generic vectors: any CPU (NEON on aarch64, SSE2 on x86-64)
+}  // namespace internal
+
+}  // namespace winnow::attention

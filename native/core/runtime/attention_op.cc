@@ -1,0 +1,145 @@
+// com.winnow Attention (custom_ops.h): the ONNX Runtime kernel around attention/attention.h.
+#include <atomic>
+#include <cmath>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "attention/attention.h"
+#include "runtime/custom_ops.h"
+
+namespace winnow::rt {
+namespace {
+
+OrtStatusPtr Fail(const std::string& message) {
+  return Ort::GetApi().CreateStatus(ORT_INVALID_ARGUMENT, ("com.winnow Attention: " + message).c_str());
+}
+
+std::string ShapeText(const std::vector<int64_t>& s) {
+  std::string t = "[";
+  for (size_t i = 0; i < s.size(); ++i) t += (i ? ", " : "") + std::to_string(s[i]);
+  return t + "]";
+}
+
+struct AttentionKernel {
+  int64_t heads = 0;
+  float scale = 0.0f;
+  bool has_scale = false;  // false: 1 / sqrt(head size)
+
+  static void RunOne(void* data, size_t task) { attention::RunTask(*static_cast<const attention::Problem*>(data), task); }
+
+  OrtStatusPtr ComputeV2(OrtKernelContext* context) {
+    try {
+      Ort::KernelContext ctx(context);
+      const size_t inputs = ctx.GetInputCount();
+      Ort::ConstValue q = ctx.GetInput(0);
+      Ort::ConstValue k = inputs > 1 ? ctx.GetInput(1) : Ort::ConstValue(nullptr);
+      Ort::ConstValue v = inputs > 2 ? ctx.GetInput(2) : Ort::ConstValue(nullptr);
+      Ort::ConstValue mask = inputs > 3 ? ctx.GetInput(3) : Ort::ConstValue(nullptr);
+      const std::vector<int64_t> shape = q.GetTensorTypeAndShapeInfo().GetShape();
+      if (shape.size() != 3) return Fail("query must be [batch, tokens, width], not " + ShapeText(shape));
+      const bool packed = !k && !v;
+      if (!packed) {
+        if (!k || !v) return Fail("key and value come together (or neither, for packed Q, K, V)");
+        const auto ks = k.GetTensorTypeAndShapeInfo().GetShape(), vs = v.GetTensorTypeAndShapeInfo().GetShape();
+        if (ks != shape || vs != shape)
+          return Fail("query, key and value must have one shape: " + ShapeText(shape) + ", " + ShapeText(ks) + ", " +
+                      ShapeText(vs));
+      }
+      const int64_t width = packed ? shape[2] / 3 : shape[2];
+      if ((packed && shape[2] % 3 != 0) || width % heads != 0)
+        return Fail("width " + std::to_string(shape[2]) + " does not split into " + std::to_string(heads) +
+                    " heads" + (packed ? " of Q, K and V" : ""));
+      if (mask) {
+        const auto ms = mask.GetTensorTypeAndShapeInfo().GetShape();
+        if (ms.size() != 2 || ms[0] != shape[0] || ms[1] != shape[1])
+          return Fail("mask must be [batch, tokens] = [" + std::to_string(shape[0]) + ", " + std::to_string(shape[1]) +
+                      "], not " + ShapeText(ms));
+      }
+      float* out = ctx.GetOutput(0, {shape[0], shape[1], width}).GetTensorMutableData<float>();
+      if (shape[0] == 0 || shape[1] == 0 || width == 0) return nullptr;
+      attention::Problem p;
+      const float* base = q.GetTensorData<float>();
+      const size_t stride = static_cast<size_t>(shape[2]);
+      p.q = base;
+      p.k = packed ? base + width : k.GetTensorData<float>();
+      p.v = packed ? base + 2 * width : v.GetTensorData<float>();
+      p.q_stride = p.k_stride = p.v_stride = stride;
+      p.mask = mask ? mask.GetTensorData<int64_t>() : nullptr;
+      p.out = out;
+      p.out_stride = static_cast<size_t>(width);
+      p.batch = static_cast<size_t>(shape[0]);
+      p.tokens = static_cast<size_t>(shape[1]);
+      p.heads = static_cast<size_t>(heads);
+      p.head_size = static_cast<size_t>(width / heads);
+      p.scale = has_scale ? scale : 1.0f / std::sqrt(static_cast<float>(p.head_size));
+      const size_t tasks = attention::TaskCount(p);
+      if (tasks == 1) attention::RunTask(p, 0);
+      else ctx.ParallelFor(&RunOne, tasks, 0, &p);
+      return nullptr;
+    } catch (const Ort::Exception& e) {
+      return Fail(e.what());
+    } catch (const std::bad_alloc&) {
+      return Fail("out of memory");
+    }
+  }
+};
+
+struct AttentionOp : Ort::CustomOpBase<AttentionOp, AttentionKernel, true> {
+  OrtStatusPtr CreateKernelV2(const OrtApi&, const OrtKernelInfo* info, void** kernel) const {
+    auto k = std::make_unique<AttentionKernel>();
+    Ort::ConstKernelInfo ki(info);
+    try {
+      k->heads = ki.GetAttribute<int64_t>("num_heads");
+    } catch (const Ort::Exception&) {
+      return Fail("the num_heads attribute is required");
+    }
+    if (k->heads <= 0) return Fail("num_heads must be positive, not " + std::to_string(k->heads));
+    try {
+      k->scale = ki.GetAttribute<float>("scale");
+      k->has_scale = true;
+    } catch (const Ort::Exception&) {
+      k->has_scale = false;  // absent: 1 / sqrt(head size)
+    }
+    *kernel = k.release();
+    return nullptr;
+  }
+  // [batch, tokens, width]: the query's shape, its last axis a third for packed Q, K, V. An axis not known gets a
+  // fresh name (as LayerNorm's: the C API has no "unknown" dimension).
+  static Ort::Status InferOutputShape(Ort::ShapeInferContext& ctx) {
+    static std::atomic<uint64_t> fresh{0};
+    Ort::ShapeInferContext::Shape out = ctx.GetInputShape(0);
+    if (out.size() != 3) return Ort::Status(nullptr);
+    auto known = [](const Ort::ShapeInferContext::SymbolicInteger& d) { return !d.IsInt() || d.AsInt() >= 0; };
+    const bool packed = ctx.GetInputCount() < 2 || ctx.GetInputShape(1).empty();
+    if (packed && out[2].IsInt() && out[2].AsInt() >= 0) out[2] = Ort::ShapeInferContext::SymbolicInteger(out[2].AsInt() / 3);
+    else if (packed) out[2] = Ort::ShapeInferContext::SymbolicInteger(int64_t{-1});
+    std::vector<std::string> names;  // Shape holds const char*; SetOutputShape copies them
+    names.reserve(out.size());
+    for (auto& d : out) {
+      if (known(d)) continue;
+      names.push_back("winnow_attention_" + std::to_string(fresh++));
+      d = Ort::ShapeInferContext::SymbolicInteger(names.back().c_str());
+    }
+    return ctx.SetOutputShape(0, out);
+  }
+  const char* GetName() const { return kAttentionOp; }
+  size_t GetInputTypeCount() const { return 4; }
+  ONNXTensorElementDataType GetInputType(size_t i) const {
+    return i == 3 ? ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64 : ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
+  }
+  OrtCustomOpInputOutputCharacteristic GetInputCharacteristic(size_t i) const {
+    return i == 0 ? INPUT_OUTPUT_REQUIRED : INPUT_OUTPUT_OPTIONAL;
+  }
+  size_t GetOutputTypeCount() const { return 1; }
+  ONNXTensorElementDataType GetOutputType(size_t) const { return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT; }
+};
+
+}  // namespace
+
+OrtCustomOp* AttentionCustomOp() {
+  static AttentionOp op;
+  return &op;
+}
+
+}  // namespace winnow::rt

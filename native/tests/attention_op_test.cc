@@ -1,0 +1,307 @@
+// Winnow's attention (attention/attention.h) and its ONNX Runtime operator (com.winnow Attention,
+// runtime/custom_ops.h), against a plain double-precision softmax(Q Kᵀ · scale + mask) V written here:
+//   - every SIMD level this CPU runs, head sizes 32, 64, 128 and odd ones, 1 to 300 tokens, masks with right and
+//     left padding, holes, and rows with no key at all, Q / K / V separate and packed;
+//   - the operator in an ONNX Runtime session (one node), on two threads, packed and separate, and its errors.
+#include <gtest/gtest.h>
+
+#include <sys/stat.h>
+
+#include <cmath>
+#include <cstdio>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "attention/attention.h"
+#include "onnx/writer.h"
+#include "ort_library.h"
+#include "runtime/custom_ops.h"
+#include "runtime/ort_runtime.h"
+
+namespace winnow {
+namespace {
+
+std::vector<float> Random(size_t n, uint32_t seed, float scale) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> d(0.0f, 1.0f);
+  std::vector<float> v(n);
+  for (float& x : v) x = d(rng) * scale;
+  return v;
+}
+
+enum class MaskKind { kNone, kAll, kRight, kLeft, kHoles, kEmptyRow };
+
+// [batch, tokens]: row b's pattern varies with b (lengths differ), kEmptyRow makes row 0 all zeros.
+std::vector<int64_t> Mask(MaskKind kind, size_t batch, size_t tokens, uint32_t seed) {
+  std::vector<int64_t> m(batch * tokens, 1);
+  std::mt19937 rng(seed);
+  for (size_t b = 0; b < batch; ++b) {
+    const size_t len = tokens - (b * 7) % tokens;  // b = 0: all tokens
+    for (size_t t = 0; t < tokens; ++t) {
+      int64_t& x = m[b * tokens + t];
+      if (kind == MaskKind::kRight) x = t < len ? 1 : 0;
+      if (kind == MaskKind::kLeft) x = t >= tokens - len ? 1 : 0;
+      if (kind == MaskKind::kHoles) x = rng() % 3 == 0 ? 0 : 1;
+      if (kind == MaskKind::kEmptyRow) x = b == 0 ? 0 : (t < len ? 1 : 0);
+    }
+  }
+  return m;
+}
+
+// The plain form: every score, float32 lowest added for a masked key (so a row with no key weights all alike).
+std::vector<double> Reference(const attention::Problem& p) {
+  const size_t T = p.tokens, D = p.head_size;
+  std::vector<double> out(p.batch * T * p.heads * D), s(T);
+  for (size_t b = 0; b < p.batch; ++b)
+    for (size_t h = 0; h < p.heads; ++h)
+      for (size_t i = 0; i < T; ++i) {
+        const float* q = p.q + (b * T + i) * p.q_stride + h * D;
+        bool any = false;
+        for (size_t j = 0; j < T; ++j) any |= !p.mask || p.mask[b * T + j] != 0;
+        double mx = -1e300;
+        for (size_t j = 0; j < T; ++j) {
+          const float* k = p.k + (b * T + j) * p.k_stride + h * D;
+          double dot = 0;
+          for (size_t d = 0; d < D; ++d) dot += static_cast<double>(q[d]) * k[d];
+          const bool masked = p.mask && p.mask[b * T + j] == 0;
+          s[j] = !any ? 0.0 : masked ? -1e300 : dot * p.scale;
+          mx = std::max(mx, s[j]);
+        }
+        double sum = 0;
+        for (size_t j = 0; j < T; ++j) sum += s[j] = s[j] <= -1e299 ? 0.0 : std::exp(s[j] - mx);
+        double* o = out.data() + (b * T + i) * p.heads * D + h * D;
+        for (size_t j = 0; j < T; ++j) {
+          const float* v = p.v + (b * T + j) * p.v_stride + h * D;
+          for (size_t d = 0; d < D; ++d) o[d] += s[j] / sum * v[d];
+        }
+      }
+  return out;
+}
+
+// Largest |got - want| / max(1, |want|). Outputs are averages of V's entries (normal, standard deviation 1), so
+// this is float32 rounding of scores of a few units (a float32 kernel misses the double result by about 1e-6);
+// a key missed, a wrong scale or an exp off by 1e-4 shows far above the bound.
+double WorstError(const std::vector<float>& got, const std::vector<double>& want, std::string* where) {
+  double worst = 0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    const double e = std::isfinite(got[i]) ? std::abs(got[i] - want[i]) / std::max(1.0, std::abs(want[i])) : 1e9;
+    if (e > worst) {
+      worst = e;
+      char text[96];
+      std::snprintf(text, sizeof text, "element %zu: %.9g vs %.9g", i, got[i], want[i]);
+      *where = text;
+    }
+  }
+  return worst;
+}
+
+struct Inputs {
+  std::vector<float> q, k, v, qkv;
+  std::vector<int64_t> mask;
+};
+
+// Q, K, V for `batch` x `tokens` x `heads` x `head`: separate, and the same values packed side by side.
+Inputs MakeInputs(size_t batch, size_t tokens, size_t heads, size_t head, MaskKind kind, uint32_t seed) {
+  Inputs in;
+  const size_t w = heads * head, n = batch * tokens * w;
+  in.q = Random(n, seed, 1.5f);
+  in.k = Random(n, seed + 1, 1.5f);
+  in.v = Random(n, seed + 2, 1.0f);
+  in.qkv.resize(3 * n);
+  for (size_t r = 0; r < batch * tokens; ++r)
+    for (size_t c = 0; c < w; ++c) {
+      in.qkv[r * 3 * w + c] = in.q[r * w + c];
+      in.qkv[r * 3 * w + w + c] = in.k[r * w + c];
+      in.qkv[r * 3 * w + 2 * w + c] = in.v[r * w + c];
+    }
+  if (kind != MaskKind::kNone) in.mask = Mask(kind, batch, tokens, seed + 3);
+  return in;
+}
+
+attention::Problem MakeProblem(const Inputs& in, bool packed, size_t batch, size_t tokens, size_t heads, size_t head,
+                               float* out) {
+  attention::Problem p;
+  const size_t w = heads * head;
+  p.q = packed ? in.qkv.data() : in.q.data();
+  p.k = packed ? in.qkv.data() + w : in.k.data();
+  p.v = packed ? in.qkv.data() + 2 * w : in.v.data();
+  p.q_stride = p.k_stride = p.v_stride = packed ? 3 * w : w;
+  p.mask = in.mask.empty() ? nullptr : in.mask.data();
+  p.out = out;
+  p.out_stride = w;
+  p.batch = batch;
+  p.tokens = tokens;
+  p.heads = heads;
+  p.head_size = head;
+  p.scale = 1.0f / std::sqrt(static_cast<float>(head));
+  return p;
+}
+
+constexpr double kBound = 1e-5;
+
+TEST(Attention, EverySimdLevelMatchesTheReference) {
+  struct Shape {
+    size_t batch, tokens, heads, head;
+  };
+  const Shape shapes[] = {{2, 1, 2, 32},  {3, 5, 2, 64},  {2, 17, 3, 24}, {2, 64, 2, 128}, {2, 65, 2, 32},
+                          {3, 130, 1, 64}, {2, 300, 2, 32}, {1, 77, 2, 5},  {2, 40, 1, 200}, {1, 3, 1, 1}};
+  const MaskKind kinds[] = {MaskKind::kNone, MaskKind::kAll, MaskKind::kRight, MaskKind::kLeft, MaskKind::kHoles,
+                            MaskKind::kEmptyRow};
+  int levels = 0;
+  for (SimdLevel level : kAllSimdLevels) {
+    if (!CpuSupports(level)) continue;
+    ++levels;
+    uint32_t seed = 10;
+    for (const Shape& s : shapes)
+      for (MaskKind kind : kinds)
+        for (bool packed : {false, true}) {
+          const Inputs in = MakeInputs(s.batch, s.tokens, s.heads, s.head, kind, seed += 4);
+          std::vector<float> out(s.batch * s.tokens * s.heads * s.head, std::nanf(""));
+          const attention::Problem p = MakeProblem(in, packed, s.batch, s.tokens, s.heads, s.head, out.data());
+          const size_t tasks = attention::TaskCount(p);
+          for (size_t t = tasks; t-- > 0;) attention::RunTaskAt(level, p, t);  // any order
+          std::string where;
+          const double e = WorstError(out, Reference(p), &where);
+          EXPECT_LT(e, kBound) << SimdLevelName(level) << " batch " << s.batch << " tokens " << s.tokens << " heads "
+                               << s.heads << " head " << s.head << " mask " << static_cast<int>(kind) << " packed "
+                               << packed << ": " << where;
+        }
+  }
+  EXPECT_GE(levels, 1);
+}
+
+// Peaked scores (Q and K large): the max-subtracted exp must stay exact over a wide range of arguments.
+TEST(Attention, PeakedSoftmaxMatchesTheReference) {
+  for (SimdLevel level : kAllSimdLevels) {
+    if (!CpuSupports(level)) continue;
+    Inputs in = MakeInputs(2, 90, 2, 64, MaskKind::kHoles, 99);
+    for (float& x : in.q) x *= 4.0f;
+    std::vector<float> out(2 * 90 * 2 * 64, std::nanf(""));
+    const attention::Problem p = MakeProblem(in, false, 2, 90, 2, 64, out.data());
+    for (size_t t = 0; t < attention::TaskCount(p); ++t) attention::RunTaskAt(level, p, t);
+    std::string where;
+    EXPECT_LT(WorstError(out, Reference(p), &where), kBound) << SimdLevelName(level) << ": " << where;
+  }
+}
+
+// ---- the operator in ONNX Runtime
+
+using winnow::test_support::OrtLibrary;
+
+std::string FloatValue(const std::string& name, int64_t width) {
+  return onnx::ValueInfo(name, onnx::dtype::kFloat, {{-1, "batch"}, {-1, "tokens"}, {width, ""}});
+}
+
+// One com.winnow Attention node: (Q, K, V, mask) or packed (QKV, "", "", mask).
+std::string AttentionModel(bool packed, int64_t heads, int64_t width) {
+  onnx::GraphWriter g;
+  const onnx::Names inputs = packed ? onnx::Names{"QKV", "", "", "mask"} : onnx::Names{"Q", "K", "V", "mask"};
+  g.Node(rt::kAttentionOp, inputs, {"Y"}, {onnx::IntAttribute("num_heads", heads)}, rt::kCustomDomain);
+  if (packed) {
+    g.Input(FloatValue("QKV", 3 * width));
+  } else {
+    for (const char* n : {"Q", "K", "V"}) g.Input(FloatValue(n, width));
+  }
+  g.Input(onnx::ValueInfo("mask", onnx::dtype::kInt64, {{-1, "batch"}, {-1, "tokens"}}));
+  g.Output(FloatValue("Y", width));
+  return onnx::ModelProto(g.Graph("g"), {{"", 17}, {rt::kCustomDomain, 1}});
+}
+
+std::string Joined(const std::vector<std::string>& lines) {
+  std::string s;
+  for (const auto& l : lines) s += "\n" + l;
+  return s;
+}
+
+class AttentionOrt : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    struct stat sb;
+    ASSERT_EQ(stat(OrtLibrary().c_str(), &sb), 0)
+        << "no ONNX Runtime library at " << OrtLibrary() << ": run `npm run build` first (or set WINNOW_ORT_LIBRARY)";
+    auto rt = rt::OrtRuntime::Get(OrtLibrary());
+    ASSERT_TRUE(rt.ok()) << rt.status().ToString();
+    rt_ = *rt;
+    ASSERT_NE(rt::CustomOpDomain(), nullptr);
+  }
+  // Runs the model; mask_tokens: the mask's second axis (tokens unless testing a bad shape).
+  std::vector<float> Run(const std::string& model, const Inputs& in, bool packed, size_t batch, size_t tokens,
+                         size_t width, size_t mask_tokens) {
+    Ort::SessionOptions so;
+    so.SetGraphOptimizationLevel(GraphOptimizationLevel::ORT_ENABLE_ALL);
+    so.SetIntraOpNumThreads(2);
+    so.Add(rt::CustomOpDomain());
+    Ort::Session s(rt_->env(), model.data(), model.size(), so);
+    auto mem = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
+    const int64_t shape[3] = {static_cast<int64_t>(batch), static_cast<int64_t>(tokens), static_cast<int64_t>(width)};
+    const int64_t packed_shape[3] = {shape[0], shape[1], 3 * shape[2]};
+    const int64_t mask_shape[2] = {shape[0], static_cast<int64_t>(mask_tokens)};
+    std::vector<Ort::Value> values;
+    std::vector<const char*> names;
+    auto add = [&](const char* name, const std::vector<float>& v, const int64_t* dims) {
+      values.push_back(Ort::Value::CreateTensor<float>(mem, const_cast<float*>(v.data()), v.size(), dims, 3));
+      names.push_back(name);
+    };
+    if (packed) {
+      add("QKV", in.qkv, packed_shape);
+    } else {
+      add("Q", in.q, shape);
+      add("K", in.k, shape);
+      add("V", in.v, shape);
+    }
+    std::vector<int64_t> mask = in.mask;
+    mask.resize(batch * mask_tokens, 1);
+    values.push_back(Ort::Value::CreateTensor<int64_t>(mem, mask.data(), mask.size(), mask_shape, 2));
+    names.push_back("mask");
+    const char* out_names[] = {"Y"};
+    auto out = s.Run(Ort::RunOptions{nullptr}, names.data(), values.data(), values.size(), out_names, 1);
+    EXPECT_EQ(out[0].GetTensorTypeAndShapeInfo().GetShape(), std::vector<int64_t>(shape, shape + 3));
+    const float* p = out[0].GetTensorData<float>();
+    return std::vector<float>(p, p + batch * tokens * width);
+  }
+  rt::OrtRuntime* rt_ = nullptr;
+};
+
+TEST_F(AttentionOrt, OperatorMatchesTheReference) {
+  struct Case {
+    size_t batch, tokens, heads, head;
+    MaskKind kind;
+  };
+  const Case cases[] = {{3, 37, 12, 32, MaskKind::kRight},  {2, 129, 6, 64, MaskKind::kHoles},
+                        {2, 20, 2, 128, MaskKind::kEmptyRow}, {1, 1, 4, 24, MaskKind::kAll},
+                        {4, 70, 3, 24, MaskKind::kLeft}};
+  uint32_t seed = 500;
+  for (const Case& c : cases)
+    for (bool packed : {false, true}) {
+      const size_t width = c.heads * c.head;
+      const Inputs in = MakeInputs(c.batch, c.tokens, c.heads, c.head, c.kind, seed += 4);
+      const auto got = Run(AttentionModel(packed, static_cast<int64_t>(c.heads), static_cast<int64_t>(width)), in,
+                           packed, c.batch, c.tokens, width, c.tokens);
+      std::vector<float> unused(width);
+      const auto want = Reference(MakeProblem(in, packed, c.batch, c.tokens, c.heads, c.head, unused.data()));
+      std::string where;
+      EXPECT_LT(WorstError(got, want, &where), kBound)
+          << "tokens " << c.tokens << " head " << c.head << " packed " << packed << ": " << where;
+    }
+}
+
+// A mask of another shape, or a width the heads do not divide, is the session's error, not a crash.
+TEST_F(AttentionOrt, BadShapesAreErrors) {
+  const Inputs in = MakeInputs(2, 8, 2, 16, MaskKind::kAll, 7);
+  try {
+    Run(AttentionModel(false, 2, 32), in, false, 2, 8, 32, 9);
+    ADD_FAILURE() << "a [2, 9] mask for 8 tokens ran";
+  } catch (const Ort::Exception& e) {
+    EXPECT_NE(std::string(e.what()).find("mask must be [batch, tokens]"), std::string::npos) << e.what() << Joined(rt_->TakeRecentLog());
+  }
+  try {
+    Run(AttentionModel(false, 3, 32), in, false, 2, 8, 32, 8);
+    ADD_FAILURE() << "32 columns split into 3 heads";
+  } catch (const Ort::Exception& e) {
+    EXPECT_NE(std::string(e.what()).find("does not split into 3 heads"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace winnow
