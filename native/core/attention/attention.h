@@ -24,6 +24,9 @@ struct Problem {
   const float* v = nullptr;
   size_t q_stride = 0, k_stride = 0, v_stride = 0;
   const int64_t* mask = nullptr;  // [batch, tokens]: nonzero = attend; nullptr: every key
+  // The projections' biases, [3 · heads · head_size]: Q's, then K's, then V's, added to Q, K and V as they are read
+  // (V's to the output: each output row's weights sum to 1); nullptr: none.
+  const float* bias = nullptr;
   float* out = nullptr;
   size_t out_stride = 0;
   size_t batch = 0, tokens = 0, heads = 0, head_size = 0;
