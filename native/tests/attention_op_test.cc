@@ -1,7 +1,7 @@
 // Winnow's attention (attention/attention.h) and its ONNX Runtime operator (com.winnow Attention,
 // runtime/custom_ops.h), against a plain double-precision softmax(Q Kᵀ · scale + mask) V written here:
 //   - every SIMD level this CPU runs, head sizes 32, 64, 128 and odd ones, 1 to 300 tokens, masks with right and
-//     left padding, holes, and rows with no key at all, Q / K / V separate and packed;
+//     left padding, holes, and rows with no key at all, Q / K / V separate and packed, with and without biases;
 //   - the operator in an ONNX Runtime session (one node), on two threads, packed and separate, and its errors.
 #include <gtest/gtest.h>
 
@@ -57,13 +57,15 @@ std::vector<double> Reference(const attention::Problem& p) {
     for (size_t h = 0; h < p.heads; ++h)
       for (size_t i = 0; i < T; ++i) {
         const float* q = p.q + (b * T + i) * p.q_stride + h * D;
+        // The projections' biases, as the operator's bias input adds them (none: zeros).
+        auto bias = [&](size_t part, size_t d) { return p.bias ? static_cast<double>(p.bias[(part * p.heads + h) * D + d]) : 0.0; };
         bool any = false;
         for (size_t j = 0; j < T; ++j) any |= !p.mask || p.mask[b * T + j] != 0;
         double mx = -1e300;
         for (size_t j = 0; j < T; ++j) {
           const float* k = p.k + (b * T + j) * p.k_stride + h * D;
           double dot = 0;
-          for (size_t d = 0; d < D; ++d) dot += static_cast<double>(q[d]) * k[d];
+          for (size_t d = 0; d < D; ++d) dot += (q[d] + bias(0, d)) * (k[d] + bias(1, d));
           const bool masked = p.mask && p.mask[b * T + j] == 0;
           s[j] = !any ? 0.0 : masked ? -1e300 : dot * p.scale;
           mx = std::max(mx, s[j]);
@@ -73,7 +75,7 @@ std::vector<double> Reference(const attention::Problem& p) {
         double* o = out.data() + (b * T + i) * p.heads * D + h * D;
         for (size_t j = 0; j < T; ++j) {
           const float* v = p.v + (b * T + j) * p.v_stride + h * D;
-          for (size_t d = 0; d < D; ++d) o[d] += s[j] / sum * v[d];
+          for (size_t d = 0; d < D; ++d) o[d] += s[j] / sum * (v[d] + bias(2, d));
         }
       }
   return out;
@@ -97,7 +99,7 @@ double WorstError(const std::vector<float>& got, const std::vector<double>& want
 }
 
 struct Inputs {
-  std::vector<float> q, k, v, qkv;
+  std::vector<float> q, k, v, qkv, bias;  // bias [3 · width]: Q's, K's, V's
   std::vector<int64_t> mask;
 };
 
@@ -116,11 +118,12 @@ Inputs MakeInputs(size_t batch, size_t tokens, size_t heads, size_t head, MaskKi
       in.qkv[r * 3 * w + 2 * w + c] = in.v[r * w + c];
     }
   if (kind != MaskKind::kNone) in.mask = Mask(kind, batch, tokens, seed + 3);
+  in.bias = Random(3 * w, seed + 4, 0.7f);
   return in;
 }
 
 attention::Problem MakeProblem(const Inputs& in, bool packed, size_t batch, size_t tokens, size_t heads, size_t head,
-                               float* out) {
+                               float* out, bool bias = false) {
   attention::Problem p;
   const size_t w = heads * head;
   p.q = packed ? in.qkv.data() : in.q.data();
@@ -128,6 +131,7 @@ attention::Problem MakeProblem(const Inputs& in, bool packed, size_t batch, size
   p.v = packed ? in.qkv.data() + 2 * w : in.v.data();
   p.q_stride = p.k_stride = p.v_stride = packed ? 3 * w : w;
   p.mask = in.mask.empty() ? nullptr : in.mask.data();
+  p.bias = bias ? in.bias.data() : nullptr;
   p.out = out;
   p.out_stride = w;
   p.batch = batch;
@@ -157,15 +161,16 @@ TEST(Attention, EverySimdLevelMatchesTheReference) {
       for (MaskKind kind : kinds)
         for (bool packed : {false, true}) {
           const Inputs in = MakeInputs(s.batch, s.tokens, s.heads, s.head, kind, seed += 4);
+          const bool bias = (seed / 8) % 2 == 1;  // half the shape x mask pairs, both layouts
           std::vector<float> out(s.batch * s.tokens * s.heads * s.head, std::nanf(""));
-          const attention::Problem p = MakeProblem(in, packed, s.batch, s.tokens, s.heads, s.head, out.data());
+          const attention::Problem p = MakeProblem(in, packed, s.batch, s.tokens, s.heads, s.head, out.data(), bias);
           const size_t tasks = attention::TaskCount(p);
           for (size_t t = tasks; t-- > 0;) attention::RunTaskAt(level, p, t);  // any order
           std::string where;
           const double e = WorstError(out, Reference(p), &where);
           EXPECT_LT(e, kBound) << SimdLevelName(level) << " batch " << s.batch << " tokens " << s.tokens << " heads "
                                << s.heads << " head " << s.head << " mask " << static_cast<int>(kind) << " packed "
-                               << packed << ": " << where;
+                               << packed << " bias " << bias << ": " << where;
         }
   }
   EXPECT_GE(levels, 1);
@@ -193,10 +198,17 @@ std::string FloatValue(const std::string& name, int64_t width) {
   return onnx::ValueInfo(name, onnx::dtype::kFloat, {{-1, "batch"}, {-1, "tokens"}, {width, ""}});
 }
 
-// One com.winnow Attention node: (Q, K, V, mask) or packed (QKV, "", "", mask).
-std::string AttentionModel(bool packed, int64_t heads, int64_t width) {
+// One com.winnow Attention node: (Q, K, V, mask) or packed (QKV, "", "", mask), then the bias [bias_size] when
+// bias_size > 0 (an initializer of the values given).
+std::string AttentionModel(bool packed, int64_t heads, int64_t width, const std::vector<float>& bias = {},
+                           int64_t bias_size = 0) {
   onnx::GraphWriter g;
-  const onnx::Names inputs = packed ? onnx::Names{"QKV", "", "", "mask"} : onnx::Names{"Q", "K", "V", "mask"};
+  std::vector<std::string> inputs = packed ? std::vector<std::string>{"QKV", "", "", "mask"}
+                                           : std::vector<std::string>{"Q", "K", "V", "mask"};
+  if (bias_size > 0) {
+    inputs.push_back("B");
+    g.Initializer(onnx::FloatTensor("B", {bias_size}, std::vector<float>(bias.begin(), bias.begin() + bias_size)));
+  }
   g.Node(rt::kAttentionOp, inputs, {"Y"}, {onnx::IntAttribute("num_heads", heads)}, rt::kCustomDomain);
   if (packed) {
     g.Input(FloatValue("QKV", 3 * width));
@@ -273,17 +285,19 @@ TEST_F(AttentionOrt, OperatorMatchesTheReference) {
                         {4, 70, 3, 24, MaskKind::kLeft}};
   uint32_t seed = 500;
   for (const Case& c : cases)
-    for (bool packed : {false, true}) {
-      const size_t width = c.heads * c.head;
-      const Inputs in = MakeInputs(c.batch, c.tokens, c.heads, c.head, c.kind, seed += 4);
-      const auto got = Run(AttentionModel(packed, static_cast<int64_t>(c.heads), static_cast<int64_t>(width)), in,
-                           packed, c.batch, c.tokens, width, c.tokens);
-      std::vector<float> unused(width);
-      const auto want = Reference(MakeProblem(in, packed, c.batch, c.tokens, c.heads, c.head, unused.data()));
-      std::string where;
-      EXPECT_LT(WorstError(got, want, &where), kBound)
-          << "tokens " << c.tokens << " head " << c.head << " packed " << packed << ": " << where;
-    }
+    for (bool packed : {false, true})
+      for (bool bias : {false, true}) {
+        const size_t width = c.heads * c.head;
+        const Inputs in = MakeInputs(c.batch, c.tokens, c.heads, c.head, c.kind, seed += 4);
+        const int64_t w = static_cast<int64_t>(width);
+        const auto got = Run(AttentionModel(packed, static_cast<int64_t>(c.heads), w, in.bias, bias ? 3 * w : 0), in,
+                             packed, c.batch, c.tokens, width, c.tokens);
+        std::vector<float> unused(width);
+        const auto want = Reference(MakeProblem(in, packed, c.batch, c.tokens, c.heads, c.head, unused.data(), bias));
+        std::string where;
+        EXPECT_LT(WorstError(got, want, &where), kBound)
+            << "tokens " << c.tokens << " head " << c.head << " packed " << packed << " bias " << bias << ": " << where;
+      }
 }
 
 // A mask of another shape, or a width the heads do not divide, is the session's error, not a crash.
@@ -300,6 +314,12 @@ TEST_F(AttentionOrt, BadShapesAreErrors) {
     ADD_FAILURE() << "32 columns split into 3 heads";
   } catch (const Ort::Exception& e) {
     EXPECT_NE(std::string(e.what()).find("does not split into 3 heads"), std::string::npos) << e.what();
+  }
+  try {
+    Run(AttentionModel(false, 2, 32, in.bias, 64), in, false, 2, 8, 32, 8);
+    ADD_FAILURE() << "a bias of 64 for a width of 32 ran";
+  } catch (const Ort::Exception& e) {
+    EXPECT_NE(std::string(e.what()).find("bias must be [3 * width] = [96]"), std::string::npos) << e.what();
   }
 }
 

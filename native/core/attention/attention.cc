@@ -9,7 +9,7 @@ namespace {
 // Per-thread scratch: the attended keys, K transposed, the block's scores. Grown as needed, kept for the thread.
 struct Scratch {
   std::vector<uint32_t> keys;
-  std::vector<float> kt, scores;
+  std::vector<float> kt, scores, qrows;
 };
 
 void RunWith(internal::Kernel kernel, const Problem& p, size_t task) {
@@ -36,6 +36,9 @@ void RunWith(internal::Kernel kernel, const Problem& p, size_t task) {
   const size_t np = (n + internal::kKeyPad - 1) / internal::kKeyPad * internal::kKeyPad;
   if (!blk.uniform && s.kt.size() < p.head_size * np) s.kt.resize(p.head_size * np);
   if (s.scores.size() < blk.rows * np) s.scores.resize(blk.rows * np);
+  if (p.bias && s.qrows.size() < internal::kMaxGroupRows * p.head_size)
+    s.qrows.resize(internal::kMaxGroupRows * p.head_size);
+  blk.qrows = s.qrows.data();
   blk.kt = s.kt.data();
   blk.scores = s.scores.data();
   kernel(p, blk);

@@ -34,7 +34,7 @@ struct Problem {
 };
 
 // Query rows per task.
-inline constexpr size_t kBlockRows = 64;
+inline constexpr size_t kBlockRows = 128;
 // batch x heads x ceil(tokens / kBlockRows).
 size_t TaskCount(const Problem& p);
 // Task `task` (0 .. TaskCount - 1) at the process's SIMD level (cpu_features.h); tasks may run concurrently.
@@ -55,8 +55,12 @@ struct Block {
   bool uniform;
   float* kt;      // [head_size, padded n]
   float* scores;  // [rows, padded n]
+  float* qrows;   // [kMaxGroupRows, head_size]: query rows plus Q's bias
+
 };
 using Kernel = void (*)(const Problem& p, const Block& blk);
+// Query rows a kernel handles at once (at most).
+inline constexpr size_t kMaxGroupRows = 8;
 // Keys are padded to a multiple of this in the scratch (every kernel's vector width divides it).
 inline constexpr size_t kKeyPad = 16;
 Kernel Avx2Kernel();    // nullptr when not compiled in (non-x86)

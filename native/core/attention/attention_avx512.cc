@@ -19,6 +19,7 @@ struct V512 {
   static constexpr size_t kLanes = 16;
   static constexpr size_t kScoreVecs = 4;  // 4 rows x 64 keys: 16 accumulators
   static constexpr size_t kPvVecs = 4;     // 4 rows x 64 columns
+  static constexpr size_t kGroupRows = 8;
   WINNOW_ATTN_TARGET static __mmask16 Mask(size_t n) {
     return n >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << n) - 1u);
   }

@@ -68,8 +68,14 @@ StatusOr<std::string> SelfAttention(GraphBuilder& b, std::string_view x, std::st
   WINNOW_ASSIGN_OR_RETURN(std::string k, b.Linear(x, p + n.k, d.hidden, d.hidden));
   WINNOW_ASSIGN_OR_RETURN(std::string v, b.Linear(x, p + n.v, d.hidden, d.hidden));
   if (winnow_ops) {
-    std::string ctx = b.Op(rt::kAttentionOp, {q, k, v, "attention_mask"}, {onnx::IntAttribute("num_heads", d.heads)},
-                           rt::kCustomDomain);
+    // The three bias Adds go into the operator (one [3·hidden] input; ONNX Runtime folds the Concat at load).
+    std::vector<std::string> in = {q, k, v, "attention_mask"};
+    if (b.HasPendingBias(q) && b.HasPendingBias(k) && b.HasPendingBias(v)) {
+      auto qb = *b.TakeBias(q), kb = *b.TakeBias(k), vb = *b.TakeBias(v);
+      in = {qb.first, kb.first, vb.first, "attention_mask",
+            b.Op("Concat", {qb.second, kb.second, vb.second}, {onnx::IntAttribute("axis", 0)})};
+    }
+    std::string ctx = b.Op(rt::kAttentionOp, in, {onnx::IntAttribute("num_heads", d.heads)}, rt::kCustomDomain);
     return b.Linear(ctx, p + n.attn_out, d.hidden, d.hidden);
   }
   const std::string split = b.IntList({0, 0, d.heads, d.head});

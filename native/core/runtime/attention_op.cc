@@ -36,6 +36,7 @@ struct AttentionKernel {
       Ort::ConstValue k = inputs > 1 ? ctx.GetInput(1) : Ort::ConstValue(nullptr);
       Ort::ConstValue v = inputs > 2 ? ctx.GetInput(2) : Ort::ConstValue(nullptr);
       Ort::ConstValue mask = inputs > 3 ? ctx.GetInput(3) : Ort::ConstValue(nullptr);
+      Ort::ConstValue bias = inputs > 4 ? ctx.GetInput(4) : Ort::ConstValue(nullptr);
       const std::vector<int64_t> shape = q.GetTensorTypeAndShapeInfo().GetShape();
       if (shape.size() != 3) return Fail("query must be [batch, tokens, width], not " + ShapeText(shape));
       const bool packed = !k && !v;
@@ -56,6 +57,12 @@ struct AttentionKernel {
           return Fail("mask must be [batch, tokens] = [" + std::to_string(shape[0]) + ", " + std::to_string(shape[1]) +
                       "], not " + ShapeText(ms));
       }
+      if (bias) {
+        const auto bs = bias.GetTensorTypeAndShapeInfo().GetShape();
+        if (bs.size() != 1 || bs[0] != 3 * width)
+          return Fail("bias must be [3 * width] = [" + std::to_string(3 * width) + "] (Q's, K's, V's), not " +
+                      ShapeText(bs));
+      }
       float* out = ctx.GetOutput(0, {shape[0], shape[1], width}).GetTensorMutableData<float>();
       if (shape[0] == 0 || shape[1] == 0 || width == 0) return nullptr;
       attention::Problem p;
@@ -66,6 +73,7 @@ struct AttentionKernel {
       p.v = packed ? base + 2 * width : v.GetTensorData<float>();
       p.q_stride = p.k_stride = p.v_stride = stride;
       p.mask = mask ? mask.GetTensorData<int64_t>() : nullptr;
+      p.bias = bias ? bias.GetTensorData<float>() : nullptr;
       p.out = out;
       p.out_stride = static_cast<size_t>(width);
       p.batch = static_cast<size_t>(shape[0]);
@@ -124,7 +132,7 @@ struct AttentionOp : Ort::CustomOpBase<AttentionOp, AttentionKernel, true> {
     return ctx.SetOutputShape(0, out);
   }
   const char* GetName() const { return kAttentionOp; }
-  size_t GetInputTypeCount() const { return 4; }
+  size_t GetInputTypeCount() const { return 5; }
   ONNXTensorElementDataType GetInputType(size_t i) const {
     return i == 3 ? ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64 : ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
   }

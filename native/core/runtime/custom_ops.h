@@ -13,9 +13,10 @@
 // Runtime's Gelu so that a profile tells them apart. Float32 only.
 //
 // com.winnow Attention: inputs (query [B, T, H·D], key?, value? (both or neither: without them query is Q, K and V
-// packed side by side, [B, T, 3·H·D]), mask? (int64 [B, T]: 1 attend, 0 padding)), attributes num_heads (int),
-// scale (float, default 1/sqrt(D)); output [B, T, H·D] = softmax(Q Kᵀ · scale + key mask) V per head, heads side by
-// side (attention/attention.h). Float32 only.
+// packed side by side, [B, T, 3·H·D]), mask? (int64 [B, T]: 1 attend, 0 padding), bias? ([3·H·D]: Q's, K's and V's
+// biases, added to the projections as they are read)), attributes num_heads (int), scale (float, default
+// 1/sqrt(D)); output [B, T, H·D] = softmax(Q Kᵀ · scale + key mask) V per head, heads side by side
+// (attention/attention.h). Float32 only.
 //
 // com.winnow MatMulBf16: runtime/matmul_bf16_op.h.
 #pragma once
