@@ -57,7 +57,8 @@ struct Case {
   bool bias = false;  // a linear layer's bias added to input first
 };
 using Kernel = std::function<void(const layernorm::Rows&, size_t, size_t)>;
-void RunCase(const Kernel& kernel, const Case& c, size_t offset, std::vector<float>* out, std::vector<float>* sum) {
+void RunCase(const Kernel& kernel, const Case& c, size_t offset, std::vector<float>* out, std::vector<float>* sum,
+             bool exact = true) {
   const auto in = Random(c.rows * c.cols, 1), skip = Random(c.skip_rows * c.cols + 1, 2);
   const auto gamma = Random(c.cols, 3, 0.3f, 1.0f), beta = Random(c.cols, 4, 0.1f, 0.0f);
   const auto bias = Random(c.cols, 5, 0.5f, 0.1f);
@@ -74,6 +75,7 @@ void RunCase(const Kernel& kernel, const Case& c, size_t offset, std::vector<flo
   r.sum = c.sum ? sum->data() : nullptr;
   r.cols = c.cols;
   r.epsilon = 1e-12f;
+  r.exact = exact;
   offset = std::min(offset, c.rows);
   for (size_t b = offset; b < c.rows; b += layernorm::kChunkRows) kernel(r, b, std::min(c.rows, b + layernorm::kChunkRows));
   if (offset) kernel(r, 0, offset);
@@ -110,6 +112,58 @@ TEST(LayerNorm, EverySimdLevelGivesTheScalarBits) {
       }
   }
   EXPECT_GT(compared, 0);
+}
+
+// Rows::exact false (the two-pass form of built graphs): at every level and in the scalar code, the sum output is
+// the exact form's (the same float additions), and the normalized rows are within float rounding of a
+// double-precision normalization of that sum. Dividing by cols - 1 instead of cols, or dropping epsilon on a
+// constant row, misses by far more.
+TEST(LayerNorm, TwoPassFormIsWithinRoundingOfTheNormalization) {
+  const Case cases[] = {{1, 1, 0, true, false},     {3, 7, 0, true, false},      {16, 16, 16, true, true},
+                        {17, 33, 17, false, true},  {64, 384, 64, true, false},  {65, 384, 1, true, true},
+                        {130, 100, 10, true, false}, {40, 1000, 8, false, false}, {65, 384, 65, true, false, true},
+                        {17, 33, 1, true, true, true}, {70, 37, 0, true, false, true}, {3, 7, 3, false, true, true}};
+  std::vector<std::pair<std::string, Kernel>> kernels = {{"scalar code", &layernorm::internal::LayerNormScalar}};
+  for (SimdLevel level : kAllSimdLevels)
+    if (CpuSupports(level))
+      kernels.emplace_back(SimdLevelName(level), [level](const layernorm::Rows& r, size_t b, size_t e) {
+        layernorm::LayerNormAt(level, r, b, e);
+      });
+  if (auto vec = layernorm::internal::Vec128Kernel()) kernels.emplace_back("vec128", vec);
+  double worst = 0;
+  for (const auto& [name, kernel] : kernels)
+    for (const Case& c : cases) {
+      std::vector<float> exact, exact_sum, got, got_sum;
+      RunCase(&layernorm::internal::LayerNormScalar, c, 0, &exact, &exact_sum);
+      RunCase(kernel, c, 5, &got, &got_sum, /*exact=*/false);
+      std::string where;
+      EXPECT_TRUE(SameBits(exact_sum, got_sum, &where)) << name << " sum: " << where;
+      // The normalized rows from the same sums (x below), in double.
+      const auto in = Random(c.rows * c.cols, 1), skip = Random(c.skip_rows * c.cols + 1, 2);
+      const auto gamma = Random(c.cols, 3, 0.3f, 1.0f), beta = Random(c.cols, 4, 0.1f, 0.0f);
+      const auto bias = Random(c.cols, 5, 0.5f, 0.1f);
+      for (size_t i = 0; i < c.rows; ++i) {
+        std::vector<double> x(c.cols);
+        double mean = 0, var = 0;
+        for (size_t k = 0; k < c.cols; ++k) {
+          float v = in[i * c.cols + k];
+          if (c.bias) v = v + bias[k];
+          if (c.skip_rows) v = v + skip[(i % c.skip_rows) * c.cols + k];
+          mean += x[k] = v;
+        }
+        mean /= static_cast<double>(c.cols);
+        for (double v : x) var += (v - mean) * (v - mean);
+        const double sd = std::sqrt(var / static_cast<double>(c.cols) + 1e-12);
+        for (size_t k = 0; k < c.cols; ++k) {
+          const double want = (x[k] - mean) / sd * gamma[k] + (c.beta ? beta[k] : 0.0);
+          const double e = std::abs(got[i * c.cols + k] - want) / std::max(1.0, std::abs(want));
+          worst = std::max(worst, e);
+          ASSERT_LT(e, 2e-6) << name << " rows " << c.rows << " cols " << c.cols << " row " << i << " col " << k
+                             << ": " << got[i * c.cols + k] << " vs " << want;
+        }
+      }
+    }
+  std::printf("two-pass layer norm: worst relative error %.3g\n", worst);
 }
 
 TEST(LayerNorm, NormalizesAndAddsTheSkip) {

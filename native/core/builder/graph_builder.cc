@@ -94,7 +94,7 @@ std::string GraphBuilder::ResidualNorm(std::string_view h, std::string_view resi
     if (auto parts = TakeBias(h)) std::tie(x, bias) = *parts;
     Names in = {x, residual, gamma, beta};
     if (!bias.empty()) in.v.push_back(bias);
-    return Op("LayerNorm", in, {onnx::FloatAttribute("epsilon", eps)}, "com.winnow");
+    return Op("LayerNorm", in, {onnx::FloatAttribute("epsilon", eps), onnx::IntAttribute("exact", 0)}, "com.winnow");
   }
   return Op("LayerNormalization", {Op("Add", {h, residual}), gamma, beta},
             {onnx::IntAttribute("axis", -1), onnx::FloatAttribute("epsilon", eps)});

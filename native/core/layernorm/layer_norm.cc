@@ -12,6 +12,29 @@ void LayerNormScalar(const Rows& r, size_t begin, size_t end) {
   const size_t cols = r.cols;
   const float n = static_cast<float>(cols);
   for (size_t row = begin; row < end; ++row) {
+    if (!r.exact) {  // Rows::exact false: the two-pass form
+      const float* in = r.input + row * cols;
+      const float* x = in;
+      float sum = 0.0f;
+      if (r.skip || r.bias || r.sum) {
+        float* dst = r.sum ? r.sum + row * cols : r.output + row * cols;
+        const float* s = r.skip ? r.skip + (row % r.skip_rows) * cols : nullptr;
+        for (size_t k = 0; k < cols; ++k) {
+          const float v = r.bias ? in[k] + r.bias[k] : in[k];
+          sum += dst[k] = s ? v + s[k] : v;
+        }
+        x = dst;
+      } else {
+        for (size_t k = 0; k < cols; ++k) sum += x[k];
+      }
+      const float mean = sum / n;
+      float m2 = 0.0f;
+      for (size_t k = 0; k < cols; ++k) m2 += (x[k] - mean) * (x[k] - mean);
+      const float rs = 1.0f / std::sqrt(m2 / n + r.epsilon);
+      float* y = r.output + row * cols;
+      for (size_t k = 0; k < cols; ++k) y[k] = (x[k] - mean) * rs * r.gamma[k] + (r.beta ? r.beta[k] : 0.0f);
+      continue;
+    }
     const float* in = r.input + row * cols;
     const float* x = in;
     if (r.skip || r.bias || r.sum) {

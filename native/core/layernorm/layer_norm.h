@@ -49,6 +49,10 @@ struct Rows {
   float* sum = nullptr;
   size_t cols = 0;
   float epsilon = 1e-5f;
+  // true: ONNX Runtime's Welford arithmetic, bit for bit (above). false: two passes over each row (sum, then squared
+  // deviations) and a multiply by 1/sd, several times faster, within float rounding of the exact form (graphs Winnow
+  // builds itself, which promise 1e-5 of the reference, not ONNX Runtime's bits).
+  bool exact = true;
 };
 
 // Rows [begin, end), at the process's SIMD level (cpu_features.h). Callers split work in chunks of kChunkRows.

@@ -27,6 +27,7 @@ std::string ShapeText(const std::vector<int64_t>& s) {
 
 struct LayerNormKernel {
   float epsilon = 1e-5f;
+  bool exact = true;  // attribute exact (default 1): layernorm::Rows::exact
 
   struct Task {
     layernorm::Rows rows;
@@ -106,6 +107,7 @@ struct LayerNormKernel {
       }
       t.rows.cols = static_cast<size_t>(cols);
       t.rows.epsilon = epsilon;
+      t.rows.exact = exact;
       const size_t chunks = (rows + layernorm::kChunkRows - 1) / layernorm::kChunkRows;
       if (chunks <= 1) {
         if (rows > 0) layernorm::LayerNorm(t.rows, 0, rows);
@@ -126,6 +128,11 @@ struct LayerNormOp : Ort::CustomOpBase<LayerNormOp, LayerNormKernel, true> {
       k->epsilon = Ort::ConstKernelInfo(info).GetAttribute<float>("epsilon");
     } catch (const Ort::Exception&) {
       k->epsilon = 1e-5f;  // attribute absent: ONNX's LayerNormalization default
+    }
+    try {
+      k->exact = Ort::ConstKernelInfo(info).GetAttribute<int64_t>("exact") != 0;
+    } catch (const Ort::Exception&) {
+      k->exact = true;  // absent: ONNX Runtime's bits
     }
     *kernel = k.release();
     return nullptr;

@@ -1,6 +1,7 @@
 // Winnow's own ONNX Runtime operators (CPU), registered in every session's options under kCustomDomain.
 //
-// com.winnow LayerNorm: inputs (input, skip?, gamma, beta?, bias?), attribute epsilon (float, default 1e-5);
+// com.winnow LayerNorm: inputs (input, skip?, gamma, beta?, bias?), attributes epsilon (float, default 1e-5) and
+// exact (int, default 1; 0: the faster two-pass arithmetic of layernorm::Rows::exact, which graphs Winnow builds use);
 // outputs (output, sum?). Normalizes the last axis of (input + bias) + skip (skip broadcast down the rows when it
 // has fewer, e.g. [1, S, H] under [B, S, H]; without a bias either operand may be the larger), exactly as ONNX
 // Runtime 1.29's CPU LayerNormalization kernel would normalize Add(Add(input, bias), skip), bit for bit, but
