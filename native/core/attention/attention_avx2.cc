@@ -15,6 +15,7 @@ struct V256 {
   static constexpr size_t kScoreVecs = 2;  // 4 rows x 16 keys: 8 accumulators of 16 registers
   static constexpr size_t kPvVecs = 2;     // 4 rows x 16 columns
   static constexpr size_t kGroupRows = 4;
+  static constexpr bool kBlockTranspose = false;
   WINNOW_ATTN_TARGET static __m256i Mask(size_t n) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
   }

@@ -9,6 +9,8 @@
 #endif
 #include <immintrin.h>
 
+#include "common/transpose_avx512.h"
+
 #define WINNOW_ATTN_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")))
 
 namespace winnow::attention::internal {
@@ -20,6 +22,8 @@ struct V512 {
   static constexpr size_t kScoreVecs = 4;  // 4 rows x 64 keys: 16 accumulators
   static constexpr size_t kPvVecs = 4;     // 4 rows x 64 columns
   static constexpr size_t kGroupRows = 8;
+  static constexpr bool kBlockTranspose = true;  // Transpose16 below
+  WINNOW_ATTN_TARGET static void Transpose16(T r[16]) { simd::Transpose16(r); }
   WINNOW_ATTN_TARGET static __mmask16 Mask(size_t n) {
     return n >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << n) - 1u);
   }

@@ -16,6 +16,7 @@ struct V128 {
   static constexpr size_t kScoreVecs = 2;
   static constexpr size_t kPvVecs = 2;
   static constexpr size_t kGroupRows = 4;
+  static constexpr bool kBlockTranspose = false;
   static T Zero() { return T{0.0f, 0.0f, 0.0f, 0.0f}; }
   static T Set1(float v) { return T{v, v, v, v}; }
   static T Load(const float* p) {

@@ -9,6 +9,8 @@
 #endif
 #include <immintrin.h>
 
+#include "common/transpose_avx512.h"
+
 #define WINNOW_LN_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2")))
 
 namespace winnow::layernorm::internal {
@@ -29,31 +31,7 @@ struct V512 {
   WINNOW_LN_TARGET static T Mul(T a, T b) { return _mm512_mul_ps(a, b); }
   WINNOW_LN_TARGET static T Div(T a, T b) { return _mm512_div_ps(a, b); }
   WINNOW_LN_TARGET static T Sqrt(T a) { return _mm512_sqrt_ps(a); }
-  // 16 x 16: pairs of rows interleaved, then quads (as doubles), then the 128-bit lanes gathered across quads.
-  WINNOW_LN_TARGET static void Transpose(T r[16]) {
-    T t[16];
-    for (int p = 0; p < 8; ++p) {
-      t[2 * p] = _mm512_unpacklo_ps(r[2 * p], r[2 * p + 1]);
-      t[2 * p + 1] = _mm512_unpackhi_ps(r[2 * p], r[2 * p + 1]);
-    }
-    T u[16];
-    for (int q = 0; q < 4; ++q) {
-      const __m512d a = _mm512_castps_pd(t[4 * q]), b = _mm512_castps_pd(t[4 * q + 1]);
-      const __m512d c = _mm512_castps_pd(t[4 * q + 2]), d = _mm512_castps_pd(t[4 * q + 3]);
-      u[4 * q + 0] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
-      u[4 * q + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
-      u[4 * q + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
-      u[4 * q + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
-    }
-    for (int c = 0; c < 4; ++c) {
-      const T v0 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x44), v1 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xEE);
-      const T w0 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x44), w1 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0xEE);
-      r[c] = _mm512_shuffle_f32x4(v0, w0, 0x88);
-      r[c + 4] = _mm512_shuffle_f32x4(v0, w0, 0xDD);
-      r[c + 8] = _mm512_shuffle_f32x4(v1, w1, 0x88);
-      r[c + 12] = _mm512_shuffle_f32x4(v1, w1, 0xDD);
-    }
-  }
+  WINNOW_LN_TARGET static void Transpose(T r[16]) { simd::Transpose16(r); }
 };
 
 #include "layernorm/layer_norm_simd.inc"
