@@ -1,6 +1,7 @@
 // matmul_bf16.h on AMX: tdpbf16ps into 2 x 2 tiles of 16 x 16 floats (32 rows x 32 columns) per step, A as two
 // 16 x 32 bf16 tiles, B as two 16-pair x 16-column tiles of the packed panel.
 #include "gemm/matmul_bf16.h"
+#include "gemm/amx_tiles.h"
 
 #if defined(__x86_64__) && defined(__linux__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
@@ -26,22 +27,10 @@ bool AmxPermitted() {
 
 namespace {
 
-struct alignas(64) TileConfig {
-  uint8_t palette = 1;
-  uint8_t start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {};
-  uint8_t rows[16] = {};
-};
-
 WINNOW_AMX_TARGET void Block(const uint16_t* a, size_t rows, size_t k_pad, const uint16_t* first, size_t panel_stride,
                              size_t count, StoreFn store, const void* ctx) {
   // Configured on every call: another library on this thread (ONNX Runtime's int8 kernels) may have loaded its own.
-  TileConfig cfg;
-  for (int t = 0; t < 8; ++t) {
-    cfg.colsb[t] = 64;
-    cfg.rows[t] = 16;
-  }
+  const TileConfig cfg = FullTiles();
   _tile_loadconfig(&cfg);
   alignas(64) float block[kBlockRows * kPanelCols];
   const size_t a_stride = k_pad * sizeof(uint16_t), b_stride = 2 * kPanelCols * sizeof(uint16_t);
