@@ -32,6 +32,7 @@ export interface NativeSessionInfo {
   fusedAttentions: number;
   quantizedMatMuls: number;
   bf16MatMuls: number;
+  bf16Attentions: number;
 }
 
 export interface NativeCrossEncoderInfo extends NativeSessionInfo {

@@ -71,6 +71,11 @@ export abstract class TransformerModel<N extends NativeTransformer> extends Mode
   readonly quantizedMatMuls: number;
   /** Linear layers running as bf16 (see the `dtype` option; 0 without it, on CUDA, or for a file quantized already). */
   readonly bf16MatMuls: number;
+  /**
+   * Self-attention blocks whose two products run in bf16 (Winnow's `Attention` in a graph built from a checkpoint,
+   * with `dtype: 'bf16'` or `quantize: 'int8'` on a CPU with bf16 instructions; 0 otherwise).
+   */
+  readonly bf16Attentions: number;
 
   protected constructor(native: N, concurrency: number, className: string) {
     super(native, concurrency, className);
@@ -83,6 +88,7 @@ export abstract class TransformerModel<N extends NativeTransformer> extends Mode
     this.fusedAttentions = info.fusedAttentions;
     this.quantizedMatMuls = info.quantizedMatMuls;
     this.bf16MatMuls = info.bf16MatMuls;
+    this.bf16Attentions = info.bf16Attentions;
   }
 
   /**

@@ -104,6 +104,7 @@ class ModelWrap : public Napi::ObjectWrap<Derived> {
     // Blocks fused at load, or written fused by the graph builder (com.winnow Attention, counted apart for tests).
     o.Set("fusedAttentions", Napi::Number::New(env, core.session().fused_attentions() + core.winnow_attentions()));
     o.Set("winnowAttentions", Napi::Number::New(env, core.winnow_attentions()));  // internal: tests
+    o.Set("bf16Attentions", Napi::Number::New(env, core.bf16_attentions()));
     o.Set("quantizedMatMuls", Napi::Number::New(env, core.session().quantized_matmuls()));
     o.Set("bf16MatMuls", Napi::Number::New(env, core.session().bf16_matmuls()));
     o.Set("packedAttentions", Napi::Number::New(env, core.session().packed_attentions()));  // internal: tests

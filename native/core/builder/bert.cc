@@ -63,7 +63,7 @@ StatusOr<std::string> AddNorm(GraphBuilder& b, std::string_view h, std::string_v
 // Attention over the three projections, reading attention_mask itself; otherwise the heads split and merged by
 // Reshape + Transpose, the pattern the load-time attention rewrite fuses.
 StatusOr<std::string> SelfAttention(GraphBuilder& b, std::string_view x, std::string_view mask, const std::string& p,
-                                    const Keys& n, const Dims& d, bool winnow_ops) {
+                                    const Keys& n, const Dims& d, bool winnow_ops, bool bf16) {
   WINNOW_ASSIGN_OR_RETURN(std::string q, b.Linear(x, p + n.q, d.hidden, d.hidden));
   WINNOW_ASSIGN_OR_RETURN(std::string k, b.Linear(x, p + n.k, d.hidden, d.hidden));
   WINNOW_ASSIGN_OR_RETURN(std::string v, b.Linear(x, p + n.v, d.hidden, d.hidden));
@@ -75,7 +75,9 @@ StatusOr<std::string> SelfAttention(GraphBuilder& b, std::string_view x, std::st
       in = {qb.first, kb.first, vb.first, "attention_mask",
             b.Op("Concat", {qb.second, kb.second, vb.second}, {onnx::IntAttribute("axis", 0)})};
     }
-    std::string ctx = b.Op(rt::kAttentionOp, in, {onnx::IntAttribute("num_heads", d.heads)}, rt::kCustomDomain);
+    std::vector<std::string> attrs = {onnx::IntAttribute("num_heads", d.heads)};
+    if (bf16) attrs.push_back(onnx::StringAttribute("precision", "bf16"));
+    std::string ctx = b.Op(rt::kAttentionOp, in, attrs, rt::kCustomDomain);
     return b.Linear(ctx, p + n.attn_out, d.hidden, d.hidden);
   }
   const std::string split = b.IntList({0, 0, d.heads, d.head});
@@ -175,7 +177,7 @@ StatusOr<BuiltModel> BuildBertFamily(const ConfigReader& c, Weights* w, const Bu
 
   for (int64_t i = 0; i < d.layers; ++i) {
     const std::string l = p + n.layer + std::to_string(i) + ".";
-    WINNOW_ASSIGN_OR_RETURN(std::string attn, SelfAttention(b, x, mask, l, n, d, o.winnow_ops));
+    WINNOW_ASSIGN_OR_RETURN(std::string attn, SelfAttention(b, x, mask, l, n, d, o.winnow_ops, o.bf16_attention));
     WINNOW_ASSIGN_OR_RETURN(x, AddNorm(b, attn, x, l + n.attn_norm, d.hidden, d.eps));
     WINNOW_ASSIGN_OR_RETURN(std::string h, b.Linear(x, l + n.ffn_in, d.hidden, d.ffn));
     WINNOW_ASSIGN_OR_RETURN(h, b.Activation(h, d.act));
@@ -210,6 +212,7 @@ StatusOr<BuiltModel> BuildBertFamily(const ConfigReader& c, Weights* w, const Bu
   }
   BuiltModel out = FinishModel(b, type, type);
   out.winnow_attentions = o.winnow_ops ? static_cast<int>(d.layers) : 0;
+  out.bf16_attentions = o.winnow_ops && o.bf16_attention ? static_cast<int>(d.layers) : 0;
   return out;
 }
 

@@ -29,6 +29,9 @@ struct BuildOptions {
   // Write Winnow's own fused CPU operators (runtime/custom_ops.h, domain com.winnow) where an architecture has them,
   // instead of their standard-operator form. Only for CPU sessions that register them; never for a saved graph.
   bool winnow_ops = false;
+  // With winnow_ops: com.winnow Attention runs its two products in bf16 (attribute precision = "bf16";
+  // attention/attention_bf16.h). Only where the CPU has a bf16 kernel.
+  bool bf16_attention = false;
 };
 
 struct BuiltModel {
@@ -36,6 +39,7 @@ struct BuiltModel {
   std::string architecture;  // config.json's model_type as built ("bert", "xlm-roberta", "modernbert", ...)
   int64_t inline_bytes = 0, external_bytes = 0;  // weights written into the model / referenced in the checkpoint
   int winnow_attentions = 0;  // self-attention blocks written as com.winnow Attention (BuildOptions::winnow_ops)
+  int bf16_attentions = 0;    // of them, those with precision "bf16" (BuildOptions::bf16_attention)
 };
 
 // Builds the graph for config.json's model_type. `config_path` names the config in messages. Errors:

@@ -6,9 +6,11 @@
 #include <fstream>
 #include <cstdint>
 #include <cstdlib>
+#include <string_view>
 #include <system_error>
 #include <thread>
 
+#include "attention/attention_bf16.h"
 #include "batching/batcher.h"
 #include "builder/lora.h"
 #include "builder/provence.h"
@@ -40,6 +42,7 @@ LoadEnvironment LoadEnvironment::Read() {
   if (const char* v = Env("WINNOW_ATTENTION_PACK_QKV")) e.pack_qkv = std::string(v) != "0";
   if (const char* v = Env("WINNOW_PROFILE")) e.profile_prefix = v;
   if (const char* v = Env("WINNOW_EXACT_LAYER_NORM")) e.inexact_norms = std::string(v) == "0";
+  if (const char* v = Env("WINNOW_ATTENTION_BF16")) e.bf16_attention = std::string(v) != "0";
   if (const char* v = Env("WINNOW_TEST_ATTENTION_SCALE")) e.test_attention_scale = std::strtof(v, nullptr);
   if (const char* v = Env("WINNOW_TEST_OOM_ABOVE_ROWS")) e.inject_oom_above_rows = std::atoll(v);
   if (const char* v = Env("WINNOW_TEST_CHUNK_ITEMS"); v && std::atoll(v) > 0) e.chunk_items = static_cast<size_t>(std::atoll(v));
@@ -55,6 +58,7 @@ void LoadEnvironment::ApplyTo(rt::SessionConfig* c) const {
   if (pack_qkv) c->pack_qkv = *pack_qkv;
   if (!profile_prefix.empty()) c->profile_prefix = profile_prefix;
   if (inexact_norms) c->inexact_norms = *inexact_norms;
+  if (bf16_attention) c->bf16_attention = *bf16_attention;
   if (test_attention_scale) c->test_attention_scale = *test_attention_scale;
 }
 
@@ -197,9 +201,13 @@ Status TransformerModel::BuildSession(rt::OrtRuntime* rt, const std::string& con
   builder::BuildOptions bo;
   bo.task = task_;
   bo.winnow_ops = sc.winnow_kernels && sc.device.kind == rt::DeviceSpec::Kind::kCpu;
+  // The products of attention in bf16 where the linear layers already leave float32 (bf16 or int8).
+  bo.bf16_attention = bo.winnow_ops && sc.bf16_attention && (sc.bf16 || sc.quantize_int8) &&
+                      std::string_view(attention::ActiveBf16KernelName()) != "none";
   WINNOW_ASSIGN_OR_RETURN(builder::BuiltModel built, builder::Build(config_, config_path, weights_.get(), bo));
   source_ = checkpoint_->source();
   winnow_attentions_ = built.winnow_attentions;
+  bf16_attentions_ = built.bf16_attentions;
   WINNOW_ASSIGN_OR_RETURN(session_, rt::Session::LoadBuilt(rt, std::move(built.onnx), checkpoint_->files(),
                                                            JoinPath(options_.dir, source_), sc));
   return Status::Ok();

@@ -64,7 +64,7 @@ struct LoadEnvironment {
   static LoadEnvironment Read();
   void ApplyTo(rt::SessionConfig* config) const;  // the session settings among them
 
-  std::optional<bool> io_binding, weights_in_place, weights_in_place_cuda, pack_qkv, inexact_norms;
+  std::optional<bool> io_binding, weights_in_place, weights_in_place_cuda, pack_qkv, inexact_norms, bf16_attention;
   std::optional<int64_t> auto_attention_max_width;
   std::optional<float> test_attention_scale;
   std::string profile_prefix;
@@ -102,6 +102,8 @@ class TransformerModel {
   bool built() const { return weights_ != nullptr; }
   // Attention blocks the built graph runs as com.winnow Attention (builder::BuildOptions::winnow_ops).
   int winnow_attentions() const { return winnow_attentions_; }
+  // Of them, those whose products run in bf16 (builder::BuildOptions::bf16_attention).
+  int bf16_attentions() const { return bf16_attentions_; }
   // The graph built from the checkpoint, every weight written into it, saved to `path` (codes::kInvalidArgument for
   // a model loaded from an ONNX file, codes::kIo when it cannot be written).
   Status SaveBuiltGraph(const std::string& path) const;
@@ -168,6 +170,7 @@ class TransformerModel {
   nlohmann::json config_;
   std::string source_;
   int winnow_attentions_ = 0;
+  int bf16_attentions_ = 0;
   builder::Task task_ = builder::Task::kSequenceClassification;
   // A built graph's weights: mapped for as long as the session runs on them (declared before session_, so they
   // outlive it).

@@ -3,9 +3,11 @@
 #include <cmath>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "attention/attention.h"
+#include "attention/attention_bf16.h"
 #include "runtime/custom_ops.h"
 
 namespace winnow::rt {
@@ -25,8 +27,12 @@ struct AttentionKernel {
   int64_t heads = 0;
   float scale = 0.0f;
   bool has_scale = false;  // false: 1 / sqrt(head size)
+  bool bf16 = false;       // precision "bf16": attention/attention_bf16.h
 
   static void RunOne(void* data, size_t task) { attention::RunTask(*static_cast<const attention::Problem*>(data), task); }
+  static void RunOneBf16(void* data, size_t task) {
+    attention::RunTaskBf16(*static_cast<const attention::Problem*>(data), task);
+  }
 
   OrtStatusPtr ComputeV2(OrtKernelContext* context) {
     try {
@@ -82,8 +88,8 @@ struct AttentionKernel {
       p.head_size = static_cast<size_t>(width / heads);
       p.scale = has_scale ? scale : 1.0f / std::sqrt(static_cast<float>(p.head_size));
       const size_t tasks = attention::TaskCount(p);
-      if (tasks == 1) attention::RunTask(p, 0);
-      else ctx.ParallelFor(&RunOne, tasks, 0, &p);
+      if (tasks == 1) (bf16 ? RunOneBf16 : RunOne)(&p, 0);
+      else ctx.ParallelFor(bf16 ? &RunOneBf16 : &RunOne, tasks, 0, &p);
       return nullptr;
     } catch (const Ort::Exception& e) {
       return Fail(e.what());
@@ -108,6 +114,18 @@ struct AttentionOp : Ort::CustomOpBase<AttentionOp, AttentionKernel, true> {
       k->has_scale = true;
     } catch (const Ort::Exception&) {
       k->has_scale = false;  // absent: 1 / sqrt(head size)
+    }
+    std::string precision = "float32";  // absent: float32 products
+    try {
+      precision = ki.GetAttribute<std::string>("precision");
+    } catch (const Ort::Exception&) {
+    }
+    if (precision == "bf16") {
+      if (std::string_view(attention::ActiveBf16KernelName()) == "none")
+        return Fail(std::string("precision bf16 needs ") + gemm::kBf16Requirement);
+      k->bf16 = true;
+    } else if (precision != "float32") {
+      return Fail("precision must be \"float32\" or \"bf16\", not \"" + precision + "\"");
     }
     *kernel = k.release();
     return nullptr;
