@@ -95,7 +95,7 @@ WINNOW_ATTN_TARGET void Pv(const uint16_t* p, size_t rows16, size_t np, const ui
 // Per-thread scratch, grown as needed and kept for the thread.
 struct Scratch {
   std::vector<uint32_t> keys;
-  std::vector<uint16_t> q, prob, row;  // [rows16, dp], [rows16, np], one row of K [dp]
+  std::vector<uint16_t> q, prob, kr;   // [rows16, dp], [rows16, np], K rounded [np, dp]
   std::vector<uint32_t> kt, vt;        // [dp / 2, np], [np / 2, dv]
   std::vector<float> scores, out;      // [rows16, np], [rows16, dv]
 };
@@ -133,7 +133,17 @@ WINNOW_ATTN_TARGET void RunTask(const Bf16Products& k, const Problem& p, size_t 
   uint32_t* keys = Grow(s.keys, p.tokens);
   size_t n = 0;
   const int64_t* m = p.mask ? p.mask + b * p.tokens : nullptr;
-  for (size_t t = 0; t < p.tokens; ++t)
+  size_t t = 0;
+  if (m) {
+    for (; t + 8 <= p.tokens; t += 8) {
+      const __m512i mv = _mm512_loadu_si512(m + t);
+      const __mmask8 on = _mm512_test_epi64_mask(mv, mv);
+      _mm256_mask_compressstoreu_epi32(keys + n, on, _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(t)),
+                                                                      _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
+      n += static_cast<size_t>(__builtin_popcount(on));
+    }
+  }
+  for (; t < p.tokens; ++t)
     if (!m || m[t] != 0) keys[n++] = static_cast<uint32_t>(t);
   const bool uniform = n == 0;
   if (uniform) {
@@ -178,14 +188,21 @@ WINNOW_ATTN_TARGET void RunTask(const Bf16Products& k, const Problem& p, size_t 
     for (size_t r = 0; r < rows; ++r)
       RoundRow(p.q + (T0 + row0 + r) * p.q_stride + h * D, bq, D, q + r * dp, dp);
     std::memset(q + rows * dp, 0, (rows16 - rows) * dp * sizeof(uint16_t));
+    // K rounded row by row ([np, dp], the padding rows 0), then gathered 16 keys at a time into pairs of columns.
     uint32_t* kt = Grow(s.kt, dp / 2 * np);
-    uint16_t* row = Grow(s.row, dp);
+    uint16_t* kr = Grow(s.kr, np * dp);
     const float* k0 = p.k + T0 * p.k_stride + h * D;
-    for (size_t j = 0; j < n; ++j) {
-      RoundRow(k0 + keys[j] * p.k_stride, bk, D, row, dp);
-      for (size_t i = 0; i < dp / 2; ++i) std::memcpy(kt + i * np + j, row + 2 * i, sizeof(uint32_t));
+    for (size_t j = 0; j < n; ++j) RoundRow(k0 + keys[j] * p.k_stride, bk, D, kr + j * dp, dp);
+    std::memset(kr + n * dp, 0, (np - n) * dp * sizeof(uint16_t));
+    const __m512i lane_rows = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                                _mm512_set1_epi32(static_cast<int>(dp / 2)));
+    for (size_t j0 = 0; j0 < np; j0 += 16) {
+      const void* base = kr + j0 * dp;
+      for (size_t i = 0; i < dp / 2; ++i) {
+        const __m512i idx = _mm512_add_epi32(lane_rows, _mm512_set1_epi32(static_cast<int>(i)));
+        _mm512_storeu_si512(kt + i * np + j0, _mm512_i32gather_epi32(idx, base, 4));
+      }
     }
-    for (size_t i = 0; i < dp / 2; ++i) std::memset(kt + i * np + n, 0, (np - n) * sizeof(uint32_t));
 
     float* sc = Grow(s.scores, rows16 * np);
     k.scores(q, rows16, dp, kt, np, sc);
