@@ -2,7 +2,8 @@
 // against a double-precision softmax(Q Kᵀ · scale + mask) V computed on the operands the kernel is specified to
 // round: bf16(Q + Q's bias), bf16(K + K's bias), bf16(V), and bf16 probabilities (e = exp(s - max) rounded, the sum
 // of the unrounded e), V's bias added to the output. Head sizes 1 to 130, 1 to 300 tokens, right / left / holed
-// masks and a batch row with no key, with and without biases, Q, K, V separate and packed.
+// masks and a batch row with no key, with and without biases, Q, K, V separate and packed. Then com.winnow Attention
+// with precision "bf16" in an ONNX Runtime session: the same outputs as the kernel, and its attribute checked.
 //
 // The bound, per output element (u = 2^-24, float32's unit roundoff; the kernel's float32 sums of exact bf16
 // products, in any order, of D terms miss the exact sum by at most (D + 1) u Σ|terms|):
@@ -25,9 +26,15 @@
 #include <string>
 #include <vector>
 
+#include <sys/stat.h>
+
 #include "attention/attention.h"
 #include "attention/attention_bf16.h"
 #include "gemm/matmul_bf16.h"
+#include "onnx/writer.h"
+#include "ort_library.h"
+#include "runtime/custom_ops.h"
+#include "runtime/ort_runtime.h"
 
 namespace winnow {
 namespace {
@@ -342,6 +349,102 @@ TEST(AttentionBf16, NoKernelWritesNothing) {
   const Data d = Make(c, 4, out.data());
   for (size_t t = 0; t < attention::TaskCount(d.p); ++t) attention::RunTaskBf16At(Bf16Isa::kNone, d.p, t);
   for (float x : out) EXPECT_EQ(x, 7.0f);
+}
+
+
+// ---- the operator's precision attribute in ONNX Runtime
+
+// One com.winnow Attention node over packed Q, K, V [batch, tokens, 3 · width] and a mask.
+std::string PackedModel(int64_t heads, int64_t width, const std::string& precision) {
+  onnx::GraphWriter g;
+  std::vector<std::string> attrs = {onnx::IntAttribute("num_heads", heads)};
+  if (!precision.empty()) attrs.push_back(onnx::StringAttribute("precision", precision));
+  g.Node(rt::kAttentionOp, {"QKV", "", "", "mask"}, {"Y"}, attrs, rt::kCustomDomain);
+  g.Input(onnx::ValueInfo("QKV", onnx::dtype::kFloat, {{-1, "batch"}, {-1, "tokens"}, {3 * width, ""}}));
+  g.Input(onnx::ValueInfo("mask", onnx::dtype::kInt64, {{-1, "batch"}, {-1, "tokens"}}));
+  g.Output(onnx::ValueInfo("Y", onnx::dtype::kFloat, {{-1, "batch"}, {-1, "tokens"}, {width, ""}}));
+  return onnx::ModelProto(g.Graph("g"), {{"", 17}, {rt::kCustomDomain, 1}});
+}
+
+class AttentionBf16Ort : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    struct stat sb;
+    const std::string lib = test_support::OrtLibrary();
+    ASSERT_EQ(stat(lib.c_str(), &sb), 0) << "no ONNX Runtime library at " << lib << ": run `npm run build` first";
+    auto rt = rt::OrtRuntime::Get(lib);
+    ASSERT_TRUE(rt.ok()) << rt.status().ToString();
+    rt_ = *rt;
+    ASSERT_NE(rt::CustomOpDomain(), nullptr);
+  }
+  // Runs the packed model on two threads.
+  std::vector<float> Run(const std::string& model, const Data& d, const Case& c) {
+    Ort::SessionOptions so;
+    so.SetIntraOpNumThreads(2);
+    so.Add(rt::CustomOpDomain());
+    Ort::Session s(rt_->env(), model.data(), model.size(), so);
+    auto mem = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
+    const int64_t w = static_cast<int64_t>(c.heads * c.head);
+    const int64_t qkv_shape[3] = {static_cast<int64_t>(c.batch), static_cast<int64_t>(c.tokens), 3 * w};
+    const int64_t mask_shape[2] = {qkv_shape[0], qkv_shape[1]};
+    std::vector<int64_t> mask = d.mask;
+    mask.resize(c.batch * c.tokens, 1);
+    Ort::Value values[2] = {
+        Ort::Value::CreateTensor<float>(mem, const_cast<float*>(d.qkv.data()), d.qkv.size(), qkv_shape, 3),
+        Ort::Value::CreateTensor<int64_t>(mem, mask.data(), mask.size(), mask_shape, 2)};
+    const char* in_names[] = {"QKV", "mask"};
+    const char* out_names[] = {"Y"};
+    auto out = s.Run(Ort::RunOptions{nullptr}, in_names, values, 2, out_names, 1);
+    const float* y = out[0].GetTensorData<float>();
+    return std::vector<float>(y, y + c.batch * c.tokens * c.heads * c.head);
+  }
+  rt::OrtRuntime* rt_ = nullptr;
+};
+
+// precision "bf16" runs RunTaskBf16 (the outputs are the kernel's, bit for bit); absent or "float32", RunTask.
+TEST_F(AttentionBf16Ort, PrecisionChoosesTheKernel) {
+  Case c;
+  c.batch = 3;
+  c.tokens = 70;
+  c.heads = 4;
+  c.head = 32;
+  c.mask = MaskKind::kHoles;
+  c.packed = true;
+  std::vector<float> bf16(c.batch * c.tokens * c.heads * c.head), fp32(bf16.size());
+  const Data d = Make(c, 77, bf16.data());
+  attention::Problem p = d.p;
+  for (size_t t = 0; t < attention::TaskCount(p); ++t) attention::RunTaskBf16(p, t);
+  p.out = fp32.data();
+  for (size_t t = 0; t < attention::TaskCount(p); ++t) attention::RunTask(p, t);
+  const int64_t w = static_cast<int64_t>(c.heads * c.head);
+  EXPECT_EQ(Run(PackedModel(4, w, ""), d, c), fp32);
+  EXPECT_EQ(Run(PackedModel(4, w, "float32"), d, c), fp32);
+  if (std::string(attention::ActiveBf16KernelName()) == "none") {
+    try {
+      Run(PackedModel(4, w, "bf16"), d, c);
+      ADD_FAILURE() << "precision bf16 loaded on a CPU without a bf16 kernel";
+    } catch (const Ort::Exception& e) {
+      EXPECT_NE(std::string(e.what()).find("precision bf16 needs AMX-BF16 or AVX512-BF16"), std::string::npos) << e.what();
+    }
+    return;
+  }
+  const std::vector<float> got = Run(PackedModel(4, w, "bf16"), d, c);
+  EXPECT_EQ(got, bf16);
+  EXPECT_NE(got, fp32);
+}
+
+TEST_F(AttentionBf16Ort, UnknownPrecisionIsAnError) {
+  try {
+    Case c;
+    c.tokens = 4;
+    std::vector<float> out(c.batch * c.tokens * c.heads * c.head);
+    const Data d = Make(c, 1, out.data());
+    Run(PackedModel(2, 64, "fp16"), d, c);
+    ADD_FAILURE() << "precision fp16 loaded";
+  } catch (const Ort::Exception& e) {
+    EXPECT_NE(std::string(e.what()).find(R"(precision must be "float32" or "bf16", not "fp16")"), std::string::npos)
+        << e.what();
+  }
 }
 
 }  // namespace
