@@ -205,7 +205,7 @@ std::vector<Bf16Isa> Isas() {
 double Check(Bf16Isa isa, const Case& c, uint32_t seed, std::string* where, double* worst_abs = nullptr) {
   std::vector<float> out(c.batch * c.tokens * c.heads * c.head, std::nanf(""));
   const Data d = Make(c, seed, out.data());
-  for (size_t t = attention::TaskCount(d.p); t-- > 0;) attention::RunTaskBf16At(isa, d.p, t);
+  for (size_t t = attention::TaskCountBf16(d.p); t-- > 0;) attention::RunTaskBf16At(isa, d.p, t);
   std::vector<double> want, bound;
   Reference(d.p, &want, &bound);
   double worst = 0;
@@ -334,7 +334,7 @@ TEST(AttentionBf16, ActiveKernelIsTheGemmsKernel) {
   c.bias = true;
   std::vector<float> a(c.batch * c.tokens * c.heads * c.head), b(a.size());
   const Data da = Make(c, 3, a.data()), db = Make(c, 3, b.data());
-  for (size_t t = 0; t < attention::TaskCount(da.p); ++t) {
+  for (size_t t = 0; t < attention::TaskCountBf16(da.p); ++t) {
     attention::RunTaskBf16(da.p, t);
     attention::RunTaskBf16At(gemm::ActiveBf16Isa(), db.p, t);
   }
@@ -347,7 +347,7 @@ TEST(AttentionBf16, NoKernelWritesNothing) {
   c.tokens = 5;
   std::vector<float> out(c.batch * c.tokens * c.heads * c.head, 7.0f);
   const Data d = Make(c, 4, out.data());
-  for (size_t t = 0; t < attention::TaskCount(d.p); ++t) attention::RunTaskBf16At(Bf16Isa::kNone, d.p, t);
+  for (size_t t = 0; t < attention::TaskCountBf16(d.p); ++t) attention::RunTaskBf16At(Bf16Isa::kNone, d.p, t);
   for (float x : out) EXPECT_EQ(x, 7.0f);
 }
 
@@ -413,7 +413,7 @@ TEST_F(AttentionBf16Ort, PrecisionChoosesTheKernel) {
   std::vector<float> bf16(c.batch * c.tokens * c.heads * c.head), fp32(bf16.size());
   const Data d = Make(c, 77, bf16.data());
   attention::Problem p = d.p;
-  for (size_t t = 0; t < attention::TaskCount(p); ++t) attention::RunTaskBf16(p, t);
+  for (size_t t = 0; t < attention::TaskCountBf16(p); ++t) attention::RunTaskBf16(p, t);
   p.out = fp32.data();
   for (size_t t = 0; t < attention::TaskCount(p); ++t) attention::RunTask(p, t);
   const int64_t w = static_cast<int64_t>(c.heads * c.head);

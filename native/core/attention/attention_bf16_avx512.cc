@@ -121,59 +121,14 @@ WINNOW_ATTN_TARGET void RoundRow(const float* src, const float* bias, size_t D, 
   }
 }
 
-WINNOW_ATTN_TARGET void RunTask(const Bf16Products& k, const Problem& p, size_t task) {
-  const size_t blocks = (p.tokens + kBlockRows - 1) / kBlockRows;
-  const size_t bh = task / blocks, b = bh / p.heads, h = bh % p.heads;
-  const size_t row0 = (task % blocks) * kBlockRows, rows = std::min(kBlockRows, p.tokens - row0);
-  const size_t rows16 = (rows + 15) / 16 * 16;
+// Rows [row0, row0 + rows) of head h of batch b (rows <= kBlockRows), K and V already in the scratch.
+WINNOW_ATTN_TARGET void RunBlock(const Bf16Products& k, const Problem& p, Scratch& s, size_t b, size_t h, size_t row0,
+                                 size_t rows, size_t n, bool uniform) {
   const size_t D = p.head_size, HD = p.heads * D, T0 = b * p.tokens;
-  thread_local Scratch s;
-
-  // The attended keys (all of them, weighted alike, when the mask leaves none).
-  uint32_t* keys = Grow(s.keys, p.tokens);
-  size_t n = 0;
-  const int64_t* m = p.mask ? p.mask + b * p.tokens : nullptr;
-  size_t t = 0;
-  if (m) {
-    for (; t + 8 <= p.tokens; t += 8) {
-      const __m512i mv = _mm512_loadu_si512(m + t);
-      const __mmask8 on = _mm512_test_epi64_mask(mv, mv);
-      _mm256_mask_compressstoreu_epi32(keys + n, on, _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(t)),
-                                                                      _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
-      n += static_cast<size_t>(__builtin_popcount(on));
-    }
-  }
-  for (; t < p.tokens; ++t)
-    if (!m || m[t] != 0) keys[n++] = static_cast<uint32_t>(t);
-  const bool uniform = n == 0;
-  if (uniform) {
-    for (size_t t = 0; t < p.tokens; ++t) keys[t] = static_cast<uint32_t>(t);
-    n = p.tokens;
-  }
+  const size_t rows16 = (rows + 15) / 16 * 16;
   const size_t np = (n + 31) / 32 * 32, dp = (D + 31) / 32 * 32, dv = (D + 15) / 16 * 16;
   const float* bq = p.bias ? p.bias + h * D : nullptr;
-  const float* bk = p.bias ? p.bias + HD + h * D : nullptr;
   const float* bv = p.bias ? p.bias + 2 * HD + h * D : nullptr;
-
-  // V of the attended keys in pairs of keys: vt[i][c] = {V[keys[2i]][c], V[keys[2i + 1]][c]}, the padding 0.
-  uint32_t* vt = Grow(s.vt, np / 2 * dv);
-  {
-    const float* v0 = p.v + T0 * p.v_stride + h * D;
-    const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-    const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-    for (size_t i = 0; i < np / 2; ++i) {
-      const float* a = 2 * i < n ? v0 + keys[2 * i] * p.v_stride : nullptr;
-      const float* c1 = 2 * i + 1 < n ? v0 + keys[2 * i + 1] * p.v_stride : nullptr;
-      for (size_t c = 0; c < dv; c += 16) {
-        const __mmask16 lanes = c < D ? Lanes(D - c) : 0;
-        const __m512 x = a ? _mm512_maskz_loadu_ps(lanes, a + c) : _mm512_setzero_ps();
-        const __m512 y = c1 ? _mm512_maskz_loadu_ps(lanes, c1 + c) : _mm512_setzero_ps();
-        const __m512bh pairs = _mm512_cvtne2ps_pbh(_mm512_permutex2var_ps(x, hi, y), _mm512_permutex2var_ps(x, lo, y));
-        _mm512_storeu_si512(vt + i * dv + c, reinterpret_cast<const __m512i&>(pairs));
-      }
-    }
-  }
-
   uint16_t* prob = Grow(s.prob, rows16 * np);
   float inv[kBlockRows];
   if (uniform) {
@@ -183,29 +138,12 @@ WINNOW_ATTN_TARGET void RunTask(const Bf16Products& k, const Problem& p, size_t 
       if (r < rows) inv[r] = 1.0f / static_cast<float>(n);
     }
   } else {
-    // Q and K (+ biases) in bf16; K in pairs of head columns: kt[i][j] = {K[keys[j]][2i], K[keys[j]][2i + 1]}.
     uint16_t* q = Grow(s.q, rows16 * dp);
     for (size_t r = 0; r < rows; ++r)
       RoundRow(p.q + (T0 + row0 + r) * p.q_stride + h * D, bq, D, q + r * dp, dp);
     std::memset(q + rows * dp, 0, (rows16 - rows) * dp * sizeof(uint16_t));
-    // K rounded row by row ([np, dp], the padding rows 0), then gathered 16 keys at a time into pairs of columns.
-    uint32_t* kt = Grow(s.kt, dp / 2 * np);
-    uint16_t* kr = Grow(s.kr, np * dp);
-    const float* k0 = p.k + T0 * p.k_stride + h * D;
-    for (size_t j = 0; j < n; ++j) RoundRow(k0 + keys[j] * p.k_stride, bk, D, kr + j * dp, dp);
-    std::memset(kr + n * dp, 0, (np - n) * dp * sizeof(uint16_t));
-    const __m512i lane_rows = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                                _mm512_set1_epi32(static_cast<int>(dp / 2)));
-    for (size_t j0 = 0; j0 < np; j0 += 16) {
-      const void* base = kr + j0 * dp;
-      for (size_t i = 0; i < dp / 2; ++i) {
-        const __m512i idx = _mm512_add_epi32(lane_rows, _mm512_set1_epi32(static_cast<int>(i)));
-        _mm512_storeu_si512(kt + i * np + j0, _mm512_i32gather_epi32(idx, base, 4));
-      }
-    }
-
     float* sc = Grow(s.scores, rows16 * np);
-    k.scores(q, rows16, dp, kt, np, sc);
+    k.scores(q, rows16, dp, s.kt.data(), np, sc);
 
     // Softmax of each row in float32: e = exp(scale · s - max), the padding keys 0; e to bf16.
     const __m512 vs = _mm512_set1_ps(p.scale);
@@ -233,7 +171,7 @@ WINNOW_ATTN_TARGET void RunTask(const Bf16Products& k, const Problem& p, size_t 
   }
 
   float* out = Grow(s.out, rows16 * dv);
-  k.pv(prob, rows16, np, vt, dv, out);
+  k.pv(prob, rows16, np, s.vt.data(), dv, out);
   for (size_t r = 0; r < rows; ++r) {
     float* o = p.out + (T0 + row0 + r) * p.out_stride + h * D;
     const __m512 vi = _mm512_set1_ps(inv[r]);
@@ -243,6 +181,83 @@ WINNOW_ATTN_TARGET void RunTask(const Bf16Products& k, const Problem& p, size_t 
       if (bv) y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(lanes, bv + c));
       _mm512_mask_storeu_ps(o + c, lanes, y);
     }
+  }
+}
+
+// One task: kBf16TaskBlocks blocks of query rows of head h of batch b, K and V rounded once for them.
+WINNOW_ATTN_TARGET void RunTask(const Bf16Products& k, const Problem& p, size_t task) {
+  const size_t blocks = (p.tokens + kBlockRows - 1) / kBlockRows;
+  const size_t groups = (blocks + kBf16TaskBlocks - 1) / kBf16TaskBlocks;
+  const size_t bh = task / groups, b = bh / p.heads, h = bh % p.heads;
+  const size_t first = (task % groups) * kBf16TaskBlocks, last = std::min(blocks, first + kBf16TaskBlocks);
+  const size_t D = p.head_size, HD = p.heads * D, T0 = b * p.tokens;
+  thread_local Scratch s;
+
+  // The attended keys (all of them, weighted alike, when the mask leaves none).
+  uint32_t* keys = Grow(s.keys, p.tokens);
+  size_t n = 0;
+  const int64_t* m = p.mask ? p.mask + b * p.tokens : nullptr;
+  size_t t = 0;
+  if (m) {
+    for (; t + 8 <= p.tokens; t += 8) {
+      const __m512i mv = _mm512_loadu_si512(m + t);
+      const __mmask8 on = _mm512_test_epi64_mask(mv, mv);
+      _mm256_mask_compressstoreu_epi32(keys + n, on, _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(t)),
+                                                                      _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
+      n += static_cast<size_t>(__builtin_popcount(on));
+    }
+  }
+  for (; t < p.tokens; ++t)
+    if (!m || m[t] != 0) keys[n++] = static_cast<uint32_t>(t);
+  const bool uniform = n == 0;
+  if (uniform) {
+    for (size_t t = 0; t < p.tokens; ++t) keys[t] = static_cast<uint32_t>(t);
+    n = p.tokens;
+  }
+  const size_t np = (n + 31) / 32 * 32, dp = (D + 31) / 32 * 32, dv = (D + 15) / 16 * 16;
+
+  // V of the attended keys in pairs of keys: vt[i][c] = {V[keys[2i]][c], V[keys[2i + 1]][c]}, the padding 0.
+  uint32_t* vt = Grow(s.vt, np / 2 * dv);
+  {
+    const float* v0 = p.v + T0 * p.v_stride + h * D;
+    const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    for (size_t i = 0; i < np / 2; ++i) {
+      const float* a = 2 * i < n ? v0 + keys[2 * i] * p.v_stride : nullptr;
+      const float* c1 = 2 * i + 1 < n ? v0 + keys[2 * i + 1] * p.v_stride : nullptr;
+      for (size_t c = 0; c < dv; c += 16) {
+        const __mmask16 lanes = c < D ? Lanes(D - c) : 0;
+        const __m512 x = a ? _mm512_maskz_loadu_ps(lanes, a + c) : _mm512_setzero_ps();
+        const __m512 y = c1 ? _mm512_maskz_loadu_ps(lanes, c1 + c) : _mm512_setzero_ps();
+        const __m512bh pairs = _mm512_cvtne2ps_pbh(_mm512_permutex2var_ps(x, hi, y), _mm512_permutex2var_ps(x, lo, y));
+        _mm512_storeu_si512(vt + i * dv + c, reinterpret_cast<const __m512i&>(pairs));
+      }
+    }
+  }
+
+  if (!uniform) {
+    // K (+ its bias) rounded row by row ([np, dp], the padding rows 0), then gathered 16 keys at a time into pairs
+    // of head columns: kt[i][j] = {K[keys[j]][2i], K[keys[j]][2i + 1]}.
+    const float* bk = p.bias ? p.bias + HD + h * D : nullptr;
+    uint32_t* kt = Grow(s.kt, dp / 2 * np);
+    uint16_t* kr = Grow(s.kr, np * dp);
+    const float* k0 = p.k + T0 * p.k_stride + h * D;
+    for (size_t j = 0; j < n; ++j) RoundRow(k0 + keys[j] * p.k_stride, bk, D, kr + j * dp, dp);
+    std::memset(kr + n * dp, 0, (np - n) * dp * sizeof(uint16_t));
+    const __m512i lane_rows = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                                 _mm512_set1_epi32(static_cast<int>(dp / 2)));
+    for (size_t j0 = 0; j0 < np; j0 += 16) {
+      const void* base = kr + j0 * dp;
+      for (size_t i = 0; i < dp / 2; ++i) {
+        const __m512i idx = _mm512_add_epi32(lane_rows, _mm512_set1_epi32(static_cast<int>(i)));
+        _mm512_storeu_si512(kt + i * np + j0, _mm512_i32gather_epi32(idx, base, 4));
+      }
+    }
+  }
+
+  for (size_t blk = first; blk < last; ++blk) {
+    const size_t row0 = blk * kBlockRows;
+    RunBlock(k, p, s, b, h, row0, std::min(kBlockRows, p.tokens - row0), n, uniform);
   }
 }
 
