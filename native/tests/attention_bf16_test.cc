@@ -205,7 +205,7 @@ std::vector<Bf16Isa> Isas() {
 double Check(Bf16Isa isa, const Case& c, uint32_t seed, std::string* where, double* worst_abs = nullptr) {
   std::vector<float> out(c.batch * c.tokens * c.heads * c.head, std::nanf(""));
   const Data d = Make(c, seed, out.data());
-  for (size_t t = attention::TaskCountBf16(d.p); t-- > 0;) attention::RunTaskBf16At(isa, d.p, t);
+  for (size_t t = attention::TaskCount(d.p); t-- > 0;) attention::RunTaskBf16At(isa, d.p, t);
   std::vector<double> want, bound;
   Reference(d.p, &want, &bound);
   double worst = 0;
@@ -334,7 +334,7 @@ TEST(AttentionBf16, ActiveKernelIsTheGemmsKernel) {
   c.bias = true;
   std::vector<float> a(c.batch * c.tokens * c.heads * c.head), b(a.size());
   const Data da = Make(c, 3, a.data()), db = Make(c, 3, b.data());
-  for (size_t t = 0; t < attention::TaskCountBf16(da.p); ++t) {
+  for (size_t t = 0; t < attention::TaskCount(da.p); ++t) {
     attention::RunTaskBf16(da.p, t);
     attention::RunTaskBf16At(gemm::ActiveBf16Isa(), db.p, t);
   }
@@ -347,21 +347,22 @@ TEST(AttentionBf16, NoKernelWritesNothing) {
   c.tokens = 5;
   std::vector<float> out(c.batch * c.tokens * c.heads * c.head, 7.0f);
   const Data d = Make(c, 4, out.data());
-  for (size_t t = 0; t < attention::TaskCountBf16(d.p); ++t) attention::RunTaskBf16At(Bf16Isa::kNone, d.p, t);
+  for (size_t t = 0; t < attention::TaskCount(d.p); ++t) attention::RunTaskBf16At(Bf16Isa::kNone, d.p, t);
   for (float x : out) EXPECT_EQ(x, 7.0f);
 }
 
 
 // ---- the operator's precision attribute in ONNX Runtime
 
-// One com.winnow Attention node over packed Q, K, V [batch, tokens, 3 · width] and a mask.
+// One com.winnow Attention node over packed Q, K, V [batch, tokens, 3 · width], a mask and the biases [3 · width].
 std::string PackedModel(int64_t heads, int64_t width, const std::string& precision) {
   onnx::GraphWriter g;
   std::vector<std::string> attrs = {onnx::IntAttribute("num_heads", heads)};
   if (!precision.empty()) attrs.push_back(onnx::StringAttribute("precision", precision));
-  g.Node(rt::kAttentionOp, {"QKV", "", "", "mask"}, {"Y"}, attrs, rt::kCustomDomain);
+  g.Node(rt::kAttentionOp, {"QKV", "", "", "mask", "bias"}, {"Y"}, attrs, rt::kCustomDomain);
   g.Input(onnx::ValueInfo("QKV", onnx::dtype::kFloat, {{-1, "batch"}, {-1, "tokens"}, {3 * width, ""}}));
   g.Input(onnx::ValueInfo("mask", onnx::dtype::kInt64, {{-1, "batch"}, {-1, "tokens"}}));
+  g.Input(onnx::ValueInfo("bias", onnx::dtype::kFloat, {{3 * width, ""}}));
   g.Output(onnx::ValueInfo("Y", onnx::dtype::kFloat, {{-1, "batch"}, {-1, "tokens"}, {width, ""}}));
   return onnx::ModelProto(g.Graph("g"), {{"", 17}, {rt::kCustomDomain, 1}});
 }
@@ -387,14 +388,18 @@ class AttentionBf16Ort : public ::testing::Test {
     const int64_t w = static_cast<int64_t>(c.heads * c.head);
     const int64_t qkv_shape[3] = {static_cast<int64_t>(c.batch), static_cast<int64_t>(c.tokens), 3 * w};
     const int64_t mask_shape[2] = {qkv_shape[0], qkv_shape[1]};
+    const int64_t bias_shape[1] = {3 * w};
     std::vector<int64_t> mask = d.mask;
     mask.resize(c.batch * c.tokens, 1);
-    Ort::Value values[2] = {
+    std::vector<float> bias = d.bias;
+    bias.resize(3 * w, 0.0f);
+    Ort::Value values[3] = {
         Ort::Value::CreateTensor<float>(mem, const_cast<float*>(d.qkv.data()), d.qkv.size(), qkv_shape, 3),
-        Ort::Value::CreateTensor<int64_t>(mem, mask.data(), mask.size(), mask_shape, 2)};
-    const char* in_names[] = {"QKV", "mask"};
+        Ort::Value::CreateTensor<int64_t>(mem, mask.data(), mask.size(), mask_shape, 2),
+        Ort::Value::CreateTensor<float>(mem, bias.data(), bias.size(), bias_shape, 1)};
+    const char* in_names[] = {"QKV", "mask", "bias"};
     const char* out_names[] = {"Y"};
-    auto out = s.Run(Ort::RunOptions{nullptr}, in_names, values, 2, out_names, 1);
+    auto out = s.Run(Ort::RunOptions{nullptr}, in_names, values, 3, out_names, 1);
     const float* y = out[0].GetTensorData<float>();
     return std::vector<float>(y, y + c.batch * c.tokens * c.heads * c.head);
   }
@@ -410,10 +415,11 @@ TEST_F(AttentionBf16Ort, PrecisionChoosesTheKernel) {
   c.head = 32;
   c.mask = MaskKind::kHoles;
   c.packed = true;
+  c.bias = true;
   std::vector<float> bf16(c.batch * c.tokens * c.heads * c.head), fp32(bf16.size());
   const Data d = Make(c, 77, bf16.data());
   attention::Problem p = d.p;
-  for (size_t t = 0; t < attention::TaskCountBf16(p); ++t) attention::RunTaskBf16(p, t);
+  for (size_t t = 0; t < attention::TaskCount(p); ++t) attention::RunTaskBf16(p, t);
   p.out = fp32.data();
   for (size_t t = 0; t < attention::TaskCount(p); ++t) attention::RunTask(p, t);
   const int64_t w = static_cast<int64_t>(c.heads * c.head);

@@ -18,19 +18,14 @@ const internal::Bf16Products& Active() {
 
 }  // namespace
 
-size_t TaskCountBf16(const Problem& p) {
-  const size_t blocks = (p.tokens + kBlockRows - 1) / kBlockRows;
-  return p.batch * p.heads * ((blocks + kBf16TaskBlocks - 1) / kBf16TaskBlocks);
-}
-
 void RunTaskBf16At(gemm::Bf16Isa isa, const Problem& p, size_t task) {
   const internal::Bf16Products k = ProductsFor(isa);
-  if (k.scores && k.pv && task < TaskCountBf16(p)) internal::Bf16Task()(k, p, task);
+  if (k.scores && k.pv && task < TaskCount(p)) internal::Bf16Task()(k, p, task);
 }
 
 void RunTaskBf16(const Problem& p, size_t task) {
   const internal::Bf16Products& k = Active();
-  if (k.scores && k.pv && task < TaskCountBf16(p)) internal::Bf16Task()(k, p, task);
+  if (k.scores && k.pv && task < TaskCount(p)) internal::Bf16Task()(k, p, task);
 }
 
 const char* ActiveBf16KernelName() { return Active().scores ? gemm::Bf16IsaName(gemm::ActiveBf16Isa()) : "none"; }

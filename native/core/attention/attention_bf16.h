@@ -1,6 +1,6 @@
 // attention.h's problem with its two products on the CPU's bf16 instructions (AMX-BF16 tiles or AVX512-BF16 dot
-// products, the kernels of gemm/matmul_bf16.h), for the bf16 and int8 sessions. Per task (batch row, head and up to
-// kBf16TaskBlocks blocks of kBlockRows query rows):
+// products, the kernels of gemm/matmul_bf16.h), for the bf16 and int8 sessions. Per task (attention.h's: batch row,
+// head, kBlockRows query rows), K and V rounded once, the rows in passes of kBf16PassRows:
 //   - Q (+ its bias) and the attended keys' K (+ its bias) rounded to bf16; scores Q·Kᵀ summed in float32, times
 //     scale in float32; masked keys skipped and a row with no key weighting every key alike, as attention.h does;
 //   - softmax in float32 (attention.h's exp): e = exp(s - max) and 1 / sum(e) in float32, e rounded to bf16;
@@ -16,11 +16,7 @@
 
 namespace winnow::attention {
 
-// Blocks of kBlockRows query rows per task: K and V are rounded once per task.
-inline constexpr size_t kBf16TaskBlocks = 2;
-// batch x heads x ceil(blocks of query rows / kBf16TaskBlocks).
-size_t TaskCountBf16(const Problem& p);
-// Task `task` (0 .. TaskCountBf16(p) - 1) on the bf16 kernel this process uses (gemm::ActiveBf16Isa, so
+// Task `task` (0 .. TaskCount(p) - 1, attention.h's tasks) on the bf16 kernel this process uses (gemm::ActiveBf16Isa, so
 // WINNOW_BF16_KERNEL=amx|avx512bf16|none too); writes nothing when ActiveBf16KernelName() is "none".
 void RunTaskBf16(const Problem& p, size_t task);
 // The same on a given kernel (tests); writes nothing when this CPU or build cannot run it.
@@ -29,6 +25,8 @@ void RunTaskBf16At(gemm::Bf16Isa isa, const Problem& p, size_t task);
 const char* ActiveBf16KernelName();
 
 namespace internal {
+// Query rows per pass of a task (the scores scratch is [kBf16PassRows, keys]).
+inline constexpr size_t kBf16PassRows = 64;
 // The two products of one task on bf16 operands with float32 sums (rows16: a multiple of 16 rows).
 struct Bf16Products {
   // scores[r][j] (row stride np) = Σ_d q[r][d] k[j][d]: q [rows16, dp] bf16 (dp a multiple of 32), kt [dp / 2, np]

@@ -121,7 +121,7 @@ WINNOW_ATTN_TARGET void RoundRow(const float* src, const float* bias, size_t D, 
   }
 }
 
-// Rows [row0, row0 + rows) of head h of batch b (rows <= kBlockRows), K and V already in the scratch.
+// Rows [row0, row0 + rows) of head h of batch b (rows <= kBf16PassRows), K and V already in the scratch.
 WINNOW_ATTN_TARGET void RunBlock(const Bf16Products& k, const Problem& p, Scratch& s, size_t b, size_t h, size_t row0,
                                  size_t rows, size_t n, bool uniform) {
   const size_t D = p.head_size, HD = p.heads * D, T0 = b * p.tokens;
@@ -130,7 +130,7 @@ WINNOW_ATTN_TARGET void RunBlock(const Bf16Products& k, const Problem& p, Scratc
   const float* bq = p.bias ? p.bias + h * D : nullptr;
   const float* bv = p.bias ? p.bias + 2 * HD + h * D : nullptr;
   uint16_t* prob = Grow(s.prob, rows16 * np);
-  float inv[kBlockRows];
+  float inv[kBf16PassRows];
   if (uniform) {
     for (size_t r = 0; r < rows16; ++r) {
       uint16_t* pr = prob + r * np;
@@ -184,12 +184,11 @@ WINNOW_ATTN_TARGET void RunBlock(const Bf16Products& k, const Problem& p, Scratc
   }
 }
 
-// One task: kBf16TaskBlocks blocks of query rows of head h of batch b, K and V rounded once for them.
+// One task: kBlockRows query rows of head h of batch b, in passes of kBf16PassRows, K and V rounded once for them.
 WINNOW_ATTN_TARGET void RunTask(const Bf16Products& k, const Problem& p, size_t task) {
   const size_t blocks = (p.tokens + kBlockRows - 1) / kBlockRows;
-  const size_t groups = (blocks + kBf16TaskBlocks - 1) / kBf16TaskBlocks;
-  const size_t bh = task / groups, b = bh / p.heads, h = bh % p.heads;
-  const size_t first = (task % groups) * kBf16TaskBlocks, last = std::min(blocks, first + kBf16TaskBlocks);
+  const size_t bh = task / blocks, b = bh / p.heads, h = bh % p.heads;
+  const size_t row0 = (task % blocks) * kBlockRows, rows = std::min(kBlockRows, p.tokens - row0);
   const size_t D = p.head_size, HD = p.heads * D, T0 = b * p.tokens;
   thread_local Scratch s;
 
@@ -255,10 +254,8 @@ WINNOW_ATTN_TARGET void RunTask(const Bf16Products& k, const Problem& p, size_t 
     }
   }
 
-  for (size_t blk = first; blk < last; ++blk) {
-    const size_t row0 = blk * kBlockRows;
-    RunBlock(k, p, s, b, h, row0, std::min(kBlockRows, p.tokens - row0), n, uniform);
-  }
+  for (size_t r = 0; r < rows; r += kBf16PassRows)
+    RunBlock(k, p, s, b, h, row0 + r, std::min(kBf16PassRows, rows - r), n, uniform);
 }
 
 }  // namespace

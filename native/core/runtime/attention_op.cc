@@ -87,7 +87,7 @@ struct AttentionKernel {
       p.heads = static_cast<size_t>(heads);
       p.head_size = static_cast<size_t>(width / heads);
       p.scale = has_scale ? scale : 1.0f / std::sqrt(static_cast<float>(p.head_size));
-      const size_t tasks = bf16 ? attention::TaskCountBf16(p) : attention::TaskCount(p);
+      const size_t tasks = attention::TaskCount(p);
       if (tasks == 1) (bf16 ? RunOneBf16 : RunOne)(&p, 0);
       else ctx.ParallelFor(bf16 ? &RunOneBf16 : &RunOne, tasks, 0, &p);
       return nullptr;
