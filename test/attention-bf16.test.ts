@@ -127,7 +127,7 @@ describe('com.winnow Attention in bf16', () => {
     expect(off.count).toBe(0);
     // Their float32 sums differ in order only, in attention and in the linear layers (WINNOW_BF16_KERNEL switches
     // both), but a last bit can round a later bf16 operand the other way: measured 1.3e-3 apart, against 2.8e-3 that
-    // bf16 attention moves these scores (sigmoid).
+    // bf16 attention moves these logits.
     expect(maxAbsDiff(amx.scores, avx.scores)).toBeLessThan(maxAbsDiff(amx.scores, off.scores));
   });
 });
