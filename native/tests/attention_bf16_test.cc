@@ -430,7 +430,8 @@ TEST_F(AttentionBf16Ort, PrecisionChoosesTheKernel) {
       Run(PackedModel(4, w, "bf16"), d, c);
       ADD_FAILURE() << "precision bf16 loaded on a CPU without a bf16 kernel";
     } catch (const Ort::Exception& e) {
-      EXPECT_NE(std::string(e.what()).find("precision bf16 needs AMX-BF16 or AVX512-BF16"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("precision bf16 needs AMX-BF16 or AVX512-BF16"), std::string::npos)
+          << e.what();
     }
     return;
   }

@@ -152,7 +152,8 @@ WINNOW_ATTN_TARGET void RunBlock(const Bf16Products& k, const Problem& p, Scratc
       __m512 vm = _mm512_set1_ps(-3.0e38f);
       for (size_t j = 0; j < np; j += 16) {
         const __mmask16 lanes = j < n ? Lanes(n - j) : 0;
-        const __m512 x = _mm512_mask_mov_ps(_mm512_set1_ps(-3.0e38f), lanes, _mm512_mul_ps(_mm512_loadu_ps(sr + j), vs));
+        const __m512 scaled = _mm512_mul_ps(_mm512_loadu_ps(sr + j), vs);
+        const __m512 x = _mm512_mask_mov_ps(_mm512_set1_ps(-3.0e38f), lanes, scaled);
         _mm512_storeu_ps(sr + j, x);
         vm = _mm512_max_ps(vm, x);
       }
@@ -243,8 +244,8 @@ WINNOW_ATTN_TARGET void RunTask(const Bf16Products& k, const Problem& p, size_t 
     const float* k0 = p.k + T0 * p.k_stride + h * D;
     for (size_t j = 0; j < n; ++j) RoundRow(k0 + keys[j] * p.k_stride, bk, D, kr + j * dp, dp);
     std::memset(kr + n * dp, 0, (np - n) * dp * sizeof(uint16_t));
-    const __m512i lane_rows = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                                 _mm512_set1_epi32(static_cast<int>(dp / 2)));
+    const __m512i lanes16 = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i lane_rows = _mm512_mullo_epi32(lanes16, _mm512_set1_epi32(static_cast<int>(dp / 2)));
     for (size_t j0 = 0; j0 < np; j0 += 16) {
       const void* base = kr + j0 * dp;
       for (size_t i = 0; i < dp / 2; ++i) {
