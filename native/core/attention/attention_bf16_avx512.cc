@@ -29,50 +29,34 @@ constexpr size_t kRows = 4;  // query rows per register block of the products
 
 WINNOW_ATTN_TARGET inline __m512bh AsBh(__m512i v) { return reinterpret_cast<const __m512bh&>(v); }
 
+// c[r][j .. j + 16·C) (row stride c_ld) = Σ_i {a[r][2i], a[r][2i + 1]} · b[i][j ..], kRows rows of a (row stride
+// a_ld bf16), `pairs` pair rows of b (b_ld pairs apart): both products are this shape.
 template <size_t C>
-WINNOW_ATTN_TARGET void ScoreBlock(const uint16_t* q, size_t dp, const uint32_t* kt, size_t np, size_t j, float* s) {
+WINNOW_ATTN_TARGET void Block(const uint16_t* a, size_t a_ld, size_t pairs, const uint32_t* b, size_t b_ld, size_t j,
+                              float* c, size_t c_ld) {
   __m512 acc[kRows][C];
   for (size_t r = 0; r < kRows; ++r)
-    for (size_t c = 0; c < C; ++c) acc[r][c] = _mm512_setzero_ps();
-  for (size_t i = 0; i < dp / 2; ++i) {
-    __m512i kv[C];
-    for (size_t c = 0; c < C; ++c) kv[c] = _mm512_loadu_si512(kt + i * np + j + 16 * c);
+    for (size_t x = 0; x < C; ++x) acc[r][x] = _mm512_setzero_ps();
+  for (size_t i = 0; i < pairs; ++i) {
+    __m512i bv[C];
+    for (size_t x = 0; x < C; ++x) bv[x] = _mm512_loadu_si512(b + i * b_ld + j + 16 * x);
     for (size_t r = 0; r < kRows; ++r) {
       uint32_t pair;
-      std::memcpy(&pair, q + r * dp + 2 * i, sizeof(pair));
-      const __m512bh qb = AsBh(_mm512_set1_epi32(static_cast<int>(pair)));
-      for (size_t c = 0; c < C; ++c) acc[r][c] = _mm512_dpbf16_ps(acc[r][c], qb, AsBh(kv[c]));
+      std::memcpy(&pair, a + r * a_ld + 2 * i, sizeof(pair));
+      const __m512bh ab = AsBh(_mm512_set1_epi32(static_cast<int>(pair)));
+      for (size_t x = 0; x < C; ++x) acc[r][x] = _mm512_dpbf16_ps(acc[r][x], ab, AsBh(bv[x]));
     }
   }
   for (size_t r = 0; r < kRows; ++r)
-    for (size_t c = 0; c < C; ++c) _mm512_storeu_ps(s + r * np + j + 16 * c, acc[r][c]);
+    for (size_t x = 0; x < C; ++x) _mm512_storeu_ps(c + r * c_ld + j + 16 * x, acc[r][x]);
 }
 
 WINNOW_ATTN_TARGET void Scores(const uint16_t* q, size_t rows16, size_t dp, const uint32_t* kt, size_t np, float* s) {
   for (size_t r0 = 0; r0 < rows16; r0 += kRows) {
     size_t j = 0;
-    for (; j + 64 <= np; j += 64) ScoreBlock<4>(q + r0 * dp, dp, kt, np, j, s + r0 * np);
-    if (j < np) ScoreBlock<2>(q + r0 * dp, dp, kt, np, j, s + r0 * np);  // np is a multiple of 32
+    for (; j + 64 <= np; j += 64) Block<4>(q + r0 * dp, dp, dp / 2, kt, np, j, s + r0 * np, np);
+    if (j < np) Block<2>(q + r0 * dp, dp, dp / 2, kt, np, j, s + r0 * np, np);  // np is a multiple of 32
   }
-}
-
-template <size_t C>
-WINNOW_ATTN_TARGET void PvBlock(const uint16_t* p, size_t np, const uint32_t* vt, size_t dv, size_t c0, float* out) {
-  __m512 acc[kRows][C];
-  for (size_t r = 0; r < kRows; ++r)
-    for (size_t c = 0; c < C; ++c) acc[r][c] = _mm512_setzero_ps();
-  for (size_t i = 0; i < np / 2; ++i) {
-    __m512i vv[C];
-    for (size_t c = 0; c < C; ++c) vv[c] = _mm512_loadu_si512(vt + i * dv + c0 + 16 * c);
-    for (size_t r = 0; r < kRows; ++r) {
-      uint32_t pair;
-      std::memcpy(&pair, p + r * np + 2 * i, sizeof(pair));
-      const __m512bh pb = AsBh(_mm512_set1_epi32(static_cast<int>(pair)));
-      for (size_t c = 0; c < C; ++c) acc[r][c] = _mm512_dpbf16_ps(acc[r][c], pb, AsBh(vv[c]));
-    }
-  }
-  for (size_t r = 0; r < kRows; ++r)
-    for (size_t c = 0; c < C; ++c) _mm512_storeu_ps(out + r * dv + c0 + 16 * c, acc[r][c]);
 }
 
 WINNOW_ATTN_TARGET void Pv(const uint16_t* p, size_t rows16, size_t np, const uint32_t* vt, size_t dv, float* out) {
@@ -81,10 +65,10 @@ WINNOW_ATTN_TARGET void Pv(const uint16_t* p, size_t rows16, size_t np, const ui
     float* o = out + r0 * dv;
     for (size_t c0 = 0; c0 < dv; c0 += 64) {
       switch (std::min<size_t>(4, (dv - c0) / 16)) {
-        case 4: PvBlock<4>(pr, np, vt, dv, c0, o); break;
-        case 3: PvBlock<3>(pr, np, vt, dv, c0, o); break;
-        case 2: PvBlock<2>(pr, np, vt, dv, c0, o); break;
-        default: PvBlock<1>(pr, np, vt, dv, c0, o); break;
+        case 4: Block<4>(pr, np, np / 2, vt, dv, c0, o, dv); break;
+        case 3: Block<3>(pr, np, np / 2, vt, dv, c0, o, dv); break;
+        case 2: Block<2>(pr, np, np / 2, vt, dv, c0, o, dv); break;
+        default: Block<1>(pr, np, np / 2, vt, dv, c0, o, dv); break;
       }
     }
   }
