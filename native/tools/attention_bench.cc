@@ -1,4 +1,4 @@
-// com.winnow Attention's kernel alone on one thread, at each SIMD level this CPU has: packed Q, K, V of a batch
+// com.winnow Attention's kernel alone on one thread, at each SIMD level and bf16 kernel this CPU has: packed Q, K, V of a batch
 // (default MiniLM-shaped: 32 x 91 tokens, 12 heads of 32, every fourth item 20 % padding, the Q, K, V biases).
 // Prints the fastest and median milliseconds per batch and GFLOP/s of the two products (4·T²·D per head).
 //   attention_bench [batch=32] [tokens=91] [heads=12] [head_size=32] [runs=50] [bias=1]
@@ -9,7 +9,10 @@
 #include <random>
 #include <vector>
 
+#include <string>
+
 #include "attention/attention.h"
+#include "attention/attention_bf16.h"
 
 using namespace winnow;
 
@@ -41,19 +44,25 @@ int main(int argc, char** argv) {
   p.head_size = d;
   p.scale = 0.17f;
   const double flops = 4.0 * static_cast<double>(batch * heads) * static_cast<double>(tokens * tokens * d);
-  for (SimdLevel level : {SimdLevel::kScalar, SimdLevel::kAvx2, SimdLevel::kAvx512}) {
-    if (!CpuSupports(level)) continue;
+  auto time = [&](const char* name, auto&& run_task) {
     std::vector<double> ms;
     for (size_t r = 0; r < runs; ++r) {
       const auto t0 = std::chrono::steady_clock::now();
-      for (size_t task = 0; task < attention::TaskCount(p); ++task) attention::RunTaskAt(level, p, task);
+      for (size_t task = 0; task < attention::TaskCount(p); ++task) run_task(task);
       ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     }
     std::sort(ms.begin(), ms.end());
     double sum = 0;
     for (float x : out) sum += x;
-    std::printf("%-7s fastest %8.3f ms  median %8.3f ms  %6.1f GFLOP/s  (checksum %.6g)\n", SimdLevelName(level),
-                ms.front(), ms[ms.size() / 2], flops / ms.front() / 1e6, sum);
-  }
+    std::printf("%-11s fastest %8.3f ms  median %8.3f ms  %6.1f GFLOP/s  (checksum %.6g)\n", name, ms.front(),
+                ms[ms.size() / 2], flops / ms.front() / 1e6, sum);
+  };
+  for (SimdLevel level : {SimdLevel::kScalar, SimdLevel::kAvx2, SimdLevel::kAvx512})
+    if (CpuSupports(level)) time(SimdLevelName(level), [&](size_t t) { attention::RunTaskAt(level, p, t); });
+  // The bf16 products (attention_bf16.h) on each kernel this CPU runs.
+  for (gemm::Bf16Isa isa : {gemm::Bf16Isa::kAvx512Bf16, gemm::Bf16Isa::kAmx})
+    if (gemm::CpuSupportsBf16(isa))
+      time((std::string("bf16-") + gemm::Bf16IsaName(isa)).c_str(),
+           [&](size_t t) { attention::RunTaskBf16At(isa, p, t); });
   return 0;
 }
