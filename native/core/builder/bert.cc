@@ -64,22 +64,20 @@ StatusOr<std::string> AddNorm(GraphBuilder& b, std::string_view h, std::string_v
 // Reshape + Transpose, the pattern the load-time attention rewrite fuses.
 StatusOr<std::string> SelfAttention(GraphBuilder& b, std::string_view x, std::string_view mask, const std::string& p,
                                     const Keys& n, const Dims& d, bool winnow_ops, bool bf16) {
-  WINNOW_ASSIGN_OR_RETURN(std::string q, b.Linear(x, p + n.q, d.hidden, d.hidden));
-  WINNOW_ASSIGN_OR_RETURN(std::string k, b.Linear(x, p + n.k, d.hidden, d.hidden));
-  WINNOW_ASSIGN_OR_RETURN(std::string v, b.Linear(x, p + n.v, d.hidden, d.hidden));
   if (winnow_ops) {
-    // The three bias Adds go into the operator (one [3·hidden] input; ONNX Runtime folds the Concat at load).
-    std::vector<std::string> in = {q, k, v, "attention_mask"};
-    if (b.HasPendingBias(q) && b.HasPendingBias(k) && b.HasPendingBias(v)) {
-      auto qb = *b.TakeBias(q), kb = *b.TakeBias(k), vb = *b.TakeBias(v);
-      in = {qb.first, kb.first, vb.first, "attention_mask",
-            b.Op("Concat", {qb.second, kb.second, vb.second}, {onnx::IntAttribute("axis", 0)})};
-    }
+    // Q, K and V as one [hidden, 3·hidden] product (A read once, one wider GEMM), read packed by the operator,
+    // which adds the three biases itself.
+    WINNOW_ASSIGN_OR_RETURN(std::string qkv, b.PackedLinear(x, {p + n.q, p + n.k, p + n.v}, d.hidden, d.hidden));
+    std::vector<std::string> in = {qkv, "", "", "attention_mask"};
+    if (auto parts = b.TakeBias(qkv)) in = {parts->first, "", "", "attention_mask", parts->second};
     std::vector<std::string> attrs = {onnx::IntAttribute("num_heads", d.heads)};
     if (bf16) attrs.push_back(onnx::StringAttribute("precision", "bf16"));
     std::string ctx = b.Op(rt::kAttentionOp, in, attrs, rt::kCustomDomain);
     return b.Linear(ctx, p + n.attn_out, d.hidden, d.hidden);
   }
+  WINNOW_ASSIGN_OR_RETURN(std::string q, b.Linear(x, p + n.q, d.hidden, d.hidden));
+  WINNOW_ASSIGN_OR_RETURN(std::string k, b.Linear(x, p + n.k, d.hidden, d.hidden));
+  WINNOW_ASSIGN_OR_RETURN(std::string v, b.Linear(x, p + n.v, d.hidden, d.hidden));
   const std::string split = b.IntList({0, 0, d.heads, d.head});
   q = b.Op("Transpose", {b.Op("Reshape", {q, split})}, {onnx::IntsAttribute("perm", {0, 2, 1, 3})});
   k = b.Op("Transpose", {b.Op("Reshape", {k, split})}, {onnx::IntsAttribute("perm", {0, 2, 3, 1})});

@@ -69,6 +69,32 @@ StatusOr<std::string> GraphBuilder::Linear(std::string_view x, const std::string
   return sum;
 }
 
+StatusOr<std::string> GraphBuilder::PackedLinear(std::string_view x, const std::vector<std::string>& prefixes,
+                                                 int64_t in, int64_t out) {
+  const int64_t parts = static_cast<int64_t>(prefixes.size()), width = parts * out;
+  std::vector<float> w(static_cast<size_t>(in * width)), bias(static_cast<size_t>(width));
+  for (int64_t p = 0; p < parts; ++p) {
+    const std::string& prefix = prefixes[static_cast<size_t>(p)];
+    WINNOW_RETURN_IF_ERROR(CheckShape(prefix + "weight", w_->Shape(prefix + "weight"), {out, in}));
+    WINNOW_RETURN_IF_ERROR(CheckShape(prefix + "bias", w_->Shape(prefix + "bias"), {out}));
+    WINNOW_ASSIGN_OR_RETURN(std::vector<float> v, w_->Floats(prefix + "weight"));
+    WINNOW_ASSIGN_OR_RETURN(std::vector<float> b, w_->Floats(prefix + "bias"));
+    for (int64_t o = 0; o < out; ++o) {
+      for (int64_t i = 0; i < in; ++i) w[static_cast<size_t>(i * width + p * out + o)] = v[static_cast<size_t>(o * in + i)];
+      bias[static_cast<size_t>(p * out + o)] = b[static_cast<size_t>(o)];
+    }
+  }
+  const std::string wname = prefixes.front() + "packed.weight.T", bname = prefixes.front() + "packed.bias";
+  g_.Initializer(onnx::FloatTensor(wname, {in, width}, w));
+  g_.Initializer(onnx::FloatTensor(bname, {width}, bias));
+  inline_bytes_ += static_cast<int64_t>((w.size() + bias.size()) * sizeof(float));
+  std::string y = Op("MatMul", {x, wname});
+  if (!winnow_ops_) return Op("Add", {y, bname});
+  std::string sum = NewName("Add");
+  pending_bias_[sum] = {y, bname};
+  return sum;
+}
+
 std::optional<std::pair<std::string, std::string>> GraphBuilder::TakeBias(std::string_view y) {
   auto it = pending_bias_.find(y);
   if (it == pending_bias_.end()) return std::nullopt;

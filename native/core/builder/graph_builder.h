@@ -31,7 +31,6 @@ class GraphBuilder {
   bool winnow_ops() const { return winnow_ops_; }
   // `y` a Linear's output whose bias Add is not written yet: that Add is dropped, and {product, bias} returned.
   std::optional<std::pair<std::string, std::string>> TakeBias(std::string_view y);
-  bool HasPendingBias(std::string_view y) const { return pending_bias_.find(y) != pending_bias_.end(); }
 
   // ---- weights (full stored names). Shapes are checked: a missing tensor or another shape is
   // codes::kCheckpointInvalid naming it and both shapes.
@@ -40,6 +39,10 @@ class GraphBuilder {
   StatusOr<std::string> WeightT(const std::string& name, int64_t out, int64_t in);
   // x [.., in] @ W^T + b: `prefix` + "weight" / "bias" (no bias when `bias` is false).
   StatusOr<std::string> Linear(std::string_view x, const std::string& prefix, int64_t in, int64_t out, bool bias = true);
+  // Linears of one input side by side as one: x @ [W1^T | W2^T | ..] + [b1 | b2 | ..], each `prefixes[i]` +
+  // "weight" [out, in] / "bias" [out] (one wider GEMM, A read once; the outputs are the column blocks in order).
+  StatusOr<std::string> PackedLinear(std::string_view x, const std::vector<std::string>& prefixes, int64_t in,
+                                     int64_t out);
   // LayerNormalization over the last axis with `prefix` + "weight" / "bias" (bias optional: ModernBERT's norms have
   // none when norm_bias is false).
   StatusOr<std::string> LayerNorm(std::string_view x, const std::string& prefix, int64_t dim, float eps,
