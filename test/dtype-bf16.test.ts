@@ -38,9 +38,9 @@ function inChild(env: Record<string, string>, options: Record<string, unknown>) 
   return JSON.parse(out.trim().split('\n').pop()!);
 }
 
-// runtimeInfo().kernels.MatMulBf16 in a fresh process with `env` set.
-const bf16KernelIn = (env: Record<string, string>) =>
-  execFileSync(process.execPath, ['-e', `console.log(require(${JSON.stringify(path.join(ROOT, 'dist/cjs/index.js'))}).runtimeInfo().kernels.MatMulBf16)`], {
+// runtimeInfo().kernels.MatMulBf16 (or another operator's) in a fresh process with `env` set.
+const bf16KernelIn = (env: Record<string, string>, op = 'MatMulBf16') =>
+  execFileSync(process.execPath, ['-e', `console.log(require(${JSON.stringify(path.join(ROOT, 'dist/cjs/index.js'))}).runtimeInfo().kernels[${JSON.stringify(op)}])`], {
     env: { ...process.env, ...env },
     encoding: 'utf8',
   }).trim();
@@ -128,6 +128,9 @@ describe("dtype: 'bf16'", () => {
     expect(avx.count).toBe(ENCODER_LINEARS);
     expect(bf16KernelIn({})).toBe('amx');
     expect(bf16KernelIn({ WINNOW_BF16_KERNEL: 'avx512bf16' })).toBe('avx512bf16');
+    // bf16 attention runs on the same instructions, forced down with them
+    expect(bf16KernelIn({}, 'AttentionBf16')).toBe('amx');
+    expect(bf16KernelIn({ WINNOW_BF16_KERNEL: 'avx512bf16' }, 'AttentionBf16')).toBe('avx512bf16');
     const fromFp32 = maxAbsDiff(avx.scores, fp32.scores);
     expect(fromFp32).toBeGreaterThan(1e-4);
     expect(fromFp32).toBeLessThan(SCORE_BOUND);
@@ -142,6 +145,7 @@ describe("dtype: 'bf16'", () => {
     expect(r.code).toBe('BF16_UNAVAILABLE');
     expect(r.message).toContain('AMX-BF16 or AVX512-BF16');
     expect(bf16KernelIn(env)).toBe('none');
+    expect(bf16KernelIn(env, 'AttentionBf16')).toBe('none');
     expect(inChild(env, {}).count).toBe(0);
     expect(inChild(env, { dtype: 'fp32' }).count).toBe(0);
   });

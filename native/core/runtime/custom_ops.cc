@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "attention/attention.h"
+#include "attention/attention_bf16.h"
 #include "gelu/gelu.h"
 #include "gemm/matmul_bf16.h"
 #include "layernorm/layer_norm.h"
@@ -208,7 +209,9 @@ std::vector<std::pair<std::string, std::string>> OperatorKernels() {
   return {{kLayerNormOp, layernorm::ActiveKernelName()},
           {kBiasGeluOp, gelu::ActiveKernelName()},
           {kAttentionOp, attention::ActiveKernelName()},
-          {kMatMulBf16Op, gemm::Bf16IsaName(gemm::ActiveBf16Isa())}};
+          {kMatMulBf16Op, gemm::Bf16IsaName(gemm::ActiveBf16Isa())},
+          // Attention with precision "bf16" (its two products on the bf16 GEMM's instructions).
+          {"AttentionBf16", attention::ActiveBf16KernelName()}};
 }
 
 }  // namespace winnow::rt
