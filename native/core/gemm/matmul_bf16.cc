@@ -172,7 +172,9 @@ void RunBf16Task(const Bf16Gemm& g, size_t task) {
   if (scratch.size() < kBlockRows * k_pad) scratch.assign(kBlockRows * k_pad, 0);
   kern.convert(g.a + row0 * k, rows, k, scratch.data(), k_pad);
   StoreCtx ctx{&g, row0, rows, first};
-  kern.block(scratch.data(), rows, k_pad, g.b->panel(first), k_pad * kPanelCols, count, &StoreBlock, &ctx);
+  const size_t n = g.b->n(), col0 = first * kPanelCols;
+  const internal::BlockOut out{g.c + row0 * n + col0, n, g.bias ? g.bias + col0 : nullptr, n - col0, &StoreBlock, &ctx};
+  kern.block(scratch.data(), rows, k_pad, g.b->panel(first), k_pad * kPanelCols, count, out);
 }
 
 void MatMulBf16(Bf16Isa isa, const PackedBf16Weights& b, const float* a, const float* bias, float* c, size_t m) {

@@ -82,10 +82,20 @@ namespace internal {
 // Writes rows x k of A (row stride k) as bf16 into `out` (row stride k_pad, columns k..k_pad zero).
 using ConvertFn = void (*)(const float* a, size_t rows, size_t k, uint16_t* out, size_t k_pad);
 // For each of `count` panels from `first` (panel_stride elements apart): a kBlockRows x kPanelCols float block of
-// A (rows of it valid, row stride k_pad) times the panel, handed to store(ctx, i, block) (row stride kPanelCols).
+// A (rows of it valid, row stride k_pad) times the panel. A whole block (kBlockRows rows, kPanelCols columns of C)
+// goes straight into C, then gets the bias added (the reference's order); any other is handed to
+// store(ctx, i, block) (row stride kPanelCols), which writes its valid part.
 using StoreFn = void (*)(const void* ctx, size_t i, const float* block);
+struct BlockOut {
+  float* c = nullptr;           // C at the block's first row, first panel's first column
+  size_t ldc = 0;               // C's row stride (n)
+  const float* bias = nullptr;  // the bias from the first panel's first column, or nullptr
+  size_t cols = 0;              // C's columns from the first panel's first on
+  StoreFn store = nullptr;
+  const void* ctx = nullptr;
+};
 using BlockFn = void (*)(const uint16_t* a, size_t rows, size_t k_pad, const uint16_t* first, size_t panel_stride,
-                         size_t count, StoreFn store, const void* ctx);
+                         size_t count, const BlockOut& out);
 struct Kernels {
   ConvertFn convert = nullptr;
   BlockFn block = nullptr;

@@ -28,7 +28,7 @@ bool AmxPermitted() {
 namespace {
 
 WINNOW_AMX_TARGET void Block(const uint16_t* a, size_t rows, size_t k_pad, const uint16_t* first, size_t panel_stride,
-                             size_t count, StoreFn store, const void* ctx) {
+                             size_t count, const BlockOut& out) {
   // Configured on every call: another library on this thread (ONNX Runtime's int8 kernels) may have loaded its own.
   const TileConfig cfg = FullTiles();
   _tile_loadconfig(&cfg);
@@ -55,6 +55,24 @@ WINNOW_AMX_TARGET void Block(const uint16_t* a, size_t rows, size_t k_pad, const
         _tile_dpbf16ps(3, 5, 7);
       }
     }
+    if (rows == kBlockRows && out.cols >= (p + 1) * kPanelCols) {
+      // A whole block: the tiles straight into C, then the bias added to its rows while they are in cache.
+      float* c = out.c + p * kPanelCols;
+      const size_t ldc = out.ldc, c_stride = ldc * sizeof(float);
+      _tile_stored(0, c, c_stride);
+      _tile_stored(1, c + 16, c_stride);
+      _tile_stored(2, c + 16 * ldc, c_stride);
+      _tile_stored(3, c + 16 * ldc + 16, c_stride);
+      if (out.bias) {
+        const __m512 b0 = _mm512_loadu_ps(out.bias + p * kPanelCols), b1 = _mm512_loadu_ps(out.bias + p * kPanelCols + 16);
+        for (size_t r = 0; r < kBlockRows; ++r) {
+          float* row = c + r * ldc;
+          _mm512_storeu_ps(row, _mm512_add_ps(_mm512_loadu_ps(row), b0));
+          _mm512_storeu_ps(row + 16, _mm512_add_ps(_mm512_loadu_ps(row + 16), b1));
+        }
+      }
+      continue;
+    }
     const size_t c_stride = kPanelCols * sizeof(float);
     _tile_stored(0, block, c_stride);
     _tile_stored(1, block + 16, c_stride);
@@ -62,7 +80,7 @@ WINNOW_AMX_TARGET void Block(const uint16_t* a, size_t rows, size_t k_pad, const
       _tile_stored(2, block + 16 * kPanelCols, c_stride);
       _tile_stored(3, block + 16 * kPanelCols + 16, c_stride);
     }
-    store(ctx, p, block);
+    out.store(out.ctx, p, block);
   }
   _tile_release();
 }

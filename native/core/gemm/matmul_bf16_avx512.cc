@@ -38,12 +38,17 @@ WINNOW_BF16_TARGET void ConvertRowsAvx512Bf16(const float* a, size_t rows, size_
 namespace {
 
 WINNOW_BF16_TARGET void Block(const uint16_t* a, size_t rows, size_t k_pad, const uint16_t* first,
-                              size_t panel_stride, size_t count, StoreFn store, const void* ctx) {
+                              size_t panel_stride, size_t count, const BlockOut& out) {
   constexpr size_t kRows = 8;
   alignas(64) float block[kBlockRows * kPanelCols];
   const size_t pairs = k_pad / 2;
   for (size_t p = 0; p < count; ++p) {
     const uint16_t* panel = first + p * panel_stride;
+    // A whole block goes straight into C (sums, then the bias), any other through out.store.
+    const bool whole = rows == kBlockRows && out.cols >= (p + 1) * kPanelCols;
+    const float* bias = whole && out.bias ? out.bias + p * kPanelCols : nullptr;
+    const __m512 b0 = bias ? _mm512_loadu_ps(bias) : _mm512_setzero_ps();
+    const __m512 b1 = bias ? _mm512_loadu_ps(bias + 16) : _mm512_setzero_ps();
     for (size_t r0 = 0; r0 < rows; r0 += kRows) {
       __m512 acc[kRows][2];
       for (size_t r = 0; r < kRows; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
@@ -61,12 +66,20 @@ WINNOW_BF16_TARGET void Block(const uint16_t* a, size_t rows, size_t k_pad, cons
                                        reinterpret_cast<const __m512bh&>(b1));
         }
       }
+      if (whole) {
+        for (size_t r = 0; r < kRows; ++r) {
+          float* row = out.c + (r0 + r) * out.ldc + p * kPanelCols;
+          _mm512_storeu_ps(row, bias ? _mm512_add_ps(acc[r][0], b0) : acc[r][0]);
+          _mm512_storeu_ps(row + 16, bias ? _mm512_add_ps(acc[r][1], b1) : acc[r][1]);
+        }
+        continue;
+      }
       for (size_t r = 0; r < kRows; ++r) {
         _mm512_store_ps(block + (r0 + r) * kPanelCols, acc[r][0]);
         _mm512_store_ps(block + (r0 + r) * kPanelCols + 16, acc[r][1]);
       }
     }
-    store(ctx, p, block);
+    if (!whole) out.store(out.ctx, p, block);
   }
 }
 
