@@ -48,6 +48,8 @@ async function profileOps(dir: string, options: Record<string, unknown>): Promis
   return ops;
 }
 
+const HAS_BF16 = /\b(amx_bf16|avx512_bf16)\b/.test(fs.readFileSync('/proc/cpuinfo', 'utf8'));
+
 describe("kernels 'winnow': BiasGelu and LayerNorm with the bias, in built BERT-family graphs", () => {
   const cases: Array<[string, string]> = [
     ['bert-cls', 'BERT'],
@@ -128,6 +130,34 @@ describe("kernels 'winnow': BiasGelu and LayerNorm with the bias, in built BERT-
     expect(maxAbsDiff(await w.predict(p), await o.predict(p))).toBeLessThan(5e-3);
     w.dispose();
     o.dispose();
+  });
+
+  it.skipIf(!HAS_BF16)("dtype 'bf16': each layer's BiasGelu and LayerNorms run inside MatMulBf16, with the very bits of the separate nodes", async () => {
+    const dir = dirOf('bert-cls');
+    const layers = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')).num_hidden_layers as number;
+    const apart = async <T>(f: () => Promise<T>) => {
+      process.env.WINNOW_GEMM_EPILOGUE = '0';
+      try {
+        return await f();
+      } finally {
+        delete process.env.WINNOW_GEMM_EPILOGUE;
+      }
+    };
+    const fused = await profileOps(dir, { dtype: 'bf16' });
+    const separate = await apart(() => profileOps(dir, { dtype: 'bf16' }));
+    const runs = separate.get('BiasGelu') ?? 0;
+    expect(runs).toBeGreaterThan(0);
+    expect(runs % layers).toBe(0);
+    expect(separate.get('LayerNorm')).toBe(2 * runs + runs / layers); // two a layer, and the embeddings'
+    expect(fused.get('BiasGelu')).toBeUndefined();
+    expect(fused.get('LayerNorm')).toBe(runs / layers); // the embeddings' only
+    expect(fused.get('MatMulBf16')).toBe(separate.get('MatMulBf16'));
+    const p = pairs();
+    const a = await CrossEncoder.load(dir, { threads: 2, dtype: 'bf16', activation: 'none' });
+    const b = await apart(() => CrossEncoder.load(dir, { threads: 2, dtype: 'bf16', activation: 'none' }));
+    expect(Array.from(await a.predict(p))).toEqual(Array.from(await b.predict(p)));
+    a.dispose();
+    b.dispose();
   });
 
   it("runtimeInfo().kernels names BiasGelu's instructions at the level in force", () => {

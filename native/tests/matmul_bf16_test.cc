@@ -166,6 +166,68 @@ TEST(MatMulBf16, TasksCoverTheProductOnce) {
   }
 }
 
+// A GELU or layer-norm epilogue gives the very bits of the product without its bias followed by that kernel (what
+// the graph's separate BiasGelu / LayerNorm node computes), whether the tasks split the columns or not.
+TEST(MatMulBf16, EpiloguesGiveTheBitsOfTheSeparateKernels) {
+  const auto isas = Isas();
+  if (isas.empty()) GTEST_SKIP() << "no bf16 instructions on this CPU";
+  std::mt19937 rng(5);
+  std::normal_distribution<float> d(0.0f, 1.0f);
+  struct Shape {
+    size_t m, k, n, skip_rows;
+  };
+  for (Bf16Isa isa : isas)
+    for (const Shape s : {Shape{67, 100, 50, 67}, Shape{40, 64, 384, 8}}) {
+      std::vector<float> a(s.m * s.k), b(s.k * s.n), bias(s.n), skip(s.skip_rows * s.n), gamma(s.n), beta(s.n);
+      for (auto* v : {&a, &b, &bias, &skip, &gamma, &beta})
+        for (float& x : *v) x = d(rng);
+      const PackedBf16Weights packed(b.data(), s.k, s.n);
+      auto run = [&](const Epilogue& e, size_t min_tasks, const float* with_bias) {
+        std::vector<float> c(s.m * s.n);
+        const Bf16Gemm g = PlanBf16Gemm(isa, packed, a.data(), with_bias, c.data(), s.m, min_tasks, e);
+        for (size_t t = 0; t < g.tasks(); ++t) RunBf16Task(g, t);
+        return c;
+      };
+      const std::vector<float> product = run({}, 1, nullptr);
+      for (gelu::Form form : {gelu::Form::kErf, gelu::Form::kTanh}) {
+        std::vector<float> want = product;
+        gelu::Rows r;
+        r.input = r.output = want.data();
+        r.bias = bias.data();
+        r.cols = s.n;
+        r.form = form;
+        gelu::Gelu(r, 0, s.m);
+        Epilogue e;
+        e.kind = Epilogue::Kind::kGelu;
+        e.form = form;
+        for (size_t min_tasks : {1, 64}) {
+          const std::vector<float> got = run(e, min_tasks, bias.data());
+          ASSERT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0)
+              << Bf16IsaName(isa) << " gelu n=" << s.n << " min_tasks=" << min_tasks;
+        }
+      }
+      for (bool exact : {true, false})
+        for (const float* be : {static_cast<const float*>(beta.data()), static_cast<const float*>(nullptr)}) {
+          Epilogue e;
+          e.kind = Epilogue::Kind::kLayerNorm;
+          e.norm.skip = skip.data();
+          e.norm.skip_rows = s.skip_rows;
+          e.norm.gamma = gamma.data();
+          e.norm.beta = be;
+          e.norm.exact = exact;
+          std::vector<float> want = product;
+          layernorm::Rows r = e.norm;
+          r.input = r.output = want.data();
+          r.bias = bias.data();
+          r.cols = s.n;
+          layernorm::LayerNorm(r, 0, s.m);
+          const std::vector<float> got = run(e, 64, bias.data());
+          ASSERT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0)
+              << Bf16IsaName(isa) << " layernorm n=" << s.n << " exact=" << exact;
+        }
+    }
+}
+
 TEST(MatMulBf16, ForcedKernelIsNoBetterThanAsked) {
   // WINNOW_BF16_KERNEL is read once per process; this process has whatever the environment set.
   const Bf16Isa active = ActiveBf16Isa();
@@ -250,6 +312,28 @@ TEST(MatMulBf16Op, RewrittenLinearRunsAsBf16ThroughOnnxRuntime) {
   }
   EXPECT_LT(worst, 2e-5);
   EXPECT_GT(from_float, 1e-3);  // the rewrite really rounded to bf16
+}
+
+TEST(MatMulBf16Op, AnUnknownEpilogueIsASessionError) {
+  struct stat sb;
+  ASSERT_EQ(stat(test_support::OrtLibrary().c_str(), &sb), 0) << "no ONNX Runtime library";
+  if (ActiveBf16Isa() == Bf16Isa::kNone) GTEST_SKIP() << "no bf16 instructions on this CPU";
+  auto rt = rt::OrtRuntime::Get(test_support::OrtLibrary());
+  ASSERT_TRUE(rt.ok());
+  onnx::GraphWriter g;
+  g.Node("MatMulBf16", {"X", "W"}, {"Z"}, {onnx::StringAttribute("epilogue", "relu")}, "com.winnow");
+  g.Initializer(onnx::FloatTensor("W", {4, 4}, std::vector<float>(16, 1.0f)));
+  g.Input(onnx::ValueInfo("X", onnx::dtype::kFloat, {{-1, "rows"}, {4, ""}}));
+  g.Output(onnx::ValueInfo("Z", onnx::dtype::kFloat, {{-1, "rows"}, {4, ""}}));
+  const std::string model = onnx::ModelProto(g.Graph("g"), {{"", 17}, {"com.winnow", 1}});
+  Ort::SessionOptions so;
+  so.Add(rt::CustomOpDomain());
+  try {
+    Ort::Session s((*rt)->env(), model.data(), model.size(), so);
+    FAIL() << "the session was created";
+  } catch (const Ort::Exception& e) {
+    EXPECT_NE(std::string(e.what()).find("epilogue must be"), std::string::npos) << e.what();
+  }
 }
 
 TEST(MatMulBf16Op, WithInt8AskedTooTheInt8RewriteTakesTheLayers) {

@@ -114,8 +114,10 @@ PackedBf16Weights::PackedBf16Weights(const float* b, size_t k, size_t n)
 }
 
 Bf16Gemm PlanBf16Gemm(Bf16Isa isa, const PackedBf16Weights& b, const float* a, const float* bias, float* c, size_t m,
-                      size_t min_tasks) {
+                      size_t min_tasks, const Epilogue& epilogue) {
   Bf16Gemm g;
+  g.epilogue = epilogue;
+  if (epilogue.kind == Epilogue::Kind::kLayerNorm) min_tasks = 1;
   g.isa = isa;
   g.b = &b;
   g.a = a;
@@ -138,6 +140,7 @@ namespace {
 struct StoreCtx {
   const Bf16Gemm* g;
   size_t row0, rows, first_panel;
+  const float* bias;  // added to the sums, or nullptr (none, or the epilogue's)
 };
 
 // A block's valid rows and columns, plus the bias, into C.
@@ -146,7 +149,7 @@ void StoreBlock(const void* ctx, size_t i, const float* block) {
   const size_t n = s.g->b->n();
   const size_t col0 = (s.first_panel + i) * kPanelCols;
   const size_t cols = std::min(kPanelCols, n - col0);
-  const float* bias = s.g->bias ? s.g->bias + col0 : nullptr;
+  const float* bias = s.bias ? s.bias + col0 : nullptr;
   for (size_t r = 0; r < s.rows; ++r) {
     float* dst = s.g->c + (s.row0 + r) * n + col0;
     const float* src = block + r * kPanelCols;
@@ -171,14 +174,45 @@ void RunBf16Task(const Bf16Gemm& g, size_t task) {
   thread_local std::vector<uint16_t> scratch;  // [kBlockRows, k_pad] bf16
   if (scratch.size() < kBlockRows * k_pad) scratch.assign(kBlockRows * k_pad, 0);
   kern.convert(g.a + row0 * k, rows, k, scratch.data(), k_pad);
-  StoreCtx ctx{&g, row0, rows, first};
+  const bool epilogue = g.epilogue.kind != Epilogue::Kind::kNone;
+  const float* sum_bias = epilogue ? nullptr : g.bias;
+  StoreCtx ctx{&g, row0, rows, first, sum_bias};
   const size_t n = g.b->n(), col0 = first * kPanelCols;
-  const internal::BlockOut out{g.c + row0 * n + col0, n, g.bias ? g.bias + col0 : nullptr, n - col0, &StoreBlock, &ctx};
+  const internal::BlockOut out{g.c + row0 * n + col0, n, sum_bias ? sum_bias + col0 : nullptr, n - col0, &StoreBlock,
+                               &ctx};
   kern.block(scratch.data(), rows, k_pad, g.b->panel(first), k_pad * kPanelCols, count, out);
+  if (epilogue) ApplyEpilogue(g.epilogue, g.bias, g.c, n, row0, rows, col0, std::min(count * kPanelCols, n - col0));
 }
 
-void MatMulBf16(Bf16Isa isa, const PackedBf16Weights& b, const float* a, const float* bias, float* c, size_t m) {
-  const Bf16Gemm g = PlanBf16Gemm(isa, b, a, bias, c, m);
+void ApplyEpilogue(const Epilogue& e, const float* bias, float* c, size_t n, size_t row0, size_t rows, size_t col0,
+                   size_t cols) {
+  if (e.kind == Epilogue::Kind::kGelu) {
+    gelu::Rows r;
+    r.bias = bias ? bias + col0 : nullptr;
+    r.cols = cols;
+    r.form = e.form;
+    if (cols == n) {  // whole rows: one call over the block
+      r.input = r.output = c + row0 * n;
+      gelu::Gelu(r, 0, rows);
+    } else {
+      for (size_t i = 0; i < rows; ++i) {
+        r.input = r.output = c + (row0 + i) * n + col0;
+        gelu::Gelu(r, 0, 1);
+      }
+    }
+  } else if (e.kind == Epilogue::Kind::kLayerNorm) {
+    layernorm::Rows r = e.norm;
+    r.input = r.output = c;
+    r.bias = bias;
+    r.sum = nullptr;
+    r.cols = n;
+    layernorm::LayerNorm(r, row0, row0 + rows);
+  }
+}
+
+void MatMulBf16(Bf16Isa isa, const PackedBf16Weights& b, const float* a, const float* bias, float* c, size_t m,
+                const Epilogue& epilogue) {
+  const Bf16Gemm g = PlanBf16Gemm(isa, b, a, bias, c, m, 16, epilogue);
   for (size_t t = 0; t < g.tasks(); ++t) RunBf16Task(g, t);
 }
 

@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <optional>
+#include <string_view>
 
 #include "onnx/writer.h"
 
@@ -154,14 +157,75 @@ int AddQuantizedLinears(const ParsedModel& pm, std::vector<char>* claimed,
   return count;
 }
 
+std::optional<FollowingNode> ClaimEpilogue(const Graph& g, const Linear& l, std::vector<char>* claimed) {
+  if (!l.bias.empty() || l.nodes.size() != 1) return std::nullopt;
+  size_t index = 0;
+  const Node* n = g.SoleConsumer(l.output, &index);
+  if (!n || (*claimed)[index] || n->domain != "com.winnow" || n->inputs.empty() || n->inputs[0] != l.output ||
+      n->outputs.empty() || n->outputs[0].empty())
+    return std::nullopt;
+  for (size_t i = 1; i < n->outputs.size(); ++i)
+    if (!n->outputs[i].empty()) return std::nullopt;  // LayerNorm's sum read too: left as it is
+  auto input = [&](size_t i) { return i < n->inputs.size() ? n->inputs[i] : std::string_view(); };
+  // A constant float32 [N], or absent when optional.
+  auto vector_n = [&](std::string_view name, bool optional) {
+    if (name.empty()) return optional;
+    auto t = g.Constant(name);
+    return t && t->data_type == dtype::kFloat && t->dims.size() == 1 && t->dims[0] == l.n;
+  };
+  FollowingNode f;
+  f.index = index;
+  f.node = n;
+  if (n->op == "BiasGelu" && n->inputs.size() <= 2 && vector_n(input(1), true)) {
+    const Attr approximate = FindAttr(*n, "approximate");
+    const std::string_view form = approximate.s ? *approximate.s : std::string_view("none");
+    if (form != "none" && form != "tanh") return std::nullopt;
+    f.epilogue = form == "tanh" ? "gelu_tanh" : "gelu";
+    f.bias = input(1);
+  } else if (n->op == "LayerNorm" && !input(1).empty() && vector_n(input(2), false) && vector_n(input(3), true) &&
+             vector_n(input(4), true)) {
+    // com.winnow LayerNorm (input, skip, gamma, beta?, bias?): the product as input, the residual as skip.
+    f.epilogue = "layernorm";
+    f.skip = input(1);
+    f.gamma = input(2);
+    f.beta = input(3);
+    f.bias = input(4);
+  } else {
+    return std::nullopt;
+  }
+  if (!Claim({index}, claimed)) return std::nullopt;
+  return f;
+}
+
+std::vector<std::string> EpilogueAttributes(const FollowingNode& f) {
+  std::vector<std::string> attrs = {onnx::StringAttribute("epilogue", f.epilogue)};
+  if (f.epilogue == "layernorm") {
+    if (const Attr eps = FindAttr(*f.node, "epsilon"); eps.f) attrs.push_back(onnx::FloatAttribute("epsilon", *eps.f));
+    if (const Attr exact = FindAttr(*f.node, "exact"); exact.i) attrs.push_back(onnx::IntAttribute("exact", *exact.i));
+  }
+  return attrs;
+}
+
 int AddBf16Linears(const ParsedModel& pm, std::vector<char>* claimed,
                    std::unordered_map<size_t, std::string>* replacement, int* head_kept) {
   int count = 0;
+  // WINNOW_GEMM_EPILOGUE=0: the BiasGelu / LayerNorm after a product stay nodes of their own (comparisons).
+  const char* env = std::getenv("WINNOW_GEMM_EPILOGUE");
+  const bool fuse = !(env && std::string_view(env) == "0");
   for (const Linear& l : FindLinears(pm, claimed, head_kept)) {
-    std::vector<std::string_view> in = {l.a, l.w};
-    if (!l.bias.empty()) in.push_back(l.bias);
-    (*replacement)[l.nodes.back()] = NodeProto("MatMulBf16", in, {l.output},
-                                               "winnow/bf16_" + std::to_string(count) + "_MatMulBf16", {}, "com.winnow");
+    const std::string name = "winnow/bf16_" + std::to_string(count) + "_MatMulBf16";
+    if (auto f = fuse ? ClaimEpilogue(pm.g, l, claimed) : std::nullopt) {
+      // The product and the node after it as one: written where that node was (its inputs all exist there).
+      std::vector<std::string_view> in = {l.a, l.w, f->bias};
+      if (f->epilogue == "layernorm") in.insert(in.end(), {f->skip, f->gamma, f->beta});
+      while (!in.empty() && in.back().empty()) in.pop_back();
+      (*replacement)[f->index] =
+          NodeProto("MatMulBf16", in, {f->node->outputs[0]}, name, EpilogueAttributes(*f), "com.winnow");
+    } else {
+      std::vector<std::string_view> in = {l.a, l.w};
+      if (!l.bias.empty()) in.push_back(l.bias);
+      (*replacement)[l.nodes.back()] = NodeProto("MatMulBf16", in, {l.output}, name, {}, "com.winnow");
+    }
     ++count;
   }
   return count;

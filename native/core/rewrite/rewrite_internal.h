@@ -118,6 +118,20 @@ struct Linear {
 // The linear layers of the graph, claimed in `claimed`; `*head_kept`: MatMuls of the same kind in the head.
 std::vector<Linear> FindLinears(const ParsedModel& pm, std::vector<char>* claimed, int* head_kept);
 
+// The com.winnow BiasGelu or LayerNorm (with a skip) that alone reads a bias-less linear's product, as graphs Winnow
+// builds write them, for the GEMM to apply to its finished rows (gemm::Epilogue): the node, its index, the epilogue
+// attribute ("gelu", "gelu_tanh", "layernorm"), and the inputs that follow the product (bias, then the norm's skip,
+// gamma, beta). Claimed in `claimed` when found.
+struct FollowingNode {
+  size_t index = 0;
+  const Node* node = nullptr;
+  std::string_view epilogue;
+  std::string_view bias, skip, gamma, beta;
+};
+std::optional<FollowingNode> ClaimEpilogue(const Graph& g, const Linear& l, std::vector<char>* claimed);
+// The attributes of a node that takes `f` in (epilogue, and the norm's epsilon and exact).
+std::vector<std::string> EpilogueAttributes(const FollowingNode& f);
+
 // Each linear layer (FindLinears) becomes one com.microsoft DynamicQuantizeMatMul (A quantized per tensor to uint8
 // at run time) over B as int8 per output column (symmetric: zero point 0, scale max|B[:, n]| / 127), bias folded in.
 // A layer whose weight values cannot be read here is left float (unclaimed). The new weights are appended to

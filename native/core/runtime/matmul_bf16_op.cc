@@ -17,6 +17,7 @@ OrtStatusPtr Fail(const std::string& message) {
 struct MatMulBf16Kernel {
   gemm::Bf16Isa isa = gemm::Bf16Isa::kNone;
   gemm::PackedBf16Weights b;
+  gemm::Epilogue epilogue;  // its norm's tensors are set per run
 
   static void RunTask(void* data, size_t task) { gemm::RunBf16Task(*static_cast<const gemm::Bf16Gemm*>(data), task); }
 
@@ -31,10 +32,28 @@ struct MatMulBf16Kernel {
       if (bias && bias.GetTensorTypeAndShapeInfo().GetElementCount() != b.n())
         return Fail("bias must have " + std::to_string(b.n()) + " elements");
       const size_t m = a.GetTensorTypeAndShapeInfo().GetElementCount() / b.k();
+      gemm::Epilogue e = epilogue;
+      if (e.kind == gemm::Epilogue::Kind::kLayerNorm) {
+        const size_t inputs = ctx.GetInputCount();
+        Ort::ConstValue skip = inputs > 3 ? ctx.GetInput(3) : Ort::ConstValue(nullptr);
+        Ort::ConstValue gamma = inputs > 4 ? ctx.GetInput(4) : Ort::ConstValue(nullptr);
+        Ort::ConstValue beta = inputs > 5 ? ctx.GetInput(5) : Ort::ConstValue(nullptr);
+        auto count = [](const Ort::ConstValue& v) { return v.GetTensorTypeAndShapeInfo().GetElementCount(); };
+        if (!gamma || count(gamma) != b.n() || (beta && count(beta) != b.n()))
+          return Fail("the layernorm epilogue needs gamma (and beta, if any) of " + std::to_string(b.n()) + " elements");
+        // skip: whole rows of N that repeat down the product's rows (as com.winnow LayerNorm's smaller operand).
+        const size_t skip_rows = skip ? count(skip) / b.n() : 0;
+        if (skip && (skip_rows == 0 || count(skip) % b.n() != 0 || m % skip_rows != 0))
+          return Fail("skip must hold whole rows of " + std::to_string(b.n()) + " that repeat down the product's rows");
+        e.norm.skip = skip ? skip.GetTensorData<float>() : nullptr;
+        e.norm.skip_rows = skip_rows;
+        e.norm.gamma = gamma.GetTensorData<float>();
+        e.norm.beta = beta ? beta.GetTensorData<float>() : nullptr;
+      }
       shape.back() = static_cast<int64_t>(b.n());
       float* c = ctx.GetOutput(0, shape).GetTensorMutableData<float>();
       const gemm::Bf16Gemm g = gemm::PlanBf16Gemm(isa, b, a.GetTensorData<float>(),
-                                                  bias ? bias.GetTensorData<float>() : nullptr, c, m);
+                                                  bias ? bias.GetTensorData<float>() : nullptr, c, m, 16, e);
       if (g.tasks() == 1) RunTask(const_cast<gemm::Bf16Gemm*>(&g), 0);
       else if (g.tasks() > 1) ctx.ParallelFor(&RunTask, g.tasks(), 0, const_cast<gemm::Bf16Gemm*>(&g));
       return nullptr;
@@ -61,6 +80,28 @@ struct MatMulBf16CustomOp : Ort::CustomOpBase<MatMulBf16CustomOp, MatMulBf16Kern
         return Fail("B must be a float32 [K, N] matrix");
       k->b = gemm::PackedBf16Weights(w.GetTensorData<float>(), static_cast<size_t>(dims[0]),
                                      static_cast<size_t>(dims[1]));
+      std::string epilogue = "none";
+      Ort::ConstKernelInfo ki(info);
+      try {
+        epilogue = ki.GetAttribute<std::string>("epilogue");
+      } catch (const Ort::Exception&) {
+      }
+      if (epilogue == "gelu" || epilogue == "gelu_tanh") {
+        k->epilogue.kind = gemm::Epilogue::Kind::kGelu;
+        k->epilogue.form = epilogue == "gelu" ? gelu::Form::kErf : gelu::Form::kTanh;
+      } else if (epilogue == "layernorm") {
+        k->epilogue.kind = gemm::Epilogue::Kind::kLayerNorm;
+        try {
+          k->epilogue.norm.epsilon = ki.GetAttribute<float>("epsilon");
+        } catch (const Ort::Exception&) {
+        }
+        try {
+          k->epilogue.norm.exact = ki.GetAttribute<int64_t>("exact") != 0;
+        } catch (const Ort::Exception&) {
+        }
+      } else if (epilogue != "none") {
+        return Fail("epilogue must be \"none\", \"gelu\", \"gelu_tanh\" or \"layernorm\", not \"" + epilogue + "\"");
+      }
       *kernel = k.release();
       return nullptr;
     } catch (const Ort::Exception& e) {
@@ -86,10 +127,10 @@ struct MatMulBf16CustomOp : Ort::CustomOpBase<MatMulBf16CustomOp, MatMulBf16Kern
     return ctx.SetOutputShape(0, out);
   }
   const char* GetName() const { return kMatMulBf16Op; }
-  size_t GetInputTypeCount() const { return 3; }
+  size_t GetInputTypeCount() const { return 6; }  // A, B, bias?, then the layernorm epilogue's skip?, gamma?, beta?
   ONNXTensorElementDataType GetInputType(size_t) const { return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT; }
   OrtCustomOpInputOutputCharacteristic GetInputCharacteristic(size_t i) const {
-    return i == 2 ? INPUT_OUTPUT_OPTIONAL : INPUT_OUTPUT_REQUIRED;
+    return i >= 2 ? INPUT_OUTPUT_OPTIONAL : INPUT_OUTPUT_REQUIRED;
   }
   size_t GetOutputTypeCount() const { return 1; }
   ONNXTensorElementDataType GetOutputType(size_t) const { return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT; }
