@@ -11,8 +11,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "gelu/gelu.h"
-#include "layernorm/layer_norm.h"
+#include "gemm/epilogue.h"
 
 namespace winnow::gemm {
 
@@ -56,16 +55,6 @@ class PackedBf16Weights {
   std::vector<uint16_t> data_;
 };
 
-// What the task that wrote rows of C applies to them while they are in cache, in place of a node after the product
-// (the same code as that node's, so the same bits): the bias then goes in here, not into the sums.
-struct Epilogue {
-  enum class Kind { kNone, kGelu, kLayerNorm } kind = Kind::kNone;
-  gelu::Form form = gelu::Form::kErf;  // kGelu: C = gelu(C + bias), com.winnow BiasGelu's arithmetic
-  // kLayerNorm: C = the norm of (C + bias) + skip, com.winnow LayerNorm's; its skip, skip_rows, gamma, beta,
-  // epsilon and exact are taken from here (input, output, bias and cols are the product's).
-  layernorm::Rows norm;
-};
-
 // One product, split into tasks (a block of kBlockRows rows of A by a group of panels) that may run on any threads.
 struct Bf16Gemm {
   Bf16Isa isa = Bf16Isa::kNone;
@@ -88,11 +77,6 @@ void RunBf16Task(const Bf16Gemm& g, size_t task);
 // All tasks on this thread.
 void MatMulBf16(Bf16Isa isa, const PackedBf16Weights& b, const float* a, const float* bias, float* c, size_t m,
                 const Epilogue& epilogue = {});
-
-// Applies `e` to rows [row0, row0 + rows), columns [col0, col0 + cols) of c (row stride n); `bias` from column 0.
-// kLayerNorm needs col0 = 0 and cols = n.
-void ApplyEpilogue(const Epilogue& e, const float* bias, float* c, size_t n, size_t row0, size_t rows, size_t col0,
-                   size_t cols);
 
 // The same arithmetic one element at a time (tests): operands rounded by RoundToBf16, products summed in float32
 // in order of k, then the bias added.
