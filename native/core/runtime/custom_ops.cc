@@ -9,8 +9,10 @@
 #include "attention/attention.h"
 #include "gelu/gelu.h"
 #include "gemm/matmul_bf16.h"
+#include "gemm/matmul_int8.h"
 #include "layernorm/layer_norm.h"
 #include "runtime/matmul_bf16_op.h"
+#include "runtime/matmul_int8_op.h"
 
 namespace winnow::rt {
 namespace {
@@ -192,7 +194,8 @@ OrtCustomOpDomain* CustomOpDomain() {
       return static_cast<OrtCustomOpDomain*>(nullptr);
     }
     for (const OrtCustomOp* op : {static_cast<const OrtCustomOp*>(&layer_norm), static_cast<const OrtCustomOp*>(BiasGeluCustomOp()),
-                                  static_cast<const OrtCustomOp*>(AttentionCustomOp()), MatMulBf16Op()}) {
+                                  static_cast<const OrtCustomOp*>(AttentionCustomOp()), MatMulBf16Op(),
+                                  MatMulInt8Op()}) {
       if (OrtStatus* st = api.CustomOpDomain_Add(d, op)) {
         api.ReleaseStatus(st);
         api.ReleaseCustomOpDomain(d);
@@ -208,7 +211,9 @@ std::vector<std::pair<std::string, std::string>> OperatorKernels() {
   return {{kLayerNormOp, layernorm::ActiveKernelName()},
           {kBiasGeluOp, gelu::ActiveKernelName()},
           {kAttentionOp, attention::ActiveKernelName()},
-          {kMatMulBf16Op, gemm::Bf16IsaName(gemm::ActiveBf16Isa())}};
+          {kMatMulBf16Op, gemm::Bf16IsaName(gemm::ActiveBf16Isa())},
+          // quantize: 'int8': Winnow's AMX kernel, or ONNX Runtime's DynamicQuantizeMatMul where it has none.
+          {kMatMulInt8Op, gemm::ActiveInt8Isa() == gemm::Int8Isa::kAmx ? "amx" : "onnxruntime"}};
 }
 
 }  // namespace winnow::rt
