@@ -46,6 +46,7 @@ Attr FindAttr(const Node& n, std::string_view name) {
       else if (f.number == attr_f::kF && f.wire == pb::kFixed32) cur.f = BitsToFloat(static_cast<uint32_t>(f.varint));
       else if (f.number == attr_f::kI && f.wire == pb::kVarint) cur.i = static_cast<int64_t>(f.varint);
       else if (f.number == attr_f::kT && f.wire == pb::kLen) cur.t = f.bytes;
+      else if (f.number == attr_f::kS && f.wire == pb::kLen) cur.s = f.bytes;
       else if (f.number == attr_f::kInts && f.wire == pb::kVarint) cur.ints.push_back(static_cast<int64_t>(f.varint));
       else if (f.number == attr_f::kInts && f.wire == pb::kLen) pb::ReadPackedVarints(f.bytes, &cur.ints);
     }

@@ -36,6 +36,7 @@ struct Attr {
   std::optional<float> f;
   std::optional<int64_t> i;
   std::optional<std::string_view> t;  // TensorProto payload
+  std::optional<std::string_view> s;  // a string attribute's bytes
   std::vector<int64_t> ints;
 };
 Attr FindAttr(const Node& n, std::string_view name);
