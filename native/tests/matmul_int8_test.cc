@@ -189,7 +189,7 @@ std::string OneNodeModel(int64_t k, int64_t n, const std::vector<int8_t>& w, con
   const std::string raw(reinterpret_cast<const char*>(w.data()), w.size());
   if (w_input) g.Input(onnx::ValueInfo("W", onnx::dtype::kInt8, {{k, ""}, {n, ""}}));
   else g.Initializer(onnx::RawTensor("W", onnx::dtype::kInt8, {k, n}, raw));
-  g.Initializer(onnx::FloatTensor("S", {n}, scale));
+  g.Initializer(onnx::FloatTensor("S", {static_cast<int64_t>(scale.size())}, scale));
   g.Initializer(onnx::FloatTensor("b", {n}, bias));
   g.Input(onnx::ValueInfo("X", onnx::dtype::kFloat, {{-1, "batch"}, {-1, "seq"}, {-1, "k"}}));
   g.Output(onnx::ValueInfo("Y", onnx::dtype::kFloat, {{-1, "batch"}, {-1, "seq"}, {n, ""}}));
@@ -205,7 +205,7 @@ Ort::Session MakeSession(const std::string& model) {
   return Ort::Session((*rt)->env(), model.data(), model.size(), so);
 }
 
-std::vector<float> Run(Ort::Session& s, const std::vector<float>& x, int64_t batch, int64_t seq, int64_t k,
+std::vector<float> RunModel(Ort::Session& s, const std::vector<float>& x, int64_t batch, int64_t seq, int64_t k,
                        const char* out_name = "Y") {
   auto mem = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
   const int64_t shape[3] = {batch, seq, k};
@@ -238,7 +238,7 @@ TEST_F(MatMulInt8Op, RunsTheKernelsArithmeticThroughOnnxRuntime) {
   for (float& v : bias) v = d(rng);
   for (const char* act : {"", "none", "gelu", "gelu_tanh"}) {
     Ort::Session s = MakeSession(OneNodeModel(k, n, w, scale, bias, act));
-    const auto got = Run(s, x, batch, seq, k);
+    const auto got = RunModel(s, x, batch, seq, k);
     const std::string a = act;
     const Activation activation = a == "gelu" ? Activation::kGelu : a == "gelu_tanh" ? Activation::kGeluTanh
                                                                                       : Activation::kNone;
@@ -256,7 +256,7 @@ TEST_F(MatMulInt8Op, BadShapesAndInputsAreSessionErrors) {
   std::vector<float> scale(n, 0.1f), bias(n, 0.0f), x(2 * 3 * (k + 1), 1.0f);
   Ort::Session s = MakeSession(OneNodeModel(k, n, w, scale, bias, "gelu"));
   try {
-    Run(s, x, 2, 3, k + 1);  // A's last axis is not K
+    RunModel(s, x, 2, 3, k + 1);  // A's last axis is not K
     FAIL() << "a bad shape ran";
   } catch (const Ort::Exception& e) {
     EXPECT_NE(std::string(e.what()).find("com.winnow MatMulInt8: A's last axis must be 16"), std::string::npos)
@@ -371,6 +371,22 @@ TEST(MatMulInt8Rewrite, AmxEmitsMatMulInt8AndAbsorbsBiasGelu) {
   }
 }
 
+TEST(MatMulInt8Rewrite, ARewrittenGraphIsLeftAlone) {
+  // MatMulInt8 quantizes activations: a second rewrite (norms, attention, int8) leaves the graph as it is.
+  std::mt19937 rng(31);
+  rt::RewriteOptions o;
+  o.quantize_int8 = o.int8_amx = true;
+  auto rw = rt::RewriteGraph(FfnModel(48, 96, "default", false, &rng), o);
+  ASSERT_TRUE(rw.ok()) << rw.status().ToString();
+  ASSERT_EQ(rw->int8_amx_matmuls, 2);
+  o.layer_norms = true;
+  auto again = rt::RewriteGraph(rw->model, o);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->quantized_matmuls, 0);
+  EXPECT_EQ(again->skip_layer_norms, 0);
+  EXPECT_EQ(again->skipped, "the graph quantizes activations");
+}
+
 TEST(MatMulInt8Rewrite, BiasGeluStaysWhenTheLinearHasABias) {
   std::mt19937 rng(19);
   rt::RewriteOptions o;
@@ -414,8 +430,8 @@ TEST_F(MatMulInt8Op, RewrittenFfnRunsCloseToFloat) {
     std::vector<float> x(batch * seq * k);
     for (float& v : x) v = d(rng);
     Ort::Session fs = MakeSession(model), qs = MakeSession(rw->model);
-    const auto want = Run(fs, x, batch, seq, k, "Z");
-    const auto got = Run(qs, x, batch, seq, k, "Z");
+    const auto want = RunModel(fs, x, batch, seq, k, "Z");
+    const auto got = RunModel(qs, x, batch, seq, k, "Z");
     ASSERT_EQ(got.size(), want.size());
     double worst = 0;
     for (size_t i = 0; i < got.size(); ++i) worst = std::max(worst, std::fabs(double(got[i]) - want[i]));
