@@ -278,7 +278,7 @@ TEST_F(MatMulInt8Op, BadShapesAndInputsAreSessionErrors) {
 }
 
 TEST_F(MatMulInt8Op, WithoutTheKernelCreatingItFails) {
-  if (ActiveInt8Isa() != Int8Isa::kNone) GTEST_SKIP() << "this process runs the AMX kernel (see the vitest child)";
+  if (ActiveInt8Isa() != Int8Isa::kNone) GTEST_SKIP() << "this process runs the AMX kernel (ctest matmul_int8_test_forced_off runs this)";
   std::vector<int8_t> w(16 * 8, 1);
   try {
     MakeSession(OneNodeModel(16, 8, w, std::vector<float>(8, 0.1f), std::vector<float>(8, 0.0f), ""));
