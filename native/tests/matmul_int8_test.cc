@@ -266,7 +266,10 @@ TEST_F(MatMulInt8Op, BadShapesAndInputsAreSessionErrors) {
   const std::vector<std::pair<std::string, std::string>> bad = {
       {OneNodeModel(k, n, w, std::vector<float>(n + 1, 0.1f), bias, ""), "W_scale must be float32 with 8"},
       {OneNodeModel(k, n, w, scale, bias, "relu"), "activation must be"},
-      {OneNodeModel(k, n, w, scale, bias, "", true), "W and W_scale must be constant initializers"}};
+      {OneNodeModel(k, n, w, scale, bias, "", true), "W and W_scale must be constant initializers"},
+      // K past the int32 sums' range.
+      {OneNodeModel(kInt8MaxK + 1, 1, std::vector<int8_t>(kInt8MaxK + 1, 1), {0.1f}, {0.0f}, ""),
+       "W's K must be at most 133144 (int32 sums), not 133145"}};
   for (const auto& [model, message] : bad) {
     try {
       MakeSession(model);
@@ -385,6 +388,28 @@ TEST(MatMulInt8Rewrite, ARewrittenGraphIsLeftAlone) {
   EXPECT_EQ(again->quantized_matmuls, 0);
   EXPECT_EQ(again->skip_layer_norms, 0);
   EXPECT_EQ(again->skipped, "the graph quantizes activations");
+}
+
+TEST(MatMulInt8Rewrite, KPastTheInt32RangeStaysDynamicQuantizeMatMul) {
+  EXPECT_LT(127.0 * 127.0 * kInt8MaxK, 2147483648.0);
+  EXPECT_GE(127.0 * 127.0 * (kInt8MaxK + 1), 2147483648.0);
+  for (int64_t k : {static_cast<int64_t>(kInt8MaxK), static_cast<int64_t>(kInt8MaxK) + 1}) {
+    onnx::GraphWriter g;
+    g.Node("MatMul", {"X", "W"}, {"P"});
+    g.Node("Add", {"P", "b"}, {"Y"});  // a norm of a sum: the linear is the encoder's, not the head
+    g.Node("LayerNormalization", {"Y", "gamma"}, {"Z"});
+    g.Initializer(onnx::FloatTensor("W", {k, 1}, std::vector<float>(k, 0.5f)));
+    g.Initializer(onnx::FloatTensor("b", {1}, {0.0f}));
+    g.Initializer(onnx::FloatTensor("gamma", {1}, {1.0f}));
+    g.Input(onnx::ValueInfo("X", onnx::dtype::kFloat, {{-1, "rows"}, {k, ""}}));
+    g.Output(onnx::ValueInfo("Z", onnx::dtype::kFloat, {{-1, "rows"}, {1, ""}}));
+    rt::RewriteOptions o;
+    o.quantize_int8 = o.int8_amx = true;
+    auto rw = rt::RewriteGraph(onnx::ModelProto(g.Graph("g"), {{"", 17}}), o);
+    ASSERT_TRUE(rw.ok()) << rw.status().ToString();
+    EXPECT_EQ(rw->quantized_matmuls, 1) << rw->skipped;
+    EXPECT_EQ(rw->int8_amx_matmuls, k <= static_cast<int64_t>(kInt8MaxK) ? 1 : 0) << k;
+  }
 }
 
 TEST(MatMulInt8Rewrite, BiasGeluStaysWhenTheLinearHasABias) {

@@ -38,6 +38,8 @@ inline constexpr const char kInt8Requirement[] = "AMX-INT8 (Intel Sapphire Rapid
 inline constexpr size_t kInt8PanelCols = 32;  // columns per packed panel
 inline constexpr size_t kInt8BlockK = 64;     // K is padded to a multiple of this
 inline constexpr size_t kInt8BlockRows = 32;  // rows of A per task
+// The longest K whose int32 sums cannot overflow: 127 · 127 · K < 2^31.
+inline constexpr size_t kInt8MaxK = 133144;
 
 enum class Activation : int { kNone = 0, kGelu = 1, kGeluTanh = 2 };
 

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "gemm/matmul_int8.h"
 #include "onnx/writer.h"
 
 namespace winnow::rt::rewrite {
@@ -175,7 +176,7 @@ int AddQuantizedLinears(const ParsedModel& pm, bool amx, std::vector<char>* clai
     }
     initializers->push_back({q_name, RawTensor(q_name, dtype::kInt8, {k_dim, n_dim}, q)});
     initializers->push_back({s_name, FloatTensor(s_name, {n_dim}, scale)});
-    if (amx) {
+    if (amx && static_cast<uint64_t>(k_dim) <= gemm::kInt8MaxK) {  // longer K: DynamicQuantizeMatMul
       // Inputs A, W, W_scale, bias; the GELU after it, when there is one to absorb, as its epilogue.
       std::vector<std::string_view> in = {l.a, q_name, s_name};
       std::string_view output = l.output;

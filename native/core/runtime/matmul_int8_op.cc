@@ -72,6 +72,9 @@ struct MatMulInt8CustomOp : Ort::CustomOpBase<MatMulInt8CustomOp, MatMulInt8Kern
       if (wt.GetElementType() != ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8 || dims.size() != 2 || dims[0] <= 0 ||
           dims[1] <= 0)
         return Fail("W must be an int8 [K, N] matrix");
+      if (static_cast<uint64_t>(dims[0]) > gemm::kInt8MaxK)
+        return Fail("W's K must be at most " + std::to_string(gemm::kInt8MaxK) + " (int32 sums), not " +
+                    std::to_string(dims[0]));
       auto st = s.GetTensorTypeAndShapeInfo();
       if (st.GetElementType() != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT || st.GetElementCount() != static_cast<size_t>(dims[1]))
         return Fail("W_scale must be float32 with " + std::to_string(dims[1]) + " elements (W's N)");
