@@ -48,6 +48,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     CheckIdempotent("int8", model, [&](std::string_view m) { return winnow::rt::RewriteGraph(m, int8); },
                     [](const winnow::rt::GraphRewrite& g) { return g.quantized_matmuls; });
   }
+  // int8 as com.winnow MatMulInt8 (AMX-INT8 CPUs), BiasGelu absorbed: the same, MatMulInt8 quantizes activations.
+  {
+    winnow::rt::RewriteOptions int8 = both;
+    int8.quantize_int8 = int8.int8_amx = true;
+    CheckIdempotent("int8 amx", model, [&](std::string_view m) { return winnow::rt::RewriteGraph(m, int8); },
+                    [](const winnow::rt::GraphRewrite& g) { return g.quantized_matmuls; });
+  }
   // bf16 at load (with both fusions): MatMulBf16 nodes are no MatMul, so nothing is left to rewrite the second time.
   {
     winnow::rt::RewriteOptions bf16 = both;

@@ -63,13 +63,16 @@ StatusOr<GraphRewrite> RewriteGraph(std::string_view model, const RewriteOptions
     }
     std::vector<NewInitializer> initializers;
     int head_kept = 0;
-    const int quantized = quantize ? AddQuantizedLinears(pm, &claimed, &replacement, &initializers, &head_kept) : 0;
+    int int8_amx = 0;
+    const int quantized =
+        quantize ? AddQuantizedLinears(pm, o.int8_amx, &claimed, &replacement, &initializers, &head_kept, &int8_amx)
+                 : 0;
     int bf16_head_kept = 0;
     const int bf16_count = bf16 ? AddBf16Linears(pm, &claimed, &replacement, &bf16_head_kept) : 0;
     if (bf16) head_kept = bf16_head_kept;
     if (fused_norms == 0 && index == 0 && quantized == 0 && bf16_count == 0) return result;
     // Float weights only the quantized products read are dropped with them (drop_dead).
-    const bool winnow_ops = exact_norms > 0 || bf16_count > 0;
+    const bool winnow_ops = exact_norms > 0 || bf16_count > 0 || int8_amx > 0;
     std::optional<std::string> out =
         form == kNormsOnly ? EmitModel(pm, claimed, replacement, {}, quantized > 0, winnow_ops, o, initializers)
                            : EmitModel(pm, claimed, replacement, prologue, true, winnow_ops, o, initializers);
@@ -87,6 +90,7 @@ StatusOr<GraphRewrite> RewriteGraph(std::string_view model, const RewriteOptions
     result.attentions = index;
     result.packed_qkv = packed;
     result.quantized_matmuls = quantized;
+    result.int8_amx_matmuls = int8_amx;
     result.head_matmuls = head_kept;
     result.bf16_matmuls = bf16_count;
     return result;

@@ -28,7 +28,8 @@ struct GraphRewrite {
   int exact_layer_norms = 0;  // ... of those, as com.winnow LayerNorm (RewriteOptions::exact_norms)
   int attentions = 0;        // FuseAttention: self-attention blocks fused
   int packed_qkv = 0;        // ... of those, with the Q, K, V projections packed into one (Attention op)
-  int quantized_matmuls = 0;  // RewriteOptions::quantize_int8: MatMuls made DynamicQuantizeMatMul
+  int quantized_matmuls = 0;  // RewriteOptions::quantize_int8: MatMuls made DynamicQuantizeMatMul (or MatMulInt8)
+  int int8_amx_matmuls = 0;   // ... of them com.winnow MatMulInt8 (RewriteOptions::int8_amx)
   int bf16_matmuls = 0;       // RewriteOptions::bf16: MatMuls made com.winnow MatMulBf16
   int head_matmuls = 0;       // ... and those (int8 or bf16) kept float32 as the task head
   std::string skipped;       // why the model was left as it is (external data, subgraphs), if it was
@@ -81,6 +82,11 @@ struct RewriteOptions {
   // embeddings (Gather). Attention blocks then fuse as MultiHeadAttention over the quantized projections, never
   // packed. Graphs that quantize activations already are left as they are.
   bool quantize_int8 = false;
+  // With quantize_int8: the linear layers become com.winnow MatMulInt8 (runtime/matmul_int8_op.h: the activation
+  // quantized per row, AMX-INT8) instead, over the same int8 weights and scales, and a com.winnow BiasGelu that alone
+  // reads a bias-less product is absorbed into it. Only for sessions that register Winnow's operators, on a CPU
+  // that runs the kernel (gemm::ActiveInt8Isa()).
+  bool int8_amx = false;
   // Linear layers to bf16 (dtype: 'bf16'): the same MatMuls as quantize_int8 (not with it) become com.winnow
   // MatMulBf16 (runtime/matmul_bf16_op.h) over their float32 weights as they are, the bias Add folded in; the head and
   // the embeddings stay float32, attention blocks fuse unpacked. Only for sessions that register Winnow's operators

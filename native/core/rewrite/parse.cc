@@ -16,7 +16,8 @@ namespace {
 
 bool QuantizesActivations(const Node& n) {
   return n.op == "DynamicQuantizeLinear" || n.op == "QuantizeLinear" || n.op == "DynamicQuantizeMatMul" ||
-         n.op == "MatMulInteger" || n.op == "QLinearMatMul" || n.op == "MatMulIntegerToFloat";
+         n.op == "MatMulInteger" || n.op == "QLinearMatMul" || n.op == "MatMulIntegerToFloat" ||
+         (n.domain == "com.winnow" && n.op == "MatMulInt8");
 }
 
 }  // namespace

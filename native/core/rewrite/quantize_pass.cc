@@ -7,6 +7,7 @@
 #include <optional>
 #include <string_view>
 
+#include "gemm/matmul_int8.h"
 #include "onnx/writer.h"
 
 namespace winnow::rt::rewrite {
@@ -114,11 +115,42 @@ std::vector<Linear> FindLinears(const ParsedModel& pm, std::vector<char>* claime
   return out;
 }
 
-int AddQuantizedLinears(const ParsedModel& pm, std::vector<char>* claimed,
+namespace {
+
+// The GELU a linear layer's product feeds, for MatMulInt8's epilogue: a com.winnow BiasGelu that alone reads the
+// product (of a linear without a bias of its own), with a constant float32 [N] bias, not claimed by another match.
+struct AbsorbedGelu {
+  size_t index = 0;
+  std::string_view bias, output, activation;
+};
+std::optional<AbsorbedGelu> FindAbsorbedGelu(const Graph& g, const Linear& l, const std::vector<char>& claimed) {
+  if (!l.bias.empty()) return std::nullopt;
+  size_t i = 0;
+  const Node* n = g.SoleConsumer(l.output, &i);
+  if (!n || n->domain != "com.winnow" || n->op != "BiasGelu" || claimed[i] || n->inputs.size() != 2 ||
+      n->outputs.size() != 1 || n->inputs[0] != l.output || n->outputs[0].empty())
+    return std::nullopt;
+  auto b = g.Constant(n->inputs[1]);
+  if (!b || b->data_type != dtype::kFloat || b->dims.size() != 1 || b->dims[0] != l.n) return std::nullopt;
+  const Attr approximate = FindAttr(*n, "approximate");
+  AbsorbedGelu out;
+  out.index = i;
+  out.bias = n->inputs[1];
+  out.output = n->outputs[0];
+  if (!approximate.found || (approximate.s && *approximate.s == "none")) out.activation = "gelu";
+  else if (approximate.s && *approximate.s == "tanh") out.activation = "gelu_tanh";
+  else return std::nullopt;
+  return out;
+}
+
+}  // namespace
+
+int AddQuantizedLinears(const ParsedModel& pm, bool amx, std::vector<char>* claimed,
                         std::unordered_map<size_t, std::string>* replacement, std::vector<NewInitializer>* initializers,
-                        int* head_kept) {
+                        int* head_kept, int* amx_count) {
   const Graph& g = pm.g;
   int count = 0;
+  *amx_count = 0;
   for (const Linear& l : FindLinears(pm, claimed, head_kept)) {
     const int64_t k_dim = l.k, n_dim = l.n;
     // One layer's values at a time (not every layer's at once: a second copy of the model at load).
@@ -147,6 +179,25 @@ int AddQuantizedLinears(const ParsedModel& pm, std::vector<char>* claimed,
     }
     initializers->push_back({q_name, RawTensor(q_name, dtype::kInt8, {k_dim, n_dim}, q)});
     initializers->push_back({s_name, FloatTensor(s_name, {n_dim}, scale)});
+    if (amx && static_cast<uint64_t>(k_dim) <= gemm::kInt8MaxK) {  // longer K: DynamicQuantizeMatMul
+      // Inputs A, W, W_scale, bias; the GELU after it, when there is one to absorb, as its epilogue.
+      std::vector<std::string_view> in = {l.a, q_name, s_name};
+      std::string_view output = l.output;
+      std::vector<std::string> attrs;
+      size_t at = l.nodes.back();
+      if (!l.bias.empty()) in.push_back(l.bias);
+      if (auto gelu = FindAbsorbedGelu(g, l, *claimed)) {
+        in.push_back(gelu->bias);
+        output = gelu->output;
+        attrs.push_back(StringAttribute("activation", gelu->activation));
+        (*claimed)[gelu->index] = 1;
+        at = gelu->index;
+      }
+      (*replacement)[at] = NodeProto("MatMulInt8", in, {output}, prefix + "_MatMulInt8", attrs, "com.winnow");
+      ++count;
+      ++*amx_count;
+      continue;
+    }
     // Inputs A, B, b_scale, (b_zero_point: 0), bias.
     std::vector<std::string_view> in = {l.a, q_name, s_name};
     if (!l.bias.empty()) in.insert(in.end(), {std::string_view(), l.bias});

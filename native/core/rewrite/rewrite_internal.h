@@ -135,10 +135,13 @@ std::vector<std::string> EpilogueAttributes(const FollowingNode& f);
 // Each linear layer (FindLinears) becomes one com.microsoft DynamicQuantizeMatMul (A quantized per tensor to uint8
 // at run time) over B as int8 per output column (symmetric: zero point 0, scale max|B[:, n]| / 127), bias folded in.
 // A layer whose weight values cannot be read here is left float (unclaimed). The new weights are appended to
-// `initializers`. Returns how many were rewritten.
-int AddQuantizedLinears(const ParsedModel& pm, std::vector<char>* claimed,
+// `initializers`. Returns how many were rewritten. With `amx` each becomes com.winnow MatMulInt8 instead
+// (runtime/matmul_int8_op.h, A quantized per row) over the same initializers, absorbing a com.winnow BiasGelu that
+// alone reads a bias-less product (its constant [N] bias and its form as the node's bias and activation);
+// `*amx_count` counts those.
+int AddQuantizedLinears(const ParsedModel& pm, bool amx, std::vector<char>* claimed,
                         std::unordered_map<size_t, std::string>* replacement, std::vector<NewInitializer>* initializers,
-                        int* head_kept);
+                        int* head_kept, int* amx_count);
 
 // Each linear layer (FindLinears) becomes one com.winnow MatMulBf16 (runtime/matmul_bf16_op.h) reading B as it is
 // (the kernel rounds and packs it when created), bias folded in. Returns how many were rewritten.

@@ -10,8 +10,10 @@
 #include "attention/attention_bf16.h"
 #include "gelu/gelu.h"
 #include "gemm/matmul_bf16.h"
+#include "gemm/matmul_int8.h"
 #include "layernorm/layer_norm.h"
 #include "runtime/matmul_bf16_op.h"
+#include "runtime/matmul_int8_op.h"
 
 namespace winnow::rt {
 namespace {
@@ -193,7 +195,8 @@ OrtCustomOpDomain* CustomOpDomain() {
       return static_cast<OrtCustomOpDomain*>(nullptr);
     }
     for (const OrtCustomOp* op : {static_cast<const OrtCustomOp*>(&layer_norm), static_cast<const OrtCustomOp*>(BiasGeluCustomOp()),
-                                  static_cast<const OrtCustomOp*>(AttentionCustomOp()), MatMulBf16Op()}) {
+                                  static_cast<const OrtCustomOp*>(AttentionCustomOp()), MatMulBf16Op(),
+                                  MatMulInt8Op()}) {
       if (OrtStatus* st = api.CustomOpDomain_Add(d, op)) {
         api.ReleaseStatus(st);
         api.ReleaseCustomOpDomain(d);
@@ -211,7 +214,9 @@ std::vector<std::pair<std::string, std::string>> OperatorKernels() {
           {kAttentionOp, attention::ActiveKernelName()},
           {kMatMulBf16Op, gemm::Bf16IsaName(gemm::ActiveBf16Isa())},
           // Attention with precision "bf16" (its two products on the bf16 GEMM's instructions).
-          {"AttentionBf16", attention::ActiveBf16KernelName()}};
+          {"AttentionBf16", attention::ActiveBf16KernelName()},
+          // quantize: 'int8': Winnow's AMX kernel, or ONNX Runtime's DynamicQuantizeMatMul where it has none.
+          {kMatMulInt8Op, gemm::ActiveInt8Isa() == gemm::Int8Isa::kAmx ? "amx" : "onnxruntime"}};
 }
 
 }  // namespace winnow::rt

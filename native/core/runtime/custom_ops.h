@@ -21,6 +21,8 @@
 // softmax(Q Kᵀ · scale + key mask) V per head, heads side by side (attention/attention.h). Float32 tensors only.
 //
 // com.winnow MatMulBf16: runtime/matmul_bf16_op.h.
+//
+// com.winnow MatMulInt8: runtime/matmul_int8_op.h.
 #pragma once
 
 #include <string>

@@ -17,6 +17,7 @@
 #include "common/mmap.h"
 #include "loaders/model_folder.h"
 #include "gemm/matmul_bf16.h"
+#include "gemm/matmul_int8.h"
 #include "runtime/custom_ops.h"
 #include "rewrite/graph_rewrite.h"
 
@@ -298,6 +299,9 @@ class Session::Loader {
     ro_.pack_qkv = config_.pack_qkv;
     ro_.test_scale = config_.test_attention_scale;
     ro_.quantize_int8 = plan_.quantize;
+    // Winnow's AMX int8 kernel where this CPU runs it (WINNOW_INT8_KERNEL=onnxruntime: DynamicQuantizeMatMul).
+    ro_.int8_amx = plan_.quantize && !use_cuda_ && CustomOpDomain() != nullptr &&
+                   gemm::ActiveInt8Isa() == gemm::Int8Isa::kAmx;
     ro_.bf16 = plan_.bf16;
     Rewritten rw = RewriteModel(mm_.bytes(), ro_);
     if (rw.attentions > 0) {

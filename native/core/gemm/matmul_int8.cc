@@ -1,0 +1,188 @@
+#include "gemm/matmul_int8.h"
+
+#include <algorithm>
+#include <cfloat>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <string_view>
+
+#include "common/cpu_features.h"
+#include "gemm/matmul_bf16.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+#endif
+
+namespace winnow::gemm {
+
+const char* Int8IsaName(Int8Isa isa) {
+  switch (isa) {
+    case Int8Isa::kNone: return "none";
+    case Int8Isa::kAmx: return "amx";
+  }
+  return "unknown";
+}
+
+namespace {
+
+bool DetectAmxInt8() {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  if (!CpuSupports(SimdLevel::kAvx512) || __get_cpuid_max(0, nullptr) < 7) return false;
+  unsigned a, b, c, d;
+  __cpuid_count(7, 0, a, b, c, d);
+  const bool amx_int8 = d & (1u << 25), amx_tile = d & (1u << 24);
+  uint32_t xlo, xhi;
+  __asm__ volatile("xgetbv" : "=a"(xlo), "=d"(xhi) : "c"(0));
+  const bool tile_state = (xlo & (3u << 17)) == (3u << 17);  // XTILECFG, XTILEDATA
+  return amx_int8 && amx_tile && tile_state;
+#else
+  return false;
+#endif
+}
+
+}  // namespace
+
+bool CpuSupportsInt8(Int8Isa isa) {
+  static const bool amx = DetectAmxInt8();
+  switch (isa) {
+    case Int8Isa::kNone: return false;
+    case Int8Isa::kAmx: return amx && internal::AmxInt8Kernels().block != nullptr && internal::AmxPermitted();
+  }
+  return false;
+}
+
+Int8Isa ActiveInt8Isa() {
+  static const Int8Isa isa = [] {
+    if (const char* env = std::getenv("WINNOW_INT8_KERNEL"); env && std::string_view(env) == "onnxruntime")
+      return Int8Isa::kNone;
+    return CpuSupportsInt8(Int8Isa::kAmx) ? Int8Isa::kAmx : Int8Isa::kNone;
+  }();
+  return isa;
+}
+
+PackedInt8Weights::PackedInt8Weights(const int8_t* b, const float* scale, size_t k, size_t n)
+    : k_(k), n_(n), k_pad_((k + kInt8BlockK - 1) / kInt8BlockK * kInt8BlockK) {
+  data_.assign(panels() * k_pad_ * kInt8PanelCols, 0);
+  scale_.assign(panels() * kInt8PanelCols, 0.0f);
+  std::memcpy(scale_.data(), scale, n * sizeof(float));
+  for (size_t kk = 0; kk < k; ++kk) {
+    const int8_t* row = b + kk * n;
+    for (size_t j = 0; j < n; ++j) {
+      const size_t p = j / kInt8PanelCols, col = j % kInt8PanelCols;
+      data_[p * k_pad_ * kInt8PanelCols + (kk / 4) * 4 * kInt8PanelCols + col * 4 + (kk & 3)] = row[j];
+    }
+  }
+}
+
+Int8Gemm PlanInt8Gemm(Int8Isa isa, const PackedInt8Weights& b, const float* a, const float* bias, float* c, size_t m,
+                      Activation activation, size_t min_tasks) {
+  Int8Gemm g;
+  g.isa = isa;
+  g.b = &b;
+  g.a = a;
+  g.bias = bias;
+  g.c = c;
+  g.m = m;
+  g.activation = activation;
+  g.row_blocks = (m + kInt8BlockRows - 1) / kInt8BlockRows;
+  const size_t panels = b.panels();
+  if (g.row_blocks == 0 || panels == 0) return g;
+  // Few row blocks: the columns are split too (each group quantizes its rows of A again).
+  const size_t want = std::max<size_t>(1, (min_tasks + g.row_blocks - 1) / g.row_blocks);
+  g.panels_per_group = std::max<size_t>(1, panels / want);
+  g.col_groups = (panels + g.panels_per_group - 1) / g.panels_per_group;
+  return g;
+}
+
+void RunInt8Task(const Int8Gemm& g, size_t task) {
+  if (!CpuSupportsInt8(g.isa) || task >= g.tasks()) return;
+  const internal::Int8Kernels kern = internal::AmxInt8Kernels();
+  const size_t rb = task / g.col_groups, cg = task % g.col_groups;
+  const size_t row0 = rb * kInt8BlockRows, rows = std::min(kInt8BlockRows, g.m - row0);
+  const size_t first = cg * g.panels_per_group;
+  const size_t count = std::min(g.panels_per_group, g.b->panels() - first);
+  const size_t k = g.b->k(), k_pad = g.b->k_pad(), n = g.b->n();
+  thread_local std::vector<int8_t> scratch;  // [kInt8BlockRows, k_pad]
+  if (scratch.size() < kInt8BlockRows * k_pad) scratch.assign(kInt8BlockRows * k_pad, 0);
+  float row_scale[kInt8BlockRows];
+  kern.quantize(g.a + row0 * k, rows, k, scratch.data(), k_pad, row_scale);
+  internal::Int8BlockArgs args;
+  args.a = scratch.data();
+  args.rows = rows;
+  args.k_pad = k_pad;
+  args.row_scale = row_scale;
+  args.first = g.b->panel(first);
+  args.panel_stride = k_pad * kInt8PanelCols;
+  args.count = count;
+  args.col_scale = g.b->scale() + first * kInt8PanelCols;
+  args.bias = g.bias ? g.bias + first * kInt8PanelCols : nullptr;
+  args.n_left = n - first * kInt8PanelCols;
+  args.c = g.c + row0 * n + first * kInt8PanelCols;
+  args.ldc = n;
+  kern.block(args);
+  // The activation over the finished rows while they are in cache.
+  if (g.activation == Activation::kNone) return;
+  gelu::Rows r;
+  r.form = g.activation == Activation::kGeluTanh ? gelu::Form::kTanh : gelu::Form::kErf;
+  const size_t cols = std::min(count * kInt8PanelCols, args.n_left);
+  if (cols == n) {  // whole rows: one call
+    r.input = r.output = args.c;
+    r.cols = n * rows;
+    gelu::Gelu(r, 0, 1);
+    return;
+  }
+  r.cols = cols;
+  for (size_t i = 0; i < rows; ++i) {
+    r.input = r.output = args.c + i * n;
+    gelu::Gelu(r, 0, 1);
+  }
+}
+
+void MatMulInt8(Int8Isa isa, const PackedInt8Weights& b, const float* a, const float* bias, float* c, size_t m,
+                Activation activation) {
+  const Int8Gemm g = PlanInt8Gemm(isa, b, a, bias, c, m, activation);
+  for (size_t t = 0; t < g.tasks(); ++t) RunInt8Task(g, t);
+}
+
+float QuantizeRowReference(const float* a, size_t k, int8_t* q) {
+  float amax = 0.0f;
+  bool finite = true;
+  for (size_t kk = 0; kk < k; ++kk) {
+    if (!std::isfinite(a[kk])) finite = false;
+    amax = std::max(amax, std::fabs(a[kk]));
+  }
+  std::memset(q, 0, k);
+  if (!finite) return std::numeric_limits<float>::quiet_NaN();
+  if (amax == 0.0f) return 0.0f;
+  const float inv = std::min(127.0f / amax, FLT_MAX);
+  for (size_t kk = 0; kk < k; ++kk) {
+    const float r = std::nearbyint(a[kk] * inv);
+    q[kk] = static_cast<int8_t>(std::clamp(r, -127.0f, 127.0f));
+  }
+  return amax / 127.0f;
+}
+
+void MatMulInt8Reference(const float* a, const int8_t* b, const float* scale, const float* bias, float* c, size_t m,
+                         size_t k, size_t n, Activation activation) {
+  std::vector<int8_t> q(k);
+  for (size_t i = 0; i < m; ++i) {
+    const float s = QuantizeRowReference(a + i * k, k, q.data());
+    for (size_t j = 0; j < n; ++j) {
+      int32_t acc = 0;
+      for (size_t kk = 0; kk < k; ++kk) acc += static_cast<int32_t>(q[kk]) * static_cast<int32_t>(b[kk * n + j]);
+      c[i * n + j] = std::fma(static_cast<float>(acc), s * scale[j], bias ? bias[j] : 0.0f);
+    }
+  }
+  if (activation != Activation::kNone && m > 0) {
+    gelu::Rows r;
+    r.input = c;
+    r.output = c;
+    r.cols = n;
+    r.form = activation == Activation::kGeluTanh ? gelu::Form::kTanh : gelu::Form::kErf;
+    gelu::Gelu(r, 0, m);
+  }
+}
+
+}  // namespace winnow::gemm

@@ -1,0 +1,469 @@
+// gemm/matmul_int8.h: the per-row quantization, the AMX kernel against the scalar reference of the same arithmetic
+// (bit for bit) on odd shapes with each epilogue; com.winnow MatMulInt8 through ONNX Runtime (results, coded
+// errors); the quantize 'int8' rewrite with RewriteOptions::int8_amx (MatMulInt8 nodes, BiasGelu absorbed).
+#include "gemm/matmul_int8.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "onnx/reader.h"
+#include "onnx/writer.h"
+#include "ort_library.h"
+#include "rewrite/graph_rewrite.h"
+#include "runtime/custom_ops.h"
+#include "runtime/ort_runtime.h"
+
+namespace winnow::gemm {
+namespace {
+
+bool Amx() { return CpuSupportsInt8(Int8Isa::kAmx); }
+
+uint32_t Bits(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, sizeof(u));
+  return u;
+}
+
+// Same float, bit for bit (any NaN matches any NaN).
+::testing::AssertionResult Same(float got, float want) {
+  if (std::isnan(got) && std::isnan(want)) return ::testing::AssertionSuccess();
+  if (Bits(got) == Bits(want) || (got == 0.0f && want == 0.0f)) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << got << " != " << want;
+}
+
+TEST(QuantizeRowReference, RoundsHalfToEvenAndClamps) {
+  // amax 127: inv = 1 exactly, s = 1.
+  const float a[6] = {127.0f, 62.5f, -3.5f, 2.5f, 0.4f, -126.6f};
+  int8_t q[6];
+  EXPECT_EQ(QuantizeRowReference(a, 6, q), 1.0f);
+  const int8_t want[6] = {127, 62, -4, 2, 0, -127};
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(q[i], want[i]) << i;
+  // Symmetric: the largest magnitude maps to ±127 whatever its sign.
+  const float b[3] = {-2.0f, 1.0f, 0.0f};
+  EXPECT_EQ(QuantizeRowReference(b, 3, q), 2.0f / 127.0f);
+  EXPECT_EQ(q[0], -127);
+  EXPECT_EQ(q[1], 64);  // 63.5 to even
+  EXPECT_EQ(q[2], 0);
+}
+
+TEST(QuantizeRowReference, ZeroNanAndInfinityRows) {
+  int8_t q[4] = {1, 1, 1, 1};
+  const float zero[4] = {0.0f, -0.0f, 0.0f, 0.0f};
+  EXPECT_EQ(QuantizeRowReference(zero, 4, q), 0.0f);
+  for (int8_t v : q) EXPECT_EQ(v, 0);
+  const float nan[4] = {1.0f, std::nanf(""), 2.0f, 0.0f};
+  EXPECT_TRUE(std::isnan(QuantizeRowReference(nan, 4, q)));
+  const float inf[4] = {1.0f, -std::numeric_limits<float>::infinity(), 2.0f, 0.0f};
+  EXPECT_TRUE(std::isnan(QuantizeRowReference(inf, 4, q)));
+  // A denormal row: 127 / amax overflows; the rule caps it at FLT_MAX (no 0 · inf NaN).
+  const float tiny[2] = {1e-40f, 0.0f};
+  EXPECT_FALSE(std::isnan(QuantizeRowReference(tiny, 2, q)));
+  EXPECT_EQ(q[1], 0);
+}
+
+struct Case {
+  size_t m, k, n;
+  bool bias;
+  Activation act;
+};
+
+// The kernel's C against MatMulInt8Reference, every element bit for bit.
+void CheckShape(const Case& cs, std::mt19937* rng, bool special_rows = false) {
+  const size_t m = cs.m, k = cs.k, n = cs.n;
+  std::normal_distribution<float> d(0.0f, 1.0f);
+  std::uniform_int_distribution<int> wi(-127, 127);
+  std::vector<float> a(m * k), scale(n), bias(n), c(m * n, 12345.0f), want(m * n);
+  std::vector<int8_t> w(k * n);
+  for (float& x : a) x = d(*rng);
+  for (int8_t& x : w) x = static_cast<int8_t>(wi(*rng));
+  for (float& x : scale) x = std::fabs(d(*rng)) * 0.01f + 1e-4f;
+  for (float& x : bias) x = d(*rng);
+  if (special_rows && m >= 3) {
+    std::fill(a.begin(), a.begin() + k, 0.0f);  // row 0 zero
+    a[k + k / 2] = std::nanf("");                // row 1 NaN
+    a[2 * k] = std::numeric_limits<float>::infinity();  // row 2 +inf
+  }
+  const PackedInt8Weights packed(w.data(), scale.data(), k, n);
+  MatMulInt8(Int8Isa::kAmx, packed, a.data(), cs.bias ? bias.data() : nullptr, c.data(), m, cs.act);
+  MatMulInt8Reference(a.data(), w.data(), scale.data(), cs.bias ? bias.data() : nullptr, want.data(), m, k, n, cs.act);
+  for (size_t i = 0; i < m; ++i)
+    for (size_t j = 0; j < n; ++j)
+      ASSERT_TRUE(Same(c[i * n + j], want[i * n + j]))
+          << "m=" << m << " k=" << k << " n=" << n << " bias=" << cs.bias << " act=" << static_cast<int>(cs.act)
+          << " at " << i << "," << j;
+  if (special_rows && m >= 3) {
+    for (size_t j = 0; j < n; ++j) {
+      EXPECT_TRUE(std::isnan(c[n + j]));
+      EXPECT_TRUE(std::isnan(c[2 * n + j]));
+    }
+    if (cs.act == Activation::kNone) {
+      for (size_t j = 0; j < n; ++j) EXPECT_EQ(c[j], cs.bias ? bias[j] : 0.0f);  // a zero row: the bias alone
+    }
+  }
+}
+
+TEST(MatMulInt8, AmxMatchesTheReferenceOnOddShapes) {
+  if (!Amx()) GTEST_SKIP() << "no AMX-INT8 on this CPU (or no permission for tile data)";
+  std::mt19937 rng(5);
+  const Activation acts[3] = {Activation::kNone, Activation::kGelu, Activation::kGeluTanh};
+  int i = 0;
+  for (size_t m : {1, 2, 15, 16, 17, 31, 32, 33, 67})
+    for (size_t k : {1, 3, 63, 64, 65, 100, 130})
+      for (size_t n : {1, 5, 17, 31, 32, 33, 50}) {
+        CheckShape({m, k, n, i % 2 == 0, acts[i % 3]}, &rng);
+        ++i;
+      }
+  // The MiniLM shapes' widths.
+  CheckShape({45, 384, 1536, true, Activation::kGelu}, &rng);
+  CheckShape({40, 1536, 384, true, Activation::kNone}, &rng);
+  CheckShape({33, 384, 384, false, Activation::kGeluTanh}, &rng);
+}
+
+TEST(MatMulInt8, ZeroNanAndInfinityRows) {
+  if (!Amx()) GTEST_SKIP() << "no AMX-INT8 on this CPU";
+  std::mt19937 rng(9);
+  for (Activation act : {Activation::kNone, Activation::kGelu, Activation::kGeluTanh})
+    for (bool bias : {false, true}) CheckShape({37, 70, 45, bias, act}, &rng, true);
+}
+
+TEST(MatMulInt8, EachRowIsItsOwn) {
+  // Per-row quantization: a row's outputs do not depend on the other rows (a batch-mate with a large value would
+  // change a per-tensor scale).
+  if (!Amx()) GTEST_SKIP() << "no AMX-INT8 on this CPU";
+  const size_t m = 40, k = 96, n = 40;
+  std::mt19937 rng(3);
+  std::normal_distribution<float> d(0.0f, 1.0f);
+  std::vector<float> a(m * k), scale(n, 0.01f), c(m * n), one(n);
+  std::vector<int8_t> w(k * n);
+  for (float& x : a) x = d(rng);
+  for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<int8_t>(static_cast<int>(i * 37 % 255) - 127);
+  a[5 * k] = 1000.0f;  // row 5 much larger than the others
+  const PackedInt8Weights packed(w.data(), scale.data(), k, n);
+  MatMulInt8(Int8Isa::kAmx, packed, a.data(), nullptr, c.data(), m, Activation::kNone);
+  for (size_t i = 0; i < m; ++i) {
+    MatMulInt8(Int8Isa::kAmx, packed, a.data() + i * k, nullptr, one.data(), 1, Activation::kNone);
+    for (size_t j = 0; j < n; ++j) ASSERT_TRUE(Same(c[i * n + j], one[j])) << i << "," << j;
+  }
+}
+
+TEST(MatMulInt8, TasksCoverTheProductOnce) {
+  if (!Amx()) GTEST_SKIP() << "no AMX-INT8 on this CPU";
+  std::vector<int8_t> w(64 * 200, 2);
+  std::vector<float> scale(200, 0.5f), a(70 * 64, 1.0f), c(70 * 200, 0.0f);
+  const PackedInt8Weights packed(w.data(), scale.data(), 64, 200);
+  for (size_t min_tasks : {1, 4, 16, 64}) {
+    const Int8Gemm g = PlanInt8Gemm(Int8Isa::kAmx, packed, a.data(), nullptr, c.data(), 70, Activation::kNone, min_tasks);
+    EXPECT_GE(g.tasks(), std::min<size_t>(min_tasks, 3 * 7));
+    std::fill(c.begin(), c.end(), 0.0f);
+    for (size_t t = 0; t < g.tasks(); ++t) RunInt8Task(g, t);
+    // a quantizes to 127 with s = 1/127: 64 · 127 · 2 · (1/127 · 0.5) = 64.
+    for (float x : c) ASSERT_NEAR(x, 64.0f, 1e-4f);
+  }
+}
+
+TEST(MatMulInt8, ForcedOnnxRuntimeKernelMeansNone) {
+  // WINNOW_INT8_KERNEL is read once per process; this process has whatever the environment set.
+  const char* env = std::getenv("WINNOW_INT8_KERNEL");
+  if (env && std::string(env) == "onnxruntime") {
+    EXPECT_EQ(ActiveInt8Isa(), Int8Isa::kNone);
+  } else {
+    EXPECT_EQ(ActiveInt8Isa(), Amx() ? Int8Isa::kAmx : Int8Isa::kNone);
+  }
+}
+
+// ---- the operator through ONNX Runtime ---------------------------------------------------------------------
+// Y = MatMulInt8(X, W, W_scale, bias) with `activation`; W and W_scale initializers unless `w_input`.
+std::string OneNodeModel(int64_t k, int64_t n, const std::vector<int8_t>& w, const std::vector<float>& scale,
+                         const std::vector<float>& bias, const std::string& activation, bool w_input = false) {
+  onnx::GraphWriter g;
+  std::vector<std::string> attrs;
+  if (!activation.empty()) attrs.push_back(onnx::StringAttribute("activation", activation));
+  g.Node("MatMulInt8", {"X", "W", "S", "b"}, {"Y"}, attrs, "com.winnow");
+  const std::string raw(reinterpret_cast<const char*>(w.data()), w.size());
+  if (w_input) g.Input(onnx::ValueInfo("W", onnx::dtype::kInt8, {{k, ""}, {n, ""}}));
+  else g.Initializer(onnx::RawTensor("W", onnx::dtype::kInt8, {k, n}, raw));
+  g.Initializer(onnx::FloatTensor("S", {static_cast<int64_t>(scale.size())}, scale));
+  g.Initializer(onnx::FloatTensor("b", {n}, bias));
+  g.Input(onnx::ValueInfo("X", onnx::dtype::kFloat, {{-1, "batch"}, {-1, "seq"}, {-1, "k"}}));
+  g.Output(onnx::ValueInfo("Y", onnx::dtype::kFloat, {{-1, "batch"}, {-1, "seq"}, {n, ""}}));
+  return onnx::ModelProto(g.Graph("g"), {{"", 17}, {"com.winnow", 1}});
+}
+
+Ort::Session MakeSession(const std::string& model) {
+  auto rt = rt::OrtRuntime::Get(test_support::OrtLibrary());
+  if (!rt.ok()) throw std::runtime_error(rt.status().ToString());
+  Ort::SessionOptions so;
+  so.SetIntraOpNumThreads(2);  // the kernel's tasks through ONNX Runtime's pool
+  so.Add(rt::CustomOpDomain());
+  return Ort::Session((*rt)->env(), model.data(), model.size(), so);
+}
+
+std::vector<float> RunModel(Ort::Session& s, const std::vector<float>& x, int64_t batch, int64_t seq, int64_t k,
+                       const char* out_name = "Y") {
+  auto mem = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
+  const int64_t shape[3] = {batch, seq, k};
+  Ort::Value in = Ort::Value::CreateTensor<float>(mem, const_cast<float*>(x.data()), x.size(), shape, 3);
+  const char* in_names[] = {"X"};
+  const char* out_names[] = {out_name};
+  auto out = s.Run(Ort::RunOptions{nullptr}, in_names, &in, 1, out_names, 1);
+  const float* p = out[0].GetTensorData<float>();
+  return std::vector<float>(p, p + out[0].GetTensorTypeAndShapeInfo().GetElementCount());
+}
+
+class MatMulInt8Op : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    struct stat sb;
+    ASSERT_EQ(stat(test_support::OrtLibrary().c_str(), &sb), 0) << "no ONNX Runtime library";
+  }
+};
+
+TEST_F(MatMulInt8Op, RunsTheKernelsArithmeticThroughOnnxRuntime) {
+  if (ActiveInt8Isa() != Int8Isa::kAmx) GTEST_SKIP() << "no AMX-INT8 kernel in this process";
+  const int64_t batch = 3, seq = 37, k = 100, n = 70;
+  std::mt19937 rng(13);
+  std::normal_distribution<float> d(0.0f, 1.0f);
+  std::vector<float> x(batch * seq * k), scale(n), bias(n);
+  std::vector<int8_t> w(k * n);
+  for (float& v : x) v = d(rng);
+  for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<int8_t>(static_cast<int>(rng() % 255) - 127);
+  for (float& v : scale) v = 0.001f + 0.01f * std::fabs(d(rng));
+  for (float& v : bias) v = d(rng);
+  for (const char* act : {"", "none", "gelu", "gelu_tanh"}) {
+    Ort::Session s = MakeSession(OneNodeModel(k, n, w, scale, bias, act));
+    const auto got = RunModel(s, x, batch, seq, k);
+    const std::string a = act;
+    const Activation activation = a == "gelu" ? Activation::kGelu : a == "gelu_tanh" ? Activation::kGeluTanh
+                                                                                      : Activation::kNone;
+    std::vector<float> want(batch * seq * n);
+    MatMulInt8Reference(x.data(), w.data(), scale.data(), bias.data(), want.data(), batch * seq, k, n, activation);
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < got.size(); ++i) ASSERT_TRUE(Same(got[i], want[i])) << act << " at " << i;
+  }
+}
+
+TEST_F(MatMulInt8Op, BadShapesAndInputsAreSessionErrors) {
+  if (ActiveInt8Isa() != Int8Isa::kAmx) GTEST_SKIP() << "no AMX-INT8 kernel in this process";
+  const int64_t k = 16, n = 8;
+  std::vector<int8_t> w(k * n, 1);
+  std::vector<float> scale(n, 0.1f), bias(n, 0.0f), x(2 * 3 * (k + 1), 1.0f);
+  Ort::Session s = MakeSession(OneNodeModel(k, n, w, scale, bias, "gelu"));
+  try {
+    RunModel(s, x, 2, 3, k + 1);  // A's last axis is not K
+    FAIL() << "a bad shape ran";
+  } catch (const Ort::Exception& e) {
+    EXPECT_NE(std::string(e.what()).find("com.winnow MatMulInt8: A's last axis must be 16"), std::string::npos)
+        << e.what();
+  }
+  // A scale of the wrong length, an unknown activation, a weight that is not constant: refused at load.
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {OneNodeModel(k, n, w, std::vector<float>(n + 1, 0.1f), bias, ""), "W_scale must be float32 with 8"},
+      {OneNodeModel(k, n, w, scale, bias, "relu"), "activation must be"},
+      {OneNodeModel(k, n, w, scale, bias, "", true), "W and W_scale must be constant initializers"},
+      // K past the int32 sums' range.
+      {OneNodeModel(kInt8MaxK + 1, 1, std::vector<int8_t>(kInt8MaxK + 1, 1), {0.1f}, {0.0f}, ""),
+       "W's K must be at most 133144 (int32 sums), not 133145"}};
+  for (const auto& [model, message] : bad) {
+    try {
+      MakeSession(model);
+      FAIL() << "loaded; expected " << message;
+    } catch (const Ort::Exception& e) {
+      EXPECT_NE(std::string(e.what()).find(message), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST_F(MatMulInt8Op, WithoutTheKernelCreatingItFails) {
+  if (ActiveInt8Isa() != Int8Isa::kNone) GTEST_SKIP() << "this process runs the AMX kernel (ctest matmul_int8_test_forced_off runs this)";
+  std::vector<int8_t> w(16 * 8, 1);
+  try {
+    MakeSession(OneNodeModel(16, 8, w, std::vector<float>(8, 0.1f), std::vector<float>(8, 0.0f), ""));
+    FAIL() << "loaded without the kernel";
+  } catch (const Ort::Exception& e) {
+    EXPECT_NE(std::string(e.what()).find("no AMX-INT8 kernel"), std::string::npos) << e.what();
+  }
+}
+
+// ---- the rewrite -------------------------------------------------------------------------------------------
+std::vector<std::string> Ops(const std::string& model) {
+  std::vector<std::string> ops;
+  onnx::pb::Reader r(model);
+  onnx::pb::Field f;
+  std::string_view graph;
+  while (r.Next(&f))
+    if (f.number == onnx::model_f::kGraph) graph = f.bytes;
+  onnx::pb::Reader g(graph);
+  while (g.Next(&f)) {
+    if (f.number != onnx::graph_f::kNode) continue;
+    onnx::Node nd;
+    if (onnx::ParseNode(f.bytes, &nd)) ops.emplace_back(nd.op);
+  }
+  return ops;
+}
+
+// Z = LayerNormalization(Y) with Y = X W1 (+ b1) -> (BiasGelu(., b2) | nothing) -> (. W2 + b3): an FFN-like pair of
+// linears, the norm making them the encoder's, not the head.
+std::string FfnModel(int64_t k, int64_t h, const std::string& gelu, bool bias_on_up, std::mt19937* rng) {
+  std::normal_distribution<float> d(0.0f, 1.0f);
+  auto rnd = [&](size_t count, float sc) {
+    std::vector<float> v(count);
+    for (float& x : v) x = d(*rng) * sc;
+    return v;
+  };
+  onnx::GraphWriter g;
+  g.Node("MatMul", {"X", "W1"}, {"P"});
+  std::string up = "P";
+  if (bias_on_up) {
+    g.Node("Add", {"P", "b1"}, {"Pb"});
+    up = "Pb";
+  }
+  std::string act = up;
+  if (!gelu.empty()) {
+    std::vector<std::string> attrs;
+    if (gelu != "default") attrs.push_back(onnx::StringAttribute("approximate", gelu));
+    g.Node("BiasGelu", {up, "b2"}, {"G"}, attrs, "com.winnow");
+    act = "G";
+  }
+  g.Node("MatMul", {act, "W2"}, {"Q"});
+  g.Node("Add", {"Q", "b3"}, {"Y"});
+  g.Node("LayerNormalization", {"Y", "gamma", "beta"}, {"Z"}, {onnx::FloatAttribute("epsilon", 1e-5f)});
+  g.Initializer(onnx::FloatTensor("W1", {k, h}, rnd(k * h, 0.1f)));
+  g.Initializer(onnx::FloatTensor("b1", {h}, rnd(h, 1.0f)));
+  g.Initializer(onnx::FloatTensor("b2", {h}, rnd(h, 1.0f)));
+  g.Initializer(onnx::FloatTensor("W2", {h, k}, rnd(h * k, 0.1f)));
+  g.Initializer(onnx::FloatTensor("b3", {k}, rnd(k, 1.0f)));
+  g.Initializer(onnx::FloatTensor("gamma", {k}, std::vector<float>(k, 1.0f)));
+  g.Initializer(onnx::FloatTensor("beta", {k}, std::vector<float>(k, 0.0f)));
+  g.Input(onnx::ValueInfo("X", onnx::dtype::kFloat, {{-1, "batch"}, {-1, "seq"}, {k, ""}}));
+  g.Output(onnx::ValueInfo("Z", onnx::dtype::kFloat, {{-1, "batch"}, {-1, "seq"}, {k, ""}}));
+  return onnx::ModelProto(g.Graph("g"), {{"", 17}, {"com.winnow", 1}});
+}
+
+int Count(const std::vector<std::string>& ops, const std::string& op) {
+  int c = 0;
+  for (const auto& o : ops) c += o == op;
+  return c;
+}
+
+TEST(MatMulInt8Rewrite, AmxEmitsMatMulInt8AndAbsorbsBiasGelu) {
+  std::mt19937 rng(17);
+  for (const std::string gelu : {"default", "none", "tanh"}) {
+    const std::string model = FfnModel(48, 96, gelu, false, &rng);
+    rt::RewriteOptions o;
+    o.quantize_int8 = true;
+    o.int8_amx = true;
+    auto rw = rt::RewriteGraph(model, o);
+    ASSERT_TRUE(rw.ok()) << rw.status().ToString();
+    EXPECT_EQ(rw->quantized_matmuls, 2) << rw->skipped;
+    EXPECT_EQ(rw->int8_amx_matmuls, 2);
+    const auto ops = Ops(rw->model);
+    EXPECT_EQ(Count(ops, "MatMulInt8"), 2) << gelu;
+    EXPECT_EQ(Count(ops, "BiasGelu"), 0) << gelu;  // absorbed into the first
+    EXPECT_EQ(Count(ops, "DynamicQuantizeMatMul"), 0);
+    EXPECT_EQ(Count(ops, "MatMul"), 0);
+    const std::string want = gelu == "tanh" ? "gelu_tanh" : "gelu";
+    EXPECT_NE(rw->model.find(onnx::StringAttribute("activation", want)), std::string::npos) << gelu;
+    if (gelu != "tanh") EXPECT_EQ(rw->model.find(onnx::StringAttribute("activation", "gelu_tanh")), std::string::npos);
+  }
+}
+
+TEST(MatMulInt8Rewrite, ARewrittenGraphIsLeftAlone) {
+  // MatMulInt8 quantizes activations: a second rewrite (norms, attention, int8) leaves the graph as it is.
+  std::mt19937 rng(31);
+  rt::RewriteOptions o;
+  o.quantize_int8 = o.int8_amx = true;
+  auto rw = rt::RewriteGraph(FfnModel(48, 96, "default", false, &rng), o);
+  ASSERT_TRUE(rw.ok()) << rw.status().ToString();
+  ASSERT_EQ(rw->int8_amx_matmuls, 2);
+  o.layer_norms = true;
+  auto again = rt::RewriteGraph(rw->model, o);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->quantized_matmuls, 0);
+  EXPECT_EQ(again->skip_layer_norms, 0);
+  EXPECT_EQ(again->skipped, "the graph quantizes activations");
+}
+
+TEST(MatMulInt8Rewrite, KPastTheInt32RangeStaysDynamicQuantizeMatMul) {
+  EXPECT_LT(127.0 * 127.0 * kInt8MaxK, 2147483648.0);
+  EXPECT_GE(127.0 * 127.0 * (kInt8MaxK + 1), 2147483648.0);
+  for (int64_t k : {static_cast<int64_t>(kInt8MaxK), static_cast<int64_t>(kInt8MaxK) + 1}) {
+    onnx::GraphWriter g;
+    g.Node("MatMul", {"X", "W"}, {"P"});
+    g.Node("Add", {"P", "b"}, {"Y"});  // a norm of a sum: the linear is the encoder's, not the head
+    g.Node("LayerNormalization", {"Y", "gamma"}, {"Z"});
+    g.Initializer(onnx::FloatTensor("W", {k, 1}, std::vector<float>(k, 0.5f)));
+    g.Initializer(onnx::FloatTensor("b", {1}, {0.0f}));
+    g.Initializer(onnx::FloatTensor("gamma", {1}, {1.0f}));
+    g.Input(onnx::ValueInfo("X", onnx::dtype::kFloat, {{-1, "rows"}, {k, ""}}));
+    g.Output(onnx::ValueInfo("Z", onnx::dtype::kFloat, {{-1, "rows"}, {1, ""}}));
+    rt::RewriteOptions o;
+    o.quantize_int8 = o.int8_amx = true;
+    auto rw = rt::RewriteGraph(onnx::ModelProto(g.Graph("g"), {{"", 17}}), o);
+    ASSERT_TRUE(rw.ok()) << rw.status().ToString();
+    EXPECT_EQ(rw->quantized_matmuls, 1) << rw->skipped;
+    EXPECT_EQ(rw->int8_amx_matmuls, k <= static_cast<int64_t>(kInt8MaxK) ? 1 : 0) << k;
+  }
+}
+
+TEST(MatMulInt8Rewrite, BiasGeluStaysWhenTheLinearHasABias) {
+  std::mt19937 rng(19);
+  rt::RewriteOptions o;
+  o.quantize_int8 = true;
+  o.int8_amx = true;
+  auto rw = rt::RewriteGraph(FfnModel(48, 96, "default", true, &rng), o);
+  ASSERT_TRUE(rw.ok()) << rw.status().ToString();
+  EXPECT_EQ(rw->int8_amx_matmuls, 2) << rw->skipped;
+  const auto ops = Ops(rw->model);
+  EXPECT_EQ(Count(ops, "MatMulInt8"), 2);
+  EXPECT_EQ(Count(ops, "BiasGelu"), 1);
+}
+
+TEST(MatMulInt8Rewrite, WithoutAmxTheRewriteIsDynamicQuantizeMatMul) {
+  std::mt19937 rng(23);
+  rt::RewriteOptions o;
+  o.quantize_int8 = true;
+  auto rw = rt::RewriteGraph(FfnModel(48, 96, "default", false, &rng), o);
+  ASSERT_TRUE(rw.ok()) << rw.status().ToString();
+  EXPECT_EQ(rw->quantized_matmuls, 2) << rw->skipped;
+  EXPECT_EQ(rw->int8_amx_matmuls, 0);
+  const auto ops = Ops(rw->model);
+  EXPECT_EQ(Count(ops, "DynamicQuantizeMatMul"), 2);
+  EXPECT_EQ(Count(ops, "BiasGelu"), 1);
+  EXPECT_EQ(Count(ops, "MatMulInt8"), 0);
+}
+
+TEST_F(MatMulInt8Op, RewrittenFfnRunsCloseToFloat) {
+  if (ActiveInt8Isa() != Int8Isa::kAmx) GTEST_SKIP() << "no AMX-INT8 kernel in this process";
+  std::mt19937 rng(29);
+  const int64_t k = 64, h = 128, batch = 2, seq = 21;
+  for (const std::string gelu : {"default", "tanh"}) {
+    const std::string model = FfnModel(k, h, gelu, false, &rng);
+    rt::RewriteOptions o;
+    o.quantize_int8 = true;
+    o.int8_amx = true;
+    auto rw = rt::RewriteGraph(model, o);
+    ASSERT_TRUE(rw.ok()) << rw.status().ToString();
+    ASSERT_EQ(rw->int8_amx_matmuls, 2) << rw->skipped;
+    std::normal_distribution<float> d(0.0f, 1.0f);
+    std::vector<float> x(batch * seq * k);
+    for (float& v : x) v = d(rng);
+    Ort::Session fs = MakeSession(model), qs = MakeSession(rw->model);
+    const auto want = RunModel(fs, x, batch, seq, k, "Z");
+    const auto got = RunModel(qs, x, batch, seq, k, "Z");
+    ASSERT_EQ(got.size(), want.size());
+    double worst = 0;
+    for (size_t i = 0; i < got.size(); ++i) worst = std::max(worst, std::fabs(double(got[i]) - want[i]));
+    EXPECT_LT(worst, 0.1) << gelu;  // normalized outputs, int8 error
+    EXPECT_GT(worst, 1e-6) << gelu;  // really quantized
+  }
+}
+
+}  // namespace
+}  // namespace winnow::gemm
