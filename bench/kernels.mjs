@@ -31,6 +31,9 @@ const CONFIGS = {
   'fp32-onnxruntime': { driver: 'winnow', options: { ...built, kernels: 'onnxruntime' }, roof: 'fp32' },
   fp32: { driver: 'winnow', options: built, roof: 'fp32' },
   'int8-onnxruntime': { driver: 'winnow', options: { ...built, kernels: 'onnxruntime', quantize: 'int8' }, roof: 'int8' },
+  // Winnow's operators with ONNX Runtime's DynamicQuantizeMatMul for the int8 products (the path of CPUs without
+  // AMX-INT8), against its own int8 GEMM (`int8`, where the CPU has AMX-INT8).
+  'int8-dqmm': { driver: 'winnow', options: { ...built, quantize: 'int8' }, env: { WINNOW_INT8_KERNEL: 'onnxruntime' }, roof: 'int8' },
   int8: { driver: 'winnow', options: { ...built, quantize: 'int8' }, roof: 'int8' },
   bf16: { driver: 'winnow', options: { ...built, dtype: 'bf16' }, roof: 'fp32' },
   'transformers.js-fp32': { driver: 'transformers', dtype: 'fp32', roof: 'fp32' },
@@ -82,7 +85,8 @@ function runChild(name, extra = {}) {
   const out = path.join(tmp, `${name}-${Date.now()}.json`);
   const spec = path.join(tmp, `${name}.spec.json`);
   fs.writeFileSync(spec, JSON.stringify({ config: name, modelDir, pairs, reps, threads, batch, sentence, out, ...extra }));
-  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', spec], { stdio: 'inherit' });
+  const env = { ...process.env, ...(CONFIGS[name].env ?? {}) };
+  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', spec], { stdio: 'inherit', env });
   if (r.status !== 0) return null;
   return JSON.parse(fs.readFileSync(out, 'utf8'));
 }
@@ -141,6 +145,7 @@ const summary = {
   ratios: {
     fp32VsOnnxruntimeKernels: rate('fp32') / rate('fp32-onnxruntime'),
     int8VsOnnxruntimeKernels: rate('int8') / rate('int8-onnxruntime'),
+    int8VsDynamicQuantizeMatMul: rate('int8') / rate('int8-dqmm'),
     int8VsTransformersFp32: rate('int8') / rate('transformers.js-fp32'),
     int8VsTransformersQ8: rate('int8') / rate('transformers.js-q8'),
     fp32VsTransformersFp32: rate('fp32') / rate('transformers.js-fp32'),
