@@ -83,9 +83,22 @@ describe("quantize: 'int8' with Winnow's AMX kernel", () => {
     expect(ort.ops.MatMulInt8).toBeUndefined();
     expect(ort.ops.DynamicQuantizeMatMul).toBe(amx.ops.MatMulInt8);
     expect(ort.ops.BiasGelu).toBe(amx.ops.MatMulInt8 / 4); // one FFN-up GELU per layer
+    // The two layer norms of each layer run inside MatMulInt8 (attention output, FFN down): the embeddings' is left.
+    const runs = amx.ops.MatMulInt8 / BUILT_LINEARS;
+    expect(amx.ops.LayerNorm).toBe(runs);
+    expect(ort.ops.LayerNorm).toBe(runs * (1 + 2 * 2));
     // Different activation quantization (per row against per tensor): near each other, not equal.
     expect(maxAbsDiff(amx.scores, ort.scores)).toBeLessThan(SCORE_BOUND);
     expect(maxAbsDiff(amx.scores, ort.scores)).toBeGreaterThan(0);
+  });
+
+  it.skipIf(!HAS_AMX_INT8)(`the BiasGelu and LayerNorms inside MatMulInt8 give the bits of separate nodes (WINNOW_GEMM_EPILOGUE=0)${SKIP}`, () => {
+    const fused = inChild(BUILT, { WINNOW_INT8_KERNEL: '' });
+    const apart = inChild(BUILT, { WINNOW_INT8_KERNEL: '', WINNOW_GEMM_EPILOGUE: '0' });
+    expect(apart.ops.MatMulInt8).toBe(fused.ops.MatMulInt8);
+    expect(apart.ops.BiasGelu).toBe(fused.ops.MatMulInt8 / 4);
+    expect(apart.ops.LayerNorm).toBe(fused.ops.LayerNorm * 5);
+    expect(fused.scores).toEqual(apart.scores);
   });
 
   it.skipIf(!HAS_AMX_INT8)(`an ONNX file's linears run as MatMulInt8 too${SKIP}`, () => {

@@ -153,6 +153,69 @@ TEST(MatMulInt8, EachRowIsItsOwn) {
   }
 }
 
+// A GELU or layer-norm epilogue gives the very bits of the product without its bias followed by that kernel with
+// the bias (what a separate BiasGelu / LayerNorm node computes), whether the tasks split the columns or not.
+TEST(MatMulInt8, EpiloguesGiveTheBitsOfTheSeparateKernels) {
+  if (!Amx()) GTEST_SKIP() << "no AMX-INT8 on this CPU";
+  std::mt19937 rng(9);
+  std::normal_distribution<float> d(0.0f, 1.0f);
+  std::uniform_int_distribution<int> wi(-127, 127);
+  struct Shape {
+    size_t m, k, n, skip_rows;
+  };
+  for (const Shape s : {Shape{67, 100, 50, 67}, Shape{40, 64, 384, 8}}) {
+    std::vector<float> a(s.m * s.k), scale(s.n), bias(s.n), skip(s.skip_rows * s.n), gamma(s.n), beta(s.n);
+    std::vector<int8_t> w(s.k * s.n);
+    for (auto* v : {&a, &bias, &skip, &gamma, &beta})
+      for (float& x : *v) x = d(rng);
+    for (float& x : scale) x = 0.01f * (1.0f + std::fabs(d(rng)));
+    for (int8_t& x : w) x = static_cast<int8_t>(wi(rng));
+    const PackedInt8Weights packed(w.data(), scale.data(), s.k, s.n);
+    auto run = [&](const Epilogue& e, size_t min_tasks, const float* with_bias) {
+      std::vector<float> c(s.m * s.n);
+      const Int8Gemm g = PlanInt8Gemm(Int8Isa::kAmx, packed, a.data(), with_bias, c.data(), s.m, e, min_tasks);
+      for (size_t t = 0; t < g.tasks(); ++t) RunInt8Task(g, t);
+      return c;
+    };
+    const std::vector<float> product = run({}, 1, nullptr);
+    for (gelu::Form form : {gelu::Form::kErf, gelu::Form::kTanh}) {
+      std::vector<float> want = product;
+      gelu::Rows r;
+      r.input = r.output = want.data();
+      r.bias = bias.data();
+      r.cols = s.n;
+      r.form = form;
+      gelu::Gelu(r, 0, s.m);
+      Epilogue e;
+      e.kind = Epilogue::Kind::kGelu;
+      e.form = form;
+      for (size_t min_tasks : {1, 64}) {
+        const std::vector<float> got = run(e, min_tasks, bias.data());
+        ASSERT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0)
+            << "gelu n=" << s.n << " min_tasks=" << min_tasks;
+      }
+    }
+    for (bool exact : {true, false}) {
+      Epilogue e;
+      e.kind = Epilogue::Kind::kLayerNorm;
+      e.norm.skip = skip.data();
+      e.norm.skip_rows = s.skip_rows;
+      e.norm.gamma = gamma.data();
+      e.norm.beta = beta.data();
+      e.norm.exact = exact;
+      std::vector<float> want = product;
+      layernorm::Rows r = e.norm;
+      r.input = r.output = want.data();
+      r.bias = bias.data();
+      r.cols = s.n;
+      layernorm::LayerNorm(r, 0, s.m);
+      const std::vector<float> got = run(e, 64, bias.data());
+      ASSERT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0)
+          << "layernorm n=" << s.n << " exact=" << exact;
+    }
+  }
+}
+
 TEST(MatMulInt8, TasksCoverTheProductOnce) {
   if (!Amx()) GTEST_SKIP() << "no AMX-INT8 on this CPU";
   std::vector<int8_t> w(64 * 200, 2);
@@ -184,7 +247,7 @@ std::string OneNodeModel(int64_t k, int64_t n, const std::vector<int8_t>& w, con
                          const std::vector<float>& bias, const std::string& activation, bool w_input = false) {
   onnx::GraphWriter g;
   std::vector<std::string> attrs;
-  if (!activation.empty()) attrs.push_back(onnx::StringAttribute("activation", activation));
+  if (!activation.empty()) attrs.push_back(onnx::StringAttribute("epilogue", activation));
   g.Node("MatMulInt8", {"X", "W", "S", "b"}, {"Y"}, attrs, "com.winnow");
   const std::string raw(reinterpret_cast<const char*>(w.data()), w.size());
   if (w_input) g.Input(onnx::ValueInfo("W", onnx::dtype::kInt8, {{k, ""}, {n, ""}}));
@@ -265,7 +328,7 @@ TEST_F(MatMulInt8Op, BadShapesAndInputsAreSessionErrors) {
   // A scale of the wrong length, an unknown activation, a weight that is not constant: refused at load.
   const std::vector<std::pair<std::string, std::string>> bad = {
       {OneNodeModel(k, n, w, std::vector<float>(n + 1, 0.1f), bias, ""), "W_scale must be float32 with 8"},
-      {OneNodeModel(k, n, w, scale, bias, "relu"), "activation must be"},
+      {OneNodeModel(k, n, w, scale, bias, "relu"), "epilogue must be"},
       {OneNodeModel(k, n, w, scale, bias, "", true), "W and W_scale must be constant initializers"},
       // K past the int32 sums' range.
       {OneNodeModel(kInt8MaxK + 1, 1, std::vector<int8_t>(kInt8MaxK + 1, 1), {0.1f}, {0.0f}, ""),
@@ -369,8 +432,8 @@ TEST(MatMulInt8Rewrite, AmxEmitsMatMulInt8AndAbsorbsBiasGelu) {
     EXPECT_EQ(Count(ops, "DynamicQuantizeMatMul"), 0);
     EXPECT_EQ(Count(ops, "MatMul"), 0);
     const std::string want = gelu == "tanh" ? "gelu_tanh" : "gelu";
-    EXPECT_NE(rw->model.find(onnx::StringAttribute("activation", want)), std::string::npos) << gelu;
-    if (gelu != "tanh") EXPECT_EQ(rw->model.find(onnx::StringAttribute("activation", "gelu_tanh")), std::string::npos);
+    EXPECT_NE(rw->model.find(onnx::StringAttribute("epilogue", want)), std::string::npos) << gelu;
+    if (gelu != "tanh") EXPECT_EQ(rw->model.find(onnx::StringAttribute("epilogue", "gelu_tanh")), std::string::npos);
   }
 }
 

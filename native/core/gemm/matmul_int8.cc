@@ -76,8 +76,21 @@ PackedInt8Weights::PackedInt8Weights(const int8_t* b, const float* scale, size_t
   }
 }
 
+Epilogue GeluEpilogue(Activation activation) {
+  Epilogue e;
+  if (activation == Activation::kNone) return e;
+  e.kind = Epilogue::Kind::kGelu;
+  e.form = activation == Activation::kGeluTanh ? gelu::Form::kTanh : gelu::Form::kErf;
+  return e;
+}
+
 Int8Gemm PlanInt8Gemm(Int8Isa isa, const PackedInt8Weights& b, const float* a, const float* bias, float* c, size_t m,
                       Activation activation, size_t min_tasks) {
+  return PlanInt8Gemm(isa, b, a, bias, c, m, GeluEpilogue(activation), min_tasks);
+}
+
+Int8Gemm PlanInt8Gemm(Int8Isa isa, const PackedInt8Weights& b, const float* a, const float* bias, float* c, size_t m,
+                      const Epilogue& epilogue, size_t min_tasks) {
   Int8Gemm g;
   g.isa = isa;
   g.b = &b;
@@ -85,7 +98,8 @@ Int8Gemm PlanInt8Gemm(Int8Isa isa, const PackedInt8Weights& b, const float* a, c
   g.bias = bias;
   g.c = c;
   g.m = m;
-  g.activation = activation;
+  g.epilogue = epilogue;
+  if (epilogue.kind == Epilogue::Kind::kLayerNorm) min_tasks = 1;  // the norm needs whole rows
   g.row_blocks = (m + kInt8BlockRows - 1) / kInt8BlockRows;
   const size_t panels = b.panels();
   if (g.row_blocks == 0 || panels == 0) return g;
@@ -121,23 +135,14 @@ void RunInt8Task(const Int8Gemm& g, size_t task) {
   args.n_left = n - first * kInt8PanelCols;
   args.c = g.c + row0 * n + first * kInt8PanelCols;
   args.ldc = n;
+  // With an epilogue, the bias is its (added as the separate BiasGelu or LayerNorm adds it: the same bits).
+  const bool epilogue = g.epilogue.kind != Epilogue::Kind::kNone;
+  if (epilogue) args.bias = nullptr;
   kern.block(args);
-  // The activation over the finished rows while they are in cache.
-  if (g.activation == Activation::kNone) return;
-  gelu::Rows r;
-  r.form = g.activation == Activation::kGeluTanh ? gelu::Form::kTanh : gelu::Form::kErf;
-  const size_t cols = std::min(count * kInt8PanelCols, args.n_left);
-  if (cols == n) {  // whole rows: one call
-    r.input = r.output = args.c;
-    r.cols = n * rows;
-    gelu::Gelu(r, 0, 1);
-    return;
-  }
-  r.cols = cols;
-  for (size_t i = 0; i < rows; ++i) {
-    r.input = r.output = args.c + i * n;
-    gelu::Gelu(r, 0, 1);
-  }
+  // The epilogue over the finished rows while they are in cache.
+  if (epilogue)
+    ApplyEpilogue(g.epilogue, g.bias, g.c, n, row0, rows, first * kInt8PanelCols,
+                  std::min(count * kInt8PanelCols, args.n_left));
 }
 
 void MatMulInt8(Int8Isa isa, const PackedInt8Weights& b, const float* a, const float* bias, float* c, size_t m,
@@ -172,13 +177,16 @@ void MatMulInt8Reference(const float* a, const int8_t* b, const float* scale, co
     for (size_t j = 0; j < n; ++j) {
       int32_t acc = 0;
       for (size_t kk = 0; kk < k; ++kk) acc += static_cast<int32_t>(q[kk]) * static_cast<int32_t>(b[kk * n + j]);
-      c[i * n + j] = std::fma(static_cast<float>(acc), s * scale[j], bias ? bias[j] : 0.0f);
+      // With an activation the bias goes to the GELU (BiasGelu's x + bias), not into the fma.
+      const float b0 = bias && activation == Activation::kNone ? bias[j] : 0.0f;
+      c[i * n + j] = std::fma(static_cast<float>(acc), s * scale[j], b0);
     }
   }
   if (activation != Activation::kNone && m > 0) {
     gelu::Rows r;
     r.input = c;
     r.output = c;
+    r.bias = bias;
     r.cols = n;
     r.form = activation == Activation::kGeluTanh ? gelu::Form::kTanh : gelu::Form::kErf;
     gelu::Gelu(r, 0, m);

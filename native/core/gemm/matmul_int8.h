@@ -6,7 +6,9 @@
 //                           a zero row: s_i = 0, every q 0; a row holding NaN or ±Inf: every output NaN
 //   per output:             acc = Σ_k q[i][k] · w[k][n]  (exact, int32)
 //                           C[i][n] = fma(float(acc), s_i · s_w[n], bias[n] or 0)  (float(acc) rounds to nearest even)
-//   activation:             gelu::Gelu (gelu/gelu.h, erf or tanh form, no bias) over the finished values
+//   epilogue:               with one, C = fma(float(acc), s_i · s_w[n], 0) and the bias goes to it: gelu(C + bias)
+//                           (gelu/gelu.h, erf or tanh form), or a layer norm of (C + bias) + skip (gemm/epilogue.h),
+//                           the bits of the product followed by a separate BiasGelu or LayerNorm
 //
 // MatMulInt8Reference computes the same one element at a time (the tests' oracle).
 //
@@ -20,6 +22,7 @@
 #include <vector>
 
 #include "gelu/gelu.h"
+#include "gemm/epilogue.h"
 
 namespace winnow::gemm {
 
@@ -70,13 +73,17 @@ struct Int8Gemm {
   const float* bias = nullptr;  // [n] or nullptr
   float* c = nullptr;           // [m, n]
   size_t m = 0;
-  Activation activation = Activation::kNone;
+  Epilogue epilogue;  // after the bias: GELU or a layer norm (whose tasks are then whole rows)
   size_t row_blocks = 0, col_groups = 0, panels_per_group = 0;
 
   size_t tasks() const { return row_blocks * col_groups; }
 };
 Int8Gemm PlanInt8Gemm(Int8Isa isa, const PackedInt8Weights& b, const float* a, const float* bias, float* c, size_t m,
+                      const Epilogue& epilogue, size_t min_tasks = 16);
+Int8Gemm PlanInt8Gemm(Int8Isa isa, const PackedInt8Weights& b, const float* a, const float* bias, float* c, size_t m,
                       Activation activation, size_t min_tasks = 16);
+// The GELU epilogue of an activation (none: no epilogue).
+Epilogue GeluEpilogue(Activation activation);
 // Runs one task; writes nothing when this CPU cannot run `isa` (CpuSupportsInt8).
 void RunInt8Task(const Int8Gemm& g, size_t task);
 // All tasks on this thread.

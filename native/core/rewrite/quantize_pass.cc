@@ -115,35 +115,6 @@ std::vector<Linear> FindLinears(const ParsedModel& pm, std::vector<char>* claime
   return out;
 }
 
-namespace {
-
-// The GELU a linear layer's product feeds, for MatMulInt8's epilogue: a com.winnow BiasGelu that alone reads the
-// product (of a linear without a bias of its own), with a constant float32 [N] bias, not claimed by another match.
-struct AbsorbedGelu {
-  size_t index = 0;
-  std::string_view bias, output, activation;
-};
-std::optional<AbsorbedGelu> FindAbsorbedGelu(const Graph& g, const Linear& l, const std::vector<char>& claimed) {
-  if (!l.bias.empty()) return std::nullopt;
-  size_t i = 0;
-  const Node* n = g.SoleConsumer(l.output, &i);
-  if (!n || n->domain != "com.winnow" || n->op != "BiasGelu" || claimed[i] || n->inputs.size() != 2 ||
-      n->outputs.size() != 1 || n->inputs[0] != l.output || n->outputs[0].empty())
-    return std::nullopt;
-  auto b = g.Constant(n->inputs[1]);
-  if (!b || b->data_type != dtype::kFloat || b->dims.size() != 1 || b->dims[0] != l.n) return std::nullopt;
-  const Attr approximate = FindAttr(*n, "approximate");
-  AbsorbedGelu out;
-  out.index = i;
-  out.bias = n->inputs[1];
-  out.output = n->outputs[0];
-  if (!approximate.found || (approximate.s && *approximate.s == "none")) out.activation = "gelu";
-  else if (approximate.s && *approximate.s == "tanh") out.activation = "gelu_tanh";
-  else return std::nullopt;
-  return out;
-}
-
-}  // namespace
 
 int AddQuantizedLinears(const ParsedModel& pm, bool amx, std::vector<char>* claimed,
                         std::unordered_map<size_t, std::string>* replacement, std::vector<NewInitializer>* initializers,
@@ -181,18 +152,19 @@ int AddQuantizedLinears(const ParsedModel& pm, bool amx, std::vector<char>* clai
     initializers->push_back({s_name, FloatTensor(s_name, {n_dim}, scale)});
     if (amx && static_cast<uint64_t>(k_dim) <= gemm::kInt8MaxK) {  // longer K: DynamicQuantizeMatMul
       // Inputs A, W, W_scale, bias; the GELU after it, when there is one to absorb, as its epilogue.
-      std::vector<std::string_view> in = {l.a, q_name, s_name};
+      std::vector<std::string_view> in = {l.a, q_name, s_name, l.bias};
       std::string_view output = l.output;
       std::vector<std::string> attrs;
       size_t at = l.nodes.back();
-      if (!l.bias.empty()) in.push_back(l.bias);
-      if (auto gelu = FindAbsorbedGelu(g, l, *claimed)) {
-        in.push_back(gelu->bias);
-        output = gelu->output;
-        attrs.push_back(StringAttribute("activation", gelu->activation));
-        (*claimed)[gelu->index] = 1;
-        at = gelu->index;
+      // The BiasGelu or LayerNorm after it, as its epilogue (written where that node was).
+      if (auto f = EpilogueFusion() ? ClaimEpilogue(g, l, claimed) : std::nullopt) {
+        in.back() = f->bias;
+        if (f->epilogue == "layernorm") in.insert(in.end(), {f->skip, f->gamma, f->beta});
+        output = f->node->outputs[0];
+        attrs = EpilogueAttributes(*f);
+        at = f->index;
       }
+      while (in.size() > 3 && in.back().empty()) in.pop_back();
       (*replacement)[at] = NodeProto("MatMulInt8", in, {output}, prefix + "_MatMulInt8", attrs, "com.winnow");
       ++count;
       ++*amx_count;
@@ -206,6 +178,12 @@ int AddQuantizedLinears(const ParsedModel& pm, bool amx, std::vector<char>* clai
     ++count;
   }
   return count;
+}
+
+bool EpilogueFusion() {
+  // WINNOW_GEMM_EPILOGUE=0: the BiasGelu / LayerNorm after a product stay nodes of their own (comparisons).
+  const char* env = std::getenv("WINNOW_GEMM_EPILOGUE");
+  return !(env && std::string_view(env) == "0");
 }
 
 std::optional<FollowingNode> ClaimEpilogue(const Graph& g, const Linear& l, std::vector<char>* claimed) {
@@ -260,9 +238,7 @@ std::vector<std::string> EpilogueAttributes(const FollowingNode& f) {
 int AddBf16Linears(const ParsedModel& pm, std::vector<char>* claimed,
                    std::unordered_map<size_t, std::string>* replacement, int* head_kept) {
   int count = 0;
-  // WINNOW_GEMM_EPILOGUE=0: the BiasGelu / LayerNorm after a product stay nodes of their own (comparisons).
-  const char* env = std::getenv("WINNOW_GEMM_EPILOGUE");
-  const bool fuse = !(env && std::string_view(env) == "0");
+  const bool fuse = EpilogueFusion();
   for (const Linear& l : FindLinears(pm, claimed, head_kept)) {
     const std::string name = "winnow/bf16_" + std::to_string(count) + "_MatMulBf16";
     if (auto f = fuse ? ClaimEpilogue(pm.g, l, claimed) : std::nullopt) {

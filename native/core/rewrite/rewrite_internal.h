@@ -129,6 +129,8 @@ struct FollowingNode {
   std::string_view bias, skip, gamma, beta;
 };
 std::optional<FollowingNode> ClaimEpilogue(const Graph& g, const Linear& l, std::vector<char>* claimed);
+// False when WINNOW_GEMM_EPILOGUE=0 (for comparisons): the nodes after the products stay apart.
+bool EpilogueFusion();
 // The attributes of a node that takes `f` in (epilogue, and the norm's epsilon and exact).
 std::vector<std::string> EpilogueAttributes(const FollowingNode& f);
 

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "gemm/matmul_bf16.h"
+#include "runtime/epilogue_op.h"
 
 namespace winnow::rt {
 namespace {
@@ -33,23 +34,7 @@ struct MatMulBf16Kernel {
         return Fail("bias must have " + std::to_string(b.n()) + " elements");
       const size_t m = a.GetTensorTypeAndShapeInfo().GetElementCount() / b.k();
       gemm::Epilogue e = epilogue;
-      if (e.kind == gemm::Epilogue::Kind::kLayerNorm) {
-        const size_t inputs = ctx.GetInputCount();
-        Ort::ConstValue skip = inputs > 3 ? ctx.GetInput(3) : Ort::ConstValue(nullptr);
-        Ort::ConstValue gamma = inputs > 4 ? ctx.GetInput(4) : Ort::ConstValue(nullptr);
-        Ort::ConstValue beta = inputs > 5 ? ctx.GetInput(5) : Ort::ConstValue(nullptr);
-        auto count = [](const Ort::ConstValue& v) { return v.GetTensorTypeAndShapeInfo().GetElementCount(); };
-        if (!gamma || count(gamma) != b.n() || (beta && count(beta) != b.n()))
-          return Fail("the layernorm epilogue needs gamma (and beta, if any) of " + std::to_string(b.n()) + " elements");
-        // skip: whole rows of N that repeat down the product's rows (as com.winnow LayerNorm's smaller operand).
-        const size_t skip_rows = skip ? count(skip) / b.n() : 0;
-        if (skip && (skip_rows == 0 || count(skip) % b.n() != 0 || m % skip_rows != 0))
-          return Fail("skip must hold whole rows of " + std::to_string(b.n()) + " that repeat down the product's rows");
-        e.norm.skip = skip ? skip.GetTensorData<float>() : nullptr;
-        e.norm.skip_rows = skip_rows;
-        e.norm.gamma = gamma.GetTensorData<float>();
-        e.norm.beta = beta ? beta.GetTensorData<float>() : nullptr;
-      }
+      if (std::string err = BindEpilogueInputs(ctx, 3, m, b.n(), &e); !err.empty()) return Fail(err);
       shape.back() = static_cast<int64_t>(b.n());
       float* c = ctx.GetOutput(0, shape).GetTensorMutableData<float>();
       const gemm::Bf16Gemm g = gemm::PlanBf16Gemm(isa, b, a.GetTensorData<float>(),
@@ -80,28 +65,7 @@ struct MatMulBf16CustomOp : Ort::CustomOpBase<MatMulBf16CustomOp, MatMulBf16Kern
         return Fail("B must be a float32 [K, N] matrix");
       k->b = gemm::PackedBf16Weights(w.GetTensorData<float>(), static_cast<size_t>(dims[0]),
                                      static_cast<size_t>(dims[1]));
-      std::string epilogue = "none";
-      Ort::ConstKernelInfo ki(info);
-      try {
-        epilogue = ki.GetAttribute<std::string>("epilogue");
-      } catch (const Ort::Exception&) {
-      }
-      if (epilogue == "gelu" || epilogue == "gelu_tanh") {
-        k->epilogue.kind = gemm::Epilogue::Kind::kGelu;
-        k->epilogue.form = epilogue == "gelu" ? gelu::Form::kErf : gelu::Form::kTanh;
-      } else if (epilogue == "layernorm") {
-        k->epilogue.kind = gemm::Epilogue::Kind::kLayerNorm;
-        try {
-          k->epilogue.norm.epsilon = ki.GetAttribute<float>("epsilon");
-        } catch (const Ort::Exception&) {
-        }
-        try {
-          k->epilogue.norm.exact = ki.GetAttribute<int64_t>("exact") != 0;
-        } catch (const Ort::Exception&) {
-        }
-      } else if (epilogue != "none") {
-        return Fail("epilogue must be \"none\", \"gelu\", \"gelu_tanh\" or \"layernorm\", not \"" + epilogue + "\"");
-      }
+      if (std::string err = ReadEpilogue(Ort::ConstKernelInfo(info), &k->epilogue); !err.empty()) return Fail(err);
       *kernel = k.release();
       return nullptr;
     } catch (const Ort::Exception& e) {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "gemm/matmul_int8.h"
+#include "runtime/epilogue_op.h"
 
 namespace winnow::rt {
 namespace {
@@ -16,7 +17,7 @@ OrtStatusPtr Fail(const std::string& message) {
 
 struct MatMulInt8Kernel {
   gemm::Int8Isa isa = gemm::Int8Isa::kNone;
-  gemm::Activation activation = gemm::Activation::kNone;
+  gemm::Epilogue epilogue;  // its norm's tensors are set per run
   gemm::PackedInt8Weights b;
 
   static void RunTask(void* data, size_t task) { gemm::RunInt8Task(*static_cast<const gemm::Int8Gemm*>(data), task); }
@@ -32,10 +33,12 @@ struct MatMulInt8Kernel {
       if (bias && bias.GetTensorTypeAndShapeInfo().GetElementCount() != b.n())
         return Fail("bias must have " + std::to_string(b.n()) + " elements");
       const size_t m = a.GetTensorTypeAndShapeInfo().GetElementCount() / b.k();
+      gemm::Epilogue e = epilogue;
+      if (std::string err = BindEpilogueInputs(ctx, 4, m, b.n(), &e); !err.empty()) return Fail(err);
       shape.back() = static_cast<int64_t>(b.n());
       float* c = ctx.GetOutput(0, shape).GetTensorMutableData<float>();
       const gemm::Int8Gemm g = gemm::PlanInt8Gemm(isa, b, a.GetTensorData<float>(),
-                                                  bias ? bias.GetTensorData<float>() : nullptr, c, m, activation);
+                                                  bias ? bias.GetTensorData<float>() : nullptr, c, m, e);
       if (g.tasks() == 1) RunTask(const_cast<gemm::Int8Gemm*>(&g), 0);
       else if (g.tasks() > 1) ctx.ParallelFor(&RunTask, g.tasks(), 0, const_cast<gemm::Int8Gemm*>(&g));
       return nullptr;
@@ -54,15 +57,7 @@ struct MatMulInt8CustomOp : Ort::CustomOpBase<MatMulInt8CustomOp, MatMulInt8Kern
         return Fail(std::string("this CPU has no AMX-INT8 kernel (needs ") + gemm::kInt8Requirement +
                     "; or WINNOW_INT8_KERNEL=onnxruntime)");
       Ort::ConstKernelInfo ki(info);
-      std::string activation = "none";
-      try {
-        activation = ki.GetAttribute<std::string>("activation");
-      } catch (const Ort::Exception&) {
-      }
-      if (activation == "gelu") k->activation = gemm::Activation::kGelu;
-      else if (activation == "gelu_tanh") k->activation = gemm::Activation::kGeluTanh;
-      else if (activation != "none")
-        return Fail("activation must be \"none\", \"gelu\" or \"gelu_tanh\", not \"" + activation + "\"");
+      if (std::string err = ReadEpilogue(ki, &k->epilogue); !err.empty()) return Fail(err);
       int w_constant = 0, s_constant = 0;
       Ort::ConstValue w = ki.GetTensorConstantInput(1, &w_constant);
       Ort::ConstValue s = ki.GetTensorConstantInput(2, &s_constant);
@@ -105,12 +100,12 @@ struct MatMulInt8CustomOp : Ort::CustomOpBase<MatMulInt8CustomOp, MatMulInt8Kern
     return ctx.SetOutputShape(0, out);
   }
   const char* GetName() const { return kMatMulInt8Op; }
-  size_t GetInputTypeCount() const { return 4; }
+  size_t GetInputTypeCount() const { return 7; }  // A, W, W_scale, bias?, the layernorm epilogue's skip?, gamma?, beta?
   ONNXTensorElementDataType GetInputType(size_t i) const {
     return i == 1 ? ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8 : ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
   }
   OrtCustomOpInputOutputCharacteristic GetInputCharacteristic(size_t i) const {
-    return i == 3 ? INPUT_OUTPUT_OPTIONAL : INPUT_OUTPUT_REQUIRED;
+    return i >= 3 ? INPUT_OUTPUT_OPTIONAL : INPUT_OUTPUT_REQUIRED;
   }
   size_t GetOutputTypeCount() const { return 1; }
   ONNXTensorElementDataType GetOutputType(size_t) const { return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT; }

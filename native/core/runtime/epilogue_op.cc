@@ -1,0 +1,49 @@
+#include "runtime/epilogue_op.h"
+
+namespace winnow::rt {
+
+std::string ReadEpilogue(const Ort::ConstKernelInfo& info, gemm::Epilogue* e) {
+  std::string name = "none";
+  try {
+    name = info.GetAttribute<std::string>("epilogue");
+  } catch (const Ort::Exception&) {
+  }
+  if (name == "gelu" || name == "gelu_tanh") {
+    e->kind = gemm::Epilogue::Kind::kGelu;
+    e->form = name == "gelu" ? gelu::Form::kErf : gelu::Form::kTanh;
+  } else if (name == "layernorm") {
+    e->kind = gemm::Epilogue::Kind::kLayerNorm;
+    try {
+      e->norm.epsilon = info.GetAttribute<float>("epsilon");
+    } catch (const Ort::Exception&) {
+    }
+    try {
+      e->norm.exact = info.GetAttribute<int64_t>("exact") != 0;
+    } catch (const Ort::Exception&) {
+    }
+  } else if (name != "none") {
+    return "epilogue must be \"none\", \"gelu\", \"gelu_tanh\" or \"layernorm\", not \"" + name + "\"";
+  }
+  return {};
+}
+
+std::string BindEpilogueInputs(Ort::KernelContext& ctx, size_t first, size_t m, size_t n, gemm::Epilogue* e) {
+  if (e->kind != gemm::Epilogue::Kind::kLayerNorm) return {};
+  const size_t inputs = ctx.GetInputCount();
+  auto input = [&](size_t i) { return inputs > i ? ctx.GetInput(i) : Ort::ConstValue(nullptr); };
+  Ort::ConstValue skip = input(first), gamma = input(first + 1), beta = input(first + 2);
+  auto count = [](const Ort::ConstValue& v) { return v.GetTensorTypeAndShapeInfo().GetElementCount(); };
+  if (!gamma || count(gamma) != n || (beta && count(beta) != n))
+    return "the layernorm epilogue needs gamma (and beta, if any) of " + std::to_string(n) + " elements";
+  // skip: whole rows of N that repeat down the product's rows (as com.winnow LayerNorm's smaller operand).
+  const size_t skip_rows = skip ? count(skip) / n : 0;
+  if (skip && (skip_rows == 0 || count(skip) % n != 0 || m % skip_rows != 0))
+    return "skip must hold whole rows of " + std::to_string(n) + " that repeat down the product's rows";
+  e->norm.skip = skip ? skip.GetTensorData<float>() : nullptr;
+  e->norm.skip_rows = skip_rows;
+  e->norm.gamma = gamma.GetTensorData<float>();
+  e->norm.beta = beta ? beta.GetTensorData<float>() : nullptr;
+  return {};
+}
+
+}  // namespace winnow::rt
