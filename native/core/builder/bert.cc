@@ -63,13 +63,26 @@ StatusOr<std::string> AddNorm(GraphBuilder& b, std::string_view h, std::string_v
 // Attention over the three projections, reading attention_mask itself; otherwise the heads split and merged by
 // Reshape + Transpose, the pattern the load-time attention rewrite fuses.
 StatusOr<std::string> SelfAttention(GraphBuilder& b, std::string_view x, std::string_view mask, const std::string& p,
-                                    const Keys& n, const Dims& d, bool winnow_ops, bool bf16) {
+                                    const Keys& n, const Dims& d, bool winnow_ops, bool bf16, bool pack_qkv) {
   if (winnow_ops) {
-    // Q, K and V as one [hidden, 3·hidden] product (A read once, one wider GEMM), read packed by the operator,
-    // which adds the three biases itself.
-    WINNOW_ASSIGN_OR_RETURN(std::string qkv, b.PackedLinear(x, {p + n.q, p + n.k, p + n.v}, d.hidden, d.hidden));
-    std::vector<std::string> in = {qkv, "", "", "attention_mask"};
-    if (auto parts = b.TakeBias(qkv)) in = {parts->first, "", "", "attention_mask", parts->second};
+    // Q, K and V read by the operator, which adds their biases itself: packed as one [hidden, 3·hidden] product
+    // (BuildOptions::pack_qkv), or three (the Concat of their biases ONNX Runtime folds at load).
+    std::vector<std::string> in;
+    if (pack_qkv) {
+      WINNOW_ASSIGN_OR_RETURN(std::string qkv, b.PackedLinear(x, {p + n.q, p + n.k, p + n.v}, d.hidden, d.hidden));
+      in = {qkv, "", "", "attention_mask"};
+      if (auto parts = b.TakeBias(qkv)) in = {parts->first, "", "", "attention_mask", parts->second};
+    } else {
+      WINNOW_ASSIGN_OR_RETURN(std::string q, b.Linear(x, p + n.q, d.hidden, d.hidden));
+      WINNOW_ASSIGN_OR_RETURN(std::string k, b.Linear(x, p + n.k, d.hidden, d.hidden));
+      WINNOW_ASSIGN_OR_RETURN(std::string v, b.Linear(x, p + n.v, d.hidden, d.hidden));
+      in = {q, k, v, "attention_mask"};
+      if (b.HasPendingBias(q) && b.HasPendingBias(k) && b.HasPendingBias(v)) {
+        auto qb = *b.TakeBias(q), kb = *b.TakeBias(k), vb = *b.TakeBias(v);
+        in = {qb.first, kb.first, vb.first, "attention_mask",
+              b.Op("Concat", {qb.second, kb.second, vb.second}, {onnx::IntAttribute("axis", 0)})};
+      }
+    }
     std::vector<std::string> attrs = {onnx::IntAttribute("num_heads", d.heads)};
     if (bf16) attrs.push_back(onnx::StringAttribute("precision", "bf16"));
     std::string ctx = b.Op(rt::kAttentionOp, in, attrs, rt::kCustomDomain);
@@ -175,7 +188,7 @@ StatusOr<BuiltModel> BuildBertFamily(const ConfigReader& c, Weights* w, const Bu
 
   for (int64_t i = 0; i < d.layers; ++i) {
     const std::string l = p + n.layer + std::to_string(i) + ".";
-    WINNOW_ASSIGN_OR_RETURN(std::string attn, SelfAttention(b, x, mask, l, n, d, o.winnow_ops, o.bf16_attention));
+    WINNOW_ASSIGN_OR_RETURN(std::string attn, SelfAttention(b, x, mask, l, n, d, o.winnow_ops, o.bf16_attention, o.pack_qkv));
     WINNOW_ASSIGN_OR_RETURN(x, AddNorm(b, attn, x, l + n.attn_norm, d.hidden, d.eps));
     WINNOW_ASSIGN_OR_RETURN(std::string h, b.Linear(x, l + n.ffn_in, d.hidden, d.ffn));
     WINNOW_ASSIGN_OR_RETURN(h, b.Activation(h, d.act));

@@ -32,6 +32,10 @@ struct BuildOptions {
   // With winnow_ops: com.winnow Attention runs its two products in bf16 (attribute precision = "bf16";
   // attention/attention_bf16.h). Only where the CPU has a bf16 kernel.
   bool bf16_attention = false;
+  // With winnow_ops: Q, K and V as one packed [hidden, 3·hidden] linear (bert.cc). Set for int8 and bf16 sessions,
+  // whose GEMMs then quantize or round the block's input once; float32 keeps three (ONNX Runtime's MatMul ran the
+  // packed product about 2 % slower end to end, docs/benchmark.md).
+  bool pack_qkv = false;
 };
 
 struct BuiltModel {

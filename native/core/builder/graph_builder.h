@@ -31,6 +31,7 @@ class GraphBuilder {
   bool winnow_ops() const { return winnow_ops_; }
   // `y` a Linear's output whose bias Add is not written yet: that Add is dropped, and {product, bias} returned.
   std::optional<std::pair<std::string, std::string>> TakeBias(std::string_view y);
+  bool HasPendingBias(std::string_view y) const { return pending_bias_.find(y) != pending_bias_.end(); }
 
   // ---- weights (full stored names). Shapes are checked: a missing tensor or another shape is
   // codes::kCheckpointInvalid naming it and both shapes.

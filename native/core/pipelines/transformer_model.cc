@@ -204,6 +204,7 @@ Status TransformerModel::BuildSession(rt::OrtRuntime* rt, const std::string& con
   // The products of attention in bf16 where the linear layers already leave float32 (bf16 or int8).
   bo.bf16_attention = bo.winnow_ops && sc.bf16_attention && (sc.bf16 || sc.quantize_int8) &&
                       std::string_view(attention::ActiveBf16KernelName()) != "none";
+  bo.pack_qkv = bo.winnow_ops && (sc.bf16 || sc.quantize_int8);
   WINNOW_ASSIGN_OR_RETURN(builder::BuiltModel built, builder::Build(config_, config_path, weights_.get(), bo));
   source_ = checkpoint_->source();
   winnow_attentions_ = built.winnow_attentions;
