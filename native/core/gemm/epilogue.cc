@@ -1,6 +1,18 @@
 #include "gemm/epilogue.h"
 
+#include <algorithm>
+
 namespace winnow::gemm {
+
+TaskSplit SplitTasks(size_t row_blocks, size_t panels, size_t min_tasks, const Epilogue& e) {
+  TaskSplit t;
+  if (row_blocks == 0 || panels == 0) return t;
+  if (e.kind == Epilogue::Kind::kLayerNorm) min_tasks = 1;
+  const size_t want = std::max<size_t>(1, (min_tasks + row_blocks - 1) / row_blocks);
+  t.panels_per_group = std::max<size_t>(1, panels / want);
+  t.col_groups = (panels + t.panels_per_group - 1) / t.panels_per_group;
+  return t;
+}
 
 void ApplyEpilogue(const Epilogue& e, const float* bias, float* c, size_t n, size_t row0, size_t rows, size_t col0,
                    size_t cols) {

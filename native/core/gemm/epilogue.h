@@ -18,6 +18,14 @@ struct Epilogue {
   layernorm::Rows norm;
 };
 
+// How a product of `row_blocks` blocks of rows by `panels` panels is split into tasks: when the row blocks are
+// fewer than `min_tasks`, the panels too (each group then prepares its rows of A again), unless `e` needs whole
+// rows (a layer norm).
+struct TaskSplit {
+  size_t col_groups = 0, panels_per_group = 0;
+};
+TaskSplit SplitTasks(size_t row_blocks, size_t panels, size_t min_tasks, const Epilogue& e);
+
 // Applies `e` to rows [row0, row0 + rows), columns [col0, col0 + cols) of c (row stride n); `bias` from column 0.
 // kLayerNorm needs col0 = 0 and cols = n.
 void ApplyEpilogue(const Epilogue& e, const float* bias, float* c, size_t n, size_t row0, size_t rows, size_t col0,

@@ -117,7 +117,6 @@ Bf16Gemm PlanBf16Gemm(Bf16Isa isa, const PackedBf16Weights& b, const float* a, c
                       size_t min_tasks, const Epilogue& epilogue) {
   Bf16Gemm g;
   g.epilogue = epilogue;
-  if (epilogue.kind == Epilogue::Kind::kLayerNorm) min_tasks = 1;
   g.isa = isa;
   g.b = &b;
   g.a = a;
@@ -125,13 +124,9 @@ Bf16Gemm PlanBf16Gemm(Bf16Isa isa, const PackedBf16Weights& b, const float* a, c
   g.c = c;
   g.m = m;
   g.row_blocks = (m + kBlockRows - 1) / kBlockRows;
-  const size_t panels = b.panels();
-  if (g.row_blocks == 0 || panels == 0) return g;
-  // Few row blocks: the columns are split too (each group rounds its rows of A again, a small cost next to the
-  // products).
-  const size_t want = std::max<size_t>(1, (min_tasks + g.row_blocks - 1) / g.row_blocks);
-  g.panels_per_group = std::max<size_t>(1, panels / want);
-  g.col_groups = (panels + g.panels_per_group - 1) / g.panels_per_group;
+  const TaskSplit t = SplitTasks(g.row_blocks, b.panels(), min_tasks, epilogue);
+  g.col_groups = t.col_groups;
+  g.panels_per_group = t.panels_per_group;
   return g;
 }
 

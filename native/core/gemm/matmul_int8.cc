@@ -99,14 +99,10 @@ Int8Gemm PlanInt8Gemm(Int8Isa isa, const PackedInt8Weights& b, const float* a, c
   g.c = c;
   g.m = m;
   g.epilogue = epilogue;
-  if (epilogue.kind == Epilogue::Kind::kLayerNorm) min_tasks = 1;  // the norm needs whole rows
   g.row_blocks = (m + kInt8BlockRows - 1) / kInt8BlockRows;
-  const size_t panels = b.panels();
-  if (g.row_blocks == 0 || panels == 0) return g;
-  // Few row blocks: the columns are split too (each group quantizes its rows of A again).
-  const size_t want = std::max<size_t>(1, (min_tasks + g.row_blocks - 1) / g.row_blocks);
-  g.panels_per_group = std::max<size_t>(1, panels / want);
-  g.col_groups = (panels + g.panels_per_group - 1) / g.panels_per_group;
+  const TaskSplit t = SplitTasks(g.row_blocks, b.panels(), min_tasks, epilogue);
+  g.col_groups = t.col_groups;
+  g.panels_per_group = t.panels_per_group;
   return g;
 }
 

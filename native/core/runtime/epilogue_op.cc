@@ -1,6 +1,26 @@
 #include "runtime/epilogue_op.h"
 
+#include <atomic>
+#include <vector>
+
 namespace winnow::rt {
+
+Ort::Status LinearOutputShape(Ort::ShapeInferContext& ctx, const char* prefix) {
+  using Shape = Ort::ShapeInferContext::Shape;
+  static std::atomic<uint64_t> fresh{0};
+  Shape out = ctx.GetInputShape(0);
+  const Shape w = ctx.GetInputShape(1);
+  if (out.empty() || w.size() != 2) return Ort::Status(nullptr);
+  out.back() = w[1];
+  std::vector<std::string> names;  // Shape holds const char*; SetOutputShape copies them
+  names.reserve(out.size());
+  for (auto& d : out) {
+    if (!d.IsInt() || d.AsInt() >= 0) continue;
+    names.push_back(prefix + std::to_string(fresh++));
+    d = Ort::ShapeInferContext::SymbolicInteger(names.back().c_str());
+  }
+  return ctx.SetOutputShape(0, out);
+}
 
 std::string ReadEpilogue(const Ort::ConstKernelInfo& info, gemm::Epilogue* e) {
   std::string name = "none";

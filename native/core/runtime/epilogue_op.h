@@ -11,6 +11,10 @@
 
 namespace winnow::rt {
 
+// The output shape of a linear operator: input 0's shape with its last axis input 1's N ([K, N]); an axis input 0
+// leaves open gets a fresh name (the C API has no "unknown" dimension; see custom_ops.cc) starting `prefix`.
+Ort::Status LinearOutputShape(Ort::ShapeInferContext& ctx, const char* prefix);
+
 // Reads the attributes into `e` at kernel creation; an error message (empty when fine).
 std::string ReadEpilogue(const Ort::ConstKernelInfo& info, gemm::Epilogue* e);
 // For "layernorm", binds this run's skip, gamma and beta (inputs first, first + 1, first + 2) for a product of m rows

@@ -1,6 +1,5 @@
 #include "runtime/matmul_int8_op.h"
 
-#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -81,24 +80,7 @@ struct MatMulInt8CustomOp : Ort::CustomOpBase<MatMulInt8CustomOp, MatMulInt8Kern
       return Fail(e.what());
     }
   }
-  // A's shape with its last axis W's N. An axis A leaves open gets a fresh name (the C API has no "unknown"
-  // dimension; see custom_ops.cc).
-  static Ort::Status InferOutputShape(Ort::ShapeInferContext& ctx) {
-    using Shape = Ort::ShapeInferContext::Shape;
-    static std::atomic<uint64_t> fresh{0};
-    Shape out = ctx.GetInputShape(0);
-    const Shape w = ctx.GetInputShape(1);
-    if (out.empty() || w.size() != 2) return Ort::Status(nullptr);
-    out.back() = w[1];
-    std::vector<std::string> names;
-    names.reserve(out.size());
-    for (auto& d : out) {
-      if (!d.IsInt() || d.AsInt() >= 0) continue;
-      names.push_back("winnow_matmul_int8_" + std::to_string(fresh++));
-      d = Ort::ShapeInferContext::SymbolicInteger(names.back().c_str());
-    }
-    return ctx.SetOutputShape(0, out);
-  }
+  static Ort::Status InferOutputShape(Ort::ShapeInferContext& ctx) { return LinearOutputShape(ctx, "winnow_matmul_int8_"); }
   const char* GetName() const { return kMatMulInt8Op; }
   size_t GetInputTypeCount() const { return 7; }  // A, W, W_scale, bias?, the layernorm epilogue's skip?, gamma?, beta?
   ONNXTensorElementDataType GetInputType(size_t i) const {
