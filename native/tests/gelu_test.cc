@@ -1,7 +1,6 @@
 // GELU with a bias (gelu/gelu.h) and its ONNX Runtime operator, com.winnow BiasGelu (runtime/custom_ops.h):
-//   - erf at every SIMD level this CPU runs (and the portable 4-lane code) within 1.5 ulp of std::erf in double, over
-//     a dense sweep of floats of both signs (denormals to the largest), and exact at ±0, ±inf, NaN;
-//   - GELU (erf and tanh forms) against double references, the negative tail included;
+//   - GELU (erf and tanh forms) at every SIMD level this CPU runs (and the portable 4-lane code) against double
+//     references, dense over [-12, 12] and over a sweep of floats of both signs, the negative tail included;
 //   - the operator in a one-node ONNX Runtime session: bias, no bias, the tanh attribute, threads, bad shapes.
 #include <gtest/gtest.h>
 
@@ -56,63 +55,15 @@ std::vector<float> Sweep() {
   return x;
 }
 
-// A crude erf (Abramowitz & Stegun 7.1.26, absolute error 1.5e-7) as a float kernel would compute it.
-float CrudeErf(float x) {
-  const float t = 1.0f / (1.0f + 0.3275911f * std::fabs(x));
-  const float p = t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f + t * (-1.453152027f + t * 1.061405429f))));
-  return std::copysign(1.0f - p * std::exp(-x * x), x);
-}
-
-double MaxUlpError(const std::vector<float>& x, const std::vector<float>& y) {
-  double worst = 0;
-  for (size_t i = 0; i < x.size(); ++i) {
-    const double ref = std::erf(static_cast<double>(x[i]));
-    worst = std::max(worst, std::fabs(y[i] - ref) / Ulp(ref));
-  }
-  return worst;
-}
-
-TEST(Gelu, ErfWithinOneAndAHalfUlpAtEveryLevel) {
-  const std::vector<float> x = Sweep();
-  std::vector<float> y(x.size());
-  for (const auto& [name, level] : Levels()) {
-    gelu::ErfAt(level, x.data(), y.data(), x.size());
-    const double worst = MaxUlpError(x, y);
-    // Measured: 1.15 ulp with FMA (AVX2, AVX-512), 1.30 ulp on SSE2 (no FMA).
-    EXPECT_LE(worst, 1.5) << name;
-    std::printf("[ %s ] erf max error %.3f ulp over %zu floats\n", name.c_str(), worst, x.size());
-  }
-  // The bound means something: the textbook approximation misses it by far (small |x|: relative error).
-  std::vector<float> crude(x.size());
-  for (size_t i = 0; i < x.size(); ++i) crude[i] = CrudeErf(x[i]);
-  EXPECT_GT(MaxUlpError(x, crude), 100.0);
-}
-
-TEST(Gelu, ErfSpecialValues) {
-  const float inf = std::numeric_limits<float>::infinity();
-  const float in[] = {0.0f, -0.0f, inf, -inf, std::numeric_limits<float>::quiet_NaN(), FromBits(1), -FromBits(1),
-                      FromBits(0x007fffff), 3.9f, 4.0f, 4.5f, 100.0f, 0.875f, -0.875f, 1e-20f};
-  const size_t n = sizeof in / sizeof in[0];
-  for (const auto& [name, level] : Levels()) {
-    std::vector<float> y(n);
-    gelu::ErfAt(level, in, y.data(), n);
-    EXPECT_EQ(std::memcmp(&y[0], &in[0], 4), 0) << name << ": erf(+0) is +0";
-    EXPECT_TRUE(std::signbit(y[1]) && y[1] == 0.0f) << name << ": erf(-0) is -0";
-    EXPECT_EQ(y[2], 1.0f) << name;
-    EXPECT_EQ(y[3], -1.0f) << name;
-    EXPECT_TRUE(std::isnan(y[4])) << name;
-    for (size_t i = 5; i < n; ++i) {
-      const double ref = std::erf(static_cast<double>(in[i]));
-      EXPECT_LE(std::fabs(y[i] - ref), 1.5 * Ulp(ref)) << name << " erf(" << in[i] << ") = " << y[i];
-    }
-  }
-}
-
 // Double references: 0.5·x·erfc(-x/√2) (no cancellation) and x / (1 + exp(-2u)).
 double GeluErfRef(double x) { return 0.5 * x * std::erfc(-x / std::sqrt(2.0)); }
 double GeluTanhRef(double x) {
   return x / (1.0 + std::exp(-2.0 * std::sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
 }
+
+// The erf form's bound: an absolute error of 2^-22·|x| (erf(x/√2) off by 2^-21, about 2 ulp of 1, as a float
+// 0.5·x·(1 + erf) has: PyTorch's own float GELU misses by up to 2.7e-7·|x|) plus 4 ulp of the result.
+double ErfFormBound(double x, double ref) { return 4 * Ulp(ref) + std::ldexp(std::fabs(x), -22); }
 
 TEST(Gelu, BothFormsAgainstDoubleAtEveryLevel) {
   // Dense over [-12, 12] (where models live) and the sweep (every magnitude).
@@ -131,20 +82,33 @@ TEST(Gelu, BothFormsAgainstDoubleAtEveryLevel) {
       r.cols = cols;
       r.form = form;
       gelu::GeluAt(level, r, 0, rows);
-      double worst_ulp = 0, worst_abs = 0;
+      double worst_ulp = 0, worst_abs = 0, worst_ratio = 0, tanh_against_erf = 0;
       for (size_t i = 0; i < x.size(); ++i) {
-        const double ref = form == gelu::Form::kErf ? GeluErfRef(x[i]) : GeluTanhRef(x[i]);
+        if (form == gelu::Form::kErf) {
+          const double ref = GeluErfRef(x[i]);
+          worst_ratio = std::max(worst_ratio, std::fabs(y[i] - ref) / ErfFormBound(x[i], ref));
+          continue;
+        }
+        const double ref = GeluTanhRef(x[i]);
         const double err = std::fabs(y[i] - ref);
-        // Below x = -3 the result is small (|y| < 0.005) and the bound absolute: erfc is taken as 0 past 4, where
-        // gelu(x) < 4.4e-8.
+        // Below x = -3 the result is small (|y| < 0.005) and the bound absolute.
         if (x[i] < -3.0f) worst_abs = std::max(worst_abs, err);
         else worst_ulp = std::max(worst_ulp, err / Ulp(ref));
+        const double erf_ref = GeluErfRef(x[i]);
+        tanh_against_erf = std::max(tanh_against_erf, std::fabs(y[i] - erf_ref) / ErfFormBound(x[i], erf_ref));
       }
       const char* f = form == gelu::Form::kErf ? "erf" : "tanh";
-      // Measured: 12.4 / 12.4 ulp (erf / tanh form) with FMA, 14.9 / 12.7 on SSE2, near x = -2.8, where the
-      // exponent's rounding (relative 1e-7) shows in a result of 0.007.
+      if (form == gelu::Form::kErf) {
+        EXPECT_LE(worst_ratio, 1.0) << name;
+        std::printf("[ %s erf ] gelu max error %.3f of the bound\n", name.c_str(), worst_ratio);
+        continue;
+      }
+      // Measured: 12.4 ulp with FMA, 12.7 on SSE2, near x = -2.8, where the exponent's rounding (relative 1e-7)
+      // shows in a result of 0.007.
       EXPECT_LE(worst_ulp, 16.0) << name << " " << f;
       EXPECT_LE(worst_abs, 5e-8) << name << " " << f;
+      // The erf form's bound means something: the tanh form, another function, misses it by far.
+      EXPECT_GT(tanh_against_erf, 100.0) << name;
       std::printf("[ %s %s ] gelu max error %.3f ulp (x >= -3), %.3g absolute below\n", name.c_str(), f,
                   worst_ulp, worst_abs);
     }
@@ -171,7 +135,7 @@ TEST(Gelu, BiasIsAddedFirstAndRowsStayApart) {
       for (size_t i = cols; i < rows * cols; ++i) {
         const float s = x[i] + b[i % cols];
         const double ref = GeluErfRef(s);
-        EXPECT_LE(std::fabs(y[i] - ref), 16 * Ulp(ref) + 5e-8) << name << " cols " << cols << " element " << i;
+        EXPECT_LE(std::fabs(y[i] - ref), ErfFormBound(s, ref)) << name << " cols " << cols << " element " << i;
       }
     }
   }
@@ -269,7 +233,7 @@ TEST_F(BiasGeluOrt, OneNodeSessionMatchesDoubleReference) {
         for (size_t i = 0; i < x.size(); ++i) {
           const float in = bias ? x[i] + b[i % cols] : x[i];
           const double ref = tanh ? GeluTanhRef(in) : GeluErfRef(in);
-          ASSERT_LE(std::fabs(y[i] - ref), 16 * Ulp(ref) + 5e-8)
+          ASSERT_LE(std::fabs(y[i] - ref), tanh ? 16 * Ulp(ref) + 5e-8 : ErfFormBound(in, ref))
               << (approximate ? approximate : "(default)") << " bias " << bias << " threads " << threads << " at " << i;
         }
         // The tanh form is another function: on these inputs it differs from the erf form by far more.

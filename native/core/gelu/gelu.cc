@@ -14,8 +14,6 @@ internal::Kernels KernelsFor(SimdLevel level) {
 
 void GeluAt(SimdLevel level, const Rows& rows, size_t begin, size_t end) { KernelsFor(level).gelu(rows, begin, end); }
 
-void ErfAt(SimdLevel level, const float* x, float* y, size_t n) { KernelsFor(level).erf(x, y, n); }
-
 const char* ActiveKernelName() {
   const SimdLevel level = ActiveSimdLevel();
   if (KernelsFor(level).gelu == internal::Avx512Kernels().gelu) return "avx512";

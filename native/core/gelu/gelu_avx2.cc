@@ -29,6 +29,7 @@ struct V256 {
   WINNOW_GELU_TARGET static T Sub(T a, T b) { return _mm256_sub_ps(a, b); }
   WINNOW_GELU_TARGET static T Mul(T a, T b) { return _mm256_mul_ps(a, b); }
   WINNOW_GELU_TARGET static T Div(T a, T b) { return _mm256_div_ps(a, b); }
+  WINNOW_GELU_TARGET static T Quot(T a, T b) { return _mm256_div_ps(a, b); }
   WINNOW_GELU_TARGET static T Fma(T a, T b, T c) { return _mm256_fmadd_ps(a, b, c); }
   WINNOW_GELU_TARGET static T Min(T a, T b) { return _mm256_min_ps(a, b); }
   WINNOW_GELU_TARGET static T Max(T a, T b) { return _mm256_max_ps(a, b); }
@@ -49,11 +50,10 @@ struct V256 {
 #include "gelu/gelu_simd.inc"
 
 WINNOW_GELU_TARGET void Run256(const Rows& r, size_t begin, size_t end) { GeluMath<V256>::Run(r, begin, end); }
-WINNOW_GELU_TARGET void Erf256(const float* x, float* y, size_t n) { GeluMath<V256>::RunErf(x, y, n); }
 
 }  // namespace
 
-Kernels Avx2Kernels() { return {&Run256, &Erf256}; }
+Kernels Avx2Kernels() { return {&Run256}; }
 
 }  // namespace winnow::gelu::internal
 

@@ -33,6 +33,11 @@ struct V512 {
   WINNOW_GELU_TARGET static T Sub(T a, T b) { return _mm512_sub_ps(a, b); }
   WINNOW_GELU_TARGET static T Mul(T a, T b) { return _mm512_mul_ps(a, b); }
   WINNOW_GELU_TARGET static T Div(T a, T b) { return _mm512_div_ps(a, b); }
+  // a / b from a 14-bit reciprocal and one Newton step (a few ulp; vdivps is slow to issue).
+  WINNOW_GELU_TARGET static T Quot(T a, T b) {
+    const T r = _mm512_rcp14_ps(b);
+    return _mm512_mul_ps(a, _mm512_fmadd_ps(r, _mm512_fnmadd_ps(b, r, _mm512_set1_ps(1.0f)), r));
+  }
   WINNOW_GELU_TARGET static T Fma(T a, T b, T c) { return _mm512_fmadd_ps(a, b, c); }
   WINNOW_GELU_TARGET static T Min(T a, T b) { return _mm512_min_ps(a, b); }
   WINNOW_GELU_TARGET static T Max(T a, T b) { return _mm512_max_ps(a, b); }
@@ -54,11 +59,10 @@ struct V512 {
 #include "gelu/gelu_simd.inc"
 
 WINNOW_GELU_TARGET void Run512(const Rows& r, size_t begin, size_t end) { GeluMath<V512>::Run(r, begin, end); }
-WINNOW_GELU_TARGET void Erf512(const float* x, float* y, size_t n) { GeluMath<V512>::RunErf(x, y, n); }
 
 }  // namespace
 
-Kernels Avx512Kernels() { return {&Run512, &Erf512}; }
+Kernels Avx512Kernels() { return {&Run512}; }
 
 }  // namespace winnow::gelu::internal
 

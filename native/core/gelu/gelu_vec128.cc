@@ -38,6 +38,7 @@ struct V128 {
   static T Sub(T a, T b) { return a - b; }
   static T Mul(T a, T b) { return a * b; }
   static T Div(T a, T b) { return a / b; }
+  static T Quot(T a, T b) { return a / b; }
 #if defined(__aarch64__)
   static T Fma(T a, T b, T c) {
     return reinterpret_cast<T>(vfmaq_f32(reinterpret_cast<float32x4_t>(c), reinterpret_cast<float32x4_t>(a),
@@ -70,6 +71,7 @@ struct V128 {
   static T Sub(T a, T b) { return a - b; }
   static T Mul(T a, T b) { return a * b; }
   static T Div(T a, T b) { return a / b; }
+  static T Quot(T a, T b) { return a / b; }
   static T Fma(T a, T b, T c) { return std::fma(a, b, c); }
   static T Select(M m, T a, T b) { return m ? a : b; }
   static M Lt(T a, T b) { return a < b; }
@@ -91,10 +93,9 @@ struct V128 {
 #include "gelu/gelu_simd.inc"
 
 void Run128(const Rows& r, size_t begin, size_t end) { GeluMath<V128>::Run(r, begin, end); }
-void Erf128(const float* x, float* y, size_t n) { GeluMath<V128>::RunErf(x, y, n); }
 
 }  // namespace
 
-Kernels Vec128Kernels() { return {&Run128, &Erf128}; }
+Kernels Vec128Kernels() { return {&Run128}; }
 
 }  // namespace winnow::gelu::internal
