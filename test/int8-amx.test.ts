@@ -1,6 +1,7 @@
-// quantize: 'int8' on a CPU with AMX-INT8 (issue #31): the linear layers run as Winnow's own com.winnow MatMulInt8
-// (the activation quantized per row, tdpbssd tiles), a built graph's BiasGelu folded into the FFN-up product; on other
-// CPUs, or with WINNOW_INT8_KERNEL=onnxruntime, as ONNX Runtime's DynamicQuantizeMatMul. The kernel's arithmetic is
+// quantize: 'int8' on a CPU with AMX-INT8 or AVX512-VNNI (issue #31): the linear layers run as Winnow's own
+// com.winnow MatMulInt8 (the activation quantized per row; tdpbssd tiles, or vpdpbusd), a built graph's BiasGelu
+// folded into the FFN-up product; on other CPUs, or with WINNOW_INT8_KERNEL=onnxruntime, as ONNX Runtime's
+// DynamicQuantizeMatMul. The kernel's arithmetic is
 // checked against its scalar reference in native/tests/matmul_int8_test.cc; here: which operators a session runs
 // (read from an ONNX Runtime profile, WINNOW_PROFILE, in a child process), scores near fp32, and the property per-row
 // quantization gives: a pair scores the same in a batch as alone.
@@ -24,7 +25,10 @@ const SCORE_BOUND = 0.1;
 const cpuinfo = existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '';
 const HAS_AMX_INT8 =
   /\bamx_int8\b/.test(cpuinfo) && /\bamx_tile\b/.test(cpuinfo) && /\bavx512bw\b/.test(cpuinfo) && /\bavx512vl\b/.test(cpuinfo);
-const SKIP = HAS_AMX_INT8 ? '' : ' (skipped: this CPU has no AMX-INT8)';
+const HAS_VNNI = /\bavx512_vnni\b/.test(cpuinfo) && /\bavx512bw\b/.test(cpuinfo) && /\bavx512vl\b/.test(cpuinfo) && /\bavx512dq\b/.test(cpuinfo);
+// The kernel a process picks with nothing forced (AVX512-VNNI only when WINNOW_INT8_KERNEL=vnni asks for it).
+const OWN = HAS_AMX_INT8 ? 'amx' : '';
+const SKIP = OWN ? '' : ' (skipped: this CPU has no AMX-INT8)';
 
 interface ChildResult {
   kernel: string;
@@ -61,17 +65,33 @@ function inChild(dir: string, env: Record<string, string>): ChildResult {
   }
 }
 
-describe("quantize: 'int8' with Winnow's AMX kernel", () => {
+describe("quantize: 'int8' with Winnow's int8 kernel (AMX or AVX512-VNNI)", () => {
   const pairs = corpusPairs(40);
 
-  it('runtimeInfo().kernels names the int8 kernel: amx on AMX-INT8, onnxruntime elsewhere', () => {
-    expect(runtimeInfo().kernels.MatMulInt8).toBe(HAS_AMX_INT8 && process.env.WINNOW_INT8_KERNEL !== 'onnxruntime' ? 'amx' : 'onnxruntime');
+  it('runtimeInfo().kernels names the int8 kernel: amx on AMX-INT8, vnni where asked for and present, else onnxruntime', () => {
+    const forced = process.env.WINNOW_INT8_KERNEL;
+    const want = forced === 'onnxruntime' ? '' : forced === 'vnni' ? (HAS_VNNI ? 'vnni' : '') : OWN;
+    expect(runtimeInfo().kernels.MatMulInt8).toBe(want || 'onnxruntime');
   });
 
-  it.skipIf(!HAS_AMX_INT8)(`a built graph runs MatMulInt8 with BiasGelu folded in; WINNOW_INT8_KERNEL=onnxruntime runs DynamicQuantizeMatMul${SKIP}`, () => {
+  it.skipIf(!HAS_VNNI)('WINNOW_INT8_KERNEL=vnni runs the AVX512-VNNI kernel, with the AMX kernel\'s scores bit for bit', () => {
+    for (const dir of [CE, BUILT]) {
+      const vnni = inChild(dir, { WINNOW_INT8_KERNEL: 'vnni' });
+      expect(vnni.kernel).toBe('vnni');
+      expect(vnni.ops.MatMulInt8).toBeGreaterThan(0);
+      expect(vnni.ops.DynamicQuantizeMatMul).toBeUndefined();
+      if (!HAS_AMX_INT8) continue;
+      const amx = inChild(dir, { WINNOW_INT8_KERNEL: '' });
+      expect(amx.kernel).toBe('amx');
+      expect(vnni.ops.MatMulInt8).toBe(amx.ops.MatMulInt8);
+      expect(vnni.scores).toEqual(amx.scores);
+    }
+  });
+
+  it.skipIf(!OWN)(`a built graph runs MatMulInt8 with BiasGelu folded in; WINNOW_INT8_KERNEL=onnxruntime runs DynamicQuantizeMatMul${SKIP}`, () => {
     const amx = inChild(BUILT, { WINNOW_INT8_KERNEL: '' });
     const ort = inChild(BUILT, { WINNOW_INT8_KERNEL: 'onnxruntime' });
-    expect(amx.kernel).toBe('amx');
+    expect(amx.kernel).toBe(OWN);
     expect(ort.kernel).toBe('onnxruntime');
     expect(amx.count).toBe(BUILT_LINEARS);
     expect(ort.count).toBe(BUILT_LINEARS);
@@ -92,7 +112,7 @@ describe("quantize: 'int8' with Winnow's AMX kernel", () => {
     expect(maxAbsDiff(amx.scores, ort.scores)).toBeGreaterThan(0);
   });
 
-  it.skipIf(!HAS_AMX_INT8)(`the BiasGelu and LayerNorms inside MatMulInt8 give the bits of separate nodes (WINNOW_GEMM_EPILOGUE=0)${SKIP}`, () => {
+  it.skipIf(!OWN)(`the BiasGelu and LayerNorms inside MatMulInt8 give the bits of separate nodes (WINNOW_GEMM_EPILOGUE=0)${SKIP}`, () => {
     const fused = inChild(BUILT, { WINNOW_INT8_KERNEL: '' });
     const apart = inChild(BUILT, { WINNOW_INT8_KERNEL: '', WINNOW_GEMM_EPILOGUE: '0' });
     expect(apart.ops.MatMulInt8).toBe(fused.ops.MatMulInt8);
@@ -101,14 +121,14 @@ describe("quantize: 'int8' with Winnow's AMX kernel", () => {
     expect(fused.scores).toEqual(apart.scores);
   });
 
-  it.skipIf(!HAS_AMX_INT8)(`an ONNX file's linears run as MatMulInt8 too${SKIP}`, () => {
+  it.skipIf(!OWN)(`an ONNX file's linears run as MatMulInt8 too${SKIP}`, () => {
     const amx = inChild(CE, { WINNOW_INT8_KERNEL: '' });
     expect(amx.count).toBe(ENCODER_LINEARS);
     expect(amx.ops.MatMulInt8).toBeGreaterThan(0);
     expect(amx.ops.DynamicQuantizeMatMul).toBeUndefined();
   });
 
-  it.skipIf(!HAS_AMX_INT8 || process.env.WINNOW_INT8_KERNEL === 'onnxruntime')(
+  it.skipIf(!OWN || process.env.WINNOW_INT8_KERNEL === 'onnxruntime')(
     `scores near fp32, and each pair scores the same in a batch as alone${SKIP}`,
     async () => {
       for (const dir of [CE, BUILT]) {

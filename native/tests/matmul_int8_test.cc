@@ -25,6 +25,14 @@ namespace {
 
 bool Amx() { return CpuSupportsInt8(Int8Isa::kAmx); }
 
+// The int8 kernels this CPU runs (AMX and / or AVX512-VNNI); both give the reference's bits.
+std::vector<Int8Isa> Isas() {
+  std::vector<Int8Isa> out;
+  for (Int8Isa isa : {Int8Isa::kAmx, Int8Isa::kVnni})
+    if (CpuSupportsInt8(isa)) out.push_back(isa);
+  return out;
+}
+
 uint32_t Bits(float x) {
   uint32_t u;
   std::memcpy(&u, &x, sizeof(u));
@@ -75,7 +83,7 @@ struct Case {
 };
 
 // The kernel's C against MatMulInt8Reference, every element bit for bit.
-void CheckShape(const Case& cs, std::mt19937* rng, bool special_rows = false) {
+void CheckShape(Int8Isa isa, const Case& cs, std::mt19937* rng, bool special_rows = false) {
   const size_t m = cs.m, k = cs.k, n = cs.n;
   std::normal_distribution<float> d(0.0f, 1.0f);
   std::uniform_int_distribution<int> wi(-127, 127);
@@ -91,12 +99,12 @@ void CheckShape(const Case& cs, std::mt19937* rng, bool special_rows = false) {
     a[2 * k] = std::numeric_limits<float>::infinity();  // row 2 +inf
   }
   const PackedInt8Weights packed(w.data(), scale.data(), k, n);
-  MatMulInt8(Int8Isa::kAmx, packed, a.data(), cs.bias ? bias.data() : nullptr, c.data(), m, cs.act);
+  MatMulInt8(isa, packed, a.data(), cs.bias ? bias.data() : nullptr, c.data(), m, cs.act);
   MatMulInt8Reference(a.data(), w.data(), scale.data(), cs.bias ? bias.data() : nullptr, want.data(), m, k, n, cs.act);
   for (size_t i = 0; i < m; ++i)
     for (size_t j = 0; j < n; ++j)
       ASSERT_TRUE(Same(c[i * n + j], want[i * n + j]))
-          << "m=" << m << " k=" << k << " n=" << n << " bias=" << cs.bias << " act=" << static_cast<int>(cs.act)
+          << Int8IsaName(isa) << " m=" << m << " k=" << k << " n=" << n << " bias=" << cs.bias << " act=" << static_cast<int>(cs.act)
           << " at " << i << "," << j;
   if (special_rows && m >= 3) {
     for (size_t j = 0; j < n; ++j) {
@@ -109,34 +117,55 @@ void CheckShape(const Case& cs, std::mt19937* rng, bool special_rows = false) {
   }
 }
 
-TEST(MatMulInt8, AmxMatchesTheReferenceOnOddShapes) {
-  if (!Amx()) GTEST_SKIP() << "no AMX-INT8 on this CPU (or no permission for tile data)";
-  std::mt19937 rng(5);
-  const Activation acts[3] = {Activation::kNone, Activation::kGelu, Activation::kGeluTanh};
-  int i = 0;
-  for (size_t m : {1, 2, 15, 16, 17, 31, 32, 33, 67})
-    for (size_t k : {1, 3, 63, 64, 65, 100, 130})
-      for (size_t n : {1, 5, 17, 31, 32, 33, 50}) {
-        CheckShape({m, k, n, i % 2 == 0, acts[i % 3]}, &rng);
-        ++i;
-      }
-  // The MiniLM shapes' widths.
-  CheckShape({45, 384, 1536, true, Activation::kGelu}, &rng);
-  CheckShape({40, 1536, 384, true, Activation::kNone}, &rng);
-  CheckShape({33, 384, 384, false, Activation::kGeluTanh}, &rng);
+TEST(MatMulInt8, KernelsMatchTheReferenceOnOddShapes) {
+  if (Isas().empty()) GTEST_SKIP() << "no AMX-INT8 or AVX512-VNNI on this CPU";
+  for (Int8Isa isa : Isas()) {
+    std::mt19937 rng(5);
+    const Activation acts[3] = {Activation::kNone, Activation::kGelu, Activation::kGeluTanh};
+    int i = 0;
+    for (size_t m : {1, 2, 15, 16, 17, 31, 32, 33, 67})
+      for (size_t k : {1, 3, 63, 64, 65, 100, 130})
+        for (size_t n : {1, 5, 17, 31, 32, 33, 50}) {
+          CheckShape(isa, {m, k, n, i % 2 == 0, acts[i % 3]}, &rng);
+          ++i;
+        }
+    // The MiniLM shapes' widths.
+    CheckShape(isa, {45, 384, 1536, true, Activation::kGelu}, &rng);
+    CheckShape(isa, {40, 1536, 384, true, Activation::kNone}, &rng);
+    CheckShape(isa, {33, 384, 384, false, Activation::kGeluTanh}, &rng);
+  }
+}
+
+// The VNNI kernel's shifted sums wrap around int32 at the longest K with the largest products; the difference is
+// still exact.
+TEST(MatMulInt8, VnniIsExactAtTheLongestK) {
+  if (!CpuSupportsInt8(Int8Isa::kVnni)) GTEST_SKIP() << "no AVX512-VNNI on this CPU";
+  const size_t m = 3, k = kInt8MaxK, n = 33;
+  std::vector<float> a(m * k, -1.0f), scale(n, 1.0f), c(m * n), want(m * n);
+  for (size_t j = 0; j < k; ++j) a[k + j] = j % 2 ? 1.0f : -1.0f;  // row 1 alternates
+  std::vector<int8_t> w(k * n, -127);
+  for (size_t i = 0; i < k * n; i += 3) w[i] = 127;
+  const PackedInt8Weights packed(w.data(), scale.data(), k, n);
+  MatMulInt8(Int8Isa::kVnni, packed, a.data(), nullptr, c.data(), m, Activation::kNone);
+  MatMulInt8Reference(a.data(), w.data(), scale.data(), nullptr, want.data(), m, k, n, Activation::kNone);
+  for (size_t i = 0; i < m * n; ++i) ASSERT_TRUE(Same(c[i], want[i])) << i;
+  // Row 0: every q is -127 and column 1's weights are all -127 but every third: far past what a wrong shift keeps.
+  EXPECT_GT(c[1], 1e9f / 127.0f);
 }
 
 TEST(MatMulInt8, ZeroNanAndInfinityRows) {
-  if (!Amx()) GTEST_SKIP() << "no AMX-INT8 on this CPU";
-  std::mt19937 rng(9);
-  for (Activation act : {Activation::kNone, Activation::kGelu, Activation::kGeluTanh})
-    for (bool bias : {false, true}) CheckShape({37, 70, 45, bias, act}, &rng, true);
+  if (Isas().empty()) GTEST_SKIP() << "no AMX-INT8 or AVX512-VNNI on this CPU";
+  for (Int8Isa isa : Isas()) {
+    std::mt19937 rng(9);
+    for (Activation act : {Activation::kNone, Activation::kGelu, Activation::kGeluTanh})
+      for (bool bias : {false, true}) CheckShape(isa, {37, 70, 45, bias, act}, &rng, true);
+  }
 }
 
 TEST(MatMulInt8, EachRowIsItsOwn) {
   // Per-row quantization: a row's outputs do not depend on the other rows (a batch-mate with a large value would
   // change a per-tensor scale).
-  if (!Amx()) GTEST_SKIP() << "no AMX-INT8 on this CPU";
+  if (Isas().empty()) GTEST_SKIP() << "no AMX-INT8 or AVX512-VNNI on this CPU";
   const size_t m = 40, k = 96, n = 40;
   std::mt19937 rng(3);
   std::normal_distribution<float> d(0.0f, 1.0f);
@@ -146,17 +175,20 @@ TEST(MatMulInt8, EachRowIsItsOwn) {
   for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<int8_t>(static_cast<int>(i * 37 % 255) - 127);
   a[5 * k] = 1000.0f;  // row 5 much larger than the others
   const PackedInt8Weights packed(w.data(), scale.data(), k, n);
-  MatMulInt8(Int8Isa::kAmx, packed, a.data(), nullptr, c.data(), m, Activation::kNone);
-  for (size_t i = 0; i < m; ++i) {
-    MatMulInt8(Int8Isa::kAmx, packed, a.data() + i * k, nullptr, one.data(), 1, Activation::kNone);
-    for (size_t j = 0; j < n; ++j) ASSERT_TRUE(Same(c[i * n + j], one[j])) << i << "," << j;
+  for (Int8Isa isa : Isas()) {
+    MatMulInt8(isa, packed, a.data(), nullptr, c.data(), m, Activation::kNone);
+    for (size_t i = 0; i < m; ++i) {
+      MatMulInt8(isa, packed, a.data() + i * k, nullptr, one.data(), 1, Activation::kNone);
+      for (size_t j = 0; j < n; ++j) ASSERT_TRUE(Same(c[i * n + j], one[j])) << Int8IsaName(isa) << " " << i << "," << j;
+    }
   }
 }
 
 // A GELU or layer-norm epilogue gives the very bits of the product without its bias followed by that kernel with
 // the bias (what a separate BiasGelu / LayerNorm node computes), whether the tasks split the columns or not.
 TEST(MatMulInt8, EpiloguesGiveTheBitsOfTheSeparateKernels) {
-  if (!Amx()) GTEST_SKIP() << "no AMX-INT8 on this CPU";
+  if (Isas().empty()) GTEST_SKIP() << "no AMX-INT8 or AVX512-VNNI on this CPU";
+  const Int8Isa isa = Isas().front();
   std::mt19937 rng(9);
   std::normal_distribution<float> d(0.0f, 1.0f);
   std::uniform_int_distribution<int> wi(-127, 127);
@@ -173,7 +205,7 @@ TEST(MatMulInt8, EpiloguesGiveTheBitsOfTheSeparateKernels) {
     const PackedInt8Weights packed(w.data(), scale.data(), s.k, s.n);
     auto run = [&](const Epilogue& e, size_t min_tasks, const float* with_bias) {
       std::vector<float> c(s.m * s.n);
-      const Int8Gemm g = PlanInt8Gemm(Int8Isa::kAmx, packed, a.data(), with_bias, c.data(), s.m, e, min_tasks);
+      const Int8Gemm g = PlanInt8Gemm(isa, packed, a.data(), with_bias, c.data(), s.m, e, min_tasks);
       for (size_t t = 0; t < g.tasks(); ++t) RunInt8Task(g, t);
       return c;
     };
@@ -217,12 +249,13 @@ TEST(MatMulInt8, EpiloguesGiveTheBitsOfTheSeparateKernels) {
 }
 
 TEST(MatMulInt8, TasksCoverTheProductOnce) {
-  if (!Amx()) GTEST_SKIP() << "no AMX-INT8 on this CPU";
+  if (Isas().empty()) GTEST_SKIP() << "no AMX-INT8 or AVX512-VNNI on this CPU";
   std::vector<int8_t> w(64 * 200, 2);
   std::vector<float> scale(200, 0.5f), a(70 * 64, 1.0f), c(70 * 200, 0.0f);
   const PackedInt8Weights packed(w.data(), scale.data(), 64, 200);
+  for (Int8Isa isa : Isas())
   for (size_t min_tasks : {1, 4, 16, 64}) {
-    const Int8Gemm g = PlanInt8Gemm(Int8Isa::kAmx, packed, a.data(), nullptr, c.data(), 70, Activation::kNone, min_tasks);
+    const Int8Gemm g = PlanInt8Gemm(isa, packed, a.data(), nullptr, c.data(), 70, Activation::kNone, min_tasks);
     EXPECT_GE(g.tasks(), std::min<size_t>(min_tasks, 3 * 7));
     std::fill(c.begin(), c.end(), 0.0f);
     for (size_t t = 0; t < g.tasks(); ++t) RunInt8Task(g, t);
@@ -234,8 +267,11 @@ TEST(MatMulInt8, TasksCoverTheProductOnce) {
 TEST(MatMulInt8, ForcedOnnxRuntimeKernelMeansNone) {
   // WINNOW_INT8_KERNEL is read once per process; this process has whatever the environment set.
   const char* env = std::getenv("WINNOW_INT8_KERNEL");
+  const bool vnni = CpuSupportsInt8(Int8Isa::kVnni);
   if (env && std::string(env) == "onnxruntime") {
     EXPECT_EQ(ActiveInt8Isa(), Int8Isa::kNone);
+  } else if (env && std::string(env) == "vnni") {
+    EXPECT_EQ(ActiveInt8Isa(), vnni ? Int8Isa::kVnni : Int8Isa::kNone);
   } else {
     EXPECT_EQ(ActiveInt8Isa(), Amx() ? Int8Isa::kAmx : Int8Isa::kNone);
   }
@@ -289,7 +325,7 @@ class MatMulInt8Op : public ::testing::Test {
 };
 
 TEST_F(MatMulInt8Op, RunsTheKernelsArithmeticThroughOnnxRuntime) {
-  if (ActiveInt8Isa() != Int8Isa::kAmx) GTEST_SKIP() << "no AMX-INT8 kernel in this process";
+  if (ActiveInt8Isa() == Int8Isa::kNone) GTEST_SKIP() << "no int8 kernel of Winnow's in this process";
   const int64_t batch = 3, seq = 37, k = 100, n = 70;
   std::mt19937 rng(13);
   std::normal_distribution<float> d(0.0f, 1.0f);
@@ -313,7 +349,7 @@ TEST_F(MatMulInt8Op, RunsTheKernelsArithmeticThroughOnnxRuntime) {
 }
 
 TEST_F(MatMulInt8Op, BadShapesAndInputsAreSessionErrors) {
-  if (ActiveInt8Isa() != Int8Isa::kAmx) GTEST_SKIP() << "no AMX-INT8 kernel in this process";
+  if (ActiveInt8Isa() == Int8Isa::kNone) GTEST_SKIP() << "no int8 kernel of Winnow's in this process";
   const int64_t k = 16, n = 8;
   std::vector<int8_t> w(k * n, 1);
   std::vector<float> scale(n, 0.1f), bias(n, 0.0f), x(2 * 3 * (k + 1), 1.0f);
@@ -344,13 +380,13 @@ TEST_F(MatMulInt8Op, BadShapesAndInputsAreSessionErrors) {
 }
 
 TEST_F(MatMulInt8Op, WithoutTheKernelCreatingItFails) {
-  if (ActiveInt8Isa() != Int8Isa::kNone) GTEST_SKIP() << "this process runs the AMX kernel (ctest matmul_int8_test_forced_off runs this)";
+  if (ActiveInt8Isa() != Int8Isa::kNone) GTEST_SKIP() << "this process runs an int8 kernel of Winnow's (ctest matmul_int8_test_forced_off runs this)";
   std::vector<int8_t> w(16 * 8, 1);
   try {
     MakeSession(OneNodeModel(16, 8, w, std::vector<float>(8, 0.1f), std::vector<float>(8, 0.0f), ""));
     FAIL() << "loaded without the kernel";
   } catch (const Ort::Exception& e) {
-    EXPECT_NE(std::string(e.what()).find("no AMX-INT8 kernel"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("no int8 kernel of Winnow's"), std::string::npos) << e.what();
   }
 }
 
@@ -503,7 +539,7 @@ TEST(MatMulInt8Rewrite, WithoutAmxTheRewriteIsDynamicQuantizeMatMul) {
 }
 
 TEST_F(MatMulInt8Op, RewrittenFfnRunsCloseToFloat) {
-  if (ActiveInt8Isa() != Int8Isa::kAmx) GTEST_SKIP() << "no AMX-INT8 kernel in this process";
+  if (ActiveInt8Isa() == Int8Isa::kNone) GTEST_SKIP() << "no int8 kernel of Winnow's in this process";
   std::mt19937 rng(29);
   const int64_t k = 64, h = 128, batch = 2, seq = 21;
   for (const std::string gelu : {"default", "tanh"}) {

@@ -21,6 +21,7 @@ const char* Int8IsaName(Int8Isa isa) {
   switch (isa) {
     case Int8Isa::kNone: return "none";
     case Int8Isa::kAmx: return "amx";
+    case Int8Isa::kVnni: return "vnni";
   }
   return "unknown";
 }
@@ -42,21 +43,42 @@ bool DetectAmxInt8() {
 #endif
 }
 
+bool DetectAvx512Vnni() {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  if (!CpuSupports(SimdLevel::kAvx512) || __get_cpuid_max(0, nullptr) < 7) return false;
+  unsigned a, b, c, d;
+  __cpuid_count(7, 0, a, b, c, d);
+  return c & (1u << 11);
+#else
+  return false;
+#endif
+}
+
+internal::Int8Kernels KernelsOf(Int8Isa isa) {
+  if (isa == Int8Isa::kAmx) return internal::AmxInt8Kernels();
+  if (isa == Int8Isa::kVnni) return internal::VnniInt8Kernels();
+  return {};
+}
+
 }  // namespace
 
 bool CpuSupportsInt8(Int8Isa isa) {
-  static const bool amx = DetectAmxInt8();
+  static const bool amx = DetectAmxInt8(), vnni = DetectAvx512Vnni();
   switch (isa) {
     case Int8Isa::kNone: return false;
     case Int8Isa::kAmx: return amx && internal::AmxInt8Kernels().block != nullptr && internal::AmxPermitted();
+    case Int8Isa::kVnni: return vnni && KernelsOf(isa).block != nullptr && KernelsOf(isa).quantize != nullptr;
   }
   return false;
 }
 
 Int8Isa ActiveInt8Isa() {
   static const Int8Isa isa = [] {
-    if (const char* env = std::getenv("WINNOW_INT8_KERNEL"); env && std::string_view(env) == "onnxruntime")
-      return Int8Isa::kNone;
+    const char* env = std::getenv("WINNOW_INT8_KERNEL");
+    const std::string_view want = env ? env : "";
+    if (want == "onnxruntime") return Int8Isa::kNone;
+    if (want == "vnni") return CpuSupportsInt8(Int8Isa::kVnni) ? Int8Isa::kVnni : Int8Isa::kNone;
+    // VNNI is not the default until it is measured against DynamicQuantizeMatMul on a CPU without AMX.
     return CpuSupportsInt8(Int8Isa::kAmx) ? Int8Isa::kAmx : Int8Isa::kNone;
   }();
   return isa;
@@ -66,12 +88,14 @@ PackedInt8Weights::PackedInt8Weights(const int8_t* b, const float* scale, size_t
     : k_(k), n_(n), k_pad_((k + kInt8BlockK - 1) / kInt8BlockK * kInt8BlockK) {
   data_.assign(panels() * k_pad_ * kInt8PanelCols, 0);
   scale_.assign(panels() * kInt8PanelCols, 0.0f);
+  col_sum_.assign(panels() * kInt8PanelCols, 0);
   std::memcpy(scale_.data(), scale, n * sizeof(float));
   for (size_t kk = 0; kk < k; ++kk) {
     const int8_t* row = b + kk * n;
     for (size_t j = 0; j < n; ++j) {
       const size_t p = j / kInt8PanelCols, col = j % kInt8PanelCols;
       data_[p * k_pad_ * kInt8PanelCols + (kk / 4) * 4 * kInt8PanelCols + col * 4 + (kk & 3)] = row[j];
+      col_sum_[j] += row[j];
     }
   }
 }
@@ -108,7 +132,7 @@ Int8Gemm PlanInt8Gemm(Int8Isa isa, const PackedInt8Weights& b, const float* a, c
 
 void RunInt8Task(const Int8Gemm& g, size_t task) {
   if (!CpuSupportsInt8(g.isa) || task >= g.tasks()) return;
-  const internal::Int8Kernels kern = internal::AmxInt8Kernels();
+  const internal::Int8Kernels kern = KernelsOf(g.isa);
   const size_t rb = task / g.col_groups, cg = task % g.col_groups;
   const size_t row0 = rb * kInt8BlockRows, rows = std::min(kInt8BlockRows, g.m - row0);
   const size_t first = cg * g.panels_per_group;
@@ -127,6 +151,7 @@ void RunInt8Task(const Int8Gemm& g, size_t task) {
   args.panel_stride = k_pad * kInt8PanelCols;
   args.count = count;
   args.col_scale = g.b->scale() + first * kInt8PanelCols;
+  args.col_sum = g.b->col_sum() + first * kInt8PanelCols;
   args.bias = g.bias ? g.bias + first * kInt8PanelCols : nullptr;
   args.n_left = n - first * kInt8PanelCols;
   args.c = g.c + row0 * n + first * kInt8PanelCols;

@@ -1,5 +1,6 @@
 // C = A B + bias (then GELU, optionally) with B a constant int8 weight quantized per output column and A quantized
-// per row to int8 as the product runs, on AMX (tdpbssd into 16 x 16 int32 tiles). The arithmetic, exactly:
+// per row to int8 as the product runs, on AMX (tdpbssd into 16 x 16 int32 tiles) or, without AMX-INT8, on
+// AVX512-VNNI (vpdpbusd; the same int32 sums, so the same bits). The arithmetic, exactly:
 //
 //   per row i of A [m, k]:  amax_i = max_k |a[i][k]|;  s_i = amax_i / 127;  inv_i = min(127 / amax_i, FLT_MAX)
 //                           q[i][k] = clamp(round_half_even(a[i][k] · inv_i), -127, 127)    (float32 throughout)
@@ -26,17 +27,20 @@
 
 namespace winnow::gemm {
 
-enum class Int8Isa : int { kNone = 0, kAmx = 1 };
+enum class Int8Isa : int { kNone = 0, kAmx = 1, kVnni = 2 };
 
-// "none", "amx".
+// "none", "amx", "vnni".
 const char* Int8IsaName(Int8Isa isa);
-// True when this build has the kernel and this CPU and OS run it: AVX-512 F/BW/VL/DQ with ZMM state, AMX-TILE and
-// AMX-INT8 with tile state, and Linux's permission for tile data (matmul_bf16.h internal::AmxPermitted).
+// True when this build has the kernel and this CPU and OS run it: AVX-512 F/BW/VL/DQ with ZMM state, and for amx
+// AMX-TILE and AMX-INT8 with tile state and Linux's permission for tile data (matmul_bf16.h internal::AmxPermitted),
+// for vnni AVX512-VNNI.
 bool CpuSupportsInt8(Int8Isa isa);
-// The kernel this process uses: amx where supported, unless WINNOW_INT8_KERNEL=onnxruntime (read once) says none.
+// The kernel this process uses: amx where supported, else none. WINNOW_INT8_KERNEL (read once) = onnxruntime says
+// none, = vnni asks for vnni (none where unsupported).
 Int8Isa ActiveInt8Isa();
 // The CPU features the int8 kernel needs, for messages.
-inline constexpr const char kInt8Requirement[] = "AMX-INT8 (Intel Sapphire Rapids or later)";
+inline constexpr const char kInt8Requirement[] =
+    "AMX-INT8 (Intel Sapphire Rapids or later) or AVX512-VNNI (AMD Zen 4 or later, Intel Cascade Lake or later)";
 
 inline constexpr size_t kInt8PanelCols = 32;  // columns per packed panel
 inline constexpr size_t kInt8BlockK = 64;     // K is padded to a multiple of this
@@ -58,11 +62,13 @@ class PackedInt8Weights {
   // Panel p: k_pad / 4 rows of kInt8PanelCols quads.
   const int8_t* panel(size_t p) const { return data_.data() + p * k_pad_ * kInt8PanelCols; }
   const float* scale() const { return scale_.data(); }  // [panels() * kInt8PanelCols], zero past n
+  const int32_t* col_sum() const { return col_sum_.data(); }  // Σ_k B[k][n], [panels() * kInt8PanelCols] (vnni)
 
  private:
   size_t k_ = 0, n_ = 0, k_pad_ = 0;
   std::vector<int8_t> data_;
   std::vector<float> scale_;
+  std::vector<int32_t> col_sum_;
 };
 
 // One product, split into tasks (a block of kInt8BlockRows rows of A by a group of panels) that may run on any threads.
@@ -112,6 +118,7 @@ struct Int8BlockArgs {
   size_t panel_stride = 0;
   size_t count = 0;
   const float* col_scale = nullptr;  // the first panel's, kInt8PanelCols per panel (zero past n)
+  const int32_t* col_sum = nullptr;   // the first panel's column sums of B, likewise
   const float* bias = nullptr;       // the first panel's first column, or nullptr
   size_t n_left = 0;                 // columns from the first panel's first to n (how many bias and c hold)
   float* c = nullptr;                // C at the block's first row and the first panel's first column
@@ -122,7 +129,8 @@ struct Int8Kernels {
   QuantizeFn quantize = nullptr;
   Int8BlockFn block = nullptr;
 };
-Int8Kernels AmxInt8Kernels();  // empty when not compiled in (non-x86)
+Int8Kernels AmxInt8Kernels();   // empty when not compiled in (non-x86)
+Int8Kernels VnniInt8Kernels();  // empty when not compiled in (non-x86)
 }  // namespace internal
 
 }  // namespace winnow::gemm

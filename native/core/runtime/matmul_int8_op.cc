@@ -53,7 +53,7 @@ struct MatMulInt8CustomOp : Ort::CustomOpBase<MatMulInt8CustomOp, MatMulInt8Kern
       auto k = std::make_unique<MatMulInt8Kernel>();
       k->isa = gemm::ActiveInt8Isa();
       if (k->isa == gemm::Int8Isa::kNone)
-        return Fail(std::string("this CPU has no AMX-INT8 kernel (needs ") + gemm::kInt8Requirement +
+        return Fail(std::string("this CPU has no int8 kernel of Winnow's (needs ") + gemm::kInt8Requirement +
                     "; or WINNOW_INT8_KERNEL=onnxruntime)");
       Ort::ConstKernelInfo ki(info);
       if (std::string err = ReadEpilogue(ki, &k->epilogue); !err.empty()) return Fail(err);

@@ -299,9 +299,10 @@ class Session::Loader {
     ro_.pack_qkv = config_.pack_qkv;
     ro_.test_scale = config_.test_attention_scale;
     ro_.quantize_int8 = plan_.quantize;
-    // Winnow's AMX int8 kernel where this CPU runs it (WINNOW_INT8_KERNEL=onnxruntime: DynamicQuantizeMatMul).
+    // Winnow's int8 kernel (AMX or AVX512-VNNI) where this CPU runs one (WINNOW_INT8_KERNEL=onnxruntime:
+    // DynamicQuantizeMatMul).
     ro_.int8_amx = plan_.quantize && !use_cuda_ && CustomOpDomain() != nullptr &&
-                   gemm::ActiveInt8Isa() == gemm::Int8Isa::kAmx;
+                   gemm::ActiveInt8Isa() != gemm::Int8Isa::kNone;
     ro_.bf16 = plan_.bf16;
     Rewritten rw = RewriteModel(mm_.bytes(), ro_);
     if (rw.attentions > 0) {
