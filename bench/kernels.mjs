@@ -35,6 +35,8 @@ const CONFIGS = {
   // AMX-INT8), against its own int8 GEMM (`int8`, where the CPU has AMX-INT8).
   'int8-dqmm': { driver: 'winnow', options: { ...built, quantize: 'int8' }, env: { WINNOW_INT8_KERNEL: 'onnxruntime' }, roof: 'int8' },
   int8: { driver: 'winnow', options: { ...built, quantize: 'int8' }, roof: 'int8' },
+  // Winnow's AVX512-VNNI int8 GEMM (what a CPU without AMX-INT8 would run with WINNOW_INT8_KERNEL=vnni).
+  'int8-vnni': { driver: 'winnow', options: { ...built, quantize: 'int8' }, env: { WINNOW_INT8_KERNEL: 'vnni' }, roof: 'int8' },
   bf16: { driver: 'winnow', options: { ...built, dtype: 'bf16' }, roof: 'fp32' },
   'transformers.js-fp32': { driver: 'transformers', dtype: 'fp32', roof: 'fp32' },
   'transformers.js-q8': { driver: 'transformers', dtype: 'q8', roof: 'int8', file: 'model_quantized.onnx' },
