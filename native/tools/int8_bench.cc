@@ -44,7 +44,7 @@ std::string Model(int64_t rows, int64_t k, int64_t n, const std::string& w, cons
   onnx::GraphWriter g;
   if (winnow) {
     std::vector<std::string> attrs;
-    if (gelu) attrs.push_back(onnx::StringAttribute("activation", "gelu"));
+    if (gelu) attrs.push_back(onnx::StringAttribute("epilogue", "gelu"));
     g.Node("MatMulInt8", {"X", "W", "S", "B"}, {"Y"}, attrs, "com.winnow");
   } else if (gelu) {
     g.Node("DynamicQuantizeMatMul", {"X", "W", "S"}, {"P"}, {}, "com.microsoft");
