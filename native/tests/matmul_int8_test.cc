@@ -231,6 +231,21 @@ TEST(MatMulInt8, TasksCoverTheProductOnce) {
   }
 }
 
+// Tile rows are 64 bytes: the packed panels and the quantized block of A start on cache lines (a tileloadd of rows
+// that straddle two lines runs far slower).
+TEST(MatMulInt8, PanelsAndQuantizedRowsAreCacheLineAligned) {
+  for (size_t k : {1, 64, 100, 384, 1536})
+    for (size_t n : {1, 33, 384, 1536}) {
+      std::vector<int8_t> w(k * n, 1);
+      std::vector<float> scale(n, 1.0f);
+      const PackedInt8Weights packed(w.data(), scale.data(), k, n);
+      for (size_t p = 0; p < packed.panels(); ++p)
+        ASSERT_EQ(reinterpret_cast<uintptr_t>(packed.panel(p)) % 64, 0u) << "k=" << k << " n=" << n << " panel " << p;
+    }
+  for (size_t k_pad : {64, 128, 384, 1536, 8192})
+    ASSERT_EQ(reinterpret_cast<uintptr_t>(internal::QuantizeScratch(k_pad)) % 64, 0u) << "k_pad=" << k_pad;
+}
+
 TEST(MatMulInt8, ForcedOnnxRuntimeKernelMeansNone) {
   // WINNOW_INT8_KERNEL is read once per process; this process has whatever the environment set.
   const char* env = std::getenv("WINNOW_INT8_KERNEL");

@@ -19,6 +19,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <new>
 #include <vector>
 
 #include "gelu/gelu.h"
@@ -46,6 +47,22 @@ inline constexpr size_t kInt8MaxK = 133144;
 
 enum class Activation : int { kNone = 0, kGelu = 1, kGeluTanh = 2 };
 
+namespace internal {
+// Storage aligned to 64 bytes, so that each tile row (64 bytes) is one cache line: tileloadd of rows that straddle
+// two lines runs far slower.
+template <class T>
+struct CacheLineAllocator {
+  using value_type = T;
+  CacheLineAllocator() = default;
+  template <class U>
+  CacheLineAllocator(const CacheLineAllocator<U>&) {}
+  T* allocate(size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t{64})); }
+  void deallocate(T* p, size_t) { ::operator delete(p, std::align_val_t{64}); }
+  template <class U>
+  bool operator==(const CacheLineAllocator<U>&) const { return true; }
+};
+}  // namespace internal
+
 class PackedInt8Weights {
  public:
   PackedInt8Weights() = default;
@@ -56,12 +73,13 @@ class PackedInt8Weights {
   size_t k_pad() const { return k_pad_; }
   size_t panels() const { return (n_ + kInt8PanelCols - 1) / kInt8PanelCols; }
   // Panel p: k_pad / 4 rows of kInt8PanelCols quads.
+  // 64-byte aligned (as are its rows).
   const int8_t* panel(size_t p) const { return data_.data() + p * k_pad_ * kInt8PanelCols; }
   const float* scale() const { return scale_.data(); }  // [panels() * kInt8PanelCols], zero past n
 
  private:
   size_t k_ = 0, n_ = 0, k_pad_ = 0;
-  std::vector<int8_t> data_;
+  std::vector<int8_t, internal::CacheLineAllocator<int8_t>> data_;
   std::vector<float> scale_;
 };
 
@@ -123,6 +141,8 @@ struct Int8Kernels {
   Int8BlockFn block = nullptr;
 };
 Int8Kernels AmxInt8Kernels();  // empty when not compiled in (non-x86)
+// This thread's buffer for a block of quantized A, at least kInt8BlockRows x k_pad, 64-byte aligned.
+int8_t* QuantizeScratch(size_t k_pad);
 }  // namespace internal
 
 }  // namespace winnow::gemm
