@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -74,6 +75,49 @@ TEST(QuantizeRowReference, ZeroNanAndInfinityRows) {
   const float tiny[2] = {1e-40f, 0.0f};
   EXPECT_FALSE(std::isnan(QuantizeRowReference(tiny, 2, q)));
   EXPECT_EQ(q[1], 0);
+}
+
+// The AMX quantizer (internal::AmxInt8Kernels().quantize) against QuantizeRowReference, row by row: q and s_i bit
+// for bit, the padding k..k_pad written as zeros, on row widths around the 16- and 64-column steps and on rows whose
+// |a| · inv lands at the ends of [-127, 127] (amax near FLT_MAX, denormal amax where inv is capped at FLT_MAX,
+// values just below amax, halves), and on zero, NaN and infinite rows.
+TEST(MatMulInt8, AmxQuantizeMatchesTheReferenceRowByRow) {
+  if (!Amx()) GTEST_SKIP() << "no AMX-INT8 on this CPU";
+  const internal::Int8Kernels kern = internal::AmxInt8Kernels();
+  std::mt19937 rng(11);
+  std::normal_distribution<float> d(0.0f, 1.0f);
+  const float amaxes[] = {1.0f, 127.0f, 3.0e38f, std::numeric_limits<float>::max(), 1e-30f, 3.0e-37f, 1e-38f, 1e-40f,
+                          1.4e-45f};
+  for (size_t k : {1, 2, 15, 16, 17, 31, 32, 33, 47, 48, 63, 64, 65, 100, 127, 128, 129, 383, 384, 1536}) {
+    const size_t k_pad = (k + kInt8BlockK - 1) / kInt8BlockK * kInt8BlockK;
+    for (float amax : amaxes) {
+      std::vector<float> a(kInt8BlockRows * k);
+      for (size_t r = 0; r < kInt8BlockRows; ++r) {
+        float* row = a.data() + r * k;
+        for (size_t j = 0; j < k; ++j) row[j] = std::clamp(d(rng), -3.0f, 3.0f) / 3.0f * amax;
+        // The extreme of the row and its neighbours: exactly ±amax, one ulp below, and the same for half of it.
+        row[r % k] = r % 2 ? -amax : amax;
+        if (k > 1) row[(r + 1) % k] = std::nextafter(amax, 0.0f) * (r % 3 ? 1.0f : -1.0f);
+        if (k > 2) row[(r + 2) % k] = amax * 0.5f;
+        if (k > 3) row[(r + 3) % k] = -amax * (63.5f / 127.0f);
+      }
+      // A zero row, a NaN row and an infinite row (q all 0, the padding too).
+      std::fill(a.begin() + 5 * k, a.begin() + 6 * k, 0.0f);
+      a[6 * k + k / 2] = std::nanf("");
+      a[7 * k] = -std::numeric_limits<float>::infinity();
+      CacheLineVector<int8_t> q(kInt8BlockRows * k_pad, 0x55);
+      float s[kInt8BlockRows];
+      kern.quantize(a.data(), kInt8BlockRows, k, q.data(), k_pad, s);
+      std::vector<int8_t> want(k);
+      for (size_t r = 0; r < kInt8BlockRows; ++r) {
+        const float ws = QuantizeRowReference(a.data() + r * k, k, want.data());
+        ASSERT_TRUE(Same(s[r], ws)) << "k=" << k << " amax=" << amax << " row " << r;
+        for (size_t j = 0; j < k; ++j)
+          ASSERT_EQ(q[r * k_pad + j], want[j]) << "k=" << k << " amax=" << amax << " row " << r << " col " << j;
+        for (size_t j = k; j < k_pad; ++j) ASSERT_EQ(q[r * k_pad + j], 0) << "padding, k=" << k << " col " << j;
+      }
+    }
+  }
 }
 
 struct Case {
@@ -262,6 +306,21 @@ TEST(MatMulInt8, TasksCoverTheProductOnce) {
     // a quantizes to 127 with s = 1/127: 64 · 127 · 2 · (1/127 · 0.5) = 64.
     for (float x : c) ASSERT_NEAR(x, 64.0f, 1e-4f);
   }
+}
+
+// Tile rows are 64 bytes: the packed panels and the quantized block of A start on cache lines (a tileloadd of rows
+// that straddle two lines runs far slower).
+TEST(MatMulInt8, PanelsAndQuantizedRowsAreCacheLineAligned) {
+  for (size_t k : {1, 64, 100, 384, 1536})
+    for (size_t n : {1, 33, 384, 1536}) {
+      std::vector<int8_t> w(k * n, 1);
+      std::vector<float> scale(n, 1.0f);
+      const PackedInt8Weights packed(w.data(), scale.data(), k, n);
+      for (size_t p = 0; p < packed.panels(); ++p)
+        ASSERT_EQ(reinterpret_cast<uintptr_t>(packed.panel(p)) % 64, 0u) << "k=" << k << " n=" << n << " panel " << p;
+    }
+  for (size_t k_pad : {64, 128, 384, 1536, 8192})
+    ASSERT_EQ(reinterpret_cast<uintptr_t>(internal::QuantizeScratch(k_pad)) % 64, 0u) << "k_pad=" << k_pad;
 }
 
 TEST(MatMulInt8, ForcedOnnxRuntimeKernelMeansNone) {

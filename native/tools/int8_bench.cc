@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
@@ -39,12 +40,20 @@ Times MeasureMs(int runs, F f) {
   return {t.front(), t[t.size() / 2]};
 }
 
+// n floats at a 64-byte boundary inside `storage`, as ONNX Runtime's allocator places tensors (C rows straddling
+// cache lines would make every 64-byte store of the kernel a split store).
+float* Aligned64(std::vector<float>* storage, size_t n) {
+  storage->assign(n + 16, 0.0f);
+  const size_t skew = reinterpret_cast<uintptr_t>(storage->data()) % 64;
+  return storage->data() + (skew ? (64 - skew) / sizeof(float) : 0);
+}
+
 std::string Model(int64_t rows, int64_t k, int64_t n, const std::string& w, const std::vector<float>& scale,
                   const std::vector<float>& bias, bool winnow, bool gelu) {
   onnx::GraphWriter g;
   if (winnow) {
     std::vector<std::string> attrs;
-    if (gelu) attrs.push_back(onnx::StringAttribute("activation", "gelu"));
+    if (gelu) attrs.push_back(onnx::StringAttribute("epilogue", "gelu"));
     g.Node("MatMulInt8", {"X", "W", "S", "B"}, {"Y"}, attrs, "com.winnow");
   } else if (gelu) {
     g.Node("DynamicQuantizeMatMul", {"X", "W", "S"}, {"P"}, {}, "com.microsoft");
@@ -85,9 +94,11 @@ int main(int argc, char** argv) {
     bool gelu;
   } shapes[] = {{384, 384, false}, {384, 1536, true}, {1536, 384, false}};
   for (const Shape& sh : shapes) {
-    std::vector<float> x(rows * sh.k), y(rows * sh.n), scale(sh.n), bias(sh.n);
+    std::vector<float> x_storage, y_storage, scale(sh.n), bias(sh.n);
+    float* x = Aligned64(&x_storage, rows * sh.k);
+    float* y = Aligned64(&y_storage, rows * sh.n);
     std::string w(sh.k * sh.n, '\0');
-    for (float& v : x) v = d(rng);
+    for (int64_t i = 0; i < rows * sh.k; ++i) x[i] = d(rng);
     for (char& v : w) v = static_cast<char>(static_cast<int>(rng() % 255) - 127);
     for (float& v : scale) v = 0.001f;
     for (float& v : bias) v = d(rng);
@@ -101,8 +112,8 @@ int main(int argc, char** argv) {
       so.Add(rt::CustomOpDomain());
       Ort::Session s((*rt)->env(), model.data(), model.size(), so);
       const int64_t in_shape[2] = {rows, sh.k}, out_shape[2] = {rows, sh.n};
-      Ort::Value in = Ort::Value::CreateTensor<float>(mem, x.data(), x.size(), in_shape, 2);
-      Ort::Value out = Ort::Value::CreateTensor<float>(mem, y.data(), y.size(), out_shape, 2);
+      Ort::Value in = Ort::Value::CreateTensor<float>(mem, x, rows * sh.k, in_shape, 2);
+      Ort::Value out = Ort::Value::CreateTensor<float>(mem, y, rows * sh.n, out_shape, 2);
       const char* in_names[] = {"X"};
       const char* out_names[] = {"Y"};
       const Times ms = MeasureMs(runs, [&] { s.Run(Ort::RunOptions{nullptr}, in_names, &in, 1, out_names, &out, 1); });
@@ -114,19 +125,19 @@ int main(int argc, char** argv) {
     const gemm::PackedInt8Weights packed(reinterpret_cast<const int8_t*>(w.data()), scale.data(), sh.k, sh.n);
     const gemm::Activation act = sh.gelu ? gemm::Activation::kGelu : gemm::Activation::kNone;
     const Times ms = MeasureMs(runs, [&] {
-      gemm::MatMulInt8(gemm::Int8Isa::kAmx, packed, x.data(), bias.data(), y.data(), rows, act);
+      gemm::MatMulInt8(gemm::Int8Isa::kAmx, packed, x, bias.data(), y, rows, act);
     });
     std::printf("  %-44s %8.3f / %8.3f\n", "kernel alone (1 thread)", ms.best, ms.median);
     if (sh.gelu) {
       const Times plain = MeasureMs(runs, [&] {
-        gemm::MatMulInt8(gemm::Int8Isa::kAmx, packed, x.data(), bias.data(), y.data(), rows, gemm::Activation::kNone);
+        gemm::MatMulInt8(gemm::Int8Isa::kAmx, packed, x, bias.data(), y, rows, gemm::Activation::kNone);
       });
       std::printf("  %-44s %8.3f / %8.3f\n", "kernel alone, no GELU (1 thread)", plain.best, plain.median);
       gelu::Rows r;
-      r.input = r.output = y.data();
+      r.input = r.output = y;
       r.cols = sh.n;
       const Times after = MeasureMs(runs, [&] {
-        gemm::MatMulInt8(gemm::Int8Isa::kAmx, packed, x.data(), bias.data(), y.data(), rows, gemm::Activation::kNone);
+        gemm::MatMulInt8(gemm::Int8Isa::kAmx, packed, x, bias.data(), y, rows, gemm::Activation::kNone);
         gelu::Gelu(r, 0, rows);
       });
       std::printf("  %-44s %8.3f / %8.3f\n", "kernel, then GELU over C (1 thread)", after.best, after.median);

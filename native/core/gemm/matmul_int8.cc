@@ -130,6 +130,14 @@ Int8Gemm PlanInt8Gemm(Int8Isa isa, const PackedInt8Weights& b, const float* a, c
   return g;
 }
 
+namespace internal {
+int8_t* QuantizeScratch(size_t k_pad) {
+  thread_local CacheLineVector<int8_t> scratch;  // [kInt8BlockRows, k_pad]
+  if (scratch.size() < kInt8BlockRows * k_pad) scratch.assign(kInt8BlockRows * k_pad, 0);
+  return scratch.data();
+}
+}  // namespace internal
+
 void RunInt8Task(const Int8Gemm& g, size_t task) {
   if (!CpuSupportsInt8(g.isa) || task >= g.tasks()) return;
   const internal::Int8Kernels kern = KernelsOf(g.isa);
@@ -138,12 +146,11 @@ void RunInt8Task(const Int8Gemm& g, size_t task) {
   const size_t first = cg * g.panels_per_group;
   const size_t count = std::min(g.panels_per_group, g.b->panels() - first);
   const size_t k = g.b->k(), k_pad = g.b->k_pad(), n = g.b->n();
-  thread_local std::vector<int8_t> scratch;  // [kInt8BlockRows, k_pad]
-  if (scratch.size() < kInt8BlockRows * k_pad) scratch.assign(kInt8BlockRows * k_pad, 0);
+  int8_t* scratch = internal::QuantizeScratch(k_pad);
   float row_scale[kInt8BlockRows];
-  kern.quantize(g.a + row0 * k, rows, k, scratch.data(), k_pad, row_scale);
+  kern.quantize(g.a + row0 * k, rows, k, scratch, k_pad, row_scale);
   internal::Int8BlockArgs args;
-  args.a = scratch.data();
+  args.a = scratch;
   args.rows = rows;
   args.k_pad = k_pad;
   args.row_scale = row_scale;

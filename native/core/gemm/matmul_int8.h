@@ -20,8 +20,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <new>
 #include <vector>
 
+#include "common/cache_line.h"
 #include "gelu/gelu.h"
 #include "gemm/epilogue.h"
 
@@ -60,13 +62,14 @@ class PackedInt8Weights {
   size_t k_pad() const { return k_pad_; }
   size_t panels() const { return (n_ + kInt8PanelCols - 1) / kInt8PanelCols; }
   // Panel p: k_pad / 4 rows of kInt8PanelCols quads.
+  // 64-byte aligned (as are its rows).
   const int8_t* panel(size_t p) const { return data_.data() + p * k_pad_ * kInt8PanelCols; }
   const float* scale() const { return scale_.data(); }  // [panels() * kInt8PanelCols], zero past n
   const int32_t* col_sum() const { return col_sum_.data(); }  // Σ_k B[k][n], [panels() * kInt8PanelCols] (vnni)
 
  private:
   size_t k_ = 0, n_ = 0, k_pad_ = 0;
-  std::vector<int8_t> data_;
+  CacheLineVector<int8_t> data_;
   std::vector<float> scale_;
   std::vector<int32_t> col_sum_;
 };
@@ -131,6 +134,8 @@ struct Int8Kernels {
 };
 Int8Kernels AmxInt8Kernels();   // empty when not compiled in (non-x86)
 Int8Kernels VnniInt8Kernels();  // empty when not compiled in (non-x86)
+// This thread's buffer for a block of quantized A, at least kInt8BlockRows x k_pad, 64-byte aligned.
+int8_t* QuantizeScratch(size_t k_pad);
 }  // namespace internal
 
 }  // namespace winnow::gemm

@@ -79,7 +79,7 @@ WINNOW_VNNI_TARGET void RowsUpTo(size_t rows, const uint8_t* a, size_t k_pad, co
 
 WINNOW_VNNI_TARGET void Block(const Int8BlockArgs& g) {
   // A's rows shifted to unsigned bytes: q + 128 is q with its top bit flipped.
-  thread_local std::vector<uint8_t> shifted;
+  thread_local CacheLineVector<uint8_t> shifted;
   const size_t bytes = g.rows * g.k_pad;
   if (shifted.size() < bytes) shifted.resize(bytes);
   const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
