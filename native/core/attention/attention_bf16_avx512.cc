@@ -14,6 +14,7 @@
 #include <cstring>
 #include <vector>
 
+#include "common/cache_line.h"
 #include "common/transpose_avx512.h"
 
 #define WINNOW_ATTN_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,avx512bf16")))
@@ -76,16 +77,16 @@ WINNOW_ATTN_TARGET void Pv(const uint16_t* p, size_t rows16, size_t np, const ui
 
 // ---- the task driver ----
 
-// Per-thread scratch, grown as needed and kept for the thread.
+// Per-thread scratch, grown as needed and kept for the thread; 64-byte aligned, so that tile rows are cache lines.
 struct Scratch {
-  std::vector<uint32_t> keys;
-  std::vector<uint16_t> q, prob, kr;   // [rows16, dp], [rows16, np], K rounded [np, dp]
-  std::vector<uint32_t> kt, vt;        // [dp / 2, np], [np / 2, dv]
-  std::vector<float> scores, out;      // [rows16, np], [rows16, dv]
+  CacheLineVector<uint32_t> keys;
+  CacheLineVector<uint16_t> q, prob, kr;  // [rows16, dp], [rows16, np], K rounded [np, dp]
+  CacheLineVector<uint32_t> kt, vt;       // [dp / 2, np], [np / 2, dv]
+  CacheLineVector<float> scores, out;     // [rows16, np], [rows16, dv]
 };
 
 template <class T>
-T* Grow(std::vector<T>& v, size_t n) {
+T* Grow(CacheLineVector<T>& v, size_t n) {
   if (v.size() < n) v.resize(n);
   return v.data();
 }

@@ -166,7 +166,7 @@ void RunBf16Task(const Bf16Gemm& g, size_t task) {
   const size_t first = cg * g.panels_per_group;
   const size_t count = std::min(g.panels_per_group, g.b->panels() - first);
   const size_t k = g.b->k(), k_pad = g.b->k_pad();
-  thread_local std::vector<uint16_t> scratch;  // [kBlockRows, k_pad] bf16
+  thread_local CacheLineVector<uint16_t> scratch;  // [kBlockRows, k_pad] bf16, 64-byte aligned
   if (scratch.size() < kBlockRows * k_pad) scratch.assign(kBlockRows * k_pad, 0);
   kern.convert(g.a + row0 * k, rows, k, scratch.data(), k_pad);
   const bool epilogue = g.epilogue.kind != Epilogue::Kind::kNone;

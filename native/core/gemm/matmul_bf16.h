@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "common/cache_line.h"
 #include "gemm/epilogue.h"
 
 namespace winnow::gemm {
@@ -52,7 +53,7 @@ class PackedBf16Weights {
 
  private:
   size_t k_ = 0, n_ = 0, k_pad_ = 0;
-  std::vector<uint16_t> data_;
+  CacheLineVector<uint16_t> data_;  // 64-byte aligned: tile rows are cache lines
 };
 
 // One product, split into tasks (a block of kBlockRows rows of A by a group of panels) that may run on any threads.
