@@ -1,15 +1,18 @@
 #include "attention/attention.h"
 
+#include "common/cache_line.h"
+
 #include <algorithm>
 #include <vector>
 
 namespace winnow::attention {
 namespace {
 
-// Per-thread scratch: the attended keys, K transposed, the block's scores. Grown as needed, kept for the thread.
+// Per-thread scratch: the attended keys, K transposed, the block's scores. Grown as needed, kept for the thread;
+// 64-byte aligned, so that the kernels' whole-vector loads of kt and scores rows never straddle cache lines.
 struct Scratch {
   std::vector<uint32_t> keys;
-  std::vector<float> kt, scores, qrows;
+  CacheLineVector<float> kt, scores, qrows;
 };
 
 void RunWith(internal::Kernel kernel, const Problem& p, size_t task) {
