@@ -125,19 +125,19 @@ int main(int argc, char** argv) {
     const gemm::PackedInt8Weights packed(reinterpret_cast<const int8_t*>(w.data()), scale.data(), sh.k, sh.n);
     const gemm::Activation act = sh.gelu ? gemm::Activation::kGelu : gemm::Activation::kNone;
     const Times ms = MeasureMs(runs, [&] {
-      gemm::MatMulInt8(gemm::Int8Isa::kAmx, packed, x, bias.data(), y, rows, act);
+      gemm::MatMulInt8(gemm::ActiveInt8Isa(), packed, x, bias.data(), y, rows, act);
     });
     std::printf("  %-44s %8.3f / %8.3f\n", "kernel alone (1 thread)", ms.best, ms.median);
     if (sh.gelu) {
       const Times plain = MeasureMs(runs, [&] {
-        gemm::MatMulInt8(gemm::Int8Isa::kAmx, packed, x, bias.data(), y, rows, gemm::Activation::kNone);
+        gemm::MatMulInt8(gemm::ActiveInt8Isa(), packed, x, bias.data(), y, rows, gemm::Activation::kNone);
       });
       std::printf("  %-44s %8.3f / %8.3f\n", "kernel alone, no GELU (1 thread)", plain.best, plain.median);
       gelu::Rows r;
       r.input = r.output = y;
       r.cols = sh.n;
       const Times after = MeasureMs(runs, [&] {
-        gemm::MatMulInt8(gemm::Int8Isa::kAmx, packed, x, bias.data(), y, rows, gemm::Activation::kNone);
+        gemm::MatMulInt8(gemm::ActiveInt8Isa(), packed, x, bias.data(), y, rows, gemm::Activation::kNone);
         gelu::Gelu(r, 0, rows);
       });
       std::printf("  %-44s %8.3f / %8.3f\n", "kernel, then GELU over C (1 thread)", after.best, after.median);
