@@ -9,7 +9,7 @@ namespace {
 // Per-thread scratch: the attended keys, K transposed, the block's scores. Grown as needed, kept for the thread.
 struct Scratch {
   std::vector<uint32_t> keys;
-  std::vector<float> kt, scores, qrows;
+  std::vector<float> kt, scores, qrows, vrows;
 };
 
 void RunWith(internal::Kernel kernel, const Problem& p, size_t task) {
@@ -38,7 +38,9 @@ void RunWith(internal::Kernel kernel, const Problem& p, size_t task) {
   if (s.scores.size() < blk.rows * np) s.scores.resize(blk.rows * np);
   if (p.bias && s.qrows.size() < internal::kMaxGroupRows * p.head_size)
     s.qrows.resize(internal::kMaxGroupRows * p.head_size);
+  if (s.vrows.size() < n * p.head_size) s.vrows.resize(n * p.head_size);
   blk.qrows = s.qrows.data();
+  blk.vrows = s.vrows.data();
   blk.kt = s.kt.data();
   blk.scores = s.scores.data();
   kernel(p, blk);

@@ -56,6 +56,7 @@ struct Block {
   float* kt;      // [head_size, padded n]
   float* scores;  // [rows, padded n]
   float* qrows;   // [kMaxGroupRows, head_size]: query rows plus Q's bias
+  float* vrows;   // [n, head_size]: V's rows of the attended keys
 
 };
 using Kernel = void (*)(const Problem& p, const Block& blk);
