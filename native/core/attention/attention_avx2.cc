@@ -4,8 +4,6 @@
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 
-#include <cstring>
-
 #define WINNOW_ATTN_TARGET __attribute__((target("avx2,fma")))
 
 namespace winnow::attention::internal {

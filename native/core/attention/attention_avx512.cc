@@ -9,8 +9,6 @@
 #endif
 #include <immintrin.h>
 
-#include <cstring>
-
 #include "common/transpose_avx512.h"
 
 #define WINNOW_ATTN_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")))
