@@ -190,6 +190,27 @@ TEST(Attention, PeakedSoftmaxMatchesTheReference) {
   }
 }
 
+// Every score far below 0 (about -112), with keys that do not fill whole vectors: e^score underflows in float32, so
+// a kernel whose row max or sum saw the padding keys' zero scores gives 0 / 0 or infinity instead of the softmax.
+// Q and K are short binary fractions (exact dot products) and the scores lie within a unit or so of each other: at
+// this magnitude float32 rounding of the scores alone would come near the bound.
+TEST(Attention, FarNegativeScoresWithPaddedKeys) {
+  for (SimdLevel level : kAllSimdLevels) {
+    if (!CpuSupports(level)) continue;
+    for (MaskKind kind : {MaskKind::kNone, MaskKind::kHoles}) {
+      Inputs in = MakeInputs(2, 91, 2, 32, kind, 123);
+      for (float& x : in.q) x = 1.0f + std::round(x * 2.0f) / 64.0f;
+      for (float& x : in.k) x = -1.0f + std::round(x * 16.0f) / 1024.0f;
+      std::vector<float> out(2 * 91 * 2 * 32, std::nanf(""));
+      attention::Problem p = MakeProblem(in, false, 2, 91, 2, 32, out.data());
+      p.scale = 3.5f;
+      for (size_t t = 0; t < attention::TaskCount(p); ++t) attention::RunTaskAt(level, p, t);
+      std::string where;
+      EXPECT_LT(WorstError(out, Reference(p), &where), kBound) << SimdLevelName(level) << ": " << where;
+    }
+  }
+}
+
 // ---- the operator in ONNX Runtime
 
 using winnow::test_support::OrtLibrary;

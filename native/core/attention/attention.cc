@@ -12,7 +12,7 @@ namespace {
 // 64-byte aligned, so that the kernels' whole-vector loads of kt and scores rows never straddle cache lines.
 struct Scratch {
   std::vector<uint32_t> keys;
-  CacheLineVector<float> kt, scores, qrows;
+  CacheLineVector<float> kt, scores, qrows, vrows;
 };
 
 void RunWith(internal::Kernel kernel, const Problem& p, size_t task) {
@@ -41,7 +41,9 @@ void RunWith(internal::Kernel kernel, const Problem& p, size_t task) {
   if (s.scores.size() < blk.rows * np) s.scores.resize(blk.rows * np);
   if (p.bias && s.qrows.size() < internal::kMaxGroupRows * p.head_size)
     s.qrows.resize(internal::kMaxGroupRows * p.head_size);
+  if (s.vrows.size() < n * p.head_size) s.vrows.resize(n * p.head_size);
   blk.qrows = s.qrows.data();
+  blk.vrows = s.vrows.data();
   blk.kt = s.kt.data();
   blk.scores = s.scores.data();
   kernel(p, blk);

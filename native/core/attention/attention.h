@@ -1,8 +1,9 @@
 // Multi-head scaled dot-product attention on the CPU, fused: softmax(Q Kᵀ · scale + key mask) V per head, with no
 // [batch, heads, T, T] tensor. One task is one (batch, head, block of query rows): K of that head is copied
-// transposed into a per-thread scratch [head_size, keys], the block's scores [rows, keys] are computed there
-// (several query rows x a few vectors of keys accumulated in registers), softmaxed in place with a vectorized exp,
-// and multiplied by V's rows (head_size wide) straight into the output.
+// transposed into a per-thread scratch [head_size, keys] and its V rows side by side into another [keys, head_size],
+// the block's scores [rows, keys] are computed there (several query rows x a few vectors of keys accumulated in
+// registers), softmaxed in place with a vectorized exp (in base 2 with AVX-512), and multiplied by the V rows
+// straight into the output.
 //
 // Keys whose mask is 0 are skipped: in the additive-mask form they add float32's lowest value to their score,
 // whose exp underflows to exactly 0. A row with no key at all attends uniformly to every key (every score is then
@@ -56,6 +57,7 @@ struct Block {
   float* kt;      // [head_size, padded n]
   float* scores;  // [rows, padded n]
   float* qrows;   // [kMaxGroupRows, head_size]: query rows plus Q's bias
+  float* vrows;   // [n, head_size]: V's rows of the attended keys
 
 };
 using Kernel = void (*)(const Problem& p, const Block& blk);
