@@ -1,6 +1,6 @@
 // com.winnow Attention with precision "bf16" (issue #31): in graphs built from a checkpoint on a CPU with bf16
-// instructions, `dtype: 'bf16'` and `quantize: 'int8'` run attention's two products on bf16 operands (float32 sums,
-// float32 softmax); fp32 and `kernels: 'onnxruntime'` keep the float32 kernel. The kernel's arithmetic (AMX and
+// instructions, with WINNOW_ATTENTION_BF16=1, `dtype: 'bf16'` and `quantize: 'int8'` run attention's two products on
+// bf16 operands (float32 sums, float32 softmax); by default, fp32 and `kernels: 'onnxruntime'` keep the float32 kernel. The kernel's arithmetic (AMX and
 // AVX512-BF16, head sizes, token counts, masks, biases) is checked against a bound in
 // native/tests/attention_bf16_test.cc; here: which loads get it, and how far scores move.
 import { execFileSync } from 'node:child_process';
@@ -17,9 +17,9 @@ const LAYERS = 2; // every BERT-family fixture
 const cpuinfo = existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '';
 const HAS_BF16 = /\b(amx_bf16|avx512_bf16)\b/.test(cpuinfo);
 
-// A load with WINNOW_ATTENTION_BF16=0 (read at each load): the same session with float32 attention.
-async function withFloat32Attention<T>(load: () => Promise<T>): Promise<T> {
-  process.env.WINNOW_ATTENTION_BF16 = '0';
+// A load with WINNOW_ATTENTION_BF16=1 (read at each load): the same session with bf16 attention.
+async function withBf16Attention<T>(load: () => Promise<T>): Promise<T> {
+  process.env.WINNOW_ATTENTION_BF16 = '1';
   try {
     return await load();
   } finally {
@@ -47,11 +47,11 @@ describe('com.winnow Attention in bf16', () => {
   const pairs = corpusPairs(40);
   pairs.push([pairs[0][0], pairs.slice(0, 8).map((x) => x[1]).join(' ')], ['a', 'b']);
 
-  it.skipIf(!HAS_BF16)("dtype 'bf16': every block in bf16; scores move from float32 attention, within the bound", async () => {
+  it.skipIf(!HAS_BF16)("dtype 'bf16' with WINNOW_ATTENTION_BF16=1: every block in bf16 (by default none); scores move from float32 attention, within the bound", async () => {
     const fp32 = await CrossEncoder.load(CE, { threads: 1, activation: 'none' });
-    const bf16 = await CrossEncoder.load(CE, { threads: 2, activation: 'none', dtype: 'bf16' });
-    const bf16f = await withFloat32Attention(() => CrossEncoder.load(CE, { threads: 1, activation: 'none', dtype: 'bf16' }));
-    const ort = await CrossEncoder.load(CE, { threads: 1, activation: 'none', dtype: 'bf16', kernels: 'onnxruntime' });
+    const bf16 = await withBf16Attention(() => CrossEncoder.load(CE, { threads: 2, activation: 'none', dtype: 'bf16' }));
+    const bf16f = await CrossEncoder.load(CE, { threads: 1, activation: 'none', dtype: 'bf16' });
+    const ort = await withBf16Attention(() => CrossEncoder.load(CE, { threads: 1, activation: 'none', dtype: 'bf16', kernels: 'onnxruntime' }));
     expect(fp32.bf16Attentions).toBe(0);
     expect(bf16.bf16Attentions).toBe(LAYERS);
     expect(bf16.bf16MatMuls).toBe(4 * LAYERS); // Q, K and V one packed linear, attention output, FFN up and down
@@ -73,11 +73,11 @@ describe('com.winnow Attention in bf16', () => {
     for (const m of [fp32, bf16, bf16f, ort]) m.dispose();
   });
 
-  it.skipIf(!HAS_BF16)("quantize 'int8': every block in bf16; kernels 'onnxruntime' none", async () => {
+  it.skipIf(!HAS_BF16)("quantize 'int8' with WINNOW_ATTENTION_BF16=1: every block in bf16 (by default none); kernels 'onnxruntime' none", async () => {
     const fp32 = await CrossEncoder.load(CE, { threads: 1, activation: 'none' });
-    const int8 = await CrossEncoder.load(CE, { threads: 1, activation: 'none', quantize: 'int8' });
-    const int8f = await withFloat32Attention(() => CrossEncoder.load(CE, { threads: 1, activation: 'none', quantize: 'int8' }));
-    const ort = await CrossEncoder.load(CE, { threads: 1, activation: 'none', quantize: 'int8', kernels: 'onnxruntime' });
+    const int8 = await withBf16Attention(() => CrossEncoder.load(CE, { threads: 1, activation: 'none', quantize: 'int8' }));
+    const int8f = await CrossEncoder.load(CE, { threads: 1, activation: 'none', quantize: 'int8' });
+    const ort = await withBf16Attention(() => CrossEncoder.load(CE, { threads: 1, activation: 'none', quantize: 'int8', kernels: 'onnxruntime' }));
     expect(int8.bf16Attentions).toBe(LAYERS);
     expect(int8.quantizedMatMuls).toBe(int8f.quantizedMatMuls);
     expect(int8f.bf16Attentions).toBe(0);
@@ -95,8 +95,8 @@ describe('com.winnow Attention in bf16', () => {
   it.skipIf(!HAS_BF16)('SentenceEncoder: the same', async () => {
     const dir = path.join(CKPT, 'bert-bare');
     const fp32 = await SentenceEncoder.load(dir, { threads: 1 });
-    const bf16 = await SentenceEncoder.load(dir, { threads: 1, dtype: 'bf16' });
-    const bf16f = await withFloat32Attention(() => SentenceEncoder.load(dir, { threads: 1, dtype: 'bf16' }));
+    const bf16 = await withBf16Attention(() => SentenceEncoder.load(dir, { threads: 1, dtype: 'bf16' }));
+    const bf16f = await SentenceEncoder.load(dir, { threads: 1, dtype: 'bf16' });
     expect(fp32.bf16Attentions).toBe(0);
     expect(bf16.bf16Attentions).toBe(LAYERS);
     expect(bf16f.bf16Attentions).toBe(0);
@@ -112,16 +112,16 @@ describe('com.winnow Attention in bf16', () => {
   });
 
   it('a CPU without bf16 instructions (forced): int8 loads with float32 attention', () => {
-    const r = inChild({ WINNOW_BF16_KERNEL: 'none' }, { quantize: 'int8' });
+    const r = inChild({ WINNOW_BF16_KERNEL: 'none', WINNOW_ATTENTION_BF16: '1' }, { quantize: 'int8' });
     expect(r.code).toBeUndefined();
     expect(r.count).toBe(0);
     expect(r.scores.length).toBe(40);
   });
 
   it.skipIf(!/\bamx_bf16\b/.test(cpuinfo))('AVX512-BF16 (forced) runs it too, close to AMX', () => {
-    const amx = inChild({}, { dtype: 'bf16' });
-    const avx = inChild({ WINNOW_BF16_KERNEL: 'avx512bf16' }, { dtype: 'bf16' });
-    const off = inChild({ WINNOW_ATTENTION_BF16: '0' }, { dtype: 'bf16' });
+    const amx = inChild({ WINNOW_ATTENTION_BF16: '1' }, { dtype: 'bf16' });
+    const avx = inChild({ WINNOW_BF16_KERNEL: 'avx512bf16', WINNOW_ATTENTION_BF16: '1' }, { dtype: 'bf16' });
+    const off = inChild({}, { dtype: 'bf16' });
     expect(amx.count).toBe(LAYERS);
     expect(avx.count).toBe(LAYERS);
     expect(off.count).toBe(0);

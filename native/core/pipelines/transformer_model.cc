@@ -42,7 +42,7 @@ LoadEnvironment LoadEnvironment::Read() {
   if (const char* v = Env("WINNOW_ATTENTION_PACK_QKV")) e.pack_qkv = std::string(v) != "0";
   if (const char* v = Env("WINNOW_PROFILE")) e.profile_prefix = v;
   if (const char* v = Env("WINNOW_EXACT_LAYER_NORM")) e.inexact_norms = std::string(v) == "0";
-  if (const char* v = Env("WINNOW_ATTENTION_BF16")) e.bf16_attention = std::string(v) != "0";
+  if (const char* v = Env("WINNOW_ATTENTION_BF16")) e.bf16_attention = std::string(v) == "1";
   if (const char* v = Env("WINNOW_TEST_ATTENTION_SCALE")) e.test_attention_scale = std::strtof(v, nullptr);
   if (const char* v = Env("WINNOW_TEST_OOM_ABOVE_ROWS")) e.inject_oom_above_rows = std::atoll(v);
   if (const char* v = Env("WINNOW_TEST_CHUNK_ITEMS"); v && std::atoll(v) > 0) e.chunk_items = static_cast<size_t>(std::atoll(v));

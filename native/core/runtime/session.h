@@ -57,9 +57,10 @@ struct SessionConfig {
   // kernels: 'winnow' (default): graphs built from a checkpoint use Winnow's own CPU operators (builder::BuildOptions
   // ::winnow_ops) when the device is the CPU; false ('onnxruntime'): standard and ONNX Runtime operators only.
   bool winnow_kernels = true;
-  // With Winnow's kernels, bf16 and int8 sessions on a CPU with a bf16 kernel run com.winnow Attention's products
-  // in bf16 (builder::BuildOptions::bf16_attention). WINNOW_ATTENTION_BF16=0 keeps them float32 (comparisons).
-  bool bf16_attention = true;
+  // With Winnow's kernels, bf16 and int8 sessions on a CPU with a bf16 kernel may run com.winnow Attention's
+  // products in bf16 (builder::BuildOptions::bf16_attention). Off: the float32 kernel is now the faster one
+  // (docs/benchmark.md); WINNOW_ATTENTION_BF16=1 turns it on (comparisons).
+  bool bf16_attention = false;
   // Multiplies every fused attention scale, so that the fusion is wrong and the load-time check must drop it.
   // WINNOW_TEST_ATTENTION_SCALE (tests only).
   float test_attention_scale = 1.0f;
