@@ -11,7 +11,6 @@ namespace {
 
 struct V256 {
   using T = __m256;
-  using M = __m256;
   static constexpr size_t kLanes = 8;
   WINNOW_GELU_TARGET static __m256i Mask(size_t left) {
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
@@ -33,14 +32,6 @@ struct V256 {
   WINNOW_GELU_TARGET static T Fma(T a, T b, T c) { return _mm256_fmadd_ps(a, b, c); }
   WINNOW_GELU_TARGET static T Min(T a, T b) { return _mm256_min_ps(a, b); }
   WINNOW_GELU_TARGET static T Max(T a, T b) { return _mm256_max_ps(a, b); }
-  WINNOW_GELU_TARGET static T Abs(T a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a); }
-  WINNOW_GELU_TARGET static T CopySign(T mag, T sign) {
-    const T s = _mm256_set1_ps(-0.0f);
-    return _mm256_or_ps(_mm256_andnot_ps(s, mag), _mm256_and_ps(s, sign));
-  }
-  WINNOW_GELU_TARGET static M Lt(T a, T b) { return _mm256_cmp_ps(a, b, _CMP_LT_OQ); }
-  WINNOW_GELU_TARGET static M Gt(T a, T b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
-  WINNOW_GELU_TARGET static T Select(M m, T a, T b) { return _mm256_blendv_ps(b, a, m); }
   WINNOW_GELU_TARGET static T Pow2(T k) {
     const __m256i n = _mm256_sub_epi32(_mm256_castps_si256(k), _mm256_set1_epi32(0x4B400000 - 127));
     return _mm256_castsi256_ps(_mm256_slli_epi32(n, 23));

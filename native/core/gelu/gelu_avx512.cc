@@ -16,7 +16,6 @@ namespace {
 
 struct V512 {
   using T = __m512;
-  using M = __mmask16;
   static constexpr size_t kLanes = 16;
   WINNOW_GELU_TARGET static __mmask16 Mask(size_t left) {
     return left >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << left) - 1u);
@@ -41,15 +40,6 @@ struct V512 {
   WINNOW_GELU_TARGET static T Fma(T a, T b, T c) { return _mm512_fmadd_ps(a, b, c); }
   WINNOW_GELU_TARGET static T Min(T a, T b) { return _mm512_min_ps(a, b); }
   WINNOW_GELU_TARGET static T Max(T a, T b) { return _mm512_max_ps(a, b); }
-  WINNOW_GELU_TARGET static T Abs(T a) { return _mm512_abs_ps(a); }
-  WINNOW_GELU_TARGET static T CopySign(T mag, T sign) {
-    // 0xca: a ? b : c bitwise, a the sign-bit mask.
-    return _mm512_castsi512_ps(_mm512_ternarylogic_epi32(_mm512_set1_epi32(INT32_MIN), _mm512_castps_si512(sign),
-                                                         _mm512_castps_si512(mag), 0xca));
-  }
-  WINNOW_GELU_TARGET static M Lt(T a, T b) { return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ); }
-  WINNOW_GELU_TARGET static M Gt(T a, T b) { return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ); }
-  WINNOW_GELU_TARGET static T Select(M m, T a, T b) { return _mm512_mask_blend_ps(m, b, a); }
   WINNOW_GELU_TARGET static T Pow2(T k) {
     const __m512i n = _mm512_sub_epi32(_mm512_castps_si512(k), _mm512_set1_epi32(0x4B400000 - 127));
     return _mm512_castsi512_ps(_mm512_slli_epi32(n, 23));

@@ -48,21 +48,14 @@ struct V128 {
   static T Fma(T a, T b, T c) { return a * b + c; }
 #endif
   static T Select(M m, T a, T b) { return reinterpret_cast<T>((m & reinterpret_cast<M>(a)) | (~m & reinterpret_cast<M>(b))); }
-  static M Lt(T a, T b) { return a < b; }
-  static M Gt(T a, T b) { return a > b; }
   static T Min(T a, T b) { return Select(a < b, a, b); }
   static T Max(T a, T b) { return Select(a > b, a, b); }
-  static T Abs(T a) { return reinterpret_cast<T>(reinterpret_cast<M>(a) & INT32_MAX); }
-  static T CopySign(T mag, T sign) {
-    return reinterpret_cast<T>((reinterpret_cast<M>(mag) & INT32_MAX) | (reinterpret_cast<M>(sign) & INT32_MIN));
-  }
   static T Pow2(T k) { return reinterpret_cast<T>((reinterpret_cast<M>(k) - (0x4B400000 - 127)) << 23); }
 };
 #else
 // Compilers without vector extensions: one float at a time, the same code.
 struct V128 {
   using T = float;
-  using M = bool;
   static constexpr size_t kLanes = 1;
   static T Set1(float v) { return v; }
   static T Load(const float* p, size_t) { return *p; }
@@ -73,13 +66,8 @@ struct V128 {
   static T Div(T a, T b) { return a / b; }
   static T Quot(T a, T b) { return a / b; }
   static T Fma(T a, T b, T c) { return std::fma(a, b, c); }
-  static T Select(M m, T a, T b) { return m ? a : b; }
-  static M Lt(T a, T b) { return a < b; }
-  static M Gt(T a, T b) { return a > b; }
   static T Min(T a, T b) { return a < b ? a : b; }
   static T Max(T a, T b) { return a > b ? a : b; }
-  static T Abs(T a) { return std::fabs(a); }
-  static T CopySign(T mag, T sign) { return std::copysign(mag, sign); }
   static T Pow2(T k) {
     uint32_t u;
     std::memcpy(&u, &k, 4);

@@ -28,30 +28,25 @@ const char* Int8IsaName(Int8Isa isa) {
 
 namespace {
 
-bool DetectAmxInt8() {
+// What the CPU and OS offer the int8 kernels, from one read of CPUID leaf 7.
+struct Int8Features {
+  bool amx = false;   // AMX-TILE and AMX-INT8, with the OS's tile state
+  bool vnni = false;  // AVX512-VNNI
+};
+
+Int8Features DetectInt8() {
+  Int8Features f;
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-  if (!CpuSupports(SimdLevel::kAvx512) || __get_cpuid_max(0, nullptr) < 7) return false;
+  if (!CpuSupports(SimdLevel::kAvx512) || __get_cpuid_max(0, nullptr) < 7) return f;
   unsigned a, b, c, d;
   __cpuid_count(7, 0, a, b, c, d);
-  const bool amx_int8 = d & (1u << 25), amx_tile = d & (1u << 24);
   uint32_t xlo, xhi;
   __asm__ volatile("xgetbv" : "=a"(xlo), "=d"(xhi) : "c"(0));
   const bool tile_state = (xlo & (3u << 17)) == (3u << 17);  // XTILECFG, XTILEDATA
-  return amx_int8 && amx_tile && tile_state;
-#else
-  return false;
+  f.amx = (d & (1u << 25)) && (d & (1u << 24)) && tile_state;  // AMX-INT8, AMX-TILE
+  f.vnni = c & (1u << 11);
 #endif
-}
-
-bool DetectAvx512Vnni() {
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-  if (!CpuSupports(SimdLevel::kAvx512) || __get_cpuid_max(0, nullptr) < 7) return false;
-  unsigned a, b, c, d;
-  __cpuid_count(7, 0, a, b, c, d);
-  return c & (1u << 11);
-#else
-  return false;
-#endif
+  return f;
 }
 
 internal::Int8Kernels KernelsOf(Int8Isa isa) {
@@ -63,11 +58,12 @@ internal::Int8Kernels KernelsOf(Int8Isa isa) {
 }  // namespace
 
 bool CpuSupportsInt8(Int8Isa isa) {
-  static const bool amx = DetectAmxInt8(), vnni = DetectAvx512Vnni();
+  static const Int8Features cpu = DetectInt8();
+  const internal::Int8Kernels k = KernelsOf(isa);
   switch (isa) {
     case Int8Isa::kNone: return false;
-    case Int8Isa::kAmx: return amx && internal::AmxInt8Kernels().block != nullptr && internal::AmxPermitted();
-    case Int8Isa::kVnni: return vnni && KernelsOf(isa).block != nullptr && KernelsOf(isa).quantize != nullptr;
+    case Int8Isa::kAmx: return cpu.amx && k.block != nullptr && internal::AmxPermitted();
+    case Int8Isa::kVnni: return cpu.vnni && k.block != nullptr && k.quantize != nullptr;
   }
   return false;
 }

@@ -20,7 +20,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <new>
 #include <vector>
 
 #include "common/cache_line.h"

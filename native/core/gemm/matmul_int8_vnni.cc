@@ -14,7 +14,6 @@
 #include <immintrin.h>
 
 #include <cstring>
-#include <vector>
 
 #define WINNOW_VNNI_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
 
