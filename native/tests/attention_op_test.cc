@@ -7,6 +7,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <random>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "attention/attention.h"
+#include "attention/attention_bf16.h"
 #include "onnx/writer.h"
 #include "ort_library.h"
 #include "runtime/custom_ops.h"
@@ -209,6 +211,49 @@ TEST(Attention, FarNegativeScoresWithPaddedKeys) {
       EXPECT_LT(WorstError(out, Reference(p), &where), kBound) << SimdLevelName(level) << ": " << where;
     }
   }
+}
+
+// Problem::query_rows: only the first rows of each batch row are computed, into an output of that many rows per batch
+// row, and they are the full computation's rows bit for bit (float32 at every SIMD level, and the bf16 kernel).
+TEST(Attention, FirstQueryRowsAloneAreTheFullRows) {
+  struct Shape {
+    size_t batch, tokens, heads, head, rows;
+  };
+  const Shape shapes[] = {{3, 91, 2, 32, 1}, {2, 17, 3, 24, 5}, {2, 200, 2, 64, 130}, {2, 40, 1, 32, 40}, {2, 9, 2, 32, 50}};
+  uint32_t seed = 500;
+  for (const Shape& s : shapes)
+    for (MaskKind kind : {MaskKind::kNone, MaskKind::kRight, MaskKind::kEmptyRow})
+      for (bool packed : {false, true}) {
+        const Inputs in = MakeInputs(s.batch, s.tokens, s.heads, s.head, kind, seed += 5);
+        const size_t w = s.heads * s.head, kept = std::min(s.rows, s.tokens);
+        std::vector<float> full(s.batch * s.tokens * w, std::nanf(""));
+        std::vector<float> first(s.batch * kept * w, std::nanf(""));
+        attention::Problem pf = MakeProblem(in, packed, s.batch, s.tokens, s.heads, s.head, full.data(), packed);
+        attention::Problem pq = pf;
+        pq.out = first.data();
+        pq.query_rows = s.rows;
+        EXPECT_EQ(pq.QueryRows(), kept);
+        EXPECT_EQ(attention::TaskCount(pq), s.batch * s.heads * ((kept + attention::kBlockRows - 1) / attention::kBlockRows));
+        auto check = [&](const std::string& name) {
+          for (size_t b = 0; b < s.batch; ++b)
+            for (size_t r = 0; r < kept; ++r)
+              for (size_t c = 0; c < w; ++c)
+                ASSERT_EQ(first[(b * kept + r) * w + c], full[(b * s.tokens + r) * w + c])
+                    << name << " batch " << s.batch << " tokens " << s.tokens << " rows " << s.rows << " at " << b
+                    << ", " << r << ", " << c;
+        };
+        for (SimdLevel level : kAllSimdLevels) {
+          if (!CpuSupports(level)) continue;
+          for (size_t t = 0; t < attention::TaskCount(pf); ++t) attention::RunTaskAt(level, pf, t);
+          for (size_t t = attention::TaskCount(pq); t-- > 0;) attention::RunTaskAt(level, pq, t);
+          check(SimdLevelName(level));
+        }
+        if (std::string(attention::ActiveBf16KernelName()) != "none") {
+          for (size_t t = 0; t < attention::TaskCount(pf); ++t) attention::RunTaskBf16(pf, t);
+          for (size_t t = attention::TaskCount(pq); t-- > 0;) attention::RunTaskBf16(pq, t);
+          check(std::string("bf16 ") + attention::ActiveBf16KernelName());
+        }
+      }
 }
 
 // ---- the operator in ONNX Runtime

@@ -16,13 +16,13 @@ struct Scratch {
 };
 
 void RunWith(internal::Kernel kernel, const Problem& p, size_t task) {
-  const size_t blocks = (p.tokens + kBlockRows - 1) / kBlockRows;
+  const size_t query_rows = p.QueryRows(), blocks = (query_rows + kBlockRows - 1) / kBlockRows;
   const size_t bh = task / blocks, block = task % blocks;
   internal::Block blk;
   blk.b = bh / p.heads;
   blk.h = bh % p.heads;
   blk.row0 = block * kBlockRows;
-  blk.rows = std::min(kBlockRows, p.tokens - blk.row0);
+  blk.rows = std::min(kBlockRows, query_rows - blk.row0);
   thread_local Scratch s;
   if (s.keys.size() < p.tokens) s.keys.resize(p.tokens);
   size_t n = 0;
@@ -58,7 +58,7 @@ internal::Kernel KernelFor(SimdLevel level) {
 
 }  // namespace
 
-size_t TaskCount(const Problem& p) { return p.batch * p.heads * ((p.tokens + kBlockRows - 1) / kBlockRows); }
+size_t TaskCount(const Problem& p) { return p.batch * p.heads * ((p.QueryRows() + kBlockRows - 1) / kBlockRows); }
 
 void RunTaskAt(SimdLevel level, const Problem& p, size_t task) { RunWith(KernelFor(level), p, task); }
 

@@ -32,11 +32,15 @@ struct Problem {
   size_t out_stride = 0;
   size_t batch = 0, tokens = 0, heads = 0, head_size = 0;
   float scale = 1.0f;
+  // Only the first `query_rows` query tokens of each batch row are computed (0: all tokens); the output then holds
+  // that many rows per batch row (a classifier reading the first token needs nothing else from the last layer).
+  size_t query_rows = 0;
+  size_t QueryRows() const { return query_rows && query_rows < tokens ? query_rows : tokens; }
 };
 
 // Query rows per task.
 inline constexpr size_t kBlockRows = 128;
-// batch x heads x ceil(tokens / kBlockRows).
+// batch x heads x ceil(QueryRows() / kBlockRows).
 size_t TaskCount(const Problem& p);
 // Task `task` (0 .. TaskCount - 1) at the process's SIMD level (cpu_features.h); tasks may run concurrently.
 void RunTask(const Problem& p, size_t task);

@@ -159,7 +159,7 @@ WINNOW_ATTN_TARGET void RunBlock(const Bf16Products& k, const Problem& p, Scratc
   float* out = Grow(s.out, rows16 * dv);
   k.pv(prob, rows16, np, s.vt.data(), dv, out);
   for (size_t r = 0; r < rows; ++r) {
-    float* o = p.out + (T0 + row0 + r) * p.out_stride + h * D;
+    float* o = p.out + (b * p.QueryRows() + row0 + r) * p.out_stride + h * D;
     const __m512 vi = _mm512_set1_ps(inv[r]);
     for (size_t c = 0; c < D; c += 16) {
       const __mmask16 lanes = Lanes(D - c);
@@ -172,9 +172,9 @@ WINNOW_ATTN_TARGET void RunBlock(const Bf16Products& k, const Problem& p, Scratc
 
 // One task: kBlockRows query rows of head h of batch b, in passes of kBf16PassRows, K and V rounded once for them.
 WINNOW_ATTN_TARGET void RunTask(const Bf16Products& k, const Problem& p, size_t task) {
-  const size_t blocks = (p.tokens + kBlockRows - 1) / kBlockRows;
+  const size_t query_rows = p.QueryRows(), blocks = (query_rows + kBlockRows - 1) / kBlockRows;
   const size_t bh = task / blocks, b = bh / p.heads, h = bh % p.heads;
-  const size_t row0 = (task % blocks) * kBlockRows, rows = std::min(kBlockRows, p.tokens - row0);
+  const size_t row0 = (task % blocks) * kBlockRows, rows = std::min(kBlockRows, query_rows - row0);
   const size_t D = p.head_size, HD = p.heads * D, T0 = b * p.tokens;
   thread_local Scratch s;
 

@@ -62,8 +62,10 @@ StatusOr<std::string> AddNorm(GraphBuilder& b, std::string_view h, std::string_v
 // One multi-head self-attention: Softmax(Q K^T / sqrt(head) + mask) V. With Winnow's operators, one com.winnow
 // Attention over the three projections, reading attention_mask itself; otherwise the heads split and merged by
 // Reshape + Transpose, the pattern the load-time attention rewrite fuses.
+// first_only (Winnow's operators only): the output holds the first token's row alone, [batch, 1, hidden].
 StatusOr<std::string> SelfAttention(GraphBuilder& b, std::string_view x, std::string_view mask, const std::string& p,
-                                    const Keys& n, const Dims& d, bool winnow_ops, bool bf16, bool pack_qkv) {
+                                    const Keys& n, const Dims& d, bool winnow_ops, bool bf16, bool pack_qkv,
+                                    bool first_only) {
   if (winnow_ops) {
     // Q, K and V read by the operator, which adds their biases itself: packed as one [hidden, 3·hidden] product
     // (BuildOptions::pack_qkv), or three (the Concat of their biases ONNX Runtime folds at load).
@@ -85,6 +87,7 @@ StatusOr<std::string> SelfAttention(GraphBuilder& b, std::string_view x, std::st
     }
     std::vector<std::string> attrs = {onnx::IntAttribute("num_heads", d.heads)};
     if (bf16) attrs.push_back(onnx::StringAttribute("precision", "bf16"));
+    if (first_only) attrs.push_back(onnx::IntAttribute("query_tokens", 1));
     std::string ctx = b.Op(rt::kAttentionOp, in, attrs, rt::kCustomDomain);
     return b.Linear(ctx, p + n.attn_out, d.hidden, d.hidden);
   }
@@ -186,9 +189,15 @@ StatusOr<BuiltModel> BuildBertFamily(const ConfigReader& c, Weights* w, const Bu
     mask = b.Op("Unsqueeze", {m, b.IntList({1, 2})});
   }
 
+  // A classifier reads the first token alone: with Winnow's operators the last layer computes that row only past
+  // its K and V (every row of a layer's output depends on the others only through them).
+  const bool first_only = o.winnow_ops && o.task == Task::kSequenceClassification;
   for (int64_t i = 0; i < d.layers; ++i) {
     const std::string l = p + n.layer + std::to_string(i) + ".";
-    WINNOW_ASSIGN_OR_RETURN(std::string attn, SelfAttention(b, x, mask, l, n, d, o.winnow_ops, o.bf16_attention, o.pack_qkv));
+    const bool last_first = first_only && i == d.layers - 1;
+    WINNOW_ASSIGN_OR_RETURN(std::string attn, SelfAttention(b, x, mask, l, n, d, o.winnow_ops, o.bf16_attention,
+                                                            o.pack_qkv, last_first));
+    if (last_first) x = b.Op("Slice", {x, b.IntList({0}), b.IntList({1}), b.IntList({1})});
     WINNOW_ASSIGN_OR_RETURN(x, AddNorm(b, attn, x, l + n.attn_norm, d.hidden, d.eps));
     WINNOW_ASSIGN_OR_RETURN(std::string h, b.Linear(x, l + n.ffn_in, d.hidden, d.ffn));
     WINNOW_ASSIGN_OR_RETURN(h, b.Activation(h, d.act));

@@ -1,4 +1,5 @@
 // com.winnow Attention (custom_ops.h): the ONNX Runtime kernel around attention/attention.h.
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <memory>
@@ -28,6 +29,7 @@ struct AttentionKernel {
   float scale = 0.0f;
   bool has_scale = false;  // false: 1 / sqrt(head size)
   bool bf16 = false;       // precision "bf16": attention/attention_bf16.h
+  int64_t query_tokens = 0;  // attribute query_tokens: attention::Problem::query_rows (0 = every token)
 
   static void RunOne(void* data, size_t task) { attention::RunTask(*static_cast<const attention::Problem*>(data), task); }
   static void RunOneBf16(void* data, size_t task) {
@@ -69,7 +71,8 @@ struct AttentionKernel {
           return Fail("bias must be [3 * width] = [" + std::to_string(3 * width) + "] (Q's, K's, V's), not " +
                       ShapeText(bs));
       }
-      float* out = ctx.GetOutput(0, {shape[0], shape[1], width}).GetTensorMutableData<float>();
+      const int64_t rows = query_tokens > 0 && query_tokens < shape[1] ? query_tokens : shape[1];
+      float* out = ctx.GetOutput(0, {shape[0], rows, width}).GetTensorMutableData<float>();
       if (shape[0] == 0 || shape[1] == 0 || width == 0) return nullptr;
       attention::Problem p;
       const float* base = q.GetTensorData<float>();
@@ -87,6 +90,7 @@ struct AttentionKernel {
       p.heads = static_cast<size_t>(heads);
       p.head_size = static_cast<size_t>(width / heads);
       p.scale = has_scale ? scale : 1.0f / std::sqrt(static_cast<float>(p.head_size));
+      p.query_rows = static_cast<size_t>(rows);
       const size_t tasks = attention::TaskCount(p);
       if (tasks == 1) (bf16 ? RunOneBf16 : RunOne)(&p, 0);
       else ctx.ParallelFor(bf16 ? &RunOneBf16 : &RunOne, tasks, 0, &p);
@@ -115,6 +119,12 @@ struct AttentionOp : Ort::CustomOpBase<AttentionOp, AttentionKernel, true> {
     } catch (const Ort::Exception&) {
       k->has_scale = false;  // absent: 1 / sqrt(head size)
     }
+    try {
+      k->query_tokens = ki.GetAttribute<int64_t>("query_tokens");
+    } catch (const Ort::Exception&) {
+      k->query_tokens = 0;  // absent: every query token
+    }
+    if (k->query_tokens < 0) return Fail("query_tokens must not be negative, not " + std::to_string(k->query_tokens));
     std::string precision = "float32";  // absent: float32 products
     try {
       precision = ki.GetAttribute<std::string>("precision");
@@ -130,14 +140,24 @@ struct AttentionOp : Ort::CustomOpBase<AttentionOp, AttentionKernel, true> {
     *kernel = k.release();
     return nullptr;
   }
-  // [batch, tokens, width]: the query's shape, its last axis a third for packed Q, K, V. An axis not known gets a
-  // fresh name (as LayerNorm's: the C API has no "unknown" dimension).
+  // [batch, tokens, width]: the query's shape, its last axis a third for packed Q, K, V, its tokens at most
+  // query_tokens when that is set. An axis not known gets a fresh name (as LayerNorm's: the C API has no "unknown"
+  // dimension).
   static Ort::Status InferOutputShape(Ort::ShapeInferContext& ctx) {
     static std::atomic<uint64_t> fresh{0};
     Ort::ShapeInferContext::Shape out = ctx.GetInputShape(0);
     if (out.size() != 3) return Ort::Status(nullptr);
     auto known = [](const Ort::ShapeInferContext::SymbolicInteger& d) { return !d.IsInt() || d.AsInt() >= 0; };
     const bool packed = ctx.GetInputCount() < 2 || ctx.GetInputShape(1).empty();
+    int64_t query_tokens = 0;
+    try {
+      query_tokens = ctx.GetAttrInt("query_tokens");
+    } catch (const Ort::Exception&) {
+    }
+    using Dim = Ort::ShapeInferContext::SymbolicInteger;
+    if (query_tokens == 1) out[1] = Dim(int64_t{1});  // a batch row has a token
+    else if (query_tokens > 1 && out[1].IsInt() && out[1].AsInt() >= 0) out[1] = Dim(std::min(out[1].AsInt(), query_tokens));
+    else if (query_tokens > 1) out[1] = Dim(int64_t{-1});
     if (packed && out[2].IsInt() && out[2].AsInt() >= 0) out[2] = Ort::ShapeInferContext::SymbolicInteger(out[2].AsInt() / 3);
     else if (packed) out[2] = Ort::ShapeInferContext::SymbolicInteger(int64_t{-1});
     std::vector<std::string> names;  // Shape holds const char*; SetOutputShape copies them
