@@ -97,36 +97,6 @@ describe('length buckets', () => {
   });
 });
 
-describe('default token budget on the CPU', () => {
-  // Rows of one length L: a batch holds min(32, floor(budget / L)) of them.
-  const batchesFor = (n: number, len: number, budget: number) => Math.ceil(n / Math.min(32, Math.floor(budget / len)));
-
-  it('512 padded tokens per batch with float32 layers, 1024 with int8 ones, tokenBudget over both', async () => {
-    const dir = path.join(FIXTURES, 'bert-ce-tiny');
-    const same = Array.from({ length: 100 }, () => pairs[3]);
-    const run = async (opts: object) => {
-      const m = await CrossEncoder.load(dir, { threads: 1, ...opts });
-      const scores = await m.predict(same);
-      const c = m.counters();
-      m.dispose();
-      expect(c.rows).toBe(same.length);
-      expect(c.paddedTokens).toBe(c.tokens);
-      return { scores, batches: c.batches, len: c.tokens / c.rows };
-    };
-    const fp32 = await run({});
-    expect(fp32.len).toBeGreaterThan(16);
-    expect(fp32.len).toBeLessThan(200);
-    expect(fp32.batches).toBe(batchesFor(same.length, fp32.len, 512));
-    const int8 = await run({ quantize: 'int8' });
-    expect(int8.batches).toBe(batchesFor(same.length, int8.len, 1024));
-    expect(int8.batches).toBeLessThan(fp32.batches);
-    expect((await run({ tokenBudget: 1024 })).batches).toBe(int8.batches);
-    expect((await run({ quantize: 'int8', tokenBudget: 512 })).batches).toBe(fp32.batches);
-    // Batching never changes a float32 score.
-    expect(maxAbsDiff((await run({ tokenBudget: 1024 })).scores, fp32.scores)).toBeLessThan(1e-6);
-  });
-});
-
 describe('chunked tokenization pipeline', () => {
   it('CrossEncoder: chunks of 7 pairs, tokenized while the previous chunk runs, give the plain scores in input order, with progress over all pairs', async () => {
     const dir = path.join(FIXTURES, 'bert-ce-tiny');

@@ -259,10 +259,8 @@ size_t TransformerModel::BatchRows() const {
 size_t TransformerModel::TokenBudget() const {
   if (options_.token_budget) return options_.token_budget;
   // On a CPU, padding is pure waste and GEMMs of ~1k rows already run near full speed: small, length-sorted
-  // batches (docs/benchmark.md). Float32 layers run faster still at half that: their activations stay nearer the
-  // cores.
-  if (!session_) return kCpuTokenBudget;
-  if (session_->device() == "cpu") return session_->float_linear_layers() ? kCpuFloatTokenBudget : kCpuTokenBudget;
+  // batches (docs/benchmark.md).
+  if (!session_ || session_->device() == "cpu") return kCpuTokenBudget;
   // A GPU wants large batches (measured faster on an H200, docs/benchmark.md), but not 128 rows of 8k tokens. A batchSize the user set is honoured as sentence-transformers does: its
   // batches of full-length rows fit.
   return options_.batch_size ? std::max(kGpuTokenBudget, options_.batch_size * max_length_) : kGpuTokenBudget;

@@ -31,8 +31,7 @@ namespace winnow::pipelines {
 // batch at most (a single longer row still runs alone).
 inline constexpr size_t kCpuBatchRows = 32;
 inline constexpr size_t kGpuBatchRows = 128;
-inline constexpr size_t kCpuTokenBudget = 1024;       // int8 or bf16 linear layers: their kernels like ~1k rows
-inline constexpr size_t kCpuFloatTokenBudget = 512;   // float32 linear layers (Session::float_linear_layers)
+inline constexpr size_t kCpuTokenBudget = 1024;
 inline constexpr size_t kGpuTokenBudget = 32768;
 
 // The load options of a transformer model, as the binding fills them from the checked JavaScript options
@@ -43,7 +42,7 @@ struct ModelOptions {
   std::string ort_library;   // path of the ONNX Runtime library to dlopen
   size_t max_length = 0;     // 0 = the model's own maximum
   size_t batch_size = 0;     // rows per inference batch at most (0 = kCpuBatchRows on CPU, kGpuBatchRows on GPU)
-  size_t token_budget = 0;   // padded tokens per batch at most (0 = kCpuFloatTokenBudget / kCpuTokenBudget on CPU; on GPU
+  size_t token_budget = 0;   // padded tokens per batch at most (0 = kCpuTokenBudget on CPU; on GPU
                              // kGpuTokenBudget, or batch_size x max_length when batch_size is set and that is more)
   // Pad each batch to a bucketed length (batching::BucketLength) so the device sees few shapes.
   // kAuto: on a GPU only (on a CPU padding is pure waste).

@@ -12,7 +12,6 @@ StatusOr<GraphRewrite> RewriteGraph(std::string_view model, const RewriteOptions
   GraphRewrite result;
   ParsedModel pm;
   WINNOW_RETURN_IF_ERROR(ParseModel(model, o.external_files, &pm, &result.skipped));
-  result.quantizes = pm.quantizes;
   if (!result.skipped.empty()) return result;
   // Graphs that quantize activations only where asked: a float 1e-7 off can round to the next int8 step.
   // Exact norms (com.winnow LayerNorm) compute what the graph computes, quantized or not.

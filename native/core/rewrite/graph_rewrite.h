@@ -33,7 +33,6 @@ struct GraphRewrite {
   int bf16_matmuls = 0;       // RewriteOptions::bf16: MatMuls made com.winnow MatMulBf16
   int head_matmuls = 0;       // ... and those (int8 or bf16) kept float32 as the task head
   std::string skipped;       // why the model was left as it is (external data, subgraphs), if it was
-  bool quantizes = false;    // the graph as written quantizes activations (known once it parsed)
 };
 
 // Graphs that quantize activations (DynamicQuantizeLinear, MatMulInteger, ...) are left alone unless

@@ -97,14 +97,12 @@ Status AppendCuda(OrtRuntime* rt, Ort::SessionOptions& so, const SessionConfig& 
 struct Rewritten {
   std::string model;
   int skip_layer_norms = 0, attentions = 0, packed_qkv = 0, quantized_matmuls = 0, bf16_matmuls = 0;
-  bool quantizes = false;  // the graph as written quantizes activations
 };
 
 Rewritten RewriteModel(std::string_view model, const RewriteOptions& o) {
   Rewritten out;
   if (model.empty() || !(o.layer_norms || o.attention || o.quantize_int8 || o.bf16)) return out;
   auto rewrite = RewriteGraph(model, o);
-  if (rewrite.ok()) out.quantizes = rewrite->quantizes;
   if (rewrite.ok() && !rewrite->model.empty()) {
     out.model = std::move(rewrite->model);
     out.skip_layer_norms = rewrite->skip_layer_norms;
@@ -338,7 +336,6 @@ class Session::Loader {
       s_->bf16_matmuls_ = rw.bf16_matmuls;
     }
     if (!s_->session_) LoadFile(so_, written_so_);
-    s_->quantizes_activations_ = graph_quantizes_ || rw.quantizes;
     TrimHeap();
   }
 

@@ -130,11 +130,6 @@ class Session {
   int quantized_matmuls() const { return quantized_matmuls_; }
   // MatMuls made bf16 at load (SessionConfig::bf16; 0 when off, on CUDA, or the graph quantizes activations).
   int bf16_matmuls() const { return bf16_matmuls_; }
-  // Whether the linear layers run in float32 on the CPU: no int8 or bf16 MatMul made at load, and the graph as
-  // written quantizes no activations (as far as the load's rewrites could read it).
-  bool float_linear_layers() const {
-    return device_ == "cpu" && quantized_matmuls_ == 0 && bf16_matmuls_ == 0 && !quantizes_activations_;
-  }
   // "off", "pinned" (CUDA: page-locked staging buffers) or "host" (ordinary memory: CPU sessions, or CUDA when
   // ONNX Runtime has no pinned allocator).
   const char* io_binding() const;
@@ -171,7 +166,6 @@ class Session {
   int fused_attentions_ = 0, packed_attentions_ = 0;
   int quantized_matmuls_ = 0;
   int bf16_matmuls_ = 0;
-  bool quantizes_activations_ = false;
   std::unique_ptr<Binding> binding_;
 };
 
