@@ -38,7 +38,7 @@ void RunWith(internal::Kernel kernel, const Problem& p, size_t task) {
   blk.n = n;
   const size_t np = (n + internal::kKeyPad - 1) / internal::kKeyPad * internal::kKeyPad;
   if (!blk.uniform && s.kt.size() < p.head_size * np) s.kt.resize(p.head_size * np);
-  if (s.scores.size() < blk.rows * np) s.scores.resize(blk.rows * np);
+  if (s.scores.size() < internal::kMaxGroupRows * np) s.scores.resize(internal::kMaxGroupRows * np);
   if (p.bias && s.qrows.size() < internal::kMaxGroupRows * p.head_size)
     s.qrows.resize(internal::kMaxGroupRows * p.head_size);
   if (s.vrows.size() < n * p.head_size) s.vrows.resize(n * p.head_size);

@@ -55,7 +55,7 @@ struct Block {
   size_t n;
   bool uniform;
   float* kt;      // [head_size, padded n]
-  float* scores;  // [rows, padded n]
+  float* scores;  // [kMaxGroupRows, padded n]: one group's rows at a time
   float* qrows;   // [kMaxGroupRows, head_size]: query rows plus Q's bias
   float* vrows;   // [n, head_size]: V's rows of the attended keys
 
