@@ -1,7 +1,8 @@
 // com.winnow Attention's kernel alone on one thread, at each SIMD level and bf16 kernel this CPU has: packed Q, K, V of a batch
 // (default MiniLM-shaped: 32 x 91 tokens, 12 heads of 32, every fourth item 20 % padding, the Q, K, V biases).
 // Prints the fastest and median milliseconds per batch and GFLOP/s of the two products (4·T²·D per head).
-//   attention_bench [batch=32] [tokens=91] [heads=12] [head_size=32] [runs=50] [bias=1]
+//   attention_bench [batch=32] [tokens=91] [heads=12] [head_size=32] [runs=50] [bias=1] [only]
+// `only`: time just the kernel of that name (e.g. avx512).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -20,6 +21,7 @@ int main(int argc, char** argv) {
   auto arg = [&](int i, size_t fallback) { return argc > i ? static_cast<size_t>(std::atol(argv[i])) : fallback; };
   const size_t batch = arg(1, 32), tokens = arg(2, 91), heads = arg(3, 12), d = arg(4, 32), runs = arg(5, 50);
   const bool with_bias = arg(6, 1) != 0;
+  const std::string only = argc > 7 ? argv[7] : "";
   const size_t width = heads * d;
   std::mt19937 rng(7);
   std::normal_distribution<float> nd(0.0f, 1.0f);
@@ -45,6 +47,7 @@ int main(int argc, char** argv) {
   p.scale = 0.17f;
   const double flops = 4.0 * static_cast<double>(batch * heads) * static_cast<double>(tokens * tokens * d);
   auto time = [&](const char* name, auto&& run_task) {
+    if (!only.empty() && only != name) return;
     std::vector<double> ms;
     for (size_t r = 0; r < runs; ++r) {
       const auto t0 = std::chrono::steady_clock::now();

@@ -12,7 +12,7 @@ namespace {
 // 64-byte aligned, so that the kernels' whole-vector loads of kt and scores rows never straddle cache lines.
 struct Scratch {
   std::vector<uint32_t> keys;
-  CacheLineVector<float> kt, scores, qrows, vrows;
+  CacheLineVector<float> kt, scores, qbk, vrows;
 };
 
 void RunWith(internal::Kernel kernel, const Problem& p, size_t task) {
@@ -38,11 +38,10 @@ void RunWith(internal::Kernel kernel, const Problem& p, size_t task) {
   blk.n = n;
   const size_t np = (n + internal::kKeyPad - 1) / internal::kKeyPad * internal::kKeyPad;
   if (!blk.uniform && s.kt.size() < p.head_size * np) s.kt.resize(p.head_size * np);
-  if (s.scores.size() < blk.rows * np) s.scores.resize(blk.rows * np);
-  if (p.bias && s.qrows.size() < internal::kMaxGroupRows * p.head_size)
-    s.qrows.resize(internal::kMaxGroupRows * p.head_size);
+  if (s.scores.size() < internal::kMaxGroupRows * np) s.scores.resize(internal::kMaxGroupRows * np);
+  if (p.bias && !blk.uniform && s.qbk.size() < np) s.qbk.resize(np);
   if (s.vrows.size() < n * p.head_size) s.vrows.resize(n * p.head_size);
-  blk.qrows = s.qrows.data();
+  blk.qbk = s.qbk.data();
   blk.vrows = s.vrows.data();
   blk.kt = s.kt.data();
   blk.scores = s.scores.data();

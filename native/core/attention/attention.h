@@ -59,8 +59,8 @@ struct Block {
   size_t n;
   bool uniform;
   float* kt;      // [head_size, padded n]
-  float* scores;  // [rows, padded n]
-  float* qrows;   // [kMaxGroupRows, head_size]: query rows plus Q's bias
+  float* scores;  // [kMaxGroupRows, padded n]: one group's rows at a time
+  float* qbk;     // [padded n]: Q's bias times each K row (plus K's bias), the padding 0; with a bias only
   float* vrows;   // [n, head_size]: V's rows of the attended keys
 
 };
