@@ -41,16 +41,21 @@ describe('kernels', () => {
       for (let i = 0; i < 100 && !(file = readdirSync(tmp).find((f) => f.endsWith('.json'))); i++) await new Promise((r) => setTimeout(r, 50));
       expect(file, 'the profile written at dispose').toBeDefined();
       const events = JSON.parse(readFileSync(path.join(tmp, file!), 'utf8')) as Array<{
-        cat: string; name: string; args?: { op_name?: string; output_type_shape?: Array<Record<string, number[]>> };
+        cat: string; name: string;
+        args?: { op_name?: string; input_type_shape?: Array<Record<string, number[]>>; output_type_shape?: Array<Record<string, number[]>> };
       }>;
+      const kernels = events.filter((e) => e.cat === 'Node' && e.name.endsWith('_kernel_time'));
       // Output rows per Attention run: the two layers alternate, the second (last) one [batch, 1, hidden].
-      const rows = events
-        .filter((e) => e.cat === 'Node' && e.name.endsWith('_kernel_time') && e.args?.op_name === 'Attention')
+      const rows = kernels
+        .filter((e) => e.args?.op_name === 'Attention')
         .map((e) => Object.values(e.args!.output_type_shape![0])[0][1]);
       expect(rows.length % 2).toBe(0);
       expect(rows.length).toBeGreaterThanOrEqual(2 * 3); // the load's probe run and three batches of 8
       expect(rows.filter((r) => r === 1).length).toBe(rows.length / 2);
       expect(rows.filter((r) => r > 1).length).toBe(rows.length / 2);
+      // Per run, the last layer's Q projection, output projection, FFN up and FFN down take one row per pair.
+      const oneRow = kernels.filter((e) => e.args?.op_name === 'MatMul' && Object.values(e.args!.input_type_shape![0])[0][1] === 1);
+      expect(oneRow.length).toBe(4 * (rows.length / 2));
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }

@@ -215,7 +215,8 @@ TEST(Attention, FarNegativeScoresWithPaddedKeys) {
 }
 
 // Problem::query_rows: only the first rows of each batch row are computed, into an output of that many rows per batch
-// row, and they are the full computation's rows bit for bit (float32 at every SIMD level, and the bf16 kernel).
+// row, and they are the full computation's rows bit for bit (float32 at every SIMD level, and the bf16 kernel); also
+// from a Q that holds just those rows (Problem::q_tokens).
 TEST(Attention, FirstQueryRowsAloneAreTheFullRows) {
   struct Shape {
     size_t batch, tokens, heads, head, rows;
@@ -229,10 +230,17 @@ TEST(Attention, FirstQueryRowsAloneAreTheFullRows) {
         const size_t w = s.heads * s.head, kept = std::min(s.rows, s.tokens);
         std::vector<float> full(s.batch * s.tokens * w, std::nanf(""));
         std::vector<float> first(s.batch * kept * w, std::nanf(""));
-        attention::Problem pf = MakeProblem(in, packed, s.batch, s.tokens, s.heads, s.head, full.data(), packed);
+        attention::Problem pf = MakeProblem(in, packed, s.batch, s.tokens, s.heads, s.head, full.data(), true);
         attention::Problem pq = pf;
         pq.out = first.data();
         pq.query_rows = s.rows;
+        // Q's first `kept` rows of each batch row alone (separate layout only).
+        std::vector<float> short_q;
+        for (size_t b = 0; b < s.batch && !packed; ++b)
+          short_q.insert(short_q.end(), in.q.begin() + b * s.tokens * w, in.q.begin() + (b * s.tokens + kept) * w);
+        attention::Problem ps = pq;
+        ps.q = short_q.data();
+        ps.q_tokens = kept;
         EXPECT_EQ(pq.QueryRows(), kept);
         EXPECT_EQ(attention::TaskCount(pq), s.batch * s.heads * ((kept + attention::kBlockRows - 1) / attention::kBlockRows));
         auto check = [&](const std::string& name) {
@@ -248,11 +256,20 @@ TEST(Attention, FirstQueryRowsAloneAreTheFullRows) {
           for (size_t t = 0; t < attention::TaskCount(pf); ++t) attention::RunTaskAt(level, pf, t);
           for (size_t t = attention::TaskCount(pq); t-- > 0;) attention::RunTaskAt(level, pq, t);
           check(SimdLevelName(level));
+          if (packed) continue;
+          std::fill(first.begin(), first.end(), std::nanf(""));
+          for (size_t t = 0; t < attention::TaskCount(ps); ++t) attention::RunTaskAt(level, ps, t);
+          check(std::string(SimdLevelName(level)) + " short Q");
         }
         if (std::string(attention::ActiveBf16KernelName()) != "none") {
           for (size_t t = 0; t < attention::TaskCount(pf); ++t) attention::RunTaskBf16(pf, t);
           for (size_t t = attention::TaskCount(pq); t-- > 0;) attention::RunTaskBf16(pq, t);
           check(std::string("bf16 ") + attention::ActiveBf16KernelName());
+          if (!packed) {
+            std::fill(first.begin(), first.end(), std::nanf(""));
+            for (size_t t = 0; t < attention::TaskCount(ps); ++t) attention::RunTaskBf16(ps, t);
+            check(std::string("bf16 short Q ") + attention::ActiveBf16KernelName());
+          }
         }
       }
 }

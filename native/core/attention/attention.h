@@ -36,6 +36,9 @@ struct Problem {
   // that many rows per batch row (a classifier reading the first token needs nothing else from the last layer).
   size_t query_rows = 0;
   size_t QueryRows() const { return query_rows && query_rows < tokens ? query_rows : tokens; }
+  // Rows per batch row in Q (0: tokens): Q may hold only the rows computed, at least QueryRows() of them.
+  size_t q_tokens = 0;
+  size_t QTokens() const { return q_tokens ? q_tokens : tokens; }
 };
 
 // Query rows per task.

@@ -109,7 +109,7 @@ WINNOW_ATTN_TARGET void RoundRow(const float* src, const float* bias, size_t D, 
 // Rows [row0, row0 + rows) of head h of batch b (rows <= kBf16PassRows), K and V already in the scratch.
 WINNOW_ATTN_TARGET void RunBlock(const Bf16Products& k, const Problem& p, Scratch& s, size_t b, size_t h, size_t row0,
                                  size_t rows, size_t n, bool uniform) {
-  const size_t D = p.head_size, HD = p.heads * D, T0 = b * p.tokens;
+  const size_t D = p.head_size, HD = p.heads * D;
   const size_t rows16 = (rows + 15) / 16 * 16;
   const size_t np = (n + 31) / 32 * 32, dp = (D + 31) / 32 * 32, dv = (D + 15) / 16 * 16;
   const float* bq = p.bias ? p.bias + h * D : nullptr;
@@ -125,7 +125,7 @@ WINNOW_ATTN_TARGET void RunBlock(const Bf16Products& k, const Problem& p, Scratc
   } else {
     uint16_t* q = Grow(s.q, rows16 * dp);
     for (size_t r = 0; r < rows; ++r)
-      RoundRow(p.q + (T0 + row0 + r) * p.q_stride + h * D, bq, D, q + r * dp, dp);
+      RoundRow(p.q + (b * p.QTokens() + row0 + r) * p.q_stride + h * D, bq, D, q + r * dp, dp);
     std::memset(q + rows * dp, 0, (rows16 - rows) * dp * sizeof(uint16_t));
     float* sc = Grow(s.scores, rows16 * np);
     k.scores(q, rows16, dp, s.kt.data(), np, sc);

@@ -62,7 +62,8 @@ StatusOr<std::string> AddNorm(GraphBuilder& b, std::string_view h, std::string_v
 // One multi-head self-attention: Softmax(Q K^T / sqrt(head) + mask) V. With Winnow's operators, one com.winnow
 // Attention over the three projections, reading attention_mask itself; otherwise the heads split and merged by
 // Reshape + Transpose, the pattern the load-time attention rewrite fuses.
-// first_only (Winnow's operators only): the output holds the first token's row alone, [batch, 1, hidden].
+// first_only (Winnow's operators only): the output holds the first token's row alone, [batch, 1, hidden]; with Q,
+// K and V apart, Q is projected for that row alone too.
 StatusOr<std::string> SelfAttention(GraphBuilder& b, std::string_view x, std::string_view mask, const std::string& p,
                                     const Keys& n, const Dims& d, bool winnow_ops, bool bf16, bool pack_qkv,
                                     bool first_only) {
@@ -75,7 +76,8 @@ StatusOr<std::string> SelfAttention(GraphBuilder& b, std::string_view x, std::st
       in = {qkv, "", "", "attention_mask"};
       if (auto parts = b.TakeBias(qkv)) in = {parts->first, "", "", "attention_mask", parts->second};
     } else {
-      WINNOW_ASSIGN_OR_RETURN(std::string q, b.Linear(x, p + n.q, d.hidden, d.hidden));
+      const std::string xq = first_only ? b.Op("Slice", {x, b.IntList({0}), b.IntList({1}), b.IntList({1})}) : std::string(x);
+      WINNOW_ASSIGN_OR_RETURN(std::string q, b.Linear(xq, p + n.q, d.hidden, d.hidden));
       WINNOW_ASSIGN_OR_RETURN(std::string k, b.Linear(x, p + n.k, d.hidden, d.hidden));
       WINNOW_ASSIGN_OR_RETURN(std::string v, b.Linear(x, p + n.v, d.hidden, d.hidden));
       in = {q, k, v, "attention_mask"};

@@ -48,12 +48,17 @@ struct AttentionKernel {
       const std::vector<int64_t> shape = q.GetTensorTypeAndShapeInfo().GetShape();
       if (shape.size() != 3) return Fail("query must be [batch, tokens, width], not " + ShapeText(shape));
       const bool packed = !k && !v;
+      // Key tokens; a separate Q may hold just the rows computed (query_tokens of them, or every token when fewer).
+      int64_t tokens = shape[1];
       if (!packed) {
         if (!k || !v) return Fail("key and value come together (or neither, for packed Q, K, V)");
         const auto ks = k.GetTensorTypeAndShapeInfo().GetShape(), vs = v.GetTensorTypeAndShapeInfo().GetShape();
-        if (ks != shape || vs != shape)
-          return Fail("query, key and value must have one shape: " + ShapeText(shape) + ", " + ShapeText(ks) + ", " +
-                      ShapeText(vs));
+        const bool short_q = ks.size() == 3 && query_tokens > 0 && shape[1] == std::min(query_tokens, ks[1]) &&
+                             shape[0] == ks[0] && shape[2] == ks[2];
+        if (vs != ks || (ks != shape && !short_q))
+          return Fail("query, key and value must have one shape (or the query the first query_tokens rows): " +
+                      ShapeText(shape) + ", " + ShapeText(ks) + ", " + ShapeText(vs));
+        tokens = ks[1];
       }
       const int64_t width = packed ? shape[2] / 3 : shape[2];
       if ((packed && shape[2] % 3 != 0) || width % heads != 0)
@@ -61,8 +66,8 @@ struct AttentionKernel {
                     " heads" + (packed ? " of Q, K and V" : ""));
       if (mask) {
         const auto ms = mask.GetTensorTypeAndShapeInfo().GetShape();
-        if (ms.size() != 2 || ms[0] != shape[0] || ms[1] != shape[1])
-          return Fail("mask must be [batch, tokens] = [" + std::to_string(shape[0]) + ", " + std::to_string(shape[1]) +
+        if (ms.size() != 2 || ms[0] != shape[0] || ms[1] != tokens)
+          return Fail("mask must be [batch, tokens] = [" + std::to_string(shape[0]) + ", " + std::to_string(tokens) +
                       "], not " + ShapeText(ms));
       }
       if (bias) {
@@ -71,9 +76,9 @@ struct AttentionKernel {
           return Fail("bias must be [3 * width] = [" + std::to_string(3 * width) + "] (Q's, K's, V's), not " +
                       ShapeText(bs));
       }
-      const int64_t rows = query_tokens > 0 && query_tokens < shape[1] ? query_tokens : shape[1];
+      const int64_t rows = query_tokens > 0 && query_tokens < tokens ? query_tokens : tokens;
       float* out = ctx.GetOutput(0, {shape[0], rows, width}).GetTensorMutableData<float>();
-      if (shape[0] == 0 || shape[1] == 0 || width == 0) return nullptr;
+      if (shape[0] == 0 || tokens == 0 || width == 0) return nullptr;
       attention::Problem p;
       const float* base = q.GetTensorData<float>();
       const size_t stride = static_cast<size_t>(shape[2]);
@@ -86,7 +91,8 @@ struct AttentionKernel {
       p.out = out;
       p.out_stride = static_cast<size_t>(width);
       p.batch = static_cast<size_t>(shape[0]);
-      p.tokens = static_cast<size_t>(shape[1]);
+      p.tokens = static_cast<size_t>(tokens);
+      p.q_tokens = static_cast<size_t>(shape[1]);
       p.heads = static_cast<size_t>(heads);
       p.head_size = static_cast<size_t>(width / heads);
       p.scale = has_scale ? scale : 1.0f / std::sqrt(static_cast<float>(p.head_size));
