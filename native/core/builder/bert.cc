@@ -62,11 +62,11 @@ StatusOr<std::string> AddNorm(GraphBuilder& b, std::string_view h, std::string_v
 // One multi-head self-attention: Softmax(Q K^T / sqrt(head) + mask) V. With Winnow's operators, one com.winnow
 // Attention over the three projections, reading attention_mask itself; otherwise the heads split and merged by
 // Reshape + Transpose, the pattern the load-time attention rewrite fuses.
-// first_only (Winnow's operators only): the output holds the first token's row alone, [batch, 1, hidden]; with Q,
-// K and V apart, Q is projected for that row alone too.
+// x_first (Winnow's operators only; empty: none): x's first token, [batch, 1, hidden]; the output then holds that
+// row alone, and with Q, K and V apart Q is projected from it.
 StatusOr<std::string> SelfAttention(GraphBuilder& b, std::string_view x, std::string_view mask, const std::string& p,
                                     const Keys& n, const Dims& d, bool winnow_ops, bool bf16, bool pack_qkv,
-                                    bool first_only) {
+                                    std::string_view x_first) {
   if (winnow_ops) {
     // Q, K and V read by the operator, which adds their biases itself: packed as one [hidden, 3·hidden] product
     // (BuildOptions::pack_qkv), or three (the Concat of their biases ONNX Runtime folds at load).
@@ -76,8 +76,7 @@ StatusOr<std::string> SelfAttention(GraphBuilder& b, std::string_view x, std::st
       in = {qkv, "", "", "attention_mask"};
       if (auto parts = b.TakeBias(qkv)) in = {parts->first, "", "", "attention_mask", parts->second};
     } else {
-      const std::string xq = first_only ? b.Op("Slice", {x, b.IntList({0}), b.IntList({1}), b.IntList({1})}) : std::string(x);
-      WINNOW_ASSIGN_OR_RETURN(std::string q, b.Linear(xq, p + n.q, d.hidden, d.hidden));
+      WINNOW_ASSIGN_OR_RETURN(std::string q, b.Linear(x_first.empty() ? x : x_first, p + n.q, d.hidden, d.hidden));
       WINNOW_ASSIGN_OR_RETURN(std::string k, b.Linear(x, p + n.k, d.hidden, d.hidden));
       WINNOW_ASSIGN_OR_RETURN(std::string v, b.Linear(x, p + n.v, d.hidden, d.hidden));
       in = {q, k, v, "attention_mask"};
@@ -89,7 +88,7 @@ StatusOr<std::string> SelfAttention(GraphBuilder& b, std::string_view x, std::st
     }
     std::vector<std::string> attrs = {onnx::IntAttribute("num_heads", d.heads)};
     if (bf16) attrs.push_back(onnx::StringAttribute("precision", "bf16"));
-    if (first_only) attrs.push_back(onnx::IntAttribute("query_tokens", 1));
+    if (!x_first.empty()) attrs.push_back(onnx::IntAttribute("query_tokens", 1));
     std::string ctx = b.Op(rt::kAttentionOp, in, attrs, rt::kCustomDomain);
     return b.Linear(ctx, p + n.attn_out, d.hidden, d.hidden);
   }
@@ -196,11 +195,11 @@ StatusOr<BuiltModel> BuildBertFamily(const ConfigReader& c, Weights* w, const Bu
   const bool first_only = o.winnow_ops && o.task == Task::kSequenceClassification;
   for (int64_t i = 0; i < d.layers; ++i) {
     const std::string l = p + n.layer + std::to_string(i) + ".";
-    const bool last_first = first_only && i == d.layers - 1;
+    const std::string x_first =
+        first_only && i == d.layers - 1 ? b.Op("Slice", {x, b.IntList({0}), b.IntList({1}), b.IntList({1})}) : "";
     WINNOW_ASSIGN_OR_RETURN(std::string attn, SelfAttention(b, x, mask, l, n, d, o.winnow_ops, o.bf16_attention,
-                                                            o.pack_qkv, last_first));
-    if (last_first) x = b.Op("Slice", {x, b.IntList({0}), b.IntList({1}), b.IntList({1})});
-    WINNOW_ASSIGN_OR_RETURN(x, AddNorm(b, attn, x, l + n.attn_norm, d.hidden, d.eps));
+                                                            o.pack_qkv, x_first));
+    WINNOW_ASSIGN_OR_RETURN(x, AddNorm(b, attn, x_first.empty() ? x : x_first, l + n.attn_norm, d.hidden, d.eps));
     WINNOW_ASSIGN_OR_RETURN(std::string h, b.Linear(x, l + n.ffn_in, d.hidden, d.ffn));
     WINNOW_ASSIGN_OR_RETURN(h, b.Activation(h, d.act));
     WINNOW_ASSIGN_OR_RETURN(h, b.Linear(h, l + n.ffn_out, d.ffn, d.hidden));

@@ -76,10 +76,12 @@ struct AttentionKernel {
           return Fail("bias must be [3 * width] = [" + std::to_string(3 * width) + "] (Q's, K's, V's), not " +
                       ShapeText(bs));
       }
-      const int64_t rows = query_tokens > 0 && query_tokens < tokens ? query_tokens : tokens;
+      attention::Problem p;
+      p.tokens = static_cast<size_t>(tokens);
+      p.query_rows = static_cast<size_t>(query_tokens);
+      const int64_t rows = static_cast<int64_t>(p.QueryRows());
       float* out = ctx.GetOutput(0, {shape[0], rows, width}).GetTensorMutableData<float>();
       if (shape[0] == 0 || tokens == 0 || width == 0) return nullptr;
-      attention::Problem p;
       const float* base = q.GetTensorData<float>();
       const size_t stride = static_cast<size_t>(shape[2]);
       p.q = base;
@@ -91,12 +93,10 @@ struct AttentionKernel {
       p.out = out;
       p.out_stride = static_cast<size_t>(width);
       p.batch = static_cast<size_t>(shape[0]);
-      p.tokens = static_cast<size_t>(tokens);
       p.q_tokens = static_cast<size_t>(shape[1]);
       p.heads = static_cast<size_t>(heads);
       p.head_size = static_cast<size_t>(width / heads);
       p.scale = has_scale ? scale : 1.0f / std::sqrt(static_cast<float>(p.head_size));
-      p.query_rows = static_cast<size_t>(rows);
       const size_t tasks = attention::TaskCount(p);
       if (tasks == 1) (bf16 ? RunOneBf16 : RunOne)(&p, 0);
       else ctx.ParallelFor(bf16 ? &RunOneBf16 : &RunOne, tasks, 0, &p);
