@@ -26,10 +26,10 @@ namespace {
 
 bool Amx() { return CpuSupportsInt8(Int8Isa::kAmx); }
 
-// The int8 kernels this CPU runs (AMX and / or AVX512-VNNI); both give the reference's bits.
+// The int8 kernels this CPU runs (AMX, AVX512-VNNI, AVX2); each gives the reference's bits.
 std::vector<Int8Isa> Isas() {
   std::vector<Int8Isa> out;
-  for (Int8Isa isa : {Int8Isa::kAmx, Int8Isa::kVnni})
+  for (Int8Isa isa : {Int8Isa::kAmx, Int8Isa::kVnni, Int8Isa::kAvx2})
     if (CpuSupportsInt8(isa)) out.push_back(isa);
   return out;
 }
@@ -77,18 +77,23 @@ TEST(QuantizeRowReference, ZeroNanAndInfinityRows) {
   EXPECT_EQ(q[1], 0);
 }
 
-// The AMX quantizer (internal::AmxInt8Kernels().quantize) against QuantizeRowReference, row by row: q and s_i bit
-// for bit, the padding k..k_pad written as zeros, on row widths around the 16- and 64-column steps and on rows whose
-// |a| · inv lands at the ends of [-127, 127] (amax near FLT_MAX, denormal amax where inv is capped at FLT_MAX,
-// values just below amax, halves), and on zero, NaN and infinite rows.
-TEST(MatMulInt8, AmxQuantizeMatchesTheReferenceRowByRow) {
-  if (!Amx()) GTEST_SKIP() << "no AMX-INT8 on this CPU";
-  const internal::Int8Kernels kern = internal::AmxInt8Kernels();
+// The quantizers (AVX-512, used by the AMX and VNNI kernels; AVX2) against QuantizeRowReference, row by row: q and
+// s_i bit for bit, the padding k..k_pad written as zeros, on row widths around the 8-, 16- and 64-column steps and
+// on rows whose |a| · inv lands at the ends of [-127, 127] (amax near FLT_MAX, denormal amax where inv is capped at
+// FLT_MAX, values just below amax, halves), and on zero, NaN and infinite rows.
+TEST(MatMulInt8, QuantizersMatchTheReferenceRowByRow) {
+  std::vector<std::pair<const char*, internal::QuantizeFn>> quantizers;
+  if (CpuSupportsInt8(Int8Isa::kAmx) || CpuSupportsInt8(Int8Isa::kVnni))
+    quantizers.emplace_back("avx512", internal::AmxInt8Kernels().quantize);
+  if (CpuSupportsInt8(Int8Isa::kAvx2)) quantizers.emplace_back("avx2", internal::Avx2Int8Kernels().quantize);
+  if (quantizers.empty()) GTEST_SKIP() << "no int8 kernel of Winnow's runs on this CPU";
+  for (const auto& [name, quantize] : quantizers) {
+  SCOPED_TRACE(name);
   std::mt19937 rng(11);
   std::normal_distribution<float> d(0.0f, 1.0f);
   const float amaxes[] = {1.0f, 127.0f, 3.0e38f, std::numeric_limits<float>::max(), 1e-30f, 3.0e-37f, 1e-38f, 1e-40f,
                           1.4e-45f};
-  for (size_t k : {1, 2, 15, 16, 17, 31, 32, 33, 47, 48, 63, 64, 65, 100, 127, 128, 129, 383, 384, 1536}) {
+  for (size_t k : {1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 48, 63, 64, 65, 100, 127, 128, 129, 383, 384, 1536}) {
     const size_t k_pad = (k + kInt8BlockK - 1) / kInt8BlockK * kInt8BlockK;
     for (float amax : amaxes) {
       std::vector<float> a(kInt8BlockRows * k);
@@ -107,7 +112,7 @@ TEST(MatMulInt8, AmxQuantizeMatchesTheReferenceRowByRow) {
       a[7 * k] = -std::numeric_limits<float>::infinity();
       CacheLineVector<int8_t> q(kInt8BlockRows * k_pad, 0x55);
       float s[kInt8BlockRows];
-      kern.quantize(a.data(), kInt8BlockRows, k, q.data(), k_pad, s);
+      quantize(a.data(), kInt8BlockRows, k, q.data(), k_pad, s);
       std::vector<int8_t> want(k);
       for (size_t r = 0; r < kInt8BlockRows; ++r) {
         const float ws = QuantizeRowReference(a.data() + r * k, k, want.data());
@@ -117,6 +122,7 @@ TEST(MatMulInt8, AmxQuantizeMatchesTheReferenceRowByRow) {
         for (size_t j = k; j < k_pad; ++j) ASSERT_EQ(q[r * k_pad + j], 0) << "padding, k=" << k << " col " << j;
       }
     }
+  }
   }
 }
 
@@ -142,7 +148,7 @@ void CheckShape(Int8Isa isa, const Case& cs, std::mt19937* rng, bool special_row
     a[k + k / 2] = std::nanf("");                // row 1 NaN
     a[2 * k] = std::numeric_limits<float>::infinity();  // row 2 +inf
   }
-  const PackedInt8Weights packed(w.data(), scale.data(), k, n);
+  const PackedInt8Weights packed(w.data(), scale.data(), k, n, isa);
   MatMulInt8(isa, packed, a.data(), cs.bias ? bias.data() : nullptr, c.data(), m, cs.act);
   MatMulInt8Reference(a.data(), w.data(), scale.data(), cs.bias ? bias.data() : nullptr, want.data(), m, k, n, cs.act);
   for (size_t i = 0; i < m; ++i)
@@ -162,7 +168,7 @@ void CheckShape(Int8Isa isa, const Case& cs, std::mt19937* rng, bool special_row
 }
 
 TEST(MatMulInt8, KernelsMatchTheReferenceOnOddShapes) {
-  if (Isas().empty()) GTEST_SKIP() << "no AMX-INT8 or AVX512-VNNI on this CPU";
+  if (Isas().empty()) GTEST_SKIP() << "no int8 kernel of Winnow's runs on this CPU";
   for (Int8Isa isa : Isas()) {
     std::mt19937 rng(5);
     const Activation acts[3] = {Activation::kNone, Activation::kGelu, Activation::kGeluTanh};
@@ -189,7 +195,7 @@ TEST(MatMulInt8, VnniIsExactAtTheLongestK) {
   for (size_t j = 0; j < k; ++j) a[k + j] = j % 2 ? 1.0f : -1.0f;  // row 1 alternates
   std::vector<int8_t> w(k * n, -127);
   for (size_t i = 0; i < k * n; i += 3) w[i] = 127;
-  const PackedInt8Weights packed(w.data(), scale.data(), k, n);
+  const PackedInt8Weights packed(w.data(), scale.data(), k, n, Int8Isa::kVnni);
   MatMulInt8(Int8Isa::kVnni, packed, a.data(), nullptr, c.data(), m, Activation::kNone);
   MatMulInt8Reference(a.data(), w.data(), scale.data(), nullptr, want.data(), m, k, n, Activation::kNone);
   for (size_t i = 0; i < m * n; ++i) ASSERT_TRUE(Same(c[i], want[i])) << i;
@@ -197,8 +203,34 @@ TEST(MatMulInt8, VnniIsExactAtTheLongestK) {
   EXPECT_GT(c[1], 1e9f / 127.0f);
 }
 
+// The AVX2 kernel adds pairs of products in int16 (vpmaddubsw): at the extremes (every q and w ±127, in every sign
+// combination) a pair is 2 · 127 · 127, and nothing saturates; at the longest K the int32 sums are still exact.
+TEST(MatMulInt8, Avx2DoesNotSaturate) {
+  if (!CpuSupportsInt8(Int8Isa::kAvx2)) GTEST_SKIP() << "no AVX2 on this CPU";
+  for (size_t k : {size_t{64}, size_t{1536}, kInt8MaxK}) {
+    const size_t m = 4, n = 40;
+    std::vector<float> a(m * k), scale(n, 1.0f), c(m * n), want(m * n);
+    for (size_t j = 0; j < k; ++j) {
+      a[j] = 1.0f;                             // row 0: q = 127
+      a[k + j] = -1.0f;                        // row 1: q = -127
+      a[2 * k + j] = j % 2 ? 1.0f : -1.0f;     // row 2 alternates
+      a[3 * k + j] = j % 3 ? -1.0f : 1.0f;     // row 3: two in three negative
+    }
+    std::vector<int8_t> w(k * n);
+    for (size_t kk = 0; kk < k; ++kk)
+      for (size_t j = 0; j < n; ++j) w[kk * n + j] = j % 4 == 0 ? 127 : j % 4 == 1 ? -127 : (kk + j) % 2 ? 127 : -127;
+    const PackedInt8Weights packed(w.data(), scale.data(), k, n, Int8Isa::kAvx2);
+    MatMulInt8(Int8Isa::kAvx2, packed, a.data(), nullptr, c.data(), m, Activation::kNone);
+    MatMulInt8Reference(a.data(), w.data(), scale.data(), nullptr, want.data(), m, k, n, Activation::kNone);
+    for (size_t i = 0; i < m * n; ++i) ASSERT_TRUE(Same(c[i], want[i])) << "k=" << k << " " << i;
+    // Row 0 by column 0: k products of 127 · 127 (times the row scale 1/127), where a saturated pair would lose some.
+    EXPECT_EQ(c[0], std::fma(static_cast<float>(127 * 127 * static_cast<int64_t>(k)), 1.0f / 127.0f, 0.0f)) << k;
+    EXPECT_EQ(c[n + 1], c[0]) << k;  // (-127) · (-127)
+  }
+}
+
 TEST(MatMulInt8, ZeroNanAndInfinityRows) {
-  if (Isas().empty()) GTEST_SKIP() << "no AMX-INT8 or AVX512-VNNI on this CPU";
+  if (Isas().empty()) GTEST_SKIP() << "no int8 kernel of Winnow's runs on this CPU";
   for (Int8Isa isa : Isas()) {
     std::mt19937 rng(9);
     for (Activation act : {Activation::kNone, Activation::kGelu, Activation::kGeluTanh})
@@ -209,7 +241,7 @@ TEST(MatMulInt8, ZeroNanAndInfinityRows) {
 TEST(MatMulInt8, EachRowIsItsOwn) {
   // Per-row quantization: a row's outputs do not depend on the other rows (a batch-mate with a large value would
   // change a per-tensor scale).
-  if (Isas().empty()) GTEST_SKIP() << "no AMX-INT8 or AVX512-VNNI on this CPU";
+  if (Isas().empty()) GTEST_SKIP() << "no int8 kernel of Winnow's runs on this CPU";
   const size_t m = 40, k = 96, n = 40;
   std::mt19937 rng(3);
   std::normal_distribution<float> d(0.0f, 1.0f);
@@ -218,8 +250,8 @@ TEST(MatMulInt8, EachRowIsItsOwn) {
   for (float& x : a) x = d(rng);
   for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<int8_t>(static_cast<int>(i * 37 % 255) - 127);
   a[5 * k] = 1000.0f;  // row 5 much larger than the others
-  const PackedInt8Weights packed(w.data(), scale.data(), k, n);
   for (Int8Isa isa : Isas()) {
+    const PackedInt8Weights packed(w.data(), scale.data(), k, n, isa);
     MatMulInt8(isa, packed, a.data(), nullptr, c.data(), m, Activation::kNone);
     for (size_t i = 0; i < m; ++i) {
       MatMulInt8(isa, packed, a.data() + i * k, nullptr, one.data(), 1, Activation::kNone);
@@ -231,7 +263,7 @@ TEST(MatMulInt8, EachRowIsItsOwn) {
 // A GELU or layer-norm epilogue gives the very bits of the product without its bias followed by that kernel with
 // the bias (what a separate BiasGelu / LayerNorm node computes), whether the tasks split the columns or not.
 TEST(MatMulInt8, EpiloguesGiveTheBitsOfTheSeparateKernels) {
-  if (Isas().empty()) GTEST_SKIP() << "no AMX-INT8 or AVX512-VNNI on this CPU";
+  if (Isas().empty()) GTEST_SKIP() << "no int8 kernel of Winnow's runs on this CPU";
   const Int8Isa isa = Isas().front();
   std::mt19937 rng(9);
   std::normal_distribution<float> d(0.0f, 1.0f);
@@ -246,7 +278,7 @@ TEST(MatMulInt8, EpiloguesGiveTheBitsOfTheSeparateKernels) {
       for (float& x : *v) x = d(rng);
     for (float& x : scale) x = 0.01f * (1.0f + std::fabs(d(rng)));
     for (int8_t& x : w) x = static_cast<int8_t>(wi(rng));
-    const PackedInt8Weights packed(w.data(), scale.data(), s.k, s.n);
+    const PackedInt8Weights packed(w.data(), scale.data(), s.k, s.n, isa);
     auto run = [&](const Epilogue& e, size_t min_tasks, const float* with_bias) {
       std::vector<float> c(s.m * s.n);
       const Int8Gemm g = PlanInt8Gemm(isa, packed, a.data(), with_bias, c.data(), s.m, e, min_tasks);
@@ -293,12 +325,12 @@ TEST(MatMulInt8, EpiloguesGiveTheBitsOfTheSeparateKernels) {
 }
 
 TEST(MatMulInt8, TasksCoverTheProductOnce) {
-  if (Isas().empty()) GTEST_SKIP() << "no AMX-INT8 or AVX512-VNNI on this CPU";
+  if (Isas().empty()) GTEST_SKIP() << "no int8 kernel of Winnow's runs on this CPU";
   std::vector<int8_t> w(64 * 200, 2);
   std::vector<float> scale(200, 0.5f), a(70 * 64, 1.0f), c(70 * 200, 0.0f);
-  const PackedInt8Weights packed(w.data(), scale.data(), 64, 200);
   for (Int8Isa isa : Isas())
   for (size_t min_tasks : {1, 4, 16, 64}) {
+    const PackedInt8Weights packed(w.data(), scale.data(), 64, 200, isa);
     const Int8Gemm g = PlanInt8Gemm(isa, packed, a.data(), nullptr, c.data(), 70, Activation::kNone, min_tasks);
     EXPECT_GE(g.tasks(), std::min<size_t>(min_tasks, 3 * 7));
     std::fill(c.begin(), c.end(), 0.0f);
@@ -315,9 +347,11 @@ TEST(MatMulInt8, PanelsAndQuantizedRowsAreCacheLineAligned) {
     for (size_t n : {1, 33, 384, 1536}) {
       std::vector<int8_t> w(k * n, 1);
       std::vector<float> scale(n, 1.0f);
-      const PackedInt8Weights packed(w.data(), scale.data(), k, n);
-      for (size_t p = 0; p < packed.panels(); ++p)
-        ASSERT_EQ(reinterpret_cast<uintptr_t>(packed.panel(p)) % 64, 0u) << "k=" << k << " n=" << n << " panel " << p;
+      for (Int8Isa isa : {Int8Isa::kAmx, Int8Isa::kAvx2}) {
+        const PackedInt8Weights packed(w.data(), scale.data(), k, n, isa);
+        for (size_t p = 0; p < packed.panels(); ++p)
+          ASSERT_EQ(reinterpret_cast<uintptr_t>(packed.panel(p)) % 64, 0u) << "k=" << k << " n=" << n << " panel " << p;
+      }
     }
   for (size_t k_pad : {64, 128, 384, 1536, 8192})
     ASSERT_EQ(reinterpret_cast<uintptr_t>(internal::QuantizeScratch(k_pad)) % 64, 0u) << "k_pad=" << k_pad;
@@ -331,8 +365,14 @@ TEST(MatMulInt8, ForcedOnnxRuntimeKernelMeansNone) {
     EXPECT_EQ(ActiveInt8Isa(), Int8Isa::kNone);
   } else if (env && std::string(env) == "vnni") {
     EXPECT_EQ(ActiveInt8Isa(), vnni ? Int8Isa::kVnni : Int8Isa::kNone);
+  } else if (env && std::string(env) == "avx2") {
+    EXPECT_EQ(ActiveInt8Isa(), CpuSupportsInt8(Int8Isa::kAvx2) ? Int8Isa::kAvx2 : Int8Isa::kNone);
+  } else if (Amx()) {
+    EXPECT_EQ(ActiveInt8Isa(), Int8Isa::kAmx);
   } else {
-    EXPECT_EQ(ActiveInt8Isa(), Amx() ? Int8Isa::kAmx : Int8Isa::kNone);
+    // AVX2 where no VNNI of either form is there; AVX512-VNNI CPUs keep ONNX Runtime's kernel.
+    EXPECT_TRUE(ActiveInt8Isa() == Int8Isa::kNone || ActiveInt8Isa() == Int8Isa::kAvx2);
+    if (vnni) EXPECT_EQ(ActiveInt8Isa(), Int8Isa::kNone);
   }
 }
 

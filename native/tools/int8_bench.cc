@@ -122,7 +122,7 @@ int main(int argc, char** argv) {
                   ms.best, ms.median);
     }
     if (gemm::ActiveInt8Isa() == gemm::Int8Isa::kNone) continue;
-    const gemm::PackedInt8Weights packed(reinterpret_cast<const int8_t*>(w.data()), scale.data(), sh.k, sh.n);
+    const gemm::PackedInt8Weights packed(reinterpret_cast<const int8_t*>(w.data()), scale.data(), sh.k, sh.n, gemm::ActiveInt8Isa());
     const gemm::Activation act = sh.gelu ? gemm::Activation::kGelu : gemm::Activation::kNone;
     const Times ms = MeasureMs(runs, [&] {
       gemm::MatMulInt8(gemm::ActiveInt8Isa(), packed, x, bias.data(), y, rows, act);

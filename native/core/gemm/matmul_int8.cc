@@ -22,23 +22,28 @@ const char* Int8IsaName(Int8Isa isa) {
     case Int8Isa::kNone: return "none";
     case Int8Isa::kAmx: return "amx";
     case Int8Isa::kVnni: return "vnni";
+    case Int8Isa::kAvx2: return "avx2";
   }
   return "unknown";
 }
 
 namespace {
 
-// What the CPU and OS offer the int8 kernels, from one read of CPUID leaf 7.
+// What the CPU and OS offer the int8 kernels, from CPUID leaf 7 (sub-leaves 0 and 1).
 struct Int8Features {
-  bool amx = false;   // AMX-TILE and AMX-INT8, with the OS's tile state
-  bool vnni = false;  // AVX512-VNNI
+  bool amx = false;       // AMX-TILE and AMX-INT8, with the OS's tile state
+  bool vnni = false;      // AVX512-VNNI
+  bool avx_vnni = false;  // AVX-VNNI (the VEX form: Intel Alder Lake and later)
 };
 
 Int8Features DetectInt8() {
   Int8Features f;
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-  if (!CpuSupports(SimdLevel::kAvx512) || __get_cpuid_max(0, nullptr) < 7) return f;
+  if (!CpuSupports(SimdLevel::kAvx2) || __get_cpuid_max(0, nullptr) < 7) return f;
   unsigned a, b, c, d;
+  __cpuid_count(7, 1, a, b, c, d);
+  f.avx_vnni = a & (1u << 4);
+  if (!CpuSupports(SimdLevel::kAvx512)) return f;
   __cpuid_count(7, 0, a, b, c, d);
   uint32_t xlo, xhi;
   __asm__ volatile("xgetbv" : "=a"(xlo), "=d"(xhi) : "c"(0));
@@ -52,18 +57,25 @@ Int8Features DetectInt8() {
 internal::Int8Kernels KernelsOf(Int8Isa isa) {
   if (isa == Int8Isa::kAmx) return internal::AmxInt8Kernels();
   if (isa == Int8Isa::kVnni) return internal::VnniInt8Kernels();
+  if (isa == Int8Isa::kAvx2) return internal::Avx2Int8Kernels();
   return {};
+}
+
+const Int8Features& Features() {
+  static const Int8Features cpu = DetectInt8();
+  return cpu;
 }
 
 }  // namespace
 
 bool CpuSupportsInt8(Int8Isa isa) {
-  static const Int8Features cpu = DetectInt8();
+  const Int8Features& cpu = Features();
   const internal::Int8Kernels k = KernelsOf(isa);
   switch (isa) {
     case Int8Isa::kNone: return false;
     case Int8Isa::kAmx: return cpu.amx && k.block != nullptr && internal::AmxPermitted();
     case Int8Isa::kVnni: return cpu.vnni && k.block != nullptr && k.quantize != nullptr;
+    case Int8Isa::kAvx2: return CpuSupports(SimdLevel::kAvx2) && k.block != nullptr;
   }
   return false;
 }
@@ -74,15 +86,20 @@ Int8Isa ActiveInt8Isa() {
     const std::string_view want = env ? env : "";
     if (want == "onnxruntime") return Int8Isa::kNone;
     if (want == "vnni") return CpuSupportsInt8(Int8Isa::kVnni) ? Int8Isa::kVnni : Int8Isa::kNone;
-    // VNNI is not the default until it is measured against DynamicQuantizeMatMul on a CPU without AMX.
-    return CpuSupportsInt8(Int8Isa::kAmx) ? Int8Isa::kAmx : Int8Isa::kNone;
+    if (want == "avx2") return CpuSupportsInt8(Int8Isa::kAvx2) ? Int8Isa::kAvx2 : Int8Isa::kNone;
+    if (CpuSupportsInt8(Int8Isa::kAmx)) return Int8Isa::kAmx;
+    // VNNI is not the default until it is measured against DynamicQuantizeMatMul on a CPU without AMX. Without any
+    // VNNI, ONNX Runtime's u8 x s8 kernel adds products in int16 and can saturate; the AVX2 kernel cannot.
+    const Int8Features& f = Features();
+    if (!f.vnni && !f.avx_vnni && CpuSupportsInt8(Int8Isa::kAvx2)) return Int8Isa::kAvx2;
+    return Int8Isa::kNone;
   }();
   return isa;
 }
 
-PackedInt8Weights::PackedInt8Weights(const int8_t* b, const float* scale, size_t k, size_t n)
-    : k_(k), n_(n), k_pad_((k + kInt8BlockK - 1) / kInt8BlockK * kInt8BlockK) {
-  data_.assign(panels() * k_pad_ * kInt8PanelCols, 0);
+PackedInt8Weights::PackedInt8Weights(const int8_t* b, const float* scale, size_t k, size_t n, Int8Isa isa)
+    : k_(k), n_(n), k_pad_((k + kInt8BlockK - 1) / kInt8BlockK * kInt8BlockK), wide_(isa == Int8Isa::kAvx2) {
+  data_.assign(panels() * panel_bytes(), 0);
   scale_.assign(panels() * kInt8PanelCols, 0.0f);
   col_sum_.assign(panels() * kInt8PanelCols, 0);
   std::memcpy(scale_.data(), scale, n * sizeof(float));
@@ -90,7 +107,12 @@ PackedInt8Weights::PackedInt8Weights(const int8_t* b, const float* scale, size_t
     const int8_t* row = b + kk * n;
     for (size_t j = 0; j < n; ++j) {
       const size_t p = j / kInt8PanelCols, col = j % kInt8PanelCols;
-      data_[p * k_pad_ * kInt8PanelCols + (kk / 4) * 4 * kInt8PanelCols + col * 4 + (kk & 3)] = row[j];
+      if (wide_) {
+        int16_t* panel = reinterpret_cast<int16_t*>(data_.data() + p * panel_bytes());
+        panel[(kk / 2) * 2 * kInt8PanelCols + col * 2 + (kk & 1)] = row[j];
+      } else {
+        data_[p * panel_bytes() + (kk / 4) * 4 * kInt8PanelCols + col * 4 + (kk & 3)] = row[j];
+      }
       col_sum_[j] += row[j];
     }
   }
@@ -135,7 +157,7 @@ int8_t* QuantizeScratch(size_t k_pad) {
 }  // namespace internal
 
 void RunInt8Task(const Int8Gemm& g, size_t task) {
-  if (!CpuSupportsInt8(g.isa) || task >= g.tasks()) return;
+  if (!CpuSupportsInt8(g.isa) || task >= g.tasks() || g.b->wide() != (g.isa == Int8Isa::kAvx2)) return;
   const internal::Int8Kernels kern = KernelsOf(g.isa);
   const size_t rb = task / g.col_groups, cg = task % g.col_groups;
   const size_t row0 = rb * kInt8BlockRows, rows = std::min(kInt8BlockRows, g.m - row0);
@@ -151,7 +173,7 @@ void RunInt8Task(const Int8Gemm& g, size_t task) {
   args.k_pad = k_pad;
   args.row_scale = row_scale;
   args.first = g.b->panel(first);
-  args.panel_stride = k_pad * kInt8PanelCols;
+  args.panel_stride = g.b->panel_bytes();
   args.count = count;
   args.col_scale = g.b->scale() + first * kInt8PanelCols;
   args.col_sum = g.b->col_sum() + first * kInt8PanelCols;

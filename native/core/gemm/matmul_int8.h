@@ -13,9 +13,11 @@
 //
 // MatMulInt8Reference computes the same one element at a time (the tests' oracle).
 //
-// Packed layout: B's columns in panels of 32, K padded with zeros to a multiple of 64. A panel holds K/4 rows of 32
-// column quads: element (kq, n) is {B[4kq][n] .. B[4kq + 3][n]}, 128 bytes a row, the layout tdpbssd takes as a
-// 16 x 64-byte tile (16 columns). The scales are padded with zeros to whole panels.
+// Packed layout: B's columns in panels of 32, K padded with zeros to a multiple of 64. For amx and vnni a panel holds
+// K/4 rows of 32 column quads: element (kq, n) is {B[4kq][n] .. B[4kq + 3][n]}, 128 bytes a row, the layout tdpbssd
+// takes as a 16 x 64-byte tile (16 columns). For avx2 it holds K/2 rows of 32 column pairs widened to int16:
+// element (kp, n) is {B[2kp][n], B[2kp + 1][n]}, the operand of vpmaddwd. The scales are padded with zeros to whole
+// panels.
 #pragma once
 
 #include <cstddef>
@@ -28,16 +30,17 @@
 
 namespace winnow::gemm {
 
-enum class Int8Isa : int { kNone = 0, kAmx = 1, kVnni = 2 };
+enum class Int8Isa : int { kNone = 0, kAmx = 1, kVnni = 2, kAvx2 = 3 };
 
-// "none", "amx", "vnni".
+// "none", "amx", "vnni", "avx2".
 const char* Int8IsaName(Int8Isa isa);
 // True when this build has the kernel and this CPU and OS run it: AVX-512 F/BW/VL/DQ with ZMM state, and for amx
 // AMX-TILE and AMX-INT8 with tile state and Linux's permission for tile data (matmul_bf16.h internal::AmxPermitted),
-// for vnni AVX512-VNNI.
+// for vnni AVX512-VNNI, for avx2 AVX2 and FMA with YMM state.
 bool CpuSupportsInt8(Int8Isa isa);
-// The kernel this process uses: amx where supported, else none. WINNOW_INT8_KERNEL (read once) = onnxruntime says
-// none, = vnni asks for vnni (none where unsupported).
+// The kernel this process uses: amx where supported; else avx2 on a CPU with AVX2 but neither AVX512-VNNI nor
+// AVX-VNNI (where ONNX Runtime's u8 x s8 kernel can saturate); else none. WINNOW_INT8_KERNEL (read once) =
+// onnxruntime says none, = vnni or = avx2 asks for that kernel (none where unsupported).
 Int8Isa ActiveInt8Isa();
 // The CPU features the int8 kernel needs, for messages.
 inline constexpr const char kInt8Requirement[] =
@@ -54,20 +57,23 @@ enum class Activation : int { kNone = 0, kGelu = 1, kGeluTanh = 2 };
 class PackedInt8Weights {
  public:
   PackedInt8Weights() = default;
-  // b: [k, n] int8, row-major; scale: [n].
-  PackedInt8Weights(const int8_t* b, const float* scale, size_t k, size_t n);
+  // b: [k, n] int8, row-major; scale: [n]; laid out for the kernel of `isa` (the avx2 layout for avx2, else quads).
+  PackedInt8Weights(const int8_t* b, const float* scale, size_t k, size_t n, Int8Isa isa);
   size_t k() const { return k_; }
   size_t n() const { return n_; }
   size_t k_pad() const { return k_pad_; }
   size_t panels() const { return (n_ + kInt8PanelCols - 1) / kInt8PanelCols; }
-  // Panel p: k_pad / 4 rows of kInt8PanelCols quads.
+  bool wide() const { return wide_; }  // the avx2 layout (int16 pairs)
+  size_t panel_bytes() const { return k_pad_ * kInt8PanelCols * (wide_ ? 2 : 1); }
+  // Panel p: k_pad / 4 rows of kInt8PanelCols quads, or k_pad / 2 rows of int16 pairs (wide).
   // 64-byte aligned (as are its rows).
-  const int8_t* panel(size_t p) const { return data_.data() + p * k_pad_ * kInt8PanelCols; }
+  const int8_t* panel(size_t p) const { return data_.data() + p * panel_bytes(); }
   const float* scale() const { return scale_.data(); }  // [panels() * kInt8PanelCols], zero past n
   const int32_t* col_sum() const { return col_sum_.data(); }  // Σ_k B[k][n], [panels() * kInt8PanelCols] (vnni)
 
  private:
   size_t k_ = 0, n_ = 0, k_pad_ = 0;
+  bool wide_ = false;
   CacheLineVector<int8_t> data_;
   std::vector<float> scale_;
   std::vector<int32_t> col_sum_;
@@ -92,7 +98,7 @@ Int8Gemm PlanInt8Gemm(Int8Isa isa, const PackedInt8Weights& b, const float* a, c
                       Activation activation, size_t min_tasks = 16);
 // The GELU epilogue of an activation (none: no epilogue).
 Epilogue GeluEpilogue(Activation activation);
-// Runs one task; writes nothing when this CPU cannot run `isa` (CpuSupportsInt8).
+// Runs one task; writes nothing when this CPU cannot run `isa` (CpuSupportsInt8) or B is laid out for another.
 void RunInt8Task(const Int8Gemm& g, size_t task);
 // All tasks on this thread.
 void MatMulInt8(Int8Isa isa, const PackedInt8Weights& b, const float* a, const float* bias, float* c, size_t m,
@@ -133,6 +139,7 @@ struct Int8Kernels {
 };
 Int8Kernels AmxInt8Kernels();   // empty when not compiled in (non-x86)
 Int8Kernels VnniInt8Kernels();  // empty when not compiled in (non-x86)
+Int8Kernels Avx2Int8Kernels();  // empty when not compiled in (non-x86)
 // This thread's buffer for a block of quantized A, at least kInt8BlockRows x k_pad, 64-byte aligned.
 int8_t* QuantizeScratch(size_t k_pad);
 }  // namespace internal

@@ -73,7 +73,7 @@ struct MatMulInt8CustomOp : Ort::CustomOpBase<MatMulInt8CustomOp, MatMulInt8Kern
       if (st.GetElementType() != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT || st.GetElementCount() != static_cast<size_t>(dims[1]))
         return Fail("W_scale must be float32 with " + std::to_string(dims[1]) + " elements (W's N)");
       k->b = gemm::PackedInt8Weights(w.GetTensorData<int8_t>(), s.GetTensorData<float>(),
-                                     static_cast<size_t>(dims[0]), static_cast<size_t>(dims[1]));
+                                     static_cast<size_t>(dims[0]), static_cast<size_t>(dims[1]), k->isa);
       *kernel = k.release();
       return nullptr;
     } catch (const Ort::Exception& e) {
