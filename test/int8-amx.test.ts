@@ -1,7 +1,7 @@
-// quantize: 'int8' on a CPU with AMX-INT8 or AVX512-VNNI (issue #31): the linear layers run as Winnow's own
-// com.winnow MatMulInt8 (the activation quantized per row; tdpbssd tiles, or vpdpbusd), a built graph's BiasGelu
-// folded into the FFN-up product; on other CPUs, or with WINNOW_INT8_KERNEL=onnxruntime, as ONNX Runtime's
-// DynamicQuantizeMatMul. The kernel's arithmetic is
+// quantize: 'int8' on a CPU with AMX-INT8, AVX512-VNNI (asked for) or AVX2 without VNNI (issue #31): the linear
+// layers run as Winnow's own com.winnow MatMulInt8 (the activation quantized per row; tdpbssd tiles, vpdpbusd, or
+// vpmaddwd), a built graph's BiasGelu folded into the FFN-up product; on other CPUs, or with
+// WINNOW_INT8_KERNEL=onnxruntime, as ONNX Runtime's DynamicQuantizeMatMul. The kernel's arithmetic is
 // checked against its scalar reference in native/tests/matmul_int8_test.cc; here: which operators a session runs
 // (read from an ONNX Runtime profile, WINNOW_PROFILE, in a child process), scores near fp32, and the property per-row
 // quantization gives: a pair scores the same in a batch as alone.
@@ -26,9 +26,12 @@ const cpuinfo = existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf
 const HAS_AMX_INT8 =
   /\bamx_int8\b/.test(cpuinfo) && /\bamx_tile\b/.test(cpuinfo) && /\bavx512bw\b/.test(cpuinfo) && /\bavx512vl\b/.test(cpuinfo);
 const HAS_VNNI = /\bavx512_vnni\b/.test(cpuinfo) && /\bavx512bw\b/.test(cpuinfo) && /\bavx512vl\b/.test(cpuinfo) && /\bavx512dq\b/.test(cpuinfo);
-// The kernel a process picks with nothing forced (AVX512-VNNI only when WINNOW_INT8_KERNEL=vnni asks for it).
-const OWN = HAS_AMX_INT8 ? 'amx' : '';
-const SKIP = OWN ? '' : ' (skipped: this CPU has no AMX-INT8)';
+const HAS_AVX2 = /\bavx2\b/.test(cpuinfo) && /\bfma\b/.test(cpuinfo);
+const HAS_AVX_VNNI = /\bavx_vnni\b/.test(cpuinfo);
+// The kernel a process picks with nothing forced: AMX, else AVX2 where the CPU has no VNNI of either form
+// (AVX512-VNNI only when WINNOW_INT8_KERNEL=vnni asks for it).
+const OWN = HAS_AMX_INT8 ? 'amx' : HAS_AVX2 && !HAS_VNNI && !HAS_AVX_VNNI ? 'avx2' : '';
+const SKIP = OWN ? '' : ' (skipped: this CPU has no AMX-INT8, and VNNI keeps ONNX Runtime\'s kernel)';
 
 interface ChildResult {
   kernel: string;
@@ -65,12 +68,13 @@ function inChild(dir: string, env: Record<string, string>): ChildResult {
   }
 }
 
-describe("quantize: 'int8' with Winnow's int8 kernel (AMX or AVX512-VNNI)", () => {
+describe("quantize: 'int8' with Winnow's int8 kernel (AMX, AVX512-VNNI or AVX2)", () => {
   const pairs = corpusPairs(40);
 
-  it('runtimeInfo().kernels names the int8 kernel: amx on AMX-INT8, vnni where asked for and present, else onnxruntime', () => {
+  it('runtimeInfo().kernels names the int8 kernel: amx on AMX-INT8, avx2 on AVX2 without VNNI, vnni or avx2 where asked for and present, else onnxruntime', () => {
     const forced = process.env.WINNOW_INT8_KERNEL;
-    const want = forced === 'onnxruntime' ? '' : forced === 'vnni' ? (HAS_VNNI ? 'vnni' : '') : OWN;
+    const want =
+      forced === 'onnxruntime' ? '' : forced === 'vnni' ? (HAS_VNNI ? 'vnni' : '') : forced === 'avx2' ? (HAS_AVX2 ? 'avx2' : '') : OWN;
     expect(runtimeInfo().kernels.MatMulInt8).toBe(want || 'onnxruntime');
   });
 
@@ -85,6 +89,28 @@ describe("quantize: 'int8' with Winnow's int8 kernel (AMX or AVX512-VNNI)", () =
       expect(amx.kernel).toBe('amx');
       expect(vnni.ops.MatMulInt8).toBe(amx.ops.MatMulInt8);
       expect(vnni.scores).toEqual(amx.scores);
+    }
+  });
+
+  it.skipIf(!HAS_AVX2)("WINNOW_INT8_KERNEL=avx2 runs the AVX2 kernel, with the AMX / VNNI kernels' scores bit for bit", async () => {
+    for (const dir of [CE, BUILT]) {
+      const avx2 = inChild(dir, { WINNOW_INT8_KERNEL: 'avx2' });
+      expect(avx2.kernel).toBe('avx2');
+      expect(avx2.ops.MatMulInt8).toBeGreaterThan(0);
+      expect(avx2.ops.DynamicQuantizeMatMul).toBeUndefined();
+      const fp32 = await CrossEncoder.load(dir, { threads: 1 });
+      expect(maxAbsDiff(avx2.scores, await fp32.predict(pairs))).toBeLessThan(SCORE_BOUND);
+      fp32.dispose();
+      // ONNX Runtime's kernel quantizes per tensor: other scores (on a CPU without VNNI also saturated ones, so
+      // no bound between the two here).
+      const ort = inChild(dir, { WINNOW_INT8_KERNEL: 'onnxruntime' });
+      expect(maxAbsDiff(avx2.scores, ort.scores)).toBeGreaterThan(0);
+      for (const other of [HAS_AMX_INT8 ? 'amx' : '', HAS_VNNI ? 'vnni' : ''].filter(Boolean)) {
+        const r = inChild(dir, { WINNOW_INT8_KERNEL: other === 'amx' ? '' : other });
+        expect(r.kernel).toBe(other);
+        expect(avx2.ops.MatMulInt8).toBe(r.ops.MatMulInt8);
+        expect(avx2.scores).toEqual(r.scores);
+      }
     }
   });
 

@@ -1,6 +1,6 @@
 // C = A B + bias (then GELU, optionally) with B a constant int8 weight quantized per output column and A quantized
 // per row to int8 as the product runs, on AMX (tdpbssd into 16 x 16 int32 tiles) or, without AMX-INT8, on
-// AVX512-VNNI (vpdpbusd; the same int32 sums, so the same bits). The arithmetic, exactly:
+// AVX512-VNNI (vpdpbusd) or AVX2 (vpmaddwd): the same int32 sums, so the same bits. The arithmetic, exactly:
 //
 //   per row i of A [m, k]:  amax_i = max_k |a[i][k]|;  s_i = amax_i / 127;  inv_i = min(127 / amax_i, FLT_MAX)
 //                           q[i][k] = clamp(round_half_even(a[i][k] · inv_i), -127, 127)    (float32 throughout)
@@ -44,7 +44,7 @@ bool CpuSupportsInt8(Int8Isa isa);
 Int8Isa ActiveInt8Isa();
 // The CPU features the int8 kernel needs, for messages.
 inline constexpr const char kInt8Requirement[] =
-    "AMX-INT8 (Intel Sapphire Rapids or later) or AVX512-VNNI (AMD Zen 4 or later, Intel Cascade Lake or later)";
+    "AMX-INT8 (Intel Sapphire Rapids or later), AVX512-VNNI (AMD Zen 4 or later, Intel Cascade Lake or later) or AVX2";
 
 inline constexpr size_t kInt8PanelCols = 32;  // columns per packed panel
 inline constexpr size_t kInt8BlockK = 64;     // K is padded to a multiple of this

@@ -83,7 +83,7 @@ struct RewriteOptions {
   // packed. Graphs that quantize activations already are left as they are.
   bool quantize_int8 = false;
   // With quantize_int8: the linear layers become com.winnow MatMulInt8 (runtime/matmul_int8_op.h: the activation
-  // quantized per row, AMX-INT8 or AVX512-VNNI) instead, over the same int8 weights and scales, and a com.winnow BiasGelu that alone
+  // quantized per row, AMX-INT8, AVX512-VNNI or AVX2) instead, over the same int8 weights and scales, and a com.winnow BiasGelu that alone
   // reads a bias-less product is absorbed into it. Only for sessions that register Winnow's operators, on a CPU
   // that runs the kernel (gemm::ActiveInt8Isa()).
   bool int8_amx = false;

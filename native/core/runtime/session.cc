@@ -299,7 +299,7 @@ class Session::Loader {
     ro_.pack_qkv = config_.pack_qkv;
     ro_.test_scale = config_.test_attention_scale;
     ro_.quantize_int8 = plan_.quantize;
-    // Winnow's int8 kernel (AMX or AVX512-VNNI) where this CPU runs one (WINNOW_INT8_KERNEL=onnxruntime:
+    // Winnow's int8 kernel (AMX, AVX512-VNNI or AVX2) where this CPU runs one (WINNOW_INT8_KERNEL=onnxruntime:
     // DynamicQuantizeMatMul).
     ro_.int8_amx = plan_.quantize && !use_cuda_ && CustomOpDomain() != nullptr &&
                    gemm::ActiveInt8Isa() != gemm::Int8Isa::kNone;
