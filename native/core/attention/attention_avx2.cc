@@ -15,7 +15,25 @@ struct V256 {
   static constexpr size_t kScoreVecs = 2;  // 4 rows x 16 keys: 8 accumulators of 16 registers
   static constexpr size_t kPvVecs = 2;     // 4 rows x 16 columns
   static constexpr size_t kGroupRows = 4;
-  static constexpr bool kBlockTranspose = false;
+  static constexpr bool kBlockTranspose = true;  // Transpose below
+  // An 8 x 8 block: pairs interleaved, then quads, then the 128-bit halves swapped across.
+  WINNOW_ATTN_TARGET static void Transpose(T r[8]) {
+    __m256 t[8], u[8];
+    for (int p = 0; p < 4; ++p) {
+      t[2 * p] = _mm256_unpacklo_ps(r[2 * p], r[2 * p + 1]);
+      t[2 * p + 1] = _mm256_unpackhi_ps(r[2 * p], r[2 * p + 1]);
+    }
+    for (int q = 0; q < 2; ++q) {
+      u[4 * q + 0] = _mm256_shuffle_ps(t[4 * q], t[4 * q + 2], _MM_SHUFFLE(1, 0, 1, 0));
+      u[4 * q + 1] = _mm256_shuffle_ps(t[4 * q], t[4 * q + 2], _MM_SHUFFLE(3, 2, 3, 2));
+      u[4 * q + 2] = _mm256_shuffle_ps(t[4 * q + 1], t[4 * q + 3], _MM_SHUFFLE(1, 0, 1, 0));
+      u[4 * q + 3] = _mm256_shuffle_ps(t[4 * q + 1], t[4 * q + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (int c = 0; c < 4; ++c) {
+      r[c] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x20);
+      r[c + 4] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x31);
+    }
+  }
   WINNOW_ATTN_TARGET static __m256i Mask(size_t n) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
   }
@@ -40,6 +58,25 @@ struct V256 {
   WINNOW_ATTN_TARGET static T Pow2(T f) {
     const __m256i e = _mm256_add_epi32(_mm256_cvtps_epi32(f), _mm256_set1_epi32(127));
     return _mm256_castsi256_ps(_mm256_slli_epi32(e, 23));
+  }
+  WINNOW_ATTN_TARGET static T MaxN(T a, T b, size_t n) {
+    return _mm256_blendv_ps(a, _mm256_max_ps(a, b), _mm256_castsi256_ps(Mask(n)));
+  }
+  WINNOW_ATTN_TARGET static T KeepN(T a, size_t n) { return _mm256_and_ps(a, _mm256_castsi256_ps(Mask(n))); }
+  // 2^x for x <= 0: x = k + f with k = round(x), |f| <= 1/2; 2^f by the AVX-512 kernel's degree-5 polynomial
+  // (relative error below 3e-7), times 2^k built in the exponent bits. x is first clamped to -126, so that far below
+  // gives about 1e-38 (as Exp does), which no sum of probabilities can see.
+  WINNOW_ATTN_TARGET static T Exp2(T x) {
+    x = _mm256_max_ps(x, _mm256_set1_ps(-126.0f));
+    const T k = _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const T f = _mm256_sub_ps(x, k);
+    T y = _mm256_set1_ps(1.327647129073739e-3f);
+    y = _mm256_fmadd_ps(y, f, _mm256_set1_ps(9.675541892647743e-3f));
+    y = _mm256_fmadd_ps(y, f, _mm256_set1_ps(5.550713092088699e-2f));
+    y = _mm256_fmadd_ps(y, f, _mm256_set1_ps(2.4022120237350464e-1f));
+    y = _mm256_fmadd_ps(y, f, _mm256_set1_ps(6.931469440460205e-1f));
+    y = _mm256_fmadd_ps(y, f, _mm256_set1_ps(1.0000001192092896f));
+    return _mm256_mul_ps(y, Pow2(k));
   }
   WINNOW_ATTN_TARGET static float ReduceAdd(T a) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
