@@ -4,6 +4,8 @@
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 
+#include "common/transpose_avx2.h"
+
 #define WINNOW_ATTN_TARGET __attribute__((target("avx2,fma")))
 
 namespace winnow::attention::internal {
@@ -16,24 +18,7 @@ struct V256 {
   static constexpr size_t kPvVecs = 2;     // 4 rows x 16 columns
   static constexpr size_t kGroupRows = 4;
   static constexpr bool kBlockTranspose = true;  // Transpose below
-  // An 8 x 8 block: pairs interleaved, then quads, then the 128-bit halves swapped across.
-  WINNOW_ATTN_TARGET static void Transpose(T r[8]) {
-    __m256 t[8], u[8];
-    for (int p = 0; p < 4; ++p) {
-      t[2 * p] = _mm256_unpacklo_ps(r[2 * p], r[2 * p + 1]);
-      t[2 * p + 1] = _mm256_unpackhi_ps(r[2 * p], r[2 * p + 1]);
-    }
-    for (int q = 0; q < 2; ++q) {
-      u[4 * q + 0] = _mm256_shuffle_ps(t[4 * q], t[4 * q + 2], _MM_SHUFFLE(1, 0, 1, 0));
-      u[4 * q + 1] = _mm256_shuffle_ps(t[4 * q], t[4 * q + 2], _MM_SHUFFLE(3, 2, 3, 2));
-      u[4 * q + 2] = _mm256_shuffle_ps(t[4 * q + 1], t[4 * q + 3], _MM_SHUFFLE(1, 0, 1, 0));
-      u[4 * q + 3] = _mm256_shuffle_ps(t[4 * q + 1], t[4 * q + 3], _MM_SHUFFLE(3, 2, 3, 2));
-    }
-    for (int c = 0; c < 4; ++c) {
-      r[c] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x20);
-      r[c + 4] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x31);
-    }
-  }
+  WINNOW_ATTN_TARGET static void Transpose(T r[8]) { simd::Transpose8(r); }
   WINNOW_ATTN_TARGET static __m256i Mask(size_t n) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
   }

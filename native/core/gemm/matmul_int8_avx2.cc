@@ -99,46 +99,26 @@ template <size_t R>
 WINNOW_AVX2_INT8_TARGET void Rows(const int16_t* a, size_t k_pad, const int8_t* panel, size_t half,
                                   const Int8BlockArgs& g, size_t p, size_t row0) {
   // Named accumulators, not an array: GCC 12 keeps an array's vectors moving between registers every step.
-  __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00,
-          c51 = c00;
+  __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00,
+          c40 = c00, c41 = c00, c50 = c00, c51 = c00;
   const int8_t* b = panel + half * 64;
-  const int16_t* a0 = a;
-  const int16_t* a1 = a + (R > 1 ? 1 : 0) * k_pad;
-  const int16_t* a2 = a + (R > 2 ? 2 : 0) * k_pad;
-  const int16_t* a3 = a + (R > 3 ? 3 : 0) * k_pad;
-  const int16_t* a4 = a + (R > 4 ? 4 : 0) * k_pad;
-  const int16_t* a5 = a + (R > 5 ? 5 : 0) * k_pad;
   for (size_t kp = 0; kp < k_pad / 2; ++kp, b += 4 * kInt8PanelCols) {
     const __m256i b0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(b));
     const __m256i b1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(b + 32));
-    __m256i av = Pair(a0 + 2 * kp);
-    c00 = _mm256_add_epi32(c00, _mm256_madd_epi16(av, b0));
-    c01 = _mm256_add_epi32(c01, _mm256_madd_epi16(av, b1));
-    if constexpr (R > 1) {
-      av = Pair(a1 + 2 * kp);
-      c10 = _mm256_add_epi32(c10, _mm256_madd_epi16(av, b0));
-      c11 = _mm256_add_epi32(c11, _mm256_madd_epi16(av, b1));
+    // Row r's pair of A times both vectors of B, when the block has that row.
+#define WINNOW_INT8_ROW(r)                                                        \
+    if constexpr (R > r) {                                                        \
+      const __m256i av = Pair(a + r * k_pad + 2 * kp);                            \
+      c##r##0 = _mm256_add_epi32(c##r##0, _mm256_madd_epi16(av, b0));             \
+      c##r##1 = _mm256_add_epi32(c##r##1, _mm256_madd_epi16(av, b1));             \
     }
-    if constexpr (R > 2) {
-      av = Pair(a2 + 2 * kp);
-      c20 = _mm256_add_epi32(c20, _mm256_madd_epi16(av, b0));
-      c21 = _mm256_add_epi32(c21, _mm256_madd_epi16(av, b1));
-    }
-    if constexpr (R > 3) {
-      av = Pair(a3 + 2 * kp);
-      c30 = _mm256_add_epi32(c30, _mm256_madd_epi16(av, b0));
-      c31 = _mm256_add_epi32(c31, _mm256_madd_epi16(av, b1));
-    }
-    if constexpr (R > 4) {
-      av = Pair(a4 + 2 * kp);
-      c40 = _mm256_add_epi32(c40, _mm256_madd_epi16(av, b0));
-      c41 = _mm256_add_epi32(c41, _mm256_madd_epi16(av, b1));
-    }
-    if constexpr (R > 5) {
-      av = Pair(a5 + 2 * kp);
-      c50 = _mm256_add_epi32(c50, _mm256_madd_epi16(av, b0));
-      c51 = _mm256_add_epi32(c51, _mm256_madd_epi16(av, b1));
-    }
+    WINNOW_INT8_ROW(0)
+    WINNOW_INT8_ROW(1)
+    WINNOW_INT8_ROW(2)
+    WINNOW_INT8_ROW(3)
+    WINNOW_INT8_ROW(4)
+    WINNOW_INT8_ROW(5)
+#undef WINNOW_INT8_ROW
   }
   const __m256i acc[6][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
   const size_t col0 = p * kInt8PanelCols + half * 16;

@@ -4,6 +4,8 @@
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 
+#include "common/transpose_avx2.h"
+
 #define WINNOW_LN_TARGET __attribute__((target("avx2")))
 
 namespace winnow::layernorm::internal {
@@ -30,24 +32,7 @@ struct V256 {
   WINNOW_LN_TARGET static T Mul(T a, T b) { return _mm256_mul_ps(a, b); }
   WINNOW_LN_TARGET static T Div(T a, T b) { return _mm256_div_ps(a, b); }
   WINNOW_LN_TARGET static T Sqrt(T a) { return _mm256_sqrt_ps(a); }
-  // 8 x 8: pairs of rows interleaved, then quads, then the 128-bit halves swapped across quads.
-  WINNOW_LN_TARGET static void Transpose(T r[8]) {
-    T t[8], u[8];
-    for (int p = 0; p < 4; ++p) {
-      t[2 * p] = _mm256_unpacklo_ps(r[2 * p], r[2 * p + 1]);
-      t[2 * p + 1] = _mm256_unpackhi_ps(r[2 * p], r[2 * p + 1]);
-    }
-    for (int q = 0; q < 2; ++q) {
-      u[4 * q + 0] = _mm256_shuffle_ps(t[4 * q], t[4 * q + 2], 0x44);
-      u[4 * q + 1] = _mm256_shuffle_ps(t[4 * q], t[4 * q + 2], 0xEE);
-      u[4 * q + 2] = _mm256_shuffle_ps(t[4 * q + 1], t[4 * q + 3], 0x44);
-      u[4 * q + 3] = _mm256_shuffle_ps(t[4 * q + 1], t[4 * q + 3], 0xEE);
-    }
-    for (int c = 0; c < 4; ++c) {
-      r[c] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x20);
-      r[c + 4] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x31);
-    }
-  }
+  WINNOW_LN_TARGET static void Transpose(T r[8]) { simd::Transpose8(r); }
 };
 
 #include "layernorm/layer_norm_simd.inc"
