@@ -80,6 +80,11 @@ bool CpuSupportsInt8(Int8Isa isa) {
   return false;
 }
 
+bool OnnxRuntimeInt8Saturates() {
+  const Int8Features& f = Features();
+  return CpuSupports(SimdLevel::kAvx2) && !f.amx && !f.vnni && !f.avx_vnni;
+}
+
 Int8Isa ActiveInt8Isa() {
   static const Int8Isa isa = [] {
     const char* env = std::getenv("WINNOW_INT8_KERNEL");
@@ -90,8 +95,7 @@ Int8Isa ActiveInt8Isa() {
     if (CpuSupportsInt8(Int8Isa::kAmx)) return Int8Isa::kAmx;
     // VNNI is not the default until it is measured against DynamicQuantizeMatMul on a CPU without AMX. Without any
     // VNNI, ONNX Runtime's u8 x s8 kernel adds products in int16 and can saturate; the AVX2 kernel cannot.
-    const Int8Features& f = Features();
-    if (!f.vnni && !f.avx_vnni && CpuSupportsInt8(Int8Isa::kAvx2)) return Int8Isa::kAvx2;
+    if (OnnxRuntimeInt8Saturates() && CpuSupportsInt8(Int8Isa::kAvx2)) return Int8Isa::kAvx2;
     return Int8Isa::kNone;
   }();
   return isa;

@@ -42,6 +42,10 @@ bool CpuSupportsInt8(Int8Isa isa);
 // AVX-VNNI (where ONNX Runtime's u8 x s8 kernel can saturate); else none. WINNOW_INT8_KERNEL (read once) =
 // onnxruntime says none, = vnni or = avx2 asks for that kernel (none where unsupported).
 Int8Isa ActiveInt8Isa();
+// True on an x86-64 CPU with neither AMX-INT8 nor any VNNI (AVX512-VNNI, AVX-VNNI): there ONNX Runtime's u8 x s8
+// integer kernels (DynamicQuantizeMatMul, MatMulInteger) add pairs of products in int16 with saturation
+// (vpmaddubsw), so their sums are not always exact.
+bool OnnxRuntimeInt8Saturates();
 // The CPU features the int8 kernel needs, for messages.
 inline constexpr const char kInt8Requirement[] =
     "AMX-INT8 (Intel Sapphire Rapids or later), AVX512-VNNI (AMD Zen 4 or later, Intel Cascade Lake or later) or AVX2";
