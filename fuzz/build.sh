@@ -24,7 +24,7 @@ torch_objs=()  # the checkpoint fuzzer's: native/core/checkpoint and what it use
 mecab_objs=()  # the MeCab dictionary fuzzer's: native/core/mecab and common/mmap
 pids=()
 for src in "$ROOT"/native/core/tokenizer/*.cc "$ROOT"/native/core/tokenizer/slow/sentencepiece.cc "$ROOT"/native/core/onnx/*.cc "$ROOT"/native/core/rewrite/*.cc \
-           "$ROOT"/native/core/checkpoint/*.cc "$ROOT"/native/core/loaders/safetensors.cc "$ROOT"/native/core/common/mmap.cc \
+           "$ROOT"/native/core/checkpoint/*.cc "$ROOT"/native/core/loaders/safetensors.cc "$ROOT"/native/core/loaders/model_folder.cc "$ROOT"/native/core/common/mmap.cc \
            "$ROOT"/native/core/mecab/*.cc; do
   obj="$OUT/obj/$(basename "${src%.cc}").o"
   case "$src" in
