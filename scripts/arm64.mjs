@@ -121,6 +121,13 @@ function prebuild() {
 // How far the arm64 results may be from this machine's (both run the same graphs; ONNX Runtime's GEMM kernels
 // and Winnow's SIMD sums differ by architecture, so float results differ in the last bits).
 const FLOAT_TOL = 1e-5;
+// An x86-64 host with neither VNNI nor AMX-INT8 runs the int8 file's MatMulInteger with u8 x s8 products added in
+// int16 with saturation (gemm::OnnxRuntimeInt8Saturates); ARM's int8 sums are exact. The int8 file's scores then
+// differ by the saturation (about 1e-2 on the test model), not by float rounding.
+const hostCpu = existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '';
+const HOST_INT8_SATURATES =
+  process.arch === 'x64' && /\bavx2\b/.test(hostCpu) && !/\b(avx512_vnni|avx_vnni|amx_int8)\b/.test(hostCpu);
+const SATURATED_INT8_TOL = 5e-2;
 
 function floats(u32) {
   return new Float32Array(Uint32Array.from(u32).buffer);
@@ -156,7 +163,9 @@ export function compare(host, arm) {
     } else {
       const a = want.scores ?? want.data, b = got.scores ?? got.data;
       const d = maxDiff(a, b);
-      line(key, d <= FLOAT_TOL && want.fused === got.fused, `${a.length} values, max |Δ| ${d.toExponential(1)}${want.fused !== undefined ? `, fused norms ${got.fused}` : ''}`);
+      const saturated = HOST_INT8_SATURATES && key.includes('model_quantized.onnx');
+      const tol = saturated ? SATURATED_INT8_TOL : FLOAT_TOL;
+      line(key, d <= tol && want.fused === got.fused, `${a.length} values, max |Δ| ${d.toExponential(1)}${want.fused !== undefined ? `, fused norms ${got.fused}` : ''}${saturated ? ` (this host's int8 sums saturate: within ${tol})` : ''}`);
     }
   }
   // On each architecture the fused graph's scores are the very floats of the graph as written.
