@@ -34,9 +34,9 @@ enum class Int8Isa : int { kNone = 0, kAmx = 1, kVnni = 2, kAvx2 = 3 };
 
 // "none", "amx", "vnni", "avx2".
 const char* Int8IsaName(Int8Isa isa);
-// True when this build has the kernel and this CPU and OS run it: AVX-512 F/BW/VL/DQ with ZMM state, and for amx
-// AMX-TILE and AMX-INT8 with tile state and Linux's permission for tile data (matmul_bf16.h internal::AmxPermitted),
-// for vnni AVX512-VNNI, for avx2 AVX2 and FMA with YMM state.
+// True when this build has the kernel and this CPU and OS run it: for amx and vnni AVX-512 F/BW/VL/DQ with ZMM
+// state, and AMX-TILE and AMX-INT8 with tile state and Linux's permission for tile data (matmul_bf16.h
+// internal::AmxPermitted), or AVX512-VNNI; for avx2 AVX2 and FMA with YMM state.
 bool CpuSupportsInt8(Int8Isa isa);
 // The kernel this process uses: amx where supported; else avx2 on a CPU with AVX2 but neither AVX512-VNNI nor
 // AVX-VNNI (where ONNX Runtime's u8 x s8 kernel can saturate); else none. WINNOW_INT8_KERNEL (read once) =
