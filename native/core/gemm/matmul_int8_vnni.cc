@@ -31,19 +31,41 @@ WINNOW_VNNI_TARGET inline __mmask16 Mask16(size_t left) {
 template <size_t R>
 WINNOW_VNNI_TARGET void Rows(const uint8_t* a, size_t k_pad, const int8_t* panel, const Int8BlockArgs& g,
                              size_t p, size_t row0) {
-  __m512i acc[R][2];
-  for (size_t r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_si512();
-  for (size_t kq = 0; kq < k_pad / 4; ++kq) {
-    const __m512i b0 = _mm512_loadu_si512(panel + kq * 4 * kInt8PanelCols);
-    const __m512i b1 = _mm512_loadu_si512(panel + kq * 4 * kInt8PanelCols + 64);
-    for (size_t r = 0; r < R; ++r) {
-      int32_t quad;
-      std::memcpy(&quad, a + r * k_pad + 4 * kq, 4);
-      const __m512i av = _mm512_set1_epi32(quad);
-      acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], av, b0);
-      acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], av, b1);
+  // Named accumulators, not an array: GCC 12 keeps an array's vectors moving through the stack every step.
+  __m512i c0_0 = _mm512_setzero_si512(), c0_1 = c0_0, c1_0 = c0_0, c1_1 = c0_0, c2_0 = c0_0, c2_1 = c0_0, c3_0 = c0_0,
+          c3_1 = c0_0, c4_0 = c0_0, c4_1 = c0_0, c5_0 = c0_0, c5_1 = c0_0, c6_0 = c0_0, c6_1 = c0_0, c7_0 = c0_0,
+          c7_1 = c0_0, c8_0 = c0_0, c8_1 = c0_0, c9_0 = c0_0, c9_1 = c0_0, c10_0 = c0_0, c10_1 = c0_0, c11_0 = c0_0,
+          c11_1 = c0_0;
+  const int8_t* b = panel;
+  for (size_t kq = 0; kq < k_pad / 4; ++kq, b += 4 * kInt8PanelCols) {
+    const __m512i b0 = _mm512_loadu_si512(b);
+    const __m512i b1 = _mm512_loadu_si512(b + 64);
+    // Row r's quad of A times both vectors of B, when the block has that row.
+#define WINNOW_VNNI_ROW(r)                                        \
+    if constexpr (R > r) {                                        \
+      int32_t quad;                                               \
+      std::memcpy(&quad, a + r * k_pad + 4 * kq, 4);              \
+      const __m512i av = _mm512_set1_epi32(quad);                 \
+      c##r##_0 = _mm512_dpbusd_epi32(c##r##_0, av, b0);           \
+      c##r##_1 = _mm512_dpbusd_epi32(c##r##_1, av, b1);           \
     }
+    WINNOW_VNNI_ROW(0)
+    WINNOW_VNNI_ROW(1)
+    WINNOW_VNNI_ROW(2)
+    WINNOW_VNNI_ROW(3)
+    WINNOW_VNNI_ROW(4)
+    WINNOW_VNNI_ROW(5)
+    WINNOW_VNNI_ROW(6)
+    WINNOW_VNNI_ROW(7)
+    WINNOW_VNNI_ROW(8)
+    WINNOW_VNNI_ROW(9)
+    WINNOW_VNNI_ROW(10)
+    WINNOW_VNNI_ROW(11)
+#undef WINNOW_VNNI_ROW
   }
+  const __m512i acc[kMaxRows][2] = {{c0_0, c0_1}, {c1_0, c1_1}, {c2_0, c2_1},   {c3_0, c3_1},   {c4_0, c4_1},
+                                    {c5_0, c5_1}, {c6_0, c6_1}, {c7_0, c7_1},   {c8_0, c8_1},   {c9_0, c9_1},
+                                    {c10_0, c10_1}, {c11_0, c11_1}};
   const size_t left = g.n_left - p * kInt8PanelCols;
   const __mmask16 m0 = Mask16(left), m1 = left > 16 ? Mask16(left - 16) : 0;
   const __m512i shift0 = _mm512_slli_epi32(_mm512_loadu_si512(g.col_sum + p * kInt8PanelCols), 7);
