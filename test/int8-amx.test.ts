@@ -28,10 +28,10 @@ const HAS_AMX_INT8 =
 const HAS_VNNI = /\bavx512_vnni\b/.test(cpuinfo) && /\bavx512bw\b/.test(cpuinfo) && /\bavx512vl\b/.test(cpuinfo) && /\bavx512dq\b/.test(cpuinfo);
 const HAS_AVX2 = /\bavx2\b/.test(cpuinfo) && /\bfma\b/.test(cpuinfo);
 const HAS_AVX_VNNI = /\bavx_vnni\b/.test(cpuinfo);
-// The kernel a process picks with nothing forced: AMX, else AVX2 where the CPU has no VNNI of either form
-// (AVX512-VNNI only when WINNOW_INT8_KERNEL=vnni asks for it).
-const OWN = HAS_AMX_INT8 ? 'amx' : HAS_AVX2 && !HAS_VNNI && !HAS_AVX_VNNI ? 'avx2' : '';
-const SKIP = OWN ? '' : ' (skipped: this CPU has no AMX-INT8, and VNNI keeps ONNX Runtime\'s kernel)';
+// The kernel a process picks with nothing forced: AMX, else AVX512-VNNI, else AVX2 where the CPU has no VNNI of
+// either form (AVX-VNNI alone keeps ONNX Runtime's kernel).
+const OWN = HAS_AMX_INT8 ? 'amx' : HAS_VNNI ? 'vnni' : HAS_AVX2 && !HAS_AVX_VNNI ? 'avx2' : '';
+const SKIP = OWN ? '' : ' (skipped: this CPU has no int8 kernel of Winnow\'s, or AVX-VNNI keeps ONNX Runtime\'s)';
 
 interface ChildResult {
   kernel: string;

@@ -38,9 +38,10 @@ const char* Int8IsaName(Int8Isa isa);
 // state, and AMX-TILE and AMX-INT8 with tile state and Linux's permission for tile data (matmul_bf16.h
 // internal::AmxPermitted), or AVX512-VNNI; for avx2 AVX2 and FMA with YMM state.
 bool CpuSupportsInt8(Int8Isa isa);
-// The kernel this process uses: amx where supported; else avx2 on a CPU with AVX2 but neither AVX512-VNNI nor
-// AVX-VNNI (where ONNX Runtime's u8 x s8 kernel can saturate); else none. WINNOW_INT8_KERNEL (read once) =
-// onnxruntime says none, = vnni or = avx2 asks for that kernel (none where unsupported).
+// The kernel this process uses: amx where supported; else vnni where supported; else avx2 on a CPU with AVX2 but
+// neither AVX512-VNNI nor AVX-VNNI (where ONNX Runtime's u8 x s8 kernel can saturate); else none.
+// WINNOW_INT8_KERNEL (read once) = onnxruntime says none, = vnni or = avx2 asks for that kernel (none where
+// unsupported).
 Int8Isa ActiveInt8Isa();
 // True on an x86-64 CPU with neither AMX-INT8 nor any VNNI (AVX512-VNNI, AVX-VNNI): there ONNX Runtime's u8 x s8
 // integer kernels (DynamicQuantizeMatMul, MatMulInteger) add pairs of products in int16 with saturation

@@ -215,7 +215,8 @@ std::vector<std::pair<std::string, std::string>> OperatorKernels() {
           {kMatMulBf16Op, gemm::Bf16IsaName(gemm::ActiveBf16Isa())},
           // Attention with precision "bf16" (its two products on the bf16 GEMM's instructions).
           {"AttentionBf16", attention::ActiveBf16KernelName()},
-          // quantize: 'int8': Winnow's kernel ("amx", "vnni"), or ONNX Runtime's DynamicQuantizeMatMul where it has none.
+          // quantize: 'int8': Winnow's kernel ("amx", "vnni", "avx2"), or ONNX Runtime's DynamicQuantizeMatMul where
+          // it has none.
           {kMatMulInt8Op, gemm::ActiveInt8Isa() == gemm::Int8Isa::kNone ? "onnxruntime"
                                                                          : gemm::Int8IsaName(gemm::ActiveInt8Isa())}};
 }
