@@ -20,8 +20,12 @@
 // panels.
 #pragma once
 
+#include <algorithm>
+#include <cfloat>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <limits>
 #include <vector>
 
 #include "common/cache_line.h"
@@ -147,6 +151,21 @@ Int8Kernels VnniInt8Kernels();  // empty when not compiled in (non-x86)
 Int8Kernels Avx2Int8Kernels();  // empty when not compiled in (non-x86)
 // This thread's buffer for a block of quantized A, at least kInt8BlockRows x k_pad, 64-byte aligned.
 int8_t* QuantizeScratch(size_t k_pad);
+// A quantizer's scale for one row from max |a| as a float's bit pattern (NaN and ±Inf sort above every finite
+// value): false for a row holding NaN or ±Inf (scale NaN) or a zero row (scale 0), whose k_pad bytes are then
+// zeroed; else true, with inv = min(127 / amax, FLT_MAX) to multiply the row by.
+inline bool RowScale(uint32_t max_bits, int8_t* out, size_t k_pad, float* scale, float* inv) {
+  if (max_bits >= 0x7f800000u || max_bits == 0) {
+    std::memset(out, 0, k_pad);
+    *scale = max_bits ? std::numeric_limits<float>::quiet_NaN() : 0.0f;
+    return false;
+  }
+  float amax;
+  std::memcpy(&amax, &max_bits, sizeof(amax));
+  *inv = std::min(127.0f / amax, FLT_MAX);
+  *scale = amax / 127.0f;
+  return true;
+}
 }  // namespace internal
 
 }  // namespace winnow::gemm

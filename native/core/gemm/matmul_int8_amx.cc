@@ -58,15 +58,9 @@ WINNOW_AMX_INT8_TARGET void Quantize(const float* a, size_t rows, size_t k, int8
     for (; j < k; j += 16)
       m0 = _mm512_max_epu32(m0, _mm512_and_si512(_mm512_maskz_loadu_epi32(Mask16(k - j), x + j), abs_mask));
     const uint32_t bits = _mm512_reduce_max_epu32(_mm512_max_epu32(m0, m1));
-    if (bits >= 0x7f800000u || bits == 0) {  // NaN / Inf (outputs NaN) or a zero row
-      std::memset(out, 0, k_pad);
-      row_scale[r] = bits ? std::numeric_limits<float>::quiet_NaN() : 0.0f;
-      continue;
-    }
-    float amax;
-    std::memcpy(&amax, &bits, sizeof(amax));
-    const __m512 inv = _mm512_set1_ps(std::min(127.0f / amax, FLT_MAX));
-    row_scale[r] = amax / 127.0f;
+    float inv_scale;
+    if (!RowScale(bits, out, k_pad, row_scale + r, &inv_scale)) continue;  // NaN / Inf (outputs NaN) or a zero row
+    const __m512 inv = _mm512_set1_ps(inv_scale);
     // The clamp to [-127, 127] never binds: |a| <= amax, so |a · inv| <= 127 · (1 + 2^-24)^2 < 127.5 (and where inv
     // is capped at FLT_MAX, 127 / amax overflowed, so amax · FLT_MAX <= 127). cvtps rounds with MXCSR's nearest even.
     // Columns k..k_pad load as 0 and store the padding's zeros.

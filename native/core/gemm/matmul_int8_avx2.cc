@@ -60,15 +60,9 @@ WINNOW_AVX2_INT8_TARGET void Quantize(const float* a, size_t rows, size_t k, int
       std::memcpy(&b, x + j, sizeof(b));
       bits = std::max(bits, b & 0x7fffffffu);
     }
-    if (bits >= 0x7f800000u || bits == 0) {  // NaN / Inf (outputs NaN) or a zero row
-      std::memset(out, 0, k_pad);
-      row_scale[r] = bits ? std::numeric_limits<float>::quiet_NaN() : 0.0f;
-      continue;
-    }
-    float amax;
-    std::memcpy(&amax, &bits, sizeof(amax));
-    const __m256 inv = _mm256_set1_ps(std::min(127.0f / amax, FLT_MAX));
-    row_scale[r] = amax / 127.0f;
+    float inv_scale;
+    if (!RowScale(bits, out, k_pad, row_scale + r, &inv_scale)) continue;  // NaN / Inf (outputs NaN) or a zero row
+    const __m256 inv = _mm256_set1_ps(inv_scale);
     // The clamp to [-127, 127] never binds (matmul_int8_amx.cc says why); cvtps rounds with MXCSR's nearest even.
     // Columns k..k_pad load as 0 and store the padding's zeros.
     for (j = 0; j < k_pad; j += 32) {
