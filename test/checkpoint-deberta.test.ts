@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { CrossEncoder, SentenceEncoder } from '../lib/index';
 import { errorOf } from './helpers/errors';
 import { editedCopy } from './helpers/model-copy';
+import { profiled } from './helpers/profile';
 import { corpusPairs, maxAbsDiff, referenceLogits, ROOT } from './helpers/reference';
 import { cosine, referenceEmbeddings } from './helpers/st-reference';
 
@@ -55,6 +56,28 @@ describe('CrossEncoder from a DeBERTa-v2 / v3 checkpoint', () => {
         expect(maxAbsDiff(alone, got.slice(i * labels, (i + 1) * labels))).toBeLessThan(1e-5);
       }
       m.dispose();
+    });
+  }
+});
+
+describe("a DeBERTa classifier's last layer with Winnow's kernels", () => {
+  for (const name of ['deberta-v3-tiny', 'deberta-v2-tiny-f16']) {
+    it(`${name}: the first token's row alone past K and V, with the full graph's scores (kernels: 'onnxruntime')`, async () => {
+      const p = pairs();
+      const full = await CrossEncoder.load(dirOf(name), { threads: 1, activation: 'none', kernels: 'onnxruntime' });
+      const reference = await full.predict(p);
+      full.dispose();
+      const runs = await profiled(
+        () => CrossEncoder.load(dirOf(name), { threads: 1, activation: 'none', batchSize: 8 }),
+        async (m) => expect(maxAbsDiff(await m.predict(p), reference)).toBeLessThan(1e-5),
+      );
+      // Softmax's query rows ([batch, heads, queries, keys]): two layers a run, the last attending from one row.
+      const rows = runs.filter((r) => r.op === 'Softmax').map((r) => r.outputs[0][2]);
+      expect(rows.length % 2).toBe(0);
+      expect(rows.length).toBeGreaterThanOrEqual(2 * 3); // the load's probe run and three batches of 8
+      rows.forEach((r, i) => (i % 2 === 1 ? expect(r).toBe(1) : expect(r).toBeGreaterThan(1)));
+      // Per run, the last layer's Q projection, output projection, FFN up and FFN down take one row per pair.
+      expect(runs.filter((r) => r.op === 'MatMul' && r.inputs[0].length === 3 && r.inputs[0][1] === 1).length).toBe(4 * (rows.length / 2));
     });
   }
 });

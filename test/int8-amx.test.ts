@@ -11,6 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CrossEncoder, runtimeInfo } from '../lib/index';
+import { kernelRuns, runsByOp } from './helpers/profile';
 import { corpusPairs, FIXTURES, maxAbsDiff, ROOT } from './helpers/reference';
 
 const CE = path.join(FIXTURES, 'bert-ce-tiny');
@@ -58,10 +59,7 @@ function inChild(dir: string, env: Record<string, string>): ChildResult {
     const result = JSON.parse(out.trim().split('\n').pop()!) as ChildResult;
     const file = readdirSync(tmp).find((f) => f.endsWith('.json'));
     expect(file, 'the profile written at dispose').toBeDefined();
-    const events = JSON.parse(readFileSync(path.join(tmp, file!), 'utf8')) as Array<{ cat: string; name: string; args?: { op_name?: string } }>;
-    result.ops = {};
-    for (const e of events)
-      if (e.cat === 'Node' && e.name.endsWith('_kernel_time') && e.args?.op_name) result.ops[e.args.op_name] = (result.ops[e.args.op_name] ?? 0) + 1;
+    result.ops = Object.fromEntries(runsByOp(kernelRuns(path.join(tmp, file!))));
     return result;
   } finally {
     rmSync(tmp, { recursive: true, force: true });

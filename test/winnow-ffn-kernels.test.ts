@@ -4,10 +4,10 @@
 // (test/checkpoint-load.test.ts's fixtures). The operators themselves: native/tests/gelu_test.cc and layer_norm_test.cc.
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CrossEncoder, SentenceEncoder } from '../lib/index';
+import { profiled, runsByOp } from './helpers/profile';
 import { corpusPairs, maxAbsDiff, referenceLogits, ROOT } from './helpers/reference';
 import { cosine, referenceEmbeddings } from './helpers/st-reference';
 
@@ -22,30 +22,9 @@ function pairs(): Array<[string, string]> {
   return p;
 }
 
-// Kernel time events per operator type in a WINNOW_PROFILE trace of one load + predict.
+// Kernel runs per operator type in a WINNOW_PROFILE trace of one load + predict.
 async function profileOps(dir: string, options: Record<string, unknown>): Promise<Map<string, number>> {
-  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'winnow-ffn-profile-'));
-  process.env.WINNOW_PROFILE = path.join(out, 'p');
-  let m: CrossEncoder;
-  try {
-    m = await CrossEncoder.load(dir, { threads: 1, ...options });
-  } finally {
-    delete process.env.WINNOW_PROFILE;
-  }
-  await m.predict(pairs().slice(0, 4));
-  m.dispose();
-  let file: string | undefined;
-  for (let i = 0; i < 100 && !file; i++) {
-    file = fs.readdirSync(out).find((f) => f.endsWith('.json'));
-    if (!file) await new Promise((r) => setTimeout(r, 50));
-  }
-  expect(file).toBeDefined();
-  const events = JSON.parse(fs.readFileSync(path.join(out, file!), 'utf8')) as Array<{ cat: string; name: string; args?: { op_name?: string } }>;
-  fs.rmSync(out, { recursive: true, force: true });
-  const ops = new Map<string, number>();
-  for (const e of events)
-    if (e.cat === 'Node' && e.name.endsWith('_kernel_time') && e.args?.op_name) ops.set(e.args.op_name, (ops.get(e.args.op_name) ?? 0) + 1);
-  return ops;
+  return runsByOp(await profiled(() => CrossEncoder.load(dir, { threads: 1, ...options }), (m) => m.predict(pairs().slice(0, 4))));
 }
 
 const HAS_BF16 = /\b(amx_bf16|avx512_bf16)\b/.test(fs.readFileSync('/proc/cpuinfo', 'utf8'));

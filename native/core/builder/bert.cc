@@ -196,7 +196,7 @@ StatusOr<BuiltModel> BuildBertFamily(const ConfigReader& c, Weights* w, const Bu
   for (int64_t i = 0; i < d.layers; ++i) {
     const std::string l = p + n.layer + std::to_string(i) + ".";
     const std::string x_first =
-        first_only && i == d.layers - 1 ? b.Op("Slice", {x, b.IntList({0}), b.IntList({1}), b.IntList({1})}) : "";
+        first_only && i == d.layers - 1 ? b.First(x, 1) : "";
     WINNOW_ASSIGN_OR_RETURN(std::string attn, SelfAttention(b, x, mask, l, n, d, o.winnow_ops, o.bf16_attention,
                                                             o.pack_qkv, x_first));
     WINNOW_ASSIGN_OR_RETURN(x, AddNorm(b, attn, x_first.empty() ? x : x_first, l + n.attn_norm, d.hidden, d.eps));

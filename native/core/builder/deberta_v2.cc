@@ -195,15 +195,16 @@ struct Relative {
 };
 
 // DisentangledSelfAttention: scores Q K^T + c2p + p2c, each over sqrt(head * (1 + #types)), masked where either
-// token is padding (masked_fill with the float32 minimum, then softmax), times V.
+// token is padding (masked_fill with the float32 minimum, then softmax), times V. first_only: the first query token
+// alone (Q projected from it; the output [B, 1, hidden]).
 StatusOr<std::string> Attention(GraphBuilder& b, std::string_view x, std::string_view mask, const Relative& r,
-                                const std::string& p, const Dims& d) {
+                                const std::string& p, const Dims& d, bool first_only) {
   const std::string split = b.IntList({0, 0, d.heads, d.head});
   const std::string a = p + "attention.self.";
   WINNOW_ASSIGN_OR_RETURN(Projection qp, LoadProjection(b, a + "query_proj.", d));
   WINNOW_ASSIGN_OR_RETURN(Projection kp, LoadProjection(b, a + "key_proj.", d));
   WINNOW_ASSIGN_OR_RETURN(Projection vp, LoadProjection(b, a + "value_proj.", d));
-  std::string q = Apply(b, x, qp), k = Apply(b, x, kp), v = Apply(b, x, vp);
+  std::string q = Apply(b, first_only ? b.First(x, 1) : std::string(x), qp), k = Apply(b, x, kp), v = Apply(b, x, vp);
   q = b.Op("Transpose", {b.Op("Reshape", {q, split})}, {onnx::IntsAttribute("perm", {0, 2, 1, 3})});  // [B,H,S,h]
   k = b.Op("Transpose", {b.Op("Reshape", {k, split})}, {onnx::IntsAttribute("perm", {0, 2, 1, 3})});  // [B,H,S,h]
   v = b.Op("Transpose", {b.Op("Reshape", {v, split})}, {onnx::IntsAttribute("perm", {0, 2, 1, 3})});  // [B,H,S,h]
@@ -214,9 +215,11 @@ StatusOr<std::string> Attention(GraphBuilder& b, std::string_view x, std::string
   const std::string qs = b.Op("Div", {q, scale});
   std::string scores = b.Op("MatMul", {qs, b.Op("Transpose", {k}, {onnx::IntsAttribute("perm", {0, 1, 3, 2})})});
   if (!r.rel.empty()) {
-    // Gathers the score of each (i, j) from [B, H, S, n] through a flat index into the rows i (or j) * n.
+    // Gathers the score of each (i, j) from [B, H, S, n] through a flat index into the rows i (or j) * n (with
+    // first_only, of query row i = 0 alone: the indices' first row).
     auto pick = [&](const std::string& s, const std::string& flat) {
-      return b.Op("Gather", {b.Op("Reshape", {s, b.IntList({0, 0, -1})}), flat}, {onnx::IntAttribute("axis", 2)});
+      return b.Op("Gather", {b.Op("Reshape", {s, b.IntList({0, 0, -1})}), first_only ? b.First(flat, 0) : flat},
+                  {onnx::IntAttribute("axis", 2)});
     };
     if (d.c2p) {
       Projection pkp = kp;
@@ -235,7 +238,8 @@ StatusOr<std::string> Attention(GraphBuilder& b, std::string_view x, std::string
       scores = b.Op("Add", {scores, pick(b.Op("MatMul", {k, b.Op("Div", {pq, scale})}), r.p2c_flat)});
     }
   }
-  scores = b.Op("Where", {mask, scores, b.Scalar(std::numeric_limits<float>::lowest())});
+  scores = b.Op("Where", {first_only ? b.First(mask, 2) : std::string(mask), scores,
+                          b.Scalar(std::numeric_limits<float>::lowest())});
   std::string probs = b.Op("Softmax", {scores}, {onnx::IntAttribute("axis", -1)});
   std::string ctx = b.Op("Transpose", {b.Op("MatMul", {probs, v})}, {onnx::IntsAttribute("perm", {0, 2, 1, 3})});
   ctx = b.Op("Reshape", {ctx, b.IntList({0, 0, d.hidden})});
@@ -325,10 +329,15 @@ StatusOr<BuiltModel> BuildDebertaV2(const ConfigReader& c, Weights* w, const Bui
     WINNOW_ASSIGN_OR_RETURN(rel, MakeRelative(b, seq, p, d));
   }
   const std::string embedded = x;
+  // The ContextPooler reads the first token alone: with Winnow's kernels the last layer computes that row only past
+  // its K and V (kernels: 'onnxruntime' keeps every row). Not where the one layer is also the ConvLayer's input.
+  const bool first_only = o.winnow_ops && o.task == Task::kSequenceClassification && !(d.layers == 1 && d.conv_kernel > 0);
   for (int64_t i = 0; i < d.layers; ++i) {
     const std::string l = p + "encoder.layer." + std::to_string(i) + ".";
-    WINNOW_ASSIGN_OR_RETURN(std::string attn, Attention(b, x, mask, rel, l, d));
-    WINNOW_ASSIGN_OR_RETURN(x, b.AddLayerNorm(attn, x, l + "attention.output.LayerNorm.", d.hidden, d.eps));
+    const bool first = first_only && i == d.layers - 1;
+    WINNOW_ASSIGN_OR_RETURN(std::string attn, Attention(b, x, mask, rel, l, d, first));
+    WINNOW_ASSIGN_OR_RETURN(x, b.AddLayerNorm(attn, first ? b.First(x, 1) : x, l + "attention.output.LayerNorm.",
+                                              d.hidden, d.eps));
     WINNOW_ASSIGN_OR_RETURN(std::string h, b.Linear(x, l + "intermediate.dense.", d.hidden, d.ffn));
     WINNOW_ASSIGN_OR_RETURN(h, b.Activation(h, d.act));
     WINNOW_ASSIGN_OR_RETURN(h, b.Linear(h, l + "output.dense.", d.ffn, d.hidden));

@@ -67,6 +67,10 @@ class GraphBuilder {
   // ---- nodes: one output, named by the builder
   std::string Op(std::string_view op, const Names& inputs, const std::vector<std::string>& attributes = {},
                  std::string_view domain = {});
+  // x's first entry along `axis` (a Slice keeping that axis, of size 1).
+  std::string First(std::string_view x, int64_t axis) {
+    return Op("Slice", {x, IntList({0}), IntList({1}), IntList({axis})});
+  }
   // A node with `n` outputs.
   std::vector<std::string> Ops(std::string_view op, const Names& inputs, size_t n,
                                const std::vector<std::string>& attributes = {}, std::string_view domain = {});

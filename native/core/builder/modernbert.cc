@@ -140,20 +140,24 @@ std::string ApplyRotary(GraphBuilder& b, const std::string& x, const std::pair<s
 }
 
 // ModernBertAttention (eager): Wqkv split into q, k, v, rotary on q and k, Softmax(q k^T / sqrt(head) + mask) v,
-// heads merged, Wo.
+// heads merged, Wo. first_only: the first query token alone (its row of the output, [batch, 1, hidden]).
 StatusOr<std::string> Attention(GraphBuilder& b, const std::string& x, const std::string& mask,
-                                const std::pair<std::string, std::string>& rope, const std::string& l, const Dims& d) {
+                                const std::pair<std::string, std::string>& rope, const std::string& l, const Dims& d,
+                                bool first_only) {
   WINNOW_ASSIGN_OR_RETURN(std::string qkv, b.Linear(x, l + "attn.Wqkv.", d.hidden, 3 * d.hidden, d.attention_bias));
   auto parts = b.Ops("Split", {qkv, b.IntList({d.hidden, d.hidden, d.hidden})}, 3, {onnx::IntAttribute("axis", -1)});
   const std::string split = b.IntList({0, 0, d.heads, d.head});
   std::vector<std::string> heads;
   for (const std::string& part : parts)
     heads.push_back(b.Op("Transpose", {b.Op("Reshape", {part, split})}, {onnx::IntsAttribute("perm", {0, 2, 1, 3})}));
-  const std::string q = ApplyRotary(b, heads[0], rope, d.head);
+  std::string q = ApplyRotary(b, heads[0], rope, d.head);
   const std::string k = ApplyRotary(b, heads[1], rope, d.head);
+  // The first query row: q [batch, heads, 1, head]; the mask's query axis (size 1 or sequence) likewise.
+  if (first_only) q = b.First(q, 2);
   std::string scores = b.Op("MatMul", {q, b.Op("Transpose", {k}, {onnx::IntsAttribute("perm", {0, 1, 3, 2})})});
   scores = b.Op("Mul", {scores, b.Scalar(static_cast<float>(1.0 / std::sqrt(static_cast<double>(d.head))))});
-  std::string probs = b.Op("Softmax", {b.Op("Add", {scores, mask})}, {onnx::IntAttribute("axis", -1)});
+  std::string probs = b.Op("Softmax", {b.Op("Add", {scores, first_only ? b.First(mask, 2) : mask})},
+                           {onnx::IntAttribute("axis", -1)});
   std::string ctx = b.Op("Transpose", {b.Op("MatMul", {probs, heads[2]})}, {onnx::IntsAttribute("perm", {0, 2, 1, 3})});
   ctx = b.Op("Reshape", {ctx, b.IntList({0, 0, d.hidden})});
   return b.Linear(ctx, l + "attn.Wo.", d.hidden, d.hidden, d.attention_bias);
@@ -208,15 +212,20 @@ StatusOr<BuiltModel> BuildModernBert(const ConfigReader& c, Weights* w, const Bu
     sliding_mask = b.Op("Where", {band, global_mask, b.Scalar(lowest)});
   }
 
+  // A classifier with cls pooling reads the first token alone: with Winnow's kernels the last layer computes that
+  // row only past its K and V (kernels: 'onnxruntime' keeps every row, the graph the tests compare with).
+  const bool first_only = o.winnow_ops && o.task == Task::kSequenceClassification && d.pooling == "cls";
   for (int64_t i = 0; i < d.layers; ++i) {
     const std::string l = p + "layers." + std::to_string(i) + ".";
     const bool local = d.sliding[static_cast<size_t>(i)];
+    const bool first = first_only && i == d.layers - 1;
     std::string h = x;  // layer 0's attn_norm is Identity
     if (i > 0) {
       WINNOW_ASSIGN_OR_RETURN(h, b.LayerNorm(x, l + "attn_norm.", d.hidden, d.eps, d.norm_bias));
     }
-    WINNOW_ASSIGN_OR_RETURN(std::string attn,
-                            Attention(b, h, local ? sliding_mask : global_mask, local ? local_rope : global_rope, l, d));
+    WINNOW_ASSIGN_OR_RETURN(std::string attn, Attention(b, h, local ? sliding_mask : global_mask,
+                                                        local ? local_rope : global_rope, l, d, first));
+    if (first) x = b.First(x, 1);
     x = b.Op("Add", {x, attn});
     WINNOW_ASSIGN_OR_RETURN(h, b.LayerNorm(x, l + "mlp_norm.", d.hidden, d.eps, d.norm_bias));
     WINNOW_ASSIGN_OR_RETURN(h, Mlp(b, h, l, d));
