@@ -190,8 +190,15 @@ std::string PositionHeads(GraphBuilder& b, std::string_view rel, const Projectio
 // What the relative attention needs, made once for all layers.
 struct Relative {
   std::string rel;       // the (normalized) relative embeddings rows [lo, hi], [n, hidden]
-  std::string c2p_flat;  // [S, S]: i * n + index(i - j) - lo, into c2p scores [.., S * n]
-  std::string p2c_flat;  // [S, S]: j * n + index(i - j) - lo, into p2c scores [.., S * n]
+  // elements (Winnow's CPU kernels): GatherElements picks the scores by indices into each row of [.., S, n],
+  // broadcast to [B, H, S, S] once for every layer (int32: they take half a score tensor each). Else Gather picks
+  // them from the flattened rows by [S, S] indices (a copy of 4 bytes per score, but no index tensor per batch and
+  // head: the form kept for CUDA, where batches are 32x larger).
+  bool elements = false;
+  std::string c2p, p2c;   // elements: [B, H, S, S] int32; else [S, S]: i (c2p) or j (p2c) * n + index(i - j) - lo
+  std::string c2p_index;  // elements: [S, S] int32: index(i - j) - lo, into row i of the c2p scores [.., S, n]
+  std::string p2c_index;  // elements: [S, S] at (j, i): index(i - j) - lo, into row j of the p2c scores
+  std::string bh11;       // elements: {batch, heads, 1, 1}, the shape the indices are broadcast to
 };
 
 // DisentangledSelfAttention: scores Q K^T + c2p + p2c, each over sqrt(head * (1 + #types)), masked where either
@@ -215,11 +222,10 @@ StatusOr<std::string> Attention(GraphBuilder& b, std::string_view x, std::string
   const std::string qs = b.Op("Div", {q, scale});
   std::string scores = b.Op("MatMul", {qs, b.Op("Transpose", {k}, {onnx::IntsAttribute("perm", {0, 1, 3, 2})})});
   if (!r.rel.empty()) {
-    // Gathers the score of each (i, j) from [B, H, S, n] through a flat index into the rows i (or j) * n (with
-    // first_only, of query row i = 0 alone: the indices' first row).
-    auto pick = [&](const std::string& s, const std::string& flat) {
-      return b.Op("Gather", {b.Op("Reshape", {s, b.IntList({0, 0, -1})}), first_only ? b.First(flat, 0) : flat},
-                  {onnx::IntAttribute("axis", 2)});
+    // One score per (row, column) from the rows of s [B, H, rows, n] (Relative says how).
+    auto pick = [&](const std::string& s, const std::string& index) {
+      if (r.elements) return b.Op("GatherElements", {s, index}, {onnx::IntAttribute("axis", 3)});
+      return b.Op("Gather", {b.Op("Reshape", {s, b.IntList({0, 0, -1})}), index}, {onnx::IntAttribute("axis", 2)});
     };
     if (d.c2p) {
       Projection pkp = kp;
@@ -227,7 +233,9 @@ StatusOr<std::string> Attention(GraphBuilder& b, std::string_view x, std::string
         WINNOW_ASSIGN_OR_RETURN(pkp, LoadProjection(b, a + "pos_key_proj.", d));
       }
       const std::string pk = PositionHeads(b, r.rel, pkp, d);
-      scores = b.Op("Add", {scores, pick(b.Op("MatMul", {qs, pk}), r.c2p_flat)});
+      // first_only: query row 0 alone, the indices' first row.
+      const std::string index = first_only ? b.Op("Expand", {b.First(r.c2p_index, 0), r.bh11}) : r.c2p;
+      scores = b.Op("Add", {scores, pick(b.Op("MatMul", {qs, pk}), index)});
     }
     if (d.p2c) {
       Projection pqp = qp;
@@ -235,7 +243,11 @@ StatusOr<std::string> Attention(GraphBuilder& b, std::string_view x, std::string
         WINNOW_ASSIGN_OR_RETURN(pqp, LoadProjection(b, a + "pos_query_proj.", d));
       }
       const std::string pq = PositionHeads(b, r.rel, pqp, d);
-      scores = b.Op("Add", {scores, pick(b.Op("MatMul", {k, b.Op("Div", {pq, scale})}), r.p2c_flat)});
+      // elements: picked per key row j as [.., j, i], then transposed to [.., i, j] (first_only: column i = 0).
+      const std::string index = first_only ? b.Op("Expand", {b.First(r.p2c_index, 1), r.bh11}) : r.p2c;
+      std::string picked = pick(b.Op("MatMul", {k, b.Op("Div", {pq, scale})}), index);
+      if (r.elements) picked = b.Op("Transpose", {picked}, {onnx::IntsAttribute("perm", {0, 1, 3, 2})});
+      scores = b.Op("Add", {scores, picked});
     }
   }
   scores = b.Op("Where", {first_only ? b.First(mask, 2) : std::string(mask), scores,
@@ -246,11 +258,12 @@ StatusOr<std::string> Attention(GraphBuilder& b, std::string_view x, std::string
   return b.Linear(ctx, p + "attention.output.dense.", d.hidden, d.hidden);
 }
 
-// The relative embeddings rows the sequence can reach and the flat indices into the c2p / p2c scores, from the
+// The relative embeddings rows the sequence can reach and the indices into the c2p / p2c scores (Relative), from the
 // sequence length alone. Rows: index(d) for d = i - j in [-(S-1), S-1] runs from index(-(S-1)) to index(S-1)
 // (it grows with d), so only those n rows are projected. p2c's index for (i, j), clamp(span - bucket(j - i)), is
 // index(i - j) too (the bucket is odd in d).
-StatusOr<Relative> MakeRelative(GraphBuilder& b, std::string_view seq, const std::string& prefix, const Dims& d) {
+StatusOr<Relative> MakeRelative(GraphBuilder& b, std::string_view seq, const std::string& prefix, const Dims& d,
+                                bool elements) {
   WINNOW_ASSIGN_OR_RETURN(deberta::RelativeIndex ri, deberta::MakeRelativeIndex(d.span, d.buckets, d.max_relative));
   const std::string table = b.Ints({static_cast<int64_t>(ri.index.size())}, ri.index);
   const std::string reach = b.Int(ri.reach);
@@ -268,13 +281,23 @@ StatusOr<Relative> MakeRelative(GraphBuilder& b, std::string_view seq, const std
   if (d.norm_rel) {
     WINNOW_ASSIGN_OR_RETURN(r.rel, b.LayerNorm(r.rel, prefix + "encoder.LayerNorm.", d.hidden, d.eps));
   }
-  const std::string n = b.Op("Add", {b.Op("Sub", {hi, lo}), b.Int(1)});
   const std::string pos = b.Op("Range", {b.Int(0), seq, b.Int(1)});
   const std::string rows = b.Op("Unsqueeze", {pos, b.IntList({1})});  // i, [S, 1]
   const std::string cols = b.Op("Unsqueeze", {pos, b.IntList({0})});  // j, [1, S]
   const std::string index = b.Op("Sub", {lookup(b.Op("Sub", {rows, cols})), lo});  // [S, S]
-  r.c2p_flat = b.Op("Add", {b.Op("Mul", {rows, n}), index});
-  r.p2c_flat = b.Op("Add", {b.Op("Mul", {cols, n}), index});
+  r.elements = elements;
+  if (!elements) {
+    const std::string n = b.Op("Add", {b.Op("Sub", {hi, lo}), b.Int(1)});
+    r.c2p = b.Op("Add", {b.Op("Mul", {rows, n}), index});
+    r.p2c = b.Op("Add", {b.Op("Mul", {cols, n}), index});
+    return r;
+  }
+  r.c2p_index = b.Op("Cast", {index}, {onnx::IntAttribute("to", onnx::dtype::kInt32)});
+  r.p2c_index = b.Op("Transpose", {r.c2p_index}, {onnx::IntsAttribute("perm", {1, 0})});
+  const std::string batch = b.Op("Gather", {b.Op("Shape", {"input_ids"}), b.IntList({0})}, {onnx::IntAttribute("axis", 0)});
+  r.bh11 = b.Op("Concat", {batch, b.IntList({d.heads, 1, 1})}, {onnx::IntAttribute("axis", 0)});
+  r.c2p = b.Op("Expand", {r.c2p_index, r.bh11});
+  r.p2c = b.Op("Expand", {r.p2c_index, r.bh11});
   return r;
 }
 
@@ -326,7 +349,7 @@ StatusOr<BuiltModel> BuildDebertaV2(const ConfigReader& c, Weights* w, const Bui
 
   Relative rel;
   if (d.relative && (d.c2p || d.p2c)) {
-    WINNOW_ASSIGN_OR_RETURN(rel, MakeRelative(b, seq, p, d));
+    WINNOW_ASSIGN_OR_RETURN(rel, MakeRelative(b, seq, p, d, o.winnow_ops));
   }
   const std::string embedded = x;
   // The ContextPooler reads the first token alone: with Winnow's kernels the last layer computes that row only past
