@@ -7,8 +7,8 @@ import { Tokenizer as HfTokenizer } from 'tokenizers';
 import { describe, expect, it } from 'vitest';
 import { CrossEncoder, SentenceEncoder } from '../lib/index';
 import { errorOf } from './helpers/errors';
-import { type KernelRun, profiled } from './helpers/profile';
 import { editedCopy } from './helpers/model-copy';
+import { type KernelRun, profiled } from './helpers/profile';
 import { corpusPairs, maxAbsDiff, referenceLogits, ROOT } from './helpers/reference';
 import { cosine, referenceEmbeddings } from './helpers/st-reference';
 
@@ -55,23 +55,37 @@ describe('CrossEncoder from a ModernBERT checkpoint', () => {
 describe("a ModernBERT classifier's last layer with Winnow's kernels", () => {
   // Softmax's query rows per run: [batch, heads, queries, keys].
   const queryRows = (runs: KernelRun[]) => runs.filter((r) => r.op === 'Softmax').map((r) => r.outputs[0][2]);
-  it("cls pooling: the first token's row alone past K and V, with the full graph's scores (kernels: 'onnxruntime')", async () => {
-    const p = pairs();
-    const ort = await CrossEncoder.load(dirOf('modernbert-tiny-cls'), { threads: 1, activation: 'none', kernels: 'onnxruntime' });
-    const full = await ort.predict(p);
-    ort.dispose();
-    const runs = await profiled(
-      () => CrossEncoder.load(dirOf('modernbert-tiny-cls'), { threads: 1, activation: 'none', batchSize: 8 }),
-      async (m) => expect(maxAbsDiff(await m.predict(p), full)).toBeLessThan(1e-5),
-    );
-    // Three layers a run: the first two attend from every token, the last (a sliding one) from the first alone.
-    const rows = queryRows(runs);
-    expect(rows.length % 3).toBe(0);
-    expect(rows.length).toBeGreaterThanOrEqual(3 * 3); // the load's probe run and three batches of 8
-    rows.forEach((r, i) => (i % 3 === 2 ? expect(r).toBe(1) : expect(r).toBeGreaterThan(1)));
-    // Per run, the attention output projection and the MLP's two linears take one row per pair.
-    expect(runs.filter((r) => r.op === 'MatMul' && r.inputs[0].length === 3 && r.inputs[0][1] === 1).length).toBe(3 * (rows.length / 3));
-  });
+  // The fixture's last layer attends globally; its copy with global attention every third layer has a sliding last
+  // layer (whose band mask is sliced to the first query row).
+  const cases: Array<[string, () => string]> = [
+    ['global', () => dirOf('modernbert-tiny-cls')],
+    ['sliding', () => editedCopy(dirOf('modernbert-tiny-cls'), (d) => {
+      const c = JSON.parse(fs.readFileSync(path.join(d, 'config.json'), 'utf8'));
+      c.global_attn_every_n_layers = 3;
+      fs.writeFileSync(path.join(d, 'config.json'), JSON.stringify(c));
+    })],
+  ];
+  for (const [kind, dir] of cases) {
+    it(`cls pooling, a ${kind} last layer: the first token's row alone past K and V, with the full graph's scores (kernels: 'onnxruntime')`, async () => {
+      const folder = dir();
+      const p = pairs();
+      const ort = await CrossEncoder.load(folder, { threads: 1, activation: 'none', kernels: 'onnxruntime' });
+      const full = await ort.predict(p);
+      ort.dispose();
+      const runs = await profiled(
+        () => CrossEncoder.load(folder, { threads: 1, activation: 'none', batchSize: 8 }),
+        async (m) => expect(maxAbsDiff(await m.predict(p), full)).toBeLessThan(1e-5),
+      );
+      // Three layers a run: the first two attend from every token, the last from the first alone.
+      const rows = queryRows(runs);
+      expect(rows.length % 3).toBe(0);
+      expect(rows.length).toBeGreaterThanOrEqual(3 * 3); // the load's probe run and three batches of 8
+      rows.forEach((r, i) => (i % 3 === 2 ? expect(r).toBe(1) : expect(r).toBeGreaterThan(1)));
+      // Per run, the attention output projection and the MLP's two linears take one row per pair.
+      expect(runs.filter((r) => r.op === 'MatMul' && r.inputs[0].length === 3 && r.inputs[0][1] === 1).length).toBe(3 * (rows.length / 3));
+      if (kind !== 'global') fs.rmSync(folder, { recursive: true, force: true });
+    });
+  }
 
   it('mean pooling reads every token: every layer attends from every token', async () => {
     const runs = await profiled(

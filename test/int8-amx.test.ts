@@ -1,4 +1,4 @@
-// quantize: 'int8' on a CPU with AMX-INT8, AVX512-VNNI (asked for) or AVX2 without VNNI (issue #31): the linear
+// quantize: 'int8' on a CPU with AMX-INT8, AVX512-VNNI or AVX2 without VNNI (issue #31): the linear
 // layers run as Winnow's own com.winnow MatMulInt8 (the activation quantized per row; tdpbssd tiles, vpdpbusd, or
 // vpmaddwd), a built graph's BiasGelu folded into the FFN-up product; on other CPUs, or with
 // WINNOW_INT8_KERNEL=onnxruntime, as ONNX Runtime's DynamicQuantizeMatMul. The kernel's arithmetic is
@@ -69,7 +69,7 @@ function inChild(dir: string, env: Record<string, string>): ChildResult {
 describe("quantize: 'int8' with Winnow's int8 kernel (AMX, AVX512-VNNI or AVX2)", () => {
   const pairs = corpusPairs(40);
 
-  it('runtimeInfo().kernels names the int8 kernel: amx on AMX-INT8, avx2 on AVX2 without VNNI, vnni or avx2 where asked for and present, else onnxruntime', () => {
+  it('runtimeInfo().kernels names the int8 kernel: amx on AMX-INT8, else vnni on AVX512-VNNI, else avx2 on AVX2 without VNNI, vnni or avx2 where asked for and present, else onnxruntime', () => {
     const forced = process.env.WINNOW_INT8_KERNEL;
     const want =
       forced === 'onnxruntime' ? '' : forced === 'vnni' ? (HAS_VNNI ? 'vnni' : '') : forced === 'avx2' ? (HAS_AVX2 ? 'avx2' : '') : OWN;

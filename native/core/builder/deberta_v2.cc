@@ -262,8 +262,10 @@ StatusOr<std::string> Attention(GraphBuilder& b, std::string_view x, std::string
 // sequence length alone. Rows: index(d) for d = i - j in [-(S-1), S-1] runs from index(-(S-1)) to index(S-1)
 // (it grows with d), so only those n rows are projected. p2c's index for (i, j), clamp(span - bucket(j - i)), is
 // index(i - j) too (the bucket is odd in d).
+// elements: as Relative says; every_row: some layer attends from every query row (else only the first rows' indices
+// are made).
 StatusOr<Relative> MakeRelative(GraphBuilder& b, std::string_view seq, const std::string& prefix, const Dims& d,
-                                bool elements) {
+                                bool elements, bool every_row) {
   WINNOW_ASSIGN_OR_RETURN(deberta::RelativeIndex ri, deberta::MakeRelativeIndex(d.span, d.buckets, d.max_relative));
   const std::string table = b.Ints({static_cast<int64_t>(ri.index.size())}, ri.index);
   const std::string reach = b.Int(ri.reach);
@@ -296,8 +298,8 @@ StatusOr<Relative> MakeRelative(GraphBuilder& b, std::string_view seq, const std
   r.p2c_index = b.Op("Transpose", {r.c2p_index}, {onnx::IntsAttribute("perm", {1, 0})});
   const std::string batch = b.Op("Gather", {b.Op("Shape", {"input_ids"}), b.IntList({0})}, {onnx::IntAttribute("axis", 0)});
   r.bh11 = b.Op("Concat", {batch, b.IntList({d.heads, 1, 1})}, {onnx::IntAttribute("axis", 0)});
-  r.c2p = b.Op("Expand", {r.c2p_index, r.bh11});
-  r.p2c = b.Op("Expand", {r.p2c_index, r.bh11});
+  if (every_row && d.c2p) r.c2p = b.Op("Expand", {r.c2p_index, r.bh11});
+  if (every_row && d.p2c) r.p2c = b.Op("Expand", {r.p2c_index, r.bh11});
   return r;
 }
 
@@ -347,14 +349,15 @@ StatusOr<BuiltModel> BuildDebertaV2(const ConfigReader& c, Weights* w, const Bui
   const std::string mask =
       b.Op("And", {b.Op("Unsqueeze", {mb, b.IntList({1, 2})}), b.Op("Unsqueeze", {mb, b.IntList({1, 3})})});
 
-  Relative rel;
-  if (d.relative && (d.c2p || d.p2c)) {
-    WINNOW_ASSIGN_OR_RETURN(rel, MakeRelative(b, seq, p, d, o.winnow_ops));
-  }
-  const std::string embedded = x;
   // The ContextPooler reads the first token alone: with Winnow's kernels the last layer computes that row only past
   // its K and V (kernels: 'onnxruntime' keeps every row). Not where the one layer is also the ConvLayer's input.
+  // It reads the relative indices of the GatherElements form, which Winnow's kernels choose too.
   const bool first_only = o.winnow_ops && o.task == Task::kSequenceClassification && !(d.layers == 1 && d.conv_kernel > 0);
+  Relative rel;
+  if (d.relative && (d.c2p || d.p2c)) {
+    WINNOW_ASSIGN_OR_RETURN(rel, MakeRelative(b, seq, p, d, o.winnow_ops, !(first_only && d.layers == 1)));
+  }
+  const std::string embedded = x;
   for (int64_t i = 0; i < d.layers; ++i) {
     const std::string l = p + "encoder.layer." + std::to_string(i) + ".";
     const bool first = first_only && i == d.layers - 1;
