@@ -68,22 +68,25 @@ describe("a ModernBERT classifier's last layer with Winnow's kernels", () => {
   for (const [kind, dir] of cases) {
     it(`cls pooling, a ${kind} last layer: the first token's row alone past K and V, with the full graph's scores (kernels: 'onnxruntime')`, async () => {
       const folder = dir();
-      const p = pairs();
-      const ort = await CrossEncoder.load(folder, { threads: 1, activation: 'none', kernels: 'onnxruntime' });
-      const full = await ort.predict(p);
-      ort.dispose();
-      const runs = await profiled(
-        () => CrossEncoder.load(folder, { threads: 1, activation: 'none', batchSize: 8 }),
-        async (m) => expect(maxAbsDiff(await m.predict(p), full)).toBeLessThan(1e-5),
-      );
-      // Three layers a run: the first two attend from every token, the last from the first alone.
-      const rows = queryRows(runs);
-      expect(rows.length % 3).toBe(0);
-      expect(rows.length).toBeGreaterThanOrEqual(3 * 3); // the load's probe run and three batches of 8
-      rows.forEach((r, i) => (i % 3 === 2 ? expect(r).toBe(1) : expect(r).toBeGreaterThan(1)));
-      // Per run, the attention output projection and the MLP's two linears take one row per pair.
-      expect(runs.filter((r) => r.op === 'MatMul' && r.inputs[0].length === 3 && r.inputs[0][1] === 1).length).toBe(3 * (rows.length / 3));
-      if (kind !== 'global') fs.rmSync(folder, { recursive: true, force: true });
+      try {
+        const p = pairs();
+        const ort = await CrossEncoder.load(folder, { threads: 1, activation: 'none', kernels: 'onnxruntime' });
+        const full = await ort.predict(p);
+        ort.dispose();
+        const runs = await profiled(
+          () => CrossEncoder.load(folder, { threads: 1, activation: 'none', batchSize: 8 }),
+          async (m) => expect(maxAbsDiff(await m.predict(p), full)).toBeLessThan(1e-5),
+        );
+        // Three layers a run: the first two attend from every token, the last from the first alone.
+        const rows = queryRows(runs);
+        expect(rows.length % 3).toBe(0);
+        expect(rows.length).toBeGreaterThanOrEqual(3 * 3); // the load's probe run and three batches of 8
+        rows.forEach((r, i) => (i % 3 === 2 ? expect(r).toBe(1) : expect(r).toBeGreaterThan(1)));
+        // Per run, the attention output projection and the MLP's two linears take one row per pair.
+        expect(runs.filter((r) => r.op === 'MatMul' && r.inputs[0].length === 3 && r.inputs[0][1] === 1).length).toBe(3 * (rows.length / 3));
+      } finally {
+        if (kind !== 'global') fs.rmSync(folder, { recursive: true, force: true });
+      }
     });
   }
 

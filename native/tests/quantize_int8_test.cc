@@ -18,7 +18,6 @@
 #include "gemm/matmul_int8.h"
 #include "onnx/reader.h"
 #include "onnx/writer.h"
-#include "gemm/matmul_int8.h"
 #include "rewrite/graph_rewrite.h"
 #include "runtime/custom_ops.h"
 #include "runtime/ort_runtime.h"

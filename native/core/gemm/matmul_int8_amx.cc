@@ -12,11 +12,6 @@
 #endif
 #include <immintrin.h>
 
-#include <algorithm>
-#include <cfloat>
-#include <cstring>
-#include <limits>
-
 #define WINNOW_AMX_INT8_TARGET __attribute__((target("amx-tile,amx-int8,avx512f,avx512bw,avx512vl,avx512dq")))
 
 namespace winnow::gemm::internal {

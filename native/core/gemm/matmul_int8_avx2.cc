@@ -10,9 +10,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
-#include <cfloat>
 #include <cstring>
-#include <limits>
 
 #define WINNOW_AVX2_INT8_TARGET __attribute__((target("avx2,fma")))
 
