@@ -28,12 +28,23 @@ export function agreement(ref, got, perQuery) {
   };
 }
 
-// Median gap between neighbours' reference scores in each query's top 10: how small an error can reorder them.
-export function medianTop10Gap(ref, perQuery) {
-  const gaps = [];
+// Gaps between neighbours' reference scores in each query's top 10, one array per query.
+function top10Gaps(ref, perQuery) {
+  const out = [];
   for (let s = 0; s < ref.length; s += perQuery) {
     const order = top10(ref, s, Math.min(perQuery, ref.length - s)).split(',').map(Number);
-    for (let i = 1; i < order.length; i++) gaps.push(ref[order[i - 1]] - ref[order[i]]);
+    out.push(order.slice(1).map((j, i) => ref[order[i]] - ref[j]));
   }
-  return quantile(gaps.sort((a, b) => a - b), 0.5);
+  return out;
+}
+
+// Median gap between neighbours' reference scores in each query's top 10: how small an error can reorder them.
+export function medianTop10Gap(ref, perQuery) {
+  return quantile(top10Gaps(ref, perQuery).flat().sort((a, b) => a - b), 0.5);
+}
+
+// Each query's smallest gap in its reference top 10, sorted: a configuration whose error exceeds it can swap that
+// pair, so the share of queries above an error level bounds the share of top 10s an error that size keeps identical.
+export function smallestTop10Gaps(ref, perQuery) {
+  return top10Gaps(ref, perQuery).map((g) => Math.min(...g)).sort((a, b) => a - b);
 }

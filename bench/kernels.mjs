@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadCorpus, makePairs } from './pairs.mjs';
-import { agreement, medianTop10Gap } from './agreement.mjs';
+import { agreement, medianTop10Gap, smallestTop10Gaps } from './agreement.mjs';
 import { encoderFlops, encoderShape } from './flops.mjs';
 import { kernelTimeByOp } from './ort-profile.mjs';
 import { sentenceTexts, timeConfig } from './timed-model.mjs';
@@ -143,6 +143,9 @@ const summary = {
   flops: { total: flops.total, linearShare: flops.linearShare, meanTokens: lens.reduce((a, b) => a + b, 0) / lens.length },
   roof, roofs,
   referenceTop10Gap: ref ? medianTop10Gap(ref, perQuery) : null,
+  // Per query, the smallest neighbour gap in the reference top 10 (sorted), and how many are below 1e-4.
+  referenceSmallestGaps: ref ? smallestTop10Gaps(ref, perQuery).map((g) => +g.toExponential(2)) : null,
+  referenceGapsBelow1e4: ref ? smallestTop10Gaps(ref, perQuery).filter((g) => g < 1e-4).length : null,
   table,
   ratios: {
     fp32VsOnnxruntimeKernels: rate('fp32') / rate('fp32-onnxruntime'),

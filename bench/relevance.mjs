@@ -3,7 +3,8 @@
 // (relevant, non-relevant) document pairs of a query scored in the right order (ties count half), and the median gap
 // between neighbours' scores in a top 10 (agreement.mjs medianTop10Gap), with Winnow fp32 scores; and nDCG@10 of
 // a random order (mean over 1000 seeded shuffles) for scale.
-//   node bench/relevance.mjs [--model minilm-ce-trained] [--pairs 640] [--threads 2] [--max-length N]
+// --options: load options as JSON (e.g. '{"source":"checkpoint","quantize":"int8"}': how far int8 moves the ranking).
+//   node bench/relevance.mjs [--model minilm-ce-trained] [--pairs 640] [--threads 2] [--max-length N] [--options JSON]
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -38,7 +39,8 @@ for (const [qid, dids] of corpus.judged) {
 
 const { CrossEncoder } = require(path.join(here, '..', 'dist', 'cjs', 'index.js'));
 const maxLength = arg('max-length') ? { maxLength: Number(arg('max-length')) } : {};
-const ce = await CrossEncoder.load(path.join(here, 'models', modelName), { threads, ...maxLength });
+const options = JSON.parse(arg('options', '{}'));
+const ce = await CrossEncoder.load(path.join(here, 'models', modelName), { threads, ...maxLength, ...options });
 const scores = Array.from(await ce.predict(pairs));
 await ce.dispose();
 
@@ -81,7 +83,7 @@ for (let r = 0; r < shuffles; r++) {
 
 const sorted = [...scores].sort((a, b) => a - b);
 console.log(JSON.stringify({
-  model: modelName, ...maxLength, pairs: n, queries: n / perQuery,
+  model: modelName, ...maxLength, options, pairs: n, queries: n / perQuery,
   ndcg10: ndcgSum / ndcgQueries, ndcgQueries, ndcg10RandomOrder: randomSum / (shuffles * ndcgQueries),
   relevantAboveNonRelevant: right / pairsSeen, comparedPairs: pairsSeen,
   medianTop10Gap: medianTop10Gap(scores, perQuery),
