@@ -181,23 +181,24 @@ std::string Apply(GraphBuilder& b, std::string_view x, const Projection& p) {
   return b.Op("Add", {b.Op("MatMul", {x, p.weight}), p.bias});
 }
 
-// The relative embeddings [n, hidden] projected into heads, as the right-hand side of a MatMul: [heads, head, n].
-std::string PositionHeads(GraphBuilder& b, std::string_view rel, const Projection& p, const Dims& d) {
+// The relative embeddings [n, hidden] projected into heads: [heads, head, n] as the right-hand side of a MatMul, or
+// (rows) [heads, n, head] as its left-hand side.
+std::string PositionHeads(GraphBuilder& b, std::string_view rel, const Projection& p, const Dims& d, bool rows = false) {
   std::string h = b.Op("Reshape", {Apply(b, rel, p), b.IntList({0, d.heads, d.head})});
-  return b.Op("Transpose", {h}, {onnx::IntsAttribute("perm", {1, 2, 0})});
+  return b.Op("Transpose", {h}, {onnx::IntsAttribute("perm", rows ? std::vector<int64_t>{1, 0, 2}
+                                                                     : std::vector<int64_t>{1, 2, 0})});
 }
 
 // What the relative attention needs, made once for all layers.
 struct Relative {
   std::string rel;       // the (normalized) relative embeddings rows [lo, hi], [n, hidden]
-  // elements (Winnow's CPU kernels): GatherElements picks the scores by indices into each row of [.., S, n],
-  // broadcast to [B, H, S, S] once for every layer (int32: they take half a score tensor each). Else Gather picks
-  // them from the flattened rows by [S, S] indices (a copy of 4 bytes per score, but no index tensor per batch and
-  // head: the form kept for CUDA, where batches are 32x larger).
+  // elements (Winnow's CPU kernels): GatherElements picks the scores by one index tensor broadcast to [B, H, S, S]
+  // once for every layer (int32: half a score tensor): c2p's along the last axis of Q·posKᵀ [.., S, n], p2c's along
+  // the rows of posQ·Kᵀ [.., n, S]. Else Gather picks them from the flattened rows by [S, S] indices (a copy of 4
+  // bytes per score, but no index tensor per batch and head: the form kept for CUDA, where batches are 32x larger).
   bool elements = false;
-  std::string c2p, p2c;   // elements: [B, H, S, S] int32; else [S, S]: i (c2p) or j (p2c) * n + index(i - j) - lo
-  std::string c2p_index;  // elements: [S, S] int32: index(i - j) - lo, into row i of the c2p scores [.., S, n]
-  std::string p2c_index;  // elements: [S, S] at (j, i): index(i - j) - lo, into row j of the p2c scores
+  std::string c2p, p2c;   // elements: c2p [B, H, S, S] int32; else [S, S]: i (c2p) or j (p2c) * n + index(i - j) - lo
+  std::string c2p_index;  // elements: [S, S] int32 at (i, j): index(i - j) - lo
   std::string bh11;       // elements: {batch, heads, 1, 1}, the shape the indices are broadcast to
 };
 
@@ -220,33 +221,37 @@ StatusOr<std::string> Attention(GraphBuilder& b, std::string_view x, std::string
   // position queries (the smaller operands).
   const std::string scale = b.Scalar(std::sqrt(static_cast<float>(d.head * factor)));
   const std::string qs = b.Op("Div", {q, scale});
-  std::string scores = b.Op("MatMul", {qs, b.Op("Transpose", {k}, {onnx::IntsAttribute("perm", {0, 1, 3, 2})})});
+  const std::string kt = b.Op("Transpose", {k}, {onnx::IntsAttribute("perm", {0, 1, 3, 2})});  // [B,H,h,S]
+  std::string scores = b.Op("MatMul", {qs, kt});
   if (!r.rel.empty()) {
     // One score per (row, column) from the rows of s [B, H, rows, n] (Relative says how).
     auto pick = [&](const std::string& s, const std::string& index) {
       if (r.elements) return b.Op("GatherElements", {s, index}, {onnx::IntAttribute("axis", 3)});
       return b.Op("Gather", {b.Op("Reshape", {s, b.IntList({0, 0, -1})}), index}, {onnx::IntAttribute("axis", 2)});
     };
+    // elements: the index of (i, j), [B, H, S, S] (first_only: row 0 alone, [B, H, 1, S]).
+    const std::string element_index =
+        !r.elements ? std::string() : first_only ? b.Op("Expand", {b.First(r.c2p_index, 0), r.bh11}) : r.c2p;
     if (d.c2p) {
       Projection pkp = kp;
       if (!d.share_key) {
         WINNOW_ASSIGN_OR_RETURN(pkp, LoadProjection(b, a + "pos_key_proj.", d));
       }
       const std::string pk = PositionHeads(b, r.rel, pkp, d);
-      // first_only: query row 0 alone, the indices' first row.
-      const std::string index = first_only ? b.Op("Expand", {b.First(r.c2p_index, 0), r.bh11}) : r.c2p;
-      scores = b.Op("Add", {scores, pick(b.Op("MatMul", {qs, pk}), index)});
+      scores = b.Op("Add", {scores, pick(b.Op("MatMul", {qs, pk}), r.elements ? element_index : r.c2p)});
     }
     if (d.p2c) {
       Projection pqp = qp;
       if (!d.share_key) {
         WINNOW_ASSIGN_OR_RETURN(pqp, LoadProjection(b, a + "pos_query_proj.", d));
       }
-      const std::string pq = PositionHeads(b, r.rel, pqp, d);
-      // elements: picked per key row j as [.., j, i], then transposed to [.., i, j] (first_only: column i = 0).
-      const std::string index = first_only ? b.Op("Expand", {b.First(r.p2c_index, 1), r.bh11}) : r.p2c;
-      std::string picked = pick(b.Op("MatMul", {k, b.Op("Div", {pq, scale})}), index);
-      if (r.elements) picked = b.Op("Transpose", {picked}, {onnx::IntsAttribute("perm", {0, 1, 3, 2})});
+      // p2c(i, j) = k_j · posQ[index(i - j)]: elements, from posQ·Kᵀ [B, H, n, S] by (i, j)'s index along its rows,
+      // [.., i, j] as the scores are; else from K·posQᵀ [B, H, S, n], row j.
+      const std::string pq = PositionHeads(b, r.rel, pqp, d, r.elements);
+      const std::string pqs = b.Op("Div", {pq, scale});
+      std::string picked =
+          r.elements ? b.Op("GatherElements", {b.Op("MatMul", {pqs, kt}), element_index}, {onnx::IntAttribute("axis", 2)})
+                     : pick(b.Op("MatMul", {k, pqs}), r.p2c);
       scores = b.Op("Add", {scores, picked});
     }
   }
@@ -295,11 +300,9 @@ StatusOr<Relative> MakeRelative(GraphBuilder& b, std::string_view seq, const std
     return r;
   }
   r.c2p_index = b.Op("Cast", {index}, {onnx::IntAttribute("to", onnx::dtype::kInt32)});
-  r.p2c_index = b.Op("Transpose", {r.c2p_index}, {onnx::IntsAttribute("perm", {1, 0})});
   const std::string batch = b.Op("Gather", {b.Op("Shape", {"input_ids"}), b.IntList({0})}, {onnx::IntAttribute("axis", 0)});
   r.bh11 = b.Op("Concat", {batch, b.IntList({d.heads, 1, 1})}, {onnx::IntAttribute("axis", 0)});
-  if (every_row && d.c2p) r.c2p = b.Op("Expand", {r.c2p_index, r.bh11});
-  if (every_row && d.p2c) r.p2c = b.Op("Expand", {r.p2c_index, r.bh11});
+  if (every_row) r.c2p = b.Op("Expand", {r.c2p_index, r.bh11});
   return r;
 }
 
