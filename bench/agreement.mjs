@@ -28,12 +28,15 @@ export function agreement(ref, got, perQuery) {
   };
 }
 
-// Gaps between neighbours' reference scores in each query's top 10, one array per query.
-function top10Gaps(ref, perQuery) {
+// Gaps between neighbours' reference scores in each query's top 10, one array per query; `boundary` adds the gap
+// between its 10th and 11th documents where the query has an 11th.
+function top10Gaps(ref, perQuery, boundary = false) {
   const out = [];
   for (let s = 0; s < ref.length; s += perQuery) {
-    const order = top10(ref, s, Math.min(perQuery, ref.length - s)).split(',').map(Number);
-    out.push(order.slice(1).map((j, i) => ref[order[i]] - ref[j]));
+    const n = Math.min(perQuery, ref.length - s);
+    const order = Array.from({ length: n }, (_, i) => s + i).sort((a, b) => ref[b] - ref[a] || a - b);
+    const upto = Math.min(n, boundary ? 11 : 10);
+    out.push(order.slice(1, upto).map((j, i) => ref[order[i]] - ref[j]));
   }
   return out;
 }
@@ -43,8 +46,9 @@ export function medianTop10Gap(ref, perQuery) {
   return quantile(top10Gaps(ref, perQuery).flat().sort((a, b) => a - b), 0.5);
 }
 
-// Each query's smallest gap in its reference top 10, sorted: a configuration whose error exceeds it can swap that
-// pair, so the share of queries above an error level bounds the share of top 10s an error that size keeps identical.
+// Each query's smallest gap between neighbours in its reference top 10 or between its 10th and 11th documents
+// (queries with at least 2 documents), sorted: errors that differ by more than a query's smallest gap can change its
+// top 10 (they need not: neighbouring documents' errors are alike in part).
 export function smallestTop10Gaps(ref, perQuery) {
-  return top10Gaps(ref, perQuery).map((g) => Math.min(...g)).sort((a, b) => a - b);
+  return top10Gaps(ref, perQuery, true).filter((g) => g.length).map((g) => Math.min(...g)).sort((a, b) => a - b);
 }
