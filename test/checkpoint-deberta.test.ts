@@ -80,6 +80,32 @@ describe("a DeBERTa classifier's last layer with Winnow's kernels", () => {
       expect(runs.filter((r) => r.op === 'MatMul' && r.inputs[0].length === 3 && r.inputs[0][1] === 1).length).toBe(4 * (rows.length / 2));
     });
   }
+
+  // The fixtures' references have both terms; with one, Winnow's form (GatherElements by one broadcast index,
+  // p2c along the rows of posQ·Kᵀ) against kernels: 'onnxruntime' (Gather from the flattened rows of K·posQᵀ).
+  for (const terms of ['p2c', 'c2p']) {
+    it(`pos_att_type "${terms}" alone: the same scores as kernels: 'onnxruntime', other than both terms'`, async () => {
+      const p = pairs();
+      const dir = editedCopy(dirOf('deberta-v3-tiny'), (d) => {
+        const c = JSON.parse(fs.readFileSync(path.join(d, 'config.json'), 'utf8'));
+        c.pos_att_type = terms;
+        fs.writeFileSync(path.join(d, 'config.json'), JSON.stringify(c));
+      });
+      try {
+        const scores = async (d: string, kernels: 'onnxruntime' | undefined) => {
+          const m = await CrossEncoder.load(d, { threads: 1, activation: 'none', ...(kernels ? { kernels } : {}) });
+          const s = await m.predict(p);
+          m.dispose();
+          return s;
+        };
+        const own = await scores(dir, undefined);
+        expect(maxAbsDiff(own, await scores(dir, 'onnxruntime'))).toBeLessThan(1e-5);
+        expect(maxAbsDiff(own, await scores(dirOf('deberta-v3-tiny'), undefined))).toBeGreaterThan(1e-3);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
 });
 
 describe('SentenceEncoder from a DeBERTa-v3 checkpoint', () => {
