@@ -82,8 +82,11 @@ describe("a ModernBERT classifier's last layer with Winnow's kernels", () => {
         expect(rows.length % 3).toBe(0);
         expect(rows.length).toBeGreaterThanOrEqual(3 * 3); // the load's probe run and three batches of 8
         rows.forEach((r, i) => (i % 3 === 2 ? expect(r).toBe(1) : expect(r).toBeGreaterThan(1)));
-        // Per run, the attention output projection and the MLP's two linears take one row per pair.
-        expect(runs.filter((r) => r.op === 'MatMul' && r.inputs[0].length === 3 && r.inputs[0][1] === 1).length).toBe(3 * (rows.length / 3));
+        // Per run, five products take one row per pair: Q (Wqkv's first rows), the attention output projection, and
+        // the MLP's Wi halves (input, gate) and Wo.
+        expect(runs.filter((r) => r.op === 'MatMul' && r.inputs[0].length === 3 && r.inputs[0][1] === 1).length).toBe(5 * (rows.length / 3));
+        // The only Splits are the rotary halves of q and k, two a layer: Wqkv and Wi are products of their row blocks.
+        expect(runs.filter((r) => r.op === 'Split').length).toBe(2 * 3 * (rows.length / 3));
       } finally {
         if (kind !== 'global') fs.rmSync(folder, { recursive: true, force: true });
       }

@@ -57,16 +57,42 @@ StatusOr<std::string> GraphBuilder::WeightT(const std::string& name, int64_t out
   return tname;
 }
 
+std::string GraphBuilder::AddBias(const std::string& y, const std::string& bias) {
+  if (!winnow_ops_) return Op("Add", {y, bias});
+  std::string sum = NewName("Add");
+  pending_bias_[sum] = {y, bias};
+  return sum;
+}
+
 StatusOr<std::string> GraphBuilder::Linear(std::string_view x, const std::string& prefix, int64_t in, int64_t out,
                                            bool bias) {
   WINNOW_ASSIGN_OR_RETURN(std::string w, WeightT(prefix + "weight", out, in));
   std::string y = Op("MatMul", {x, w});
   if (!bias) return y;
   WINNOW_ASSIGN_OR_RETURN(std::string b, Weight(prefix + "bias", {out}));
-  if (!winnow_ops_) return Op("Add", {y, b});
-  std::string sum = NewName("Add");
-  pending_bias_[sum] = {y, b};
-  return sum;
+  return AddBias(y, b);
+}
+
+StatusOr<std::string> GraphBuilder::LinearRows(std::string_view x, const std::string& prefix, int64_t in,
+                                               int64_t total, int64_t row0, int64_t rows, bool bias) {
+  const std::string wname = prefix + "weight", range = std::to_string(row0) + "-" + std::to_string(row0 + rows);
+  WINNOW_RETURN_IF_ERROR(CheckShape(wname, w_->Shape(wname), {total, in}));
+  WINNOW_ASSIGN_OR_RETURN(std::vector<float> v, w_->Floats(wname));
+  std::vector<float> t(static_cast<size_t>(in * rows));
+  for (int64_t o = 0; o < rows; ++o)
+    for (int64_t i = 0; i < in; ++i) t[static_cast<size_t>(i * rows + o)] = v[static_cast<size_t>((row0 + o) * in + i)];
+  const std::string tname = wname + ".rows" + range + ".T";
+  g_.Initializer(onnx::FloatTensor(tname, {in, rows}, t));
+  inline_bytes_ += static_cast<int64_t>(t.size() * sizeof(float));
+  std::string y = Op("MatMul", {x, tname});
+  if (!bias) return y;
+  const std::string bname = prefix + "bias";
+  WINNOW_RETURN_IF_ERROR(CheckShape(bname, w_->Shape(bname), {total}));
+  WINNOW_ASSIGN_OR_RETURN(std::vector<float> b, w_->Floats(bname));
+  const std::string sliced = bname + ".rows" + range;
+  g_.Initializer(onnx::FloatTensor(sliced, {rows}, std::vector<float>(b.begin() + row0, b.begin() + row0 + rows)));
+  inline_bytes_ += static_cast<int64_t>(rows * sizeof(float));
+  return AddBias(y, sliced);
 }
 
 StatusOr<std::string> GraphBuilder::PackedLinear(std::string_view x, const std::vector<std::string>& prefixes,
@@ -88,11 +114,7 @@ StatusOr<std::string> GraphBuilder::PackedLinear(std::string_view x, const std::
   g_.Initializer(onnx::FloatTensor(wname, {in, width}, w));
   g_.Initializer(onnx::FloatTensor(bname, {width}, bias));
   inline_bytes_ += static_cast<int64_t>((w.size() + bias.size()) * sizeof(float));
-  std::string y = Op("MatMul", {x, wname});
-  if (!winnow_ops_) return Op("Add", {y, bname});
-  std::string sum = NewName("Add");
-  pending_bias_[sum] = {y, bname};
-  return sum;
+  return AddBias(Op("MatMul", {x, wname}), bname);
 }
 
 std::optional<std::pair<std::string, std::string>> GraphBuilder::TakeBias(std::string_view y) {

@@ -40,6 +40,10 @@ class GraphBuilder {
   StatusOr<std::string> WeightT(const std::string& name, int64_t out, int64_t in);
   // x [.., in] @ W^T + b: `prefix` + "weight" / "bias" (no bias when `bias` is false).
   StatusOr<std::string> Linear(std::string_view x, const std::string& prefix, int64_t in, int64_t out, bool bias = true);
+  // Rows [row0, row0 + rows) of a Linear whose weight is [total, in] (and bias [total]): one of the projections a
+  // checkpoint stores side by side (ModernBERT's Wqkv, Wi), as a product of its own instead of a Split of the whole.
+  StatusOr<std::string> LinearRows(std::string_view x, const std::string& prefix, int64_t in, int64_t total,
+                                   int64_t row0, int64_t rows, bool bias = true);
   // Linears of one input side by side as one: x @ [W1^T | W2^T | ..] + [b1 | b2 | ..], each `prefixes[i]` +
   // "weight" [out, in] / "bias" [out] (one wider GEMM, A read once; the outputs are the column blocks in order).
   StatusOr<std::string> PackedLinear(std::string_view x, const std::vector<std::string>& prefixes, int64_t in,
@@ -97,6 +101,8 @@ class GraphBuilder {
   std::string NewName(std::string_view hint);
   void UseDomain(std::string_view domain);
   void WritePendingBiases(const Names& inputs);
+  // y + bias: written now, or (Winnow's operators) pending until a node reads the sum (TakeBias).
+  std::string AddBias(const std::string& y, const std::string& bias);
   Status CheckShape(const std::string& name, const std::vector<int64_t>& have, const std::vector<int64_t>& want) const;
   const Weights* w_;
   bool inline_all_;
