@@ -117,7 +117,8 @@ StatusOr<Dims> ReadDims(const ConfigReader& c) {
 }
 
 // cos and sin [sequence, head] of the rotary embedding for positions 0..sequence-1: the angles
-// position * inv_freq, the half-width table written twice (rotate_half pairs dimension i with i + head / 2).
+// position * inv_freq, the half-width table written twice (rotate_half pairs dimension i with i + head / 2). With
+// Winnow's operators the sin table's first half is negated (ApplyRotary says why).
 std::pair<std::string, std::string> Rotary(GraphBuilder& b, const std::string& positions, int64_t head, double theta) {
   std::vector<float> inv(static_cast<size_t>(head / 2));
   // theta^(-2i/head) in long double: double pow is versioned GLIBC_2.29 on x86-64, past the glibc floor (2.28) the
@@ -126,14 +127,26 @@ std::pair<std::string, std::string> Rotary(GraphBuilder& b, const std::string& p
     inv[static_cast<size_t>(i)] = static_cast<float>(
         std::exp(-std::log(static_cast<long double>(theta)) * static_cast<long double>(2 * i) /
                  static_cast<long double>(head)));
-  std::string angles = b.Op("Mul", {b.Op("Unsqueeze", {positions, b.IntList({1})}), b.Floats({head / 2}, inv)});
-  angles = b.Op("Concat", {angles, angles}, {onnx::IntAttribute("axis", -1)});
+  const std::string half = b.Op("Mul", {b.Op("Unsqueeze", {positions, b.IntList({1})}), b.Floats({head / 2}, inv)});
+  const std::string angles = b.Op("Concat", {half, half}, {onnx::IntAttribute("axis", -1)});
+  if (b.winnow_ops()) {
+    const std::string sin = b.Op("Sin", {half});
+    return {b.Op("Cos", {angles}), b.Op("Concat", {b.Op("Neg", {sin}), sin}, {onnx::IntAttribute("axis", -1)})};
+  }
   return {b.Op("Cos", {angles}), b.Op("Sin", {angles})};
 }
 
-// x * cos + rotate_half(x) * sin over x [batch, heads, sequence, head], rotate_half(x) = [-x2, x1].
+// x * cos + rotate_half(x) * sin over x [batch, heads, sequence, head], rotate_half(x) = [-x2, x1]. With Winnow's
+// operators [x2, x1] * [-sin, sin] instead (the same products: negation is exact), its halves swapped by one
+// Gather of the two halves in reverse order where rotate_half takes a Split, a Neg and a Concat.
 std::string ApplyRotary(GraphBuilder& b, const std::string& x, const std::pair<std::string, std::string>& cs,
                         int64_t head) {
+  if (b.winnow_ops()) {
+    const std::string pairs = b.Op("Reshape", {x, b.IntList({0, 0, 0, 2, head / 2})});
+    const std::string swapped = b.Op(
+        "Reshape", {b.Op("Gather", {pairs, b.IntList({1, 0})}, {onnx::IntAttribute("axis", 3)}), b.IntList({0, 0, 0, head})});
+    return b.Op("Add", {b.Op("Mul", {x, cs.first}), b.Op("Mul", {swapped, cs.second})});
+  }
   auto halves = b.Ops("Split", {x, b.IntList({head / 2, head / 2})}, 2, {onnx::IntAttribute("axis", -1)});
   std::string rotated = b.Op("Concat", {b.Op("Neg", {halves[1]}), halves[0]}, {onnx::IntAttribute("axis", -1)});
   return b.Op("Add", {b.Op("Mul", {x, cs.first}), b.Op("Mul", {rotated, cs.second})});
