@@ -130,6 +130,7 @@ const table = Object.entries(results).map(([name, r]) => {
   return row;
 });
 const rate = (k) => results[k]?.perSecond;
+const smallest = ref ? smallestTop10Gaps(ref, perQuery) : null;
 const summary = {
   date: new Date().toISOString(),
   model: modelName,
@@ -144,8 +145,8 @@ const summary = {
   roof, roofs,
   referenceTop10Gap: ref ? medianTop10Gap(ref, perQuery) : null,
   // Per query, the smallest neighbour gap in the reference top 10 (sorted), and how many are below 1e-4.
-  referenceSmallestGaps: ref ? smallestTop10Gaps(ref, perQuery).map((g) => +g.toExponential(2)) : null,
-  referenceGapsBelow1e4: ref ? smallestTop10Gaps(ref, perQuery).filter((g) => g < 1e-4).length : null,
+  referenceSmallestGaps: smallest?.map((g) => +g.toExponential(2)) ?? null,
+  referenceGapsBelow1e4: smallest?.filter((g) => g < 1e-4).length ?? null,
   table,
   ratios: {
     fp32VsOnnxruntimeKernels: rate('fp32') / rate('fp32-onnxruntime'),

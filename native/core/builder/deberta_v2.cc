@@ -229,16 +229,15 @@ StatusOr<std::string> Attention(GraphBuilder& b, std::string_view x, std::string
       if (r.elements) return b.Op("GatherElements", {s, index}, {onnx::IntAttribute("axis", 3)});
       return b.Op("Gather", {b.Op("Reshape", {s, b.IntList({0, 0, -1})}), index}, {onnx::IntAttribute("axis", 2)});
     };
-    // elements: the index of (i, j), [B, H, S, S] (first_only: row 0 alone, [B, H, 1, S]).
-    const std::string element_index =
-        !r.elements ? std::string() : first_only ? b.Op("Expand", {b.First(r.c2p_index, 0), r.bh11}) : r.c2p;
+    // c2p's index (elements: that of (i, j) for p2c too); first_only (always the elements form): row 0 alone.
+    const std::string index = first_only ? b.Op("Expand", {b.First(r.c2p_index, 0), r.bh11}) : r.c2p;
     if (d.c2p) {
       Projection pkp = kp;
       if (!d.share_key) {
         WINNOW_ASSIGN_OR_RETURN(pkp, LoadProjection(b, a + "pos_key_proj.", d));
       }
       const std::string pk = PositionHeads(b, r.rel, pkp, d);
-      scores = b.Op("Add", {scores, pick(b.Op("MatMul", {qs, pk}), r.elements ? element_index : r.c2p)});
+      scores = b.Op("Add", {scores, pick(b.Op("MatMul", {qs, pk}), index)});
     }
     if (d.p2c) {
       Projection pqp = qp;
@@ -250,7 +249,7 @@ StatusOr<std::string> Attention(GraphBuilder& b, std::string_view x, std::string
       const std::string pq = PositionHeads(b, r.rel, pqp, d, r.elements);
       const std::string pqs = b.Op("Div", {pq, scale});
       std::string picked =
-          r.elements ? b.Op("GatherElements", {b.Op("MatMul", {pqs, kt}), element_index}, {onnx::IntAttribute("axis", 2)})
+          r.elements ? b.Op("GatherElements", {b.Op("MatMul", {pqs, kt}), index}, {onnx::IntAttribute("axis", 2)})
                      : pick(b.Op("MatMul", {k, pqs}), r.p2c);
       scores = b.Op("Add", {scores, picked});
     }

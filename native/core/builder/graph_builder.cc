@@ -45,16 +45,20 @@ StatusOr<std::string> GraphBuilder::Weight(const std::string& name, const std::v
   return name;
 }
 
-StatusOr<std::string> GraphBuilder::WeightT(const std::string& name, int64_t out, int64_t in) {
-  WINNOW_RETURN_IF_ERROR(CheckShape(name, w_->Shape(name), {out, in}));
+StatusOr<std::string> GraphBuilder::RowsT(const std::string& name, int64_t total, int64_t in, int64_t row0,
+                                           int64_t rows, const std::string& tname) {
+  WINNOW_RETURN_IF_ERROR(CheckShape(name, w_->Shape(name), {total, in}));
   WINNOW_ASSIGN_OR_RETURN(std::vector<float> v, w_->Floats(name));
-  std::vector<float> t(v.size());
-  for (int64_t o = 0; o < out; ++o)
-    for (int64_t i = 0; i < in; ++i) t[static_cast<size_t>(i * out + o)] = v[static_cast<size_t>(o * in + i)];
-  const std::string tname = name + ".T";
-  g_.Initializer(onnx::FloatTensor(tname, {in, out}, t));
+  std::vector<float> t(static_cast<size_t>(in * rows));
+  for (int64_t o = 0; o < rows; ++o)
+    for (int64_t i = 0; i < in; ++i) t[static_cast<size_t>(i * rows + o)] = v[static_cast<size_t>((row0 + o) * in + i)];
+  g_.Initializer(onnx::FloatTensor(tname, {in, rows}, t));
   inline_bytes_ += static_cast<int64_t>(t.size() * sizeof(float));
   return tname;
+}
+
+StatusOr<std::string> GraphBuilder::WeightT(const std::string& name, int64_t out, int64_t in) {
+  return RowsT(name, out, in, 0, out, name + ".T");
 }
 
 std::string GraphBuilder::AddBias(const std::string& y, const std::string& bias) {
@@ -76,15 +80,8 @@ StatusOr<std::string> GraphBuilder::Linear(std::string_view x, const std::string
 StatusOr<std::string> GraphBuilder::LinearRows(std::string_view x, const std::string& prefix, int64_t in,
                                                int64_t total, int64_t row0, int64_t rows, bool bias) {
   const std::string wname = prefix + "weight", range = std::to_string(row0) + "-" + std::to_string(row0 + rows);
-  WINNOW_RETURN_IF_ERROR(CheckShape(wname, w_->Shape(wname), {total, in}));
-  WINNOW_ASSIGN_OR_RETURN(std::vector<float> v, w_->Floats(wname));
-  std::vector<float> t(static_cast<size_t>(in * rows));
-  for (int64_t o = 0; o < rows; ++o)
-    for (int64_t i = 0; i < in; ++i) t[static_cast<size_t>(i * rows + o)] = v[static_cast<size_t>((row0 + o) * in + i)];
-  const std::string tname = wname + ".rows" + range + ".T";
-  g_.Initializer(onnx::FloatTensor(tname, {in, rows}, t));
-  inline_bytes_ += static_cast<int64_t>(t.size() * sizeof(float));
-  std::string y = Op("MatMul", {x, tname});
+  WINNOW_ASSIGN_OR_RETURN(std::string w, RowsT(wname, total, in, row0, rows, wname + ".rows" + range + ".T"));
+  std::string y = Op("MatMul", {x, w});
   if (!bias) return y;
   const std::string bname = prefix + "bias";
   WINNOW_RETURN_IF_ERROR(CheckShape(bname, w_->Shape(bname), {total}));

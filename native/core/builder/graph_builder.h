@@ -101,6 +101,9 @@ class GraphBuilder {
   std::string NewName(std::string_view hint);
   void UseDomain(std::string_view domain);
   void WritePendingBiases(const Names& inputs);
+  // Rows [row0, row0 + rows) of the weight `name` [total, in], transposed to [in, rows] as initializer `tname`.
+  StatusOr<std::string> RowsT(const std::string& name, int64_t total, int64_t in, int64_t row0, int64_t rows,
+                              const std::string& tname);
   // y + bias: written now, or (Winnow's operators) pending until a node reads the sum (TakeBias).
   std::string AddBias(const std::string& y, const std::string& bias);
   Status CheckShape(const std::string& name, const std::vector<int64_t>& have, const std::vector<int64_t>& want) const;

@@ -152,6 +152,26 @@ std::string ApplyRotary(GraphBuilder& b, const std::string& x, const std::pair<s
   return b.Op("Add", {b.Op("Mul", {x, cs.first}), b.Op("Mul", {rotated, cs.second})});
 }
 
+// A Linear whose weight stacks `count` blocks of `block` rows (Wqkv, Wi): with Winnow's operators one product per
+// block (block 0 of `first` where given: only Winnow's operators compute a first row alone), else one product and a
+// Split, as the module computes them.
+StatusOr<std::vector<std::string>> RowBlocks(GraphBuilder& b, const std::string& x, const std::string& prefix,
+                                             int64_t in, int64_t block, int64_t count, bool bias,
+                                             const std::string& first = {}) {
+  if (!b.winnow_ops()) {
+    WINNOW_ASSIGN_OR_RETURN(std::string y, b.Linear(x, prefix, in, count * block, bias));
+    return b.Ops("Split", {y, b.IntList(std::vector<int64_t>(static_cast<size_t>(count), block))},
+                 static_cast<size_t>(count), {onnx::IntAttribute("axis", -1)});
+  }
+  std::vector<std::string> out;
+  for (int64_t i = 0; i < count; ++i) {
+    WINNOW_ASSIGN_OR_RETURN(std::string y, b.LinearRows(i == 0 && !first.empty() ? first : x, prefix, in,
+                                                        count * block, i * block, block, bias));
+    out.push_back(y);
+  }
+  return out;
+}
+
 // ModernBertAttention (eager): Wqkv's q, k, v, rotary on q and k, Softmax(q k^T / sqrt(head) + mask) v, heads
 // merged, Wo. first_only: the first query token alone (its row of the output, [batch, 1, hidden]). With Winnow's
 // operators q, k and v are three products of Wqkv's row blocks (first_only: q from the first token alone); else one
@@ -159,31 +179,18 @@ std::string ApplyRotary(GraphBuilder& b, const std::string& x, const std::pair<s
 StatusOr<std::string> Attention(GraphBuilder& b, const std::string& x, const std::string& mask,
                                 const std::pair<std::string, std::string>& rope, const std::string& l, const Dims& d,
                                 bool first_only) {
-  const std::string wqkv = l + "attn.Wqkv.";
-  std::vector<std::string> parts(3);
-  if (b.winnow_ops()) {
-    for (int64_t i = 0; i < 3; ++i) {
-      WINNOW_ASSIGN_OR_RETURN(parts[static_cast<size_t>(i)],
-                              b.LinearRows(i == 0 && first_only ? b.First(x, 1) : x, wqkv, d.hidden, 3 * d.hidden,
-                                           i * d.hidden, d.hidden, d.attention_bias));
-    }
-  } else {
-    WINNOW_ASSIGN_OR_RETURN(std::string qkv, b.Linear(x, wqkv, d.hidden, 3 * d.hidden, d.attention_bias));
-    parts = b.Ops("Split", {qkv, b.IntList({d.hidden, d.hidden, d.hidden})}, 3, {onnx::IntAttribute("axis", -1)});
-  }
+  WINNOW_ASSIGN_OR_RETURN(std::vector<std::string> parts,
+                          RowBlocks(b, x, l + "attn.Wqkv.", d.hidden, d.hidden, 3, d.attention_bias,
+                                    first_only ? b.First(x, 1) : std::string()));
   const std::string split = b.IntList({0, 0, d.heads, d.head});
   std::vector<std::string> heads;
   for (const std::string& part : parts)
     heads.push_back(b.Op("Transpose", {b.Op("Reshape", {part, split})}, {onnx::IntsAttribute("perm", {0, 2, 1, 3})}));
-  // The first query row: q [batch, heads, 1, head] at position 0; the mask's query axis (size 1 or sequence)
-  // likewise. Projected from that row alone (Winnow's operators) it is rotated by position 0's angles.
-  std::string q;
-  if (first_only && b.winnow_ops()) {
-    q = ApplyRotary(b, heads[0], {b.First(rope.first, 0), b.First(rope.second, 0)}, d.head);
-  } else {
-    q = ApplyRotary(b, heads[0], rope, d.head);
-    if (first_only) q = b.First(q, 2);
-  }
+  // first_only: q [batch, heads, 1, head], projected from the first token, rotated by position 0's angles; the
+  // mask's query axis (size 1 or sequence) sliced likewise.
+  const std::string q =
+      ApplyRotary(b, heads[0], first_only ? std::make_pair(b.First(rope.first, 0), b.First(rope.second, 0)) : rope,
+                  d.head);
   const std::string k = ApplyRotary(b, heads[1], rope, d.head);
   std::string scores = b.Op("MatMul", {q, b.Op("Transpose", {k}, {onnx::IntsAttribute("perm", {0, 1, 3, 2})})});
   scores = b.Op("Mul", {scores, b.Scalar(static_cast<float>(1.0 / std::sqrt(static_cast<double>(d.head))))});
@@ -197,16 +204,7 @@ StatusOr<std::string> Attention(GraphBuilder& b, const std::string& x, const std
 // ModernBertMLP: Wi -> (input, gate) halves -> act(input) * gate -> Wo. With Winnow's operators the halves are two
 // products of Wi's row blocks (the activation then takes the input's bias: BiasGelu); else one product and a Split.
 StatusOr<std::string> Mlp(GraphBuilder& b, const std::string& x, const std::string& l, const Dims& d) {
-  std::vector<std::string> halves(2);
-  if (b.winnow_ops()) {
-    for (int64_t i = 0; i < 2; ++i) {
-      WINNOW_ASSIGN_OR_RETURN(halves[static_cast<size_t>(i)],
-                              b.LinearRows(x, l + "mlp.Wi.", d.hidden, 2 * d.ffn, i * d.ffn, d.ffn, d.mlp_bias));
-    }
-  } else {
-    WINNOW_ASSIGN_OR_RETURN(std::string wi, b.Linear(x, l + "mlp.Wi.", d.hidden, 2 * d.ffn, d.mlp_bias));
-    halves = b.Ops("Split", {wi, b.IntList({d.ffn, d.ffn})}, 2, {onnx::IntAttribute("axis", -1)});
-  }
+  WINNOW_ASSIGN_OR_RETURN(std::vector<std::string> halves, RowBlocks(b, x, l + "mlp.Wi.", d.hidden, d.ffn, 2, d.mlp_bias));
   WINNOW_ASSIGN_OR_RETURN(std::string act, b.Activation(halves[0], d.act));
   return b.Linear(b.Op("Mul", {act, halves[1]}), l + "mlp.Wo.", d.ffn, d.hidden, d.mlp_bias);
 }
