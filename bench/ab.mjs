@@ -4,6 +4,7 @@
 //   node bench/ab.mjs --class SentenceEncoder --model bench/models/e5-small --a '{"fuseAttention":false}' --b '{}'
 //   node bench/ab.mjs --b-env '{"WINNOW_ATTENTION_PACK_QKV":"0"}' ...   (variables set while B loads)
 //   node bench/ab.mjs --a-repo ../old-checkout ...                        (A from another built checkout)
+//   node bench/ab.mjs --docs 6 ...                                        (each document 6 passages joined)
 // Prints items/s per side (median and best over rounds) and the median, min and max of the per-round ratio B/A.
 // Each call starts --pause ms (default 500) after the previous one ends: ONNX Runtime's idle threads spin for a
 // while after a run, and on a small machine the other side's spinning threads would slow the call that follows.
@@ -25,7 +26,13 @@ const threads = Number(args.threads ?? 2);
 const model = path.resolve(args.model ?? 'bench/models/minilm-ce');
 
 const base = makePairs(loadCorpus(), Math.min(n, 2048), 64);
-const pairs = Array.from({ length: n }, (_, i) => base[i % base.length]);
+// --docs K: each document K passages joined (long inputs, e.g. past ModernBERT's 128-token sliding window).
+const docs = Number(args.docs ?? 1);
+const pairs = Array.from({ length: n }, (_, i) => {
+  const [query, doc] = base[i % base.length];
+  const more = Array.from({ length: docs - 1 }, (_, k) => base[(i + 1 + k) % base.length][1]);
+  return [query, [doc, ...more].join(' ')];
+});
 const texts = pairs.map((p) => 'passage: ' + p[1]);
 const call = cls === 'SentenceEncoder' ? (m) => m.encode(texts) : (m) => m.predict(pairs);
 

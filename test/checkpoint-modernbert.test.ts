@@ -53,10 +53,14 @@ describe('CrossEncoder from a ModernBERT checkpoint', () => {
 });
 
 describe("a ModernBERT classifier's last layer with Winnow's kernels", () => {
-  // Softmax's query rows per run: [batch, heads, queries, keys].
-  const queryRows = (runs: KernelRun[]) => runs.filter((r) => r.op === 'Softmax').map((r) => r.outputs[0][2]);
+  // Winnow's Attention's query rows per run ([batch, queries, width]); no Softmax or [batch, heads, T, T] product
+  // runs beside it.
+  const queryRows = (runs: KernelRun[]) => {
+    expect(runs.filter((r) => r.op === 'Softmax' || (r.op === 'MatMul' && r.inputs[0].length === 4)).length).toBe(0);
+    return runs.filter((r) => r.op === 'Attention').map((r) => r.outputs[0][1]);
+  };
   // The fixture's last layer attends globally; its copy with global attention every third layer has a sliding last
-  // layer (whose band mask is sliced to the first query row).
+  // layer (its band the operator's window).
   const cases: Array<[string, () => string]> = [
     ['global', () => dirOf('modernbert-tiny-cls')],
     ['sliding', () => editedCopy(dirOf('modernbert-tiny-cls'), (d) => {

@@ -61,14 +61,19 @@ std::vector<double> Reference(const attention::Problem& p) {
         const float* q = p.q + (b * T + i) * p.q_stride + h * D;
         // The projections' biases, as the operator's bias input adds them (none: zeros).
         auto bias = [&](size_t part, size_t d) { return p.bias ? static_cast<double>(p.bias[(part * p.heads + h) * D + d]) : 0.0; };
+        // A key is masked by the mask, or (a window) by its distance from the query.
+        auto masked_key = [&](size_t j) {
+          const size_t distance = i > j ? i - j : j - i;
+          return (p.mask && p.mask[b * T + j] == 0) || (p.window && distance > p.window);
+        };
         bool any = false;
-        for (size_t j = 0; j < T; ++j) any |= !p.mask || p.mask[b * T + j] != 0;
+        for (size_t j = 0; j < T; ++j) any |= !masked_key(j);
         double mx = -1e300;
         for (size_t j = 0; j < T; ++j) {
           const float* k = p.k + (b * T + j) * p.k_stride + h * D;
           double dot = 0;
           for (size_t d = 0; d < D; ++d) dot += (q[d] + bias(0, d)) * (k[d] + bias(1, d));
-          const bool masked = p.mask && p.mask[b * T + j] == 0;
+          const bool masked = masked_key(j);
           s[j] = !any ? 0.0 : masked ? -1e300 : dot * p.scale;
           mx = std::max(mx, s[j]);
         }
@@ -214,6 +219,56 @@ TEST(Attention, FarNegativeScoresWithPaddedKeys) {
   }
 }
 
+// Problem::window: the sliding window of ModernBERT's local layers, against the reference with the band added to the
+// mask, at every SIMD level: windows of 0 to more than the tokens, blocks whose rows' bands differ, right padding
+// past a window (rows whose band holds only padding attend to every token alike), holes, a row with no key, the first
+// rows alone, with and without biases. The bf16 kernels run a windowed problem in float32: the same bound.
+TEST(Attention, SlidingWindowMatchesTheReference) {
+  struct Shape {
+    size_t batch, tokens, heads, head, window, rows;
+  };
+  const Shape shapes[] = {{2, 300, 2, 32, 64, 0}, {3, 91, 2, 64, 5, 0},  {2, 200, 1, 32, 1, 0},  {2, 40, 2, 24, 100, 0},
+                          {2, 130, 2, 32, 16, 1}, {2, 150, 2, 32, 20, 45}, {1, 70, 3, 16, 33, 0}};
+  const MaskKind kinds[] = {MaskKind::kNone, MaskKind::kRight, MaskKind::kLeft, MaskKind::kHoles, MaskKind::kEmptyRow};
+  uint32_t seed = 900;
+  for (const Shape& s : shapes)
+    for (MaskKind kind : kinds)
+      for (bool packed : {false, true}) {
+        const Inputs in = MakeInputs(s.batch, s.tokens, s.heads, s.head, kind, seed += 3);
+        const bool bias = (seed / 3) % 2 == 1;
+        std::vector<float> out(s.batch * s.tokens * s.heads * s.head, std::nanf(""));
+        attention::Problem p = MakeProblem(in, packed, s.batch, s.tokens, s.heads, s.head, out.data(), bias);
+        p.window = s.window;
+        p.query_rows = s.rows;
+        const size_t kept = p.QueryRows(), w = s.heads * s.head;
+        // The reference computes every row; the first `kept` of each batch row are compared.
+        const std::vector<double> all = Reference(p);
+        std::vector<double> want;
+        for (size_t b = 0; b < s.batch; ++b)
+          want.insert(want.end(), all.begin() + b * s.tokens * w, all.begin() + (b * s.tokens + kept) * w);
+        auto check = [&](const std::string& name) {
+          std::vector<float> got(out.begin(), out.begin() + s.batch * kept * w);
+          std::string where;
+          EXPECT_LT(WorstError(got, want, &where), kBound)
+              << name << " tokens " << s.tokens << " window " << s.window << " rows " << s.rows << " mask "
+              << static_cast<int>(kind) << " packed " << packed << " bias " << bias << ": " << where;
+        };
+        EXPECT_EQ(attention::TaskCount(p),
+                  s.batch * s.heads * ((kept + attention::kBandBlockRows - 1) / attention::kBandBlockRows));
+        for (SimdLevel level : kAllSimdLevels) {
+          if (!CpuSupports(level)) continue;
+          std::fill(out.begin(), out.end(), std::nanf(""));
+          for (size_t t = attention::TaskCount(p); t-- > 0;) attention::RunTaskAt(level, p, t);
+          check(SimdLevelName(level));
+        }
+        if (std::string(attention::ActiveBf16KernelName()) != "none") {
+          std::fill(out.begin(), out.end(), std::nanf(""));
+          for (size_t t = 0; t < attention::TaskCount(p); ++t) attention::RunTaskBf16(p, t);
+          check("bf16");
+        }
+      }
+}
+
 // Problem::query_rows: only the first rows of each batch row are computed, into an output of that many rows per batch
 // row, and they are the full computation's rows bit for bit (float32 at every SIMD level, and the bf16 kernel); also
 // from a Q that holds just those rows (Problem::q_tokens).
@@ -285,7 +340,7 @@ std::string FloatValue(const std::string& name, int64_t width) {
 // One com.winnow Attention node: (Q, K, V, mask) or packed (QKV, "", "", mask), then the bias [bias_size] when
 // bias_size > 0 (an initializer of the values given).
 std::string AttentionModel(bool packed, int64_t heads, int64_t width, const std::vector<float>& bias = {},
-                           int64_t bias_size = 0) {
+                           int64_t bias_size = 0, int64_t window = 0) {
   onnx::GraphWriter g;
   std::vector<std::string> inputs = packed ? std::vector<std::string>{"QKV", "", "", "mask"}
                                            : std::vector<std::string>{"Q", "K", "V", "mask"};
@@ -293,7 +348,9 @@ std::string AttentionModel(bool packed, int64_t heads, int64_t width, const std:
     inputs.push_back("B");
     g.Initializer(onnx::FloatTensor("B", {bias_size}, std::vector<float>(bias.begin(), bias.begin() + bias_size)));
   }
-  g.Node(rt::kAttentionOp, inputs, {"Y"}, {onnx::IntAttribute("num_heads", heads)}, rt::kCustomDomain);
+  std::vector<std::string> attrs = {onnx::IntAttribute("num_heads", heads)};
+  if (window != 0) attrs.push_back(onnx::IntAttribute("window", window));
+  g.Node(rt::kAttentionOp, inputs, {"Y"}, attrs, rt::kCustomDomain);
   if (packed) {
     g.Input(FloatValue("QKV", 3 * width));
   } else {
@@ -382,6 +439,31 @@ TEST_F(AttentionOrt, OperatorMatchesTheReference) {
         EXPECT_LT(WorstError(got, want, &where), kBound)
             << "tokens " << c.tokens << " head " << c.head << " packed " << packed << " bias " << bias << ": " << where;
       }
+}
+
+// The window attribute: a sliding window, as Problem::window; a negative one is refused at load.
+TEST_F(AttentionOrt, WindowAttributeMatchesTheReference) {
+  uint32_t seed = 700;
+  for (bool packed : {false, true})
+    for (int64_t window : {int64_t{1}, int64_t{7}, int64_t{64}}) {
+      const size_t batch = 3, tokens = 150, heads = 2, head = 32, width = heads * head;
+      const Inputs in = MakeInputs(batch, tokens, heads, head, MaskKind::kRight, seed += 4);
+      const int64_t w = static_cast<int64_t>(width);
+      const auto got = Run(AttentionModel(packed, static_cast<int64_t>(heads), w, in.bias, 3 * w, window), in, packed,
+                           batch, tokens, width, tokens);
+      std::vector<float> unused(width);
+      attention::Problem p = MakeProblem(in, packed, batch, tokens, heads, head, unused.data(), true);
+      p.window = static_cast<size_t>(window);
+      std::string where;
+      EXPECT_LT(WorstError(got, Reference(p), &where), kBound) << "window " << window << " packed " << packed << ": " << where;
+    }
+  const Inputs in = MakeInputs(2, 8, 2, 16, MaskKind::kAll, 7);
+  try {
+    Run(AttentionModel(false, 2, 32, {}, 0, -2), in, false, 2, 8, 32, 8);
+    ADD_FAILURE() << "a window of -2 ran";
+  } catch (const Ort::Exception& e) {
+    EXPECT_NE(std::string(e.what()).find("window must not be negative"), std::string::npos) << e.what();
+  }
 }
 
 // A mask of another shape, or a width the heads do not divide, is the session's error, not a crash.

@@ -15,21 +15,47 @@ struct Scratch {
   CacheLineVector<float> kt, scores, qbk, vrows;
 };
 
+// With a window: rows of the block whose band holds none of its keys, which attend uniformly to every token (the
+// kernel gave them its keys' average): their output rows become V's mean over all tokens (plus V's bias).
+void UniformBandRows(const Problem& p, const internal::Block& blk) {
+  const size_t D = p.head_size;
+  const float* v0 = p.v + blk.b * p.tokens * p.v_stride + blk.h * D;
+  const float* vb = p.bias ? p.bias + (2 * p.heads + blk.h) * D : nullptr;
+  for (size_t r = 0; r < blk.rows; ++r) {
+    const size_t t = blk.row0 + r;
+    size_t lo, hi;
+    internal::Band(p, blk, t, &lo, &hi);
+    if (lo < hi) continue;
+    float* out = p.out + (blk.b * p.QueryRows() + t) * p.out_stride + blk.h * D;
+    for (size_t d = 0; d < D; ++d) out[d] = 0.0f;
+    for (size_t j = 0; j < p.tokens; ++j)
+      for (size_t d = 0; d < D; ++d) out[d] += v0[j * p.v_stride + d];
+    const float inv = 1.0f / static_cast<float>(p.tokens);
+    for (size_t d = 0; d < D; ++d) out[d] = out[d] * inv + (vb ? vb[d] : 0.0f);
+  }
+}
+
 void RunWith(internal::Kernel kernel, const Problem& p, size_t task) {
-  const size_t query_rows = p.QueryRows(), blocks = (query_rows + kBlockRows - 1) / kBlockRows;
+  const size_t block_rows = p.BlockRows();
+  const size_t query_rows = p.QueryRows(), blocks = (query_rows + block_rows - 1) / block_rows;
   const size_t bh = task / blocks, block = task % blocks;
   internal::Block blk;
   blk.b = bh / p.heads;
   blk.h = bh % p.heads;
-  blk.row0 = block * kBlockRows;
-  blk.rows = std::min(kBlockRows, query_rows - blk.row0);
+  blk.row0 = block * block_rows;
+  blk.rows = std::min(block_rows, query_rows - blk.row0);
   thread_local Scratch s;
   if (s.keys.size() < p.tokens) s.keys.resize(p.tokens);
-  size_t n = 0;
+  // The keys: those the mask keeps, within the block's rows' bands when there is a window.
+  size_t lo = 0, hi = p.tokens, n = 0;
+  if (p.window) {
+    lo = blk.row0 > p.window ? blk.row0 - p.window : 0;
+    hi = std::min(p.tokens, blk.row0 + blk.rows + p.window);
+  }
   const int64_t* m = p.mask ? p.mask + blk.b * p.tokens : nullptr;
-  for (size_t t = 0; t < p.tokens; ++t)
+  for (size_t t = lo; t < hi; ++t)
     if (!m || m[t] != 0) s.keys[n++] = static_cast<uint32_t>(t);
-  blk.uniform = n == 0;
+  blk.uniform = n == 0;  // then no row's band holds a key either
   if (blk.uniform) {
     for (size_t t = 0; t < p.tokens; ++t) s.keys[t] = static_cast<uint32_t>(t);
     n = p.tokens;
@@ -46,6 +72,7 @@ void RunWith(internal::Kernel kernel, const Problem& p, size_t task) {
   blk.kt = s.kt.data();
   blk.scores = s.scores.data();
   kernel(p, blk);
+  if (p.window && !blk.uniform) UniformBandRows(p, blk);
 }
 
 internal::Kernel KernelFor(SimdLevel level) {
@@ -57,7 +84,16 @@ internal::Kernel KernelFor(SimdLevel level) {
 
 }  // namespace
 
-size_t TaskCount(const Problem& p) { return p.batch * p.heads * ((p.QueryRows() + kBlockRows - 1) / kBlockRows); }
+void internal::Band(const Problem& p, const Block& blk, size_t t, size_t* lo, size_t* hi) {
+  const uint32_t* end = blk.keys + blk.n;
+  const uint32_t* first = std::lower_bound(blk.keys, end, static_cast<uint32_t>(t > p.window ? t - p.window : 0));
+  *lo = static_cast<size_t>(first - blk.keys);
+  *hi = static_cast<size_t>(std::upper_bound(first, end, static_cast<uint32_t>(t + p.window)) - blk.keys);
+}
+
+size_t TaskCount(const Problem& p) {
+  return p.batch * p.heads * ((p.QueryRows() + p.BlockRows() - 1) / p.BlockRows());
+}
 
 void RunTaskAt(SimdLevel level, const Problem& p, size_t task) { RunWith(KernelFor(level), p, task); }
 

@@ -8,6 +8,10 @@
 // Keys whose mask is 0 are skipped: in the additive-mask form they add float32's lowest value to their score,
 // whose exp underflows to exactly 0. A row with no key at all attends uniformly to every key (every score is then
 // the same lowest value), as that form does.
+//
+// A sliding window (Problem::window, ModernBERT's local layers) masks the keys farther than it from the query the
+// same way: a block of query rows gathers only the keys its rows' bands cover, and each row's scores outside its
+// own band are dropped before the softmax.
 #pragma once
 
 #include <cstddef>
@@ -39,11 +43,18 @@ struct Problem {
   // Rows per batch row in Q (0: tokens): Q may hold only the rows computed, at least QueryRows() of them.
   size_t q_tokens = 0;
   size_t QTokens() const { return q_tokens ? q_tokens : tokens; }
+  // Sliding window (0: none): query token i attends only to keys j with |i - j| <= window; a row whose band holds no
+  // key the mask keeps attends uniformly to every key, as the additive form (float32 lowest outside the band) does.
+  size_t window = 0;
+  size_t BlockRows() const;
 };
 
 // Query rows per task.
 inline constexpr size_t kBlockRows = 128;
-// batch x heads x ceil(QueryRows() / kBlockRows).
+// With a window: fewer, so that the keys a block gathers (its rows' bands together) stay near one band's.
+inline constexpr size_t kBandBlockRows = 32;
+inline size_t Problem::BlockRows() const { return window ? kBandBlockRows : kBlockRows; }
+// batch x heads x ceil(QueryRows() / BlockRows()).
 size_t TaskCount(const Problem& p);
 // Task `task` (0 .. TaskCount - 1) at the process's SIMD level (cpu_features.h); tasks may run concurrently.
 void RunTask(const Problem& p, size_t task);
@@ -58,7 +69,7 @@ namespace internal {
 // `uniform`, which then weights them equally). Scratch is the caller's (per thread).
 struct Block {
   size_t b, h, row0, rows;
-  const uint32_t* keys;
+  const uint32_t* keys;  // ascending
   size_t n;
   bool uniform;
   float* kt;      // [head_size, padded n]
@@ -68,6 +79,8 @@ struct Block {
 
 };
 using Kernel = void (*)(const Problem& p, const Block& blk);
+// With Problem::window: query token t's band as indices [*lo, *hi) of blk.keys (empty: none of its keys).
+void Band(const Problem& p, const Block& blk, size_t t, size_t* lo, size_t* hi);
 // Query rows a kernel handles at once (at most).
 inline constexpr size_t kMaxGroupRows = 8;
 // Keys are padded to a multiple of this in the scratch (every kernel's vector width divides it).

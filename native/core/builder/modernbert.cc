@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "builder/architectures.h"
+#include "runtime/custom_ops.h"
 
 namespace winnow::builder {
 
@@ -118,7 +119,7 @@ StatusOr<Dims> ReadDims(const ConfigReader& c) {
 
 // cos and sin [sequence, head] of the rotary embedding for positions 0..sequence-1: the angles
 // position * inv_freq, the half-width table written twice (rotate_half pairs dimension i with i + head / 2). With
-// Winnow's operators the sin table's first half is negated (ApplyRotary says why).
+// Winnow's operators [sequence, 1, head], the sin table's first half negated (ApplyRotary says why).
 std::pair<std::string, std::string> Rotary(GraphBuilder& b, const std::string& positions, int64_t head, double theta) {
   std::vector<float> inv(static_cast<size_t>(head / 2));
   // theta^(-2i/head) in long double: double pow is versioned GLIBC_2.29 on x86-64, past the glibc floor (2.28) the
@@ -130,14 +131,17 @@ std::pair<std::string, std::string> Rotary(GraphBuilder& b, const std::string& p
   const std::string half = b.Op("Mul", {b.Op("Unsqueeze", {positions, b.IntList({1})}), b.Floats({head / 2}, inv)});
   const std::string angles = b.Op("Concat", {half, half}, {onnx::IntAttribute("axis", -1)});
   if (b.winnow_ops()) {
+    // [sequence, 1, head]: against q and k as [batch, sequence, heads, head].
     const std::string sin = b.Op("Sin", {half});
-    return {b.Op("Cos", {angles}), b.Op("Concat", {b.Op("Neg", {sin}), sin}, {onnx::IntAttribute("axis", -1)})};
+    const std::string axis1 = b.IntList({1});
+    return {b.Op("Unsqueeze", {b.Op("Cos", {angles}), axis1}),
+            b.Op("Unsqueeze", {b.Op("Concat", {b.Op("Neg", {sin}), sin}, {onnx::IntAttribute("axis", -1)}), axis1})};
   }
   return {b.Op("Cos", {angles}), b.Op("Sin", {angles})};
 }
 
 // x * cos + rotate_half(x) * sin over x [batch, heads, sequence, head], rotate_half(x) = [-x2, x1]. With Winnow's
-// operators [x2, x1] * [-sin, sin] instead (the same products: negation is exact), its halves swapped by one
+// operators x is [batch, sequence, heads, head], and [x2, x1] * [-sin, sin] is taken instead (the same products: negation is exact), its halves swapped by one
 // Gather of the two halves in reverse order where rotate_half takes a Split, a Neg and a Concat.
 std::string ApplyRotary(GraphBuilder& b, const std::string& x, const std::pair<std::string, std::string>& cs,
                         int64_t head) {
@@ -173,29 +177,40 @@ StatusOr<std::vector<std::string>> RowBlocks(GraphBuilder& b, const std::string&
 }
 
 // ModernBertAttention (eager): Wqkv's q, k, v, rotary on q and k, Softmax(q k^T / sqrt(head) + mask) v, heads
-// merged, Wo. first_only: the first query token alone (its row of the output, [batch, 1, hidden]). With Winnow's
-// operators q, k and v are three products of Wqkv's row blocks (first_only: q from the first token alone); else one
-// product and a Split, as the module computes them.
+// merged, Wo; as the module computes them without Winnow's operators (one product and a Split, the heads apart by
+// Transpose, `mask` additive). With them: q, k and v are three products of Wqkv's row blocks, rotary is applied to
+// q and k as [batch, sequence, heads, head], and one com.winnow Attention reads attention_mask itself, a sliding
+// (`local`) layer's band as its window. first_only (Winnow's operators only): the first query token alone, q
+// projected from it (the output [batch, 1, hidden]).
 StatusOr<std::string> Attention(GraphBuilder& b, const std::string& x, const std::string& mask,
                                 const std::pair<std::string, std::string>& rope, const std::string& l, const Dims& d,
-                                bool first_only) {
+                                bool local, bool first_only) {
   WINNOW_ASSIGN_OR_RETURN(std::vector<std::string> parts,
                           RowBlocks(b, x, l + "attn.Wqkv.", d.hidden, d.hidden, 3, d.attention_bias,
                                     first_only ? b.First(x, 1) : std::string()));
   const std::string split = b.IntList({0, 0, d.heads, d.head});
+  if (b.winnow_ops()) {
+    // rope's tables are [sequence, 1, head] here (Rotary); first_only: position 0's, [1, 1, head].
+    auto rotated = [&](const std::string& part, const std::pair<std::string, std::string>& cs) {
+      return b.Op("Reshape", {ApplyRotary(b, b.Op("Reshape", {part, split}), cs, d.head), b.IntList({0, 0, d.hidden})});
+    };
+    const std::string q =
+        rotated(parts[0], first_only ? std::make_pair(b.First(rope.first, 0), b.First(rope.second, 0)) : rope);
+    const std::string k = rotated(parts[1], rope);
+    std::vector<std::string> attrs = {onnx::IntAttribute("num_heads", d.heads)};
+    if (local) attrs.push_back(onnx::IntAttribute("window", d.window / 2));
+    if (first_only) attrs.push_back(onnx::IntAttribute("query_tokens", 1));
+    const std::string ctx = b.Op(rt::kAttentionOp, {q, k, parts[2], "attention_mask"}, attrs, rt::kCustomDomain);
+    return b.Linear(ctx, l + "attn.Wo.", d.hidden, d.hidden, d.attention_bias);
+  }
   std::vector<std::string> heads;
   for (const std::string& part : parts)
     heads.push_back(b.Op("Transpose", {b.Op("Reshape", {part, split})}, {onnx::IntsAttribute("perm", {0, 2, 1, 3})}));
-  // first_only: q [batch, heads, 1, head], projected from the first token, rotated by position 0's angles; the
-  // mask's query axis (size 1 or sequence) sliced likewise.
-  const std::string q =
-      ApplyRotary(b, heads[0], first_only ? std::make_pair(b.First(rope.first, 0), b.First(rope.second, 0)) : rope,
-                  d.head);
+  const std::string q = ApplyRotary(b, heads[0], rope, d.head);
   const std::string k = ApplyRotary(b, heads[1], rope, d.head);
   std::string scores = b.Op("MatMul", {q, b.Op("Transpose", {k}, {onnx::IntsAttribute("perm", {0, 1, 3, 2})})});
   scores = b.Op("Mul", {scores, b.Scalar(static_cast<float>(1.0 / std::sqrt(static_cast<double>(d.head))))});
-  std::string probs = b.Op("Softmax", {b.Op("Add", {scores, first_only ? b.First(mask, 2) : mask})},
-                           {onnx::IntAttribute("axis", -1)});
+  std::string probs = b.Op("Softmax", {b.Op("Add", {scores, mask})}, {onnx::IntAttribute("axis", -1)});
   std::string ctx = b.Op("Transpose", {b.Op("MatMul", {probs, heads[2]})}, {onnx::IntsAttribute("perm", {0, 2, 1, 3})});
   ctx = b.Op("Reshape", {ctx, b.IntList({0, 0, d.hidden})});
   return b.Linear(ctx, l + "attn.Wo.", d.hidden, d.hidden, d.attention_bias);
@@ -237,13 +252,16 @@ StatusOr<BuiltModel> BuildModernBert(const ConfigReader& c, Weights* w, const Bu
   if (any_sliding) local_rope = Rotary(b, positions, d.head, d.local_theta);
 
   // Additive masks: padding (1 - mask) * float32 min [batch, 1, 1, sequence]; sliding layers also mask keys
-  // farther than local_attention / 2 from the query: [batch, 1, sequence, sequence].
+  // farther than local_attention / 2 from the query: [batch, 1, sequence, sequence]. (Winnow's Attention reads
+  // attention_mask and takes the band as an attribute.)
   const float lowest = std::numeric_limits<float>::lowest();
-  const std::string mask_f = b.Op("Cast", {"attention_mask"}, {onnx::IntAttribute("to", onnx::dtype::kFloat)});
-  std::string global_mask = b.Op("Mul", {b.Op("Sub", {b.Scalar(1.0f), mask_f}), b.Scalar(lowest)});
-  global_mask = b.Op("Unsqueeze", {global_mask, b.IntList({1, 2})});
-  std::string sliding_mask;
-  if (any_sliding) {
+  auto float_mask = [&] { return b.Op("Cast", {"attention_mask"}, {onnx::IntAttribute("to", onnx::dtype::kFloat)}); };
+  std::string global_mask, sliding_mask;
+  if (!o.winnow_ops) {
+    global_mask = b.Op("Mul", {b.Op("Sub", {b.Scalar(1.0f), float_mask()}), b.Scalar(lowest)});
+    global_mask = b.Op("Unsqueeze", {global_mask, b.IntList({1, 2})});
+  }
+  if (any_sliding && !o.winnow_ops) {
     std::string distance = b.Op("Abs", {b.Op("Sub", {b.Op("Unsqueeze", {index, b.IntList({1})}),
                                                      b.Op("Unsqueeze", {index, b.IntList({0})})})});
     std::string band = b.Op("LessOrEqual", {distance, b.Int(d.window / 2)});  // [sequence, sequence] bool
@@ -262,7 +280,7 @@ StatusOr<BuiltModel> BuildModernBert(const ConfigReader& c, Weights* w, const Bu
       WINNOW_ASSIGN_OR_RETURN(h, b.LayerNorm(x, l + "attn_norm.", d.hidden, d.eps, d.norm_bias));
     }
     WINNOW_ASSIGN_OR_RETURN(std::string attn, Attention(b, h, local ? sliding_mask : global_mask,
-                                                        local ? local_rope : global_rope, l, d, first));
+                                                        local ? local_rope : global_rope, l, d, local, first));
     if (first) x = b.First(x, 1);
     x = b.Op("Add", {x, attn});
     WINNOW_ASSIGN_OR_RETURN(h, b.LayerNorm(x, l + "mlp_norm.", d.hidden, d.eps, d.norm_bias));
@@ -282,6 +300,7 @@ StatusOr<BuiltModel> BuildModernBert(const ConfigReader& c, Weights* w, const Bu
       pooled = b.Op("Gather", {x, b.Int(0)}, {onnx::IntAttribute("axis", 1)});
     } else {
       // Mean over the real tokens: sum(hidden * mask) / sum(mask).
+      const std::string mask_f = float_mask();
       std::string sum = b.Op("ReduceSum", {b.Op("Mul", {x, b.Op("Unsqueeze", {mask_f, b.IntList({2})})}), b.IntList({1})},
                              {onnx::IntAttribute("keepdims", 0)});
       pooled = b.Op("Div", {sum, b.Op("ReduceSum", {mask_f, b.IntList({1})}, {onnx::IntAttribute("keepdims", 1)})});

@@ -30,6 +30,7 @@ struct AttentionKernel {
   bool has_scale = false;  // false: 1 / sqrt(head size)
   bool bf16 = false;       // precision "bf16": attention/attention_bf16.h
   int64_t query_tokens = 0;  // attribute query_tokens: attention::Problem::query_rows (0 = every token)
+  int64_t window = 0;        // attribute window: attention::Problem::window (0 = none)
 
   static void RunOne(void* data, size_t task) { attention::RunTask(*static_cast<const attention::Problem*>(data), task); }
   static void RunOneBf16(void* data, size_t task) {
@@ -79,6 +80,7 @@ struct AttentionKernel {
       attention::Problem p;
       p.tokens = static_cast<size_t>(tokens);
       p.query_rows = static_cast<size_t>(query_tokens);
+      p.window = static_cast<size_t>(window);
       const int64_t rows = static_cast<int64_t>(p.QueryRows());
       float* out = ctx.GetOutput(0, {shape[0], rows, width}).GetTensorMutableData<float>();
       if (shape[0] == 0 || tokens == 0 || width == 0) return nullptr;
@@ -131,6 +133,12 @@ struct AttentionOp : Ort::CustomOpBase<AttentionOp, AttentionKernel, true> {
       k->query_tokens = 0;  // absent: every query token
     }
     if (k->query_tokens < 0) return Fail("query_tokens must not be negative, not " + std::to_string(k->query_tokens));
+    try {
+      k->window = ki.GetAttribute<int64_t>("window");
+    } catch (const Ort::Exception&) {
+      k->window = 0;  // absent: every key
+    }
+    if (k->window < 0) return Fail("window must not be negative, not " + std::to_string(k->window));
     std::string precision = "float32";  // absent: float32 products
     try {
       precision = ki.GetAttribute<std::string>("precision");
