@@ -71,18 +71,22 @@ describe("a DeBERTa classifier's last layer with Winnow's kernels", () => {
         () => CrossEncoder.load(dirOf(name), { threads: 1, activation: 'none', batchSize: 8 }),
         async (m) => expect(maxAbsDiff(await m.predict(p), reference)).toBeLessThan(1e-5),
       );
-      // Softmax's query rows ([batch, heads, queries, keys]): two layers a run, the last attending from one row.
-      const rows = runs.filter((r) => r.op === 'Softmax').map((r) => r.outputs[0][2]);
+      // Winnow's Attention's query rows ([batch, queries, width]): two layers a run, the last attending from one row;
+      // no [batch, heads, S, S] scores, Softmax or GatherElements beside it.
+      expect(runs.filter((r) => ['Softmax', 'GatherElements', 'Gather', 'Where'].includes(r.op) && r.outputs[0].length === 4).length).toBe(0);
+      const rows = runs.filter((r) => r.op === 'Attention').map((r) => r.outputs[0][1]);
       expect(rows.length % 2).toBe(0);
       expect(rows.length).toBeGreaterThanOrEqual(2 * 3); // the load's probe run and three batches of 8
       rows.forEach((r, i) => (i % 2 === 1 ? expect(r).toBe(1) : expect(r).toBeGreaterThan(1)));
-      // Per run, the last layer's Q projection, output projection, FFN up and FFN down take one row per pair.
+      // Per run, the last layer's Q projection, output projection, FFN up and FFN down take one row per pair, and its
+      // c2p product (Q·posKᵀ) one row per head.
       expect(runs.filter((r) => r.op === 'MatMul' && r.inputs[0].length === 3 && r.inputs[0][1] === 1).length).toBe(4 * (rows.length / 2));
+      expect(runs.filter((r) => r.op === 'MatMul' && r.inputs[0].length === 4 && r.inputs[0][2] === 1).length).toBe(rows.length / 2);
     });
   }
 
-  // The fixtures' references have both terms; with one, Winnow's form (GatherElements by one broadcast index,
-  // p2c along the rows of posQ·Kᵀ) against kernels: 'onnxruntime' (Gather from the flattened rows of K·posQᵀ).
+  // The fixtures' references have both terms; with one, Winnow's Attention (the terms picked inside by one index)
+  // against kernels: 'onnxruntime' (Gather from the flattened rows of Q·posKᵀ / K·posQᵀ).
   for (const terms of ['p2c', 'c2p']) {
     it(`pos_att_type "${terms}" alone: the same scores as kernels: 'onnxruntime', other than both terms'`, async () => {
       const p = pairs();

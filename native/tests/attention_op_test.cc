@@ -61,10 +61,12 @@ std::vector<double> Reference(const attention::Problem& p) {
         const float* q = p.q + (b * T + i) * p.q_stride + h * D;
         // The projections' biases, as the operator's bias input adds them (none: zeros).
         auto bias = [&](size_t part, size_t d) { return p.bias ? static_cast<double>(p.bias[(part * p.heads + h) * D + d]) : 0.0; };
-        // A key is masked by the mask, or (a window) by its distance from the query.
+        // A key is masked by the mask, or (a window) by its distance from the query; with query_mask every key of a
+        // masked query row.
         auto masked_key = [&](size_t j) {
           const size_t distance = i > j ? i - j : j - i;
-          return (p.mask && p.mask[b * T + j] == 0) || (p.window && distance > p.window);
+          return (p.mask && p.mask[b * T + j] == 0) || (p.window && distance > p.window) ||
+                 (p.query_mask && p.mask && p.mask[b * T + i] == 0);
         };
         bool any = false;
         for (size_t j = 0; j < T; ++j) any |= !masked_key(j);
@@ -73,6 +75,11 @@ std::vector<double> Reference(const attention::Problem& p) {
           const float* k = p.k + (b * T + j) * p.k_stride + h * D;
           double dot = 0;
           for (size_t d = 0; d < D; ++d) dot += (q[d] + bias(0, d)) * (k[d] + bias(1, d));
+          if (p.rel_index) {  // DeBERTa's c2p and p2c terms
+            const size_t x = static_cast<size_t>(p.rel_index[i * T + j]), m = p.rel_size, bh = b * p.heads + h;
+            if (p.c2p) dot += p.c2p[(bh * T + i) * m + x];
+            if (p.p2c) dot += p.p2c[(bh * T + j) * m + x];
+          }
           const bool masked = masked_key(j);
           s[j] = !any ? 0.0 : masked ? -1e300 : dot * p.scale;
           mx = std::max(mx, s[j]);
@@ -265,6 +272,56 @@ TEST(Attention, SlidingWindowMatchesTheReference) {
           std::fill(out.begin(), out.end(), std::nanf(""));
           for (size_t t = 0; t < attention::TaskCount(p); ++t) attention::RunTaskBf16(p, t);
           check("bf16");
+        }
+      }
+}
+
+// DeBERTa's disentangled terms (Problem::rel_index, c2p, p2c) and query_mask, at every SIMD level: both terms or one,
+// index tables of DeBERTa's shape (a clipped distance) and scattered ones, masks with padding, holes and a row with
+// no key, the first rows alone. A padding query row attends to every key alike.
+TEST(Attention, RelativeTermsAndQueryMaskMatchTheReference) {
+  struct Shape {
+    size_t batch, tokens, heads, head, rows;
+  };
+  const Shape shapes[] = {{2, 91, 2, 32, 0}, {3, 20, 3, 24, 0}, {2, 150, 2, 64, 1}, {1, 9, 1, 16, 0}, {2, 40, 2, 32, 3}};
+  uint32_t seed = 1300;
+  for (const Shape& s : shapes)
+    for (MaskKind kind : {MaskKind::kNone, MaskKind::kRight, MaskKind::kHoles, MaskKind::kEmptyRow})
+      for (int terms = 1; terms <= 3; ++terms) {  // 1: c2p, 2: p2c, 3: both
+        const Inputs in = MakeInputs(s.batch, s.tokens, s.heads, s.head, kind, seed += 3);
+        const size_t m = 2 * std::min<size_t>(s.tokens, 12);
+        std::vector<int32_t> index(s.tokens * s.tokens);
+        std::mt19937 rng(seed);
+        for (size_t i = 0; i < s.tokens; ++i)
+          for (size_t j = 0; j < s.tokens; ++j) {
+            const long dist = static_cast<long>(i) - static_cast<long>(j), half = static_cast<long>(m / 2);
+            index[i * s.tokens + j] = seed % 2 ? static_cast<int32_t>(std::clamp(dist, -half, half - 1) + half)
+                                               : static_cast<int32_t>(rng() % m);
+          }
+        const std::vector<float> c2p = Random(s.batch * s.heads * s.tokens * m, seed + 7, 2.0f);
+        const std::vector<float> p2c = Random(s.batch * s.heads * s.tokens * m, seed + 8, 2.0f);
+        std::vector<float> out(s.batch * s.tokens * s.heads * s.head, std::nanf(""));
+        attention::Problem p = MakeProblem(in, seed % 3 == 0, s.batch, s.tokens, s.heads, s.head, out.data(), false);
+        p.rel_index = index.data();
+        p.c2p = terms & 1 ? c2p.data() : nullptr;
+        p.p2c = terms & 2 ? p2c.data() : nullptr;
+        p.rel_size = m;
+        p.query_mask = true;
+        p.query_rows = s.rows;
+        const size_t kept = p.QueryRows(), w = s.heads * s.head;
+        const std::vector<double> all = Reference(p);
+        std::vector<double> want;
+        for (size_t b = 0; b < s.batch; ++b)
+          want.insert(want.end(), all.begin() + b * s.tokens * w, all.begin() + (b * s.tokens + kept) * w);
+        for (SimdLevel level : kAllSimdLevels) {
+          if (!CpuSupports(level)) continue;
+          std::fill(out.begin(), out.end(), std::nanf(""));
+          for (size_t t = attention::TaskCount(p); t-- > 0;) attention::RunTaskAt(level, p, t);
+          std::vector<float> got(out.begin(), out.begin() + s.batch * kept * w);
+          std::string where;
+          EXPECT_LT(WorstError(got, want, &where), kBound)
+              << SimdLevelName(level) << " tokens " << s.tokens << " rows " << s.rows << " mask "
+              << static_cast<int>(kind) << " terms " << terms << ": " << where;
         }
       }
 }
@@ -463,6 +520,74 @@ TEST_F(AttentionOrt, WindowAttributeMatchesTheReference) {
     ADD_FAILURE() << "a window of -2 ran";
   } catch (const Ort::Exception& e) {
     EXPECT_NE(std::string(e.what()).find("window must not be negative"), std::string::npos) << e.what();
+  }
+}
+
+// DeBERTa's inputs (c2p, p2c, rel_index) and query_mask through the operator; an index outside [0, n) or a c2p of
+// another shape is the session's error, not a read out of bounds.
+TEST_F(AttentionOrt, RelativeInputsMatchTheReference) {
+  const size_t batch = 2, tokens = 37, heads = 3, head = 32, width = heads * head, m = 16;
+  const Inputs in = MakeInputs(batch, tokens, heads, head, MaskKind::kRight, 77);
+  std::vector<float> c2p = Random(batch * heads * tokens * m, 78, 2.0f), p2c = Random(batch * heads * tokens * m, 79, 2.0f);
+  std::vector<int32_t> index(tokens * tokens);
+  for (size_t i = 0; i < tokens; ++i)
+    for (size_t j = 0; j < tokens; ++j)
+      index[i * tokens + j] = static_cast<int32_t>(std::clamp<long>(static_cast<long>(i) - static_cast<long>(j), -8, 7) + 8);
+  onnx::GraphWriter g;
+  g.Node(rt::kAttentionOp, {"Q", "K", "V", "mask", "", "C2P", "P2C", "IDX"}, {"Y"},
+         {onnx::IntAttribute("num_heads", heads), onnx::IntAttribute("query_mask", 1)}, rt::kCustomDomain);
+  for (const char* n : {"Q", "K", "V"}) g.Input(FloatValue(n, static_cast<int64_t>(width)));
+  g.Input(onnx::ValueInfo("mask", onnx::dtype::kInt64, {{-1, "batch"}, {-1, "tokens"}}));
+  for (const char* n : {"C2P", "P2C"})
+    g.Input(onnx::ValueInfo(n, onnx::dtype::kFloat, {{-1, "batch"}, {static_cast<int64_t>(heads), ""}, {-1, "rows"}, {-1, "n"}}));
+  g.Input(onnx::ValueInfo("IDX", onnx::dtype::kInt32, {{-1, "tokens"}, {-1, "tokens2"}}));
+  g.Output(FloatValue("Y", static_cast<int64_t>(width)));
+  const std::string model = onnx::ModelProto(g.Graph("g"), {{"", 17}, {rt::kCustomDomain, 1}});
+  Ort::SessionOptions so;
+  so.SetIntraOpNumThreads(2);
+  so.Add(rt::CustomOpDomain());
+  Ort::Session session(rt_->env(), model.data(), model.size(), so);
+  auto mem = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
+  auto run = [&](size_t rel_cols, std::vector<int32_t> idx) {
+    const int64_t x[3] = {static_cast<int64_t>(batch), static_cast<int64_t>(tokens), static_cast<int64_t>(width)};
+    const int64_t ms[2] = {x[0], x[1]}, rs[4] = {x[0], static_cast<int64_t>(heads), x[1], static_cast<int64_t>(rel_cols)};
+    const int64_t is[2] = {x[1], x[1]};
+    std::vector<Ort::Value> v;
+    for (const auto* t : {&in.q, &in.k, &in.v}) v.push_back(Ort::Value::CreateTensor<float>(mem, const_cast<float*>(t->data()), t->size(), x, 3));
+    std::vector<int64_t> mask = in.mask;
+    v.push_back(Ort::Value::CreateTensor<int64_t>(mem, mask.data(), mask.size(), ms, 2));
+    v.push_back(Ort::Value::CreateTensor<float>(mem, c2p.data(), batch * heads * tokens * rel_cols, rs, 4));
+    v.push_back(Ort::Value::CreateTensor<float>(mem, p2c.data(), batch * heads * tokens * rel_cols, rs, 4));
+    v.push_back(Ort::Value::CreateTensor<int32_t>(mem, idx.data(), idx.size(), is, 2));
+    const char* names[] = {"Q", "K", "V", "mask", "C2P", "P2C", "IDX"};
+    const char* outs[] = {"Y"};
+    auto y = session.Run(Ort::RunOptions{nullptr}, names, v.data(), v.size(), outs, 1);
+    const float* f = y[0].GetTensorData<float>();
+    return std::vector<float>(f, f + batch * tokens * width);
+  };
+  std::vector<float> unused(width);
+  attention::Problem p = MakeProblem(in, false, batch, tokens, heads, head, unused.data());
+  p.rel_index = index.data();
+  p.c2p = c2p.data();
+  p.p2c = p2c.data();
+  p.rel_size = m;
+  p.query_mask = true;
+  std::string where;
+  EXPECT_LT(WorstError(run(m, index), Reference(p), &where), kBound) << where;
+  std::vector<int32_t> bad = index;
+  bad[5 * tokens + 3] = static_cast<int32_t>(m);
+  try {
+    run(m, bad);
+    ADD_FAILURE() << "an index of n ran";
+  } catch (const Ort::Exception& e) {
+    EXPECT_NE(std::string(e.what()).find("rel_index holds 16, outside [0, 16)"), std::string::npos) << e.what();
+  }
+  bad[5 * tokens + 3] = -1;
+  try {
+    run(m, bad);
+    ADD_FAILURE() << "an index of -1 ran";
+  } catch (const Ort::Exception& e) {
+    EXPECT_NE(std::string(e.what()).find("rel_index holds -1"), std::string::npos) << e.what();
   }
 }
 

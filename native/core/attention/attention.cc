@@ -15,17 +15,22 @@ struct Scratch {
   CacheLineVector<float> kt, scores, qbk, vrows;
 };
 
-// With a window: rows of the block whose band holds none of its keys, which attend uniformly to every token (the
-// kernel gave them its keys' average): their output rows become V's mean over all tokens (plus V's bias).
-void UniformBandRows(const Problem& p, const internal::Block& blk) {
+// Rows of the block that attend uniformly to every token though the block has keys (the kernel computed them as the
+// others): with a window, those whose band holds none of its keys; with query_mask, those whose own mask entry is 0.
+// Their output rows become V's mean over all tokens (plus V's bias).
+void UniformRows(const Problem& p, const internal::Block& blk) {
   const size_t D = p.head_size;
   const float* v0 = p.v + blk.b * p.tokens * p.v_stride + blk.h * D;
   const float* vb = p.bias ? p.bias + (2 * p.heads + blk.h) * D : nullptr;
   for (size_t r = 0; r < blk.rows; ++r) {
     const size_t t = blk.row0 + r;
-    size_t lo, hi;
-    internal::Band(p, blk, t, &lo, &hi);
-    if (lo < hi) continue;
+    bool uniform = p.query_mask && p.mask && p.mask[blk.b * p.tokens + t] == 0;
+    if (!uniform && p.window) {
+      size_t lo, hi;
+      internal::Band(p, blk, t, &lo, &hi);
+      uniform = lo == hi;
+    }
+    if (!uniform) continue;
     float* out = p.out + (blk.b * p.QueryRows() + t) * p.out_stride + blk.h * D;
     for (size_t d = 0; d < D; ++d) out[d] = 0.0f;
     for (size_t j = 0; j < p.tokens; ++j)
@@ -72,7 +77,7 @@ void RunWith(internal::Kernel kernel, const Problem& p, size_t task) {
   blk.kt = s.kt.data();
   blk.scores = s.scores.data();
   kernel(p, blk);
-  if (p.window && !blk.uniform) UniformBandRows(p, blk);
+  if ((p.window || p.query_mask) && !blk.uniform) UniformRows(p, blk);
 }
 
 internal::Kernel KernelFor(SimdLevel level) {

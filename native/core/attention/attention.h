@@ -47,6 +47,17 @@ struct Problem {
   // key the mask keeps attends uniformly to every key, as the additive form (float32 lowest outside the band) does.
   size_t window = 0;
   size_t BlockRows() const;
+  // DeBERTa's disentangled attention (rel_index nullptr: none): score(i, j) gains c2p[b, h, i, x] + p2c[b, h, j, x],
+  // x = rel_index[i, j], before the scale. c2p [batch, heads, QTokens(), rel_size] (Q times the position keys), p2c
+  // [batch, heads, tokens, rel_size] (K times the position queries), either may be nullptr; rel_index [tokens,
+  // tokens], every entry in [0, rel_size) (the caller checks).
+  const int32_t* rel_index = nullptr;
+  const float* c2p = nullptr;
+  const float* p2c = nullptr;
+  size_t rel_size = 0;
+  // A query row whose own mask entry is 0 attends uniformly to every key (DeBERTa masks score [i, j] where mask_i or
+  // mask_j is 0); otherwise only keys are masked.
+  bool query_mask = false;
 };
 
 // Query rows per task.

@@ -10,6 +10,7 @@
 #include <limits>
 
 #include "builder/architectures.h"
+#include "runtime/custom_ops.h"
 #include "loaders/model_folder.h"
 
 namespace winnow::builder {
@@ -181,30 +182,28 @@ std::string Apply(GraphBuilder& b, std::string_view x, const Projection& p) {
   return b.Op("Add", {b.Op("MatMul", {x, p.weight}), p.bias});
 }
 
-// The relative embeddings [n, hidden] projected into heads: [heads, head, n] as the right-hand side of a MatMul, or
-// (rows) [heads, n, head] as its left-hand side.
-std::string PositionHeads(GraphBuilder& b, std::string_view rel, const Projection& p, const Dims& d, bool rows = false) {
+// The relative embeddings [n, hidden] projected into heads, [heads, head, n]: the right-hand side of a MatMul.
+std::string PositionHeads(GraphBuilder& b, std::string_view rel, const Projection& p, const Dims& d) {
   std::string h = b.Op("Reshape", {Apply(b, rel, p), b.IntList({0, d.heads, d.head})});
-  return b.Op("Transpose", {h}, {onnx::IntsAttribute("perm", rows ? std::vector<int64_t>{1, 0, 2}
-                                                                     : std::vector<int64_t>{1, 2, 0})});
+  return b.Op("Transpose", {h}, {onnx::IntsAttribute("perm", {1, 2, 0})});
 }
 
 // What the relative attention needs, made once for all layers.
 struct Relative {
-  std::string rel;       // the (normalized) relative embeddings rows [lo, hi], [n, hidden]
-  // elements (Winnow's CPU kernels): GatherElements picks the scores by one index tensor broadcast to [B, H, S, S]
-  // once for every layer (int32: half a score tensor): c2p's along the last axis of Q·posKᵀ [.., S, n], p2c's along
-  // the rows of posQ·Kᵀ [.., n, S]. Else Gather picks them from the flattened rows by [S, S] indices (a copy of 4
-  // bytes per score, but no index tensor per batch and head: the form kept for CUDA, where batches are 32x larger).
-  bool elements = false;
-  std::string c2p, p2c;   // elements: c2p [B, H, S, S] int32; else [S, S]: i (c2p) or j (p2c) * n + index(i - j) - lo
-  std::string c2p_index;  // elements: [S, S] int32 at (i, j): index(i - j) - lo
-  std::string bh11;       // elements: {batch, heads, 1, 1}, the shape the indices are broadcast to
+  std::string rel;  // the (normalized) relative embeddings rows [lo, hi], [n, hidden]
+  // Winnow's operators: [S, S] int32 at (i, j): index(i - j) - lo, by which com.winnow Attention picks both terms.
+  std::string index;
+  // Otherwise Gather picks them from the flattened rows of Q·posKᵀ / K·posQᵀ [B, H, S, n] by [S, S] indices:
+  // i (c2p) or j (p2c) * n + index(i - j) - lo.
+  std::string c2p, p2c;
 };
 
 // DisentangledSelfAttention: scores Q K^T + c2p + p2c, each over sqrt(head * (1 + #types)), masked where either
-// token is padding (masked_fill with the float32 minimum, then softmax), times V. first_only: the first query token
-// alone (Q projected from it; the output [B, 1, hidden]).
+// token is padding (masked_fill with the float32 minimum, then softmax), times V. With Winnow's operators one
+// com.winnow Attention takes Q, K, V, attention_mask and the two position products (Q·posKᵀ, K·posQᵀ per head), and
+// picks the terms itself (no [B, H, S, S] tensor); a padding query row attends to every key alike (query_mask), as
+// the masked_fill does. first_only (Winnow's operators only): the first query token alone (Q projected from it; the
+// output [B, 1, hidden]).
 StatusOr<std::string> Attention(GraphBuilder& b, std::string_view x, std::string_view mask, const Relative& r,
                                 const std::string& p, const Dims& d, bool first_only) {
   const std::string split = b.IntList({0, 0, d.heads, d.head});
@@ -212,52 +211,67 @@ StatusOr<std::string> Attention(GraphBuilder& b, std::string_view x, std::string
   WINNOW_ASSIGN_OR_RETURN(Projection qp, LoadProjection(b, a + "query_proj.", d));
   WINNOW_ASSIGN_OR_RETURN(Projection kp, LoadProjection(b, a + "key_proj.", d));
   WINNOW_ASSIGN_OR_RETURN(Projection vp, LoadProjection(b, a + "value_proj.", d));
-  std::string q = Apply(b, first_only ? b.First(x, 1) : std::string(x), qp), k = Apply(b, x, kp), v = Apply(b, x, vp);
-  q = b.Op("Transpose", {b.Op("Reshape", {q, split})}, {onnx::IntsAttribute("perm", {0, 2, 1, 3})});  // [B,H,S,h]
-  k = b.Op("Transpose", {b.Op("Reshape", {k, split})}, {onnx::IntsAttribute("perm", {0, 2, 1, 3})});  // [B,H,S,h]
-  v = b.Op("Transpose", {b.Op("Reshape", {v, split})}, {onnx::IntsAttribute("perm", {0, 2, 1, 3})});  // [B,H,S,h]
+  const std::string q = Apply(b, first_only ? b.First(x, 1) : std::string(x), qp), k = Apply(b, x, kp),
+                    v = Apply(b, x, vp);
+  auto heads = [&](const std::string& t) {  // [B, S, hidden] -> [B, H, S, h]
+    return b.Op("Transpose", {b.Op("Reshape", {t, split})}, {onnx::IntsAttribute("perm", {0, 2, 1, 3})});
+  };
   const int64_t factor = 1 + (d.c2p ? 1 : 0) + (d.p2c ? 1 : 0);
+  // The position keys / queries [H, h, n] (share_att_key: the key and query projections' own).
+  auto positions = [&](const Projection& own, const char* name) -> StatusOr<std::string> {
+    Projection pp = own;
+    if (!d.share_key) {
+      WINNOW_ASSIGN_OR_RETURN(pp, LoadProjection(b, a + name, d));
+    }
+    return PositionHeads(b, r.rel, pp, d);
+  };
+  if (b.winnow_ops()) {
+    std::vector<std::string> in = {q, k, v, "attention_mask"};
+    if (!r.rel.empty()) {
+      in.push_back("");  // no bias input: the projections add theirs
+      std::string c2p, p2c;
+      if (d.c2p) {
+        WINNOW_ASSIGN_OR_RETURN(std::string pk, positions(kp, "pos_key_proj."));
+        c2p = b.Op("MatMul", {heads(q), pk});  // [B, H, rows, n]
+      }
+      if (d.p2c) {
+        WINNOW_ASSIGN_OR_RETURN(std::string pq, positions(qp, "pos_query_proj."));
+        p2c = b.Op("MatMul", {heads(k), pq});  // [B, H, S, n]
+      }
+      in.insert(in.end(), {c2p, p2c, r.index});
+    }
+    std::vector<std::string> attrs = {
+        onnx::IntAttribute("num_heads", d.heads), onnx::IntAttribute("query_mask", 1),
+        onnx::FloatAttribute("scale", 1.0f / std::sqrt(static_cast<float>(d.head * factor)))};
+    if (first_only) attrs.push_back(onnx::IntAttribute("query_tokens", 1));
+    const std::string ctx = b.Op(rt::kAttentionOp, in, attrs, rt::kCustomDomain);
+    return b.Linear(ctx, p + "attention.output.dense.", d.hidden, d.hidden);
+  }
   // torch.sqrt of the float32 head * factor; every term is divided by it, applied here to Q and to the
   // position queries (the smaller operands).
   const std::string scale = b.Scalar(std::sqrt(static_cast<float>(d.head * factor)));
-  const std::string qs = b.Op("Div", {q, scale});
-  const std::string kt = b.Op("Transpose", {k}, {onnx::IntsAttribute("perm", {0, 1, 3, 2})});  // [B,H,h,S]
+  const std::string kh = heads(k);
+  const std::string qs = b.Op("Div", {heads(q), scale});
+  const std::string kt = b.Op("Transpose", {kh}, {onnx::IntsAttribute("perm", {0, 1, 3, 2})});  // [B,H,h,S]
   std::string scores = b.Op("MatMul", {qs, kt});
   if (!r.rel.empty()) {
-    // One score per (row, column) from the rows of s [B, H, rows, n] (Relative says how).
+    // One score per (row, column) from the flattened rows of s [B, H, rows, n] (Relative says how).
     auto pick = [&](const std::string& s, const std::string& index) {
-      if (r.elements) return b.Op("GatherElements", {s, index}, {onnx::IntAttribute("axis", 3)});
       return b.Op("Gather", {b.Op("Reshape", {s, b.IntList({0, 0, -1})}), index}, {onnx::IntAttribute("axis", 2)});
     };
-    // c2p's index (elements: that of (i, j) for p2c too); first_only (always the elements form): row 0 alone.
-    const std::string index = first_only ? b.Op("Expand", {b.First(r.c2p_index, 0), r.bh11}) : r.c2p;
     if (d.c2p) {
-      Projection pkp = kp;
-      if (!d.share_key) {
-        WINNOW_ASSIGN_OR_RETURN(pkp, LoadProjection(b, a + "pos_key_proj.", d));
-      }
-      const std::string pk = PositionHeads(b, r.rel, pkp, d);
-      scores = b.Op("Add", {scores, pick(b.Op("MatMul", {qs, pk}), index)});
+      WINNOW_ASSIGN_OR_RETURN(std::string pk, positions(kp, "pos_key_proj."));
+      scores = b.Op("Add", {scores, pick(b.Op("MatMul", {qs, pk}), r.c2p)});
     }
     if (d.p2c) {
-      Projection pqp = qp;
-      if (!d.share_key) {
-        WINNOW_ASSIGN_OR_RETURN(pqp, LoadProjection(b, a + "pos_query_proj.", d));
-      }
-      // p2c(i, j) = k_j · posQ[index(i - j)]: elements, from posQ·Kᵀ [B, H, n, S] by (i, j)'s index along its rows,
-      // [.., i, j] as the scores are; else from K·posQᵀ [B, H, S, n], row j.
-      const std::string pq = PositionHeads(b, r.rel, pqp, d, r.elements);
-      const std::string pqs = b.Op("Div", {pq, scale});
-      std::string picked =
-          r.elements ? b.Op("GatherElements", {b.Op("MatMul", {pqs, kt}), index}, {onnx::IntAttribute("axis", 2)})
-                     : pick(b.Op("MatMul", {k, pqs}), r.p2c);
-      scores = b.Op("Add", {scores, picked});
+      // p2c(i, j) = k_j · posQ[index(i - j)]: from K·posQᵀ [B, H, S, n], row j.
+      WINNOW_ASSIGN_OR_RETURN(std::string pq, positions(qp, "pos_query_proj."));
+      scores = b.Op("Add", {scores, pick(b.Op("MatMul", {kh, b.Op("Div", {pq, scale})}), r.p2c)});
     }
   }
-  scores = b.Op("Where", {first_only ? b.First(mask, 2) : std::string(mask), scores,
-                          b.Scalar(std::numeric_limits<float>::lowest())});
+  scores = b.Op("Where", {std::string(mask), scores, b.Scalar(std::numeric_limits<float>::lowest())});
   std::string probs = b.Op("Softmax", {scores}, {onnx::IntAttribute("axis", -1)});
-  std::string ctx = b.Op("Transpose", {b.Op("MatMul", {probs, v})}, {onnx::IntsAttribute("perm", {0, 2, 1, 3})});
+  std::string ctx = b.Op("Transpose", {b.Op("MatMul", {probs, heads(v)})}, {onnx::IntsAttribute("perm", {0, 2, 1, 3})});
   ctx = b.Op("Reshape", {ctx, b.IntList({0, 0, d.hidden})});
   return b.Linear(ctx, p + "attention.output.dense.", d.hidden, d.hidden);
 }
@@ -266,10 +280,7 @@ StatusOr<std::string> Attention(GraphBuilder& b, std::string_view x, std::string
 // sequence length alone. Rows: index(d) for d = i - j in [-(S-1), S-1] runs from index(-(S-1)) to index(S-1)
 // (it grows with d), so only those n rows are projected. p2c's index for (i, j), clamp(span - bucket(j - i)), is
 // index(i - j) too (the bucket is odd in d).
-// elements: as Relative says; every_row: some layer attends from every query row (else only the first rows' indices
-// are made).
-StatusOr<Relative> MakeRelative(GraphBuilder& b, std::string_view seq, const std::string& prefix, const Dims& d,
-                                bool elements, bool every_row) {
+StatusOr<Relative> MakeRelative(GraphBuilder& b, std::string_view seq, const std::string& prefix, const Dims& d) {
   WINNOW_ASSIGN_OR_RETURN(deberta::RelativeIndex ri, deberta::MakeRelativeIndex(d.span, d.buckets, d.max_relative));
   const std::string table = b.Ints({static_cast<int64_t>(ri.index.size())}, ri.index);
   const std::string reach = b.Int(ri.reach);
@@ -291,17 +302,13 @@ StatusOr<Relative> MakeRelative(GraphBuilder& b, std::string_view seq, const std
   const std::string rows = b.Op("Unsqueeze", {pos, b.IntList({1})});  // i, [S, 1]
   const std::string cols = b.Op("Unsqueeze", {pos, b.IntList({0})});  // j, [1, S]
   const std::string index = b.Op("Sub", {lookup(b.Op("Sub", {rows, cols})), lo});  // [S, S]
-  r.elements = elements;
-  if (!elements) {
-    const std::string n = b.Op("Add", {b.Op("Sub", {hi, lo}), b.Int(1)});
-    r.c2p = b.Op("Add", {b.Op("Mul", {rows, n}), index});
-    r.p2c = b.Op("Add", {b.Op("Mul", {cols, n}), index});
+  if (b.winnow_ops()) {
+    r.index = b.Op("Cast", {index}, {onnx::IntAttribute("to", onnx::dtype::kInt32)});
     return r;
   }
-  r.c2p_index = b.Op("Cast", {index}, {onnx::IntAttribute("to", onnx::dtype::kInt32)});
-  const std::string batch = b.Op("Gather", {b.Op("Shape", {"input_ids"}), b.IntList({0})}, {onnx::IntAttribute("axis", 0)});
-  r.bh11 = b.Op("Concat", {batch, b.IntList({d.heads, 1, 1})}, {onnx::IntAttribute("axis", 0)});
-  if (every_row) r.c2p = b.Op("Expand", {r.c2p_index, r.bh11});
+  const std::string n = b.Op("Add", {b.Op("Sub", {hi, lo}), b.Int(1)});
+  r.c2p = b.Op("Add", {b.Op("Mul", {rows, n}), index});
+  r.p2c = b.Op("Add", {b.Op("Mul", {cols, n}), index});
   return r;
 }
 
@@ -346,18 +353,19 @@ StatusOr<BuiltModel> BuildDebertaV2(const ConfigReader& c, Weights* w, const Bui
   const std::string token_mask = b.Op("Unsqueeze", {mask_f, b.IntList({2})});  // [B, S, 1]
   x = b.Op("Mul", {x, token_mask});
 
-  // The attention mask [B, 1, S, S]: mask_i * mask_j != 0.
-  const std::string mb = b.Op("Cast", {"attention_mask"}, {onnx::IntAttribute("to", onnx::dtype::kBool)});
-  const std::string mask =
-      b.Op("And", {b.Op("Unsqueeze", {mb, b.IntList({1, 2})}), b.Op("Unsqueeze", {mb, b.IntList({1, 3})})});
+  // The attention mask [B, 1, S, S]: mask_i * mask_j != 0 (Winnow's Attention reads attention_mask itself).
+  std::string mask;
+  if (!o.winnow_ops) {
+    const std::string mb = b.Op("Cast", {"attention_mask"}, {onnx::IntAttribute("to", onnx::dtype::kBool)});
+    mask = b.Op("And", {b.Op("Unsqueeze", {mb, b.IntList({1, 2})}), b.Op("Unsqueeze", {mb, b.IntList({1, 3})})});
+  }
 
   // The ContextPooler reads the first token alone: with Winnow's kernels the last layer computes that row only past
   // its K and V (kernels: 'onnxruntime' keeps every row). Not where the one layer is also the ConvLayer's input.
-  // It reads the relative indices of the GatherElements form, which Winnow's kernels choose too.
   const bool first_only = o.winnow_ops && o.task == Task::kSequenceClassification && !(d.layers == 1 && d.conv_kernel > 0);
   Relative rel;
   if (d.relative && (d.c2p || d.p2c)) {
-    WINNOW_ASSIGN_OR_RETURN(rel, MakeRelative(b, seq, p, d, o.winnow_ops, !(first_only && d.layers == 1)));
+    WINNOW_ASSIGN_OR_RETURN(rel, MakeRelative(b, seq, p, d));
   }
   const std::string embedded = x;
   for (int64_t i = 0; i < d.layers; ++i) {

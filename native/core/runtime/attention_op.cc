@@ -31,6 +31,7 @@ struct AttentionKernel {
   bool bf16 = false;       // precision "bf16": attention/attention_bf16.h
   int64_t query_tokens = 0;  // attribute query_tokens: attention::Problem::query_rows (0 = every token)
   int64_t window = 0;        // attribute window: attention::Problem::window (0 = none)
+  bool query_mask = false;   // attribute query_mask: attention::Problem::query_mask
 
   static void RunOne(void* data, size_t task) { attention::RunTask(*static_cast<const attention::Problem*>(data), task); }
   static void RunOneBf16(void* data, size_t task) {
@@ -46,6 +47,9 @@ struct AttentionKernel {
       Ort::ConstValue v = inputs > 2 ? ctx.GetInput(2) : Ort::ConstValue(nullptr);
       Ort::ConstValue mask = inputs > 3 ? ctx.GetInput(3) : Ort::ConstValue(nullptr);
       Ort::ConstValue bias = inputs > 4 ? ctx.GetInput(4) : Ort::ConstValue(nullptr);
+      Ort::ConstValue c2p = inputs > 5 ? ctx.GetInput(5) : Ort::ConstValue(nullptr);
+      Ort::ConstValue p2c = inputs > 6 ? ctx.GetInput(6) : Ort::ConstValue(nullptr);
+      Ort::ConstValue rel_index = inputs > 7 ? ctx.GetInput(7) : Ort::ConstValue(nullptr);
       const std::vector<int64_t> shape = q.GetTensorTypeAndShapeInfo().GetShape();
       if (shape.size() != 3) return Fail("query must be [batch, tokens, width], not " + ShapeText(shape));
       const bool packed = !k && !v;
@@ -77,10 +81,47 @@ struct AttentionKernel {
           return Fail("bias must be [3 * width] = [" + std::to_string(3 * width) + "] (Q's, K's, V's), not " +
                       ShapeText(bs));
       }
+      // DeBERTa's relative terms: [batch, heads, rows, n] scores (c2p: Q's rows, p2c: every token) picked by an
+      // index [tokens, tokens] whose every entry must lie in [0, n).
+      size_t rel_size = 0;
+      if (c2p || p2c) {
+        if (!rel_index) return Fail("c2p and p2c need rel_index");
+        const int64_t h = heads;
+        std::vector<int64_t> want_c2p = {shape[0], h, shape[1], -1}, want_p2c = {shape[0], h, tokens, -1};
+        auto check = [&](Ort::ConstValue& t, std::vector<int64_t> want, const char* name) -> OrtStatusPtr {
+          if (!t) return nullptr;
+          auto ts = t.GetTensorTypeAndShapeInfo().GetShape();
+          want[3] = ts.size() == 4 ? ts[3] : -1;
+          if (ts != want || want[3] <= 0 || (rel_size && static_cast<size_t>(want[3]) != rel_size))
+            return Fail(std::string(name) + " must be [batch, heads, " + (name[0] == 'c' ? "query rows" : "tokens") +
+                        ", n] = " + ShapeText(want) + " (n > 0, the same for c2p and p2c), not " + ShapeText(ts));
+          rel_size = static_cast<size_t>(want[3]);
+          return nullptr;
+        };
+        if (OrtStatusPtr e = check(c2p, want_c2p, "c2p")) return e;
+        if (OrtStatusPtr e = check(p2c, want_p2c, "p2c")) return e;
+        const auto is = rel_index.GetTensorTypeAndShapeInfo().GetShape();
+        if (is != std::vector<int64_t>{tokens, tokens})
+          return Fail("rel_index must be [tokens, tokens] = [" + std::to_string(tokens) + ", " +
+                      std::to_string(tokens) + "], not " + ShapeText(is));
+        const int32_t* x = rel_index.GetTensorData<int32_t>();
+        for (int64_t i = 0; i < tokens * tokens; ++i)
+          if (x[i] < 0 || static_cast<size_t>(x[i]) >= rel_size)
+            return Fail("rel_index holds " + std::to_string(x[i]) + ", outside [0, " + std::to_string(rel_size) + ")");
+      } else if (rel_index) {
+        return Fail("rel_index needs c2p or p2c");
+      }
       attention::Problem p;
       p.tokens = static_cast<size_t>(tokens);
       p.query_rows = static_cast<size_t>(query_tokens);
       p.window = static_cast<size_t>(window);
+      p.query_mask = query_mask;
+      if (rel_size) {
+        p.rel_index = rel_index.GetTensorData<int32_t>();
+        p.c2p = c2p ? c2p.GetTensorData<float>() : nullptr;
+        p.p2c = p2c ? p2c.GetTensorData<float>() : nullptr;
+        p.rel_size = rel_size;
+      }
       const int64_t rows = static_cast<int64_t>(p.QueryRows());
       float* out = ctx.GetOutput(0, {shape[0], rows, width}).GetTensorMutableData<float>();
       if (shape[0] == 0 || tokens == 0 || width == 0) return nullptr;
@@ -139,6 +180,11 @@ struct AttentionOp : Ort::CustomOpBase<AttentionOp, AttentionKernel, true> {
       k->window = 0;  // absent: every key
     }
     if (k->window < 0) return Fail("window must not be negative, not " + std::to_string(k->window));
+    try {
+      k->query_mask = ki.GetAttribute<int64_t>("query_mask") != 0;
+    } catch (const Ort::Exception&) {
+      k->query_mask = false;  // absent: keys masked only
+    }
     std::string precision = "float32";  // absent: float32 products
     try {
       precision = ki.GetAttribute<std::string>("precision");
@@ -184,9 +230,10 @@ struct AttentionOp : Ort::CustomOpBase<AttentionOp, AttentionKernel, true> {
     return ctx.SetOutputShape(0, out);
   }
   const char* GetName() const { return kAttentionOp; }
-  size_t GetInputTypeCount() const { return 5; }
+  size_t GetInputTypeCount() const { return 8; }
   ONNXTensorElementDataType GetInputType(size_t i) const {
-    return i == 3 ? ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64 : ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
+    if (i == 3) return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64;
+    return i == 7 ? ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32 : ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
   }
   OrtCustomOpInputOutputCharacteristic GetInputCharacteristic(size_t i) const {
     return i == 0 ? INPUT_OUTPUT_REQUIRED : INPUT_OUTPUT_OPTIONAL;
