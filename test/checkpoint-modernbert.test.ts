@@ -89,9 +89,10 @@ describe("a ModernBERT classifier's last layer with Winnow's kernels", () => {
         // Per run, five products take one row per pair: Q (Wqkv's first rows), the attention output projection, and
         // the MLP's Wi halves (input, gate) and Wo.
         expect(runs.filter((r) => r.op === 'MatMul' && r.inputs[0].length === 3 && r.inputs[0][1] === 1).length).toBe(5 * (rows.length / 3));
-        // No Split: Wqkv and Wi are products of their row blocks, and rotary swaps q's and k's halves with a Gather.
-        expect(runs.filter((r) => r.op === 'Split').length).toBe(0);
-        expect(runs.filter((r) => r.op === 'Gather' && r.inputs[0].length === 5).length).toBe(2 * 3 * (rows.length / 3));
+        // No Split: Wqkv and Wi are products of their row blocks; rotary happens inside the attention (no Neg, no
+        // Concat but the angle tables', no [batch, sequence, heads, head] product beside it).
+        expect(runs.filter((r) => r.op === 'Split' || r.op === 'Neg' || (r.op === 'Concat' && r.outputs[0].length > 2)).length).toBe(0);
+        expect(runs.filter((r) => r.op === 'Mul' && r.inputs[0].length === 4).length).toBe(0);
       } finally {
         if (kind !== 'global') fs.rmSync(folder, { recursive: true, force: true });
       }

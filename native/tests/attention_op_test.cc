@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -70,11 +71,19 @@ std::vector<double> Reference(const attention::Problem& p) {
         };
         bool any = false;
         for (size_t j = 0; j < T; ++j) any |= !masked_key(j);
+        // Rotary (Problem::rot_cos): x at token t as x·cos[t] + rotate_half(x)·sin[t], in double.
+        auto rotated = [&](const float* x, size_t t, size_t part, size_t d) {
+          const double v = x[d] + bias(part, d);
+          if (!p.rot_cos) return v;
+          const size_t half = D / 2, o = d < half ? d + half : d - half;
+          const double partner = (x[o] + bias(part, o)) * (d < half ? -1.0 : 1.0);
+          return v * p.rot_cos[t * D + d] + partner * p.rot_sin[t * D + d];
+        };
         double mx = -1e300;
         for (size_t j = 0; j < T; ++j) {
           const float* k = p.k + (b * T + j) * p.k_stride + h * D;
           double dot = 0;
-          for (size_t d = 0; d < D; ++d) dot += (q[d] + bias(0, d)) * (k[d] + bias(1, d));
+          for (size_t d = 0; d < D; ++d) dot += rotated(q, i, 0, d) * rotated(k, j, 1, d);
           if (p.rel_index) {  // DeBERTa's c2p and p2c terms
             const size_t x = static_cast<size_t>(p.rel_index[i * T + j]), m = p.rel_size, bh = b * p.heads + h;
             if (p.c2p) dot += p.c2p[(bh * T + i) * m + x];
@@ -272,6 +281,56 @@ TEST(Attention, SlidingWindowMatchesTheReference) {
           std::fill(out.begin(), out.end(), std::nanf(""));
           for (size_t t = 0; t < attention::TaskCount(p); ++t) attention::RunTaskBf16(p, t);
           check("bf16");
+        }
+      }
+}
+
+// Rotary tables (Problem::rot_cos / rot_sin) as ModernBERT's: Q's and K's rows rotated by their own token's angles, at
+// every SIMD level, with and without a window, masks, the first rows alone (position 0's angles), head sizes whose
+// halves fill whole vectors or not.
+std::vector<float> RotaryTable(size_t tokens, size_t head, double theta, bool sine) {
+  std::vector<float> t(tokens * head);
+  for (size_t i = 0; i < tokens; ++i)
+    for (size_t d = 0; d < head; ++d) {
+      const double angle = static_cast<double>(i) * std::pow(theta, -2.0 * static_cast<double>(d % (head / 2)) / head);
+      t[i * head + d] = static_cast<float>(sine ? std::sin(angle) : std::cos(angle));
+    }
+  return t;
+}
+
+TEST(Attention, RotaryMatchesTheReference) {
+  struct Shape {
+    size_t batch, tokens, heads, head, window, rows;
+  };
+  const Shape shapes[] = {{2, 91, 2, 64, 0, 0}, {2, 150, 2, 32, 16, 0}, {3, 40, 3, 24, 0, 1}, {2, 70, 2, 64, 8, 1},
+                          {1, 33, 1, 6, 0, 0}};
+  uint32_t seed = 1700;
+  for (const Shape& s : shapes)
+    for (MaskKind kind : {MaskKind::kNone, MaskKind::kRight, MaskKind::kHoles, MaskKind::kEmptyRow})
+      for (bool packed : {false, true}) {
+        const Inputs in = MakeInputs(s.batch, s.tokens, s.heads, s.head, kind, seed += 3);
+        const std::vector<float> cosines = RotaryTable(s.tokens, s.head, 10000.0, false);
+        const std::vector<float> sines = RotaryTable(s.tokens, s.head, 10000.0, true);
+        std::vector<float> out(s.batch * s.tokens * s.heads * s.head, std::nanf(""));
+        attention::Problem p = MakeProblem(in, packed, s.batch, s.tokens, s.heads, s.head, out.data(), false);
+        p.rot_cos = cosines.data();
+        p.rot_sin = sines.data();
+        p.window = s.window;
+        p.query_rows = s.rows;
+        const size_t kept = p.QueryRows(), w = s.heads * s.head;
+        const std::vector<double> all = Reference(p);
+        std::vector<double> want;
+        for (size_t b = 0; b < s.batch; ++b)
+          want.insert(want.end(), all.begin() + b * s.tokens * w, all.begin() + (b * s.tokens + kept) * w);
+        for (SimdLevel level : kAllSimdLevels) {
+          if (!CpuSupports(level)) continue;
+          std::fill(out.begin(), out.end(), std::nanf(""));
+          for (size_t t = attention::TaskCount(p); t-- > 0;) attention::RunTaskAt(level, p, t);
+          std::vector<float> got(out.begin(), out.begin() + s.batch * kept * w);
+          std::string where;
+          EXPECT_LT(WorstError(got, want, &where), kBound)
+              << SimdLevelName(level) << " tokens " << s.tokens << " head " << s.head << " window " << s.window
+              << " rows " << s.rows << " mask " << static_cast<int>(kind) << " packed " << packed << ": " << where;
         }
       }
 }
@@ -588,6 +647,70 @@ TEST_F(AttentionOrt, RelativeInputsMatchTheReference) {
     ADD_FAILURE() << "an index of -1 ran";
   } catch (const Ort::Exception& e) {
     EXPECT_NE(std::string(e.what()).find("rel_index holds -1"), std::string::npos) << e.what();
+  }
+}
+
+// Rotary tables through the operator (inputs 8 and 9, with a window); one table alone, tables of another shape, or
+// tables with a bias are the session's errors.
+TEST_F(AttentionOrt, RotaryInputsMatchTheReference) {
+  const size_t batch = 2, tokens = 41, heads = 2, head = 32, width = heads * head;
+  const Inputs in = MakeInputs(batch, tokens, heads, head, MaskKind::kRight, 91);
+  const std::vector<float> cosines = RotaryTable(tokens, head, 160000.0, false), sines = RotaryTable(tokens, head, 160000.0, true);
+  auto model = [&](bool both, bool with_bias) {
+    onnx::GraphWriter g;
+    std::vector<std::string> inputs = {"Q", "K", "V", "mask", with_bias ? "B" : "", "", "", "", "COS", both ? "SIN" : ""};
+    if (with_bias) g.Initializer(onnx::FloatTensor("B", {static_cast<int64_t>(3 * width)}, in.bias));
+    g.Node(rt::kAttentionOp, inputs, {"Y"}, {onnx::IntAttribute("num_heads", heads), onnx::IntAttribute("window", 5)},
+           rt::kCustomDomain);
+    for (const char* n : {"Q", "K", "V"}) g.Input(FloatValue(n, static_cast<int64_t>(width)));
+    g.Input(onnx::ValueInfo("mask", onnx::dtype::kInt64, {{-1, "batch"}, {-1, "tokens"}}));
+    g.Input(onnx::ValueInfo("COS", onnx::dtype::kFloat, {{-1, "tokens"}, {-1, "head"}}));
+    if (both) g.Input(onnx::ValueInfo("SIN", onnx::dtype::kFloat, {{-1, "tokens"}, {-1, "head"}}));
+    g.Output(FloatValue("Y", static_cast<int64_t>(width)));
+    return onnx::ModelProto(g.Graph("g"), {{"", 17}, {rt::kCustomDomain, 1}});
+  };
+  auto run = [&](const std::string& m, bool both, size_t table_tokens) {
+    Ort::SessionOptions so;
+    so.SetIntraOpNumThreads(2);
+    so.Add(rt::CustomOpDomain());
+    Ort::Session session(rt_->env(), m.data(), m.size(), so);
+    auto mem = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
+    const int64_t x[3] = {static_cast<int64_t>(batch), static_cast<int64_t>(tokens), static_cast<int64_t>(width)};
+    const int64_t ms[2] = {x[0], x[1]}, ts[2] = {static_cast<int64_t>(table_tokens), static_cast<int64_t>(head)};
+    std::vector<Ort::Value> v;
+    for (const auto* t : {&in.q, &in.k, &in.v}) v.push_back(Ort::Value::CreateTensor<float>(mem, const_cast<float*>(t->data()), t->size(), x, 3));
+    std::vector<int64_t> mask = in.mask;
+    v.push_back(Ort::Value::CreateTensor<int64_t>(mem, mask.data(), mask.size(), ms, 2));
+    std::vector<float> c = cosines, sn = sines;
+    c.resize(table_tokens * head, 0.5f);
+    sn.resize(table_tokens * head, 0.5f);
+    v.push_back(Ort::Value::CreateTensor<float>(mem, c.data(), c.size(), ts, 2));
+    if (both) v.push_back(Ort::Value::CreateTensor<float>(mem, sn.data(), sn.size(), ts, 2));
+    std::vector<const char*> names = {"Q", "K", "V", "mask", "COS"};
+    if (both) names.push_back("SIN");
+    const char* outs[] = {"Y"};
+    auto y = session.Run(Ort::RunOptions{nullptr}, names.data(), v.data(), v.size(), outs, 1);
+    const float* f = y[0].GetTensorData<float>();
+    return std::vector<float>(f, f + batch * tokens * width);
+  };
+  std::vector<float> unused(width);
+  attention::Problem p = MakeProblem(in, false, batch, tokens, heads, head, unused.data());
+  p.rot_cos = cosines.data();
+  p.rot_sin = sines.data();
+  p.window = 5;
+  std::string where;
+  EXPECT_LT(WorstError(run(model(true, false), true, tokens), Reference(p), &where), kBound) << where;
+  const std::pair<std::function<std::vector<float>()>, std::string> bad[] = {
+      {[&] { return run(model(false, false), false, tokens); }, "cos and sin come together"},
+      {[&] { return run(model(true, false), true, tokens + 1); }, "cos and sin must be [tokens, head size] = [41, 32]"},
+      {[&] { return run(model(true, true), true, tokens); }, "rotary tables and a bias input do not go together"}};
+  for (const auto& [call, message] : bad) {
+    try {
+      call();
+      ADD_FAILURE() << "ran: " << message;
+    } catch (const Ort::Exception& e) {
+      EXPECT_NE(std::string(e.what()).find(message), std::string::npos) << e.what();
+    }
   }
 }
 

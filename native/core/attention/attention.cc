@@ -12,7 +12,7 @@ namespace {
 // 64-byte aligned, so that the kernels' whole-vector loads of kt and scores rows never straddle cache lines.
 struct Scratch {
   std::vector<uint32_t> keys;
-  CacheLineVector<float> kt, scores, qbk, vrows;
+  CacheLineVector<float> kt, scores, qbk, vrows, krot, qrot;
 };
 
 // Rows of the block that attend uniformly to every token though the block has keys (the kernel computed them as the
@@ -72,6 +72,12 @@ void RunWith(internal::Kernel kernel, const Problem& p, size_t task) {
   if (s.scores.size() < internal::kMaxGroupRows * np) s.scores.resize(internal::kMaxGroupRows * np);
   if (p.bias && !blk.uniform && s.qbk.size() < np) s.qbk.resize(np);
   if (s.vrows.size() < n * p.head_size) s.vrows.resize(n * p.head_size);
+  if (p.rot_cos) {
+    if (s.krot.size() < n * p.head_size) s.krot.resize(n * p.head_size);
+    if (s.qrot.size() < internal::kMaxGroupRows * p.head_size) s.qrot.resize(internal::kMaxGroupRows * p.head_size);
+  }
+  blk.krot = s.krot.data();
+  blk.qrot = s.qrot.data();
   blk.qbk = s.qbk.data();
   blk.vrows = s.vrows.data();
   blk.kt = s.kt.data();

@@ -55,6 +55,12 @@ struct Problem {
   const float* c2p = nullptr;
   const float* p2c = nullptr;
   size_t rel_size = 0;
+  // Rotary position embeddings (nullptr: none; no bias then): Q's and K's rows of token t are rotated as they are
+  // read, x·cos[t] + rotate_half(x)·sin[t] with rotate_half(x) = [-x2, x1] over the head's halves (ModernBERT,
+  // transformers' form: two products and a sum per element, no fused multiply-add). [tokens, head_size] each; the
+  // head size even.
+  const float* rot_cos = nullptr;
+  const float* rot_sin = nullptr;
   // A query row whose own mask entry is 0 attends uniformly to every key (DeBERTa masks score [i, j] where mask_i or
   // mask_j is 0); otherwise only keys are masked.
   bool query_mask = false;
@@ -87,6 +93,8 @@ struct Block {
   float* scores;  // [kMaxGroupRows, padded n]: one group's rows at a time
   float* qbk;     // [padded n]: Q's bias times each K row (plus K's bias), the padding 0; with a bias only
   float* vrows;   // [n, head_size]: V's rows of the attended keys
+  float* krot;    // rotary: [n, head_size], the attended keys' K rows rotated
+  float* qrot;    // rotary: [kMaxGroupRows, head_size], a group's Q rows rotated
 
 };
 using Kernel = void (*)(const Problem& p, const Block& blk);

@@ -18,7 +18,7 @@ namespace winnow::attention {
 
 // Task `task` (0 .. TaskCount(p) - 1, attention.h's tasks) on the bf16 kernel this process uses
 // (gemm::ActiveBf16Isa, so WINNOW_BF16_KERNEL=amx|avx512bf16|none too); writes nothing when ActiveBf16KernelName() is
-// "none". A problem with a window, relative terms or query_mask (Problem) runs the float32 kernel (RunTask).
+// "none". A problem with a window, relative terms, rotary or query_mask (Problem) runs the float32 kernel (RunTask).
 void RunTaskBf16(const Problem& p, size_t task);
 // The same on a given kernel (tests); writes nothing when this CPU or build cannot run it.
 void RunTaskBf16At(gemm::Bf16Isa isa, const Problem& p, size_t task);

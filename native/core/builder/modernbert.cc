@@ -118,8 +118,7 @@ StatusOr<Dims> ReadDims(const ConfigReader& c) {
 }
 
 // cos and sin [sequence, head] of the rotary embedding for positions 0..sequence-1: the angles
-// position * inv_freq, the half-width table written twice (rotate_half pairs dimension i with i + head / 2). With
-// Winnow's operators [sequence, 1, head], the sin table's first half negated (ApplyRotary says why).
+// position * inv_freq, the half-width table written twice (rotate_half pairs dimension i with i + head / 2).
 std::pair<std::string, std::string> Rotary(GraphBuilder& b, const std::string& positions, int64_t head, double theta) {
   std::vector<float> inv(static_cast<size_t>(head / 2));
   // theta^(-2i/head) in long double: double pow is versioned GLIBC_2.29 on x86-64, past the glibc floor (2.28) the
@@ -130,27 +129,12 @@ std::pair<std::string, std::string> Rotary(GraphBuilder& b, const std::string& p
                  static_cast<long double>(head)));
   const std::string half = b.Op("Mul", {b.Op("Unsqueeze", {positions, b.IntList({1})}), b.Floats({head / 2}, inv)});
   const std::string angles = b.Op("Concat", {half, half}, {onnx::IntAttribute("axis", -1)});
-  if (b.winnow_ops()) {
-    // [sequence, 1, head]: against q and k as [batch, sequence, heads, head].
-    const std::string sin = b.Op("Sin", {half});
-    const std::string axis1 = b.IntList({1});
-    return {b.Op("Unsqueeze", {b.Op("Cos", {angles}), axis1}),
-            b.Op("Unsqueeze", {b.Op("Concat", {b.Op("Neg", {sin}), sin}, {onnx::IntAttribute("axis", -1)}), axis1})};
-  }
   return {b.Op("Cos", {angles}), b.Op("Sin", {angles})};
 }
 
-// x * cos + rotate_half(x) * sin over x [batch, heads, sequence, head], rotate_half(x) = [-x2, x1]. With Winnow's
-// operators x is [batch, sequence, heads, head], and [x2, x1] * [-sin, sin] is taken instead (the same products: negation is exact), its halves swapped by one
-// Gather of the two halves in reverse order where rotate_half takes a Split, a Neg and a Concat.
+// x * cos + rotate_half(x) * sin over x [batch, heads, sequence, head], rotate_half(x) = [-x2, x1].
 std::string ApplyRotary(GraphBuilder& b, const std::string& x, const std::pair<std::string, std::string>& cs,
                         int64_t head) {
-  if (b.winnow_ops()) {
-    const std::string pairs = b.Op("Reshape", {x, b.IntList({0, 0, 0, 2, head / 2})});
-    const std::string swapped = b.Op(
-        "Reshape", {b.Op("Gather", {pairs, b.IntList({1, 0})}, {onnx::IntAttribute("axis", 3)}), b.IntList({0, 0, 0, head})});
-    return b.Op("Add", {b.Op("Mul", {x, cs.first}), b.Op("Mul", {swapped, cs.second})});
-  }
   auto halves = b.Ops("Split", {x, b.IntList({head / 2, head / 2})}, 2, {onnx::IntAttribute("axis", -1)});
   std::string rotated = b.Op("Concat", {b.Op("Neg", {halves[1]}), halves[0]}, {onnx::IntAttribute("axis", -1)});
   return b.Op("Add", {b.Op("Mul", {x, cs.first}), b.Op("Mul", {rotated, cs.second})});
@@ -178,9 +162,9 @@ StatusOr<std::vector<std::string>> RowBlocks(GraphBuilder& b, const std::string&
 
 // ModernBertAttention (eager): Wqkv's q, k, v, rotary on q and k, Softmax(q k^T / sqrt(head) + mask) v, heads
 // merged, Wo; as the module computes them without Winnow's operators (one product and a Split, the heads apart by
-// Transpose, `mask` additive). With them: q, k and v are three products of Wqkv's row blocks, rotary is applied to
-// q and k as [batch, sequence, heads, head], and one com.winnow Attention reads attention_mask itself, a sliding
-// (`local`) layer's band as its window. first_only (Winnow's operators only): the first query token alone, q
+// Transpose, `mask` additive). With them: q, k and v are three products of Wqkv's row blocks, and one com.winnow
+// Attention rotates q and k itself (rope's tables as inputs) and reads attention_mask, a sliding (`local`) layer's
+// band as its window. first_only (Winnow's operators only): the first query token alone, q
 // projected from it (the output [batch, 1, hidden]).
 StatusOr<std::string> Attention(GraphBuilder& b, const std::string& x, const std::string& mask,
                                 const std::pair<std::string, std::string>& rope, const std::string& l, const Dims& d,
@@ -188,21 +172,17 @@ StatusOr<std::string> Attention(GraphBuilder& b, const std::string& x, const std
   WINNOW_ASSIGN_OR_RETURN(std::vector<std::string> parts,
                           RowBlocks(b, x, l + "attn.Wqkv.", d.hidden, d.hidden, 3, d.attention_bias,
                                     first_only ? b.First(x, 1) : std::string()));
-  const std::string split = b.IntList({0, 0, d.heads, d.head});
   if (b.winnow_ops()) {
-    // rope's tables are [sequence, 1, head] here (Rotary); first_only: position 0's, [1, 1, head].
-    auto rotated = [&](const std::string& part, const std::pair<std::string, std::string>& cs) {
-      return b.Op("Reshape", {ApplyRotary(b, b.Op("Reshape", {part, split}), cs, d.head), b.IntList({0, 0, d.hidden})});
-    };
-    const std::string q =
-        rotated(parts[0], first_only ? std::make_pair(b.First(rope.first, 0), b.First(rope.second, 0)) : rope);
-    const std::string k = rotated(parts[1], rope);
+    // The operator rotates Q's and K's rows as it reads them (its cos and sin inputs; Q's first row is position 0's).
     std::vector<std::string> attrs = {onnx::IntAttribute("num_heads", d.heads)};
     if (local) attrs.push_back(onnx::IntAttribute("window", d.window / 2));
     if (first_only) attrs.push_back(onnx::IntAttribute("query_tokens", 1));
-    const std::string ctx = b.Op(rt::kAttentionOp, {q, k, parts[2], "attention_mask"}, attrs, rt::kCustomDomain);
+    const std::string ctx = b.Op(rt::kAttentionOp, {parts[0], parts[1], parts[2], "attention_mask", "", "", "", "",
+                                                    rope.first, rope.second},
+                                 attrs, rt::kCustomDomain);
     return b.Linear(ctx, l + "attn.Wo.", d.hidden, d.hidden, d.attention_bias);
   }
+  const std::string split = b.IntList({0, 0, d.heads, d.head});
   std::vector<std::string> heads;
   for (const std::string& part : parts)
     heads.push_back(b.Op("Transpose", {b.Op("Reshape", {part, split})}, {onnx::IntsAttribute("perm", {0, 2, 1, 3})}));

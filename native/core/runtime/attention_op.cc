@@ -50,6 +50,8 @@ struct AttentionKernel {
       Ort::ConstValue c2p = inputs > 5 ? ctx.GetInput(5) : Ort::ConstValue(nullptr);
       Ort::ConstValue p2c = inputs > 6 ? ctx.GetInput(6) : Ort::ConstValue(nullptr);
       Ort::ConstValue rel_index = inputs > 7 ? ctx.GetInput(7) : Ort::ConstValue(nullptr);
+      Ort::ConstValue rot_cos = inputs > 8 ? ctx.GetInput(8) : Ort::ConstValue(nullptr);
+      Ort::ConstValue rot_sin = inputs > 9 ? ctx.GetInput(9) : Ort::ConstValue(nullptr);
       const std::vector<int64_t> shape = q.GetTensorTypeAndShapeInfo().GetShape();
       if (shape.size() != 3) return Fail("query must be [batch, tokens, width], not " + ShapeText(shape));
       const bool packed = !k && !v;
@@ -111,8 +113,25 @@ struct AttentionKernel {
       } else if (rel_index) {
         return Fail("rel_index needs c2p or p2c");
       }
+      // Rotary tables: cos and sin [tokens, head size] together, an even head size, no bias (it would rotate too).
+      if (rot_cos || rot_sin) {
+        const int64_t head = width / heads;
+        if (!rot_cos || !rot_sin) return Fail("cos and sin come together");
+        if (bias) return Fail("rotary tables and a bias input do not go together (add the bias before)");
+        if (head % 2 != 0) return Fail("rotary needs an even head size, not " + std::to_string(head));
+        for (Ort::ConstValue* t : {&rot_cos, &rot_sin}) {
+          const auto ts = t->GetTensorTypeAndShapeInfo().GetShape();
+          if (ts != std::vector<int64_t>{tokens, head})
+            return Fail("cos and sin must be [tokens, head size] = [" + std::to_string(tokens) + ", " +
+                        std::to_string(head) + "], not " + ShapeText(ts));
+        }
+      }
       attention::Problem p;
       p.tokens = static_cast<size_t>(tokens);
+      if (rot_cos) {
+        p.rot_cos = rot_cos.GetTensorData<float>();
+        p.rot_sin = rot_sin.GetTensorData<float>();
+      }
       p.query_rows = static_cast<size_t>(query_tokens);
       p.window = static_cast<size_t>(window);
       p.query_mask = query_mask;
@@ -230,7 +249,7 @@ struct AttentionOp : Ort::CustomOpBase<AttentionOp, AttentionKernel, true> {
     return ctx.SetOutputShape(0, out);
   }
   const char* GetName() const { return kAttentionOp; }
-  size_t GetInputTypeCount() const { return 8; }
+  size_t GetInputTypeCount() const { return 10; }
   ONNXTensorElementDataType GetInputType(size_t i) const {
     if (i == 3) return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64;
     return i == 7 ? ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32 : ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
