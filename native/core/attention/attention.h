@@ -57,8 +57,7 @@ struct Problem {
   size_t rel_size = 0;
   // Rotary position embeddings (nullptr: none; no bias then): Q's and K's rows of token t are rotated as they are
   // read, x·cos[t] + rotate_half(x)·sin[t] with rotate_half(x) = [-x2, x1] over the head's halves (ModernBERT,
-  // transformers' form: two products and a sum per element, no fused multiply-add). [tokens, head_size] each; the
-  // head size even.
+  // transformers' form). [tokens, head_size] each; the head size even.
   const float* rot_cos = nullptr;
   const float* rot_sin = nullptr;
   // A query row whose own mask entry is 0 attends uniformly to every key (DeBERTa masks score [i, j] where mask_i or
