@@ -66,7 +66,7 @@ std::vector<double> Reference(const attention::Problem& p) {
         // masked query row.
         auto masked_key = [&](size_t j) {
           const size_t distance = i > j ? i - j : j - i;
-          return (p.mask && p.mask[b * T + j] == 0) || (p.window && distance > p.window) ||
+          return (p.mask && p.mask[b * T + j] == 0) || (p.Windowed() && distance > p.window) ||
                  (p.query_mask && p.mask && p.mask[b * T + i] == 0);
         };
         bool any = false;
@@ -119,6 +119,14 @@ double WorstError(const std::vector<float>& got, const std::vector<double>& want
     }
   }
   return worst;
+}
+
+// The first `kept` of each `outer` group of `tokens` rows of `row` floats (a Q or c2p holding just the rows computed).
+std::vector<float> FirstRows(const std::vector<float>& full, size_t outer, size_t tokens, size_t kept, size_t row) {
+  std::vector<float> out;
+  for (size_t o = 0; o < outer; ++o)
+    out.insert(out.end(), full.begin() + o * tokens * row, full.begin() + (o * tokens + kept) * row);
+  return out;
 }
 
 struct Inputs {
@@ -244,13 +252,17 @@ TEST(Attention, SlidingWindowMatchesTheReference) {
     size_t batch, tokens, heads, head, window, rows;
   };
   const Shape shapes[] = {{2, 300, 2, 32, 64, 0}, {3, 91, 2, 64, 5, 0},  {2, 200, 1, 32, 1, 0},  {2, 40, 2, 24, 100, 0},
-                          {2, 130, 2, 32, 16, 1}, {2, 150, 2, 32, 20, 45}, {1, 70, 3, 16, 33, 0}};
+                          {2, 130, 2, 32, 16, 1}, {2, 150, 2, 32, 20, 45}, {1, 70, 3, 16, 33, 0}, {2, 50, 2, 32, 0, 0}};
+  // kHoles's place in this list also runs a short text in a long batch row (below): whole 32-row blocks past the
+  // text's bands, with no key at all.
   const MaskKind kinds[] = {MaskKind::kNone, MaskKind::kRight, MaskKind::kLeft, MaskKind::kHoles, MaskKind::kEmptyRow};
   uint32_t seed = 900;
   for (const Shape& s : shapes)
     for (MaskKind kind : kinds)
       for (bool packed : {false, true}) {
-        const Inputs in = MakeInputs(s.batch, s.tokens, s.heads, s.head, kind, seed += 3);
+        Inputs in = MakeInputs(s.batch, s.tokens, s.heads, s.head, kind, seed += 3);
+        if (kind == MaskKind::kHoles && packed && s.batch > 1)  // batch row 1: its first 10 tokens alone
+          for (size_t t = 0; t < s.tokens; ++t) in.mask[s.tokens + t] = t < 10 ? 1 : 0;
         const bool bias = (seed / 3) % 2 == 1;
         std::vector<float> out(s.batch * s.tokens * s.heads * s.head, std::nanf(""));
         attention::Problem p = MakeProblem(in, packed, s.batch, s.tokens, s.heads, s.head, out.data(), bias);
@@ -315,7 +327,7 @@ TEST(Attention, RotaryMatchesTheReference) {
         attention::Problem p = MakeProblem(in, packed, s.batch, s.tokens, s.heads, s.head, out.data(), false);
         p.rot_cos = cosines.data();
         p.rot_sin = sines.data();
-        p.window = s.window;
+        p.window = s.window ? s.window : attention::Problem::kNoWindow;
         p.query_rows = s.rows;
         const size_t kept = p.QueryRows(), w = s.heads * s.head;
         const std::vector<double> all = Reference(p);
@@ -331,6 +343,17 @@ TEST(Attention, RotaryMatchesTheReference) {
           EXPECT_LT(WorstError(got, want, &where), kBound)
               << SimdLevelName(level) << " tokens " << s.tokens << " head " << s.head << " window " << s.window
               << " rows " << s.rows << " mask " << static_cast<int>(kind) << " packed " << packed << ": " << where;
+        }
+        if (s.rows > 0 && !packed) {  // Q holding just the rows computed (Problem::q_tokens), rotated from position 0
+          const std::vector<float> short_q = FirstRows(in.q, s.batch, s.tokens, kept, w);
+          attention::Problem ps = p;
+          ps.q = short_q.data();
+          ps.q_tokens = kept;
+          std::fill(out.begin(), out.end(), std::nanf(""));
+          for (size_t t = 0; t < attention::TaskCount(ps); ++t) attention::RunTask(ps, t);
+          std::string where;
+          EXPECT_LT(WorstError(std::vector<float>(out.begin(), out.begin() + s.batch * kept * w), want, &where), kBound)
+              << "short Q, tokens " << s.tokens << " rows " << s.rows << ": " << where;
         }
       }
 }
@@ -381,6 +404,19 @@ TEST(Attention, RelativeTermsAndQueryMaskMatchTheReference) {
           EXPECT_LT(WorstError(got, want, &where), kBound)
               << SimdLevelName(level) << " tokens " << s.tokens << " rows " << s.rows << " mask "
               << static_cast<int>(kind) << " terms " << terms << ": " << where;
+        }
+        if (s.rows > 0 && p.q_stride == w) {  // Q and c2p holding just the rows computed (Problem::q_tokens)
+          const std::vector<float> short_q = FirstRows(in.q, s.batch, s.tokens, kept, w);
+          const std::vector<float> short_c2p = FirstRows(c2p, s.batch * s.heads, s.tokens, kept, m);
+          attention::Problem ps = p;
+          ps.q = short_q.data();
+          ps.q_tokens = kept;
+          if (ps.c2p) ps.c2p = short_c2p.data();
+          std::fill(out.begin(), out.end(), std::nanf(""));
+          for (size_t t = 0; t < attention::TaskCount(ps); ++t) attention::RunTask(ps, t);
+          std::string where;
+          EXPECT_LT(WorstError(std::vector<float>(out.begin(), out.begin() + s.batch * kept * w), want, &where), kBound)
+              << "short Q, tokens " << s.tokens << " rows " << s.rows << " terms " << terms << ": " << where;
         }
       }
 }
@@ -607,15 +643,19 @@ TEST_F(AttentionOrt, RelativeInputsMatchTheReference) {
   so.Add(rt::CustomOpDomain());
   Ort::Session session(rt_->env(), model.data(), model.size(), so);
   auto mem = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
-  auto run = [&](size_t rel_cols, std::vector<int32_t> idx) {
+  // index_rows: the index's first axis; c2p_rows: c2p's third (both tokens unless testing a bad shape).
+  auto run = [&](size_t rel_cols, std::vector<int32_t> idx, size_t index_rows = 0, size_t c2p_rows = 0) {
+    if (index_rows == 0) index_rows = tokens;
+    if (c2p_rows == 0) c2p_rows = tokens;
     const int64_t x[3] = {static_cast<int64_t>(batch), static_cast<int64_t>(tokens), static_cast<int64_t>(width)};
     const int64_t ms[2] = {x[0], x[1]}, rs[4] = {x[0], static_cast<int64_t>(heads), x[1], static_cast<int64_t>(rel_cols)};
-    const int64_t is[2] = {x[1], x[1]};
+    const int64_t cs[4] = {x[0], rs[1], static_cast<int64_t>(c2p_rows), rs[3]};
+    const int64_t is[2] = {static_cast<int64_t>(index_rows), x[1]};
     std::vector<Ort::Value> v;
     for (const auto* t : {&in.q, &in.k, &in.v}) v.push_back(Ort::Value::CreateTensor<float>(mem, const_cast<float*>(t->data()), t->size(), x, 3));
     std::vector<int64_t> mask = in.mask;
     v.push_back(Ort::Value::CreateTensor<int64_t>(mem, mask.data(), mask.size(), ms, 2));
-    v.push_back(Ort::Value::CreateTensor<float>(mem, c2p.data(), batch * heads * tokens * rel_cols, rs, 4));
+    v.push_back(Ort::Value::CreateTensor<float>(mem, c2p.data(), batch * heads * c2p_rows * rel_cols, cs, 4));
     v.push_back(Ort::Value::CreateTensor<float>(mem, p2c.data(), batch * heads * tokens * rel_cols, rs, 4));
     v.push_back(Ort::Value::CreateTensor<int32_t>(mem, idx.data(), idx.size(), is, 2));
     const char* names[] = {"Q", "K", "V", "mask", "C2P", "P2C", "IDX"};
@@ -647,6 +687,25 @@ TEST_F(AttentionOrt, RelativeInputsMatchTheReference) {
     ADD_FAILURE() << "an index of -1 ran";
   } catch (const Ort::Exception& e) {
     EXPECT_NE(std::string(e.what()).find("rel_index holds -1"), std::string::npos) << e.what();
+  }
+  // c2p and p2c with 8 columns while the index reaches 15: refused on the index; [tokens - 1] rows of an index: its shape.
+  try {
+    run(m / 2, index);
+    ADD_FAILURE() << "an index past n ran";
+  } catch (const Ort::Exception& e) {
+    EXPECT_NE(std::string(e.what()).find("outside [0, 8)"), std::string::npos) << e.what();
+  }
+  try {
+    run(m, std::vector<int32_t>(index.begin(), index.end() - tokens), tokens - 1);
+    ADD_FAILURE() << "a [36, 37] index ran";
+  } catch (const Ort::Exception& e) {
+    EXPECT_NE(std::string(e.what()).find("rel_index must be [tokens, tokens] = [37, 37]"), std::string::npos) << e.what();
+  }
+  try {
+    run(m, index, tokens, tokens - 1);
+    ADD_FAILURE() << "a c2p of 36 rows ran";
+  } catch (const Ort::Exception& e) {
+    EXPECT_NE(std::string(e.what()).find("c2p must be [batch, heads, query rows, n] = [2, 3, 37, 16]"), std::string::npos) << e.what();
   }
 }
 

@@ -15,28 +15,35 @@ struct Scratch {
   CacheLineVector<float> kt, scores, qbk, vrows, krot, qrot;
 };
 
-// Rows of the block that attend uniformly to every token though the block has keys (the kernel computed them as the
-// others): with a window, those whose band holds none of its keys; with query_mask, those whose own mask entry is 0.
-// Their output rows become V's mean over all tokens (plus V's bias).
-void UniformRows(const Problem& p, const internal::Block& blk) {
+// Rows of the block that attend uniformly to every token though the kernel did not compute them so: every row when
+// `all` (the block has no key), else with a window those whose band holds none of its keys and with query_mask
+// those whose own mask entry is 0. Their output rows become V's mean over all tokens (plus V's bias), summed once per
+// block and only when some row needs it.
+void UniformRows(const Problem& p, const internal::Block& blk, bool all) {
   const size_t D = p.head_size;
   const float* v0 = p.v + blk.b * p.tokens * p.v_stride + blk.h * D;
   const float* vb = p.bias ? p.bias + (2 * p.heads + blk.h) * D : nullptr;
+  thread_local std::vector<float> mean;
+  bool summed = false;
   for (size_t r = 0; r < blk.rows; ++r) {
     const size_t t = blk.row0 + r;
-    bool uniform = p.query_mask && p.mask && p.mask[blk.b * p.tokens + t] == 0;
-    if (!uniform && p.window) {
+    bool uniform = all || (p.query_mask && p.mask && p.mask[blk.b * p.tokens + t] == 0);
+    if (!uniform && p.Windowed()) {
       size_t lo, hi;
       internal::Band(p, blk, t, &lo, &hi);
       uniform = lo == hi;
     }
     if (!uniform) continue;
+    if (!summed) {
+      mean.assign(D, 0.0f);
+      for (size_t j = 0; j < p.tokens; ++j)
+        for (size_t d = 0; d < D; ++d) mean[d] += v0[j * p.v_stride + d];
+      const float inv = 1.0f / static_cast<float>(p.tokens);
+      for (size_t d = 0; d < D; ++d) mean[d] = mean[d] * inv + (vb ? vb[d] : 0.0f);
+      summed = true;
+    }
     float* out = p.out + (blk.b * p.QueryRows() + t) * p.out_stride + blk.h * D;
-    for (size_t d = 0; d < D; ++d) out[d] = 0.0f;
-    for (size_t j = 0; j < p.tokens; ++j)
-      for (size_t d = 0; d < D; ++d) out[d] += v0[j * p.v_stride + d];
-    const float inv = 1.0f / static_cast<float>(p.tokens);
-    for (size_t d = 0; d < D; ++d) out[d] = out[d] * inv + (vb ? vb[d] : 0.0f);
+    std::copy(mean.begin(), mean.end(), out);
   }
 }
 
@@ -53,7 +60,7 @@ void RunWith(internal::Kernel kernel, const Problem& p, size_t task) {
   if (s.keys.size() < p.tokens) s.keys.resize(p.tokens);
   // The keys: those the mask keeps, within the block's rows' bands when there is a window.
   size_t lo = 0, hi = p.tokens, n = 0;
-  if (p.window) {
+  if (p.Windowed()) {
     lo = blk.row0 > p.window ? blk.row0 - p.window : 0;
     hi = std::min(p.tokens, blk.row0 + blk.rows + p.window);
   }
@@ -61,6 +68,14 @@ void RunWith(internal::Kernel kernel, const Problem& p, size_t task) {
   for (size_t t = lo; t < hi; ++t)
     if (!m || m[t] != 0) s.keys[n++] = static_cast<uint32_t>(t);
   blk.uniform = n == 0;  // then no row's band holds a key either
+  // With a window or query_mask every row is then V's mean: summed once here, where the kernel would weigh every
+  // token for each row (with a window a block past a short text's band would cost a full attention row per row).
+  if (blk.uniform && (p.Windowed() || p.query_mask)) {
+    blk.keys = s.keys.data();
+    blk.n = 0;
+    UniformRows(p, blk, true);
+    return;
+  }
   if (blk.uniform) {
     for (size_t t = 0; t < p.tokens; ++t) s.keys[t] = static_cast<uint32_t>(t);
     n = p.tokens;
@@ -83,7 +98,7 @@ void RunWith(internal::Kernel kernel, const Problem& p, size_t task) {
   blk.kt = s.kt.data();
   blk.scores = s.scores.data();
   kernel(p, blk);
-  if ((p.window || p.query_mask) && !blk.uniform) UniformRows(p, blk);
+  if ((p.Windowed() || p.query_mask) && !blk.uniform) UniformRows(p, blk, false);
 }
 
 internal::Kernel KernelFor(SimdLevel level) {

@@ -43,9 +43,12 @@ struct Problem {
   // Rows per batch row in Q (0: tokens): Q may hold only the rows computed, at least QueryRows() of them.
   size_t q_tokens = 0;
   size_t QTokens() const { return q_tokens ? q_tokens : tokens; }
-  // Sliding window (0: none): query token i attends only to keys j with |i - j| <= window; a row whose band holds no
-  // key the mask keeps attends uniformly to every key, as the additive form (float32 lowest outside the band) does.
-  size_t window = 0;
+  // Sliding window (kNoWindow: none): query token i attends only to keys j with |i - j| <= window (0: itself alone);
+  // a row whose band holds no key the mask keeps attends uniformly to every key, as the additive form (float32 lowest
+  // outside the band) does. Less than tokens (a wider band is every key: pass kNoWindow).
+  static constexpr size_t kNoWindow = static_cast<size_t>(-1);
+  size_t window = kNoWindow;
+  bool Windowed() const { return window != kNoWindow; }
   size_t BlockRows() const;
   // DeBERTa's disentangled attention (rel_index nullptr: none): score(i, j) gains c2p[b, h, i, x] + p2c[b, h, j, x],
   // x = rel_index[i, j], before the scale. c2p [batch, heads, QTokens(), rel_size] (Q times the position keys), p2c
@@ -69,7 +72,7 @@ struct Problem {
 inline constexpr size_t kBlockRows = 128;
 // With a window: fewer, so that the keys a block gathers (its rows' bands together) stay near one band's.
 inline constexpr size_t kBandBlockRows = 32;
-inline size_t Problem::BlockRows() const { return window ? kBandBlockRows : kBlockRows; }
+inline size_t Problem::BlockRows() const { return Windowed() ? kBandBlockRows : kBlockRows; }
 // batch x heads x ceil(QueryRows() / BlockRows()).
 size_t TaskCount(const Problem& p);
 // Task `task` (0 .. TaskCount - 1) at the process's SIMD level (cpu_features.h); tasks may run concurrently.

@@ -19,13 +19,13 @@ const internal::Bf16Products& Active() {
 }  // namespace
 
 void RunTaskBf16At(gemm::Bf16Isa isa, const Problem& p, size_t task) {
-  if (p.window || p.rel_index || p.query_mask || p.rot_cos) return RunTask(p, task);
+  if (p.Windowed() || p.rel_index || p.query_mask || p.rot_cos) return RunTask(p, task);
   const internal::Bf16Products k = ProductsFor(isa);
   if (k.scores && k.pv && task < TaskCount(p)) internal::Bf16Task()(k, p, task);
 }
 
 void RunTaskBf16(const Problem& p, size_t task) {
-  if (p.window || p.rel_index || p.query_mask || p.rot_cos) return RunTask(p, task);
+  if (p.Windowed() || p.rel_index || p.query_mask || p.rot_cos) return RunTask(p, task);
   const internal::Bf16Products& k = Active();
   if (k.scores && k.pv && task < TaskCount(p)) internal::Bf16Task()(k, p, task);
 }

@@ -30,7 +30,7 @@ struct AttentionKernel {
   bool has_scale = false;  // false: 1 / sqrt(head size)
   bool bf16 = false;       // precision "bf16": attention/attention_bf16.h
   int64_t query_tokens = 0;  // attribute query_tokens: attention::Problem::query_rows (0 = every token)
-  int64_t window = 0;        // attribute window: attention::Problem::window (0 = none)
+  int64_t window = -1;       // attribute window: attention::Problem::window (absent: none)
   bool query_mask = false;   // attribute query_mask: attention::Problem::query_mask
 
   static void RunOne(void* data, size_t task) { attention::RunTask(*static_cast<const attention::Problem*>(data), task); }
@@ -133,7 +133,8 @@ struct AttentionKernel {
         p.rot_sin = rot_sin.GetTensorData<float>();
       }
       p.query_rows = static_cast<size_t>(query_tokens);
-      p.window = static_cast<size_t>(window);
+      // A band as wide as the sequence is every key.
+      p.window = window >= 0 && window < tokens - 1 ? static_cast<size_t>(window) : attention::Problem::kNoWindow;
       p.query_mask = query_mask;
       if (rel_size) {
         p.rel_index = rel_index.GetTensorData<int32_t>();
@@ -193,12 +194,14 @@ struct AttentionOp : Ort::CustomOpBase<AttentionOp, AttentionKernel, true> {
       k->query_tokens = 0;  // absent: every query token
     }
     if (k->query_tokens < 0) return Fail("query_tokens must not be negative, not " + std::to_string(k->query_tokens));
+    bool windowed = true;
     try {
       k->window = ki.GetAttribute<int64_t>("window");
     } catch (const Ort::Exception&) {
-      k->window = 0;  // absent: every key
+      windowed = false;
     }
-    if (k->window < 0) return Fail("window must not be negative, not " + std::to_string(k->window));
+    if (windowed && k->window < 0) return Fail("window must not be negative, not " + std::to_string(k->window));
+    if (!windowed) k->window = -1;  // absent: every key
     try {
       k->query_mask = ki.GetAttribute<int64_t>("query_mask") != 0;
     } catch (const Ort::Exception&) {

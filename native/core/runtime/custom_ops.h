@@ -22,9 +22,10 @@
 // alike), scale (float, default
 // 1/sqrt(D)), precision ("float32", the default, or "bf16": the two products on bf16 operands with float32 sums,
 // attention/attention_bf16.h; refused at load on a CPU without a bf16 kernel), query_tokens (int, default 0: every
-// token; else only the first ones, Q then holding all rows or just those), window (int, default 0: every key; else
-// query token i sees only keys j with |i - j| <= window, a sliding window, always in float32); output [B, T, H·D] =
-// softmax(Q Kᵀ · scale + key mask) V per head, heads side by side (attention/attention.h). Float32 tensors only.
+// token; else only the first ones, Q then holding all rows or just those), window (int, absent: every key; else
+// query token i sees only keys j with |i - j| <= window, a sliding window); output [B, T, H·D] =
+// softmax((Q Kᵀ + c2p + p2c terms) · scale + mask) V per head, heads side by side (attention/attention.h). A window,
+// the relative terms, rotary tables or query_mask run in float32 whatever precision says. Float32 tensors only.
 //
 // com.winnow MatMulBf16: runtime/matmul_bf16_op.h.
 //
