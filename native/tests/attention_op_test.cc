@@ -243,6 +243,25 @@ TEST(Attention, FarNegativeScoresWithPaddedKeys) {
   }
 }
 
+// The reference's first QueryRows() rows of each batch row: the rows a problem with query_rows computes.
+std::vector<double> KeptReference(const attention::Problem& p) {
+  const size_t kept = p.QueryRows(), w = p.heads * p.head_size;
+  const std::vector<double> all = Reference(p);
+  std::vector<double> want;
+  for (size_t b = 0; b < p.batch; ++b)
+    want.insert(want.end(), all.begin() + b * p.tokens * w, all.begin() + (b * p.tokens + kept) * w);
+  return want;
+}
+
+// p's tasks run by `run` (last first) into p.out, NaN beforehand; the worst error against `want`.
+double RunAndCompare(const attention::Problem& p, const std::function<void(size_t)>& run,
+                     const std::vector<double>& want, std::string* where) {
+  const size_t n = p.batch * p.QueryRows() * p.heads * p.head_size;
+  std::fill(p.out, p.out + n, std::nanf(""));
+  for (size_t t = attention::TaskCount(p); t-- > 0;) run(t);
+  return WorstError(std::vector<float>(p.out, p.out + n), want, where);
+}
+
 // Problem::window: the sliding window of ModernBERT's local layers, against the reference with the band added to the
 // mask, at every SIMD level: windows of 0 to more than the tokens, blocks whose rows' bands differ, right padding
 // past a window (rows whose band holds only padding attend to every token alike), holes, a row with no key, the first
@@ -268,32 +287,20 @@ TEST(Attention, SlidingWindowMatchesTheReference) {
         attention::Problem p = MakeProblem(in, packed, s.batch, s.tokens, s.heads, s.head, out.data(), bias);
         p.window = s.window;
         p.query_rows = s.rows;
-        const size_t kept = p.QueryRows(), w = s.heads * s.head;
-        // The reference computes every row; the first `kept` of each batch row are compared.
-        const std::vector<double> all = Reference(p);
-        std::vector<double> want;
-        for (size_t b = 0; b < s.batch; ++b)
-          want.insert(want.end(), all.begin() + b * s.tokens * w, all.begin() + (b * s.tokens + kept) * w);
-        auto check = [&](const std::string& name) {
-          std::vector<float> got(out.begin(), out.begin() + s.batch * kept * w);
+        const size_t kept = p.QueryRows();
+        const std::vector<double> want = KeptReference(p);
+        auto check = [&](const std::string& name, const std::function<void(size_t)>& run) {
           std::string where;
-          EXPECT_LT(WorstError(got, want, &where), kBound)
+          EXPECT_LT(RunAndCompare(p, run, want, &where), kBound)
               << name << " tokens " << s.tokens << " window " << s.window << " rows " << s.rows << " mask "
               << static_cast<int>(kind) << " packed " << packed << " bias " << bias << ": " << where;
         };
         EXPECT_EQ(attention::TaskCount(p),
                   s.batch * s.heads * ((kept + attention::kBandBlockRows - 1) / attention::kBandBlockRows));
-        for (SimdLevel level : kAllSimdLevels) {
-          if (!CpuSupports(level)) continue;
-          std::fill(out.begin(), out.end(), std::nanf(""));
-          for (size_t t = attention::TaskCount(p); t-- > 0;) attention::RunTaskAt(level, p, t);
-          check(SimdLevelName(level));
-        }
-        if (std::string(attention::ActiveBf16KernelName()) != "none") {
-          std::fill(out.begin(), out.end(), std::nanf(""));
-          for (size_t t = 0; t < attention::TaskCount(p); ++t) attention::RunTaskBf16(p, t);
-          check("bf16");
-        }
+        for (SimdLevel level : kAllSimdLevels)
+          if (CpuSupports(level)) check(SimdLevelName(level), [&](size_t t) { attention::RunTaskAt(level, p, t); });
+        if (std::string(attention::ActiveBf16KernelName()) != "none")
+          check("bf16", [&](size_t t) { attention::RunTaskBf16(p, t); });
       }
 }
 
@@ -330,30 +337,21 @@ TEST(Attention, RotaryMatchesTheReference) {
         p.window = s.window ? s.window : attention::Problem::kNoWindow;
         p.query_rows = s.rows;
         const size_t kept = p.QueryRows(), w = s.heads * s.head;
-        const std::vector<double> all = Reference(p);
-        std::vector<double> want;
-        for (size_t b = 0; b < s.batch; ++b)
-          want.insert(want.end(), all.begin() + b * s.tokens * w, all.begin() + (b * s.tokens + kept) * w);
+        const std::vector<double> want = KeptReference(p);
+        // Every SIMD level; then (first rows alone) Q holding just those rows (Problem::q_tokens), position 0's first.
+        const std::vector<float> short_q = FirstRows(in.q, s.batch, s.tokens, kept, w);
+        attention::Problem ps = p;
+        ps.q = short_q.data();
+        ps.q_tokens = kept;
         for (SimdLevel level : kAllSimdLevels) {
           if (!CpuSupports(level)) continue;
-          std::fill(out.begin(), out.end(), std::nanf(""));
-          for (size_t t = attention::TaskCount(p); t-- > 0;) attention::RunTaskAt(level, p, t);
-          std::vector<float> got(out.begin(), out.begin() + s.batch * kept * w);
           std::string where;
-          EXPECT_LT(WorstError(got, want, &where), kBound)
+          EXPECT_LT(RunAndCompare(p, [&](size_t t) { attention::RunTaskAt(level, p, t); }, want, &where), kBound)
               << SimdLevelName(level) << " tokens " << s.tokens << " head " << s.head << " window " << s.window
               << " rows " << s.rows << " mask " << static_cast<int>(kind) << " packed " << packed << ": " << where;
-        }
-        if (s.rows > 0 && !packed) {  // Q holding just the rows computed (Problem::q_tokens), rotated from position 0
-          const std::vector<float> short_q = FirstRows(in.q, s.batch, s.tokens, kept, w);
-          attention::Problem ps = p;
-          ps.q = short_q.data();
-          ps.q_tokens = kept;
-          std::fill(out.begin(), out.end(), std::nanf(""));
-          for (size_t t = 0; t < attention::TaskCount(ps); ++t) attention::RunTask(ps, t);
-          std::string where;
-          EXPECT_LT(WorstError(std::vector<float>(out.begin(), out.begin() + s.batch * kept * w), want, &where), kBound)
-              << "short Q, tokens " << s.tokens << " rows " << s.rows << ": " << where;
+          if (s.rows == 0 || packed) continue;
+          EXPECT_LT(RunAndCompare(ps, [&](size_t t) { attention::RunTaskAt(level, ps, t); }, want, &where), kBound)
+              << SimdLevelName(level) << " short Q, tokens " << s.tokens << " rows " << s.rows << ": " << where;
         }
       }
 }
@@ -391,32 +389,24 @@ TEST(Attention, RelativeTermsAndQueryMaskMatchTheReference) {
         p.query_mask = true;
         p.query_rows = s.rows;
         const size_t kept = p.QueryRows(), w = s.heads * s.head;
-        const std::vector<double> all = Reference(p);
-        std::vector<double> want;
-        for (size_t b = 0; b < s.batch; ++b)
-          want.insert(want.end(), all.begin() + b * s.tokens * w, all.begin() + (b * s.tokens + kept) * w);
+        const std::vector<double> want = KeptReference(p);
+        // Every SIMD level; then (first rows alone, separate Q) Q and c2p holding just those rows (Problem::q_tokens).
+        const std::vector<float> short_q = FirstRows(in.q, s.batch, s.tokens, kept, w);
+        const std::vector<float> short_c2p = FirstRows(c2p, s.batch * s.heads, s.tokens, kept, m);
+        attention::Problem ps = p;
+        ps.q = short_q.data();
+        ps.q_tokens = kept;
+        if (ps.c2p) ps.c2p = short_c2p.data();
         for (SimdLevel level : kAllSimdLevels) {
           if (!CpuSupports(level)) continue;
-          std::fill(out.begin(), out.end(), std::nanf(""));
-          for (size_t t = attention::TaskCount(p); t-- > 0;) attention::RunTaskAt(level, p, t);
-          std::vector<float> got(out.begin(), out.begin() + s.batch * kept * w);
           std::string where;
-          EXPECT_LT(WorstError(got, want, &where), kBound)
+          EXPECT_LT(RunAndCompare(p, [&](size_t t) { attention::RunTaskAt(level, p, t); }, want, &where), kBound)
               << SimdLevelName(level) << " tokens " << s.tokens << " rows " << s.rows << " mask "
               << static_cast<int>(kind) << " terms " << terms << ": " << where;
-        }
-        if (s.rows > 0 && p.q_stride == w) {  // Q and c2p holding just the rows computed (Problem::q_tokens)
-          const std::vector<float> short_q = FirstRows(in.q, s.batch, s.tokens, kept, w);
-          const std::vector<float> short_c2p = FirstRows(c2p, s.batch * s.heads, s.tokens, kept, m);
-          attention::Problem ps = p;
-          ps.q = short_q.data();
-          ps.q_tokens = kept;
-          if (ps.c2p) ps.c2p = short_c2p.data();
-          std::fill(out.begin(), out.end(), std::nanf(""));
-          for (size_t t = 0; t < attention::TaskCount(ps); ++t) attention::RunTask(ps, t);
-          std::string where;
-          EXPECT_LT(WorstError(std::vector<float>(out.begin(), out.begin() + s.batch * kept * w), want, &where), kBound)
-              << "short Q, tokens " << s.tokens << " rows " << s.rows << " terms " << terms << ": " << where;
+          if (s.rows == 0 || p.q_stride != w) continue;
+          EXPECT_LT(RunAndCompare(ps, [&](size_t t) { attention::RunTaskAt(level, ps, t); }, want, &where), kBound)
+              << SimdLevelName(level) << " short Q, tokens " << s.tokens << " rows " << s.rows << " terms " << terms
+              << ": " << where;
         }
       }
 }
