@@ -5,6 +5,7 @@
 //   node bench/ab.mjs --b-env '{"WINNOW_ATTENTION_PACK_QKV":"0"}' ...   (variables set while B loads)
 //   node bench/ab.mjs --a-repo ../old-checkout ...                        (A from another built checkout)
 //   node bench/ab.mjs --docs 6 ...                                        (each document 6 passages joined)
+//   node bench/ab.mjs --per-call 16 ...                                   (the items as calls of 16, one after another)
 // Prints items/s per side (median and best over rounds) and the median, min and max of the per-round ratio B/A.
 // Each call starts --pause ms (default 500) after the previous one ends: ONNX Runtime's idle threads spin for a
 // while after a run, and on a small machine the other side's spinning threads would slow the call that follows.
@@ -34,7 +35,12 @@ const pairs = Array.from({ length: n }, (_, i) => {
   return [query, [doc, ...more].join(' ')];
 });
 const texts = pairs.map((p) => 'passage: ' + p[1]);
-const call = cls === 'SentenceEncoder' ? (m) => m.encode(texts) : (m) => m.predict(pairs);
+// --per-call K: consecutive calls of K items (a reranking service: one query's candidates per call).
+const perCall = Number(args['per-call'] ?? n);
+const one = cls === 'SentenceEncoder' ? (m, i, j) => m.encode(texts.slice(i, j)) : (m, i, j) => m.predict(pairs.slice(i, j));
+const call = async (m) => {
+  for (let i = 0; i < n; i += perCall) await one(m, i, Math.min(i + perCall, n));
+};
 
 const parse = (s) => (s ? JSON.parse(s) : {});
 
@@ -69,7 +75,7 @@ if (args.child) {
   const ia = (await a.next()).ready;
   const b = spawn('b'); // loaded one after the other: load-time memory peaks do not overlap
   const ib = (await b.next()).ready;
-  console.log(`${cls} ${path.basename(model)}, ${n} items, ${threads} threads, ${rounds} rounds, ${pause} ms between calls`);
+  console.log(`${cls} ${path.basename(model)}, ${n} items in calls of ${perCall}, ${threads} threads, ${rounds} rounds, ${pause} ms between calls`);
   console.log(`A ${args['a-repo'] ?? ''} ${args.a ?? '{}'} ${args['a-env'] ?? ''}: ${ia}`);
   console.log(`B ${args['b-repo'] ?? ''} ${args.b ?? '{}'} ${args['b-env'] ?? ''}: ${ib}`);
   await a.run();

@@ -97,6 +97,27 @@ describe('length buckets', () => {
   });
 });
 
+describe('where batches are cut (CPU)', () => {
+  it('a short pair is not padded to a long one when a batch of its own costs less', async () => {
+    const dir = path.join(FIXTURES, 'bert-ce-tiny');
+    const ce = await CrossEncoder.load(dir, { threads: 1 });
+    const long: [string, string] = ['what is this', Array(300).fill('word').join(' ')];
+    const short: [string, string][] = [['a', 'b'], ['c', 'd']];
+    const alone = [...(await ce.predict([long])), ...(await ce.predict(short))];
+    const before = ce.counters();
+    const got = await ce.predict([long, ...short]);
+    const c = ce.counters();
+    // Greedy packing (rows x longest within the 1024-token budget) ran all three in one batch padded to ~300.
+    expect(c.batches - before.batches).toBe(2);
+    expect(c.paddedTokens - before.paddedTokens).toBe(c.tokens - before.tokens);
+    expect(maxAbsDiff(got, alone)).toBeLessThan(1e-5);
+    // Rows of one length still share a batch.
+    const mark = ce.counters().batches;
+    await ce.predict(Array(8).fill(short[0]));
+    expect(ce.counters().batches - mark).toBe(1);
+  });
+});
+
 describe('chunked tokenization pipeline', () => {
   it('CrossEncoder: chunks of 7 pairs, tokenized while the previous chunk runs, give the plain scores in input order, with progress over all pairs', async () => {
     const dir = path.join(FIXTURES, 'bert-ce-tiny');

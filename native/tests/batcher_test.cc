@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <random>
 #include <set>
 #include <vector>
@@ -95,6 +96,74 @@ TEST(PlanBatches, BucketedBatchesUseBucketLengthsWithinTheBudget) {
   std::set<size_t> plain;
   for (const auto& b : PlanBatches(lengths, 64, budget)) plain.insert(b.max_len);
   EXPECT_GT(plain.size(), shapes.size());
+}
+
+// The cost batch_cost > 0 minimises: batch_cost per batch plus every batch's padded tokens.
+size_t PlanCost(const std::vector<Batch>& batches, size_t batch_cost) {
+  size_t cost = 0;
+  for (const auto& b : batches) cost += batch_cost + b.indices.size() * b.max_len;
+  return cost;
+}
+
+TEST(PlanBatches, BatchCostLeavesAShortRowUnpadded) {
+  // Greedily, 5 tokens padded to 309; with a batch worth 32 tokens, a batch of its own is cheaper.
+  EXPECT_EQ(PlanBatches({5, 309}, 32, 1024).size(), 1u);
+  const auto apart = PlanBatches({5, 309}, 32, 1024, 0, 32);
+  ASSERT_EQ(apart.size(), 2u);
+  EXPECT_EQ(apart[0].indices, (std::vector<size_t>{1}));
+  EXPECT_EQ(apart[1].max_len, 5u);
+  // [100 90] [20 18 17] costs 2 x 32 + 200 + 60: less than one batch (32 + 500) or the 100 alone (346).
+  const auto cut = PlanBatches({20, 100, 17, 90, 18}, 8, 1024, 0, 32);
+  ASSERT_EQ(cut.size(), 2u);
+  EXPECT_EQ(cut[0].indices, (std::vector<size_t>{1, 3}));
+  EXPECT_EQ(cut[1].indices, (std::vector<size_t>{0, 4, 2}));
+  EXPECT_EQ(PlanCost(cut, 32), 324u);
+  // Rows of one length gain nothing from more batches: the same batches as greedy packing.
+  const std::vector<size_t> same(10, 50);
+  const auto even = PlanBatches(same, 4, 1024, 0, 32);
+  ASSERT_EQ(even.size(), 3u);
+  EXPECT_EQ(even[0].indices.size(), 4u);
+  EXPECT_EQ(even[1].indices.size(), 4u);
+  EXPECT_EQ(even[2].indices.size(), 2u);
+}
+
+TEST(PlanBatches, BatchCostPlanIsTheCheapestWithinTheLimits) {
+  // Against every way of cutting the sorted rows (small n: all 2^(n-1) cut sets), with and without buckets.
+  std::mt19937 rng(11);
+  for (int trial = 0; trial < 200; ++trial) {
+    const size_t n = 1 + rng() % 9, rows = 1 + rng() % 5, budget = 40 + rng() % 400, cost = rng() % 64;
+    const size_t cap = trial % 2 ? 0 : 512;
+    std::vector<size_t> lengths(n);
+    for (auto& l : lengths) l = 1 + rng() % 120;
+    const auto plan = PlanBatches(lengths, rows, budget, cap, cost + 1);
+    std::vector<int> count(n, 0);
+    for (const auto& b : plan) {
+      ASSERT_LE(b.indices.size(), rows);
+      EXPECT_TRUE(b.indices.size() == 1 || b.indices.size() * b.max_len <= budget);
+      EXPECT_EQ(b.max_len, cap ? BucketLength(lengths[b.indices[0]], cap) : lengths[b.indices[0]]);
+      for (size_t i : b.indices) {
+        EXPECT_LE(lengths[i], b.max_len);
+        ++count[i];
+      }
+    }
+    EXPECT_TRUE(std::all_of(count.begin(), count.end(), [](int c) { return c == 1; }));
+    std::vector<size_t> sorted = lengths;
+    std::sort(sorted.rbegin(), sorted.rend());
+    size_t cheapest = SIZE_MAX;
+    for (size_t cuts = 0; cuts < (size_t{1} << (n - 1)); ++cuts) {
+      size_t total = 0, begin = 0;
+      bool ok = true;
+      for (size_t i = 1; i <= n && ok; ++i) {
+        if (i < n && !(cuts >> (i - 1) & 1)) continue;
+        const size_t k = i - begin, len = cap ? BucketLength(sorted[begin], cap) : sorted[begin];
+        ok = k <= rows && (k == 1 || k * len <= budget);
+        total += cost + 1 + k * len;
+        begin = i;
+      }
+      if (ok) cheapest = std::min(cheapest, total);
+    }
+    EXPECT_EQ(PlanCost(plan, cost + 1), cheapest) << "trial " << trial;
+  }
 }
 
 }  // namespace

@@ -16,12 +16,15 @@ struct Batch {
 // A GPU then sees 16 sequence lengths up to 512 instead of up to 512 different ones.
 size_t BucketLength(size_t len, size_t cap);
 
-// Sorts items by length (longest first, ties by input order) and packs them while
+// Sorts items by length (longest first, ties by input order) and cuts the sorted run into batches with
 // max_len * rows <= token_budget and rows <= max_batch_size (a single item always fits).
 // With bucket_cap > 0, each batch's max_len is BucketLength(longest row, bucket_cap) and the budget
 // counts the bucketed length.
+// batch_cost 0: each batch takes rows until the next would break a limit. batch_cost > 0: the cuts are those of
+// least total cost, a batch costing batch_cost plus its padded tokens, so a short row is not padded to a long
+// one's length where a batch of its own costs less (batch_cost: one run's fixed cost, in tokens' time).
 // Every index appears in exactly one batch; callers restore input order through `indices`.
 std::vector<Batch> PlanBatches(const std::vector<size_t>& lengths, size_t max_batch_size, size_t token_budget,
-                               size_t bucket_cap = 0);
+                               size_t bucket_cap = 0, size_t batch_cost = 0);
 
 }  // namespace winnow::batching

@@ -187,7 +187,7 @@ void SharedBatches::RunRoundBatches(const std::vector<std::shared_ptr<Ticket>>& 
       lengths.push_back(encodings[i].size());
     }
   }
-  const auto batches = batching::PlanBatches(lengths, plan.batch_rows, plan.token_budget, plan.bucket_cap);
+  const auto batches = batching::PlanBatches(lengths, plan.batch_rows, plan.token_budget, plan.bucket_cap, plan.batch_cost);
   std::vector<std::pair<size_t, size_t>> batch;  // this batch's rows, grouped by call
   std::vector<const tok::Encoding*> encodings;
   std::vector<size_t> items;

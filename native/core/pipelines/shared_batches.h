@@ -53,7 +53,7 @@ struct CallRows {
 // How rows are packed: as batching::PlanBatches takes them, and at most `round_rows` rows of waiting calls taken
 // into one plan (a single call's rows always are).
 struct BatchPlan {
-  size_t batch_rows = 32, token_budget = 1024, bucket_cap = 0, round_rows = 4096;
+  size_t batch_rows = 32, token_budget = 1024, bucket_cap = 0, round_rows = 4096, batch_cost = 0;
 };
 
 // Batching across calls. Concurrent calls on one model hand their rows to Run; whichever caller finds no one

@@ -266,6 +266,10 @@ size_t TransformerModel::TokenBudget() const {
   return options_.batch_size ? std::max(kGpuTokenBudget, options_.batch_size * max_length_) : kGpuTokenBudget;
 }
 
+size_t TransformerModel::BatchCost() const {
+  return session_ && session_->device() != "cpu" ? 0 : kCpuBatchCost;
+}
+
 bool TransformerModel::LengthBuckets() const {
   if (options_.length_buckets != ModelOptions::Toggle::kAuto) return options_.length_buckets == ModelOptions::Toggle::kOn;
   return session_ && session_->device() != "cpu";
@@ -282,6 +286,7 @@ Status TransformerModel::RunEncodings(const std::vector<tok::Encoding>& encoding
   plan.token_budget = TokenBudget();
   plan.bucket_cap = LengthBuckets() ? model_max_length_ : 0;
   plan.round_rows = chunk_items_;
+  plan.batch_cost = BatchCost();
   if (shared_) {
     CallRows call{&encodings, base, total, done, &outputs, &consume, &control};
     return shared_->Run(call, plan,
@@ -292,7 +297,7 @@ Status TransformerModel::RunEncodings(const std::vector<tok::Encoding>& encoding
   }
   std::vector<size_t> lengths(n);
   for (size_t i = 0; i < n; ++i) lengths[i] = encodings[i].size();
-  const auto batches = batching::PlanBatches(lengths, plan.batch_rows, plan.token_budget, plan.bucket_cap);
+  const auto batches = batching::PlanBatches(lengths, plan.batch_rows, plan.token_budget, plan.bucket_cap, plan.batch_cost);
   std::vector<const tok::Encoding*> rows;
   std::vector<size_t> items;
   for (const auto& batch : batches) {

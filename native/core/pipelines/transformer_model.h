@@ -33,6 +33,8 @@ inline constexpr size_t kCpuBatchRows = 32;
 inline constexpr size_t kGpuBatchRows = 128;
 inline constexpr size_t kCpuTokenBudget = 1024;
 inline constexpr size_t kGpuTokenBudget = 32768;
+// On a CPU a batch's fixed cost, in padded tokens' time, against which batching::PlanBatches weighs padding.
+inline constexpr size_t kCpuBatchCost = 32;
 
 // The load options of a transformer model, as the binding fills them from the checked JavaScript options
 // (lib/model-options.ts). What configures ONNX Runtime is the session's own config, held whole.
@@ -139,6 +141,7 @@ class TransformerModel {
                  const BatchConsumer& consume) const;
   size_t TokenBudget() const;
   size_t BatchRows() const;
+  size_t BatchCost() const;
   bool LengthBuckets() const;
 
   // Row r of `t` is item items[r] (an index into the caller's input).
