@@ -10,13 +10,12 @@
 #include "attention/attention.h"
 #include "attention/attention_bf16.h"
 #include "runtime/custom_ops.h"
+#include "runtime/op_attributes.h"
 
 namespace winnow::rt {
 namespace {
 
-OrtStatusPtr Fail(const std::string& message) {
-  return Ort::GetApi().CreateStatus(ORT_INVALID_ARGUMENT, ("com.winnow Attention: " + message).c_str());
-}
+OrtStatusPtr Fail(const std::string& message) { return OpError("Attention", message); }
 
 std::string ShapeText(const std::vector<int64_t>& s) {
   std::string t = "[";
@@ -176,42 +175,20 @@ struct AttentionOp : Ort::CustomOpBase<AttentionOp, AttentionKernel, true> {
   OrtStatusPtr CreateKernelV2(const OrtApi&, const OrtKernelInfo* info, void** kernel) const {
     auto k = std::make_unique<AttentionKernel>();
     Ort::ConstKernelInfo ki(info);
-    try {
-      k->heads = ki.GetAttribute<int64_t>("num_heads");
-    } catch (const Ort::Exception&) {
-      return Fail("the num_heads attribute is required");
-    }
+    const auto heads = OptionalAttribute<int64_t>(ki, "num_heads");
+    if (!heads) return Fail("the num_heads attribute is required");
+    k->heads = *heads;
     if (k->heads <= 0) return Fail("num_heads must be positive, not " + std::to_string(k->heads));
-    try {
-      k->scale = ki.GetAttribute<float>("scale");
-      k->has_scale = true;
-    } catch (const Ort::Exception&) {
-      k->has_scale = false;  // absent: 1 / sqrt(head size)
-    }
-    try {
-      k->query_tokens = ki.GetAttribute<int64_t>("query_tokens");
-    } catch (const Ort::Exception&) {
-      k->query_tokens = 0;  // absent: every query token
-    }
+    const auto scale = OptionalAttribute<float>(ki, "scale");
+    k->has_scale = scale.has_value();  // absent: 1 / sqrt(head size)
+    k->scale = scale.value_or(0.0f);
+    k->query_tokens = OptionalAttribute<int64_t>(ki, "query_tokens").value_or(0);  // absent: every query token
     if (k->query_tokens < 0) return Fail("query_tokens must not be negative, not " + std::to_string(k->query_tokens));
-    bool windowed = true;
-    try {
-      k->window = ki.GetAttribute<int64_t>("window");
-    } catch (const Ort::Exception&) {
-      windowed = false;
-    }
-    if (windowed && k->window < 0) return Fail("window must not be negative, not " + std::to_string(k->window));
-    if (!windowed) k->window = -1;  // absent: every key
-    try {
-      k->query_mask = ki.GetAttribute<int64_t>("query_mask") != 0;
-    } catch (const Ort::Exception&) {
-      k->query_mask = false;  // absent: keys masked only
-    }
-    std::string precision = "float32";  // absent: float32 products
-    try {
-      precision = ki.GetAttribute<std::string>("precision");
-    } catch (const Ort::Exception&) {
-    }
+    const auto window = OptionalAttribute<int64_t>(ki, "window");
+    if (window && *window < 0) return Fail("window must not be negative, not " + std::to_string(*window));
+    k->window = window.value_or(-1);  // absent: every key
+    k->query_mask = OptionalAttribute<int64_t>(ki, "query_mask").value_or(0) != 0;  // absent: keys masked only
+    const std::string precision = OptionalAttribute<std::string>(ki, "precision").value_or("float32");
     if (precision == "bf16") {
       if (std::string_view(attention::ActiveBf16KernelName()) == "none")
         return Fail(std::string("precision bf16 needs ") + gemm::kBf16Requirement);

@@ -14,13 +14,12 @@
 #include "layernorm/layer_norm.h"
 #include "runtime/matmul_bf16_op.h"
 #include "runtime/matmul_int8_op.h"
+#include "runtime/op_attributes.h"
 
 namespace winnow::rt {
 namespace {
 
-OrtStatusPtr Fail(const std::string& message) {
-  return Ort::GetApi().CreateStatus(ORT_INVALID_ARGUMENT, ("com.winnow LayerNorm: " + message).c_str());
-}
+OrtStatusPtr Fail(const std::string& message) { return OpError("LayerNorm", message); }
 
 std::string ShapeText(const std::vector<int64_t>& s) {
   std::string t = "[";
@@ -127,16 +126,9 @@ struct LayerNormKernel {
 struct LayerNormOp : Ort::CustomOpBase<LayerNormOp, LayerNormKernel, true> {
   OrtStatusPtr CreateKernelV2(const OrtApi&, const OrtKernelInfo* info, void** kernel) const {
     auto k = std::make_unique<LayerNormKernel>();
-    try {
-      k->epsilon = Ort::ConstKernelInfo(info).GetAttribute<float>("epsilon");
-    } catch (const Ort::Exception&) {
-      k->epsilon = 1e-5f;  // attribute absent: ONNX's LayerNormalization default
-    }
-    try {
-      k->exact = Ort::ConstKernelInfo(info).GetAttribute<int64_t>("exact") != 0;
-    } catch (const Ort::Exception&) {
-      k->exact = true;  // absent: ONNX Runtime's bits
-    }
+    const Ort::ConstKernelInfo ki(info);
+    k->epsilon = OptionalAttribute<float>(ki, "epsilon").value_or(1e-5f);  // absent: ONNX's LayerNormalization default
+    k->exact = OptionalAttribute<int64_t>(ki, "exact").value_or(1) != 0;    // absent: ONNX Runtime's bits
     *kernel = k.release();
     return nullptr;
   }

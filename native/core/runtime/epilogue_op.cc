@@ -3,6 +3,8 @@
 #include <atomic>
 #include <vector>
 
+#include "runtime/op_attributes.h"
+
 namespace winnow::rt {
 
 Ort::Status LinearOutputShape(Ort::ShapeInferContext& ctx, const char* prefix) {
@@ -23,24 +25,14 @@ Ort::Status LinearOutputShape(Ort::ShapeInferContext& ctx, const char* prefix) {
 }
 
 std::string ReadEpilogue(const Ort::ConstKernelInfo& info, gemm::Epilogue* e) {
-  std::string name = "none";
-  try {
-    name = info.GetAttribute<std::string>("epilogue");
-  } catch (const Ort::Exception&) {
-  }
+  const std::string name = OptionalAttribute<std::string>(info, "epilogue").value_or("none");
   if (name == "gelu" || name == "gelu_tanh") {
     e->kind = gemm::Epilogue::Kind::kGelu;
     e->form = name == "gelu" ? gelu::Form::kErf : gelu::Form::kTanh;
   } else if (name == "layernorm") {
     e->kind = gemm::Epilogue::Kind::kLayerNorm;
-    try {
-      e->norm.epsilon = info.GetAttribute<float>("epsilon");
-    } catch (const Ort::Exception&) {
-    }
-    try {
-      e->norm.exact = info.GetAttribute<int64_t>("exact") != 0;
-    } catch (const Ort::Exception&) {
-    }
+    e->norm.epsilon = OptionalAttribute<float>(info, "epsilon").value_or(e->norm.epsilon);
+    e->norm.exact = OptionalAttribute<int64_t>(info, "exact").value_or(e->norm.exact ? 1 : 0) != 0;
   } else if (name != "none") {
     return "epilogue must be \"none\", \"gelu\", \"gelu_tanh\" or \"layernorm\", not \"" + name + "\"";
   }

@@ -6,13 +6,12 @@
 
 #include "gelu/gelu.h"
 #include "runtime/custom_ops.h"
+#include "runtime/op_attributes.h"
 
 namespace winnow::rt {
 namespace {
 
-OrtStatusPtr Fail(const std::string& message) {
-  return Ort::GetApi().CreateStatus(ORT_INVALID_ARGUMENT, ("com.winnow BiasGelu: " + message).c_str());
-}
+OrtStatusPtr Fail(const std::string& message) { return OpError("BiasGelu", message); }
 
 // Rows per ParallelFor task: about this many elements each.
 constexpr size_t kChunkElements = 16384;
@@ -63,12 +62,8 @@ struct BiasGeluKernel {
 struct BiasGeluOp : Ort::CustomOpBase<BiasGeluOp, BiasGeluKernel, true> {
   OrtStatusPtr CreateKernelV2(const OrtApi&, const OrtKernelInfo* info, void** kernel) const {
     auto k = std::make_unique<BiasGeluKernel>();
-    std::string approximate = "none";
-    try {
-      approximate = Ort::ConstKernelInfo(info).GetAttribute<std::string>("approximate");
-    } catch (const Ort::Exception&) {
-      // absent: the erf form, as ONNX's Gelu
-    }
+    // absent: the erf form, as ONNX's Gelu
+    const std::string approximate = OptionalAttribute<std::string>(Ort::ConstKernelInfo(info), "approximate").value_or("none");
     if (approximate == "tanh") k->form = gelu::Form::kTanh;
     else if (approximate != "none") return Fail("approximate must be \"none\" or \"tanh\", not \"" + approximate + "\"");
     *kernel = k.release();

@@ -6,13 +6,12 @@
 
 #include "gemm/matmul_bf16.h"
 #include "runtime/epilogue_op.h"
+#include "runtime/op_attributes.h"
 
 namespace winnow::rt {
 namespace {
 
-OrtStatusPtr Fail(const std::string& message) {
-  return Ort::GetApi().CreateStatus(ORT_INVALID_ARGUMENT, ("com.winnow MatMulBf16: " + message).c_str());
-}
+OrtStatusPtr Fail(const std::string& message) { return OpError("MatMulBf16", message); }
 
 struct MatMulBf16Kernel {
   gemm::Bf16Isa isa = gemm::Bf16Isa::kNone;

@@ -6,13 +6,12 @@
 
 #include "gemm/matmul_int8.h"
 #include "runtime/epilogue_op.h"
+#include "runtime/op_attributes.h"
 
 namespace winnow::rt {
 namespace {
 
-OrtStatusPtr Fail(const std::string& message) {
-  return Ort::GetApi().CreateStatus(ORT_INVALID_ARGUMENT, ("com.winnow MatMulInt8: " + message).c_str());
-}
+OrtStatusPtr Fail(const std::string& message) { return OpError("MatMulInt8", message); }
 
 struct MatMulInt8Kernel {
   gemm::Int8Isa isa = gemm::Int8Isa::kNone;
