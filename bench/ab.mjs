@@ -37,6 +37,7 @@ const pairs = Array.from({ length: n }, (_, i) => {
 const texts = pairs.map((p) => 'passage: ' + p[1]);
 // --per-call K: consecutive calls of K items (a reranking service: one query's candidates per call).
 const perCall = Number(args['per-call'] ?? n);
+if (!Number.isInteger(perCall) || perCall < 1) throw new Error(`--per-call wants a positive integer, not ${args['per-call']}`);
 const one = cls === 'SentenceEncoder' ? (m, i, j) => m.encode(texts.slice(i, j)) : (m, i, j) => m.predict(pairs.slice(i, j));
 const call = async (m) => {
   for (let i = 0; i < n; i += perCall) await one(m, i, Math.min(i + perCall, n));

@@ -127,6 +127,46 @@ TEST(PlanBatches, BatchCostLeavesAShortRowUnpadded) {
   EXPECT_EQ(even[2].indices.size(), 2u);
 }
 
+TEST(PlanBatches, NoBatchCostPacksAsBefore) {
+  // The packing loop PlanBatches had before batch_cost, against random lengths and limits.
+  auto packed = [](const std::vector<size_t>& lengths, size_t rows, size_t budget) {
+    std::vector<size_t> order(lengths.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return lengths[a] > lengths[b]; });
+    std::vector<std::vector<size_t>> out;
+    size_t max_len = 0;
+    for (size_t idx : order) {
+      const size_t len = std::max<size_t>(lengths[idx], 1);
+      if (out.empty() || out.back().size() >= rows || (budget && max_len * (out.back().size() + 1) > budget)) {
+        out.emplace_back();
+        max_len = len;
+      }
+      out.back().push_back(idx);
+    }
+    return out;
+  };
+  std::mt19937 rng(5);
+  for (int trial = 0; trial < 200; ++trial) {
+    std::vector<size_t> lengths(rng() % 60);
+    for (auto& l : lengths) l = rng() % 200;
+    const size_t rows = 1 + rng() % 12, budget = trial % 3 ? 50 + rng() % 900 : 0;
+    const auto plan = PlanBatches(lengths, rows, budget);
+    const auto want = packed(lengths, rows, budget);
+    ASSERT_EQ(plan.size(), want.size()) << "trial " << trial;
+    for (size_t b = 0; b < plan.size(); ++b) EXPECT_EQ(plan[b].indices, want[b]) << "trial " << trial;
+  }
+}
+
+TEST(PlanBatches, HugeLimitsPackInsteadOfSearching) {
+  // 20,000 rows allowed in one batch and no token budget: the search would take 2 x 10^8 steps, so the rows are
+  // packed (one batch), where the search would cut the 5-token rows from the 300-token ones.
+  std::vector<size_t> lengths(20000, 5);
+  for (size_t i = 0; i < lengths.size(); i += 2) lengths[i] = 300;
+  EXPECT_EQ(PlanBatches(lengths, 20000, 0, 0, 32).size(), 1u);
+  const std::vector<size_t> few(lengths.begin(), lengths.begin() + 200);
+  EXPECT_EQ(PlanBatches(few, 20000, 0, 0, 32).size(), 2u);
+}
+
 TEST(PlanBatches, BatchCostPlanIsTheCheapestWithinTheLimits) {
   // Against every way of cutting the sorted rows (small n: all 2^(n-1) cut sets), with and without buckets.
   std::mt19937 rng(11);

@@ -14,6 +14,8 @@ size_t BucketLength(size_t len, size_t cap) {
 
 namespace {
 
+constexpr size_t kMaxSearchSteps = size_t{1} << 24;
+
 // Batches of consecutive rows of `order` (longest first) ending at each cut in `ends`.
 std::vector<Batch> CutBatches(const std::vector<size_t>& order, const std::vector<size_t>& padded,
                               const std::vector<size_t>& ends) {
@@ -49,7 +51,11 @@ std::vector<Batch> PlanBatches(const std::vector<size_t>& lengths, size_t max_ba
     return rows;
   };
   std::vector<size_t> ends;
-  if (batch_cost == 0) {
+  // The least-cost search tries every batch size at every row: with user limits of thousands of rows over tens of
+  // thousands of rows (a PruningEncoder call's blocks) that is billions of steps, so past kMaxSearchSteps it packs.
+  size_t steps = 0;
+  for (size_t i = 0; i < n && batch_cost > 0 && steps <= kMaxSearchSteps; ++i) steps += limit(i);
+  if (batch_cost == 0 || steps > kMaxSearchSteps) {
     for (size_t i = 0; i < n; i = ends.back()) ends.push_back(i + limit(i));
     return CutBatches(order, padded, ends);
   }

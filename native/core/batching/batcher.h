@@ -23,6 +23,7 @@ size_t BucketLength(size_t len, size_t cap);
 // batch_cost 0: each batch takes rows until the next would break a limit. batch_cost > 0: the cuts are those of
 // least total cost, a batch costing batch_cost plus its padded tokens, so a short row is not padded to a long
 // one's length where a batch of its own costs less (batch_cost: one run's fixed cost, in tokens' time).
+// (Plans whose search would take over 2^24 steps, with limits of thousands of rows, are packed greedily.)
 // Every index appears in exactly one batch; callers restore input order through `indices`.
 std::vector<Batch> PlanBatches(const std::vector<size_t>& lengths, size_t max_batch_size, size_t token_budget,
                                size_t bucket_cap = 0, size_t batch_cost = 0);
