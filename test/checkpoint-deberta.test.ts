@@ -85,6 +85,27 @@ describe("a DeBERTa classifier's last layer with Winnow's kernels", () => {
     });
   }
 
+  for (const opts of [{}, { quantize: 'int8' as const }]) {
+    it(`the position keys and queries are projected once, at load (${JSON.stringify(opts)})`, async () => {
+      const p = pairs();
+      const full = await CrossEncoder.load(dirOf('deberta-v3-tiny'), { threads: 1, activation: 'none', kernels: 'onnxruntime' });
+      const reference = await full.predict(p);
+      full.dispose();
+      const runs = await profiled(
+        () => CrossEncoder.load(dirOf('deberta-v3-tiny'), { threads: 1, activation: 'none', ...opts }),
+        async (m) => expect(maxAbsDiff(await m.predict(p), reference)).toBeLessThan(opts.quantize ? 0.05 : 1e-5),
+      );
+      // Products of a [rows, hidden] matrix per run: the head's pooler dense (hidden wide) and classifier (1 wide), one
+      // each. The relative embeddings' projections (hidden wide, two a layer) are folded into constants at load, so
+      // none runs; int8 would have made them MatMulInt8 nodes, which are not folded.
+      const hidden = JSON.parse(fs.readFileSync(path.join(dirOf('deberta-v3-tiny'), 'config.json'), 'utf8')).hidden_size;
+      const flat = runs.filter((r) => /MatMul|Gemm/.test(r.op) && r.inputs[0].length === 2);
+      const wide = (w: number) => flat.filter((r) => r.outputs[0][1] === w).length;
+      expect(wide(1)).toBeGreaterThan(0);
+      expect(wide(hidden)).toBe(wide(1));
+    });
+  }
+
   // The fixtures' references have both terms; with one, Winnow's Attention (the terms picked inside by one index)
   // against kernels: 'onnxruntime' (Gather from the flattened rows of Q·posKᵀ / K·posQᵀ).
   for (const terms of ['p2c', 'c2p']) {

@@ -190,7 +190,9 @@ std::string PositionHeads(GraphBuilder& b, std::string_view rel, const Projectio
 
 // What the relative attention needs, made once for all layers.
 struct Relative {
-  std::string rel;  // the (normalized) relative embeddings rows [lo, hi], [n, hidden]
+  // The (normalized) relative embeddings, all 2 * span rows [2 * span, hidden]: constant, so each layer's projection
+  // of them is folded once at load, and a run only slices the rows [lo, hi] it reaches (begin, end: [lo], [hi + 1]).
+  std::string rel, begin, end;
   // Winnow's operators: [S, S] int32 at (i, j): index(i - j) - lo, by which com.winnow Attention picks both terms.
   std::string index;
   // Otherwise Gather picks them from the flattened rows of Q·posKᵀ / K·posQᵀ [B, H, S, n] by [S, S] indices:
@@ -223,7 +225,7 @@ StatusOr<std::string> Attention(GraphBuilder& b, std::string_view x, std::string
     if (!d.share_key) {
       WINNOW_ASSIGN_OR_RETURN(pp, LoadProjection(b, a + name, d));
     }
-    return PositionHeads(b, r.rel, pp, d);
+    return b.Op("Slice", {PositionHeads(b, r.rel, pp, d), r.begin, r.end, b.IntList({2})});
   };
   if (b.winnow_ops()) {
     std::vector<std::string> in = {q, k, v, "attention_mask"};
@@ -293,8 +295,9 @@ StatusOr<Relative> MakeRelative(GraphBuilder& b, std::string_view seq, const std
 
   Relative r;
   WINNOW_ASSIGN_OR_RETURN(std::string emb, b.Weight(prefix + "encoder.rel_embeddings.weight", {2 * d.span, d.hidden}));
-  r.rel = b.Op("Slice", {emb, b.Op("Unsqueeze", {lo, b.IntList({0})}),
-                         b.Op("Unsqueeze", {b.Op("Add", {hi, b.Int(1)}), b.IntList({0})}), b.IntList({0})});
+  r.rel = emb;
+  r.begin = b.Op("Unsqueeze", {lo, b.IntList({0})});
+  r.end = b.Op("Unsqueeze", {b.Op("Add", {hi, b.Int(1)}), b.IntList({0})});
   if (d.norm_rel) {
     WINNOW_ASSIGN_OR_RETURN(r.rel, b.LayerNorm(r.rel, prefix + "encoder.LayerNorm.", d.hidden, d.eps));
   }

@@ -31,6 +31,19 @@ std::vector<float> FloatValues(const Tensor& t, size_t count) {
   return v;
 }
 
+// Values computed from constants alone (no graph input): ONNX Runtime folds them once at load, as long as they stay
+// its own operators (DeBERTa's position projections: a MatMul of the normalized relative embeddings).
+std::unordered_set<std::string_view> ConstantValues(const Graph& g) {
+  std::unordered_set<std::string_view> folded;
+  for (const Node& n : g.nodes) {  // topological order
+    bool constant = !n.inputs.empty();
+    for (auto in : n.inputs) constant = constant && (in.empty() || g.IsConstant(in) || folded.count(in));
+    if (constant)
+      for (auto out : n.outputs) folded.insert(out);
+  }
+  return folded;
+}
+
 }  // namespace
 
 std::vector<char> HeadNodes(const Graph& g) {
@@ -71,11 +84,13 @@ std::vector<char> HeadNodes(const Graph& g) {
 std::vector<Linear> FindLinears(const ParsedModel& pm, std::vector<char>* claimed, int* head_kept) {
   const Graph& g = pm.g;
   const std::vector<char> head = HeadNodes(g);
+  const auto folded = ConstantValues(g);
   std::vector<Linear> out;
   *head_kept = 0;
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const Node& mm = g.nodes[i];
-    if (!IsOp(mm, "MatMul") || mm.inputs.size() != 2 || mm.outputs.size() != 1 || g.IsConstant(mm.inputs[0]))
+    if (!IsOp(mm, "MatMul") || mm.inputs.size() != 2 || mm.outputs.size() != 1 || g.IsConstant(mm.inputs[0]) ||
+        folded.count(mm.inputs[0]))
       continue;
     auto w = g.Constant(mm.inputs[1]);
     if (!w || w->data_type != dtype::kFloat || w->dims.size() != 2 || w->dims[0] <= 0 || w->dims[1] <= 0) continue;
