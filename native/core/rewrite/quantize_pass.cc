@@ -31,13 +31,18 @@ std::vector<float> FloatValues(const Tensor& t, size_t count) {
   return v;
 }
 
-// Values computed from constants alone (no graph input): ONNX Runtime folds them once at load, as long as they stay
-// its own operators (DeBERTa's position projections: a MatMul of the normalized relative embeddings).
-std::unordered_set<std::string_view> ConstantValues(const Graph& g) {
+// Values computed from constants alone (no graph input) by deterministic ONNX operators: ONNX Runtime folds them once
+// at load, as long as they stay its own operators (DeBERTa's position projections: a MatMul of the normalized
+// relative embeddings). An initializer that is also a graph input can be overridden, so is not constant here.
+std::unordered_set<std::string_view> ConstantValues(const ParsedModel& pm) {
+  const Graph& g = pm.g;
   std::unordered_set<std::string_view> folded;
   for (const Node& n : g.nodes) {  // topological order
-    bool constant = !n.inputs.empty();
-    for (auto in : n.inputs) constant = constant && (in.empty() || g.IsConstant(in) || folded.count(in));
+    const bool onnx_op = n.domain.empty() || n.domain == "ai.onnx";
+    const bool random = n.op.rfind("Random", 0) == 0 || n.op == "Bernoulli" || n.op == "Multinomial";
+    bool constant = onnx_op && !random && !n.inputs.empty();
+    for (auto in : n.inputs)
+      constant = constant && (in.empty() || (g.IsConstant(in) && !pm.graph_inputs.count(in)) || folded.count(in));
     if (constant)
       for (auto out : n.outputs) folded.insert(out);
   }
@@ -84,7 +89,7 @@ std::vector<char> HeadNodes(const Graph& g) {
 std::vector<Linear> FindLinears(const ParsedModel& pm, std::vector<char>* claimed, int* head_kept) {
   const Graph& g = pm.g;
   const std::vector<char> head = HeadNodes(g);
-  const auto folded = ConstantValues(g);
+  const auto folded = ConstantValues(pm);
   std::vector<Linear> out;
   *head_kept = 0;
   for (size_t i = 0; i < g.nodes.size(); ++i) {
