@@ -197,6 +197,53 @@ TEST(QuantizeInt8, KeepsTheHeadFloat) {
   EXPECT_EQ(none->quantized_matmuls, 0);
 }
 
+// Products the encoder adds to X W1 + b1 before its norm, each of a [1, d] value times a constant: of a constant
+// (R, through a norm: DeBERTa's position projections), of a random operator's output, and of a value computed from
+// an initializer that is also a graph input (a caller may override it).
+std::string ConstantBranches() {
+  const int64_t d = 8;
+  std::vector<float> w(d * d), b(d, 0.1f), one(d, 1.0f), row(d);
+  for (size_t i = 0; i < w.size(); ++i) w[i] = 0.01f * static_cast<float>(i % 13) - 0.05f;
+  for (size_t i = 0; i < row.size(); ++i) row[i] = 0.3f * static_cast<float>(i) - 1.0f;
+  onnx::GraphWriter g;
+  g.Node("MatMul", {"X", "W1"}, {"P1"});
+  g.Node("Add", {"P1", "b1"}, {"Y1"});
+  g.Node("LayerNormalization", {"R", "gamma", "beta"}, {"RN"});
+  g.Node("MatMul", {"RN", "W4"}, {"PK"});  // constants alone: left for ONNX Runtime to fold
+  g.Node("RandomUniformLike", {"R"}, {"U"});
+  g.Node("MatMul", {"U", "W5"}, {"PU"});
+  g.Node("Relu", {"G"}, {"GR"});
+  g.Node("MatMul", {"GR", "W6"}, {"PG"});
+  g.Node("Add", {"Y1", "PK"}, {"S1"});
+  g.Node("Add", {"S1", "PU"}, {"S2"});
+  g.Node("Add", {"S2", "PG"}, {"S3"});
+  g.Node("LayerNormalization", {"S3", "gamma", "beta"}, {"H"});
+  g.Node("MatMul", {"H", "W3"}, {"P3"});
+  g.Node("Add", {"P3", "b3"}, {"logits"});
+  for (const char* name : {"W1", "W3", "W4", "W5", "W6"}) g.Initializer(onnx::FloatTensor(name, {d, d}, w));
+  for (const char* name : {"b1", "b3", "beta"}) g.Initializer(onnx::FloatTensor(name, {d}, b));
+  g.Initializer(onnx::FloatTensor("gamma", {d}, one));
+  g.Initializer(onnx::FloatTensor("R", {1, d}, row));
+  g.Initializer(onnx::FloatTensor("G", {1, d}, row));
+  g.Input(FloatValue("X", d));
+  g.Input(onnx::ValueInfo("G", onnx::dtype::kFloat, {{1, ""}, {d, ""}}));
+  g.Output(FloatValue("logits", d));
+  return onnx::ModelProto(g.Graph("g"), {{"", 17}});
+}
+
+TEST(QuantizeInt8, LeavesProductsOfConstantsToFold) {
+  rt::RewriteOptions o;
+  o.quantize_int8 = true;
+  auto rw = rt::RewriteGraph(ConstantBranches(), o);
+  ASSERT_TRUE(rw.ok()) << rw.status().ToString();
+  // W1, and the products of the random values and of the overridable G; R W4 stays float, as does the head's W3.
+  EXPECT_EQ(rw->quantized_matmuls, 3) << rw->skipped;
+  EXPECT_EQ(rw->head_matmuls, 1);
+  const auto ops = Ops(rw->model);
+  EXPECT_EQ(Count(ops, "DynamicQuantizeMatMul"), 3);
+  EXPECT_EQ(Count(ops, "MatMul"), 2);
+}
+
 TEST(QuantizeInt8, LeavesGraphsThatQuantizeAlready) {
   rt::RewriteOptions o;
   o.quantize_int8 = true;

@@ -280,8 +280,8 @@ StatusOr<std::string> Attention(GraphBuilder& b, std::string_view x, std::string
 
 // The relative embeddings rows the sequence can reach and the indices into the c2p / p2c scores (Relative), from the
 // sequence length alone. Rows: index(d) for d = i - j in [-(S-1), S-1] runs from index(-(S-1)) to index(S-1)
-// (it grows with d), so a run slices those n rows from each layer's projections (of all rows, folded at load). p2c's index for (i, j), clamp(span - bucket(j - i)), is
-// index(i - j) too (the bucket is odd in d).
+// (it grows with d), so a run slices those n rows from each layer's projections (of all rows, folded at load).
+// p2c's index for (i, j), clamp(span - bucket(j - i)), is index(i - j) too (the bucket is odd in d).
 StatusOr<Relative> MakeRelative(GraphBuilder& b, std::string_view seq, const std::string& prefix, const Dims& d) {
   WINNOW_ASSIGN_OR_RETURN(deberta::RelativeIndex ri, deberta::MakeRelativeIndex(d.span, d.buckets, d.max_relative));
   const std::string table = b.Ints({static_cast<int64_t>(ri.index.size())}, ri.index);

@@ -253,27 +253,29 @@ Status TransformerModel::CountTokens(const std::vector<std::string_view>& texts,
 
 size_t TransformerModel::BatchRows() const {
   if (options_.batch_size) return options_.batch_size;
-  return session_ && session_->device() != "cpu" ? kGpuBatchRows : kCpuBatchRows;
+  return OnGpu() ? kGpuBatchRows : kCpuBatchRows;
 }
 
 size_t TransformerModel::TokenBudget() const {
   if (options_.token_budget) return options_.token_budget;
   // On a CPU, padding is pure waste and GEMMs of ~1k rows already run near full speed: small, length-sorted
   // batches (docs/benchmark.md).
-  if (!session_ || session_->device() == "cpu") return kCpuTokenBudget;
-  // A GPU wants large batches (measured faster on an H200, docs/benchmark.md), but not 128 rows of 8k tokens. A batchSize the user set is honoured as sentence-transformers does: its
-  // batches of full-length rows fit.
+  if (!OnGpu()) return kCpuTokenBudget;
+  // A GPU wants large batches (measured faster on an H200, docs/benchmark.md), but not 128 rows of 8k tokens. A
+  // batchSize the user set is honoured as sentence-transformers does: its batches of full-length rows fit.
   return options_.batch_size ? std::max(kGpuTokenBudget, options_.batch_size * max_length_) : kGpuTokenBudget;
 }
 
 size_t TransformerModel::BatchCost() const {
-  return session_ && session_->device() != "cpu" ? 0 : kCpuBatchCost;
+  return OnGpu() ? 0 : kCpuBatchCost;
 }
 
 bool TransformerModel::LengthBuckets() const {
   if (options_.length_buckets != ModelOptions::Toggle::kAuto) return options_.length_buckets == ModelOptions::Toggle::kOn;
-  return session_ && session_->device() != "cpu";
+  return OnGpu();
 }
+
+bool TransformerModel::OnGpu() const { return session_ && session_->device() != "cpu"; }
 
 Status TransformerModel::RunEncodings(const std::vector<tok::Encoding>& encodings, size_t base, size_t total,
                                       size_t* done, const std::vector<const char*>& outputs,

@@ -196,6 +196,7 @@ class TransformerModel {
   std::unique_ptr<SharedBatches> shared_;  // batch_across_calls
 
  private:
+  bool OnGpu() const;  // a session is open and runs on a GPU
   Status RunRowsFrom(const std::vector<const tok::Encoding*>& rows, size_t first, size_t count, size_t seq,
                      const std::vector<const char*>& outputs, const BatchConsumer& consume) const;
 };
