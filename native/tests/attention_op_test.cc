@@ -84,10 +84,12 @@ std::vector<double> Reference(const attention::Problem& p) {
           const float* k = p.k + (b * T + j) * p.k_stride + h * D;
           double dot = 0;
           for (size_t d = 0; d < D; ++d) dot += rotated(q, i, 0, d) * rotated(k, j, 1, d);
-          if (p.rel_index) {  // DeBERTa's c2p and p2c terms
-            const size_t x = static_cast<size_t>(p.rel_index[i * T + j]), m = p.rel_size, bh = b * p.heads + h;
-            if (p.c2p) dot += p.c2p[(bh * T + i) * m + x];
-            if (p.p2c) dot += p.p2c[(bh * T + j) * m + x];
+          if (p.rel_index) {  // DeBERTa's c2p and p2c terms: Q's row times position key x, K's times position query x
+            const size_t x = static_cast<size_t>(p.rel_index[i * T + j]), m = p.rel_size;
+            for (size_t d = 0; d < D; ++d) {
+              if (p.pos_k) dot += rotated(q, i, 0, d) * p.pos_k[(h * D + d) * m + x];
+              if (p.pos_q) dot += rotated(k, j, 1, d) * p.pos_q[(h * m + x) * D + d];
+            }
           }
           const bool masked = masked_key(j);
           s[j] = !any ? 0.0 : masked ? -1e300 : dot * p.scale;
@@ -121,7 +123,7 @@ double WorstError(const std::vector<float>& got, const std::vector<double>& want
   return worst;
 }
 
-// The first `kept` of each `outer` group of `tokens` rows of `row` floats (a Q or c2p holding just the rows computed).
+// The first `kept` of each `outer` group of `tokens` rows of `row` floats (a Q holding just the rows computed).
 std::vector<float> FirstRows(const std::vector<float>& full, size_t outer, size_t tokens, size_t kept, size_t row) {
   std::vector<float> out;
   for (size_t o = 0; o < outer; ++o)
@@ -356,9 +358,10 @@ TEST(Attention, RotaryMatchesTheReference) {
       }
 }
 
-// DeBERTa's disentangled terms (Problem::rel_index, c2p, p2c) and query_mask, at every SIMD level: both terms or one,
-// index tables of DeBERTa's shape (a clipped distance) and scattered ones, masks with padding, holes and a row with
-// no key, the first rows alone. A padding query row attends to every key alike.
+// DeBERTa's disentangled terms (Problem::rel_index, pos_k, pos_q) and query_mask, at every SIMD level: both terms or
+// one, index tables of DeBERTa's shape (a clipped distance) and scattered ones, over a few position rows or as many as
+// distances, masks with padding, holes and a row with no key, with and without the projections' biases, the first
+// rows alone. A padding query row attends to every key alike.
 TEST(Attention, RelativeTermsAndQueryMaskMatchTheReference) {
   struct Shape {
     size_t batch, tokens, heads, head, rows;
@@ -369,7 +372,7 @@ TEST(Attention, RelativeTermsAndQueryMaskMatchTheReference) {
     for (MaskKind kind : {MaskKind::kNone, MaskKind::kRight, MaskKind::kHoles, MaskKind::kEmptyRow})
       for (int terms = 1; terms <= 3; ++terms) {  // 1: c2p, 2: p2c, 3: both
         const Inputs in = MakeInputs(s.batch, s.tokens, s.heads, s.head, kind, seed += 3);
-        const size_t m = 2 * std::min<size_t>(s.tokens, 12);
+        const size_t m = (seed / 6) % 2 ? 2 * s.tokens : 2 * std::min<size_t>(s.tokens, 12);
         std::vector<int32_t> index(s.tokens * s.tokens);
         std::mt19937 rng(seed);
         for (size_t i = 0; i < s.tokens; ++i)
@@ -378,31 +381,32 @@ TEST(Attention, RelativeTermsAndQueryMaskMatchTheReference) {
             index[i * s.tokens + j] = seed % 2 ? static_cast<int32_t>(std::clamp(dist, -half, half - 1) + half)
                                                : static_cast<int32_t>(rng() % m);
           }
-        const std::vector<float> c2p = Random(s.batch * s.heads * s.tokens * m, seed + 7, 2.0f);
-        const std::vector<float> p2c = Random(s.batch * s.heads * s.tokens * m, seed + 8, 2.0f);
+        // Terms of a few units: entries of 0.3 times Q's and K's (standard normal) over head dimensions.
+        const std::vector<float> pos_k = Random(s.heads * s.head * m, seed + 7, 0.3f);
+        const std::vector<float> pos_q = Random(s.heads * m * s.head, seed + 8, 0.3f);
         std::vector<float> out(s.batch * s.tokens * s.heads * s.head, std::nanf(""));
-        attention::Problem p = MakeProblem(in, seed % 3 == 0, s.batch, s.tokens, s.heads, s.head, out.data(), false);
+        attention::Problem p =
+            MakeProblem(in, seed % 3 == 0, s.batch, s.tokens, s.heads, s.head, out.data(), seed % 5 < 2);
         p.rel_index = index.data();
-        p.c2p = terms & 1 ? c2p.data() : nullptr;
-        p.p2c = terms & 2 ? p2c.data() : nullptr;
+        p.pos_k = terms & 1 ? pos_k.data() : nullptr;
+        p.pos_q = terms & 2 ? pos_q.data() : nullptr;
         p.rel_size = m;
         p.query_mask = true;
         p.query_rows = s.rows;
         const size_t kept = p.QueryRows(), w = s.heads * s.head;
         const std::vector<double> want = KeptReference(p);
-        // Every SIMD level; then (first rows alone, separate Q) Q and c2p holding just those rows (Problem::q_tokens).
+        // Every SIMD level; then (first rows alone, separate Q) a Q holding just those rows (Problem::q_tokens).
         const std::vector<float> short_q = FirstRows(in.q, s.batch, s.tokens, kept, w);
-        const std::vector<float> short_c2p = FirstRows(c2p, s.batch * s.heads, s.tokens, kept, m);
         attention::Problem ps = p;
         ps.q = short_q.data();
         ps.q_tokens = kept;
-        if (ps.c2p) ps.c2p = short_c2p.data();
         for (SimdLevel level : kAllSimdLevels) {
           if (!CpuSupports(level)) continue;
           std::string where;
           EXPECT_LT(RunAndCompare(p, [&](size_t t) { attention::RunTaskAt(level, p, t); }, want, &where), kBound)
               << SimdLevelName(level) << " tokens " << s.tokens << " rows " << s.rows << " mask "
-              << static_cast<int>(kind) << " terms " << terms << ": " << where;
+              << static_cast<int>(kind) << " terms " << terms << " n " << m << " bias " << (p.bias != nullptr)
+              << ": " << where;
           if (s.rows == 0 || p.q_stride != w) continue;
           EXPECT_LT(RunAndCompare(ps, [&](size_t t) { attention::RunTaskAt(level, ps, t); }, want, &where), kBound)
               << SimdLevelName(level) << " short Q, tokens " << s.tokens << " rows " << s.rows << " terms " << terms
@@ -608,23 +612,23 @@ TEST_F(AttentionOrt, WindowAttributeMatchesTheReference) {
   }
 }
 
-// DeBERTa's inputs (c2p, p2c, rel_index) and query_mask through the operator; an index outside [0, n) or a c2p of
-// another shape is the session's error, not a read out of bounds.
+// DeBERTa's inputs (pos_k, pos_q, rel_index) and query_mask through the operator; an index outside [0, n) or position
+// tables of another shape are the session's errors, not a read out of bounds.
 TEST_F(AttentionOrt, RelativeInputsMatchTheReference) {
   const size_t batch = 2, tokens = 37, heads = 3, head = 32, width = heads * head, m = 16;
   const Inputs in = MakeInputs(batch, tokens, heads, head, MaskKind::kRight, 77);
-  std::vector<float> c2p = Random(batch * heads * tokens * m, 78, 2.0f), p2c = Random(batch * heads * tokens * m, 79, 2.0f);
+  std::vector<float> pos_k = Random(heads * head * m, 78, 0.3f), pos_q = Random(heads * m * head, 79, 0.3f);
   std::vector<int32_t> index(tokens * tokens);
   for (size_t i = 0; i < tokens; ++i)
     for (size_t j = 0; j < tokens; ++j)
       index[i * tokens + j] = static_cast<int32_t>(std::clamp<long>(static_cast<long>(i) - static_cast<long>(j), -8, 7) + 8);
   onnx::GraphWriter g;
-  g.Node(rt::kAttentionOp, {"Q", "K", "V", "mask", "", "C2P", "P2C", "IDX"}, {"Y"},
+  g.Node(rt::kAttentionOp, {"Q", "K", "V", "mask", "", "PK", "PQ", "IDX"}, {"Y"},
          {onnx::IntAttribute("num_heads", heads), onnx::IntAttribute("query_mask", 1)}, rt::kCustomDomain);
   for (const char* n : {"Q", "K", "V"}) g.Input(FloatValue(n, static_cast<int64_t>(width)));
   g.Input(onnx::ValueInfo("mask", onnx::dtype::kInt64, {{-1, "batch"}, {-1, "tokens"}}));
-  for (const char* n : {"C2P", "P2C"})
-    g.Input(onnx::ValueInfo(n, onnx::dtype::kFloat, {{-1, "batch"}, {static_cast<int64_t>(heads), ""}, {-1, "rows"}, {-1, "n"}}));
+  g.Input(onnx::ValueInfo("PK", onnx::dtype::kFloat, {{-1, "h"}, {-1, "d"}, {-1, "n"}}));
+  g.Input(onnx::ValueInfo("PQ", onnx::dtype::kFloat, {{-1, "h2"}, {-1, "n2"}, {-1, "d2"}}));
   g.Input(onnx::ValueInfo("IDX", onnx::dtype::kInt32, {{-1, "tokens"}, {-1, "tokens2"}}));
   g.Output(FloatValue("Y", static_cast<int64_t>(width)));
   const std::string model = onnx::ModelProto(g.Graph("g"), {{"", 17}, {rt::kCustomDomain, 1}});
@@ -633,22 +637,24 @@ TEST_F(AttentionOrt, RelativeInputsMatchTheReference) {
   so.Add(rt::CustomOpDomain());
   Ort::Session session(rt_->env(), model.data(), model.size(), so);
   auto mem = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
-  // index_rows: the index's first axis; c2p_rows: c2p's third (both tokens unless testing a bad shape).
-  auto run = [&](size_t rel_cols, std::vector<int32_t> idx, size_t index_rows = 0, size_t c2p_rows = 0) {
+  // rel_rows: the position tables' rows; index_rows: the index's first axis; k_head: pos_k's second axis (the head
+  // size unless testing a bad shape).
+  auto run = [&](size_t rel_rows, std::vector<int32_t> idx, size_t index_rows = 0, size_t k_head = 0) {
     if (index_rows == 0) index_rows = tokens;
-    if (c2p_rows == 0) c2p_rows = tokens;
+    if (k_head == 0) k_head = head;
     const int64_t x[3] = {static_cast<int64_t>(batch), static_cast<int64_t>(tokens), static_cast<int64_t>(width)};
-    const int64_t ms[2] = {x[0], x[1]}, rs[4] = {x[0], static_cast<int64_t>(heads), x[1], static_cast<int64_t>(rel_cols)};
-    const int64_t cs[4] = {x[0], rs[1], static_cast<int64_t>(c2p_rows), rs[3]};
+    const int64_t ms[2] = {x[0], x[1]};
+    const int64_t ks[3] = {static_cast<int64_t>(heads), static_cast<int64_t>(k_head), static_cast<int64_t>(rel_rows)};
+    const int64_t qs[3] = {static_cast<int64_t>(heads), static_cast<int64_t>(rel_rows), static_cast<int64_t>(head)};
     const int64_t is[2] = {static_cast<int64_t>(index_rows), x[1]};
     std::vector<Ort::Value> v;
     for (const auto* t : {&in.q, &in.k, &in.v}) v.push_back(Ort::Value::CreateTensor<float>(mem, const_cast<float*>(t->data()), t->size(), x, 3));
     std::vector<int64_t> mask = in.mask;
     v.push_back(Ort::Value::CreateTensor<int64_t>(mem, mask.data(), mask.size(), ms, 2));
-    v.push_back(Ort::Value::CreateTensor<float>(mem, c2p.data(), batch * heads * c2p_rows * rel_cols, cs, 4));
-    v.push_back(Ort::Value::CreateTensor<float>(mem, p2c.data(), batch * heads * tokens * rel_cols, rs, 4));
+    v.push_back(Ort::Value::CreateTensor<float>(mem, pos_k.data(), heads * k_head * rel_rows, ks, 3));
+    v.push_back(Ort::Value::CreateTensor<float>(mem, pos_q.data(), heads * rel_rows * head, qs, 3));
     v.push_back(Ort::Value::CreateTensor<int32_t>(mem, idx.data(), idx.size(), is, 2));
-    const char* names[] = {"Q", "K", "V", "mask", "C2P", "P2C", "IDX"};
+    const char* names[] = {"Q", "K", "V", "mask", "PK", "PQ", "IDX"};
     const char* outs[] = {"Y"};
     auto y = session.Run(Ort::RunOptions{nullptr}, names, v.data(), v.size(), outs, 1);
     const float* f = y[0].GetTensorData<float>();
@@ -657,8 +663,8 @@ TEST_F(AttentionOrt, RelativeInputsMatchTheReference) {
   std::vector<float> unused(width);
   attention::Problem p = MakeProblem(in, false, batch, tokens, heads, head, unused.data());
   p.rel_index = index.data();
-  p.c2p = c2p.data();
-  p.p2c = p2c.data();
+  p.pos_k = pos_k.data();
+  p.pos_q = pos_q.data();
   p.rel_size = m;
   p.query_mask = true;
   std::string where;
@@ -678,7 +684,7 @@ TEST_F(AttentionOrt, RelativeInputsMatchTheReference) {
   } catch (const Ort::Exception& e) {
     EXPECT_NE(std::string(e.what()).find("rel_index holds -1"), std::string::npos) << e.what();
   }
-  // c2p and p2c with 8 columns while the index reaches 15: refused on the index; [tokens - 1] rows of an index: its shape.
+  // Tables of 8 rows while the index reaches 15: refused on the index; [tokens - 1] rows of an index: its shape.
   try {
     run(m / 2, index);
     ADD_FAILURE() << "an index past n ran";
@@ -692,10 +698,11 @@ TEST_F(AttentionOrt, RelativeInputsMatchTheReference) {
     EXPECT_NE(std::string(e.what()).find("rel_index must be [tokens, tokens] = [37, 37]"), std::string::npos) << e.what();
   }
   try {
-    run(m, index, tokens, tokens - 1);
-    ADD_FAILURE() << "a c2p of 36 rows ran";
+    run(m, index, tokens, head / 2);
+    ADD_FAILURE() << "a pos_k of half the head size ran";
   } catch (const Ort::Exception& e) {
-    EXPECT_NE(std::string(e.what()).find("c2p must be [batch, heads, query rows, n] = [2, 3, 37, 16]"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("pos_k must be [heads, head size, n] = [3, 32, 16]"), std::string::npos)
+        << e.what();
   }
 }
 

@@ -12,8 +12,36 @@ namespace {
 // 64-byte aligned, so that the kernels' whole-vector loads of kt and scores rows never straddle cache lines.
 struct Scratch {
   std::vector<uint32_t> keys;
-  CacheLineVector<float> kt, scores, qbk, vrows, krot, qrot;
+  CacheLineVector<float> kt, scores, qbk, vrows, krot, qrot, relc, p2c;
+  std::vector<int32_t> tile_lo;
+  std::vector<size_t> tile_rows, tile_off;
 };
+
+// Problem::pos_q: for each tile of kKeyPad keys, the position queries the block's rows reach from its keys (the
+// least and greatest index, whatever the index's order), and where its products go in the scratch; their count.
+size_t PlanKeyTiles(const Problem& p, const internal::Block& blk, Scratch* s) {
+  const size_t tiles = (blk.n + internal::kKeyPad - 1) / internal::kKeyPad;
+  s->tile_lo.resize(tiles);
+  s->tile_rows.resize(tiles);
+  s->tile_off.resize(tiles);
+  size_t total = 0;
+  for (size_t t = 0; t < tiles; ++t) {
+    const size_t j0 = t * internal::kKeyPad, j1 = std::min(blk.n, j0 + internal::kKeyPad);
+    int32_t lo = p.rel_index[blk.row0 * p.tokens + blk.keys[j0]], hi = lo;
+    for (size_t r = 0; r < blk.rows; ++r) {
+      const int32_t* x = p.rel_index + (blk.row0 + r) * p.tokens;
+      for (size_t j = j0; j < j1; ++j) {
+        lo = std::min(lo, x[blk.keys[j]]);
+        hi = std::max(hi, x[blk.keys[j]]);
+      }
+    }
+    s->tile_lo[t] = lo;
+    s->tile_rows[t] = static_cast<size_t>(hi - lo) + 1;
+    s->tile_off[t] = total;
+    total += s->tile_rows[t] * internal::kKeyPad;
+  }
+  return total;
+}
 
 // Rows of the block that attend uniformly to every token though the kernel did not compute them so: every row when
 // `all` (the block has no key), else with a window those whose band holds none of its keys and with query_mask
@@ -87,10 +115,22 @@ void RunWith(internal::Kernel kernel, const Problem& p, size_t task) {
   if (s.scores.size() < internal::kMaxGroupRows * np) s.scores.resize(internal::kMaxGroupRows * np);
   if (p.bias && !blk.uniform && s.qbk.size() < np) s.qbk.resize(np);
   if (s.vrows.size() < n * p.head_size) s.vrows.resize(n * p.head_size);
-  if (p.rot_cos) {
-    if (s.krot.size() < n * p.head_size) s.krot.resize(n * p.head_size);
-    if (s.qrot.size() < internal::kMaxGroupRows * p.head_size) s.qrot.resize(internal::kMaxGroupRows * p.head_size);
+  if (p.rot_cos && s.krot.size() < n * p.head_size) s.krot.resize(n * p.head_size);
+  if ((p.rot_cos || (p.pos_k && p.bias)) && s.qrot.size() < internal::kMaxGroupRows * p.head_size)
+    s.qrot.resize(internal::kMaxGroupRows * p.head_size);
+  const bool relative = p.rel_index && !blk.uniform;
+  const size_t rel_pad = (p.rel_size + internal::kKeyPad - 1) / internal::kKeyPad * internal::kKeyPad;
+  if (relative && p.pos_k && s.relc.size() < internal::kMaxGroupRows * rel_pad)
+    s.relc.resize(internal::kMaxGroupRows * rel_pad);
+  if (relative && p.pos_q) {
+    const size_t total = PlanKeyTiles(p, blk, &s);
+    if (s.p2c.size() < total) s.p2c.resize(total);
   }
+  blk.relc = s.relc.data();
+  blk.p2c = s.p2c.data();
+  blk.tile_lo = s.tile_lo.data();
+  blk.tile_rows = s.tile_rows.data();
+  blk.tile_off = s.tile_off.data();
   blk.krot = s.krot.data();
   blk.qrot = s.qrot.data();
   blk.qbk = s.qbk.data();

@@ -50,13 +50,16 @@ struct Problem {
   size_t window = kNoWindow;
   bool Windowed() const { return window != kNoWindow; }
   size_t BlockRows() const;
-  // DeBERTa's disentangled attention (rel_index nullptr: none): score(i, j) gains c2p[b, h, i, x] + p2c[b, h, j, x],
-  // x = rel_index[i, j], before the scale. c2p [batch, heads, QTokens(), rel_size] (Q times the position keys), p2c
-  // [batch, heads, tokens, rel_size] (K times the position queries), either may be nullptr; rel_index [tokens,
-  // tokens], every entry in [0, rel_size) (the caller checks).
+  // DeBERTa's disentangled attention (rel_index nullptr: none): score(i, j) gains c2p + p2c before the scale, with
+  // x = rel_index[i, j]: c2p = q_i · pos_k[h][:, x] and p2c = k_j · pos_q[h][x], q_i and k_j Q's and K's rows as the
+  // scores read them (with their biases). pos_k [heads, head_size, rel_size] (the position keys, transposed per
+  // head), pos_q [heads, rel_size, head_size] (the position queries); either may be nullptr. rel_index [tokens,
+  // tokens], every entry in [0, rel_size) (the caller checks). The kernel computes only the products the block's
+  // indices reach: a group's query rows times the position keys between their least and greatest index, and each
+  // tile of kKeyPad keys times the position queries the block's rows reach from it.
   const int32_t* rel_index = nullptr;
-  const float* c2p = nullptr;
-  const float* p2c = nullptr;
+  const float* pos_k = nullptr;
+  const float* pos_q = nullptr;
   size_t rel_size = 0;
   // Rotary position embeddings (nullptr: none; no bias then): Q's and K's rows of token t are rotated as they are
   // read, x·cos[t] + rotate_half(x)·sin[t] with rotate_half(x) = [-x2, x1] over the head's halves (ModernBERT,
@@ -96,8 +99,14 @@ struct Block {
   float* qbk;     // [padded n]: Q's bias times each K row (plus K's bias), the padding 0; with a bias only
   float* vrows;   // [n, head_size]: V's rows of the attended keys
   float* krot;    // rotary: [n, head_size], the attended keys' K rows rotated
-  float* qrot;    // rotary: [kMaxGroupRows, head_size], a group's Q rows rotated
-
+  float* qrot;    // rotary, or pos_k with a bias: [kMaxGroupRows, head_size], a group's Q rows rotated or biased
+  float* relc;    // pos_k: [kMaxGroupRows, padded rel_size], a group's rows' products with the position keys
+  // pos_q: key tile t (keys [t·kKeyPad, +kKeyPad) of `keys`) times the position queries [tile_lo[t], +tile_rows[t]),
+  // at p2c + tile_off[t]: [tile_rows[t], kKeyPad], keys past n 0.
+  float* p2c;
+  const int32_t* tile_lo;
+  const size_t* tile_rows;
+  const size_t* tile_off;
 };
 using Kernel = void (*)(const Problem& p, const Block& blk);
 // With Problem::window: query token t's band as indices [*lo, *hi) of blk.keys (empty: none of its keys).

@@ -182,18 +182,22 @@ std::string Apply(GraphBuilder& b, std::string_view x, const Projection& p) {
   return b.Op("Add", {b.Op("MatMul", {x, p.weight}), p.bias});
 }
 
-// The relative embeddings [n, hidden] projected into heads, [heads, head, n]: the right-hand side of a MatMul.
-std::string PositionHeads(GraphBuilder& b, std::string_view rel, const Projection& p, const Dims& d) {
+// The relative embeddings [n, hidden] projected into heads: [heads, head, n] (the right-hand side of a MatMul), or
+// with `rows` [heads, n, head].
+std::string PositionHeads(GraphBuilder& b, std::string_view rel, const Projection& p, const Dims& d,
+                          bool rows = false) {
   std::string h = b.Op("Reshape", {Apply(b, rel, p), b.IntList({0, d.heads, d.head})});
-  return b.Op("Transpose", {h}, {onnx::IntsAttribute("perm", {1, 2, 0})});
+  const std::vector<int64_t> perm = rows ? std::vector<int64_t>{1, 0, 2} : std::vector<int64_t>{1, 2, 0};
+  return b.Op("Transpose", {h}, {onnx::IntsAttribute("perm", perm)});
 }
 
 // What the relative attention needs, made once for all layers.
 struct Relative {
   // The (normalized) relative embeddings, all 2 * span rows [2 * span, hidden]: constant, so each layer's projection
-  // of them is folded once at load, and a run only slices the rows [lo, hi] it reaches (begin, end: [lo], [hi + 1]).
+  // of them is folded once at load. ONNX Runtime's operators: a run slices the rows [lo, hi] it reaches (begin, end:
+  // [lo], [hi + 1]); Winnow's Attention takes them all.
   std::string rel, begin, end;
-  // Winnow's operators: [S, S] int32 at (i, j): index(i - j) - lo, by which com.winnow Attention picks both terms.
+  // Winnow's operators: [S, S] int32 at (i, j): index(i - j), the rows of both terms com.winnow Attention computes.
   std::string index;
   // Otherwise Gather picks them from the flattened rows of Q·posKᵀ / K·posQᵀ [B, H, S, n] by [S, S] indices:
   // i (c2p) or j (p2c) * n + index(i - j) - lo.
@@ -202,8 +206,9 @@ struct Relative {
 
 // DisentangledSelfAttention: scores Q K^T + c2p + p2c, each over sqrt(head * (1 + #types)), masked where either
 // token is padding (masked_fill with the float32 minimum, then softmax), times V. With Winnow's operators one
-// com.winnow Attention takes Q, K, V, attention_mask and the two position products (Q·posKᵀ, K·posQᵀ per head), and
-// picks the terms itself (no [B, H, S, S] tensor); a padding query row attends to every key alike (query_mask), as
+// com.winnow Attention takes Q, K, V, attention_mask, the position keys and queries of every relative row (folded at
+// load) and the index, and computes only the terms the scores read (no [B, H, S, n] products, no [B, H, S, S]
+// tensor); a padding query row attends to every key alike (query_mask), as
 // the masked_fill does. first_only (Winnow's operators only): the first query token alone (Q projected from it; the
 // output [B, 1, hidden]).
 StatusOr<std::string> Attention(GraphBuilder& b, std::string_view x, std::string_view mask, const Relative& r,
@@ -220,27 +225,27 @@ StatusOr<std::string> Attention(GraphBuilder& b, std::string_view x, std::string
   };
   const int64_t factor = 1 + (d.c2p ? 1 : 0) + (d.p2c ? 1 : 0);
   // The position keys / queries [H, h, n] (share_att_key: the key and query projections' own).
-  auto positions = [&](const Projection& own, const char* name) -> StatusOr<std::string> {
+  // rows: [H, 2 * span, h], all of them (Winnow's Attention); else [H, h, n], the rows the run reaches.
+  auto positions = [&](const Projection& own, const char* name, bool rows = false) -> StatusOr<std::string> {
     Projection pp = own;
     if (!d.share_key) {
       WINNOW_ASSIGN_OR_RETURN(pp, LoadProjection(b, a + name, d));
     }
+    if (b.winnow_ops()) return PositionHeads(b, r.rel, pp, d, rows);
     return b.Op("Slice", {PositionHeads(b, r.rel, pp, d), r.begin, r.end, b.IntList({2})});
   };
   if (b.winnow_ops()) {
     std::vector<std::string> in = {q, k, v, "attention_mask"};
     if (!r.rel.empty()) {
       in.push_back("");  // no bias input: the projections add theirs
-      std::string c2p, p2c;
+      std::string pk, pq;
       if (d.c2p) {
-        WINNOW_ASSIGN_OR_RETURN(std::string pk, positions(kp, "pos_key_proj."));
-        c2p = b.Op("MatMul", {heads(q), pk});  // [B, H, rows, n]
+        WINNOW_ASSIGN_OR_RETURN(pk, positions(kp, "pos_key_proj."));  // [H, h, 2 * span]
       }
       if (d.p2c) {
-        WINNOW_ASSIGN_OR_RETURN(std::string pq, positions(qp, "pos_query_proj."));
-        p2c = b.Op("MatMul", {heads(k), pq});  // [B, H, S, n]
+        WINNOW_ASSIGN_OR_RETURN(pq, positions(qp, "pos_query_proj.", true));  // [H, 2 * span, h]
       }
-      in.insert(in.end(), {c2p, p2c, r.index});
+      in.insert(in.end(), {pk, pq, r.index});
     }
     std::vector<std::string> attrs = {
         onnx::IntAttribute("num_heads", d.heads), onnx::IntAttribute("query_mask", 1),
@@ -280,8 +285,9 @@ StatusOr<std::string> Attention(GraphBuilder& b, std::string_view x, std::string
 
 // The relative embeddings rows the sequence can reach and the indices into the c2p / p2c scores (Relative), from the
 // sequence length alone. Rows: index(d) for d = i - j in [-(S-1), S-1] runs from index(-(S-1)) to index(S-1)
-// (it grows with d), so a run slices those n rows from each layer's projections (of all rows, folded at load).
-// p2c's index for (i, j), clamp(span - bucket(j - i)), is index(i - j) too (the bucket is odd in d).
+// (it grows with d): with ONNX Runtime's operators a run slices those n rows from each layer's projections (of all
+// rows, folded at load); Winnow's Attention takes all rows and the index itself. p2c's index for (i, j),
+// clamp(span - bucket(j - i)), is index(i - j) too (the bucket is odd in d).
 StatusOr<Relative> MakeRelative(GraphBuilder& b, std::string_view seq, const std::string& prefix, const Dims& d) {
   WINNOW_ASSIGN_OR_RETURN(deberta::RelativeIndex ri, deberta::MakeRelativeIndex(d.span, d.buckets, d.max_relative));
   const std::string table = b.Ints({static_cast<int64_t>(ri.index.size())}, ri.index);
@@ -290,25 +296,24 @@ StatusOr<Relative> MakeRelative(GraphBuilder& b, std::string_view seq, const std
     std::string c = b.Op("Max", {b.Op("Min", {dist, reach}), b.Int(-ri.reach)});
     return b.Op("Gather", {table, b.Op("Add", {c, reach})}, {onnx::IntAttribute("axis", 0)});
   };
-  const std::string last = b.Op("Max", {b.Op("Sub", {seq, b.Int(1)}), b.Int(0)});
-  const std::string lo = lookup(b.Op("Neg", {last})), hi = lookup(last);
-
   Relative r;
   WINNOW_ASSIGN_OR_RETURN(std::string emb, b.Weight(prefix + "encoder.rel_embeddings.weight", {2 * d.span, d.hidden}));
   r.rel = emb;
-  r.begin = b.Op("Unsqueeze", {lo, b.IntList({0})});
-  r.end = b.Op("Unsqueeze", {b.Op("Add", {hi, b.Int(1)}), b.IntList({0})});
   if (d.norm_rel) {
     WINNOW_ASSIGN_OR_RETURN(r.rel, b.LayerNorm(r.rel, prefix + "encoder.LayerNorm.", d.hidden, d.eps));
   }
   const std::string pos = b.Op("Range", {b.Int(0), seq, b.Int(1)});
   const std::string rows = b.Op("Unsqueeze", {pos, b.IntList({1})});  // i, [S, 1]
   const std::string cols = b.Op("Unsqueeze", {pos, b.IntList({0})});  // j, [1, S]
-  const std::string index = b.Op("Sub", {lookup(b.Op("Sub", {rows, cols})), lo});  // [S, S]
   if (b.winnow_ops()) {
-    r.index = b.Op("Cast", {index}, {onnx::IntAttribute("to", onnx::dtype::kInt32)});
+    r.index = b.Op("Cast", {lookup(b.Op("Sub", {rows, cols}))}, {onnx::IntAttribute("to", onnx::dtype::kInt32)});
     return r;
   }
+  const std::string last = b.Op("Max", {b.Op("Sub", {seq, b.Int(1)}), b.Int(0)});
+  const std::string lo = lookup(b.Op("Neg", {last})), hi = lookup(last);
+  r.begin = b.Op("Unsqueeze", {lo, b.IntList({0})});
+  r.end = b.Op("Unsqueeze", {b.Op("Add", {hi, b.Int(1)}), b.IntList({0})});
+  const std::string index = b.Op("Sub", {lookup(b.Op("Sub", {rows, cols})), lo});  // [S, S]
   const std::string n = b.Op("Add", {b.Op("Sub", {hi, lo}), b.Int(1)});
   r.c2p = b.Op("Add", {b.Op("Mul", {rows, n}), index});
   r.p2c = b.Op("Add", {b.Op("Mul", {cols, n}), index});

@@ -46,8 +46,8 @@ struct AttentionKernel {
       Ort::ConstValue v = inputs > 2 ? ctx.GetInput(2) : Ort::ConstValue(nullptr);
       Ort::ConstValue mask = inputs > 3 ? ctx.GetInput(3) : Ort::ConstValue(nullptr);
       Ort::ConstValue bias = inputs > 4 ? ctx.GetInput(4) : Ort::ConstValue(nullptr);
-      Ort::ConstValue c2p = inputs > 5 ? ctx.GetInput(5) : Ort::ConstValue(nullptr);
-      Ort::ConstValue p2c = inputs > 6 ? ctx.GetInput(6) : Ort::ConstValue(nullptr);
+      Ort::ConstValue pos_k = inputs > 5 ? ctx.GetInput(5) : Ort::ConstValue(nullptr);
+      Ort::ConstValue pos_q = inputs > 6 ? ctx.GetInput(6) : Ort::ConstValue(nullptr);
       Ort::ConstValue rel_index = inputs > 7 ? ctx.GetInput(7) : Ort::ConstValue(nullptr);
       Ort::ConstValue rot_cos = inputs > 8 ? ctx.GetInput(8) : Ort::ConstValue(nullptr);
       Ort::ConstValue rot_sin = inputs > 9 ? ctx.GetInput(9) : Ort::ConstValue(nullptr);
@@ -82,25 +82,26 @@ struct AttentionKernel {
           return Fail("bias must be [3 * width] = [" + std::to_string(3 * width) + "] (Q's, K's, V's), not " +
                       ShapeText(bs));
       }
-      // DeBERTa's relative terms: [batch, heads, rows, n] scores (c2p: Q's rows, p2c: every token) picked by an
-      // index [tokens, tokens] whose every entry must lie in [0, n).
+      // DeBERTa's relative terms: the position keys [heads, head size, n] and queries [heads, n, head size], picked
+      // by an index [tokens, tokens] whose every entry must lie in [0, n).
       size_t rel_size = 0;
-      if (c2p || p2c) {
-        if (!rel_index) return Fail("c2p and p2c need rel_index");
-        const int64_t h = heads;
-        std::vector<int64_t> want_c2p = {shape[0], h, shape[1], -1}, want_p2c = {shape[0], h, tokens, -1};
-        auto check = [&](Ort::ConstValue& t, std::vector<int64_t> want, const char* name) -> OrtStatusPtr {
+      if (pos_k || pos_q) {
+        if (!rel_index) return Fail("pos_k and pos_q need rel_index");
+        const int64_t h = heads, head = width / heads;
+        auto check = [&](Ort::ConstValue& t, bool keys) -> OrtStatusPtr {
           if (!t) return nullptr;
-          auto ts = t.GetTensorTypeAndShapeInfo().GetShape();
-          want[3] = ts.size() == 4 ? ts[3] : -1;
-          if (ts != want || want[3] <= 0 || (rel_size && static_cast<size_t>(want[3]) != rel_size))
-            return Fail(std::string(name) + " must be [batch, heads, " + (name[0] == 'c' ? "query rows" : "tokens") +
-                        ", n] = " + ShapeText(want) + " (n > 0, the same for c2p and p2c), not " + ShapeText(ts));
-          rel_size = static_cast<size_t>(want[3]);
+          const auto ts = t.GetTensorTypeAndShapeInfo().GetShape();
+          const int64_t n = ts.size() == 3 ? ts[keys ? 2 : 1] : -1;
+          const std::vector<int64_t> want = keys ? std::vector<int64_t>{h, head, n} : std::vector<int64_t>{h, n, head};
+          if (ts != want || n <= 0 || (rel_size && static_cast<size_t>(n) != rel_size))
+            return Fail(std::string(keys ? "pos_k must be [heads, head size, n]"
+                                         : "pos_q must be [heads, n, head size]") +
+                        " = " + ShapeText(want) + " (n > 0, the same for both), not " + ShapeText(ts));
+          rel_size = static_cast<size_t>(n);
           return nullptr;
         };
-        if (OrtStatusPtr e = check(c2p, want_c2p, "c2p")) return e;
-        if (OrtStatusPtr e = check(p2c, want_p2c, "p2c")) return e;
+        if (OrtStatusPtr e = check(pos_k, true)) return e;
+        if (OrtStatusPtr e = check(pos_q, false)) return e;
         const auto is = rel_index.GetTensorTypeAndShapeInfo().GetShape();
         if (is != std::vector<int64_t>{tokens, tokens})
           return Fail("rel_index must be [tokens, tokens] = [" + std::to_string(tokens) + ", " +
@@ -110,7 +111,7 @@ struct AttentionKernel {
           if (x[i] < 0 || static_cast<size_t>(x[i]) >= rel_size)
             return Fail("rel_index holds " + std::to_string(x[i]) + ", outside [0, " + std::to_string(rel_size) + ")");
       } else if (rel_index) {
-        return Fail("rel_index needs c2p or p2c");
+        return Fail("rel_index needs pos_k or pos_q");
       }
       // Rotary tables: cos and sin [tokens, head size] together, an even head size, no bias (it would rotate too).
       if (rot_cos || rot_sin) {
@@ -137,8 +138,8 @@ struct AttentionKernel {
       p.query_mask = query_mask;
       if (rel_size) {
         p.rel_index = rel_index.GetTensorData<int32_t>();
-        p.c2p = c2p ? c2p.GetTensorData<float>() : nullptr;
-        p.p2c = p2c ? p2c.GetTensorData<float>() : nullptr;
+        p.pos_k = pos_k ? pos_k.GetTensorData<float>() : nullptr;
+        p.pos_q = pos_q ? pos_q.GetTensorData<float>() : nullptr;
         p.rel_size = rel_size;
       }
       const int64_t rows = static_cast<int64_t>(p.QueryRows());
