@@ -88,7 +88,7 @@ std::vector<double> Reference(const attention::Problem& p) {
             const size_t x = static_cast<size_t>(p.rel_index[i * T + j]), m = p.rel_size;
             for (size_t d = 0; d < D; ++d) {
               if (p.pos_k) dot += rotated(q, i, 0, d) * p.pos_k[(h * D + d) * m + x];
-              if (p.pos_q) dot += rotated(k, j, 1, d) * p.pos_q[(h * m + x) * D + d];
+              if (p.pos_q) dot += rotated(k, j, 1, d) * p.pos_q[(h * D + d) * m + x];
             }
           }
           const bool masked = masked_key(j);
@@ -383,10 +383,10 @@ TEST(Attention, RelativeTermsAndQueryMaskMatchTheReference) {
           }
         // Terms of a few units: entries of 0.3 times Q's and K's (standard normal) over head dimensions.
         const std::vector<float> pos_k = Random(s.heads * s.head * m, seed + 7, 0.3f);
-        const std::vector<float> pos_q = Random(s.heads * m * s.head, seed + 8, 0.3f);
+        const std::vector<float> pos_q = Random(s.heads * s.head * m, seed + 8, 0.3f);
         std::vector<float> out(s.batch * s.tokens * s.heads * s.head, std::nanf(""));
         attention::Problem p =
-            MakeProblem(in, seed % 3 == 0, s.batch, s.tokens, s.heads, s.head, out.data(), seed % 5 < 2);
+            MakeProblem(in, (seed / 3) % 3 == 0, s.batch, s.tokens, s.heads, s.head, out.data(), seed % 5 < 2);
         p.rel_index = index.data();
         p.pos_k = terms & 1 ? pos_k.data() : nullptr;
         p.pos_q = terms & 2 ? pos_q.data() : nullptr;
@@ -617,7 +617,7 @@ TEST_F(AttentionOrt, WindowAttributeMatchesTheReference) {
 TEST_F(AttentionOrt, RelativeInputsMatchTheReference) {
   const size_t batch = 2, tokens = 37, heads = 3, head = 32, width = heads * head, m = 16;
   const Inputs in = MakeInputs(batch, tokens, heads, head, MaskKind::kRight, 77);
-  std::vector<float> pos_k = Random(heads * head * m, 78, 0.3f), pos_q = Random(heads * m * head, 79, 0.3f);
+  std::vector<float> pos_k = Random(heads * head * m, 78, 0.3f), pos_q = Random(heads * head * m, 79, 0.3f);
   std::vector<int32_t> index(tokens * tokens);
   for (size_t i = 0; i < tokens; ++i)
     for (size_t j = 0; j < tokens; ++j)
@@ -628,7 +628,7 @@ TEST_F(AttentionOrt, RelativeInputsMatchTheReference) {
   for (const char* n : {"Q", "K", "V"}) g.Input(FloatValue(n, static_cast<int64_t>(width)));
   g.Input(onnx::ValueInfo("mask", onnx::dtype::kInt64, {{-1, "batch"}, {-1, "tokens"}}));
   g.Input(onnx::ValueInfo("PK", onnx::dtype::kFloat, {{-1, "h"}, {-1, "d"}, {-1, "n"}}));
-  g.Input(onnx::ValueInfo("PQ", onnx::dtype::kFloat, {{-1, "h2"}, {-1, "n2"}, {-1, "d2"}}));
+  g.Input(onnx::ValueInfo("PQ", onnx::dtype::kFloat, {{-1, "h2"}, {-1, "d2"}, {-1, "n2"}}));
   g.Input(onnx::ValueInfo("IDX", onnx::dtype::kInt32, {{-1, "tokens"}, {-1, "tokens2"}}));
   g.Output(FloatValue("Y", static_cast<int64_t>(width)));
   const std::string model = onnx::ModelProto(g.Graph("g"), {{"", 17}, {rt::kCustomDomain, 1}});
@@ -645,14 +645,14 @@ TEST_F(AttentionOrt, RelativeInputsMatchTheReference) {
     const int64_t x[3] = {static_cast<int64_t>(batch), static_cast<int64_t>(tokens), static_cast<int64_t>(width)};
     const int64_t ms[2] = {x[0], x[1]};
     const int64_t ks[3] = {static_cast<int64_t>(heads), static_cast<int64_t>(k_head), static_cast<int64_t>(rel_rows)};
-    const int64_t qs[3] = {static_cast<int64_t>(heads), static_cast<int64_t>(rel_rows), static_cast<int64_t>(head)};
+    const int64_t qs[3] = {static_cast<int64_t>(heads), static_cast<int64_t>(head), static_cast<int64_t>(rel_rows)};
     const int64_t is[2] = {static_cast<int64_t>(index_rows), x[1]};
     std::vector<Ort::Value> v;
     for (const auto* t : {&in.q, &in.k, &in.v}) v.push_back(Ort::Value::CreateTensor<float>(mem, const_cast<float*>(t->data()), t->size(), x, 3));
     std::vector<int64_t> mask = in.mask;
     v.push_back(Ort::Value::CreateTensor<int64_t>(mem, mask.data(), mask.size(), ms, 2));
     v.push_back(Ort::Value::CreateTensor<float>(mem, pos_k.data(), heads * k_head * rel_rows, ks, 3));
-    v.push_back(Ort::Value::CreateTensor<float>(mem, pos_q.data(), heads * rel_rows * head, qs, 3));
+    v.push_back(Ort::Value::CreateTensor<float>(mem, pos_q.data(), heads * head * rel_rows, qs, 3));
     v.push_back(Ort::Value::CreateTensor<int32_t>(mem, idx.data(), idx.size(), is, 2));
     const char* names[] = {"Q", "K", "V", "mask", "PK", "PQ", "IDX"};
     const char* outs[] = {"Y"};

@@ -28,8 +28,16 @@ size_t PlanKeyTiles(const Problem& p, const internal::Block& blk, Scratch* s) {
   for (size_t t = 0; t < tiles; ++t) {
     const size_t j0 = t * internal::kKeyPad, j1 = std::min(blk.n, j0 + internal::kKeyPad);
     int32_t lo = p.rel_index[blk.row0 * p.tokens + blk.keys[j0]], hi = lo;
+    const bool run = blk.keys[j1 - 1] - blk.keys[j0] == j1 - 1 - j0;  // keys in one run: a contiguous span of a row
     for (size_t r = 0; r < blk.rows; ++r) {
       const int32_t* x = p.rel_index + (blk.row0 + r) * p.tokens;
+      if (run) {
+        for (const int32_t* e = x + blk.keys[j0]; e < x + blk.keys[j0] + (j1 - j0); ++e) {
+          lo = std::min(lo, *e);
+          hi = std::max(hi, *e);
+        }
+        continue;
+      }
       for (size_t j = j0; j < j1; ++j) {
         lo = std::min(lo, x[blk.keys[j]]);
         hi = std::max(hi, x[blk.keys[j]]);
@@ -38,7 +46,7 @@ size_t PlanKeyTiles(const Problem& p, const internal::Block& blk, Scratch* s) {
     s->tile_lo[t] = lo;
     s->tile_rows[t] = static_cast<size_t>(hi - lo) + 1;
     s->tile_off[t] = total;
-    total += s->tile_rows[t] * internal::kKeyPad;
+    total += internal::kKeyPad * internal::TileStride(s->tile_rows[t]);
   }
   return total;
 }

@@ -51,12 +51,12 @@ struct Problem {
   bool Windowed() const { return window != kNoWindow; }
   size_t BlockRows() const;
   // DeBERTa's disentangled attention (rel_index nullptr: none): score(i, j) gains c2p + p2c before the scale, with
-  // x = rel_index[i, j]: c2p = q_i · pos_k[h][:, x] and p2c = k_j · pos_q[h][x], q_i and k_j Q's and K's rows as the
-  // scores read them (with their biases). pos_k [heads, head_size, rel_size] (the position keys, transposed per
-  // head), pos_q [heads, rel_size, head_size] (the position queries); either may be nullptr. rel_index [tokens,
-  // tokens], every entry in [0, rel_size) (the caller checks). The kernel computes only the products the block's
-  // indices reach: a group's query rows times the position keys between their least and greatest index, and each
-  // tile of kKeyPad keys times the position queries the block's rows reach from it.
+  // x = rel_index[i, j]: c2p = q_i · pos_k[h][:, x] and p2c = k_j · pos_q[h][:, x], q_i and k_j Q's and K's rows as
+  // the scores read them (with their biases). pos_k and pos_q [heads, head_size, rel_size]: the position keys and
+  // queries, transposed per head; either may be nullptr. rel_index [tokens, tokens], every entry in [0, rel_size)
+  // (the caller checks). The kernel computes only the products the block's indices reach: a group's query rows
+  // times the position keys between their least and greatest index, and each tile of kKeyPad keys times the
+  // position queries the block's rows reach from it.
   const int32_t* rel_index = nullptr;
   const float* pos_k = nullptr;
   const float* pos_q = nullptr;
@@ -102,7 +102,7 @@ struct Block {
   float* qrot;    // rotary, or pos_k with a bias: [kMaxGroupRows, head_size], a group's Q rows rotated or biased
   float* relc;    // pos_k: [kMaxGroupRows, padded rel_size], a group's rows' products with the position keys
   // pos_q: key tile t (keys [t·kKeyPad, +kKeyPad) of `keys`) times the position queries [tile_lo[t], +tile_rows[t]),
-  // at p2c + tile_off[t]: [tile_rows[t], kKeyPad], keys past n 0.
+  // at p2c + tile_off[t]: [kKeyPad, TileStride(tile_rows[t])], keys past n 0.
   float* p2c;
   const int32_t* tile_lo;
   const size_t* tile_rows;
@@ -115,6 +115,8 @@ void Band(const Problem& p, const Block& blk, size_t t, size_t* lo, size_t* hi);
 inline constexpr size_t kMaxGroupRows = 8;
 // Keys are padded to a multiple of this in the scratch (every kernel's vector width divides it).
 inline constexpr size_t kKeyPad = 16;
+// A key tile's row of products with `rows` position queries, in floats: whole vectors.
+inline constexpr size_t TileStride(size_t rows) { return (rows + kKeyPad - 1) / kKeyPad * kKeyPad; }
 Kernel Avx2Kernel();    // nullptr when not compiled in (non-x86)
 Kernel Avx512Kernel();  // nullptr when not compiled in (non-x86)
 Kernel Vec128Kernel();  // 4 lanes of the compiler's generic vectors: any CPU (NEON on aarch64, SSE2 on x86-64)

@@ -182,13 +182,10 @@ std::string Apply(GraphBuilder& b, std::string_view x, const Projection& p) {
   return b.Op("Add", {b.Op("MatMul", {x, p.weight}), p.bias});
 }
 
-// The relative embeddings [n, hidden] projected into heads: [heads, head, n] (the right-hand side of a MatMul), or
-// with `rows` [heads, n, head].
-std::string PositionHeads(GraphBuilder& b, std::string_view rel, const Projection& p, const Dims& d,
-                          bool rows = false) {
+// The relative embeddings [n, hidden] projected into heads, [heads, head, n]: the right-hand side of a MatMul.
+std::string PositionHeads(GraphBuilder& b, std::string_view rel, const Projection& p, const Dims& d) {
   std::string h = b.Op("Reshape", {Apply(b, rel, p), b.IntList({0, d.heads, d.head})});
-  const std::vector<int64_t> perm = rows ? std::vector<int64_t>{1, 0, 2} : std::vector<int64_t>{1, 2, 0};
-  return b.Op("Transpose", {h}, {onnx::IntsAttribute("perm", perm)});
+  return b.Op("Transpose", {h}, {onnx::IntsAttribute("perm", {1, 2, 0})});
 }
 
 // What the relative attention needs, made once for all layers.
@@ -225,13 +222,13 @@ StatusOr<std::string> Attention(GraphBuilder& b, std::string_view x, std::string
   };
   const int64_t factor = 1 + (d.c2p ? 1 : 0) + (d.p2c ? 1 : 0);
   // The position keys / queries [H, h, n] (share_att_key: the key and query projections' own).
-  // rows: [H, 2 * span, h], all of them (Winnow's Attention); else [H, h, n], the rows the run reaches.
-  auto positions = [&](const Projection& own, const char* name, bool rows = false) -> StatusOr<std::string> {
+  // [H, h, 2 * span], all rows (Winnow's Attention), or [H, h, n], the rows the run reaches.
+  auto positions = [&](const Projection& own, const char* name) -> StatusOr<std::string> {
     Projection pp = own;
     if (!d.share_key) {
       WINNOW_ASSIGN_OR_RETURN(pp, LoadProjection(b, a + name, d));
     }
-    if (b.winnow_ops()) return PositionHeads(b, r.rel, pp, d, rows);
+    if (b.winnow_ops()) return PositionHeads(b, r.rel, pp, d);
     return b.Op("Slice", {PositionHeads(b, r.rel, pp, d), r.begin, r.end, b.IntList({2})});
   };
   if (b.winnow_ops()) {
@@ -243,7 +240,7 @@ StatusOr<std::string> Attention(GraphBuilder& b, std::string_view x, std::string
         WINNOW_ASSIGN_OR_RETURN(pk, positions(kp, "pos_key_proj."));  // [H, h, 2 * span]
       }
       if (d.p2c) {
-        WINNOW_ASSIGN_OR_RETURN(pq, positions(qp, "pos_query_proj.", true));  // [H, 2 * span, h]
+        WINNOW_ASSIGN_OR_RETURN(pq, positions(qp, "pos_query_proj."));  // [H, h, 2 * span]
       }
       in.insert(in.end(), {pk, pq, r.index});
     }

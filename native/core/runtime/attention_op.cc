@@ -82,26 +82,24 @@ struct AttentionKernel {
           return Fail("bias must be [3 * width] = [" + std::to_string(3 * width) + "] (Q's, K's, V's), not " +
                       ShapeText(bs));
       }
-      // DeBERTa's relative terms: the position keys [heads, head size, n] and queries [heads, n, head size], picked
-      // by an index [tokens, tokens] whose every entry must lie in [0, n).
+      // DeBERTa's relative terms: the position keys and queries [heads, head size, n], picked by an index [tokens,
+      // tokens] whose every entry must lie in [0, n).
       size_t rel_size = 0;
       if (pos_k || pos_q) {
         if (!rel_index) return Fail("pos_k and pos_q need rel_index");
         const int64_t h = heads, head = width / heads;
-        auto check = [&](Ort::ConstValue& t, bool keys) -> OrtStatusPtr {
+        auto check = [&](Ort::ConstValue& t, const char* name) -> OrtStatusPtr {
           if (!t) return nullptr;
           const auto ts = t.GetTensorTypeAndShapeInfo().GetShape();
-          const int64_t n = ts.size() == 3 ? ts[keys ? 2 : 1] : -1;
-          const std::vector<int64_t> want = keys ? std::vector<int64_t>{h, head, n} : std::vector<int64_t>{h, n, head};
-          if (ts != want || n <= 0 || (rel_size && static_cast<size_t>(n) != rel_size))
-            return Fail(std::string(keys ? "pos_k must be [heads, head size, n]"
-                                         : "pos_q must be [heads, n, head size]") +
-                        " = " + ShapeText(want) + " (n > 0, the same for both), not " + ShapeText(ts));
+          const int64_t n = ts.size() == 3 ? ts[2] : -1;
+          if (ts != std::vector<int64_t>{h, head, n} || n <= 0 || (rel_size && static_cast<size_t>(n) != rel_size))
+            return Fail(std::string(name) + " must be [heads, head size, n] = " + ShapeText({h, head, n}) +
+                        " (n > 0, the same for pos_k and pos_q), not " + ShapeText(ts));
           rel_size = static_cast<size_t>(n);
           return nullptr;
         };
-        if (OrtStatusPtr e = check(pos_k, true)) return e;
-        if (OrtStatusPtr e = check(pos_q, false)) return e;
+        if (OrtStatusPtr e = check(pos_k, "pos_k")) return e;
+        if (OrtStatusPtr e = check(pos_q, "pos_q")) return e;
         const auto is = rel_index.GetTensorTypeAndShapeInfo().GetShape();
         if (is != std::vector<int64_t>{tokens, tokens})
           return Fail("rel_index must be [tokens, tokens] = [" + std::to_string(tokens) + ", " +

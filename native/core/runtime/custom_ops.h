@@ -16,8 +16,8 @@
 // com.winnow Attention: inputs (query [B, T, H·D], key?, value? (both or neither: without them query is Q, K and V
 // packed side by side, [B, T, 3·H·D]), mask? (int64 [B, T]: 1 attend, 0 padding), bias? ([3·H·D]: Q's, K's and V's
 // biases, added to the projections as they are read), pos_k?, pos_q?, rel_index? (DeBERTa's relative terms,
-// attention::Problem: the position keys float [H, D, n] and queries float [H, n, D], int32 [T, T] with entries in
-// [0, n): score (i, j) gains Q_i · pos_k[:, x] + K_j · pos_q[x], x = rel_index[i, j]),
+// attention::Problem: the position keys and queries float [H, D, n], int32 [T, T] with entries in [0, n): score
+// (i, j) gains Q_i · pos_k[:, x] + K_j · pos_q[:, x], x = rel_index[i, j], Q and K with their biases),
 // cos?, sin? (rotary tables [T, head size], together and without bias: Q's and K's rows rotated as they are read)),
 // attributes num_heads (int), query_mask (int, default 0; 1: a query row whose mask is 0 attends to every key
 // alike), scale (float, default
