@@ -391,6 +391,7 @@ TEST(Attention, RelativeTermsAndQueryMaskMatchTheReference) {
         p.pos_k = terms & 1 ? pos_k.data() : nullptr;
         p.pos_q = terms & 2 ? pos_q.data() : nullptr;
         p.rel_size = m;
+        p.rel_monotone = seed % 2 == 1;  // the clamped distance
         p.query_mask = true;
         p.query_rows = s.rows;
         const size_t kept = p.QueryRows(), w = s.heads * s.head;
@@ -669,6 +670,19 @@ TEST_F(AttentionOrt, RelativeInputsMatchTheReference) {
   p.query_mask = true;
   std::string where;
   EXPECT_LT(WorstError(run(m, index), Reference(p), &where), kBound) << where;
+  // Indices that are not monotone (attention::Problem::rel_monotone: the operator finds out): one entry above its left
+  // neighbour, past the range the corners of its key tile (keys 32 to 36) would give, 12; and a scattered table.
+  std::vector<int32_t> off = index;
+  off[5 * tokens + 33] = static_cast<int32_t>(m - 1);
+  std::vector<int32_t> scattered(tokens * tokens);
+  std::mt19937 rng(80);
+  for (int32_t& e : scattered) e = static_cast<int32_t>(rng() % m);
+  for (const auto* idx : {&off, &scattered}) {
+    attention::Problem other = p;
+    other.rel_index = idx->data();
+    EXPECT_LT(WorstError(run(m, *idx), Reference(other), &where), kBound) << (idx == &off ? "one entry off" : "scattered")
+                                                                          << ": " << where;
+  }
   std::vector<int32_t> bad = index;
   bad[5 * tokens + 3] = static_cast<int32_t>(m);
   try {

@@ -28,8 +28,12 @@ size_t PlanKeyTiles(const Problem& p, const internal::Block& blk, Scratch* s) {
   for (size_t t = 0; t < tiles; ++t) {
     const size_t j0 = t * internal::kKeyPad, j1 = std::min(blk.n, j0 + internal::kKeyPad);
     int32_t lo = p.rel_index[blk.row0 * p.tokens + blk.keys[j0]], hi = lo;
+    if (p.rel_monotone) {  // the first row's last key, the last row's first key
+      lo = p.rel_index[blk.row0 * p.tokens + blk.keys[j1 - 1]];
+      hi = p.rel_index[(blk.row0 + blk.rows - 1) * p.tokens + blk.keys[j0]];
+    }
     const bool run = blk.keys[j1 - 1] - blk.keys[j0] == j1 - 1 - j0;  // keys in one run: a contiguous span of a row
-    for (size_t r = 0; r < blk.rows; ++r) {
+    for (size_t r = 0; r < blk.rows && !p.rel_monotone; ++r) {
       const int32_t* x = p.rel_index + (blk.row0 + r) * p.tokens;
       if (run) {
         for (const int32_t* e = x + blk.keys[j0]; e < x + blk.keys[j0] + (j1 - j0); ++e) {

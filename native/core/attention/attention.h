@@ -61,6 +61,9 @@ struct Problem {
   const float* pos_k = nullptr;
   const float* pos_q = nullptr;
   size_t rel_size = 0;
+  // Every row of rel_index non-increasing along j and every column non-decreasing along i (DeBERTa's index(i - j); the
+  // caller checks): a block's least and greatest index are then at its corners, not searched for.
+  bool rel_monotone = false;
   // Rotary position embeddings (nullptr: none; no bias then): Q's and K's rows of token t are rotated as they are
   // read, x·cos[t] + rotate_half(x)·sin[t] with rotate_half(x) = [-x2, x1] over the head's halves (ModernBERT,
   // transformers' form). [tokens, head_size] each; the head size even.

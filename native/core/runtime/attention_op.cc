@@ -85,6 +85,7 @@ struct AttentionKernel {
       // DeBERTa's relative terms: the position keys and queries [heads, head size, n], picked by an index [tokens,
       // tokens] whose every entry must lie in [0, n).
       size_t rel_size = 0;
+      bool rel_monotone = false;
       if (pos_k || pos_q) {
         if (!rel_index) return Fail("pos_k and pos_q need rel_index");
         const int64_t h = heads, head = width / heads;
@@ -108,6 +109,17 @@ struct AttentionKernel {
         for (int64_t i = 0; i < tokens * tokens; ++i)
           if (x[i] < 0 || static_cast<size_t>(x[i]) >= rel_size)
             return Fail("rel_index holds " + std::to_string(x[i]) + ", outside [0, " + std::to_string(rel_size) + ")");
+        // Monotone (attention::Problem::rel_monotone): each entry at most its left neighbour's and at least the one
+        // above it.
+        rel_monotone = true;
+        for (int64_t i = 0; i < tokens && rel_monotone; ++i)
+          for (int64_t j = 0; j < tokens; ++j) {
+            const int32_t e = x[i * tokens + j];
+            if ((j > 0 && e > x[i * tokens + j - 1]) || (i > 0 && e < x[(i - 1) * tokens + j])) {
+              rel_monotone = false;
+              break;
+            }
+          }
       } else if (rel_index) {
         return Fail("rel_index needs pos_k or pos_q");
       }
@@ -139,6 +151,7 @@ struct AttentionKernel {
         p.pos_k = pos_k ? pos_k.GetTensorData<float>() : nullptr;
         p.pos_q = pos_q ? pos_q.GetTensorData<float>() : nullptr;
         p.rel_size = rel_size;
+        p.rel_monotone = rel_monotone;
       }
       const int64_t rows = static_cast<int64_t>(p.QueryRows());
       float* out = ctx.GetOutput(0, {shape[0], rows, width}).GetTensorMutableData<float>();
