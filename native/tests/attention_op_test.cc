@@ -680,8 +680,8 @@ TEST_F(AttentionOrt, RelativeInputsMatchTheReference) {
   for (const auto* idx : {&off, &scattered}) {
     attention::Problem other = p;
     other.rel_index = idx->data();
-    EXPECT_LT(WorstError(run(m, *idx), Reference(other), &where), kBound) << (idx == &off ? "one entry off" : "scattered")
-                                                                          << ": " << where;
+    const char* name = idx == &off ? "one entry off" : "scattered";
+    EXPECT_LT(WorstError(run(m, *idx), Reference(other), &where), kBound) << name << ": " << where;
   }
   std::vector<int32_t> bad = index;
   bad[5 * tokens + 3] = static_cast<int32_t>(m);
