@@ -99,7 +99,7 @@ const loads = [];
 const order = Array.from({ length: rounds }, (_, r) => (r % 2 ? [...only].reverse() : only)).flat();
 for (const name of order) {
   const c = CONFIGS[name];
-  if (c.driver === 'transformers' && (sentence ? c.dtype !== 'fp32' : !fs.existsSync(path.join(modelDir, 'onnx', c.file ?? 'model.onnx')))) continue;
+  if (c.driver === 'transformers' && !fs.existsSync(path.join(modelDir, 'onnx', c.file ?? 'model.onnx'))) continue;
   loads.push(os.loadavg()[0]);
   const res = runChild(name);
   if (!res) {

@@ -30,7 +30,7 @@ export async function timeConfig({ driver, options = {}, dtype, modelDir, pairs,
     info = Object.fromEntries(['fusedLayerNorms', 'fusedAttentions', 'quantizedMatMuls', 'bf16MatMuls'].filter((k) => k in m).map((k) => [k, m[k]]));
   } else if (sentence) {
     const t = await import('./sentence/drivers/transformers.mjs');
-    const m = await t.load(modelDir, { threads, batch, maxLength: 512 });
+    const m = await t.load(modelDir, { threads, batch, dtype, maxLength: 512 });
     run = async (x) => {
       const flat = await m.encode(x);
       const dim = flat.length / x.length;

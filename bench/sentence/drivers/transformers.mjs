@@ -11,13 +11,14 @@ export function versions() {
   return versionsWithOrt('@huggingface/transformers', 'transformers.js');
 }
 
-export async function load(modelDir, { threads, batch, maxLength }) {
+// dtype: 'fp32' (onnx/model.onnx) or 'q8' (onnx/model_quantized.onnx).
+export async function load(modelDir, { threads, batch, maxLength, dtype = 'fp32' }) {
   env.allowRemoteModels = false;
   env.allowLocalModels = true;
   env.localModelPath = path.dirname(modelDir) + path.sep;
   const extractor = await pipeline('feature-extraction', path.basename(modelDir), {
     device: 'cpu',
-    dtype: 'fp32',
+    dtype,
     session_options: { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' },
   });
   return {
