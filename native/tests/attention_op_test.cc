@@ -671,16 +671,23 @@ TEST_F(AttentionOrt, RelativeInputsMatchTheReference) {
   std::string where;
   EXPECT_LT(WorstError(run(m, index), Reference(p), &where), kBound) << where;
   // Indices that are not monotone (attention::Problem::rel_monotone: the operator finds out): one entry above its left
-  // neighbour, past the range the corners of its key tile (keys 32 to 36) would give, 12; and a scattered table.
-  std::vector<int32_t> off = index;
+  // neighbour, past the range the corners of its key tile (keys 32 to 36) would give, 12; rows in reverse order
+  // (each row still non-increasing, the columns not non-decreasing); i + j (the columns non-decreasing, the rows
+  // not non-increasing); and a scattered table.
+  std::vector<int32_t> off = index, reversed(tokens * tokens), sum(tokens * tokens), scattered(tokens * tokens);
   off[5 * tokens + 33] = static_cast<int32_t>(m - 1);
-  std::vector<int32_t> scattered(tokens * tokens);
+  for (size_t i = 0; i < tokens; ++i)
+    for (size_t j = 0; j < tokens; ++j) {
+      reversed[i * tokens + j] = index[(tokens - 1 - i) * tokens + j];
+      sum[i * tokens + j] = static_cast<int32_t>(std::clamp<long>(static_cast<long>(i + j), -8, 7) + 8);
+    }
   std::mt19937 rng(80);
   for (int32_t& e : scattered) e = static_cast<int32_t>(rng() % m);
-  for (const auto* idx : {&off, &scattered}) {
+  const std::pair<const char*, const std::vector<int32_t>*> others[] = {
+      {"one entry off", &off}, {"rows reversed", &reversed}, {"i + j", &sum}, {"scattered", &scattered}};
+  for (const auto& [name, idx] : others) {
     attention::Problem other = p;
     other.rel_index = idx->data();
-    const char* name = idx == &off ? "one entry off" : "scattered";
     EXPECT_LT(WorstError(run(m, *idx), Reference(other), &where), kBound) << name << ": " << where;
   }
   std::vector<int32_t> bad = index;
