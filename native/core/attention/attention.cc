@@ -20,37 +20,19 @@ struct Scratch {
 // Problem::pos_q: for each tile of kKeyPad keys, the position queries the block's rows reach from its keys (the
 // least and greatest index, whatever the index's order), and where its products go in the scratch; their count.
 size_t PlanKeyTiles(const Problem& p, const internal::Block& blk, Scratch* s) {
-  const size_t tiles = (blk.n + internal::kKeyPad - 1) / internal::kKeyPad;
+  const size_t tiles = internal::Padded(blk.n) / internal::kKeyPad;
   s->tile_lo.resize(tiles);
   s->tile_rows.resize(tiles);
   s->tile_off.resize(tiles);
   size_t total = 0;
   for (size_t t = 0; t < tiles; ++t) {
     const size_t j0 = t * internal::kKeyPad, j1 = std::min(blk.n, j0 + internal::kKeyPad);
-    int32_t lo = p.rel_index[blk.row0 * p.tokens + blk.keys[j0]], hi = lo;
-    if (p.rel_monotone) {  // the first row's last key, the last row's first key
-      lo = p.rel_index[blk.row0 * p.tokens + blk.keys[j1 - 1]];
-      hi = p.rel_index[(blk.row0 + blk.rows - 1) * p.tokens + blk.keys[j0]];
-    }
-    const bool run = blk.keys[j1 - 1] - blk.keys[j0] == j1 - 1 - j0;  // keys in one run: a contiguous span of a row
-    for (size_t r = 0; r < blk.rows && !p.rel_monotone; ++r) {
-      const int32_t* x = p.rel_index + (blk.row0 + r) * p.tokens;
-      if (run) {
-        for (const int32_t* e = x + blk.keys[j0]; e < x + blk.keys[j0] + (j1 - j0); ++e) {
-          lo = std::min(lo, *e);
-          hi = std::max(hi, *e);
-        }
-        continue;
-      }
-      for (size_t j = j0; j < j1; ++j) {
-        lo = std::min(lo, x[blk.keys[j]]);
-        hi = std::max(hi, x[blk.keys[j]]);
-      }
-    }
+    int32_t lo, hi;
+    internal::IndexRange(p, blk, blk.row0, blk.rows, j0, j1, &lo, &hi);
     s->tile_lo[t] = lo;
     s->tile_rows[t] = static_cast<size_t>(hi - lo) + 1;
     s->tile_off[t] = total;
-    total += internal::kKeyPad * internal::TileStride(s->tile_rows[t]);
+    total += internal::kKeyPad * internal::Padded(s->tile_rows[t]);
   }
   return total;
 }
@@ -122,7 +104,7 @@ void RunWith(internal::Kernel kernel, const Problem& p, size_t task) {
   }
   blk.keys = s.keys.data();
   blk.n = n;
-  const size_t np = (n + internal::kKeyPad - 1) / internal::kKeyPad * internal::kKeyPad;
+  const size_t np = internal::Padded(n);
   if (!blk.uniform && s.kt.size() < p.head_size * np) s.kt.resize(p.head_size * np);
   if (s.scores.size() < internal::kMaxGroupRows * np) s.scores.resize(internal::kMaxGroupRows * np);
   if (p.bias && !blk.uniform && s.qbk.size() < np) s.qbk.resize(np);
@@ -131,9 +113,8 @@ void RunWith(internal::Kernel kernel, const Problem& p, size_t task) {
   if ((p.rot_cos || (p.pos_k && p.bias)) && s.qrot.size() < internal::kMaxGroupRows * p.head_size)
     s.qrot.resize(internal::kMaxGroupRows * p.head_size);
   const bool relative = p.rel_index && !blk.uniform;
-  const size_t rel_pad = (p.rel_size + internal::kKeyPad - 1) / internal::kKeyPad * internal::kKeyPad;
-  if (relative && p.pos_k && s.relc.size() < internal::kMaxGroupRows * rel_pad)
-    s.relc.resize(internal::kMaxGroupRows * rel_pad);
+  if (relative && p.pos_k && s.relc.size() < internal::kMaxGroupRows * internal::Padded(p.rel_size))
+    s.relc.resize(internal::kMaxGroupRows * internal::Padded(p.rel_size));
   if (relative && p.pos_q) {
     const size_t total = PlanKeyTiles(p, blk, &s);
     if (s.p2c.size() < total) s.p2c.resize(total);
@@ -161,6 +142,31 @@ internal::Kernel KernelFor(SimdLevel level) {
 }
 
 }  // namespace
+
+void internal::IndexRange(const Problem& p, const Block& blk, size_t row0, size_t rows, size_t j0, size_t j1,
+                          int32_t* lo, int32_t* hi) {
+  const int32_t* x = p.rel_index + row0 * p.tokens;
+  if (p.rel_monotone) {  // the first row's last key, the last row's first key
+    *lo = x[blk.keys[j1 - 1]];
+    *hi = x[(rows - 1) * p.tokens + blk.keys[j0]];
+    return;
+  }
+  *lo = *hi = x[blk.keys[j0]];
+  const bool run = blk.keys[j1 - 1] - blk.keys[j0] == j1 - 1 - j0;  // keys in one run: a contiguous span of a row
+  for (size_t r = 0; r < rows; ++r, x += p.tokens) {
+    if (run) {
+      for (const int32_t* e = x + blk.keys[j0]; e < x + blk.keys[j0] + (j1 - j0); ++e) {
+        *lo = std::min(*lo, *e);
+        *hi = std::max(*hi, *e);
+      }
+      continue;
+    }
+    for (size_t j = j0; j < j1; ++j) {
+      *lo = std::min(*lo, x[blk.keys[j]]);
+      *hi = std::max(*hi, x[blk.keys[j]]);
+    }
+  }
+}
 
 void internal::Band(const Problem& p, const Block& blk, size_t t, size_t* lo, size_t* hi) {
   const uint32_t* end = blk.keys + blk.n;

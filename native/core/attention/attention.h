@@ -105,7 +105,7 @@ struct Block {
   float* qrot;    // rotary, or pos_k with a bias: [kMaxGroupRows, head_size], a group's Q rows rotated or biased
   float* relc;    // pos_k: [kMaxGroupRows, padded rel_size], a group's rows' products with the position keys
   // pos_q: key tile t (keys [t·kKeyPad, +kKeyPad) of `keys`) times the position queries [tile_lo[t], +tile_rows[t]),
-  // at p2c + tile_off[t]: [kKeyPad, TileStride(tile_rows[t])], keys past n 0.
+  // at p2c + tile_off[t]: [kKeyPad, Padded(tile_rows[t])], keys past n 0.
   float* p2c;
   const int32_t* tile_lo;
   const size_t* tile_rows;
@@ -118,8 +118,12 @@ void Band(const Problem& p, const Block& blk, size_t t, size_t* lo, size_t* hi);
 inline constexpr size_t kMaxGroupRows = 8;
 // Keys are padded to a multiple of this in the scratch (every kernel's vector width divides it).
 inline constexpr size_t kKeyPad = 16;
-// A key tile's row of products with `rows` position queries, in floats: whole vectors.
-inline constexpr size_t TileStride(size_t rows) { return (rows + kKeyPad - 1) / kKeyPad * kKeyPad; }
+// n rounded up to whole kKeyPad: the padded keys, a key tile's row of p2c products, a group row of c2p products.
+inline constexpr size_t Padded(size_t n) { return (n + kKeyPad - 1) / kKeyPad * kKeyPad; }
+// Problem::rel_index: its least and greatest entry over query rows [row0, row0 + rows) and keys [j0, j1) of blk.keys,
+// read at the corners when the index is monotone (Problem::rel_monotone), else searched.
+void IndexRange(const Problem& p, const Block& blk, size_t row0, size_t rows, size_t j0, size_t j1, int32_t* lo,
+                int32_t* hi);
 Kernel Avx2Kernel();    // nullptr when not compiled in (non-x86)
 Kernel Avx512Kernel();  // nullptr when not compiled in (non-x86)
 Kernel Vec128Kernel();  // 4 lanes of the compiler's generic vectors: any CPU (NEON on aarch64, SSE2 on x86-64)

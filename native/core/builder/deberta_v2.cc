@@ -221,8 +221,8 @@ StatusOr<std::string> Attention(GraphBuilder& b, std::string_view x, std::string
     return b.Op("Transpose", {b.Op("Reshape", {t, split})}, {onnx::IntsAttribute("perm", {0, 2, 1, 3})});
   };
   const int64_t factor = 1 + (d.c2p ? 1 : 0) + (d.p2c ? 1 : 0);
-  // The position keys / queries [H, h, n] (share_att_key: the key and query projections' own).
-  // [H, h, 2 * span], all rows (Winnow's Attention), or [H, h, n], the rows the run reaches.
+  // The position keys / queries (share_att_key: the key and query projections' own): [H, h, 2 * span], all rows
+  // (Winnow's Attention), or [H, h, n], the rows the run reaches.
   auto positions = [&](const Projection& own, const char* name) -> StatusOr<std::string> {
     Projection pp = own;
     if (!d.share_key) {

@@ -105,20 +105,16 @@ struct AttentionKernel {
         if (is != std::vector<int64_t>{tokens, tokens})
           return Fail("rel_index must be [tokens, tokens] = [" + std::to_string(tokens) + ", " +
                       std::to_string(tokens) + "], not " + ShapeText(is));
+        // One pass: each entry in range, and whether the index is monotone (attention::Problem::rel_monotone: each
+        // entry at most its left neighbour's and at least the one above it).
         const int32_t* x = rel_index.GetTensorData<int32_t>();
-        for (int64_t i = 0; i < tokens * tokens; ++i)
-          if (x[i] < 0 || static_cast<size_t>(x[i]) >= rel_size)
-            return Fail("rel_index holds " + std::to_string(x[i]) + ", outside [0, " + std::to_string(rel_size) + ")");
-        // Monotone (attention::Problem::rel_monotone): each entry at most its left neighbour's and at least the one
-        // above it.
         rel_monotone = true;
-        for (int64_t i = 0; i < tokens && rel_monotone; ++i)
+        for (int64_t i = 0; i < tokens; ++i)
           for (int64_t j = 0; j < tokens; ++j) {
             const int32_t e = x[i * tokens + j];
-            if ((j > 0 && e > x[i * tokens + j - 1]) || (i > 0 && e < x[(i - 1) * tokens + j])) {
-              rel_monotone = false;
-              break;
-            }
+            if (e < 0 || static_cast<size_t>(e) >= rel_size)
+              return Fail("rel_index holds " + std::to_string(e) + ", outside [0, " + std::to_string(rel_size) + ")");
+            if ((j > 0 && e > x[i * tokens + j - 1]) || (i > 0 && e < x[(i - 1) * tokens + j])) rel_monotone = false;
           }
       } else if (rel_index) {
         return Fail("rel_index needs pos_k or pos_q");
