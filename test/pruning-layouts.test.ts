@@ -12,12 +12,19 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { CrossEncoder, PruningEncoder } from '../lib/index';
 import type { PruneResultWithSentences } from '../lib/index';
 import { errorOf } from './helpers/errors';
-import { provenceFolderFromExport, sentenceTransformersFolderFromExport } from './helpers/onnx-checkpoint.mjs';
+import {
+  provenceFolderFromExport,
+  pruningFoldersFromCheckpoint,
+  sentenceTransformersFolderFromExport,
+} from './helpers/onnx-checkpoint.mjs';
+import { profiled } from './helpers/profile';
+import { PruningReference } from './helpers/pruning-reference';
 import { corpusPairs, FIXTURES, ROOT } from './helpers/reference';
 
 const BERT = path.join(FIXTURES, 'pruning-bert-tiny'); // threshold 0.3, max_length 256
 const MODERN = path.join(FIXTURES, 'pruning-modernbert-tiny'); // threshold 0.1, ModernBERT (local attention 16)
-const ST_HEAD_BIN = path.join(ROOT, 'test', 'fixtures', 'checkpoints', 'pruning-bert-tiny-st-head.bin');
+const CKPT = path.join(ROOT, 'test', 'fixtures', 'checkpoints');
+const ST_HEAD_BIN = path.join(CKPT, 'pruning-bert-tiny-st-head.bin');
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'winnow-pruning-layouts-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -124,6 +131,44 @@ describe('PruningEncoder from an OpenProvence folder', () => {
     await expectSameAsExport(built, exported);
     built.dispose();
     exported.dispose();
+  });
+
+  // Provence itself is DeBERTa-v3. The reference: PyTorch's export of the DeBERTa-v3 checkpoint with a pruning head
+  // appended (onnxruntime-node), and the TypeScript PruningReference's process() on it.
+  it('DeBERTa-v3 ranker: Winnow\'s kernels and the graph as written give the export\'s outputs and results', async () => {
+    const { exportDir, provenceDir } = pruningFoldersFromCheckpoint(
+      path.join(CKPT, 'deberta-v3-tiny'), path.join(CKPT, 'deberta-v3-tiny.reference.onnx'), fresh('deberta-v3'),
+      { maxLength: 64, threshold: 0.33 }, // keeps some sentences of most documents, drops others
+    );
+    const exported = await PruningEncoder.load(exportDir, { threads: 1 });
+    const ref = await PruningReference.load(exportDir);
+    for (const kernels of ['winnow', 'onnxruntime'] as const) {
+      const runs = await profiled(
+        () => PruningEncoder.load(provenceDir, { threads: 1, kernels }),
+        async (built) => {
+          expect(built.source).toEqual({ file: 'model.safetensors', built: true });
+          expect(built.maxLength).toBe(64);
+          const saved = path.join(provenceDir, `built-${kernels}.onnx`);
+          await built.saveOnnx(saved);
+          await expectSameOutputs(exportDir, path.join(exportDir, 'model.onnx'), saved, 200); // past 64: log buckets
+          await expectSameAsExport(built, exported);
+          // Documents past 64 tokens run as several blocks; the reference's process() scores them one block a run.
+          const [query, doc] = docs()[0];
+          const got = (await built.predictWithPruning([[query, doc]], { returnSentences: true }))[0] as PruneResultWithSentences;
+          const want = await ref.process(query, doc);
+          expect(got.keptSpans).toEqual(want.keptSpans);
+          expect(Math.abs(got.rankingScore - want.rankingScore)).toBeLessThan(1e-5);
+          got.sentences.forEach((s, i) => expect(Math.abs(s.probability - want.sentences[i].probability)).toBeLessThan(1e-5));
+        },
+      );
+      // Winnow's Attention, relative terms inside, on every token's row; or ONNX Runtime's operators alone.
+      const attention = runs.filter((r) => r.op === 'Attention');
+      expect(attention.length > 0).toBe(kernels === 'winnow');
+      attention.forEach((r) => expect(r.outputs[0][1]).toBe(r.inputs[0][1]));
+      expect(runs.some((r) => r.op === 'Softmax' && r.outputs[0].length === 4)).toBe(kernels === 'onnxruntime');
+    }
+    exported.dispose();
+    await ref.release();
   });
 
   it('default_threshold (the corrected spelling) is read too; none at all is 0.1', async () => {

@@ -17,6 +17,7 @@
 #include "checkpoint/checkpoint.h"
 #include "loaders/model_folder.h"
 #include "ort_library.h"
+#include "runtime/custom_ops.h"
 #include "runtime/session.h"
 
 namespace winnow::builder {
@@ -79,7 +80,7 @@ TEST(DebertaBuckets, RelativeIndexIsTheClampedBucketAndConstantPastReach) {
 }
 
 StatusOr<BuiltModel> BuildFolder(const std::string& dir, Task task, const nlohmann::json* config_override = nullptr,
-                                 bool inline_all = false) {
+                                 bool inline_all = false, bool winnow_ops = false) {
   WINNOW_ASSIGN_OR_RETURN(nlohmann::json config, loaders::ReadJson(dir + "/config.json", codes::kConfigInvalid));
   if (config_override) config.update(*config_override);
   WINNOW_ASSIGN_OR_RETURN(auto ckpt, checkpoint::Checkpoint::Open(dir));
@@ -87,6 +88,7 @@ StatusOr<BuiltModel> BuildFolder(const std::string& dir, Task task, const nlohma
   BuildOptions o;
   o.task = task;
   o.inline_all = inline_all;
+  o.winnow_ops = winnow_ops;
   return Build(config, dir + "/config.json", &w, o);
 }
 
@@ -106,15 +108,16 @@ class DebertaGraph : public ::testing::TestWithParam<std::string> {
 
   // The graph built for `task`, written beside a copy of the checkpoint (float32 weights stay external data there)
   // and loaded as Winnow loads models.
-  std::unique_ptr<rt::Session> Load(Task task) {
+  std::unique_ptr<rt::Session> Load(Task task, bool winnow_ops = false) {
     const std::string dir = kCheckpoints + GetParam();
     std::filesystem::copy_file(dir + "/model.safetensors", tmp_ / "model.safetensors",
                                std::filesystem::copy_options::overwrite_existing);
-    auto built = BuildFolder(dir, task);
+    auto built = BuildFolder(dir, task, nullptr, false, winnow_ops);
     EXPECT_TRUE(built.ok()) << built.status().ToString();
     if (!built.ok()) return nullptr;
     EXPECT_EQ(built->architecture, "deberta-v2");
-    const std::string path = (tmp_ / (task == Task::kFeatureExtraction ? "features.onnx" : "logits.onnx")).string();
+    const std::string path = (tmp_ / ((task == Task::kFeatureExtraction ? "features" : "logits") +
+                                      std::string(winnow_ops ? "-winnow.onnx" : ".onnx"))).string();
     std::ofstream(path, std::ios::binary).write(built->onnx.data(), static_cast<std::streamsize>(built->onnx.size()));
     auto s = rt::Session::Load(rt_, path, rt::SessionConfig{});
     EXPECT_TRUE(s.ok()) << s.status().ToString();
@@ -170,6 +173,37 @@ TEST_P(DebertaGraph, MatchesEagerPyTorchOnPaddedBatches) {
               << GetParam() << " hidden state row " << r << ", token " << t << " of a batch of " << b << " x " << s;
   }
   EXPECT_GT(compared, 1000u);
+}
+
+// With Winnow's operators: the logits again, and every Attention run found DeBERTa's index monotone, so it read each
+// block's ranges at the corners (a check that never said so would only lose speed, and no other test would see it).
+TEST_P(DebertaGraph, WinnowAttentionFindsTheIndexMonotone) {
+  const nlohmann::json ref = ReadJsonFile(kCheckpoints + GetParam() + ".reference.json");
+  auto session = Load(Task::kSequenceClassification, true);
+  ASSERT_TRUE(session);
+  const bool types = session->HasInput("token_type_ids");
+  const rt::RelativeIndexRuns before = rt::RelativeIndexRunCounts();
+  size_t batches = 0;
+  for (const auto& batch : ref["batches"]) {
+    const int64_t b = static_cast<int64_t>(batch["input_ids"].size());
+    const int64_t s = static_cast<int64_t>(batch["input_ids"][0].size());
+    const std::vector<int64_t> ids = Flat(batch["input_ids"]), mask = Flat(batch["attention_mask"]),
+                               tt = Flat(batch["token_type_ids"]);
+    std::vector<rt::Int64Input> in = {{"input_ids", ids.data()}, {"attention_mask", mask.data()}};
+    if (types) in.push_back({"token_type_ids", tt.data()});
+    std::vector<Ort::Value> out;
+    ASSERT_TRUE(session->Run(in, b, s, {"logits"}, &out).ok());
+    const float* logits = out[0].GetTensorData<float>();
+    const size_t labels = batch["logits"][0].size();
+    for (int64_t r = 0; r < b; ++r)
+      for (size_t l = 0; l < labels; ++l)
+        ASSERT_NEAR(logits[r * labels + l], batch["logits"][r][l].get<float>(), 1e-5) << GetParam() << " row " << r;
+    ++batches;
+  }
+  const rt::RelativeIndexRuns after = rt::RelativeIndexRunCounts();
+  const uint64_t layers = ReadJsonFile(kCheckpoints + GetParam() + "/config.json")["num_hidden_layers"].get<uint64_t>();
+  EXPECT_EQ(after.runs - before.runs, layers * batches);
+  EXPECT_EQ(after.searched, before.searched);
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, DebertaGraph,

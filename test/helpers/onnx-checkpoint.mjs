@@ -4,6 +4,7 @@
 // ("/ranker/model/layers.0/attn/Wqkv/MatMul" -> "ranker.model.layers.0.attn.Wqkv.weight", back to [out, in]).
 // A small protobuf reader (field numbers from onnx.proto); no onnx package needed.
 import * as fs from 'node:fs';
+import { bytes, key, varint } from '../../bench/onnx-proto.mjs';
 
 function reader(buf) {
   let pos = 0;
@@ -202,4 +203,94 @@ export function sentenceTransformersFolderFromExport(exportDir, outDir, { headBi
     pruning_config: pruningConfig, default_threshold: meta.threshold,
   });
   return outDir;
+}
+
+/** A safetensors file's tensors as raw bytes: Map name -> { dtype, shape, data: Buffer }. */
+function readSafetensorsRaw(file) {
+  const buf = fs.readFileSync(file);
+  const n = Number(buf.readBigUInt64LE(0));
+  const header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8'));
+  const out = new Map();
+  for (const [name, t] of Object.entries(header)) {
+    if (name === '__metadata__') continue;
+    out.set(name, { dtype: t.dtype, shape: t.shape, data: buf.subarray(8 + n + t.data_offsets[0], 8 + n + t.data_offsets[1]) });
+  }
+  return out;
+}
+
+function writeSafetensorsRaw(file, tensors) {
+  const header = { __metadata__: { format: 'pt' } };
+  let offset = 0;
+  for (const [name, t] of tensors) {
+    header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + t.data.length] };
+    offset += t.data.length;
+  }
+  let json = Buffer.from(JSON.stringify(header), 'utf8');
+  json = Buffer.concat([json, Buffer.alloc((8 - (json.length % 8)) % 8, 0x20)]);
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(json.length));
+  fs.writeFileSync(file, Buffer.concat([len, json, ...[...tensors.values()].map((t) => t.data)]));
+}
+
+/**
+ * A pruning reranker made from a sequence-classification checkpoint folder and its reference export (an ONNX file
+ * with outputs logits and last_hidden_state, made by PyTorch), with a pruning head Linear(hidden, 2) of seeded
+ * random weights added to both:
+ *  - `${outDir}/export`: an export folder (winnow_pruning.json) whose model.onnx is the reference with
+ *    ranking_logits = logits and pruning_logits = last_hidden_state · Wᵀ + b appended (a second GraphProto,
+ *    which protobuf merges into the first);
+ *  - `${outDir}/provence`: the same model as an OpenProvence folder (ranking_model.* + pruning_head.classifier.*).
+ */
+export function pruningFoldersFromCheckpoint(ckptDir, referenceOnnx, outDir, { maxLength, threshold, seed = 7 }) {
+  const config = readJson(`${ckptDir}/config.json`);
+  const hidden = config.hidden_size;
+  let s = seed >>> 0;
+  const rand = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32) * 2 - 1;
+  const w = Float32Array.from({ length: 2 * hidden }, () => rand()); // [2, hidden]
+  const b = Float32Array.from([0.1, -0.2]);
+  const wt = new Float32Array(2 * hidden); // [hidden, 2] for MatMul
+  for (let o = 0; o < 2; o++) for (let i = 0; i < hidden; i++) wt[i * 2 + o] = w[o * hidden + i];
+
+  const exportDir = `${outDir}/export`;
+  fs.mkdirSync(exportDir, { recursive: true });
+  const int = (field, n) => Buffer.concat([key(field, 0), varint(n)]);
+  const str = (field, text) => bytes(field, Buffer.from(text, 'utf8'));
+  const msg = (field, parts) => bytes(field, Buffer.concat(parts));
+  const f32 = (name, dims, values) =>
+    msg(5, [...dims.map((d) => int(1, d)), int(2, 1), str(8, name), bytes(9, Buffer.from(values.buffer))]);
+  const node = (op, inputs, output) => msg(1, [...inputs.map((i) => str(1, i)), str(2, output), str(3, `pruning_${output}`), str(4, op)]);
+  const dim = (d) => msg(1, [typeof d === 'string' ? str(2, d) : int(1, d)]);
+  const out = (name, shape) => msg(12, [str(1, name), msg(2, [msg(1, [int(1, 1), msg(2, shape.map(dim))])])]);
+  const extra = msg(7, [
+    node('Identity', ['logits'], 'ranking_logits'),
+    node('MatMul', ['last_hidden_state', 'pruning_head_wt'], 'pruning_head_xw'),
+    node('Add', ['pruning_head_xw', 'pruning_head_b'], 'pruning_logits'),
+    f32('pruning_head_wt', [hidden, 2], wt),
+    f32('pruning_head_b', [2], b),
+    out('ranking_logits', ['batch', 1]),
+    out('pruning_logits', ['batch', 'sequence', 2]),
+  ]);
+  fs.writeFileSync(`${exportDir}/model.onnx`, Buffer.concat([fs.readFileSync(referenceOnnx), extra]));
+  writeJson(`${exportDir}/config.json`, config);
+  writeJson(`${exportDir}/winnow_pruning.json`, {
+    format: 'winnow-pruning-reranker', version: 1, model: 'model.onnx', inputs: ['input_ids', 'attention_mask'],
+    outputs: { ranking_logits: '[batch, 1] float32', pruning_logits: '[batch, sequence, 2] float32' },
+    threshold, max_length: maxLength,
+  });
+  copyTokenizer(ckptDir, exportDir);
+
+  const provenceDir = `${outDir}/provence`;
+  fs.mkdirSync(provenceDir, { recursive: true });
+  const tensors = new Map();
+  for (const [name, t] of readSafetensorsRaw(`${ckptDir}/model.safetensors`)) tensors.set('ranking_model.' + name, t);
+  tensors.set('pruning_head.classifier.weight', { dtype: 'F32', shape: [2, hidden], data: Buffer.from(w.buffer) });
+  tensors.set('pruning_head.classifier.bias', { dtype: 'F32', shape: [2], data: Buffer.from(b.buffer) });
+  writeSafetensorsRaw(`${provenceDir}/model.safetensors`, tensors);
+  writeJson(`${provenceDir}/config.json`, {
+    architectures: ['OpenProvenceModel'], model_type: 'open_provence', mode: 'reranking_pruning',
+    base_model_config: config, max_length: maxLength, num_labels: 1, num_pruning_labels: 2,
+    encoder_architecture: config.architectures?.[0], default_threadshold: threshold,
+  });
+  copyTokenizer(ckptDir, provenceDir);
+  return { exportDir, provenceDir };
 }

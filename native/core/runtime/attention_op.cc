@@ -17,6 +17,8 @@ namespace {
 
 OrtStatusPtr Fail(const std::string& message) { return OpError("Attention", message); }
 
+std::atomic<uint64_t> relative_runs{0}, relative_searched{0};  // RelativeIndexRunCounts
+
 std::string ShapeText(const std::vector<int64_t>& s) {
   std::string t = "[";
   for (size_t i = 0; i < s.size(); ++i) t += (i ? ", " : "") + std::to_string(s[i]);
@@ -116,6 +118,8 @@ struct AttentionKernel {
               return Fail("rel_index holds " + std::to_string(e) + ", outside [0, " + std::to_string(rel_size) + ")");
             if ((j > 0 && e > x[i * tokens + j - 1]) || (i > 0 && e < x[(i - 1) * tokens + j])) rel_monotone = false;
           }
+        relative_runs.fetch_add(1, std::memory_order_relaxed);
+        if (!rel_monotone) relative_searched.fetch_add(1, std::memory_order_relaxed);
       } else if (rel_index) {
         return Fail("rel_index needs pos_k or pos_q");
       }
@@ -254,6 +258,10 @@ struct AttentionOp : Ort::CustomOpBase<AttentionOp, AttentionKernel, true> {
 OrtCustomOp* AttentionCustomOp() {
   static AttentionOp op;
   return &op;
+}
+
+RelativeIndexRuns RelativeIndexRunCounts() {
+  return {relative_runs.load(std::memory_order_relaxed), relative_searched.load(std::memory_order_relaxed)};
 }
 
 }  // namespace winnow::rt

@@ -53,6 +53,14 @@ OrtCustomOpDomain* CustomOpDomain();
 // at run time from the CPU (and WINNOW_SIMD): runtimeInfo().kernels.
 std::vector<std::pair<std::string, std::string>> OperatorKernels();
 
+// Process-wide counts of com.winnow Attention runs with DeBERTa's relative index: all of them, and those whose index
+// was not monotone (each block's key and position ranges searched rather than read at its corners). For tests.
+struct RelativeIndexRuns {
+  uint64_t runs = 0;
+  uint64_t searched = 0;
+};
+RelativeIndexRuns RelativeIndexRunCounts();
+
 // Each operator's definition (static), for CustomOpDomain.
 OrtCustomOp* BiasGeluCustomOp();
 OrtCustomOp* AttentionCustomOp();
