@@ -1,8 +1,9 @@
 // com.winnow Attention's kernel alone on one thread, at each SIMD level and bf16 kernel this CPU has: packed Q, K, V of a batch
 // (default MiniLM-shaped: 32 x 91 tokens, 12 heads of 32, every fourth item 20 % padding, the Q, K, V biases).
 // Prints the fastest and median milliseconds per batch and GFLOP/s of the two products (4·T²·D per head).
-//   attention_bench [batch=32] [tokens=91] [heads=12] [head_size=32] [runs=50] [bias=1] [only]
-// `only`: time just the kernel of that name (e.g. avx512).
+//   attention_bench [batch=32] [tokens=91] [heads=12] [head_size=32] [runs=50] [bias=1] [only] [window]
+// `only`: time just the kernel of that name (e.g. avx512; "" for all). `window`: ModernBERT's sliding band (keys within
+// window of the row; e.g. 64), FLOPs still counted as 4·T²·D.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -22,6 +23,7 @@ int main(int argc, char** argv) {
   const size_t batch = arg(1, 32), tokens = arg(2, 91), heads = arg(3, 12), d = arg(4, 32), runs = arg(5, 50);
   const bool with_bias = arg(6, 1) != 0;
   const std::string only = argc > 7 ? argv[7] : "";
+  const size_t window = arg(8, 0);
   const size_t width = heads * d;
   std::mt19937 rng(7);
   std::normal_distribution<float> nd(0.0f, 1.0f);
@@ -45,6 +47,7 @@ int main(int argc, char** argv) {
   p.heads = heads;
   p.head_size = d;
   p.scale = 0.17f;
+  if (window > 0 && window < tokens - 1) p.window = window;
   const double flops = 4.0 * static_cast<double>(batch * heads) * static_cast<double>(tokens * tokens * d);
   auto time = [&](const char* name, auto&& run_task) {
     if (!only.empty() && only != name) return;

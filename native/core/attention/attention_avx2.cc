@@ -1,6 +1,8 @@
 // attention.h at AVX2 (with FMA): 8 lanes.
 #include "attention/attention.h"
 
+#include <algorithm>
+
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 

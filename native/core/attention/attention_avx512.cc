@@ -1,6 +1,8 @@
 // attention.h at AVX-512 (with FMA): 16 lanes.
 #include "attention/attention.h"
 
+#include <algorithm>
+
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 // GCC 12 warns about its own _mm512_undefined_* helpers inside masked intrinsics (GCC PR 105593).
 #if defined(__GNUC__) && !defined(__clang__)

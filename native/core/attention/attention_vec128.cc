@@ -2,6 +2,8 @@
 // aarch64; on x86-64, CPUs without AVX2 and WINNOW_SIMD=scalar).
 #include "attention/attention.h"
 
+#include <algorithm>
+
 #include <cmath>
 #include <cstring>
 
