@@ -79,6 +79,32 @@ describe('CrossEncoder from a checkpoint', () => {
   });
 });
 
+// Resident kB of the process's mappings of `file` (/proc/self/smaps), 0 when it is not mapped.
+function residentKb(file: string): number {
+  let at = false;
+  let kb = 0;
+  for (const line of fs.readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
+    const head = line.match(/^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/);
+    if (head) at = head[1] === file;
+    else if (at && line.startsWith('Rss:')) kb += Number(line.split(/\s+/)[1]);
+  }
+  return kb;
+}
+
+describe.runIf(process.platform === 'linux')('memory after a load from a checkpoint', () => {
+  it('the checkpoint pages read while building are dropped; the weights read in place fault back in', async () => {
+    const file = fs.realpathSync(path.join(dirOf('bert-cls'), 'model.safetensors'));
+    const size = fs.statSync(file).size / 1024;
+    const m = await CrossEncoder.load(dirOf('bert-cls'), { threads: 1 });
+    // Building transposed every matrix out of the mapping; kept resident, that was the whole file.
+    expect(residentKb(file)).toBeLessThan(size / 4);
+    const p = pairs();
+    const ref = await referenceLogits(dirOf('bert-cls'), p, { maxLength: m.maxLength, onnxPath: refOf('bert-cls') });
+    expect(maxAbsDiff(await m.predict(p, { activation: 'none' }), ref.flat())).toBeLessThan(1e-5);
+    m.dispose();
+  });
+});
+
 describe('SentenceEncoder from a checkpoint', () => {
   for (const kernels of KERNELS)
   it(`a bare BertModel saved without prefix, laid out like intfloat/e5-small-unsupervised (no modules.json, no ONNX), kernels '${kernels}'`, async () => {

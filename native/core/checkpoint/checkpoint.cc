@@ -110,6 +110,10 @@ Status Checkpoint::AddFile(const std::string& name, const std::optional<std::vec
   return Status::Ok();
 }
 
+void Checkpoint::DropResidentPages() const {
+  for (const auto& m : maps_) m->DropResidentPages();
+}
+
 const Tensor* Checkpoint::Get(std::string_view name) const {
   auto it = tensors_.find(name);
   return it == tensors_.end() ? nullptr : &it->second;

@@ -47,6 +47,9 @@ class Checkpoint {
   const std::string& source() const { return source_; }  // what Find found
   // Each mapped file by its name relative to the folder (Tensor::file), for ONNX external data.
   const onnx::ExternalFiles& files() const { return files_; }
+  // MappedFile::DropResidentPages on each mapped file: once the session has copied and packed what it needs, the
+  // pages read at load stop counting in the process's memory; tensors read in place fault back in as used.
+  void DropResidentPages() const;
 
  private:
   Status AddFile(const std::string& name, const std::optional<std::vector<std::string>>& only);

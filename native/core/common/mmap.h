@@ -26,6 +26,10 @@ class MappedFile {
   const uint8_t* data() const { return data_; }  // [size()]
   size_t size() const { return size_; }
   const std::string& path() const { return path_; }
+  // Drops the pages this process has read from its page tables (madvise MADV_DONTNEED; best effort): the file's
+  // contents stay where they are and the next read faults them in again from the page cache, so pointers into the
+  // mapping keep reading the same bytes. For a mapping read once at load (weights copied or packed elsewhere).
+  void DropResidentPages() const;
 
  private:
   void Reset();

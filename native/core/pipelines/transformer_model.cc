@@ -211,6 +211,8 @@ Status TransformerModel::BuildSession(rt::OrtRuntime* rt, const std::string& con
   bf16_attentions_ = built.bf16_attentions;
   WINNOW_ASSIGN_OR_RETURN(session_, rt::Session::LoadBuilt(rt, std::move(built.onnx), checkpoint_->files(),
                                                            JoinPath(options_.dir, source_), sc));
+  // Building read every matrix through the mapping; ONNX Runtime holds its own (packed) copies now.
+  checkpoint_->DropResidentPages();
   return Status::Ok();
 }
 
