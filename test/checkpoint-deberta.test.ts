@@ -80,8 +80,10 @@ describe("a DeBERTa classifier's last layer with Winnow's kernels", () => {
       rows.forEach((r, i) => (i % 2 === 1 ? expect(r).toBe(1) : expect(r).toBeGreaterThan(1)));
       // Per run, the last layer's Q projection, output projection, FFN up and FFN down take one row per pair. No
       // [batch, heads, rows, n] position products (Q·posKᵀ, K·posQᵀ): Attention computes the terms it reads.
-      expect(runs.filter((r) => r.op === 'MatMul' && r.inputs[0].length === 3 && r.inputs[0][1] === 1).length).toBe(4 * (rows.length / 2));
-      expect(runs.filter((r) => r.op === 'MatMul' && r.inputs[0].length === 4).length).toBe(0);
+      // (Float32 linears read their weights in place: com.microsoft FusedMatMul with transB.)
+      const product = (op: string) => op === 'MatMul' || op === 'FusedMatMul';
+      expect(runs.filter((r) => product(r.op) && r.inputs[0].length === 3 && r.inputs[0][1] === 1).length).toBe(4 * (rows.length / 2));
+      expect(runs.filter((r) => product(r.op) && r.inputs[0].length === 4).length).toBe(0);
     });
   }
 

@@ -56,7 +56,7 @@ describe("a ModernBERT classifier's last layer with Winnow's kernels", () => {
   // Winnow's Attention's query rows per run ([batch, queries, width]); no Softmax or [batch, heads, T, T] product
   // runs beside it.
   const queryRows = (runs: KernelRun[]) => {
-    expect(runs.filter((r) => r.op === 'Softmax' || (r.op === 'MatMul' && r.inputs[0].length === 4)).length).toBe(0);
+    expect(runs.filter((r) => r.op === 'Softmax' || (/MatMul$/.test(r.op) && r.inputs[0].length === 4)).length).toBe(0);
     return runs.filter((r) => r.op === 'Attention').map((r) => r.outputs[0][1]);
   };
   // The fixture's last layer attends globally; its copy with global attention every third layer has a sliding last
@@ -88,7 +88,9 @@ describe("a ModernBERT classifier's last layer with Winnow's kernels", () => {
         rows.forEach((r, i) => (i % 3 === 2 ? expect(r).toBe(1) : expect(r).toBeGreaterThan(1)));
         // Per run, five products take one row per pair: Q (Wqkv's first rows), the attention output projection, and
         // the MLP's Wi halves (input, gate) and Wo.
-        expect(runs.filter((r) => r.op === 'MatMul' && r.inputs[0].length === 3 && r.inputs[0][1] === 1).length).toBe(5 * (rows.length / 3));
+        // (Float32 linears read their weights in place: com.microsoft FusedMatMul with transB.)
+        const product = (op: string) => op === 'MatMul' || op === 'FusedMatMul';
+        expect(runs.filter((r) => product(r.op) && r.inputs[0].length === 3 && r.inputs[0][1] === 1).length).toBe(5 * (rows.length / 3));
         // No Split: Wqkv and Wi are products of their row blocks; rotary happens inside the attention (no Neg, no
         // Concat but the angle tables', no [batch, sequence, heads, head] product beside it).
         expect(runs.filter((r) => r.op === 'Split' || r.op === 'Neg' || (r.op === 'Concat' && r.outputs[0].length > 2)).length).toBe(0);

@@ -41,7 +41,7 @@ describe('kernels', () => {
     expect(rows.filter((r) => r === 1).length).toBe(rows.length / 2);
     expect(rows.filter((r) => r > 1).length).toBe(rows.length / 2);
     // Per run, the last layer's Q projection, output projection, FFN up and FFN down take one row per pair.
-    const oneRow = kernels.filter((e) => e.op === 'MatMul' && e.inputs[0][1] === 1);
+    const oneRow = kernels.filter((e) => (e.op === 'MatMul' || e.op === 'FusedMatMul') && e.inputs[0][1] === 1);
     expect(oneRow.length).toBe(4 * (rows.length / 2));
   });
 });

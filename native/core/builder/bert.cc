@@ -150,6 +150,8 @@ StatusOr<BuiltModel> BuildBertFamily(const ConfigReader& c, Weights* w, const Bu
 
   GraphBuilder b(w, o.inline_all);
   b.UseWinnowOps(o.winnow_ops);
+  b.UseWeightsInPlace(o.weights_in_place);
+  b.UseExternalNames(&o.external_names);
   b.IdsInput("input_ids");
   b.IdsInput("attention_mask");
   const bool type_input = d.types > 1 && !distil;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -36,6 +37,13 @@ struct BuildOptions {
   // whose GEMMs then quantize or round the block's input once; float32 keeps three (ONNX Runtime's MatMul ran the
   // packed product about 2 % slower end to end, docs/benchmark.md).
   bool pack_qkv = false;
+  // Linear weights stored as float32 read in place by com.microsoft FusedMatMul (transB) instead of transposed
+  // copies written into the graph (GraphBuilder::UseWeightsInPlace): no copy at load, and ONNX Runtime's packed
+  // weights are the only ones left resident. CPU float32 sessions with winnow_ops; int8 and bf16 rewrite MatMuls.
+  bool weights_in_place = false;
+  // Checkpoint file (Tensor::file) -> the location external data names it by (its real name, for ONNX Runtime to
+  // open in the files' real folder); files not in the map keep their own.
+  std::map<std::string, std::string, std::less<>> external_names;
 };
 
 struct BuiltModel {

@@ -168,18 +168,19 @@ StatusOr<Dims> ReadDims(const ConfigReader& c) {
 // A Linear's transposed weight and bias, loaded once: with share_att_key the query and key projections also
 // project the relative embeddings.
 struct Projection {
-  std::string weight, bias;
+  GraphBuilder::ProductWeight weight;
+  std::string bias;
 };
 
-StatusOr<Projection> LoadProjection(GraphBuilder& b, const std::string& prefix, const Dims& d) {
+StatusOr<Projection> LoadProjection(GraphBuilder& b, const std::string& prefix, const Dims& d, bool in_place = true) {
   Projection p;
-  WINNOW_ASSIGN_OR_RETURN(p.weight, b.WeightT(prefix + "weight", d.hidden, d.hidden));
+  WINNOW_ASSIGN_OR_RETURN(p.weight, b.RowsWeight(prefix + "weight", d.hidden, d.hidden, 0, d.hidden, in_place));
   WINNOW_ASSIGN_OR_RETURN(p.bias, b.Weight(prefix + "bias", {d.hidden}));
   return p;
 }
 
 std::string Apply(GraphBuilder& b, std::string_view x, const Projection& p) {
-  return b.Op("Add", {b.Op("MatMul", {x, p.weight}), p.bias});
+  return b.Op("Add", {b.ProductOf(x, p.weight), p.bias});
 }
 
 // The relative embeddings [n, hidden] projected into heads, [heads, head, n]: the right-hand side of a MatMul.
@@ -223,10 +224,13 @@ StatusOr<std::string> Attention(GraphBuilder& b, std::string_view x, std::string
   const int64_t factor = 1 + (d.c2p ? 1 : 0) + (d.p2c ? 1 : 0);
   // The position keys / queries (share_att_key: the key and query projections' own): [H, h, 2 * span], all rows
   // (Winnow's Attention), or [H, h, n], the rows the run reaches.
-  auto positions = [&](const Projection& own, const char* name) -> StatusOr<std::string> {
+  // They are products of constants, folded at load: their weights transposed inline (GraphBuilder::RowsWeight).
+  auto positions = [&](const Projection& own, const char* name, const char* shared) -> StatusOr<std::string> {
     Projection pp = own;
     if (!d.share_key) {
-      WINNOW_ASSIGN_OR_RETURN(pp, LoadProjection(b, a + name, d));
+      WINNOW_ASSIGN_OR_RETURN(pp, LoadProjection(b, a + name, d, false));
+    } else if (pp.weight.trans_b) {
+      WINNOW_ASSIGN_OR_RETURN(pp.weight, b.RowsWeight(a + shared + "weight", d.hidden, d.hidden, 0, d.hidden, false));
     }
     if (b.winnow_ops()) return PositionHeads(b, r.rel, pp, d);
     return b.Op("Slice", {PositionHeads(b, r.rel, pp, d), r.begin, r.end, b.IntList({2})});
@@ -237,10 +241,10 @@ StatusOr<std::string> Attention(GraphBuilder& b, std::string_view x, std::string
       in.push_back("");  // no bias input: the projections add theirs
       std::string pk, pq;
       if (d.c2p) {
-        WINNOW_ASSIGN_OR_RETURN(pk, positions(kp, "pos_key_proj."));  // [H, h, 2 * span]
+        WINNOW_ASSIGN_OR_RETURN(pk, positions(kp, "pos_key_proj.", "key_proj."));  // [H, h, 2 * span]
       }
       if (d.p2c) {
-        WINNOW_ASSIGN_OR_RETURN(pq, positions(qp, "pos_query_proj."));  // [H, h, 2 * span]
+        WINNOW_ASSIGN_OR_RETURN(pq, positions(qp, "pos_query_proj.", "query_proj."));  // [H, h, 2 * span]
       }
       in.insert(in.end(), {pk, pq, r.index});
     }
@@ -264,12 +268,12 @@ StatusOr<std::string> Attention(GraphBuilder& b, std::string_view x, std::string
       return b.Op("Gather", {b.Op("Reshape", {s, b.IntList({0, 0, -1})}), index}, {onnx::IntAttribute("axis", 2)});
     };
     if (d.c2p) {
-      WINNOW_ASSIGN_OR_RETURN(std::string pk, positions(kp, "pos_key_proj."));
+      WINNOW_ASSIGN_OR_RETURN(std::string pk, positions(kp, "pos_key_proj.", "key_proj."));
       scores = b.Op("Add", {scores, pick(b.Op("MatMul", {qs, pk}), r.c2p)});
     }
     if (d.p2c) {
       // p2c(i, j) = k_j · posQ[index(i - j)]: from K·posQᵀ [B, H, S, n], row j.
-      WINNOW_ASSIGN_OR_RETURN(std::string pq, positions(qp, "pos_query_proj."));
+      WINNOW_ASSIGN_OR_RETURN(std::string pq, positions(qp, "pos_query_proj.", "query_proj."));
       scores = b.Op("Add", {scores, pick(b.Op("MatMul", {kh, b.Op("Div", {pq, scale})}), r.p2c)});
     }
   }
@@ -327,6 +331,8 @@ StatusOr<BuiltModel> BuildDebertaV2(const ConfigReader& c, Weights* w, const Bui
 
   GraphBuilder b(w, o.inline_all);
   b.UseWinnowOps(o.winnow_ops);
+  b.UseWeightsInPlace(o.weights_in_place);
+  b.UseExternalNames(&o.external_names);
   b.IdsInput("input_ids");
   b.IdsInput("attention_mask");
   const bool type_input = d.types > 1;

@@ -31,11 +31,17 @@ Status GraphBuilder::CheckShape(const std::string& name, const std::vector<int64
   return Status::Ok();
 }
 
+const std::string& GraphBuilder::Location(const std::string& file) const {
+  if (!external_names_) return file;
+  auto it = external_names_->find(file);
+  return it == external_names_->end() ? file : it->second;
+}
+
 StatusOr<std::string> GraphBuilder::Weight(const std::string& name, const std::vector<int64_t>& shape) {
   WINNOW_RETURN_IF_ERROR(CheckShape(name, w_->Shape(name), shape));
   const checkpoint::Tensor* t = w_->Stored(name);
   if (t && t->dtype == DType::kF32 && !inline_all_) {
-    g_.Initializer(onnx::ExternalTensor(name, onnx::dtype::kFloat, shape, t->file, t->offset, t->nbytes));
+    g_.Initializer(onnx::ExternalTensor(name, onnx::dtype::kFloat, shape, Location(t->file), t->offset, t->nbytes));
     external_bytes_ += static_cast<int64_t>(t->nbytes);
     return name;
   }
@@ -68,10 +74,34 @@ std::string GraphBuilder::AddBias(const std::string& y, const std::string& bias)
   return sum;
 }
 
+StatusOr<GraphBuilder::ProductWeight> GraphBuilder::RowsWeight(const std::string& name, int64_t total, int64_t in,
+                                                              int64_t row0, int64_t rows, bool in_place) {
+  WINNOW_RETURN_IF_ERROR(CheckShape(name, w_->Shape(name), {total, in}));
+  const checkpoint::Tensor* t = w_->Stored(name);
+  const bool whole = row0 == 0 && rows == total;
+  const std::string rows_name = whole ? name : name + ".rows" + std::to_string(row0) + "-" + std::to_string(row0 + rows);
+  if (in_place && weights_in_place_ && !inline_all_ && t && t->dtype == DType::kF32) {
+    if (!in_place_.insert(rows_name).second) return ProductWeight{rows_name, true};
+    const uint64_t row_bytes = static_cast<uint64_t>(in) * sizeof(float);
+    g_.Initializer(onnx::ExternalTensor(rows_name, onnx::dtype::kFloat, {rows, in}, Location(t->file),
+                                        t->offset + static_cast<uint64_t>(row0) * row_bytes,
+                                        static_cast<uint64_t>(rows) * row_bytes));
+    external_bytes_ += static_cast<int64_t>(static_cast<uint64_t>(rows) * row_bytes);
+    return ProductWeight{rows_name, true};
+  }
+  WINNOW_ASSIGN_OR_RETURN(std::string w, RowsT(name, total, in, row0, rows, rows_name + ".T"));
+  return ProductWeight{w, false};
+}
+
+std::string GraphBuilder::ProductOf(std::string_view x, const ProductWeight& w) {
+  if (!w.trans_b) return Op("MatMul", {x, w.weight});
+  return Op("FusedMatMul", {x, w.weight}, {onnx::IntAttribute("transB", 1)}, "com.microsoft");
+}
+
 StatusOr<std::string> GraphBuilder::Linear(std::string_view x, const std::string& prefix, int64_t in, int64_t out,
                                            bool bias) {
-  WINNOW_ASSIGN_OR_RETURN(std::string w, WeightT(prefix + "weight", out, in));
-  std::string y = Op("MatMul", {x, w});
+  WINNOW_ASSIGN_OR_RETURN(ProductWeight w, RowsWeight(prefix + "weight", out, in, 0, out));
+  std::string y = ProductOf(x, w);
   if (!bias) return y;
   WINNOW_ASSIGN_OR_RETURN(std::string b, Weight(prefix + "bias", {out}));
   return AddBias(y, b);
@@ -80,8 +110,8 @@ StatusOr<std::string> GraphBuilder::Linear(std::string_view x, const std::string
 StatusOr<std::string> GraphBuilder::LinearRows(std::string_view x, const std::string& prefix, int64_t in,
                                                int64_t total, int64_t row0, int64_t rows, bool bias) {
   const std::string wname = prefix + "weight", range = std::to_string(row0) + "-" + std::to_string(row0 + rows);
-  WINNOW_ASSIGN_OR_RETURN(std::string w, RowsT(wname, total, in, row0, rows, wname + ".rows" + range + ".T"));
-  std::string y = Op("MatMul", {x, w});
+  WINNOW_ASSIGN_OR_RETURN(ProductWeight w, RowsWeight(wname, total, in, row0, rows));
+  std::string y = ProductOf(x, w);
   if (!bias) return y;
   const std::string bname = prefix + "bias";
   WINNOW_RETURN_IF_ERROR(CheckShape(bname, w_->Shape(bname), {total}));

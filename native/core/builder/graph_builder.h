@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,6 +30,13 @@ class GraphBuilder {
   // ResidualNorm, or an operator of an architecture, can take the product and the bias apart instead: TakeBias).
   void UseWinnowOps(bool on) { winnow_ops_ = on; }
   bool winnow_ops() const { return winnow_ops_; }
+  // Linear weights read where the checkpoint stores them (BuildOptions::weights_in_place): a float32 [out, in] weight
+  // stored as it is becomes external data at its own offset, multiplied by com.microsoft FusedMatMul with transB, so
+  // the load makes no transposed copy; others are transposed and written inline as without it.
+  void UseWeightsInPlace(bool on) { weights_in_place_ = on; }
+  // The location external data names for each checkpoint file (Tensor::file): its real name where ONNX Runtime is
+  // to open it itself (BuildOptions::external_names); files not in the map keep their own.
+  void UseExternalNames(const std::map<std::string, std::string, std::less<>>* names) { external_names_ = names; }
   // `y` a Linear's output whose bias Add is not written yet: that Add is dropped, and {product, bias} returned.
   std::optional<std::pair<std::string, std::string>> TakeBias(std::string_view y);
   bool HasPendingBias(std::string_view y) const { return pending_bias_.find(y) != pending_bias_.end(); }
@@ -38,6 +46,17 @@ class GraphBuilder {
   StatusOr<std::string> Weight(const std::string& name, const std::vector<int64_t>& shape);
   // A Linear's weight [out, in] transposed to [in, out], for MatMul (written inline).
   StatusOr<std::string> WeightT(const std::string& name, int64_t out, int64_t in);
+  // The right-hand side of x · W[row0, row0 + rows)ᵀ for the weight `name` [total, in]: `weight` the initializer and
+  // `trans_b` whether it is W's rows as stored (UseWeightsInPlace) rather than their transpose. ProductOf multiplies.
+  struct ProductWeight {
+    std::string weight;
+    bool trans_b = false;
+  };
+  // `in_place` false: the transposed copy even so (a product of constants, which ONNX Runtime folds at load only
+  // when its weight is inline).
+  StatusOr<ProductWeight> RowsWeight(const std::string& name, int64_t total, int64_t in, int64_t row0, int64_t rows,
+                                     bool in_place = true);
+  std::string ProductOf(std::string_view x, const ProductWeight& w);
   // x [.., in] @ W^T + b: `prefix` + "weight" / "bias" (no bias when `bias` is false).
   StatusOr<std::string> Linear(std::string_view x, const std::string& prefix, int64_t in, int64_t out, bool bias = true);
   // Rows [row0, row0 + rows) of a Linear whose weight is [total, in] (and bias [total]): one of the projections a
@@ -113,6 +132,10 @@ class GraphBuilder {
   size_t counter_ = 0;
   std::vector<std::string> domains_;  // other than the default, in first use order
   bool winnow_ops_ = false;
+  bool weights_in_place_ = false;
+  const std::map<std::string, std::string, std::less<>>* external_names_ = nullptr;
+  const std::string& Location(const std::string& file) const;
+  std::set<std::string, std::less<>> in_place_;  // weights written by RowsWeight in place (each once)
   // Bias Adds not yet written, by output: {product, bias}.
   std::map<std::string, std::pair<std::string, std::string>, std::less<>> pending_bias_;
   int64_t inline_bytes_ = 0, external_bytes_ = 0;

@@ -214,6 +214,8 @@ StatusOr<BuiltModel> BuildModernBert(const ConfigReader& c, Weights* w, const Bu
 
   GraphBuilder b(w, o.inline_all);
   b.UseWinnowOps(o.winnow_ops);
+  b.UseWeightsInPlace(o.weights_in_place);
+  b.UseExternalNames(&o.external_names);
   b.IdsInput("input_ids");
   b.IdsInput("attention_mask");
 

@@ -193,6 +193,28 @@ Status TransformerModel::LoadCommon(const ModelOptions& options, builder::Task t
   return Status::Ok();
 }
 
+namespace {
+
+// The real folder (with its '/') where all of the checkpoint's files lie, and each file's real name there (a hub-cache
+// snapshot links each into blobs/); empty when a file is named with a folder or they lie apart.
+std::string RealFolder(const checkpoint::Checkpoint& c, std::map<std::string, std::string, std::less<>>* names) {
+  std::string folder;
+  for (const auto& [file, bytes] : c.files()) {
+    if (file.find('/') != std::string::npos) return {};
+    char* real = realpath(JoinPath(c.dir(), file).c_str(), nullptr);
+    if (!real) return {};
+    const std::string r = real;
+    std::free(real);
+    const size_t slash = r.find_last_of('/');
+    if (!folder.empty() && r.compare(0, slash + 1, folder) != 0) return {};
+    folder = r.substr(0, slash + 1);
+    (*names)[file] = r.substr(slash + 1);
+  }
+  return folder;
+}
+
+}  // namespace
+
 Status TransformerModel::BuildSession(rt::OrtRuntime* rt, const std::string& config_path, const rt::SessionConfig& sc) {
   WINNOW_ASSIGN_OR_RETURN(checkpoint_, checkpoint::Checkpoint::Open(options_.dir));
   weights_ = std::make_unique<builder::Weights>(checkpoint_.get());
@@ -205,12 +227,24 @@ Status TransformerModel::BuildSession(rt::OrtRuntime* rt, const std::string& con
   bo.bf16_attention = bo.winnow_ops && sc.bf16_attention && (sc.bf16 || sc.quantize_int8) &&
                       std::string_view(attention::ActiveBf16KernelName()) != "none";
   bo.pack_qkv = bo.winnow_ops && (sc.bf16 || sc.quantize_int8);
+  bo.weights_in_place = bo.winnow_ops && !sc.bf16 && !sc.quantize_int8;
+  // CPU sessions: ONNX Runtime opens the checkpoint's files itself and uses what it does not pack where it lies (the
+  // embedding tables), as it does an ONNX file's weights.
+  std::string real_dir;
+  onnx::ExternalFiles by_location;
+  if (sc.device.kind == rt::DeviceSpec::Kind::kCpu) {
+    real_dir = RealFolder(*checkpoint_, &bo.external_names);
+    if (real_dir.empty()) bo.external_names.clear();
+    for (const auto& [file, bytes] : checkpoint_->files())
+      by_location[real_dir.empty() ? file : bo.external_names.at(file)] = bytes;
+  }
   WINNOW_ASSIGN_OR_RETURN(builder::BuiltModel built, builder::Build(config_, config_path, weights_.get(), bo));
   source_ = checkpoint_->source();
   winnow_attentions_ = built.winnow_attentions;
   bf16_attentions_ = built.bf16_attentions;
-  WINNOW_ASSIGN_OR_RETURN(session_, rt::Session::LoadBuilt(rt, std::move(built.onnx), checkpoint_->files(),
-                                                           JoinPath(options_.dir, source_), sc));
+  WINNOW_ASSIGN_OR_RETURN(session_, rt::Session::LoadBuilt(rt, std::move(built.onnx),
+                                                           real_dir.empty() ? checkpoint_->files() : by_location,
+                                                           JoinPath(options_.dir, source_), sc, real_dir));
   // Building read every matrix through the mapping; ONNX Runtime holds its own (packed) copies now.
   checkpoint_->DropResidentPages();
   return Status::Ok();

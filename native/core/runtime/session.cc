@@ -435,6 +435,7 @@ class Session::Loader {
 
 struct Session::Source {
   std::function<MappedModel(const RewritePlan&)> map;
+  bool built = false;                        // a graph Winnow built (ONNX Runtime refusing it is Winnow's bug)
   const ExternalFiles* in_memory = nullptr;  // a built graph's weight files, handed to ONNX Runtime by name
 };
 
@@ -466,16 +467,19 @@ StatusOr<std::unique_ptr<Session>> Session::Load(OrtRuntime* rt, const std::stri
 }
 
 StatusOr<std::unique_ptr<Session>> Session::LoadBuilt(OrtRuntime* rt, std::string model, const ExternalFiles& weights,
-                                                      const std::string& name, const SessionConfig& config) {
+                                                      const std::string& name, const SessionConfig& config,
+                                                      const std::string& real_dir) {
   WINNOW_RETURN_IF_ERROR(CheckThreads(config));
   Source source;
   source.map = [&](const RewritePlan&) {
     MappedModel mm;
     mm.built = std::move(model);
     mm.external = weights;
+    mm.real_dir = real_dir;
     return mm;
   };
-  source.in_memory = &weights;
+  source.built = true;
+  if (real_dir.empty()) source.in_memory = &weights;
   return LoadFrom(rt, name, config, source);
 }
 
@@ -516,7 +520,7 @@ StatusOr<std::unique_ptr<Session>> Session::LoadFrom(OrtRuntime* rt, const std::
     if (e.GetOrtErrorCode() == ORT_INVALID_PROTOBUF || e.GetOrtErrorCode() == ORT_INVALID_GRAPH ||
         e.GetOrtErrorCode() == ORT_NO_SUCHFILE)
       code = codes::kOnnxInvalid;
-    if (in_memory && code == codes::kOnnxInvalid) code = codes::kInternal;  // a graph Winnow built: its own bug
+    if (src.built && code == codes::kOnnxInvalid) code = codes::kInternal;  // a graph Winnow built: its own bug
     return Status(code, "could not load " + path + ": " + e.what() + (log.empty() ? "" : " [" + log + "]"));
   }
   return s;

@@ -104,8 +104,12 @@ class Session {
   // A graph built in memory (native/core/builder) whose initializers name the files of `weights` (mapped by the
   // caller, who keeps them mapped while the session lives) as external data. `name` stands for the path in
   // messages. Same rewrites and checks as a file; ONNX Runtime refusing the graph is codes::kInternal.
+  // `real_dir` (with its '/'): the folder where those files lie under the names the graph gives them; ONNX Runtime
+  // then maps them itself and uses the weights where they lie, as it does an ONNX file's (handed over as buffers, it
+  // copies each weight it does not pack, the embedding tables too). Empty: the buffers.
   static StatusOr<std::unique_ptr<Session>> LoadBuilt(OrtRuntime* rt, std::string model, const onnx::ExternalFiles& weights,
-                                                      const std::string& name, const SessionConfig& config);
+                                                      const std::string& name, const SessionConfig& config,
+                                                      const std::string& real_dir = {});
 
   bool HasInput(const std::string& name) const;
   bool HasOutput(const std::string& name) const;
