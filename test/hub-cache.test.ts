@@ -58,6 +58,8 @@ describe('hub ids from the local Hugging Face cache', () => {
     addSnapshot(cache, 'winnow-test/bert-ce-tiny', COMMIT_B, path.join(FIXTURES, 'bert-ce-tiny-3labels'), ['v2', 'pr/1']);
     addSnapshot(cache, 'potion-tiny', COMMIT_A, path.join(FIXTURES, 'potion-tiny'), ['main']);
     addSnapshot(cache, 'winnow-test/e5-tiny', COMMIT_A, path.join(FIXTURES, 'e5-tiny'), ['main']);
+    const ckpt = path.join(FIXTURES, '..', 'checkpoints');
+    addSnapshot(cache, 'winnow-test/bert-cls-sharded', COMMIT_A, path.join(ckpt, 'bert-cls-sharded'), ['main']);
     fs.mkdirSync(path.join(cache, 'models--winnow-test--dangling', 'refs'), { recursive: true });
     fs.writeFileSync(path.join(cache, 'models--winnow-test--dangling', 'refs', 'main'), MISSING + '\n');
     process.env.HF_HUB_CACHE = cache;
@@ -110,6 +112,21 @@ describe('hub ids from the local Hugging Face cache', () => {
     expect(missing.message).toContain('model.onnx_data');
     for (const m of [inline, asWritten, folder, plain, cached]) m.dispose();
     fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  // ONNX Runtime opens the shards itself: each by its blob's name, in blobs/.
+  it('builds a sharded checkpoint through the cache\'s symlinks, with the scores of the folder itself', async () => {
+    const folder = path.join(FIXTURES, '..', 'checkpoints', 'bert-cls-sharded');
+    for (const options of [{}, { quantize: 'int8' as const }]) {
+      const byId = await CrossEncoder.load('winnow-test/bert-cls-sharded', { threads: 1, ...options });
+      const byPath = await CrossEncoder.load(folder, { threads: 1, ...options });
+      expect(byId.source).toEqual({ file: 'model.safetensors.index.json', built: true });
+      const a = await byId.predict(PAIRS);
+      expect(a).toEqual(await byPath.predict(PAIRS));
+      expect(a[0]).not.toBe(a[1]);
+      byId.dispose();
+      byPath.dispose();
+    }
   });
 
   it('takes a branch, a nested ref or a commit hash as revision', async () => {
