@@ -135,6 +135,36 @@ std::vector<int64_t> Flat(const nlohmann::json& rows) {
   return v;
 }
 
+// One reference batch as a session takes it (token_type_ids when the graph has that input).
+struct BatchInputs {
+  BatchInputs(const nlohmann::json& batch, bool types)
+      : b(static_cast<int64_t>(batch["input_ids"].size())),
+        s(static_cast<int64_t>(batch["input_ids"][0].size())),
+        ids(Flat(batch["input_ids"])),
+        mask(Flat(batch["attention_mask"])),
+        tt(Flat(batch["token_type_ids"])) {
+    in = {{"input_ids", ids.data()}, {"attention_mask", mask.data()}};
+    if (types) in.push_back({"token_type_ids", tt.data()});
+  }
+  BatchInputs(const BatchInputs&) = delete;  // `in` points into the vectors
+  const int64_t b, s;
+  const std::vector<int64_t> ids, mask, tt;
+  std::vector<rt::Int64Input> in;
+};
+
+// The session's logits for `batch`, each within 1e-5 of eager PyTorch's; adds how many were compared.
+void ExpectLogits(rt::Session& session, const nlohmann::json& batch, const std::string& what, size_t* compared) {
+  const BatchInputs x(batch, session.HasInput("token_type_ids"));
+  std::vector<Ort::Value> out;
+  ASSERT_TRUE(session.Run(x.in, x.b, x.s, {"logits"}, &out).ok());
+  const float* logits = out[0].GetTensorData<float>();
+  const size_t labels = batch["logits"][0].size();
+  for (int64_t r = 0; r < x.b; ++r)
+    for (size_t l = 0; l < labels; ++l, ++*compared)
+      ASSERT_NEAR(logits[r * labels + l], batch["logits"][r][l].get<float>(), 1e-5)
+          << what << " logits row " << r << " of a batch of " << x.b << " x " << x.s;
+}
+
 // Every logit and every hidden state (padding positions included: the current modeling file's masked softmax)
 // within 1e-5 of eager PyTorch, batch by batch (several lengths padded into one batch, and the same rows alone).
 TEST_P(DebertaGraph, MatchesEagerPyTorchOnPaddedBatches) {
@@ -146,24 +176,12 @@ TEST_P(DebertaGraph, MatchesEagerPyTorchOnPaddedBatches) {
   EXPECT_EQ(types, GetParam().find("v2") != std::string::npos);
   size_t compared = 0;
   for (const auto& batch : ref["batches"]) {
-    const int64_t b = static_cast<int64_t>(batch["input_ids"].size());
-    const int64_t s = static_cast<int64_t>(batch["input_ids"][0].size());
-    const std::vector<int64_t> ids = Flat(batch["input_ids"]), mask = Flat(batch["attention_mask"]),
-                               tt = Flat(batch["token_type_ids"]);
-    std::vector<rt::Int64Input> in = {{"input_ids", ids.data()}, {"attention_mask", mask.data()}};
-    if (types) in.push_back({"token_type_ids", tt.data()});
-
+    ExpectLogits(*logits_session, batch, GetParam(), &compared);
+    if (HasFatalFailure()) return;
+    const BatchInputs x(batch, types);
+    const int64_t b = x.b, s = x.s;
     std::vector<Ort::Value> out;
-    ASSERT_TRUE(logits_session->Run(in, b, s, {"logits"}, &out).ok());
-    const float* logits = out[0].GetTensorData<float>();
-    const size_t labels = batch["logits"][0].size();
-    for (int64_t r = 0; r < b; ++r)
-      for (size_t l = 0; l < labels; ++l, ++compared)
-        ASSERT_NEAR(logits[r * labels + l], batch["logits"][r][l].get<float>(), 1e-5)
-            << GetParam() << " logits row " << r << " of a batch of " << b << " x " << s;
-
-    out.clear();
-    ASSERT_TRUE(features_session->Run(in, b, s, {"last_hidden_state"}, &out).ok());
+    ASSERT_TRUE(features_session->Run(x.in, b, s, {"last_hidden_state"}, &out).ok());
     const float* hidden = out[0].GetTensorData<float>();
     const size_t h = batch["last_hidden_state"][0][0].size();
     for (int64_t r = 0; r < b; ++r)
@@ -181,23 +199,11 @@ TEST_P(DebertaGraph, WinnowAttentionFindsTheIndexMonotone) {
   const nlohmann::json ref = ReadJsonFile(kCheckpoints + GetParam() + ".reference.json");
   auto session = Load(Task::kSequenceClassification, true);
   ASSERT_TRUE(session);
-  const bool types = session->HasInput("token_type_ids");
   const rt::RelativeIndexRuns before = rt::RelativeIndexRunCounts();
-  size_t batches = 0;
+  size_t batches = 0, compared = 0;
   for (const auto& batch : ref["batches"]) {
-    const int64_t b = static_cast<int64_t>(batch["input_ids"].size());
-    const int64_t s = static_cast<int64_t>(batch["input_ids"][0].size());
-    const std::vector<int64_t> ids = Flat(batch["input_ids"]), mask = Flat(batch["attention_mask"]),
-                               tt = Flat(batch["token_type_ids"]);
-    std::vector<rt::Int64Input> in = {{"input_ids", ids.data()}, {"attention_mask", mask.data()}};
-    if (types) in.push_back({"token_type_ids", tt.data()});
-    std::vector<Ort::Value> out;
-    ASSERT_TRUE(session->Run(in, b, s, {"logits"}, &out).ok());
-    const float* logits = out[0].GetTensorData<float>();
-    const size_t labels = batch["logits"][0].size();
-    for (int64_t r = 0; r < b; ++r)
-      for (size_t l = 0; l < labels; ++l)
-        ASSERT_NEAR(logits[r * labels + l], batch["logits"][r][l].get<float>(), 1e-5) << GetParam() << " row " << r;
+    ExpectLogits(*session, batch, GetParam() + " (Winnow's operators)", &compared);
+    if (HasFatalFailure()) return;
     ++batches;
   }
   const rt::RelativeIndexRuns after = rt::RelativeIndexRunCounts();
