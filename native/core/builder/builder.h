@@ -39,7 +39,8 @@ struct BuildOptions {
   bool pack_qkv = false;
   // Linear weights stored as float32 read in place by com.microsoft FusedMatMul (transB) instead of transposed
   // copies written into the graph (GraphBuilder::UseWeightsInPlace): no copy at load, and ONNX Runtime's packed
-  // weights are the only ones left resident. CPU float32 sessions with winnow_ops; int8 and bf16 rewrite MatMuls.
+  // weights are the only ones left resident. CPU float32 and int8 sessions with winnow_ops (the int8 rewrite quantizes
+  // FusedMatMul's [out, in] weights too); bf16's MatMulBf16 reads [in, out] weights.
   bool weights_in_place = false;
   // Checkpoint file (Tensor::file) -> the location external data names it by (its real name, for ONNX Runtime to
   // open in the files' real folder); files not in the map keep their own.

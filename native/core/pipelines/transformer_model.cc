@@ -227,7 +227,7 @@ Status TransformerModel::BuildSession(rt::OrtRuntime* rt, const std::string& con
   bo.bf16_attention = bo.winnow_ops && sc.bf16_attention && (sc.bf16 || sc.quantize_int8) &&
                       std::string_view(attention::ActiveBf16KernelName()) != "none";
   bo.pack_qkv = bo.winnow_ops && (sc.bf16 || sc.quantize_int8);
-  bo.weights_in_place = bo.winnow_ops && !sc.bf16 && !sc.quantize_int8;
+  bo.weights_in_place = bo.winnow_ops && !sc.bf16;
   // CPU sessions: ONNX Runtime opens the checkpoint's files itself and uses what it does not pack where it lies (the
   // embedding tables), as it does an ONNX file's weights.
   std::string real_dir;

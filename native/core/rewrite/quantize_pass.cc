@@ -94,14 +94,20 @@ std::vector<Linear> FindLinears(const ParsedModel& pm, std::vector<char>* claime
   *head_kept = 0;
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const Node& mm = g.nodes[i];
-    if (!IsOp(mm, "MatMul") || mm.inputs.size() != 2 || mm.outputs.size() != 1 || g.IsConstant(mm.inputs[0]) ||
-        folded.count(mm.inputs[0]))
+    // x · Wᵀ as a FusedMatMul: transB and nothing else (no transA, batch transposes or alpha).
+    const bool trans_b = mm.op == "FusedMatMul" && mm.domain == "com.microsoft" &&
+                         FindAttr(mm, "transB").i.value_or(0) == 1 && FindAttr(mm, "transA").i.value_or(0) == 0 &&
+                         FindAttr(mm, "transBatchA").i.value_or(0) == 0 &&
+                         FindAttr(mm, "transBatchB").i.value_or(0) == 0 && FindAttr(mm, "alpha").f.value_or(1.0f) == 1.0f;
+    if ((!IsOp(mm, "MatMul") && !trans_b) || mm.inputs.size() != 2 || mm.outputs.size() != 1 ||
+        g.IsConstant(mm.inputs[0]) || folded.count(mm.inputs[0]))
       continue;
     auto w = g.Constant(mm.inputs[1]);
     if (!w || w->data_type != dtype::kFloat || w->dims.size() != 2 || w->dims[0] <= 0 || w->dims[1] <= 0) continue;
     Linear l;
-    l.k = w->dims[0];
-    l.n = w->dims[1];
+    l.trans_b = trans_b;
+    l.k = w->dims[trans_b ? 1 : 0];
+    l.n = w->dims[trans_b ? 0 : 1];
     if (head[i]) {
       ++*head_kept;
       continue;
@@ -145,10 +151,16 @@ int AddQuantizedLinears(const ParsedModel& pm, bool amx, std::vector<char>* clai
   for (const Linear& l : FindLinears(pm, claimed, head_kept)) {
     const int64_t k_dim = l.k, n_dim = l.n;
     // One layer's values at a time (not every layer's at once: a second copy of the model at load).
-    const std::vector<float> wv = FloatValues(*g.Constant(l.w), static_cast<size_t>(k_dim * n_dim));
+    std::vector<float> wv = FloatValues(*g.Constant(l.w), static_cast<size_t>(k_dim * n_dim));
     if (wv.empty()) {  // values not readable here: left float
       for (size_t k : l.nodes) (*claimed)[k] = 0;
       continue;
+    }
+    if (l.trans_b) {  // stored [n, k]: to [k, n] as a MatMul's weight
+      std::vector<float> t(wv.size());
+      for (int64_t n = 0; n < n_dim; ++n)
+        for (int64_t k = 0; k < k_dim; ++k) t[k * n_dim + n] = wv[n * k_dim + k];
+      wv.swap(t);
     }
     // Per output column: symmetric int8, scale max|w[:, n]| / 127 (an all-zero column gets scale 1).
     std::vector<float> scale(static_cast<size_t>(n_dim), 0.0f);
@@ -260,6 +272,10 @@ int AddBf16Linears(const ParsedModel& pm, std::vector<char>* claimed,
   int count = 0;
   const bool fuse = EpilogueFusion();
   for (const Linear& l : FindLinears(pm, claimed, head_kept)) {
+    if (l.trans_b) {  // MatMulBf16 reads [k, n] weights: a weight read in place stays float32
+      for (size_t k : l.nodes) (*claimed)[k] = 0;
+      continue;
+    }
     const std::string name = "winnow/bf16_" + std::to_string(count) + "_MatMulBf16";
     if (auto f = fuse ? ClaimEpilogue(pm.g, l, claimed) : std::nullopt) {
       // The product and the node after it as one: written where that node was (its inputs all exist there).

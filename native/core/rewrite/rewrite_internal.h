@@ -114,6 +114,9 @@ struct Linear {
   std::vector<size_t> nodes;  // the MatMul (and the Add)
   std::string_view a, w, bias, output;
   int64_t k = 0, n = 0;
+  // com.microsoft FusedMatMul with transB alone (a weight read in place as stored, [n, k]: graphs Winnow builds);
+  // otherwise a MatMul by w [k, n].
+  bool trans_b = false;
 };
 // The linear layers of the graph, claimed in `claimed`; `*head_kept`: MatMuls of the same kind in the head.
 std::vector<Linear> FindLinears(const ParsedModel& pm, std::vector<char>* claimed, int* head_kept);
