@@ -93,7 +93,35 @@ function wholeFileResidentKb(file: string): number {
   return kb;
 }
 
+// How many of the process's mappings of `file` map only a part of it (ONNX Runtime maps each weight it reads in place).
+function partMappings(file: string): number {
+  const size = fs.statSync(file).size;
+  return fs.readFileSync('/proc/self/maps', 'utf8').split('\n').filter((line) => {
+    const m = line.match(/^([0-9a-f]+)-([0-9a-f]+) \S+ ([0-9a-f]+) \S+ \S+\s+(.*)$/);
+    return m && m[4] === file && (parseInt(m[3], 16) > 0 || parseInt(m[2], 16) - parseInt(m[1], 16) < size);
+  }).length;
+}
+
 describe('memory after a load from a checkpoint', () => {
+  it.runIf(process.platform === 'linux')('ONNX Runtime maps the checkpoint itself and reads weights in place, as an export\'s', async () => {
+    const file = fs.realpathSync(path.join(dirOf('bert-cls'), 'model.safetensors'));
+    const m = await CrossEncoder.load(dirOf('bert-cls'), { threads: 1 });
+    expect(partMappings(file)).toBeGreaterThan(0);
+    m.dispose();
+    // WINNOW_WEIGHTS_IN_PLACE=0 (for comparisons): the files handed over as buffers, which ONNX Runtime copies.
+    process.env.WINNOW_WEIGHTS_IN_PLACE = '0';
+    try {
+      const copied = await CrossEncoder.load(dirOf('bert-cls'), { threads: 1 });
+      expect(partMappings(file)).toBe(0);
+      const p = pairs();
+      const ref = await referenceLogits(dirOf('bert-cls'), p, { maxLength: copied.maxLength, onnxPath: refOf('bert-cls') });
+      expect(maxAbsDiff(await copied.predict(p, { activation: 'none' }), ref.flat())).toBeLessThan(1e-5);
+      copied.dispose();
+    } finally {
+      delete process.env.WINNOW_WEIGHTS_IN_PLACE;
+    }
+  });
+
   it.runIf(process.platform === 'linux')('int8: the pages the build read to quantize are dropped once the session is loaded', async () => {
     const file = fs.realpathSync(path.join(dirOf('bert-cls'), 'model.safetensors'));
     const m = await CrossEncoder.load(dirOf('bert-cls'), { threads: 1, quantize: 'int8' });

@@ -5,6 +5,8 @@
 #include <string>
 #include <utility>
 
+#include <unistd.h>
+
 #include "common/mmap.h"
 
 namespace winnow {
@@ -42,6 +44,26 @@ TEST(MappedFile, EmptyFile) {
   ASSERT_TRUE(f.ok()) << f.status().ToString();
   EXPECT_EQ(f->size(), 0u);
   EXPECT_EQ(f->data(), nullptr);
+  std::remove(path.c_str());
+}
+
+// IsFile: the path still leads to the mapped file (a link to it too), not to one written over it by a rename.
+TEST(MappedFile, IsFileFollowsTheInodeNotThePath) {
+  const std::string path = WriteTemp("isfile.bin", "weights");
+  StatusOr<MappedFile> f = MappedFile::Open(path);
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  EXPECT_TRUE(f->IsFile(path));
+  const std::string link = path + ".link";
+  std::remove(link.c_str());
+  ASSERT_EQ(::symlink(path.c_str(), link.c_str()), 0);
+  EXPECT_TRUE(f->IsFile(link));
+  const std::string other = WriteTemp("isfile-new.bin", "WEIGHTS");  // same size, other bytes
+  ASSERT_EQ(std::rename(other.c_str(), path.c_str()), 0);
+  EXPECT_FALSE(f->IsFile(path));
+  EXPECT_FALSE(f->IsFile(link));
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(f->data()), f->size()), "weights");  // the mapping keeps its own
+  EXPECT_FALSE(f->IsFile(path + ".missing"));
+  std::remove(link.c_str());
   std::remove(path.c_str());
 }
 

@@ -41,6 +41,7 @@ StatusOr<std::string> GraphBuilder::Weight(const std::string& name, const std::v
   WINNOW_RETURN_IF_ERROR(CheckShape(name, w_->Shape(name), shape));
   const checkpoint::Tensor* t = w_->Stored(name);
   if (t && t->dtype == DType::kF32 && !inline_all_) {
+    if (!in_place_.insert(name).second) return name;  // written already (a name is one initializer)
     g_.Initializer(onnx::ExternalTensor(name, onnx::dtype::kFloat, shape, Location(t->file), t->offset, t->nbytes));
     external_bytes_ += static_cast<int64_t>(t->nbytes);
     return name;

@@ -135,7 +135,7 @@ class GraphBuilder {
   bool weights_in_place_ = false;
   const std::map<std::string, std::string, std::less<>>* external_names_ = nullptr;
   const std::string& Location(const std::string& file) const;
-  std::set<std::string, std::less<>> in_place_;  // weights written by RowsWeight in place (each once)
+  std::set<std::string, std::less<>> in_place_;  // weights written as external data in place (each name once)
   // Bias Adds not yet written, by output: {product, bias}.
   std::map<std::string, std::pair<std::string, std::string>, std::less<>> pending_bias_;
   int64_t inline_bytes_ = 0, external_bytes_ = 0;

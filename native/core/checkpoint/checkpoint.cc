@@ -114,6 +114,14 @@ void Checkpoint::DropResidentPages() const {
   for (const auto& m : maps_) m->DropResidentPages();
 }
 
+bool Checkpoint::IsMappedFile(std::string_view file, const std::string& path) const {
+  auto it = files_.find(file);
+  if (it == files_.end()) return false;
+  for (const auto& m : maps_)
+    if (reinterpret_cast<const char*>(m->data()) == it->second.data()) return m->IsFile(path);
+  return false;
+}
+
 const Tensor* Checkpoint::Get(std::string_view name) const {
   auto it = tensors_.find(name);
   return it == tensors_.end() ? nullptr : &it->second;

@@ -50,6 +50,8 @@ class Checkpoint {
   // MappedFile::DropResidentPages on each mapped file: once the session has copied and packed what it needs, the
   // pages read at load stop counting in the process's memory; tensors read in place fault back in as used.
   void DropResidentPages() const;
+  // Whether `path` is the very file mapped for `file` (a name of files()): for handing the path to ONNX Runtime.
+  bool IsMappedFile(std::string_view file, const std::string& path) const;
 
  private:
   Status AddFile(const std::string& name, const std::optional<std::vector<std::string>>& only);

@@ -26,6 +26,8 @@ class MappedFile {
   const uint8_t* data() const { return data_; }  // [size()]
   size_t size() const { return size_; }
   const std::string& path() const { return path_; }
+  // Whether `path` is still the file this maps (same device and inode as when it was opened).
+  bool IsFile(const std::string& path) const;
   // Drops the pages this process has read from its page tables (madvise MADV_DONTNEED; best effort): the file's
   // contents stay where they are and the next read faults them in again from the page cache, so pointers into the
   // mapping keep reading the same bytes. For a mapping read once at load (weights copied or packed elsewhere).
@@ -37,6 +39,7 @@ class MappedFile {
   const uint8_t* data_ = nullptr;
   size_t size_ = 0;
   std::string path_;
+  uint64_t dev_ = 0, ino_ = 0;
 };
 
 }  // namespace winnow

@@ -196,7 +196,8 @@ Status TransformerModel::LoadCommon(const ModelOptions& options, builder::Task t
 namespace {
 
 // The real folder (with its '/') where all of the checkpoint's files lie, and each file's real name there (a hub-cache
-// snapshot links each into blobs/); empty when a file is named with a folder or they lie apart.
+// snapshot links each into blobs/); empty when a file is named with a folder, they lie apart, or a path no longer leads
+// to the very file Winnow mapped and checked.
 std::string RealFolder(const checkpoint::Checkpoint& c, std::map<std::string, std::string, std::less<>>* names) {
   std::string folder;
   for (const auto& [file, bytes] : c.files()) {
@@ -205,6 +206,7 @@ std::string RealFolder(const checkpoint::Checkpoint& c, std::map<std::string, st
     if (!real) return {};
     const std::string r = real;
     std::free(real);
+    if (!c.IsMappedFile(file, r)) return {};
     const size_t slash = r.find_last_of('/');
     if (!folder.empty() && r.compare(0, slash + 1, folder) != 0) return {};
     folder = r.substr(0, slash + 1);
@@ -232,7 +234,7 @@ Status TransformerModel::BuildSession(rt::OrtRuntime* rt, const std::string& con
   // embedding tables), as it does an ONNX file's weights.
   std::string real_dir;
   onnx::ExternalFiles by_location;
-  if (sc.device.kind == rt::DeviceSpec::Kind::kCpu) {
+  if (sc.device.kind == rt::DeviceSpec::Kind::kCpu && sc.weights_in_place) {
     real_dir = RealFolder(*checkpoint_, &bo.external_names);
     if (real_dir.empty()) bo.external_names.clear();
     for (const auto& [file, bytes] : checkpoint_->files())
@@ -263,6 +265,7 @@ Status TransformerModel::SaveBuiltGraph(const std::string& path) const {
   out.write(built.onnx.data(), static_cast<std::streamsize>(built.onnx.size()));
   out.close();
   if (!out) return Status(codes::kIo, "could not write " + path + ": " + std::strerror(errno));
+  checkpoint_->DropResidentPages();  // every weight was read through the mapping
   return Status::Ok();
 }
 

@@ -520,7 +520,8 @@ StatusOr<std::unique_ptr<Session>> Session::LoadFrom(OrtRuntime* rt, const std::
     if (e.GetOrtErrorCode() == ORT_INVALID_PROTOBUF || e.GetOrtErrorCode() == ORT_INVALID_GRAPH ||
         e.GetOrtErrorCode() == ORT_NO_SUCHFILE)
       code = codes::kOnnxInvalid;
-    if (src.built && code == codes::kOnnxInvalid) code = codes::kInternal;  // a graph Winnow built: its own bug
+    // A graph Winnow built: its own bug, unless a checkpoint file ONNX Runtime opens went away meanwhile.
+    if (src.built && code == codes::kOnnxInvalid) code = e.GetOrtErrorCode() == ORT_NO_SUCHFILE ? codes::kIo : codes::kInternal;
     return Status(code, "could not load " + path + ": " + e.what() + (log.empty() ? "" : " [" + log + "]"));
   }
   return s;
