@@ -495,8 +495,8 @@ StatusOr<std::unique_ptr<Session>> Session::LoadFrom(OrtRuntime* rt, const std::
     bool use_cuda = false;
     WINNOW_RETURN_IF_ERROR(MakeSessionOptions(rt, config, &so, &use_cuda));
     if (in_memory && !in_memory->empty()) {
-      // A built graph names its weights' checkpoint files as external data: ONNX Runtime reads them from the
-      // mappings the caller holds, by those names.
+      // A built graph without a real folder (CUDA, WINNOW_WEIGHTS_IN_PLACE=0, files apart): ONNX Runtime reads its
+      // checkpoint files from the mappings the caller holds, by the names the graph gives them, copying what it keeps.
       std::vector<std::string> names;
       std::vector<char*> buffers;
       std::vector<size_t> lengths;
