@@ -64,10 +64,6 @@ StatusOr<std::string> GraphBuilder::RowsT(const std::string& name, int64_t total
   return tname;
 }
 
-StatusOr<std::string> GraphBuilder::WeightT(const std::string& name, int64_t out, int64_t in) {
-  return RowsT(name, out, in, 0, out, name + ".T");
-}
-
 std::string GraphBuilder::AddBias(const std::string& y, const std::string& bias) {
   if (!winnow_ops_) return Op("Add", {y, bias});
   std::string sum = NewName("Add");

@@ -44,8 +44,6 @@ class GraphBuilder {
   // ---- weights (full stored names). Shapes are checked: a missing tensor or another shape is
   // codes::kCheckpointInvalid naming it and both shapes.
   StatusOr<std::string> Weight(const std::string& name, const std::vector<int64_t>& shape);
-  // A Linear's weight [out, in] transposed to [in, out], for MatMul (written inline).
-  StatusOr<std::string> WeightT(const std::string& name, int64_t out, int64_t in);
   // The right-hand side of x · W[row0, row0 + rows)ᵀ for the weight `name` [total, in]: `weight` the initializer and
   // `trans_b` whether it is W's rows as stored (UseWeightsInPlace) rather than their transpose. ProductOf multiplies.
   struct ProductWeight {

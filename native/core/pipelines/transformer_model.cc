@@ -234,11 +234,13 @@ Status TransformerModel::BuildSession(rt::OrtRuntime* rt, const std::string& con
   // embedding tables), as it does an ONNX file's weights.
   std::string real_dir;
   onnx::ExternalFiles by_location;
-  if (sc.device.kind == rt::DeviceSpec::Kind::kCpu && sc.weights_in_place) {
+  if (sc.device.kind == rt::DeviceSpec::Kind::kCpu && sc.weights_in_place)
     real_dir = RealFolder(*checkpoint_, &bo.external_names);
-    if (real_dir.empty()) bo.external_names.clear();
+  if (real_dir.empty()) {
+    bo.external_names.clear();
+  } else {
     for (const auto& [file, bytes] : checkpoint_->files())
-      by_location[real_dir.empty() ? file : bo.external_names.at(file)] = bytes;
+      by_location[bo.external_names.at(file)] = bytes;  // the same views, by the names the graph gives the files
   }
   WINNOW_ASSIGN_OR_RETURN(builder::BuiltModel built, builder::Build(config_, config_path, weights_.get(), bo));
   source_ = checkpoint_->source();
@@ -247,7 +249,8 @@ Status TransformerModel::BuildSession(rt::OrtRuntime* rt, const std::string& con
   WINNOW_ASSIGN_OR_RETURN(session_, rt::Session::LoadBuilt(rt, std::move(built.onnx),
                                                            real_dir.empty() ? checkpoint_->files() : by_location,
                                                            JoinPath(options_.dir, source_), sc, real_dir));
-  // Building read every matrix through the mapping; ONNX Runtime holds its own (packed) copies now.
+  // What the build and the rewrites read through the mapping (transposed, converted or quantized weights) is held
+  // elsewhere now.
   checkpoint_->DropResidentPages();
   return Status::Ok();
 }

@@ -151,26 +151,22 @@ int AddQuantizedLinears(const ParsedModel& pm, bool amx, std::vector<char>* clai
   for (const Linear& l : FindLinears(pm, claimed, head_kept)) {
     const int64_t k_dim = l.k, n_dim = l.n;
     // One layer's values at a time (not every layer's at once: a second copy of the model at load).
-    std::vector<float> wv = FloatValues(*g.Constant(l.w), static_cast<size_t>(k_dim * n_dim));
+    const std::vector<float> wv = FloatValues(*g.Constant(l.w), static_cast<size_t>(k_dim * n_dim));
     if (wv.empty()) {  // values not readable here: left float
       for (size_t k : l.nodes) (*claimed)[k] = 0;
       continue;
     }
-    if (l.trans_b) {  // stored [n, k]: to [k, n] as a MatMul's weight
-      std::vector<float> t(wv.size());
-      for (int64_t n = 0; n < n_dim; ++n)
-        for (int64_t k = 0; k < k_dim; ++k) t[k * n_dim + n] = wv[n * k_dim + k];
-      wv.swap(t);
-    }
+    // The weight as a MatMul's [k, n], stored so or (trans_b) as [n, k].
+    auto w = [&](int64_t k, int64_t n) { return l.trans_b ? wv[n * k_dim + k] : wv[k * n_dim + n]; };
     // Per output column: symmetric int8, scale max|w[:, n]| / 127 (an all-zero column gets scale 1).
     std::vector<float> scale(static_cast<size_t>(n_dim), 0.0f);
     for (int64_t k = 0; k < k_dim; ++k)
-      for (int64_t n = 0; n < n_dim; ++n) scale[n] = std::max(scale[n], std::fabs(wv[k * n_dim + n]));
+      for (int64_t n = 0; n < n_dim; ++n) scale[n] = std::max(scale[n], std::fabs(w(k, n)));
     for (float& s : scale) s = s > 0 && std::isfinite(s) ? s / 127.0f : 1.0f;
     std::string q(static_cast<size_t>(k_dim * n_dim), '\0');
     for (int64_t k = 0; k < k_dim; ++k)
       for (int64_t n = 0; n < n_dim; ++n) {
-        const float r = std::nearbyint(wv[k * n_dim + n] / scale[n]);
+        const float r = std::nearbyint(w(k, n) / scale[n]);
         // A NaN weight becomes 0 (casting NaN to an integer is undefined).
         q[k * n_dim + n] = r == r ? static_cast<char>(static_cast<int8_t>(std::clamp(r, -127.0f, 127.0f))) : 0;
       }
